@@ -1,0 +1,140 @@
+//! Principal patterns: IAM-style ARN globs (`*` any run of characters, `?` one character),
+//! checked for shape when the policy is loaded and matched against caller ARNs at run time.
+
+/// A validated principal pattern such as `arn:aws:iam::*:role/DataPlatformAdmin`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArnPattern(String);
+
+const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b"];
+
+impl ArnPattern {
+    /// Checks that `pattern` is shaped like an IAM or STS principal ARN.
+    pub fn parse(pattern: &str) -> Result<ArnPattern, String> {
+        let parts: Vec<&str> = pattern.splitn(6, ':').collect();
+        if parts.len() != 6 || parts[0] != "arn" {
+            return Err("not an ARN pattern: expected `arn:PARTITION:iam::ACCOUNT:role/NAME` \
+                        (or `user/NAME`, `assumed-role/ROLE/SESSION` under `sts`)"
+                .to_string());
+        }
+        let [_, partition, service, region, account, resource] = parts[..] else {
+            unreachable!("six parts checked above")
+        };
+        if !(PARTITIONS.contains(&partition) || partition == "*") {
+            return Err(format!(
+                "unknown partition `{partition}`; expected one of {} or `*`",
+                PARTITIONS.join(", ")
+            ));
+        }
+        if !matches!(service, "iam" | "sts" | "*") {
+            return Err(format!(
+                "principals are IAM or STS ARNs; service `{service}` is neither"
+            ));
+        }
+        if !region.is_empty() {
+            return Err("IAM and STS ARNs have an empty region field (`arn:aws:iam::…`)".into());
+        }
+        let account_ok = account == "*"
+            || (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()))
+            || (!account.is_empty()
+                && account
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '*' || c == '?')
+                && account.len() <= 12);
+        if !account_ok {
+            return Err(format!(
+                "account `{account}` must be 12 digits or a glob of digits, `*` and `?`"
+            ));
+        }
+        if resource.is_empty() || resource.chars().all(|c| c == '*') {
+            return Err(
+                "the resource part must name a role, user or assumed role; a bare `*` would \
+                 match every principal"
+                    .to_string(),
+            );
+        }
+        if pattern.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("ARN patterns contain no whitespace".to_string());
+        }
+        if pattern.len() > 2048 {
+            return Err("ARN patterns are at most 2048 characters".to_string());
+        }
+        Ok(ArnPattern(pattern.to_string()))
+    }
+
+    /// True when `arn` matches this pattern.
+    pub fn matches(&self, arn: &str) -> bool {
+        glob_match(self.0.as_bytes(), arn.as_bytes())
+    }
+}
+
+/// `*` matches any run (also empty), `?` exactly one byte; everything else literally.
+/// Iterative with one backtrack point, so it is linear-ish and never recursive.
+pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((star_p, star_t)) = star {
+            p = star_p + 1;
+            t = star_t + 1;
+            star = Some((star_p, star_t + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn star_and_question_mark() {
+        let pattern = ArnPattern::parse("arn:aws:iam::*:role/Data*").unwrap();
+        assert!(pattern.matches("arn:aws:iam::123456789012:role/DataPlatformAdmin"));
+        assert!(pattern.matches("arn:aws:iam::123456789012:role/Data"));
+        assert!(!pattern.matches("arn:aws:iam::123456789012:role/Analyst"));
+        assert!(!pattern.matches("arn:aws:iam::123456789012:user/DataPlatformAdmin"));
+        let one = ArnPattern::parse("arn:aws:iam::12345678901?:user/bob").unwrap();
+        assert!(one.matches("arn:aws:iam::123456789019:user/bob"));
+        assert!(!one.matches("arn:aws:iam::1234567890199:user/bob"));
+    }
+
+    #[test]
+    fn exact_pattern_matches_only_itself() {
+        let pattern = ArnPattern::parse("arn:aws:iam::123456789012:role/BreakGlass").unwrap();
+        assert!(pattern.matches("arn:aws:iam::123456789012:role/BreakGlass"));
+        assert!(!pattern.matches("arn:aws:iam::123456789012:role/BreakGlass2"));
+        assert!(!pattern.matches("arn:aws:iam::210987654321:role/BreakGlass"));
+    }
+
+    #[test]
+    fn rejects_malformed_patterns() {
+        for (pattern, reason) in [
+            ("*", "not an ARN pattern"),
+            ("arn:aws:iam::*", "not an ARN pattern"),
+            ("arn:azure:iam::*:role/X", "unknown partition"),
+            ("arn:aws:s3::*:role/X", "service `s3`"),
+            ("arn:aws:iam:eu-west-1:*:role/X", "empty region"),
+            ("arn:aws:iam::12ab:role/X", "account `12ab`"),
+            ("arn:aws:iam::*:*", "bare `*`"),
+            ("arn:aws:iam::*:role/with space", "whitespace"),
+        ] {
+            let error = ArnPattern::parse(pattern).unwrap_err();
+            assert!(error.contains(reason), "{pattern}: {error}");
+        }
+    }
+
+    #[test]
+    fn pathological_patterns_finish() {
+        let pattern = format!("{}b", "*a".repeat(50));
+        let text = "a".repeat(5000);
+        assert!(!glob_match(pattern.as_bytes(), text.as_bytes()));
+    }
+}

@@ -1,0 +1,216 @@
+//! Where each field of a YAML document is: a map from field paths (`overrides[0].name`) to
+//! `line:col`, so validation errors can point at the text the author wrote.
+//!
+//! serde_yaml gives positions only for its own errors; this walks the parser's events once.
+//! It also finds duplicate mapping keys, which a deserializer into a map would silently merge.
+
+use std::collections::{HashMap, HashSet};
+
+use yaml_rust2::parser::{Event, Parser};
+use yaml_rust2::scanner::Marker;
+
+/// A 1-based line and column in the policy text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Location {
+    pub line: usize,
+    pub col: usize,
+}
+
+impl Location {
+    fn from_marker(marker: &Marker) -> Location {
+        Location {
+            line: marker.line(),
+            col: marker.col() + 1,
+        }
+    }
+}
+
+/// Field path to location, for one document.
+#[derive(Debug, Default)]
+pub struct LocationIndex {
+    places: HashMap<String, Location>,
+}
+
+/// Something wrong with the YAML itself, found while indexing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntaxProblem {
+    pub location: Location,
+    pub path: String,
+    pub reason: String,
+}
+
+enum Frame {
+    Map {
+        path: String,
+        key: Option<String>,
+        seen: HashSet<String>,
+    },
+    Seq {
+        path: String,
+        next: usize,
+    },
+}
+
+/// Joins a parent path and a key the way error messages print them.
+pub fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+impl LocationIndex {
+    /// Indexes `text`. Syntax errors and duplicate keys are returned as problems; the index
+    /// holds whatever was read before the first syntax error.
+    pub fn build(text: &str) -> (LocationIndex, Vec<SyntaxProblem>) {
+        let mut index = LocationIndex::default();
+        let mut problems = Vec::new();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut parser = Parser::new_from_str(text);
+        loop {
+            let (event, marker) = match parser.next_token() {
+                Ok(next) => next,
+                Err(error) => {
+                    problems.push(SyntaxProblem {
+                        location: Location::from_marker(error.marker()),
+                        path: String::new(),
+                        reason: format!("not valid YAML: {}", error.info()),
+                    });
+                    break;
+                }
+            };
+            let here = Location::from_marker(&marker);
+            match event {
+                Event::StreamEnd => break,
+                Event::Scalar(value, ..) => {
+                    if let Some(Frame::Map { path, key, seen }) = stack.last_mut()
+                        && key.is_none()
+                    {
+                        let field = join(path, &value);
+                        if !seen.insert(value.clone()) {
+                            problems.push(SyntaxProblem {
+                                location: here,
+                                path: field.clone(),
+                                reason: format!("duplicate key `{value}`"),
+                            });
+                        } else {
+                            index.places.insert(field, here);
+                        }
+                        *key = Some(value);
+                    } else {
+                        index.enter_node(&mut stack, here);
+                    }
+                }
+                Event::Alias(_) => {
+                    index.enter_node(&mut stack, here);
+                }
+                Event::MappingStart(..) | Event::SequenceStart(..) => {
+                    if let Some(Frame::Map { key: None, path, .. }) = stack.last() {
+                        problems.push(SyntaxProblem {
+                            location: here,
+                            path: path.clone(),
+                            reason: "a mapping key must be a plain value".to_string(),
+                        });
+                        break;
+                    }
+                    let path = index.enter_node(&mut stack, here);
+                    stack.push(if matches!(event, Event::MappingStart(..)) {
+                        Frame::Map {
+                            path,
+                            key: None,
+                            seen: HashSet::new(),
+                        }
+                    } else {
+                        Frame::Seq { path, next: 0 }
+                    });
+                }
+                Event::MappingEnd | Event::SequenceEnd => {
+                    stack.pop();
+                }
+                _ => {}
+            }
+        }
+        (index, problems)
+    }
+
+    /// Records a value node and returns its path. A map value's location stays its key's.
+    fn enter_node(&mut self, stack: &mut [Frame], here: Location) -> String {
+        match stack.last_mut() {
+            None => {
+                self.places.entry(String::new()).or_insert(here);
+                String::new()
+            }
+            Some(Frame::Map { path, key, .. }) => {
+                let name = key.take().unwrap_or_default();
+                join(path, &name)
+            }
+            Some(Frame::Seq { path, next }) => {
+                let item = format!("{path}[{next}]");
+                *next += 1;
+                self.places.insert(item.clone(), here);
+                item
+            }
+        }
+    }
+
+    /// The location of `path`, or of its closest ancestor that was written, or 1:1.
+    pub fn locate(&self, path: &str) -> Location {
+        let mut path = path;
+        loop {
+            if let Some(found) = self.places.get(path) {
+                return *found;
+            }
+            match path.rfind(['.', '[']) {
+                Some(cut) => path = &path[..cut],
+                None => {
+                    return self.places.get("").copied().unwrap_or(Location {
+                        line: 1,
+                        col: 1,
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "version: 1\nstack:\n  name: x\nlist:\n  - a\n  - {b: 1}\n";
+
+    #[test]
+    fn finds_keys_and_items() {
+        let (index, problems) = LocationIndex::build(TEXT);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(index.locate("version"), Location { line: 1, col: 1 });
+        assert_eq!(index.locate("stack.name"), Location { line: 3, col: 3 });
+        assert_eq!(index.locate("list[1]"), Location { line: 6, col: 5 });
+        assert_eq!(index.locate("list[1].b"), Location { line: 6, col: 6 });
+    }
+
+    #[test]
+    fn falls_back_to_the_closest_written_ancestor() {
+        let (index, _) = LocationIndex::build(TEXT);
+        assert_eq!(index.locate("stack.region"), Location { line: 2, col: 1 });
+        assert_eq!(index.locate("missing.deeper"), Location { line: 1, col: 1 });
+    }
+
+    #[test]
+    fn reports_duplicate_keys() {
+        let (_, problems) = LocationIndex::build("stack:\n  tags:\n    a: 1\n    a: 2\n");
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].path, "stack.tags.a");
+        assert_eq!(problems[0].location, Location { line: 4, col: 5 });
+        assert_eq!(problems[0].reason, "duplicate key `a`");
+    }
+
+    #[test]
+    fn reports_syntax_errors_with_a_position() {
+        let (_, problems) = LocationIndex::build("a: [1, 2\nb: 3\n");
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].reason.starts_with("not valid YAML"));
+        assert!(problems[0].location.line >= 1);
+    }
+}

@@ -1,0 +1,249 @@
+//! The policy file model (format version 1): what a platform team writes in `policies/*.yaml`.
+//!
+//! Every struct denies unknown keys so that a typo is an error, never a silently ignored limit.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The only policy format version this build understands.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// A whole policy file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub version: u64,
+    pub stack: Stack,
+    #[serde(default)]
+    pub enforcement: Enforcement,
+    #[serde(default)]
+    pub sweep: Sweep,
+    #[serde(default)]
+    pub boundaries: Boundaries,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<Override>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exempt_principals: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<Notifications>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarms: Option<Alarms>,
+}
+
+/// Where the guard is deployed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stack {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What happens to a session that is out of bounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Enforcement {
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default)]
+    pub action: EnforcementAction,
+    #[serde(default = "default_wait_for_ready_seconds")]
+    pub wait_for_ready_seconds: u32,
+}
+
+impl Default for Enforcement {
+    fn default() -> Self {
+        Enforcement {
+            mode: Mode::default(),
+            action: EnforcementAction::default(),
+            wait_for_ready_seconds: default_wait_for_ready_seconds(),
+        }
+    }
+}
+
+fn default_wait_for_ready_seconds() -> u32 {
+    100
+}
+
+/// `enforce` stops sessions; `audit` only notifies and never stops anything.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Audit,
+}
+
+/// How an out-of-bounds session is ended in `enforce` mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnforcementAction {
+    #[default]
+    Stop,
+    /// Stop, then `DeleteSession` once stopped.
+    Delete,
+}
+
+/// The scheduled re-check of running sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    /// Minutes between sweeps; 0 turns the sweep off.
+    #[serde(default = "default_sweep_minutes")]
+    pub every_minutes: u32,
+}
+
+impl Default for Sweep {
+    fn default() -> Self {
+        Sweep {
+            every_minutes: default_sweep_minutes(),
+        }
+    }
+}
+
+fn default_sweep_minutes() -> u32 {
+    10
+}
+
+/// The limits a session must stay within. Every limit is optional; an absent one is not checked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Boundaries {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_workers: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_dpu: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_worker_types: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_idle_timeout_minutes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_timeout_minutes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_vpc_connection: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_connections: Option<Vec<String>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "glue_versions"
+    )]
+    pub allowed_glue_versions: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_tags: Option<Vec<String>>,
+}
+
+impl Boundaries {
+    /// True when no limit at all is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Boundaries::default()
+    }
+
+    /// These boundaries with every limit that `replacement` sets replaced by its value.
+    pub fn overlaid_with(&self, replacement: &Boundaries) -> Boundaries {
+        fn pick<T: Clone>(base: &Option<T>, over: &Option<T>) -> Option<T> {
+            over.clone().or_else(|| base.clone())
+        }
+        Boundaries {
+            max_workers: pick(&self.max_workers, &replacement.max_workers),
+            max_dpu: pick(&self.max_dpu, &replacement.max_dpu),
+            allowed_worker_types: pick(
+                &self.allowed_worker_types,
+                &replacement.allowed_worker_types,
+            ),
+            max_idle_timeout_minutes: pick(
+                &self.max_idle_timeout_minutes,
+                &replacement.max_idle_timeout_minutes,
+            ),
+            max_timeout_minutes: pick(&self.max_timeout_minutes, &replacement.max_timeout_minutes),
+            require_vpc_connection: pick(
+                &self.require_vpc_connection,
+                &replacement.require_vpc_connection,
+            ),
+            allowed_connections: pick(&self.allowed_connections, &replacement.allowed_connections),
+            allowed_glue_versions: pick(
+                &self.allowed_glue_versions,
+                &replacement.allowed_glue_versions,
+            ),
+            required_tags: pick(&self.required_tags, &replacement.required_tags),
+        }
+    }
+}
+
+/// Different limits for some principals. The first override whose pattern matches wins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Override {
+    pub name: String,
+    pub principals: Vec<String>,
+    pub boundaries: Boundaries,
+}
+
+/// Who hears about out-of-bounds sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notifications {
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// One line telling a creator how to ask for an exception; included in every notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_instructions: Option<String>,
+}
+
+/// Who hears about the guard itself failing (CloudWatch alarms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alarms {
+    #[serde(default)]
+    pub emails: Vec<String>,
+}
+
+/// Glue worker types this build knows, with the DPUs one worker of each type counts for.
+pub const WORKER_TYPE_DPU: &[(&str, f64)] = &[
+    ("G.025X", 0.25),
+    ("G.1X", 1.0),
+    ("G.2X", 2.0),
+    ("G.4X", 4.0),
+    ("G.8X", 8.0),
+    ("G.12X", 12.0),
+    ("G.16X", 16.0),
+    ("Z.2X", 2.0),
+];
+
+/// Glue versions that interactive sessions accept.
+pub const KNOWN_GLUE_VERSIONS: &[&str] = &["2.0", "3.0", "4.0", "5.0"];
+
+/// DPUs of one worker of `worker_type`, or `None` for a type this build does not know.
+pub fn dpu_per_worker(worker_type: &str) -> Option<f64> {
+    WORKER_TYPE_DPU
+        .iter()
+        .find(|(name, _)| *name == worker_type)
+        .map(|(_, dpu)| *dpu)
+}
+
+/// Glue versions must be strings: YAML reads an unquoted `4.0` as the number 4, which would
+/// silently become "4". Say so instead of giving serde's generic type error.
+fn glue_versions<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Item {
+        Text(String),
+        Number(f64),
+    }
+    let items: Option<Vec<Item>> = Option::deserialize(de)?;
+    let Some(items) = items else { return Ok(None) };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Item::Text(text) => Ok(text),
+            Item::Number(number) => Err(serde::de::Error::custom(format!(
+                "glue versions must be quoted strings: write \"{number:.1}\", not {number} \
+                 (YAML reads an unquoted version as a number)"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}

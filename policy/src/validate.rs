@@ -1,0 +1,494 @@
+//! Loading and validating a policy file: every problem is reported as
+//! `file:line:col: field.path: reason`, and a policy with any problem is never returned.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use crate::glob::ArnPattern;
+use crate::locate::{LocationIndex, join};
+use crate::model::{
+    Boundaries, FORMAT_VERSION, KNOWN_GLUE_VERSIONS, Policy, WORKER_TYPE_DPU, dpu_per_worker,
+};
+
+pub use crate::locate::Location;
+
+/// Largest policy file accepted, before any parsing.
+pub const MAX_POLICY_BYTES: usize = 256 * 1024;
+
+/// Bytes of the Lambda's environment the policy may use: Lambda allows 4 KB for all variables
+/// together, and the function gets a few more (topic ARN, names) beside the policy.
+pub const MAX_RUNTIME_POLICY_BYTES: usize = 3584;
+
+/// Longest a sane timeout may be, in minutes (7 days).
+const MAX_SANE_MINUTES: u32 = 7 * 24 * 60;
+/// Most workers a sane limit may allow.
+const MAX_SANE_WORKERS: u32 = 1000;
+/// Longest the Lambda may wait for a session to be ready: its own limit is 900 s, minus margin.
+pub const MAX_WAIT_FOR_READY_SECONDS: u32 = 780;
+
+/// One problem in a policy file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyError {
+    pub file: String,
+    pub location: Location,
+    /// Dotted field path, e.g. `overrides[1].boundaries.max_workers`; empty for the whole file.
+    pub path: String,
+    pub reason: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Location { line, col } = self.location;
+        if self.path.is_empty() {
+            write!(f, "{}:{line}:{col}: {}", self.file, self.reason)
+        } else {
+            write!(f, "{}:{line}:{col}: {}: {}", self.file, self.path, self.reason)
+        }
+    }
+}
+
+/// Every problem found in one policy file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct PolicyErrors(pub Vec<PolicyError>);
+
+impl fmt::Display for PolicyErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses and validates the policy text read from `file` (the name is only used in messages).
+pub fn load_policy(file: &str, bytes: &[u8]) -> Result<Policy, PolicyErrors> {
+    let whole_file = |reason: String| {
+        PolicyErrors(vec![PolicyError {
+            file: file.to_string(),
+            location: Location { line: 1, col: 1 },
+            path: String::new(),
+            reason,
+        }])
+    };
+    if bytes.len() > MAX_POLICY_BYTES {
+        return Err(whole_file(format!(
+            "the file is {} bytes; a policy may be at most {MAX_POLICY_BYTES}",
+            bytes.len()
+        )));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        whole_file(format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            error.valid_up_to()
+        ))
+    })?;
+    if text.trim().is_empty() {
+        return Err(whole_file(
+            "the file is empty; a policy needs at least `version` and `stack`".to_string(),
+        ));
+    }
+
+    let (index, problems) = LocationIndex::build(text);
+    if !problems.is_empty() {
+        return Err(PolicyErrors(
+            problems
+                .into_iter()
+                .map(|problem| PolicyError {
+                    file: file.to_string(),
+                    location: problem.location,
+                    path: problem.path,
+                    reason: problem.reason,
+                })
+                .collect(),
+        ));
+    }
+
+    let policy: Policy = serde_yaml::from_str(text).map_err(|error| {
+        let location = error
+            .location()
+            .map(|at| Location {
+                line: at.line(),
+                col: at.column(),
+            })
+            .unwrap_or(Location { line: 1, col: 1 });
+        let (path, reason) = split_serde_message(&error.to_string());
+        PolicyErrors(vec![PolicyError {
+            file: file.to_string(),
+            location,
+            path,
+            reason,
+        }])
+    })?;
+
+    let mut checker = Checker {
+        file,
+        index: &index,
+        errors: Vec::new(),
+    };
+    checker.policy(&policy);
+    if checker.errors.is_empty() {
+        Ok(policy)
+    } else {
+        Err(PolicyErrors(checker.errors))
+    }
+}
+
+/// serde_yaml messages read `path.to.field: reason at line L column C`; split off the path and
+/// drop the position (it is printed in front).
+fn split_serde_message(message: &str) -> (String, String) {
+    let message = match message.rfind(" at line ") {
+        Some(cut) => &message[..cut],
+        None => message,
+    };
+    match message.split_once(": ") {
+        Some((path, reason))
+            if !path.contains(' ') && path.chars().all(|c| c != '`' && c != '"') =>
+        {
+            (path.to_string(), reason.to_string())
+        }
+        _ => (String::new(), message.to_string()),
+    }
+}
+
+struct Checker<'a> {
+    file: &'a str,
+    index: &'a LocationIndex,
+    errors: Vec<PolicyError>,
+}
+
+impl Checker<'_> {
+    fn fail(&mut self, path: &str, reason: impl Into<String>) {
+        self.errors.push(PolicyError {
+            file: self.file.to_string(),
+            location: self.index.locate(path),
+            path: path.to_string(),
+            reason: reason.into(),
+        });
+    }
+
+    fn policy(&mut self, policy: &Policy) {
+        if policy.version != FORMAT_VERSION {
+            self.fail(
+                "version",
+                format!(
+                    "unsupported format version {}; this build reads version {FORMAT_VERSION}",
+                    policy.version
+                ),
+            );
+        }
+        self.stack(policy);
+        let enforcement = &policy.enforcement;
+        if !(1..=MAX_WAIT_FOR_READY_SECONDS).contains(&enforcement.wait_for_ready_seconds) {
+            self.fail(
+                "enforcement.wait_for_ready_seconds",
+                format!(
+                    "must be between 1 and {MAX_WAIT_FOR_READY_SECONDS} (the Lambda runs at most \
+                     900 s), got {}",
+                    enforcement.wait_for_ready_seconds
+                ),
+            );
+        }
+        if policy.sweep.every_minutes > 1440 {
+            self.fail(
+                "sweep.every_minutes",
+                format!(
+                    "must be 0 (off) or between 1 and 1440, got {}",
+                    policy.sweep.every_minutes
+                ),
+            );
+        }
+        if policy.boundaries.is_empty() {
+            self.fail(
+                "boundaries",
+                "set at least one boundary; a policy without any limit enforces nothing",
+            );
+        }
+        self.boundaries("boundaries", &policy.boundaries);
+
+        let mut names = HashSet::new();
+        for (i, rule) in policy.overrides.iter().enumerate() {
+            let at = format!("overrides[{i}]");
+            if !valid_name(&rule.name) {
+                self.fail(
+                    &join(&at, "name"),
+                    format!(
+                        "`{}` is not a valid override name: use 1 to 64 letters, digits, `-` or `_`",
+                        rule.name
+                    ),
+                );
+            } else if !names.insert(rule.name.as_str()) {
+                self.fail(
+                    &join(&at, "name"),
+                    format!("override name `{}` is used twice; names must be unique", rule.name),
+                );
+            }
+            if rule.principals.is_empty() {
+                self.fail(
+                    &join(&at, "principals"),
+                    "list at least one principal ARN pattern",
+                );
+            }
+            self.principals(&join(&at, "principals"), &rule.principals);
+            if rule.boundaries.is_empty() {
+                self.fail(
+                    &join(&at, "boundaries"),
+                    "an override must replace at least one boundary",
+                );
+            }
+            self.boundaries(&join(&at, "boundaries"), &rule.boundaries);
+        }
+        self.principals("exempt_principals", &policy.exempt_principals);
+        if let Some(notifications) = &policy.notifications {
+            self.emails("notifications.emails", &notifications.emails);
+            if let Some(text) = &notifications.exception_instructions
+                && (text.trim().is_empty() || text.len() > 500 || text.contains('\n'))
+            {
+                self.fail(
+                    "notifications.exception_instructions",
+                    "must be one non-empty line of at most 500 characters",
+                );
+            }
+        }
+        if let Some(alarms) = &policy.alarms {
+            self.emails("alarms.emails", &alarms.emails);
+        }
+        if self.errors.is_empty() {
+            let size = crate::runtime_policy_json(policy).len();
+            if size > MAX_RUNTIME_POLICY_BYTES {
+                self.fail(
+                    "",
+                    format!(
+                        "the policy takes {size} bytes in the Lambda's environment, more than the \
+                         {MAX_RUNTIME_POLICY_BYTES} that fit in its 4 KB limit; use fewer or \
+                         broader overrides and principal patterns"
+                    ),
+                );
+            }
+        }
+    }
+
+    fn stack(&mut self, policy: &Policy) {
+        let stack = &policy.stack;
+        if !valid_stack_name(&stack.name) {
+            self.fail(
+                "stack.name",
+                format!(
+                    "`{}` is not a valid CloudFormation stack name: start with a letter, then \
+                     letters, digits or `-`, at most 128 characters",
+                    stack.name
+                ),
+            );
+        }
+        if let Some(region) = &stack.region
+            && !valid_region(region)
+        {
+            self.fail(
+                "stack.region",
+                format!("`{region}` is not an AWS region name (like `eu-west-1`)"),
+            );
+        }
+        if stack.tags.len() > 50 {
+            self.fail(
+                "stack.tags",
+                format!("at most 50 tags, got {}", stack.tags.len()),
+            );
+        }
+        for (key, value) in &stack.tags {
+            let at = join("stack.tags", key);
+            if key.is_empty() || key.chars().count() > 128 {
+                self.fail(&at, "a tag key must be 1 to 128 characters");
+            } else if key.to_ascii_lowercase().starts_with("aws:") {
+                self.fail(&at, "tag keys starting with `aws:` are reserved by AWS");
+            } else if !key.chars().all(tag_char) {
+                self.fail(
+                    &at,
+                    "a tag key may hold letters, digits, spaces and `_ . : / = + - @` only",
+                );
+            }
+            if value.chars().count() > 256 || !value.chars().all(tag_char) {
+                self.fail(
+                    &at,
+                    "a tag value must be at most 256 letters, digits, spaces and `_ . : / = + - @`",
+                );
+            }
+        }
+    }
+
+    fn boundaries(&mut self, at: &str, limits: &Boundaries) {
+        if let Some(workers) = limits.max_workers
+            && !(1..=MAX_SANE_WORKERS).contains(&workers)
+        {
+            self.fail(
+                &join(at, "max_workers"),
+                format!("must be between 1 and {MAX_SANE_WORKERS}, got {workers}"),
+            );
+        }
+        if let Some(dpu) = limits.max_dpu
+            && !(dpu.is_finite() && (0.25..=16_000.0).contains(&dpu))
+        {
+            self.fail(
+                &join(at, "max_dpu"),
+                format!("must be between 0.25 and 16000, got {dpu}"),
+            );
+        }
+        for (key, minutes) in [
+            ("max_idle_timeout_minutes", limits.max_idle_timeout_minutes),
+            ("max_timeout_minutes", limits.max_timeout_minutes),
+        ] {
+            if let Some(minutes) = minutes
+                && !(1..=MAX_SANE_MINUTES).contains(&minutes)
+            {
+                self.fail(
+                    &join(at, key),
+                    format!("must be between 1 and {MAX_SANE_MINUTES} minutes, got {minutes}"),
+                );
+            }
+        }
+        if let Some(types) = &limits.allowed_worker_types {
+            let known: Vec<&str> = WORKER_TYPE_DPU.iter().map(|(name, _)| *name).collect();
+            self.names_from(
+                &join(at, "allowed_worker_types"),
+                types,
+                |name| dpu_per_worker(name).is_some(),
+                &format!("unknown worker type; known types: {}", known.join(", ")),
+            );
+        }
+        if let Some(versions) = &limits.allowed_glue_versions {
+            self.names_from(
+                &join(at, "allowed_glue_versions"),
+                versions,
+                |name| KNOWN_GLUE_VERSIONS.contains(&name),
+                &format!(
+                    "unknown Glue version; sessions accept {}",
+                    KNOWN_GLUE_VERSIONS.join(", ")
+                ),
+            );
+        }
+        if let Some(connections) = &limits.allowed_connections {
+            self.names_from(
+                &join(at, "allowed_connections"),
+                connections,
+                |name| !name.trim().is_empty() && name.len() <= 255,
+                "a connection name must be 1 to 255 characters",
+            );
+        }
+        if let Some(tags) = &limits.required_tags {
+            self.names_from(
+                &join(at, "required_tags"),
+                tags,
+                |name| !name.is_empty() && name.chars().count() <= 128 && name.chars().all(tag_char),
+                "a tag key must be 1 to 128 letters, digits, spaces and `_ . : / = + - @`",
+            );
+        }
+    }
+
+    /// A list of names: not empty, no duplicates, each accepted by `known`.
+    fn names_from(
+        &mut self,
+        at: &str,
+        names: &[String],
+        known: impl Fn(&str) -> bool,
+        unknown_reason: &str,
+    ) {
+        if names.is_empty() {
+            self.fail(
+                at,
+                "an empty list allows nothing; remove the key to allow any value",
+            );
+        }
+        let mut seen = HashSet::new();
+        for (i, name) in names.iter().enumerate() {
+            let item = format!("{at}[{i}]");
+            if !known(name) {
+                self.fail(&item, format!("`{name}`: {unknown_reason}"));
+            } else if !seen.insert(name) {
+                self.fail(&item, format!("`{name}` is listed twice"));
+            }
+        }
+    }
+
+    fn principals(&mut self, at: &str, patterns: &[String]) {
+        for (i, pattern) in patterns.iter().enumerate() {
+            if let Err(reason) = ArnPattern::parse(pattern) {
+                self.fail(&format!("{at}[{i}]"), format!("`{pattern}`: {reason}"));
+            }
+        }
+    }
+
+    fn emails(&mut self, at: &str, emails: &[String]) {
+        if emails.is_empty() {
+            self.fail(
+                at,
+                "list at least one address, or remove the section to send no email",
+            );
+        }
+        let mut seen = HashSet::new();
+        for (i, email) in emails.iter().enumerate() {
+            let item = format!("{at}[{i}]");
+            if !valid_email(email) {
+                self.fail(&item, format!("`{email}` is not an email address"));
+            } else if !seen.insert(email.to_ascii_lowercase()) {
+                self.fail(&item, format!("`{email}` is listed twice"));
+            }
+        }
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// CloudFormation: `[a-zA-Z][-a-zA-Z0-9]*`, at most 128 characters.
+pub fn valid_stack_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 128
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// `eu-west-1`, `us-gov-west-1`, `ap-southeast-3`: letters-letters[-letters]-digit(s).
+fn valid_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    (3..=4).contains(&parts.len())
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[0].len() == 2
+        && parts[parts.len() - 1]
+            .chars()
+            .all(|c| c.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
+}
+
+fn tag_char(c: char) -> bool {
+    c.is_alphanumeric() || " _.:/=+-@".contains(c)
+}
+
+/// A pragmatic check: one `@`, a non-empty local part, a dotted domain, nothing that would need
+/// quoting anywhere (no spaces, quotes, brackets or control characters).
+pub fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    let plain = |c: char| c.is_ascii_alphanumeric() || "!#$%&*+-/=?^_{|}~.".contains(c);
+    email.len() <= 254
+        && !local.is_empty()
+        && local.len() <= 64
+        && local.chars().all(plain)
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
