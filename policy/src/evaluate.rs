@@ -195,7 +195,14 @@ impl Check {
         }
     }
 
-    fn violate(&mut self, rule: &str, actual: Value, limit: Value, message: String, from_default: bool) {
+    fn violate(
+        &mut self,
+        rule: &str,
+        actual: Value,
+        limit: Value,
+        message: String,
+        from_default: bool,
+    ) {
         let message = if from_default {
             format!("{message} (Glue's default: the creator did not set it)")
         } else {
@@ -226,12 +233,18 @@ impl Check {
                 self.resolve(
                     &facts.number_of_workers,
                     "NumberOfWorkers",
-                    Some((glue_defaults::NUMBER_OF_WORKERS, glue_defaults::NUMBER_OF_WORKERS.to_string())),
+                    Some((
+                        glue_defaults::NUMBER_OF_WORKERS,
+                        glue_defaults::NUMBER_OF_WORKERS.to_string(),
+                    )),
                 ),
                 self.resolve(
                     &facts.worker_type,
                     "WorkerType",
-                    Some((glue_defaults::WORKER_TYPE.to_string(), glue_defaults::WORKER_TYPE.to_string())),
+                    Some((
+                        glue_defaults::WORKER_TYPE.to_string(),
+                        glue_defaults::WORKER_TYPE.to_string(),
+                    )),
                 ),
             )
         };
@@ -257,7 +270,11 @@ impl Check {
                     "allowed_worker_types",
                     json!(t.value),
                     json!(allowed),
-                    format!("worker type {} is not allowed (allowed: {})", t.value, allowed.join(", ")),
+                    format!(
+                        "worker type {} is not allowed (allowed: {})",
+                        t.value,
+                        allowed.join(", ")
+                    ),
                     t.from_default,
                 ),
                 Some(_) => {}
@@ -273,7 +290,10 @@ impl Check {
         let timeout = self.resolve(
             &facts.timeout_minutes,
             "Timeout",
-            Some((glue_defaults::TIMEOUT_MINUTES, format!("{} minutes", glue_defaults::TIMEOUT_MINUTES))),
+            Some((
+                glue_defaults::TIMEOUT_MINUTES,
+                format!("{} minutes", glue_defaults::TIMEOUT_MINUTES),
+            )),
         );
         if let Some(limit) = limits.max_timeout_minutes {
             match &timeout {
@@ -285,17 +305,27 @@ impl Check {
                     t.from_default,
                 ),
                 Some(_) => {}
-                None => self.not_checked("max_timeout_minutes", "the session's Timeout is not reported"),
+                None => self.not_checked(
+                    "max_timeout_minutes",
+                    "the session's Timeout is not reported",
+                ),
             }
         }
 
         if let Some(limit) = limits.max_idle_timeout_minutes {
             let idle = match &facts.idle_timeout_minutes {
-                Fact::Given(minutes) => Some(Resolved { value: *minutes, from_default: false }),
+                Fact::Given(minutes) => Some(Resolved {
+                    value: *minutes,
+                    from_default: false,
+                }),
                 Fact::Omitted => timeout.map(|t| {
-                    let note = format!("IdleTimeout = Timeout = {} minutes (Glue default)", t.value);
+                    let note =
+                        format!("IdleTimeout = Timeout = {} minutes (Glue default)", t.value);
                     self.defaults_applied.push(note);
-                    Resolved { value: t.value, from_default: true }
+                    Resolved {
+                        value: t.value,
+                        from_default: true,
+                    }
                 }),
                 Fact::Unknown => None,
             };
@@ -304,11 +334,17 @@ impl Check {
                     "max_idle_timeout_minutes",
                     json!(i.value),
                     json!(limit),
-                    format!("idle timeout of {} minutes; at most {limit} allowed", i.value),
+                    format!(
+                        "idle timeout of {} minutes; at most {limit} allowed",
+                        i.value
+                    ),
                     i.from_default,
                 ),
                 Some(_) => {}
-                None => self.not_checked("max_idle_timeout_minutes", "the idle timeout is not reported"),
+                None => self.not_checked(
+                    "max_idle_timeout_minutes",
+                    "the idle timeout is not reported",
+                ),
             }
         }
 
@@ -326,20 +362,27 @@ impl Check {
                     false,
                 ),
                 Some(_) => {}
-                None => self.not_checked("require_vpc_connection", "the connections are unreadable"),
+                None => {
+                    self.not_checked("require_vpc_connection", "the connections are unreadable")
+                }
             }
         }
         if let Some(allowed) = &limits.allowed_connections {
             match &connections {
                 Some(list) => {
-                    let foreign: Vec<&String> = list.iter().filter(|c| !allowed.contains(c)).collect();
+                    let foreign: Vec<&String> =
+                        list.iter().filter(|c| !allowed.contains(c)).collect();
                     if !foreign.is_empty() {
                         let names: Vec<&str> = foreign.iter().map(|c| c.as_str()).collect();
                         self.violate(
                             "allowed_connections",
                             json!(foreign),
                             json!(allowed),
-                            format!("connection {} is not allowed (allowed: {})", names.join(", "), allowed.join(", ")),
+                            format!(
+                                "connection {} is not allowed (allowed: {})",
+                                names.join(", "),
+                                allowed.join(", ")
+                            ),
                             false,
                         );
                     }
@@ -355,7 +398,10 @@ impl Check {
                     "allowed_glue_versions",
                     json!(version),
                     json!(allowed),
-                    format!("Glue version {version} is not allowed (allowed: {})", allowed.join(", ")),
+                    format!(
+                        "Glue version {version} is not allowed (allowed: {})",
+                        allowed.join(", ")
+                    ),
                     false,
                 ),
                 Fact::Omitted => self.violate(
@@ -368,7 +414,9 @@ impl Check {
                     ),
                     true,
                 ),
-                Fact::Unknown => self.not_checked("allowed_glue_versions", "the Glue version is not reported"),
+                Fact::Unknown => {
+                    self.not_checked("allowed_glue_versions", "the Glue version is not reported")
+                }
             }
         }
 

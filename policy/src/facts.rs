@@ -146,10 +146,7 @@ pub fn facts_from_cloudtrail(event: &Value) -> Result<SessionFacts, Ignored> {
     match text(&["eventSource"]) {
         Some("glue.amazonaws.com") => {}
         Some(other) => {
-            return Err(ignored(
-                format!("event source `{other}` is not Glue"),
-                None,
-            ));
+            return Err(ignored(format!("event source `{other}` is not Glue"), None));
         }
         None => return Err(ignored("the event has no eventSource".into(), None)),
     }
@@ -165,7 +162,9 @@ pub fn facts_from_cloudtrail(event: &Value) -> Result<SessionFacts, Ignored> {
         None => return Err(ignored("the event has no eventName".into(), requested_id)),
     }
     if let Some(code) = record.get("errorCode").filter(|code| !code.is_null()) {
-        let code = code.as_str().map_or_else(|| code.to_string(), str::to_string);
+        let code = code
+            .as_str()
+            .map_or_else(|| code.to_string(), str::to_string);
         return Err(ignored(
             format!("the CreateSession call failed ({code}); no session was created"),
             requested_id,
@@ -223,7 +222,11 @@ pub fn facts_from_glue_session(session: &Value) -> Result<SessionFacts, Ignored>
     if !session.is_object() {
         return Err(Ignored::because("the Glue session is not a JSON object"));
     }
-    let Some(id) = session.get("Id").and_then(Value::as_str).filter(|id| !id.is_empty()) else {
+    let Some(id) = session
+        .get("Id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+    else {
         return Err(Ignored::because("the Glue session has no Id"));
     };
     let field = |key: &str| session.get(key).filter(|v| !v.is_null());
@@ -322,7 +325,9 @@ fn tag_map(tags: &Value) -> Fact<BTreeMap<String, String>> {
         Value::Object(map) => Fact::Given(
             map.iter()
                 .map(|(key, value)| {
-                    let value = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+                    let value = value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_string);
                     (key.clone(), value)
                 })
                 .collect(),

@@ -12,9 +12,11 @@ impl ArnPattern {
     pub fn parse(pattern: &str) -> Result<ArnPattern, String> {
         let parts: Vec<&str> = pattern.splitn(6, ':').collect();
         if parts.len() != 6 || parts[0] != "arn" {
-            return Err("not an ARN pattern: expected `arn:PARTITION:iam::ACCOUNT:role/NAME` \
+            return Err(
+                "not an ARN pattern: expected `arn:PARTITION:iam::ACCOUNT:role/NAME` \
                         (or `user/NAME`, `assumed-role/ROLE/SESSION` under `sts`)"
-                .to_string());
+                    .to_string(),
+            );
         }
         let [_, partition, service, region, account, resource] = parts[..] else {
             unreachable!("six parts checked above")

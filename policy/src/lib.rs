@@ -10,7 +10,9 @@ pub mod model;
 pub mod validate;
 
 pub use evaluate::{Action, Decision, Verdict, Violation, evaluate, evaluate_event};
-pub use facts::{Fact, Ignored, Principal, SessionFacts, facts_from_cloudtrail, facts_from_glue_session};
+pub use facts::{
+    Fact, Ignored, Principal, SessionFacts, facts_from_cloudtrail, facts_from_glue_session,
+};
 pub use model::{Boundaries, EnforcementAction, Mode, Override, Policy};
 pub use validate::{PolicyError, PolicyErrors, load_policy};
 

@@ -106,7 +106,10 @@ impl LocationIndex {
                     index.enter_node(&mut stack, here);
                 }
                 Event::MappingStart(..) | Event::SequenceStart(..) => {
-                    if let Some(Frame::Map { key: None, path, .. }) = stack.last() {
+                    if let Some(Frame::Map {
+                        key: None, path, ..
+                    }) = stack.last()
+                    {
                         problems.push(SyntaxProblem {
                             location: here,
                             path: path.clone(),
@@ -137,10 +140,7 @@ impl LocationIndex {
     /// Records a value node and returns its path. A map value's location stays its key's.
     fn enter_node(&mut self, stack: &mut [Frame], here: Location) -> String {
         match stack.last_mut() {
-            None => {
-                self.places.entry(String::new()).or_insert(here);
-                String::new()
-            }
+            None => String::new(),
             Some(Frame::Map { path, key, .. }) => {
                 let name = key.take().unwrap_or_default();
                 join(path, &name)
@@ -163,12 +163,8 @@ impl LocationIndex {
             }
             match path.rfind(['.', '[']) {
                 Some(cut) => path = &path[..cut],
-                None => {
-                    return self.places.get("").copied().unwrap_or(Location {
-                        line: 1,
-                        col: 1,
-                    });
-                }
+                // The whole document: its start.
+                None => return Location { line: 1, col: 1 },
             }
         }
     }

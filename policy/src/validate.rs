@@ -42,7 +42,11 @@ impl fmt::Display for PolicyError {
         if self.path.is_empty() {
             write!(f, "{}:{line}:{col}: {}", self.file, self.reason)
         } else {
-            write!(f, "{}:{line}:{col}: {}: {}", self.file, self.path, self.reason)
+            write!(
+                f,
+                "{}:{line}:{col}: {}: {}",
+                self.file, self.path, self.reason
+            )
         }
     }
 }
@@ -129,6 +133,10 @@ pub fn load_policy(file: &str, bytes: &[u8]) -> Result<Policy, PolicyErrors> {
         errors: Vec::new(),
     };
     checker.policy(&policy);
+    // In the order they appear in the file (sort is stable for errors at one place).
+    checker
+        .errors
+        .sort_by_key(|error| (error.location.line, error.location.col));
     if checker.errors.is_empty() {
         Ok(policy)
     } else {
@@ -222,7 +230,10 @@ impl Checker<'_> {
             } else if !names.insert(rule.name.as_str()) {
                 self.fail(
                     &join(&at, "name"),
-                    format!("override name `{}` is used twice; names must be unique", rule.name),
+                    format!(
+                        "override name `{}` is used twice; names must be unique",
+                        rule.name
+                    ),
                 );
             }
             if rule.principals.is_empty() {
@@ -379,7 +390,9 @@ impl Checker<'_> {
             self.names_from(
                 &join(at, "required_tags"),
                 tags,
-                |name| !name.is_empty() && name.chars().count() <= 128 && name.chars().all(tag_char),
+                |name| {
+                    !name.is_empty() && name.chars().count() <= 128 && name.chars().all(tag_char)
+                },
                 "a tag key must be 1 to 128 letters, digits, spaces and `_ . : / = + - @`",
             );
         }
@@ -460,9 +473,7 @@ fn valid_region(region: &str) -> bool {
             .iter()
             .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase()))
         && parts[0].len() == 2
-        && parts[parts.len() - 1]
-            .chars()
-            .all(|c| c.is_ascii_digit())
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
 }
 

@@ -5,6 +5,8 @@ mod evaluate;
 mod paths;
 mod policy_tests;
 mod render;
+mod test;
+mod tools;
 mod validate;
 
 use std::process::ExitCode;
@@ -12,7 +14,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Glue Session Guard: policy, stack and Lambda tooling")]
+#[command(
+    name = "cargo xtask",
+    about = "Glue Session Guard: policy, stack and Lambda tooling"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,6 +33,11 @@ enum Command {
     TestPolicies(policy_tests::TestPolicies),
     /// Render the CloudFormation stack for a policy.
     Render(render::Render),
+    /// Install the pinned Python tools (moto, cfn-lint, cargo-lambda, zig) into ./.venv.
+    Setup(tools::Setup),
+    /// The one test command: every test against a local moto server, policy samples,
+    /// rendered-stack freshness and cfn-lint.
+    Test(test::Test),
 }
 
 /// A command's outcome beyond "it worked": `Failed` exits 1 after the command printed why.
@@ -43,6 +53,8 @@ fn main() -> ExitCode {
         Command::Evaluate(command) => command.run(),
         Command::TestPolicies(command) => command.run(),
         Command::Render(command) => command.run(),
+        Command::Setup(command) => command.run(),
+        Command::Test(command) => command.run(),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -24,7 +24,10 @@ pub fn default_policies() -> anyhow::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if path.is_file() && name.ends_with(".yaml") && !name.ends_with(".tests.yaml") {
             found.push(path);
         }
@@ -36,7 +39,10 @@ pub fn default_policies() -> anyhow::Result<Vec<PathBuf>> {
 /// A path as printed in messages: relative to the current directory when below it.
 pub fn shown(path: &Path) -> String {
     let cwd = std::env::current_dir().unwrap_or_default();
-    path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
+    path.strip_prefix(&cwd)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// Reads and validates one policy file; errors carry `file:line:col: field: reason` lines.

@@ -54,7 +54,10 @@ pub struct CaseResult {
 
 /// The tests file that goes with a policy file.
 pub fn tests_file(policy: &Path) -> PathBuf {
-    let stem = policy.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = policy
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     policy.with_file_name(format!("{stem}.tests.yaml"))
 }
 
@@ -78,7 +81,10 @@ pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<CaseResult>> {
         let decision = json_word(&verdict.decision);
         let action = json_word(&verdict.action);
         let rules: Vec<String> = verdict.rules().iter().map(|r| r.to_string()).collect();
-        let override_name = verdict.override_name.clone().unwrap_or_else(|| "none".into());
+        let override_name = verdict
+            .override_name
+            .clone()
+            .unwrap_or_else(|| "none".into());
         let mut mismatches = Vec::new();
         let mut compare = |what: &str, expected: &str, actual: &str| {
             if expected != actual {
@@ -97,7 +103,11 @@ pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<CaseResult>> {
         }
         if let Some(expected) = case.expect.defaults_applied {
             let applied = !verdict.defaults_applied.is_empty();
-            compare("defaults_applied", &expected.to_string(), &applied.to_string());
+            compare(
+                "defaults_applied",
+                &expected.to_string(),
+                &applied.to_string(),
+            );
         }
         results.push(CaseResult {
             policy: paths::shown(policy_file),
@@ -105,8 +115,15 @@ pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<CaseResult>> {
             mismatches,
             summary: format!(
                 "{decision}/{action}{}{}",
-                if rules.is_empty() { String::new() } else { format!(" [{}]", rules.join(", ")) },
-                verdict.override_name.map(|n| format!(" override={n}")).unwrap_or_default()
+                if rules.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", rules.join(", "))
+                },
+                verdict
+                    .override_name
+                    .map(|n| format!(" override={n}"))
+                    .unwrap_or_default()
             ),
         });
     }
@@ -125,7 +142,10 @@ impl TestPolicies {
             for result in run_policy_cases(file)? {
                 if result.mismatches.is_empty() {
                     passed += 1;
-                    println!("PASS {}: {} ({})", result.policy, result.name, result.summary);
+                    println!(
+                        "PASS {}: {} ({})",
+                        result.policy, result.name, result.summary
+                    );
                 } else {
                     failed += 1;
                     println!("FAIL {}: {}", result.policy, result.name);
@@ -164,7 +184,10 @@ mod tests {
                 );
             }
         }
-        assert!(total >= 12, "expected at least 12 policy samples, found {total}");
+        assert!(
+            total >= 12,
+            "expected at least 12 policy samples, found {total}"
+        );
     }
 
     #[test]

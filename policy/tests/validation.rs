@@ -1,0 +1,309 @@
+//! Every kind of validation error, with its message and its `file:line:col` location.
+
+use policy::load_policy;
+
+const VALID: &str = "\
+version: 1
+stack:
+  name: guard
+boundaries:
+  max_workers: 10
+";
+
+/// The error lines for `text`, or a panic naming the policy when it is valid.
+fn errors(text: &str) -> Vec<String> {
+    match load_policy("p.yaml", text.as_bytes()) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn one_error(text: &str) -> String {
+    let mut all = errors(text);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    all.remove(0)
+}
+
+#[test]
+fn a_minimal_policy_is_valid_and_filled_with_defaults() {
+    let policy = load_policy("p.yaml", VALID.as_bytes()).unwrap();
+    assert_eq!(policy.enforcement.mode, policy::Mode::Enforce);
+    assert_eq!(policy.enforcement.action, policy::EnforcementAction::Stop);
+    assert_eq!(policy.enforcement.wait_for_ready_seconds, 100);
+    assert_eq!(policy.sweep.every_minutes, 10);
+    assert_eq!(policy.boundaries.max_workers, Some(10));
+}
+
+#[test]
+fn the_shipped_default_policy_is_valid() {
+    let text = include_str!("../../policies/default.yaml");
+    load_policy("policies/default.yaml", text.as_bytes()).unwrap();
+}
+
+#[test]
+fn empty_and_non_text_files() {
+    assert_eq!(
+        one_error("  \n"),
+        "p.yaml:1:1: the file is empty; a policy needs at least `version` and `stack`"
+    );
+    let error = load_policy("p.yaml", b"version: 1\xff\n")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "p.yaml:1:1: not UTF-8 text (invalid byte at offset 10)"
+    );
+    let huge = "#".repeat(policy::validate::MAX_POLICY_BYTES + 1);
+    assert!(
+        one_error(&huge)
+            .starts_with("p.yaml:1:1: the file is 262145 bytes; a policy may be at most")
+    );
+}
+
+#[test]
+fn yaml_syntax_errors_have_a_position() {
+    let error = one_error("version: 1\nstack: [unclosed\n");
+    assert!(error.starts_with("p.yaml:3:1: not valid YAML"), "{error}");
+}
+
+#[test]
+fn unknown_keys_are_errors_with_their_location() {
+    let error = one_error("version: 1\nstack:\n  name: guard\nboundaries:\n  max_wrokers: 10\n");
+    assert!(
+        error.starts_with("p.yaml:5:3: boundaries: unknown field `max_wrokers`, expected one of"),
+        "{error}"
+    );
+    let error = one_error(&format!("{VALID}colour: blue\n"));
+    assert!(
+        error.starts_with("p.yaml:6:1: unknown field `colour`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn wrong_types_name_the_field() {
+    let error = one_error("version: 1\nstack:\n  name: guard\nboundaries:\n  max_workers: many\n");
+    assert!(
+        error.starts_with("p.yaml:5:16: boundaries.max_workers: invalid type: string \"many\""),
+        "{error}"
+    );
+    let error = one_error("version: 1\nstack:\n  name: guard\nboundaries:\n  max_workers: -3\n");
+    assert_eq!(
+        error,
+        "p.yaml:5:16: boundaries.max_workers: invalid type: integer `-3`, expected u32"
+    );
+    let error = one_error(&format!("{VALID}enforcement:\n  mode: relaxed\n"));
+    assert!(
+        error
+            .contains("enforcement.mode: unknown variant `relaxed`, expected `enforce` or `audit`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn required_fields() {
+    let error = one_error("stack:\n  name: guard\nboundaries: {max_workers: 1}\n");
+    assert!(error.contains("missing field `version`"), "{error}");
+    let error =
+        one_error("version: 1\nstack:\n  region: eu-west-1\nboundaries: {max_workers: 1}\n");
+    assert!(error.contains("stack: missing field `name`"), "{error}");
+}
+
+#[test]
+fn duplicate_keys_are_errors() {
+    let error =
+        one_error("version: 1\nstack:\n  name: a\n  name: b\nboundaries: {max_workers: 1}\n");
+    assert_eq!(error, "p.yaml:4:3: stack.name: duplicate key `name`");
+}
+
+#[test]
+fn unsupported_version() {
+    let error = one_error(&VALID.replace("version: 1", "version: 2"));
+    assert_eq!(
+        error,
+        "p.yaml:1:1: version: unsupported format version 2; this build reads version 1"
+    );
+}
+
+#[test]
+fn numbers_must_be_positive_and_sane() {
+    let text = "version: 1
+stack: {name: guard}
+enforcement: {wait_for_ready_seconds: 0}
+sweep: {every_minutes: 5000}
+boundaries:
+  max_workers: 0
+  max_dpu: 0.1
+  max_idle_timeout_minutes: 0
+  max_timeout_minutes: 20000
+";
+    assert_eq!(
+        errors(text),
+        vec![
+            "p.yaml:3:15: enforcement.wait_for_ready_seconds: must be between 1 and 780 (the Lambda runs at most 900 s), got 0",
+            "p.yaml:4:9: sweep.every_minutes: must be 0 (off) or between 1 and 1440, got 5000",
+            "p.yaml:6:3: boundaries.max_workers: must be between 1 and 1000, got 0",
+            "p.yaml:7:3: boundaries.max_dpu: must be between 0.25 and 16000, got 0.1",
+            "p.yaml:8:3: boundaries.max_idle_timeout_minutes: must be between 1 and 10080 minutes, got 0",
+            "p.yaml:9:3: boundaries.max_timeout_minutes: must be between 1 and 10080 minutes, got 20000",
+        ]
+    );
+}
+
+#[test]
+fn at_least_one_boundary() {
+    let error = one_error("version: 1\nstack: {name: guard}\n");
+    assert_eq!(
+        error,
+        "p.yaml:1:1: boundaries: set at least one boundary; a policy without any limit enforces nothing"
+    );
+    let error = one_error("version: 1\nstack: {name: guard}\nboundaries: {}\n");
+    assert!(
+        error.starts_with("p.yaml:3:1: boundaries: set at least one boundary"),
+        "{error}"
+    );
+}
+
+#[test]
+fn worker_types_and_glue_versions_must_be_known() {
+    let text = "version: 1
+stack: {name: guard}
+boundaries:
+  allowed_worker_types: [G.1X, G.3X, G.1X]
+  allowed_glue_versions: [\"4.0\", \"9.9\"]
+  allowed_connections: []
+";
+    assert_eq!(
+        errors(text),
+        vec![
+            "p.yaml:4:32: boundaries.allowed_worker_types[1]: `G.3X`: unknown worker type; known types: G.025X, G.1X, G.2X, G.4X, G.8X, G.12X, G.16X, Z.2X",
+            "p.yaml:4:38: boundaries.allowed_worker_types[2]: `G.1X` is listed twice",
+            "p.yaml:5:34: boundaries.allowed_glue_versions[1]: `9.9`: unknown Glue version; sessions accept 2.0, 3.0, 4.0, 5.0",
+            "p.yaml:6:3: boundaries.allowed_connections: an empty list allows nothing; remove the key to allow any value",
+        ]
+    );
+}
+
+#[test]
+fn unquoted_glue_versions_get_a_helpful_message() {
+    let error = one_error(
+        "version: 1\nstack: {name: guard}\nboundaries:\n  allowed_glue_versions: [4.0]\n",
+    );
+    assert!(
+        error.contains("p.yaml:4:3: boundaries: allowed_glue_versions: versions must be quoted strings: write \"4.0\", not 4"),
+        "{error}"
+    );
+}
+
+#[test]
+fn principal_patterns_must_be_arns() {
+    let text = format!(
+        "{VALID}exempt_principals: [\"*\", \"arn:aws:iam::*:role/BreakGlass\"]
+overrides:
+  - name: admins
+    principals: [\"arn:aws:s3:::bucket\"]
+    boundaries: {{max_workers: 20}}
+"
+    );
+    assert_eq!(
+        errors(&text),
+        vec![
+            "p.yaml:6:21: exempt_principals[0]: `*`: not an ARN pattern: expected `arn:PARTITION:iam::ACCOUNT:role/NAME` (or `user/NAME`, `assumed-role/ROLE/SESSION` under `sts`)",
+            "p.yaml:9:18: overrides[0].principals[0]: `arn:aws:s3:::bucket`: principals are IAM or STS ARNs; service `s3` is neither",
+        ]
+    );
+}
+
+#[test]
+fn override_names_are_unique_and_overrides_change_something() {
+    let text = format!(
+        "{VALID}overrides:
+  - name: admins
+    principals: [\"arn:aws:iam::*:role/A\"]
+    boundaries: {{max_workers: 20}}
+  - name: admins
+    principals: []
+    boundaries: {{}}
+  - name: \"bad name!\"
+    principals: [\"arn:aws:iam::*:role/C\"]
+    boundaries: {{max_dpu: 4}}
+"
+    );
+    assert_eq!(
+        errors(&text),
+        vec![
+            "p.yaml:10:5: overrides[1].name: override name `admins` is used twice; names must be unique",
+            "p.yaml:11:5: overrides[1].principals: list at least one principal ARN pattern",
+            "p.yaml:12:5: overrides[1].boundaries: an override must replace at least one boundary",
+            "p.yaml:13:5: overrides[2].name: `bad name!` is not a valid override name: use 1 to 64 letters, digits, `-` or `_`",
+        ]
+    );
+}
+
+#[test]
+fn emails_must_be_well_formed_and_present() {
+    let text = format!(
+        "{VALID}notifications:\n  emails: [ok@example.com, \"not an email\", OK@example.com]\nalarms: {{}}\n"
+    );
+    assert_eq!(
+        errors(&text),
+        vec![
+            "p.yaml:7:28: notifications.emails[1]: `not an email` is not an email address",
+            "p.yaml:7:44: notifications.emails[2]: `OK@example.com` is listed twice",
+            "p.yaml:8:1: alarms.emails: list at least one address, or remove the section to send no email",
+        ]
+    );
+}
+
+#[test]
+fn stack_name_region_and_tags() {
+    let text = "version: 1
+stack:
+  name: 9-lives
+  region: Europe
+  tags: {\"aws:owner\": x, ok: \"bad{value}\"}
+boundaries: {max_workers: 1}
+";
+    assert_eq!(
+        errors(text),
+        vec![
+            "p.yaml:3:3: stack.name: `9-lives` is not a valid CloudFormation stack name: start with a letter, then letters, digits or `-`, at most 128 characters",
+            "p.yaml:4:3: stack.region: `Europe` is not an AWS region name (like `eu-west-1`)",
+            "p.yaml:5:10: stack.tags.aws:owner: tag keys starting with `aws:` are reserved by AWS",
+            "p.yaml:5:26: stack.tags.ok: a tag value must be at most 256 letters, digits, spaces and `_ . : / = + - @`",
+        ]
+    );
+}
+
+#[test]
+fn the_policy_must_fit_in_the_lambda_environment() {
+    let mut text = VALID.to_string();
+    text.push_str("overrides:\n");
+    for i in 0..60 {
+        text.push_str(&format!(
+            "  - name: team-{i}\n    principals: [\"arn:aws:iam::123456789012:role/TeamRole{i}\"]\n    boundaries: {{max_workers: {}}}\n",
+            i + 2
+        ));
+    }
+    let error = one_error(&text);
+    assert!(
+        error.starts_with("p.yaml:1:1: the policy takes "),
+        "{error}"
+    );
+    assert!(
+        error.contains("more than the 3584 that fit in its 4 KB limit"),
+        "{error}"
+    );
+}
+
+#[test]
+fn yaml_alias_bombs_and_deep_nesting_end_in_an_error() {
+    let bomb = "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n";
+    assert!(!errors(bomb).is_empty());
+    let deep = format!(
+        "version: 1\nstack: {}{}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    assert!(!errors(&deep).is_empty());
+}

@@ -1,0 +1,141 @@
+//! The project's own Python tools (moto server, cfn-lint, cargo-lambda, zig), pinned in
+//! `tools/requirements.txt` and installed into `./.venv`, and a moto server on loopback.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::{Outcome, paths};
+
+/// `cargo xtask setup`: create `.venv` with the pinned tools (again when the pins changed).
+#[derive(clap::Args)]
+pub struct Setup {}
+
+impl Setup {
+    pub fn run(self) -> anyhow::Result<Outcome> {
+        ensure_venv()?;
+        println!("tools ready in {}", paths::shown(&venv_dir()));
+        Ok(Outcome::Success)
+    }
+}
+
+/// `./.venv` at the repository root.
+pub fn venv_dir() -> PathBuf {
+    paths::root().join(".venv")
+}
+
+/// A program installed in `.venv/bin`.
+pub fn venv_bin(name: &str) -> PathBuf {
+    venv_dir().join("bin").join(name)
+}
+
+/// Creates or refreshes `.venv` so it holds exactly the pinned requirements. A stamp file holds
+/// the requirements it was built from, so an unchanged venv costs one file comparison.
+pub fn ensure_venv() -> anyhow::Result<()> {
+    let requirements = paths::root().join("tools/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements)
+        .with_context(|| format!("reading {}", requirements.display()))?;
+    let stamp = venv_dir().join(".requirements.installed");
+    if std::fs::read_to_string(&stamp).is_ok_and(|had| had == wanted) {
+        return Ok(());
+    }
+    if !venv_bin("python").exists() {
+        eprintln!(
+            "creating {} (Python tools, pinned)",
+            paths::shown(&venv_dir())
+        );
+        run_checked(Command::new("python3").args(["-m", "venv"]).arg(venv_dir()))
+            .context("creating the Python virtual environment (is python3 installed?)")?;
+    }
+    eprintln!("installing the pinned Python tools from tools/requirements.txt");
+    run_checked(
+        Command::new(venv_bin("python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&requirements),
+    )
+    .context("installing the Python tools")?;
+    std::fs::write(&stamp, wanted)?;
+    Ok(())
+}
+
+/// Runs a command with inherited output; an unsuccessful exit is an error naming it.
+pub fn run_checked(command: &mut Command) -> anyhow::Result<()> {
+    let shown = format!("{command:?}");
+    let status = command
+        .status()
+        .with_context(|| format!("starting {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}
+
+/// A moto server on a free loopback port, stopped when dropped.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts `moto_server` from `.venv` and waits until it answers (at most 30 s).
+    pub fn start() -> anyhow::Result<Moto> {
+        let binary = venv_bin("moto_server");
+        if !binary.exists() {
+            bail!("{} is missing: run `cargo xtask setup`", binary.display());
+        }
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new(&binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = moto.child.try_wait()? {
+                bail!("moto_server exited at start ({status})");
+            }
+            if answers(port) {
+                return Ok(moto);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("moto_server did not answer on port {port} within 30 s")
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// True when an HTTP server answers on the loopback port.
+fn answers(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = "GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    let mut reply = [0u8; 12];
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read(&mut reply).is_ok_and(|n| n > 0)
+        && reply.starts_with(b"HTTP/")
+}
