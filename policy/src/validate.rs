@@ -287,8 +287,9 @@ impl Checker<'_> {
             self.fail(
                 "stack.name",
                 format!(
-                    "`{}` is not a valid CloudFormation stack name: start with a letter, then \
-                     letters, digits or `-`, at most 128 characters",
+                    "`{}` is not a valid stack name: start with a letter, then letters, digits \
+                     or `-`, at most {MAX_STACK_NAME} characters (the function is named \
+                     `<stack>-enforcer`, and Lambda names stop at 64)",
                     stack.name
                 ),
             );
@@ -457,10 +458,14 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// CloudFormation: `[a-zA-Z][-a-zA-Z0-9]*`, at most 128 characters.
+/// Longest stack name: CloudFormation allows 128, but the function is named `<stack>-enforcer`
+/// and Lambda function names stop at 64 characters.
+pub const MAX_STACK_NAME: usize = 64 - "-enforcer".len();
+
+/// CloudFormation's `[a-zA-Z][-a-zA-Z0-9]*`, short enough to name the function after.
 pub fn valid_stack_name(name: &str) -> bool {
     let mut chars = name.chars();
-    name.len() <= 128
+    name.len() <= MAX_STACK_NAME
         && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
 }

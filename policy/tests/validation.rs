@@ -267,12 +267,20 @@ boundaries: {max_workers: 1}
     assert_eq!(
         errors(text),
         vec![
-            "p.yaml:3:3: stack.name: `9-lives` is not a valid CloudFormation stack name: start with a letter, then letters, digits or `-`, at most 128 characters",
+            "p.yaml:3:3: stack.name: `9-lives` is not a valid stack name: start with a letter, then letters, digits or `-`, at most 55 characters (the function is named `<stack>-enforcer`, and Lambda names stop at 64)",
             "p.yaml:4:3: stack.region: `Europe` is not an AWS region name (like `eu-west-1`)",
             "p.yaml:5:10: stack.tags.aws:owner: tag keys starting with `aws:` are reserved by AWS",
             "p.yaml:5:26: stack.tags.ok: a tag value must be at most 256 letters, digits, spaces and `_ . : / = + - @`",
         ]
     );
+}
+
+#[test]
+fn stack_names_leave_room_for_the_function_name() {
+    let ok = VALID.replace("name: guard", &format!("name: a{}", "b".repeat(54)));
+    load_policy("p.yaml", ok.as_bytes()).unwrap();
+    let long = VALID.replace("name: guard", &format!("name: a{}", "b".repeat(55)));
+    assert!(one_error(&long).contains("at most 55 characters"));
 }
 
 #[test]
