@@ -1,10 +1,22 @@
 //! `cargo xtask`: the project's command line (validate, evaluate, test-policies, render, …).
 //! One module per subcommand, each with `run(self) -> anyhow::Result<()>`.
 
+mod artifacts;
+mod aws;
+mod build;
+mod cleanup;
+mod demo;
+mod deploy;
 mod evaluate;
+#[cfg(test)]
+mod lifecycle_tests;
+mod lint;
 mod paths;
+mod plan;
 mod policy_tests;
 mod render;
+mod stack;
+mod status;
 mod test;
 mod tools;
 mod validate;
@@ -33,11 +45,26 @@ enum Command {
     TestPolicies(policy_tests::TestPolicies),
     /// Render the CloudFormation stack for a policy.
     Render(render::Render),
+    /// Lint the rendered stacks in policies/rendered/ with the pinned cfn-lint (warnings fail).
+    Lint(lint::Lint),
     /// Install the pinned Python tools (moto, cfn-lint, cargo-lambda, zig) into ./.venv.
     Setup(tools::Setup),
     /// The one test command: every test against a local moto server, policy samples,
     /// rendered-stack freshness and cfn-lint.
     Test(test::Test),
+    /// Build the Lambda package (bootstrap.zip) with cargo-lambda.
+    Build(build::Build),
+    /// Deploy the policy's stack: preflight, render, build, upload, create or update.
+    Deploy(deploy::Deploy),
+    /// Show what a deploy would change (text, Markdown for PR comments, or JSON).
+    Plan(plan::PlanCommand),
+    /// The deployed stack's state, recent events, outputs, DLQ depth and alarm states.
+    Status(status::Status),
+    /// Delete the stack and the artifact bucket.
+    CleanUp(cleanup::CleanUp),
+    /// The whole loop locally: moto, deploy, two sessions, the function under cargo lambda
+    /// watch, verdicts, the stop and its notification, clean-up.
+    Demo(demo::Demo),
 }
 
 /// A command's outcome beyond "it worked": `Failed` exits 1 after the command printed why.
@@ -53,8 +80,15 @@ fn main() -> ExitCode {
         Command::Evaluate(command) => command.run(),
         Command::TestPolicies(command) => command.run(),
         Command::Render(command) => command.run(),
+        Command::Lint(command) => command.run(),
         Command::Setup(command) => command.run(),
         Command::Test(command) => command.run(),
+        Command::Build(command) => command.run(),
+        Command::Deploy(command) => command.run(),
+        Command::Plan(command) => command.run(),
+        Command::Status(command) => command.run(),
+        Command::CleanUp(command) => command.run(),
+        Command::Demo(command) => command.run(),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -1,18 +1,473 @@
-//! `cargo xtask render`: the CloudFormation stack for a policy. (Being built: issue 3.)
+//! `cargo xtask render`: the complete CloudFormation stack for a policy, from the minijinja
+//! templates in `templates/`, and the committed renders in `policies/rendered/` kept fresh.
 
-use std::path::PathBuf;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
-use crate::Outcome;
+use anyhow::Context;
+use minijinja::value::{Value, ValueKind};
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::{Outcome, paths};
+
+#[cfg(test)]
+mod tests;
+
+/// CloudFormation's limit for a template passed as `TemplateBody`.
+pub const MAX_TEMPLATE_BODY_BYTES: usize = 51_200;
+
+/// The Lambda is named `<stack name>-enforcer`; Lambda function names have at most 64 characters.
+pub const FUNCTION_NAME_SUFFIX: &str = "-enforcer";
+const MAX_FUNCTION_NAME_CHARS: usize = 64;
+/// Longest stack name whose derived names (the function, its log group) AWS still accepts.
+pub const MAX_STACK_NAME_CHARS: usize = MAX_FUNCTION_NAME_CHARS - FUNCTION_NAME_SUFFIX.len();
+
+/// Days the enforcer's log group keeps its logs.
+const LOG_RETENTION_DAYS: u32 = 30;
+/// Seconds the Lambda may run beyond `enforcement.wait_for_ready_seconds`.
+const FUNCTION_TIMEOUT_MARGIN_SECONDS: u32 = 60;
+/// Lambda's own limit for a function's timeout.
+const MAX_FUNCTION_TIMEOUT_SECONDS: u32 = 900;
+
+const STACK_TEMPLATE: &str = "stack.yaml.j2";
+const TEMPLATES: &[(&str, &str)] = &[(
+    STACK_TEMPLATE,
+    include_str!("../../templates/stack.yaml.j2"),
+)];
+
+/// Why a policy could not be rendered. Messages start with the policy field to change.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(
+        "stack.name: `{name}` is not a valid CloudFormation stack name: start with a letter, then \
+         letters, digits or `-`"
+    )]
+    InvalidStackName { name: String },
+    #[error(
+        "stack.name: `{name}` has {chars} characters; the stack names its Lambda \
+         `<stack name>{FUNCTION_NAME_SUFFIX}` and Lambda allows 64, so use at most \
+         {MAX_STACK_NAME_CHARS}"
+    )]
+    StackNameTooLong { name: String, chars: usize },
+    #[error(
+        "{field}: the rendered template is {bytes} bytes, more than CloudFormation's \
+         {MAX_TEMPLATE_BODY_BYTES}-byte limit, and {field} make up {field_bytes} bytes of it: use \
+         fewer or shorter ones"
+    )]
+    TooLarge {
+        /// What adds the most to the template: `stack.tags` or one of the email lists.
+        field: &'static str,
+        bytes: usize,
+        field_bytes: usize,
+    },
+    #[error("rendering the stack template failed: {0:#}")]
+    Template(#[from] minijinja::Error),
+}
+
+/// The stack's tags (`stack.tags`), sorted by key: deploy passes them as CloudFormation stack
+/// tags (which CloudFormation puts on every resource that supports tags), and the template lists
+/// them in its metadata.
+pub fn stack_tags(policy: &policy::Policy) -> Vec<(String, String)> {
+    policy
+        .stack
+        .tags
+        .iter()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
+}
+
+/// The whole CloudFormation template (YAML) for `policy`. Pure and deterministic: the same
+/// policy gives the same bytes.
+pub fn render_stack(policy: &policy::Policy) -> Result<String, RenderError> {
+    let name = &policy.stack.name;
+    // The length first: `valid_stack_name` also rejects long names, but says less about why.
+    if name.chars().count() > MAX_STACK_NAME_CHARS {
+        return Err(RenderError::StackNameTooLong {
+            name: name.clone(),
+            chars: name.chars().count(),
+        });
+    }
+    if !policy::validate::valid_stack_name(name) {
+        return Err(RenderError::InvalidStackName { name: name.clone() });
+    }
+    let env = environment()?;
+    let rendered = env
+        .get_template(STACK_TEMPLATE)?
+        .render(StackView::of(policy))?;
+    fits_in_template_body(rendered, policy)
+}
+
+/// `template` when it is within CloudFormation's `TemplateBody` limit; otherwise the error names
+/// the policy field that adds the most to it.
+fn fits_in_template_body(template: String, policy: &policy::Policy) -> Result<String, RenderError> {
+    if template.len() <= MAX_TEMPLATE_BODY_BYTES {
+        return Ok(template);
+    }
+    let emails = |emails: Option<&Vec<String>>| emails.map_or(0, |emails| emails.concat().len());
+    let contributions = [
+        (
+            "stack.tags",
+            policy
+                .stack
+                .tags
+                .iter()
+                .map(|(key, value)| key.len() + value.len())
+                .sum(),
+        ),
+        (
+            "notifications.emails",
+            emails(
+                policy
+                    .notifications
+                    .as_ref()
+                    .map(|notifications| &notifications.emails),
+            ),
+        ),
+        (
+            "alarms.emails",
+            emails(policy.alarms.as_ref().map(|alarms| &alarms.emails)),
+        ),
+    ];
+    // Reversed, so that a tie goes to the first field: `max_by_key` keeps the last maximum.
+    let (field, field_bytes) = contributions
+        .into_iter()
+        .rev()
+        .max_by_key(|&(_, bytes)| bytes)
+        .expect("three fields");
+    Err(RenderError::TooLarge {
+        field,
+        bytes: template.len(),
+        field_bytes,
+    })
+}
+
+/// What the templates see: the policy's values, already shaped for the stack.
+#[derive(Serialize)]
+struct StackView<'a> {
+    stack_name: &'a str,
+    region: Option<&'a str>,
+    description: String,
+    mode: &'static str,
+    action: &'static str,
+    runtime_policy: String,
+    tags: Vec<TagView>,
+    notification_emails: &'a [String],
+    alarm_emails: &'a [String],
+    function_timeout_seconds: u32,
+    sweep_schedule: Option<String>,
+    log_retention_days: u32,
+}
+
+#[derive(Serialize)]
+struct TagView {
+    key: String,
+    value: String,
+}
+
+impl<'a> StackView<'a> {
+    fn of(policy: &'a policy::Policy) -> StackView<'a> {
+        let (mode, action) = match policy.enforcement.mode {
+            policy::Mode::Audit => ("audit", "none"),
+            policy::Mode::Enforce => match policy.enforcement.action {
+                policy::EnforcementAction::Stop => ("enforce", "stop"),
+                policy::EnforcementAction::Delete => ("enforce", "delete"),
+            },
+        };
+        let sweep_schedule = match policy.sweep.every_minutes {
+            0 => None,
+            1 => Some("rate(1 minute)".to_string()),
+            minutes => Some(format!("rate({minutes} minutes)")),
+        };
+        let sweep = match policy.sweep.every_minutes {
+            0 => "no sweep".to_string(),
+            minutes => format!("sweep every {minutes} min"),
+        };
+        let doing = match (mode, action) {
+            ("audit", _) => "audit mode, notify only".to_string(),
+            (_, action) => format!("enforce mode, {action} out-of-bounds sessions"),
+        };
+        StackView {
+            stack_name: &policy.stack.name,
+            region: policy.stack.region.as_deref(),
+            description: format!(
+                "Glue Session Guard: hard boundaries on AWS Glue interactive sessions ({doing}, \
+                 {sweep})"
+            ),
+            mode,
+            action,
+            runtime_policy: policy::runtime_policy_json(policy),
+            tags: stack_tags(policy)
+                .into_iter()
+                .map(|(key, value)| TagView { key, value })
+                .collect(),
+            notification_emails: policy
+                .notifications
+                .as_ref()
+                .map_or(&[], |notifications| &notifications.emails),
+            alarm_emails: policy.alarms.as_ref().map_or(&[], |alarms| &alarms.emails),
+            function_timeout_seconds: (policy.enforcement.wait_for_ready_seconds
+                + FUNCTION_TIMEOUT_MARGIN_SECONDS)
+                .min(MAX_FUNCTION_TIMEOUT_SECONDS),
+            sweep_schedule,
+            log_retention_days: LOG_RETENTION_DAYS,
+        }
+    }
+}
+
+/// The template environment: strict undefined, block tags that leave no blank lines, and the
+/// `data` filter as the only way to print a value.
+fn environment() -> Result<Environment<'static>, minijinja::Error> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(true);
+    env.set_formatter(|out, _state, value| {
+        if value.is_safe() {
+            out.write_str(value.as_str().unwrap_or_default())
+                .map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "cannot write"))
+        } else {
+            Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                format!("`{value}` is printed without `| data`; every value must go through it"),
+            ))
+        }
+    });
+    env.add_filter("data", data);
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)?;
+    }
+    Ok(env)
+}
+
+/// The `data` filter: a scalar as a JSON literal, which YAML reads back as exactly that scalar
+/// (strings double-quoted and escaped). Characters YAML would not keep as they are (non-printable
+/// ones, and line or paragraph separators that YAML 1.1 folds) are `\u` escaped as well.
+fn data(value: Value) -> Result<Value, minijinja::Error> {
+    let kind = value.kind();
+    if !matches!(
+        kind,
+        ValueKind::String | ValueKind::Number | ValueKind::Bool
+    ) {
+        return Err(minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            format!("`| data` prints strings, numbers and booleans, not {kind}"),
+        ));
+    }
+    let json = serde_json::to_string(&value).map_err(|error| {
+        minijinja::Error::new(ErrorKind::BadSerialization, "cannot encode value").with_source(error)
+    })?;
+    let mut encoded = String::with_capacity(json.len());
+    for c in json.chars() {
+        if matches!(
+            u32::from(c),
+            0x7f..=0x9f | 0x2028 | 0x2029 | 0xfeff | 0xfffe | 0xffff
+        ) {
+            write!(encoded, "\\u{:04x}", u32::from(c)).expect("writing to a String");
+        } else {
+            encoded.push(c);
+        }
+    }
+    Ok(Value::from_safe_string(encoded))
+}
 
 #[derive(clap::Args)]
 pub struct Render {
-    /// The policy to render.
-    #[arg(long)]
+    /// The policy to render; the template goes to stdout or to --out.
+    #[arg(
+        long,
+        required_unless_present_any = ["check", "write_all"],
+        conflicts_with_all = ["check", "write_all"]
+    )]
     policy: Option<PathBuf>,
+    /// Write the template to this file (atomically: a complete template or nothing).
+    #[arg(long, requires = "policy")]
+    out: Option<PathBuf>,
+    /// Fail when a committed render in policies/rendered/ is stale or missing (CI runs this).
+    #[arg(long, conflicts_with = "write_all")]
+    check: bool,
+    /// Re-render every policy in policies/ into policies/rendered/.
+    #[arg(long)]
+    write_all: bool,
 }
 
 impl Render {
     pub fn run(self) -> anyhow::Result<Outcome> {
-        anyhow::bail!("render is not built yet")
+        if self.check {
+            return check_all(&paths::default_policies()?, &rendered_dir());
+        }
+        if self.write_all {
+            return write_all(&paths::default_policies()?, &rendered_dir());
+        }
+        let policy_file = self
+            .policy
+            .context("name a policy with --policy, or use --check or --write-all")?;
+        let Some(template) = render_file(&policy_file) else {
+            return Ok(Outcome::Failed);
+        };
+        match &self.out {
+            Some(out) => {
+                write_atomically(out, &template)?;
+                eprintln!(
+                    "rendered {} to {}",
+                    paths::shown(&policy_file),
+                    paths::shown(out)
+                );
+            }
+            None => std::io::stdout()
+                .write_all(template.as_bytes())
+                .context("writing the template to stdout")?,
+        }
+        Ok(Outcome::Success)
     }
+}
+
+/// `policies/rendered/`, where the committed renders live.
+pub fn rendered_dir() -> PathBuf {
+    paths::policies_dir().join("rendered")
+}
+
+/// Where the committed render of `policy_file` lives: `<rendered_dir>/<policy stem>.yaml`.
+fn rendered_path(policy_file: &Path, rendered_dir: &Path) -> PathBuf {
+    let stem = policy_file.file_stem().unwrap_or_default();
+    rendered_dir.join(stem).with_extension("yaml")
+}
+
+/// Loads (validating) and renders one policy file; on failure prints why and gives `None`.
+fn render_file(policy_file: &Path) -> Option<String> {
+    let shown = paths::shown(policy_file);
+    let policy = match paths::load_policy(policy_file) {
+        Ok(policy) => policy,
+        Err(error) => {
+            eprintln!("{error:#}");
+            return None;
+        }
+    };
+    match render_stack(&policy) {
+        Ok(template) => Some(template),
+        Err(error) => {
+            eprintln!("{shown}: {error}");
+            None
+        }
+    }
+}
+
+/// Renders every policy and compares it with its committed render; also reports renders whose
+/// policy is gone.
+fn check_all(policies: &[PathBuf], rendered_dir: &Path) -> anyhow::Result<Outcome> {
+    let mut problems = 0;
+    for policy_file in policies {
+        let Some(template) = render_file(policy_file) else {
+            problems += 1;
+            continue;
+        };
+        let committed_path = rendered_path(policy_file, rendered_dir);
+        let shown = paths::shown(&committed_path);
+        match std::fs::read(&committed_path) {
+            Ok(committed) if committed == template.as_bytes() => println!("ok: {shown}"),
+            Ok(_) => {
+                problems += 1;
+                eprintln!("{shown} is stale: run `cargo xtask render --write-all` and commit");
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                problems += 1;
+                eprintln!("{shown} is missing: run `cargo xtask render --write-all` and commit");
+            }
+            Err(error) => return Err(error).with_context(|| format!("reading {shown}")),
+        }
+    }
+    for orphan in orphans(policies, rendered_dir)? {
+        problems += 1;
+        eprintln!(
+            "{} has no policy in policies/: run `cargo xtask render --write-all` and commit",
+            paths::shown(&orphan)
+        );
+    }
+    Ok(if problems == 0 {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+/// Renders every policy first, then writes them all (and removes renders whose policy is gone):
+/// one bad policy writes nothing.
+fn write_all(policies: &[PathBuf], rendered_dir: &Path) -> anyhow::Result<Outcome> {
+    let mut templates = Vec::new();
+    for policy_file in policies {
+        match render_file(policy_file) {
+            Some(template) => templates.push((rendered_path(policy_file, rendered_dir), template)),
+            None => return Ok(Outcome::Failed),
+        }
+    }
+    std::fs::create_dir_all(rendered_dir)
+        .with_context(|| format!("creating {}", paths::shown(rendered_dir)))?;
+    for (path, template) in &templates {
+        let unchanged = std::fs::read(path).is_ok_and(|old| old == template.as_bytes());
+        if unchanged {
+            println!("unchanged: {}", paths::shown(path));
+        } else {
+            write_atomically(path, template)?;
+            println!("wrote: {}", paths::shown(path));
+        }
+    }
+    for orphan in orphans(policies, rendered_dir)? {
+        std::fs::remove_file(&orphan)
+            .with_context(|| format!("removing {}", paths::shown(&orphan)))?;
+        println!("removed: {} (its policy is gone)", paths::shown(&orphan));
+    }
+    Ok(Outcome::Success)
+}
+
+/// `*.yaml` files in `rendered_dir` that no policy renders to, sorted.
+fn orphans(policies: &[PathBuf], rendered_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let expected: Vec<PathBuf> = policies
+        .iter()
+        .map(|policy_file| rendered_path(policy_file, rendered_dir))
+        .collect();
+    let entries = match std::fs::read_dir(rendered_dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => {
+            return Err(error).with_context(|| format!("reading {}", paths::shown(rendered_dir)));
+        }
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "yaml") && !expected.contains(&path) {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Writes `contents` to a temporary file beside `path`, then renames it over `path`: readers
+/// see the old file or the complete new one, never a half-written one.
+pub fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} does not name a file", path.display()))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let temporary = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let written = std::fs::File::create_new(&temporary)
+        .and_then(|mut file| {
+            file.write_all(contents.as_bytes())?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written.with_context(|| format!("writing {}", paths::shown(path)))
 }

@@ -33,6 +33,15 @@ pub fn venv_bin(name: &str) -> PathBuf {
     venv_dir().join("bin").join(name)
 }
 
+/// `PATH` with `.venv/bin` first, so cargo-lambda finds zig and friends.
+pub fn path_with_venv() -> anyhow::Result<std::ffi::OsString> {
+    let venv = venv_dir().join("bin");
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    Ok(std::env::join_paths(
+        std::iter::once(venv).chain(std::env::split_paths(&rest)),
+    )?)
+}
+
 /// Creates or refreshes `.venv` so it holds exactly the pinned requirements. A stamp file holds
 /// the requirements it was built from, so an unchanged venv costs one file comparison.
 pub fn ensure_venv() -> anyhow::Result<()> {

@@ -52,7 +52,7 @@ fn validate_lists_every_error_with_its_location_and_exits_1() {
     let shown = bad.display().to_string();
     assert!(
         errors.contains(&format!(
-            "{shown}:2:9: stack.name: `no spaces` is not a valid CloudFormation stack name"
+            "{shown}:2:9: stack.name: `no spaces` is not a valid stack name"
         )),
         "{errors}"
     );

@@ -1,0 +1,379 @@
+//! The deploy lifecycle end to end against a real moto server: create, redeploy without
+//! changes, update, plan, status, clean-up; and the failure paths (unreachable endpoint,
+//! invalid policy, a stack that fails to create).
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use aws_sdk_cloudformation::types::StackStatus;
+
+use crate::aws::{Aws, AwsArgs};
+use crate::cleanup::CleanUp;
+use crate::deploy::{Deploy, Deployed};
+use crate::plan::PlanCommand;
+use crate::stack::{self, PlanKind};
+use crate::tools::{self, Moto};
+use crate::{artifacts, paths};
+
+const REGION: &str = "eu-west-1";
+
+/// Static credentials for the emulator, set once for the whole test process.
+fn emulator_credentials() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: set before any test thread reads the environment through the SDK, once.
+        unsafe {
+            std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+            std::env::remove_var("AWS_PROFILE");
+        }
+    });
+}
+
+/// A scratch folder with a policy (the default one, renamed to `stack`) and a package.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new(stack: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("gsg-lifecycle-{stack}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = Scratch { dir };
+        scratch.write_policy(stack, 10);
+        // A real zip holding a `bootstrap`; moto stores it, it cannot run it.
+        tools::run_checked(
+            std::process::Command::new(tools::venv_bin("python"))
+                .arg("-c")
+                .arg("import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z: z.writestr('bootstrap', '#!/bin/sh\\n')")
+                .arg(scratch.zip()),
+        )
+        .unwrap();
+        scratch
+    }
+
+    fn policy(&self) -> PathBuf {
+        self.dir.join("policy.yaml")
+    }
+
+    fn zip(&self) -> PathBuf {
+        self.dir.join("bootstrap.zip")
+    }
+
+    fn write_policy(&self, stack: &str, max_workers: u32) {
+        let text = std::fs::read_to_string(paths::policies_dir().join("default.yaml"))
+            .unwrap()
+            .replace("name: glue-session-guard", &format!("name: {stack}"))
+            .replace("max_workers: 10", &format!("max_workers: {max_workers}"));
+        std::fs::write(self.policy(), text).unwrap();
+    }
+
+    fn args(&self, endpoint: &str) -> AwsArgs {
+        AwsArgs {
+            policy: self.policy(),
+            region: Some(REGION.into()),
+            profile: None,
+            endpoint_url: Some(endpoint.into()),
+            yes: true,
+        }
+    }
+
+    fn deploy(&self, endpoint: &str) -> Deploy {
+        Deploy {
+            aws: self.args(endpoint),
+            zip: Some(self.zip()),
+            ..Deploy::default()
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn emulator(args: &AwsArgs) -> Aws {
+    Aws::load(args, None).await.unwrap()
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_redeploy_update_plan_status_and_clean_up() {
+    emulator_credentials();
+    let moto = Moto::start().unwrap();
+    let scratch = Scratch::new("gsg-lifecycle");
+    let args = scratch.args(&moto.endpoint);
+    let aws = emulator(&args).await;
+    let cf = aws.cloudformation();
+
+    // A plan before anything exists is a new stack and creates nothing.
+    let plan = PlanCommand {
+        aws: args.clone(),
+        ..Default::default()
+    }
+    .plan()
+    .await
+    .unwrap();
+    assert_eq!(plan.kind, PlanKind::NewStack);
+    assert!(
+        plan.changes
+            .iter()
+            .any(|c| c.resource_type == "AWS::Lambda::Function")
+    );
+    assert!(
+        stack::describe(&cf, "gsg-lifecycle")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Deploy from scratch.
+    assert_eq!(
+        scratch.deploy(&moto.endpoint).deploy().await.unwrap(),
+        Deployed::Created
+    );
+    let deployed = stack::describe(&cf, "gsg-lifecycle")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deployed.stack_status(), Some(&StackStatus::CreateComplete));
+    let outputs: Vec<&str> = deployed
+        .outputs()
+        .iter()
+        .filter_map(|o| o.output_key())
+        .collect();
+    for key in [
+        "FunctionArn",
+        "NotificationTopicArn",
+        "AlarmTopicArn",
+        "DeadLetterQueueUrl",
+        "CreateSessionRuleArn",
+        "SweepRuleArn",
+    ] {
+        assert!(
+            outputs.contains(&key),
+            "output {key} missing from {outputs:?}"
+        );
+    }
+    let function_arn = deployed
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some("FunctionArn"))
+        .and_then(|o| o.output_value())
+        .unwrap();
+    assert!(
+        function_arn.ends_with(":function:gsg-lifecycle-enforcer"),
+        "{function_arn}"
+    );
+    let tags: Vec<(&str, &str)> = deployed
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap(), t.value().unwrap()))
+        .collect();
+    assert!(tags.contains(&("team", "data-platform")), "{tags:?}");
+    let resources = cf
+        .list_stack_resources()
+        .stack_name("gsg-lifecycle")
+        .send()
+        .await
+        .unwrap();
+    let types: Vec<&str> = resources
+        .stack_resource_summaries()
+        .iter()
+        .filter_map(|r| r.resource_type())
+        .collect();
+    for kind in [
+        "AWS::KMS::Key",
+        "AWS::SNS::Topic",
+        "AWS::SQS::Queue",
+        "AWS::IAM::Role",
+        "AWS::Lambda::Function",
+        "AWS::Events::Rule",
+        "AWS::Logs::LogGroup",
+    ] {
+        assert!(types.contains(&kind), "{kind} missing from {types:?}");
+    }
+    let parameters = deployed.parameters();
+    let code_key = parameters
+        .iter()
+        .find(|p| p.parameter_key() == Some("CodeKey"))
+        .and_then(|p| p.parameter_value())
+        .unwrap();
+    let bytes = std::fs::read(scratch.zip()).unwrap();
+    assert_eq!(
+        code_key,
+        format!("lambda/{}.zip", artifacts::content_hash(&bytes))
+    );
+
+    // Deploy again: no changes.
+    assert_eq!(
+        scratch.deploy(&moto.endpoint).deploy().await.unwrap(),
+        Deployed::Unchanged
+    );
+    let plan = PlanCommand {
+        aws: args.clone(),
+        ..Default::default()
+    }
+    .plan()
+    .await
+    .unwrap();
+    assert_eq!(plan.kind, PlanKind::NoChanges);
+
+    // Change the policy: plan shows changes and modifies nothing; deploy updates.
+    scratch.write_policy("gsg-lifecycle", 12);
+    let plan = PlanCommand {
+        aws: args.clone(),
+        ..Default::default()
+    }
+    .plan()
+    .await
+    .unwrap();
+    assert_eq!(plan.kind, PlanKind::Changes);
+    let template = cf
+        .get_template()
+        .stack_name("gsg-lifecycle")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !template
+            .template_body()
+            .unwrap()
+            .contains("\\\"max_workers\\\":12")
+    );
+    assert_eq!(
+        scratch.deploy(&moto.endpoint).deploy().await.unwrap(),
+        Deployed::Updated
+    );
+    let template = cf
+        .get_template()
+        .stack_name("gsg-lifecycle")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        template
+            .template_body()
+            .unwrap()
+            .contains("max_workers\\\":12"),
+        "the new policy is deployed"
+    );
+    let updated = stack::describe(&cf, "gsg-lifecycle")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.stack_status(), Some(&StackStatus::UpdateComplete));
+    let change_sets = cf
+        .list_change_sets()
+        .stack_name("gsg-lifecycle")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        change_sets
+            .summaries()
+            .iter()
+            .all(|c| c.execution_status().map(|s| s.as_str()) != Some("AVAILABLE")),
+        "plan leaves no change set behind"
+    );
+
+    // Status reads the deployed stack.
+    let status = crate::status::Status {
+        aws: args.clone(),
+        events: 5,
+    };
+    assert!(matches!(
+        status.run_async().await.unwrap(),
+        crate::Outcome::Success
+    ));
+
+    // Clean-up removes the stack and the bucket; a second clean-up has nothing to do.
+    CleanUp { aws: args.clone() }.clean_up().await.unwrap();
+    assert!(
+        stack::describe(&cf, "gsg-lifecycle")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let buckets = aws.s3().list_buckets().send().await.unwrap();
+    assert!(buckets.buckets().is_empty(), "{:?}", buckets.buckets());
+    CleanUp { aws: args }.clean_up().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_endpoint_is_a_clear_error() {
+    emulator_credentials();
+    let scratch = Scratch::new("gsg-unreachable");
+    // Port 9 on loopback: nothing listens there.
+    let error = scratch
+        .deploy("http://127.0.0.1:9")
+        .deploy()
+        .await
+        .unwrap_err();
+    let text = format!("{error:#}");
+    assert!(
+        text.contains("cannot verify AWS credentials against http://127.0.0.1:9"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_policy_creates_nothing() {
+    emulator_credentials();
+    let moto = Moto::start().unwrap();
+    let scratch = Scratch::new("gsg-invalid");
+    std::fs::write(
+        scratch.policy(),
+        "version: 1\nstack: {name: gsg-invalid}\nboundaries: {max_workers: 0}\n",
+    )
+    .unwrap();
+    let error = scratch.deploy(&moto.endpoint).deploy().await.unwrap_err();
+    assert!(
+        format!("{error:#}").contains("boundaries.max_workers: must be between 1 and 1000"),
+        "{error:#}"
+    );
+    let aws = emulator(&scratch.args(&moto.endpoint)).await;
+    assert!(
+        aws.s3()
+            .list_buckets()
+            .send()
+            .await
+            .unwrap()
+            .buckets()
+            .is_empty()
+    );
+    let stacks = aws.cloudformation().list_stacks().send().await.unwrap();
+    assert!(stacks.stack_summaries().is_empty());
+    let _ = path_str(&scratch.policy());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stack_that_fails_to_create_is_reported_and_removed() {
+    emulator_credentials();
+    let moto = Moto::start().unwrap();
+    let scratch = Scratch::new("gsg-broken");
+    let aws = emulator(&scratch.args(&moto.endpoint)).await;
+    // Someone already owns the function's log group name: creation must fail.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&aws.config);
+    logs.create_log_group()
+        .log_group_name("/aws/lambda/gsg-broken-enforcer")
+        .send()
+        .await
+        .unwrap();
+    let error = scratch.deploy(&moto.endpoint).deploy().await.unwrap_err();
+    let text = format!("{error:#}");
+    assert!(text.contains("creating stack gsg-broken failed"), "{text}");
+    assert!(text.contains("log group already exists"), "{text}");
+    assert!(
+        stack::describe(&aws.cloudformation(), "gsg-broken")
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing half-done"
+    );
+}

@@ -1,0 +1,92 @@
+//! `cargo xtask plan`: what a deploy of the policy would change, as text, Markdown (for a PR
+//! comment) or JSON. The change set it creates is deleted again; nothing is modified.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudformation::types::Parameter;
+
+use crate::aws::{self, Aws, AwsArgs};
+use crate::stack::{self, Desired, Plan, PlanKind};
+use crate::{Outcome, paths, render};
+
+#[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
+pub enum PlanFormat {
+    #[default]
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct PlanCommand {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlanFormat,
+}
+
+impl PlanCommand {
+    pub fn run(self) -> anyhow::Result<Outcome> {
+        let plan = aws::runtime()?.block_on(self.plan())?;
+        match self.format {
+            PlanFormat::Text => print!("{plan}"),
+            PlanFormat::Markdown => print!("{}", plan.to_markdown()),
+            PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        }
+        Ok(Outcome::Success)
+    }
+
+    /// The plan against the deployed stack. The deployed code (bucket, key, architecture) is
+    /// kept, so the plan shows what the policy and templates change.
+    pub async fn plan(&self) -> anyhow::Result<Plan> {
+        let policy = paths::load_policy(&self.aws.policy)?;
+        let aws = Aws::load(&self.aws, policy.stack.region.as_deref()).await?;
+        aws::caller(&aws).await?;
+        let body = render::render_stack(&policy)?;
+        let name = policy.stack.name.clone();
+        let cf = aws.cloudformation();
+        let Some(found) = stack::describe(&cf, &name).await? else {
+            return stack::new_stack_plan(&name, &body);
+        };
+        let code_parameters: BTreeMap<String, String> = found
+            .parameters()
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.parameter_key(),
+                    Some("CodeBucket" | "CodeKey" | "Architecture")
+                )
+            })
+            .map(|p: &Parameter| {
+                (
+                    p.parameter_key().unwrap_or_default().to_string(),
+                    p.parameter_value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        let desired = Desired {
+            name: name.clone(),
+            body,
+            parameters: code_parameters,
+            tags: render::stack_tags(&policy).into_iter().collect(),
+        };
+        if stack::is_current(&cf, &found, &desired).await? {
+            return Ok(Plan {
+                stack: name,
+                kind: PlanKind::NoChanges,
+                changes: Vec::new(),
+            });
+        }
+        let change_set = crate::deploy::change_set_name();
+        let plan = stack::create_change_set(&cf, &desired, &change_set).await?;
+        let Some(plan) = plan else {
+            return Ok(Plan {
+                stack: name,
+                kind: PlanKind::NoChanges,
+                changes: Vec::new(),
+            });
+        };
+        stack::delete_change_set(&cf, &name, &change_set).await?;
+        Ok(plan)
+    }
+}

@@ -1,0 +1,1357 @@
+//! Tests for `render`: snapshots of every case in `tests/render-cases/`, properties every render
+//! must have (parses back, deterministic, small enough, policy strings stay data), and the stack's
+//! security structure, checked on the parsed YAML.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_yaml::value::{Tag, TaggedValue};
+use serde_yaml::{Mapping, Value};
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures and helpers
+
+fn cases_dir() -> PathBuf {
+    paths::root().join("tests/render-cases")
+}
+
+/// Every render case: the default policy, then `tests/render-cases/*.yaml` by name.
+fn case_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(cases_dir())
+        .expect("tests/render-cases exists")
+        .map(|entry| entry.expect("readable entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    files.sort();
+    files.insert(0, paths::policies_dir().join("default.yaml"));
+    files
+}
+
+fn load(path: &Path) -> policy::Policy {
+    paths::load_policy(path).unwrap_or_else(|error| panic!("{error:#}"))
+}
+
+fn case(name: &str) -> policy::Policy {
+    load(&cases_dir().join(format!("{name}.yaml")))
+}
+
+fn default_policy() -> policy::Policy {
+    load(&paths::policies_dir().join("default.yaml"))
+}
+
+fn render(policy: &policy::Policy) -> String {
+    render_stack(policy).unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn parse(template: &str) -> Value {
+    serde_yaml::from_str(template).expect("the rendered template parses as YAML")
+}
+
+fn rendered(policy: &policy::Policy) -> Value {
+    parse(&render(policy))
+}
+
+fn intrinsic(name: &str, value: impl Into<Value>) -> Value {
+    Value::Tagged(Box::new(TaggedValue {
+        tag: Tag::new(name),
+        value: value.into(),
+    }))
+}
+
+fn ref_to(name: &str) -> Value {
+    intrinsic("Ref", name)
+}
+
+fn get_att(path: &str) -> Value {
+    intrinsic("GetAtt", path)
+}
+
+fn sub(text: &str) -> Value {
+    intrinsic("Sub", text)
+}
+
+fn resources(doc: &Value) -> &Mapping {
+    doc["Resources"]
+        .as_mapping()
+        .expect("Resources is a mapping")
+}
+
+fn logical_ids(doc: &Value) -> BTreeSet<String> {
+    resources(doc)
+        .keys()
+        .map(|key| key.as_str().expect("string logical id").to_string())
+        .collect()
+}
+
+/// The resource `id`; panics naming it when it is missing.
+fn resource<'a>(doc: &'a Value, id: &str) -> &'a Value {
+    resources(doc)
+        .get(id)
+        .unwrap_or_else(|| panic!("the stack has no resource {id}"))
+}
+
+fn properties<'a>(doc: &'a Value, id: &str) -> &'a Value {
+    &resource(doc, id)["Properties"]
+}
+
+fn of_type<'a>(doc: &'a Value, type_name: &str) -> Vec<(&'a str, &'a Value)> {
+    resources(doc)
+        .iter()
+        .filter(|(_, body)| body["Type"] == type_name)
+        .map(|(id, body)| (id.as_str().expect("string logical id"), body))
+        .collect()
+}
+
+fn statements(document: &Value) -> &Vec<Value> {
+    document["Statement"]
+        .as_sequence()
+        .expect("a policy document has a Statement list")
+}
+
+fn with_sid<'a>(document: &'a Value, sid: &str) -> &'a Value {
+    statements(document)
+        .iter()
+        .find(|statement| statement["Sid"] == sid)
+        .unwrap_or_else(|| panic!("no statement {sid}"))
+}
+
+/// A field that may be one value or a list of values, as a list.
+fn one_or_many(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Sequence(items) => items.clone(),
+        Value::Null => Vec::new(),
+        other => vec![other.clone()],
+    }
+}
+
+/// Every string anywhere inside `value` (tag payloads included).
+fn strings_in(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::String(text) => found.push(text.clone()),
+        Value::Sequence(items) => items.iter().for_each(|item| strings_in(item, found)),
+        Value::Mapping(map) => map.iter().for_each(|(key, item)| {
+            strings_in(key, found);
+            strings_in(item, found);
+        }),
+        Value::Tagged(tagged) => strings_in(&tagged.value, found),
+        _ => {}
+    }
+}
+
+/// Every `!Ref` / `!GetAtt` target in `value`.
+fn references_in(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => {
+            found.push(
+                tagged
+                    .value
+                    .as_str()
+                    .expect("Ref names a string")
+                    .to_string(),
+            );
+        }
+        Value::Tagged(tagged) if tagged.tag == "GetAtt" => {
+            let path = tagged.value.as_str().expect("GetAtt as Resource.Attribute");
+            found.push(path.split('.').next().unwrap_or_default().to_string());
+        }
+        Value::Tagged(tagged) => references_in(&tagged.value, found),
+        Value::Sequence(items) => items.iter().for_each(|item| references_in(item, found)),
+        Value::Mapping(map) => map.values().for_each(|item| references_in(item, found)),
+        _ => {}
+    }
+}
+
+/// Resources that carry a `Tags` property; there must be none (deploy tags the stack instead).
+fn tagged_resources(doc: &Value) -> Vec<&str> {
+    resources(doc)
+        .iter()
+        .filter(|(_, body)| body["Properties"].get("Tags").is_some())
+        .map(|(id, _)| id.as_str().expect("string logical id"))
+        .collect()
+}
+
+/// `count` tags as long as validation allows (128-character keys, 256-character values), made
+/// of `letter`, as policy YAML lines under `stack.tags`.
+fn maximal_tags_yaml(count: usize, letter: char) -> String {
+    (0..count)
+        .map(|tag| {
+            let key = format!("{tag:03}{}", letter.to_string().repeat(125));
+            format!("    \"{key}\": \"{}\"\n", letter.to_string().repeat(256))
+        })
+        .collect()
+}
+
+/// The rule logical ids a policy's stack must have.
+fn rule_ids(policy: &policy::Policy) -> Vec<&'static str> {
+    if policy.sweep.every_minutes == 0 {
+        vec!["CreateSessionRule"]
+    } else {
+        vec!["CreateSessionRule", "SweepRule"]
+    }
+}
+
+/// A scratch directory removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("gsg-render-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creating a scratch directory");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("readable directory")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots
+
+#[test]
+fn every_case_matches_its_snapshot() {
+    let files = case_files();
+    assert!(
+        files.len() >= 5,
+        "expected the default policy and four cases"
+    );
+    for file in files {
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let template = render(&load(&file));
+        insta::with_settings!({
+            snapshot_path => "../snapshots",
+            prepend_module_to_snapshot => false,
+            description => format!(
+                "cargo xtask render --policy {}",
+                file.strip_prefix(paths::root()).unwrap_or(&file).display()
+            ),
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(format!("render-{name}"), template);
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties of every render
+
+#[test]
+fn every_case_parses_back_with_intrinsic_tags_and_no_dangling_references() {
+    for file in case_files() {
+        let doc = rendered(&load(&file));
+        let mut known: BTreeSet<String> = logical_ids(&doc);
+        for parameter in doc["Parameters"].as_mapping().expect("Parameters").keys() {
+            known.insert(parameter.as_str().unwrap().to_string());
+        }
+        let mut references = Vec::new();
+        references_in(&doc["Resources"], &mut references);
+        references_in(&doc["Outputs"], &mut references);
+        assert!(!references.is_empty());
+        for target in references {
+            assert!(
+                known.contains(&target) || target.starts_with("AWS::"),
+                "{}: reference to missing {target}",
+                file.display()
+            );
+        }
+        // Every parameter is used.
+        let mut used = Vec::new();
+        references_in(&doc["Resources"], &mut used);
+        for parameter in doc["Parameters"].as_mapping().unwrap().keys() {
+            assert!(
+                used.iter()
+                    .any(|name| parameter.as_str() == Some(name.as_str()))
+            );
+        }
+    }
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    for file in case_files() {
+        let policy = load(&file);
+        let first = render(&policy);
+        let second = render(&policy.clone());
+        let third = render(&load(&file));
+        assert_eq!(first, second, "{}", file.display());
+        assert_eq!(first, third, "{}", file.display());
+    }
+}
+
+/// A policy with the longest stack name, 50 maximal tags and as many long overrides as still
+/// validate (its runtime JSON fills the Lambda's environment) stays under the TemplateBody limit:
+/// the tags are printed once, in the metadata.
+#[test]
+fn the_largest_valid_policy_with_50_maximal_tags_fits_in_a_template_body() {
+    let policy_text = |overrides: usize| {
+        let mut text = format!(
+            "version: 1\nstack:\n  name: g{}\n  tags:\n",
+            "x".repeat(MAX_STACK_NAME_CHARS - 1)
+        );
+        text.push_str(&maximal_tags_yaml(50, 'k'));
+        text.push_str(
+            "enforcement: {wait_for_ready_seconds: 780}\nsweep: {every_minutes: 1}\n\
+             boundaries: {max_workers: 10, max_dpu: 20, allowed_worker_types: [G.1X, G.2X], \
+             max_idle_timeout_minutes: 120, max_timeout_minutes: 480, \
+             require_vpc_connection: true, allowed_connections: [a-vpc, b-vpc], \
+             allowed_glue_versions: [\"4.0\", \"5.0\"], required_tags: [owner, team]}\n\
+             overrides:\n",
+        );
+        for i in 0..overrides {
+            text.push_str(&format!(
+                "  - name: override-{i:02}-{}\n    principals: [\"arn:aws:iam::123456789012:role/\
+                 {}*\"]\n    boundaries: {{max_workers: 50, allowed_worker_types: [G.1X, G.2X, \
+                 G.4X, G.8X], max_timeout_minutes: 2880}}\n",
+                "x".repeat(40),
+                "LongRoleName".repeat(6),
+            ));
+        }
+        text.push_str(
+            "notifications:\n  emails: [a@example.com, b@example.com, c@example.com]\n  \
+             exception_instructions: \"Ask the data platform team in #data-platform.\"\n\
+             alarms:\n  emails: [oncall@example.com]\n",
+        );
+        text
+    };
+    let mut largest = None;
+    for overrides in 1..100 {
+        match policy::load_policy("large.yaml", policy_text(overrides).as_bytes()) {
+            Ok(policy) => largest = Some((overrides, policy)),
+            Err(_) => break,
+        }
+    }
+    let (overrides, policy) = largest.expect("at least one override validates");
+    assert!(overrides >= 3, "only {overrides} overrides validate");
+    assert!(policy::runtime_policy_json(&policy).len() > 3000);
+    assert_eq!(policy.stack.tags.len(), 50);
+    let template = render(&policy);
+    assert!(
+        template.len() < MAX_TEMPLATE_BODY_BYTES,
+        "{} bytes with {overrides} overrides",
+        template.len()
+    );
+    assert_eq!(
+        parse(&template)["Metadata"]["GlueSessionGuard"]["StackTags"]
+            .as_mapping()
+            .map(Mapping::len),
+        Some(50)
+    );
+}
+
+/// Validation counts characters, the limit counts bytes: 50 maximal tags of two-byte letters
+/// are valid but do not fit, and `render` says so, naming the tags.
+#[test]
+fn valid_tags_too_large_for_a_template_body_are_an_error_naming_them() {
+    let text = format!(
+        "version: 1\nstack:\n  name: gsg-big-tags\n  tags:\n{}boundaries: {{max_workers: 4}}\n",
+        maximal_tags_yaml(50, '\u{e9}')
+    );
+    let policy = policy::load_policy("big-tags.yaml", text.as_bytes())
+        .unwrap_or_else(|error| panic!("the tags are valid: {error:#}"));
+    let error = render_stack(&policy).expect_err("50 maximal two-byte tags do not fit");
+    assert!(
+        matches!(
+            error,
+            RenderError::TooLarge { field: "stack.tags", bytes, field_bytes }
+                if bytes > MAX_TEMPLATE_BODY_BYTES && field_bytes > 38_000
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().starts_with("stack.tags: "), "{error}");
+}
+
+#[test]
+fn the_size_check_passes_up_to_the_limit_and_names_the_largest_field_beyond_it() {
+    let at_limit = "x".repeat(MAX_TEMPLATE_BODY_BYTES);
+    assert_eq!(
+        fits_in_template_body(at_limit.clone(), &default_policy()).unwrap(),
+        at_limit
+    );
+
+    let over = "x".repeat(MAX_TEMPLATE_BODY_BYTES + 1);
+    let too_large = |policy: &policy::Policy| {
+        fits_in_template_body(over.clone(), policy).expect_err("one byte over the limit")
+    };
+    let mut policy = default_policy();
+    policy.stack.tags.clear();
+    policy.stack.tags.insert("team".into(), "data".into());
+    let error = too_large(&policy);
+    assert!(
+        matches!(
+            error,
+            RenderError::TooLarge { field: "notifications.emails", bytes, field_bytes: 25 }
+                if bytes == MAX_TEMPLATE_BODY_BYTES + 1
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "notifications.emails: the rendered template is 51201 bytes, more than CloudFormation's \
+         51200-byte limit, and notifications.emails make up 25 bytes of it: use fewer or shorter \
+         ones"
+    );
+
+    policy.alarms.as_mut().unwrap().emails =
+        (0..10).map(|i| format!("oncall-{i}@example.com")).collect();
+    assert!(matches!(
+        too_large(&policy),
+        RenderError::TooLarge {
+            field: "alarms.emails",
+            ..
+        }
+    ));
+
+    policy.stack.tags.insert("k".repeat(128), "v".repeat(256));
+    assert!(matches!(
+        too_large(&policy),
+        RenderError::TooLarge {
+            field: "stack.tags",
+            field_bytes: 392,
+            ..
+        }
+    ));
+}
+
+/// Strings that would be structure if pasted into YAML or Jinja unquoted.
+const HOSTILE: &[&str] = &[
+    "x\n  Evil: {Type: AWS::IAM::User}",
+    "x\nResources:\n  Evil:\n    Type: AWS::IAM::User",
+    "{{ 7*7 }}",
+    "{% if true %}yes{% endif %}",
+    "{# comment #}",
+    "key: value # comment",
+    "it's \"quoted\"",
+    "!Ref GuardKey",
+    "${AWS::AccountId}",
+    "*alias",
+    "&anchor x",
+    "- item",
+    "? key",
+    "| block",
+    "> folded",
+    "--- \n...",
+    "%YAML 1.2",
+    "@at `back`",
+    "[1, 2]",
+    "tab\there, cr\r, nul\0, backslash\\",
+    "del\u{7f} nel\u{85} ls\u{2028} ps\u{2029} bom\u{feff} end",
+    "  leading and trailing spaces  ",
+    "",
+    "true",
+    "0123",
+    "1e3",
+    "null",
+    "~",
+];
+
+/// Hostile strings in every policy field the template prints (tags, emails, region) and in the
+/// runtime policy (exception instructions, connections) come back from the YAML as exactly the
+/// same strings, and the stack keeps exactly its resources.
+#[test]
+fn hostile_policy_strings_stay_scalar_data() {
+    let base = default_policy();
+    let expected_ids = logical_ids(&rendered(&base));
+    for (i, hostile) in HOSTILE.iter().enumerate() {
+        let mut policy = base.clone();
+        policy.stack.tags.clear();
+        policy
+            .stack
+            .tags
+            .insert(format!("key {hostile}"), hostile.to_string());
+        policy
+            .stack
+            .tags
+            .insert("plain".to_string(), hostile.to_string());
+        policy.stack.region = Some(format!("r{hostile}"));
+        let notifications = policy.notifications.as_mut().unwrap();
+        notifications.emails = vec![hostile.to_string(), format!("{hostile}@example.com")];
+        notifications.exception_instructions = Some(hostile.to_string());
+        policy.alarms.as_mut().unwrap().emails = vec![format!("alarm {hostile}")];
+        policy.boundaries.allowed_connections = Some(vec![hostile.to_string()]);
+
+        let template = render(&policy);
+        let doc: Value = serde_yaml::from_str(&template)
+            .unwrap_or_else(|error| panic!("case {i} {hostile:?}: {error}\n{template}"));
+        assert_eq!(logical_ids(&doc), expected_ids, "case {i} {hostile:?}");
+        assert!(of_type(&doc, "AWS::IAM::User").is_empty());
+
+        assert!(
+            tagged_resources(&doc).is_empty(),
+            "case {i} {hostile:?}: no resource has Tags"
+        );
+        let metadata = &doc["Metadata"]["GlueSessionGuard"];
+        assert_eq!(
+            metadata["StackTags"].as_mapping().map(Mapping::len),
+            Some(2),
+            "case {i} {hostile:?}"
+        );
+        for (key, value) in &policy.stack.tags {
+            assert_eq!(
+                metadata["StackTags"][key.as_str()],
+                value.as_str(),
+                "case {i} {hostile:?}"
+            );
+        }
+        assert_eq!(metadata["Region"], format!("r{hostile}").as_str());
+
+        let endpoints: Vec<Value> =
+            one_or_many(&properties(&doc, "NotificationTopic")["Subscription"])
+                .iter()
+                .map(|subscription| subscription["Endpoint"].clone())
+                .collect();
+        assert_eq!(
+            endpoints,
+            vec![
+                Value::from(hostile.to_string()),
+                Value::from(format!("{hostile}@example.com"))
+            ]
+        );
+        assert_eq!(
+            properties(&doc, "AlarmTopic")["Subscription"][0]["Endpoint"],
+            format!("alarm {hostile}").as_str()
+        );
+        let variables = &properties(&doc, "EnforcerFunction")["Environment"]["Variables"];
+        assert_eq!(
+            variables["GSG_POLICY"],
+            policy::runtime_policy_json(&policy).as_str(),
+            "case {i} {hostile:?}"
+        );
+    }
+}
+
+/// The same for a policy that validates (`tests/render-cases/quoting.yaml`): its odd strings are
+/// values, never structure.
+#[test]
+fn valid_policy_strings_with_yaml_and_jinja_syntax_stay_data() {
+    let policy = case("quoting");
+    let doc = rendered(&policy);
+    assert_eq!(logical_ids(&doc), logical_ids(&rendered(&default_policy())));
+    let endpoints: Vec<Value> = one_or_many(&properties(&doc, "NotificationTopic")["Subscription"])
+        .iter()
+        .map(|subscription| subscription["Endpoint"].clone())
+        .collect();
+    assert_eq!(
+        endpoints,
+        ["{{7*7}}#ops@example.com", "a|b&c{%d%}~e@example.com"].map(Value::from)
+    );
+    let tags = &doc["Metadata"]["GlueSessionGuard"]["StackTags"];
+    assert_eq!(tags["a:b"], "@ref");
+    assert_eq!(tags["note"], "x: y - z");
+    let variables = &properties(&doc, "EnforcerFunction")["Environment"]["Variables"];
+    assert_eq!(
+        variables["GSG_POLICY"],
+        policy::runtime_policy_json(&policy).as_str()
+    );
+    let template = render(&policy);
+    assert!(template.contains("{{7*7}}#ops@example.com"));
+    assert!(
+        !template.contains("49"),
+        "Jinja in the policy must not be evaluated"
+    );
+}
+
+#[test]
+fn printing_a_value_without_the_data_filter_is_an_error() {
+    let env = environment().unwrap();
+    let context = minijinja::context! { name => "a: b", list => vec!["x"] };
+    assert_eq!(
+        env.render_str("{{ name | data }}", &context).unwrap(),
+        "\"a: b\""
+    );
+    let error = env.render_str("{{ name }}", &context).unwrap_err();
+    assert!(error.to_string().contains("| data"), "{error}");
+    let error = env.render_str("{{ list | data }}", &context).unwrap_err();
+    assert!(
+        error.to_string().contains("strings, numbers and booleans"),
+        "{error}"
+    );
+    assert!(env.render_str("{{ missing | data }}", &context).is_err());
+    assert!(
+        env.render_str("{% if missing %}x{% endif %}", &context)
+            .is_err()
+    );
+}
+
+#[test]
+fn every_printed_expression_in_the_template_goes_through_data() {
+    let (_, source) = TEMPLATES[0];
+    let mut from = 0;
+    let mut printed = 0;
+    while let Some(found) = source[from..].find("{{") {
+        let start = from + found;
+        let end = source[start..].find("}}").expect("closed expression") + start;
+        let expression = source[start + 2..end].trim();
+        let before = &source[..start];
+        let inside_comment = before.rfind("{#") > before.rfind("#}");
+        if !inside_comment {
+            printed += 1;
+            assert!(
+                expression.ends_with("| data"),
+                "`{{{{ {expression} }}}}` is printed without `| data`"
+            );
+        }
+        from = end + 2;
+    }
+    assert!(printed > 10);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input
+
+#[test]
+fn a_stack_name_cloudformation_rejects_is_an_error_naming_the_field() {
+    let mut policy = default_policy();
+    for name in ["9lives", "has_underscore", "", "x\n  Evil: 1"] {
+        policy.stack.name = name.to_string();
+        let error = render_stack(&policy).expect_err(name);
+        assert!(matches!(error, RenderError::InvalidStackName { .. }));
+        assert!(error.to_string().starts_with("stack.name: "), "{error}");
+    }
+}
+
+#[test]
+fn a_stack_name_too_long_for_the_function_name_is_an_error() {
+    let mut policy = default_policy();
+    policy.stack.name = format!("g{}", "x".repeat(MAX_STACK_NAME_CHARS - 1));
+    let doc = rendered(&policy);
+    assert_eq!(
+        doc["Metadata"]["GlueSessionGuard"]["StackName"],
+        policy.stack.name.as_str()
+    );
+    policy.stack.name.push('x');
+    let error = render_stack(&policy).expect_err("one character too long");
+    assert!(matches!(
+        error,
+        RenderError::StackNameTooLong { chars: 56, .. }
+    ));
+    assert!(error.to_string().starts_with("stack.name: "), "{error}");
+    assert_eq!(MAX_STACK_NAME_CHARS + FUNCTION_NAME_SUFFIX.len(), 64);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stack's structure, item by item (issue 3)
+
+#[test]
+fn the_key_rotates_has_an_alias_and_only_the_right_principals_use_it() {
+    let doc = rendered(&default_policy());
+    let key = properties(&doc, "GuardKey");
+    assert_eq!(key["EnableKeyRotation"], true);
+    let alias = properties(&doc, "GuardKeyAlias");
+    assert_eq!(alias["TargetKeyId"], ref_to("GuardKey"));
+    assert_eq!(alias["AliasName"], sub("alias/${AWS::StackName}"));
+
+    let account_root = sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root");
+    let usage = [
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKey*",
+        "kms:Encrypt",
+    ];
+    let mut users = BTreeSet::new();
+    for statement in statements(&key["KeyPolicy"]) {
+        assert_eq!(statement["Effect"], "Allow");
+        let actions = one_or_many(&statement["Action"]);
+        let principal = &statement["Principal"];
+        if statement["Sid"] == "AccountAdministersTheKey" {
+            assert_eq!(principal["AWS"], account_root);
+            assert!(actions.contains(&"kms:Put*".into()));
+            assert!(actions.contains(&"kms:ScheduleKeyDeletion".into()));
+            for action in &actions {
+                let action = action.as_str().unwrap();
+                assert!(
+                    !["Encrypt", "Decrypt", "GenerateDataKey", "ReEncrypt", "*"]
+                        .iter()
+                        .any(|verb| action == format!("kms:{verb}")),
+                    "the administer statement must not grant {action}"
+                );
+            }
+            continue;
+        }
+        assert!(
+            actions
+                .iter()
+                .any(|action| usage.contains(&action.as_str().unwrap_or_default()))
+        );
+        let unconditional = principal["Service"] == "cloudwatch.amazonaws.com";
+        assert_eq!(
+            statement["Condition"].is_mapping(),
+            !unconditional,
+            "usage is conditional, except for CloudWatch alarms (their topic policy is)"
+        );
+        for service in one_or_many(&principal["Service"]) {
+            users.insert(match service {
+                Value::String(service) => service,
+                tagged => format!("{tagged:?}"),
+            });
+        }
+        if let Some(aws) = principal.get("AWS") {
+            if *aws == account_root {
+                // Operators read the DLQ through SQS only.
+                assert_eq!(
+                    statement["Condition"]["StringEquals"]["kms:ViaService"],
+                    sub("sqs.${AWS::Region}.amazonaws.com")
+                );
+                assert_eq!(
+                    one_or_many(&statement["Action"]),
+                    vec![Value::from("kms:Decrypt")]
+                );
+                users.insert("account via SQS".to_string());
+            } else {
+                assert_eq!(*aws, get_att("EnforcerRole.Arn"));
+                users.insert("enforcer role".to_string());
+            }
+        }
+    }
+    let logs = format!("{:?}", sub("logs.${AWS::Region}.amazonaws.com"));
+    let expected: BTreeSet<String> = [
+        "sns.amazonaws.com",
+        "sqs.amazonaws.com",
+        "events.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+        "enforcer role",
+        "account via SQS",
+        logs.as_str(),
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(users, expected);
+}
+
+#[test]
+fn both_topics_are_encrypted_subscribed_and_published_to_by_one_principal_each() {
+    let policy = default_policy();
+    let doc = rendered(&policy);
+    for (topic, emails) in [
+        (
+            "NotificationTopic",
+            &policy.notifications.as_ref().unwrap().emails,
+        ),
+        ("AlarmTopic", &policy.alarms.as_ref().unwrap().emails),
+    ] {
+        let properties = properties(&doc, topic);
+        assert_eq!(properties["KmsMasterKeyId"], get_att("GuardKey.Arn"));
+        let subscriptions = one_or_many(&properties["Subscription"]);
+        assert_eq!(subscriptions.len(), emails.len());
+        for (subscription, email) in subscriptions.iter().zip(emails) {
+            assert_eq!(subscription["Protocol"], "email");
+            assert_eq!(subscription["Endpoint"], email.as_str());
+        }
+    }
+    let publishers = |policy_id: &str, topic: &str| {
+        let properties = properties(&doc, policy_id);
+        assert_eq!(one_or_many(&properties["Topics"]), vec![ref_to(topic)]);
+        let allows: Vec<&Value> = statements(&properties["PolicyDocument"])
+            .iter()
+            .filter(|statement| statement["Effect"] == "Allow")
+            .collect();
+        assert_eq!(allows.len(), 1, "{policy_id}: one Allow");
+        assert_eq!(allows[0]["Action"], "sns:Publish");
+        assert_eq!(allows[0]["Resource"], ref_to(topic));
+        allows[0]["Principal"].clone()
+    };
+    let principal = publishers("NotificationTopicPolicy", "NotificationTopic");
+    assert_eq!(principal["AWS"], get_att("EnforcerRole.Arn"));
+    let deny = with_sid(
+        &properties(&doc, "NotificationTopicPolicy")["PolicyDocument"],
+        "NobodyElsePublishes",
+    );
+    assert_eq!(
+        deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+        get_att("EnforcerRole.Arn")
+    );
+    let principal = publishers("AlarmTopicPolicy", "AlarmTopic");
+    assert_eq!(principal["Service"], "cloudwatch.amazonaws.com");
+}
+
+#[test]
+fn the_lambda_is_small_bounded_logged_and_reads_the_policy_from_its_environment() {
+    let policy = default_policy();
+    let doc = rendered(&policy);
+    let function = properties(&doc, "EnforcerFunction");
+    assert_eq!(function["Runtime"], "provided.al2023");
+    assert_eq!(function["Handler"], "bootstrap");
+    assert_eq!(function["Code"]["S3Bucket"], ref_to("CodeBucket"));
+    assert_eq!(function["Code"]["S3Key"], ref_to("CodeKey"));
+    assert_eq!(function["Architectures"][0], ref_to("Architecture"));
+    let architecture = &doc["Parameters"]["Architecture"];
+    assert_eq!(architecture["Default"], "x86_64");
+    assert_eq!(
+        one_or_many(&architecture["AllowedValues"]),
+        vec![Value::from("x86_64"), Value::from("arm64")]
+    );
+    assert_eq!(function["MemorySize"], 128);
+    assert_eq!(function["Timeout"], 160, "wait_for_ready_seconds 100 + 60");
+    assert_eq!(
+        function["ReservedConcurrentExecutions"],
+        ref_to("ReservedConcurrency")
+    );
+    assert_eq!(doc["Parameters"]["ReservedConcurrency"]["Default"], 10);
+    assert_eq!(function["FunctionName"], sub("${AWS::StackName}-enforcer"));
+    assert_eq!(function["Role"], get_att("EnforcerRole.Arn"));
+    let variables = &function["Environment"]["Variables"];
+    assert_eq!(
+        variables["GSG_POLICY"],
+        policy::runtime_policy_json(&policy).as_str()
+    );
+    assert_eq!(
+        variables["NOTIFICATION_TOPIC_ARN"],
+        ref_to("NotificationTopic")
+    );
+    assert_eq!(variables["STACK_NAME"], ref_to("AWS::StackName"));
+
+    let log_group = properties(&doc, "EnforcerLogGroup");
+    assert_eq!(
+        log_group["LogGroupName"],
+        sub("/aws/lambda/${AWS::StackName}-enforcer")
+    );
+    assert_eq!(log_group["RetentionInDays"], 30);
+    assert_eq!(log_group["KmsKeyId"], get_att("GuardKey.Arn"));
+    // The function depends on its log group (through the Ref) and on its permissions.
+    assert_eq!(
+        function["LoggingConfig"]["LogGroup"],
+        ref_to("EnforcerLogGroup")
+    );
+    assert_eq!(
+        resource(&doc, "EnforcerFunction")["DependsOn"],
+        "EnforcerRolePolicy"
+    );
+
+    let invoke = properties(&doc, "EnforcerInvokeConfig");
+    assert_eq!(invoke["FunctionName"], ref_to("EnforcerFunction"));
+    assert_eq!(invoke["MaximumRetryAttempts"], 2);
+    assert_eq!(
+        invoke["DestinationConfig"]["OnFailure"]["Destination"],
+        get_att("DeadLetterQueue.Arn")
+    );
+}
+
+#[test]
+fn the_timeout_covers_the_wait_and_is_capped() {
+    for (wait, timeout) in [(1, 61), (100, 160), (780, 840)] {
+        let mut policy = default_policy();
+        policy.enforcement.wait_for_ready_seconds = wait;
+        let doc = rendered(&policy);
+        assert_eq!(properties(&doc, "EnforcerFunction")["Timeout"], timeout);
+    }
+    let mut policy = default_policy();
+    policy.enforcement.wait_for_ready_seconds = 5000;
+    assert_eq!(
+        properties(&rendered(&policy), "EnforcerFunction")["Timeout"],
+        900
+    );
+}
+
+#[test]
+fn the_role_has_only_inline_least_privilege_permissions() {
+    let doc = rendered(&default_policy());
+    assert!(of_type(&doc, "AWS::IAM::ManagedPolicy").is_empty());
+    assert!(of_type(&doc, "AWS::IAM::Policy").is_empty());
+    let roles = of_type(&doc, "AWS::IAM::Role");
+    assert_eq!(roles.len(), 1);
+    let role = &roles[0].1["Properties"];
+    assert!(role.get("ManagedPolicyArns").is_none());
+    assert!(role.get("Policies").is_none());
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
+        "lambda.amazonaws.com"
+    );
+    let inline = of_type(&doc, "AWS::IAM::RolePolicy");
+    assert_eq!(inline.len(), 1);
+    assert_eq!(
+        inline[0].1["Properties"]["RoleName"],
+        ref_to("EnforcerRole")
+    );
+    let document = &inline[0].1["Properties"]["PolicyDocument"];
+
+    let glue = with_sid(document, "GlueSessionsOfThisAccountAndRegion");
+    let actions = one_or_many(&glue["Action"]);
+    for action in [
+        "glue:GetSession",
+        "glue:StopSession",
+        "glue:DeleteSession",
+        "glue:GetTags",
+        "glue:TagResource",
+    ] {
+        assert!(actions.contains(&action.into()), "{action}");
+    }
+    assert_eq!(
+        glue["Resource"],
+        sub("arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:session/*")
+    );
+    // ListSessions has no resource-level permissions: `*`, but only in the stack's region.
+    let list = with_sid(document, "ListGlueSessionsInThisRegion");
+    assert_eq!(list["Action"], "glue:ListSessions");
+    assert_eq!(
+        list["Condition"]["StringEquals"]["aws:RequestedRegion"],
+        ref_to("AWS::Region")
+    );
+    for statement in statements(document) {
+        assert_eq!(statement["Effect"], "Allow");
+        let actions = one_or_many(&statement["Action"]);
+        assert!(
+            actions
+                .iter()
+                .all(|action| !action.as_str().unwrap().ends_with('*')),
+            "no wildcard actions: {actions:?}"
+        );
+        if statement["Resource"] == "*" {
+            let only = ["cloudtrail:LookupEvents", "glue:ListSessions"].map(Value::from);
+            assert!(
+                actions.len() == 1 && only.contains(&actions[0]),
+                "{actions:?} on *"
+            );
+            assert_eq!(
+                statement["Condition"]["StringEquals"]["aws:RequestedRegion"],
+                ref_to("AWS::Region")
+            );
+        }
+        if actions.contains(&"sns:Publish".into()) {
+            assert_eq!(statement["Resource"], ref_to("NotificationTopic"));
+        }
+    }
+    let sid_resource = |sid: &str| with_sid(document, sid)["Resource"].clone();
+    assert_eq!(
+        sid_resource("PublishNotifications"),
+        ref_to("NotificationTopic")
+    );
+    assert_eq!(
+        sid_resource("SendFailedInvocationsToTheDeadLetterQueue"),
+        get_att("DeadLetterQueue.Arn")
+    );
+    assert_eq!(sid_resource("UseTheStackKey"), get_att("GuardKey.Arn"));
+    assert_eq!(
+        sid_resource("WriteOwnLogs"),
+        get_att("EnforcerLogGroup.Arn")
+    );
+}
+
+#[test]
+fn policy_documents_use_the_partition_pseudo_parameter() {
+    let doc = rendered(&default_policy());
+    for (id, body) in resources(&doc) {
+        if body["Type"] == "AWS::Lambda::Function" {
+            continue; // Its environment holds the policy's own principal patterns.
+        }
+        let mut strings = Vec::new();
+        strings_in(body, &mut strings);
+        for text in strings {
+            assert!(!text.contains("arn:aws:"), "{id:?}: {text}");
+        }
+    }
+}
+
+#[test]
+fn the_create_session_rule_matches_only_successful_calls_and_has_retries_and_a_dlq() {
+    let doc = rendered(&default_policy());
+    let rule = properties(&doc, "CreateSessionRule");
+    let pattern = &rule["EventPattern"];
+    assert_eq!(
+        one_or_many(&pattern["source"]),
+        vec![Value::from("aws.glue")]
+    );
+    assert_eq!(
+        one_or_many(&pattern["detail-type"]),
+        vec![Value::from("AWS API Call via CloudTrail")]
+    );
+    assert_eq!(
+        one_or_many(&pattern["detail"]["eventSource"]),
+        vec![Value::from("glue.amazonaws.com")]
+    );
+    assert_eq!(
+        one_or_many(&pattern["detail"]["eventName"]),
+        vec![Value::from("CreateSession")]
+    );
+    let no_error: Value = serde_yaml::from_str("[{exists: false}]").unwrap();
+    assert_eq!(pattern["detail"]["errorCode"], no_error);
+    assert_eq!(rule["State"], "ENABLED");
+}
+
+#[test]
+fn every_rule_target_retries_has_a_dlq_and_a_scoped_permission() {
+    for file in case_files() {
+        let policy = load(&file);
+        let doc = rendered(&policy);
+        let rules = of_type(&doc, "AWS::Events::Rule");
+        let ids: Vec<&str> = rules.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, rule_ids(&policy), "{}", file.display());
+        let permissions = of_type(&doc, "AWS::Lambda::Permission");
+        assert_eq!(permissions.len(), rules.len());
+        for (id, body) in &rules {
+            let targets = one_or_many(&body["Properties"]["Targets"]);
+            assert_eq!(targets.len(), 1);
+            assert_eq!(targets[0]["Arn"], get_att("EnforcerFunction.Arn"));
+            assert!(
+                targets[0]["RetryPolicy"]["MaximumRetryAttempts"]
+                    .as_u64()
+                    .unwrap()
+                    > 0
+            );
+            assert_eq!(
+                targets[0]["DeadLetterConfig"]["Arn"],
+                get_att("DeadLetterQueue.Arn")
+            );
+            let rule_arn = get_att(&format!("{id}.Arn"));
+            let scoped = permissions
+                .iter()
+                .filter(|(_, permission)| permission["Properties"]["SourceArn"] == rule_arn)
+                .count();
+            assert_eq!(scoped, 1, "{id}: one permission scoped by SourceArn");
+        }
+        for (_, permission) in &permissions {
+            let properties = &permission["Properties"];
+            assert_eq!(properties["Principal"], "events.amazonaws.com");
+            assert_eq!(properties["Action"], "lambda:InvokeFunction");
+            assert_eq!(properties["FunctionName"], get_att("EnforcerFunction.Arn"));
+        }
+    }
+}
+
+#[test]
+fn the_sweep_rule_follows_every_minutes_and_is_absent_when_zero() {
+    let sweep = |minutes: u32| {
+        let mut policy = default_policy();
+        policy.sweep.every_minutes = minutes;
+        rendered(&policy)
+    };
+    assert_eq!(
+        properties(&sweep(10), "SweepRule")["ScheduleExpression"],
+        "rate(10 minutes)"
+    );
+    assert_eq!(
+        properties(&sweep(1), "SweepRule")["ScheduleExpression"],
+        "rate(1 minute)"
+    );
+    assert_eq!(
+        properties(&sweep(1440), "SweepRule")["ScheduleExpression"],
+        "rate(1440 minutes)"
+    );
+    let off = rendered(&case("sweep-off"));
+    let template = render(&case("sweep-off"));
+    assert!(
+        !template.contains("Sweep"),
+        "no sweep resource, alarm or output when off"
+    );
+    assert!(off["Outputs"].get("SweepRuleArn").is_none());
+    assert!(of_type(&off, "AWS::Events::Rule").len() == 1);
+}
+
+#[test]
+fn the_dead_letter_queue_is_encrypted_kept_14_days_writable_by_its_senders_and_tls_only() {
+    for file in case_files() {
+        let policy = load(&file);
+        let doc = rendered(&policy);
+        let queue = properties(&doc, "DeadLetterQueue");
+        assert_eq!(queue["KmsMasterKeyId"], get_att("GuardKey.Arn"));
+        assert_eq!(queue["MessageRetentionPeriod"], 14 * 24 * 3600);
+        let queue_policy = properties(&doc, "DeadLetterQueuePolicy");
+        assert_eq!(
+            one_or_many(&queue_policy["Queues"]),
+            vec![ref_to("DeadLetterQueue")]
+        );
+        let document = &queue_policy["PolicyDocument"];
+
+        let events = with_sid(document, "EventBridgeRulesSendUndeliveredEvents");
+        assert_eq!(events["Effect"], "Allow");
+        assert_eq!(events["Principal"]["Service"], "events.amazonaws.com");
+        assert_eq!(events["Action"], "sqs:SendMessage");
+        assert_eq!(events["Resource"], get_att("DeadLetterQueue.Arn"));
+        let sources = one_or_many(&events["Condition"]["ArnEquals"]["aws:SourceArn"]);
+        let expected: Vec<Value> = rule_ids(&policy)
+            .iter()
+            .map(|id| get_att(&format!("{id}.Arn")))
+            .collect();
+        assert_eq!(sources, expected, "{}", file.display());
+
+        let lambda = with_sid(document, "EnforcerSendsFailedInvocations");
+        assert_eq!(lambda["Principal"]["AWS"], get_att("EnforcerRole.Arn"));
+        assert_eq!(lambda["Action"], "sqs:SendMessage");
+
+        let tls = with_sid(document, "DenyInsecureTransport");
+        assert_eq!(tls["Effect"], "Deny");
+        assert_eq!(tls["Principal"], "*");
+        assert_eq!(tls["Condition"]["Bool"]["aws:SecureTransport"], "false");
+    }
+}
+
+#[test]
+fn every_alarm_notifies_the_alarm_topic_and_each_failure_has_one() {
+    for file in case_files() {
+        let policy = load(&file);
+        let doc = rendered(&policy);
+        let alarms = of_type(&doc, "AWS::CloudWatch::Alarm");
+        let mut watched = BTreeSet::new();
+        for (id, alarm) in &alarms {
+            let properties = &alarm["Properties"];
+            assert_eq!(
+                one_or_many(&properties["AlarmActions"]),
+                vec![ref_to("AlarmTopic")],
+                "{id}"
+            );
+            assert_eq!(properties["Threshold"], 0);
+            assert_eq!(properties["ComparisonOperator"], "GreaterThanThreshold");
+            let dimension = &properties["Dimensions"][0];
+            watched.insert((
+                properties["Namespace"].as_str().unwrap().to_string(),
+                properties["MetricName"].as_str().unwrap().to_string(),
+                format!("{:?}", dimension["Value"]),
+            ));
+        }
+        let mut expected = BTreeSet::from([
+            (
+                "AWS/SQS".to_string(),
+                "ApproximateNumberOfMessagesVisible".to_string(),
+                format!("{:?}", get_att("DeadLetterQueue.QueueName")),
+            ),
+            (
+                "AWS/Lambda".to_string(),
+                "Errors".to_string(),
+                format!("{:?}", ref_to("EnforcerFunction")),
+            ),
+            (
+                "AWS/Lambda".to_string(),
+                "Throttles".to_string(),
+                format!("{:?}", ref_to("EnforcerFunction")),
+            ),
+        ]);
+        for rule in rule_ids(&policy) {
+            expected.insert((
+                "AWS/Events".to_string(),
+                "FailedInvocations".to_string(),
+                format!("{:?}", ref_to(rule)),
+            ));
+        }
+        assert_eq!(watched, expected, "{}", file.display());
+    }
+}
+
+#[test]
+fn outputs_name_the_function_topics_queue_and_rules() {
+    for file in case_files() {
+        let policy = load(&file);
+        let doc = rendered(&policy);
+        let outputs = &doc["Outputs"];
+        assert_eq!(
+            outputs["FunctionArn"]["Value"],
+            get_att("EnforcerFunction.Arn")
+        );
+        assert_eq!(
+            outputs["NotificationTopicArn"]["Value"],
+            ref_to("NotificationTopic")
+        );
+        assert_eq!(outputs["AlarmTopicArn"]["Value"], ref_to("AlarmTopic"));
+        assert_eq!(
+            outputs["DeadLetterQueueUrl"]["Value"],
+            ref_to("DeadLetterQueue")
+        );
+        for rule in rule_ids(&policy) {
+            assert_eq!(
+                outputs[format!("{rule}Arn").as_str()]["Value"],
+                get_att(&format!("{rule}.Arn"))
+            );
+        }
+    }
+}
+
+/// Deploy passes `stack_tags` as stack-level tags, which CloudFormation propagates to every
+/// resource that supports them; the template only lists them in its metadata.
+#[test]
+fn stack_tags_are_in_the_metadata_and_on_no_resource() {
+    let mut cases_with_tags = 0;
+    for file in case_files() {
+        let policy = load(&file);
+        let doc = rendered(&policy);
+        let tags = stack_tags(&policy);
+        let metadata = doc["Metadata"]["GlueSessionGuard"]["StackTags"]
+            .as_mapping()
+            .expect("StackTags is a mapping");
+        let listed: Vec<(String, String)> = metadata
+            .iter()
+            .map(|(key, value)| {
+                (
+                    key.as_str().unwrap().to_string(),
+                    value.as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(listed, tags, "{}", file.display());
+        if !tags.is_empty() {
+            cases_with_tags += 1;
+        }
+        assert_eq!(
+            tagged_resources(&doc),
+            Vec::<&str>::new(),
+            "{}",
+            file.display()
+        );
+    }
+    assert!(cases_with_tags >= 2);
+}
+
+#[test]
+fn audit_mode_without_notifications_still_alarms_and_has_unsubscribed_topics() {
+    let policy = case("audit-no-notifications");
+    let doc = rendered(&policy);
+    assert!(
+        properties(&doc, "NotificationTopic")
+            .get("Subscription")
+            .is_none()
+    );
+    assert!(properties(&doc, "AlarmTopic").get("Subscription").is_none());
+    assert_eq!(doc["Metadata"]["GlueSessionGuard"]["Mode"], "audit");
+    assert_eq!(of_type(&doc, "AWS::CloudWatch::Alarm").len(), 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Committed renders, --check and --write-all, atomic writes
+
+#[test]
+fn check_and_write_all_keep_committed_renders_in_step_with_the_policies() {
+    let scratch = Scratch::new("check");
+    let policies = scratch.0.join("policies");
+    let rendered_dir = policies.join("rendered");
+    std::fs::create_dir_all(&policies).unwrap();
+    let mut files = Vec::new();
+    for name in ["default", "sweep-off"] {
+        let source = if name == "default" {
+            paths::policies_dir().join("default.yaml")
+        } else {
+            cases_dir().join(format!("{name}.yaml"))
+        };
+        let file = policies.join(format!("{name}.yaml"));
+        std::fs::copy(source, &file).unwrap();
+        files.push(file);
+    }
+    assert!(matches!(
+        check_all(&files, &rendered_dir).unwrap(),
+        Outcome::Failed
+    ));
+
+    std::fs::create_dir_all(&rendered_dir).unwrap();
+    std::fs::write(rendered_dir.join("gone.yaml"), "orphan").unwrap();
+    assert!(matches!(
+        write_all(&files, &rendered_dir).unwrap(),
+        Outcome::Success
+    ));
+    assert_eq!(files_in(&rendered_dir), ["default.yaml", "sweep-off.yaml"]);
+    assert_eq!(
+        std::fs::read_to_string(rendered_dir.join("sweep-off.yaml")).unwrap(),
+        render(&case("sweep-off"))
+    );
+    assert!(matches!(
+        check_all(&files, &rendered_dir).unwrap(),
+        Outcome::Success
+    ));
+
+    // A changed policy makes its render stale.
+    let text = std::fs::read_to_string(&files[1]).unwrap();
+    std::fs::write(&files[1], text.replace("max_dpu: 40", "max_dpu: 41")).unwrap();
+    assert!(matches!(
+        check_all(&files, &rendered_dir).unwrap(),
+        Outcome::Failed
+    ));
+    assert!(matches!(
+        write_all(&files, &rendered_dir).unwrap(),
+        Outcome::Success
+    ));
+    assert!(matches!(
+        check_all(&files, &rendered_dir).unwrap(),
+        Outcome::Success
+    ));
+
+    // A render whose policy is gone fails the check.
+    std::fs::write(rendered_dir.join("gone.yaml"), "orphan").unwrap();
+    assert!(matches!(
+        check_all(&files, &rendered_dir).unwrap(),
+        Outcome::Failed
+    ));
+    std::fs::remove_file(rendered_dir.join("gone.yaml")).unwrap();
+
+    // An invalid policy fails both, and --write-all then writes nothing at all.
+    let before = std::fs::read_to_string(rendered_dir.join("default.yaml")).unwrap();
+    std::fs::write(
+        &files[1],
+        "version: 1\nstack: {name: 9bad}\nboundaries: {max_workers: 1}\n",
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    std::fs::write(
+        &files[0],
+        text.replace("max_workers: 10", "max_workers: 11"),
+    )
+    .unwrap();
+    assert!(matches!(
+        check_all(&files, &rendered_dir).unwrap(),
+        Outcome::Failed
+    ));
+    assert!(matches!(
+        write_all(&files, &rendered_dir).unwrap(),
+        Outcome::Failed
+    ));
+    assert_eq!(
+        std::fs::read_to_string(rendered_dir.join("default.yaml")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn every_policy_in_policies_has_a_fresh_committed_render() {
+    let policies = paths::default_policies().unwrap();
+    assert!(!policies.is_empty());
+    assert!(matches!(
+        check_all(&policies, &rendered_dir()).unwrap(),
+        Outcome::Success
+    ));
+}
+
+#[test]
+fn write_atomically_replaces_whole_files_and_leaves_nothing_behind() {
+    let scratch = Scratch::new("atomic");
+    let out = scratch.0.join("stack.yaml");
+    write_atomically(&out, "first\n").unwrap();
+    write_atomically(&out, "second\n").unwrap();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "second\n");
+    assert_eq!(files_in(&scratch.0), ["stack.yaml"]);
+
+    let missing_dir = scratch.0.join("no-such-dir").join("stack.yaml");
+    assert!(write_atomically(&missing_dir, "x").is_err());
+    assert!(!missing_dir.exists());
+    let error = write_atomically(&scratch.0, "x").unwrap_err();
+    assert!(format!("{error:#}").contains("writing"), "{error:#}");
+    assert_eq!(files_in(&scratch.0), ["stack.yaml"]);
+}
+
+#[test]
+fn stack_tags_are_the_policy_tags_sorted() {
+    let policy = case("overrides");
+    assert_eq!(
+        stack_tags(&policy),
+        [
+            ("cost-center", "0042"),
+            ("environment", "prod"),
+            ("owner", "platform@example.com")
+        ]
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+    );
+    assert!(stack_tags(&case("audit-no-notifications")).is_empty());
+}
