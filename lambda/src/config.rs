@@ -1,0 +1,157 @@
+//! What the function is set up with, once per cold start: the policy and settings from its
+//! environment, the SDK clients, and the timing of its waits.
+
+use std::time::Duration;
+
+use policy::Policy;
+
+/// The environment variable holding the policy as compact JSON.
+pub const POLICY_VAR: &str = "GSG_POLICY";
+/// The environment variable holding the SNS topic that notifications go to.
+pub const TOPIC_VAR: &str = "NOTIFICATION_TOPIC_ARN";
+/// The environment variable holding the CloudFormation stack name (metrics dimension, messages).
+pub const STACK_VAR: &str = "STACK_NAME";
+
+/// Everything a handler needs, built once and shared by reference with every invocation.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    pub glue: aws_sdk_glue::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
+    pub settings: Settings,
+    pub timing: Timing,
+}
+
+impl Guard {
+    /// The guard with clients built from one SDK configuration.
+    pub fn new(sdk: &aws_config::SdkConfig, settings: Settings, timing: Timing) -> Guard {
+        Guard {
+            glue: aws_sdk_glue::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+            cloudtrail: aws_sdk_cloudtrail::Client::new(sdk),
+            settings,
+            timing,
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.settings.policy
+    }
+}
+
+/// The deploy-time contract with the CloudFormation template.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub policy: Policy,
+    pub topic_arn: String,
+    pub stack_name: String,
+}
+
+/// Why the function cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {POLICY_VAR} is not a valid policy: {0}")]
+    Policy(#[source] serde_json::Error),
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let require = |name: &'static str| {
+            lookup(name)
+                .filter(|value| !value.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        let policy = serde_json::from_str(&require(POLICY_VAR)?).map_err(ConfigError::Policy)?;
+        Ok(Settings {
+            policy,
+            topic_arn: require(TOPIC_VAR)?,
+            stack_name: require(STACK_VAR)?,
+        })
+    }
+}
+
+/// How long the function waits, and how often it looks again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// The first pause between two looks at a session's status; doubled after every look.
+    pub first_poll: Duration,
+    /// The longest pause between two looks.
+    pub max_poll: Duration,
+    /// Time kept free before the invocation's deadline, so the function ends cleanly.
+    pub deadline_margin: Duration,
+    /// How long after a session's creation its CloudTrail record may still be missing from
+    /// `LookupEvents`. The sweep leaves a violating session whose creator it cannot find yet
+    /// alone until it is this old, so an override or exemption is never missed for lack of time.
+    pub cloudtrail_lag: Duration,
+}
+
+impl Timing {
+    /// The timing for the deployed function.
+    pub const LAMBDA: Timing = Timing {
+        first_poll: Duration::from_secs(1),
+        max_poll: Duration::from_secs(10),
+        deadline_margin: Duration::from_secs(10),
+        cloudtrail_lag: Duration::from_secs(15 * 60),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn reads_the_deploy_time_contract() {
+        let settings = Settings::from_lookup(env(&[
+            (POLICY_VAR, r#"{"version":1,"stack":{"name":"gsg"}}"#),
+            (TOPIC_VAR, "arn:aws:sns:us-east-1:123456789012:gsg"),
+            (STACK_VAR, "gsg"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.policy.stack.name, "gsg");
+        assert_eq!(settings.stack_name, "gsg");
+    }
+
+    #[test]
+    fn says_which_setting_is_missing_or_wrong() {
+        let missing = Settings::from_lookup(env(&[(
+            POLICY_VAR,
+            r#"{"version":1,"stack":{"name":"g"}}"#,
+        )]));
+        assert_eq!(
+            missing.unwrap_err().to_string(),
+            "environment variable NOTIFICATION_TOPIC_ARN is not set"
+        );
+        let wrong = Settings::from_lookup(env(&[
+            (POLICY_VAR, r#"{"version":1,"stack":{"name":"g"},"typo":1}"#),
+            (TOPIC_VAR, "t"),
+            (STACK_VAR, "s"),
+        ]));
+        let message = wrong.unwrap_err().to_string();
+        assert!(
+            message.contains("GSG_POLICY is not a valid policy"),
+            "{message}"
+        );
+        assert!(message.contains("typo"), "{message}");
+    }
+}

@@ -1,0 +1,129 @@
+//! Who created a session, for the sweep: the `CreateSession` records CloudTrail still holds,
+//! found with `LookupEvents`. Never a tag, id or description: the creator controls those, and
+//! overrides and exemptions must not rest on anything the creator controls.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use aws_sdk_cloudtrail::primitives::DateTime;
+use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+use policy::SessionFacts;
+use serde_json::Value;
+use tracing::{info, warn};
+
+use crate::error::GuardError;
+
+/// At most this many `CreateSession` records are read per sweep (50 per page, 2 pages a second
+/// at CloudTrail's `LookupEvents` limit).
+pub const MAX_RECORDS: usize = 2_000;
+
+/// The `CreateSession` records found, by session id (the newest one when an id was reused).
+#[derive(Debug, Default, Clone)]
+pub struct Creations {
+    by_session: HashMap<String, SessionFacts>,
+}
+
+impl Creations {
+    /// What the creator asked for, and who the creator is, for `session_id`.
+    pub fn get(&self, session_id: &str) -> Option<&SessionFacts> {
+        self.by_session.get(session_id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_session.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_session.is_empty()
+    }
+
+    /// Adds one record as `LookupEvents` returns it (`CloudTrailEvent`: the record as a JSON
+    /// string); anything that is not a successful Glue `CreateSession` is skipped.
+    pub fn add_record(&mut self, cloudtrail_event: &str) {
+        let Ok(record) = serde_json::from_str::<Value>(cloudtrail_event) else {
+            warn!("a CloudTrail record is not JSON; skipped");
+            return;
+        };
+        if let Ok(facts) = policy::facts_from_cloudtrail(&record) {
+            // LookupEvents returns the newest first: keep the first record seen for an id.
+            self.by_session
+                .entry(facts.session_id.clone())
+                .or_insert(facts);
+        }
+    }
+}
+
+/// Reads the `CreateSession` records between `since` and `until` (paginated, newest first).
+pub async fn lookup_creations(
+    cloudtrail: &aws_sdk_cloudtrail::Client,
+    since: SystemTime,
+    until: SystemTime,
+) -> Result<Creations, GuardError> {
+    let attribute = LookupAttribute::builder()
+        .attribute_key(LookupAttributeKey::EventName)
+        .attribute_value("CreateSession")
+        .build()
+        .map_err(|error| GuardError::Request(error.to_string()))?;
+    let mut events = cloudtrail
+        .lookup_events()
+        .lookup_attributes(attribute)
+        .start_time(DateTime::from(since))
+        .end_time(DateTime::from(until))
+        .into_paginator()
+        .items()
+        .send();
+    let mut creations = Creations::default();
+    let mut read = 0;
+    while let Some(event) = events.next().await {
+        let event = event
+            .map_err(|error| GuardError::aws("LookupEvents", "CreateSession records", error))?;
+        read += 1;
+        if let Some(text) = event.cloud_trail_event() {
+            creations.add_record(text);
+        }
+        if read >= MAX_RECORDS {
+            warn!(
+                read,
+                "stopped reading CloudTrail after {MAX_RECORDS} CreateSession records"
+            );
+            break;
+        }
+    }
+    info!(
+        read,
+        sessions = creations.len(),
+        "read CreateSession records from CloudTrail"
+    );
+    Ok(creations)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_give_the_creator_and_the_request_the_newest_first() {
+        let mut creations = Creations::default();
+        let record = |id: &str, arn: &str, workers: u32| {
+            serde_json::json!({
+                "eventSource": "glue.amazonaws.com",
+                "eventName": "CreateSession",
+                "userIdentity": {"arn": arn},
+                "requestParameters": {"id": id, "numberOfWorkers": workers},
+                "responseElements": {"session": {"id": id, "status": "PROVISIONING"}}
+            })
+            .to_string()
+        };
+        creations.add_record(&record("s-1", "arn:aws:iam::123456789012:user/new", 3));
+        creations.add_record(&record("s-1", "arn:aws:iam::123456789012:user/old", 9));
+        creations.add_record("not json");
+        creations.add_record(r#"{"eventSource":"s3.amazonaws.com","eventName":"CreateSession"}"#);
+        assert_eq!(creations.len(), 1);
+        let facts = creations.get("s-1").unwrap();
+        assert_eq!(
+            facts.principal.as_ref().unwrap().arn,
+            "arn:aws:iam::123456789012:user/new"
+        );
+        assert_eq!(facts.number_of_workers, policy::Fact::Given(3));
+    }
+}

@@ -1,0 +1,559 @@
+//! Judging one session and acting on the verdict: wait for it to leave `PROVISIONING`, stop it,
+//! notify, mark it, delete it. Shared by the real-time path and the sweep, so both reach the
+//! same decision and do the same thing.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_sdk_glue::error::{ProvideErrorMetadata, SdkError};
+use policy::{Action, Decision, SessionFacts, Verdict};
+use serde::Serialize;
+use tracing::{Span, debug, info, warn};
+
+use crate::config::{Guard, Timing};
+use crate::error::GuardError;
+use crate::metrics::Metrics;
+use crate::notify::{self, Notice};
+use crate::session::{self, ArnScope, MARKER_TAG, Status};
+
+/// How the session came to be judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FoundBy {
+    /// Its CloudTrail `CreateSession` event.
+    Event,
+    /// The scheduled sweep.
+    Sweep,
+}
+
+/// Where the creator (who decides overrides and exemptions) was learnt from. Never from
+/// anything the creator controls (tags, id, description).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Creator {
+    /// The CloudTrail record in the event.
+    Event,
+    /// The CloudTrail record found with `LookupEvents` (sweep).
+    CloudTrail,
+    /// Not found: judged by the default boundaries.
+    Unknown,
+}
+
+/// What happened to the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Nothing to do: compliant, exempt or ignored.
+    LeftAlone,
+    /// Audit mode: reported, not stopped.
+    NotStopped,
+    /// Stopped by this invocation.
+    Stopped,
+    /// Had already ended (`STOPPING`, `STOPPED`, `FAILED`, `TIMEOUT`): nothing to stop.
+    AlreadyEnded(String),
+    /// The session no longer exists.
+    Gone,
+    /// Sweep only: the creator is not in CloudTrail yet; the next sweep judges it again.
+    Deferred,
+}
+
+impl Outcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::LeftAlone => "left_alone",
+            Outcome::NotStopped => "not_stopped",
+            Outcome::Stopped => "stopped",
+            Outcome::AlreadyEnded(_) => "already_ended",
+            Outcome::Gone => "gone",
+            Outcome::Deferred => "deferred",
+        }
+    }
+}
+
+/// Whether a notification went out for the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notification {
+    NotNeeded,
+    Sent,
+    /// An earlier invocation sent it (the session carries the marker tag): not sent again.
+    AlreadySent,
+}
+
+/// The result for one session, as logged and returned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionReport {
+    pub session_id: String,
+    pub decision: Decision,
+    pub action: Action,
+    pub outcome: Outcome,
+    pub deleted: bool,
+    pub notification: Notification,
+    pub principal: Option<String>,
+    pub creator: Creator,
+    #[serde(rename = "override")]
+    pub override_name: Option<String>,
+    pub rules: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A session to judge, with what is known about it.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub facts: SessionFacts,
+    pub status: Status,
+    pub found_by: FoundBy,
+    pub creator: Creator,
+    /// The creator asked for the marker tag in `CreateSession` itself: it proves nothing.
+    pub creator_set_marker: bool,
+}
+
+/// What this invocation knows about where and until when it runs.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub scope: ArnScope,
+    pub deadline: SystemTime,
+}
+
+/// Judges the case against the policy (recording the decision on the current span and in the
+/// metrics). Does not act.
+pub fn evaluate(guard: &Guard, case: &Case, metrics: &Metrics) -> Verdict {
+    let verdict = policy::evaluate(guard.policy(), &case.facts);
+    Span::current().record("decision", decision_name(verdict.decision));
+    let violated: Vec<&str> = match verdict.decision {
+        Decision::Violation => verdict.rules(),
+        _ => Vec::new(),
+    };
+    metrics.inspected(violated);
+    verdict
+}
+
+/// Judges the case and acts on the verdict.
+pub async fn judge(
+    guard: &Guard,
+    invocation: &Invocation,
+    case: &Case,
+    metrics: &Metrics,
+) -> Result<SessionReport, GuardError> {
+    let verdict = evaluate(guard, case, metrics);
+    act(guard, invocation, case, &verdict, metrics).await
+}
+
+/// Acts on a verdict: nothing, notify (audit), or stop / delete (enforce), then logs one line.
+pub async fn act(
+    guard: &Guard,
+    invocation: &Invocation,
+    case: &Case,
+    verdict: &Verdict,
+    metrics: &Metrics,
+) -> Result<SessionReport, GuardError> {
+    let mut report = SessionReport {
+        session_id: case.facts.session_id.clone(),
+        decision: verdict.decision,
+        action: verdict.action,
+        outcome: Outcome::LeftAlone,
+        deleted: false,
+        notification: Notification::NotNeeded,
+        principal: verdict.principal.clone(),
+        creator: case.creator,
+        override_name: verdict.override_name.clone(),
+        rules: verdict.rules().into_iter().map(str::to_string).collect(),
+        reason: verdict.reason.clone(),
+    };
+    if case.status == Status::Gone {
+        report.outcome = Outcome::Gone;
+    } else {
+        match verdict.action {
+            Action::None => {}
+            Action::Notify => audit(guard, invocation, case, verdict, &mut report, metrics).await?,
+            Action::Stop | Action::Delete => {
+                enforce(guard, invocation, case, verdict, &mut report, metrics).await?
+            }
+        }
+    }
+    log_report(&report);
+    Ok(report)
+}
+
+/// The one structured line per judged session.
+pub fn log_report(report: &SessionReport) {
+    let principal = report.principal.as_deref().unwrap_or("unknown");
+    let override_name = report.override_name.as_deref().unwrap_or("none");
+    let rules = report.rules.join(",");
+    let reason = report.reason.as_deref().unwrap_or("");
+    let message = match (report.decision, &report.outcome) {
+        (_, Outcome::Gone) => "the session no longer exists; nothing to do",
+        (_, Outcome::Deferred) => {
+            "out of bounds, creator not in CloudTrail yet; left to the next sweep"
+        }
+        (Decision::Compliant, _) => "within bounds",
+        (Decision::Exempt, _) => "out of bounds but exempt: reported, not stopped",
+        (Decision::Ignored, _) => "not a session to judge",
+        (Decision::Violation, Outcome::NotStopped) => {
+            "out of bounds: reported, NOT stopped (audit mode)"
+        }
+        (Decision::Violation, Outcome::Stopped) => "out of bounds: stopped",
+        (Decision::Violation, Outcome::AlreadyEnded(_)) => "out of bounds: had already ended",
+        (Decision::Violation, Outcome::LeftAlone) => "out of bounds",
+    };
+    let outcome = report.outcome.name();
+    let status = match &report.outcome {
+        Outcome::AlreadyEnded(status) => status.as_str(),
+        _ => "",
+    };
+    let notification = format!("{:?}", report.notification).to_ascii_lowercase();
+    let action = notify::action_name(report.action);
+    if report.decision == Decision::Violation || report.decision == Decision::Exempt {
+        warn!(
+            principal,
+            override_name,
+            rules,
+            reason,
+            action,
+            outcome,
+            status,
+            notification,
+            deleted = report.deleted,
+            "{message}"
+        );
+    } else {
+        info!(
+            principal,
+            override_name, rules, reason, action, outcome, "{message}"
+        );
+    }
+}
+
+pub fn decision_name(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Compliant => "compliant",
+        Decision::Violation => "violation",
+        Decision::Exempt => "exempt",
+        Decision::Ignored => "ignored",
+    }
+}
+
+/// Audit mode: notify once, never stop.
+async fn audit(
+    guard: &Guard,
+    invocation: &Invocation,
+    case: &Case,
+    verdict: &Verdict,
+    report: &mut SessionReport,
+    metrics: &Metrics,
+) -> Result<(), GuardError> {
+    let id = &case.facts.session_id;
+    let Some(tags) = session::get_tags(&guard.glue, &invocation.scope, id).await? else {
+        report.outcome = Outcome::Gone;
+        return Ok(());
+    };
+    report.outcome = Outcome::NotStopped;
+    // In audit mode the marker only ever suppresses a repeated notification: nothing is stopped
+    // either way. A marker the creator put in the CreateSession request proves nothing and is
+    // ignored; restrict `glue:TagResource` on `glue-session-guard:*` keys to the guard's role.
+    if carries_marker(&tags, case) {
+        report.notification = Notification::AlreadySent;
+        return Ok(());
+    }
+    send(guard, case, verdict, &report.outcome, metrics).await?;
+    mark(guard, invocation, id, verdict.action).await?;
+    report.notification = Notification::Sent;
+    Ok(())
+}
+
+/// Enforce mode: stop (waiting out `PROVISIONING`), notify, mark, and delete if asked to.
+async fn enforce(
+    guard: &Guard,
+    invocation: &Invocation,
+    case: &Case,
+    verdict: &Verdict,
+    report: &mut SessionReport,
+    metrics: &Metrics,
+) -> Result<(), GuardError> {
+    let glue = &guard.glue;
+    let id = &case.facts.session_id;
+    let budget = Budget::new(guard, invocation);
+    let status = match &case.status {
+        Status::Provisioning => wait_while_provisioning(glue, id, &budget, &guard.timing).await?,
+        status => status.clone(),
+    };
+    report.outcome = match status {
+        Status::Gone => Outcome::Gone,
+        Status::Ended(status) => Outcome::AlreadyEnded(status),
+        Status::Ready | Status::Other(_) | Status::Provisioning => stop(glue, id).await?,
+    };
+    let already_notified = match &report.outcome {
+        Outcome::Gone => return Ok(()),
+        Outcome::Stopped => {
+            metrics.stopped();
+            info!("StopSession accepted");
+            // We stopped it just now, so nobody has been told yet, whatever tags it carries.
+            false
+        }
+        // The decision to stop depends only on the status and the verdict, never on the marker:
+        // a creator who sets the marker can at most suppress the notification for a session
+        // that is not running (e.g. a repeated event after our stop and notification).
+        _ => match session::get_tags(glue, &invocation.scope, id).await? {
+            Some(tags) => carries_marker(&tags, case),
+            None => {
+                report.outcome = Outcome::Gone;
+                return Ok(());
+            }
+        },
+    };
+    if already_notified {
+        report.notification = Notification::AlreadySent;
+    } else {
+        // Stop first, then notify, then mark: a failed Publish fails the invocation, and its
+        // retry finds the session stopped without the marker and notifies then.
+        send(guard, case, verdict, &report.outcome, metrics).await?;
+        mark(guard, invocation, id, verdict.action).await?;
+        report.notification = Notification::Sent;
+    }
+    if verdict.action == Action::Delete {
+        let budget = Budget::new(guard, invocation);
+        delete_when_stopped(glue, id, &budget, &guard.timing).await?;
+        report.deleted = true;
+        info!("DeleteSession accepted");
+    }
+    Ok(())
+}
+
+fn carries_marker(tags: &BTreeMap<String, String>, case: &Case) -> bool {
+    let marked = tags.contains_key(MARKER_TAG);
+    if marked && case.creator_set_marker {
+        warn!(
+            tag = MARKER_TAG,
+            "the creator set the guard's marker tag in CreateSession; ignoring it"
+        );
+    }
+    marked && !case.creator_set_marker
+}
+
+async fn send(
+    guard: &Guard,
+    case: &Case,
+    verdict: &Verdict,
+    outcome: &Outcome,
+    metrics: &Metrics,
+) -> Result<(), GuardError> {
+    let notifications = guard.policy().notifications.as_ref();
+    let message = notify::message(&Notice {
+        verdict,
+        outcome,
+        found_by: case.found_by,
+        creator: case.creator,
+        stack_name: &guard.settings.stack_name,
+        exception_instructions: notifications.and_then(|n| n.exception_instructions.as_deref()),
+    });
+    notify::publish(
+        &guard.sns,
+        &guard.settings.topic_arn,
+        &case.facts.session_id,
+        &message,
+    )
+    .await?;
+    metrics.notified();
+    info!(subject = %message.subject, "notification sent");
+    Ok(())
+}
+
+/// Tags the session with the marker once it has been acted on and notified.
+async fn mark(
+    guard: &Guard,
+    invocation: &Invocation,
+    session_id: &str,
+    action: Action,
+) -> Result<(), GuardError> {
+    let arn = invocation.scope.session_arn(session_id);
+    match guard
+        .glue
+        .tag_resource()
+        .resource_arn(arn)
+        .tags_to_add(MARKER_TAG, notify::action_name(action))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(error) if is_not_found(&error) => Ok(()),
+        Err(error) => Err(GuardError::aws("TagResource", session_id, error)),
+    }
+}
+
+/// `StopSession`; a session that ended or vanished meanwhile is not an error.
+async fn stop(glue: &aws_sdk_glue::Client, session_id: &str) -> Result<Outcome, GuardError> {
+    match glue.stop_session().id(session_id).send().await {
+        Ok(_) => Ok(Outcome::Stopped),
+        Err(error) if is_not_found(&error) => Ok(Outcome::Gone),
+        Err(error) if error.code() == Some("IllegalSessionStateException") => {
+            match session::get_session(glue, session_id)
+                .await?
+                .map(|s| Status::of(&s))
+            {
+                None => Ok(Outcome::Gone),
+                Some(Status::Ended(status)) => Ok(Outcome::AlreadyEnded(status)),
+                Some(_) => Err(GuardError::aws("StopSession", session_id, error)),
+            }
+        }
+        Err(error) => Err(GuardError::aws("StopSession", session_id, error)),
+    }
+}
+
+/// Looks at the session again, with growing pauses, until it leaves `PROVISIONING` or the
+/// budget runs out (then fails as retryable). Glue has no SDK waiter for sessions.
+async fn wait_while_provisioning(
+    glue: &aws_sdk_glue::Client,
+    session_id: &str,
+    budget: &Budget,
+    timing: &Timing,
+) -> Result<Status, GuardError> {
+    let mut backoff = Backoff::new(timing);
+    loop {
+        if !budget.pause(&mut backoff).await {
+            return Err(GuardError::StillStarting {
+                session_id: session_id.to_string(),
+                status: Status::Provisioning.as_str().to_string(),
+                waited_seconds: budget.waited().as_secs(),
+            });
+        }
+        let status = match session::get_session(glue, session_id).await? {
+            Some(session) => Status::of(&session),
+            None => Status::Gone,
+        };
+        debug!(status = status.as_str(), "looked at the session again");
+        if status != Status::Provisioning {
+            return Ok(status);
+        }
+    }
+}
+
+/// `DeleteSession` once the session has stopped: Glue refuses (IllegalSessionState) while it
+/// is still stopping, so try again with growing pauses within the budget.
+async fn delete_when_stopped(
+    glue: &aws_sdk_glue::Client,
+    session_id: &str,
+    budget: &Budget,
+    timing: &Timing,
+) -> Result<(), GuardError> {
+    let mut backoff = Backoff::new(timing);
+    loop {
+        match glue.delete_session().id(session_id).send().await {
+            Ok(_) => return Ok(()),
+            Err(error) if is_not_found(&error) => return Ok(()),
+            Err(error) if error.code() == Some("IllegalSessionStateException") => {
+                if !budget.pause(&mut backoff).await {
+                    return Err(GuardError::StillStopping {
+                        session_id: session_id.to_string(),
+                        status: "STOPPING".to_string(),
+                        waited_seconds: budget.waited().as_secs(),
+                    });
+                }
+            }
+            Err(error) => return Err(GuardError::aws("DeleteSession", session_id, error)),
+        }
+    }
+}
+
+fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
+    error.code() == Some("EntityNotFoundException")
+}
+
+/// How long this invocation may wait for a session: `wait_for_ready_seconds`, and never past
+/// the invocation's deadline minus a margin.
+#[derive(Debug)]
+pub struct Budget {
+    started: Instant,
+    limit: Duration,
+}
+
+impl Budget {
+    pub fn new(guard: &Guard, invocation: &Invocation) -> Budget {
+        let wait =
+            Duration::from_secs(u64::from(guard.policy().enforcement.wait_for_ready_seconds));
+        Budget::until(wait, invocation.deadline, guard.timing.deadline_margin)
+    }
+
+    pub fn until(wait: Duration, deadline: SystemTime, margin: Duration) -> Budget {
+        let left = deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+            .saturating_sub(margin);
+        Budget {
+            started: Instant::now(),
+            limit: wait.min(left),
+        }
+    }
+
+    fn remaining(&self) -> Duration {
+        self.limit.saturating_sub(self.started.elapsed())
+    }
+
+    fn waited(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Sleeps for the next backoff delay (cut to what is left); false when nothing is left.
+    async fn pause(&self, backoff: &mut Backoff) -> bool {
+        let remaining = self.remaining();
+        if remaining.is_zero() {
+            return false;
+        }
+        tokio::time::sleep(backoff.next_delay().min(remaining)).await;
+        true
+    }
+}
+
+/// Exponential backoff: `first_poll`, doubled each time, capped at `max_poll`.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    fn new(timing: &Timing) -> Backoff {
+        Backoff {
+            next: timing.first_poll,
+            max: timing.max_poll,
+        }
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let delay = self.next.min(self.max);
+        self.next = (self.next * 2).min(self.max);
+        delay
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let timing = Timing {
+            first_poll: Duration::from_secs(1),
+            max_poll: Duration::from_secs(10),
+            ..Timing::LAMBDA
+        };
+        let mut backoff = Backoff::new(&timing);
+        let delays: Vec<u64> = (0..6).map(|_| backoff.next_delay().as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 10, 10]);
+    }
+
+    #[test]
+    fn the_budget_ends_before_the_deadline() {
+        let deadline = SystemTime::now() + Duration::from_secs(30);
+        let budget = Budget::until(Duration::from_secs(100), deadline, Duration::from_secs(10));
+        assert!(budget.limit <= Duration::from_secs(20) && budget.limit > Duration::from_secs(18));
+        let short = Budget::until(Duration::from_secs(5), deadline, Duration::from_secs(10));
+        assert_eq!(short.limit, Duration::from_secs(5));
+        let past = Budget::until(
+            Duration::from_secs(5),
+            SystemTime::UNIX_EPOCH,
+            Duration::ZERO,
+        );
+        assert_eq!(past.limit, Duration::ZERO);
+    }
+}

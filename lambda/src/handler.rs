@@ -1,0 +1,154 @@
+//! The function's entry point for one event: a CloudTrail `CreateSession` (real time), a
+//! scheduled event (the sweep), or anything else (logged and ignored, never a panic).
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use lambda_runtime::{Context, LambdaEvent};
+use policy::{Fact, Verdict};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{Instrument, error, field, info, info_span};
+
+use crate::config::Guard;
+use crate::enforce::{self, Case, Creator, FoundBy, Invocation};
+use crate::error::GuardError;
+use crate::metrics::Metrics;
+use crate::session::{self, ArnScope, MARKER_TAG, Status};
+use crate::sweep::{self, SweepReport};
+
+/// What the function returns for one event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    /// A `CreateSession` event, judged.
+    Session(enforce::SessionReport),
+    /// A sweep.
+    Sweep(SweepReport),
+    /// Not an event to act on.
+    Ignored {
+        reason: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
+    },
+}
+
+/// Handles one event. Failures that trying again can fix are marked retryable.
+pub async fn handle(guard: &Guard, event: LambdaEvent<Value>) -> Result<Response, GuardError> {
+    let (payload, context) = event.into_parts();
+    let metrics = Metrics::default();
+    let result = dispatch(guard, &payload, &context, &metrics).await;
+    metrics.emit(&guard.settings.stack_name);
+    if let Err(failure) = &result {
+        error!(error = %failure, retry = ?failure.retry(), "invocation failed");
+    }
+    result
+}
+
+async fn dispatch(
+    guard: &Guard,
+    payload: &Value,
+    context: &Context,
+    metrics: &Metrics,
+) -> Result<Response, GuardError> {
+    let envelope: EventBridgeEvent<Value> = match serde_json::from_value(payload.clone()) {
+        Ok(envelope) => envelope,
+        Err(problem) => return Ok(ignore(format!("not an EventBridge event: {problem}"), None)),
+    };
+    let Some(invocation) = invocation(context, &envelope) else {
+        return Ok(ignore(
+            "neither the function ARN nor the event names the account and region".into(),
+            None,
+        ));
+    };
+    match (envelope.detail_type.as_str(), envelope.source.as_str()) {
+        ("AWS API Call via CloudTrail", _) => {
+            on_create_session(guard, &invocation, payload, metrics).await
+        }
+        ("Scheduled Event", "aws.events" | "aws.scheduler") => {
+            sweep::sweep(guard, &invocation, metrics)
+                .await
+                .map(Response::Sweep)
+        }
+        (detail_type, source) => Ok(ignore(
+            format!("detail-type `{detail_type}` from `{source}` is not handled"),
+            None,
+        )),
+    }
+}
+
+/// The account and region sessions live in (from the function's ARN, else the event), and the
+/// invocation's deadline.
+fn invocation(context: &Context, envelope: &EventBridgeEvent<Value>) -> Option<Invocation> {
+    let scope = ArnScope::from_arn(&context.invoked_function_arn).or_else(|| {
+        let account = envelope.account.as_deref().filter(|a| !a.is_empty())?;
+        let region = envelope.region.as_deref().filter(|r| !r.is_empty())?;
+        Some(ArnScope {
+            partition: "aws".to_string(),
+            region: region.to_string(),
+            account: account.to_string(),
+        })
+    })?;
+    Some(Invocation {
+        scope,
+        deadline: UNIX_EPOCH + Duration::from_millis(context.deadline),
+    })
+}
+
+fn ignore(reason: String, session_id: Option<String>) -> Response {
+    info!(decision = "ignored", reason = %reason, "event ignored");
+    Response::Ignored { reason, session_id }
+}
+
+/// The real-time path: the request from the event, what Glue really created from `GetSession`.
+async fn on_create_session(
+    guard: &Guard,
+    invocation: &Invocation,
+    payload: &Value,
+    metrics: &Metrics,
+) -> Result<Response, GuardError> {
+    let requested = match policy::facts_from_cloudtrail(payload) {
+        Ok(facts) => facts,
+        Err(ignored) => {
+            let verdict = Verdict::ignored(ignored);
+            let reason = verdict.reason.unwrap_or_default();
+            let span = info_span!(
+                "session",
+                session_id = verdict.session_id.as_deref().unwrap_or("none")
+            );
+            return Ok(span.in_scope(|| ignore(reason, verdict.session_id)));
+        }
+    };
+    let span = info_span!("session", session_id = %requested.session_id, decision = field::Empty);
+    async move {
+        let id = requested.session_id.clone();
+        let creator_set_marker =
+            matches!(&requested.tags, Fact::Given(tags) if tags.contains_key(MARKER_TAG));
+        let creator = match requested.principal {
+            Some(_) => Creator::Event,
+            None => Creator::Unknown,
+        };
+        let (facts, status) = match session::get_session(&guard.glue, &id).await? {
+            Some(found) => {
+                let status = Status::of(&found);
+                match policy::facts_from_glue_session(&session::session_json(&found)) {
+                    Ok(reported) => (requested.updated_with(reported), status),
+                    Err(_) => (requested, status),
+                }
+            }
+            None => (requested, Status::Gone),
+        };
+        let case = Case {
+            facts,
+            status,
+            found_by: FoundBy::Event,
+            creator,
+            creator_set_marker,
+        };
+        enforce::judge(guard, invocation, &case, metrics)
+            .await
+            .map(Response::Session)
+    }
+    .instrument(span)
+    .await
+}

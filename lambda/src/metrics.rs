@@ -1,0 +1,158 @@
+//! CloudWatch embedded-metric-format (EMF) lines: sessions inspected, violations by rule,
+//! sessions stopped, notifications sent. Counted during one invocation, printed at its end as
+//! JSON lines on stdout, which CloudWatch Logs turns into metrics without any API call.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+/// The CloudWatch namespace of every metric.
+pub const NAMESPACE: &str = "GlueSessionGuard";
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counts {
+    pub sessions_inspected: u64,
+    pub sessions_stopped: u64,
+    pub notifications_sent: u64,
+    pub violations_by_rule: BTreeMap<String, u64>,
+}
+
+/// The counters of one invocation. Shared by reference; safe to use from any task.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    counts: Mutex<Counts>,
+}
+
+impl Metrics {
+    fn update(&self, change: impl FnOnce(&mut Counts)) {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        change(&mut counts);
+    }
+
+    /// One session was judged; `violated_rules` are the rules of a `violation` verdict.
+    pub fn inspected<'r>(&self, violated_rules: impl IntoIterator<Item = &'r str>) {
+        self.update(|counts| {
+            counts.sessions_inspected += 1;
+            for rule in violated_rules {
+                *counts
+                    .violations_by_rule
+                    .entry(rule.to_string())
+                    .or_default() += 1;
+            }
+        });
+    }
+
+    pub fn stopped(&self) {
+        self.update(|counts| counts.sessions_stopped += 1);
+    }
+
+    pub fn notified(&self) {
+        self.update(|counts| counts.notifications_sent += 1);
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Prints the EMF lines on stdout (not through `tracing`: EMF must be the whole line).
+    pub fn emit(&self, stack_name: &str) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis() as u64);
+        for line in emf_lines(&self.counts(), stack_name, now) {
+            println!("{line}");
+        }
+    }
+}
+
+/// The EMF documents for `counts`: one with the session counters (dimension `StackName`), and
+/// one per broken rule with `Violations` (dimensions `StackName`, `Rule`).
+pub fn emf_lines(counts: &Counts, stack_name: &str, timestamp_ms: u64) -> Vec<String> {
+    let document = |dimensions: Value, metrics: Value, values: Value| {
+        let mut doc = json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [dimensions],
+                    "Metrics": metrics,
+                }],
+            },
+            "StackName": stack_name,
+        });
+        if let (Some(doc), Value::Object(values)) = (doc.as_object_mut(), values) {
+            doc.extend(values);
+        }
+        doc.to_string()
+    };
+    let count = |name: &str| json!({"Name": name, "Unit": "Count"});
+    let mut lines = vec![document(
+        json!(["StackName"]),
+        json!([
+            count("SessionsInspected"),
+            count("SessionsStopped"),
+            count("NotificationsSent"),
+        ]),
+        json!({
+            "SessionsInspected": counts.sessions_inspected,
+            "SessionsStopped": counts.sessions_stopped,
+            "NotificationsSent": counts.notifications_sent,
+        }),
+    )];
+    for (rule, violations) in &counts.violations_by_rule {
+        lines.push(document(
+            json!(["StackName", "Rule"]),
+            json!([count("Violations")]),
+            json!({"Rule": rule, "Violations": violations}),
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_and_violations_by_rule_become_emf_documents() {
+        let metrics = Metrics::default();
+        metrics.inspected(["max_workers", "max_dpu"]);
+        metrics.inspected(["max_workers"]);
+        metrics.inspected([]);
+        metrics.stopped();
+        metrics.notified();
+        let lines = emf_lines(&metrics.counts(), "gsg", 1_700_000_000_000);
+        assert_eq!(lines.len(), 3);
+        let main: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(main["_aws"]["Timestamp"], 1_700_000_000_000u64);
+        assert_eq!(main["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+        assert_eq!(
+            main["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["StackName"]])
+        );
+        assert_eq!(main["StackName"], "gsg");
+        assert_eq!(main["SessionsInspected"], 3);
+        assert_eq!(main["SessionsStopped"], 1);
+        assert_eq!(main["NotificationsSent"], 1);
+        let dpu: Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(dpu["Rule"], "max_dpu");
+        assert_eq!(dpu["Violations"], 1);
+        assert_eq!(
+            dpu["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["StackName", "Rule"]])
+        );
+        let workers: Value = serde_json::from_str(&lines[2]).unwrap();
+        assert_eq!(
+            (workers["Rule"].as_str(), workers["Violations"].as_u64()),
+            (Some("max_workers"), Some(2))
+        );
+    }
+}

@@ -1,0 +1,405 @@
+//! The notification: its subject, body and message attributes (a pure function of the verdict
+//! and what was done, unit-tested), and publishing it to the SNS topic.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use policy::{Action, Verdict};
+use serde_json::Value;
+
+use crate::enforce::{Creator, FoundBy, Outcome};
+use crate::error::GuardError;
+
+/// SNS rejects subjects of 100 characters or more.
+pub const MAX_SUBJECT: usize = 99;
+
+/// Everything one notification says.
+#[derive(Debug, Clone, Copy)]
+pub struct Notice<'a> {
+    pub verdict: &'a Verdict,
+    pub outcome: &'a Outcome,
+    pub found_by: FoundBy,
+    pub creator: Creator,
+    pub stack_name: &'a str,
+    pub exception_instructions: Option<&'a str>,
+}
+
+/// A notification ready to publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub subject: String,
+    pub body: String,
+    /// Message attributes, so that subscribers can filter (`decision`, `session_id`, `principal`…).
+    pub attributes: BTreeMap<&'static str, String>,
+}
+
+/// Builds the notification for a session that was out of bounds.
+pub fn message(notice: &Notice) -> Message {
+    let verdict = notice.verdict;
+    let session_id = verdict.session_id.as_deref().unwrap_or("unknown");
+    let deleting = verdict.action == Action::Delete;
+    let principal = verdict.principal.as_deref().unwrap_or("unknown");
+
+    let (headline, done, subject_outcome) = match notice.outcome {
+        Outcome::Stopped if deleting => (
+            "stopped and is deleting",
+            "The session was stopped, and it is being deleted (policy action: delete).".to_string(),
+            "stopped and deleted".to_string(),
+        ),
+        Outcome::Stopped => (
+            "stopped",
+            "The session was stopped (policy action: stop).".to_string(),
+            "stopped".to_string(),
+        ),
+        Outcome::AlreadyEnded(status) => (
+            "found already ended",
+            format!(
+                "Nothing to stop: the session had already ended ({status}) when the guard looked.{}",
+                if deleting {
+                    " It is being deleted (policy action: delete)."
+                } else {
+                    ""
+                }
+            ),
+            format!("already {}", status.to_ascii_lowercase()),
+        ),
+        _ => (
+            "reported (audit mode)",
+            "The session was NOT stopped: the guard runs in audit mode and only reports."
+                .to_string(),
+            "NOT stopped (audit)".to_string(),
+        ),
+    };
+
+    let subject = subject(notice.stack_name, session_id, &subject_outcome);
+
+    let mut body =
+        format!("Glue Session Guard {headline} an interactive session that is out of bounds.\n\n");
+    let mut line = |label: &str, value: &str| body.push_str(&format!("{label:<10} {value}\n"));
+    line("Session:", session_id);
+    line(
+        "Creator:",
+        &match notice.creator {
+            Creator::Event => format!("{principal} (from the CreateSession event)"),
+            Creator::CloudTrail => format!("{principal} (recovered from CloudTrail)"),
+            Creator::Unknown => "unknown (not found in CloudTrail)".to_string(),
+        },
+    );
+    line(
+        "Found by:",
+        match notice.found_by {
+            FoundBy::Event => "its CreateSession event",
+            FoundBy::Sweep => "the scheduled sweep",
+        },
+    );
+    line("Decision:", "violation");
+    line(
+        "Limits:",
+        &match &verdict.override_name {
+            Some(name) => format!("the default boundaries with override \"{name}\""),
+            None => "the default boundaries (no override applies)".to_string(),
+        },
+    );
+    line("Done:", &done);
+
+    body.push_str("\nViolations (actual vs limit):\n");
+    for violation in &verdict.violations {
+        body.push_str(&format!(
+            "  - {}: {} (limit: {}). {}\n",
+            violation.rule,
+            shown(&violation.actual),
+            shown(&violation.limit),
+            violation.message
+        ));
+    }
+    if !verdict.defaults_applied.is_empty() {
+        body.push_str(&format!(
+            "\nGlue defaults assumed: {}\n",
+            verdict.defaults_applied.join("; ")
+        ));
+    }
+    if !verdict.unchecked.is_empty() {
+        body.push_str(&format!("Not checked: {}\n", verdict.unchecked.join("; ")));
+    }
+    if notice.creator == Creator::Unknown {
+        body.push_str(
+            "\nNote: the creator could not be recovered from CloudTrail, so the session was judged \
+             by the default boundaries: no override or exemption could apply.\n",
+        );
+    }
+    body.push_str(&format!(
+        "\nTo request an exception: {}\n",
+        notice
+            .exception_instructions
+            .filter(|text| !text.trim().is_empty())
+            .map_or_else(
+                || format!(
+                    "contact the team that runs the Glue Session Guard stack {}.",
+                    notice.stack_name
+                ),
+                str::to_string,
+            )
+    ));
+    body.push_str(&format!(
+        "\n-- Glue Session Guard (stack {})\n",
+        notice.stack_name
+    ));
+
+    let attributes = BTreeMap::from([
+        ("decision", "violation".to_string()),
+        ("session_id", session_id.to_string()),
+        ("principal", principal.to_string()),
+        ("action", action_name(verdict.action).to_string()),
+        ("outcome", notice.outcome.name().to_string()),
+        ("stack", notice.stack_name.to_string()),
+    ]);
+    Message {
+        subject,
+        body,
+        attributes,
+    }
+}
+
+/// Publishes `message` to the topic.
+pub async fn publish(
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    session_id: &str,
+    message: &Message,
+) -> Result<(), GuardError> {
+    let attributes = message
+        .attributes
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .filter_map(|(key, value)| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .ok()
+                .map(|attribute| (key.to_string(), attribute))
+        })
+        .collect();
+    sns.publish()
+        .topic_arn(topic_arn)
+        .subject(&message.subject)
+        .message(&message.body)
+        .set_message_attributes(Some(attributes))
+        .send()
+        .await
+        .map_err(|error| GuardError::aws("Publish", session_id, error))?;
+    Ok(())
+}
+
+pub fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Stop => "stop",
+        Action::Delete => "delete",
+        Action::Notify => "notify",
+        Action::None => "none",
+    }
+}
+
+/// `[stack] Glue session <id> out of bounds: <outcome>`, shortened to fit SNS's limit, printable ASCII only.
+fn subject(stack_name: &str, session_id: &str, outcome: &str) -> String {
+    let stack = ascii(stack_name);
+    let stack = shorten(&stack, 24);
+    let fixed = format!("[{stack}] Glue session  out of bounds: {outcome}").len();
+    let id = shorten(&ascii(session_id), MAX_SUBJECT.saturating_sub(fixed).max(8));
+    let subject = format!("[{stack}] Glue session {id} out of bounds: {outcome}");
+    shorten(&subject, MAX_SUBJECT)
+}
+
+fn ascii(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let keep = max.saturating_sub(3);
+    format!("{}...", &text[..keep])
+}
+
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Null => "not set".to_string(),
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items.iter().map(shown).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use policy::{Decision, Violation};
+    use serde_json::json;
+
+    use super::*;
+
+    fn verdict(action: Action) -> Verdict {
+        Verdict {
+            decision: Decision::Violation,
+            session_id: Some("nb-alice-1".into()),
+            principal: Some("arn:aws:sts::123456789012:assumed-role/Analyst/alice".into()),
+            violations: vec![
+                Violation {
+                    rule: "max_workers".into(),
+                    actual: json!(50),
+                    limit: json!(10),
+                    message: "50 workers requested; at most 10 allowed".into(),
+                    from_default: false,
+                },
+                Violation {
+                    rule: "allowed_worker_types".into(),
+                    actual: json!("G.8X"),
+                    limit: json!(["G.1X", "G.2X"]),
+                    message: "worker type G.8X is not allowed (allowed: G.1X, G.2X)".into(),
+                    from_default: false,
+                },
+            ],
+            override_name: Some("ml-training".into()),
+            action,
+            reason: None,
+            defaults_applied: vec![],
+            unchecked: vec![],
+        }
+    }
+
+    fn notice<'a>(verdict: &'a Verdict, outcome: &'a Outcome) -> Notice<'a> {
+        Notice {
+            verdict,
+            outcome,
+            found_by: FoundBy::Event,
+            creator: Creator::Event,
+            stack_name: "glue-session-guard",
+            exception_instructions: Some("Ask in #data-platform."),
+        }
+    }
+
+    #[test]
+    fn a_stopped_session_is_explained_in_full() {
+        let verdict = verdict(Action::Stop);
+        let message = message(&notice(&verdict, &Outcome::Stopped));
+        assert_eq!(
+            message.subject,
+            "[glue-session-guard] Glue session nb-alice-1 out of bounds: stopped"
+        );
+        let expected = "\
+Glue Session Guard stopped an interactive session that is out of bounds.
+
+Session:   nb-alice-1
+Creator:   arn:aws:sts::123456789012:assumed-role/Analyst/alice (from the CreateSession event)
+Found by:  its CreateSession event
+Decision:  violation
+Limits:    the default boundaries with override \"ml-training\"
+Done:      The session was stopped (policy action: stop).
+
+Violations (actual vs limit):
+  - max_workers: 50 (limit: 10). 50 workers requested; at most 10 allowed
+  - allowed_worker_types: G.8X (limit: G.1X, G.2X). worker type G.8X is not allowed (allowed: G.1X, G.2X)
+
+To request an exception: Ask in #data-platform.
+
+-- Glue Session Guard (stack glue-session-guard)
+";
+        assert_eq!(message.body, expected);
+        assert_eq!(message.attributes["decision"], "violation");
+        assert_eq!(message.attributes["session_id"], "nb-alice-1");
+        assert_eq!(
+            message.attributes["principal"],
+            "arn:aws:sts::123456789012:assumed-role/Analyst/alice"
+        );
+        assert_eq!(message.attributes["outcome"], "stopped");
+    }
+
+    #[test]
+    fn audit_mode_says_the_session_was_not_stopped() {
+        let verdict = verdict(Action::Notify);
+        let message = message(&notice(&verdict, &Outcome::NotStopped));
+        assert!(
+            message.subject.contains("NOT stopped"),
+            "{}",
+            message.subject
+        );
+        assert!(
+            message.body.contains("The session was NOT stopped"),
+            "{}",
+            message.body
+        );
+        assert_eq!(message.attributes["action"], "notify");
+    }
+
+    #[test]
+    fn an_unknown_creator_is_said_to_be_judged_by_the_defaults() {
+        let mut verdict = verdict(Action::Delete);
+        verdict.principal = None;
+        verdict.override_name = None;
+        let outcome = Outcome::AlreadyEnded("STOPPED".into());
+        let mut notice = notice(&verdict, &outcome);
+        notice.creator = Creator::Unknown;
+        notice.found_by = FoundBy::Sweep;
+        notice.exception_instructions = None;
+        let message = message(&notice);
+        assert!(
+            message.body.contains("Creator:   unknown"),
+            "{}",
+            message.body
+        );
+        assert!(
+            message.body.contains("judged by the default boundaries"),
+            "{}",
+            message.body
+        );
+        assert!(
+            message.body.contains("the scheduled sweep"),
+            "{}",
+            message.body
+        );
+        assert!(
+            message.body.contains("already ended (STOPPED)"),
+            "{}",
+            message.body
+        );
+        assert!(message.body.contains("being deleted"), "{}", message.body);
+        assert!(
+            message.body.contains("contact the team that runs"),
+            "{}",
+            message.body
+        );
+        assert_eq!(message.attributes["principal"], "unknown");
+    }
+
+    #[test]
+    fn subjects_stay_under_100_printable_ascii_characters() {
+        let mut verdict = verdict(Action::Delete);
+        verdict.session_id = Some(format!("{}é", "x".repeat(250)));
+        let message = message(&notice(&verdict, &Outcome::Stopped));
+        assert!(
+            message.subject.len() <= MAX_SUBJECT,
+            "{}",
+            message.subject.len()
+        );
+        assert!(
+            message
+                .subject
+                .chars()
+                .all(|c| c.is_ascii_graphic() || c == ' ')
+        );
+        assert!(
+            message.subject.ends_with("stopped and deleted"),
+            "{}",
+            message.subject
+        );
+        assert!(message.subject.contains("xxx..."), "{}", message.subject);
+    }
+}

@@ -1,0 +1,76 @@
+//! A moto server for the integration tests: `GSG_MOTO_ENDPOINT` when set, else one
+//! `.venv/bin/moto_server` per test binary on a free port, killed when the tests end.
+
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_glue::config::Credentials;
+
+static ENDPOINT: OnceLock<String> = OnceLock::new();
+/// The watchdog shell, kept for the life of the test process.
+static WATCHDOG: OnceLock<Mutex<Child>> = OnceLock::new();
+
+/// The moto endpoint, started on first use.
+pub fn moto_endpoint() -> &'static str {
+    ENDPOINT.get_or_init(|| match std::env::var("GSG_MOTO_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => endpoint,
+        _ => start_moto(),
+    })
+}
+
+fn start_moto() -> String {
+    let server = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
+    assert!(
+        server.exists(),
+        "{} is missing: run `cargo xtask setup` first",
+        server.display()
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // A watchdog shell: it starts moto, then kills it once this test process is gone, however
+    // the tests end (even a panic or a kill).
+    let script = format!(
+        "\"{server}\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & moto=$!; \
+         while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $moto",
+        server = server.display(),
+        parent = std::process::id(),
+    );
+    let watchdog = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting moto_server");
+    let _ = WATCHDOG.set(Mutex::new(watchdog));
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "moto_server did not start on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    format!("http://127.0.0.1:{port}")
+}
+
+/// SDK configuration for moto in `region` (each test uses its own region, so tests that list
+/// sessions never see another test's).
+pub async fn sdk_config(region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .endpoint_url(moto_endpoint())
+        .region(Region::new(region.to_string()))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .load()
+        .await
+}

@@ -1,0 +1,745 @@
+//! The handler against SDK clients mocked at the HTTP layer (`aws-smithy-mocks`): the edge
+//! cases a real account rarely shows on demand (provisioning, throttling, a vanished session,
+//! an SNS failure after a stop, duplicate events) and the sweep's creator recovery.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
+use aws_sdk_glue::config::retry::RetryConfig;
+use aws_sdk_glue::operation::delete_session::DeleteSessionOutput;
+use aws_sdk_glue::operation::get_session::{GetSessionError, GetSessionOutput};
+use aws_sdk_glue::operation::get_tags::GetTagsOutput;
+use aws_sdk_glue::operation::list_sessions::ListSessionsOutput;
+use aws_sdk_glue::operation::stop_session::StopSessionOutput;
+use aws_sdk_glue::operation::tag_resource::TagResourceOutput;
+use aws_sdk_glue::primitives::DateTime;
+use aws_sdk_glue::types::error::EntityNotFoundException;
+use aws_sdk_glue::types::{Session, SessionStatus, WorkerType};
+use aws_sdk_sns::operation::publish::{PublishInput, PublishOutput};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use glue_session_guard_lambda::enforce::{Creator, Notification, Outcome, SessionReport};
+use glue_session_guard_lambda::{Guard, GuardError, Response, Retry, Settings, Timing, handle};
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use policy::{Action, Decision, Policy};
+use serde_json::{Value, json};
+
+const CREATE_SESSION: &str = include_str!("../fixtures/create_session_event.json");
+const SCHEDULED: &str = include_str!("../fixtures/scheduled_event.json");
+const UNRELATED: &str = include_str!("../fixtures/unrelated_event.json");
+const POLICY: &str = include_str!("../fixtures/policy.json");
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:glue-session-guard";
+const ID: &str = "nb-alice-big";
+const MARKER: &str = "glue-session-guard:enforced";
+const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+const ILLEGAL_STATE: &str =
+    r#"{"__type":"IllegalSessionStateException","message":"Session is in STOPPING status"}"#;
+
+fn policy() -> Policy {
+    serde_json::from_str(POLICY).unwrap()
+}
+
+fn fast_retries() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_millis(5))
+}
+
+fn timing() -> Timing {
+    Timing {
+        first_poll: Duration::from_millis(5),
+        max_poll: Duration::from_millis(20),
+        deadline_margin: Duration::from_millis(50),
+        cloudtrail_lag: Duration::from_secs(15 * 60),
+    }
+}
+
+/// A guard whose clients answer from the rules (any matching rule, in any order).
+fn guard(policy: Policy, glue: &[&Rule], sns: &[&Rule], cloudtrail: &[&Rule]) -> Guard {
+    Guard {
+        glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, glue, |c| c
+            .retry_config(fast_retries())),
+        sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns, |c| c
+            .retry_config(fast_retries())),
+        cloudtrail: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, cloudtrail, |c| c
+            .retry_config(fast_retries())),
+        settings: Settings {
+            policy,
+            topic_arn: TOPIC.to_string(),
+            stack_name: "glue-session-guard".to_string(),
+        },
+        timing: timing(),
+    }
+}
+
+fn context(time_left: Duration) -> Context {
+    let mut context = Context::default();
+    context.request_id = "test-request".to_string();
+    context.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:gsg".to_string();
+    let deadline = SystemTime::now() + time_left;
+    context.deadline = deadline
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    context
+}
+
+fn event(fixture: &str) -> LambdaEvent<Value> {
+    LambdaEvent::new(
+        serde_json::from_str(fixture).unwrap(),
+        context(Duration::from_secs(60)),
+    )
+}
+
+/// The CreateSession event, made by `principal` (an assumed role of `role`).
+fn event_by(role: &str, who: &str) -> LambdaEvent<Value> {
+    let mut payload: Value = serde_json::from_str(CREATE_SESSION).unwrap();
+    let identity = &mut payload["detail"]["userIdentity"];
+    identity["arn"] = json!(format!(
+        "arn:aws:sts::123456789012:assumed-role/{role}/{who}"
+    ));
+    identity["sessionContext"]["sessionIssuer"]["arn"] =
+        json!(format!("arn:aws:iam::123456789012:role/{role}"));
+    LambdaEvent::new(payload, context(Duration::from_secs(60)))
+}
+
+/// The session of the fixture event, as Glue reports it: 50 G.8X workers.
+fn session(id: &str, status: SessionStatus) -> Session {
+    Session::builder()
+        .id(id)
+        .status(status)
+        .worker_type(WorkerType::G8X)
+        .number_of_workers(50)
+        .glue_version("4.0")
+        .idle_timeout(30)
+        .build()
+}
+
+fn get_session(status: SessionStatus) -> Rule {
+    mock!(aws_sdk_glue::Client::get_session).then_output(move || {
+        GetSessionOutput::builder()
+            .session(session(ID, status.clone()))
+            .build()
+    })
+}
+
+fn stop_ok() -> Rule {
+    mock!(aws_sdk_glue::Client::stop_session)
+        .then_output(|| StopSessionOutput::builder().id(ID).build())
+}
+
+fn tag_ok() -> Rule {
+    mock!(aws_sdk_glue::Client::tag_resource).then_output(|| TagResourceOutput::builder().build())
+}
+
+fn tags(tags: &[(&str, &str)]) -> Rule {
+    let tags: HashMap<String, String> = tags
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    mock!(aws_sdk_glue::Client::get_tags).then_output(move || {
+        GetTagsOutput::builder()
+            .set_tags(Some(tags.clone()))
+            .build()
+    })
+}
+
+/// A `Publish` rule that records every request it answers.
+fn publish_recorded() -> (Rule, Arc<Mutex<Vec<PublishInput>>>) {
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let record = sent.clone();
+    let rule = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(move |input| {
+            record.lock().unwrap().push(input.clone());
+            true
+        })
+        .then_output(|| PublishOutput::builder().message_id("m-1").build());
+    (rule, sent)
+}
+
+fn session_report(response: Response) -> SessionReport {
+    match response {
+        Response::Session(report) => report,
+        other => panic!("expected a session report, got {other:?}"),
+    }
+}
+
+fn attribute(input: &PublishInput, name: &str) -> String {
+    input.message_attributes().unwrap()[name]
+        .string_value()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn provisioning_then_ready_is_stopped_then_notified() {
+    let get = mock!(aws_sdk_glue::Client::get_session)
+        .sequence()
+        .output(|| {
+            GetSessionOutput::builder()
+                .session(session(ID, SessionStatus::Provisioning))
+                .build()
+        })
+        .times(2)
+        .output(|| {
+            GetSessionOutput::builder()
+                .session(session(ID, SessionStatus::Ready))
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let (stop, tag) = (stop_ok(), tag_ok());
+    let (publish, sent) = publish_recorded();
+    let guard = guard(policy(), &[&get, &stop, &tag], &[&publish], &[]);
+
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+
+    assert_eq!(report.decision, Decision::Violation);
+    assert_eq!(report.outcome, Outcome::Stopped);
+    assert_eq!(report.notification, Notification::Sent);
+    assert_eq!(
+        report.rules,
+        ["max_workers", "allowed_worker_types", "max_dpu"]
+    );
+    assert_eq!(
+        (get.num_calls(), stop.num_calls(), tag.num_calls()),
+        (3, 1, 1)
+    );
+    let sent = sent.lock().unwrap();
+    assert_eq!(sent.len(), 1);
+    let message = &sent[0];
+    assert_eq!(message.topic_arn(), Some(TOPIC));
+    assert_eq!(
+        message.subject(),
+        Some("[glue-session-guard] Glue session nb-alice-big out of bounds: stopped")
+    );
+    let body = message.message().unwrap();
+    assert!(
+        body.contains("Creator:   arn:aws:sts::123456789012:assumed-role/Analyst/alice"),
+        "{body}"
+    );
+    assert!(body.contains("max_workers: 50 (limit: 10)"), "{body}");
+    assert!(body.contains("max_dpu: 400.0 (limit: 20.0)"), "{body}");
+    assert!(body.contains("open a ticket in DPLAT"), "{body}");
+    assert_eq!(attribute(message, "decision"), "violation");
+    assert_eq!(attribute(message, "session_id"), ID);
+    assert_eq!(
+        attribute(message, "principal"),
+        "arn:aws:sts::123456789012:assumed-role/Analyst/alice"
+    );
+}
+
+#[tokio::test]
+async fn throttling_is_retried_by_the_sdk_then_succeeds() {
+    let get = get_session(SessionStatus::Ready);
+    let stop = mock!(aws_sdk_glue::Client::stop_session)
+        .sequence()
+        .http_status(400, Some(THROTTLED.to_string()))
+        .times(2)
+        .output(|| StopSessionOutput::builder().id(ID).build())
+        .build();
+    let tag = tag_ok();
+    let (publish, sent) = publish_recorded();
+    let guard = guard(policy(), &[&get, &stop, &tag], &[&publish], &[]);
+
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+
+    assert_eq!(report.outcome, Outcome::Stopped);
+    assert_eq!(stop.num_calls(), 3);
+    assert_eq!(sent.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn throttling_that_persists_fails_the_invocation_as_retryable() {
+    let get = mock!(aws_sdk_glue::Client::get_session)
+        .sequence()
+        .http_status(400, Some(THROTTLED.to_string()))
+        .repeatedly()
+        .build();
+    let (publish, sent) = publish_recorded();
+    let guard = guard(policy(), &[&get], &[&publish], &[]);
+
+    let failure = handle(&guard, event(CREATE_SESSION)).await.unwrap_err();
+
+    assert_eq!(failure.retry(), Retry::Retryable);
+    assert!(
+        matches!(&failure, GuardError::Aws { operation: "GetSession", code, .. } if code == "ThrottlingException")
+    );
+    assert_eq!(get.num_calls(), 3);
+    assert!(sent.lock().unwrap().is_empty());
+    let diagnostic = Diagnostic::from(failure);
+    assert_eq!(diagnostic.error_type, "GlueSessionGuard.Retryable");
+    assert!(
+        diagnostic
+            .error_message
+            .starts_with("GetSession for nb-alice-big failed (ThrottlingException)")
+    );
+}
+
+#[tokio::test]
+async fn access_denied_is_not_retryable() {
+    let get = mock!(aws_sdk_glue::Client::get_session).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                r#"{"__type":"AccessDeniedException","message":"no"}"#,
+            ),
+        )
+    });
+    let guard = guard(policy(), &[&get], &[], &[]);
+
+    let failure = handle(&guard, event(CREATE_SESSION)).await.unwrap_err();
+
+    assert_eq!(failure.retry(), Retry::NotRetryable);
+    assert_eq!(get.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_session_that_no_longer_exists_is_logged_not_an_error() {
+    let get = mock!(aws_sdk_glue::Client::get_session).then_error(|| {
+        GetSessionError::EntityNotFoundException(
+            EntityNotFoundException::builder()
+                .message("Session not found")
+                .build(),
+        )
+    });
+    let stop = stop_ok();
+    let (publish, sent) = publish_recorded();
+    let guard = guard(policy(), &[&get, &stop], &[&publish], &[]);
+
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+
+    assert_eq!(report.outcome, Outcome::Gone);
+    assert_eq!(report.decision, Decision::Violation);
+    assert_eq!(stop.num_calls(), 0);
+    assert!(sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_already_stopped_session_needs_no_stop_but_is_reported_once() {
+    let get = get_session(SessionStatus::Stopped);
+    let (stop, tag, tags) = (stop_ok(), tag_ok(), tags(&[("owner", "alice")]));
+    let (publish, sent) = publish_recorded();
+    let guard = guard(policy(), &[&get, &stop, &tag, &tags], &[&publish], &[]);
+
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+
+    assert_eq!(report.outcome, Outcome::AlreadyEnded("STOPPED".to_string()));
+    assert_eq!(report.notification, Notification::Sent);
+    assert_eq!((stop.num_calls(), tag.num_calls()), (0, 1));
+    let sent = sent.lock().unwrap();
+    assert_eq!(
+        sent[0].subject(),
+        Some("[glue-session-guard] Glue session nb-alice-big out of bounds: already stopped")
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_event_stops_nothing_and_sends_nothing() {
+    let get = get_session(SessionStatus::Stopping);
+    let (stop, tag, tags) = (stop_ok(), tag_ok(), tags(&[(MARKER, "stop")]));
+    let (publish, sent) = publish_recorded();
+    let guard = guard(policy(), &[&get, &stop, &tag, &tags], &[&publish], &[]);
+
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+
+    assert_eq!(
+        report.outcome,
+        Outcome::AlreadyEnded("STOPPING".to_string())
+    );
+    assert_eq!(report.notification, Notification::AlreadySent);
+    assert_eq!((stop.num_calls(), tag.num_calls()), (0, 0));
+    assert!(sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_marker_never_avoids_a_stop() {
+    let get = get_session(SessionStatus::Ready);
+    let (stop, tag, tags) = (stop_ok(), tag_ok(), tags(&[(MARKER, "stop")]));
+    let (publish, sent) = publish_recorded();
+    let guard = guard(policy(), &[&get, &stop, &tag, &tags], &[&publish], &[]);
+
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+
+    assert_eq!(report.outcome, Outcome::Stopped);
+    assert_eq!(stop.num_calls(), 1);
+    assert_eq!(sent.lock().unwrap().len(), 1);
+}
+
+/// The session's tags live here, so that `TagResource` and `GetTags` see the same state.
+fn tag_store() -> (Rule, Rule, Arc<Mutex<HashMap<String, String>>>) {
+    let store = Arc::new(Mutex::new(HashMap::new()));
+    let (writer, reader) = (store.clone(), store.clone());
+    let tag = mock!(aws_sdk_glue::Client::tag_resource)
+        .match_requests(move |input| {
+            writer
+                .lock()
+                .unwrap()
+                .extend(input.tags_to_add().cloned().unwrap_or_default());
+            true
+        })
+        .then_output(|| TagResourceOutput::builder().build());
+    let get_tags = mock!(aws_sdk_glue::Client::get_tags).then_compute_output(move |_| {
+        GetTagsOutput::builder()
+            .set_tags(Some(reader.lock().unwrap().clone()))
+            .build()
+    });
+    (tag, get_tags, store)
+}
+
+#[tokio::test]
+async fn an_sns_failure_after_a_stop_is_retried_and_notifies_exactly_once() {
+    let get = mock!(aws_sdk_glue::Client::get_session)
+        .sequence()
+        .output(|| {
+            GetSessionOutput::builder()
+                .session(session(ID, SessionStatus::Ready))
+                .build()
+        })
+        .output(|| {
+            GetSessionOutput::builder()
+                .session(session(ID, SessionStatus::Stopping))
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let stop = stop_ok();
+    let (tag, get_tags, store) = tag_store();
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .sequence()
+        .http_status(500, None)
+        .times(3)
+        .output(|| PublishOutput::builder().message_id("m-1").build())
+        .repeatedly()
+        .build();
+    let guard = guard(policy(), &[&get, &stop, &tag, &get_tags], &[&publish], &[]);
+
+    // First delivery: stopped, but SNS keeps failing: the invocation fails, retryable, unmarked.
+    let failure = handle(&guard, event(CREATE_SESSION)).await.unwrap_err();
+    assert_eq!(failure.retry(), Retry::Retryable);
+    assert!(matches!(
+        failure,
+        GuardError::Aws {
+            operation: "Publish",
+            ..
+        }
+    ));
+    assert_eq!(
+        (stop.num_calls(), publish.num_calls(), tag.num_calls()),
+        (1, 3, 0)
+    );
+
+    // Lambda's retry: already stopping, not marked: notify now, then mark.
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+    assert_eq!(
+        report.outcome,
+        Outcome::AlreadyEnded("STOPPING".to_string())
+    );
+    assert_eq!(report.notification, Notification::Sent);
+    assert_eq!(
+        (stop.num_calls(), publish.num_calls(), tag.num_calls()),
+        (1, 4, 1)
+    );
+    assert_eq!(
+        store.lock().unwrap().get(MARKER).map(String::as_str),
+        Some("stop")
+    );
+
+    // A late duplicate of the same event: nothing more.
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+    assert_eq!(report.notification, Notification::AlreadySent);
+    assert_eq!(
+        (stop.num_calls(), publish.num_calls(), tag.num_calls()),
+        (1, 4, 1)
+    );
+}
+
+#[tokio::test]
+async fn still_provisioning_when_the_budget_runs_out_fails_as_retryable() {
+    let get = get_session(SessionStatus::Provisioning);
+    let stop = stop_ok();
+    let guard = guard(policy(), &[&get, &stop], &[], &[]);
+    let mut event = event(CREATE_SESSION);
+    event.context = context(Duration::from_millis(300));
+
+    let started = std::time::Instant::now();
+    let failure = handle(&guard, event).await.unwrap_err();
+
+    assert!(
+        matches!(failure, GuardError::StillStarting { .. }),
+        "{failure}"
+    );
+    assert_eq!(failure.retry(), Retry::Retryable);
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(get.num_calls() > 2);
+    assert_eq!(stop.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn delete_waits_for_the_stop_to_finish() {
+    let mut policy = policy();
+    policy.enforcement.action = policy::EnforcementAction::Delete;
+    let get = get_session(SessionStatus::Ready);
+    let (stop, tag) = (stop_ok(), tag_ok());
+    let delete = mock!(aws_sdk_glue::Client::delete_session)
+        .sequence()
+        .http_status(400, Some(ILLEGAL_STATE.to_string()))
+        .times(2)
+        .output(|| DeleteSessionOutput::builder().id(ID).build())
+        .build();
+    let (publish, sent) = publish_recorded();
+    let guard = guard(policy, &[&get, &stop, &tag, &delete], &[&publish], &[]);
+
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+
+    assert_eq!(report.action, Action::Delete);
+    assert_eq!(report.outcome, Outcome::Stopped);
+    assert!(report.deleted);
+    assert_eq!((stop.num_calls(), delete.num_calls()), (1, 3));
+    let sent = sent.lock().unwrap();
+    assert!(sent[0].message().unwrap().contains("it is being deleted"));
+}
+
+#[tokio::test]
+async fn audit_mode_notifies_once_and_never_stops() {
+    let mut policy = policy();
+    policy.enforcement.mode = policy::Mode::Audit;
+    let get = get_session(SessionStatus::Ready);
+    let stop = stop_ok();
+    let (tag, get_tags, store) = tag_store();
+    let (publish, sent) = publish_recorded();
+    let guard = guard(policy, &[&get, &stop, &tag, &get_tags], &[&publish], &[]);
+
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+    assert_eq!(report.outcome, Outcome::NotStopped);
+    assert_eq!(report.notification, Notification::Sent);
+    let again = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+    assert_eq!(again.notification, Notification::AlreadySent);
+
+    assert_eq!(stop.num_calls(), 0);
+    assert_eq!(
+        store.lock().unwrap().get(MARKER).map(String::as_str),
+        Some("notify")
+    );
+    let sent = sent.lock().unwrap();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0]
+            .message()
+            .unwrap()
+            .contains("The session was NOT stopped")
+    );
+    assert!(sent[0].subject().unwrap().ends_with("NOT stopped (audit)"));
+}
+
+#[tokio::test]
+async fn a_marker_the_creator_asked_for_is_ignored_in_audit_mode() {
+    let mut policy = policy();
+    policy.enforcement.mode = policy::Mode::Audit;
+    let mut event = event(CREATE_SESSION);
+    event.payload["detail"]["requestParameters"]["tags"][MARKER] = json!("notify");
+    let get = get_session(SessionStatus::Ready);
+    let (tag, tags) = (tag_ok(), tags(&[(MARKER, "notify")]));
+    let (publish, sent) = publish_recorded();
+    let guard = guard(policy, &[&get, &tag, &tags], &[&publish], &[]);
+
+    let report = session_report(handle(&guard, event).await.unwrap());
+
+    assert_eq!(report.notification, Notification::Sent);
+    assert_eq!(sent.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn exempt_and_overridden_creators_are_left_alone() {
+    let get = get_session(SessionStatus::Ready);
+    let stop = stop_ok();
+    let (publish, sent) = publish_recorded();
+    let guard = guard(policy(), &[&get, &stop], &[&publish], &[]);
+
+    let exempt = session_report(
+        handle(&guard, event_by("BreakGlass", "carol"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(exempt.decision, Decision::Exempt);
+    assert_eq!(
+        exempt.rules.len(),
+        3,
+        "exempt violations are still reported in the log"
+    );
+    assert_eq!(exempt.outcome, Outcome::LeftAlone);
+
+    let admin = session_report(
+        handle(&guard, event_by("DataPlatformAdmin", "bob"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(admin.decision, Decision::Compliant);
+    assert_eq!(admin.override_name.as_deref(), Some("platform-admins"));
+
+    assert_eq!(stop.num_calls(), 0);
+    assert!(sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn malformed_and_unrelated_events_are_ignored() {
+    let get = get_session(SessionStatus::Ready);
+    let guard = guard(policy(), &[&get], &[], &[]);
+    let mut failed_call: Value = serde_json::from_str(CREATE_SESSION).unwrap();
+    failed_call["detail"]["errorCode"] = json!("AccessDeniedException");
+    let mut other_call: Value = serde_json::from_str(CREATE_SESSION).unwrap();
+    other_call["detail"]["eventName"] = json!("StopSession");
+    let payloads = [
+        json!(42),
+        json!({"hello": "world"}),
+        json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.glue", "detail": "text"}),
+        serde_json::from_str(UNRELATED).unwrap(),
+        failed_call,
+        other_call,
+    ];
+    for payload in payloads {
+        let shown = payload.to_string();
+        let response = handle(
+            &guard,
+            LambdaEvent::new(payload, context(Duration::from_secs(60))),
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(response, Response::Ignored { .. }),
+            "{shown}: {response:?}"
+        );
+    }
+    assert_eq!(get.num_calls(), 0);
+}
+
+fn listed(id: &str, status: SessionStatus, age: Duration) -> Session {
+    let mut session = session(id, status);
+    session.created_on = Some(DateTime::from(SystemTime::now() - age));
+    session
+}
+
+fn creation_record(id: &str, role: &str) -> String {
+    let payload: Value = serde_json::from_str(CREATE_SESSION).unwrap();
+    let mut record = payload["detail"].clone();
+    record["userIdentity"]["arn"] =
+        json!(format!("arn:aws:sts::123456789012:assumed-role/{role}/x"));
+    record["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
+        json!(format!("arn:aws:iam::123456789012:role/{role}"));
+    record["requestParameters"]["id"] = json!(id);
+    record["responseElements"]["session"]["id"] = json!(id);
+    record.to_string()
+}
+
+#[tokio::test]
+async fn the_sweep_judges_running_sessions_as_the_real_time_path_would() {
+    let hour = Duration::from_secs(3600);
+    let first_page = mock!(aws_sdk_glue::Client::list_sessions)
+        .match_requests(|input| input.next_token().is_none())
+        .then_output(move || {
+            ListSessionsOutput::builder()
+                .sessions(listed("nb-admin", SessionStatus::Ready, hour))
+                .sessions(listed("nb-done", SessionStatus::Stopped, hour))
+                .next_token("page-2")
+                .build()
+        });
+    let second_page = mock!(aws_sdk_glue::Client::list_sessions)
+        .match_requests(|input| input.next_token() == Some("page-2"))
+        .then_output(move || {
+            ListSessionsOutput::builder()
+                .sessions(listed("nb-unknown", SessionStatus::Ready, hour))
+                .sessions(listed(
+                    "nb-young",
+                    SessionStatus::Provisioning,
+                    Duration::from_secs(60),
+                ))
+                .build()
+        });
+    let lookup = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_output(|| {
+        LookupEventsOutput::builder()
+            .events(
+                aws_sdk_cloudtrail::types::Event::builder()
+                    .event_name("CreateSession")
+                    .cloud_trail_event(creation_record("nb-admin", "DataPlatformAdmin"))
+                    .build(),
+            )
+            .build()
+    });
+    let stop = mock!(aws_sdk_glue::Client::stop_session)
+        .match_requests(|input| input.id() == Some("nb-unknown"))
+        .then_output(|| StopSessionOutput::builder().build());
+    let (tag, tags) = (tag_ok(), tags(&[]));
+    let (publish, sent) = publish_recorded();
+    let guard = guard(
+        policy(),
+        &[&first_page, &second_page, &stop, &tag, &tags],
+        &[&publish],
+        &[&lookup],
+    );
+
+    let Response::Sweep(sweep) = handle(&guard, event(SCHEDULED)).await.unwrap() else {
+        panic!("expected a sweep report");
+    };
+
+    assert_eq!(
+        (sweep.listed, sweep.judged, sweep.creators_found),
+        (4, 3, 1)
+    );
+    let by_id: HashMap<&str, &SessionReport> = sweep
+        .sessions
+        .iter()
+        .map(|r| (r.session_id.as_str(), r))
+        .collect();
+    let admin = by_id["nb-admin"];
+    assert_eq!(
+        (admin.decision, admin.creator),
+        (Decision::Compliant, Creator::CloudTrail)
+    );
+    assert_eq!(admin.override_name.as_deref(), Some("platform-admins"));
+    let unknown = by_id["nb-unknown"];
+    assert_eq!(
+        (unknown.decision, unknown.creator),
+        (Decision::Violation, Creator::Unknown)
+    );
+    assert_eq!(unknown.outcome, Outcome::Stopped);
+    assert_eq!(by_id["nb-young"].outcome, Outcome::Deferred);
+    assert_eq!((stop.num_calls(), lookup.num_calls()), (1, 1));
+
+    let sent = sent.lock().unwrap();
+    assert_eq!(sent.len(), 1);
+    let body = sent[0].message().unwrap();
+    assert!(body.contains("Found by:  the scheduled sweep"), "{body}");
+    assert!(body.contains("judged by the default boundaries"), "{body}");
+    assert_eq!(attribute(&sent[0], "principal"), "unknown");
+}
+
+#[tokio::test]
+async fn the_sweep_fails_as_retryable_when_cloudtrail_cannot_be_read() {
+    let list = mock!(aws_sdk_glue::Client::list_sessions).then_output(|| {
+        ListSessionsOutput::builder()
+            .sessions(listed(
+                "nb-unknown",
+                SessionStatus::Ready,
+                Duration::from_secs(3600),
+            ))
+            .build()
+    });
+    let lookup = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .sequence()
+        .http_status(503, None)
+        .repeatedly()
+        .build();
+    let stop = stop_ok();
+    let guard = guard(policy(), &[&list, &stop], &[], &[&lookup]);
+
+    let failure = handle(&guard, event(SCHEDULED)).await.unwrap_err();
+
+    assert_eq!(failure.retry(), Retry::Retryable);
+    assert_eq!(stop.num_calls(), 0);
+}

@@ -1,0 +1,449 @@
+//! The handler against a real moto server: sessions created in the emulator, real-shaped
+//! EventBridge events, the session's state read back from the emulator, and the notification
+//! read through an SQS queue subscribed to the topic.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use aws_config::SdkConfig;
+use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
+use aws_sdk_glue::types::{SessionCommand, WorkerType};
+use aws_sdk_sqs::types::QueueAttributeName;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use glue_session_guard_lambda::enforce::{Creator, Notification, Outcome};
+use glue_session_guard_lambda::{Guard, Response, Settings, Timing, handle};
+use lambda_runtime::{Context, LambdaEvent};
+use policy::{Decision, EnforcementAction, Mode, Policy};
+use serde_json::{Value, json};
+
+const CREATE_SESSION: &str = include_str!("../fixtures/create_session_event.json");
+const SCHEDULED: &str = include_str!("../fixtures/scheduled_event.json");
+const POLICY: &str = include_str!("../fixtures/policy.json");
+const ACCOUNT: &str = "123456789012";
+const MARKER: &str = "glue-session-guard:enforced";
+
+/// One test's world: its own region in moto, a topic, and a queue subscribed to it.
+struct World {
+    region: &'static str,
+    sdk: SdkConfig,
+    glue: aws_sdk_glue::Client,
+    sqs: aws_sdk_sqs::Client,
+    topic_arn: String,
+    queue_url: String,
+}
+
+impl World {
+    async fn new(region: &'static str) -> World {
+        let sdk = common::sdk_config(region).await;
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let topic_arn = sns
+            .create_topic()
+            .name("gsg-notifications")
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("gsg-inbox")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap();
+        let queue_arn = attributes.attributes.unwrap()[&QueueAttributeName::QueueArn].clone();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .unwrap();
+        World {
+            region,
+            glue: aws_sdk_glue::Client::new(&sdk),
+            sdk,
+            sqs,
+            topic_arn,
+            queue_url,
+        }
+    }
+
+    /// The guard under test, with moto's Glue and SNS. moto has no CloudTrail `LookupEvents`,
+    /// so CloudTrail answers "no records" (the sweep then judges by the default boundaries).
+    fn guard(&self, policy: Policy) -> Guard {
+        let no_records = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+            .then_output(|| LookupEventsOutput::builder().build());
+        let mut guard = Guard::new(
+            &self.sdk,
+            Settings {
+                policy,
+                topic_arn: self.topic_arn.clone(),
+                stack_name: "glue-session-guard".to_string(),
+            },
+            Timing {
+                first_poll: Duration::from_millis(10),
+                max_poll: Duration::from_millis(50),
+                deadline_margin: Duration::from_millis(100),
+                cloudtrail_lag: Duration::ZERO,
+            },
+        );
+        guard.cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&no_records]);
+        guard
+    }
+
+    /// Creates a session of 50 G.8X workers in moto (its reply is empty: the id is ours).
+    async fn create_session(&self, id: &str, glue_version: &str) {
+        self.glue
+            .create_session()
+            .id(id)
+            .role(format!("arn:aws:iam::{ACCOUNT}:role/GlueSessionRole"))
+            .command(
+                SessionCommand::builder()
+                    .name("glueetl")
+                    .python_version("3")
+                    .build(),
+            )
+            .worker_type(WorkerType::G8X)
+            .number_of_workers(50)
+            .glue_version(glue_version)
+            .tags("owner", "alice")
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// The CloudTrail record of that creation by an assumed role, in its EventBridge envelope.
+    fn event(&self, id: &str, role: &str) -> LambdaEvent<Value> {
+        let mut event: Value = serde_json::from_str(CREATE_SESSION).unwrap();
+        event["region"] = json!(self.region);
+        let detail = &mut event["detail"];
+        detail["awsRegion"] = json!(self.region);
+        detail["userIdentity"]["arn"] = json!(format!(
+            "arn:aws:sts::{ACCOUNT}:assumed-role/{role}/someone"
+        ));
+        detail["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
+            json!(format!("arn:aws:iam::{ACCOUNT}:role/{role}"));
+        detail["requestParameters"]["id"] = json!(id);
+        detail["responseElements"]["session"]["id"] = json!(id);
+        LambdaEvent::new(event, self.context())
+    }
+
+    fn context(&self) -> Context {
+        let mut context = Context::default();
+        context.request_id = "moto-test".to_string();
+        context.invoked_function_arn =
+            format!("arn:aws:lambda:{}:{ACCOUNT}:function:gsg", self.region);
+        let deadline = SystemTime::now() + Duration::from_secs(30);
+        context.deadline = deadline
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        context
+    }
+
+    async fn status(&self, id: &str) -> Option<String> {
+        match self.glue.get_session().id(id).send().await {
+            Ok(output) => output
+                .session
+                .and_then(|s| s.status)
+                .map(|s| s.as_str().to_string()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_entity_not_found_exception()) =>
+            {
+                None
+            }
+            Err(error) => panic!("GetSession: {error:?}"),
+        }
+    }
+
+    async fn tags(&self, id: &str) -> HashMap<String, String> {
+        let arn = format!("arn:aws:glue:{}:{ACCOUNT}:session/{id}", self.region);
+        self.glue
+            .get_tags()
+            .resource_arn(arn)
+            .send()
+            .await
+            .unwrap()
+            .tags
+            .unwrap_or_default()
+    }
+
+    /// The notifications that reached the queue (SNS's JSON envelope of each).
+    async fn notifications(&self) -> Vec<Value> {
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        received
+            .messages
+            .unwrap_or_default()
+            .iter()
+            .map(|message| serde_json::from_str(message.body().unwrap()).unwrap())
+            .collect()
+    }
+}
+
+fn policy() -> Policy {
+    serde_json::from_str(POLICY).unwrap()
+}
+
+fn attribute<'a>(notification: &'a Value, name: &str) -> &'a str {
+    notification["MessageAttributes"][name]["Value"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+fn session_report(response: Response) -> glue_session_guard_lambda::enforce::SessionReport {
+    match response {
+        Response::Session(report) => report,
+        other => panic!("expected a session report, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn enforce_stops_the_session_notifies_once_and_ignores_the_duplicate() {
+    let world = World::new("us-east-2").await;
+    world.create_session("nb-enforce", "4.0").await;
+    let guard = world.guard(policy());
+
+    let report = session_report(
+        handle(&guard, world.event("nb-enforce", "Analyst"))
+            .await
+            .unwrap(),
+    );
+
+    assert_eq!(
+        (report.decision, report.outcome.clone()),
+        (Decision::Violation, Outcome::Stopped)
+    );
+    assert_eq!(
+        world.status("nb-enforce").await.as_deref(),
+        Some("STOPPING")
+    );
+    assert_eq!(
+        world
+            .tags("nb-enforce")
+            .await
+            .get(MARKER)
+            .map(String::as_str),
+        Some("stop")
+    );
+    let notifications = world.notifications().await;
+    assert_eq!(notifications.len(), 1);
+    let notification = &notifications[0];
+    assert_eq!(
+        notification["Subject"],
+        "[glue-session-guard] Glue session nb-enforce out of bounds: stopped"
+    );
+    let body = notification["Message"].as_str().unwrap();
+    assert!(body.contains("Session:   nb-enforce"), "{body}");
+    assert!(body.contains("assumed-role/Analyst/someone"), "{body}");
+    assert!(body.contains("max_workers: 50 (limit: 10)"), "{body}");
+    assert!(body.contains("The session was stopped"), "{body}");
+    assert_eq!(attribute(notification, "decision"), "violation");
+    assert_eq!(attribute(notification, "session_id"), "nb-enforce");
+    assert_eq!(
+        attribute(notification, "principal"),
+        "arn:aws:sts::123456789012:assumed-role/Analyst/someone"
+    );
+
+    // EventBridge delivers the same event again.
+    let again = session_report(
+        handle(&guard, world.event("nb-enforce", "Analyst"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(again.outcome, Outcome::AlreadyEnded("STOPPING".to_string()));
+    assert_eq!(again.notification, Notification::AlreadySent);
+    assert!(world.notifications().await.is_empty());
+}
+
+#[tokio::test]
+async fn audit_mode_notifies_and_leaves_the_session_running() {
+    let world = World::new("us-west-1").await;
+    world.create_session("nb-audit", "4.0").await;
+    let mut policy = policy();
+    policy.enforcement.mode = Mode::Audit;
+    let guard = world.guard(policy);
+
+    let report = session_report(
+        handle(&guard, world.event("nb-audit", "Analyst"))
+            .await
+            .unwrap(),
+    );
+
+    assert_eq!(report.outcome, Outcome::NotStopped);
+    assert_eq!(world.status("nb-audit").await.as_deref(), Some("READY"));
+    let notifications = world.notifications().await;
+    assert_eq!(notifications.len(), 1);
+    assert!(
+        notifications[0]["Message"]
+            .as_str()
+            .unwrap()
+            .contains("The session was NOT stopped")
+    );
+    assert!(
+        notifications[0]["Subject"]
+            .as_str()
+            .unwrap()
+            .ends_with("NOT stopped (audit)")
+    );
+}
+
+#[tokio::test]
+async fn delete_stops_then_deletes_the_session() {
+    let world = World::new("us-west-2").await;
+    world.create_session("nb-delete", "4.0").await;
+    let mut policy = policy();
+    policy.enforcement.action = EnforcementAction::Delete;
+    let guard = world.guard(policy);
+
+    let report = session_report(
+        handle(&guard, world.event("nb-delete", "Analyst"))
+            .await
+            .unwrap(),
+    );
+
+    assert!(report.deleted);
+    assert_eq!(world.status("nb-delete").await, None);
+    let notifications = world.notifications().await;
+    assert_eq!(notifications.len(), 1);
+    assert!(
+        notifications[0]["Subject"]
+            .as_str()
+            .unwrap()
+            .ends_with("stopped and deleted")
+    );
+
+    // A retry after the deletion: the session is gone, which is logged, not an error.
+    let again = session_report(
+        handle(&guard, world.event("nb-delete", "Analyst"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(again.outcome, Outcome::Gone);
+    assert!(world.notifications().await.is_empty());
+}
+
+#[tokio::test]
+async fn exempt_and_overridden_creators_keep_their_sessions() {
+    let world = World::new("eu-west-1").await;
+    world.create_session("nb-breakglass", "4.0").await;
+    world.create_session("nb-admin", "4.0").await;
+    let guard = world.guard(policy());
+
+    let exempt = session_report(
+        handle(&guard, world.event("nb-breakglass", "BreakGlass"))
+            .await
+            .unwrap(),
+    );
+    let admin = session_report(
+        handle(&guard, world.event("nb-admin", "DataPlatformAdmin"))
+            .await
+            .unwrap(),
+    );
+
+    assert_eq!(exempt.decision, Decision::Exempt);
+    assert_eq!(admin.decision, Decision::Compliant);
+    assert_eq!(admin.override_name.as_deref(), Some("platform-admins"));
+    assert_eq!(
+        world.status("nb-breakglass").await.as_deref(),
+        Some("READY")
+    );
+    assert_eq!(world.status("nb-admin").await.as_deref(), Some("READY"));
+    assert!(world.notifications().await.is_empty());
+}
+
+#[tokio::test]
+async fn events_that_are_not_a_created_session_are_ignored() {
+    let world = World::new("eu-west-2").await;
+    world.create_session("nb-ignored", "4.0").await;
+    let guard = world.guard(policy());
+    let mut failed = world.event("nb-ignored", "Analyst");
+    failed.payload["detail"]["errorCode"] = json!("ValidationException");
+    let mut other = world.event("nb-ignored", "Analyst");
+    other.payload["detail"]["eventName"] = json!("GetSession");
+
+    for event in [failed, other] {
+        let response = handle(&guard, event).await.unwrap();
+        assert!(matches!(response, Response::Ignored { .. }), "{response:?}");
+    }
+
+    assert_eq!(world.status("nb-ignored").await.as_deref(), Some("READY"));
+    assert!(world.notifications().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_sweep_stops_a_session_whose_event_never_came() {
+    let world = World::new("ap-southeast-2").await;
+    world.create_session("nb-missed", "3.0").await;
+    world.create_session("nb-already-stopped", "3.0").await;
+    world
+        .glue
+        .stop_session()
+        .id("nb-already-stopped")
+        .send()
+        .await
+        .unwrap();
+    let guard = world.guard(policy());
+    let mut event: Value = serde_json::from_str(SCHEDULED).unwrap();
+    event["region"] = json!(world.region);
+
+    let Response::Sweep(sweep) = handle(&guard, LambdaEvent::new(event, world.context()))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a sweep report");
+    };
+
+    assert_eq!((sweep.listed, sweep.judged), (2, 1));
+    let report = &sweep.sessions[0];
+    assert_eq!(report.session_id, "nb-missed");
+    assert_eq!(
+        (report.decision, report.creator),
+        (Decision::Violation, Creator::Unknown)
+    );
+    assert!(
+        report.rules.contains(&"allowed_glue_versions".to_string()),
+        "{:?}",
+        report.rules
+    );
+    assert_eq!(world.status("nb-missed").await.as_deref(), Some("STOPPING"));
+    let notifications = world.notifications().await;
+    assert_eq!(notifications.len(), 1);
+    let body = notifications[0]["Message"].as_str().unwrap();
+    assert!(body.contains("Found by:  the scheduled sweep"), "{body}");
+    assert!(body.contains("judged by the default boundaries"), "{body}");
+    assert_eq!(attribute(&notifications[0], "principal"), "unknown");
+
+    // The next sweep finds nothing running.
+    let mut event: Value = serde_json::from_str(SCHEDULED).unwrap();
+    event["region"] = json!(world.region);
+    let Response::Sweep(next) = handle(&guard, LambdaEvent::new(event, world.context()))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a sweep report");
+    };
+    assert_eq!(next.judged, 0);
+    assert!(world.notifications().await.is_empty());
+}
