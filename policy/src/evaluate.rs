@@ -7,6 +7,9 @@ use crate::facts::{Fact, Ignored, SessionFacts, facts_from_cloudtrail};
 use crate::glob::ArnPattern;
 use crate::model::{Boundaries, EnforcementAction, Mode, Policy, dpu_per_worker};
 
+/// Most names a violation lists (its message says how many more there are).
+const MAX_LISTED: usize = 10;
+
 /// Glue's defaults for what a creator leaves out.
 pub mod glue_defaults {
     pub const NUMBER_OF_WORKERS: u64 = 5;
@@ -373,14 +376,24 @@ impl Check {
                     let foreign: Vec<&String> =
                         list.iter().filter(|c| !allowed.contains(c)).collect();
                     if !foreign.is_empty() {
-                        let names: Vec<&str> = foreign.iter().map(|c| c.as_str()).collect();
+                        // A verdict stays small enough for a notification whatever the input:
+                        // the first few names, and how many more.
+                        let shown: Vec<&str> = foreign
+                            .iter()
+                            .take(MAX_LISTED)
+                            .map(|c| c.as_str())
+                            .collect();
+                        let more = match foreign.len().saturating_sub(MAX_LISTED) {
+                            0 => String::new(),
+                            n => format!(" and {n} more"),
+                        };
                         self.violate(
                             "allowed_connections",
-                            json!(foreign),
+                            json!(shown),
                             json!(allowed),
                             format!(
-                                "connection {} is not allowed (allowed: {})",
-                                names.join(", "),
+                                "connection {}{more} is not allowed (allowed: {})",
+                                shown.join(", "),
                                 allowed.join(", ")
                             ),
                             false,

@@ -273,11 +273,26 @@ fn known<T>(fact: Fact<T>) -> Fact<T> {
     }
 }
 
+/// Longest name (worker type, Glue version, connection) kept from an input; Glue's own limit
+/// is 255. A longer one is cut (and marked `…`), so it still fails any allowed-list check but
+/// cannot make a verdict or a notification huge.
+const MAX_NAME_CHARS: usize = 255;
+
+fn bounded(text: &str) -> String {
+    if text.chars().count() <= MAX_NAME_CHARS {
+        text.to_string()
+    } else {
+        let mut cut: String = text.chars().take(MAX_NAME_CHARS).collect();
+        cut.push('…');
+        cut
+    }
+}
+
 /// Absent: `Omitted`. Present but unreadable: `Unknown` (never guessed).
 fn string_fact(value: Option<&Value>) -> Fact<String> {
     match value {
         None => Fact::Omitted,
-        Some(Value::String(text)) if !text.is_empty() => Fact::Given(text.clone()),
+        Some(Value::String(text)) if !text.is_empty() => Fact::Given(bounded(text)),
         Some(_) => Fact::Unknown,
     }
 }
@@ -313,7 +328,7 @@ fn connection_names(list: &Value) -> Fact<Vec<String>> {
         Value::Null => Fact::Given(Vec::new()),
         Value::Array(items) => items
             .iter()
-            .map(|item| item.as_str().map(str::to_string))
+            .map(|item| item.as_str().map(bounded))
             .collect::<Option<Vec<_>>>()
             .map_or(Fact::Unknown, Fact::Given),
         _ => Fact::Unknown,

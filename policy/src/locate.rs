@@ -81,6 +81,29 @@ impl LocationIndex {
                 }
             };
             let here = Location::from_marker(&marker);
+            let tag = match &event {
+                Event::Scalar(_, _, _, tag) => tag.as_ref(),
+                Event::MappingStart(_, tag) | Event::SequenceStart(_, tag) => tag.as_ref(),
+                _ => None,
+            };
+            if let Some(tag) = tag {
+                // serde_yaml drops or reinterprets tags (`!!str 5` becomes a number, `!x` is
+                // ignored): a policy means only what it plainly says.
+                problems.push(SyntaxProblem {
+                    location: here,
+                    path: String::new(),
+                    reason: format!(
+                        "YAML tags are not allowed in a policy (found `{}{}`)",
+                        if tag.handle == "tag:yaml.org,2002:" {
+                            "!!"
+                        } else {
+                            &tag.handle
+                        },
+                        tag.suffix
+                    ),
+                });
+                break;
+            }
             match event {
                 Event::StreamEnd => break,
                 Event::Scalar(value, ..) => {

@@ -51,6 +51,38 @@ impl fmt::Display for PolicyError {
     }
 }
 
+/// Longest reason or path printed; longer ones are cut with `…`.
+const MAX_SHOWN_CHARS: usize = 600;
+
+/// Text from the policy made safe to print: control characters escaped (an ESC must not
+/// reach a terminal), and at most `MAX_SHOWN_CHARS` characters.
+pub fn printable(text: &str) -> String {
+    let mut out = String::new();
+    for (count, c) in text.chars().enumerate() {
+        if count == MAX_SHOWN_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl PolicyError {
+    fn new(file: &str, location: Location, path: &str, reason: &str) -> PolicyError {
+        PolicyError {
+            file: printable(file),
+            location,
+            path: printable(path),
+            reason: printable(reason),
+        }
+    }
+}
+
 /// Every problem found in one policy file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct PolicyErrors(pub Vec<PolicyError>);
@@ -70,12 +102,12 @@ impl fmt::Display for PolicyErrors {
 /// Parses and validates the policy text read from `file` (the name is only used in messages).
 pub fn load_policy(file: &str, bytes: &[u8]) -> Result<Policy, PolicyErrors> {
     let whole_file = |reason: String| {
-        PolicyErrors(vec![PolicyError {
-            file: file.to_string(),
-            location: Location { line: 1, col: 1 },
-            path: String::new(),
-            reason,
-        }])
+        PolicyErrors(vec![PolicyError::new(
+            file,
+            Location { line: 1, col: 1 },
+            "",
+            &reason,
+        )])
     };
     if bytes.len() > MAX_POLICY_BYTES {
         return Err(whole_file(format!(
@@ -89,6 +121,8 @@ pub fn load_policy(file: &str, bytes: &[u8]) -> Result<Policy, PolicyErrors> {
             error.valid_up_to()
         ))
     })?;
+    // A byte-order mark is not part of the document.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
         return Err(whole_file(
             "the file is empty; a policy needs at least `version` and `stack`".to_string(),
@@ -100,11 +134,8 @@ pub fn load_policy(file: &str, bytes: &[u8]) -> Result<Policy, PolicyErrors> {
         return Err(PolicyErrors(
             problems
                 .into_iter()
-                .map(|problem| PolicyError {
-                    file: file.to_string(),
-                    location: problem.location,
-                    path: problem.path,
-                    reason: problem.reason,
+                .map(|problem| {
+                    PolicyError::new(file, problem.location, &problem.path, &problem.reason)
                 })
                 .collect(),
         ));
@@ -119,12 +150,7 @@ pub fn load_policy(file: &str, bytes: &[u8]) -> Result<Policy, PolicyErrors> {
             })
             .unwrap_or(Location { line: 1, col: 1 });
         let (path, reason) = split_serde_message(&error.to_string());
-        PolicyErrors(vec![PolicyError {
-            file: file.to_string(),
-            location,
-            path,
-            reason,
-        }])
+        PolicyErrors(vec![PolicyError::new(file, location, &path, &reason)])
     })?;
 
     let mut checker = Checker {
@@ -169,12 +195,9 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn fail(&mut self, path: &str, reason: impl Into<String>) {
-        self.errors.push(PolicyError {
-            file: self.file.to_string(),
-            location: self.index.locate(path),
-            path: path.to_string(),
-            reason: reason.into(),
-        });
+        let location = self.index.locate(path);
+        self.errors
+            .push(PolicyError::new(self.file, location, path, &reason.into()));
     }
 
     fn policy(&mut self, policy: &Policy) {

@@ -352,26 +352,29 @@ fn error_messages_keep_the_file_name_and_a_real_position() {
 /// Known gaps, pinned to today's behaviour so that a fix shows up here: when the policy crate
 /// rejects tags or a byte-order mark with a clear message, replace these assertions with it.
 #[test]
-fn known_gaps_yaml_tags_are_ignored_and_a_bom_misleads() {
-    // Tags are dropped silently: `!evil` and `!vpc` vanish, `!!binary` is not decoded (the name
-    // is the base64 text itself), `!!str 5` becomes the number 5.
-    let tagged = load_policy("p.yaml", &fixture("yaml-tags.yaml")).unwrap();
-    assert_eq!(tagged.stack.name, "Z3VhcmQ");
-    assert_eq!(tagged.boundaries.max_workers, Some(5));
+fn yaml_tags_are_refused_a_bom_is_skipped_and_values_print_safely() {
+    // serde_yaml would drop `!evil`, not decode `!!binary` and read `!!str 5` as 5: a policy
+    // means only what it plainly says, so any tag is an error.
+    let tagged = load_policy("p.yaml", &fixture("yaml-tags.yaml"))
+        .unwrap_err()
+        .to_string();
     assert_eq!(
-        tagged.boundaries.allowed_connections,
-        Some(vec!["private-vpc".to_string()])
+        tagged,
+        "p.yaml:3:14: YAML tags are not allowed in a policy (found `!evil`)"
     );
+    let binary = load_policy("p.yaml", b"version: 1\nstack: {name: !!binary Z3VhcmQ}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(binary.ends_with("(found `!!binary`)"), "{binary}");
 
-    // A UTF-8 byte-order mark in front of a valid policy: an error, but a misleading one
-    // (`stack` is there).
+    // A UTF-8 byte-order mark in front of a valid policy is not part of the document.
     let mut with_bom = b"\xef\xbb\xbf".to_vec();
     with_bom.extend_from_slice(&with_boundaries("{max_workers: 1}"));
-    let error = load_policy("p.yaml", &with_bom).unwrap_err().to_string();
-    assert_eq!(error, "p.yaml:1:2: missing field `stack`");
+    let policy = load_policy("p.yaml", &with_bom).unwrap();
+    assert_eq!(policy.boundaries.max_workers, Some(1));
 
-    // Control characters written as escapes reach the message raw (an ESC can rewrite a
-    // terminal that shows the error).
+    // Control characters written as escapes are printed escaped (an ESC must not reach a
+    // terminal), and very long values are cut.
     let escaped = load_policy(
         "p.yaml",
         b"version: 1\nstack: {name: \"gu\\e[2Jard\"}\nboundaries: {max_workers: 1}\n",
@@ -379,9 +382,19 @@ fn known_gaps_yaml_tags_are_ignored_and_a_bom_misleads() {
     .unwrap_err()
     .to_string();
     assert!(
-        escaped.starts_with("p.yaml:2:9: stack.name: `gu\u{1b}[2Jard` is not a valid stack name"),
+        escaped.starts_with("p.yaml:2:9: stack.name: `gu\\u{1b}[2Jard` is not a valid stack name"),
         "{escaped:?}"
     );
+    assert!(!escaped.contains('\u{1b}'));
+    let long = format!(
+        "version: 1\nstack: {{name: {}}}\nboundaries: {{max_workers: 1}}\n",
+        "a".repeat(200_000)
+    );
+    let error = load_policy("p.yaml", long.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(error.len() < 1000, "{} bytes", error.len());
+    assert!(error.ends_with('…'), "{}", &error[error.len() - 20..]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -644,7 +657,13 @@ fn glue_session_cases() -> Vec<EventCase> {
 }
 
 fn check(what: &str, verdict: &Verdict, expect: &Expect) {
-    serde_json::to_string(verdict).unwrap_or_else(|error| panic!("{what}: {error}"));
+    let json = serde_json::to_string(verdict).unwrap_or_else(|error| panic!("{what}: {error}"));
+    // Whatever the input, a verdict stays small enough for a log line and a notification.
+    assert!(
+        json.len() < 64 * 1024,
+        "{what}: the verdict is {} bytes",
+        json.len()
+    );
     match *expect {
         Expect::Ignored(reason) => {
             assert_eq!(verdict.decision, Decision::Ignored, "{what}: {verdict:?}");
