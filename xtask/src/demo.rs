@@ -231,6 +231,20 @@ fn cloudtrail_event(id: &str, shape: &Value) -> anyhow::Result<Value> {
     Ok(event)
 }
 
+/// A value for cargo-lambda's env file: single-quoted (taken literally), or double-quoted with
+/// escapes when it holds a single quote.
+fn dotenv_quoted(value: &str) -> String {
+    if value.contains('\'') {
+        let escaped = value
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('$', "\\$");
+        format!("\"{escaped}\"")
+    } else {
+        format!("'{value}'")
+    }
+}
+
 /// The function running under `cargo lambda watch`, stopped (with its whole process group)
 /// when dropped.
 struct Watch {
@@ -252,7 +266,10 @@ impl Watch {
             ("AWS_SECRET_ACCESS_KEY", "demo".to_string()),
         ];
         let env_file = std::env::temp_dir().join(format!("gsg-demo-{}.env", std::process::id()));
-        let lines: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        let lines: String = env
+            .iter()
+            .map(|(k, v)| format!("{k}={}\n", dotenv_quoted(v)))
+            .collect();
         std::fs::write(&env_file, lines)?;
         let mut command = Command::new(tools::venv_bin("cargo-lambda"));
         command
@@ -277,9 +294,12 @@ impl Watch {
             .stdin(Stdio::null());
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn().context("starting cargo lambda watch")?;
-        let watch = Watch { child, port };
+        let mut watch = Watch { child, port };
         let deadline = Instant::now() + Duration::from_secs(900);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = watch.child.try_wait()? {
+                anyhow::bail!("cargo lambda watch exited before serving ({status})");
+            }
             anyhow::ensure!(
                 Instant::now() < deadline,
                 "cargo lambda watch did not start within 15 minutes"
@@ -316,10 +336,31 @@ impl Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        // The watcher runs cargo and the function as children: stop the whole group.
+        // Ctrl-C is how cargo lambda watch is meant to stop: it then stops the function
+        // instances it started (in process groups of their own). Force the rest after 10 s.
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = Command::new("kill")
-            .args(["-TERM", &format!("-{}", self.child.id())])
+            .args(["-KILL", &format!("-{pid}")])
             .status();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dotenv_quoted;
+
+    #[test]
+    fn env_file_values_survive_quotes_and_braces() {
+        assert_eq!(dotenv_quoted(r#"{"a":"b"}"#), r#"'{"a":"b"}'"#);
+        assert_eq!(dotenv_quoted(r#"it's "$x""#), r#""it's \"\$x\"""#);
     }
 }
