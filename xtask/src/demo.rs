@@ -77,11 +77,7 @@ async fn demo(args: &AwsArgs) -> anyhow::Result<()> {
     let deployed = stack::describe(&aws.cloudformation(), &policy.stack.name)
         .await?
         .context("the stack is not there after deploy")?;
-    let topic = deployed
-        .outputs()
-        .iter()
-        .find(|o| o.output_key() == Some("NotificationTopicArn"))
-        .and_then(|o| o.output_value())
+    let topic = stack::output(&deployed, "NotificationTopicArn")
         .context("the stack has no NotificationTopicArn output")?
         .to_string();
 

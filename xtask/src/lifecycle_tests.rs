@@ -160,12 +160,7 @@ async fn deploy_redeploy_update_plan_status_and_clean_up() {
             "output {key} missing from {outputs:?}"
         );
     }
-    let function_arn = deployed
-        .outputs()
-        .iter()
-        .find(|o| o.output_key() == Some("FunctionArn"))
-        .and_then(|o| o.output_value())
-        .unwrap();
+    let function_arn = stack::output(&deployed, "FunctionArn").unwrap();
     assert!(
         function_arn.ends_with(":function:gsg-lifecycle-enforcer"),
         "{function_arn}"

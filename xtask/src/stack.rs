@@ -469,6 +469,15 @@ pub async fn remove_leftover(cf: &Client, name: &str, poll: Duration) -> anyhow:
     anyhow::bail!("the half-created stack {name} was not gone after deleting it; delete it by hand")
 }
 
+/// The value of one of the stack's outputs.
+pub fn output<'s>(stack: &'s Stack, key: &str) -> Option<&'s str> {
+    stack
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some(key))
+        .and_then(|o| o.output_value())
+}
+
 /// Prints the stack's outputs, one `key = value` a line.
 pub fn print_outputs(stack: &Stack) {
     if stack.outputs().is_empty() {
