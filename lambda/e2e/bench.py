@@ -1,39 +1,63 @@
 """Measures the built `bootstrap` against moto through a stand-in Lambda Runtime API.
 
-Usage: bench.py BOOTSTRAP [EVENTS]   (AWS_ENDPOINT_URL must point at a moto server)
+Usage: bench.py BOOTSTRAP [EVENTS] [--starts N] [--json]
+       (AWS_ENDPOINT_URL must point at a moto server; boto3 from .venv)
 
-Reports start-up (process start to its first request for an event), peak memory (VmHWM),
-and the function's own CPU time per event (user+system, AWS calls to moto included as client
-work: signing, HTTP, JSON), for one out-of-bounds session followed by EVENTS compliant ones.
+BOOTSTRAP is the binary, or the `bootstrap.zip` Lambda package (unpacked to a temporary
+directory). Reports:
+
+* start-up: process start to its first request for an event (`/invocation/next`), the median
+  of N starts (default 1; each start is a fresh process, killed at that first request);
+* one run of EVENTS events (default 200): every tenth one out of bounds (its own session,
+  stopped and notified), the others compliant (the same session, left alone):
+  * peak memory (VmHWM) after the last event,
+  * the function's own CPU time per event (user+system, from /proc; the AWS calls to moto are
+    included as client work: signing, HTTP, JSON), from the second event to the last,
+  * end-to-end time per event (event handed out to response posted: the function, its calls to
+    moto and moto's own work), median per kind, from the second event on.
+
+With --json, one JSON object on stdout (what `cargo xtask bench` reads); the human summary
+goes to stderr. Exits 1 when the function failed an event or did not stop and notify an
+out-of-bounds session.
 """
 
+import argparse
 import json
 import os
 import pathlib
+import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
+REGION = "eu-central-1"
 TICKS = os.sysconf("SC_CLK_TCK")
+OUT_OF_BOUNDS_EVERY = 10
 
 
 def client(service):
-    return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="eu-central-1")
+    return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=REGION)
 
 
-def event(session_id, role):
+def event(session_id, role, workers):
     payload = json.loads((ROOT / "lambda/fixtures/create_session_event.json").read_text())
+    payload["region"] = REGION
     detail = payload["detail"]
+    detail["awsRegion"] = REGION
     detail["userIdentity"]["arn"] = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/someone"
     detail["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = f"arn:aws:iam::{ACCOUNT}:role/{role}"
     detail["requestParameters"]["id"] = session_id
+    detail["requestParameters"]["numberOfWorkers"] = workers
     detail["responseElements"]["session"]["id"] = session_id
+    detail["responseElements"]["session"]["numberOfWorkers"] = workers
     return payload
 
 
@@ -49,87 +73,213 @@ def peak_kib(pid):
     return 0
 
 
+class Run:
+    """One process of the function, fed `events` through a stand-in Runtime API."""
+
+    def __init__(self, bootstrap, env, events):
+        self.events = events
+        self.next = 0
+        self.first_next = None
+        self.handed_out = {}
+        self.responded = {}
+        self.responses = {}
+        self.errors = []
+        self.marks = {}
+        self.done = threading.Event()
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}")
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen([bootstrap], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        finished = self.done.wait(600)
+        self.process.kill()
+        self.process.wait()
+        self.release.set()
+        server.shutdown()
+        server.server_close()
+        if not finished:
+            sys.exit(f"the function did not finish {len(events)} events in 600 s")
+
+    def handler(self):
+        run = self
+
+        class RuntimeApi(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                now = time.perf_counter()
+                with run.lock:
+                    if run.first_next is None:
+                        run.first_next = now
+                    index = run.next
+                    if index == 1:
+                        run.marks["ticks_at_second"] = cpu_ticks(run.process.pid)
+                    if index >= len(run.events):
+                        if run.events:
+                            run.marks["ticks_at_end"] = cpu_ticks(run.process.pid)
+                            run.marks["peak_kib"] = peak_kib(run.process.pid)
+                        run.done.set()
+                    else:
+                        run.next += 1
+                        run.handed_out[index] = now
+                if index >= len(run.events):
+                    run.release.wait(60)
+                    return
+                body = json.dumps(run.events[index]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Lambda-Runtime-Aws-Request-Id", f"req-{index}")
+                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000))
+                self.send_header("Lambda-Runtime-Invoked-Function-Arn",
+                                 f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:gsg")
+                self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                now = time.perf_counter()
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                # /2018-06-01/runtime/invocation/req-<index>/(response|error)
+                parts = self.path.rstrip("/").split("/")
+                index = int(parts[-2].removeprefix("req-")) if len(parts) >= 2 and parts[-2].startswith("req-") else -1
+                with run.lock:
+                    run.responded[index] = now
+                    if parts[-1] == "response":
+                        run.responses[index] = json.loads(body)
+                    else:
+                        run.errors.append((self.path, body.decode(errors="replace")))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        return RuntimeApi
+
+
 def main():
-    bootstrap, count = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bootstrap", help="the bootstrap binary, or bootstrap.zip")
+    parser.add_argument("events", nargs="?", type=int, default=200, help="events in the long run (default 200)")
+    parser.add_argument("--starts", type=int, default=1, help="start-ups to time (the median is reported)")
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    args = parser.parse_args()
+    if args.events < 2 or args.starts < 1:
+        sys.exit("need at least 2 events and 1 start")
+    out = sys.stderr if args.json else sys.stdout
+
+    with tempfile.TemporaryDirectory() as unpacked:
+        bootstrap = args.bootstrap
+        if zipfile.is_zipfile(bootstrap):
+            with zipfile.ZipFile(bootstrap) as package:
+                package.extract("bootstrap", unpacked)
+            bootstrap = os.path.join(unpacked, "bootstrap")
+            os.chmod(bootstrap, 0o755)
+        result = measure(bootstrap, args.events, args.starts, out)
+    result["bootstrap"] = args.bootstrap
+    if args.json:
+        print(json.dumps(result))
+    if result["failures"]:
+        sys.exit(1)
+
+
+def measure(bootstrap, count, starts, out):
     glue, sns = client("glue"), client("sns")
-    topic = sns.create_topic(Name="gsg-bench")["TopicArn"]
-    for session_id in ("nb-bench-big", "nb-bench-admin"):
+    run_id = os.urandom(3).hex()
+    topic = sns.create_topic(Name=f"gsg-bench-{run_id}")["TopicArn"]
+
+    def create(session_id, workers):
         glue.create_session(
             Id=session_id, Role=f"arn:aws:iam::{ACCOUNT}:role/R", Command={"Name": "glueetl"},
-            WorkerType="G.8X", NumberOfWorkers=50, GlueVersion="4.0", Tags={"owner": "x"},
+            WorkerType="G.8X", NumberOfWorkers=workers, GlueVersion="4.0", Tags={"owner": "x"},
         )
-    events = [event("nb-bench-big", "Analyst")] + [event("nb-bench-admin", "DataPlatformAdmin")] * count
-    state = {"next": 0, "first_next": None, "ticks_at_second": None, "started": None, "done": threading.Event(),
-             "responses": []}
 
-    class RuntimeApi(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
+    # The admin's 40 G.8X workers are within the fixture policy's platform-admins override; an
+    # analyst's 50 are out of bounds.
+    admin_session = f"nb-bench-{run_id}-admin"
+    create(admin_session, 40)
+    compliant = event(admin_session, "DataPlatformAdmin", 40)
+    events, kinds = [], []
+    for index in range(count):
+        if index % OUT_OF_BOUNDS_EVERY == 0:
+            session_id = f"nb-bench-{run_id}-big-{index}"
+            create(session_id, 50)
+            events.append(event(session_id, "Analyst", 50))
+            kinds.append("out_of_bounds")
+        else:
+            events.append(compliant)
+            kinds.append("compliant")
 
-        def do_GET(self):
-            now = time.perf_counter()
-            if state["first_next"] is None:
-                state["first_next"] = now
-            index = state["next"]
-            if index == 1:
-                state["ticks_at_second"] = cpu_ticks(process.pid)
-                state["second_started"] = now
-            if index >= len(events):
-                state["ticks_at_end"] = cpu_ticks(process.pid)
-                state["ended"] = now
-                state["peak_kib"] = peak_kib(process.pid)
-                state["done"].set()
-                time.sleep(30)
-                return
-            state["next"] += 1
-            body = json.dumps(events[index]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Lambda-Runtime-Aws-Request-Id", f"req-{index}")
-            self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000))
-            self.send_header("Lambda-Runtime-Invoked-Function-Arn",
-                             f"arn:aws:lambda:eu-central-1:{ACCOUNT}:function:gsg")
-            self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_POST(self):
-            length = int(self.headers.get("Content-Length", 0))
-            state["responses"].append((self.path, self.rfile.read(length)))
-            self.send_response(202)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     policy = json.loads((ROOT / "lambda/fixtures/policy.json").read_text())
     env = dict(
         os.environ,
-        AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}",
         AWS_LAMBDA_FUNCTION_NAME="gsg", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128",
         AWS_LAMBDA_FUNCTION_VERSION="$LATEST", AWS_LAMBDA_LOG_STREAM_NAME="bench",
-        AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/gsg", AWS_REGION="eu-central-1",
+        AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/gsg", AWS_REGION=REGION,
         AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_LAMBDA_LOG_LEVEL="WARN",
         GSG_POLICY=json.dumps(policy, separators=(",", ":")), NOTIFICATION_TOPIC_ARN=topic,
         STACK_NAME="glue-session-guard",
     )
-    started = time.perf_counter()
-    process = subprocess.Popen([bootstrap], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    finished = state["done"].wait(300)
-    process.kill()
-    process.wait()
-    server.shutdown()
-    if not finished:
-        sys.exit("the function did not finish the events in 300 s")
-    errors = [path for path, _ in state["responses"] if path.endswith("/error")]
-    first = json.loads(state["responses"][0][1])
-    cpu_ms = (state["ticks_at_end"] - state["ticks_at_second"]) * 1000 / TICKS / count
-    wall_ms = (state["ended"] - state["second_started"]) * 1000 / count
-    print(f"first event: {first.get('outcome')} ({first.get('notification')}); errors: {len(errors)}")
-    print(f"start-up (exec to first /next): {(state['first_next'] - started) * 1000:.1f} ms")
-    print(f"peak memory (VmHWM): {state['peak_kib'] / 1024:.1f} MiB")
-    print(f"per compliant event: {cpu_ms:.2f} ms CPU, {wall_ms:.2f} ms wall (incl. moto's GetSession)")
+
+    startups = []
+    for _ in range(starts):
+        start = Run(bootstrap, env, [])
+        startups.append((start.first_next - start.started) * 1000)
+
+    run = Run(bootstrap, env, events)
+    failures = [f"event {path}: {body}" for path, body in run.errors]
+    for index, kind in enumerate(kinds):
+        response = run.responses.get(index)
+        if response is None:
+            if not any(f"req-{index}/" in path for path, _ in run.errors):
+                failures.append(f"event {index}: no response")
+            continue
+        wanted = ({"decision": "violation", "outcome": "stopped", "notification": "sent"}
+                  if kind == "out_of_bounds" else {"decision": "compliant"})
+        got = {key: response.get(key) for key in wanted}
+        if got != wanted:
+            failures.append(f"event {index} ({kind}): {got}, expected {wanted}")
+
+    def e2e(kind):
+        times = [(run.responded[i] - run.handed_out[i]) * 1000
+                 for i, k in enumerate(kinds) if i > 0 and k == kind and i in run.responded]
+        return statistics.median(times) if times else None
+
+    measured = count - 1
+    cpu_ms = (run.marks["ticks_at_end"] - run.marks["ticks_at_second"]) * 1000 / TICKS / measured
+    wall_ms = (run.responded[count - 1] - run.handed_out[1]) * 1000 / measured
+    result = {
+        "binary_bytes": os.path.getsize(bootstrap),
+        "starts": starts,
+        "startup_ms": {
+            "median": statistics.median(startups),
+            "min": min(startups),
+            "max": max(startups),
+            "samples": startups,
+        },
+        "events": count,
+        "out_of_bounds_events": kinds.count("out_of_bounds"),
+        "peak_rss_kib": run.marks["peak_kib"],
+        "cpu_ms_per_event": cpu_ms,
+        "wall_ms_per_event": wall_ms,
+        "e2e_ms_median": {"compliant": e2e("compliant"), "out_of_bounds": e2e("out_of_bounds")},
+        "failures": failures,
+    }
+
+    print(f"binary: {result['binary_bytes'] / 1e6:.2f} MB", file=out)
+    print(f"start-up (exec to first /next), median of {starts}: {result['startup_ms']['median']:.1f} ms "
+          f"(min {result['startup_ms']['min']:.1f}, max {result['startup_ms']['max']:.1f})", file=out)
+    print(f"{count} events ({result['out_of_bounds_events']} out of bounds): "
+          f"peak memory (VmHWM) {result['peak_rss_kib'] / 1024:.1f} MiB, "
+          f"{cpu_ms:.2f} ms CPU and {wall_ms:.2f} ms wall per event", file=out)
+    print(f"end to end per event (median): compliant {result['e2e_ms_median']['compliant']:.2f} ms, "
+          f"out of bounds {result['e2e_ms_median']['out_of_bounds']:.2f} ms (moto included)", file=out)
+    for failure in failures[:20]:
+        print(f"FAIL: {failure}", file=out)
+    return result
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod aws;
+mod bench;
 mod build;
 mod cleanup;
 mod demo;
@@ -65,6 +66,9 @@ enum Command {
     /// The whole loop locally: moto, deploy, two sessions, the function under cargo lambda
     /// watch, verdicts, the stop and its notification, clean-up.
     Demo(demo::Demo),
+    /// Measure this build against its performance targets (package size, start-up, memory,
+    /// work per event, evaluate, render); one table, JSON in bench/latest.json.
+    Bench(bench::Bench),
 }
 
 /// A command's outcome beyond "it worked": `Failed` exits 1 after the command printed why.
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
         Command::Status(command) => command.run(),
         Command::CleanUp(command) => command.run(),
         Command::Demo(command) => command.run(),
+        Command::Bench(command) => command.run(),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
