@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use aws_config::SdkConfig;
 use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
 use aws_sdk_glue::types::{SessionCommand, WorkerType};
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName};
+use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use glue_session_guard_lambda::enforce::{Notification, Outcome, SessionReport};
 use glue_session_guard_lambda::{Guard, GuardError, Response, Settings, Timing, handle};
@@ -150,39 +150,10 @@ struct World {
 impl World {
     async fn new(run: &str) -> World {
         let sdk = common::sdk_config(REGION).await;
-        let sns = aws_sdk_sns::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let topic_arn = sns
-            .create_topic()
-            .name(format!("gsg-load-{run}"))
-            .send()
-            .await
-            .unwrap()
-            .topic_arn
-            .unwrap();
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(format!("gsg-load-{run}"))
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let attributes = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap();
-        let queue_arn = attributes.attributes.unwrap()[&QueueAttributeName::QueueArn].clone();
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(queue_arn)
-            .send()
-            .await
-            .unwrap();
+        let (topic_arn, queue_url) =
+            common::topic_with_inbox(&sdk, &format!("gsg-load-{run}"), &format!("gsg-load-{run}"))
+                .await;
         World {
             glue: aws_sdk_glue::Client::new(&sdk),
             sdk,

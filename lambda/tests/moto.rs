@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime};
 use aws_config::SdkConfig;
 use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
 use aws_sdk_glue::types::{SessionCommand, WorkerType};
-use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use glue_session_guard_lambda::enforce::{Creator, Notification, Outcome};
 use glue_session_guard_lambda::{Guard, Response, Settings, Timing, handle};
@@ -37,39 +36,9 @@ struct World {
 impl World {
     async fn new(region: &'static str) -> World {
         let sdk = common::sdk_config(region).await;
-        let sns = aws_sdk_sns::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let topic_arn = sns
-            .create_topic()
-            .name("gsg-notifications")
-            .send()
-            .await
-            .unwrap()
-            .topic_arn
-            .unwrap();
-        let queue_url = sqs
-            .create_queue()
-            .queue_name("gsg-inbox")
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let attributes = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap();
-        let queue_arn = attributes.attributes.unwrap()[&QueueAttributeName::QueueArn].clone();
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(queue_arn)
-            .send()
-            .await
-            .unwrap();
+        let (topic_arn, queue_url) =
+            common::topic_with_inbox(&sdk, "gsg-notifications", "gsg-inbox").await;
         World {
             region,
             glue: aws_sdk_glue::Client::new(&sdk),
