@@ -12,9 +12,10 @@
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 
+use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_glue::operation::get_session::GetSessionOutput;
 use aws_sdk_glue::operation::stop_session::StopSessionOutput;
-use aws_sdk_glue::operation::tag_resource::TagResourceOutput;
 use aws_sdk_glue::types::{Session, SessionStatus, WorkerType};
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
@@ -57,8 +58,8 @@ const CASES: [Case; 2] = [
 ];
 
 /// The guard the deployed function would be, with every AWS answer served from memory:
-/// `GetSession` READY (50 G.8X workers, as the fixture asks), `StopSession`, `TagResource` and
-/// `Publish` accepted.
+/// `GetSession` READY (50 G.8X workers, as the fixture asks), `StopSession`, the ledger's
+/// `PutItem` (claim) and `UpdateItem` (sent), and `Publish` accepted.
 fn guard() -> Guard {
     let get: Rule = mock!(aws_sdk_glue::Client::get_session).then_output(|| {
         GetSessionOutput::builder()
@@ -76,19 +77,23 @@ fn guard() -> Guard {
     });
     let stop = mock!(aws_sdk_glue::Client::stop_session)
         .then_output(|| StopSessionOutput::builder().id(ID).build());
-    let tag = mock!(aws_sdk_glue::Client::tag_resource)
-        .then_output(|| TagResourceOutput::builder().build());
+    let claim =
+        mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build());
+    let sent = mock!(aws_sdk_dynamodb::Client::update_item)
+        .then_output(|| UpdateItemOutput::builder().build());
     let publish = mock!(aws_sdk_sns::Client::publish)
         .then_output(|| PublishOutput::builder().message_id("m-1").build());
     let policy: Policy = serde_json::from_str(POLICY).expect("the fixture policy");
     Guard {
-        glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, [&get, &stop, &tag]),
+        glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, [&get, &stop]),
         sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]),
         cloudtrail: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[]),
+        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&claim, &sent]),
         settings: Settings {
             policy,
             topic_arn: TOPIC.to_string(),
             stack_name: "glue-session-guard".to_string(),
+            ledger_table: "glue-session-guard-ledger".to_string(),
         },
         timing: Timing::LAMBDA,
     }

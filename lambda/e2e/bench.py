@@ -190,6 +190,12 @@ def measure(bootstrap, count, starts, out):
     glue, sns = client("glue"), client("sns")
     run_id = os.urandom(3).hex()
     topic = sns.create_topic(Name=f"gsg-bench-{run_id}")["TopicArn"]
+    ledger = f"gsg-bench-{run_id}-ledger"
+    client("dynamodb").create_table(
+        TableName=ledger, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "session", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "session", "KeyType": "HASH"}],
+    )
 
     def create(session_id, workers):
         glue.create_session(
@@ -221,7 +227,7 @@ def measure(bootstrap, count, starts, out):
         AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/gsg", AWS_REGION=REGION,
         AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_LAMBDA_LOG_LEVEL="WARN",
         GSG_POLICY=json.dumps(policy, separators=(",", ":")), NOTIFICATION_TOPIC_ARN=topic,
-        STACK_NAME="glue-session-guard",
+        STACK_NAME="glue-session-guard", LEDGER_TABLE=ledger,
     )
 
     startups = []

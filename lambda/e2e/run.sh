@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End to end: the function runs under `cargo lambda watch` (the Lambda runtime emulator), gets a
-# CreateSession event with `cargo lambda invoke`, and acts against a moto server. Exits non-zero
+# CreateSession event (twice) with `cargo lambda invoke`, and acts against a moto server. Exits non-zero
 # on any failure. Needs `.venv` (`cargo xtask setup`). Usage: lambda/e2e/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -47,6 +47,10 @@ cargo-lambda lambda invoke bootstrap --invoke-port "$invoke_port" --data-file "$
     --output-format json >"$work/response.json" || { cat "$work/watch.log"; exit 1; }
 echo "invoke took $(( ($(date +%s%N) - started) / 1000000 )) ms (the first one includes the debug build)"
 echo "response: $(cat "$work/response.json")"
+# EventBridge delivers at least once: the same event again stops and sends nothing more.
+cargo-lambda lambda invoke bootstrap --invoke-port "$invoke_port" --data-file "$work/event.json" \
+    --output-format json >"$work/duplicate.json" || { cat "$work/watch.log"; exit 1; }
+echo "duplicate: $(cat "$work/duplicate.json")"
 "$venv/python" lambda/e2e/world.py check "$work" || { tail -40 "$work/watch.log"; exit 1; }
 echo "function log lines:"
 grep -E '^\{' "$work/watch.log" | tail -8 || true

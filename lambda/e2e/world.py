@@ -1,9 +1,11 @@
 """Sets up and checks the end-to-end run's world in moto (see run.sh).
 
-setup DIR: a topic, a queue subscribed to it, an out-of-bounds Glue session; writes DIR/env
-           (the function's environment) and DIR/event.json (its CreateSession event).
-check DIR: the session was stopped and marked, exactly one notification reached the queue,
-           and the function's response (DIR/response.json) says so.
+setup DIR: a topic, a queue subscribed to it, the notification ledger table, an out-of-bounds
+           Glue session; writes DIR/env (the function's environment) and DIR/event.json (its
+           CreateSession event).
+check DIR: the session was stopped, its ledger item says `sent`, exactly one notification
+           reached the queue, and the function's responses say so: DIR/response.json (the
+           event) and DIR/duplicate.json (the same event again: nothing more sent).
 """
 
 import json
@@ -16,7 +18,7 @@ import boto3
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SESSION_ID = "nb-e2e"
 ACCOUNT = "123456789012"
-MARKER = "glue-session-guard:enforced"
+LEDGER_TABLE = "gsg-e2e-ledger"
 
 
 def client(service):
@@ -24,7 +26,12 @@ def client(service):
 
 
 def setup(work):
-    sns, sqs, glue = client("sns"), client("sqs"), client("glue")
+    sns, sqs, glue, dynamodb = client("sns"), client("sqs"), client("glue"), client("dynamodb")
+    dynamodb.create_table(
+        TableName=LEDGER_TABLE, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "session", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "session", "KeyType": "HASH"}],
+    )
     topic = sns.create_topic(Name="gsg-e2e")["TopicArn"]
     queue = sqs.create_queue(QueueName="gsg-e2e")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -43,6 +50,7 @@ def setup(work):
         "GSG_POLICY": json.dumps(policy, separators=(",", ":")),
         "NOTIFICATION_TOPIC_ARN": topic,
         "STACK_NAME": "glue-session-guard",
+        "LEDGER_TABLE": LEDGER_TABLE,
         "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"],
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
@@ -58,11 +66,20 @@ def setup(work):
 
 
 def check(work):
-    glue, sqs = client("glue"), client("sqs")
+    glue, sqs, dynamodb = client("glue"), client("sqs"), client("dynamodb")
     failures = []
     response = json.loads((work / "response.json").read_text())
-    if response.get("kind") != "session" or response.get("outcome") != "stopped":
+    if (response.get("kind"), response.get("outcome"), response.get("notification")) != (
+            "session", "stopped", "sent"):
         failures.append(f"unexpected response: {response}")
+    duplicate = json.loads((work / "duplicate.json").read_text())
+    if (duplicate.get("outcome"), duplicate.get("notification")) != (
+            {"already_ended": "STOPPING"}, "already_sent"):
+        failures.append(f"unexpected response to the duplicate: {duplicate}")
+    items = dynamodb.scan(TableName=LEDGER_TABLE, ConsistentRead=True)["Items"]
+    states = [(item["session_id"]["S"], item["state"]["S"]) for item in items]
+    if states != [(SESSION_ID, "sent")]:
+        failures.append(f"ledger items {states}, expected one `sent` for {SESSION_ID}")
     status = glue.get_session(Id=SESSION_ID)["Session"]["Status"]
     if status != "STOPPING":
         failures.append(f"session status is {status}, expected STOPPING")

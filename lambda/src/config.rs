@@ -5,12 +5,16 @@ use std::time::Duration;
 
 use policy::Policy;
 
+use crate::ledger::Ledger;
+
 /// The environment variable holding the policy as compact JSON.
 pub const POLICY_VAR: &str = "GSG_POLICY";
 /// The environment variable holding the SNS topic that notifications go to.
 pub const TOPIC_VAR: &str = "NOTIFICATION_TOPIC_ARN";
 /// The environment variable holding the CloudFormation stack name (metrics dimension, messages).
 pub const STACK_VAR: &str = "STACK_NAME";
+/// The environment variable holding the DynamoDB table of the notification ledger.
+pub const LEDGER_VAR: &str = "LEDGER_TABLE";
 
 /// Everything a handler needs, built once and shared by reference with every invocation.
 #[derive(Debug, Clone)]
@@ -18,6 +22,7 @@ pub struct Guard {
     pub glue: aws_sdk_glue::Client,
     pub sns: aws_sdk_sns::Client,
     pub cloudtrail: aws_sdk_cloudtrail::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
     pub settings: Settings,
     pub timing: Timing,
 }
@@ -29,6 +34,7 @@ impl Guard {
             glue: aws_sdk_glue::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
             cloudtrail: aws_sdk_cloudtrail::Client::new(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             settings,
             timing,
         }
@@ -36,6 +42,14 @@ impl Guard {
 
     pub fn policy(&self) -> &Policy {
         &self.settings.policy
+    }
+
+    /// The notification ledger.
+    pub fn ledger(&self) -> Ledger<'_> {
+        Ledger {
+            client: &self.dynamodb,
+            table: &self.settings.ledger_table,
+        }
     }
 }
 
@@ -45,6 +59,7 @@ pub struct Settings {
     pub policy: Policy,
     pub topic_arn: String,
     pub stack_name: String,
+    pub ledger_table: String,
 }
 
 /// Why the function cannot start.
@@ -74,6 +89,7 @@ impl Settings {
             policy,
             topic_arn: require(TOPIC_VAR)?,
             stack_name: require(STACK_VAR)?,
+            ledger_table: require(LEDGER_VAR)?,
         })
     }
 }
@@ -126,10 +142,12 @@ mod tests {
             (POLICY_VAR, r#"{"version":1,"stack":{"name":"gsg"}}"#),
             (TOPIC_VAR, "arn:aws:sns:us-east-1:123456789012:gsg"),
             (STACK_VAR, "gsg"),
+            (LEDGER_VAR, "gsg-ledger"),
         ]))
         .unwrap();
         assert_eq!(settings.policy.stack.name, "gsg");
         assert_eq!(settings.stack_name, "gsg");
+        assert_eq!(settings.ledger_table, "gsg-ledger");
     }
 
     #[test]
@@ -146,6 +164,7 @@ mod tests {
             (POLICY_VAR, r#"{"version":1,"stack":{"name":"g"},"typo":1}"#),
             (TOPIC_VAR, "t"),
             (STACK_VAR, "s"),
+            (LEDGER_VAR, "l"),
         ]));
         let message = wrong.unwrap_err().to_string();
         assert!(

@@ -1,20 +1,20 @@
 //! Judging one session and acting on the verdict: wait for it to leave `PROVISIONING`, stop it,
-//! notify, mark it, delete it. Shared by the real-time path and the sweep, so both reach the
+//! notify once (through the ledger), delete it. Shared by the real-time path and the sweep, so both reach the
 //! same decision and do the same thing.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_glue::error::{ProvideErrorMetadata, SdkError};
 use policy::{Action, Decision, SessionFacts, Verdict};
 use serde::Serialize;
-use tracing::{Span, debug, info, warn};
+use tracing::{Span, debug, error, info, warn};
 
 use crate::config::{Guard, Timing};
 use crate::error::GuardError;
+use crate::ledger::{self, Claim};
 use crate::metrics::Metrics;
 use crate::notify::{self, Notice};
-use crate::session::{self, ArnScope, MARKER_TAG, Status};
+use crate::session::{self, ArnScope, Status};
 
 /// How the session came to be judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -76,8 +76,18 @@ impl Outcome {
 pub enum Notification {
     NotNeeded,
     Sent,
-    /// An earlier invocation sent it (the session carries the marker tag): not sent again.
+    /// Another invocation sent it (the ledger says so): not sent again.
     AlreadySent,
+}
+
+impl Notification {
+    pub fn name(self) -> &'static str {
+        match self {
+            Notification::NotNeeded => "not_needed",
+            Notification::Sent => "sent",
+            Notification::AlreadySent => "already_sent",
+        }
+    }
 }
 
 /// The result for one session, as logged and returned.
@@ -105,8 +115,8 @@ pub struct Case {
     pub status: Status,
     pub found_by: FoundBy,
     pub creator: Creator,
-    /// The creator asked for the marker tag in `CreateSession` itself: it proves nothing.
-    pub creator_set_marker: bool,
+    /// When Glue created the session (part of its ledger key: session ids can be reused).
+    pub created_on: Option<SystemTime>,
 }
 
 /// What this invocation knows about where and until when it runs.
@@ -114,6 +124,8 @@ pub struct Case {
 pub struct Invocation {
     pub scope: ArnScope,
     pub deadline: SystemTime,
+    /// Lambda's request id (part of the ledger's claim owner, for the reader).
+    pub request_id: String,
 }
 
 /// Judges the case against the policy (recording the decision on the current span and in the
@@ -202,7 +214,7 @@ pub fn log_report(report: &SessionReport) {
         Outcome::AlreadyEnded(status) => status.as_str(),
         _ => "",
     };
-    let notification = format!("{:?}", report.notification).to_ascii_lowercase();
+    let notification = report.notification.name();
     let action = notify::action_name(report.action);
     if report.decision == Decision::Violation || report.decision == Decision::Exempt {
         warn!(
@@ -243,26 +255,13 @@ async fn audit(
     report: &mut SessionReport,
     metrics: &Metrics,
 ) -> Result<(), GuardError> {
-    let id = &case.facts.session_id;
-    let Some(tags) = session::get_tags(&guard.glue, &invocation.scope, id).await? else {
-        report.outcome = Outcome::Gone;
-        return Ok(());
-    };
     report.outcome = Outcome::NotStopped;
-    // In audit mode the marker only ever suppresses a repeated notification: nothing is stopped
-    // either way. A marker the creator put in the CreateSession request proves nothing and is
-    // ignored; restrict `glue:TagResource` on `glue-session-guard:*` keys to the guard's role.
-    if carries_marker(&tags, case) {
-        report.notification = Notification::AlreadySent;
-        return Ok(());
-    }
-    send(guard, case, verdict, &report.outcome, metrics).await?;
-    mark(guard, invocation, id, verdict.action).await?;
-    report.notification = Notification::Sent;
+    report.notification =
+        notify_once(guard, invocation, case, verdict, &report.outcome, metrics).await?;
     Ok(())
 }
 
-/// Enforce mode: stop (waiting out `PROVISIONING`), notify, mark, and delete if asked to.
+/// Enforce mode: stop (waiting out `PROVISIONING`), notify once, and delete if asked to.
 async fn enforce(
     guard: &Guard,
     invocation: &Invocation,
@@ -283,34 +282,18 @@ async fn enforce(
         Status::Ended(status) => Outcome::AlreadyEnded(status),
         Status::Ready | Status::Other(_) | Status::Provisioning => stop(glue, id).await?,
     };
-    let already_notified = match &report.outcome {
+    match &report.outcome {
         Outcome::Gone => return Ok(()),
         Outcome::Stopped => {
             metrics.stopped();
             info!("StopSession accepted");
-            // We stopped it just now, so nobody has been told yet, whatever tags it carries.
-            false
         }
-        // The decision to stop depends only on the status and the verdict, never on the marker:
-        // a creator who sets the marker can at most suppress the notification for a session
-        // that is not running (e.g. a repeated event after our stop and notification).
-        _ => match session::get_tags(glue, &invocation.scope, id).await? {
-            Some(tags) => carries_marker(&tags, case),
-            None => {
-                report.outcome = Outcome::Gone;
-                return Ok(());
-            }
-        },
-    };
-    if already_notified {
-        report.notification = Notification::AlreadySent;
-    } else {
-        // Stop first, then notify, then mark: a failed Publish fails the invocation, and its
-        // retry finds the session stopped without the marker and notifies then.
-        send(guard, case, verdict, &report.outcome, metrics).await?;
-        mark(guard, invocation, id, verdict.action).await?;
-        report.notification = Notification::Sent;
+        _ => {}
     }
+    // Stop first, then notify: the decision to stop never depends on the ledger, so nothing in
+    // it (or missing from it) can keep a session running.
+    report.notification =
+        notify_once(guard, invocation, case, verdict, &report.outcome, metrics).await?;
     if verdict.action == Action::Delete {
         let budget = Budget::new(guard, invocation);
         delete_when_stopped(glue, id, &budget, &guard.timing).await?;
@@ -320,15 +303,64 @@ async fn enforce(
     Ok(())
 }
 
-fn carries_marker(tags: &BTreeMap<String, String>, case: &Case) -> bool {
-    let marked = tags.contains_key(MARKER_TAG);
-    if marked && case.creator_set_marker {
-        warn!(
-            tag = MARKER_TAG,
-            "the creator set the guard's marker tag in CreateSession; ignoring it"
-        );
+/// Sends the session's notification unless another invocation has: claims it in the ledger,
+/// publishes, marks it sent. While another invocation holds the claim, waits (within the
+/// budget) for it to finish; still unfinished, fails as retryable so a retry looks again.
+async fn notify_once(
+    guard: &Guard,
+    invocation: &Invocation,
+    case: &Case,
+    verdict: &Verdict,
+    outcome: &Outcome,
+    metrics: &Metrics,
+) -> Result<Notification, GuardError> {
+    let ledger = guard.ledger();
+    let session_id = &case.facts.session_id;
+    let kind = match verdict.action {
+        Action::Notify => "audit",
+        _ => "enforce",
+    };
+    let key = ledger::key(session_id, case.created_on, kind);
+    let owner = ledger::owner_token(&invocation.request_id);
+    let details = [
+        ("session_id", session_id.as_str()),
+        ("action", notify::action_name(verdict.action)),
+        ("outcome", outcome.name()),
+    ];
+    let budget = Budget::new(guard, invocation);
+    let mut backoff = Backoff::new(&guard.timing);
+    loop {
+        match ledger
+            .claim(&key, &owner, invocation.deadline, &details)
+            .await?
+        {
+            Claim::Won(lease) => {
+                if let Err(failure) = send(guard, case, verdict, outcome, metrics).await {
+                    if let Err(release) = ledger.release(&lease).await {
+                        warn!(error = %release, "could not release the ledger claim; it lapses at the deadline");
+                    }
+                    return Err(failure);
+                }
+                // The notification is out: a failure to record it must not fail the
+                // invocation (its retry would notify again). The claim then lapses at the
+                // deadline, and at worst one later invocation notifies a second time.
+                if let Err(failure) = ledger.sent(&lease).await {
+                    error!(error = %failure, "notification sent but not recorded in the ledger");
+                }
+                return Ok(Notification::Sent);
+            }
+            Claim::AlreadySent => return Ok(Notification::AlreadySent),
+            Claim::InFlight => {
+                debug!("another invocation is notifying; waiting for it");
+                if !budget.pause(&mut backoff).await {
+                    return Err(GuardError::NotificationInFlight {
+                        session_id: session_id.clone(),
+                        waited_seconds: budget.waited().as_secs(),
+                    });
+                }
+            }
+        }
     }
-    marked && !case.creator_set_marker
 }
 
 async fn send(
@@ -357,28 +389,6 @@ async fn send(
     metrics.notified();
     info!(subject = %message.subject, "notification sent");
     Ok(())
-}
-
-/// Tags the session with the marker once it has been acted on and notified.
-async fn mark(
-    guard: &Guard,
-    invocation: &Invocation,
-    session_id: &str,
-    action: Action,
-) -> Result<(), GuardError> {
-    let arn = invocation.scope.session_arn(session_id);
-    match guard
-        .glue
-        .tag_resource()
-        .resource_arn(arn)
-        .tags_to_add(MARKER_TAG, notify::action_name(action))
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(error) if is_not_found(&error) => Ok(()),
-        Err(error) => Err(GuardError::aws("TagResource", session_id, error)),
-    }
 }
 
 /// `StopSession`; a session that ended or vanished meanwhile is not an error.

@@ -44,6 +44,14 @@ pub enum GuardError {
         status: String,
         waited_seconds: u64,
     },
+    #[error(
+        "another invocation is notifying about session {session_id} and had not finished after \
+         {waited_seconds}s; a retry will see whether it did"
+    )]
+    NotificationInFlight {
+        session_id: String,
+        waited_seconds: u64,
+    },
     #[error("could not build a request: {0}")]
     Request(String),
     #[error("the sweep could not finish {failed} of {judged} sessions; first failure: {first}")]
@@ -92,7 +100,9 @@ impl GuardError {
     pub fn retry(&self) -> Retry {
         match self {
             GuardError::Aws { retry, .. } => *retry,
-            GuardError::StillStarting { .. } | GuardError::StillStopping { .. } => Retry::Retryable,
+            GuardError::StillStarting { .. }
+            | GuardError::StillStopping { .. }
+            | GuardError::NotificationInFlight { .. } => Retry::Retryable,
             GuardError::Request(_) => Retry::NotRetryable,
             GuardError::SweepIncomplete { first, .. } => first.retry(),
         }

@@ -5,7 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Context, LambdaEvent};
-use policy::{Fact, Verdict};
+use policy::Verdict;
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{Instrument, error, field, info, info_span};
@@ -14,7 +14,7 @@ use crate::config::Guard;
 use crate::enforce::{self, Case, Creator, FoundBy, Invocation};
 use crate::error::GuardError;
 use crate::metrics::Metrics;
-use crate::session::{self, ArnScope, MARKER_TAG, Status};
+use crate::session::{self, ArnScope, Status};
 use crate::sweep::{self, SweepReport};
 
 /// What the function returns for one event.
@@ -92,6 +92,7 @@ fn invocation(context: &Context, envelope: &EventBridgeEvent<Value>) -> Option<I
     Some(Invocation {
         scope,
         deadline: UNIX_EPOCH + Duration::from_millis(context.deadline),
+        request_id: context.request_id.clone(),
     })
 }
 
@@ -122,28 +123,27 @@ async fn on_create_session(
     let span = info_span!("session", session_id = %requested.session_id, decision = field::Empty);
     async move {
         let id = requested.session_id.clone();
-        let creator_set_marker =
-            matches!(&requested.tags, Fact::Given(tags) if tags.contains_key(MARKER_TAG));
         let creator = match requested.principal {
             Some(_) => Creator::Event,
             None => Creator::Unknown,
         };
-        let (facts, status) = match session::get_session(&guard.glue, &id).await? {
+        let (facts, status, created_on) = match session::get_session(&guard.glue, &id).await? {
             Some(found) => {
                 let status = Status::of(&found);
+                let created_on = session::created_on(&found);
                 match policy::facts_from_glue_session(&session::session_json(&found)) {
-                    Ok(reported) => (requested.updated_with(reported), status),
-                    Err(_) => (requested, status),
+                    Ok(reported) => (requested.updated_with(reported), status, created_on),
+                    Err(_) => (requested, status, created_on),
                 }
             }
-            None => (requested, Status::Gone),
+            None => (requested, Status::Gone, None),
         };
         let case = Case {
             facts,
             status,
             found_by: FoundBy::Event,
             creator,
-            creator_set_marker,
+            created_on,
         };
         enforce::judge(guard, invocation, &case, metrics)
             .await

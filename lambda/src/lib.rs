@@ -10,6 +10,7 @@ pub mod creator;
 pub mod enforce;
 pub mod error;
 pub mod handler;
+pub mod ledger;
 pub mod metrics;
 pub mod notify;
 pub mod session;

@@ -2,6 +2,7 @@
 //! session as the PascalCase JSON that `policy::facts_from_glue_session` reads.
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use aws_sdk_glue::operation::get_session::GetSessionError;
 use aws_sdk_glue::operation::get_tags::GetTagsError;
@@ -9,10 +10,6 @@ use aws_sdk_glue::types::{Session, SessionStatus};
 use serde_json::{Map, Value, json};
 
 use crate::error::GuardError;
-
-/// The tag this function puts on a session once it has acted on it and sent the notification.
-/// A repeated event for a session that has ended and carries it does nothing.
-pub const MARKER_TAG: &str = "glue-session-guard:enforced";
 
 /// Where a session's ARN lives: `arn:{partition}:glue:{region}:{account}:session/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +112,13 @@ pub async fn get_session(
         }
         Err(error) => Err(GuardError::aws("GetSession", session_id, error)),
     }
+}
+
+/// When Glue created the session.
+pub fn created_on(session: &Session) -> Option<SystemTime> {
+    session
+        .created_on()
+        .and_then(|time| SystemTime::try_from(*time).ok())
 }
 
 /// `GetTags` on the session; `None` when the session no longer exists.

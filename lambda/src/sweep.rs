@@ -14,7 +14,7 @@ use crate::creator::{self, Creations};
 use crate::enforce::{self, Case, Creator, FoundBy, Invocation, Outcome, SessionReport};
 use crate::error::GuardError;
 use crate::metrics::Metrics;
-use crate::session::{self, MARKER_TAG, Status};
+use crate::session::{self, Status};
 
 /// Glue ends every session within 48 hours: no running session's record is older than this.
 const LONGEST_SESSION: Duration = Duration::from_secs(49 * 3600);
@@ -53,7 +53,7 @@ pub async fn sweep(
     let now = SystemTime::now();
     let oldest = running
         .iter()
-        .map(|session| created_on(session).unwrap_or(now - LONGEST_SESSION))
+        .map(|session| session::created_on(session).unwrap_or(now - LONGEST_SESSION))
         .min()
         .unwrap_or(now);
     let creations = creator::lookup_creations(&guard.cloudtrail, oldest - CLOCK_SLACK, now).await?;
@@ -111,12 +111,6 @@ async fn running_sessions(
     Ok((listed, running))
 }
 
-fn created_on(session: &Session) -> Option<SystemTime> {
-    session
-        .created_on()
-        .and_then(|time| SystemTime::try_from(*time).ok())
-}
-
 /// Judges one listed session as the real-time path would, with its tags and its creator.
 async fn judge_listed(
     guard: &Guard,
@@ -139,8 +133,6 @@ async fn judge_listed(
             Creator::Unknown,
         ),
     };
-    let creator_set_marker =
-        matches!(&requested.tags, Fact::Given(tags) if tags.contains_key(MARKER_TAG));
     let mut facts = requested.updated_with(reported);
     if let Some(tags) = &tags {
         facts.tags = Fact::Given(tags.clone());
@@ -154,7 +146,7 @@ async fn judge_listed(
         },
         found_by: FoundBy::Sweep,
         creator,
-        creator_set_marker,
+        created_on: session::created_on(session),
     };
     let verdict = enforce::evaluate(guard, &case, metrics);
 
@@ -162,7 +154,7 @@ async fn judge_listed(
     // or exemption could apply that we cannot see: leave the session to the next sweep.
     let policy = guard.policy();
     let creator_matters = !policy.overrides.is_empty() || !policy.exempt_principals.is_empty();
-    let young = created_on(session)
+    let young = session::created_on(session)
         .and_then(|created| SystemTime::now().duration_since(created).ok())
         .is_none_or(|age| age < guard.timing.cloudtrail_lag);
     if verdict.decision == Decision::Violation

@@ -1,19 +1,26 @@
 //! The handler against SDK clients mocked at the HTTP layer (`aws-smithy-mocks`): the edge
 //! cases a real account rarely shows on demand (provisioning, throttling, a vanished session,
-//! an SNS failure after a stop, duplicate events) and the sweep's creator recovery.
+//! an SNS failure after a stop, duplicate events, a notification claimed by another invocation,
+//! a ledger outage) and the sweep's creator recovery. The ledger's conditional writes are
+//! exercised for real against moto (`tests/moto.rs`, `tests/load.rs`); here DynamoDB answers
+//! what each case needs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::put_item::{PutItemInput, PutItemOutput};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_glue::config::retry::RetryConfig;
 use aws_sdk_glue::operation::delete_session::DeleteSessionOutput;
 use aws_sdk_glue::operation::get_session::{GetSessionError, GetSessionOutput};
 use aws_sdk_glue::operation::get_tags::GetTagsOutput;
 use aws_sdk_glue::operation::list_sessions::ListSessionsOutput;
 use aws_sdk_glue::operation::stop_session::StopSessionOutput;
-use aws_sdk_glue::operation::tag_resource::TagResourceOutput;
 use aws_sdk_glue::primitives::DateTime;
 use aws_sdk_glue::types::error::EntityNotFoundException;
 use aws_sdk_glue::types::{Session, SessionStatus, WorkerType};
@@ -31,7 +38,8 @@ const UNRELATED: &str = include_str!("../fixtures/unrelated_event.json");
 const POLICY: &str = include_str!("../fixtures/policy.json");
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:glue-session-guard";
 const ID: &str = "nb-alice-big";
-const MARKER: &str = "glue-session-guard:enforced";
+const TABLE: &str = "glue-session-guard-ledger";
+const CONDITION_FAILED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#;
 const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
 const ILLEGAL_STATE: &str =
     r#"{"__type":"IllegalSessionStateException","message":"Session is in STOPPING status"}"#;
@@ -56,8 +64,29 @@ fn timing() -> Timing {
     }
 }
 
-/// A guard whose clients answer from the rules (any matching rule, in any order).
+/// A guard whose clients answer from the rules (any matching rule, in any order). Its ledger
+/// grants every claim; [`with_ledger`] gives it other answers.
 fn guard(policy: Policy, glue: &[&Rule], sns: &[&Rule], cloudtrail: &[&Rule]) -> Guard {
+    let (claim, sent, released) = (claim_won(), marked_sent(), released());
+    with_ledger(
+        guard_without_ledger(policy, glue, sns, cloudtrail),
+        &[&claim, &sent, &released],
+    )
+}
+
+fn with_ledger(mut guard: Guard, ledger: &[&Rule]) -> Guard {
+    guard.dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, ledger, |c| c
+        .retry_config(fast_retries()));
+    guard
+}
+
+fn guard_without_ledger(
+    policy: Policy,
+    glue: &[&Rule],
+    sns: &[&Rule],
+    cloudtrail: &[&Rule],
+) -> Guard {
+    let granted = claim_won();
     Guard {
         glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, glue, |c| c
             .retry_config(fast_retries())),
@@ -65,10 +94,13 @@ fn guard(policy: Policy, glue: &[&Rule], sns: &[&Rule], cloudtrail: &[&Rule]) ->
             .retry_config(fast_retries())),
         cloudtrail: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, cloudtrail, |c| c
             .retry_config(fast_retries())),
+        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&granted], |c| c
+            .retry_config(fast_retries())),
         settings: Settings {
             policy,
             topic_arn: TOPIC.to_string(),
             stack_name: "glue-session-guard".to_string(),
+            ledger_table: TABLE.to_string(),
         },
         timing: timing(),
     }
@@ -130,8 +162,41 @@ fn stop_ok() -> Rule {
         .then_output(|| StopSessionOutput::builder().id(ID).build())
 }
 
-fn tag_ok() -> Rule {
-    mock!(aws_sdk_glue::Client::tag_resource).then_output(|| TagResourceOutput::builder().build())
+/// The claim is granted.
+fn claim_won() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build())
+}
+
+/// Another invocation holds the claim or has sent the notification.
+fn claim_taken() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::put_item)
+        .then_http_response(|| http_response(400, CONDITION_FAILED))
+}
+
+fn marked_sent() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::update_item).then_output(|| UpdateItemOutput::builder().build())
+}
+
+fn released() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::delete_item).then_output(|| DeleteItemOutput::builder().build())
+}
+
+/// The ledger item as `GetItem` returns it.
+fn item(state: &'static str) -> GetItemOutput {
+    GetItemOutput::builder()
+        .item("state", AttributeValue::S(state.to_string()))
+        .build()
+}
+
+fn ledger_says(state: &'static str) -> Rule {
+    mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || item(state))
+}
+
+fn http_response(status: u16, body: &str) -> aws_smithy_runtime_api::http::Response {
+    aws_smithy_runtime_api::http::Response::new(
+        aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap(),
+        aws_smithy_types::body::SdkBody::from(body.to_string()),
+    )
 }
 
 fn tags(tags: &[(&str, &str)]) -> Rule {
@@ -190,11 +255,25 @@ async fn provisioning_then_ready_is_stopped_then_notified() {
         })
         .repeatedly()
         .build();
-    let (stop, tag) = (stop_ok(), tag_ok());
+    let stop = stop_ok();
     let (publish, sent) = publish_recorded();
-    let guard = guard(policy(), &[&get, &stop, &tag], &[&publish], &[]);
+    let claims = Arc::new(Mutex::new(Vec::<PutItemInput>::new()));
+    let record = claims.clone();
+    let claim = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(move |input| {
+            record.lock().unwrap().push(input.clone());
+            true
+        })
+        .then_output(|| PutItemOutput::builder().build());
+    let mark = marked_sent();
+    let guard = with_ledger(
+        guard(policy(), &[&get, &stop], &[&publish], &[]),
+        &[&claim, &mark],
+    );
+    let event = event(CREATE_SESSION);
+    let deadline_seconds = event.context.deadline / 1000;
 
-    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+    let report = session_report(handle(&guard, event).await.unwrap());
 
     assert_eq!(report.decision, Decision::Violation);
     assert_eq!(report.outcome, Outcome::Stopped);
@@ -204,8 +283,26 @@ async fn provisioning_then_ready_is_stopped_then_notified() {
         ["max_workers", "allowed_worker_types", "max_dpu"]
     );
     assert_eq!(
-        (get.num_calls(), stop.num_calls(), tag.num_calls()),
+        (get.num_calls(), stop.num_calls(), mark.num_calls()),
         (3, 1, 1)
+    );
+    // The claim: keyed by the session and its kind of notification, leased until the deadline,
+    // and only granted when nobody holds it or a holder's lease has ended.
+    let claims = claims.lock().unwrap();
+    assert_eq!(claims.len(), 1);
+    let claim = &claims[0];
+    let item = claim.item().unwrap();
+    assert_eq!(claim.table_name(), Some(TABLE));
+    assert_eq!(item["session"], AttributeValue::S(format!("{ID}/enforce")));
+    assert_eq!(item["state"], AttributeValue::S("sending".into()));
+    assert_eq!(
+        item["lease_until"],
+        AttributeValue::N(deadline_seconds.to_string())
+    );
+    assert_eq!(item["session_id"], AttributeValue::S(ID.into()));
+    assert_eq!(
+        claim.condition_expression(),
+        Some("attribute_not_exists(#key) OR (#state = :sending AND #lease < :now)")
     );
     let sent = sent.lock().unwrap();
     assert_eq!(sent.len(), 1);
@@ -240,9 +337,8 @@ async fn throttling_is_retried_by_the_sdk_then_succeeds() {
         .times(2)
         .output(|| StopSessionOutput::builder().id(ID).build())
         .build();
-    let tag = tag_ok();
     let (publish, sent) = publish_recorded();
-    let guard = guard(policy(), &[&get, &stop, &tag], &[&publish], &[]);
+    let guard = guard(policy(), &[&get, &stop], &[&publish], &[]);
 
     let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
 
@@ -281,12 +377,7 @@ async fn throttling_that_persists_fails_the_invocation_as_retryable() {
 #[tokio::test]
 async fn access_denied_is_not_retryable() {
     let get = mock!(aws_sdk_glue::Client::get_session).then_http_response(|| {
-        aws_smithy_runtime_api::http::Response::new(
-            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
-            aws_smithy_types::body::SdkBody::from(
-                r#"{"__type":"AccessDeniedException","message":"no"}"#,
-            ),
-        )
+        http_response(400, r#"{"__type":"AccessDeniedException","message":"no"}"#)
     });
     let guard = guard(policy(), &[&get], &[], &[]);
 
@@ -320,15 +411,15 @@ async fn a_session_that_no_longer_exists_is_logged_not_an_error() {
 #[tokio::test]
 async fn an_already_stopped_session_needs_no_stop_but_is_reported_once() {
     let get = get_session(SessionStatus::Stopped);
-    let (stop, tag, tags) = (stop_ok(), tag_ok(), tags(&[("owner", "alice")]));
+    let stop = stop_ok();
     let (publish, sent) = publish_recorded();
-    let guard = guard(policy(), &[&get, &stop, &tag, &tags], &[&publish], &[]);
+    let guard = guard(policy(), &[&get, &stop], &[&publish], &[]);
 
     let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
 
     assert_eq!(report.outcome, Outcome::AlreadyEnded("STOPPED".to_string()));
     assert_eq!(report.notification, Notification::Sent);
-    assert_eq!((stop.num_calls(), tag.num_calls()), (0, 1));
+    assert_eq!(stop.num_calls(), 0);
     let sent = sent.lock().unwrap();
     assert_eq!(
         sent[0].subject(),
@@ -339,9 +430,13 @@ async fn an_already_stopped_session_needs_no_stop_but_is_reported_once() {
 #[tokio::test]
 async fn a_duplicate_event_stops_nothing_and_sends_nothing() {
     let get = get_session(SessionStatus::Stopping);
-    let (stop, tag, tags) = (stop_ok(), tag_ok(), tags(&[(MARKER, "stop")]));
+    let stop = stop_ok();
+    let (claim, state) = (claim_taken(), ledger_says("sent"));
     let (publish, sent) = publish_recorded();
-    let guard = guard(policy(), &[&get, &stop, &tag, &tags], &[&publish], &[]);
+    let guard = with_ledger(
+        guard(policy(), &[&get, &stop], &[&publish], &[]),
+        &[&claim, &state],
+    );
 
     let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
 
@@ -350,43 +445,127 @@ async fn a_duplicate_event_stops_nothing_and_sends_nothing() {
         Outcome::AlreadyEnded("STOPPING".to_string())
     );
     assert_eq!(report.notification, Notification::AlreadySent);
-    assert_eq!((stop.num_calls(), tag.num_calls()), (0, 0));
+    assert_eq!((stop.num_calls(), claim.num_calls()), (0, 1));
     assert!(sent.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
-async fn a_marker_never_avoids_a_stop() {
+async fn the_ledger_never_avoids_a_stop() {
     let get = get_session(SessionStatus::Ready);
-    let (stop, tag, tags) = (stop_ok(), tag_ok(), tags(&[(MARKER, "stop")]));
+    let stop = stop_ok();
+    let (claim, state) = (claim_taken(), ledger_says("sent"));
     let (publish, sent) = publish_recorded();
-    let guard = guard(policy(), &[&get, &stop, &tag, &tags], &[&publish], &[]);
+    let guard = with_ledger(
+        guard(policy(), &[&get, &stop], &[&publish], &[]),
+        &[&claim, &state],
+    );
 
     let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
 
     assert_eq!(report.outcome, Outcome::Stopped);
+    assert_eq!(report.notification, Notification::AlreadySent);
     assert_eq!(stop.num_calls(), 1);
-    assert_eq!(sent.lock().unwrap().len(), 1);
+    assert!(sent.lock().unwrap().is_empty());
 }
 
-/// The session's tags live here, so that `TagResource` and `GetTags` see the same state.
-fn tag_store() -> (Rule, Rule, Arc<Mutex<HashMap<String, String>>>) {
-    let store = Arc::new(Mutex::new(HashMap::new()));
-    let (writer, reader) = (store.clone(), store.clone());
-    let tag = mock!(aws_sdk_glue::Client::tag_resource)
-        .match_requests(move |input| {
-            writer
-                .lock()
-                .unwrap()
-                .extend(input.tags_to_add().cloned().unwrap_or_default());
-            true
-        })
-        .then_output(|| TagResourceOutput::builder().build());
-    let get_tags = mock!(aws_sdk_glue::Client::get_tags).then_compute_output(move |_| {
-        GetTagsOutput::builder()
-            .set_tags(Some(reader.lock().unwrap().clone()))
-            .build()
-    });
-    (tag, get_tags, store)
+#[tokio::test]
+async fn a_claim_held_by_another_invocation_is_awaited_and_nothing_is_sent_twice() {
+    let get = get_session(SessionStatus::Stopping);
+    let claim = claim_taken();
+    let state = mock!(aws_sdk_dynamodb::Client::get_item)
+        .sequence()
+        .output(|| item("sending"))
+        .times(3)
+        .output(|| item("sent"))
+        .build();
+    let (publish, sent) = publish_recorded();
+    let guard = with_ledger(
+        guard(policy(), &[&get], &[&publish], &[]),
+        &[&claim, &state],
+    );
+
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+
+    assert_eq!(report.notification, Notification::AlreadySent);
+    assert_eq!((claim.num_calls(), state.num_calls()), (4, 4));
+    assert!(sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_claim_still_held_when_the_budget_runs_out_fails_as_retryable() {
+    let get = get_session(SessionStatus::Ready);
+    let stop = stop_ok();
+    let (claim, state) = (claim_taken(), ledger_says("sending"));
+    let (publish, sent) = publish_recorded();
+    let guard = with_ledger(
+        guard(policy(), &[&get, &stop], &[&publish], &[]),
+        &[&claim, &state],
+    );
+    let mut event = event(CREATE_SESSION);
+    event.context = context(Duration::from_millis(300));
+
+    let failure = handle(&guard, event).await.unwrap_err();
+
+    assert!(
+        matches!(&failure, GuardError::NotificationInFlight { session_id, .. } if session_id == ID),
+        "{failure}"
+    );
+    assert_eq!(failure.retry(), Retry::Retryable);
+    assert_eq!(stop.num_calls(), 1, "stopped before the ledger was asked");
+    assert!(claim.num_calls() > 1);
+    assert!(sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_ledger_outage_fails_as_retryable_after_the_stop() {
+    let get = get_session(SessionStatus::Ready);
+    let stop = stop_ok();
+    let claim = mock!(aws_sdk_dynamodb::Client::put_item)
+        .sequence()
+        .http_status(500, None)
+        .repeatedly()
+        .build();
+    let (publish, sent) = publish_recorded();
+    let guard = with_ledger(guard(policy(), &[&get, &stop], &[&publish], &[]), &[&claim]);
+
+    let failure = handle(&guard, event(CREATE_SESSION)).await.unwrap_err();
+
+    assert!(
+        matches!(
+            failure,
+            GuardError::Aws {
+                operation: "PutItem",
+                ..
+            }
+        ),
+        "{failure}"
+    );
+    assert_eq!(failure.retry(), Retry::Retryable);
+    assert_eq!((stop.num_calls(), claim.num_calls()), (1, 3));
+    assert!(sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_notification_sent_but_not_recorded_does_not_fail_the_invocation() {
+    let get = get_session(SessionStatus::Ready);
+    let stop = stop_ok();
+    let claim = claim_won();
+    let mark = mock!(aws_sdk_dynamodb::Client::update_item)
+        .sequence()
+        .http_status(500, None)
+        .repeatedly()
+        .build();
+    let (publish, sent) = publish_recorded();
+    let guard = with_ledger(
+        guard(policy(), &[&get, &stop], &[&publish], &[]),
+        &[&claim, &mark],
+    );
+
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+
+    assert_eq!(report.notification, Notification::Sent);
+    assert_eq!(mark.num_calls(), 3);
+    assert_eq!(sent.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -406,7 +585,6 @@ async fn an_sns_failure_after_a_stop_is_retried_and_notifies_exactly_once() {
         .repeatedly()
         .build();
     let stop = stop_ok();
-    let (tag, get_tags, store) = tag_store();
     let publish = mock!(aws_sdk_sns::Client::publish)
         .sequence()
         .http_status(500, None)
@@ -414,9 +592,22 @@ async fn an_sns_failure_after_a_stop_is_retried_and_notifies_exactly_once() {
         .output(|| PublishOutput::builder().message_id("m-1").build())
         .repeatedly()
         .build();
-    let guard = guard(policy(), &[&get, &stop, &tag, &get_tags], &[&publish], &[]);
+    // The ledger: claims granted until one is marked sent, then refused.
+    let claim = mock!(aws_sdk_dynamodb::Client::put_item)
+        .sequence()
+        .output(|| PutItemOutput::builder().build())
+        .times(2)
+        .http_response(|| http_response(400, CONDITION_FAILED))
+        .repeatedly()
+        .build();
+    let (mark, release, state) = (marked_sent(), released(), ledger_says("sent"));
+    let guard = with_ledger(
+        guard(policy(), &[&get, &stop], &[&publish], &[]),
+        &[&claim, &mark, &release, &state],
+    );
 
-    // First delivery: stopped, but SNS keeps failing: the invocation fails, retryable, unmarked.
+    // First delivery: stopped, but SNS keeps failing: the invocation fails, retryable, and
+    // gives its claim back.
     let failure = handle(&guard, event(CREATE_SESSION)).await.unwrap_err();
     assert_eq!(failure.retry(), Retry::Retryable);
     assert!(matches!(
@@ -427,11 +618,16 @@ async fn an_sns_failure_after_a_stop_is_retried_and_notifies_exactly_once() {
         }
     ));
     assert_eq!(
-        (stop.num_calls(), publish.num_calls(), tag.num_calls()),
-        (1, 3, 0)
+        (
+            stop.num_calls(),
+            publish.num_calls(),
+            release.num_calls(),
+            mark.num_calls()
+        ),
+        (1, 3, 1, 0)
     );
 
-    // Lambda's retry: already stopping, not marked: notify now, then mark.
+    // Lambda's retry: already stopping; it claims, notifies and records it.
     let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
     assert_eq!(
         report.outcome,
@@ -439,21 +635,14 @@ async fn an_sns_failure_after_a_stop_is_retried_and_notifies_exactly_once() {
     );
     assert_eq!(report.notification, Notification::Sent);
     assert_eq!(
-        (stop.num_calls(), publish.num_calls(), tag.num_calls()),
+        (stop.num_calls(), publish.num_calls(), mark.num_calls()),
         (1, 4, 1)
-    );
-    assert_eq!(
-        store.lock().unwrap().get(MARKER).map(String::as_str),
-        Some("stop")
     );
 
     // A late duplicate of the same event: nothing more.
     let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
     assert_eq!(report.notification, Notification::AlreadySent);
-    assert_eq!(
-        (stop.num_calls(), publish.num_calls(), tag.num_calls()),
-        (1, 4, 1)
-    );
+    assert_eq!((stop.num_calls(), publish.num_calls()), (1, 4));
 }
 
 #[tokio::test]
@@ -486,7 +675,7 @@ async fn delete_waits_for_the_stop_to_finish() {
     let mut policy = policy();
     policy.enforcement.action = policy::EnforcementAction::Delete;
     let get = get_session(SessionStatus::Ready);
-    let (stop, tag) = (stop_ok(), tag_ok());
+    let stop = stop_ok();
     let delete = mock!(aws_sdk_glue::Client::delete_session)
         .sequence()
         .http_status(400, Some(ILLEGAL_STATE.to_string()))
@@ -494,7 +683,7 @@ async fn delete_waits_for_the_stop_to_finish() {
         .output(|| DeleteSessionOutput::builder().id(ID).build())
         .build();
     let (publish, sent) = publish_recorded();
-    let guard = guard(policy, &[&get, &stop, &tag, &delete], &[&publish], &[]);
+    let guard = guard(policy, &[&get, &stop, &delete], &[&publish], &[]);
 
     let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
 
@@ -512,9 +701,24 @@ async fn audit_mode_notifies_once_and_never_stops() {
     policy.enforcement.mode = policy::Mode::Audit;
     let get = get_session(SessionStatus::Ready);
     let stop = stop_ok();
-    let (tag, get_tags, store) = tag_store();
+    let claims = Arc::new(Mutex::new(Vec::<PutItemInput>::new()));
+    let record = claims.clone();
+    let claim = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(move |input| {
+            record.lock().unwrap().push(input.clone());
+            true
+        })
+        .sequence()
+        .output(|| PutItemOutput::builder().build())
+        .http_response(|| http_response(400, CONDITION_FAILED))
+        .repeatedly()
+        .build();
+    let (mark, state) = (marked_sent(), ledger_says("sent"));
     let (publish, sent) = publish_recorded();
-    let guard = guard(policy, &[&get, &stop, &tag, &get_tags], &[&publish], &[]);
+    let guard = with_ledger(
+        guard(policy, &[&get, &stop], &[&publish], &[]),
+        &[&claim, &mark, &state],
+    );
 
     let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
     assert_eq!(report.outcome, Outcome::NotStopped);
@@ -523,9 +727,10 @@ async fn audit_mode_notifies_once_and_never_stops() {
     assert_eq!(again.notification, Notification::AlreadySent);
 
     assert_eq!(stop.num_calls(), 0);
+    let claims = claims.lock().unwrap();
     assert_eq!(
-        store.lock().unwrap().get(MARKER).map(String::as_str),
-        Some("notify")
+        claims[0].item().unwrap()["session"],
+        AttributeValue::S(format!("{ID}/audit"))
     );
     let sent = sent.lock().unwrap();
     assert_eq!(sent.len(), 1);
@@ -536,23 +741,6 @@ async fn audit_mode_notifies_once_and_never_stops() {
             .contains("The session was NOT stopped")
     );
     assert!(sent[0].subject().unwrap().ends_with("NOT stopped (audit)"));
-}
-
-#[tokio::test]
-async fn a_marker_the_creator_asked_for_is_ignored_in_audit_mode() {
-    let mut policy = policy();
-    policy.enforcement.mode = policy::Mode::Audit;
-    let mut event = event(CREATE_SESSION);
-    event.payload["detail"]["requestParameters"]["tags"][MARKER] = json!("notify");
-    let get = get_session(SessionStatus::Ready);
-    let (tag, tags) = (tag_ok(), tags(&[(MARKER, "notify")]));
-    let (publish, sent) = publish_recorded();
-    let guard = guard(policy, &[&get, &tag, &tags], &[&publish], &[]);
-
-    let report = session_report(handle(&guard, event).await.unwrap());
-
-    assert_eq!(report.notification, Notification::Sent);
-    assert_eq!(sent.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -674,11 +862,11 @@ async fn the_sweep_judges_running_sessions_as_the_real_time_path_would() {
     let stop = mock!(aws_sdk_glue::Client::stop_session)
         .match_requests(|input| input.id() == Some("nb-unknown"))
         .then_output(|| StopSessionOutput::builder().build());
-    let (tag, tags) = (tag_ok(), tags(&[]));
+    let tags = tags(&[]);
     let (publish, sent) = publish_recorded();
     let guard = guard(
         policy(),
-        &[&first_page, &second_page, &stop, &tag, &tags],
+        &[&first_page, &second_page, &stop, &tags],
         &[&publish],
         &[&lookup],
     );

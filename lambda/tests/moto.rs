@@ -1,18 +1,19 @@
 //! The handler against a real moto server: sessions created in the emulator, real-shaped
 //! EventBridge events, the session's state read back from the emulator, and the notification
-//! read through an SQS queue subscribed to the topic.
+//! read through an SQS queue subscribed to the topic. The notification ledger is a real
+//! DynamoDB table in moto, so its conditional writes decide as they do on AWS.
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_glue::types::{SessionCommand, WorkerType};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use glue_session_guard_lambda::enforce::{Creator, Notification, Outcome};
-use glue_session_guard_lambda::{Guard, Response, Settings, Timing, handle};
+use glue_session_guard_lambda::{Guard, GuardError, Response, Settings, Timing, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use policy::{Decision, EnforcementAction, Mode, Policy};
 use serde_json::{Value, json};
@@ -21,7 +22,6 @@ const CREATE_SESSION: &str = include_str!("../fixtures/create_session_event.json
 const SCHEDULED: &str = include_str!("../fixtures/scheduled_event.json");
 const POLICY: &str = include_str!("../fixtures/policy.json");
 const ACCOUNT: &str = "123456789012";
-const MARKER: &str = "glue-session-guard:enforced";
 
 /// One test's world: its own region in moto, a topic, and a queue subscribed to it.
 struct World {
@@ -31,6 +31,7 @@ struct World {
     sqs: aws_sdk_sqs::Client,
     topic_arn: String,
     queue_url: String,
+    ledger_table: String,
 }
 
 impl World {
@@ -39,6 +40,7 @@ impl World {
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let (topic_arn, queue_url) =
             common::topic_with_inbox(&sdk, "gsg-notifications", "gsg-inbox").await;
+        let ledger_table = common::ledger_table(&sdk, "gsg-ledger").await;
         World {
             region,
             glue: aws_sdk_glue::Client::new(&sdk),
@@ -46,6 +48,7 @@ impl World {
             sqs,
             topic_arn,
             queue_url,
+            ledger_table,
         }
     }
 
@@ -60,6 +63,7 @@ impl World {
                 policy,
                 topic_arn: self.topic_arn.clone(),
                 stack_name: "glue-session-guard".to_string(),
+                ledger_table: self.ledger_table.clone(),
             },
             Timing {
                 first_poll: Duration::from_millis(10),
@@ -139,16 +143,38 @@ impl World {
         }
     }
 
-    async fn tags(&self, id: &str) -> HashMap<String, String> {
-        let arn = format!("arn:aws:glue:{}:{ACCOUNT}:session/{id}", self.region);
-        self.glue
-            .get_tags()
-            .resource_arn(arn)
+    /// The `(key, state)` of the session's ledger items.
+    async fn ledger(&self, id: &str) -> Vec<(String, String)> {
+        common::ledger_items(&self.sdk, &self.ledger_table)
+            .await
+            .remove(id)
+            .unwrap_or_default()
+    }
+
+    /// Writes a ledger item as another invocation would have left it.
+    async fn claimed_elsewhere(&self, key: &str, id: &str, state: &str, lease_until: SystemTime) {
+        let seconds = lease_until
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+            .put_item()
+            .table_name(&self.ledger_table)
+            .item("session", AttributeValue::S(key.to_string()))
+            .item("session_id", AttributeValue::S(id.to_string()))
+            .item("state", AttributeValue::S(state.to_string()))
+            .item("owner", AttributeValue::S("another-invocation".to_string()))
+            .item("lease_until", AttributeValue::N(seconds.to_string()))
             .send()
             .await
-            .unwrap()
-            .tags
-            .unwrap_or_default()
+            .unwrap();
+    }
+
+    /// The ledger key of the session's `enforce` notification, from its creation time in moto.
+    async fn ledger_key(&self, id: &str) -> String {
+        let session = self.glue.get_session().id(id).send().await.unwrap();
+        let created = session.session.unwrap().created_on.unwrap();
+        format!("{id}@{}/enforce", created.to_millis().unwrap())
     }
 
     /// The notifications that reached the queue (SNS's JSON envelope of each).
@@ -208,13 +234,10 @@ async fn enforce_stops_the_session_notifies_once_and_ignores_the_duplicate() {
         world.status("nb-enforce").await.as_deref(),
         Some("STOPPING")
     );
+    let key = world.ledger_key("nb-enforce").await;
     assert_eq!(
-        world
-            .tags("nb-enforce")
-            .await
-            .get(MARKER)
-            .map(String::as_str),
-        Some("stop")
+        world.ledger("nb-enforce").await,
+        [(key, "sent".to_string())]
     );
     let notifications = world.notifications().await;
     assert_eq!(notifications.len(), 1);
@@ -415,4 +438,125 @@ async fn the_sweep_stops_a_session_whose_event_never_came() {
     };
     assert_eq!(next.judged, 0);
     assert!(world.notifications().await.is_empty());
+}
+
+#[tokio::test]
+async fn copies_of_one_event_handled_at_once_stop_and_notify_exactly_once() {
+    let world = World::new("ap-northeast-1").await;
+    world.create_session("nb-race", "4.0").await;
+    let guard = world.guard(policy());
+
+    // Eight invocations with the same event, all at the same moment (EventBridge duplicates
+    // and Lambda retries do this): only the ledger's conditional write can pick one notifier.
+    let copies: Vec<_> = (0..8)
+        .map(|_| {
+            let (guard, event) = (guard.clone(), world.event("nb-race", "Analyst"));
+            tokio::spawn(async move { handle(&guard, event).await })
+        })
+        .collect();
+    let mut reports = Vec::new();
+    for copy in copies {
+        reports.push(session_report(copy.await.unwrap().unwrap()));
+    }
+
+    let stopped = reports
+        .iter()
+        .filter(|r| r.outcome == Outcome::Stopped)
+        .count();
+    let sent = reports
+        .iter()
+        .filter(|r| r.notification == Notification::Sent)
+        .count();
+    let already = reports
+        .iter()
+        .filter(|r| r.notification == Notification::AlreadySent)
+        .count();
+    assert_eq!((stopped, sent, already), (1, 1, 7), "{reports:#?}");
+    assert_eq!(world.status("nb-race").await.as_deref(), Some("STOPPING"));
+    assert_eq!(world.notifications().await.len(), 1);
+    assert!(world.notifications().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_sweep_after_an_audit_notification_sends_nothing_more() {
+    let world = World::new("ap-south-1").await;
+    world.create_session("nb-audit-swept", "3.0").await;
+    let mut policy = policy();
+    policy.enforcement.mode = Mode::Audit;
+    let guard = world.guard(policy);
+
+    let report = session_report(
+        handle(&guard, world.event("nb-audit-swept", "Analyst"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(report.notification, Notification::Sent);
+    assert_eq!(world.notifications().await.len(), 1);
+
+    // The session keeps running (audit mode), so every sweep finds it again.
+    for _ in 0..2 {
+        let mut event: Value = serde_json::from_str(SCHEDULED).unwrap();
+        event["region"] = json!(world.region);
+        let Response::Sweep(sweep) = handle(&guard, LambdaEvent::new(event, world.context()))
+            .await
+            .unwrap()
+        else {
+            panic!("expected a sweep report");
+        };
+        assert_eq!(sweep.judged, 1);
+        assert_eq!(sweep.sessions[0].notification, Notification::AlreadySent);
+    }
+    assert_eq!(
+        world.status("nb-audit-swept").await.as_deref(),
+        Some("READY")
+    );
+    assert!(world.notifications().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_claim_left_by_an_invocation_that_died_is_taken_over() {
+    let world = World::new("sa-east-1").await;
+    world.create_session("nb-orphan", "4.0").await;
+    world.create_session("nb-held", "4.0").await;
+    let guard = world.guard(policy());
+    let ended = SystemTime::now() - Duration::from_secs(60);
+    let key = world.ledger_key("nb-orphan").await;
+    world
+        .claimed_elsewhere(&key, "nb-orphan", "sending", ended)
+        .await;
+
+    let report = session_report(
+        handle(&guard, world.event("nb-orphan", "Analyst"))
+            .await
+            .unwrap(),
+    );
+
+    assert_eq!(report.outcome, Outcome::Stopped);
+    assert_eq!(report.notification, Notification::Sent);
+    assert_eq!(world.notifications().await.len(), 1);
+    assert_eq!(world.ledger("nb-orphan").await, [(key, "sent".to_string())]);
+
+    // A claim whose holder may still be running is waited for, never overridden: with nothing
+    // sent by the end of the budget, the invocation fails as retryable (after the stop).
+    let held_until = SystemTime::now() + Duration::from_secs(600);
+    let key = world.ledger_key("nb-held").await;
+    world
+        .claimed_elsewhere(&key, "nb-held", "sending", held_until)
+        .await;
+    let mut event = world.event("nb-held", "Analyst");
+    event.context.deadline = (SystemTime::now() + Duration::from_millis(500))
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let failure = handle(&guard, event).await.unwrap_err();
+    assert!(
+        matches!(failure, GuardError::NotificationInFlight { .. }),
+        "{failure}"
+    );
+    assert_eq!(world.status("nb-held").await.as_deref(), Some("STOPPING"));
+    assert!(world.notifications().await.is_empty());
+    assert_eq!(
+        world.ledger("nb-held").await,
+        [(key, "sending".to_string())]
+    );
 }

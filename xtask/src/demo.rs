@@ -80,6 +80,9 @@ async fn demo(args: &AwsArgs) -> anyhow::Result<()> {
     let topic = stack::output(&deployed, "NotificationTopicArn")
         .context("the stack has no NotificationTopicArn output")?
         .to_string();
+    let ledger = stack::output(&deployed, "LedgerTableName")
+        .context("the stack has no LedgerTableName output")?
+        .to_string();
 
     step("subscribing an SQS inbox to the notification topic, to read what the guard sends");
     let sqs = aws.sqs();
@@ -149,7 +152,7 @@ async fn demo(args: &AwsArgs) -> anyhow::Result<()> {
     }
 
     step("starting the enforcer function under `cargo lambda watch` (compiles it the first time)");
-    let watch = Watch::start(&aws, &policy, &topic)?;
+    let watch = Watch::start(&aws, &policy, &topic, &ledger)?;
 
     step("delivering each session's CloudTrail CreateSession event to the function");
     for (id, shape) in &sessions {
@@ -249,13 +252,19 @@ struct Watch {
 }
 
 impl Watch {
-    fn start(aws: &Aws, policy: &policy::Policy, topic: &str) -> anyhow::Result<Watch> {
+    fn start(
+        aws: &Aws,
+        policy: &policy::Policy,
+        topic: &str,
+        ledger: &str,
+    ) -> anyhow::Result<Watch> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let endpoint = aws.endpoint_url.clone().unwrap_or_default();
         let env = [
             ("GSG_POLICY", policy::runtime_policy_json(policy)),
             ("NOTIFICATION_TOPIC_ARN", topic.to_string()),
             ("STACK_NAME", policy.stack.name.clone()),
+            ("LEDGER_TABLE", ledger.to_string()),
             ("AWS_ENDPOINT_URL", endpoint),
             ("AWS_REGION", REGION.to_string()),
             ("AWS_ACCESS_KEY_ID", "demo".to_string()),

@@ -154,12 +154,17 @@ async fn deploy_redeploy_update_plan_status_and_clean_up() {
         "DeadLetterQueueUrl",
         "CreateSessionRuleArn",
         "SweepRuleArn",
+        "LedgerTableName",
     ] {
         assert!(
             outputs.contains(&key),
             "output {key} missing from {outputs:?}"
         );
     }
+    assert_eq!(
+        stack::output(&deployed, "LedgerTableName"),
+        Some("gsg-lifecycle-ledger")
+    );
     let function_arn = stack::output(&deployed, "FunctionArn").unwrap();
     assert!(
         function_arn.ends_with(":function:gsg-lifecycle-enforcer"),

@@ -114,3 +114,63 @@ pub async fn topic_with_inbox(sdk: &SdkConfig, topic: &str, queue: &str) -> (Str
         .unwrap();
     (topic_arn, queue_url)
 }
+
+/// The ledger table in moto, made as the stack makes it (partition key `session`, on demand).
+/// Returns its name.
+pub async fn ledger_table(sdk: &SdkConfig, name: &str) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    aws_sdk_dynamodb::Client::new(sdk)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("session")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("session")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    name.to_string()
+}
+
+/// Every ledger item, as `session_id` → the `(key, state)` of each of its items.
+pub async fn ledger_items(
+    sdk: &SdkConfig,
+    table: &str,
+) -> std::collections::HashMap<String, Vec<(String, String)>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let text = |item: &std::collections::HashMap<String, AttributeValue>, name: &str| match item
+        .get(name)
+    {
+        Some(AttributeValue::S(value)) => value.clone(),
+        other => panic!("ledger item attribute {name} is {other:?}"),
+    };
+    let mut items: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
+    let mut pages = aws_sdk_dynamodb::Client::new(sdk)
+        .scan()
+        .table_name(table)
+        .consistent_read(true)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for item in page.unwrap().items.unwrap_or_default() {
+            items
+                .entry(text(&item, "session_id"))
+                .or_default()
+                .push((text(&item, "session"), text(&item, "state")));
+        }
+    }
+    items
+}

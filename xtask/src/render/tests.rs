@@ -72,6 +72,11 @@ fn sub(text: &str) -> Value {
     intrinsic("Sub", text)
 }
 
+/// A YAML value written inline, to compare a property with.
+fn yaml(text: &str) -> Value {
+    serde_yaml::from_str(text).expect("valid YAML")
+}
+
 fn resources(doc: &Value) -> &Mapping {
     doc["Resources"]
         .as_mapping()
@@ -819,6 +824,7 @@ fn the_lambda_is_small_bounded_logged_and_reads_the_policy_from_its_environment(
         ref_to("NotificationTopic")
     );
     assert_eq!(variables["STACK_NAME"], ref_to("AWS::StackName"));
+    assert_eq!(variables["LEDGER_TABLE"], ref_to("NotificationLedger"));
 
     let log_group = properties(&doc, "EnforcerLogGroup");
     assert_eq!(
@@ -885,16 +891,17 @@ fn the_role_has_only_inline_least_privilege_permissions() {
     let document = &inline[0].1["Properties"]["PolicyDocument"];
 
     let glue = with_sid(document, "GlueSessionsOfThisAccountAndRegion");
-    let actions = one_or_many(&glue["Action"]);
-    for action in [
-        "glue:GetSession",
-        "glue:StopSession",
-        "glue:DeleteSession",
-        "glue:GetTags",
-        "glue:TagResource",
-    ] {
-        assert!(actions.contains(&action.into()), "{action}");
-    }
+    assert_eq!(
+        one_or_many(&glue["Action"]),
+        [
+            "glue:GetSession",
+            "glue:StopSession",
+            "glue:DeleteSession",
+            "glue:GetTags",
+        ]
+        .map(Value::from),
+        "exactly the session calls the enforcer makes (no TagResource: it tags nothing)"
+    );
     assert_eq!(
         glue["Resource"],
         sub("arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:session/*")
@@ -940,9 +947,56 @@ fn the_role_has_only_inline_least_privilege_permissions() {
         get_att("DeadLetterQueue.Arn")
     );
     assert_eq!(sid_resource("UseTheStackKey"), get_att("GuardKey.Arn"));
+    // The ledger: item reads and conditional writes on its own table, no Scan, Query or
+    // table-level action.
+    let ledger = with_sid(document, "ClaimAndRecordNotificationsInTheLedger");
+    assert_eq!(
+        one_or_many(&ledger["Action"]),
+        [
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        ]
+        .map(Value::from)
+    );
+    assert_eq!(ledger["Resource"], get_att("NotificationLedger.Arn"));
     assert_eq!(
         sid_resource("WriteOwnLogs"),
         get_att("EnforcerLogGroup.Arn")
+    );
+}
+
+/// The ledger that makes "one notification per session" hold: keyed as the Lambda writes it
+/// (`session`, a string), on demand, items expiring on `expires_at`, encrypted with KMS, and
+/// deleted with the stack (it holds nothing worth keeping once the guard is gone).
+#[test]
+fn the_notification_ledger_is_keyed_expiring_and_encrypted() {
+    let doc = rendered(&default_policy());
+    let tables = of_type(&doc, "AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 1);
+    let (id, table) = &tables[0];
+    assert_eq!(*id, "NotificationLedger");
+    assert_eq!(table["DeletionPolicy"], "Delete");
+    assert_eq!(table["UpdateReplacePolicy"], "Delete");
+    let properties = &table["Properties"];
+    assert_eq!(properties["TableName"], sub("${AWS::StackName}-ledger"));
+    assert_eq!(properties["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        properties["KeySchema"],
+        yaml("[{AttributeName: session, KeyType: HASH}]")
+    );
+    assert_eq!(
+        properties["AttributeDefinitions"],
+        yaml("[{AttributeName: session, AttributeType: S}]")
+    );
+    assert_eq!(
+        properties["TimeToLiveSpecification"],
+        yaml("{AttributeName: expires_at, Enabled: true}")
+    );
+    assert_eq!(
+        properties["SSESpecification"],
+        yaml("{SSEEnabled: true, SSEType: KMS}")
     );
 }
 
@@ -1163,6 +1217,10 @@ fn outputs_name_the_function_topics_queue_and_rules() {
         assert_eq!(
             outputs["DeadLetterQueueUrl"]["Value"],
             ref_to("DeadLetterQueue")
+        );
+        assert_eq!(
+            outputs["LedgerTableName"]["Value"],
+            ref_to("NotificationLedger")
         );
         for rule in rule_ids(&policy) {
             assert_eq!(
