@@ -78,6 +78,9 @@ pub enum Notification {
     Sent,
     /// Another invocation sent it (the ledger says so): not sent again.
     AlreadySent,
+    /// Sweep only: another invocation holds the claim and is notifying right now; the sweep
+    /// does not wait for it (the next sweep looks again, and takes over a claim whose holder died).
+    ClaimedElsewhere,
 }
 
 impl Notification {
@@ -86,6 +89,7 @@ impl Notification {
             Notification::NotNeeded => "not_needed",
             Notification::Sent => "sent",
             Notification::AlreadySent => "already_sent",
+            Notification::ClaimedElsewhere => "claimed_elsewhere",
         }
     }
 }
@@ -350,6 +354,11 @@ async fn notify_once(
                 return Ok(Notification::Sent);
             }
             Claim::AlreadySent => return Ok(Notification::AlreadySent),
+            // The sweep judges every running session in turn: it does not hold them all up for
+            // one being notified by its real-time invocation. The next sweep is its retry.
+            Claim::InFlight if case.found_by == FoundBy::Sweep => {
+                return Ok(Notification::ClaimedElsewhere);
+            }
             Claim::InFlight => {
                 debug!("another invocation is notifying; waiting for it");
                 if !budget.pause(&mut backoff).await {

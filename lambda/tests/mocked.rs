@@ -931,3 +931,35 @@ async fn the_sweep_fails_as_retryable_when_cloudtrail_cannot_be_read() {
     assert_eq!(failure.retry(), Retry::Retryable);
     assert_eq!(stop.num_calls(), 0);
 }
+
+#[tokio::test]
+async fn the_sweep_does_not_wait_for_a_session_another_invocation_is_notifying() {
+    let list = mock!(aws_sdk_glue::Client::list_sessions).then_output(|| {
+        ListSessionsOutput::builder()
+            .sessions(listed(
+                "nb-unknown",
+                SessionStatus::Ready,
+                Duration::from_secs(3600),
+            ))
+            .build()
+    });
+    let lookup = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .then_output(|| LookupEventsOutput::builder().build());
+    let (stop, tags) = (stop_ok(), tags(&[]));
+    let (claim, state) = (claim_taken(), ledger_says("sending"));
+    let (publish, sent) = publish_recorded();
+    let guard = with_ledger(
+        guard(policy(), &[&list, &stop, &tags], &[&publish], &[&lookup]),
+        &[&claim, &state],
+    );
+
+    let Response::Sweep(sweep) = handle(&guard, event(SCHEDULED)).await.unwrap() else {
+        panic!("expected a sweep report");
+    };
+
+    let report = &sweep.sessions[0];
+    assert_eq!(report.outcome, Outcome::Stopped);
+    assert_eq!(report.notification, Notification::ClaimedElsewhere);
+    assert_eq!((claim.num_calls(), state.num_calls()), (1, 1), "no waiting");
+    assert!(sent.lock().unwrap().is_empty());
+}
