@@ -2,7 +2,9 @@
 //! `line:col`, so validation errors can point at the text the author wrote.
 //!
 //! serde_yaml gives positions only for its own errors; this walks the parser's events once.
-//! It also finds duplicate mapping keys, which a deserializer into a map would silently merge.
+//! It also finds duplicate mapping keys, which a deserializer into a map would silently merge,
+//! and counts the values the document holds once its aliases are expanded, so that an alias bomb
+//! is refused in one linear pass, before serde_yaml would expand it.
 
 use std::collections::{HashMap, HashSet};
 
@@ -24,6 +26,10 @@ impl Location {
         }
     }
 }
+
+/// Values (scalars, lists, mappings) a policy may hold once its YAML aliases are expanded: far
+/// more than any real policy (the default one has about 120), far fewer than an alias bomb.
+pub const MAX_EXPANDED_VALUES: u64 = 100_000;
 
 /// Field path to location, for one document.
 #[derive(Debug, Default)]
@@ -67,6 +73,7 @@ impl LocationIndex {
         let mut index = LocationIndex::default();
         let mut problems = Vec::new();
         let mut stack: Vec<Frame> = Vec::new();
+        let mut expansion = Expansion::default();
         let mut parser = Parser::new_from_str(text);
         loop {
             let (event, marker) = match parser.next_token() {
@@ -86,6 +93,14 @@ impl LocationIndex {
                 Event::MappingStart(_, tag) | Event::SequenceStart(_, tag) => tag.as_ref(),
                 _ => None,
             };
+            if let Err(reason) = expansion.count(&event) {
+                problems.push(SyntaxProblem {
+                    location: here,
+                    path: String::new(),
+                    reason,
+                });
+                break;
+            }
             if let Some(tag) = tag {
                 // serde_yaml drops or reinterprets tags (`!!str 5` becomes a number, `!x` is
                 // ignored): a policy means only what it plainly says.
@@ -193,6 +208,55 @@ impl LocationIndex {
     }
 }
 
+/// The number of values the document holds with its aliases expanded, counted as the events go
+/// by: an alias adds the size of what its anchor named.
+#[derive(Default)]
+struct Expansion {
+    values: u64,
+    /// Anchor id to the number of values under it.
+    sizes: HashMap<usize, u64>,
+    /// For each open list or mapping: its anchor id (0 when none) and `values` when it opened.
+    open: Vec<(usize, u64)>,
+}
+
+impl Expansion {
+    fn count(&mut self, event: &Event) -> Result<(), String> {
+        match event {
+            Event::Scalar(_, _, anchor, _) => {
+                self.values += 1;
+                if *anchor != 0 {
+                    self.sizes.insert(*anchor, 1);
+                }
+            }
+            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
+                self.open.push((*anchor, self.values));
+                self.values += 1;
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                if let Some((anchor, start)) = self.open.pop()
+                    && anchor != 0
+                {
+                    self.sizes.insert(anchor, self.values - start);
+                }
+            }
+            // An alias of an anchor still open (or unknown) counts as one value.
+            Event::Alias(anchor) => {
+                self.values = self
+                    .values
+                    .saturating_add(self.sizes.get(anchor).copied().unwrap_or(1));
+            }
+            _ => {}
+        }
+        if self.values > MAX_EXPANDED_VALUES {
+            return Err(format!(
+                "YAML aliases expand this policy to more than {MAX_EXPANDED_VALUES} values; \
+                 write the values out, or use fewer aliases"
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +278,49 @@ mod tests {
         let (index, _) = LocationIndex::build(TEXT);
         assert_eq!(index.locate("stack.region"), Location { line: 2, col: 1 });
         assert_eq!(index.locate("missing.deeper"), Location { line: 1, col: 1 });
+    }
+
+    #[test]
+    fn counts_values_with_aliases_expanded() {
+        let mut expansion = Expansion::default();
+        let text = "a: &l [x, y]\nb: [*l, *l]\n";
+        let mut parser = Parser::new_from_str(text);
+        while let Ok((event, _)) = parser.next_token() {
+            if event == Event::StreamEnd {
+                break;
+            }
+            expansion.count(&event).unwrap();
+        }
+        // The root mapping, keys a and b, list l (3 values), list b, and l twice more.
+        assert_eq!(expansion.values, 1 + 1 + 3 + 1 + 1 + 2 * 3);
+    }
+
+    #[test]
+    fn refuses_alias_bombs_in_one_pass() {
+        let wide = format!(
+            "a: &a [x{}]\nb: [*a{}]\n",
+            ",x".repeat(400),
+            ",*a".repeat(400)
+        );
+        let laughs: String = (1..=7)
+            .map(|level| {
+                let items = vec![format!("*l{}", level - 1); 9].join(",");
+                format!("k{level}: &l{level} [{items}]\n")
+            })
+            .collect();
+        let laughs = format!("k0: &l0 x\n{laughs}");
+        for text in [wide, laughs] {
+            let (_, problems) = LocationIndex::build(&text);
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(
+                problems[0]
+                    .reason
+                    .starts_with("YAML aliases expand this policy to more than 100000 values"),
+                "{problems:?}"
+            );
+        }
+        let (_, problems) = LocationIndex::build("a: &a [x, y]\nb: [*a, *a, *a]\n");
+        assert!(problems.is_empty(), "{problems:?}");
     }
 
     #[test]
