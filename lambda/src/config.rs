@@ -7,7 +7,8 @@ use policy::Policy;
 
 use crate::ledger::Ledger;
 
-/// The environment variable holding the policy as compact JSON.
+/// The environment variable holding the policy: compact JSON, or compressed when that does not
+/// fit (`policy::runtime_policy_env`).
 pub const POLICY_VAR: &str = "GSG_POLICY";
 /// The environment variable holding the SNS topic that notifications go to.
 pub const TOPIC_VAR: &str = "NOTIFICATION_TOPIC_ARN";
@@ -68,7 +69,7 @@ pub enum ConfigError {
     #[error("environment variable {0} is not set")]
     Missing(&'static str),
     #[error("environment variable {POLICY_VAR} is not a valid policy: {0}")]
-    Policy(#[source] serde_json::Error),
+    Policy(#[source] policy::RuntimePolicyError),
 }
 
 impl Settings {
@@ -84,7 +85,8 @@ impl Settings {
                 .filter(|value| !value.trim().is_empty())
                 .ok_or(ConfigError::Missing(name))
         };
-        let policy = serde_json::from_str(&require(POLICY_VAR)?).map_err(ConfigError::Policy)?;
+        let policy =
+            policy::parse_runtime_policy(&require(POLICY_VAR)?).map_err(ConfigError::Policy)?;
         Ok(Settings {
             policy,
             topic_arn: require(TOPIC_VAR)?,
@@ -148,6 +150,44 @@ mod tests {
         assert_eq!(settings.policy.stack.name, "gsg");
         assert_eq!(settings.stack_name, "gsg");
         assert_eq!(settings.ledger_table, "gsg-ledger");
+    }
+
+    #[test]
+    fn reads_a_compressed_policy() {
+        let mut policy: Policy = serde_json::from_str(
+            r#"{"version":1,"stack":{"name":"gsg"},"boundaries":{"max_workers":1}}"#,
+        )
+        .unwrap();
+        for i in 0..80 {
+            let text = format!(
+                r#"{{"name":"team-{i}","principals":["arn:aws:iam::123456789012:role/Team{i}"],"boundaries":{{"max_workers":{}}}}}"#,
+                i + 2
+            );
+            policy.overrides.push(serde_json::from_str(&text).unwrap());
+        }
+        let env_value = policy::runtime_policy_env(&policy);
+        assert!(env_value.starts_with(policy::COMPRESSED_PREFIX));
+        let settings = Settings::from_lookup(env(&[
+            (POLICY_VAR, env_value.as_str()),
+            (TOPIC_VAR, "t"),
+            (STACK_VAR, "gsg"),
+            (LEDGER_VAR, "l"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.policy, policy);
+        let damaged = Settings::from_lookup(env(&[
+            (POLICY_VAR, "deflate+base64:AAAA"),
+            (TOPIC_VAR, "t"),
+            (STACK_VAR, "gsg"),
+            (LEDGER_VAR, "l"),
+        ]));
+        let message = damaged.unwrap_err().to_string();
+        assert!(
+            message.starts_with(
+                "environment variable GSG_POLICY is not a valid policy: its compressed form"
+            ),
+            "{message}"
+        );
     }
 
     #[test]

@@ -16,7 +16,8 @@ pub use crate::locate::Location;
 pub const MAX_POLICY_BYTES: usize = 256 * 1024;
 
 /// Bytes of the Lambda's environment the policy may use: Lambda allows 4 KB for all variables
-/// together, and the function gets a few more (topic ARN, names) beside the policy.
+/// together, and the function gets a few more (topic ARN, names, ledger table) beside the policy.
+/// A policy whose JSON is longer travels compressed (`runtime_policy_env`); this bounds that too.
 pub const MAX_RUNTIME_POLICY_BYTES: usize = 3584;
 
 /// Longest a sane timeout may be, in minutes (7 days).
@@ -290,14 +291,14 @@ impl Checker<'_> {
             self.emails("alarms.emails", &alarms.emails);
         }
         if self.errors.is_empty() {
-            let size = crate::runtime_policy_json(policy).len();
+            let size = crate::runtime_policy_env(policy).len();
             if size > MAX_RUNTIME_POLICY_BYTES {
                 self.fail(
                     "",
                     format!(
-                        "the policy takes {size} bytes in the Lambda's environment, more than the \
-                         {MAX_RUNTIME_POLICY_BYTES} that fit in its 4 KB limit; use fewer or \
-                         broader overrides and principal patterns"
+                        "the policy takes {size} bytes in the Lambda's environment even \
+                         compressed, more than the {MAX_RUNTIME_POLICY_BYTES} that fit in its \
+                         4 KB limit; use fewer or broader overrides and principal patterns"
                     ),
                 );
             }

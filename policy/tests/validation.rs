@@ -285,21 +285,48 @@ fn stack_names_leave_room_for_the_function_name() {
 
 #[test]
 fn the_policy_must_fit_in_the_lambda_environment() {
-    let mut text = VALID.to_string();
-    text.push_str("overrides:\n");
-    for i in 0..60 {
-        text.push_str(&format!(
-            "  - name: team-{i}\n    principals: [\"arn:aws:iam::123456789012:role/TeamRole{i}\"]\n    boundaries: {{max_workers: {}}}\n",
-            i + 2
-        ));
-    }
-    let error = one_error(&text);
+    let with_overrides = |count: usize, principal: &dyn Fn(usize) -> String| {
+        let mut text = VALID.to_string();
+        text.push_str("overrides:\n");
+        for i in 0..count {
+            text.push_str(&format!(
+                "  - name: team-{i}\n    principals: [\"arn:aws:iam::123456789012:role/{}\"]\n    boundaries: {{max_workers: {}}}\n",
+                principal(i),
+                i % 900 + 2
+            ));
+        }
+        text
+    };
+    // 60 overrides of alike roles: more JSON than fits, but it travels compressed and fits.
+    let alike = with_overrides(60, &|i| format!("TeamRole{i}"));
+    let policy = load_policy("p.yaml", alike.as_bytes()).unwrap();
+    assert!(
+        policy::runtime_policy_json(&policy).len() > policy::validate::MAX_RUNTIME_POLICY_BYTES
+    );
+    // 200 overrides of unrelated role names (pseudo-random hex): too much even compressed.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut random_hex = |_: usize| {
+        (0..4)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                format!("{:016x}", state >> 1)
+            })
+            .collect::<String>()
+    };
+    let names: Vec<String> = (0..200).map(&mut random_hex).collect();
+    let unrelated = with_overrides(200, &|i| format!("R{}", names[i]));
+    let error = one_error(&unrelated);
     assert!(
         error.starts_with("p.yaml:1:1: the policy takes "),
         "{error}"
     );
     assert!(
-        error.contains("more than the 3584 that fit in its 4 KB limit"),
+        error.contains(
+            "bytes in the Lambda's environment even compressed, more than the 3584 that fit in \
+             its 4 KB limit"
+        ),
         "{error}"
     );
 }

@@ -294,23 +294,32 @@ fn estimate<'a>(
 struct Renders {
     default_ms: f64,
     overrides_ms: f64,
-    /// The 50-override policy as the Lambda would receive it, bytes (validation allows
-    /// `policy::validate::MAX_RUNTIME_POLICY_BYTES`).
-    overrides_runtime_bytes: usize,
+    /// The 50-override policy's runtime JSON, bytes.
+    overrides_json_bytes: usize,
+    /// The same as the Lambda's environment carries it (compressed), bytes; validation allows
+    /// `policy::validate::MAX_RUNTIME_POLICY_BYTES`.
+    overrides_env_bytes: usize,
 }
 
 fn time_renders(count: usize) -> anyhow::Result<Renders> {
     let default = paths::load_policy(&paths::policies_dir().join("default.yaml"))?;
-    let crowded = with_generated_overrides(&default, GENERATED_OVERRIDES);
+    let crowded = validated(&with_generated_overrides(&default, GENERATED_OVERRIDES))?;
     Ok(Renders {
         default_ms: median_render_ms(&default, count)?,
         overrides_ms: median_render_ms(&crowded, count)?,
-        overrides_runtime_bytes: policy::runtime_policy_json(&crowded).len(),
+        overrides_json_bytes: policy::runtime_policy_json(&crowded).len(),
+        overrides_env_bytes: policy::runtime_policy_env(&crowded).len(),
     })
 }
 
-/// `policy` plus `count` overrides, one per team role. Built in code: such a policy does not
-/// pass validation (it no longer fits the Lambda's 4 KB environment), but renders.
+/// `policy` written out as a policy file and loaded back: validated like any other.
+fn validated(policy: &policy::Policy) -> anyhow::Result<policy::Policy> {
+    let text = serde_yaml::to_string(policy)?;
+    policy::load_policy("generated.yaml", text.as_bytes())
+        .map_err(|errors| anyhow::anyhow!("the generated policy does not validate:\n{errors}"))
+}
+
+/// `policy` plus `count` overrides, one per team role.
 fn with_generated_overrides(policy: &policy::Policy, count: usize) -> policy::Policy {
     let mut crowded = policy.clone();
     for team in 0..count {
@@ -584,17 +593,17 @@ impl Report {
                 "ms",
             )
             .how(format!(
-                "median of {} in-process renders; policy built in code (see note)",
+                "median of {} in-process renders; 50 generated overrides (see note)",
                 sizes.renders
             )),
         ];
         let notes = vec![
             format!(
                 "The 50-override policy is the default policy plus {GENERATED_OVERRIDES} \
-                 generated overrides, built in code and passed to render::render_stack directly: \
-                 it does not pass validation, because as the Lambda receives it it takes {} \
-                 bytes of the 4 KB environment (at most {} allowed).",
-                renders.overrides_runtime_bytes,
+                 generated overrides, validated like a policy file: its {} bytes of runtime JSON \
+                 reach the Lambda compressed, in {} bytes of the {} its environment allows.",
+                renders.overrides_json_bytes,
+                renders.overrides_env_bytes,
                 policy::validate::MAX_RUNTIME_POLICY_BYTES
             ),
             "Own work excludes the AWS calls: the SDK clients answer from aws-smithy-mocks, so \
@@ -750,9 +759,9 @@ mod tests {
     }
 
     #[test]
-    fn fifty_generated_overrides_render_but_do_not_fit_the_environment() {
+    fn fifty_generated_overrides_validate_and_travel_compressed() {
         let default = paths::load_policy(&paths::policies_dir().join("default.yaml")).unwrap();
-        let crowded = with_generated_overrides(&default, GENERATED_OVERRIDES);
+        let crowded = validated(&with_generated_overrides(&default, GENERATED_OVERRIDES)).unwrap();
         assert_eq!(
             crowded.overrides.len(),
             default.overrides.len() + GENERATED_OVERRIDES
@@ -761,10 +770,17 @@ mod tests {
             policy::runtime_policy_json(&crowded).len()
                 > policy::validate::MAX_RUNTIME_POLICY_BYTES
         );
+        let env = policy::runtime_policy_env(&crowded);
+        assert!(env.starts_with(policy::COMPRESSED_PREFIX));
+        let received = policy::parse_runtime_policy(&env).unwrap();
+        assert!(
+            policy::runtime_policy_json(&received) == policy::runtime_policy_json(&crowded),
+            "the Lambda reads back what was compressed"
+        );
         let template = render::render_stack(&crowded).unwrap();
         assert!(
-            template.contains("team-49"),
-            "the overrides reach the template"
+            template.contains(&format!("GSG_POLICY: \"{env}\"")),
+            "the compressed policy reaches the template"
         );
     }
 

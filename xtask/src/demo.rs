@@ -261,7 +261,7 @@ impl Watch {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let endpoint = aws.endpoint_url.clone().unwrap_or_default();
         let env = [
-            ("GSG_POLICY", policy::runtime_policy_json(policy)),
+            ("GSG_POLICY", policy::runtime_policy_env(policy)),
             ("NOTIFICATION_TOPIC_ARN", topic.to_string()),
             ("STACK_NAME", policy.stack.name.clone()),
             ("LEDGER_TABLE", ledger.to_string()),

@@ -197,7 +197,7 @@ impl<'a> StackView<'a> {
             ),
             mode,
             action,
-            runtime_policy: policy::runtime_policy_json(policy),
+            runtime_policy: policy::runtime_policy_env(policy),
             tags: stack_tags(policy)
                 .into_iter()
                 .map(|(key, value)| TagView { key, value })

@@ -304,8 +304,8 @@ fn rendering_is_deterministic() {
 }
 
 /// A policy with the longest stack name, 50 maximal tags and as many long overrides as still
-/// validate (its runtime JSON fills the Lambda's environment) stays under the TemplateBody limit:
-/// the tags are printed once, in the metadata.
+/// validate (its runtime policy, compressed, fills the Lambda's environment) stays under the
+/// TemplateBody limit: the tags are printed once, in the metadata.
 #[test]
 fn the_largest_valid_policy_with_50_maximal_tags_fits_in_a_template_body() {
     let policy_text = |overrides: usize| {
@@ -338,16 +338,31 @@ fn the_largest_valid_policy_with_50_maximal_tags_fits_in_a_template_body() {
         );
         text
     };
-    let mut largest = None;
-    for overrides in 1..100 {
-        match policy::load_policy("large.yaml", policy_text(overrides).as_bytes()) {
-            Ok(policy) => largest = Some((overrides, policy)),
-            Err(_) => break,
+    // The most overrides that validate: a bisection (validity only shrinks as overrides grow).
+    let valid = |overrides: usize| {
+        policy::load_policy("large.yaml", policy_text(overrides).as_bytes()).ok()
+    };
+    let (mut low, mut high) = (1, 4096);
+    assert!(valid(low).is_some(), "one override validates");
+    assert!(
+        valid(high).is_none(),
+        "4096 overrides do not fit even compressed"
+    );
+    while high - low > 1 {
+        let middle = (low + high) / 2;
+        if valid(middle).is_some() {
+            low = middle;
+        } else {
+            high = middle;
         }
     }
-    let (overrides, policy) = largest.expect("at least one override validates");
-    assert!(overrides >= 3, "only {overrides} overrides validate");
-    assert!(policy::runtime_policy_json(&policy).len() > 3000);
+    let (overrides, policy) = (low, valid(low).unwrap());
+    assert!(overrides >= 50, "only {overrides} overrides validate");
+    // Its runtime JSON is far over the environment's budget: it travels compressed.
+    assert!(
+        policy::runtime_policy_json(&policy).len() > 4 * policy::validate::MAX_RUNTIME_POLICY_BYTES
+    );
+    assert!(policy::runtime_policy_env(&policy).starts_with(policy::COMPRESSED_PREFIX));
     assert_eq!(policy.stack.tags.len(), 50);
     let template = render(&policy);
     assert!(
