@@ -14,12 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
-use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
 use aws_sdk_glue::types::{SessionCommand, WorkerType};
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use glue_session_guard_lambda::enforce::{Notification, Outcome, SessionReport};
-use glue_session_guard_lambda::{Guard, GuardError, Response, Settings, Timing, handle};
+use glue_session_guard_lambda::{Guard, GuardError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use policy::{Decision, Policy};
 use serde_json::{Value, json};
@@ -166,28 +164,9 @@ impl World {
         }
     }
 
-    /// The guard under test: moto's Glue and SNS; CloudTrail (which moto lacks) has no records,
-    /// so the sweep judges by the default boundaries.
+    /// The guard under test (see `common::moto_guard`).
     fn guard(&self) -> Guard {
-        let no_records = mock!(aws_sdk_cloudtrail::Client::lookup_events)
-            .then_output(|| LookupEventsOutput::builder().build());
-        let mut guard = Guard::new(
-            &self.sdk,
-            Settings {
-                policy: policy(),
-                topic_arn: self.topic_arn.clone(),
-                stack_name: "glue-session-guard".to_string(),
-                ledger_table: self.ledger_table.clone(),
-            },
-            Timing {
-                first_poll: Duration::from_millis(10),
-                max_poll: Duration::from_millis(50),
-                deadline_margin: Duration::from_millis(100),
-                cloudtrail_lag: Duration::ZERO,
-            },
-        );
-        guard.cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&no_records]);
-        guard
+        common::moto_guard(&self.sdk, policy(), &self.topic_arn, &self.ledger_table)
     }
 
     /// Creates the session in moto (its reply is empty: the id is ours).

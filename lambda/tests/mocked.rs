@@ -68,25 +68,6 @@ fn timing() -> Timing {
 /// grants every claim; [`with_ledger`] gives it other answers.
 fn guard(policy: Policy, glue: &[&Rule], sns: &[&Rule], cloudtrail: &[&Rule]) -> Guard {
     let (claim, sent, released) = (claim_won(), marked_sent(), released());
-    with_ledger(
-        guard_without_ledger(policy, glue, sns, cloudtrail),
-        &[&claim, &sent, &released],
-    )
-}
-
-fn with_ledger(mut guard: Guard, ledger: &[&Rule]) -> Guard {
-    guard.dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, ledger, |c| c
-        .retry_config(fast_retries()));
-    guard
-}
-
-fn guard_without_ledger(
-    policy: Policy,
-    glue: &[&Rule],
-    sns: &[&Rule],
-    cloudtrail: &[&Rule],
-) -> Guard {
-    let granted = claim_won();
     Guard {
         glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, glue, |c| c
             .retry_config(fast_retries())),
@@ -94,8 +75,7 @@ fn guard_without_ledger(
             .retry_config(fast_retries())),
         cloudtrail: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, cloudtrail, |c| c
             .retry_config(fast_retries())),
-        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&granted], |c| c
-            .retry_config(fast_retries())),
+        dynamodb: ledger_client(&[&claim, &sent, &released]),
         settings: Settings {
             policy,
             topic_arn: TOPIC.to_string(),
@@ -104,6 +84,16 @@ fn guard_without_ledger(
         },
         timing: timing(),
     }
+}
+
+fn ledger_client(ledger: &[&Rule]) -> aws_sdk_dynamodb::Client {
+    mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, ledger, |c| c
+        .retry_config(fast_retries()))
+}
+
+fn with_ledger(mut guard: Guard, ledger: &[&Rule]) -> Guard {
+    guard.dynamodb = ledger_client(ledger);
+    guard
 }
 
 fn context(time_left: Duration) -> Context {

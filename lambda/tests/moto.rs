@@ -8,12 +8,11 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
-use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_glue::types::{SessionCommand, WorkerType};
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use glue_session_guard_lambda::enforce::{Creator, Notification, Outcome};
-use glue_session_guard_lambda::{Guard, GuardError, Response, Settings, Timing, handle};
+use glue_session_guard_lambda::sweep::SweepReport;
+use glue_session_guard_lambda::{Guard, GuardError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use policy::{Decision, EnforcementAction, Mode, Policy};
 use serde_json::{Value, json};
@@ -52,28 +51,19 @@ impl World {
         }
     }
 
-    /// The guard under test, with moto's Glue and SNS. moto has no CloudTrail `LookupEvents`,
-    /// so CloudTrail answers "no records" (the sweep then judges by the default boundaries).
+    /// The guard under test (see `common::moto_guard`).
     fn guard(&self, policy: Policy) -> Guard {
-        let no_records = mock!(aws_sdk_cloudtrail::Client::lookup_events)
-            .then_output(|| LookupEventsOutput::builder().build());
-        let mut guard = Guard::new(
-            &self.sdk,
-            Settings {
-                policy,
-                topic_arn: self.topic_arn.clone(),
-                stack_name: "glue-session-guard".to_string(),
-                ledger_table: self.ledger_table.clone(),
-            },
-            Timing {
-                first_poll: Duration::from_millis(10),
-                max_poll: Duration::from_millis(50),
-                deadline_margin: Duration::from_millis(100),
-                cloudtrail_lag: Duration::ZERO,
-            },
-        );
-        guard.cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&no_records]);
-        guard
+        common::moto_guard(&self.sdk, policy, &self.topic_arn, &self.ledger_table)
+    }
+
+    /// Runs the scheduled sweep over this world's region.
+    async fn sweep(&self, guard: &Guard) -> SweepReport {
+        let mut event: Value = serde_json::from_str(SCHEDULED).unwrap();
+        event["region"] = json!(self.region);
+        match handle(guard, LambdaEvent::new(event, self.context())).await {
+            Ok(Response::Sweep(report)) => report,
+            other => panic!("expected a sweep report, got {other:?}"),
+        }
     }
 
     /// Creates a session of 50 G.8X workers in moto (its reply is empty: the id is ours).
@@ -397,15 +387,8 @@ async fn the_sweep_stops_a_session_whose_event_never_came() {
         .await
         .unwrap();
     let guard = world.guard(policy());
-    let mut event: Value = serde_json::from_str(SCHEDULED).unwrap();
-    event["region"] = json!(world.region);
 
-    let Response::Sweep(sweep) = handle(&guard, LambdaEvent::new(event, world.context()))
-        .await
-        .unwrap()
-    else {
-        panic!("expected a sweep report");
-    };
+    let sweep = world.sweep(&guard).await;
 
     assert_eq!((sweep.listed, sweep.judged), (2, 1));
     let report = &sweep.sessions[0];
@@ -428,14 +411,7 @@ async fn the_sweep_stops_a_session_whose_event_never_came() {
     assert_eq!(attribute(&notifications[0], "principal"), "unknown");
 
     // The next sweep finds nothing running.
-    let mut event: Value = serde_json::from_str(SCHEDULED).unwrap();
-    event["region"] = json!(world.region);
-    let Response::Sweep(next) = handle(&guard, LambdaEvent::new(event, world.context()))
-        .await
-        .unwrap()
-    else {
-        panic!("expected a sweep report");
-    };
+    let next = world.sweep(&guard).await;
     assert_eq!(next.judged, 0);
     assert!(world.notifications().await.is_empty());
 }
@@ -495,14 +471,7 @@ async fn the_sweep_after_an_audit_notification_sends_nothing_more() {
 
     // The session keeps running (audit mode), so every sweep finds it again.
     for _ in 0..2 {
-        let mut event: Value = serde_json::from_str(SCHEDULED).unwrap();
-        event["region"] = json!(world.region);
-        let Response::Sweep(sweep) = handle(&guard, LambdaEvent::new(event, world.context()))
-            .await
-            .unwrap()
-        else {
-            panic!("expected a sweep report");
-        };
+        let sweep = world.sweep(&guard).await;
         assert_eq!(sweep.judged, 1);
         assert_eq!(sweep.sessions[0].notification, Notification::AlreadySent);
     }

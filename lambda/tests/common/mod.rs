@@ -174,3 +174,35 @@ pub async fn ledger_items(
     }
     items
 }
+
+/// The guard under test against moto: its Glue, SNS and DynamoDB, short waits. moto has no
+/// CloudTrail `LookupEvents`, so CloudTrail answers "no records" (the sweep then judges by the
+/// default boundaries).
+pub fn moto_guard(
+    sdk: &SdkConfig,
+    policy: policy::Policy,
+    topic_arn: &str,
+    ledger_table: &str,
+) -> glue_session_guard_lambda::Guard {
+    use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    let no_records = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .then_output(|| LookupEventsOutput::builder().build());
+    let mut guard = glue_session_guard_lambda::Guard::new(
+        sdk,
+        glue_session_guard_lambda::Settings {
+            policy,
+            topic_arn: topic_arn.to_string(),
+            stack_name: "glue-session-guard".to_string(),
+            ledger_table: ledger_table.to_string(),
+        },
+        glue_session_guard_lambda::Timing {
+            first_poll: Duration::from_millis(10),
+            max_poll: Duration::from_millis(50),
+            deadline_margin: Duration::from_millis(100),
+            cloudtrail_lag: Duration::ZERO,
+        },
+    );
+    guard.cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&no_records]);
+    guard
+}
