@@ -96,6 +96,7 @@ fn guard() -> Guard {
             ledger_table: "glue-session-guard-ledger".to_string(),
         },
         timing: Timing::LAMBDA,
+        profiles: Default::default(),
     }
 }
 

@@ -1,11 +1,13 @@
 //! What the function is set up with, once per cold start: the policy and settings from its
 //! environment, the SDK clients, and the timing of its waits.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use policy::Policy;
 
 use crate::ledger::Ledger;
+use crate::profiles::ProfileCache;
 
 /// The environment variable holding the policy: compact JSON, or compressed when that does not
 /// fit (`policy::runtime_policy_env`).
@@ -26,6 +28,8 @@ pub struct Guard {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub settings: Settings,
     pub timing: Timing,
+    /// Usage profiles read recently (kept while the container is warm).
+    pub profiles: Arc<ProfileCache>,
 }
 
 impl Guard {
@@ -38,6 +42,7 @@ impl Guard {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             settings,
             timing,
+            profiles: Arc::default(),
         }
     }
 
@@ -109,6 +114,8 @@ pub struct Timing {
     /// `LookupEvents`. The sweep leaves a violating session whose creator it cannot find yet
     /// alone until it is this old, so an override or exemption is never missed for lack of time.
     pub cloudtrail_lag: Duration,
+    /// How long a usage profile read with `GetUsageProfile` is reused by the warm container.
+    pub profile_cache: Duration,
 }
 
 impl Timing {
@@ -118,6 +125,7 @@ impl Timing {
         max_poll: Duration::from_secs(10),
         deadline_margin: Duration::from_secs(10),
         cloudtrail_lag: Duration::from_secs(15 * 60),
+        profile_cache: Duration::from_secs(5 * 60),
     };
 }
 

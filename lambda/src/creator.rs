@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use aws_sdk_cloudtrail::primitives::DateTime;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
-use policy::SessionFacts;
+use policy::CreateSessionRecord;
 use serde_json::Value;
 use tracing::{info, warn};
 
@@ -20,12 +20,13 @@ pub const MAX_RECORDS: usize = 2_000;
 /// The `CreateSession` records found, by session id (the newest one when an id was reused).
 #[derive(Debug, Default, Clone)]
 pub struct Creations {
-    by_session: HashMap<String, SessionFacts>,
+    by_session: HashMap<String, CreateSessionRecord>,
 }
 
 impl Creations {
-    /// What the creator asked for, and who the creator is, for `session_id`.
-    pub fn get(&self, session_id: &str) -> Option<&SessionFacts> {
+    /// The record of `session_id`'s creation: who the creator is, what they asked for and what
+    /// Glue echoed.
+    pub fn get(&self, session_id: &str) -> Option<&CreateSessionRecord> {
         self.by_session.get(session_id)
     }
 
@@ -44,11 +45,11 @@ impl Creations {
             warn!("a CloudTrail record is not JSON; skipped");
             return;
         };
-        if let Ok(facts) = policy::facts_from_cloudtrail(&record) {
+        if let Ok(read) = policy::read_create_session(&record) {
             // LookupEvents returns the newest first: keep the first record seen for an id.
             self.by_session
-                .entry(facts.session_id.clone())
-                .or_insert(facts);
+                .entry(read.request.session_id.clone())
+                .or_insert(read);
         }
     }
 }
@@ -119,7 +120,7 @@ mod tests {
         creations.add_record("not json");
         creations.add_record(r#"{"eventSource":"s3.amazonaws.com","eventName":"CreateSession"}"#);
         assert_eq!(creations.len(), 1);
-        let facts = creations.get("s-1").unwrap();
+        let facts = creations.get("s-1").unwrap().clone().facts(None);
         assert_eq!(
             facts.principal.as_ref().unwrap().arn,
             "arn:aws:iam::123456789012:user/new"

@@ -135,8 +135,13 @@ pub struct Invocation {
 /// Judges the case against the policy (recording the decision on the current span and in the
 /// metrics). Does not act.
 pub fn evaluate(guard: &Guard, case: &Case, metrics: &Metrics) -> Verdict {
-    let verdict = policy::evaluate(guard.policy(), &case.facts);
-    Span::current().record("decision", decision_name(verdict.decision));
+    let mut verdict = policy::evaluate(guard.policy(), &case.facts);
+    // `policy::evaluate` gives an ended session no action. The function acts on the live state
+    // itself (it waits out PROVISIONING, and finds an ended session `already_ended`), and still
+    // notifies once for an ended one: a retry after a failed Publish finds the session it
+    // stopped STOPPING, and its notification must not be lost.
+    verdict.action = policy::enforcement_action(guard.policy(), verdict.decision);
+    Span::current().record("decision", verdict.decision.as_str());
     let violated: Vec<&str> = match verdict.decision {
         Decision::Violation => verdict.rules(),
         _ => Vec::new(),
@@ -219,7 +224,7 @@ pub fn log_report(report: &SessionReport) {
         _ => "",
     };
     let notification = report.notification.name();
-    let action = notify::action_name(report.action);
+    let action = report.action.as_str();
     if report.decision == Decision::Violation || report.decision == Decision::Exempt {
         warn!(
             principal,
@@ -238,15 +243,6 @@ pub fn log_report(report: &SessionReport) {
             principal,
             override_name, rules, reason, action, outcome, "{message}"
         );
-    }
-}
-
-pub fn decision_name(decision: Decision) -> &'static str {
-    match decision {
-        Decision::Compliant => "compliant",
-        Decision::Violation => "violation",
-        Decision::Exempt => "exempt",
-        Decision::Ignored => "ignored",
     }
 }
 
@@ -328,7 +324,7 @@ async fn notify_once(
     let owner = ledger::owner_token(&invocation.request_id);
     let details = [
         ("session_id", session_id.as_str()),
-        ("action", notify::action_name(verdict.action)),
+        ("action", verdict.action.as_str()),
         ("outcome", outcome.name()),
     ];
     let budget = Budget::new(guard, invocation);

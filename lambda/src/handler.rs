@@ -14,6 +14,7 @@ use crate::config::Guard;
 use crate::enforce::{self, Case, Creator, FoundBy, Invocation};
 use crate::error::GuardError;
 use crate::metrics::Metrics;
+use crate::profiles;
 use crate::session::{self, ArnScope, Status};
 use crate::sweep::{self, SweepReport};
 
@@ -108,8 +109,8 @@ async fn on_create_session(
     payload: &Value,
     metrics: &Metrics,
 ) -> Result<Response, GuardError> {
-    let requested = match policy::facts_from_cloudtrail(payload) {
-        Ok(facts) => facts,
+    let record = match policy::read_create_session(payload) {
+        Ok(record) => record,
         Err(ignored) => {
             let verdict = Verdict::ignored(ignored);
             let reason = verdict.reason.unwrap_or_default();
@@ -120,23 +121,24 @@ async fn on_create_session(
             return Ok(span.in_scope(|| ignore(reason, verdict.session_id)));
         }
     };
-    let span = info_span!("session", session_id = %requested.session_id, decision = field::Empty);
+    let id = record.request.session_id.clone();
+    let span = info_span!("session", session_id = %id, decision = field::Empty);
     async move {
-        let id = requested.session_id.clone();
-        let creator = match requested.principal {
+        let creator = match record.request.principal {
             Some(_) => Creator::Event,
             None => Creator::Unknown,
         };
+        // What Glue created wins: GetSession over Glue's echo in the record over the request.
         let (facts, status, created_on) = match session::get_session(&guard.glue, &id).await? {
             Some(found) => {
-                let status = Status::of(&found);
-                let created_on = session::created_on(&found);
-                match policy::facts_from_glue_session(&session::session_json(&found)) {
-                    Ok(reported) => (requested.updated_with(reported), status, created_on),
-                    Err(_) => (requested, status, created_on),
-                }
+                let reported = policy::facts_from_glue_session(&session::session_json(&found)).ok();
+                (record.facts(reported), Status::of(&found), session::created_on(&found))
             }
-            None => (requested, Status::Gone, None),
+            None => (record.facts(None), Status::Gone, None),
+        };
+        let facts = match status {
+            Status::Gone => facts,
+            _ => profiles::with_profile(guard, facts).await,
         };
         let case = Case {
             facts,

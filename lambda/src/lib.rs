@@ -13,6 +13,7 @@ pub mod handler;
 pub mod ledger;
 pub mod metrics;
 pub mod notify;
+pub mod profiles;
 pub mod session;
 pub mod sweep;
 

@@ -85,6 +85,10 @@ pub fn message(notice: &Notice) -> Message {
             Creator::Unknown => "unknown (not found in CloudTrail)".to_string(),
         },
     );
+    if let Some(person) = &verdict.person {
+        // The person behind a shared role (SageMaker Unified Studio, IAM Identity Center).
+        line("Person:", person);
+    }
     line(
         "Found by:",
         match notice.found_by {
@@ -149,7 +153,8 @@ pub fn message(notice: &Notice) -> Message {
         ("decision", "violation".to_string()),
         ("session_id", session_id.to_string()),
         ("principal", principal.to_string()),
-        ("action", action_name(verdict.action).to_string()),
+        ("person", verdict.person.clone().unwrap_or_default()),
+        ("action", verdict.action.as_str().to_string()),
         ("outcome", notice.outcome.name().to_string()),
         ("stack", notice.stack_name.to_string()),
     ]);
@@ -189,15 +194,6 @@ pub async fn publish(
         .await
         .map_err(|error| GuardError::aws("Publish", session_id, error))?;
     Ok(())
-}
-
-pub fn action_name(action: Action) -> &'static str {
-    match action {
-        Action::Stop => "stop",
-        Action::Delete => "delete",
-        Action::Notify => "notify",
-        Action::None => "none",
-    }
 }
 
 /// `[stack] Glue session <id> out of bounds: <outcome>`, shortened to fit SNS's limit, printable ASCII only.
@@ -251,6 +247,7 @@ mod tests {
             decision: Decision::Violation,
             session_id: Some("nb-alice-1".into()),
             principal: Some("arn:aws:sts::123456789012:assumed-role/Analyst/alice".into()),
+            person: None,
             violations: vec![
                 Violation {
                     rule: "max_workers".into(),
@@ -320,6 +317,24 @@ To request an exception: Ask in #data-platform.
             "arn:aws:sts::123456789012:assumed-role/Analyst/alice"
         );
         assert_eq!(message.attributes["outcome"], "stopped");
+    }
+
+    #[test]
+    fn the_person_behind_a_shared_role_is_named() {
+        let mut verdict = verdict(Action::Stop);
+        verdict.person = Some("alice@example.com (source identity)".into());
+        let message = message(&notice(&verdict, &Outcome::Stopped));
+        assert!(
+            message
+                .body
+                .contains("\nPerson:    alice@example.com (source identity)\n"),
+            "{}",
+            message.body
+        );
+        assert_eq!(
+            message.attributes["person"],
+            "alice@example.com (source identity)"
+        );
     }
 
     #[test]

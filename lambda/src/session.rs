@@ -153,6 +153,14 @@ pub fn session_json(session: &Session) -> Value {
     put("Id", session.id().map(|id| json!(id)));
     put("Status", session.status().map(|s| json!(s.as_str())));
     put(
+        "Command",
+        session
+            .command()
+            .and_then(|command| command.name())
+            .map(|name| json!({ "Name": name })),
+    );
+    put("ProfileName", session.profile_name().map(|p| json!(p)));
+    put(
         "WorkerType",
         session.worker_type().map(|t| json!(t.as_str())),
     );

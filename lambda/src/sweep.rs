@@ -14,6 +14,7 @@ use crate::creator::{self, Creations};
 use crate::enforce::{self, Case, Creator, FoundBy, Invocation, Outcome, SessionReport};
 use crate::error::GuardError;
 use crate::metrics::Metrics;
+use crate::profiles;
 use crate::session::{self, Status};
 
 /// Glue ends every session within 48 hours: no running session's record is older than this.
@@ -123,17 +124,23 @@ async fn judge_listed(
         .map_err(|ignored| GuardError::Request(ignored.reason))?;
     let id = reported.session_id.clone();
     let tags = session::get_tags(&guard.glue, &invocation.scope, &id).await?;
-    let (requested, creator) = match creations.get(&id) {
-        Some(record) => (record.clone(), Creator::CloudTrail),
+    // The same merge as the real-time path: GetSession (here ListSessions) over Glue's echo in
+    // the record over the request.
+    let (facts, creator) = match creations.get(&id) {
+        Some(record) => (record.clone().facts(Some(reported)), Creator::CloudTrail),
         None => (
-            SessionFacts {
-                session_id: id.clone(),
-                ..SessionFacts::default()
-            },
+            policy::merge_sources(
+                SessionFacts {
+                    session_id: id.clone(),
+                    ..SessionFacts::default()
+                },
+                None,
+                Some(reported),
+            ),
             Creator::Unknown,
         ),
     };
-    let mut facts = requested.updated_with(reported);
+    let mut facts = profiles::with_profile(guard, facts).await;
     if let Some(tags) = &tags {
         facts.tags = Fact::Given(tags.clone());
     }

@@ -61,6 +61,7 @@ fn timing() -> Timing {
         max_poll: Duration::from_millis(20),
         deadline_margin: Duration::from_millis(50),
         cloudtrail_lag: Duration::from_secs(15 * 60),
+        profile_cache: Duration::from_secs(60),
     }
 }
 
@@ -83,6 +84,7 @@ fn guard(policy: Policy, glue: &[&Rule], sns: &[&Rule], cloudtrail: &[&Rule]) ->
             ledger_table: TABLE.to_string(),
         },
         timing: timing(),
+        profiles: Default::default(),
     }
 }
 
@@ -952,4 +954,129 @@ async fn the_sweep_does_not_wait_for_a_session_another_invocation_is_notifying()
     assert_eq!(report.notification, Notification::ClaimedElsewhere);
     assert_eq!((claim.num_calls(), state.num_calls()), (1, 1), "no waiting");
     assert!(sent.lock().unwrap().is_empty());
+}
+
+// ---- Usage profiles: moto has no usage-profile API, so GetUsageProfile is mocked here. ----
+
+const PROFILE: &str = "notebooks-small";
+const ACCESS_DENIED: &str = r#"{"__type":"AccessDeniedException","message":"User is not authorized to perform: glue:GetUsageProfile"}"#;
+const NO_PROFILE: &str =
+    r#"{"__type":"EntityNotFoundException","message":"Usage profile not found"}"#;
+
+/// The fixture event with the timeout left out (the usage profile's default applies).
+fn event_without_timeout() -> LambdaEvent<Value> {
+    let mut payload: Value = serde_json::from_str(CREATE_SESSION).unwrap();
+    payload["detail"]["requestParameters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("timeout");
+    LambdaEvent::new(payload, context(Duration::from_secs(60)))
+}
+
+/// `GetSession`: a session within bounds (2 x G.1X), created under the usage profile, or with
+/// `workers` workers.
+fn profiled_session(workers: i32) -> Rule {
+    mock!(aws_sdk_glue::Client::get_session).then_output(move || {
+        GetSessionOutput::builder()
+            .session(
+                Session::builder()
+                    .id(ID)
+                    .status(SessionStatus::Ready)
+                    .worker_type(WorkerType::G1X)
+                    .number_of_workers(workers)
+                    .glue_version("4.0")
+                    .idle_timeout(30)
+                    .profile_name(PROFILE)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+/// `GetUsageProfile` for [`PROFILE`] with a `timeout` default of `minutes`.
+fn usage_profile(minutes: &'static str) -> Rule {
+    use aws_sdk_glue::operation::get_usage_profile::GetUsageProfileOutput;
+    use aws_sdk_glue::types::{ConfigurationObject, ProfileConfiguration};
+    mock!(aws_sdk_glue::Client::get_usage_profile)
+        .match_requests(|input| input.name() == Some(PROFILE))
+        .then_output(move || {
+            GetUsageProfileOutput::builder()
+                .name(PROFILE)
+                .configuration(
+                    ProfileConfiguration::builder()
+                        .session_configuration(
+                            "timeout",
+                            ConfigurationObject::builder()
+                                .default_value(minutes)
+                                .max_value("2880")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        })
+}
+
+fn usage_profile_fails(body: &'static str) -> Rule {
+    mock!(aws_sdk_glue::Client::get_usage_profile).then_http_response(move || http_response(400, body))
+}
+
+#[tokio::test]
+async fn a_usage_profile_default_over_the_limit_is_stopped_and_the_profile_is_cached() {
+    let (get, read, stop) = (profiled_session(2), usage_profile("600"), stop_ok());
+    let (publish, sent) = publish_recorded();
+    let guard = guard(policy(), &[&get, &read, &stop], &[&publish], &[]);
+
+    let report = session_report(handle(&guard, event_without_timeout()).await.unwrap());
+    assert_eq!(report.decision, Decision::Violation);
+    assert_eq!(report.rules, ["max_timeout_minutes"]);
+    assert_eq!(report.outcome, Outcome::Stopped);
+    let body = sent.lock().unwrap()[0].message().unwrap().to_string();
+    assert!(
+        body.contains("timeout of 600 minutes; at most 480 allowed (the default of usage profile \"notebooks-small\": the creator did not set it)"),
+        "{body}"
+    );
+
+    // The warm container reads the profile once.
+    let again = session_report(handle(&guard, event_without_timeout()).await.unwrap());
+    assert_eq!(again.rules, ["max_timeout_minutes"]);
+    assert_eq!(read.num_calls(), 1, "the second judgement used the cached profile");
+}
+
+#[tokio::test]
+async fn a_usage_profile_default_within_the_limit_is_compliant() {
+    let (get, read, stop) = (profiled_session(2), usage_profile("60"), stop_ok());
+    let guard = guard(policy(), &[&get, &read, &stop], &[], &[]);
+    let report = session_report(handle(&guard, event_without_timeout()).await.unwrap());
+    assert_eq!(report.decision, Decision::Compliant, "{report:?}");
+    assert_eq!(report.outcome, Outcome::LeftAlone);
+    assert_eq!((read.num_calls(), stop.num_calls()), (1, 0));
+}
+
+#[tokio::test]
+async fn an_unreadable_usage_profile_never_stops_on_a_guess() {
+    for (body, why) in [(NO_PROFILE, "not found"), (ACCESS_DENIED, "access denied")] {
+        let (get, read, stop) = (profiled_session(2), usage_profile_fails(body), stop_ok());
+        let guard = guard(policy(), &[&get, &read, &stop], &[], &[]);
+        let report = session_report(handle(&guard, event_without_timeout()).await.unwrap());
+        assert_eq!(report.decision, Decision::Compliant, "{why}: {report:?}");
+        assert_eq!(stop.num_calls(), 0, "{why}");
+        assert_eq!(read.num_calls(), 1, "{why}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_usage_profile_still_stops_what_the_creator_asked_for() {
+    // 50 workers were asked for explicitly: no profile default is needed to see that.
+    let (get, read, stop) = (profiled_session(50), usage_profile_fails(ACCESS_DENIED), stop_ok());
+    let (publish, sent) = publish_recorded();
+    let guard = guard(policy(), &[&get, &read, &stop], &[&publish], &[]);
+    let report = session_report(handle(&guard, event_without_timeout()).await.unwrap());
+    assert_eq!(report.rules, ["max_workers", "max_dpu"]);
+    assert_eq!(report.outcome, Outcome::Stopped);
+    let body = sent.lock().unwrap()[0].message().unwrap().to_string();
+    assert!(
+        body.contains("Not checked: max_timeout_minutes: left out by the creator, and usage profile \"notebooks-small\" supplies it, and the profile could not be read: GetUsageProfile was denied (AccessDeniedException)"),
+        "{body}"
+    );
 }

@@ -3,19 +3,16 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::facts::{Fact, Ignored, SessionFacts, facts_from_cloudtrail};
+use crate::catalogue::{ServiceDefaults, SessionType};
+use crate::facts::{Fact, Ignored, ProfileLookup, SessionFacts, facts_from_cloudtrail};
 use crate::glob::ArnPattern;
-use crate::model::{Boundaries, EnforcementAction, Mode, Policy, dpu_per_worker};
+use crate::model::{Boundaries, EnforcementAction, Mode, Policy};
 
 /// Most names a violation lists (its message says how many more there are).
 const MAX_LISTED: usize = 10;
 
-/// Glue's defaults for what a creator leaves out.
-pub mod glue_defaults {
-    pub const NUMBER_OF_WORKERS: u64 = 5;
-    pub const WORKER_TYPE: &str = "G.1X";
-    pub const TIMEOUT_MINUTES: u64 = 2880;
-}
+/// Session states in which there is nothing left to stop.
+pub const ENDED_STATUSES: &[&str] = &["STOPPING", "STOPPED", "FAILED", "TIMEOUT"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -28,6 +25,18 @@ pub enum Decision {
     Ignored,
 }
 
+impl Decision {
+    /// The wire name (`violation`), as in JSON, logs and notifications.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Compliant => "compliant",
+            Decision::Violation => "violation",
+            Decision::Exempt => "exempt",
+            Decision::Ignored => "ignored",
+        }
+    }
+}
+
 /// What enforcement does under this policy's mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,6 +47,29 @@ pub enum Action {
     None,
 }
 
+impl Action {
+    /// The wire name (`stop`), as in JSON, logs and notifications.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Stop => "stop",
+            Action::Delete => "delete",
+            Action::Notify => "notify",
+            Action::None => "none",
+        }
+    }
+}
+
+/// What the policy's enforcement does with a session of this decision, whatever state the
+/// session is in (`evaluate` also looks at the state: an ended session gets `none`).
+pub fn enforcement_action(policy: &Policy, decision: Decision) -> Action {
+    match (decision, policy.enforcement.mode, policy.enforcement.action) {
+        (Decision::Violation, Mode::Audit, _) => Action::Notify,
+        (Decision::Violation, Mode::Enforce, EnforcementAction::Stop) => Action::Stop,
+        (Decision::Violation, Mode::Enforce, EnforcementAction::Delete) => Action::Delete,
+        _ => Action::None,
+    }
+}
+
 /// One broken boundary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Violation {
@@ -46,7 +78,8 @@ pub struct Violation {
     pub actual: Value,
     pub limit: Value,
     pub message: String,
-    /// The actual value is Glue's default for something the creator left out.
+    /// The actual value is a default (Glue's, or the usage profile's) for something the creator
+    /// left out.
     #[serde(default)]
     pub from_default: bool,
 }
@@ -56,17 +89,22 @@ pub struct Verdict {
     pub decision: Decision,
     pub session_id: Option<String>,
     pub principal: Option<String>,
+    /// The person behind a shared role (source identity, or IAM Identity Center user), when the
+    /// record names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
     pub violations: Vec<Violation>,
     #[serde(rename = "override")]
     pub override_name: Option<String>,
     pub action: Action,
-    /// Why the session is ignored or exempt, or that the creator could not be known.
+    /// Why the session is ignored, exempt or left alone, or that the creator could not be known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Settings the creator left out, with the Glue default that was assumed.
+    /// Settings the creator left out, with the default that was assumed and whose it is.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub defaults_applied: Vec<String>,
-    /// Boundaries that could not be checked because the source does not report the value.
+    /// Boundaries that could not be checked, each with why (the source does not report the
+    /// value, or nobody documents the default that applies).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unchecked: Vec<String>,
 }
@@ -78,6 +116,7 @@ impl Verdict {
             decision: Decision::Ignored,
             session_id: ignored.session_id,
             principal: ignored.principal,
+            person: None,
             violations: Vec::new(),
             override_name: None,
             action: Action::None,
@@ -99,6 +138,19 @@ pub fn evaluate_event(policy: &Policy, event: &Value) -> Verdict {
         Ok(facts) => evaluate(policy, &facts),
         Err(ignored) => Verdict::ignored(ignored),
     }
+}
+
+/// `name` quoted as JSON, so that a stray space or an empty name shows (`" b"`).
+pub fn quoted(name: &str) -> String {
+    serde_json::to_string(name).unwrap_or_else(|_| format!("\"{name}\""))
+}
+
+fn quoted_list<S: AsRef<str>>(names: &[S]) -> String {
+    names
+        .iter()
+        .map(|name| quoted(name.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Judges one session against the policy.
@@ -124,7 +176,13 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
         Some(rule) => policy.boundaries.overlaid_with(&rule.boundaries),
         None => policy.boundaries.clone(),
     };
-    let mut check = Check::default();
+    let mut check = Check {
+        policy,
+        defaults: LeftOut::of(facts),
+        violations: Vec::new(),
+        defaults_applied: Vec::new(),
+        unchecked: Vec::new(),
+    };
     check.all(&limits, facts);
 
     let exempt = matches_any(&policy.exempt_principals);
@@ -133,14 +191,20 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
         (false, true) => Decision::Exempt,
         (false, false) => Decision::Violation,
     };
-    let action = match (decision, policy.enforcement.mode, policy.enforcement.action) {
-        (Decision::Violation, Mode::Audit, _) => Action::Notify,
-        (Decision::Violation, Mode::Enforce, EnforcementAction::Stop) => Action::Stop,
-        (Decision::Violation, Mode::Enforce, EnforcementAction::Delete) => Action::Delete,
-        _ => Action::None,
+    let ended = facts
+        .status
+        .as_deref()
+        .filter(|status| ENDED_STATUSES.contains(status));
+    let action = match ended {
+        Some(_) => Action::None,
+        None => enforcement_action(policy, decision),
     };
     let reason = if decision == Decision::Exempt {
         Some("the creator matches exempt_principals: reported, never stopped".to_string())
+    } else if let (Some(status), Decision::Violation) = (ended, decision) {
+        Some(format!(
+            "the session has already ended ({status}): there is nothing to stop"
+        ))
     } else if facts.principal.is_none() {
         Some("the creator is unknown, so overrides and exemptions could not apply".to_string())
     } else {
@@ -150,6 +214,7 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
         decision,
         session_id: Some(facts.session_id.clone()),
         principal: facts.principal.as_ref().map(|p| p.arn.clone()),
+        person: facts.principal.as_ref().and_then(|p| p.person()),
         violations: check.violations,
         override_name: matched.map(|rule| rule.name.clone()),
         action,
@@ -159,42 +224,188 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
     }
 }
 
-/// A setting's value for evaluation, and whether it is Glue's default.
-struct Resolved<T> {
-    value: T,
-    from_default: bool,
+/// Where the value of a setting the creator left out comes from.
+#[derive(Debug, Clone)]
+enum Default<T> {
+    /// Glue's documented default for the session type.
+    Glue(T),
+    /// The usage profile's `DefaultValue`.
+    Profile(T, String),
+    /// Nobody can say: why.
+    Unknown(String),
 }
 
-#[derive(Default)]
-struct Check {
+/// The defaults that apply to this session's left-out settings: its usage profile's where it
+/// has one and they can be read, else Glue's documented defaults for its session type, else
+/// none (the checks that need them are `unchecked`, never guessed).
+struct LeftOut {
+    number_of_workers: Default<u64>,
+    worker_type: Default<String>,
+    timeout_minutes: Default<u64>,
+    /// `None`: Glue's own default, the session's resolved `Timeout`.
+    idle_timeout_minutes: Option<Default<u64>>,
+}
+
+impl LeftOut {
+    fn of(facts: &SessionFacts) -> LeftOut {
+        let session_type = match &facts.session_type {
+            Fact::Given(name) => SessionType::from_command_name(name).ok_or_else(|| {
+                format!(
+                    "Glue documents no defaults for sessions of type {}",
+                    quoted(name)
+                )
+            }),
+            _ => Err("the session type (Command.Name) is not known, so neither are the \
+                      defaults Glue applied"
+                .to_string()),
+        };
+        let service = session_type
+            .as_ref()
+            .map(|kind| kind.documented_defaults())
+            .unwrap_or_default();
+        let glue = |value: Option<u64>, what: &str| match (&session_type, value) {
+            (_, Some(value)) => Default::Glue(value),
+            (Ok(kind), None) => Default::Unknown(format!(
+                "Glue documents no default {what} for {} sessions",
+                kind.command_name()
+            )),
+            (Err(why), None) => Default::Unknown(why.clone()),
+        };
+        let glue_worker_type = match (&session_type, service.worker_type) {
+            (_, Some(name)) => Default::Glue(name.to_string()),
+            (Ok(kind), None) => Default::Unknown(format!(
+                "Glue documents no default worker type for {} sessions",
+                kind.command_name()
+            )),
+            (Err(why), None) => Default::Unknown(why.clone()),
+        };
+        let mut left_out = LeftOut {
+            number_of_workers: glue(service.number_of_workers, "number of workers"),
+            worker_type: glue_worker_type,
+            timeout_minutes: glue(service.timeout_minutes, "timeout"),
+            idle_timeout_minutes: match (&session_type, service) {
+                (
+                    Ok(_),
+                    ServiceDefaults {
+                        idle_timeout_is_timeout: true,
+                        ..
+                    },
+                ) => None,
+                (Ok(kind), _) => Some(Default::Unknown(format!(
+                    "Glue documents no default idle timeout for {} sessions",
+                    kind.command_name()
+                ))),
+                (Err(why), _) => Some(Default::Unknown(why.clone())),
+            },
+        };
+        match (&facts.profile_name, &facts.usage_profile) {
+            (Fact::Omitted, _) => {}
+            (Fact::Given(name), ProfileLookup::Found(profile)) => {
+                let profile_default = |value: &Option<u64>, glue: &mut Default<u64>| {
+                    if let Some(value) = value {
+                        *glue = Default::Profile(*value, name.clone());
+                    }
+                };
+                profile_default(&profile.number_of_workers, &mut left_out.number_of_workers);
+                profile_default(&profile.timeout_minutes, &mut left_out.timeout_minutes);
+                if let Some(worker_type) = &profile.worker_type {
+                    left_out.worker_type = Default::Profile(worker_type.clone(), name.clone());
+                }
+                if let Some(idle) = profile.idle_timeout_minutes {
+                    left_out.idle_timeout_minutes = Some(Default::Profile(idle, name.clone()));
+                }
+            }
+            (Fact::Given(name), lookup) => {
+                let why = match lookup {
+                    ProfileLookup::Failed(reason) => format!(
+                        "usage profile {} supplies it, and the profile could not be read: {reason}",
+                        quoted(name)
+                    ),
+                    _ => format!(
+                        "usage profile {} supplies it, and the profile's definition was not given",
+                        quoted(name)
+                    ),
+                };
+                left_out.number_of_workers = Default::Unknown(why.clone());
+                left_out.worker_type = Default::Unknown(why.clone());
+                left_out.timeout_minutes = Default::Unknown(why.clone());
+                left_out.idle_timeout_minutes = Some(Default::Unknown(why));
+            }
+            (Fact::Unknown, _) => {
+                let why = "the source does not show whether a Glue usage profile supplied it"
+                    .to_string();
+                left_out.number_of_workers = Default::Unknown(why.clone());
+                left_out.worker_type = Default::Unknown(why.clone());
+                left_out.timeout_minutes = Default::Unknown(why.clone());
+                left_out.idle_timeout_minutes = Some(Default::Unknown(why));
+            }
+        }
+        left_out
+    }
+}
+
+/// A setting's value for evaluation, and whose default it is when the creator left it out.
+struct Resolved<T> {
+    value: T,
+    /// `Some("Glue's default")`, `Some("the default of usage profile \"x\"")`.
+    default: Option<String>,
+}
+
+/// A setting that could not be resolved, and why.
+enum Unresolved {
+    /// The source does not report it.
+    NotReported,
+    /// The creator left it out, and what applied instead is not known: why.
+    DefaultUnknown(String),
+}
+
+struct Check<'p> {
+    policy: &'p Policy,
+    defaults: LeftOut,
     violations: Vec<Violation>,
     defaults_applied: Vec<String>,
     unchecked: Vec<String>,
 }
 
-impl Check {
+impl Check<'_> {
     fn resolve<T: Clone>(
         &mut self,
         fact: &Fact<T>,
         setting: &str,
-        default: Option<(T, String)>,
-    ) -> Option<Resolved<T>> {
+        default: &Default<T>,
+        shown: impl Fn(&T) -> String,
+    ) -> Result<Resolved<T>, Unresolved> {
         match (fact, default) {
-            (Fact::Given(value), _) => Some(Resolved {
+            (Fact::Given(value), _) => Ok(Resolved {
                 value: value.clone(),
-                from_default: false,
+                default: None,
             }),
-            (Fact::Omitted, Some((value, shown))) => {
-                let note = format!("{setting} = {shown} (Glue default)");
-                if !self.defaults_applied.contains(&note) {
-                    self.defaults_applied.push(note);
-                }
-                Some(Resolved {
-                    value,
-                    from_default: true,
+            (Fact::Omitted, Default::Glue(value)) => {
+                self.note(format!("{setting} = {} (Glue default)", shown(value)));
+                Ok(Resolved {
+                    value: value.clone(),
+                    default: Some("Glue's default".to_string()),
                 })
             }
-            _ => None,
+            (Fact::Omitted, Default::Profile(value, profile)) => {
+                self.note(format!(
+                    "{setting} = {} (default of usage profile {})",
+                    shown(value),
+                    quoted(profile)
+                ));
+                Ok(Resolved {
+                    value: value.clone(),
+                    default: Some(format!("the default of usage profile {}", quoted(profile))),
+                })
+            }
+            (Fact::Omitted, Default::Unknown(why)) => Err(Unresolved::DefaultUnknown(why.clone())),
+            (Fact::Unknown, _) => Err(Unresolved::NotReported),
+        }
+    }
+
+    fn note(&mut self, note: String) {
+        if !self.defaults_applied.contains(&note) {
+            self.defaults_applied.push(note);
         }
     }
 
@@ -204,19 +415,18 @@ impl Check {
         actual: Value,
         limit: Value,
         message: String,
-        from_default: bool,
+        default: Option<&str>,
     ) {
-        let message = if from_default {
-            format!("{message} (Glue's default: the creator did not set it)")
-        } else {
-            message
+        let message = match default {
+            Some(whose) => format!("{message} ({whose}: the creator did not set it)"),
+            None => message,
         };
         self.violations.push(Violation {
             rule: rule.to_string(),
             actual,
             limit,
             message,
-            from_default,
+            from_default: default.is_some(),
         });
     }
 
@@ -224,116 +434,138 @@ impl Check {
         self.unchecked.push(format!("{rule}: {why}"));
     }
 
+    /// `rule` could not be checked: says why, with `not_reported` when the source lacks it.
+    fn unresolved(&mut self, rule: &str, unresolved: &Unresolved, not_reported: &str) {
+        match unresolved {
+            Unresolved::NotReported => self.not_checked(rule, not_reported),
+            Unresolved::DefaultUnknown(why) => {
+                let why = format!("left out by the creator, and {why}");
+                self.not_checked(rule, &why);
+            }
+        }
+    }
+
     fn all(&mut self, limits: &Boundaries, facts: &SessionFacts) {
-        // Workers and type: Glue defaults them only when neither they nor MaxCapacity are set.
+        // Workers and type: defaulted only when neither they nor MaxCapacity are set.
         let capacity_only = matches!(facts.max_capacity, Fact::Given(_))
             && matches!(facts.number_of_workers, Fact::Omitted)
             && matches!(facts.worker_type, Fact::Omitted);
         let (workers, worker_type) = if capacity_only {
             (None, None)
         } else {
+            let workers_default = self.defaults.number_of_workers.clone();
+            let type_default = self.defaults.worker_type.clone();
             (
-                self.resolve(
+                Some(self.resolve(
                     &facts.number_of_workers,
                     "NumberOfWorkers",
-                    Some((
-                        glue_defaults::NUMBER_OF_WORKERS,
-                        glue_defaults::NUMBER_OF_WORKERS.to_string(),
-                    )),
-                ),
-                self.resolve(
-                    &facts.worker_type,
-                    "WorkerType",
-                    Some((
-                        glue_defaults::WORKER_TYPE.to_string(),
-                        glue_defaults::WORKER_TYPE.to_string(),
-                    )),
-                ),
+                    &workers_default,
+                    |n| n.to_string(),
+                )),
+                Some(self.resolve(&facts.worker_type, "WorkerType", &type_default, |t| {
+                    t.clone()
+                })),
             )
         };
 
         if let Some(limit) = limits.max_workers {
             match &workers {
-                Some(w) if w.value > u64::from(limit) => self.violate(
+                Some(Ok(w)) if w.value > u64::from(limit) => self.violate(
                     "max_workers",
                     json!(w.value),
                     json!(limit),
                     format!("{} workers requested; at most {limit} allowed", w.value),
-                    w.from_default,
+                    w.default.as_deref(),
                 ),
-                Some(_) => {}
-                None if capacity_only => {}
-                None => self.not_checked("max_workers", "the number of workers is not reported"),
+                Some(Ok(_)) | None => {}
+                Some(Err(unresolved)) => self.unresolved(
+                    "max_workers",
+                    unresolved,
+                    "the number of workers is not reported",
+                ),
             }
         }
 
         if let Some(allowed) = &limits.allowed_worker_types {
             match &worker_type {
-                Some(t) if !allowed.contains(&t.value) => self.violate(
+                Some(Ok(t)) if !allowed.contains(&t.value) => self.violate(
                     "allowed_worker_types",
                     json!(t.value),
                     json!(allowed),
                     format!(
                         "worker type {} is not allowed (allowed: {})",
-                        t.value,
-                        allowed.join(", ")
+                        quoted(&t.value),
+                        quoted_list(allowed)
                     ),
-                    t.from_default,
+                    t.default.as_deref(),
                 ),
-                Some(_) => {}
-                None if capacity_only => {}
-                None => self.not_checked("allowed_worker_types", "the worker type is not reported"),
+                Some(Ok(_)) | None => {}
+                Some(Err(unresolved)) => self.unresolved(
+                    "allowed_worker_types",
+                    unresolved,
+                    "the worker type is not reported",
+                ),
             }
         }
 
         if let Some(limit) = limits.max_dpu {
-            self.max_dpu(limit, facts, workers.as_ref(), worker_type.as_ref());
+            let workers = workers.as_ref().and_then(|w| w.as_ref().ok());
+            let worker_type = worker_type.as_ref().and_then(|t| t.as_ref().ok());
+            self.max_dpu(limit, facts, workers, worker_type);
         }
 
-        let timeout = self.resolve(
-            &facts.timeout_minutes,
-            "Timeout",
-            Some((
-                glue_defaults::TIMEOUT_MINUTES,
-                format!("{} minutes", glue_defaults::TIMEOUT_MINUTES),
-            )),
-        );
+        let timeout_default = self.defaults.timeout_minutes.clone();
+        let timeout = self.resolve(&facts.timeout_minutes, "Timeout", &timeout_default, |m| {
+            format!("{m} minutes")
+        });
         if let Some(limit) = limits.max_timeout_minutes {
             match &timeout {
-                Some(t) if t.value > u64::from(limit) => self.violate(
+                Ok(t) if t.value > u64::from(limit) => self.violate(
                     "max_timeout_minutes",
                     json!(t.value),
                     json!(limit),
                     format!("timeout of {} minutes; at most {limit} allowed", t.value),
-                    t.from_default,
+                    t.default.as_deref(),
                 ),
-                Some(_) => {}
-                None => self.not_checked(
+                Ok(_) => {}
+                Err(unresolved) => self.unresolved(
                     "max_timeout_minutes",
+                    unresolved,
                     "the session's Timeout is not reported",
                 ),
             }
         }
 
         if let Some(limit) = limits.max_idle_timeout_minutes {
-            let idle = match &facts.idle_timeout_minutes {
-                Fact::Given(minutes) => Some(Resolved {
-                    value: *minutes,
-                    from_default: false,
-                }),
-                Fact::Omitted => timeout.map(|t| {
-                    let note =
-                        format!("IdleTimeout = Timeout = {} minutes (Glue default)", t.value);
-                    self.defaults_applied.push(note);
-                    Resolved {
-                        value: t.value,
-                        from_default: true,
+            let idle = match (&facts.idle_timeout_minutes, &self.defaults.idle_timeout_minutes) {
+                (Fact::Omitted, None) => match &timeout {
+                    Ok(t) => {
+                        let whose = match &t.default {
+                            Some(whose) if whose != "Glue's default" => {
+                                format!("Glue default; Timeout from {whose}")
+                            }
+                            _ => "Glue default".to_string(),
+                        };
+                        self.note(format!("IdleTimeout = Timeout = {} minutes ({whose})", t.value));
+                        Ok(Resolved {
+                            value: t.value,
+                            default: Some("Glue's default, the session's Timeout".to_string()),
+                        })
                     }
-                }),
-                Fact::Unknown => None,
+                    Err(Unresolved::DefaultUnknown(why)) => {
+                        Err(Unresolved::DefaultUnknown(format!(
+                            "Glue's default is the session's Timeout, and for that {why}"
+                        )))
+                    }
+                    Err(Unresolved::NotReported) => Err(Unresolved::NotReported),
+                },
+                (fact, default) => {
+                    let default = default.clone().unwrap_or(Default::Unknown(String::new()));
+                    self.resolve(fact, "IdleTimeout", &default, |m| format!("{m} minutes"))
+                }
             };
             match idle {
-                Some(i) if i.value > u64::from(limit) => self.violate(
+                Ok(i) if i.value > u64::from(limit) => self.violate(
                     "max_idle_timeout_minutes",
                     json!(i.value),
                     json!(limit),
@@ -341,11 +573,12 @@ impl Check {
                         "idle timeout of {} minutes; at most {limit} allowed",
                         i.value
                     ),
-                    i.from_default,
+                    i.default.as_deref(),
                 ),
-                Some(_) => {}
-                None => self.not_checked(
+                Ok(_) => {}
+                Err(unresolved) => self.unresolved(
                     "max_idle_timeout_minutes",
+                    &unresolved,
                     "the idle timeout is not reported",
                 ),
             }
@@ -362,7 +595,7 @@ impl Check {
                     json!([]),
                     json!(true),
                     "no connection attached; a VPC connection is required".to_string(),
-                    false,
+                    None,
                 ),
                 Some(_) => {}
                 None => {
@@ -393,10 +626,10 @@ impl Check {
                             json!(allowed),
                             format!(
                                 "connection {}{more} is not allowed (allowed: {})",
-                                shown.join(", "),
-                                allowed.join(", ")
+                                quoted_list(&shown),
+                                quoted_list(allowed)
                             ),
-                            false,
+                            None,
                         );
                     }
                 }
@@ -412,10 +645,11 @@ impl Check {
                     json!(version),
                     json!(allowed),
                     format!(
-                        "Glue version {version} is not allowed (allowed: {})",
-                        allowed.join(", ")
+                        "Glue version {} is not allowed (allowed: {})",
+                        quoted(version),
+                        quoted_list(allowed)
                     ),
-                    false,
+                    None,
                 ),
                 Fact::Omitted => self.violate(
                     "allowed_glue_versions",
@@ -423,9 +657,9 @@ impl Check {
                     json!(allowed),
                     format!(
                         "no Glue version requested, so Glue picks its own; request one of {}",
-                        allowed.join(", ")
+                        quoted_list(allowed)
                     ),
-                    true,
+                    Some("Glue's default"),
                 ),
                 Fact::Unknown => {
                     self.not_checked("allowed_glue_versions", "the Glue version is not reported")
@@ -441,13 +675,12 @@ impl Check {
                         .filter(|key| tags.get(*key).is_none_or(|value| value.trim().is_empty()))
                         .collect();
                     if !missing.is_empty() {
-                        let names: Vec<&str> = missing.iter().map(|k| k.as_str()).collect();
                         self.violate(
                             "required_tags",
                             json!(missing),
                             json!(required),
-                            format!("missing required tag {}", names.join(", ")),
-                            false,
+                            format!("missing required tag {}", quoted_list(&missing)),
+                            None,
                         );
                     }
                 }
@@ -463,13 +696,9 @@ impl Check {
         workers: Option<&Resolved<u64>>,
         worker_type: Option<&Resolved<String>>,
     ) {
-        let from_workers = match (workers, worker_type) {
-            (Some(w), Some(t)) => Some((w, t)),
-            _ => None,
-        };
-        if let Some((w, t)) = from_workers {
-            let from_default = w.from_default || t.from_default;
-            match dpu_per_worker(&t.value) {
+        if let (Some(w), Some(t)) = (workers, worker_type) {
+            let default = w.default.as_deref().or(t.default.as_deref());
+            match self.policy.dpu_per_worker(&t.value) {
                 Some(per_worker) => {
                     let dpu = w.value as f64 * per_worker;
                     if dpu > limit {
@@ -477,8 +706,12 @@ impl Check {
                             "max_dpu",
                             json!(dpu),
                             json!(limit),
-                            format!("{dpu} DPUs ({} x {}); at most {limit} allowed", w.value, t.value),
-                            from_default,
+                            format!(
+                                "{dpu} DPUs ({} x {}); at most {limit} allowed",
+                                w.value,
+                                quoted(&t.value)
+                            ),
+                            default,
                         );
                     }
                 }
@@ -486,8 +719,12 @@ impl Check {
                     "max_dpu",
                     Value::Null,
                     json!(limit),
-                    format!("unknown worker type {}: its DPUs cannot be counted, so max_dpu fails closed", t.value),
-                    from_default,
+                    format!(
+                        "unknown worker type {}: its DPUs cannot be counted, so max_dpu fails \
+                         closed (give its DPUs in the policy's worker_type_dpu)",
+                        quoted(&t.value)
+                    ),
+                    default,
                 ),
             }
             return;
@@ -498,10 +735,13 @@ impl Check {
                 json!(capacity),
                 json!(limit),
                 format!("{capacity} DPUs (MaxCapacity); at most {limit} allowed"),
-                false,
+                None,
             ),
             Fact::Given(_) => {}
-            _ => self.not_checked("max_dpu", "neither workers nor MaxCapacity are reported"),
+            _ => self.not_checked(
+                "max_dpu",
+                "neither workers and worker type nor MaxCapacity are known",
+            ),
         }
     }
 }

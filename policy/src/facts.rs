@@ -1,6 +1,9 @@
-//! What is known about one Glue interactive session, and how it is read from a CloudTrail
-//! `CreateSession` record (bare or in its EventBridge envelope) or from a Glue `Session` as
-//! `GetSession` / `ListSessions` return it. Parsing never panics, whatever the JSON holds.
+//! What is known about one Glue interactive session, and where it is read from: a CloudTrail
+//! `CreateSession` record (bare or in its EventBridge envelope), whose `requestParameters` say
+//! what the creator asked for and whose `responseElements.session` is Glue's echo of what it
+//! created; and a Glue `Session` as `GetSession` / `ListSessions` return it. The sources are
+//! merged in Glue's order of authority by [`merge_sources`]. Parsing never panics, whatever the
+//! JSON holds.
 
 use std::collections::BTreeMap;
 
@@ -11,9 +14,10 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "state", content = "value")]
 pub enum Fact<T> {
-    /// The creator (or Glue, as reported by `GetSession`) gave this value.
+    /// The creator (or Glue, as reported by `GetSession` or its echo) gave this value.
     Given(T),
-    /// The creator left it out of the request, so Glue's default applies.
+    /// The creator left it out of the request, so a default applies (Glue's, or the session's
+    /// usage profile's).
     Omitted,
     /// Not observable from this source (e.g. `GetSession` never reports `Timeout`).
     #[default]
@@ -28,16 +32,150 @@ impl<T> Fact<T> {
             known => known,
         }
     }
+
+    /// The value, when one was given.
+    pub fn given(&self) -> Option<&T> {
+        match self {
+            Fact::Given(value) => Some(value),
+            _ => None,
+        }
+    }
 }
 
 /// Who created the session, as CloudTrail recorded it (never something the creator chose).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Principal {
     /// The caller: `…:assumed-role/Role/alice`, `…:user/bob`, `…:root`.
     pub arn: String,
-    /// For assumed roles, the role that issued the session (`…:role/Role`).
+    /// For assumed roles, the role that issued the session (`…:role/Role`, with its path, e.g.
+    /// `…:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Engineer_0123`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer_arn: Option<String>,
+    /// `userIdentity.sessionContext.sourceIdentity`: the person a shared role was assumed for,
+    /// as the identity provider or the assuming service set it (SageMaker Unified Studio does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_identity: Option<String>,
+    /// `userIdentity.onBehalfOf`: the IAM Identity Center user of an identity-enhanced session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<OnBehalfOf>,
+}
+
+/// An IAM Identity Center user, as CloudTrail's `userIdentity.onBehalfOf` names one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnBehalfOf {
+    /// `userId`: the user's id in the identity store.
+    pub user_id: String,
+    /// `identityStoreArn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_store_arn: Option<String>,
+}
+
+impl Principal {
+    /// The person behind a shared role, for people to read: the source identity, else the
+    /// IAM Identity Center user; `None` when the record names neither.
+    pub fn person(&self) -> Option<String> {
+        if let Some(identity) = &self.source_identity {
+            return Some(format!("{identity} (source identity)"));
+        }
+        self.on_behalf_of.as_ref().map(|user| match &user.identity_store_arn {
+            Some(store) => format!(
+                "{} (IAM Identity Center user in {store})",
+                user.user_id
+            ),
+            None => format!("{} (IAM Identity Center user)", user.user_id),
+        })
+    }
+}
+
+/// The defaults a Glue usage profile gives a session for what its creator leaves out: each
+/// `Configuration.SessionConfiguration.<key>.DefaultValue` of `GetUsageProfile`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ProfileDefaults {
+    /// `numberOfWorkers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_of_workers: Option<u64>,
+    /// `workerType`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_type: Option<String>,
+    /// `timeout`, in minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_minutes: Option<u64>,
+    /// `idleTimeout`, in minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_minutes: Option<u64>,
+}
+
+/// A Glue usage profile, as far as judging sessions needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageProfile {
+    /// `Name`.
+    pub name: String,
+    pub defaults: ProfileDefaults,
+}
+
+impl UsageProfile {
+    /// Reads the JSON that Glue's `GetUsageProfile` returns (`Name`, `Configuration`
+    /// `.SessionConfiguration.{numberOfWorkers, workerType, timeout, idleTimeout}.DefaultValue`,
+    /// the values being strings). A default that is not a whole number where one is needed is an
+    /// error naming the key: a profile is never half read.
+    pub fn from_get_usage_profile(json: &Value) -> Result<UsageProfile, String> {
+        let name = json
+            .get("Name")
+            .and_then(Value::as_str)
+            .filter(|name| !name.is_empty())
+            .ok_or("`Name` is missing: this is not a GetUsageProfile response")?;
+        let sessions = get(json, &["Configuration", "SessionConfiguration"]);
+        let default = |key: &str| -> Option<&Value> {
+            sessions?
+                .get(key)?
+                .get("DefaultValue")
+                .filter(|v| !v.is_null())
+        };
+        let minutes = |key: &str| -> Result<Option<u64>, String> {
+            match default(key) {
+                None => Ok(None),
+                Some(value) => match count_fact(Some(value)) {
+                    Fact::Given(n) => Ok(Some(n)),
+                    _ => Err(format!(
+                        "Configuration.SessionConfiguration.{key}.DefaultValue: {value} is not a \
+                         whole number"
+                    )),
+                },
+            }
+        };
+        let worker_type = match default("workerType") {
+            None => None,
+            Some(Value::String(text)) if !text.trim().is_empty() => Some(bounded(text.trim())),
+            Some(other) => {
+                return Err(format!(
+                    "Configuration.SessionConfiguration.workerType.DefaultValue: {other} is not \
+                     a worker type"
+                ));
+            }
+        };
+        Ok(UsageProfile {
+            name: bounded(name),
+            defaults: ProfileDefaults {
+                number_of_workers: minutes("numberOfWorkers")?,
+                worker_type,
+                timeout_minutes: minutes("timeout")?,
+                idle_timeout_minutes: minutes("idleTimeout")?,
+            },
+        })
+    }
+}
+
+/// What is known about the defaults of the usage profile a session was created under.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "value")]
+pub enum ProfileLookup {
+    /// Nobody looked the profile up (the evaluate command was given no file for it).
+    #[default]
+    NotLookedUp,
+    /// The profile's defaults.
+    Found(ProfileDefaults),
+    /// It could not be read, and why (not found, access denied, …).
+    Failed(String),
 }
 
 /// Everything evaluation needs to know about one session.
@@ -48,6 +186,18 @@ pub struct SessionFacts {
     pub principal: Option<Principal>,
     #[serde(default)]
     pub status: Option<String>,
+    /// `Command.Name`: `glueetl`, `gluestreaming` or `glueray`. It decides which of Glue's
+    /// defaults apply.
+    #[serde(default)]
+    pub session_type: Fact<String>,
+    /// The Glue usage profile the session was created under (`ProfileName`). `Omitted`: none.
+    /// A request never says (the profile comes from the caller's IAM tag `glue:UsageProfile`):
+    /// Glue's echo and `GetSession` do.
+    #[serde(default)]
+    pub profile_name: Fact<String>,
+    /// That profile's defaults, once looked up (see [`SessionFacts::with_usage_profile`]).
+    #[serde(default)]
+    pub usage_profile: ProfileLookup,
     #[serde(default)]
     pub worker_type: Fact<String>,
     #[serde(default)]
@@ -67,8 +217,8 @@ pub struct SessionFacts {
 }
 
 impl SessionFacts {
-    /// These facts, with every field that `fresher` knows replacing ours. Use it to let what
-    /// `GetSession` reports win over what the request asked for.
+    /// These facts, with every field that `fresher` knows replacing ours. The building block of
+    /// [`merge_sources`].
     pub fn updated_with(self, fresher: SessionFacts) -> SessionFacts {
         SessionFacts {
             session_id: if fresher.session_id.is_empty() {
@@ -78,6 +228,12 @@ impl SessionFacts {
             },
             principal: fresher.principal.or(self.principal),
             status: fresher.status.or(self.status),
+            session_type: fresher.session_type.or(self.session_type),
+            profile_name: fresher.profile_name.or(self.profile_name),
+            usage_profile: match fresher.usage_profile {
+                ProfileLookup::NotLookedUp => self.usage_profile,
+                looked_up => looked_up,
+            },
             worker_type: fresher.worker_type.or(self.worker_type),
             number_of_workers: fresher.number_of_workers.or(self.number_of_workers),
             max_capacity: fresher.max_capacity.or(self.max_capacity),
@@ -87,6 +243,53 @@ impl SessionFacts {
             connections: fresher.connections.or(self.connections),
             tags: fresher.tags.or(self.tags),
         }
+    }
+
+    /// These facts with the defaults of their usage profile, as looked up by the caller
+    /// (`GetUsageProfile`, or a file). Only meaningful when `profile_name` is given.
+    pub fn with_usage_profile(mut self, lookup: ProfileLookup) -> SessionFacts {
+        self.usage_profile = lookup;
+        self
+    }
+
+    /// The usage profile's name, when the session has one.
+    pub fn profile(&self) -> Option<&str> {
+        self.profile_name.given().map(String::as_str)
+    }
+}
+
+/// One session's facts from every source, in Glue's order of authority (each one wins over the
+/// ones before it, field by field, where it knows the value):
+/// 1. `request`: the record's `requestParameters`, what the creator asked for;
+/// 2. `echo`: the record's `responseElements.session`, Glue's echo of the session it created;
+/// 3. `glue`: the session as `GetSession` (or `ListSessions`) reports it now.
+///
+/// The real-time path, the sweep, `evaluate` and every command that reads records merge with
+/// this one function, so they judge a session alike.
+pub fn merge_sources(
+    request: SessionFacts,
+    echo: Option<SessionFacts>,
+    glue: Option<SessionFacts>,
+) -> SessionFacts {
+    [echo, glue]
+        .into_iter()
+        .flatten()
+        .fold(request, SessionFacts::updated_with)
+}
+
+/// A successful `CreateSession` record, read: the request and Glue's echo, not yet merged.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CreateSessionRecord {
+    pub request: SessionFacts,
+    /// `None` when the record has no `responseElements.session` object.
+    pub echo: Option<SessionFacts>,
+}
+
+impl CreateSessionRecord {
+    /// The record's facts, with what `GetSession` reports (when given) winning: see
+    /// [`merge_sources`].
+    pub fn facts(self, glue: Option<SessionFacts>) -> SessionFacts {
+        merge_sources(self.request, self.echo, glue)
     }
 }
 
@@ -112,9 +315,15 @@ impl Ignored {
     }
 }
 
-/// Reads a CloudTrail `CreateSession` record, in its EventBridge envelope (`detail`) or bare.
+/// Reads a CloudTrail `CreateSession` record, in its EventBridge envelope (`detail`) or bare,
+/// and merges its request with Glue's echo ([`merge_sources`]).
 /// Anything that is not a successful `CreateSession` is `Err(Ignored)` with the reason.
 pub fn facts_from_cloudtrail(event: &Value) -> Result<SessionFacts, Ignored> {
+    read_create_session(event).map(|record| record.facts(None))
+}
+
+/// The record inside an EventBridge envelope (`detail`), or the event itself when bare.
+fn unwrap_envelope(event: &Value) -> Result<&Value, Ignored> {
     let Some(object) = event.as_object() else {
         return Err(Ignored::because("the event is not a JSON object"));
     };
@@ -134,6 +343,14 @@ pub fn facts_from_cloudtrail(event: &Value) -> Result<SessionFacts, Ignored> {
     if !record.is_object() {
         return Err(Ignored::because("the event's detail is not a JSON object"));
     }
+    Ok(record)
+}
+
+/// Reads a CloudTrail `CreateSession` record (enveloped or bare) into its request and Glue's
+/// echo, unmerged. Anything that is not a successful `CreateSession` is `Err(Ignored)` with
+/// the reason and, for other Glue calls, the session they name (`id` or `sessionId`).
+pub fn read_create_session(event: &Value) -> Result<CreateSessionRecord, Ignored> {
+    let record = unwrap_envelope(event)?;
     let text = |path: &[&str]| get(record, path).and_then(Value::as_str);
     let principal = principal_of(record);
     let principal_arn = principal.as_ref().map(|p| p.arn.clone());
@@ -150,7 +367,13 @@ pub fn facts_from_cloudtrail(event: &Value) -> Result<SessionFacts, Ignored> {
         }
         None => return Err(ignored("the event has no eventSource".into(), None)),
     }
-    let requested_id = text(&["requestParameters", "id"]).map(str::to_string);
+    // CreateSession, GetSession, StopSession, DeleteSession name it `id`; RunStatement,
+    // GetStatement, ListStatements, CancelStatement `sessionId`.
+    let requested_id = ["id", "sessionId"]
+        .iter()
+        .find_map(|key| text(&["requestParameters", key]))
+        .filter(|id| !id.is_empty())
+        .map(bounded);
     match text(&["eventName"]) {
         Some("CreateSession") => {}
         Some(other) => {
@@ -177,11 +400,14 @@ pub fn facts_from_cloudtrail(event: &Value) -> Result<SessionFacts, Ignored> {
             requested_id,
         ));
     };
-    let session_id = get(response, &["session", "id"])
+    let echoed = response.get("session").filter(|s| s.is_object());
+    let session_id = echoed
+        .and_then(|session| session.get("id"))
         .and_then(Value::as_str)
-        .map(str::to_string)
+        .filter(|id| !id.is_empty())
+        .map(bounded)
         .or(requested_id);
-    let Some(session_id) = session_id.filter(|id| !id.is_empty()) else {
+    let Some(session_id) = session_id else {
         return Err(ignored("the record names no session id".into(), None));
     };
 
@@ -191,12 +417,15 @@ pub fn facts_from_cloudtrail(event: &Value) -> Result<SessionFacts, Ignored> {
         .cloned()
         .unwrap_or(Value::Null);
     let requested = |key: &str| request.get(key).filter(|v| !v.is_null());
-    Ok(SessionFacts {
-        session_id,
+    let request = SessionFacts {
+        session_id: session_id.clone(),
         principal,
-        status: get(response, &["session", "status"])
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        status: None,
+        // `Command` is required by CreateSession: a record without it is not as Glue wrote it.
+        session_type: known(string_fact(get(&request, &["command", "name"]))),
+        // Requests never name a profile: the caller's IAM tag `glue:UsageProfile` does.
+        profile_name: Fact::Unknown,
+        usage_profile: ProfileLookup::NotLookedUp,
         worker_type: string_fact(requested("workerType")),
         number_of_workers: count_fact(requested("numberOfWorkers")),
         max_capacity: number_fact(requested("maxCapacity")),
@@ -211,29 +440,72 @@ pub fn facts_from_cloudtrail(event: &Value) -> Result<SessionFacts, Ignored> {
             None => Fact::Given(BTreeMap::new()),
             Some(tags) => tag_map(tags),
         },
-    })
+    };
+    let echo = echoed.map(|session| {
+        let mut echo = session_facts(session, Naming::LowerCamel);
+        echo.session_id = session_id;
+        echo
+    });
+    Ok(CreateSessionRecord { request, echo })
 }
 
 /// Reads a Glue `Session` (PascalCase, as the API returns it), bare or wrapped as
 /// `{"Session": {...}}`. `GetSession` never reports `Timeout` or tags, so those stay `Unknown`
-/// unless `tags` are given (from `GetTags`).
+/// unless `Tags` are given (from `GetTags`).
 pub fn facts_from_glue_session(session: &Value) -> Result<SessionFacts, Ignored> {
     let session = session.get("Session").unwrap_or(session);
     if !session.is_object() {
         return Err(Ignored::because("the Glue session is not a JSON object"));
     }
-    let Some(id) = session
+    if session
         .get("Id")
         .and_then(Value::as_str)
-        .filter(|id| !id.is_empty())
-    else {
+        .is_none_or(str::is_empty)
+    {
         return Err(Ignored::because("the Glue session has no Id"));
-    };
-    let field = |key: &str| session.get(key).filter(|v| !v.is_null());
-    Ok(SessionFacts {
-        session_id: id.to_string(),
+    }
+    Ok(session_facts(session, Naming::Pascal))
+}
+
+/// How a source spells the `Session` structure's keys.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Naming {
+    /// The API's JSON (`GetSession`, `ListSessions`): `WorkerType`.
+    Pascal,
+    /// CloudTrail's `responseElements.session`: `workerType`.
+    LowerCamel,
+}
+
+impl Naming {
+    fn key(self, pascal: &'static str) -> std::borrow::Cow<'static, str> {
+        match self {
+            Naming::Pascal => pascal.into(),
+            Naming::LowerCamel => {
+                let mut chars = pascal.chars();
+                let first = chars.next().map(|c| c.to_ascii_lowercase());
+                first.into_iter().chain(chars).collect::<String>().into()
+            }
+        }
+    }
+}
+
+/// A Glue `Session` object as Glue reports it. A value it leaves out is unknown, not left out
+/// by the creator, except:
+/// - `ProfileName`: Glue names the profile whenever there is one, so none means no profile;
+/// - `Connections` from `GetSession`: none means none attached. The echo in a CloudTrail record
+///   often leaves out what the request said, so there an absent list is unknown.
+fn session_facts(session: &Value, naming: Naming) -> SessionFacts {
+    let field = |key: &'static str| session.get(naming.key(key).as_ref()).filter(|v| !v.is_null());
+    let id = field("Id").and_then(Value::as_str).map(bounded);
+    SessionFacts {
+        session_id: id.unwrap_or_default(),
         principal: None,
-        status: field("Status").and_then(Value::as_str).map(str::to_string),
+        status: field("Status").and_then(Value::as_str).map(bounded),
+        session_type: known(string_fact(
+            field("Command").and_then(|command| command.get(naming.key("Name").as_ref())),
+        )),
+        profile_name: string_fact(field("ProfileName")),
+        usage_profile: ProfileLookup::NotLookedUp,
         worker_type: known(string_fact(field("WorkerType"))),
         number_of_workers: known(count_fact(field("NumberOfWorkers"))),
         max_capacity: known(number_fact(field("MaxCapacity"))),
@@ -241,14 +513,17 @@ pub fn facts_from_glue_session(session: &Value) -> Result<SessionFacts, Ignored>
         idle_timeout_minutes: known(count_fact(field("IdleTimeout"))),
         glue_version: known(string_fact(field("GlueVersion"))),
         connections: match field("Connections") {
-            None => Fact::Given(Vec::new()),
-            Some(list) => connection_names(list.get("Connections").unwrap_or(list)),
+            None if naming == Naming::Pascal => Fact::Given(Vec::new()),
+            None => Fact::Unknown,
+            Some(list) => {
+                connection_names(list.get(naming.key("Connections").as_ref()).unwrap_or(list))
+            }
         },
         tags: match field("Tags") {
             None => Fact::Unknown,
             Some(tags) => tag_map(tags),
         },
-    })
+    }
 }
 
 fn get<'v>(value: &'v Value, path: &[&str]) -> Option<&'v Value> {
@@ -262,7 +537,29 @@ fn principal_of(record: &Value) -> Option<Principal> {
         .and_then(Value::as_str)
         .filter(|issuer| *issuer != arn)
         .map(str::to_string);
-    Some(Principal { arn, issuer_arn })
+    let source_identity = get(identity, &["sessionContext", "sourceIdentity"])
+        .and_then(Value::as_str)
+        .filter(|name| !name.trim().is_empty())
+        .map(bounded);
+    let on_behalf_of = identity.get("onBehalfOf").and_then(|who| {
+        let user_id = who
+            .get("userId")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())?;
+        Some(OnBehalfOf {
+            user_id: bounded(user_id),
+            identity_store_arn: who
+                .get("identityStoreArn")
+                .and_then(Value::as_str)
+                .map(bounded),
+        })
+    });
+    Some(Principal {
+        arn,
+        issuer_arn,
+        source_identity,
+        on_behalf_of,
+    })
 }
 
 /// For a reported session, a missing value is not something the creator left out: it is unknown.

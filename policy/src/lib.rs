@@ -2,19 +2,25 @@
 //! CloudTrail events and Glue sessions, and `evaluate(policy, facts) -> Verdict`.
 //! No AWS SDK, no clock, no I/O: strings and values in, results out.
 
+pub mod catalogue;
 pub mod evaluate;
 pub mod facts;
 pub mod glob;
 pub mod locate;
 pub mod model;
+pub mod records;
 pub mod validate;
 
-pub use evaluate::{Action, Decision, Verdict, Violation, evaluate, evaluate_event};
+pub use evaluate::{
+    Action, Decision, Verdict, Violation, enforcement_action, evaluate, evaluate_event, quoted,
+};
 pub use facts::{
-    Fact, Ignored, Principal, SessionFacts, facts_from_cloudtrail, facts_from_glue_session,
+    CreateSessionRecord, Fact, Ignored, OnBehalfOf, Principal, ProfileDefaults, ProfileLookup,
+    SessionFacts, UsageProfile, facts_from_cloudtrail, facts_from_glue_session, merge_sources,
+    read_create_session,
 };
 pub use model::{Boundaries, EnforcementAction, Mode, Override, Policy};
-pub use validate::{PolicyError, PolicyErrors, load_policy};
+pub use validate::{Loaded, PolicyError, PolicyErrors, load_policy, load_policy_with_warnings};
 
 /// The prefix of a runtime policy that did not fit as JSON: raw DEFLATE, then standard base64.
 pub const COMPRESSED_PREFIX: &str = "deflate+base64:";

@@ -29,6 +29,19 @@ pub struct Policy {
     pub notifications: Option<Notifications>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarms: Option<Alarms>,
+    /// DPUs per worker of worker types the Glue catalogue of this build lacks (`X.3X: 3`), so
+    /// that a policy can use a worker type Glue ships before this tool learns it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub worker_type_dpu: BTreeMap<String, f64>,
+}
+
+impl Policy {
+    /// DPUs of one worker of `worker_type`: the Glue catalogue's figure, else the policy's
+    /// `worker_type_dpu`; `None` when neither knows it (`max_dpu` then fails closed).
+    pub fn dpu_per_worker(&self, worker_type: &str) -> Option<f64> {
+        crate::catalogue::dpu_per_worker(worker_type)
+            .or_else(|| self.worker_type_dpu.get(worker_type).copied())
+    }
 }
 
 /// Where the guard is deployed.
@@ -199,29 +212,6 @@ pub struct Notifications {
 pub struct Alarms {
     #[serde(default)]
     pub emails: Vec<String>,
-}
-
-/// Glue worker types this build knows, with the DPUs one worker of each type counts for.
-pub const WORKER_TYPE_DPU: &[(&str, f64)] = &[
-    ("G.025X", 0.25),
-    ("G.1X", 1.0),
-    ("G.2X", 2.0),
-    ("G.4X", 4.0),
-    ("G.8X", 8.0),
-    ("G.12X", 12.0),
-    ("G.16X", 16.0),
-    ("Z.2X", 2.0),
-];
-
-/// Glue versions that interactive sessions accept.
-pub const KNOWN_GLUE_VERSIONS: &[&str] = &["2.0", "3.0", "4.0", "5.0"];
-
-/// DPUs of one worker of `worker_type`, or `None` for a type this build does not know.
-pub fn dpu_per_worker(worker_type: &str) -> Option<f64> {
-    WORKER_TYPE_DPU
-        .iter()
-        .find(|(name, _)| *name == worker_type)
-        .map(|(_, dpu)| *dpu)
 }
 
 /// Glue versions must be strings: YAML reads an unquoted `4.0` as the number 4, which would

@@ -6,9 +6,8 @@ use std::fmt;
 
 use crate::glob::ArnPattern;
 use crate::locate::{LocationIndex, join};
-use crate::model::{
-    Boundaries, FORMAT_VERSION, KNOWN_GLUE_VERSIONS, Policy, WORKER_TYPE_DPU, dpu_per_worker,
-};
+use crate::catalogue::{self, GLUE_VERSIONS, WORKER_TYPES};
+use crate::model::{Boundaries, FORMAT_VERSION, Policy};
 
 pub use crate::locate::Location;
 
@@ -101,7 +100,22 @@ impl fmt::Display for PolicyErrors {
 }
 
 /// Parses and validates the policy text read from `file` (the name is only used in messages).
+/// Warnings (see [`load_policy_with_warnings`]) are dropped.
 pub fn load_policy(file: &str, bytes: &[u8]) -> Result<Policy, PolicyErrors> {
+    load_policy_with_warnings(file, bytes).map(|loaded| loaded.policy)
+}
+
+/// A valid policy, and what is worth a look in it without making it invalid: a worker type or
+/// Glue version this build's catalogue does not know (Glue may have shipped it since), each at
+/// its `file:line:col`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub policy: Policy,
+    pub warnings: Vec<PolicyError>,
+}
+
+/// Like [`load_policy`], keeping the warnings.
+pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, PolicyErrors> {
     let whole_file = |reason: String| {
         PolicyErrors(vec![PolicyError::new(
             file,
@@ -158,14 +172,18 @@ pub fn load_policy(file: &str, bytes: &[u8]) -> Result<Policy, PolicyErrors> {
         file,
         index: &index,
         errors: Vec::new(),
+        warnings: Vec::new(),
     };
     checker.policy(&policy);
     // In the order they appear in the file (sort is stable for errors at one place).
-    checker
-        .errors
-        .sort_by_key(|error| (error.location.line, error.location.col));
+    for list in [&mut checker.errors, &mut checker.warnings] {
+        list.sort_by_key(|error| (error.location.line, error.location.col));
+    }
     if checker.errors.is_empty() {
-        Ok(policy)
+        Ok(Loaded {
+            policy,
+            warnings: checker.warnings,
+        })
     } else {
         Err(PolicyErrors(checker.errors))
     }
@@ -192,12 +210,28 @@ struct Checker<'a> {
     file: &'a str,
     index: &'a LocationIndex,
     errors: Vec<PolicyError>,
+    warnings: Vec<PolicyError>,
+}
+
+/// What the catalogue says of a name in an allowed list.
+enum Known {
+    Yes,
+    /// Well formed, but not in this build's catalogue: accepted, with this warning.
+    Unknown(String),
+    /// Not a name of that kind at all: refused, with this reason.
+    Malformed(String),
 }
 
 impl Checker<'_> {
     fn fail(&mut self, path: &str, reason: impl Into<String>) {
         let location = self.index.locate(path);
         self.errors
+            .push(PolicyError::new(self.file, location, path, &reason.into()));
+    }
+
+    fn warn(&mut self, path: &str, reason: impl Into<String>) {
+        let location = self.index.locate(path);
+        self.warnings
             .push(PolicyError::new(self.file, location, path, &reason.into()));
     }
 
@@ -238,7 +272,8 @@ impl Checker<'_> {
                 "set at least one boundary; a policy without any limit enforces nothing",
             );
         }
-        self.boundaries("boundaries", &policy.boundaries);
+        self.boundaries("boundaries", &policy.boundaries, policy);
+        self.worker_type_dpu(policy);
 
         let mut names = HashSet::new();
         for (i, rule) in policy.overrides.iter().enumerate() {
@@ -273,7 +308,7 @@ impl Checker<'_> {
                     "an override must replace at least one boundary",
                 );
             }
-            self.boundaries(&join(&at, "boundaries"), &rule.boundaries);
+            self.boundaries(&join(&at, "boundaries"), &rule.boundaries, policy);
         }
         self.principals("exempt_principals", &policy.exempt_principals);
         if let Some(notifications) = &policy.notifications {
@@ -353,7 +388,7 @@ impl Checker<'_> {
         }
     }
 
-    fn boundaries(&mut self, at: &str, limits: &Boundaries) {
+    fn boundaries(&mut self, at: &str, limits: &Boundaries, policy: &Policy) {
         if let Some(workers) = limits.max_workers
             && !(1..=MAX_SANE_WORKERS).contains(&workers)
         {
@@ -384,53 +419,102 @@ impl Checker<'_> {
             }
         }
         if let Some(types) = &limits.allowed_worker_types {
-            let known: Vec<&str> = WORKER_TYPE_DPU.iter().map(|(name, _)| *name).collect();
-            self.names_from(
-                &join(at, "allowed_worker_types"),
-                types,
-                |name| dpu_per_worker(name).is_some(),
-                &format!("unknown worker type; known types: {}", known.join(", ")),
-            );
+            self.names_from(&join(at, "allowed_worker_types"), types, |name| {
+                if catalogue::dpu_per_worker(name).is_some() {
+                    Known::Yes
+                } else if !catalogue::is_worker_type_shaped(name) {
+                    let known: Vec<&str> = WORKER_TYPES.iter().map(|(name, _)| *name).collect();
+                    Known::Malformed(format!(
+                        "not a Glue worker type name (like `G.1X`); known types: {}",
+                        known.join(", ")
+                    ))
+                } else if policy.worker_type_dpu.contains_key(name) {
+                    Known::Yes
+                } else {
+                    Known::Unknown(format!(
+                        "`{name}` is not in this build's Glue catalogue: accepted, but its DPUs \
+                         are unknown, so max_dpu fails closed for it; give them in \
+                         worker_type_dpu (e.g. `worker_type_dpu: {{{name}: 2}}`)"
+                    ))
+                }
+            });
         }
         if let Some(versions) = &limits.allowed_glue_versions {
-            self.names_from(
-                &join(at, "allowed_glue_versions"),
-                versions,
-                |name| KNOWN_GLUE_VERSIONS.contains(&name),
-                &format!(
-                    "unknown Glue version; sessions accept {}",
-                    KNOWN_GLUE_VERSIONS.join(", ")
-                ),
-            );
+            self.names_from(&join(at, "allowed_glue_versions"), versions, |name| {
+                if GLUE_VERSIONS.contains(&name) {
+                    Known::Yes
+                } else if catalogue::is_glue_version_shaped(name) {
+                    Known::Unknown(format!(
+                        "`{name}` is not a Glue version this build knows sessions accept ({}): \
+                         accepted as written",
+                        GLUE_VERSIONS.join(", ")
+                    ))
+                } else {
+                    Known::Malformed(format!(
+                        "not a Glue version (like \"5.0\"); sessions accept {}",
+                        GLUE_VERSIONS.join(", ")
+                    ))
+                }
+            });
         }
         if let Some(connections) = &limits.allowed_connections {
-            self.names_from(
-                &join(at, "allowed_connections"),
-                connections,
-                |name| !name.trim().is_empty() && name.len() <= 255,
-                "a connection name must be 1 to 255 characters",
-            );
+            self.names_from(&join(at, "allowed_connections"), connections, |name| {
+                if !name.trim().is_empty() && name.len() <= 255 {
+                    Known::Yes
+                } else {
+                    Known::Malformed("a connection name must be 1 to 255 characters".into())
+                }
+            });
         }
         if let Some(tags) = &limits.required_tags {
-            self.names_from(
-                &join(at, "required_tags"),
-                tags,
-                |name| {
-                    !name.is_empty() && name.chars().count() <= 128 && name.chars().all(tag_char)
-                },
-                "a tag key must be 1 to 128 letters, digits, spaces and `_ . : / = + - @`",
-            );
+            self.names_from(&join(at, "required_tags"), tags, |name| {
+                if !name.is_empty() && name.chars().count() <= 128 && name.chars().all(tag_char) {
+                    Known::Yes
+                } else {
+                    Known::Malformed(
+                        "a tag key must be 1 to 128 letters, digits, spaces and `_ . : / = + - @`"
+                            .into(),
+                    )
+                }
+            });
         }
     }
 
-    /// A list of names: not empty, no duplicates, each accepted by `known`.
-    fn names_from(
-        &mut self,
-        at: &str,
-        names: &[String],
-        known: impl Fn(&str) -> bool,
-        unknown_reason: &str,
-    ) {
+    /// `worker_type_dpu`: well-formed worker type names, each with a sane DPU figure, none that
+    /// contradicts the catalogue.
+    fn worker_type_dpu(&mut self, policy: &Policy) {
+        for (name, dpu) in &policy.worker_type_dpu {
+            let at = join("worker_type_dpu", name);
+            if !catalogue::is_worker_type_shaped(name) {
+                self.fail(
+                    &at,
+                    format!("`{name}` is not a Glue worker type name (like `G.1X`)"),
+                );
+            } else if !(dpu.is_finite() && *dpu > 0.0 && *dpu <= 100.0) {
+                self.fail(
+                    &at,
+                    format!("DPUs per worker must be more than 0 and at most 100, got {dpu}"),
+                );
+            } else if let Some(known) = catalogue::dpu_per_worker(name) {
+                if known == *dpu {
+                    self.warn(
+                        &at,
+                        format!("`{name}` is in the Glue catalogue with the same figure; this entry can go"),
+                    );
+                } else {
+                    self.fail(
+                        &at,
+                        format!(
+                            "`{name}` is {known} DPU per worker in the Glue catalogue, not {dpu}"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// A list of names: not empty, no duplicates, each judged by `known`.
+    fn names_from(&mut self, at: &str, names: &[String], known: impl Fn(&str) -> Known) {
         if names.is_empty() {
             self.fail(
                 at,
@@ -440,9 +524,15 @@ impl Checker<'_> {
         let mut seen = HashSet::new();
         for (i, name) in names.iter().enumerate() {
             let item = format!("{at}[{i}]");
-            if !known(name) {
-                self.fail(&item, format!("`{name}`: {unknown_reason}"));
-            } else if !seen.insert(name) {
+            match known(name) {
+                Known::Malformed(reason) => {
+                    self.fail(&item, format!("`{name}`: {reason}"));
+                    continue;
+                }
+                Known::Unknown(warning) => self.warn(&item, warning),
+                Known::Yes => {}
+            }
+            if !seen.insert(name) {
                 self.fail(&item, format!("`{name}` is listed twice"));
             }
         }

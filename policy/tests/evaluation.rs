@@ -48,8 +48,12 @@ fn good() -> SessionFacts {
         principal: Some(Principal {
             arn: "arn:aws:sts::123456789012:assumed-role/Engineer/alice".into(),
             issuer_arn: Some("arn:aws:iam::123456789012:role/Engineer".into()),
+                    ..Default::default()
         }),
         status: Some("PROVISIONING".into()),
+        session_type: Fact::Given("glueetl".into()),
+        profile_name: Fact::Omitted,
+        usage_profile: Default::default(),
         worker_type: Fact::Given("G.2X".into()),
         number_of_workers: Fact::Given(10),
         max_capacity: Fact::Omitted,
@@ -115,7 +119,7 @@ fn max_dpu_from_workers_and_from_max_capacity() {
     assert_eq!(verdict.violations[1].actual, json!(22.0));
     assert_eq!(
         verdict.violations[1].message,
-        "22 DPUs (11 x G.2X); at most 20 allowed"
+        r#"22 DPUs (11 x "G.2X"); at most 20 allowed"#
     );
 
     let capacity = SessionFacts {
@@ -190,7 +194,7 @@ fn allowed_worker_types() {
     assert_eq!(verdict.rules(), ["allowed_worker_types"]);
     assert_eq!(
         verdict.violations[0].message,
-        "worker type G.025X is not allowed (allowed: G.1X, G.2X)"
+        r#"worker type "G.025X" is not allowed (allowed: "G.1X", "G.2X")"#
     );
 }
 
@@ -247,7 +251,7 @@ fn required_tags_need_a_non_empty_value() {
     };
     let verdict = evaluate(&policy(), &blank);
     assert_eq!(verdict.rules(), ["required_tags"]);
-    assert_eq!(verdict.violations[0].message, "missing required tag owner");
+    assert_eq!(verdict.violations[0].message, r#"missing required tag "owner""#);
 }
 
 #[test]
@@ -315,6 +319,7 @@ fn the_first_matching_override_replaces_only_the_limits_it_names() {
         principal: Some(Principal {
             arn: "arn:aws:sts::123456789012:assumed-role/Admin/carol".into(),
             issuer_arn: Some("arn:aws:iam::123456789012:role/Admin".into()),
+                    ..Default::default()
         }),
         number_of_workers: Fact::Given(40),
         connections: Fact::Given(vec![]),
@@ -333,6 +338,7 @@ fn principal_globs_match_the_caller_or_the_issuing_role() {
         principal: Some(Principal {
             arn: "arn:aws:sts::111111111111:assumed-role/Anything/bob".into(),
             issuer_arn: Some("arn:aws:iam::111111111111:role/Anything".into()),
+                    ..Default::default()
         }),
         number_of_workers: Fact::Given(12),
         worker_type: Fact::Given("G.1X".into()),
@@ -346,6 +352,7 @@ fn principal_globs_match_the_caller_or_the_issuing_role() {
         principal: Some(Principal {
             arn: "arn:aws:sts::123456789012:assumed-role/Admin/carol".into(),
             issuer_arn: None,
+                    ..Default::default()
         }),
         ..good()
     };
@@ -355,6 +362,7 @@ fn principal_globs_match_the_caller_or_the_issuing_role() {
         principal: Some(Principal {
             arn: "arn:aws:sts::123456789012:assumed-role/Admin2/carol".into(),
             issuer_arn: Some("arn:aws:iam::123456789012:role/Admin2".into()),
+                    ..Default::default()
         }),
         ..good()
     };
@@ -367,6 +375,7 @@ fn exempt_principals_are_reported_never_stopped() {
         principal: Some(Principal {
             arn: "arn:aws:iam::123456789012:user/breakglass".into(),
             issuer_arn: None,
+                    ..Default::default()
         }),
         number_of_workers: Fact::Given(99),
         ..good()

@@ -165,21 +165,73 @@ fn at_least_one_boundary() {
 }
 
 #[test]
-fn worker_types_and_glue_versions_must_be_known() {
+fn worker_types_and_glue_versions_must_be_well_formed_and_listed_once() {
     let text = "version: 1
 stack: {name: guard}
 boundaries:
-  allowed_worker_types: [G.1X, G.3X, G.1X]
-  allowed_glue_versions: [\"4.0\", \"9.9\"]
+  allowed_worker_types: [G.1X, g3x, G.1X]
+  allowed_glue_versions: [\"4.0\", \"v9\"]
   allowed_connections: []
 ";
     assert_eq!(
         errors(text),
         vec![
-            "p.yaml:4:32: boundaries.allowed_worker_types[1]: `G.3X`: unknown worker type; known types: G.025X, G.1X, G.2X, G.4X, G.8X, G.12X, G.16X, Z.2X",
-            "p.yaml:4:38: boundaries.allowed_worker_types[2]: `G.1X` is listed twice",
-            "p.yaml:5:34: boundaries.allowed_glue_versions[1]: `9.9`: unknown Glue version; sessions accept 2.0, 3.0, 4.0, 5.0",
+            "p.yaml:4:32: boundaries.allowed_worker_types[1]: `g3x`: not a Glue worker type name (like `G.1X`); known types: G.025X, G.1X, G.2X, G.4X, G.8X, G.12X, G.16X, R.1X, R.2X, R.4X, R.8X, Z.2X",
+            "p.yaml:4:37: boundaries.allowed_worker_types[2]: `G.1X` is listed twice",
+            "p.yaml:5:34: boundaries.allowed_glue_versions[1]: `v9`: not a Glue version (like \"5.0\"); sessions accept 3.0, 4.0, 5.0, 6.0",
             "p.yaml:6:3: boundaries.allowed_connections: an empty list allows nothing; remove the key to allow any value",
+        ]
+    );
+}
+
+fn warnings(text: &str) -> Vec<String> {
+    policy::load_policy_with_warnings("p.yaml", text.as_bytes())
+        .unwrap_or_else(|errors| panic!("{errors}"))
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn names_the_catalogue_lacks_are_accepted_with_a_warning() {
+    // Glue ships worker types and versions before this table learns them: a policy never waits
+    // for a release of this tool.
+    let text = "version: 1
+stack: {name: guard}
+boundaries:
+  max_dpu: 40
+  allowed_worker_types: [G.1X, R.2X, X.3X, Y.4X]
+  allowed_glue_versions: [\"6.0\", \"7.0\"]
+worker_type_dpu: {Y.4X: 4}
+";
+    assert_eq!(
+        warnings(text),
+        vec![
+            "p.yaml:5:38: boundaries.allowed_worker_types[2]: `X.3X` is not in this build's Glue catalogue: accepted, but its DPUs are unknown, so max_dpu fails closed for it; give them in worker_type_dpu (e.g. `worker_type_dpu: {X.3X: 2}`)",
+            "p.yaml:6:34: boundaries.allowed_glue_versions[1]: `7.0` is not a Glue version this build knows sessions accept (3.0, 4.0, 5.0, 6.0): accepted as written",
+        ]
+    );
+    let policy = policy::load_policy("p.yaml", text.as_bytes()).unwrap();
+    assert_eq!(policy.dpu_per_worker("Y.4X"), Some(4.0));
+    assert_eq!(policy.dpu_per_worker("R.2X"), Some(2.0));
+    assert_eq!(policy.dpu_per_worker("X.3X"), None);
+}
+
+#[test]
+fn worker_type_dpu_is_checked() {
+    let text = "version: 1
+stack: {name: guard}
+boundaries: {max_dpu: 40}
+worker_type_dpu: {G.1X: 2, G.2X: 2, bad: 1, Q.9X: 0, W.1X: 1000}
+";
+    assert_eq!(
+        errors(text),
+        vec![
+            "p.yaml:4:19: worker_type_dpu.G.1X: `G.1X` is 1 DPU per worker in the Glue catalogue, not 2",
+            "p.yaml:4:37: worker_type_dpu.bad: `bad` is not a Glue worker type name (like `G.1X`)",
+            "p.yaml:4:45: worker_type_dpu.Q.9X: DPUs per worker must be more than 0 and at most 100, got 0",
+            "p.yaml:4:54: worker_type_dpu.W.1X: DPUs per worker must be more than 0 and at most 100, got 1000",
         ]
     );
 }

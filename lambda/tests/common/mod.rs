@@ -201,6 +201,7 @@ pub fn moto_guard(
             max_poll: Duration::from_millis(50),
             deadline_margin: Duration::from_millis(100),
             cloudtrail_lag: Duration::ZERO,
+            profile_cache: Duration::from_secs(60),
         },
     );
     guard.cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&no_records]);

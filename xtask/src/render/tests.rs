@@ -921,6 +921,14 @@ fn the_role_has_only_inline_least_privilege_permissions() {
         glue["Resource"],
         sub("arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:session/*")
     );
+    // Usage profiles are read (their defaults judge what a creator left out), only in the
+    // stack's account and region.
+    let profiles = with_sid(document, "ReadUsageProfilesOfThisAccountAndRegion");
+    assert_eq!(profiles["Action"], "glue:GetUsageProfile");
+    assert_eq!(
+        profiles["Resource"],
+        sub("arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:usageProfile/*")
+    );
     // ListSessions has no resource-level permissions: `*`, but only in the stack's region.
     let list = with_sid(document, "ListGlueSessionsInThisRegion");
     assert_eq!(list["Action"], "glue:ListSessions");
