@@ -160,8 +160,8 @@ async fn demo(args: &AwsArgs) -> anyhow::Result<()> {
         let verdict = policy::evaluate_event(&policy, &event);
         println!(
             "{id}: {} (action {}){}",
-            crate::evaluate::json_word(&verdict.decision),
-            crate::evaluate::json_word(&verdict.action),
+            verdict.decision.as_str(),
+            verdict.action.as_str(),
             if verdict.violations.is_empty() {
                 String::new()
             } else {

@@ -1,29 +1,46 @@
-//! `cargo xtask evaluate`: judge one CloudTrail event or Glue session against a policy.
+//! `cargo xtask evaluate`: judge what a file holds against a policy, one verdict per record:
+//! a CloudTrail record (bare or in its EventBridge envelope), a trail's log file (plain or
+//! `.json.gz`), a `LookupEvents` response or one item of it, JSON Lines of records, or a Glue
+//! session (`{"Session": {...}}`). Files are streamed, so a 100 MB log file needs no more memory
+//! than a small one.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write as _};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use policy::{Policy, Verdict};
+use anyhow::{Context, bail};
+use policy::records::{self, Item};
+use policy::{Policy, ProfileDefaults, ProfileLookup, SessionFacts, UsageProfile, Verdict};
 
 use crate::{Outcome, paths};
 
 #[derive(Clone, Copy, Default, clap::ValueEnum)]
 pub enum Format {
+    /// For people: one block per record.
     #[default]
     Text,
+    /// For machines: one JSON object per record, one per line (JSON Lines).
     Json,
 }
 
 #[derive(clap::Args)]
 pub struct Evaluate {
     /// The policy file.
-    #[arg(long)]
+    #[arg(long, default_value = "policies/default.yaml")]
     policy: PathBuf,
-    /// A CloudTrail CreateSession record (EventBridge envelope or bare) or a Glue session
+    /// What to judge (`-` for standard input): a CloudTrail record (EventBridge envelope or
+    /// bare), a trail log file (`{"Records": [...]}`, plain or gzipped), a LookupEvents
+    /// response (`{"Events": [...]}`) or one item of it, JSON Lines of records, or a Glue session
     /// (`{"Session": {...}}` as GetSession returns it).
     #[arg(long)]
     event: PathBuf,
+    /// A Glue usage profile as `GetUsageProfile` returns it (JSON); repeat for several. A
+    /// session created under a profile takes its defaults for what its creator left out; without
+    /// the profile those checks are `unchecked`.
+    #[arg(long = "usage-profile", value_name = "FILE")]
+    usage_profiles: Vec<PathBuf>,
+    /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
 }
@@ -31,46 +48,190 @@ pub struct Evaluate {
 impl Evaluate {
     pub fn run(self) -> anyhow::Result<Outcome> {
         let policy = paths::load_policy(&self.policy)?;
-        let verdict = verdict_for_file(&policy, &self.event)?;
-        match self.format {
-            Format::Json => println!("{}", serde_json::to_string(&verdict)?),
-            Format::Text => print!("{}", describe(&verdict)),
+        let profiles = UsageProfiles::read(&self.usage_profiles)?;
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        // Text: a single record prints as one block; several get a `record N` line each, so the
+        // first waits until we know whether a second follows.
+        let mut first: Option<Verdict> = None;
+        let mut count = 0usize;
+        let mut failure = None;
+        let read = verdicts_in(&policy, &profiles, &self.event, |verdict| {
+            count += 1;
+            let printed = match self.format {
+                Format::Json => serde_json::to_string(&verdict)
+                    .map(|line| line + "\n")
+                    .map_err(anyhow::Error::from),
+                Format::Text if count == 1 => {
+                    first = Some(verdict);
+                    return;
+                }
+                Format::Text => {
+                    let mut text = String::new();
+                    if let Some(first) = first.take() {
+                        text.push_str(&format!("record:    1\n{}\n", describe(&first)));
+                    }
+                    let _ = write!(text, "record:    {count}\n{}\n", describe(&verdict));
+                    Ok(text)
+                }
+            };
+            if let Err(error) = printed.and_then(|text| Ok(out.write_all(text.as_bytes())?)) {
+                failure.get_or_insert(error);
+            }
+        });
+        if let Some(first) = first {
+            out.write_all(describe(&first).as_bytes())?;
+        }
+        out.flush()?;
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        let read = read?;
+        if read == 0 {
+            bail!("{} holds no record to judge", shown(&self.event));
         }
         Ok(Outcome::Success)
     }
 }
 
-/// Reads an input file and judges it: a Glue session when it looks like one, else an event.
-pub fn verdict_for_file(policy: &Policy, file: &Path) -> anyhow::Result<Verdict> {
-    let text = std::fs::read(file).with_context(|| format!("reading {}", paths::shown(file)))?;
-    let input: serde_json::Value = serde_json::from_slice(&text)
-        .with_context(|| format!("{} is not JSON", paths::shown(file)))?;
-    Ok(verdict_for(policy, &input))
-}
+/// Usage profiles given on the command line, by `Name`.
+#[derive(Debug, Default)]
+pub struct UsageProfiles(BTreeMap<String, ProfileDefaults>);
 
-/// Judges a JSON input: a Glue session (`Session` or `Id` at the top) or a CloudTrail event.
-pub fn verdict_for(policy: &Policy, input: &serde_json::Value) -> Verdict {
-    let is_glue_session = input.get("Session").is_some() || input.get("Id").is_some();
-    if is_glue_session {
-        match policy::facts_from_glue_session(input) {
-            Ok(facts) => policy::evaluate(policy, &facts),
-            Err(ignored) => Verdict::ignored(ignored),
+impl UsageProfiles {
+    /// Reads `GetUsageProfile` responses; a file that is not one, or two with one name, is an
+    /// error naming the file.
+    pub fn read(files: &[PathBuf]) -> anyhow::Result<UsageProfiles> {
+        let mut profiles = BTreeMap::new();
+        for file in files {
+            let shown = paths::shown(file);
+            let text = std::fs::read(file).with_context(|| format!("reading {shown}"))?;
+            let json: serde_json::Value = serde_json::from_slice(&text)
+                .with_context(|| format!("{shown}: --usage-profile: not JSON"))?;
+            let profile = UsageProfile::from_get_usage_profile(&json)
+                .map_err(|reason| anyhow::anyhow!("{shown}: --usage-profile: {reason}"))?;
+            if profiles
+                .insert(profile.name.clone(), profile.defaults)
+                .is_some()
+            {
+                bail!(
+                    "{shown}: --usage-profile: a profile named {} was already given",
+                    policy::quoted(&profile.name)
+                );
+            }
         }
-    } else {
-        policy::evaluate_event(policy, input)
+        Ok(UsageProfiles(profiles))
+    }
+
+    /// `facts` with their usage profile's defaults, when it was given.
+    pub fn apply(&self, facts: SessionFacts) -> SessionFacts {
+        match facts.profile().and_then(|name| self.0.get(name)) {
+            Some(defaults) => facts.with_usage_profile(ProfileLookup::Found(defaults.clone())),
+            None => facts,
+        }
     }
 }
 
-/// The verdict for people.
+fn shown(path: &Path) -> String {
+    if path == Path::new("-") {
+        "standard input".to_string()
+    } else {
+        paths::shown(path)
+    }
+}
+
+/// The file (or standard input for `-`), decompressed when it is gzip (by its first bytes, not
+/// its name: a trail's `.json.gz` files are gzip streams of the same JSON).
+pub fn open_input(path: &Path) -> anyhow::Result<Box<dyn Read>> {
+    let raw: Box<dyn Read> = if path == Path::new("-") {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(
+            std::fs::File::open(path).with_context(|| format!("reading {}", shown(path)))?,
+        )
+    };
+    let mut buffered = BufReader::new(raw);
+    let head = buffered
+        .fill_buf()
+        .with_context(|| format!("reading {}", shown(path)))?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
+    } else {
+        Ok(Box::new(buffered))
+    }
+}
+
+/// Judges every record of the file in order, handing each verdict to `each`; returns how many.
+/// An item that cannot be read is an `ignored` verdict with the reason; a file that stops being
+/// JSON is an error naming the file and where (after the verdicts before it).
+pub fn verdicts_in(
+    policy: &Policy,
+    profiles: &UsageProfiles,
+    file: &Path,
+    mut each: impl FnMut(Verdict),
+) -> anyhow::Result<usize> {
+    let input = open_input(file)?;
+    records::for_each_item(input, |item| {
+        each(match item {
+            Item::Record(value) => verdict_for(policy, profiles, &value),
+            Item::Unreadable(reason) => Verdict::ignored(policy::Ignored {
+                reason,
+                session_id: None,
+                principal: None,
+            }),
+        })
+    })
+    .map_err(|error| {
+        anyhow::anyhow!("{}: not readable as JSON at {error}", shown(file))
+    })
+}
+
+/// The one verdict of a file that must hold exactly one record (a policy test's sample).
+pub fn verdict_for_file(policy: &Policy, file: &Path) -> anyhow::Result<Verdict> {
+    let mut verdicts = Vec::new();
+    verdicts_in(policy, &UsageProfiles::default(), file, |verdict| {
+        verdicts.push(verdict)
+    })?;
+    match verdicts.len() {
+        1 => Ok(verdicts.remove(0)),
+        n => bail!(
+            "{} holds {n} records; a sample must hold exactly one",
+            shown(file)
+        ),
+    }
+}
+
+/// Judges a JSON input: a Glue session (`Session` or `Id` at the top) or a CloudTrail event.
+pub fn verdict_for(policy: &Policy, profiles: &UsageProfiles, input: &serde_json::Value) -> Verdict {
+    let is_glue_session = input.get("Session").is_some() || input.get("Id").is_some();
+    let facts = if is_glue_session {
+        policy::facts_from_glue_session(input)
+    } else {
+        policy::facts_from_cloudtrail(input)
+    };
+    match facts {
+        Ok(facts) => policy::evaluate(policy, &profiles.apply(facts)),
+        Err(ignored) => Verdict::ignored(ignored),
+    }
+}
+
+/// The verdict for people. Names are quoted, so a stray space shows.
 pub fn describe(verdict: &Verdict) -> String {
     let mut out = String::new();
-    let or_dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_string());
-    let _ = writeln!(out, "session:   {}", or_dash(&verdict.session_id));
-    let _ = writeln!(out, "principal: {}", or_dash(&verdict.principal));
-    let _ = writeln!(out, "decision:  {}", json_word(&verdict.decision));
-    let _ = writeln!(out, "action:    {}", json_word(&verdict.action));
+    let quoted_or_dash = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map_or_else(|| "-".to_string(), policy::quoted)
+    };
+    let _ = writeln!(out, "session:   {}", quoted_or_dash(&verdict.session_id));
+    let _ = writeln!(out, "principal: {}", quoted_or_dash(&verdict.principal));
+    if let Some(person) = &verdict.person {
+        let _ = writeln!(out, "person:    {person}");
+    }
+    let _ = writeln!(out, "decision:  {}", verdict.decision.as_str());
+    let _ = writeln!(out, "action:    {}", verdict.action.as_str());
     if let Some(name) = &verdict.override_name {
-        let _ = writeln!(out, "override:  {name}");
+        let _ = writeln!(out, "override:  {}", policy::quoted(name));
     }
     if let Some(reason) = &verdict.reason {
         let _ = writeln!(out, "reason:    {reason}");
@@ -85,12 +246,4 @@ pub fn describe(verdict: &Verdict) -> String {
         let _ = writeln!(out, "  not checked: {note}");
     }
     out
-}
-
-/// A serde enum's wire name (`violation`, `stop`).
-pub fn json_word<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }

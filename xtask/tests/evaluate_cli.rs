@@ -1,0 +1,279 @@
+//! `cargo xtask evaluate` on the files people really have: the real-world inputs in
+//! `policy/tests/fixtures/realworld/` (trail log files plain and gzipped, Glue's echo, usage
+//! profiles, R workers on Glue 6.0, another Glue call), LookupEvents responses, JSON Lines and
+//! standard input, each with the verdicts the fixtures' README gives.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test");
+    Path::new(&manifest_dir).parent().unwrap().to_path_buf()
+}
+
+fn realworld(name: &str) -> PathBuf {
+    root().join("policy/tests/fixtures/realworld").join(name)
+}
+
+fn xtask(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .current_dir(root())
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(bytes) = stdin {
+        child.stdin.take().unwrap().write_all(bytes).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gsg-evaluate-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The JSON verdicts of `evaluate --format json` (one per line), after checking it succeeded.
+fn verdicts(args: &[&str], stdin: Option<&[u8]>) -> Vec<Value> {
+    let mut all = vec!["evaluate", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = xtask(&all, stdin);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")))
+        .collect()
+}
+
+fn summary(verdict: &Value) -> (String, Vec<String>) {
+    let rules = verdict["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["rule"].as_str().unwrap().to_string())
+        .collect();
+    (verdict["decision"].as_str().unwrap().to_string(), rules)
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(ToString::to_string).collect()
+}
+
+fn gzipped(source: &Path, to: &Path) {
+    let mut encoder =
+        flate2::write::GzEncoder::new(std::fs::File::create(to).unwrap(), flate2::Compression::default());
+    encoder.write_all(&std::fs::read(source).unwrap()).unwrap();
+    encoder.finish().unwrap();
+}
+
+#[test]
+fn a_trail_log_file_plain_or_gzipped_gives_one_verdict_per_record_in_order() {
+    let plain = realworld("24-cloudtrail-log-file.json");
+    let dir = scratch("gz");
+    // The name does not matter: gzip is recognised by its first bytes.
+    let gz = dir.join("123456789012_CloudTrail_eu-west-1_20261129T0900Z_abc.json.gz");
+    gzipped(&plain, &gz);
+    for file in [&plain, &gz] {
+        let verdicts = verdicts(&["--event", file.to_str().unwrap()], None);
+        let got: Vec<_> = verdicts.iter().map(summary).collect();
+        assert_eq!(
+            got,
+            [
+                ("violation".into(), strings(&["max_workers", "max_dpu"])),
+                ("ignored".into(), vec![]),
+                ("compliant".into(), vec![]),
+            ],
+            "{}",
+            file.display()
+        );
+        assert_eq!(verdicts[1]["reason"], "event source `s3.amazonaws.com` is not Glue");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_realworld_records_get_their_verdicts() {
+    let one = |name: &str, extra: &[&str]| {
+        let file = realworld(name);
+        let mut args = vec!["--event", file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let mut all = verdicts(&args, None);
+        assert_eq!(all.len(), 1, "{name}");
+        all.remove(0)
+    };
+    let echo = one("02-connection-in-response-echo.json", &[]);
+    assert_eq!(
+        summary(&echo),
+        (
+            "violation".into(),
+            strings(&[
+                "max_timeout_minutes",
+                "allowed_connections",
+                "allowed_glue_versions",
+                "required_tags"
+            ])
+        )
+    );
+    let memory = one("18-memory-optimized-worker-glue-6.json", &[]);
+    assert_eq!(
+        summary(&memory),
+        (
+            "violation".into(),
+            strings(&["allowed_worker_types", "allowed_glue_versions"])
+        )
+    );
+    let r_policy = realworld("policy-allows-r-workers.yaml");
+    let allowed = one(
+        "18-memory-optimized-worker-glue-6.json",
+        &["--policy", r_policy.to_str().unwrap()],
+    );
+    assert_eq!(summary(&allowed).0, "compliant");
+    let statement = one("22-runstatement.json", &[]);
+    assert_eq!(statement["decision"], "ignored");
+    assert_eq!(statement["session_id"], "alice-nb-7");
+}
+
+#[test]
+fn usage_profiles_are_given_as_get_usage_profile_json() {
+    let dir = scratch("profiles");
+    let profile = |name: &str, timeout: &str| {
+        let file = dir.join(format!("{name}-{timeout}.json"));
+        std::fs::write(
+            &file,
+            json!({"Name": name, "Configuration": {"SessionConfiguration": {
+                "timeout": {"DefaultValue": timeout, "MaxValue": "2880"}}}})
+            .to_string(),
+        )
+        .unwrap();
+        file
+    };
+    let session = realworld("19-usage-profile-defaults.json");
+    let event = session.to_str().unwrap();
+    let unknown = verdicts(&["--event", event], None).remove(0);
+    assert_eq!(unknown["decision"], "compliant");
+    assert_eq!(unknown["unchecked"].as_array().unwrap().len(), 1);
+
+    let other = profile("someone-else", "9000");
+    let long = profile("notebooks-small", "600");
+    let verdict = verdicts(
+        &[
+            "--event",
+            event,
+            "--usage-profile",
+            other.to_str().unwrap(),
+            "--usage-profile",
+            long.to_str().unwrap(),
+        ],
+        None,
+    )
+    .remove(0);
+    assert_eq!(
+        summary(&verdict),
+        ("violation".into(), strings(&["max_timeout_minutes"])),
+        "matched by Name"
+    );
+    let short = profile("notebooks-small", "60");
+    let verdict = verdicts(&["--event", event, "--usage-profile", short.to_str().unwrap()], None)
+        .remove(0);
+    assert_eq!(summary(&verdict), ("compliant".into(), vec![]));
+
+    let broken = dir.join("broken.json");
+    std::fs::write(&broken, r#"{"Configuration": {}}"#).unwrap();
+    let out = xtask(
+        &["evaluate", "--event", event, "--usage-profile", broken.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        error.contains("broken.json: --usage-profile: `Name` is missing"),
+        "{error}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn lookup_events_responses_json_lines_and_standard_input() {
+    let log: Value =
+        serde_json::from_slice(&std::fs::read(realworld("24-cloudtrail-log-file.json")).unwrap())
+            .unwrap();
+    let records = log["Records"].as_array().unwrap();
+    let expected: Vec<String> = strings(&["violation", "ignored", "compliant"]);
+    let decisions = |verdicts: Vec<Value>| -> Vec<String> {
+        verdicts
+            .iter()
+            .map(|v| v["decision"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let lookup = json!({"Events": records.iter().enumerate().map(|(i, record)| json!({
+        "EventId": format!("e-{i}"), "EventName": record["eventName"],
+        "CloudTrailEvent": record.to_string()
+    })).collect::<Vec<_>>()});
+    let text = lookup.to_string();
+    assert_eq!(
+        decisions(verdicts(&["--event", "-"], Some(text.as_bytes()))),
+        expected
+    );
+    let item = lookup["Events"][0].to_string();
+    assert_eq!(
+        decisions(verdicts(&["--event", "-"], Some(item.as_bytes()))),
+        ["violation"]
+    );
+    let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
+    assert_eq!(
+        decisions(verdicts(&["--event", "-"], Some(lines.as_bytes()))),
+        expected
+    );
+}
+
+#[test]
+fn text_output_numbers_several_records_and_quotes_names() {
+    let file = realworld("24-cloudtrail-log-file.json");
+    let out = xtask(&["evaluate", "--event", file.to_str().unwrap()], None);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for n in 1..=3 {
+        assert!(text.contains(&format!("record:    {n}\n")), "{text}");
+    }
+    assert!(
+        text.contains(
+            "session:   \"GlueInteractiveSessionRole-dbt-glue-1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d\""
+        ),
+        "{text}"
+    );
+    let single = realworld("02-connection-in-response-echo.json");
+    let out = xtask(&["evaluate", "--event", single.to_str().unwrap()], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("record:"), "{text}");
+    assert!(text.contains(r#"connection "internal" is not allowed"#), "{text}");
+}
+
+#[test]
+fn a_damaged_file_is_an_error_after_the_verdicts_before_the_damage() {
+    let dir = scratch("damaged");
+    let file = dir.join("damaged.json");
+    let text = std::fs::read_to_string(realworld("24-cloudtrail-log-file.json")).unwrap();
+    let cut = text.find("\"s3.amazonaws.com\"").unwrap();
+    std::fs::write(&file, &text[..cut]).unwrap();
+    let out = xtask(&["evaluate", "--format", "json", "--event", file.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        error.contains("damaged.json: not readable as JSON at line"),
+        "{error}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
