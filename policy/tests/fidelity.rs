@@ -553,3 +553,20 @@ fn names_are_quoted_so_stray_spaces_show() {
         "{messages:?}"
     );
 }
+
+#[test]
+fn the_readme_pattern_for_identity_center_roles_matches_with_and_without_a_region() {
+    let pattern = policy::glob::ArnPattern::parse(
+        "arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_DataEngineer_*",
+    )
+    .unwrap();
+    for role in [
+        "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_DataEngineer_0123456789abcdef",
+        "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_DataEngineer_fedcba9876543210",
+    ] {
+        assert!(pattern.matches(role), "{role}");
+    }
+    assert!(!pattern.matches(
+        "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Analyst_0123"
+    ));
+}
