@@ -35,16 +35,22 @@ impl ArnPattern {
         if !region.is_empty() {
             return Err("IAM and STS ARNs have an empty region field (`arn:aws:iam::…`)".into());
         }
-        let account_ok = account == "*"
-            || (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()))
-            || (!account.is_empty()
-                && account
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == '*' || c == '?')
-                && account.len() <= 12);
+        // Without a `*`, an account is exactly 12 characters (digits, or `?` for one): a shorter
+        // one such as `12345` can never match and is a typo.
+        let glob_chars = !account.is_empty()
+            && account
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '*' || c == '?');
+        let account_ok = glob_chars
+            && if account.contains('*') {
+                account.chars().filter(|c| *c != '*').count() <= 12
+            } else {
+                account.len() == 12
+            };
         if !account_ok {
             return Err(format!(
-                "account `{account}` must be 12 digits or a glob of digits, `*` and `?`"
+                "account `{account}` must be 12 digits (an AWS account id), `*`, or a glob of \
+                 digits, `*` and `?` (without `*`, exactly 12 characters)"
             ));
         }
         if resource.is_empty() || resource.chars().all(|c| c == '*') {
@@ -125,6 +131,8 @@ mod tests {
             ("arn:aws:s3::*:role/X", "service `s3`"),
             ("arn:aws:iam:eu-west-1:*:role/X", "empty region"),
             ("arn:aws:iam::12ab:role/X", "account `12ab`"),
+            ("arn:aws:iam::12345:role/X", "account `12345` must be 12 digits"),
+            ("arn:aws:iam::1234567890123:role/X", "account `1234567890123`"),
             ("arn:aws:iam::*:*", "bare `*`"),
             ("arn:aws:iam::*:role/with space", "whitespace"),
         ] {

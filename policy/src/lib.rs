@@ -9,6 +9,7 @@ pub mod glob;
 pub mod locate;
 pub mod model;
 pub mod records;
+mod shape;
 pub mod validate;
 
 pub use evaluate::{

@@ -19,6 +19,12 @@ pub const MAX_POLICY_BYTES: usize = 256 * 1024;
 /// A policy whose JSON is longer travels compressed (`runtime_policy_env`); this bounds that too.
 pub const MAX_RUNTIME_POLICY_BYTES: usize = 3584;
 
+/// The fewest workers a Glue session has.
+const MIN_SESSION_WORKERS: f64 = 2.0;
+
+/// Most problems with the file's shape reported at once.
+const MAX_SHAPE_ERRORS: usize = 50;
+
 /// Longest a sane timeout may be, in minutes (7 days).
 const MAX_SANE_MINUTES: u32 = 7 * 24 * 60;
 /// Most workers a sane limit may allow.
@@ -73,7 +79,7 @@ pub fn printable(text: &str) -> String {
 }
 
 impl PolicyError {
-    fn new(file: &str, location: Location, path: &str, reason: &str) -> PolicyError {
+    pub(crate) fn new(file: &str, location: Location, path: &str, reason: &str) -> PolicyError {
         PolicyError {
             file: printable(file),
             location,
@@ -156,7 +162,8 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
         ));
     }
 
-    let policy: Policy = serde_yaml::from_str(text).map_err(|error| {
+    // Syntax first: what is not YAML at all stops here, with serde_yaml's own position.
+    let mut document: serde_yaml::Value = serde_yaml::from_str(text).map_err(|error| {
         let location = error
             .location()
             .map(|at| Location {
@@ -167,6 +174,43 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
         let (path, reason) = split_serde_message(&error.to_string());
         PolicyErrors(vec![PolicyError::new(file, location, &path, &reason)])
     })?;
+    // Then the shape, reporting every problem, not just the first: each one found is reported
+    // and taken out of the document, and the rest is read again.
+    let mut shape_errors = crate::shape::unquoted_versions(&mut document, text, &index, file);
+    let mut taken_out: Vec<String> = Vec::new();
+    let policy = loop {
+        match serde_path_to_error::deserialize::<_, Policy>(document.clone()) {
+            Ok(policy) => break Some(policy),
+            Err(error) => {
+                let problem = crate::shape::Problem::of(&error);
+                // A required key missing because its unreadable value was taken out: already said.
+                if problem
+                    .missing
+                    .as_ref()
+                    .is_some_and(|missing| taken_out.contains(missing))
+                {
+                    break None;
+                }
+                shape_errors.push(PolicyError::new(
+                    file,
+                    index.locate(&problem.path),
+                    &problem.path,
+                    &problem.reason,
+                ));
+                let again = shape_errors.len() < MAX_SHAPE_ERRORS
+                    && !taken_out.contains(&problem.path)
+                    && problem.take_out(&mut document);
+                if !again {
+                    break None;
+                }
+                taken_out.push(problem.path);
+            }
+        }
+    };
+    let Some(policy) = policy else {
+        shape_errors.sort_by_key(|error| (error.location.line, error.location.col));
+        return Err(PolicyErrors(shape_errors));
+    };
 
     let mut checker = Checker {
         file,
@@ -175,6 +219,14 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
         warnings: Vec::new(),
     };
     checker.policy(&policy);
+    // What was taken out cannot be judged further: a check on what contains it (an override
+    // whose only boundary was unreadable "changes nothing") would only repeat the problem.
+    checker.errors.retain(|error| {
+        !taken_out
+            .iter()
+            .any(|out| out.starts_with(&error.path) || error.path.starts_with(out.as_str()))
+    });
+    checker.errors.extend(shape_errors);
     // In the order they appear in the file (sort is stable for errors at one place).
     for list in [&mut checker.errors, &mut checker.warnings] {
         list.sort_by_key(|error| (error.location.line, error.location.col));
@@ -196,14 +248,28 @@ fn split_serde_message(message: &str) -> (String, String) {
         Some(cut) => &message[..cut],
         None => message,
     };
-    match message.split_once(": ") {
+    let (path, reason) = match message.split_once(": ") {
         Some((path, reason))
             if !path.contains(' ') && path.chars().all(|c| c != '`' && c != '"') =>
         {
             (path.to_string(), reason.to_string())
         }
         _ => (String::new(), message.to_string()),
+    };
+    (path, in_user_words(&reason))
+}
+
+/// The few messages the YAML reader gives in Rust's words, in the user's.
+fn in_user_words(reason: &str) -> String {
+    if reason.contains(" as u128, expected ")
+        && let Some(number) = reason.split('`').nth(1)
+    {
+        return format!("the number {number} is too large for any field of a policy");
     }
+    if reason == "recursion limit exceeded" {
+        return "nested too deeply (more than 128 levels of lists and mappings)".to_string();
+    }
+    reason.to_string()
 }
 
 struct Checker<'a> {
@@ -265,6 +331,23 @@ impl Checker<'_> {
                     policy.sweep.every_minutes
                 ),
             );
+        }
+        if enforcement.mode == crate::model::Mode::Audit
+            && enforcement.action == crate::model::EnforcementAction::Delete
+        {
+            self.warn(
+                "enforcement.action",
+                "`delete` does nothing in audit mode, which never stops or deletes a session; it \
+                 takes effect when mode becomes `enforce`",
+            );
+        }
+        self.smallest_session_fits("boundaries", &policy.boundaries, policy);
+        for (i, rule) in policy.overrides.iter().enumerate() {
+            let limits = policy.boundaries.overlaid_with(&rule.boundaries);
+            let at = format!("overrides[{i}].boundaries");
+            if rule.boundaries.max_dpu.is_some() || rule.boundaries.allowed_worker_types.is_some() {
+                self.smallest_session_fits(&at, &limits, policy);
+            }
         }
         if policy.boundaries.is_empty() {
             self.fail(
@@ -477,6 +560,39 @@ impl Checker<'_> {
                     )
                 }
             });
+        }
+    }
+
+    /// A `max_dpu` below the smallest session Glue allows with the allowed worker types would stop
+    /// every session: refused. Glue's smallest session has 2 workers ("AWS Glue interactive
+    /// sessions pricing": at least 2 DPU; `NumberOfWorkers` is at least 2).
+    fn smallest_session_fits(&mut self, at: &str, limits: &Boundaries, policy: &Policy) {
+        // Out of range is its own error.
+        let Some(max_dpu) = limits.max_dpu.filter(|dpu| *dpu >= 0.25) else {
+            return;
+        };
+        let smallest = match &limits.allowed_worker_types {
+            Some(types) => types
+                .iter()
+                .filter_map(|name| policy.dpu_per_worker(name).map(|dpu| (name.as_str(), dpu)))
+                .min_by(|a, b| a.1.total_cmp(&b.1)),
+            None => WORKER_TYPES
+                .iter()
+                .map(|(name, dpu)| (*name, *dpu))
+                .min_by(|a, b| a.1.total_cmp(&b.1)),
+        };
+        if let Some((name, dpu)) = smallest
+            && max_dpu < MIN_SESSION_WORKERS * dpu
+        {
+            self.fail(
+                &join(at, "max_dpu"),
+                format!(
+                    "{max_dpu} is below the smallest session Glue allows with the allowed worker \
+                     types ({MIN_SESSION_WORKERS} x {name} = {} DPU): every session would be \
+                     stopped",
+                    MIN_SESSION_WORKERS * dpu
+                ),
+            );
         }
     }
 

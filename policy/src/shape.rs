@@ -1,0 +1,374 @@
+//! Problems with the shape of a policy file (a misspelt key, text where a number belongs, an
+//! unquoted Glue version), said in the user's words rather than Rust's (`a whole number from 1
+//! to 1000`, not `expected u32`), each at its own place, and taken out of the document so the
+//! rest can be read and every problem reported at once.
+
+use serde_path_to_error::Segment;
+use serde_yaml::Value;
+
+use crate::locate::LocationIndex;
+use crate::validate::PolicyError;
+
+/// The keys of a policy file, for the message about a document that is not a mapping at all.
+const POLICY_KEYS: &str = "`version`, `stack`, `enforcement`, `sweep`, `boundaries`, \
+                           `overrides`, `exempt_principals`, `notifications`, `alarms`, \
+                           `worker_type_dpu`";
+
+/// One shape problem: where, why, and how to take it out of the document.
+pub(crate) struct Problem {
+    /// `boundaries.max_workers`, `overrides[0].boundaries.max_wrokers`.
+    pub path: String,
+    pub reason: String,
+    /// For a missing required key, its path (`stack.name`).
+    pub missing: Option<String>,
+    segments: Vec<Step>,
+    fix: Fix,
+}
+
+#[derive(Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+enum Fix {
+    /// Remove the value at the path (its default then applies).
+    Remove,
+    /// Nothing can be taken out (a required key is missing, the document is not a mapping).
+    None,
+}
+
+impl Problem {
+    pub fn of(error: &serde_path_to_error::Error<serde_yaml::Error>) -> Problem {
+        let mut segments: Vec<Step> = error
+            .path()
+            .iter()
+            .filter_map(|segment| match segment {
+                Segment::Map { key } => Some(Step::Key(key.clone())),
+                Segment::Seq { index } => Some(Step::Index(*index)),
+                _ => None,
+            })
+            .collect();
+        let message = error.inner().to_string();
+        let leaf = segments.iter().rev().find_map(|step| match step {
+            Step::Key(key) => Some(key.as_str()),
+            Step::Index(_) => None,
+        });
+        let in_list = matches!(segments.last(), Some(Step::Index(_)));
+        let mut missing = None;
+
+        let (reason, fix) = if let Some(rest) = message.strip_prefix("unknown field `") {
+            let key = rest.split('`').next().unwrap_or_default().to_string();
+            // The path may or may not already end at the unknown key; make it.
+            if !matches!(segments.last(), Some(Step::Key(last)) if *last == key) {
+                segments.push(Step::Key(key.clone()));
+            }
+            let expected = names_after(rest, "expected");
+            let reason = match closest(&key, &expected) {
+                Some(near) => format!("unknown key; did you mean `{near}`?"),
+                None if expected.is_empty() => "unknown key: this mapping takes none".to_string(),
+                None => format!(
+                    "unknown key; the keys here are {}",
+                    expected
+                        .iter()
+                        .map(|name| format!("`{name}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            (reason, Fix::Remove)
+        } else if let Some(rest) = message.strip_prefix("missing field `") {
+            let key = rest.split('`').next().unwrap_or_default();
+            let mut at = segments.clone();
+            at.push(Step::Key(key.to_string()));
+            missing = Some(path_text(&at));
+            (format!("the required key `{key}` is missing"), Fix::None)
+        } else if let Some(rest) = message.strip_prefix("unknown variant `") {
+            let value = rest.split('`').next().unwrap_or_default();
+            let expected = names_after(rest, "expected");
+            let listed = expected
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(" or ");
+            let hint = closest(value, &expected)
+                .map(|near| format!("; did you mean `{near}`?"))
+                .unwrap_or_default();
+            (format!("`{value}` is not {listed}{hint}"), Fix::Remove)
+        } else if let Some((got, expected)) = invalid(&message) {
+            let wanted = match (leaf, in_list) {
+                (Some(leaf), false) => expectation(leaf),
+                _ => None,
+            }
+            .map(str::to_string)
+            .unwrap_or_else(|| generic(expected));
+            (format!("expected {wanted}, got {got}"), Fix::Remove)
+        } else {
+            (message.clone(), Fix::Remove)
+        };
+        let fix = if segments.is_empty() { Fix::None } else { fix };
+        Problem {
+            path: path_text(&segments),
+            reason,
+            missing,
+            segments,
+            fix,
+        }
+    }
+
+    /// Takes the problem out of the document (so that the rest can be read); false when it
+    /// cannot be.
+    pub fn take_out(&self, document: &mut Value) -> bool {
+        if matches!(self.fix, Fix::None) {
+            return false;
+        }
+        let Some((last, parents)) = self.segments.split_last() else {
+            return false;
+        };
+        let mut at = document;
+        for step in parents {
+            let next = match (step, at) {
+                (Step::Key(key), Value::Mapping(map)) => map.get_mut(key.as_str()),
+                (Step::Index(i), Value::Sequence(items)) => items.get_mut(*i),
+                _ => None,
+            };
+            match next {
+                Some(next) => at = next,
+                None => return false,
+            }
+        }
+        match (last, at) {
+            // `shift_remove`: what follows keeps its order, so the next problem found is the next
+            // one in the file.
+            (Step::Key(key), Value::Mapping(map)) => map.shift_remove(key.as_str()).is_some(),
+            (Step::Index(i), Value::Sequence(items)) if *i < items.len() => {
+                items.remove(*i);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+fn path_text(segments: &[Step]) -> String {
+    let mut out = String::new();
+    for step in segments {
+        match step {
+            Step::Key(key) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// The backquoted names after `word` in a serde message (`expected one of `a`, `b``).
+fn names_after(text: &str, word: &str) -> Vec<String> {
+    let Some(at) = text.find(word) else {
+        return Vec::new();
+    };
+    text[at..]
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The name in `names` closest to `typed`, when it is close enough to be what was meant.
+fn closest<'n>(typed: &str, names: &'n [String]) -> Option<&'n str> {
+    names
+        .iter()
+        .map(|name| (distance(typed, name), name))
+        .filter(|(d, name)| *d <= 2.max(name.len() / 4) && *d < name.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, name)| name.as_str())
+}
+
+/// Levenshtein distance, by characters.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// `invalid type: string "ten", expected u32` → (`"ten"`, `u32`).
+fn invalid(message: &str) -> Option<(String, &str)> {
+    let rest = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))?;
+    let (got, expected) = rest.rsplit_once(", expected ")?;
+    let got = if let Some(text) = got.strip_prefix("string ") {
+        text.to_string()
+    } else if let Some(quoted) = got.split('`').nth(1) {
+        quoted.to_string()
+    } else {
+        match got {
+            "sequence" => "a list".to_string(),
+            "map" => "a mapping".to_string(),
+            "unit value" => "nothing (an empty value)".to_string(),
+            other => other.to_string(),
+        }
+    };
+    Some((got, expected))
+}
+
+/// What a field holds, in the user's words.
+fn expectation(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "version" => "the format version, 1",
+        "max_workers" => "a whole number from 1 to 1000",
+        "max_dpu" => "a number from 0.25 to 16000",
+        "max_idle_timeout_minutes" | "max_timeout_minutes" => {
+            "a whole number of minutes from 1 to 10080"
+        }
+        "wait_for_ready_seconds" => "a whole number of seconds from 1 to 780",
+        "every_minutes" => "a whole number of minutes from 0 (off) to 1440",
+        "require_vpc_connection" => "true or false",
+        "mode" => "`enforce` or `audit`",
+        "action" => "`stop` or `delete`",
+        "allowed_worker_types" | "allowed_connections" | "allowed_glue_versions"
+        | "required_tags" | "principals" | "exempt_principals" | "emails" | "overrides" => {
+            "a list"
+        }
+        "stack" => "a mapping with the keys `name`, `region`, `tags`",
+        "boundaries" => "a mapping of boundaries (`max_workers`, `max_dpu`, …)",
+        "tags" | "worker_type_dpu" => "a mapping",
+        "name" | "region" | "exception_instructions" => "text",
+        _ => return None,
+    })
+}
+
+/// A serde expectation (`u32`, `a boolean`, `struct Policy`) in the user's words.
+fn generic(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "i32" | "i64" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a boolean" => "true or false".into(),
+        "a sequence" => "a list".into(),
+        "a map" => "a mapping".into(),
+        "a string" => "text".into(),
+        "struct Policy" => format!("a policy: a mapping with the keys {POLICY_KEYS}"),
+        other if other.starts_with("struct ") => "a mapping".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Glue versions written as numbers (`[4.0, 5.0]`): YAML reads `4.0` as the number 4, so the
+/// version would silently become `4`. Each is an error at its own place quoting what was
+/// written, and is replaced by that text so the rest of the file can be read.
+pub(crate) fn unquoted_versions(
+    document: &mut Value,
+    text: &str,
+    index: &LocationIndex,
+    file: &str,
+) -> Vec<PolicyError> {
+    let mut errors = Vec::new();
+    let mut lists: Vec<(String, &mut Value)> = Vec::new();
+    if let Value::Mapping(top) = document {
+        let mut overrides = None;
+        for (key, value) in top.iter_mut() {
+            match key.as_str() {
+                Some("boundaries") => {
+                    if let Some(list) = versions_in(value) {
+                        lists.push(("boundaries.allowed_glue_versions".into(), list));
+                    }
+                }
+                Some("overrides") => overrides = Some(value),
+                _ => {}
+            }
+        }
+        if let Some(Value::Sequence(rules)) = overrides {
+            for (i, rule) in rules.iter_mut().enumerate() {
+                if let Some(Value::Mapping(rule)) = Some(rule)
+                    && let Some(boundaries) = rule.get_mut("boundaries")
+                    && let Some(list) = versions_in(boundaries)
+                {
+                    lists.push((
+                        format!("overrides[{i}].boundaries.allowed_glue_versions"),
+                        list,
+                    ));
+                }
+            }
+        }
+    }
+    for (path, list) in lists {
+        let Value::Sequence(items) = list else {
+            continue;
+        };
+        for (i, item) in items.iter_mut().enumerate() {
+            if !matches!(item, Value::Number(_)) {
+                continue;
+            }
+            let at = format!("{path}[{i}]");
+            let location = index.locate(&at);
+            let written = written_at(text, location.line, location.col)
+                .unwrap_or_else(|| serde_yaml::to_string(item).unwrap_or_default().trim().to_string());
+            errors.push(PolicyError::new(
+                file,
+                location,
+                &at,
+                &format!(
+                    "write \"{written}\" in quotes: YAML reads an unquoted {written} as a number, \
+                     not as the Glue version"
+                ),
+            ));
+            *item = Value::String(written);
+        }
+    }
+    errors
+}
+
+fn versions_in(boundaries: &mut Value) -> Option<&mut Value> {
+    match boundaries {
+        Value::Mapping(map) => map.get_mut("allowed_glue_versions"),
+        _ => None,
+    }
+}
+
+/// The plain scalar written at `line:col` (1-based), as the user wrote it.
+fn written_at(text: &str, line: usize, col: usize) -> Option<String> {
+    let line = text.lines().nth(line.checked_sub(1)?)?;
+    let rest: String = line.chars().skip(col.checked_sub(1)?).collect();
+    let scalar: String = rest
+        .chars()
+        .take_while(|c| !matches!(c, ',' | ']' | '}' | '#') && !c.is_whitespace())
+        .collect();
+    (!scalar.is_empty()).then_some(scalar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn near_names_are_suggested_far_ones_are_not() {
+        let names: Vec<String> = ["max_workers", "max_dpu", "required_tags"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(closest("max_wrokers", &names), Some("max_workers"));
+        assert_eq!(closest("max_worker", &names), Some("max_workers"));
+        assert_eq!(closest("required_tag", &names), Some("required_tags"));
+        assert_eq!(closest("colour", &names), None);
+        assert_eq!(distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn what_was_written_is_quoted_as_written() {
+        assert_eq!(written_at("a: [4.0, 5.10]\n", 1, 10).as_deref(), Some("5.10"));
+        assert_eq!(written_at("- 4.0 # old\n", 1, 3).as_deref(), Some("4.0"));
+    }
+}
