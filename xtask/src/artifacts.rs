@@ -1,7 +1,7 @@
 //! The artifact bucket xtask owns: created on the first deploy (encrypted, public access
 //! blocked, TLS only, versioned), holding Lambda packages keyed by their content hash.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use aws_sdk_s3::primitives::ByteStream;
@@ -29,7 +29,6 @@ pub fn content_hash(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Creates and secures the bucket unless it exists (and is ours to reach).
 /// How the bucket is reached: a TLS-only bucket policy would lock out a plain-HTTP endpoint
 /// (an emulator on loopback), so it is applied only over TLS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,28 +46,104 @@ impl Transport {
     }
 }
 
-pub async fn ensure_bucket(
+/// A Lambda package as deploy uploads it: under `lambda/<sha256 of its bytes>.zip`.
+pub struct Package {
+    pub path: PathBuf,
+    pub key: String,
+    bytes: Vec<u8>,
+}
+
+impl Package {
+    pub fn read(zip: &Path) -> anyhow::Result<Package> {
+        let bytes = std::fs::read(zip).with_context(|| format!("reading {}", zip.display()))?;
+        Ok(Package {
+            path: zip.to_path_buf(),
+            key: format!("lambda/{}.zip", content_hash(&bytes)),
+            bytes,
+        })
+    }
+}
+
+/// What the artifact bucket lacks before a stack can use the package.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Staging {
+    /// The bucket holds the package already: nothing to change.
+    Ready,
+    /// The bucket is there; the package is uploaded.
+    Upload,
+    /// No bucket yet: it is created (encrypted, private, TLS only, versioned), then the package
+    /// is uploaded.
+    CreateBucketAndUpload,
+}
+
+impl Staging {
+    /// Finds out what is there (HeadBucket, HeadObject); changes nothing.
+    pub async fn find(
+        s3: &aws_sdk_s3::Client,
+        bucket: &str,
+        package: &Package,
+    ) -> anyhow::Result<Staging> {
+        if !bucket_exists(s3, bucket).await? {
+            return Ok(Staging::CreateBucketAndUpload);
+        }
+        let uploaded = s3
+            .head_object()
+            .bucket(bucket)
+            .key(&package.key)
+            .send()
+            .await
+            .is_ok();
+        Ok(if uploaded {
+            Staging::Ready
+        } else {
+            Staging::Upload
+        })
+    }
+
+    /// What it changes, in words for a question; `None` when it changes nothing.
+    pub fn changes(self, bucket: &str, package: &Package) -> Option<String> {
+        let key = &package.key;
+        match self {
+            Staging::Ready => None,
+            Staging::Upload => Some(format!("upload the package to s3://{bucket}/{key}")),
+            Staging::CreateBucketAndUpload => Some(format!(
+                "create the artifact bucket {bucket} and upload the package to s3://{bucket}/{key}"
+            )),
+        }
+    }
+}
+
+/// True when the bucket exists and is ours to reach; `false` when there is no such bucket; an
+/// error when it exists but cannot be used (another account's, or no permission).
+pub async fn bucket_exists(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<bool> {
+    match s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(true),
+        Err(error) => {
+            let not_found = error.as_service_error().is_some_and(|e| e.is_not_found())
+                || error
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 404);
+            if not_found {
+                Ok(false)
+            } else {
+                Err(anyhow::anyhow!(
+                    "artifact bucket {bucket} exists but cannot be used: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(&error)
+                ))
+            }
+        }
+    }
+}
+
+/// Creates and secures the bucket (encrypted, public access blocked, TLS only, versioned,
+/// tagged with the stack's name).
+pub async fn create_bucket(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     region: &str,
     stack_name: &str,
     transport: Transport,
 ) -> anyhow::Result<()> {
-    match s3.head_bucket().bucket(bucket).send().await {
-        Ok(_) => return Ok(()),
-        Err(error) => {
-            let not_found = error.as_service_error().is_some_and(|e| e.is_not_found())
-                || error
-                    .raw_response()
-                    .is_some_and(|r| r.status().as_u16() == 404);
-            if !not_found {
-                return Err(anyhow::anyhow!(
-                    "artifact bucket {bucket} exists but cannot be used: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(&error)
-                ));
-            }
-        }
-    }
     eprintln!("creating artifact bucket {bucket} (encrypted, private, TLS only, versioned)");
     let mut create = s3.create_bucket().bucket(bucket);
     if region != "us-east-1" {
@@ -162,31 +237,21 @@ pub async fn ensure_bucket(
     Ok(())
 }
 
-/// Uploads the package under `lambda/<sha256>.zip` unless that key is already there, and
-/// returns the key.
-pub async fn upload_package(
+/// Uploads the package under its key.
+pub async fn upload(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
-    zip: &Path,
-) -> anyhow::Result<String> {
-    let bytes = std::fs::read(zip).with_context(|| format!("reading {}", zip.display()))?;
-    let key = format!("lambda/{}.zip", content_hash(&bytes));
-    if s3
-        .head_object()
-        .bucket(bucket)
-        .key(&key)
-        .send()
-        .await
-        .is_ok()
-    {
-        eprintln!("code unchanged: s3://{bucket}/{key} is already uploaded");
-        return Ok(key);
-    }
-    eprintln!("uploading {} to s3://{bucket}/{key}", zip.display());
+    package: &Package,
+) -> anyhow::Result<()> {
+    let key = &package.key;
+    eprintln!(
+        "uploading {} to s3://{bucket}/{key}",
+        package.path.display()
+    );
     s3.put_object()
         .bucket(bucket)
-        .key(&key)
-        .body(ByteStream::from(bytes))
+        .key(key)
+        .body(ByteStream::from(package.bytes.clone()))
         .send()
         .await
         .map_err(|e| {
@@ -195,7 +260,7 @@ pub async fn upload_package(
                 aws_sdk_s3::error::DisplayErrorContext(&e)
             )
         })?;
-    Ok(key)
+    Ok(())
 }
 
 /// Deletes every object version and delete marker, then the bucket. `Ok(false)` when there was

@@ -8,7 +8,8 @@ use anyhow::Context;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls;
 
-/// Flags shared by deploy, plan, status, clean-up and demo.
+/// Flags shared by deploy, plan, status, clean-up and demo. The commands that change the account
+/// (deploy, clean-up) add `--yes` (`consent::Confirmation`); plan and status never ask.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct AwsArgs {
     /// The policy file.
@@ -23,9 +24,6 @@ pub struct AwsArgs {
     /// Send every AWS call to this endpoint (an emulator such as moto).
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
-    /// Answer yes to every question (for CI and scripts).
-    #[arg(long)]
-    pub yes: bool,
 }
 
 /// An SDK configuration plus what the commands need to know about it.

@@ -11,8 +11,9 @@ use crate::{Outcome, paths, tools};
 /// CPU architecture of the function.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Architecture {
-    /// x86_64 (the CloudFormation default).
+    /// x86_64 (the CloudFormation default). Lambda's own spelling; `x86-64` is accepted too.
     #[default]
+    #[value(name = "x86_64", alias = "x86-64")]
     X86_64,
     /// Graviton: cheaper per GB-second; needs `rustup target add aarch64-unknown-linux-gnu`.
     Arm64,

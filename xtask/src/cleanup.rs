@@ -1,7 +1,9 @@
-//! `cargo xtask clean-up`: delete the stack and wait, then empty and delete the artifact bucket.
-//! Nothing to delete is a success that says so.
+//! `cargo xtask clean-up`: delete the stack and wait, then empty and delete the artifact bucket,
+//! after one yes (`--yes`, or on a terminal) for both. Nothing to delete is a success that says
+//! so.
 
 use crate::aws::{self, Aws, AwsArgs};
+use crate::consent::{Confirmation, Consent, Terminal};
 use crate::deploy::poll_interval;
 use crate::{Outcome, artifacts, paths, stack};
 
@@ -9,39 +11,124 @@ use crate::{Outcome, artifacts, paths, stack};
 pub struct CleanUp {
     #[command(flatten)]
     pub aws: AwsArgs,
+    #[command(flatten)]
+    pub confirmation: Confirmation,
+}
+
+/// What there is to delete, found before anything is deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Doomed {
+    stack: bool,
+    bucket: bool,
+}
+
+impl Doomed {
+    /// The question for the user, naming everything that goes; `None` when nothing does.
+    fn question(self, stack: &str, bucket: &str, account: &str, region: &str) -> Option<String> {
+        let what = match (self.stack, self.bucket) {
+            (false, false) => return None,
+            (true, false) => format!("Delete stack {stack}"),
+            (false, true) => format!("Empty and delete the artifact bucket {bucket}"),
+            (true, true) => {
+                format!("Delete stack {stack}, then empty and delete the artifact bucket {bucket}")
+            }
+        };
+        Some(format!("{what} (account {account}, region {region})?"))
+    }
 }
 
 impl CleanUp {
     pub fn run(self) -> anyhow::Result<Outcome> {
-        aws::runtime()?.block_on(self.clean_up())?;
+        aws::runtime()?.block_on(self.clean_up(Terminal::of_stdin()))?;
         Ok(Outcome::Success)
     }
 
-    pub async fn clean_up(&self) -> anyhow::Result<()> {
+    /// The whole clean-up. Without `--yes` and without a terminal it refuses before it reads the
+    /// account; on a terminal it asks once, naming what it will delete.
+    pub async fn clean_up(&self, terminal: Terminal) -> anyhow::Result<()> {
         let policy = paths::load_policy(&self.aws.policy)?;
+        let name = &policy.stack.name;
+        let consent = Consent::decide(
+            self.confirmation,
+            terminal,
+            &format!("cleaning up stack {name}"),
+        )?;
         let aws = Aws::load(&self.aws, policy.stack.region.as_deref()).await?;
         let caller = aws::caller(&aws).await?;
-        let name = &policy.stack.name;
         let cf = aws.cloudformation();
-        if stack::describe(&cf, name).await?.is_some() {
-            if !stack::confirm(
-                &format!("Delete stack {name} in {}?", aws.region),
-                self.aws.yes,
-            )? {
-                println!("cancelled: nothing was deleted");
-                return Ok(());
-            }
+        let s3 = aws.s3();
+        let bucket = artifacts::bucket_name(name, &caller.account, &aws.region);
+        let doomed = Doomed {
+            stack: stack::describe(&cf, name).await?.is_some(),
+            bucket: artifacts::bucket_exists(&s3, &bucket).await?,
+        };
+        let Some(question) = doomed.question(name, &bucket, &caller.account, &aws.region) else {
+            println!("stack {name}: nothing to delete");
+            println!("artifact bucket {bucket}: nothing to delete");
+            return Ok(());
+        };
+        if !consent.confirm(&question)? {
+            println!("cancelled: nothing was deleted");
+            return Ok(());
+        }
+        if doomed.stack {
             stack::delete(&cf, name, poll_interval(&aws)).await?;
             println!("stack {name} deleted");
         } else {
             println!("stack {name}: nothing to delete");
         }
-        let bucket = artifacts::bucket_name(name, &caller.account, &aws.region);
-        if artifacts::delete_bucket(&aws.s3(), &bucket).await? {
+        if doomed.bucket && artifacts::delete_bucket(&s3, &bucket).await? {
             println!("artifact bucket {bucket} emptied and deleted");
         } else {
             println!("artifact bucket {bucket}: nothing to delete");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_question_names_everything_that_goes() {
+        let ask = |doomed: Doomed| doomed.question("gsg", "gsg-artifacts-1", "123", "eu-west-1");
+        assert_eq!(
+            ask(Doomed {
+                stack: true,
+                bucket: true
+            })
+            .as_deref(),
+            Some(
+                "Delete stack gsg, then empty and delete the artifact bucket gsg-artifacts-1 \
+                 (account 123, region eu-west-1)?"
+            )
+        );
+        assert_eq!(
+            ask(Doomed {
+                stack: true,
+                bucket: false
+            })
+            .as_deref(),
+            Some("Delete stack gsg (account 123, region eu-west-1)?")
+        );
+        assert_eq!(
+            ask(Doomed {
+                stack: false,
+                bucket: true
+            })
+            .as_deref(),
+            Some(
+                "Empty and delete the artifact bucket gsg-artifacts-1 (account 123, region \
+                 eu-west-1)?"
+            )
+        );
+        assert_eq!(
+            ask(Doomed {
+                stack: false,
+                bucket: false
+            }),
+            None
+        );
     }
 }

@@ -14,11 +14,14 @@ use serde_json::{Value, json};
 
 use crate::aws::{Aws, AwsArgs};
 use crate::cleanup::CleanUp;
+use crate::consent::{Confirmation, Terminal};
 use crate::deploy::Deploy;
 use crate::tools::{self, Moto};
 use crate::{Outcome, paths, stack};
 
 const REGION: &str = "eu-west-1";
+/// The demo changes only its own emulator, so it never asks.
+const EMULATOR: Confirmation = Confirmation { yes: true };
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct Demo {
@@ -51,11 +54,14 @@ impl Demo {
             region: Some(REGION.into()),
             profile: None,
             endpoint_url: Some(moto.endpoint.clone()),
-            yes: true,
         };
         let result = crate::aws::runtime()?.block_on(demo(&args));
         step("cleaning up: deleting the stack and the artifact bucket");
-        let cleaned = crate::aws::runtime()?.block_on(CleanUp { aws: args }.clean_up());
+        let clean_up = CleanUp {
+            aws: args,
+            confirmation: EMULATOR,
+        };
+        let cleaned = crate::aws::runtime()?.block_on(clean_up.clean_up(Terminal::Absent));
         drop(moto);
         println!("moto stopped; nothing is left running");
         result?;
@@ -69,9 +75,10 @@ async fn demo(args: &AwsArgs) -> anyhow::Result<()> {
     step("deploying the policy's stack into moto (same code path as a real deploy)");
     Deploy {
         aws: args.clone(),
+        confirmation: EMULATOR,
         ..Deploy::default()
     }
-    .deploy()
+    .deploy(Terminal::Absent)
     .await?;
     let aws = Aws::load(args, None).await?;
     let deployed = stack::describe(&aws.cloudformation(), &policy.stack.name)

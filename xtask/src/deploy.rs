@@ -1,22 +1,27 @@
 //! `cargo xtask deploy`: preflight, render, build, upload, then create the stack or update it
-//! through a change set, following its events live. Nothing is created for an invalid policy.
+//! through a change set, following its events live. Nothing is created for an invalid policy, and
+//! nothing changes in the account before the user agrees (`--yes`, or a yes on a terminal).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use aws_sdk_cloudformation::types::{Capability, OnFailure, StackStatus};
+use aws_sdk_cloudformation::types::{Capability, OnFailure, Stack, StackStatus};
 
+use crate::artifacts::{self, Package, Staging};
 use crate::aws::{self, Aws, AwsArgs};
 use crate::build::{self, Architecture};
+use crate::consent::{Confirmation, Consent, Terminal};
 use crate::stack::{self, Desired};
-use crate::{Outcome, artifacts, paths, render, tools};
+use crate::{Outcome, paths, render, tools};
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct Deploy {
     #[command(flatten)]
     pub aws: AwsArgs,
+    #[command(flatten)]
+    pub confirmation: Confirmation,
     /// CPU architecture of the function.
     #[arg(long, value_enum, default_value_t)]
     pub arch: Architecture,
@@ -27,13 +32,24 @@ pub struct Deploy {
 
 impl Deploy {
     pub fn run(self) -> anyhow::Result<Outcome> {
-        aws::runtime()?.block_on(self.deploy())?;
+        aws::runtime()?.block_on(self.deploy(Terminal::of_stdin()))?;
         Ok(Outcome::Success)
     }
 
-    pub async fn deploy(&self) -> anyhow::Result<Deployed> {
-        // 1. Preflight: the policy first, so a bad one touches nothing.
+    /// The whole deploy. Nothing in the account changes before the user agrees: without
+    /// `--yes` and without a terminal it refuses first; on a terminal it asks before it creates
+    /// the artifact bucket or uploads the package, before it replaces a stack left by a failed
+    /// creation, and, showing the plan, before it creates or changes the stack.
+    pub async fn deploy(&self, terminal: Terminal) -> anyhow::Result<Deployed> {
+        // 1. Preflight, changing nothing: the policy first, so a bad one touches nothing; then
+        //    whether the user can agree at all; then who and where.
         let policy = paths::load_policy(&self.aws.policy)?;
+        let name = policy.stack.name.clone();
+        let consent = Consent::decide(
+            self.confirmation,
+            terminal,
+            &format!("deploying stack {name}"),
+        )?;
         let aws = Aws::load(&self.aws, policy.stack.region.as_deref()).await?;
         let caller = aws::caller(&aws).await?;
         println!(
@@ -47,24 +63,52 @@ impl Deploy {
             tools::ensure_venv().context("cargo-lambda is needed to build the function")?;
         }
 
-        // 2. Render, build, upload.
+        // 2. Render and build, on this machine.
         let body = render::render_stack(&policy)?;
         let zip = match &self.zip {
             Some(zip) => zip.clone(),
             None => build::build_lambda(self.arch)?,
         };
-        let name = policy.stack.name.clone();
+        let package = Package::read(&zip)?;
+
+        // 3. What is deployed, and what to do with it: a busy stack stops here, unchanged.
+        let cf = aws.cloudformation();
+        let poll = poll_interval(&aws);
+        let start = Start::of(&name, stack::describe(&cf, &name).await?)?;
+
+        // 4. The artifact bucket and the package, once the user agrees to what they lack.
         let bucket = artifacts::bucket_name(&name, &caller.account, &aws.region);
         let s3 = aws.s3();
+        let staging = Staging::find(&s3, &bucket, &package).await?;
+        if let Some(changes) = staging.changes(&bucket, &package) {
+            let question = format!(
+                "Deploy stack {name} to account {} in {}? It will first {changes}, then show \
+                 the stack's changes and ask again.",
+                caller.account, aws.region
+            );
+            if !consent.confirm(&question)? {
+                println!("cancelled: nothing was changed");
+                return Ok(Deployed::Cancelled);
+            }
+        }
         let transport = artifacts::Transport::of(aws.endpoint_url.as_deref());
-        artifacts::ensure_bucket(&s3, &bucket, &aws.region, &name, transport).await?;
-        let key = artifacts::upload_package(&s3, &bucket, &zip).await?;
+        match staging {
+            Staging::Ready => eprintln!(
+                "code unchanged: s3://{bucket}/{} is already uploaded",
+                package.key
+            ),
+            Staging::Upload => artifacts::upload(&s3, &bucket, &package).await?,
+            Staging::CreateBucketAndUpload => {
+                artifacts::create_bucket(&s3, &bucket, &aws.region, &name, transport).await?;
+                artifacts::upload(&s3, &bucket, &package).await?;
+            }
+        }
         let desired = Desired {
             name: name.clone(),
             body,
             parameters: BTreeMap::from([
                 ("CodeBucket".to_string(), bucket),
-                ("CodeKey".to_string(), key),
+                ("CodeKey".to_string(), package.key.clone()),
                 (
                     "Architecture".to_string(),
                     self.arch.lambda_name().to_string(),
@@ -73,46 +117,59 @@ impl Deploy {
             tags: render::stack_tags(&policy).into_iter().collect(),
         };
 
-        // 3. Create or update.
-        let cf = aws.cloudformation();
-        let poll = poll_interval(&aws);
-        let existing = stack::describe(&cf, &name).await?;
-        let existing = match existing {
-            Some(found) => {
-                let status = found
-                    .stack_status()
-                    .cloned()
-                    .unwrap_or(StackStatus::CreateComplete);
-                match status {
-                    StackStatus::RollbackComplete
-                    | StackStatus::ReviewInProgress
-                    | StackStatus::CreateFailed => {
-                        eprintln!(
-                            "stack {name} is in {} from an earlier failed creation; it holds nothing \
-                             and cannot be updated",
-                            status.as_str()
-                        );
-                        if !stack::confirm(
-                            &format!("Delete stack {name} and create it again?"),
-                            self.aws.yes,
-                        )? {
-                            anyhow::bail!("stack {name} left as it is ({})", status.as_str());
-                        }
-                        stack::delete(&cf, &name, poll).await?;
-                        None
-                    }
-                    status if !stack::is_settled(&status) => anyhow::bail!(
-                        "stack {name} is busy ({}); wait for it to settle and deploy again",
-                        status.as_str()
-                    ),
-                    _ => Some(found),
+        // 5. Create or update, each after its own question.
+        match start {
+            Start::Create => create(&cf, &desired, consent, poll).await,
+            Start::Replace(status) => {
+                eprintln!(
+                    "stack {name} is in {} from an earlier failed creation; it holds nothing \
+                     and cannot be updated",
+                    status.as_str()
+                );
+                if !consent.confirm(&format!("Delete stack {name} and create it again?"))? {
+                    anyhow::bail!("stack {name} left as it is ({})", status.as_str());
                 }
+                stack::delete(&cf, &name, poll).await?;
+                create(&cf, &desired, consent, poll).await
             }
-            None => None,
+            Start::Update(found) => update(&cf, &found, &desired, consent, poll).await,
+        }
+    }
+}
+
+/// What deploy does with the stack it finds, decided before it changes anything.
+#[derive(Debug)]
+enum Start {
+    /// No stack of that name: create it.
+    Create,
+    /// A stack left by a failed creation: it holds nothing and cannot be updated, so it is
+    /// deleted and created again.
+    Replace(StackStatus),
+    /// A settled stack: update it through a change set.
+    Update(Box<Stack>),
+}
+
+impl Start {
+    /// An error for a stack that is busy (an operation in progress): deploy again once it
+    /// settles.
+    fn of(name: &str, found: Option<Stack>) -> anyhow::Result<Start> {
+        let Some(found) = found else {
+            return Ok(Start::Create);
         };
-        match existing {
-            None => create(&cf, &desired, self.aws.yes, poll).await,
-            Some(found) => update(&cf, &found, &desired, self.aws.yes, poll).await,
+        let status = found
+            .stack_status()
+            .cloned()
+            .unwrap_or(StackStatus::CreateComplete);
+        match status {
+            StackStatus::RollbackComplete
+            | StackStatus::ReviewInProgress
+            | StackStatus::CreateFailed => Ok(Start::Replace(status)),
+            status if !stack::is_settled(&status) => anyhow::bail!(
+                "stack {name} is busy ({}); wait for it to settle and deploy again (nothing was \
+                 changed)",
+                status.as_str()
+            ),
+            _ => Ok(Start::Update(Box::new(found))),
         }
     }
 }
@@ -142,12 +199,12 @@ pub fn poll_interval(aws: &Aws) -> Duration {
 async fn create(
     cf: &aws_sdk_cloudformation::Client,
     desired: &Desired,
-    yes: bool,
+    consent: Consent,
     poll: Duration,
 ) -> anyhow::Result<Deployed> {
     let plan = stack::new_stack_plan(&desired.name, &desired.body)?;
     print!("{plan}");
-    if !stack::confirm(&format!("Create stack {}?", desired.name), yes)? {
+    if !consent.confirm(&format!("Create stack {}?", desired.name))? {
         println!("cancelled: nothing was created");
         return Ok(Deployed::Cancelled);
     }
@@ -197,9 +254,9 @@ async fn create(
 
 async fn update(
     cf: &aws_sdk_cloudformation::Client,
-    found: &aws_sdk_cloudformation::types::Stack,
+    found: &Stack,
     desired: &Desired,
-    yes: bool,
+    consent: Consent,
     poll: Duration,
 ) -> anyhow::Result<Deployed> {
     if stack::is_current(cf, found, desired).await? {
@@ -213,7 +270,7 @@ async fn update(
         return Ok(Deployed::Unchanged);
     };
     print!("{plan}");
-    if !stack::confirm(&format!("Apply these changes to {}?", desired.name), yes)? {
+    if !consent.confirm(&format!("Apply these changes to {}?", desired.name))? {
         stack::delete_change_set(cf, &desired.name, &change_set).await?;
         println!("cancelled: nothing was changed");
         return Ok(Deployed::Cancelled);
@@ -311,4 +368,51 @@ pub async fn trail_warning(aws: &Aws) -> Option<String> {
          events never reach EventBridge and only the scheduled sweep will find sessions",
         aws.region
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_cloudformation::primitives::DateTime;
+
+    use super::*;
+
+    fn found(status: StackStatus) -> Option<Stack> {
+        Some(
+            Stack::builder()
+                .stack_name("gsg")
+                .creation_time(DateTime::from_secs(0))
+                .stack_status(status)
+                .build(),
+        )
+    }
+
+    #[test]
+    fn what_deploy_does_follows_from_the_stack_it_finds() {
+        assert!(matches!(Start::of("gsg", None), Ok(Start::Create)));
+        for failed in [
+            StackStatus::RollbackComplete,
+            StackStatus::ReviewInProgress,
+            StackStatus::CreateFailed,
+        ] {
+            let start = Start::of("gsg", found(failed.clone())).unwrap();
+            assert!(matches!(start, Start::Replace(status) if status == failed));
+        }
+        for settled in [
+            StackStatus::CreateComplete,
+            StackStatus::UpdateRollbackComplete,
+        ] {
+            let start = Start::of("gsg", found(settled)).unwrap();
+            assert!(matches!(start, Start::Update(_)));
+        }
+    }
+
+    #[test]
+    fn a_busy_stack_is_refused_before_anything_changes() {
+        let error = Start::of("gsg", found(StackStatus::UpdateInProgress)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "stack gsg is busy (UPDATE_IN_PROGRESS); wait for it to settle and deploy again \
+             (nothing was changed)"
+        );
+    }
 }

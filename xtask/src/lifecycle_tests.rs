@@ -1,6 +1,7 @@
 //! The deploy lifecycle end to end against a real moto server: create, redeploy without
-//! changes, update, plan, status, clean-up; and the failure paths (unreachable endpoint,
-//! invalid policy, a stack that fails to create).
+//! changes, update, plan, status, clean-up; the failure paths (unreachable endpoint, invalid
+//! policy, a stack that fails to create); and deploy and clean-up without `--yes` and without a
+//! terminal, which change nothing.
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -9,6 +10,7 @@ use aws_sdk_cloudformation::types::StackStatus;
 
 use crate::aws::{Aws, AwsArgs};
 use crate::cleanup::CleanUp;
+use crate::consent::{Confirmation, NoConsent, Terminal};
 use crate::deploy::{Deploy, Deployed};
 use crate::plan::PlanCommand;
 use crate::stack::{self, PlanKind};
@@ -16,6 +18,10 @@ use crate::tools::{self, Moto};
 use crate::{artifacts, paths};
 
 const REGION: &str = "eu-west-1";
+/// `--yes`, as CI passes it.
+const YES: Confirmation = Confirmation { yes: true };
+/// No `--yes`: with no terminal either (`Terminal::Absent`, as under CI), nothing may change.
+const NO_YES: Confirmation = Confirmation { yes: false };
 
 /// Static credentials for the emulator, set once for the whole test process.
 fn emulator_credentials() {
@@ -75,15 +81,22 @@ impl Scratch {
             region: Some(REGION.into()),
             profile: None,
             endpoint_url: Some(endpoint.into()),
-            yes: true,
         }
     }
 
     fn deploy(&self, endpoint: &str) -> Deploy {
         Deploy {
             aws: self.args(endpoint),
+            confirmation: YES,
             zip: Some(self.zip()),
             ..Deploy::default()
+        }
+    }
+
+    fn clean_up(&self, endpoint: &str, confirmation: Confirmation) -> CleanUp {
+        CleanUp {
+            aws: self.args(endpoint),
+            confirmation,
         }
     }
 }
@@ -134,7 +147,11 @@ async fn deploy_redeploy_update_plan_status_and_clean_up() {
 
     // Deploy from scratch.
     assert_eq!(
-        scratch.deploy(&moto.endpoint).deploy().await.unwrap(),
+        scratch
+            .deploy(&moto.endpoint)
+            .deploy(Terminal::Absent)
+            .await
+            .unwrap(),
         Deployed::Created
     );
     let deployed = stack::describe(&cf, "gsg-lifecycle")
@@ -212,7 +229,11 @@ async fn deploy_redeploy_update_plan_status_and_clean_up() {
 
     // Deploy again: no changes.
     assert_eq!(
-        scratch.deploy(&moto.endpoint).deploy().await.unwrap(),
+        scratch
+            .deploy(&moto.endpoint)
+            .deploy(Terminal::Absent)
+            .await
+            .unwrap(),
         Deployed::Unchanged
     );
     let plan = PlanCommand {
@@ -247,7 +268,11 @@ async fn deploy_redeploy_update_plan_status_and_clean_up() {
             .contains("\\\"max_workers\\\":12")
     );
     assert_eq!(
-        scratch.deploy(&moto.endpoint).deploy().await.unwrap(),
+        scratch
+            .deploy(&moto.endpoint)
+            .deploy(Terminal::Absent)
+            .await
+            .unwrap(),
         Deployed::Updated
     );
     let template = cf
@@ -293,7 +318,8 @@ async fn deploy_redeploy_update_plan_status_and_clean_up() {
     ));
 
     // Clean-up removes the stack and the bucket; a second clean-up has nothing to do.
-    CleanUp { aws: args.clone() }.clean_up().await.unwrap();
+    let clean_up = scratch.clean_up(&moto.endpoint, YES);
+    clean_up.clean_up(Terminal::Absent).await.unwrap();
     assert!(
         stack::describe(&cf, "gsg-lifecycle")
             .await
@@ -302,7 +328,7 @@ async fn deploy_redeploy_update_plan_status_and_clean_up() {
     );
     let buckets = aws.s3().list_buckets().send().await.unwrap();
     assert!(buckets.buckets().is_empty(), "{:?}", buckets.buckets());
-    CleanUp { aws: args }.clean_up().await.unwrap();
+    clean_up.clean_up(Terminal::Absent).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,7 +338,7 @@ async fn an_unreachable_endpoint_is_a_clear_error() {
     // Port 9 on loopback: nothing listens there.
     let error = scratch
         .deploy("http://127.0.0.1:9")
-        .deploy()
+        .deploy(Terminal::Absent)
         .await
         .unwrap_err();
     let text = format!("{error:#}");
@@ -332,7 +358,11 @@ async fn an_invalid_policy_creates_nothing() {
         "version: 1\nstack: {name: gsg-invalid}\nboundaries: {max_workers: 0}\n",
     )
     .unwrap();
-    let error = scratch.deploy(&moto.endpoint).deploy().await.unwrap_err();
+    let error = scratch
+        .deploy(&moto.endpoint)
+        .deploy(Terminal::Absent)
+        .await
+        .unwrap_err();
     assert!(
         format!("{error:#}").contains("boundaries.max_workers: must be between 1 and 1000"),
         "{error:#}"
@@ -365,7 +395,11 @@ async fn a_stack_that_fails_to_create_is_reported_and_removed() {
         .send()
         .await
         .unwrap();
-    let error = scratch.deploy(&moto.endpoint).deploy().await.unwrap_err();
+    let error = scratch
+        .deploy(&moto.endpoint)
+        .deploy(Terminal::Absent)
+        .await
+        .unwrap_err();
     let text = format!("{error:#}");
     assert!(text.contains("creating stack gsg-broken failed"), "{text}");
     assert!(text.contains("log group already exists"), "{text}");
@@ -376,4 +410,123 @@ async fn a_stack_that_fails_to_create_is_reported_and_removed() {
             .is_none(),
         "nothing half-done"
     );
+}
+
+/// The emulator for the consent tests: `GSG_MOTO_ENDPOINT` when set (`cargo xtask test` starts
+/// one), else a moto of their own, stopped when the returned guard drops. They look only at their
+/// own stack and bucket, so a shared emulator does not disturb them.
+fn consent_emulator() -> (Option<Moto>, String) {
+    match std::env::var("GSG_MOTO_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => (None, endpoint),
+        _ => {
+            let moto = Moto::start().unwrap();
+            let endpoint = moto.endpoint.clone();
+            (Some(moto), endpoint)
+        }
+    }
+}
+
+/// What the emulator holds of one stack: the stack, and its artifact bucket.
+#[derive(Debug, PartialEq, Eq)]
+struct Holdings {
+    stack: bool,
+    bucket: bool,
+}
+
+async fn holdings(aws: &Aws, stack_name: &str) -> Holdings {
+    let account = crate::aws::caller(aws).await.unwrap().account;
+    let bucket = artifacts::bucket_name(stack_name, &account, &aws.region);
+    Holdings {
+        stack: stack::describe(&aws.cloudformation(), stack_name)
+            .await
+            .unwrap()
+            .is_some(),
+        bucket: artifacts::bucket_exists(&aws.s3(), &bucket).await.unwrap(),
+    }
+}
+
+/// Asserts that the command refused for want of consent, saying to pass `--yes`.
+fn assert_refused(error: &anyhow::Error, action: &str) {
+    let refusal = error
+        .downcast_ref::<NoConsent>()
+        .unwrap_or_else(|| panic!("not a refusal for want of consent: {error:#}"));
+    assert_eq!(refusal.action, action);
+    let text = format!("{error:#}");
+    assert!(text.contains("nothing was changed"), "{text}");
+    assert!(text.contains("Pass --yes"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_yes_or_a_terminal_deploy_changes_nothing() {
+    emulator_credentials();
+    let (_moto, endpoint) = consent_emulator();
+    let scratch = Scratch::new("gsg-consent-deploy");
+    let aws = emulator(&scratch.args(&endpoint)).await;
+    let nothing = Holdings {
+        stack: false,
+        bucket: false,
+    };
+    assert_eq!(holdings(&aws, "gsg-consent-deploy").await, nothing);
+
+    // A first deploy would create the bucket, upload the package and create the stack.
+    let unconfirmed = Deploy {
+        confirmation: NO_YES,
+        ..scratch.deploy(&endpoint)
+    };
+    let error = unconfirmed.deploy(Terminal::Absent).await.unwrap_err();
+    assert_refused(&error, "deploying stack gsg-consent-deploy");
+    assert_eq!(holdings(&aws, "gsg-consent-deploy").await, nothing);
+
+    // Deployed with --yes, then changed: the update is refused too, and the stack keeps its
+    // template.
+    let deployed = scratch.deploy(&endpoint).deploy(Terminal::Absent).await;
+    assert_eq!(deployed.unwrap(), Deployed::Created);
+    let template = |aws: Aws| async move {
+        aws.cloudformation()
+            .get_template()
+            .stack_name("gsg-consent-deploy")
+            .send()
+            .await
+            .unwrap()
+            .template_body()
+            .unwrap()
+            .to_string()
+    };
+    let before = template(aws.clone()).await;
+    scratch.write_policy("gsg-consent-deploy", 12);
+    let error = unconfirmed.deploy(Terminal::Absent).await.unwrap_err();
+    assert_refused(&error, "deploying stack gsg-consent-deploy");
+    assert_eq!(template(aws.clone()).await, before);
+
+    let clean_up = scratch.clean_up(&endpoint, YES);
+    clean_up.clean_up(Terminal::Absent).await.unwrap();
+    assert_eq!(holdings(&aws, "gsg-consent-deploy").await, nothing);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_yes_or_a_terminal_clean_up_deletes_nothing() {
+    emulator_credentials();
+    let (_moto, endpoint) = consent_emulator();
+    let scratch = Scratch::new("gsg-consent-clean-up");
+    let aws = emulator(&scratch.args(&endpoint)).await;
+    let deployed = scratch.deploy(&endpoint).deploy(Terminal::Absent).await;
+    assert_eq!(deployed.unwrap(), Deployed::Created);
+    let everything = Holdings {
+        stack: true,
+        bucket: true,
+    };
+    assert_eq!(holdings(&aws, "gsg-consent-clean-up").await, everything);
+
+    let unconfirmed = scratch.clean_up(&endpoint, NO_YES);
+    let error = unconfirmed.clean_up(Terminal::Absent).await.unwrap_err();
+    assert_refused(&error, "cleaning up stack gsg-consent-clean-up");
+    assert_eq!(holdings(&aws, "gsg-consent-clean-up").await, everything);
+
+    let clean_up = scratch.clean_up(&endpoint, YES);
+    clean_up.clean_up(Terminal::Absent).await.unwrap();
+    let nothing = Holdings {
+        stack: false,
+        bucket: false,
+    };
+    assert_eq!(holdings(&aws, "gsg-consent-clean-up").await, nothing);
 }

@@ -6,6 +6,7 @@ mod aws;
 mod bench;
 mod build;
 mod cleanup;
+mod consent;
 mod demo;
 mod deploy;
 mod evaluate;
@@ -29,7 +30,12 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "cargo xtask",
-    about = "Glue Session Guard: policy, stack and Lambda tooling"
+    bin_name = "cargo xtask",
+    version,
+    about = "Glue Session Guard: policy, stack and Lambda tooling",
+    after_help = "Exit codes: 0 done; 1 done, and the answer is no (an invalid policy, a failed \
+                  test, a stale render, a lint finding, a stack that needs attention); 2 could \
+                  not run (bad arguments, an unreadable file, an AWS or tool failure)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -72,6 +78,11 @@ enum Command {
 }
 
 /// A command's outcome beyond "it worked": `Failed` exits 1 after the command printed why.
+///
+/// The exit codes mean the same for every command: 0 done; 1 done, and the answer is no (an
+/// invalid policy, a failed test, a stale render, a lint finding, a stack that needs
+/// attention); 2 could not run (bad arguments, as clap reports them, an unreadable file, an AWS
+/// or tool failure).
 pub enum Outcome {
     Success,
     Failed,
@@ -79,7 +90,32 @@ pub enum Outcome {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    match paths::ensure_built_here()
+        .map_err(anyhow::Error::from)
+        .and_then(|()| run(cli.command))
+    {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(error) => match error
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<policy::PolicyErrors>())
+        {
+            // An invalid policy is an answer, the same for every command: its
+            // `file:line:col: field: reason` lines, and exit 1.
+            Some(invalid) => {
+                eprintln!("{invalid}");
+                ExitCode::from(1)
+            }
+            None => {
+                eprintln!("error: {error:#}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<Outcome> {
+    match command {
         Command::Validate(command) => command.run(),
         Command::Evaluate(command) => command.run(),
         Command::TestPolicies(command) => command.run(),
@@ -94,13 +130,5 @@ fn main() -> ExitCode {
         Command::CleanUp(command) => command.run(),
         Command::Demo(command) => command.run(),
         Command::Bench(command) => command.run(),
-    };
-    match result {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Failed) => ExitCode::from(1),
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(2)
-        }
     }
 }

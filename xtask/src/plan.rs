@@ -11,9 +11,12 @@ use crate::{Outcome, paths, render};
 
 #[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
 pub enum PlanFormat {
+    /// For people, in a terminal.
     #[default]
     Text,
+    /// A table for a pull-request comment.
     Markdown,
+    /// For machines.
     Json,
 }
 
@@ -21,6 +24,7 @@ pub enum PlanFormat {
 pub struct PlanCommand {
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
 }

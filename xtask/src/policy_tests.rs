@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::evaluate::{json_word, verdict_for_file};
+use crate::evaluate::verdict_for_file;
 use crate::{Outcome, paths};
 
 #[derive(clap::Args)]
 pub struct TestPolicies {
-    /// Policy files whose tests to run (default: every policy in policies/).
+    /// Policy files, or folders of them, whose tests to run (default: every policy in
+    /// policies/). Each policy needs `<name>.tests.yaml` beside it.
     policies: Vec<PathBuf>,
 }
 
@@ -78,8 +79,8 @@ pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<CaseResult>> {
         let input = dir.join(&case.event);
         let verdict = verdict_for_file(&policy, &input)
             .with_context(|| format!("case `{}` of {}", case.name, paths::shown(&tests)))?;
-        let decision = json_word(&verdict.decision);
-        let action = json_word(&verdict.action);
+        let decision = verdict.decision.as_str();
+        let action = verdict.action.as_str();
         let rules: Vec<String> = verdict.rules().iter().map(|r| r.to_string()).collect();
         let override_name = verdict
             .override_name
@@ -91,9 +92,9 @@ pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<CaseResult>> {
                 mismatches.push(format!("{what}: expected {expected}, got {actual}"));
             }
         };
-        compare("decision", &case.expect.decision, &decision);
+        compare("decision", &case.expect.decision, decision);
         if let Some(expected) = &case.expect.action {
-            compare("action", expected, &action);
+            compare("action", expected, action);
         }
         if let Some(expected) = &case.expect.rules {
             compare("rules", &format!("{expected:?}"), &format!("{rules:?}"));
@@ -132,13 +133,21 @@ pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<CaseResult>> {
 
 impl TestPolicies {
     pub fn run(self) -> anyhow::Result<Outcome> {
-        let files = if self.policies.is_empty() {
-            paths::default_policies()?
-        } else {
-            self.policies
-        };
+        let files = paths::policy_files(&self.policies)?;
         let (mut passed, mut failed) = (0, 0);
         for file in &files {
+            // Every policy needs sample sessions, named or found: a policy without them is a
+            // failure that says so, whether it was named or found in policies/.
+            let tests = tests_file(file);
+            if !tests.exists() {
+                failed += 1;
+                println!(
+                    "FAIL {}: no tests file: add {} with sample sessions and their verdicts",
+                    paths::shown(file),
+                    paths::shown(&tests)
+                );
+                continue;
+            }
             for result in run_policy_cases(file)? {
                 if result.mismatches.is_empty() {
                     passed += 1;
@@ -156,6 +165,9 @@ impl TestPolicies {
             }
         }
         println!("{passed} passed, {failed} failed");
+        if passed + failed == 0 {
+            println!("no test case ran: the tests files hold no case");
+        }
         Ok(if failed == 0 && passed > 0 {
             Outcome::Success
         } else {

@@ -493,19 +493,3 @@ pub fn print_outputs(stack: &Stack) {
         );
     }
 }
-
-/// Asks a yes/no question on a terminal; refuses to guess without one.
-pub fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
-    if yes {
-        return Ok(true);
-    }
-    anyhow::ensure!(
-        std::io::stdin().is_terminal(),
-        "{question} — no terminal to ask on: pass --yes to proceed without asking"
-    );
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
-}

@@ -1,4 +1,5 @@
-//! `cargo xtask validate`: check policy files and print every error as `file:line:col: field: reason`.
+//! `cargo xtask validate`: check policy files and print every error as `file:line:col: field: reason`
+//! (and every warning, such as a worker type this build's catalogue does not know yet).
 
 use std::path::PathBuf;
 
@@ -6,17 +7,13 @@ use crate::{Outcome, paths};
 
 #[derive(clap::Args)]
 pub struct Validate {
-    /// Policy files to check (default: every policy in policies/).
+    /// Policy files, or folders of them, to check (default: every policy in policies/).
     policies: Vec<PathBuf>,
 }
 
 impl Validate {
     pub fn run(self) -> anyhow::Result<Outcome> {
-        let files = if self.policies.is_empty() {
-            paths::default_policies()?
-        } else {
-            self.policies
-        };
+        let files = paths::policy_files(&self.policies)?;
         let mut failed = 0;
         for file in &files {
             let shown = paths::shown(file);
@@ -28,8 +25,13 @@ impl Validate {
                     continue;
                 }
             };
-            match policy::load_policy(&shown, &bytes) {
-                Ok(_) => println!("ok: {shown}"),
+            match policy::load_policy_with_warnings(&shown, &bytes) {
+                Ok(loaded) => {
+                    for warning in &loaded.warnings {
+                        eprintln!("warning: {warning}");
+                    }
+                    println!("ok: {shown}");
+                }
                 Err(errors) => {
                     failed += 1;
                     for error in &errors.0 {

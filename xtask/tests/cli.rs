@@ -3,11 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The checkout under test: from `CARGO_MANIFEST_DIR` as `cargo test` sets it when it runs the
+/// tests, not as it was when they were compiled (a target directory shared with another checkout
+/// may hold a build made there).
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test");
+    Path::new(&manifest_dir).parent().unwrap().to_path_buf()
 }
 
 fn xtask(args: &[&str]) -> Output {
@@ -140,7 +141,7 @@ fn evaluate_fails_on_a_bad_policy_or_an_unreadable_event() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("is not JSON"),
+        text(&out.stderr).contains("event.json: not readable as JSON at line 1, column 2"),
         "{}",
         text(&out.stderr)
     );
@@ -154,13 +155,32 @@ fn evaluate_fails_on_a_bad_policy_or_an_unreadable_event() {
         "--event",
         "policies/samples/compliant.json",
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("missing field `stack`"),
-        "{}",
-        text(&out.stderr)
+    // An invalid policy means the same for every command: its located errors, exit 1.
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{}:1:1: the required key `stack` is missing\n",
+            policy.display()
+        )
     );
     assert!(text(&out.stdout).is_empty());
+    for command in [
+        &["render", "--policy", policy.to_str().unwrap()][..],
+        &["validate", policy.to_str().unwrap()],
+        &["evaluate", "--policy", policy.to_str().unwrap(), "--event", "policies/samples/compliant.json"],
+        &["deploy", "--yes", "--policy", policy.to_str().unwrap()],
+        &["plan", "--policy", policy.to_str().unwrap()],
+    ] {
+        let out = xtask(command);
+        assert_eq!(out.status.code(), Some(1), "{command:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("1:1: the required key `stack` is missing")
+                && !text(&out.stderr).contains("error:"),
+            "{command:?}: {}",
+            text(&out.stderr)
+        );
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -169,4 +189,74 @@ fn test_policies_passes_on_the_shipped_samples() {
     let out = xtask(&["test-policies"]);
     assert!(out.status.success(), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains(" passed, 0 failed"));
+}
+
+#[test]
+fn deploy_and_clean_up_without_yes_or_a_terminal_refuse_before_reaching_aws() {
+    // `output()` gives the command no terminal: its standard input is closed.
+    for (command, action) in [
+        ("deploy", "deploying stack glue-session-guard"),
+        ("clean-up", "cleaning up stack glue-session-guard"),
+    ] {
+        // Nothing listens on port 9: reaching for AWS would fail differently.
+        let out = xtask(&[
+            command,
+            "--region",
+            "eu-west-1",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+        ]);
+        let errors = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {errors}");
+        assert!(
+            errors.contains(&format!(
+                "error: {action} changes the AWS account, and asks first, but there is no \
+                 terminal to ask on: nothing was changed. Pass --yes to proceed without asking"
+            )),
+            "{command}: {errors}"
+        );
+    }
+}
+
+#[test]
+fn plan_and_status_never_ask_so_they_take_no_yes() {
+    for command in ["plan", "status"] {
+        let out = xtask(&[command, "--yes"]);
+        let errors = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {errors}");
+        assert!(
+            errors.contains("unexpected argument '--yes'"),
+            "{command}: {errors}"
+        );
+    }
+}
+
+#[test]
+fn the_command_line_takes_what_the_readme_shows() {
+    let out = xtask(&["--version"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).starts_with("cargo xtask "), "{}", text(&out.stdout));
+    let out = xtask(&["validate", "--help"]);
+    assert!(
+        text(&out.stdout).contains("Usage: cargo xtask validate"),
+        "{}",
+        text(&out.stdout)
+    );
+    // `--arch x86_64` as the README and Lambda spell it (clap alone would want `x86-64`): the
+    // arguments parse, so what stops the deploy is the (missing) policy, exit 2 for a file that
+    // cannot be read, never clap's usage error.
+    for arch in ["x86_64", "x86-64", "arm64"] {
+        let out = xtask(&["deploy", "--arch", arch, "--yes", "--policy", "no/such/policy.yaml"]);
+        assert_eq!(out.status.code(), Some(2), "{arch}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("reading no/such/policy.yaml"),
+            "{arch}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = xtask(&["deploy", "--arch", "sparc"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("invalid value 'sparc'"));
+    let help = text(&xtask(&["plan", "--help"]).stdout);
+    assert!(help.contains("A table for a pull-request comment"), "{help}");
 }
