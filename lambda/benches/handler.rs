@@ -20,7 +20,7 @@ use aws_sdk_glue::types::{Session, SessionStatus, WorkerType};
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use glue_session_guard_lambda::enforce::{Notification, Outcome};
+use glue_session_guard_lambda::report::{Notification, Outcome};
 use glue_session_guard_lambda::{Guard, Response, Settings, Timing, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use policy::{Decision, Policy};

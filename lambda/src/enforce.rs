@@ -2,11 +2,8 @@
 //! notify once (through the ledger), delete it. Shared by the real-time path and the sweep, so both reach the
 //! same decision and do the same thing.
 
-use std::time::{Duration, Instant, SystemTime};
-
 use aws_sdk_glue::error::{ProvideErrorMetadata, SdkError};
-use policy::{Action, Decision, SessionFacts, Verdict};
-use serde::Serialize;
+use policy::{Action, Decision, Verdict};
 use tracing::{Span, debug, error, info, warn};
 
 use crate::config::{Guard, Timing};
@@ -14,123 +11,9 @@ use crate::error::GuardError;
 use crate::ledger::{self, Claim};
 use crate::metrics::Metrics;
 use crate::notify::{self, Notice};
-use crate::session::{self, ArnScope, Status};
-
-/// How the session came to be judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FoundBy {
-    /// Its CloudTrail `CreateSession` event.
-    Event,
-    /// The scheduled sweep.
-    Sweep,
-}
-
-/// Where the creator (who decides overrides and exemptions) was learnt from. Never from
-/// anything the creator controls (tags, id, description).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Creator {
-    /// The CloudTrail record in the event.
-    Event,
-    /// The CloudTrail record found with `LookupEvents` (sweep).
-    CloudTrail,
-    /// Not found: judged by the default boundaries.
-    Unknown,
-}
-
-/// What happened to the session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Nothing to do: compliant, exempt or ignored.
-    LeftAlone,
-    /// Audit mode: reported, not stopped.
-    NotStopped,
-    /// Stopped by this invocation.
-    Stopped,
-    /// Had already ended (`STOPPING`, `STOPPED`, `FAILED`, `TIMEOUT`): nothing to stop.
-    AlreadyEnded(String),
-    /// The session no longer exists.
-    Gone,
-    /// Sweep only: the creator is not in CloudTrail yet; the next sweep judges it again.
-    Deferred,
-}
-
-impl Outcome {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Outcome::LeftAlone => "left_alone",
-            Outcome::NotStopped => "not_stopped",
-            Outcome::Stopped => "stopped",
-            Outcome::AlreadyEnded(_) => "already_ended",
-            Outcome::Gone => "gone",
-            Outcome::Deferred => "deferred",
-        }
-    }
-}
-
-/// Whether a notification went out for the session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Notification {
-    NotNeeded,
-    Sent,
-    /// Another invocation sent it (the ledger says so): not sent again.
-    AlreadySent,
-    /// Sweep only: another invocation holds the claim and is notifying right now; the sweep
-    /// does not wait for it (the next sweep looks again, and takes over a claim whose holder died).
-    ClaimedElsewhere,
-}
-
-impl Notification {
-    pub fn name(self) -> &'static str {
-        match self {
-            Notification::NotNeeded => "not_needed",
-            Notification::Sent => "sent",
-            Notification::AlreadySent => "already_sent",
-            Notification::ClaimedElsewhere => "claimed_elsewhere",
-        }
-    }
-}
-
-/// The result for one session, as logged and returned.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SessionReport {
-    pub session_id: String,
-    pub decision: Decision,
-    pub action: Action,
-    pub outcome: Outcome,
-    pub deleted: bool,
-    pub notification: Notification,
-    pub principal: Option<String>,
-    pub creator: Creator,
-    #[serde(rename = "override")]
-    pub override_name: Option<String>,
-    pub rules: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-/// A session to judge, with what is known about it.
-#[derive(Debug, Clone)]
-pub struct Case {
-    pub facts: SessionFacts,
-    pub status: Status,
-    pub found_by: FoundBy,
-    pub creator: Creator,
-    /// When Glue created the session (part of its ledger key: session ids can be reused).
-    pub created_on: Option<SystemTime>,
-}
-
-/// What this invocation knows about where and until when it runs.
-#[derive(Debug, Clone)]
-pub struct Invocation {
-    pub scope: ArnScope,
-    pub deadline: SystemTime,
-    /// Lambda's request id (part of the ledger's claim owner, for the reader).
-    pub request_id: String,
-}
+use crate::report::{Case, FoundBy, Invocation, Notification, Outcome, SessionReport};
+use crate::session::{self, Status};
+use crate::wait::{Backoff, Budget};
 
 /// Judges the case against the policy (recording the decision on the current span and in the
 /// metrics). Does not act.
@@ -169,19 +52,7 @@ pub async fn act(
     verdict: &Verdict,
     metrics: &Metrics,
 ) -> Result<SessionReport, GuardError> {
-    let mut report = SessionReport {
-        session_id: case.facts.session_id.clone(),
-        decision: verdict.decision,
-        action: verdict.action,
-        outcome: Outcome::LeftAlone,
-        deleted: false,
-        notification: Notification::NotNeeded,
-        principal: verdict.principal.clone(),
-        creator: case.creator,
-        override_name: verdict.override_name.clone(),
-        rules: verdict.rules().into_iter().map(str::to_string).collect(),
-        reason: verdict.reason.clone(),
-    };
+    let mut report = SessionReport::new(case, verdict, Outcome::LeftAlone);
     if case.status == Status::Gone {
         report.outcome = Outcome::Gone;
     } else {
@@ -218,12 +89,12 @@ pub fn log_report(report: &SessionReport) {
         (Decision::Violation, Outcome::AlreadyEnded(_)) => "out of bounds: had already ended",
         (Decision::Violation, Outcome::LeftAlone) => "out of bounds",
     };
-    let outcome = report.outcome.name();
+    let outcome = report.outcome.as_str();
     let status = match &report.outcome {
         Outcome::AlreadyEnded(status) => status.as_str(),
         _ => "",
     };
-    let notification = report.notification.name();
+    let notification = report.notification.as_str();
     let action = report.action.as_str();
     if report.decision == Decision::Violation || report.decision == Decision::Exempt {
         warn!(
@@ -325,7 +196,7 @@ async fn notify_once(
     let details = [
         ("session_id", session_id.as_str()),
         ("action", verdict.action.as_str()),
-        ("outcome", outcome.name()),
+        ("outcome", outcome.as_str()),
     ];
     let budget = Budget::new(guard, invocation);
     let mut backoff = Backoff::new(&guard.timing);
@@ -472,103 +343,4 @@ async fn delete_when_stopped(
 
 fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
     error.code() == Some("EntityNotFoundException")
-}
-
-/// How long this invocation may wait for a session: `wait_for_ready_seconds`, and never past
-/// the invocation's deadline minus a margin.
-#[derive(Debug)]
-pub struct Budget {
-    started: Instant,
-    limit: Duration,
-}
-
-impl Budget {
-    pub fn new(guard: &Guard, invocation: &Invocation) -> Budget {
-        let wait =
-            Duration::from_secs(u64::from(guard.policy().enforcement.wait_for_ready_seconds));
-        Budget::until(wait, invocation.deadline, guard.timing.deadline_margin)
-    }
-
-    pub fn until(wait: Duration, deadline: SystemTime, margin: Duration) -> Budget {
-        let left = deadline
-            .duration_since(SystemTime::now())
-            .unwrap_or_default()
-            .saturating_sub(margin);
-        Budget {
-            started: Instant::now(),
-            limit: wait.min(left),
-        }
-    }
-
-    fn remaining(&self) -> Duration {
-        self.limit.saturating_sub(self.started.elapsed())
-    }
-
-    fn waited(&self) -> Duration {
-        self.started.elapsed()
-    }
-
-    /// Sleeps for the next backoff delay (cut to what is left); false when nothing is left.
-    async fn pause(&self, backoff: &mut Backoff) -> bool {
-        let remaining = self.remaining();
-        if remaining.is_zero() {
-            return false;
-        }
-        tokio::time::sleep(backoff.next_delay().min(remaining)).await;
-        true
-    }
-}
-
-/// Exponential backoff: `first_poll`, doubled each time, capped at `max_poll`.
-#[derive(Debug)]
-struct Backoff {
-    next: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    fn new(timing: &Timing) -> Backoff {
-        Backoff {
-            next: timing.first_poll,
-            max: timing.max_poll,
-        }
-    }
-
-    fn next_delay(&mut self) -> Duration {
-        let delay = self.next.min(self.max);
-        self.next = (self.next * 2).min(self.max);
-        delay
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let timing = Timing {
-            first_poll: Duration::from_secs(1),
-            max_poll: Duration::from_secs(10),
-            ..Timing::LAMBDA
-        };
-        let mut backoff = Backoff::new(&timing);
-        let delays: Vec<u64> = (0..6).map(|_| backoff.next_delay().as_secs()).collect();
-        assert_eq!(delays, [1, 2, 4, 8, 10, 10]);
-    }
-
-    #[test]
-    fn the_budget_ends_before_the_deadline() {
-        let deadline = SystemTime::now() + Duration::from_secs(30);
-        let budget = Budget::until(Duration::from_secs(100), deadline, Duration::from_secs(10));
-        assert!(budget.limit <= Duration::from_secs(20) && budget.limit > Duration::from_secs(18));
-        let short = Budget::until(Duration::from_secs(5), deadline, Duration::from_secs(10));
-        assert_eq!(short.limit, Duration::from_secs(5));
-        let past = Budget::until(
-            Duration::from_secs(5),
-            SystemTime::UNIX_EPOCH,
-            Duration::ZERO,
-        );
-        assert_eq!(past.limit, Duration::ZERO);
-    }
 }

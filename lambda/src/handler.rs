@@ -11,10 +11,11 @@ use serde_json::Value;
 use tracing::{Instrument, error, field, info, info_span};
 
 use crate::config::Guard;
-use crate::enforce::{self, Case, Creator, FoundBy, Invocation};
+use crate::enforce;
 use crate::error::GuardError;
 use crate::metrics::Metrics;
 use crate::profiles;
+use crate::report::{Case, Creator, FoundBy, Invocation, SessionReport};
 use crate::session::{self, ArnScope, Status};
 use crate::sweep::{self, SweepReport};
 
@@ -23,7 +24,7 @@ use crate::sweep::{self, SweepReport};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Response {
     /// A `CreateSession` event, judged.
-    Session(enforce::SessionReport),
+    Session(SessionReport),
     /// A sweep.
     Sweep(SweepReport),
     /// Not an event to act on.
@@ -132,7 +133,11 @@ async fn on_create_session(
         let (facts, status, created_on) = match session::get_session(&guard.glue, &id).await? {
             Some(found) => {
                 let reported = policy::facts_from_glue_session(&session::session_json(&found)).ok();
-                (record.facts(reported), Status::of(&found), session::created_on(&found))
+                (
+                    record.facts(reported),
+                    Status::of(&found),
+                    session::created_on(&found),
+                )
             }
             None => (record.facts(None), Status::Gone, None),
         };

@@ -14,8 +14,10 @@ pub mod ledger;
 pub mod metrics;
 pub mod notify;
 pub mod profiles;
+pub mod report;
 pub mod session;
 pub mod sweep;
+pub mod wait;
 
 pub use config::{Guard, Settings, Timing};
 pub use error::{GuardError, Retry};

@@ -7,8 +7,8 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use policy::{Action, Verdict};
 use serde_json::Value;
 
-use crate::enforce::{Creator, FoundBy, Outcome};
 use crate::error::GuardError;
+use crate::report::{Creator, FoundBy, Outcome};
 
 /// SNS rejects subjects of 100 characters or more.
 pub const MAX_SUBJECT: usize = 99;
@@ -33,46 +33,79 @@ pub struct Message {
     pub attributes: BTreeMap<&'static str, String>,
 }
 
-/// Builds the notification for a session that was out of bounds.
+/// Builds the notification for a session that was out of bounds: its subject, body and
+/// attributes, each from the same notice.
 pub fn message(notice: &Notice) -> Message {
+    let done = Done::of(notice);
+    Message {
+        subject: subject(
+            notice.stack_name,
+            notice.verdict.session_id.as_deref().unwrap_or("unknown"),
+            &done.in_subject,
+        ),
+        body: body(notice, &done),
+        attributes: attributes(notice),
+    }
+}
+
+/// What was done to the session, said three ways.
+struct Done {
+    /// `Glue Session Guard <headline> an interactive session …`
+    headline: &'static str,
+    /// The body's `Done:` line.
+    sentence: String,
+    /// The subject's ending: `stopped`, `already stopped`, `NOT stopped (audit)`.
+    in_subject: String,
+}
+
+impl Done {
+    fn of(notice: &Notice) -> Done {
+        let deleting = notice.verdict.action == Action::Delete;
+        let (headline, sentence, in_subject) = match notice.outcome {
+            Outcome::Stopped if deleting => (
+                "stopped and is deleting",
+                "The session was stopped, and it is being deleted (policy action: delete)."
+                    .to_string(),
+                "stopped and deleted".to_string(),
+            ),
+            Outcome::Stopped => (
+                "stopped",
+                "The session was stopped (policy action: stop).".to_string(),
+                "stopped".to_string(),
+            ),
+            Outcome::AlreadyEnded(status) => (
+                "found already ended",
+                format!(
+                    "Nothing to stop: the session had already ended ({status}) when the guard looked.{}",
+                    if deleting {
+                        " It is being deleted (policy action: delete)."
+                    } else {
+                        ""
+                    }
+                ),
+                format!("already {}", status.to_ascii_lowercase()),
+            ),
+            _ => (
+                "reported (audit mode)",
+                "The session was NOT stopped: the guard runs in audit mode and only reports."
+                    .to_string(),
+                "NOT stopped (audit)".to_string(),
+            ),
+        };
+        Done {
+            headline,
+            sentence,
+            in_subject,
+        }
+    }
+}
+
+/// The body: what was done, to which session, by whose request, and why.
+fn body(notice: &Notice, done: &Done) -> String {
     let verdict = notice.verdict;
     let session_id = verdict.session_id.as_deref().unwrap_or("unknown");
-    let deleting = verdict.action == Action::Delete;
     let principal = verdict.principal.as_deref().unwrap_or("unknown");
-
-    let (headline, done, subject_outcome) = match notice.outcome {
-        Outcome::Stopped if deleting => (
-            "stopped and is deleting",
-            "The session was stopped, and it is being deleted (policy action: delete).".to_string(),
-            "stopped and deleted".to_string(),
-        ),
-        Outcome::Stopped => (
-            "stopped",
-            "The session was stopped (policy action: stop).".to_string(),
-            "stopped".to_string(),
-        ),
-        Outcome::AlreadyEnded(status) => (
-            "found already ended",
-            format!(
-                "Nothing to stop: the session had already ended ({status}) when the guard looked.{}",
-                if deleting {
-                    " It is being deleted (policy action: delete)."
-                } else {
-                    ""
-                }
-            ),
-            format!("already {}", status.to_ascii_lowercase()),
-        ),
-        _ => (
-            "reported (audit mode)",
-            "The session was NOT stopped: the guard runs in audit mode and only reports."
-                .to_string(),
-            "NOT stopped (audit)".to_string(),
-        ),
-    };
-
-    let subject = subject(notice.stack_name, session_id, &subject_outcome);
-
+    let headline = done.headline;
     let mut body =
         format!("Glue Session Guard {headline} an interactive session that is out of bounds.\n\n");
     let mut line = |label: &str, value: &str| body.push_str(&format!("{label:<10} {value}\n"));
@@ -104,7 +137,7 @@ pub fn message(notice: &Notice) -> Message {
             None => "the default boundaries (no override applies)".to_string(),
         },
     );
-    line("Done:", &done);
+    line("Done:", &done.sentence);
 
     body.push_str("\nViolations (actual vs limit):\n");
     for violation in &verdict.violations {
@@ -148,21 +181,23 @@ pub fn message(notice: &Notice) -> Message {
         "\n-- Glue Session Guard (stack {})\n",
         notice.stack_name
     ));
+    body
+}
 
-    let attributes = BTreeMap::from([
+/// Message attributes, so that subscribers can filter.
+fn attributes(notice: &Notice) -> BTreeMap<&'static str, String> {
+    let verdict = notice.verdict;
+    let session_id = verdict.session_id.as_deref().unwrap_or("unknown");
+    let principal = verdict.principal.as_deref().unwrap_or("unknown");
+    BTreeMap::from([
         ("decision", "violation".to_string()),
         ("session_id", session_id.to_string()),
         ("principal", principal.to_string()),
         ("person", verdict.person.clone().unwrap_or_default()),
         ("action", verdict.action.as_str().to_string()),
-        ("outcome", notice.outcome.name().to_string()),
+        ("outcome", notice.outcome.as_str().to_string()),
         ("stack", notice.stack_name.to_string()),
-    ]);
-    Message {
-        subject,
-        body,
-        attributes,
-    }
+    ])
 }
 
 /// Publishes `message` to the topic.

@@ -27,14 +27,20 @@ pub struct ProfileCache {
 
 impl ProfileCache {
     fn get(&self, name: &str, keep_for: Duration) -> Option<ProfileDefaults> {
-        let read = self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let read = self
+            .read
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         read.get(name)
             .filter(|(at, _)| at.elapsed() < keep_for)
             .map(|(_, defaults)| defaults.clone())
     }
 
     fn put(&self, name: &str, defaults: &ProfileDefaults) {
-        let mut read = self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut read = self
+            .read
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         read.insert(name.to_string(), (Instant::now(), defaults.clone()));
     }
 }

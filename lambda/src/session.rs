@@ -80,11 +80,6 @@ impl Status {
         }
     }
 
-    /// `STOPPED`, `FAILED` or `TIMEOUT`: the session can be deleted.
-    pub fn is_stopped(&self) -> bool {
-        matches!(self, Status::Ended(status) if status != "STOPPING")
-    }
-
     pub fn as_str(&self) -> &str {
         match self {
             Status::Provisioning => "PROVISIONING",

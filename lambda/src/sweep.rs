@@ -5,16 +5,17 @@
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_glue::types::Session;
-use policy::{Decision, Fact, SessionFacts};
+use policy::{Decision, Fact, Policy, SessionFacts, Verdict};
 use serde::Serialize;
 use tracing::{Instrument, error, field, info, info_span};
 
 use crate::config::Guard;
 use crate::creator::{self, Creations};
-use crate::enforce::{self, Case, Creator, FoundBy, Invocation, Outcome, SessionReport};
+use crate::enforce;
 use crate::error::GuardError;
 use crate::metrics::Metrics;
 use crate::profiles;
+use crate::report::{Case, Creator, FoundBy, Invocation, Outcome, SessionReport};
 use crate::session::{self, Status};
 
 /// Glue ends every session within 48 hours: no running session's record is older than this.
@@ -93,6 +94,26 @@ pub async fn sweep(
     }
 }
 
+/// Whether to leave a session to the next sweep instead of acting now. A record may reach
+/// `LookupEvents` minutes after the session exists; until then an override or exemption could
+/// apply that we cannot see. So a violating session whose creator is not known yet is deferred
+/// while it is younger than `cloudtrail_lag` (or of unknown age), unless the policy has no
+/// override or exemption that the creator could change.
+pub fn defer(
+    policy: &Policy,
+    verdict: &Verdict,
+    creator: Creator,
+    age: Option<Duration>,
+    cloudtrail_lag: Duration,
+) -> bool {
+    let creator_matters = !policy.overrides.is_empty() || !policy.exempt_principals.is_empty();
+    let young = age.is_none_or(|age| age < cloudtrail_lag);
+    verdict.decision == Decision::Violation
+        && creator == Creator::Unknown
+        && creator_matters
+        && young
+}
+
 /// Every session (paginated): how many there are, and those `PROVISIONING` or `READY`.
 async fn running_sessions(
     glue: &aws_sdk_glue::Client,
@@ -157,33 +178,72 @@ async fn judge_listed(
     };
     let verdict = enforce::evaluate(guard, &case, metrics);
 
-    // A record may reach LookupEvents minutes after the session exists. Until then an override
-    // or exemption could apply that we cannot see: leave the session to the next sweep.
-    let policy = guard.policy();
-    let creator_matters = !policy.overrides.is_empty() || !policy.exempt_principals.is_empty();
-    let young = session::created_on(session)
-        .and_then(|created| SystemTime::now().duration_since(created).ok())
-        .is_none_or(|age| age < guard.timing.cloudtrail_lag);
-    if verdict.decision == Decision::Violation
-        && creator == Creator::Unknown
-        && creator_matters
-        && young
-    {
-        let report = SessionReport {
-            session_id: id,
-            decision: verdict.decision,
-            action: verdict.action,
-            outcome: Outcome::Deferred,
-            deleted: false,
-            notification: enforce::Notification::NotNeeded,
-            principal: None,
-            creator,
-            override_name: None,
-            rules: verdict.rules().into_iter().map(str::to_string).collect(),
-            reason: verdict.reason.clone(),
-        };
+    let age = session::created_on(session)
+        .and_then(|created| SystemTime::now().duration_since(created).ok());
+    if defer(
+        guard.policy(),
+        &verdict,
+        creator,
+        age,
+        guard.timing.cloudtrail_lag,
+    ) {
+        let report = SessionReport::new(&case, &verdict, Outcome::Deferred);
         enforce::log_report(&report);
         return Ok(report);
     }
     enforce::act(guard, invocation, &case, &verdict, metrics).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(extra: &str) -> Policy {
+        let text =
+            format!("version: 1\nstack: {{name: g}}\nboundaries: {{max_workers: 1}}\n{extra}");
+        policy::load_policy("p.yaml", text.as_bytes()).unwrap()
+    }
+
+    fn verdict(decision: Decision) -> Verdict {
+        let mut verdict = Verdict::ignored(policy::Ignored {
+            reason: String::new(),
+            session_id: None,
+            principal: None,
+        });
+        verdict.decision = decision;
+        verdict
+    }
+
+    #[test]
+    fn only_young_violating_sessions_of_unknown_creators_wait_and_only_when_it_matters() {
+        let lag = Duration::from_secs(900);
+        let young = Some(Duration::from_secs(60));
+        let old = Some(Duration::from_secs(3600));
+        let exemptions = policy("exempt_principals: [\"arn:aws:iam::*:role/B\"]\n");
+        let violation = verdict(Decision::Violation);
+        assert!(defer(&exemptions, &violation, Creator::Unknown, young, lag));
+        assert!(defer(&exemptions, &violation, Creator::Unknown, None, lag));
+        assert!(!defer(&exemptions, &violation, Creator::Unknown, old, lag));
+        assert!(!defer(
+            &exemptions,
+            &violation,
+            Creator::CloudTrail,
+            young,
+            lag
+        ));
+        assert!(!defer(
+            &exemptions,
+            &verdict(Decision::Compliant),
+            Creator::Unknown,
+            young,
+            lag
+        ));
+        assert!(!defer(
+            &policy(""),
+            &violation,
+            Creator::Unknown,
+            young,
+            lag
+        ));
+    }
 }

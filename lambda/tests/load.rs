@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use aws_config::SdkConfig;
 use aws_sdk_glue::types::{SessionCommand, WorkerType};
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
-use glue_session_guard_lambda::enforce::{Notification, Outcome, SessionReport};
+use glue_session_guard_lambda::report::{Notification, Outcome, SessionReport};
 use glue_session_guard_lambda::{Guard, GuardError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use policy::{Decision, Policy};

@@ -26,7 +26,7 @@ use aws_sdk_glue::types::error::EntityNotFoundException;
 use aws_sdk_glue::types::{Session, SessionStatus, WorkerType};
 use aws_sdk_sns::operation::publish::{PublishInput, PublishOutput};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use glue_session_guard_lambda::enforce::{Creator, Notification, Outcome, SessionReport};
+use glue_session_guard_lambda::report::{Creator, Notification, Outcome, SessionReport};
 use glue_session_guard_lambda::{Guard, GuardError, Response, Retry, Settings, Timing, handle};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use policy::{Action, Decision, Policy};
@@ -1018,7 +1018,8 @@ fn usage_profile(minutes: &'static str) -> Rule {
 }
 
 fn usage_profile_fails(body: &'static str) -> Rule {
-    mock!(aws_sdk_glue::Client::get_usage_profile).then_http_response(move || http_response(400, body))
+    mock!(aws_sdk_glue::Client::get_usage_profile)
+        .then_http_response(move || http_response(400, body))
 }
 
 #[tokio::test]
@@ -1040,7 +1041,11 @@ async fn a_usage_profile_default_over_the_limit_is_stopped_and_the_profile_is_ca
     // The warm container reads the profile once.
     let again = session_report(handle(&guard, event_without_timeout()).await.unwrap());
     assert_eq!(again.rules, ["max_timeout_minutes"]);
-    assert_eq!(read.num_calls(), 1, "the second judgement used the cached profile");
+    assert_eq!(
+        read.num_calls(),
+        1,
+        "the second judgement used the cached profile"
+    );
 }
 
 #[tokio::test]
@@ -1068,7 +1073,11 @@ async fn an_unreadable_usage_profile_never_stops_on_a_guess() {
 #[tokio::test]
 async fn an_unreadable_usage_profile_still_stops_what_the_creator_asked_for() {
     // 50 workers were asked for explicitly: no profile default is needed to see that.
-    let (get, read, stop) = (profiled_session(50), usage_profile_fails(ACCESS_DENIED), stop_ok());
+    let (get, read, stop) = (
+        profiled_session(50),
+        usage_profile_fails(ACCESS_DENIED),
+        stop_ok(),
+    );
     let (publish, sent) = publish_recorded();
     let guard = guard(policy(), &[&get, &read, &stop], &[&publish], &[]);
     let report = session_report(handle(&guard, event_without_timeout()).await.unwrap());

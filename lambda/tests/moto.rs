@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_glue::types::{SessionCommand, WorkerType};
-use glue_session_guard_lambda::enforce::{Creator, Notification, Outcome};
+use glue_session_guard_lambda::report::{Creator, Notification, Outcome};
 use glue_session_guard_lambda::sweep::SweepReport;
 use glue_session_guard_lambda::{Guard, GuardError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
@@ -197,7 +197,7 @@ fn attribute<'a>(notification: &'a Value, name: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-fn session_report(response: Response) -> glue_session_guard_lambda::enforce::SessionReport {
+fn session_report(response: Response) -> glue_session_guard_lambda::report::SessionReport {
     match response {
         Response::Session(report) => report,
         other => panic!("expected a session report, got {other:?}"),

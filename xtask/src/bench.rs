@@ -87,6 +87,8 @@ impl Bench {
         let estimates = read_criterion(&criterion_home, since)?;
         eprintln!("render_stack: {} renders of each policy", sizes.renders);
         let renders = time_renders(sizes.renders)?;
+        eprintln!("READY to StopSession: cargo bench --bench ready_to_stop (Glue mocked)");
+        let ready = ready_to_stop()?;
 
         let report = Report::new(
             &self,
@@ -98,6 +100,7 @@ impl Bench {
             harness,
             &estimates,
             renders,
+            ready,
         )?;
         let out = self
             .out
@@ -184,6 +187,43 @@ fn run_harness(zip: &Path, sizes: Sizes) -> anyhow::Result<Harness> {
     }
     serde_json::from_str(stdout.trim())
         .with_context(|| format!("reading bench.py's JSON: {}", stdout.trim()))
+}
+
+/// What `lambda/benches/ready_to_stop.rs` prints: how soon after READY the stop comes.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+struct ReadyToStop {
+    sessions: usize,
+    median_ms: f64,
+    worst_ms: f64,
+    get_session_per_second: f64,
+}
+
+/// Runs the READY-to-StopSession bench and reads its JSON line (the function's EMF lines are
+/// printed too; they have no `median_ms`).
+fn ready_to_stop() -> anyhow::Result<ReadyToStop> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(paths::root())
+        .args([
+            "bench",
+            "--package",
+            "glue-session-guard-lambda",
+            "--bench",
+            "ready_to_stop",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running cargo bench --bench ready_to_stop")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "cargo bench --bench ready_to_stop failed ({})",
+        output.status
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .filter(|line| line.contains("\"median_ms\""))
+        .find_map(|line| serde_json::from_str(line).ok())
+        .context("cargo bench --bench ready_to_stop printed no result line")
 }
 
 /// `cargo bench -p PACKAGE --bench BENCH [-- FILTER]`; its results land in criterion's home.
@@ -486,6 +526,7 @@ impl Report {
         harness: Harness,
         estimates: &[Estimate],
         renders: Renders,
+        ready: ReadyToStop,
     ) -> anyhow::Result<Report> {
         let own = |function: &str| -> anyhow::Result<f64> {
             Ok(estimate(estimates, "handle", |f| f == function)?.nanoseconds / 1e6)
@@ -595,6 +636,28 @@ impl Report {
             .how(format!(
                 "median of {} in-process renders; 50 generated overrides (see note)",
                 sizes.renders
+            )),
+            Figure::new(
+                "ready_to_stop_median",
+                "READY to StopSession: median",
+                ready.median_ms,
+                "ms",
+            )
+            .target(Target::Below(1000.0))
+            .how(format!(
+                "{} sessions turning READY at random moments (Glue mocked, real time)",
+                ready.sessions
+            )),
+            Figure::new(
+                "ready_to_stop_worst",
+                "READY to StopSession: worst",
+                ready.worst_ms,
+                "ms",
+            )
+            .target(Target::Below(1000.0))
+            .how(format!(
+                "{:.2} GetSession calls per second of provisioning, per session",
+                ready.get_session_per_second
             )),
         ];
         let notes = vec![

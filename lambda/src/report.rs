@@ -1,0 +1,146 @@
+//! The vocabulary the function reports in: how a session was found and who created it, what
+//! happened to it, whether a notification went out, and the one report per judged session.
+//! Types only, no I/O: the modules that act (`enforce`, `sweep`, `notify`) all speak it.
+
+use std::time::SystemTime;
+
+use policy::{Action, Decision, SessionFacts, Verdict};
+use serde::Serialize;
+
+use crate::session::{ArnScope, Status};
+
+/// How the session came to be judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FoundBy {
+    /// Its CloudTrail `CreateSession` event.
+    Event,
+    /// The scheduled sweep.
+    Sweep,
+}
+
+/// Where the creator (who decides overrides and exemptions) was learnt from. Never from
+/// anything the creator controls (tags, id, description).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Creator {
+    /// The CloudTrail record in the event.
+    Event,
+    /// The CloudTrail record found with `LookupEvents` (sweep).
+    CloudTrail,
+    /// Not found: judged by the default boundaries.
+    Unknown,
+}
+
+/// What happened to the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Nothing to do: compliant, exempt or ignored.
+    LeftAlone,
+    /// Audit mode: reported, not stopped.
+    NotStopped,
+    /// Stopped by this invocation.
+    Stopped,
+    /// Had already ended (`STOPPING`, `STOPPED`, `FAILED`, `TIMEOUT`): nothing to stop.
+    AlreadyEnded(String),
+    /// The session no longer exists.
+    Gone,
+    /// Sweep only: the creator is not in CloudTrail yet; the next sweep judges it again.
+    Deferred,
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::LeftAlone => "left_alone",
+            Outcome::NotStopped => "not_stopped",
+            Outcome::Stopped => "stopped",
+            Outcome::AlreadyEnded(_) => "already_ended",
+            Outcome::Gone => "gone",
+            Outcome::Deferred => "deferred",
+        }
+    }
+}
+
+/// Whether a notification went out for the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notification {
+    NotNeeded,
+    Sent,
+    /// Another invocation sent it (the ledger says so): not sent again.
+    AlreadySent,
+    /// Sweep only: another invocation holds the claim and is notifying right now; the sweep
+    /// does not wait for it (the next sweep looks again, and takes over a claim whose holder died).
+    ClaimedElsewhere,
+}
+
+impl Notification {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notification::NotNeeded => "not_needed",
+            Notification::Sent => "sent",
+            Notification::AlreadySent => "already_sent",
+            Notification::ClaimedElsewhere => "claimed_elsewhere",
+        }
+    }
+}
+
+/// The result for one session, as logged and returned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionReport {
+    pub session_id: String,
+    pub decision: Decision,
+    pub action: Action,
+    pub outcome: Outcome,
+    pub deleted: bool,
+    pub notification: Notification,
+    pub principal: Option<String>,
+    pub creator: Creator,
+    #[serde(rename = "override")]
+    pub override_name: Option<String>,
+    pub rules: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl SessionReport {
+    /// The report of `case` judged as `verdict`, with `outcome` and nothing notified or deleted
+    /// yet.
+    pub fn new(case: &Case, verdict: &Verdict, outcome: Outcome) -> SessionReport {
+        SessionReport {
+            session_id: case.facts.session_id.clone(),
+            decision: verdict.decision,
+            action: verdict.action,
+            outcome,
+            deleted: false,
+            notification: Notification::NotNeeded,
+            principal: verdict.principal.clone(),
+            creator: case.creator,
+            override_name: verdict.override_name.clone(),
+            rules: verdict.rules().into_iter().map(str::to_string).collect(),
+            reason: verdict.reason.clone(),
+        }
+    }
+}
+
+/// A session to judge, with what is known about it.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub facts: SessionFacts,
+    pub status: Status,
+    pub found_by: FoundBy,
+    pub creator: Creator,
+    /// When Glue created the session (part of its ledger key: session ids can be reused).
+    pub created_on: Option<SystemTime>,
+}
+
+/// What this invocation knows about where and until when it runs.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub scope: ArnScope,
+    pub deadline: SystemTime,
+    /// Lambda's request id (part of the ledger's claim owner, for the reader).
+    pub request_id: String,
+}
