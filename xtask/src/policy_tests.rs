@@ -51,6 +51,10 @@ pub struct CaseResult {
     /// What differed from the expectation; empty when the case passed.
     pub mismatches: Vec<String>,
     pub summary: String,
+    /// Where the case is: `policies/default.tests.yaml:7`.
+    pub at: String,
+    /// The verdict's broken rules with their messages, shown when the case fails.
+    pub violations: Vec<String>,
 }
 
 /// The tests file that goes with a policy file.
@@ -74,8 +78,14 @@ pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<CaseResult>> {
     let cases: Vec<Case> = serde_yaml::from_str(&text)
         .with_context(|| format!("{} is not a list of test cases", paths::shown(&tests)))?;
     let dir = tests.parent().unwrap_or(Path::new("."));
+    let (places, _) = policy::locate::LocationIndex::build(&text);
     let mut results = Vec::new();
-    for case in cases {
+    for (i, case) in cases.into_iter().enumerate() {
+        let at = format!(
+            "{}:{}",
+            paths::shown(&tests),
+            places.locate(&format!("[{i}]")).line
+        );
         let input = dir.join(&case.event);
         let verdict = verdict_for_file(&policy, &input)
             .with_context(|| format!("case `{}` of {}", case.name, paths::shown(&tests)))?;
@@ -113,6 +123,12 @@ pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<CaseResult>> {
         results.push(CaseResult {
             policy: paths::shown(policy_file),
             name: case.name,
+            at,
+            violations: verdict
+                .violations
+                .iter()
+                .map(|v| format!("{}: {}", v.rule, v.message))
+                .collect(),
             mismatches,
             summary: format!(
                 "{decision}/{action}{}{}",
@@ -157,9 +173,12 @@ impl TestPolicies {
                     );
                 } else {
                     failed += 1;
-                    println!("FAIL {}: {}", result.policy, result.name);
+                    println!("FAIL {}: {} ({})", result.policy, result.name, result.at);
                     for mismatch in &result.mismatches {
                         println!("     {mismatch}");
+                    }
+                    for violation in &result.violations {
+                        println!("     broke {violation}");
                     }
                 }
             }
@@ -219,6 +238,15 @@ mod tests {
         .unwrap();
         let results = run_policy_cases(&dir.join("p.yaml")).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            results[0].at.ends_with("p.tests.yaml:1"),
+            "{}",
+            results[0].at
+        );
+        assert_eq!(
+            results[0].violations,
+            ["max_workers: 12 workers requested; at most 10 allowed"]
+        );
         assert_eq!(
             results[0].mismatches,
             vec![

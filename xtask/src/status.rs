@@ -61,8 +61,18 @@ impl Status {
                 .filter(|id| !id.is_empty())
                 .collect()
         };
+        let template = cf
+            .get_template()
+            .stack_name(name)
+            .send()
+            .await?
+            .template_body()
+            .unwrap_or_default()
+            .to_string();
+        let missing = missing_resources(&template, &resources);
+
         let sqs = aws.sqs();
-        let mut healthy = true;
+        let mut queues = Vec::new();
         for queue in physical("AWS::SQS::Queue") {
             let attributes = sqs
                 .get_queue_attributes()
@@ -77,39 +87,216 @@ impl Status {
                 .and_then(|a| {
                     a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
                 })
-                .cloned()
-                .unwrap_or_else(|| "?".into());
-            if depth != "0" {
-                healthy = false;
-            }
-            println!("dead-letter queue: {depth} messages waiting ({queue})");
+                .and_then(|depth| depth.parse().ok());
+            queues.push((queue, depth));
         }
         let alarm_names = physical("AWS::CloudWatch::Alarm");
-        if alarm_names.is_empty() {
-            println!("alarms: none found in the stack");
-        } else {
-            let alarms = aws
+        let mut alarms: Vec<(String, Option<String>)> = Vec::new();
+        if !alarm_names.is_empty() {
+            let found = aws
                 .cloudwatch()
                 .describe_alarms()
-                .set_alarm_names(Some(alarm_names))
+                .set_alarm_names(Some(alarm_names.clone()))
                 .send()
                 .await?;
-            println!("alarms:");
-            for alarm in alarms.metric_alarms() {
-                let state = alarm.state_value().map(|s| s.as_str()).unwrap_or("UNKNOWN");
-                if state == "ALARM" {
-                    healthy = false;
-                }
-                println!("  {:<18} {}", state, alarm.alarm_name().unwrap_or_default());
+            for alarm_name in alarm_names {
+                let state = found
+                    .metric_alarms()
+                    .iter()
+                    .find(|alarm| alarm.alarm_name() == Some(alarm_name.as_str()))
+                    .map(|alarm| {
+                        alarm
+                            .state_value()
+                            .map_or("UNKNOWN", |s| s.as_str())
+                            .to_string()
+                    });
+                alarms.push((alarm_name, state));
             }
         }
+        let health = Health {
+            stack_status: status.to_string(),
+            queues,
+            alarms,
+            missing,
+        };
+        print!("{health}");
+        let attention = health.needs_attention();
+        if attention.is_empty() {
+            println!("healthy");
+            Ok(Outcome::Success)
+        } else {
+            println!("needs attention:");
+            for item in &attention {
+                println!("  - {item}");
+            }
+            Ok(Outcome::Failed)
+        }
+    }
+}
+
+/// What `status` found, decided on before anything is printed (pure, unit-tested).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    pub stack_status: String,
+    /// Each dead-letter queue and its depth (`None`: unreadable).
+    pub queues: Vec<(String, Option<u64>)>,
+    /// Each alarm of the stack and its state (`None`: CloudWatch does not have it).
+    pub alarms: Vec<(String, Option<String>)>,
+    /// Resources the deployed template declares that the stack does not hold: logical id, type.
+    pub missing: Vec<(String, String)>,
+}
+
+impl Health {
+    /// Everything that needs a person, in words; empty when all is well.
+    pub fn needs_attention(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let status = &self.stack_status;
         let settled_ok = status.ends_with("_COMPLETE")
             && !status.contains("ROLLBACK")
             && !status.starts_with("DELETE");
-        Ok(if settled_ok && healthy {
-            Outcome::Success
+        if !settled_ok {
+            out.push(format!("the stack is {status}"));
+        }
+        for (logical, kind) in &self.missing {
+            out.push(format!(
+                "{logical} ({kind}) is declared by the template but not in the stack"
+            ));
+        }
+        for (queue, depth) in &self.queues {
+            match depth {
+                Some(0) => {}
+                Some(n) => out.push(format!(
+                    "{n} event{} never handled in the dead-letter queue {queue}",
+                    if *n == 1 { "" } else { "s" }
+                )),
+                None => out.push(format!("the dead-letter queue {queue} could not be read")),
+            }
+        }
+        for (alarm, state) in &self.alarms {
+            match state.as_deref() {
+                Some("OK") | Some("INSUFFICIENT_DATA") => {}
+                Some(state) => out.push(format!("alarm {alarm} is {state}")),
+                None => out.push(format!(
+                    "alarm {alarm} is in the stack but CloudWatch does not have it: nobody is \
+                     alerted when the guard fails"
+                )),
+            }
+        }
+        out
+    }
+}
+
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (queue, depth) in &self.queues {
+            let depth = depth.map_or_else(|| "?".to_string(), |n| n.to_string());
+            writeln!(f, "dead-letter queue: {depth} messages waiting ({queue})")?;
+        }
+        if self.alarms.is_empty() {
+            writeln!(f, "alarms: the stack has none")?;
         } else {
-            Outcome::Failed
+            writeln!(f, "alarms:")?;
+            let width = self
+                .alarms
+                .iter()
+                .map(|(name, _)| name.len())
+                .max()
+                .unwrap_or(0);
+            for (name, state) in &self.alarms {
+                writeln!(
+                    f,
+                    "  {name:<width$}  {}",
+                    state.as_deref().unwrap_or("MISSING")
+                )?;
+            }
+        }
+        for (logical, kind) in &self.missing {
+            writeln!(f, "missing: {logical} ({kind})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The resources `template` declares (those without a `Condition`, which always exist) that
+/// `resources` (the stack's) lacks or holds without a physical id.
+pub fn missing_resources(
+    template: &str,
+    resources: &[StackResourceSummary],
+) -> Vec<(String, String)> {
+    let Ok(document) = serde_yaml::from_str::<serde_yaml::Value>(template) else {
+        return Vec::new();
+    };
+    let Some(declared) = document.get("Resources").and_then(|r| r.as_mapping()) else {
+        return Vec::new();
+    };
+    declared
+        .iter()
+        .filter(|(_, body)| body.get("Condition").is_none())
+        .filter_map(|(logical, body)| {
+            let logical = logical.as_str()?;
+            let kind = body.get("Type").and_then(|t| t.as_str()).unwrap_or("?");
+            let held = resources.iter().any(|r| {
+                r.logical_resource_id() == Some(logical)
+                    && r.physical_resource_id().is_some_and(|id| !id.is_empty())
+            });
+            (!held).then(|| (logical.to_string(), kind.to_string()))
         })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health() -> Health {
+        Health {
+            stack_status: "CREATE_COMPLETE".into(),
+            queues: vec![("https://sqs/dlq".into(), Some(0))],
+            alarms: vec![("gsg-enforcer-errors".into(), Some("OK".into()))],
+            missing: vec![],
+        }
+    }
+
+    #[test]
+    fn a_settled_stack_with_an_empty_queue_and_quiet_alarms_is_healthy() {
+        assert!(health().needs_attention().is_empty());
+    }
+
+    #[test]
+    fn every_kind_of_trouble_is_said() {
+        let mut sick = health();
+        sick.stack_status = "UPDATE_ROLLBACK_COMPLETE".into();
+        sick.queues[0].1 = Some(3);
+        sick.alarms
+            .push(("gsg-dead-letter-queue".into(), Some("ALARM".into())));
+        sick.alarms.push(("gsg-enforcer-throttles".into(), None));
+        sick.missing
+            .push(("SweepRule".into(), "AWS::Events::Rule".into()));
+        assert_eq!(
+            sick.needs_attention(),
+            [
+                "the stack is UPDATE_ROLLBACK_COMPLETE",
+                "SweepRule (AWS::Events::Rule) is declared by the template but not in the stack",
+                "3 events never handled in the dead-letter queue https://sqs/dlq",
+                "alarm gsg-dead-letter-queue is ALARM",
+                "alarm gsg-enforcer-throttles is in the stack but CloudWatch does not have it: nobody is alerted when the guard fails",
+            ]
+        );
+    }
+
+    #[test]
+    fn declared_resources_the_stack_lacks_are_found() {
+        let template = "Resources:\n  A: {Type: AWS::SNS::Topic}\n  B: {Type: AWS::SQS::Queue}\n  C: {Type: AWS::Events::Rule, Condition: Sweep}\n";
+        let held = StackResourceSummary::builder()
+            .logical_resource_id("A")
+            .physical_resource_id("arn:topic")
+            .resource_type("AWS::SNS::Topic")
+            .last_updated_timestamp(aws_sdk_cloudformation::primitives::DateTime::from_secs(0))
+            .resource_status(aws_sdk_cloudformation::types::ResourceStatus::CreateComplete)
+            .build();
+        assert_eq!(
+            missing_resources(template, &[held]),
+            [("B".to_string(), "AWS::SQS::Queue".to_string())]
+        );
     }
 }
