@@ -128,7 +128,7 @@ pub async fn bucket_exists(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Res
             } else {
                 Err(anyhow::anyhow!(
                     "artifact bucket {bucket} exists but cannot be used: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(&error)
+                    crate::aws::described(&error)
                 ))
             }
         }
@@ -255,9 +255,10 @@ pub async fn upload(
         .send()
         .await
         .map_err(|e| {
-            anyhow::anyhow!(
-                "uploading the Lambda package to s3://{bucket}/{key}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(&e)
+            crate::aws::failure(
+                &format!("uploading the Lambda package to s3://{bucket}/{key}"),
+                &e,
+                None,
             )
         })?;
     Ok(())

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::result::SdkError;
 
 /// Flags shared by deploy, plan, status, clean-up and demo. The commands that change the account
 /// (deploy, clean-up) add `--yes` (`consent::Confirmation`); plan and status never ask.
@@ -21,9 +22,108 @@ pub struct AwsArgs {
     /// Named profile from the AWS configuration files.
     #[arg(long)]
     pub profile: Option<String>,
-    /// Send every AWS call to this endpoint (an emulator such as moto).
-    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    /// Send every AWS call to this endpoint (an emulator such as moto), with its scheme:
+    /// `http://127.0.0.1:5000`.
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_parser = endpoint_url)]
     pub endpoint_url: Option<String>,
+}
+
+/// `--endpoint-url` must be a URL with a scheme and a host: the SDK would otherwise fail each
+/// call with "endpoint must contain scheme" deep in its debug output.
+fn endpoint_url(text: &str) -> Result<String, String> {
+    match text.split_once("://") {
+        Some(("http" | "https", rest)) if !rest.is_empty() && !rest.starts_with('/') => {
+            Ok(text.to_string())
+        }
+        Some((scheme, _)) => Err(format!(
+            "`{text}`: the scheme must be http or https, not `{scheme}`"
+        )),
+        None => Err(format!(
+            "`{text}` has no scheme: write http://{text} (an emulator) or https://{text}"
+        )),
+    }
+}
+
+/// An SDK error (or any error) as one readable line: each cause in the chain once, by its
+/// message, without the debug dump of requests and responses that the SDK's own display adds.
+pub fn described(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        let text = current.to_string();
+        let repeated = parts.iter().any(|part| part.contains(text.as_str()));
+        if !text.is_empty() && !repeated {
+            parts.push(text);
+        }
+        cause = current.source();
+    }
+    parts.join(": ")
+}
+
+/// An SDK error as [`described`] says it, and, when the service's answer could not be read as an
+/// error (an emulator's plain-text error page), the first 300 characters of what it answered:
+/// the reason is often only there.
+pub fn described_sdk<E>(error: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> String
+where
+    E: std::error::Error + 'static,
+{
+    let text = described(error);
+    let unreadable = text.contains("unhandled error") || text.contains("error parsing");
+    match error.raw_response().and_then(|raw| raw.body().bytes()) {
+        Some(body) if unreadable && !body.is_empty() => {
+            let answered: String = String::from_utf8_lossy(body).chars().take(300).collect();
+            format!("{text} (the service answered: {})", answered.trim())
+        }
+        _ => text,
+    }
+}
+
+/// What to try about a failure, from what it says: `None` when there is nothing to add.
+pub fn hint(described: &str, endpoint_url: Option<&str>) -> Option<String> {
+    let text = described.to_ascii_lowercase();
+    if text.contains("connection refused") || text.contains("tcp connect error") {
+        return Some(match endpoint_url {
+            Some(url) => format!(
+                "nothing answers at {url}: start the emulator (moto_server -p PORT) or correct \
+                 --endpoint-url / AWS_ENDPOINT_URL"
+            ),
+            None => "the endpoint cannot be reached: check the network, a proxy (HTTPS_PROXY), \
+                     the region, or the emulator behind --endpoint-url"
+                .to_string(),
+        });
+    }
+    if text.contains("credentials") || text.contains("no providers in chain") {
+        return Some(
+            "no usable AWS credentials: pass --profile, set AWS_PROFILE, or AWS_ACCESS_KEY_ID \
+             and AWS_SECRET_ACCESS_KEY (any values for an emulator)"
+                .to_string(),
+        );
+    }
+    if text.contains("expired") || text.contains("invalidclienttokenid") {
+        return Some("the credentials are expired or unknown: refresh them (aws sso login)".into());
+    }
+    if text.contains("accessdenied")
+        || text.contains("access denied")
+        || text.contains("not authorized")
+    {
+        return Some(
+            "the credentials lack a permission this command needs (the README lists them)".into(),
+        );
+    }
+    None
+}
+
+/// `operation` failed: one line saying so and why, then a hint when there is one.
+pub fn failure(
+    operation: &str,
+    error: &(dyn std::error::Error + 'static),
+    endpoint_url: Option<&str>,
+) -> anyhow::Error {
+    let why = described(error);
+    match hint(&why, endpoint_url) {
+        Some(hint) => anyhow::anyhow!("{operation} failed: {why}\nhint: {hint}"),
+        None => anyhow::anyhow!("{operation} failed: {why}"),
+    }
 }
 
 /// An SDK configuration plus what the commands need to know about it.
@@ -114,16 +214,17 @@ pub async fn caller(aws: &Aws) -> anyhow::Result<Caller> {
         .send()
         .await
         .map_err(|error| {
-            let detail = aws_sdk_sts::error::DisplayErrorContext(&error);
             let target = aws
                 .endpoint_url
                 .as_deref()
                 .map_or_else(|| format!("AWS in {}", aws.region), |url| url.to_string());
-            anyhow::anyhow!(
-                "cannot verify AWS credentials against {target}: {detail}\n\
-             hint: check --profile / AWS_PROFILE / AWS_ACCESS_KEY_ID, and --endpoint-url when \
-             using an emulator"
-            )
+            let why = described(&error);
+            let hint = hint(&why, aws.endpoint_url.as_deref()).unwrap_or_else(|| {
+                "check --profile / AWS_PROFILE / AWS_ACCESS_KEY_ID, and --endpoint-url when \
+                 using an emulator"
+                    .to_string()
+            });
+            anyhow::anyhow!("cannot verify AWS credentials against {target}: {why}\nhint: {hint}")
         })?;
     Ok(Caller {
         account: identity.account().unwrap_or_default().to_string(),
@@ -137,4 +238,62 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()?)
+}
+
+#[cfg(test)]
+mod readable_tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_need_a_scheme() {
+        assert_eq!(
+            endpoint_url("127.0.0.1:5099").unwrap_err(),
+            "`127.0.0.1:5099` has no scheme: write http://127.0.0.1:5099 (an emulator) or https://127.0.0.1:5099"
+        );
+        assert!(endpoint_url("ftp://x").unwrap_err().contains("not `ftp`"));
+        assert_eq!(
+            endpoint_url("http://127.0.0.1:5099").unwrap(),
+            "http://127.0.0.1:5099"
+        );
+    }
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|layer| layer as _)
+        }
+    }
+
+    #[test]
+    fn failures_are_one_line_with_a_hint() {
+        let error = Layer(
+            "dispatch failure",
+            Some(Box::new(Layer(
+                "io error",
+                Some(Box::new(Layer(
+                    "tcp connect error: Connection refused (os error 111)",
+                    None,
+                ))),
+            ))),
+        );
+        let message =
+            failure("GetCallerIdentity", &error, Some("http://127.0.0.1:5099")).to_string();
+        assert_eq!(
+            message,
+            "GetCallerIdentity failed: dispatch failure: io error: tcp connect error: Connection refused (os error 111)\n\
+             hint: nothing answers at http://127.0.0.1:5099: start the emulator (moto_server -p PORT) or correct --endpoint-url / AWS_ENDPOINT_URL"
+        );
+        let creds = Layer("an error occurred while loading credentials", None);
+        assert!(
+            failure("X", &creds, None)
+                .to_string()
+                .contains("no usable AWS credentials")
+        );
+    }
 }

@@ -222,7 +222,7 @@ async fn create(
     let id = match created {
         Ok(out) => out.stack_id().unwrap_or(&desired.name).to_string(),
         Err(error) => {
-            let reason = aws_sdk_cloudformation::error::DisplayErrorContext(&error).to_string();
+            let reason = crate::aws::described_sdk(&error);
             // AWS creates nothing when the call fails; some emulators leave a half-made stack
             // that cannot even be described. Delete whatever is there by name.
             stack::remove_leftover(cf, &desired.name, poll).await?;
@@ -282,12 +282,7 @@ async fn update(
         .change_set_name(&change_set)
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "executing the change set: {}",
-                aws_sdk_cloudformation::error::DisplayErrorContext(&e)
-            )
-        })?;
+        .map_err(|e| crate::aws::failure("executing the change set", &e, None))?;
     let status = stack::follow(cf, &id, poll, before).await?;
     if status != StackStatus::UpdateComplete {
         let reasons = stack::failure_reasons(cf, &id).await?;
@@ -327,7 +322,7 @@ pub async fn trail_warning(aws: &Aws) -> Option<String> {
         Err(error) => {
             return Some(format!(
                 "could not check CloudTrail ({}); make sure a trail logs management events in {}",
-                aws_sdk_cloudtrail::error::DisplayErrorContext(&error),
+                crate::aws::described(&error),
                 aws.region
             ));
         }

@@ -18,7 +18,7 @@ pub async fn describe(cf: &Client, name: &str) -> anyhow::Result<Option<Stack>> 
     match cf.describe_stacks().stack_name(name).send().await {
         Ok(out) => Ok(out.stacks().first().cloned()),
         Err(error) => {
-            let text = aws_sdk_cloudformation::error::DisplayErrorContext(&error).to_string();
+            let text = crate::aws::described(&error);
             if text.contains("does not exist") {
                 Ok(None)
             } else {
@@ -236,12 +236,7 @@ pub async fn create_change_set(
         .capabilities(Capability::CapabilityNamedIam)
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "creating change set: {}",
-                aws_sdk_cloudformation::error::DisplayErrorContext(&e)
-            )
-        })?;
+        .map_err(|e| crate::aws::failure("creating the change set", &e, None))?;
     let mut changes = Vec::new();
     let mut next_token = None;
     let mut waited = Duration::ZERO;
@@ -370,7 +365,7 @@ async fn recent_events(cf: &Client, stack_id: &str) -> anyhow::Result<Vec<StackE
     match cf.describe_stack_events().stack_name(stack_id).send().await {
         Ok(out) => Ok(out.stack_events().to_vec()),
         Err(error) => {
-            let text = aws_sdk_cloudformation::error::DisplayErrorContext(&error).to_string();
+            let text = crate::aws::described(&error);
             if text.contains("does not exist") {
                 Ok(Vec::new())
             } else {
@@ -454,10 +449,7 @@ pub async fn remove_leftover(cf: &Client, name: &str, poll: Duration) -> anyhow:
         .send()
         .await
         .map_err(|e| {
-            anyhow::anyhow!(
-                "removing the half-created stack {name}: {}",
-                aws_sdk_cloudformation::error::DisplayErrorContext(&e)
-            )
+            crate::aws::failure(&format!("removing the half-created stack {name}"), &e, None)
         })?;
     for _ in 0..600 {
         match describe(cf, name).await {
