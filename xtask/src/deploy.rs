@@ -269,6 +269,8 @@ async fn update(
         println!("no changes: stack {} is up to date", desired.name);
         return Ok(Deployed::Unchanged);
     };
+    // Tag-only and parameter-only changes show too: the change set lists resources only.
+    let plan = plan.with_stack_changes(stack::stack_changes(found, desired));
     print!("{plan}");
     if !consent.confirm(&format!("Apply these changes to {}?", desired.name))? {
         stack::delete_change_set(cf, &desired.name, &change_set).await?;

@@ -45,12 +45,12 @@ impl PlanCommand {
     pub async fn plan(&self) -> anyhow::Result<Plan> {
         let policy = paths::load_policy(&self.aws.policy)?;
         let aws = Aws::load(&self.aws, policy.stack.region.as_deref()).await?;
-        aws::caller(&aws).await?;
+        let caller = aws::caller(&aws).await?;
         let body = render::render_stack(&policy)?;
         let name = policy.stack.name.clone();
         let cf = aws.cloudformation();
         let Some(found) = stack::describe(&cf, &name).await? else {
-            return stack::new_stack_plan(&name, &body);
+            return Ok(stack::new_stack_plan(&name, &body)?.in_place(&caller.account, &aws.region));
         };
         let code_parameters: BTreeMap<String, String> = found
             .parameters()
@@ -74,23 +74,21 @@ impl PlanCommand {
             parameters: code_parameters,
             tags: render::stack_tags(&policy).into_iter().collect(),
         };
+        let stack_changes = stack::stack_changes(&found, &desired);
+        let no_changes = || {
+            Plan::new(&name, PlanKind::NoChanges, Vec::new()).in_place(&caller.account, &aws.region)
+        };
         if stack::is_current(&cf, &found, &desired).await? {
-            return Ok(Plan {
-                stack: name,
-                kind: PlanKind::NoChanges,
-                changes: Vec::new(),
-            });
+            return Ok(no_changes());
         }
         let change_set = crate::deploy::change_set_name();
         let plan = stack::create_change_set(&cf, &desired, &change_set).await?;
         let Some(plan) = plan else {
-            return Ok(Plan {
-                stack: name,
-                kind: PlanKind::NoChanges,
-                changes: Vec::new(),
-            });
+            return Ok(no_changes().with_stack_changes(stack_changes));
         };
         stack::delete_change_set(&cf, &name, &change_set).await?;
-        Ok(plan)
+        Ok(plan
+            .in_place(&caller.account, &aws.region)
+            .with_stack_changes(stack_changes))
     }
 }

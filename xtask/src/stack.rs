@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::Context;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{
-    Capability, ChangeSetStatus, Parameter, Stack, StackEvent, StackStatus, Tag, TemplateStage,
+    Capability, ChangeSetStatus, Parameter, ResourceAttribute, Stack, StackEvent, StackStatus, Tag,
+    TemplateStage,
 };
 use serde::Serialize;
 
@@ -108,15 +109,39 @@ pub struct ResourceChange {
     /// `True`, `False` or `Conditional`, for modifications.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replacement: Option<String>,
+    /// What changes inside the resource: its property names (`Environment`, `Timeout`), or
+    /// `Tags`, as the change set's details say.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<String>,
+}
+
+/// A change to the stack itself that no resource shows: a stack tag or a parameter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StackChange {
+    /// `tag` or `parameter`.
+    pub kind: &'static str,
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 /// What a deploy would do. `Display` is for people; `Serialize` for PR bots and scripts.
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
     pub stack: String,
+    /// The account and region the plan is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// `new-stack`, `changes` or `no-changes`.
     pub kind: PlanKind,
     pub changes: Vec<ResourceChange>,
+    /// Stack tags and parameters that change (a tag-only change is still a change).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stack_changes: Vec<StackChange>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -127,33 +152,133 @@ pub enum PlanKind {
     NoChanges,
 }
 
+/// `1 resource change`, `2 resource changes`.
+fn counted(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+impl Plan {
+    pub fn new(stack: &str, kind: PlanKind, changes: Vec<ResourceChange>) -> Plan {
+        Plan {
+            stack: stack.to_string(),
+            account: None,
+            region: None,
+            kind,
+            changes,
+            stack_changes: Vec::new(),
+        }
+    }
+
+    /// The plan, said to be for `account` in `region`.
+    pub fn in_place(mut self, account: &str, region: &str) -> Plan {
+        self.account = Some(account.to_string());
+        self.region = Some(region.to_string());
+        self
+    }
+
+    /// The plan with the stack-level changes (tags, parameters) too; a plan that had no
+    /// resource changes but has these is a plan with changes.
+    pub fn with_stack_changes(mut self, stack_changes: Vec<StackChange>) -> Plan {
+        if self.kind == PlanKind::NoChanges && !stack_changes.is_empty() {
+            self.kind = PlanKind::Changes;
+        }
+        self.stack_changes = stack_changes;
+        self
+    }
+
+    fn place(&self) -> String {
+        match (&self.account, &self.region) {
+            (Some(account), Some(region)) => format!(" in account {account}, {region}"),
+            (None, Some(region)) => format!(" in {region}"),
+            _ => String::new(),
+        }
+    }
+
+    fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        match self.kind {
+            PlanKind::NoChanges => return "no changes".to_string(),
+            PlanKind::NewStack => parts.push(format!(
+                "new stack, {} to add",
+                counted(self.changes.len(), "resource")
+            )),
+            PlanKind::Changes => {
+                parts.push(counted(self.changes.len(), "resource change"));
+            }
+        }
+        let tags = self
+            .stack_changes
+            .iter()
+            .filter(|c| c.kind == "tag")
+            .count();
+        let parameters = self.stack_changes.len() - tags;
+        if tags > 0 {
+            parts.push(counted(tags, "stack tag change"));
+        }
+        if parameters > 0 {
+            parts.push(counted(parameters, "parameter change"));
+        }
+        parts.join(", ")
+    }
+}
+
+fn shown_value(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or("(none)")
+}
+
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            PlanKind::NoChanges => return writeln!(f, "stack {}: no changes", self.stack),
-            PlanKind::NewStack => writeln!(
-                f,
-                "stack {}: new stack, {} resources to add",
-                self.stack,
-                self.changes.len()
-            )?,
-            PlanKind::Changes => writeln!(
-                f,
-                "stack {}: {} resource changes",
-                self.stack,
-                self.changes.len()
-            )?,
-        }
+        writeln!(
+            f,
+            "stack {}{}: {}",
+            self.stack,
+            self.place(),
+            self.summary()
+        )?;
+        let action = self
+            .changes
+            .iter()
+            .map(|c| c.action.len())
+            .max()
+            .unwrap_or(0);
+        let id = self
+            .changes
+            .iter()
+            .map(|c| c.logical_id.len())
+            .max()
+            .unwrap_or(0);
+        let kind = self
+            .changes
+            .iter()
+            .map(|c| c.resource_type.len())
+            .max()
+            .unwrap_or(0);
         for change in &self.changes {
-            write!(
-                f,
-                "  {:<8} {:<36} {}",
+            let mut line = format!(
+                "  {:<action$}  {:<id$}  {:<kind$}",
                 change.action, change.logical_id, change.resource_type
-            )?;
-            if let Some(replacement) = &change.replacement {
-                write!(f, " (replacement: {replacement})")?;
+            );
+            if !change.properties.is_empty() {
+                line.push_str(&format!("  changes {}", change.properties.join(", ")));
             }
-            writeln!(f)?;
+            if let Some(replacement) = &change.replacement {
+                line.push_str(&format!("  (replacement: {replacement})"));
+            }
+            writeln!(f, "{}", line.trim_end())?;
+        }
+        for change in &self.stack_changes {
+            writeln!(
+                f,
+                "  {} {}: {} -> {}",
+                change.kind,
+                change.key,
+                shown_value(&change.before),
+                shown_value(&change.after)
+            )?;
         }
         Ok(())
     }
@@ -162,32 +287,93 @@ impl fmt::Display for Plan {
 impl Plan {
     /// The plan as a Markdown table, for a pull-request comment.
     pub fn to_markdown(&self) -> String {
-        let heading = match self.kind {
-            PlanKind::NoChanges => return format!("### Stack `{}`: no changes\n", self.stack),
-            PlanKind::NewStack => format!(
-                "### Stack `{}`: new stack ({} resources)\n",
-                self.stack,
-                self.changes.len()
-            ),
-            PlanKind::Changes => format!(
-                "### Stack `{}`: {} resource changes\n",
-                self.stack,
-                self.changes.len()
-            ),
-        };
-        let mut out = heading;
-        out.push_str("\n| action | resource | type | replacement |\n|---|---|---|---|\n");
-        for change in &self.changes {
-            out.push_str(&format!(
-                "| {} | `{}` | `{}` | {} |\n",
-                change.action,
-                change.logical_id,
-                change.resource_type,
-                change.replacement.as_deref().unwrap_or("")
-            ));
+        let mut out = format!(
+            "### Stack `{}`{}: {}\n",
+            self.stack,
+            self.place(),
+            self.summary()
+        );
+        if !self.changes.is_empty() {
+            out.push_str(
+                "\n| action | resource | type | what changes | replacement |\n|---|---|---|---|---|\n",
+            );
+            for change in &self.changes {
+                out.push_str(&format!(
+                    "| {} | `{}` | `{}` | {} | {} |\n",
+                    change.action,
+                    change.logical_id,
+                    change.resource_type,
+                    change.properties.join(", "),
+                    change.replacement.as_deref().unwrap_or("")
+                ));
+            }
+        }
+        if !self.stack_changes.is_empty() {
+            out.push_str("\n| stack | key | before | after |\n|---|---|---|---|\n");
+            for change in &self.stack_changes {
+                out.push_str(&format!(
+                    "| {} | `{}` | {} | {} |\n",
+                    change.kind,
+                    change.key,
+                    shown_value(&change.before),
+                    shown_value(&change.after)
+                ));
+            }
         }
         out
     }
+}
+
+/// The stack tags and the parameters the deploy passes that differ between the deployed stack
+/// and the desired one (a change set shows neither as a resource change).
+pub fn stack_changes(stack: &Stack, desired: &Desired) -> Vec<StackChange> {
+    let deployed_tags: BTreeMap<String, String> = stack
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let deployed_parameters: BTreeMap<String, String> = stack
+        .parameters()
+        .iter()
+        .map(|p| {
+            (
+                p.parameter_key().unwrap_or_default().to_string(),
+                p.parameter_value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let mut changes = Vec::new();
+    let keys: std::collections::BTreeSet<&String> =
+        deployed_tags.keys().chain(desired.tags.keys()).collect();
+    for key in keys {
+        let (before, after) = (deployed_tags.get(key), desired.tags.get(key));
+        if before != after {
+            changes.push(StackChange {
+                kind: "tag",
+                key: key.clone(),
+                before: before.cloned(),
+                after: after.cloned(),
+            });
+        }
+    }
+    // Only the parameters the deploy passes: the others keep their template defaults.
+    for (key, after) in &desired.parameters {
+        let before = deployed_parameters.get(key);
+        if before != Some(after) {
+            changes.push(StackChange {
+                kind: "parameter",
+                key: key.clone(),
+                before: before.cloned(),
+                after: Some(after.clone()),
+            });
+        }
+    }
+    changes
 }
 
 /// The plan for a stack that does not exist yet: every resource of the template is added.
@@ -209,13 +395,10 @@ pub fn new_stack_plan(name: &str, body: &str) -> anyhow::Result<Plan> {
                 .unwrap_or_default()
                 .to_string(),
             replacement: None,
+            properties: Vec::new(),
         })
         .collect();
-    Ok(Plan {
-        stack: name.to_string(),
-        kind: PlanKind::NewStack,
-        changes,
-    })
+    Ok(Plan::new(name, PlanKind::NewStack, changes))
 }
 
 /// Creates an UPDATE change set and waits until it is ready. `Ok(None)` when CloudFormation
@@ -261,16 +444,13 @@ pub async fn create_change_set(
                             logical_id: rc.logical_resource_id().unwrap_or_default().to_string(),
                             resource_type: rc.resource_type().unwrap_or_default().to_string(),
                             replacement: rc.replacement().map(|r| r.as_str().to_string()),
+                            properties: changed_properties(rc),
                         });
                     }
                 }
                 next_token = out.next_token().map(str::to_string);
                 if next_token.is_none() {
-                    return Ok(Some(Plan {
-                        stack: desired.name.clone(),
-                        kind: PlanKind::Changes,
-                        changes,
-                    }));
+                    return Ok(Some(Plan::new(&desired.name, PlanKind::Changes, changes)));
                 }
             }
             Some(ChangeSetStatus::Failed) => {
@@ -291,6 +471,27 @@ pub async fn create_change_set(
             }
         }
     }
+}
+
+/// The names of what changes inside a resource: each detail's property name (or its attribute,
+/// such as `Tags`), once each, in order.
+fn changed_properties(change: &aws_sdk_cloudformation::types::ResourceChange) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for detail in change.details() {
+        let Some(target) = detail.target() else {
+            continue;
+        };
+        let name = match (target.attribute(), target.name()) {
+            (Some(ResourceAttribute::Properties), Some(name)) => name.to_string(),
+            (Some(attribute), _) => attribute.as_str().to_string(),
+            (None, Some(name)) => name.to_string(),
+            (None, None) => continue,
+        };
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 pub async fn delete_change_set(cf: &Client, stack: &str, change_set: &str) -> anyhow::Result<()> {
@@ -482,6 +683,106 @@ pub fn print_outputs(stack: &Stack) {
             "  {} = {}",
             output.output_key().unwrap_or_default(),
             output.output_value().unwrap_or_default()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployed() -> Stack {
+        Stack::builder()
+            .stack_name("gsg")
+            .tags(Tag::builder().key("team").value("data-platform").build())
+            .tags(Tag::builder().key("old").value("x").build())
+            .parameters(
+                Parameter::builder()
+                    .parameter_key("CodeKey")
+                    .parameter_value("a.zip")
+                    .build(),
+            )
+            .build()
+    }
+
+    fn desired() -> Desired {
+        Desired {
+            name: "gsg".into(),
+            body: String::new(),
+            parameters: BTreeMap::from([("CodeKey".to_string(), "b.zip".to_string())]),
+            tags: BTreeMap::from([
+                ("team".to_string(), "platform".to_string()),
+                ("cost-center".to_string(), "4711".to_string()),
+            ]),
+        }
+    }
+
+    #[test]
+    fn tag_and_parameter_changes_are_found() {
+        let changes = stack_changes(&deployed(), &desired());
+        let shown: Vec<String> = changes
+            .iter()
+            .map(|c| format!("{} {}: {:?} -> {:?}", c.kind, c.key, c.before, c.after))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "tag cost-center: None -> Some(\"4711\")",
+                "tag old: Some(\"x\") -> None",
+                "tag team: Some(\"data-platform\") -> Some(\"platform\")",
+                "parameter CodeKey: Some(\"a.zip\") -> Some(\"b.zip\")",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tag_only_change_is_a_change_said_with_its_place_and_aligned() {
+        let plan = Plan::new("gsg", PlanKind::NoChanges, Vec::new())
+            .in_place("123456789012", "eu-west-1")
+            .with_stack_changes(stack_changes(&deployed(), &desired()));
+        assert_eq!(plan.kind, PlanKind::Changes);
+        let text = plan.to_string();
+        assert!(
+            text.starts_with("stack gsg in account 123456789012, eu-west-1: 0 resource changes, 3 stack tag changes, 1 parameter change\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  tag team: data-platform -> platform\n"),
+            "{text}"
+        );
+        assert!(text.contains("  tag old: x -> (none)\n"), "{text}");
+
+        let change = |action: &str, id: &str, kind: &str, properties: &[&str]| ResourceChange {
+            action: action.into(),
+            logical_id: id.into(),
+            resource_type: kind.into(),
+            replacement: None,
+            properties: properties.iter().map(ToString::to_string).collect(),
+        };
+        let plan = Plan::new(
+            "gsg",
+            PlanKind::Changes,
+            vec![
+                change(
+                    "Modify",
+                    "EnforcerFunction",
+                    "AWS::Lambda::Function",
+                    &["Environment"],
+                ),
+                change("Add", "A", "AWS::SNS::Topic", &[]),
+            ],
+        );
+        assert_eq!(
+            plan.to_string(),
+            "stack gsg: 2 resource changes\n  Modify  EnforcerFunction  AWS::Lambda::Function  changes Environment\n  Add     A                 AWS::SNS::Topic\n"
+        );
+        assert!(plan.to_markdown().contains(
+            "| Modify | `EnforcerFunction` | `AWS::Lambda::Function` | Environment |  |"
+        ));
+        let one = Plan::new("gsg", PlanKind::Changes, vec![change("Add", "A", "T", &[])]);
+        assert!(
+            one.to_string()
+                .starts_with("stack gsg: 1 resource change\n")
         );
     }
 }
