@@ -3,10 +3,9 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Context, LambdaEvent};
 use policy::Verdict;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{Instrument, error, field, info, info_span};
 
@@ -35,6 +34,24 @@ pub enum Response {
     },
 }
 
+/// The EventBridge envelope, as far as the function reads it: what kind of event it is, and the
+/// account and region it came from (the record in `detail` is read by `policy`). A struct of our
+/// own: `aws_lambda_events` would bring chrono, serde_with and darling into the function's build
+/// for these four fields.
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+    source: String,
+    #[serde(default)]
+    account: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    /// Present in every EventBridge event; its content is not read here.
+    #[allow(dead_code)]
+    detail: serde::de::IgnoredAny,
+}
+
 /// Handles one event. Failures that trying again can fix are marked retryable.
 pub async fn handle(guard: &Guard, event: LambdaEvent<Value>) -> Result<Response, GuardError> {
     let (payload, context) = event.into_parts();
@@ -53,7 +70,7 @@ async fn dispatch(
     context: &Context,
     metrics: &Metrics,
 ) -> Result<Response, GuardError> {
-    let envelope: EventBridgeEvent<Value> = match serde_json::from_value(payload.clone()) {
+    let envelope: Envelope = match Envelope::deserialize(payload) {
         Ok(envelope) => envelope,
         Err(problem) => return Ok(ignore(format!("not an EventBridge event: {problem}"), None)),
     };
@@ -81,7 +98,7 @@ async fn dispatch(
 
 /// The account and region sessions live in (from the function's ARN, else the event), and the
 /// invocation's deadline.
-fn invocation(context: &Context, envelope: &EventBridgeEvent<Value>) -> Option<Invocation> {
+fn invocation(context: &Context, envelope: &Envelope) -> Option<Invocation> {
     let scope = ArnScope::from_arn(&context.invoked_function_arn).or_else(|| {
         let account = envelope.account.as_deref().filter(|a| !a.is_empty())?;
         let region = envelope.region.as_deref().filter(|r| !r.is_empty())?;
