@@ -72,7 +72,7 @@ impl Bench {
                 anyhow::ensure!(zip.is_file(), "{} is not a file", zip.display());
                 zip.clone()
             }
-            None => build::build_lambda(host_architecture()?)?,
+            None => build::build_lambda(Architecture::host()?)?,
         };
         let zip_bytes = std::fs::metadata(&zip)?.len();
 
@@ -120,15 +120,6 @@ impl Bench {
             eprintln!("missed their target: {}", missed.join(", "));
             Ok(Outcome::Failed)
         }
-    }
-}
-
-/// The harness runs the package's binary on this machine, so the package is built for it.
-fn host_architecture() -> anyhow::Result<Architecture> {
-    match std::env::consts::ARCH {
-        "x86_64" => Ok(Architecture::X86_64),
-        "aarch64" => Ok(Architecture::Arm64),
-        other => bail!("the function is built for x86_64 or arm64; this machine is {other}"),
     }
 }
 

@@ -20,6 +20,18 @@ pub enum Architecture {
 }
 
 impl Architecture {
+    /// This machine's architecture: what a package must be built for to run here (the bench's
+    /// harness, the demo).
+    pub fn host() -> anyhow::Result<Architecture> {
+        match std::env::consts::ARCH {
+            "x86_64" => Ok(Architecture::X86_64),
+            "aarch64" => Ok(Architecture::Arm64),
+            other => {
+                anyhow::bail!("the function is built for x86_64 or arm64; this machine is {other}")
+            }
+        }
+    }
+
     /// The name Lambda uses.
     pub fn lambda_name(self) -> &'static str {
         match self {

@@ -1,21 +1,23 @@
 //! `cargo xtask demo`: the whole loop on this machine. Installs the pinned tools, starts moto,
-//! deploys the default policy's stack into it (the real deploy code path), creates a compliant
-//! and an out-of-bounds Glue session, delivers their CloudTrail events to the function running
-//! under `cargo lambda watch`, shows the verdicts, the stopped session and the notification,
+//! builds the function once and deploys the default policy's stack into moto with it (the real
+//! deploy code path), creates a compliant and an out-of-bounds Glue session, delivers their
+//! CloudTrail events to the very `bootstrap` it deployed, running under a stand-in Lambda
+//! Runtime API (`runtime_api`), shows the verdicts, the stopped session and the notification,
 //! then cleans up and stops everything it started.
 
-use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::aws::{Aws, AwsArgs};
+use crate::build::{self, Architecture};
 use crate::cleanup::CleanUp;
 use crate::consent::{Confirmation, Terminal};
 use crate::deploy::Deploy;
+use crate::runtime_api::{Answer, RuntimeApi};
 use crate::tools::{self, Moto};
 use crate::{Outcome, paths, stack};
 
@@ -72,10 +74,15 @@ impl Demo {
 
 async fn demo(args: &AwsArgs) -> anyhow::Result<()> {
     let policy = paths::load_policy(&args.policy)?;
-    step("deploying the policy's stack into moto (same code path as a real deploy)");
+    step("building the function once (a release build with cargo-lambda; minutes the first time)");
+    let zip = build::build_lambda(Architecture::host()?)?;
+    step(
+        "deploying the policy's stack into moto with that package (the code path of a real deploy)",
+    );
     Deploy {
         aws: args.clone(),
         confirmation: EMULATOR,
+        zip: Some(zip.clone()),
         ..Deploy::default()
     }
     .deploy(Terminal::Absent)
@@ -158,8 +165,8 @@ async fn demo(args: &AwsArgs) -> anyhow::Result<()> {
         println!("created {id}: {workers} x {worker_type}");
     }
 
-    step("starting the enforcer function under `cargo lambda watch` (compiles it the first time)");
-    let watch = Watch::start(&aws, &policy, &topic, &ledger)?;
+    step("starting the deployed bootstrap (from the package) under a stand-in Lambda Runtime API");
+    let mut function = Function::start(&zip, &aws, &policy, &topic, &ledger)?;
 
     step("delivering each session's CloudTrail CreateSession event to the function");
     for (id, shape) in &sessions {
@@ -183,10 +190,12 @@ async fn demo(args: &AwsArgs) -> anyhow::Result<()> {
                 )
             }
         );
-        let reply = watch.invoke(&event)?;
-        println!("  function replied: {}", reply.trim());
+        match function.invoke(&event)? {
+            Answer::Response(reply) => println!("  function replied: {reply}"),
+            Answer::Error(error) => anyhow::bail!("the function failed on {id}: {error}"),
+        }
     }
-    drop(watch);
+    drop(function);
 
     step("what happened in moto");
     for (id, _) in &sessions {
@@ -237,142 +246,106 @@ fn cloudtrail_event(id: &str, shape: &Value) -> anyhow::Result<Value> {
     Ok(event)
 }
 
-/// A value for cargo-lambda's env file: single-quoted (taken literally), or double-quoted with
-/// escapes when it holds a single quote.
-fn dotenv_quoted(value: &str) -> String {
-    if value.contains('\'') {
-        let escaped = value
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('$', "\\$");
-        format!("\"{escaped}\"")
-    } else {
-        format!("'{value}'")
-    }
-}
-
-/// The function running under `cargo lambda watch`, stopped (with its whole process group)
-/// when dropped.
-struct Watch {
+/// The packaged `bootstrap`, unpacked from the very zip that was deployed, running as a process
+/// of its own against a stand-in Runtime API; killed when dropped.
+struct Function {
+    api: RuntimeApi,
     child: Child,
-    port: u16,
+    _unpacked: tempdir::Scratch,
 }
 
-impl Watch {
+impl Function {
     fn start(
+        zip: &Path,
         aws: &Aws,
         policy: &policy::Policy,
         topic: &str,
         ledger: &str,
-    ) -> anyhow::Result<Watch> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let endpoint = aws.endpoint_url.clone().unwrap_or_default();
-        let env = [
-            ("GSG_POLICY", policy::runtime_policy_env(policy)),
-            ("NOTIFICATION_TOPIC_ARN", topic.to_string()),
-            ("STACK_NAME", policy.stack.name.clone()),
-            ("LEDGER_TABLE", ledger.to_string()),
-            ("AWS_ENDPOINT_URL", endpoint),
-            ("AWS_REGION", REGION.to_string()),
-            ("AWS_ACCESS_KEY_ID", "demo".to_string()),
-            ("AWS_SECRET_ACCESS_KEY", "demo".to_string()),
-        ];
-        let env_file = std::env::temp_dir().join(format!("gsg-demo-{}.env", std::process::id()));
-        let lines: String = env
-            .iter()
-            .map(|(k, v)| format!("{k}={}\n", dotenv_quoted(v)))
-            .collect();
-        std::fs::write(&env_file, lines)?;
-        let mut command = Command::new(tools::venv_bin("cargo-lambda"));
-        command
-            .current_dir(paths::root())
-            .env("PATH", tools::path_with_venv()?)
-            .args([
-                "lambda",
-                "watch",
-                "--quiet",
-                "--ignore-changes",
-                "--package",
-                "glue-session-guard-lambda",
+    ) -> anyhow::Result<Function> {
+        let unpacked = tempdir::Scratch::new("gsg-demo-bootstrap")?;
+        // The zip module of the pinned Python: no zip crate for one file.
+        tools::run_checked(
+            Command::new(tools::venv_bin("python"))
+                .args(["-m", "zipfile", "-e"])
+                .arg(zip)
+                .arg(unpacked.path()),
+        )
+        .context("unpacking the deployed package")?;
+        let bootstrap = unpacked.path().join("bootstrap");
+        anyhow::ensure!(bootstrap.is_file(), "{} holds no bootstrap", zip.display());
+        std::fs::set_permissions(
+            &bootstrap,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )?;
+        let name = format!("{}-enforcer", policy.stack.name);
+        let api = RuntimeApi::start(&format!(
+            "arn:aws:lambda:{REGION}:123456789012:function:{name}"
+        ))?;
+        let child = Command::new(&bootstrap)
+            .env_clear()
+            .envs(api.function_env(&name))
+            .envs([
+                ("GSG_POLICY", policy::runtime_policy_env(policy)),
+                ("NOTIFICATION_TOPIC_ARN", topic.to_string()),
+                ("STACK_NAME", policy.stack.name.clone()),
+                ("LEDGER_TABLE", ledger.to_string()),
+                (
+                    "AWS_ENDPOINT_URL",
+                    aws.endpoint_url.clone().unwrap_or_default(),
+                ),
+                ("AWS_REGION", REGION.to_string()),
+                ("AWS_ACCESS_KEY_ID", "demo".to_string()),
+                ("AWS_SECRET_ACCESS_KEY", "demo".to_string()),
+                ("AWS_LAMBDA_LOG_LEVEL", "WARN".to_string()),
             ])
-            .args([
-                "--invoke-address",
-                "127.0.0.1",
-                "--invoke-port",
-                &port.to_string(),
-            ])
-            .arg("--env-file")
-            .arg(&env_file)
-            .stdin(Stdio::null());
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let child = command.spawn().context("starting cargo lambda watch")?;
-        let mut watch = Watch { child, port };
-        let deadline = Instant::now() + Duration::from_secs(900);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = watch.child.try_wait()? {
-                anyhow::bail!("cargo lambda watch exited before serving ({status})");
-            }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "cargo lambda watch did not start within 15 minutes"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Ok(watch)
+            .stdin(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", bootstrap.display()))?;
+        Ok(Function {
+            api,
+            child,
+            _unpacked: unpacked,
+        })
     }
 
-    /// Sends one event with `cargo lambda invoke` and returns the function's reply.
-    fn invoke(&self, event: &Value) -> anyhow::Result<String> {
-        let output = Command::new(tools::venv_bin("cargo-lambda"))
-            .current_dir(paths::root())
-            .env("PATH", tools::path_with_venv()?)
-            .args([
-                "lambda",
-                "invoke",
-                "bootstrap",
-                "--invoke-address",
-                "127.0.0.1",
-            ])
-            .args(["--invoke-port", &self.port.to_string(), "--data-ascii"])
-            .arg(event.to_string())
-            .output()
-            .context("running cargo lambda invoke")?;
-        anyhow::ensure!(
-            output.status.success(),
-            "cargo lambda invoke failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    /// Hands one event to the function and returns its answer (60 s at most).
+    fn invoke(&mut self, event: &Value) -> anyhow::Result<Answer> {
+        if let Some(status) = self.child.try_wait()? {
+            anyhow::bail!("the function exited ({status})");
+        }
+        self.api.invoke(event, Duration::from_secs(60))
     }
 }
 
-impl Drop for Watch {
+impl Drop for Function {
     fn drop(&mut self) {
-        // Ctrl-C is how cargo lambda watch is meant to stop: it then stops the function
-        // instances it started (in process groups of their own). Force the rest after 10 s.
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{pid}")])
-            .status();
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::dotenv_quoted;
+/// A scratch folder removed when dropped.
+mod tempdir {
+    use std::path::{Path, PathBuf};
 
-    #[test]
-    fn env_file_values_survive_quotes_and_braces() {
-        assert_eq!(dotenv_quoted(r#"{"a":"b"}"#), r#"'{"a":"b"}'"#);
-        assert_eq!(dotenv_quoted(r#"it's "$x""#), r#""it's \"\$x\"""#);
+    pub struct Scratch(PathBuf);
+
+    impl Scratch {
+        pub fn new(name: &str) -> std::io::Result<Scratch> {
+            let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir)?;
+            Ok(Scratch(dir))
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }

@@ -17,6 +17,7 @@ mod paths;
 mod plan;
 mod policy_tests;
 mod render;
+mod runtime_api;
 mod stack;
 mod status;
 mod test;
