@@ -56,7 +56,8 @@ pub fn is_glue_version_shaped(name: &str) -> bool {
     let Some((major, minor)) = name.split_once('.') else {
         return false;
     };
-    let digits = |part: &str| (1..=3).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit());
+    let digits =
+        |part: &str| (1..=3).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit());
     digits(major) && digits(minor)
 }
 
@@ -133,7 +134,9 @@ mod tests {
         for good in ["G.1X", "G.025X", "R.8X", "Z.2X", "X.3X", "G.32X"] {
             assert!(is_worker_type_shaped(good), "{good}");
         }
-        for bad in ["g.1x", "G1X", "G.X", "G.1", "G.1XX", "", "Standard", "G.1X "] {
+        for bad in [
+            "g.1x", "G1X", "G.X", "G.1", "G.1XX", "", "Standard", "G.1X ",
+        ] {
             assert!(!is_worker_type_shaped(bad), "{bad}");
         }
         for good in ["5.0", "6.0", "10.1", "0.9"] {
@@ -146,7 +149,11 @@ mod tests {
 
     #[test]
     fn every_catalogued_name_is_well_formed() {
-        assert!(WORKER_TYPES.iter().all(|(name, _)| is_worker_type_shaped(name)));
+        assert!(
+            WORKER_TYPES
+                .iter()
+                .all(|(name, _)| is_worker_type_shaped(name))
+        );
         assert!(GLUE_VERSIONS.iter().all(|v| is_glue_version_shaped(v)));
         assert_eq!(dpu_per_worker("R.2X"), Some(2.0));
         assert_eq!(dpu_per_worker("G.025X"), Some(0.25));
@@ -163,7 +170,9 @@ mod tests {
             Some(2880)
         );
         for name in ["gluestreaming", "glueray"] {
-            let defaults = SessionType::from_command_name(name).unwrap().documented_defaults();
+            let defaults = SessionType::from_command_name(name)
+                .unwrap()
+                .documented_defaults();
             assert_eq!(defaults, ServiceDefaults::default(), "{name}");
         }
         assert_eq!(SessionType::from_command_name("pythonshell"), None);

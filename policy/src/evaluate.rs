@@ -255,9 +255,11 @@ impl LeftOut {
                     quoted(name)
                 )
             }),
-            _ => Err("the session type (Command.Name) is not known, so neither are the \
+            _ => Err(
+                "the session type (Command.Name) is not known, so neither are the \
                       defaults Glue applied"
-                .to_string()),
+                    .to_string(),
+            ),
         };
         let service = session_type
             .as_ref()
@@ -332,8 +334,8 @@ impl LeftOut {
                 left_out.idle_timeout_minutes = Some(Default::Unknown(why));
             }
             (Fact::Unknown, _) => {
-                let why = "the source does not show whether a Glue usage profile supplied it"
-                    .to_string();
+                let why =
+                    "the source does not show whether a Glue usage profile supplied it".to_string();
                 left_out.number_of_workers = Default::Unknown(why.clone());
                 left_out.worker_type = Default::Unknown(why.clone());
                 left_out.timeout_minutes = Default::Unknown(why.clone());
@@ -462,9 +464,11 @@ impl Check<'_> {
                     &workers_default,
                     |n| n.to_string(),
                 )),
-                Some(self.resolve(&facts.worker_type, "WorkerType", &type_default, |t| {
-                    t.clone()
-                })),
+                Some(
+                    self.resolve(&facts.worker_type, "WorkerType", &type_default, |t| {
+                        t.clone()
+                    }),
+                ),
             )
         };
 
@@ -537,7 +541,10 @@ impl Check<'_> {
         }
 
         if let Some(limit) = limits.max_idle_timeout_minutes {
-            let idle = match (&facts.idle_timeout_minutes, &self.defaults.idle_timeout_minutes) {
+            let idle = match (
+                &facts.idle_timeout_minutes,
+                &self.defaults.idle_timeout_minutes,
+            ) {
                 (Fact::Omitted, None) => match &timeout {
                     Ok(t) => {
                         let whose = match &t.default {
@@ -546,17 +553,18 @@ impl Check<'_> {
                             }
                             _ => "Glue default".to_string(),
                         };
-                        self.note(format!("IdleTimeout = Timeout = {} minutes ({whose})", t.value));
+                        self.note(format!(
+                            "IdleTimeout = Timeout = {} minutes ({whose})",
+                            t.value
+                        ));
                         Ok(Resolved {
                             value: t.value,
                             default: Some("Glue's default, the session's Timeout".to_string()),
                         })
                     }
-                    Err(Unresolved::DefaultUnknown(why)) => {
-                        Err(Unresolved::DefaultUnknown(format!(
-                            "Glue's default is the session's Timeout, and for that {why}"
-                        )))
-                    }
+                    Err(Unresolved::DefaultUnknown(why)) => Err(Unresolved::DefaultUnknown(
+                        format!("Glue's default is the session's Timeout, and for that {why}"),
+                    )),
                     Err(Unresolved::NotReported) => Err(Unresolved::NotReported),
                 },
                 (fact, default) => {

@@ -77,13 +77,12 @@ impl Principal {
         if let Some(identity) = &self.source_identity {
             return Some(format!("{identity} (source identity)"));
         }
-        self.on_behalf_of.as_ref().map(|user| match &user.identity_store_arn {
-            Some(store) => format!(
-                "{} (IAM Identity Center user in {store})",
-                user.user_id
-            ),
-            None => format!("{} (IAM Identity Center user)", user.user_id),
-        })
+        self.on_behalf_of
+            .as_ref()
+            .map(|user| match &user.identity_store_arn {
+                Some(store) => format!("{} (IAM Identity Center user in {store})", user.user_id),
+                None => format!("{} (IAM Identity Center user)", user.user_id),
+            })
     }
 }
 
@@ -495,7 +494,11 @@ impl Naming {
 /// - `Connections` from `GetSession`: none means none attached. The echo in a CloudTrail record
 ///   often leaves out what the request said, so there an absent list is unknown.
 fn session_facts(session: &Value, naming: Naming) -> SessionFacts {
-    let field = |key: &'static str| session.get(naming.key(key).as_ref()).filter(|v| !v.is_null());
+    let field = |key: &'static str| {
+        session
+            .get(naming.key(key).as_ref())
+            .filter(|v| !v.is_null())
+    };
     let id = field("Id").and_then(Value::as_str).map(bounded);
     SessionFacts {
         session_id: id.unwrap_or_default(),

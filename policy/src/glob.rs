@@ -131,8 +131,14 @@ mod tests {
             ("arn:aws:s3::*:role/X", "service `s3`"),
             ("arn:aws:iam:eu-west-1:*:role/X", "empty region"),
             ("arn:aws:iam::12ab:role/X", "account `12ab`"),
-            ("arn:aws:iam::12345:role/X", "account `12345` must be 12 digits"),
-            ("arn:aws:iam::1234567890123:role/X", "account `1234567890123`"),
+            (
+                "arn:aws:iam::12345:role/X",
+                "account `12345` must be 12 digits",
+            ),
+            (
+                "arn:aws:iam::1234567890123:role/X",
+                "account `1234567890123`",
+            ),
             ("arn:aws:iam::*:*", "bare `*`"),
             ("arn:aws:iam::*:role/with space", "whitespace"),
         ] {

@@ -300,7 +300,9 @@ mod tests {
         .to_string();
         let read = items(&lookup).unwrap();
         assert_eq!(read[0], Item::Record(a.clone()));
-        assert!(matches!(&read[1], Item::Unreadable(why) if why.starts_with("its CloudTrailEvent is not JSON")));
+        assert!(
+            matches!(&read[1], Item::Unreadable(why) if why.starts_with("its CloudTrailEvent is not JSON"))
+        );
         assert_eq!(read[2], Item::Record(b.clone()));
         let item = json!({"EventId": "1", "CloudTrailEvent": a.to_string()}).to_string();
         assert_eq!(items(&item).unwrap(), [Item::Record(a.clone())]);
@@ -319,7 +321,9 @@ mod tests {
         let odd = json!({"Records": 5, "eventSource": "glue.amazonaws.com"});
         let read = items(&odd.to_string()).unwrap();
         assert_eq!(read.len(), 1);
-        assert!(matches!(&read[0], Item::Record(value) if value["eventSource"] == "glue.amazonaws.com"));
+        assert!(
+            matches!(&read[0], Item::Record(value) if value["eventSource"] == "glue.amazonaws.com")
+        );
     }
 
     #[test]

@@ -48,7 +48,7 @@ fn good() -> SessionFacts {
         principal: Some(Principal {
             arn: "arn:aws:sts::123456789012:assumed-role/Engineer/alice".into(),
             issuer_arn: Some("arn:aws:iam::123456789012:role/Engineer".into()),
-                    ..Default::default()
+            ..Default::default()
         }),
         status: Some("PROVISIONING".into()),
         session_type: Fact::Given("glueetl".into()),
@@ -251,7 +251,10 @@ fn required_tags_need_a_non_empty_value() {
     };
     let verdict = evaluate(&policy(), &blank);
     assert_eq!(verdict.rules(), ["required_tags"]);
-    assert_eq!(verdict.violations[0].message, r#"missing required tag "owner""#);
+    assert_eq!(
+        verdict.violations[0].message,
+        r#"missing required tag "owner""#
+    );
 }
 
 #[test]
@@ -319,7 +322,7 @@ fn the_first_matching_override_replaces_only_the_limits_it_names() {
         principal: Some(Principal {
             arn: "arn:aws:sts::123456789012:assumed-role/Admin/carol".into(),
             issuer_arn: Some("arn:aws:iam::123456789012:role/Admin".into()),
-                    ..Default::default()
+            ..Default::default()
         }),
         number_of_workers: Fact::Given(40),
         connections: Fact::Given(vec![]),
@@ -338,7 +341,7 @@ fn principal_globs_match_the_caller_or_the_issuing_role() {
         principal: Some(Principal {
             arn: "arn:aws:sts::111111111111:assumed-role/Anything/bob".into(),
             issuer_arn: Some("arn:aws:iam::111111111111:role/Anything".into()),
-                    ..Default::default()
+            ..Default::default()
         }),
         number_of_workers: Fact::Given(12),
         worker_type: Fact::Given("G.1X".into()),
@@ -352,7 +355,7 @@ fn principal_globs_match_the_caller_or_the_issuing_role() {
         principal: Some(Principal {
             arn: "arn:aws:sts::123456789012:assumed-role/Admin/carol".into(),
             issuer_arn: None,
-                    ..Default::default()
+            ..Default::default()
         }),
         ..good()
     };
@@ -362,7 +365,7 @@ fn principal_globs_match_the_caller_or_the_issuing_role() {
         principal: Some(Principal {
             arn: "arn:aws:sts::123456789012:assumed-role/Admin2/carol".into(),
             issuer_arn: Some("arn:aws:iam::123456789012:role/Admin2".into()),
-                    ..Default::default()
+            ..Default::default()
         }),
         ..good()
     };
@@ -375,7 +378,7 @@ fn exempt_principals_are_reported_never_stopped() {
         principal: Some(Principal {
             arn: "arn:aws:iam::123456789012:user/breakglass".into(),
             issuer_arn: None,
-                    ..Default::default()
+            ..Default::default()
         }),
         number_of_workers: Fact::Given(99),
         ..good()

@@ -16,7 +16,10 @@ use policy::{
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/realworld/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/realworld/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|error| panic!("{path}: {error}"))
 }
 
@@ -40,7 +43,10 @@ fn rules(verdict: &Verdict) -> Vec<&str> {
 fn profile(name: &str, timeout: Option<&str>) -> Value {
     let mut sessions = serde_json::Map::new();
     if let Some(timeout) = timeout {
-        sessions.insert("timeout".into(), json!({"DefaultValue": timeout, "MaxValue": "2880"}));
+        sessions.insert(
+            "timeout".into(),
+            json!({"DefaultValue": timeout, "MaxValue": "2880"}),
+        );
     }
     json!({"Name": name, "Configuration": {"SessionConfiguration": sessions,
            "JobConfiguration": {}}, "CreatedOn": 1.764e9})
@@ -69,7 +75,10 @@ fn realworld_02_a_connection_shown_only_in_the_echo_counts() {
             "required_tags"
         ]
     );
-    assert!(verdict.violations[0].from_default, "the timeout is Glue's default");
+    assert!(
+        verdict.violations[0].from_default,
+        "the timeout is Glue's default"
+    );
     assert!(
         verdict.violations[1].message.contains(r#""internal""#),
         "{}",
@@ -99,9 +108,9 @@ fn realworld_19_usage_profile_defaults() {
     assert_eq!(rules(&long), ["max_timeout_minutes"]);
     assert_eq!(long.violations[0].actual, json!(600));
     assert!(
-        long.violations[0]
-            .message
-            .ends_with("(the default of usage profile \"notebooks-small\": the creator did not set it)"),
+        long.violations[0].message.ends_with(
+            "(the default of usage profile \"notebooks-small\": the creator did not set it)"
+        ),
         "{}",
         long.violations[0].message
     );
@@ -114,9 +123,9 @@ fn realworld_19_usage_profile_defaults() {
     assert_eq!(short.decision, Decision::Compliant);
     assert!(short.unchecked.is_empty(), "{:?}", short.unchecked);
     assert!(
-        short
-            .defaults_applied
-            .contains(&"Timeout = 60 minutes (default of usage profile \"notebooks-small\")".to_string()),
+        short.defaults_applied.contains(
+            &"Timeout = 60 minutes (default of usage profile \"notebooks-small\")".to_string()
+        ),
         "{:?}",
         short.defaults_applied
     );
@@ -238,7 +247,11 @@ fn what_the_echo_leaves_out_keeps_the_request_and_getsession_wins_over_both() {
     let merged = record.clone().facts(None);
     assert_eq!(merged.number_of_workers, Fact::Given(3));
     assert_eq!(merged.connections, Fact::Given(vec!["a".into()]));
-    assert_eq!(merged.profile_name, Fact::Omitted, "an echo without profileName: no profile");
+    assert_eq!(
+        merged.profile_name,
+        Fact::Omitted,
+        "an echo without profileName: no profile"
+    );
     let glue = facts_from_glue_session(&json!({"Session": {
         "Id": "s-2", "Status": "READY", "NumberOfWorkers": 30, "WorkerType": "G.1X",
         "Command": {"Name": "glueetl"}, "ProfileName": "team"
@@ -248,7 +261,11 @@ fn what_the_echo_leaves_out_keeps_the_request_and_getsession_wins_over_both() {
     assert_eq!(all.number_of_workers, Fact::Given(30));
     assert_eq!(all.status.as_deref(), Some("READY"));
     assert_eq!(all.profile_name, Fact::Given("team".into()));
-    assert_eq!(all.tags.given().map(BTreeMap::len), Some(1), "the request's tags stay");
+    assert_eq!(
+        all.tags.given().map(BTreeMap::len),
+        Some(1),
+        "the request's tags stay"
+    );
     assert!(all.principal.is_some(), "the creator comes from the record");
 }
 
@@ -315,7 +332,11 @@ fn an_unreadable_profile_leaves_what_it_supplies_unchecked_never_guessed() {
         "GetUsageProfile was denied (AccessDeniedException)".into(),
     ));
     let verdict = evaluate(&default_policy(), &facts);
-    assert_eq!(verdict.decision, Decision::Compliant, "never a stop on a guess");
+    assert_eq!(
+        verdict.decision,
+        Decision::Compliant,
+        "never a stop on a guess"
+    );
     let checks: Vec<&str> = verdict
         .unchecked
         .iter()
@@ -340,9 +361,11 @@ fn an_unreadable_profile_leaves_what_it_supplies_unchecked_never_guessed() {
 #[test]
 fn get_usage_profile_responses_are_read_strictly() {
     let read = |json: Value| UsageProfile::from_get_usage_profile(&json);
-    let profile = read(json!({"Name": "p", "Configuration": {"SessionConfiguration": {
+    let profile = read(
+        json!({"Name": "p", "Configuration": {"SessionConfiguration": {
         "numberOfWorkers": {"DefaultValue": "4"}, "workerType": {"DefaultValue": "G.2X"},
-        "idleTimeout": {"MinValue": "1"}}}}))
+        "idleTimeout": {"MinValue": "1"}}}}),
+    )
     .unwrap();
     assert_eq!(
         profile.defaults,
@@ -357,9 +380,15 @@ fn get_usage_profile_responses_are_read_strictly() {
         read(json!({"Name": "p"})).unwrap().defaults,
         ProfileDefaults::default()
     );
-    assert!(read(json!({"Configuration": {}})).unwrap_err().contains("`Name` is missing"));
-    let error = read(json!({"Name": "p", "Configuration": {"SessionConfiguration": {
-        "timeout": {"DefaultValue": "ten"}}}}))
+    assert!(
+        read(json!({"Configuration": {}}))
+            .unwrap_err()
+            .contains("`Name` is missing")
+    );
+    let error = read(
+        json!({"Name": "p", "Configuration": {"SessionConfiguration": {
+        "timeout": {"DefaultValue": "ten"}}}}),
+    )
     .unwrap_err();
     assert_eq!(
         error,
@@ -376,7 +405,11 @@ fn a_glue_session_names_its_profile_and_type() {
     assert_eq!(facts.profile_name, Fact::Given("p".into()));
     assert_eq!(facts.session_type, Fact::Given("glueray".into()));
     let none = facts_from_glue_session(&json!({"Id": "s-7"})).unwrap();
-    assert_eq!(none.profile_name, Fact::Omitted, "GetSession names a profile when there is one");
+    assert_eq!(
+        none.profile_name,
+        Fact::Omitted,
+        "GetSession names a profile when there is one"
+    );
 }
 
 // ---- 3. Session types ----------------------------------------------------------------------
@@ -404,12 +437,25 @@ fn only_documented_defaults_apply_per_session_type() {
     for kind in ["gluestreaming", "glueray", "pythonshell"] {
         let verdict = left_out(Some(kind));
         assert_eq!(verdict.decision, Decision::Compliant, "{kind}");
-        assert_eq!(verdict.unchecked.len(), 2, "{kind}: {:?}", verdict.unchecked);
-        assert!(verdict.unchecked[0].contains(kind), "{:?}", verdict.unchecked);
+        assert_eq!(
+            verdict.unchecked.len(),
+            2,
+            "{kind}: {:?}",
+            verdict.unchecked
+        );
+        assert!(
+            verdict.unchecked[0].contains(kind),
+            "{:?}",
+            verdict.unchecked
+        );
     }
     let untyped = left_out(None);
     assert_eq!(untyped.decision, Decision::Compliant);
-    assert!(untyped.unchecked[0].contains("Command.Name"), "{:?}", untyped.unchecked);
+    assert!(
+        untyped.unchecked[0].contains("Command.Name"),
+        "{:?}",
+        untyped.unchecked
+    );
 }
 
 #[test]
@@ -456,7 +502,10 @@ fn a_policy_may_give_the_dpu_of_a_worker_type_the_catalogue_lacks() {
                "workerType": "X.3X", "timeout": 60}),
         json!({"id": "s-11"}),
     );
-    assert_eq!(evaluate(&with, &facts(&small)).decision, Decision::Compliant);
+    assert_eq!(
+        evaluate(&with, &facts(&small)).decision,
+        Decision::Compliant
+    );
 }
 
 // ---- 6. The person behind a shared role ------------------------------------------------------
@@ -477,7 +526,10 @@ fn the_person_behind_a_shared_role_is_shown() {
     let text = "version: 1\nstack: {name: g}\nboundaries: {max_workers: 10}\noverrides:\n  - name: sso-engineers\n    principals: [\"arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_DataEngineer_*\"]\n    boundaries: {max_workers: 60}\n";
     let policy = load_policy("p.yaml", text.as_bytes()).unwrap();
     let verdict = evaluate(&policy, &facts(&event));
-    assert_eq!(verdict.person.as_deref(), Some("alice@example.com (source identity)"));
+    assert_eq!(
+        verdict.person.as_deref(),
+        Some("alice@example.com (source identity)")
+    );
     assert_eq!(
         verdict.override_name.as_deref(),
         Some("sso-engineers"),
@@ -492,7 +544,9 @@ fn the_person_behind_a_shared_role_is_shown() {
     let verdict = evaluate(&policy, &facts(&event));
     assert_eq!(
         verdict.person.as_deref(),
-        Some("9067-abcd (IAM Identity Center user in arn:aws:identitystore::123456789012:identitystore/d-1234567890)")
+        Some(
+            "9067-abcd (IAM Identity Center user in arn:aws:identitystore::123456789012:identitystore/d-1234567890)"
+        )
     );
 }
 
@@ -543,13 +597,19 @@ fn names_are_quoted_so_stray_spaces_show() {
         json!({"id": "s-14"}),
     );
     let verdict = evaluate(&default_policy(), &facts(&event));
-    let messages: Vec<&str> = verdict.violations.iter().map(|v| v.message.as_str()).collect();
+    let messages: Vec<&str> = verdict
+        .violations
+        .iter()
+        .map(|v| v.message.as_str())
+        .collect();
     assert!(
         messages.contains(&r#"worker type "G.1X " is not allowed (allowed: "G.1X", "G.2X")"#),
         "{messages:?}"
     );
     assert!(
-        messages.iter().any(|m| m.starts_with(r#"connection " b" is not allowed"#)),
+        messages
+            .iter()
+            .any(|m| m.starts_with(r#"connection " b" is not allowed"#)),
         "{messages:?}"
     );
 }

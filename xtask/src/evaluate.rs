@@ -146,9 +146,7 @@ pub fn open_input(path: &Path) -> anyhow::Result<Box<dyn Read>> {
     let raw: Box<dyn Read> = if path == Path::new("-") {
         Box::new(std::io::stdin())
     } else {
-        Box::new(
-            std::fs::File::open(path).with_context(|| format!("reading {}", shown(path)))?,
-        )
+        Box::new(std::fs::File::open(path).with_context(|| format!("reading {}", shown(path)))?)
     };
     let mut buffered = BufReader::new(raw);
     let head = buffered
@@ -181,9 +179,7 @@ pub fn verdicts_in(
             }),
         })
     })
-    .map_err(|error| {
-        anyhow::anyhow!("{}: not readable as JSON at {error}", shown(file))
-    })
+    .map_err(|error| anyhow::anyhow!("{}: not readable as JSON at {error}", shown(file)))
 }
 
 /// The one verdict of a file that must hold exactly one record (a policy test's sample).
@@ -202,7 +198,11 @@ pub fn verdict_for_file(policy: &Policy, file: &Path) -> anyhow::Result<Verdict>
 }
 
 /// Judges a JSON input: a Glue session (`Session` or `Id` at the top) or a CloudTrail event.
-pub fn verdict_for(policy: &Policy, profiles: &UsageProfiles, input: &serde_json::Value) -> Verdict {
+pub fn verdict_for(
+    policy: &Policy,
+    profiles: &UsageProfiles,
+    input: &serde_json::Value,
+) -> Verdict {
     let is_glue_session = input.get("Session").is_some() || input.get("Id").is_some();
     let facts = if is_glue_session {
         policy::facts_from_glue_session(input)

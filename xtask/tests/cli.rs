@@ -168,12 +168,23 @@ fn evaluate_fails_on_a_bad_policy_or_an_unreadable_event() {
     for command in [
         &["render", "--policy", policy.to_str().unwrap()][..],
         &["validate", policy.to_str().unwrap()],
-        &["evaluate", "--policy", policy.to_str().unwrap(), "--event", "policies/samples/compliant.json"],
+        &[
+            "evaluate",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--event",
+            "policies/samples/compliant.json",
+        ],
         &["deploy", "--yes", "--policy", policy.to_str().unwrap()],
         &["plan", "--policy", policy.to_str().unwrap()],
     ] {
         let out = xtask(command);
-        assert_eq!(out.status.code(), Some(1), "{command:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{command:?}: {}",
+            text(&out.stderr)
+        );
         assert!(
             text(&out.stderr).contains("1:1: the required key `stack` is missing")
                 && !text(&out.stderr).contains("error:"),
@@ -235,7 +246,11 @@ fn plan_and_status_never_ask_so_they_take_no_yes() {
 fn the_command_line_takes_what_the_readme_shows() {
     let out = xtask(&["--version"]);
     assert!(out.status.success());
-    assert!(text(&out.stdout).starts_with("cargo xtask "), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with("cargo xtask "),
+        "{}",
+        text(&out.stdout)
+    );
     let out = xtask(&["validate", "--help"]);
     assert!(
         text(&out.stdout).contains("Usage: cargo xtask validate"),
@@ -246,7 +261,14 @@ fn the_command_line_takes_what_the_readme_shows() {
     // arguments parse, so what stops the deploy is the (missing) policy, exit 2 for a file that
     // cannot be read, never clap's usage error.
     for arch in ["x86_64", "x86-64", "arm64"] {
-        let out = xtask(&["deploy", "--arch", arch, "--yes", "--policy", "no/such/policy.yaml"]);
+        let out = xtask(&[
+            "deploy",
+            "--arch",
+            arch,
+            "--yes",
+            "--policy",
+            "no/such/policy.yaml",
+        ]);
         assert_eq!(out.status.code(), Some(2), "{arch}: {}", text(&out.stderr));
         assert!(
             text(&out.stderr).contains("reading no/such/policy.yaml"),
@@ -258,5 +280,8 @@ fn the_command_line_takes_what_the_readme_shows() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("invalid value 'sparc'"));
     let help = text(&xtask(&["plan", "--help"]).stdout);
-    assert!(help.contains("A table for a pull-request comment"), "{help}");
+    assert!(
+        help.contains("A table for a pull-request comment"),
+        "{help}"
+    );
 }

@@ -22,7 +22,11 @@ fn xtask(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .current_dir(root())
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -71,8 +75,10 @@ fn strings(items: &[&str]) -> Vec<String> {
 }
 
 fn gzipped(source: &Path, to: &Path) {
-    let mut encoder =
-        flate2::write::GzEncoder::new(std::fs::File::create(to).unwrap(), flate2::Compression::default());
+    let mut encoder = flate2::write::GzEncoder::new(
+        std::fs::File::create(to).unwrap(),
+        flate2::Compression::default(),
+    );
     encoder.write_all(&std::fs::read(source).unwrap()).unwrap();
     encoder.finish().unwrap();
 }
@@ -97,7 +103,10 @@ fn a_trail_log_file_plain_or_gzipped_gives_one_verdict_per_record_in_order() {
             "{}",
             file.display()
         );
-        assert_eq!(verdicts[1]["reason"], "event source `s3.amazonaws.com` is not Glue");
+        assert_eq!(
+            verdicts[1]["reason"],
+            "event source `s3.amazonaws.com` is not Glue"
+        );
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -184,14 +193,23 @@ fn usage_profiles_are_given_as_get_usage_profile_json() {
         "matched by Name"
     );
     let short = profile("notebooks-small", "60");
-    let verdict = verdicts(&["--event", event, "--usage-profile", short.to_str().unwrap()], None)
-        .remove(0);
+    let verdict = verdicts(
+        &["--event", event, "--usage-profile", short.to_str().unwrap()],
+        None,
+    )
+    .remove(0);
     assert_eq!(summary(&verdict), ("compliant".into(), vec![]));
 
     let broken = dir.join("broken.json");
     std::fs::write(&broken, r#"{"Configuration": {}}"#).unwrap();
     let out = xtask(
-        &["evaluate", "--event", event, "--usage-profile", broken.to_str().unwrap()],
+        &[
+            "evaluate",
+            "--event",
+            event,
+            "--usage-profile",
+            broken.to_str().unwrap(),
+        ],
         None,
     );
     assert_eq!(out.status.code(), Some(2));
@@ -257,7 +275,10 @@ fn text_output_numbers_several_records_and_quotes_names() {
     let out = xtask(&["evaluate", "--event", single.to_str().unwrap()], None);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("record:"), "{text}");
-    assert!(text.contains(r#"connection "internal" is not allowed"#), "{text}");
+    assert!(
+        text.contains(r#"connection "internal" is not allowed"#),
+        "{text}"
+    );
 }
 
 #[test]
@@ -267,7 +288,16 @@ fn a_damaged_file_is_an_error_after_the_verdicts_before_the_damage() {
     let text = std::fs::read_to_string(realworld("24-cloudtrail-log-file.json")).unwrap();
     let cut = text.find("\"s3.amazonaws.com\"").unwrap();
     std::fs::write(&file, &text[..cut]).unwrap();
-    let out = xtask(&["evaluate", "--format", "json", "--event", file.to_str().unwrap()], None);
+    let out = xtask(
+        &[
+            "evaluate",
+            "--format",
+            "json",
+            "--event",
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
     let error = String::from_utf8_lossy(&out.stderr);
