@@ -20,7 +20,7 @@ pub use facts::{
     SessionFacts, UsageProfile, facts_from_cloudtrail, facts_from_glue_session, merge_sources,
     read_create_session,
 };
-pub use model::{Boundaries, EnforcementAction, Mode, Override, Policy};
+pub use model::{Boundaries, EnforcementAction, Mode, Network, Override, Policy};
 pub use validate::{Loaded, PolicyError, PolicyErrors, load_policy, load_policy_with_warnings};
 
 /// The prefix of a runtime policy that did not fit as JSON: raw DEFLATE, then standard base64.
@@ -76,11 +76,13 @@ pub fn parse_runtime_policy(value: &str) -> Result<Policy, RuntimePolicyError> {
 }
 
 /// The policy as the Lambda receives it, before any compression (compact JSON): only what
-/// evaluation and enforcement use. Deploy-time settings (tags, emails) are left out to save space.
+/// evaluation and enforcement use. Deploy-time settings (tags, emails, the network) are left out to
+/// save space.
 pub fn runtime_policy_json(policy: &Policy) -> String {
     let mut runtime = policy.clone();
     runtime.stack.tags.clear();
     runtime.alarms = None;
+    runtime.network = None;
     if let Some(notifications) = &mut runtime.notifications {
         notifications.emails.clear();
     }

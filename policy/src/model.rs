@@ -33,6 +33,10 @@ pub struct Policy {
     /// that a policy can use a worker type Glue ships before this tool learns it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub worker_type_dpu: BTreeMap<String, f64>,
+    /// The VPC subnets and security groups the enforcer runs in. Absent: Lambda's own network.
+    /// Deploy-time only: the Lambda's runtime policy leaves it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
 }
 
 impl Policy {
@@ -212,6 +216,17 @@ pub struct Notifications {
 pub struct Alarms {
     #[serde(default)]
     pub emails: Vec<String>,
+}
+
+/// Where the enforcer runs when it must stay inside a VPC: Lambda's `VpcConfig`. The function
+/// then reaches Glue, SNS, DynamoDB and CloudTrail only through VPC endpoints or a NAT gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Subnets of one VPC (`subnet-0123abcd`), at most 16.
+    pub subnet_ids: Vec<String>,
+    /// Security groups of that VPC (`sg-0123abcd`), at most 5.
+    pub security_group_ids: Vec<String>,
 }
 
 /// Glue versions must be strings: YAML reads an unquoted `4.0` as the number 4, which would

@@ -12,7 +12,7 @@ use crate::validate::PolicyError;
 /// The keys of a policy file, for the message about a document that is not a mapping at all.
 const POLICY_KEYS: &str = "`version`, `stack`, `enforcement`, `sweep`, `boundaries`, \
                            `overrides`, `exempt_principals`, `notifications`, `alarms`, \
-                           `worker_type_dpu`";
+                           `worker_type_dpu`, `network`";
 
 /// One shape problem: where, why, and how to take it out of the document.
 pub(crate) struct Problem {
@@ -240,13 +240,18 @@ fn expectation(field: &str) -> Option<&'static str> {
         "require_vpc_connection" => "true or false",
         "mode" => "`enforce` or `audit`",
         "action" => "`stop` or `delete`",
-        "allowed_worker_types" | "allowed_connections" | "allowed_glue_versions"
-        | "required_tags" | "principals" | "exempt_principals" | "emails" | "overrides" => {
-            "a list"
-        }
+        "allowed_worker_types"
+        | "allowed_connections"
+        | "allowed_glue_versions"
+        | "required_tags"
+        | "principals"
+        | "exempt_principals"
+        | "emails"
+        | "overrides" => "a list",
         "stack" => "a mapping with the keys `name`, `region`, `tags`",
         "boundaries" => "a mapping of boundaries (`max_workers`, `max_dpu`, …)",
         "tags" | "worker_type_dpu" => "a mapping",
+        "network" => "a mapping with the keys `subnet_ids`, `security_group_ids`",
         "name" | "region" | "exception_instructions" => "text",
         _ => return None,
     })
@@ -315,8 +320,12 @@ pub(crate) fn unquoted_versions(
             }
             let at = format!("{path}[{i}]");
             let location = index.locate(&at);
-            let written = written_at(text, location.line, location.col)
-                .unwrap_or_else(|| serde_yaml::to_string(item).unwrap_or_default().trim().to_string());
+            let written = written_at(text, location.line, location.col).unwrap_or_else(|| {
+                serde_yaml::to_string(item)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            });
             errors.push(PolicyError::new(
                 file,
                 location,
@@ -368,7 +377,10 @@ mod tests {
 
     #[test]
     fn what_was_written_is_quoted_as_written() {
-        assert_eq!(written_at("a: [4.0, 5.10]\n", 1, 10).as_deref(), Some("5.10"));
+        assert_eq!(
+            written_at("a: [4.0, 5.10]\n", 1, 10).as_deref(),
+            Some("5.10")
+        );
         assert_eq!(written_at("- 4.0 # old\n", 1, 3).as_deref(), Some("4.0"));
     }
 }

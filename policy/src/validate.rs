@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use crate::catalogue::{self, GLUE_VERSIONS, WORKER_TYPES};
 use crate::glob::ArnPattern;
 use crate::locate::{LocationIndex, join};
-use crate::catalogue::{self, GLUE_VERSIONS, WORKER_TYPES};
-use crate::model::{Boundaries, FORMAT_VERSION, Policy};
+use crate::model::{Boundaries, FORMAT_VERSION, Network, Policy};
 
 pub use crate::locate::Location;
 
@@ -31,6 +31,9 @@ const MAX_SANE_MINUTES: u32 = 7 * 24 * 60;
 const MAX_SANE_WORKERS: u32 = 1000;
 /// Longest the Lambda may wait for a session to be ready: its own limit is 900 s, minus margin.
 pub const MAX_WAIT_FOR_READY_SECONDS: u32 = 780;
+/// Most subnets and security groups a Lambda function's `VpcConfig` takes.
+pub const MAX_SUBNETS: usize = 16;
+pub const MAX_SECURITY_GROUPS: usize = 5;
 
 /// One problem in a policy file.
 #[derive(Debug, Clone, PartialEq)]
@@ -408,6 +411,9 @@ impl Checker<'_> {
         if let Some(alarms) = &policy.alarms {
             self.emails("alarms.emails", &alarms.emails);
         }
+        if let Some(network) = &policy.network {
+            self.network(network);
+        }
         if self.errors.is_empty() {
             let size = crate::runtime_policy_env(policy).len();
             if size > MAX_RUNTIME_POLICY_BYTES {
@@ -654,6 +660,50 @@ impl Checker<'_> {
         }
     }
 
+    /// `network`: what Lambda's `VpcConfig` accepts: 1 to 16 subnets and 1 to 5 security groups,
+    /// each an EC2 id (`subnet-` or `sg-`, then 8 or 17 hexadecimal digits), none twice.
+    fn network(&mut self, network: &Network) {
+        for kind in [Ec2Id::Subnet, Ec2Id::SecurityGroup] {
+            let (key, ids) = match kind {
+                Ec2Id::Subnet => ("subnet_ids", &network.subnet_ids),
+                Ec2Id::SecurityGroup => ("security_group_ids", &network.security_group_ids),
+            };
+            let at = join("network", key);
+            let (what, most) = kind.described();
+            if ids.is_empty() {
+                self.fail(
+                    &at,
+                    format!("list at least one {what}; remove `network` to run outside a VPC"),
+                );
+            } else if ids.len() > most {
+                self.fail(
+                    &at,
+                    format!(
+                        "at most {most} {what}s (Lambda's limit for a function), got {}",
+                        ids.len()
+                    ),
+                );
+            }
+            let mut seen = HashSet::new();
+            for (i, id) in ids.iter().enumerate() {
+                let item = format!("{at}[{i}]");
+                if !kind.is_shaped(id) {
+                    self.fail(
+                        &item,
+                        format!(
+                            "`{id}` is not a {what} id: `{}` and 8 or 17 lowercase hexadecimal \
+                             digits, like `{}0123456789abcdef0`",
+                            kind.prefix(),
+                            kind.prefix()
+                        ),
+                    );
+                } else if !seen.insert(id) {
+                    self.fail(&item, format!("`{id}` is listed twice"));
+                }
+            }
+        }
+    }
+
     fn principals(&mut self, at: &str, patterns: &[String]) {
         for (i, pattern) in patterns.iter().enumerate() {
             if let Err(reason) = ArnPattern::parse(pattern) {
@@ -678,6 +728,50 @@ impl Checker<'_> {
                 self.fail(&item, format!("`{email}` is listed twice"));
             }
         }
+    }
+}
+
+/// A subnet id as EC2 writes it: `subnet-` and 8 or 17 lowercase hexadecimal digits.
+pub fn valid_subnet_id(id: &str) -> bool {
+    Ec2Id::Subnet.is_shaped(id)
+}
+
+/// A security group id as EC2 writes it: `sg-` and 8 or 17 lowercase hexadecimal digits.
+pub fn valid_security_group_id(id: &str) -> bool {
+    Ec2Id::SecurityGroup.is_shaped(id)
+}
+
+/// The two kinds of EC2 id a `network` lists.
+#[derive(Clone, Copy)]
+enum Ec2Id {
+    Subnet,
+    SecurityGroup,
+}
+
+impl Ec2Id {
+    fn prefix(self) -> &'static str {
+        match self {
+            Ec2Id::Subnet => "subnet-",
+            Ec2Id::SecurityGroup => "sg-",
+        }
+    }
+
+    /// What it is called in messages, and how many a function takes.
+    fn described(self) -> (&'static str, usize) {
+        match self {
+            Ec2Id::Subnet => ("subnet", MAX_SUBNETS),
+            Ec2Id::SecurityGroup => ("security group", MAX_SECURITY_GROUPS),
+        }
+    }
+
+    /// The prefix, then 8 (older ids) or 17 lowercase hexadecimal digits, as EC2 writes them.
+    fn is_shaped(self, id: &str) -> bool {
+        id.strip_prefix(self.prefix()).is_some_and(|digits| {
+            matches!(digits.len(), 8 | 17)
+                && digits
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        })
     }
 }
 

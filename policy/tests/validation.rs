@@ -435,7 +435,9 @@ fn contradictions_are_refused_or_warned_about() {
     let text = "version: 1\nstack: {name: g}\nenforcement: {mode: audit, action: delete}\nboundaries: {max_workers: 5}\n";
     assert_eq!(
         warnings(text),
-        vec!["p.yaml:3:28: enforcement.action: `delete` does nothing in audit mode, which never stops or deletes a session; it takes effect when mode becomes `enforce`"]
+        vec![
+            "p.yaml:3:28: enforcement.action: `delete` does nothing in audit mode, which never stops or deletes a session; it takes effect when mode becomes `enforce`"
+        ]
     );
     // A max_dpu no session can stay under would stop every session.
     let text = "version: 1\nstack: {name: g}\nboundaries: {max_dpu: 3, allowed_worker_types: [G.2X, G.4X]}\noverrides:\n  - name: tiny\n    principals: [\"arn:aws:iam::*:role/T\"]\n    boundaries: {max_dpu: 1}\n";
@@ -451,6 +453,104 @@ fn contradictions_are_refused_or_warned_about() {
     let text = "version: 1\nstack: {name: g}\nboundaries: {max_workers: 5}\nexempt_principals: [\"arn:aws:iam::12345:role/BreakGlass\", \"arn:aws:iam::1234*:role/X\"]\n";
     assert_eq!(
         errors(text),
-        vec!["p.yaml:4:21: exempt_principals[0]: `arn:aws:iam::12345:role/BreakGlass`: account `12345` must be 12 digits (an AWS account id), `*`, or a glob of digits, `*` and `?` (without `*`, exactly 12 characters)"]
+        vec![
+            "p.yaml:4:21: exempt_principals[0]: `arn:aws:iam::12345:role/BreakGlass`: account `12345` must be 12 digits (an AWS account id), `*`, or a glob of digits, `*` and `?` (without `*`, exactly 12 characters)"
+        ]
+    );
+}
+
+#[test]
+fn a_network_is_subnets_and_security_groups_by_id_and_stays_out_of_the_runtime_policy() {
+    let text = format!(
+        "{VALID}network:\n  subnet_ids: [subnet-0123abcd, subnet-0123456789abcdef0]\n  \
+         security_group_ids: [sg-0123456789abcdef0]\n"
+    );
+    let policy = load_policy("p.yaml", text.as_bytes()).unwrap();
+    let network = policy.network.as_ref().expect("the network is read");
+    assert_eq!(
+        network.subnet_ids,
+        ["subnet-0123abcd", "subnet-0123456789abcdef0"]
+    );
+    assert_eq!(network.security_group_ids, ["sg-0123456789abcdef0"]);
+    // Only deploy needs it: the Lambda's environment does not carry it.
+    let runtime = policy::runtime_policy_json(&policy);
+    assert!(
+        !runtime.contains("network") && !runtime.contains("subnet"),
+        "{runtime}"
+    );
+    assert_eq!(
+        policy::parse_runtime_policy(&runtime).unwrap().network,
+        None
+    );
+}
+
+#[test]
+fn network_ids_must_be_ec2_ids_listed_once_and_within_lambdas_limits() {
+    let text = format!(
+        "{VALID}network:
+  subnet_ids: [subnet-0123abcd, subnet-XYZ, subnet-0123abcd, subnet-0123abc, sg-0123abcd]
+  security_group_ids: []
+"
+    );
+    assert_eq!(
+        errors(&text),
+        vec![
+            "p.yaml:7:33: network.subnet_ids[1]: `subnet-XYZ` is not a subnet id: `subnet-` and 8 or 17 lowercase hexadecimal digits, like `subnet-0123456789abcdef0`",
+            "p.yaml:7:45: network.subnet_ids[2]: `subnet-0123abcd` is listed twice",
+            "p.yaml:7:62: network.subnet_ids[3]: `subnet-0123abc` is not a subnet id: `subnet-` and 8 or 17 lowercase hexadecimal digits, like `subnet-0123456789abcdef0`",
+            "p.yaml:7:78: network.subnet_ids[4]: `sg-0123abcd` is not a subnet id: `subnet-` and 8 or 17 lowercase hexadecimal digits, like `subnet-0123456789abcdef0`",
+            "p.yaml:8:3: network.security_group_ids: list at least one security group; remove `network` to run outside a VPC",
+        ]
+    );
+
+    let subnets: Vec<String> = (0..17).map(|i| format!("subnet-{i:08x}")).collect();
+    let groups: Vec<String> = (0..6).map(|i| format!("sg-{i:017x}")).collect();
+    let text = format!(
+        "{VALID}network:\n  subnet_ids: [{}]\n  security_group_ids: [{}]\n",
+        subnets.join(", "),
+        groups.join(", ")
+    );
+    assert_eq!(
+        errors(&text),
+        vec![
+            "p.yaml:7:3: network.subnet_ids: at most 16 subnets (Lambda's limit for a function), got 17",
+            "p.yaml:8:3: network.security_group_ids: at most 5 security groups (Lambda's limit for a function), got 6",
+        ]
+    );
+    let at_the_limit = format!(
+        "{VALID}network:\n  subnet_ids: [{}]\n  security_group_ids: [{}]\n",
+        subnets[..16].join(", "),
+        groups[..5].join(", ")
+    );
+    load_policy("p.yaml", at_the_limit.as_bytes()).unwrap();
+}
+
+#[test]
+fn a_network_has_exactly_its_two_lists() {
+    let error = one_error(&format!(
+        "{VALID}network:\n  subnet_ids: [subnet-0123abcd]\n"
+    ));
+    assert_eq!(
+        error,
+        "p.yaml:6:1: network: the required key `security_group_ids` is missing"
+    );
+    let error = one_error(&format!(
+        "{VALID}network:\n  subnet_ids: [subnet-0123abcd]\n  security_group_ids: [sg-0123abcd]\n  vpc_id: vpc-0123abcd\n"
+    ));
+    assert_eq!(
+        error,
+        "p.yaml:9:3: network.vpc_id: unknown key; the keys here are `subnet_ids`, `security_group_ids`"
+    );
+    let error = one_error(&format!(
+        "{VALID}network:\n  subnet_ids: subnet-0123abcd\n  security_group_ids: [sg-0123abcd]\n"
+    ));
+    assert_eq!(
+        error,
+        "p.yaml:7:3: network.subnet_ids: expected a list, got \"subnet-0123abcd\""
+    );
+    let error = one_error(&format!("{VALID}network: [subnet-0123abcd]\n"));
+    assert_eq!(
+        error,
+        "p.yaml:6:1: network: expected a mapping with the keys `subnet_ids`, `security_group_ids`, got a list"
     );
 }

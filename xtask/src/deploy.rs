@@ -14,7 +14,7 @@ use crate::aws::{self, Aws, AwsArgs};
 use crate::build::{self, Architecture};
 use crate::consent::{Confirmation, Consent, Terminal};
 use crate::stack::{self, Desired};
-use crate::{Outcome, paths, render, tools};
+use crate::{Outcome, network, paths, render, tools};
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct Deploy {
@@ -58,6 +58,12 @@ impl Deploy {
         );
         if let Some(warning) = trail_warning(&aws).await {
             eprintln!("warning: {warning}");
+        }
+        // In a VPC, the function reaches AWS only through endpoints or a NAT: read-only checks.
+        if let Some(network) = &policy.network {
+            for warning in network::preflight(&aws, &self.aws.policy, network).await? {
+                eprintln!("warning: {warning}");
+            }
         }
         if self.zip.is_none() && !tools::venv_bin("cargo-lambda").exists() {
             tools::ensure_venv().context("cargo-lambda is needed to build the function")?;

@@ -1,5 +1,6 @@
-//! `cargo xtask lint`: cfn-lint (the project's pinned copy in `.venv`) over the rendered stacks;
-//! any error or warning fails, informational findings are shown but pass.
+//! `cargo xtask lint`: the project's pinned cfn-lint and checkov (both in `.venv`) over the
+//! rendered stacks. Any cfn-lint error or warning fails, and so does any failed checkov check; a
+//! check the stack fails on purpose is skipped in the resource's `Metadata`, with its reason.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -16,13 +17,6 @@ pub struct Lint {
 
 impl Lint {
     pub fn run(self) -> anyhow::Result<Outcome> {
-        let cfn_lint = tools::venv_bin("cfn-lint");
-        if !cfn_lint.exists() {
-            anyhow::bail!(
-                "{} is not installed: run `cargo xtask setup`",
-                paths::shown(&cfn_lint)
-            );
-        }
         let templates = if self.templates.is_empty() {
             rendered_templates()?
         } else {
@@ -35,23 +29,111 @@ impl Lint {
             );
             return Ok(Outcome::Failed);
         }
-        let status = Command::new(&cfn_lint)
-            // Warnings fail like errors; informational findings are printed but exit 0.
-            .args(["--non-zero-exit-code", "warning", "--"])
-            .args(&templates)
+        lint_templates(&templates)
+    }
+}
+
+/// Runs every linter over `templates`, all of them even when one fails, and says what each
+/// found. `Failed` when any linter found something.
+pub fn lint_templates(templates: &[PathBuf]) -> anyhow::Result<Outcome> {
+    for linter in Linter::ALL {
+        let program = tools::venv_bin(linter.program());
+        if !program.exists() {
+            anyhow::bail!(
+                "{} is not installed: run `cargo xtask setup`",
+                paths::shown(&program)
+            );
+        }
+    }
+    let shown: Vec<String> = templates.iter().map(|path| paths::shown(path)).collect();
+    let mut outcome = Outcome::Success;
+    for linter in Linter::ALL {
+        let status = linter
+            .command(templates)
             .status()
-            .with_context(|| format!("starting {}", paths::shown(&cfn_lint)))?;
-        let shown: Vec<String> = templates.iter().map(|path| paths::shown(path)).collect();
+            .with_context(|| format!("starting {}", linter.program()))?;
         if status.success() {
-            println!("cfn-lint: no errors or warnings in {}", shown.join(", "));
-            Ok(Outcome::Success)
-        } else {
-            eprintln!(
-                "cfn-lint found errors or warnings ({status}) in {}",
+            println!(
+                "{}: {} in {}",
+                linter.program(),
+                linter.clean(),
                 shown.join(", ")
             );
-            Ok(Outcome::Failed)
+        } else {
+            eprintln!(
+                "{} found {} ({status}) in {}",
+                linter.program(),
+                linter.findings(),
+                shown.join(", ")
+            );
+            outcome = Outcome::Failed;
         }
+    }
+    Ok(outcome)
+}
+
+/// The linters `lint` runs, in order.
+#[derive(Clone, Copy)]
+enum Linter {
+    CfnLint,
+    Checkov,
+}
+
+impl Linter {
+    const ALL: [Linter; 2] = [Linter::CfnLint, Linter::Checkov];
+
+    /// Its program in `.venv/bin`.
+    fn program(self) -> &'static str {
+        match self {
+            Linter::CfnLint => "cfn-lint",
+            Linter::Checkov => "checkov",
+        }
+    }
+
+    fn clean(self) -> &'static str {
+        match self {
+            Linter::CfnLint => "no errors or warnings",
+            Linter::Checkov => "no failed checks",
+        }
+    }
+
+    fn findings(self) -> &'static str {
+        match self {
+            Linter::CfnLint => "errors or warnings",
+            Linter::Checkov => "failed checks",
+        }
+    }
+
+    fn command(self, templates: &[PathBuf]) -> Command {
+        let mut command = Command::new(tools::venv_bin(self.program()));
+        match self {
+            Linter::CfnLint => {
+                // Warnings fail like errors; informational findings are printed but exit 0.
+                command.args(["--non-zero-exit-code", "warning", "--"]);
+            }
+            Linter::Checkov => {
+                // Offline and on its own: no platform key, no download of policy metadata or
+                // mappings, no look for a newer version on PyPI, only the CloudFormation checks.
+                // A template it cannot parse fails instead of being passed over.
+                command
+                    .env_remove("BC_API_KEY")
+                    .env_remove("PRISMA_API_URL")
+                    .env("BC_SKIP_MAPPING", "TRUE")
+                    .env("CKV_SKIP_PACKAGE_UPDATE_CHECK", "true")
+                    .env("CKV_PARSE_ERROR_FAIL", "true")
+                    .args([
+                        "--framework",
+                        "cloudformation",
+                        "--skip-download",
+                        "--skip-results-upload",
+                        "--compact",
+                        "--quiet",
+                        "--file",
+                    ]);
+            }
+        }
+        command.args(templates);
+        command
     }
 }
 

@@ -13,6 +13,7 @@ mod evaluate;
 #[cfg(test)]
 mod lifecycle_tests;
 mod lint;
+mod network;
 mod paths;
 mod plan;
 mod policy_tests;
@@ -53,12 +54,13 @@ enum Command {
     TestPolicies(policy_tests::TestPolicies),
     /// Render the CloudFormation stack for a policy.
     Render(render::Render),
-    /// Lint the rendered stacks in policies/rendered/ with the pinned cfn-lint (warnings fail).
+    /// Lint the rendered stacks in policies/rendered/ with the pinned cfn-lint and checkov
+    /// (offline); any cfn-lint warning or failed checkov check fails.
     Lint(lint::Lint),
-    /// Install the pinned Python tools (moto, cfn-lint, cargo-lambda, zig) into ./.venv.
+    /// Install the pinned Python tools (moto, cfn-lint, checkov, cargo-lambda, zig) into ./.venv.
     Setup(tools::Setup),
     /// The one test command: every test against a local moto server, policy samples,
-    /// rendered-stack freshness and cfn-lint.
+    /// rendered-stack freshness, cfn-lint and checkov.
     Test(test::Test),
     /// Build the Lambda package (bootstrap.zip) with cargo-lambda.
     Build(build::Build),

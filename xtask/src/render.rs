@@ -32,6 +32,8 @@ const FUNCTION_TIMEOUT_MARGIN_SECONDS: u32 = 60;
 const MAX_FUNCTION_TIMEOUT_SECONDS: u32 = 900;
 
 const STACK_TEMPLATE: &str = "stack.yaml.j2";
+/// Compiled in, so they are the templates of the checkout this binary was built from: `main`
+/// refuses to run in any other (`paths::ensure_built_here`).
 const TEMPLATES: &[(&str, &str)] = &[(
     STACK_TEMPLATE,
     include_str!("../../templates/stack.yaml.j2"),
@@ -51,6 +53,11 @@ pub enum RenderError {
          {MAX_STACK_NAME_CHARS}"
     )]
     StackNameTooLong { name: String, chars: usize },
+    #[error(
+        "{field}: `{id}` is not an EC2 id (`subnet-` or `sg-` and 8 or 17 hexadecimal digits); the \
+         role's permissions list these ids, so nothing else may reach the template"
+    )]
+    InvalidNetworkId { field: String, id: String },
     #[error(
         "{field}: the rendered template is {bytes} bytes, more than CloudFormation's \
          {MAX_TEMPLATE_BODY_BYTES}-byte limit, and {field} make up {field_bytes} bytes of it: use \
@@ -92,11 +99,43 @@ pub fn render_stack(policy: &policy::Policy) -> Result<String, RenderError> {
     if !policy::validate::valid_stack_name(name) {
         return Err(RenderError::InvalidStackName { name: name.clone() });
     }
+    if let Some(network) = &policy.network {
+        network_ids_are_ec2_ids(network)?;
+    }
     let env = environment()?;
     let rendered = env
         .get_template(STACK_TEMPLATE)?
         .render(StackView::of(policy))?;
     fits_in_template_body(rendered, policy)
+}
+
+/// The network's ids, checked again here (validation already did): the role's
+/// `CreateNetworkInterface` resources are one `!Sub` string split on commas, so an id must never
+/// hold anything but an EC2 id.
+fn network_ids_are_ec2_ids(network: &policy::Network) -> Result<(), RenderError> {
+    /// Tells an id of one kind (subnet, security group).
+    type IdCheck = fn(&str) -> bool;
+    let lists: [(&str, &[String], IdCheck); 2] = [
+        (
+            "subnet_ids",
+            &network.subnet_ids,
+            policy::validate::valid_subnet_id,
+        ),
+        (
+            "security_group_ids",
+            &network.security_group_ids,
+            policy::validate::valid_security_group_id,
+        ),
+    ];
+    for (list, ids, is_ec2_id) in lists {
+        if let Some((i, id)) = ids.iter().enumerate().find(|(_, id)| !is_ec2_id(id)) {
+            return Err(RenderError::InvalidNetworkId {
+                field: format!("network.{list}[{i}]"),
+                id: id.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `template` when it is within CloudFormation's `TemplateBody` limit; otherwise the error names
@@ -158,6 +197,8 @@ struct StackView<'a> {
     function_timeout_seconds: u32,
     sweep_schedule: Option<String>,
     log_retention_days: u32,
+    /// The policy's `network`: the function's `VpcConfig` and the role's ENI permissions.
+    network: Option<&'a policy::Network>,
 }
 
 #[derive(Serialize)]
@@ -212,6 +253,7 @@ impl<'a> StackView<'a> {
                 .min(MAX_FUNCTION_TIMEOUT_SECONDS),
             sweep_schedule,
             log_retention_days: LOG_RETENTION_DAYS,
+            network: policy.network.as_ref(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The project's own Python tools (moto server, cfn-lint, cargo-lambda, zig), pinned in
+//! The project's own Python tools (moto server, cfn-lint, checkov, cargo-lambda, zig), pinned in
 //! `tools/requirements.txt` and installed into `./.venv`, and a moto server on loopback.
 
 use std::io::{Read, Write};

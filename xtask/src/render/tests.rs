@@ -177,6 +177,33 @@ fn tagged_resources(doc: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// The checkov checks resource `id` skips (its `Metadata.checkov.skip`), in order, each with the
+/// reason given.
+fn checkov_skips(doc: &Value, id: &str) -> Vec<(String, String)> {
+    one_or_many(&resource(doc, id)["Metadata"]["checkov"]["skip"])
+        .iter()
+        .map(|skip| {
+            (
+                skip["id"]
+                    .as_str()
+                    .expect("a skip names its check")
+                    .to_string(),
+                skip["comment"]
+                    .as_str()
+                    .expect("a skip gives its reason")
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+fn skipped_ids(doc: &Value, id: &str) -> Vec<String> {
+    checkov_skips(doc, id)
+        .into_iter()
+        .map(|(check, _)| check)
+        .collect()
+}
+
 /// `count` tags as long as validation allows (128-character keys, 256-character values), made
 /// of `letter`, as policy YAML lines under `stack.tags`.
 fn maximal_tags_yaml(count: usize, letter: char) -> String {
@@ -303,9 +330,10 @@ fn rendering_is_deterministic() {
     }
 }
 
-/// A policy with the longest stack name, 50 maximal tags and as many long overrides as still
-/// validate (its runtime policy, compressed, fills the Lambda's environment) stays under the
-/// TemplateBody limit: the tags are printed once, in the metadata.
+/// A policy with the longest stack name, 50 maximal tags, as many long overrides as still
+/// validate (its runtime policy, compressed, fills the Lambda's environment) and the most subnets
+/// and security groups Lambda takes stays under the TemplateBody limit: the tags are printed
+/// once, in the metadata.
 #[test]
 fn the_largest_valid_policy_with_50_maximal_tags_fits_in_a_template_body() {
     let policy_text = |overrides: usize| {
@@ -336,6 +364,18 @@ fn the_largest_valid_policy_with_50_maximal_tags_fits_in_a_template_body() {
              exception_instructions: \"Ask the data platform team in #data-platform.\"\n\
              alarms:\n  emails: [oncall@example.com]\n",
         );
+        // As many subnets and security groups as Lambda takes, with the longer ids.
+        let ids = |prefix: &str, count: usize| {
+            (0..count)
+                .map(|i| format!("{prefix}{i:017x}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        text.push_str(&format!(
+            "network:\n  subnet_ids: [{}]\n  security_group_ids: [{}]\n",
+            ids("subnet-", policy::validate::MAX_SUBNETS),
+            ids("sg-", policy::validate::MAX_SECURITY_GROUPS)
+        ));
         text
     };
     // The most overrides that validate: a bisection (validity only shrinks as overrides grow).
@@ -364,6 +404,13 @@ fn the_largest_valid_policy_with_50_maximal_tags_fits_in_a_template_body() {
     );
     assert!(policy::runtime_policy_env(&policy).starts_with(policy::COMPRESSED_PREFIX));
     assert_eq!(policy.stack.tags.len(), 50);
+    assert_eq!(
+        policy
+            .network
+            .as_ref()
+            .map(|network| network.subnet_ids.len()),
+        Some(16)
+    );
     let template = render(&policy);
     assert!(
         template.len() < MAX_TEMPLATE_BODY_BYTES,
@@ -559,6 +606,39 @@ fn hostile_policy_strings_stay_scalar_data() {
     }
 }
 
+/// Network ids reach the template only as EC2 ids: the role's interface resources are one string
+/// split on commas, so render refuses anything else even in a policy that skipped validation.
+#[test]
+fn network_ids_that_are_not_ec2_ids_are_refused_naming_the_field() {
+    let mut policy = case("network");
+    assert!(render_stack(&policy).is_ok());
+    for hostile in HOSTILE
+        .iter()
+        .map(|text| text.to_string())
+        .chain(["subnet-0123abcd,arn:aws:ec2:*:*:subnet/*".to_string()])
+    {
+        let mut bad = policy.clone();
+        bad.network.as_mut().unwrap().subnet_ids[1] = hostile.clone();
+        let error = render_stack(&bad).expect_err(&hostile);
+        assert!(
+            error.to_string().starts_with("network.subnet_ids[1]: `"),
+            "{error}"
+        );
+        let mut bad = policy.clone();
+        bad.network.as_mut().unwrap().security_group_ids[0] = format!("sg-{hostile}");
+        let error = render_stack(&bad).expect_err(&hostile);
+        assert!(matches!(
+            error,
+            RenderError::InvalidNetworkId { ref field, .. } if field == "network.security_group_ids[0]"
+        ));
+    }
+    policy.network.as_mut().unwrap().subnet_ids[0] = "subnet-0123ABCD".into();
+    assert!(
+        render_stack(&policy).is_err(),
+        "upper case is not how EC2 writes ids"
+    );
+}
+
 /// The same for a policy that validates (`tests/render-cases/quoting.yaml`): its odd strings are
 /// values, never structure.
 #[test]
@@ -687,6 +767,10 @@ fn the_key_rotates_has_an_alias_and_only_the_right_principals_use_it() {
         "kms:GenerateDataKey*",
         "kms:Encrypt",
     ];
+    let lambda = sub("lambda.${AWS::Region}.amazonaws.com");
+    let function_arn = sub(
+        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-enforcer",
+    );
     let mut users = BTreeSet::new();
     for statement in statements(&key["KeyPolicy"]) {
         assert_eq!(statement["Effect"], "Allow");
@@ -725,20 +809,58 @@ fn the_key_rotates_has_an_alias_and_only_the_right_principals_use_it() {
             });
         }
         if let Some(aws) = principal.get("AWS") {
+            let condition = &statement["Condition"]["StringEquals"];
+            let through_lambda = condition["kms:ViaService"] == lambda;
+            if through_lambda {
+                // The enforcer's environment, and nothing else: this function's encryption
+                // context.
+                assert_eq!(
+                    condition["kms:EncryptionContext:aws:lambda:FunctionArn"], function_arn,
+                    "{:?}",
+                    statement["Sid"]
+                );
+            }
             if *aws == account_root {
-                // Operators read the DLQ through SQS only.
-                assert_eq!(
-                    statement["Condition"]["StringEquals"]["kms:ViaService"],
-                    sub("sqs.${AWS::Region}.amazonaws.com")
-                );
-                assert_eq!(
-                    one_or_many(&statement["Action"]),
-                    vec![Value::from("kms:Decrypt")]
-                );
-                users.insert("account via SQS".to_string());
+                if through_lambda {
+                    // Whoever creates or updates the function (CloudFormation's caller) encrypts
+                    // its environment; people in the account may read it.
+                    assert_eq!(
+                        one_or_many(&statement["Action"]),
+                        ["kms:Encrypt", "kms:Decrypt"].map(Value::from)
+                    );
+                    assert_eq!(condition["kms:CallerAccount"], ref_to("AWS::AccountId"));
+                    users.insert("account via Lambda".to_string());
+                } else {
+                    // Operators read the DLQ through SQS only.
+                    assert_eq!(
+                        condition["kms:ViaService"],
+                        sub("sqs.${AWS::Region}.amazonaws.com")
+                    );
+                    assert_eq!(
+                        one_or_many(&statement["Action"]),
+                        vec![Value::from("kms:Decrypt")]
+                    );
+                    users.insert("account via SQS".to_string());
+                }
             } else {
                 assert_eq!(*aws, get_att("EnforcerRole.Arn"));
-                users.insert("enforcer role".to_string());
+                if through_lambda {
+                    // Lambda decrypts the environment with the role before the function starts.
+                    assert_eq!(
+                        one_or_many(&statement["Action"]),
+                        vec![Value::from("kms:Decrypt")]
+                    );
+                    users.insert("enforcer role via Lambda".to_string());
+                } else {
+                    assert_eq!(
+                        one_or_many(&condition["kms:ViaService"]),
+                        [
+                            sub("sns.${AWS::Region}.amazonaws.com"),
+                            sub("sqs.${AWS::Region}.amazonaws.com")
+                        ]
+                    );
+                    users.insert("enforcer role via SNS and SQS".to_string());
+                }
             }
         }
     }
@@ -748,8 +870,10 @@ fn the_key_rotates_has_an_alias_and_only_the_right_principals_use_it() {
         "sqs.amazonaws.com",
         "events.amazonaws.com",
         "cloudwatch.amazonaws.com",
-        "enforcer role",
+        "enforcer role via SNS and SQS",
+        "enforcer role via Lambda",
         "account via SQS",
+        "account via Lambda",
         logs.as_str(),
     ]
     .into_iter()
@@ -840,6 +964,12 @@ fn the_lambda_is_small_bounded_logged_and_reads_the_policy_from_its_environment(
     );
     assert_eq!(variables["STACK_NAME"], ref_to("AWS::StackName"));
     assert_eq!(variables["LEDGER_TABLE"], ref_to("NotificationLedger"));
+    // The environment (the whole runtime policy) is encrypted with the stack's key.
+    assert_eq!(function["KmsKeyArn"], get_att("GuardKey.Arn"));
+    assert!(
+        function.get("VpcConfig").is_none(),
+        "no network, no VpcConfig"
+    );
 
     let log_group = properties(&doc, "EnforcerLogGroup");
     assert_eq!(
@@ -969,7 +1099,17 @@ fn the_role_has_only_inline_least_privilege_permissions() {
         sid_resource("SendFailedInvocationsToTheDeadLetterQueue"),
         get_att("DeadLetterQueue.Arn")
     );
+    // The key: which service may use it for the role, and for what, is the key policy's to say.
     assert_eq!(sid_resource("UseTheStackKey"), get_att("GuardKey.Arn"));
+    // Outside a VPC, no EC2 permission at all.
+    assert!(
+        statements(document)
+            .iter()
+            .all(|statement| one_or_many(&statement["Action"])
+                .iter()
+                .all(|action| !action.as_str().unwrap().starts_with("ec2:"))),
+        "EC2 permissions only with a network"
+    );
     // The ledger: item reads and conditional writes on its own table, no Scan, Query or
     // table-level action.
     let ledger = with_sid(document, "ClaimAndRecordNotificationsInTheLedger");
@@ -988,6 +1128,215 @@ fn the_role_has_only_inline_least_privilege_permissions() {
         sid_resource("WriteOwnLogs"),
         get_att("EnforcerLogGroup.Arn")
     );
+}
+
+/// With `network`, the function runs in the policy's subnets with its security groups
+/// (`VpcConfig`), and the role gets what Lambda needs to manage the function's network interfaces
+/// there: AWSLambdaVPCAccessExecutionRole's EC2 actions, new interfaces only in those subnets
+/// with those groups. checkov's VPC check then passes instead of being skipped.
+#[test]
+fn a_network_puts_the_function_in_its_subnets_with_scoped_interface_permissions() {
+    let policy = case("network");
+    let network = policy.network.clone().expect("the case has a network");
+    let doc = rendered(&policy);
+    let function = properties(&doc, "EnforcerFunction");
+    let listed =
+        |ids: &[String]| -> Vec<Value> { ids.iter().map(|id| Value::from(id.as_str())).collect() };
+    assert_eq!(
+        one_or_many(&function["VpcConfig"]["SubnetIds"]),
+        listed(&network.subnet_ids)
+    );
+    assert_eq!(
+        one_or_many(&function["VpcConfig"]["SecurityGroupIds"]),
+        listed(&network.security_group_ids)
+    );
+    assert_eq!(function["KmsKeyArn"], get_att("GuardKey.Arn"));
+    assert_eq!(skipped_ids(&doc, "EnforcerFunction"), ["CKV_AWS_116"]);
+
+    let document = &properties(&doc, "EnforcerRolePolicy")["PolicyDocument"];
+    let interfaces =
+        sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:network-interface/*");
+    // `!Split [",", !Sub [ARNs, {Ec2: prefix, Subnet1: id, …, Group1: id, …}]]`: each id is
+    // data in the variable map, the ARN prefix is written once.
+    let create = with_sid(document, "CreateNetworkInterfacesInThePolicysSubnets");
+    assert_eq!(create["Action"], "ec2:CreateNetworkInterface");
+    let mut arns = vec!["${Ec2}network-interface/*".to_string()];
+    let mut variables = Mapping::new();
+    variables.insert(
+        "Ec2".into(),
+        sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:"),
+    );
+    for (i, id) in network.subnet_ids.iter().enumerate() {
+        arns.push(format!("${{Ec2}}subnet/${{Subnet{}}}", i + 1));
+        variables.insert(format!("Subnet{}", i + 1).into(), id.as_str().into());
+    }
+    for (i, id) in network.security_group_ids.iter().enumerate() {
+        arns.push(format!("${{Ec2}}security-group/${{Group{}}}", i + 1));
+        variables.insert(format!("Group{}", i + 1).into(), id.as_str().into());
+    }
+    let expected = intrinsic(
+        "Split",
+        Value::Sequence(vec![
+            ",".into(),
+            intrinsic(
+                "Sub",
+                Value::Sequence(vec![arns.join(",").into(), Value::Mapping(variables)]),
+            ),
+        ]),
+    );
+    assert_eq!(create["Resource"], expected);
+    let manage = with_sid(document, "ManageNetworkInterfacesOfThisAccountAndRegion");
+    assert_eq!(
+        one_or_many(&manage["Action"]),
+        [
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses"
+        ]
+        .map(Value::from)
+    );
+    assert_eq!(manage["Resource"], interfaces);
+    // Describe calls take no resource: `*`, but only in the stack's region.
+    let describe = with_sid(document, "DescribeNetworkInterfacesAndSubnetsInThisRegion");
+    assert_eq!(
+        one_or_many(&describe["Action"]),
+        ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"].map(Value::from)
+    );
+    assert_eq!(describe["Resource"], "*");
+    assert_eq!(
+        describe["Condition"]["StringEquals"]["aws:RequestedRegion"],
+        ref_to("AWS::Region")
+    );
+    // Exactly the EC2 actions of AWSLambdaVPCAccessExecutionRole (its logs actions are covered
+    // by WriteOwnLogs, for the one log group).
+    let ec2: BTreeSet<String> = statements(document)
+        .iter()
+        .flat_map(|statement| one_or_many(&statement["Action"]))
+        .filter_map(|action| action.as_str().map(str::to_string))
+        .filter(|action| action.starts_with("ec2:"))
+        .collect();
+    let managed: BTreeSet<String> = [
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(ec2, managed);
+
+    // Without the network, the same stack minus exactly these.
+    let mut without = policy.clone();
+    without.network = None;
+    let plain = rendered(&without);
+    assert_eq!(logical_ids(&doc), logical_ids(&plain));
+    assert!(
+        properties(&plain, "EnforcerFunction")
+            .get("VpcConfig")
+            .is_none()
+    );
+    assert_eq!(
+        skipped_ids(&plain, "EnforcerFunction"),
+        ["CKV_AWS_116", "CKV_AWS_117"]
+    );
+    let sids = |doc: &Value| -> Vec<String> {
+        statements(&properties(doc, "EnforcerRolePolicy")["PolicyDocument"])
+            .iter()
+            .map(|statement| statement["Sid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut extra = sids(&doc);
+    extra.retain(|sid| !sids(&plain).contains(sid));
+    assert_eq!(
+        extra,
+        [
+            "CreateNetworkInterfacesInThePolicysSubnets",
+            "ManageNetworkInterfacesOfThisAccountAndRegion",
+            "DescribeNetworkInterfacesAndSubnetsInThisRegion"
+        ]
+    );
+}
+
+/// The checks the stack fails by design are skipped where checkov reports them, each with its
+/// reason, and the README's table of resources gives the same decisions; no other resource
+/// skips anything.
+#[test]
+fn checks_failed_on_purpose_are_skipped_with_their_reason_here_and_in_the_readme() {
+    let readme = std::fs::read_to_string(paths::root().join("README.md")).unwrap();
+    for file in case_files() {
+        let policy = load(&file);
+        let doc = rendered(&policy);
+        let mut function = vec!["CKV_AWS_116"];
+        if policy.network.is_none() {
+            function.push("CKV_AWS_117");
+        }
+        assert_eq!(
+            skipped_ids(&doc, "EnforcerFunction"),
+            function,
+            "{}",
+            file.display()
+        );
+        assert_eq!(
+            skipped_ids(&doc, "NotificationLedger"),
+            ["CKV_AWS_119", "CKV_AWS_28"]
+        );
+        for (id, body) in resources(&doc) {
+            let id = id.as_str().unwrap();
+            if !["EnforcerFunction", "NotificationLedger"].contains(&id) {
+                assert!(body.get("Metadata").is_none(), "{id} skips nothing");
+                continue;
+            }
+            for (check, reason) in checkov_skips(&doc, id) {
+                assert!(reason.len() > 60, "{id} {check}: give the reason: {reason}");
+                let row = readme
+                    .lines()
+                    .find(|line| line.starts_with(&format!("| `{id}`")))
+                    .unwrap_or_else(|| panic!("the README's table has no row for {id}"));
+                assert!(
+                    row.contains(&format!("**{check}**")),
+                    "the README's row for {id} says why {check} is skipped"
+                );
+            }
+        }
+    }
+}
+
+/// What a platform team runs before approving a stack: every case, with and without a network,
+/// renders to a template that the pinned cfn-lint and checkov (offline) pass.
+#[test]
+fn every_case_passes_cfn_lint_and_checkov() {
+    let scratch = Scratch::new("lint");
+    let mut templates = Vec::new();
+    for file in case_files() {
+        let out = scratch
+            .0
+            .join(file.file_name().expect("a case file"))
+            .with_extension("yaml");
+        std::fs::write(&out, render(&load(&file))).unwrap();
+        templates.push(out);
+    }
+    assert!(matches!(
+        crate::lint::lint_templates(&templates).unwrap(),
+        Outcome::Success
+    ));
+}
+
+/// And lint fails when checkov does: the default stack without its environment key fails
+/// CKV_AWS_173.
+#[test]
+fn lint_fails_on_a_failed_checkov_check() {
+    let scratch = Scratch::new("lint-fails");
+    let template = render(&default_policy());
+    let line = "      KmsKeyArn: !GetAtt GuardKey.Arn\n";
+    assert!(template.contains(line));
+    let out = scratch.0.join("no-kms.yaml");
+    std::fs::write(&out, template.replace(line, "")).unwrap();
+    assert!(matches!(
+        crate::lint::lint_templates(&[out]).unwrap(),
+        Outcome::Failed
+    ));
 }
 
 /// The ledger that makes "one notification per session" hold: keyed as the Lambda writes it
