@@ -79,6 +79,11 @@ pub fn parse_runtime_policy(value: &str) -> Result<Policy, RuntimePolicyError> {
 /// evaluation and enforcement use. Deploy-time settings (tags, emails, the network) are left out to
 /// save space.
 pub fn runtime_policy_json(policy: &Policy) -> String {
+    serde_json::to_string(&runtime_policy(policy)).expect("a policy always serializes to JSON")
+}
+
+/// The part of the policy the Lambda receives ([`runtime_policy_json`]), as a policy.
+pub fn runtime_policy(policy: &Policy) -> Policy {
     let mut runtime = policy.clone();
     runtime.stack.tags.clear();
     runtime.alarms = None;
@@ -86,7 +91,7 @@ pub fn runtime_policy_json(policy: &Policy) -> String {
     if let Some(notifications) = &mut runtime.notifications {
         notifications.emails.clear();
     }
-    serde_json::to_string(&runtime).expect("a policy always serializes to JSON")
+    runtime
 }
 
 #[cfg(test)]

@@ -11,14 +11,20 @@ use crate::{Outcome, paths, render, tools};
 
 #[derive(clap::Args)]
 pub struct Lint {
-    /// Templates to lint (default: every template in policies/rendered/).
+    /// Templates to lint (default: every template in policies/rendered/, which must be current:
+    /// a stale render is refused, so that the findings are about the policies in the tree).
     templates: Vec<PathBuf>,
 }
 
 impl Lint {
     pub fn run(self) -> anyhow::Result<Outcome> {
         let templates = if self.templates.is_empty() {
-            rendered_templates()?
+            if let Some(refused) =
+                refuse_stale(&paths::default_policies()?, &render::rendered_dir())?
+            {
+                return Ok(refused);
+            }
+            rendered_templates(&render::rendered_dir())?
         } else {
             self.templates
         };
@@ -138,8 +144,23 @@ impl Linter {
 }
 
 /// `policies/rendered/*.yaml`, sorted.
-fn rendered_templates() -> anyhow::Result<Vec<PathBuf>> {
-    let dir = render::rendered_dir();
+/// "No findings" must be about the policies as they are: `Some(Failed)` (having said why) when a
+/// committed render is stale or missing.
+fn refuse_stale(
+    policies: &[PathBuf],
+    rendered_dir: &std::path::Path,
+) -> anyhow::Result<Option<Outcome>> {
+    match render::check_all(policies, rendered_dir)? {
+        Outcome::Success => Ok(None),
+        Outcome::Failed => {
+            eprintln!("not linting stale renders: run `cargo xtask render --write-all`, then lint");
+            Ok(Some(Outcome::Failed))
+        }
+    }
+}
+
+fn rendered_templates(dir: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
+    let dir = dir.to_path_buf();
     let mut found = Vec::new();
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
@@ -154,4 +175,35 @@ fn rendered_templates() -> anyhow::Result<Vec<PathBuf>> {
     }
     found.sort();
     Ok(found)
+}
+
+#[cfg(test)]
+mod stale_tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_render_is_refused_before_any_linter_runs() {
+        let dir = std::env::temp_dir().join(format!("gsg-lint-stale-{}", std::process::id()));
+        let rendered = dir.join("rendered");
+        std::fs::create_dir_all(&rendered).unwrap();
+        let policy = dir.join("p.yaml");
+        std::fs::copy(paths::policies_dir().join("default.yaml"), &policy).unwrap();
+        let current = render::render_stack(&paths::load_policy(&policy).unwrap()).unwrap();
+        std::fs::write(rendered.join("p.yaml"), &current).unwrap();
+        assert!(
+            refuse_stale(std::slice::from_ref(&policy), &rendered)
+                .unwrap()
+                .is_none()
+        );
+        std::fs::write(
+            rendered.join("p.yaml"),
+            current.replace("max_workers: 10", "max_workers: 99"),
+        )
+        .unwrap();
+        assert!(matches!(
+            refuse_stale(std::slice::from_ref(&policy), &rendered).unwrap(),
+            Some(Outcome::Failed)
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -103,10 +103,17 @@ pub fn render_stack(policy: &policy::Policy) -> Result<String, RenderError> {
         network_ids_are_ec2_ids(network)?;
     }
     let env = environment()?;
-    let rendered = env
-        .get_template(STACK_TEMPLATE)?
-        .render(StackView::of(policy))?;
-    fits_in_template_body(rendered, policy)
+    let template = env.get_template(STACK_TEMPLATE)?;
+    let mut view = StackView::of(policy);
+    let rendered = template.render(&view)?;
+    if rendered.len() <= MAX_TEMPLATE_BODY_BYTES {
+        return Ok(rendered);
+    }
+    // The readable copy of the policy is for review only: a policy too large to be shown in
+    // the template is still deployed, with a note that says where to read it.
+    view.policy_lines = Vec::new();
+    view.policy_shown = false;
+    fits_in_template_body(template.render(&view)?, policy)
 }
 
 /// The network's ids, checked again here (validation already did): the role's
@@ -199,6 +206,83 @@ struct StackView<'a> {
     log_retention_days: u32,
     /// The policy's `network`: the function's `VpcConfig` and the role's ENI permissions.
     network: Option<&'a policy::Network>,
+    /// The policy the function reads (`GSG_POLICY`), one field a line, for the reviewer: the
+    /// diff of a policy change shows `max_workers: 10` -> `8` on its own line, whatever form
+    /// (compact or compressed) the function's copy takes.
+    policy_lines: Vec<PolicyLine>,
+    /// False when the readable copy was left out to stay within the TemplateBody limit.
+    policy_shown: bool,
+}
+
+/// One line of the readable policy: `depth` levels of two spaces, a `- ` when it starts a list
+/// item, then `key:` and a value (a scalar, or a flow list of scalars) where there are any.
+#[derive(Serialize, Debug, PartialEq)]
+struct PolicyLine {
+    depth: usize,
+    dash: bool,
+    key: Option<String>,
+    value: Option<serde_json::Value>,
+    list: Option<Vec<serde_json::Value>>,
+}
+
+/// The runtime policy as YAML lines, in the policy's own order: mappings as blocks, lists of
+/// scalars in flow style (one line each), lists of mappings (overrides) as block items.
+fn policy_lines(policy: &policy::Policy) -> Vec<PolicyLine> {
+    // serde_yaml's mappings keep the order of the policy's fields.
+    let runtime = serde_yaml::to_value(policy::runtime_policy(policy)).unwrap_or_default();
+    let mut lines = Vec::new();
+    if let serde_yaml::Value::Mapping(map) = &runtime {
+        mapping_lines(map, 0, Dash::None, &mut lines);
+    }
+    lines
+}
+
+/// Whether a mapping is a list item, whose first key carries the `- `.
+#[derive(Clone, Copy, PartialEq)]
+enum Dash {
+    None,
+    FirstKey,
+}
+
+fn scalar(value: &serde_yaml::Value) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+fn mapping_lines(map: &serde_yaml::Mapping, depth: usize, dash: Dash, out: &mut Vec<PolicyLine>) {
+    for (i, (key, value)) in map.iter().enumerate() {
+        let dashed = dash == Dash::FirstKey && i == 0;
+        let line = |value: Option<serde_json::Value>, list: Option<Vec<serde_json::Value>>| {
+            PolicyLine {
+                // A dashed key sits one level out: `- ` takes the place of two spaces.
+                depth: if dashed { depth - 1 } else { depth },
+                dash: dashed,
+                key: key.as_str().map(str::to_string),
+                value,
+                list,
+            }
+        };
+        match value {
+            serde_yaml::Value::Mapping(inner) if !inner.is_empty() => {
+                out.push(line(None, None));
+                mapping_lines(inner, depth + 1, Dash::None, out);
+            }
+            serde_yaml::Value::Sequence(items)
+                if !items.is_empty() && items.iter().all(serde_yaml::Value::is_mapping) =>
+            {
+                out.push(line(None, None));
+                for item in items {
+                    if let serde_yaml::Value::Mapping(inner) = item {
+                        mapping_lines(inner, depth + 2, Dash::FirstKey, out);
+                    }
+                }
+            }
+            serde_yaml::Value::Sequence(items) => {
+                out.push(line(None, Some(items.iter().map(scalar).collect())))
+            }
+            serde_yaml::Value::Mapping(_) => out.push(line(None, Some(Vec::new()))),
+            other => out.push(line(Some(scalar(other)), None)),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -254,6 +338,8 @@ impl<'a> StackView<'a> {
             sweep_schedule,
             log_retention_days: LOG_RETENTION_DAYS,
             network: policy.network.as_ref(),
+            policy_lines: policy_lines(policy),
+            policy_shown: true,
         }
     }
 }
@@ -278,10 +364,33 @@ fn environment() -> Result<Environment<'static>, minijinja::Error> {
         }
     });
     env.add_filter("data", data);
+    env.add_filter("key", key);
     for (name, source) in TEMPLATES {
         env.add_template(name, source)?;
     }
     Ok(env)
+}
+
+/// The `key` filter: a mapping key from the policy. A plain name (letters, digits, `_ . -`,
+/// starting with a letter or `_`) is printed as it is, which YAML reads back as that name;
+/// anything else goes through [`data`] (quoted and escaped).
+fn key(value: Value) -> Result<Value, minijinja::Error> {
+    let plain = value.as_str().is_some_and(|name| {
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            && !["true", "false", "null", "yes", "no", "on", "off", "y", "n"]
+                .contains(&name.to_ascii_lowercase().as_str())
+    });
+    if plain {
+        Ok(Value::from_safe_string(
+            value.as_str().unwrap_or_default().to_string(),
+        ))
+    } else {
+        data(value)
+    }
 }
 
 /// The `data` filter: a scalar as a JSON literal, which YAML reads back as exactly that scalar
@@ -398,7 +507,7 @@ fn render_file(policy_file: &Path) -> Option<String> {
 
 /// Renders every policy and compares it with its committed render; also reports renders whose
 /// policy is gone.
-fn check_all(policies: &[PathBuf], rendered_dir: &Path) -> anyhow::Result<Outcome> {
+pub fn check_all(policies: &[PathBuf], rendered_dir: &Path) -> anyhow::Result<Outcome> {
     let mut problems = 0;
     for policy_file in policies {
         let Some(template) = render_file(policy_file) else {

@@ -706,8 +706,8 @@ fn every_printed_expression_in_the_template_goes_through_data() {
         if !inside_comment {
             printed += 1;
             assert!(
-                expression.ends_with("| data"),
-                "`{{{{ {expression} }}}}` is printed without `| data`"
+                expression.ends_with("| data") || expression.ends_with("| key"),
+                "`{{{{ {expression} }}}}` is printed without `| data` (or `| key`)"
             );
         }
         from = end + 2;
@@ -1784,4 +1784,80 @@ fn stack_tags_are_the_policy_tags_sorted() {
         .map(|(key, value)| (key.to_string(), value.to_string()))
     );
     assert!(stack_tags(&case("audit-no-notifications")).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The readable policy in Metadata
+
+#[test]
+fn the_metadata_holds_the_runtime_policy_one_field_a_line() {
+    let policy = default_policy();
+    let doc = parse(&render_stack(&policy).unwrap());
+    let shown = &doc["Metadata"]["GlueSessionGuard"]["Policy"];
+    let runtime: Value = serde_yaml::from_str(&policy::runtime_policy_json(&policy)).unwrap();
+    assert_eq!(
+        shown, &runtime,
+        "the readable copy reads back as what the function reads"
+    );
+}
+
+#[test]
+fn a_one_number_change_is_one_readable_line_of_the_diff() {
+    let before = default_policy();
+    let mut after = before.clone();
+    after.boundaries.max_workers = Some(8);
+    let (before, after) = (
+        render_stack(&before).unwrap(),
+        render_stack(&after).unwrap(),
+    );
+    let changed: Vec<(&str, &str)> = before
+        .lines()
+        .zip(after.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(before.lines().count(), after.lines().count());
+    assert_eq!(changed.len(), 2, "{changed:#?}");
+    assert_eq!(
+        changed[0],
+        ("        max_workers: 10", "        max_workers: 8"),
+        "the reviewer's line"
+    );
+    assert!(
+        changed[1].0.trim_start().starts_with("GSG_POLICY:"),
+        "the function's copy"
+    );
+}
+
+#[test]
+fn a_policy_too_large_to_show_is_deployed_with_a_note() {
+    let mut policy = default_policy();
+    // Many overrides: compressed, the function's copy stays small; one line each, the readable
+    // copy would pass the limit.
+    let template_override = policy.overrides[0].clone();
+    for i in 0..150 {
+        let mut rule = template_override.clone();
+        rule.name = format!("team-{i}");
+        rule.principals = vec![format!(
+            "arn:aws:iam::123456789012:role/{}{i}",
+            "TeamRoleWithALongName".repeat(8)
+        )];
+        policy.overrides.push(rule);
+    }
+    let template = render_stack(&policy).unwrap();
+    assert!(template.len() <= MAX_TEMPLATE_BODY_BYTES);
+    let doc = parse(&template);
+    assert_eq!(
+        doc["Metadata"]["GlueSessionGuard"]["Policy"],
+        "left out: the template would pass CloudFormation's 51,200-byte limit; read the policy file"
+    );
+}
+
+#[test]
+fn policy_keys_are_bare_only_when_yaml_reads_them_back_as_the_same_name() {
+    let shown = |name: &str| key(minijinja::Value::from(name)).unwrap().to_string();
+    assert_eq!(shown("max_workers"), "max_workers");
+    assert_eq!(shown("X.3X"), "X.3X");
+    assert_eq!(shown("yes"), "\"yes\"");
+    assert_eq!(shown("a b: c"), "\"a b: c\"");
+    assert_eq!(shown("3X"), "\"3X\"");
 }
