@@ -6,9 +6,11 @@ pub mod catalogue;
 pub mod evaluate;
 pub mod facts;
 pub mod glob;
+#[cfg(feature = "yaml")]
 pub mod locate;
 pub mod model;
 pub mod records;
+#[cfg(feature = "yaml")]
 mod shape;
 pub mod validate;
 
@@ -21,7 +23,9 @@ pub use facts::{
     read_create_session,
 };
 pub use model::{Boundaries, EnforcementAction, Mode, Network, Override, Policy};
-pub use validate::{Loaded, PolicyError, PolicyErrors, load_policy, load_policy_with_warnings};
+pub use validate::{PolicyError, PolicyErrors};
+#[cfg(feature = "yaml")]
+pub use validate::{Loaded, load_policy, load_policy_with_warnings};
 
 /// The prefix of a runtime policy that did not fit as JSON: raw DEFLATE, then standard base64.
 pub const COMPRESSED_PREFIX: &str = "deflate+base64:";

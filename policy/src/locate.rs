@@ -11,19 +11,13 @@ use std::collections::{HashMap, HashSet};
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::Marker;
 
-/// A 1-based line and column in the policy text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Location {
-    pub line: usize,
-    pub col: usize,
-}
+pub use crate::validate::Location;
 
-impl Location {
-    fn from_marker(marker: &Marker) -> Location {
-        Location {
-            line: marker.line(),
-            col: marker.col() + 1,
-        }
+/// A marker's place as a 1-based line and column.
+fn at(marker: &Marker) -> Location {
+    Location {
+        line: marker.line(),
+        col: marker.col() + 1,
     }
 }
 
@@ -80,14 +74,14 @@ impl LocationIndex {
                 Ok(next) => next,
                 Err(error) => {
                     problems.push(SyntaxProblem {
-                        location: Location::from_marker(error.marker()),
+                        location: at(error.marker()),
                         path: String::new(),
                         reason: format!("not valid YAML: {}", error.info()),
                     });
                     break;
                 }
             };
-            let here = Location::from_marker(&marker);
+            let here = at(&marker);
             let tag = match &event {
                 Event::Scalar(_, _, _, tag) => tag.as_ref(),
                 Event::MappingStart(_, tag) | Event::SequenceStart(_, tag) => tag.as_ref(),

@@ -1,15 +1,25 @@
 //! Loading and validating a policy file: every problem is reported as
 //! `file:line:col: field.path: reason`, and a policy with any problem is never returned.
 
+#[cfg(feature = "yaml")]
 use std::collections::HashSet;
 use std::fmt;
 
+#[cfg(feature = "yaml")]
 use crate::catalogue::{self, GLUE_VERSIONS, WORKER_TYPES};
+#[cfg(feature = "yaml")]
 use crate::glob::ArnPattern;
+#[cfg(feature = "yaml")]
 use crate::locate::{LocationIndex, join};
+#[cfg(feature = "yaml")]
 use crate::model::{Boundaries, FORMAT_VERSION, Network, Policy};
 
-pub use crate::locate::Location;
+/// A 1-based line and column in the policy text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Location {
+    pub line: usize,
+    pub col: usize,
+}
 
 /// Largest policy file accepted, before any parsing.
 pub const MAX_POLICY_BYTES: usize = 256 * 1024;
@@ -19,15 +29,19 @@ pub const MAX_POLICY_BYTES: usize = 256 * 1024;
 /// A policy whose JSON is longer travels compressed (`runtime_policy_env`); this bounds that too.
 pub const MAX_RUNTIME_POLICY_BYTES: usize = 3584;
 
+#[cfg(feature = "yaml")]
 /// The fewest workers a Glue session has.
 const MIN_SESSION_WORKERS: f64 = 2.0;
 
+#[cfg(feature = "yaml")]
 /// Most problems with the file's shape reported at once.
 const MAX_SHAPE_ERRORS: usize = 50;
 
 /// Longest a sane timeout may be, in minutes (7 days).
+#[cfg(feature = "yaml")]
 const MAX_SANE_MINUTES: u32 = 7 * 24 * 60;
 /// Most workers a sane limit may allow.
+#[cfg(feature = "yaml")]
 const MAX_SANE_WORKERS: u32 = 1000;
 /// Longest the Lambda may wait for a session to be ready: its own limit is 900 s, minus margin.
 pub const MAX_WAIT_FOR_READY_SECONDS: u32 = 780;
@@ -82,6 +96,7 @@ pub fn printable(text: &str) -> String {
 }
 
 impl PolicyError {
+    #[cfg_attr(not(feature = "yaml"), allow(dead_code))]
     pub(crate) fn new(file: &str, location: Location, path: &str, reason: &str) -> PolicyError {
         PolicyError {
             file: printable(file),
@@ -108,12 +123,14 @@ impl fmt::Display for PolicyErrors {
     }
 }
 
+#[cfg(feature = "yaml")]
 /// Parses and validates the policy text read from `file` (the name is only used in messages).
 /// Warnings (see [`load_policy_with_warnings`]) are dropped.
 pub fn load_policy(file: &str, bytes: &[u8]) -> Result<Policy, PolicyErrors> {
     load_policy_with_warnings(file, bytes).map(|loaded| loaded.policy)
 }
 
+#[cfg(feature = "yaml")]
 /// A valid policy, and what is worth a look in it without making it invalid: a worker type or
 /// Glue version this build's catalogue does not know (Glue may have shipped it since), each at
 /// its `file:line:col`.
@@ -123,6 +140,7 @@ pub struct Loaded {
     pub warnings: Vec<PolicyError>,
 }
 
+#[cfg(feature = "yaml")]
 /// Like [`load_policy`], keeping the warnings.
 pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, PolicyErrors> {
     let whole_file = |reason: String| {
@@ -244,6 +262,7 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
     }
 }
 
+#[cfg(feature = "yaml")]
 /// serde_yaml messages read `path.to.field: reason at line L column C`; split off the path and
 /// drop the position (it is printed in front).
 fn split_serde_message(message: &str) -> (String, String) {
@@ -262,6 +281,7 @@ fn split_serde_message(message: &str) -> (String, String) {
     (path, in_user_words(&reason))
 }
 
+#[cfg(feature = "yaml")]
 /// The few messages the YAML reader gives in Rust's words, in the user's.
 fn in_user_words(reason: &str) -> String {
     if reason.contains(" as u128, expected ")
@@ -275,6 +295,7 @@ fn in_user_words(reason: &str) -> String {
     reason.to_string()
 }
 
+#[cfg(feature = "yaml")]
 struct Checker<'a> {
     file: &'a str,
     index: &'a LocationIndex,
@@ -282,6 +303,7 @@ struct Checker<'a> {
     warnings: Vec<PolicyError>,
 }
 
+#[cfg(feature = "yaml")]
 /// What the catalogue says of a name in an allowed list.
 enum Known {
     Yes,
@@ -291,6 +313,7 @@ enum Known {
     Malformed(String),
 }
 
+#[cfg(feature = "yaml")]
 impl Checker<'_> {
     fn fail(&mut self, path: &str, reason: impl Into<String>) {
         let location = self.index.locate(path);
@@ -757,6 +780,7 @@ impl Ec2Id {
     }
 
     /// What it is called in messages, and how many a function takes.
+    #[cfg(feature = "yaml")]
     fn described(self) -> (&'static str, usize) {
         match self {
             Ec2Id::Subnet => ("subnet", MAX_SUBNETS),
@@ -775,6 +799,7 @@ impl Ec2Id {
     }
 }
 
+#[cfg(feature = "yaml")]
 fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
@@ -794,6 +819,7 @@ pub fn valid_stack_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
+#[cfg(feature = "yaml")]
 /// `eu-west-1`, `us-gov-west-1`, `ap-southeast-3`: letters-letters[-letters]-digit(s).
 fn valid_region(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
@@ -806,6 +832,7 @@ fn valid_region(region: &str) -> bool {
         && !parts[parts.len() - 1].is_empty()
 }
 
+#[cfg(feature = "yaml")]
 fn tag_char(c: char) -> bool {
     c.is_alphanumeric() || " _.:/=+-@".contains(c)
 }

@@ -299,6 +299,8 @@ impl Function {
                 ("AWS_LAMBDA_LOG_LEVEL", "WARN".to_string()),
             ])
             .stdin(Stdio::null())
+            // Its JSON log and metric lines: the demo prints each reply and what happened instead.
+            .stdout(Stdio::null())
             .spawn()
             .with_context(|| format!("starting {}", bootstrap.display()))?;
         Ok(Function {

@@ -152,7 +152,7 @@ fn refuse_stale(
 ) -> anyhow::Result<Option<Outcome>> {
     match render::check_all(policies, rendered_dir)? {
         Outcome::Success => Ok(None),
-        Outcome::Failed => {
+        Outcome::Failed | Outcome::Forwarded(_) => {
             eprintln!("not linting stale renders: run `cargo xtask render --write-all`, then lint");
             Ok(Some(Outcome::Failed))
         }

@@ -24,7 +24,8 @@ impl Test {
         tools::run_checked(
             Command::new(&cargo)
                 .current_dir(paths::root())
-                .args(["test", "--workspace", "--all-targets"])
+                // `--all-features`: xtask's AWS commands (its `aws` feature) are tested too.
+                .args(["test", "--workspace", "--all-targets", "--all-features"])
                 .args(&self.cargo_args)
                 .env("GSG_MOTO_ENDPOINT", &moto.endpoint),
         )?;
@@ -34,7 +35,15 @@ impl Test {
             tools::run_checked(
                 Command::new(&cargo)
                     .current_dir(paths::root())
-                    .args(["run", "--quiet", "--package", "xtask", "--"])
+                    .args([
+                        "run",
+                        "--quiet",
+                        "--package",
+                        "xtask",
+                        "--bin",
+                        "xtask",
+                        "--",
+                    ])
                     .args(step),
             )?;
         }

@@ -89,11 +89,31 @@ fn copy_checkout(to: &Path) {
     )
     .unwrap();
     let manifest = to.join("xtask/Cargo.toml");
-    let mut text = std::fs::read_to_string(&manifest).unwrap();
-    text.push_str(&format!(
-        "\n[[bin]]\nname = \"{COPY_BINARY}\"\npath = \"src/main.rs\"\n"
-    ));
-    std::fs::write(&manifest, text).unwrap();
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let light = "name = \"xtask\"\npath = \"src/main.rs\"";
+    assert!(
+        text.contains(light),
+        "xtask/Cargo.toml names its light binary"
+    );
+    std::fs::write(
+        &manifest,
+        text.replace(
+            light,
+            &format!("name = \"{COPY_BINARY}\"\npath = \"src/main.rs\""),
+        ),
+    )
+    .unwrap();
+    let config = to.join(".cargo/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("--bin xtask "),
+        "the alias names the light binary"
+    );
+    std::fs::write(
+        &config,
+        text.replace("--bin xtask ", &format!("--bin {COPY_BINARY} ")),
+    )
+    .unwrap();
 }
 
 /// `cargo xtask ARGS` in `checkout`, building into the shared target directory.

@@ -1,0 +1,185 @@
+//! The command line both binaries parse: the light commands run here; the AWS ones run here
+//! when this build has the `aws` feature (`xtask-aws`), and are handed to `xtask-aws` when not.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::*;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    version,
+    about = "Glue Session Guard: policy, stack and Lambda tooling",
+    after_help = "Exit codes: 0 done; 1 done, and the answer is no (an invalid policy, a failed \
+                  test, a stale render, a lint finding, a stack that needs attention); 2 could \
+                  not run (bad arguments, an unreadable file, an AWS or tool failure)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check policy files (default: every policy in policies/); exit 1 listing every error.
+    Validate(validate::Validate),
+    /// Judge every record a file holds (a CloudTrail record, trail log file, LookupEvents
+    /// response, JSON Lines, a Glue session) against a policy: one verdict per record.
+    Evaluate(evaluate::Evaluate),
+    /// Run each policy's sample sessions and compare with the expected verdicts.
+    TestPolicies(policy_tests::TestPolicies),
+    /// Render the CloudFormation stack for a policy.
+    Render(render::Render),
+    /// Lint the rendered stacks in policies/rendered/ with the pinned cfn-lint and checkov
+    /// (offline); any cfn-lint warning or failed checkov check fails.
+    Lint(lint::Lint),
+    /// Install the pinned Python tools (moto, cfn-lint, checkov, cargo-lambda, zig) into ./.venv.
+    Setup(tools::Setup),
+    /// The one test command: every test against a local moto server, policy samples,
+    /// rendered-stack freshness, cfn-lint and checkov.
+    Test(test::Test),
+    /// Build the Lambda package (bootstrap.zip) with cargo-lambda.
+    Build(build::Build),
+    /// Deploy the policy's stack: preflight, render, build, upload, create or update.
+    #[cfg(feature = "aws")]
+    Deploy(deploy::Deploy),
+    /// Deploy the policy's stack: preflight, render, build, upload, create or update.
+    #[cfg(not(feature = "aws"))]
+    Deploy(Forward),
+    /// Show what a deploy would change (text, Markdown for PR comments, or JSON).
+    #[cfg(feature = "aws")]
+    Plan(plan::PlanCommand),
+    /// Show what a deploy would change (text, Markdown for PR comments, or JSON).
+    #[cfg(not(feature = "aws"))]
+    Plan(Forward),
+    /// The deployed stack's state, recent events, outputs, DLQ depth and alarm states.
+    #[cfg(feature = "aws")]
+    Status(status::Status),
+    /// The deployed stack's state, recent events, outputs, DLQ depth and alarm states.
+    #[cfg(not(feature = "aws"))]
+    Status(Forward),
+    /// Delete the stack and the artifact bucket.
+    #[cfg(feature = "aws")]
+    CleanUp(cleanup::CleanUp),
+    /// Delete the stack and the artifact bucket.
+    #[cfg(not(feature = "aws"))]
+    CleanUp(Forward),
+    /// The whole loop locally: moto, deploy, two sessions, the deployed bootstrap under a
+    /// stand-in Runtime API, verdicts, the stop and its notification, clean-up.
+    #[cfg(feature = "aws")]
+    Demo(demo::Demo),
+    /// The whole loop locally: moto, deploy, two sessions, the deployed bootstrap under a
+    /// stand-in Runtime API, verdicts, the stop and its notification, clean-up.
+    #[cfg(not(feature = "aws"))]
+    Demo(Forward),
+    /// Measure this build against its performance targets (package size, start-up, memory,
+    /// work per event, evaluate, render); one table, JSON in bench/latest.json.
+    Bench(bench::Bench),
+}
+
+/// Parses the command line and runs the command; the exit code follows [`Outcome`].
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match paths::ensure_built_here()
+        .map_err(anyhow::Error::from)
+        .and_then(|()| run(cli.command))
+    {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Ok(Outcome::Forwarded(code)) => ExitCode::from(code),
+        Err(error) => match error
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<policy::PolicyErrors>())
+        {
+            // An invalid policy is an answer, the same for every command: its
+            // `file:line:col: field: reason` lines, and exit 1.
+            Some(invalid) => {
+                eprintln!("{invalid}");
+                ExitCode::from(1)
+            }
+            None => {
+                eprintln!("error: {error:#}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Validate(command) => command.run(),
+        Command::Evaluate(command) => command.run(),
+        Command::TestPolicies(command) => command.run(),
+        Command::Render(command) => command.run(),
+        Command::Lint(command) => command.run(),
+        Command::Setup(command) => command.run(),
+        Command::Test(command) => command.run(),
+        Command::Build(command) => command.run(),
+        #[cfg(feature = "aws")]
+        Command::Deploy(command) => command.run(),
+        #[cfg(not(feature = "aws"))]
+        Command::Deploy(forward) => forward.run("deploy"),
+        #[cfg(feature = "aws")]
+        Command::Plan(command) => command.run(),
+        #[cfg(not(feature = "aws"))]
+        Command::Plan(forward) => forward.run("plan"),
+        #[cfg(feature = "aws")]
+        Command::Status(command) => command.run(),
+        #[cfg(not(feature = "aws"))]
+        Command::Status(forward) => forward.run("status"),
+        #[cfg(feature = "aws")]
+        Command::CleanUp(command) => command.run(),
+        #[cfg(not(feature = "aws"))]
+        Command::CleanUp(forward) => forward.run("clean-up"),
+        #[cfg(feature = "aws")]
+        Command::Demo(command) => command.run(),
+        #[cfg(not(feature = "aws"))]
+        Command::Demo(forward) => forward.run("demo"),
+        Command::Bench(command) => command.run(),
+    }
+}
+
+// An AWS command's arguments, handed as they are to `xtask-aws`, which knows them (its `--help`
+// lists them). A plain comment: a doc comment here would replace each command's own in `--help`.
+#[cfg(not(feature = "aws"))]
+#[derive(clap::Args)]
+#[command(disable_help_flag = true)]
+pub struct Forward {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    args: Vec<std::ffi::OsString>,
+}
+
+#[cfg(not(feature = "aws"))]
+impl Forward {
+    /// Runs `command` in `xtask-aws` (built by cargo, with the AWS SDK, the first time) and
+    /// passes its exit code on.
+    fn run(self, command: &str) -> anyhow::Result<Outcome> {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .current_dir(paths::root())
+            .args([
+                "run",
+                "--quiet",
+                "--package",
+                "xtask",
+                "--features",
+                "aws",
+                "--bin",
+                "xtask-aws",
+                "--",
+                command,
+            ])
+            .args(&self.args)
+            .status()
+            .map_err(|error| anyhow::anyhow!("starting cargo to run xtask-aws: {error}"))?;
+        Ok(Outcome::Forwarded(
+            status
+                .code()
+                .and_then(|code| u8::try_from(code).ok())
+                .unwrap_or(2),
+        ))
+    }
+}
