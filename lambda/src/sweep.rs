@@ -52,13 +52,7 @@ pub async fn sweep(
         return Ok(report);
     }
 
-    let now = SystemTime::now();
-    let oldest = running
-        .iter()
-        .map(|session| session::created_on(session).unwrap_or(now - LONGEST_SESSION))
-        .min()
-        .unwrap_or(now);
-    let creations = creator::lookup_creations(&guard.cloudtrail, oldest - CLOCK_SLACK, now).await?;
+    let creations = creations_of(guard, &running).await?;
     report.creators_found = creations.len();
 
     let mut failures = Vec::new();
@@ -133,14 +127,36 @@ async fn running_sessions(
     Ok((listed, running))
 }
 
-/// Judges one listed session as the real-time path would, with its tags and its creator.
-async fn judge_listed(
+/// The `CreateSession` records CloudTrail holds for the running sessions (since the oldest was
+/// created).
+async fn creations_of(guard: &Guard, running: &[Session]) -> Result<Creations, GuardError> {
+    let now = SystemTime::now();
+    let oldest = running
+        .iter()
+        .map(|session| session::created_on(session).unwrap_or(now - LONGEST_SESSION))
+        .min()
+        .unwrap_or(now);
+    creator::lookup_creations(&guard.cloudtrail, oldest - CLOCK_SLACK, now).await
+}
+
+/// One running session judged as the sweep judges it, before anything is done about it.
+#[derive(Debug, Clone)]
+pub struct Assessed {
+    pub case: Case,
+    pub verdict: Verdict,
+    /// The sweep would leave it to the next sweep (see [`defer`]).
+    pub deferred: bool,
+}
+
+/// Judges one listed session as the real-time path would, with its tags, its creator and its
+/// usage profile: reads only (`GetTags`, `GetUsageProfile`).
+pub async fn assess(
     guard: &Guard,
     invocation: &Invocation,
     session: &Session,
     creations: &Creations,
     metrics: &Metrics,
-) -> Result<SessionReport, GuardError> {
+) -> Result<Assessed, GuardError> {
     let reported = policy::facts_from_glue_session(&session::session_json(session))
         .map_err(|ignored| GuardError::Request(ignored.reason))?;
     let id = reported.session_id.clone();
@@ -177,21 +193,78 @@ async fn judge_listed(
         created_on: session::created_on(session),
     };
     let verdict = enforce::evaluate(guard, &case, metrics);
-
     let age = session::created_on(session)
         .and_then(|created| SystemTime::now().duration_since(created).ok());
-    if defer(
+    let deferred = defer(
         guard.policy(),
         &verdict,
         creator,
         age,
         guard.timing.cloudtrail_lag,
-    ) {
+    );
+    Ok(Assessed {
+        case,
+        verdict,
+        deferred,
+    })
+}
+
+/// Judges one listed session (see [`assess`]) and acts on the verdict, unless it is deferred.
+async fn judge_listed(
+    guard: &Guard,
+    invocation: &Invocation,
+    session: &Session,
+    creations: &Creations,
+    metrics: &Metrics,
+) -> Result<SessionReport, GuardError> {
+    let Assessed {
+        case,
+        verdict,
+        deferred,
+    } = assess(guard, invocation, session, creations, metrics).await?;
+    if deferred {
         let report = SessionReport::new(&case, &verdict, Outcome::Deferred);
         enforce::log_report(&report);
         return Ok(report);
     }
     enforce::act(guard, invocation, &case, &verdict, metrics).await
+}
+
+/// What a sweep would do, without doing it: every running session judged exactly as the sweep
+/// judges it (the same listing, records, tags, usage profiles), nothing stopped or notified.
+/// When CloudTrail cannot be read, every session is still judged, with its creator unknown, and
+/// `creators_unavailable` says why (a read-only report is more useful degraded than absent; the
+/// sweep itself fails instead).
+#[derive(Debug, Clone)]
+pub struct Scan {
+    /// Sessions listed (any status).
+    pub listed: usize,
+    pub sessions: Vec<Assessed>,
+    /// Why the creators could not be read from CloudTrail, when they could not.
+    pub creators_unavailable: Option<String>,
+}
+
+/// Scans the running sessions: see [`Scan`].
+pub async fn scan(guard: &Guard, invocation: &Invocation) -> Result<Scan, GuardError> {
+    let metrics = Metrics::default();
+    let (listed, running) = running_sessions(&guard.glue).await?;
+    let (creations, creators_unavailable) = if running.is_empty() {
+        (Creations::default(), None)
+    } else {
+        match creations_of(guard, &running).await {
+            Ok(creations) => (creations, None),
+            Err(failure) => (Creations::default(), Some(failure.to_string())),
+        }
+    };
+    let mut sessions = Vec::new();
+    for session in &running {
+        sessions.push(assess(guard, invocation, session, &creations, &metrics).await?);
+    }
+    Ok(Scan {
+        listed,
+        sessions,
+        creators_unavailable,
+    })
 }
 
 #[cfg(test)]

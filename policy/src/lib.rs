@@ -23,9 +23,9 @@ pub use facts::{
     read_create_session,
 };
 pub use model::{Boundaries, EnforcementAction, Mode, Network, Override, Policy};
-pub use validate::{PolicyError, PolicyErrors};
 #[cfg(feature = "yaml")]
 pub use validate::{Loaded, load_policy, load_policy_with_warnings};
+pub use validate::{PolicyError, PolicyErrors};
 
 /// The prefix of a runtime policy that did not fit as JSON: raw DEFLATE, then standard base64.
 pub const COMPRESSED_PREFIX: &str = "deflate+base64:";

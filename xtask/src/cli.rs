@@ -61,6 +61,14 @@ enum Command {
     /// The deployed stack's state, recent events, outputs, DLQ depth and alarm states.
     #[cfg(not(feature = "aws"))]
     Status(Forward),
+    /// What the policy would do to the sessions running now (read only: nothing is stopped or
+    /// notified); exit 1 when some would be stopped.
+    #[cfg(feature = "aws")]
+    Scan(scan::ScanCommand),
+    /// What the policy would do to the sessions running now (read only: nothing is stopped or
+    /// notified); exit 1 when some would be stopped.
+    #[cfg(not(feature = "aws"))]
+    Scan(Forward),
     /// Delete the stack and the artifact bucket.
     #[cfg(feature = "aws")]
     CleanUp(cleanup::CleanUp),
@@ -130,6 +138,10 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Status(command) => command.run(),
         #[cfg(not(feature = "aws"))]
         Command::Status(forward) => forward.run("status"),
+        #[cfg(feature = "aws")]
+        Command::Scan(command) => command.run(),
+        #[cfg(not(feature = "aws"))]
+        Command::Scan(forward) => forward.run("scan"),
         #[cfg(feature = "aws")]
         Command::CleanUp(command) => command.run(),
         #[cfg(not(feature = "aws"))]

@@ -4,7 +4,7 @@
 //! Two binaries share this library. `xtask` (what `cargo xtask` runs) is built without the AWS
 //! SDK, so the commands that never talk to AWS (validate, evaluate, test-policies, render, lint,
 //! backtest of files, build, bench, setup, test) answer without waiting for it to compile. The
-//! commands that talk to AWS (deploy, plan, status, clean-up, demo) live behind the `aws` feature:
+//! commands that talk to AWS (deploy, plan, status, scan, clean-up, demo) live behind the `aws` feature:
 //! the light binary hands them to `xtask-aws` (`cargo run -p xtask --features aws --bin
 //! xtask-aws`), which cargo builds the first time one of them is used.
 
@@ -38,6 +38,8 @@ mod lifecycle_tests;
 pub mod network;
 #[cfg(feature = "aws")]
 pub mod plan;
+#[cfg(feature = "aws")]
+pub mod scan;
 #[cfg(feature = "aws")]
 pub mod stack;
 #[cfg(feature = "aws")]

@@ -531,3 +531,78 @@ async fn without_yes_or_a_terminal_clean_up_deletes_nothing() {
     };
     assert_eq!(holdings(&aws, "gsg-consent-clean-up").await, nothing);
 }
+
+/// `scan` against sessions created in moto: the sweep's own judgement, read only. moto has no
+/// `LookupEvents` (it answers 500): the scan still judges every session, creator unknown, warns
+/// once, and marks the rows an override or exemption could change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_judges_the_running_sessions_and_changes_nothing() {
+    emulator_credentials();
+    let moto = Moto::start().unwrap();
+    let scratch = Scratch::new("gsg-scan");
+    let args = scratch.args(&moto.endpoint);
+    let aws = emulator(&args).await;
+    let glue = aws.glue();
+    for (id, workers) in [("scan-small", 2), ("scan-big", 40)] {
+        glue.create_session()
+            .id(id)
+            .role("arn:aws:iam::123456789012:role/GlueInteractiveSessionRole")
+            .command(
+                aws_sdk_glue::types::SessionCommand::builder()
+                    .name("glueetl")
+                    .python_version("3")
+                    .build(),
+            )
+            .number_of_workers(workers)
+            .worker_type(aws_sdk_glue::types::WorkerType::G1X)
+            .glue_version("4.0")
+            .connections(
+                aws_sdk_glue::types::ConnectionsList::builder()
+                    .connections("private-vpc")
+                    .build(),
+            )
+            .tags("owner", "alice")
+            .send()
+            .await
+            .unwrap();
+    }
+    let report = crate::scan::ScanCommand {
+        aws: args.clone(),
+        ..Default::default()
+    }
+    .scan()
+    .await
+    .unwrap();
+    // moto's sessions report no workers or worker type, and a MaxCapacity of 123 whatever was
+    // asked for: the sweep's judgement (and so the scan's) sees 123 DPUs for each.
+    assert_eq!((report.listed, report.judged, report.would_stop), (2, 2, 2));
+    for id in ["scan-small", "scan-big"] {
+        let row = report.sessions.iter().find(|r| r.session_id == id).unwrap();
+        assert_eq!(row.decision, policy::Decision::Violation, "{id}");
+        assert_eq!(row.rules, ["max_dpu"], "{id}");
+        assert_eq!(row.would, "stop", "{id}");
+        assert_eq!(row.status, "READY", "{id}");
+        assert!(
+            row.uncertain,
+            "{id}: an override or exemption could apply once the creator is known"
+        );
+    }
+    assert!(
+        report
+            .warning
+            .as_deref()
+            .is_some_and(|warning| warning.starts_with("CloudTrail could not be read")),
+        "{:?}",
+        report.warning
+    );
+    assert!(report.text().contains("violation ?"), "{}", report.text());
+    // Read only: both sessions still run.
+    for id in ["scan-small", "scan-big"] {
+        let session = glue.get_session().id(id).send().await.unwrap();
+        assert_eq!(
+            session.session().and_then(|s| s.status()),
+            Some(&aws_sdk_glue::types::SessionStatus::Ready),
+            "{id}"
+        );
+    }
+}
