@@ -1,7 +1,7 @@
 //! `cargo xtask build`: the Lambda's deployment package, built by cargo-lambda (from `.venv`,
 //! cross-linking with zig) as `bootstrap.zip`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context;
@@ -75,8 +75,68 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| paths::root().join("target"))
 }
 
-/// Builds the release package and returns the path of `bootstrap.zip`.
+/// What the package is built from: the function's and the policy core's sources and manifests,
+/// the lock file and cargo's configuration. A package built from the same bytes, for the same
+/// architecture, is current.
+const PACKAGE_INPUTS: &[&str] = &[
+    "lambda/src",
+    "lambda/Cargo.toml",
+    "policy/src",
+    "policy/Cargo.toml",
+    "Cargo.toml",
+    "Cargo.lock",
+    ".cargo/config.toml",
+];
+
+/// A fingerprint of [`PACKAGE_INPUTS`] (every file's path and bytes, in name order) and the
+/// architecture. Not a security measure: it only decides whether to build again.
+pub fn package_fingerprint(root: &Path, arch: Architecture) -> anyhow::Result<String> {
+    use std::hash::{Hash, Hasher};
+    let mut files = Vec::new();
+    for input in PACKAGE_INPUTS {
+        collect_files(&root.join(input), &mut files)?;
+    }
+    files.sort();
+    // SipHash with fixed keys: the same bytes give the same fingerprint in every run.
+    #[allow(deprecated)]
+    let mut hasher = std::hash::SipHasher::new();
+    arch.lambda_name().hash(&mut hasher);
+    for file in &files {
+        file.strip_prefix(root).unwrap_or(file).hash(&mut hasher);
+        std::fs::read(file)
+            .with_context(|| format!("reading {}", paths::shown(file)))?
+            .hash(&mut hasher);
+    }
+    Ok(format!("{}:{:016x}", arch.lambda_name(), hasher.finish()))
+}
+
+fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    if path.is_dir() {
+        for entry in
+            std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))?
+        {
+            collect_files(&entry?.path(), files)?;
+        }
+    } else if path.is_file() {
+        files.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+/// The release package, `bootstrap.zip`: reused when it was built from this tree's sources for
+/// `arch` (deploy, demo and bench then start at once), else built with cargo-lambda.
 pub fn build_lambda(arch: Architecture) -> anyhow::Result<PathBuf> {
+    let zip = target_dir().join("lambda/bootstrap/bootstrap.zip");
+    let stamp = zip.with_extension("zip.inputs");
+    let fingerprint = package_fingerprint(&paths::root(), arch)?;
+    if zip.exists() && std::fs::read_to_string(&stamp).is_ok_and(|built| built == fingerprint) {
+        eprintln!(
+            "reusing {}: built from this tree's sources for {}",
+            paths::shown(&zip),
+            arch.lambda_name()
+        );
+        return Ok(zip);
+    }
     tools::ensure_venv()?;
     let path = tools::path_with_venv()?;
     let mut command = Command::new(tools::venv_bin("cargo-lambda"));
@@ -99,12 +159,56 @@ pub fn build_lambda(arch: Architecture) -> anyhow::Result<PathBuf> {
         "building the Lambda ({}) with cargo-lambda",
         arch.lambda_name()
     );
+    let _ = std::fs::remove_file(&stamp);
     tools::run_checked(&mut command).context("building the Lambda")?;
-    let zip = target_dir().join("lambda/bootstrap/bootstrap.zip");
     anyhow::ensure!(
         zip.exists(),
         "cargo-lambda finished but {} is missing",
         zip.display()
     );
+    std::fs::write(&stamp, &fingerprint)
+        .with_context(|| format!("writing {}", paths::shown(&stamp)))?;
     Ok(zip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_follows_the_sources_and_the_architecture() {
+        let dir = std::env::temp_dir().join(format!("gsg-fingerprint-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("lambda/src")).unwrap();
+        std::fs::create_dir_all(dir.join("policy/src")).unwrap();
+        std::fs::write(dir.join("lambda/src/main.rs"), "fn main() {}").unwrap();
+        std::fs::write(dir.join("policy/src/lib.rs"), "pub fn a() {}").unwrap();
+        std::fs::write(dir.join("Cargo.lock"), "# lock").unwrap();
+        let first = package_fingerprint(&dir, Architecture::X86_64).unwrap();
+        assert_eq!(
+            first,
+            package_fingerprint(&dir, Architecture::X86_64).unwrap()
+        );
+        assert_ne!(
+            first,
+            package_fingerprint(&dir, Architecture::Arm64).unwrap()
+        );
+        std::fs::write(dir.join("policy/src/lib.rs"), "pub fn b() {}").unwrap();
+        assert_ne!(
+            first,
+            package_fingerprint(&dir, Architecture::X86_64).unwrap()
+        );
+        std::fs::write(dir.join("policy/src/lib.rs"), "pub fn a() {}").unwrap();
+        assert_eq!(
+            first,
+            package_fingerprint(&dir, Architecture::X86_64).unwrap()
+        );
+        // Files outside the function's inputs do not count.
+        std::fs::write(dir.join("README.md"), "docs").unwrap();
+        assert_eq!(
+            first,
+            package_fingerprint(&dir, Architecture::X86_64).unwrap()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
