@@ -86,6 +86,9 @@ enum Command {
     /// Measure this build against its performance targets (package size, start-up, memory,
     /// work per event, evaluate, render); one table, JSON in bench/latest.json.
     Bench(bench::Bench),
+    /// Judge every CreateSession in CloudTrail's history under a policy (and a baseline):
+    /// what it would stop, for which rules, and the DPU-hours at stake.
+    Backtest(backtest::Backtest),
 }
 
 /// Parses the command line and runs the command; the exit code follows [`Outcome`].
@@ -151,6 +154,7 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         #[cfg(not(feature = "aws"))]
         Command::Demo(forward) => forward.run("demo"),
         Command::Bench(command) => command.run(),
+        Command::Backtest(command) => command.run(),
     }
 }
 

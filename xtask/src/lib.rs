@@ -8,6 +8,7 @@
 //! the light binary hands them to `xtask-aws` (`cargo run -p xtask --features aws --bin
 //! xtask-aws`), which cargo builds the first time one of them is used.
 
+pub mod backtest;
 pub mod bench;
 pub mod build;
 pub mod cli;

@@ -1,0 +1,469 @@
+//! What one CloudTrail record tells a backtest, and what one log file gave: the vocabulary the
+//! reading side hands to the pure report. A successful `CreateSession` becomes a
+//! [`JudgedSession`] (judged under the policy and the baseline, with the DPUs and timeout its
+//! cost needs); a successful `StopSession` or `DeleteSession` becomes a [`SessionEnd`]; every
+//! other record is only counted. No I/O.
+
+use policy::catalogue::SessionType;
+use policy::{Decision, Fact, Policy, ProfileLookup, SessionFacts, Verdict};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::time::{UnixSeconds, parse_rfc3339};
+
+/// The `eventSource` of Glue's records. A record whose text lacks it (quoted) is never parsed.
+pub const GLUE_EVENT_SOURCE: &str = "glue.amazonaws.com";
+
+/// The Glue calls a backtest reads; every other record is only counted.
+const READ_EVENTS: &[&str] = &["CreateSession", "StopSession", "DeleteSession"];
+
+/// Whether a record with this `eventSource` and `eventName` is worth parsing whole. `None`
+/// (the record does not say at the top, e.g. an EventBridge envelope) is worth it.
+pub fn worth_parsing(event_source: Option<&str>, event_name: Option<&str>) -> bool {
+    match (event_source, event_name) {
+        (Some(GLUE_EVENT_SOURCE), Some(name)) => READ_EVENTS.contains(&name),
+        (Some(GLUE_EVENT_SOURCE), None) | (None, _) => true,
+        (Some(_), _) => false,
+    }
+}
+
+/// The policies every session is judged under.
+#[derive(Clone, Copy)]
+pub struct Judges<'p> {
+    pub policy: &'p Policy,
+    /// The policy to compare with (`--baseline`, `--baseline-rev`).
+    pub baseline: Option<&'p Policy>,
+}
+
+/// A verdict, as far as a backtest needs it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Judgement {
+    pub decision: Decision,
+    /// The broken boundary keys, in the verdict's order.
+    pub rules: Vec<String>,
+    /// The override whose limits applied.
+    #[serde(rename = "override")]
+    pub override_name: Option<String>,
+}
+
+impl Judgement {
+    fn of(verdict: Verdict) -> Judgement {
+        Judgement {
+            decision: verdict.decision,
+            rules: verdict.violations.into_iter().map(|v| v.rule).collect(),
+            override_name: verdict.override_name,
+        }
+    }
+
+    /// The guard would act on the session: a violation (stopped in enforce mode, reported in
+    /// audit mode). Exempt sessions break boundaries but are never stopped.
+    pub fn stops(&self) -> bool {
+        self.decision == Decision::Violation
+    }
+}
+
+/// What a session's cost needs: its DPUs and its timeout, each resolved as `evaluate` resolves
+/// them (Glue's documented defaults for what the creator left out), or why it is not known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capacity {
+    pub dpus: Result<f64, String>,
+    pub timeout_minutes: Result<u64, String>,
+}
+
+/// One successful `CreateSession`, judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JudgedSession {
+    pub session_id: String,
+    /// CloudTrail's `eventID`: the same record read twice (overlapping sources) counts once.
+    pub event_id: Option<String>,
+    /// `eventTime` as written.
+    pub event_time: Option<String>,
+    /// `eventTime`, read.
+    pub created_at: Option<UnixSeconds>,
+    pub principal: Option<String>,
+    pub under_policy: Judgement,
+    pub under_baseline: Option<Judgement>,
+    pub capacity: Capacity,
+}
+
+/// A successful `StopSession` or `DeleteSession`: when the session named by
+/// `requestParameters.id` stopped billing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEnd {
+    pub session_id: String,
+    pub at: UnixSeconds,
+}
+
+/// What one record tells a backtest.
+#[derive(Debug)]
+pub enum Observation {
+    Created(Box<JudgedSession>),
+    Ended(SessionEnd),
+    /// A `CreateSession` record that created no session (a failed call), or one that cannot be
+    /// judged (it names no session).
+    CreateNotJudged,
+    /// Any other record.
+    Other,
+}
+
+/// Reads one record (bare, or in its EventBridge envelope).
+pub fn observe(record: &Value, judges: Judges<'_>) -> Observation {
+    let inner = match record.get("detail") {
+        Some(detail) if detail.is_object() => detail,
+        _ => record,
+    };
+    let text = |key: &str| inner.get(key).and_then(Value::as_str);
+    if text("eventSource") != Some(GLUE_EVENT_SOURCE) {
+        return Observation::Other;
+    }
+    match text("eventName") {
+        Some("CreateSession") => match policy::read_create_session(record) {
+            Ok(created) => {
+                let facts = created.facts(None);
+                let event_time = text("eventTime").map(str::to_string);
+                Observation::Created(Box::new(JudgedSession {
+                    session_id: facts.session_id.clone(),
+                    event_id: text("eventID").map(str::to_string),
+                    created_at: event_time.as_deref().and_then(parse_rfc3339),
+                    event_time,
+                    principal: facts.principal.as_ref().map(|p| p.arn.clone()),
+                    under_policy: Judgement::of(policy::evaluate(judges.policy, &facts)),
+                    under_baseline: judges
+                        .baseline
+                        .map(|baseline| Judgement::of(policy::evaluate(baseline, &facts))),
+                    capacity: capacity(judges.policy, &facts),
+                }))
+            }
+            Err(_) => Observation::CreateNotJudged,
+        },
+        Some("StopSession" | "DeleteSession") => {
+            let failed = inner.get("errorCode").is_some_and(|code| !code.is_null());
+            let id = inner
+                .get("requestParameters")
+                .and_then(|request| request.get("id"))
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty());
+            match (failed, id, text("eventTime").and_then(parse_rfc3339)) {
+                (false, Some(id), Some(at)) => Observation::Ended(SessionEnd {
+                    session_id: id.to_string(),
+                    at,
+                }),
+                _ => Observation::Other,
+            }
+        }
+        _ => Observation::Other,
+    }
+}
+
+/// The defaults that applied to what the creator left out, as `evaluate` finds them: the usage
+/// profile's where the session has one and its definition is known, else Glue's documented
+/// defaults for the session type; or why they are not known.
+struct LeftOut {
+    number_of_workers: Result<u64, String>,
+    worker_type: Result<String, String>,
+    timeout_minutes: Result<u64, String>,
+}
+
+impl LeftOut {
+    fn of(facts: &SessionFacts) -> LeftOut {
+        let glue = match &facts.session_type {
+            Fact::Given(name) => SessionType::from_command_name(name)
+                .map(SessionType::documented_defaults)
+                .ok_or_else(|| {
+                    format!(
+                        "Glue documents no defaults for sessions of type {}",
+                        policy::quoted(name)
+                    )
+                }),
+            _ => Err("the session type (Command.Name) is not known".to_string()),
+        };
+        let missing = |what: &str| format!("Glue documents no default {what} for this session");
+        let from_glue = LeftOut {
+            number_of_workers: glue.clone().and_then(|d| {
+                d.number_of_workers
+                    .ok_or_else(|| missing("number of workers"))
+            }),
+            worker_type: glue.clone().and_then(|d| {
+                d.worker_type
+                    .map(str::to_string)
+                    .ok_or_else(|| missing("worker type"))
+            }),
+            timeout_minutes: glue.and_then(|d| d.timeout_minutes.ok_or_else(|| missing("timeout"))),
+        };
+        let unknown = |why: String| LeftOut {
+            number_of_workers: Err(why.clone()),
+            worker_type: Err(why.clone()),
+            timeout_minutes: Err(why),
+        };
+        match (&facts.profile_name, &facts.usage_profile) {
+            (Fact::Omitted, _) => from_glue,
+            (Fact::Given(_), ProfileLookup::Found(profile)) => LeftOut {
+                number_of_workers: profile
+                    .number_of_workers
+                    .map_or(from_glue.number_of_workers, Ok),
+                worker_type: profile
+                    .worker_type
+                    .clone()
+                    .map_or(from_glue.worker_type, Ok),
+                timeout_minutes: profile
+                    .timeout_minutes
+                    .map_or(from_glue.timeout_minutes, Ok),
+            },
+            (Fact::Given(name), _) => unknown(format!(
+                "usage profile {} supplies it, and its definition is not known",
+                policy::quoted(name)
+            )),
+            (Fact::Unknown, _) => {
+                unknown("the record does not show whether a usage profile supplied it".to_string())
+            }
+        }
+    }
+}
+
+fn resolved<T: Clone>(
+    fact: &Fact<T>,
+    default: &Result<T, String>,
+    what: &str,
+) -> Result<T, String> {
+    match fact {
+        Fact::Given(value) => Ok(value.clone()),
+        Fact::Omitted => default
+            .clone()
+            .map_err(|why| format!("{what} left out, and {why}")),
+        Fact::Unknown => Err(format!("{what} not readable in the record")),
+    }
+}
+
+/// The session's DPUs (workers × the DPUs of its worker type, by the policy's catalogue and
+/// `worker_type_dpu`, or `MaxCapacity`) and timeout, as `evaluate` resolves them.
+pub fn capacity(policy: &Policy, facts: &SessionFacts) -> Capacity {
+    let left_out = LeftOut::of(facts);
+    let capacity_only = matches!(facts.max_capacity, Fact::Given(_))
+        && matches!(facts.number_of_workers, Fact::Omitted)
+        && matches!(facts.worker_type, Fact::Omitted);
+    let by_workers = if capacity_only {
+        Err("MaxCapacity given instead of workers".to_string())
+    } else {
+        resolved(
+            &facts.number_of_workers,
+            &left_out.number_of_workers,
+            "NumberOfWorkers",
+        )
+        .and_then(|workers| {
+            let worker_type = resolved(&facts.worker_type, &left_out.worker_type, "WorkerType")?;
+            match policy.dpu_per_worker(&worker_type) {
+                Some(per_worker) => Ok(workers as f64 * per_worker),
+                None => Err(format!(
+                    "worker type {} has no known DPU figure",
+                    policy::quoted(&worker_type)
+                )),
+            }
+        })
+    };
+    let dpus = match (by_workers, &facts.max_capacity) {
+        (Ok(dpus), _) => Ok(dpus),
+        (Err(_), Fact::Given(capacity)) => Ok(*capacity),
+        (Err(why), _) => Err(why),
+    };
+    Capacity {
+        dpus,
+        timeout_minutes: resolved(&facts.timeout_minutes, &left_out.timeout_minutes, "Timeout"),
+    }
+}
+
+/// What one log file (or other named input) gave.
+#[derive(Debug, Default)]
+pub struct Harvest {
+    /// The file, as shown in messages.
+    pub file: String,
+    /// Every record read, Glue's or not.
+    pub records: u64,
+    /// Elements that could not be read as records (a `CloudTrailEvent` that is not JSON).
+    pub unreadable_records: u64,
+    pub create_not_judged: u64,
+    pub sessions: Vec<JudgedSession>,
+    pub ends: Vec<SessionEnd>,
+    /// Why the file could not be read to its end (after the records counted above).
+    pub damage: Option<String>,
+}
+
+impl Harvest {
+    pub fn of(file: impl Into<String>) -> Harvest {
+        Harvest {
+            file: file.into(),
+            ..Harvest::default()
+        }
+    }
+
+    /// One record read, and what it told.
+    pub fn add(&mut self, observation: Observation) {
+        self.records += 1;
+        match observation {
+            Observation::Created(session) => self.sessions.push(*session),
+            Observation::Ended(end) => self.ends.push(end),
+            Observation::CreateNotJudged => self.create_not_judged += 1,
+            Observation::Other => {}
+        }
+    }
+
+    /// Forgets everything read (the file is read again another way).
+    pub fn restart(&mut self) {
+        *self = Harvest::of(std::mem::take(&mut self.file));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn policy(boundaries: &str) -> Policy {
+        let text = format!(
+            "version: 1\nstack: {{name: guard}}\nboundaries: {boundaries}\n\
+             worker_type_dpu: {{X.3X: 3}}\n"
+        );
+        policy::load_policy("p.yaml", text.as_bytes()).unwrap()
+    }
+
+    fn create(request: Value) -> Value {
+        json!({
+            "eventSource": "glue.amazonaws.com", "eventName": "CreateSession",
+            "eventTime": "2026-11-29T09:00:00Z", "eventID": "e-1",
+            "userIdentity": {"arn": "arn:aws:iam::123456789012:user/bob"},
+            "requestParameters": request,
+            "responseElements": {"session": {"id": request["id"], "status": "PROVISIONING"}}
+        })
+    }
+
+    fn created(record: &Value, judges: Judges<'_>) -> JudgedSession {
+        match observe(record, judges) {
+            Observation::Created(session) => *session,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_create_session_is_judged_under_both_policies_with_its_capacity() {
+        let (strict, loose) = (policy("{max_workers: 10}"), policy("{max_workers: 20}"));
+        let judges = Judges {
+            policy: &strict,
+            baseline: Some(&loose),
+        };
+        let record = create(json!({"id": "s-15", "command": {"name": "glueetl"},
+            "numberOfWorkers": 15, "workerType": "G.2X", "timeout": 60}));
+        let session = created(&record, judges);
+        assert_eq!(session.session_id, "s-15");
+        assert_eq!(session.event_id.as_deref(), Some("e-1"));
+        assert_eq!(session.created_at, parse_rfc3339("2026-11-29T09:00:00Z"));
+        assert_eq!(
+            session.principal.as_deref(),
+            Some("arn:aws:iam::123456789012:user/bob")
+        );
+        assert!(session.under_policy.stops());
+        assert_eq!(session.under_policy.rules, ["max_workers"]);
+        assert!(!session.under_baseline.unwrap().stops());
+        assert_eq!(session.capacity.dpus, Ok(30.0));
+        assert_eq!(session.capacity.timeout_minutes, Ok(60));
+    }
+
+    #[test]
+    fn left_out_settings_take_glue_defaults_or_stay_unknown() {
+        let policy = policy("{max_workers: 10}");
+        let judges = Judges {
+            policy: &policy,
+            baseline: None,
+        };
+        let spark = created(
+            &create(json!({"id": "s", "command": {"name": "glueetl"}})),
+            judges,
+        );
+        assert_eq!(spark.capacity.dpus, Ok(5.0));
+        assert_eq!(spark.capacity.timeout_minutes, Ok(2880));
+        let ray = created(
+            &create(json!({"id": "r", "command": {"name": "glueray"}, "workerType": "Z.2X"})),
+            judges,
+        );
+        let why = ray.capacity.dpus.unwrap_err();
+        assert!(why.starts_with("NumberOfWorkers left out"), "{why}");
+        assert!(ray.capacity.timeout_minutes.is_err());
+        let capacity = created(
+            &create(json!({"id": "c", "command": {"name": "glueetl"}, "maxCapacity": 7.5})),
+            judges,
+        );
+        assert_eq!(capacity.capacity.dpus, Ok(7.5));
+        let custom = created(
+            &create(json!({"id": "x", "command": {"name": "glueetl"},
+                "numberOfWorkers": 2, "workerType": "X.3X"})),
+            judges,
+        );
+        assert_eq!(custom.capacity.dpus, Ok(6.0));
+        let unknown = created(
+            &create(json!({"id": "u", "command": {"name": "glueetl"},
+                "numberOfWorkers": 2, "workerType": "Q.9X"})),
+            judges,
+        );
+        assert_eq!(
+            unknown.capacity.dpus,
+            Err("worker type \"Q.9X\" has no known DPU figure".to_string())
+        );
+        // Without Glue's echo the record cannot say whether a usage profile applied.
+        let mut bare = create(json!({"id": "b", "command": {"name": "glueetl"}}));
+        bare["responseElements"] = json!({});
+        let bare = created(&bare, judges);
+        assert!(bare.capacity.dpus.is_err() && bare.capacity.timeout_minutes.is_err());
+    }
+
+    #[test]
+    fn ends_failed_calls_and_other_records() {
+        let policy = policy("{max_workers: 10}");
+        let judges = Judges {
+            policy: &policy,
+            baseline: None,
+        };
+        let stop = json!({"eventSource": "glue.amazonaws.com", "eventName": "StopSession",
+            "eventTime": "2026-11-29T10:30:00Z", "requestParameters": {"id": "s-1"}});
+        match observe(&stop, judges) {
+            Observation::Ended(end) => {
+                assert_eq!(end.session_id, "s-1");
+                assert_eq!(end.at, parse_rfc3339("2026-11-29T10:30:00Z").unwrap());
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut failed_stop = stop.clone();
+        failed_stop["errorCode"] = json!("IllegalSessionStateException");
+        assert!(matches!(observe(&failed_stop, judges), Observation::Other));
+        let envelope = json!({"detail-type": "AWS API Call via CloudTrail", "detail": stop});
+        assert!(matches!(observe(&envelope, judges), Observation::Ended(_)));
+        let mut failed = create(json!({"id": "f", "command": {"name": "glueetl"}}));
+        failed["errorCode"] = json!("AccessDeniedException");
+        assert!(matches!(
+            observe(&failed, judges),
+            Observation::CreateNotJudged
+        ));
+        let s3 = json!({"eventSource": "s3.amazonaws.com", "eventName": "GetObject"});
+        assert!(matches!(observe(&s3, judges), Observation::Other));
+        assert!(matches!(observe(&json!([1]), judges), Observation::Other));
+    }
+
+    #[test]
+    fn only_the_glue_calls_read_are_parsed_whole() {
+        assert!(worth_parsing(
+            Some("glue.amazonaws.com"),
+            Some("CreateSession")
+        ));
+        assert!(worth_parsing(
+            Some("glue.amazonaws.com"),
+            Some("DeleteSession")
+        ));
+        assert!(!worth_parsing(
+            Some("glue.amazonaws.com"),
+            Some("GetSession")
+        ));
+        assert!(!worth_parsing(
+            Some("sts.amazonaws.com"),
+            Some("AssumeRole")
+        ));
+        assert!(worth_parsing(None, None));
+    }
+}

@@ -1,0 +1,229 @@
+//! Where the history comes from: a [`HistorySource`] hands over named readers, one per unit that
+//! can be read on its own (a log file), which the backtest reads in parallel. This file has the
+//! local one, [`TrailFolders`]: files and folders of CloudTrail log files, searched recursively
+//! in the layout a trail writes (`AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<file>`).
+//! Other sources (an S3 prefix, CloudTrail `LookupEvents` pages) implement the same trait.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+
+use crate::paths;
+
+/// One unit of history, open: its name (for messages) and its bytes, plain or gzipped.
+pub struct NamedReader {
+    pub name: String,
+    pub reader: Box<dyn Read + Send>,
+}
+
+/// One unit of history, or why it could not be opened (it is then reported as damaged, and the
+/// others are still read).
+pub enum Opened {
+    Ready(NamedReader),
+    Failed { name: String, reason: String },
+}
+
+/// A place history is read from.
+pub trait HistorySource {
+    /// What it is, for the report (`policies/trail`, `s3://bucket/AWSLogs/`).
+    fn describe(&self) -> String;
+
+    /// Its units, each opened when a reader asks for it (so only as many are open as are being
+    /// read). Listing is done before: a source that cannot be listed at all is an error here.
+    fn units(self: Box<Self>) -> anyhow::Result<Box<dyn Iterator<Item = Opened> + Send>>;
+}
+
+/// Files and folders on this machine (`--trail`). A file is read whatever its name; a folder
+/// is searched recursively for log files (`.json`, `.json.gz`, `.jsonl`, `.jsonl.gz`), leaving
+/// out `CloudTrail-Digest` folders (a trail's digests, which hold no records) and hidden
+/// entries. Symbolic links to files are followed; to folders, not (no cycles).
+pub struct TrailFolders {
+    paths: Vec<PathBuf>,
+}
+
+/// Names of log files inside folders.
+const LOG_FILE_ENDINGS: &[&str] = &[".json", ".json.gz", ".jsonl", ".jsonl.gz"];
+
+/// Folders a trail writes that hold no records.
+const SKIPPED_FOLDERS: &[&str] = &["CloudTrail-Digest"];
+
+impl TrailFolders {
+    /// The given paths; each must exist.
+    pub fn new(paths: Vec<PathBuf>) -> anyhow::Result<TrailFolders> {
+        if paths.is_empty() {
+            bail!("no history to read: give --trail FILE_OR_FOLDER (repeatable)");
+        }
+        for path in &paths {
+            if !path.exists() {
+                bail!("--trail {}: no such file or folder", paths::shown(path));
+            }
+        }
+        Ok(TrailFolders { paths })
+    }
+
+    /// Every file to read, in a stable order (each folder's files sorted by path), each once
+    /// however many `--trail` paths lead to it, and the folders that could not be listed, with
+    /// why.
+    fn files(&self) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
+        let mut files = Vec::new();
+        let mut failed = Vec::new();
+        for path in &self.paths {
+            if path.is_dir() {
+                let before = files.len();
+                walk(path, &mut files, &mut failed);
+                files[before..].sort();
+            } else {
+                files.push(path.clone());
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        files.retain(|file| seen.insert(file.canonicalize().unwrap_or_else(|_| file.clone())));
+        (files, failed)
+    }
+}
+
+fn is_log_file(name: &str) -> bool {
+    LOG_FILE_ENDINGS.iter().any(|ending| name.ends_with(ending))
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, failed: &mut Vec<(PathBuf, String)>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) => {
+            failed.push((
+                dir.to_path_buf(),
+                format!("the folder cannot be listed: {error}"),
+            ));
+            return;
+        }
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(error) => {
+                failed.push((
+                    dir.to_path_buf(),
+                    format!("the folder cannot be listed: {error}"),
+                ));
+                continue;
+            }
+        };
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            failed.push((path, "its type cannot be read".to_string()));
+            continue;
+        };
+        if kind.is_dir() {
+            if !SKIPPED_FOLDERS.contains(&name.as_ref()) {
+                walk(&path, files, failed);
+            }
+        } else if is_log_file(&name) && (kind.is_file() || path.is_file()) {
+            files.push(path);
+        }
+    }
+}
+
+impl HistorySource for TrailFolders {
+    fn describe(&self) -> String {
+        self.paths
+            .iter()
+            .map(|path| paths::shown(path))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn units(self: Box<Self>) -> anyhow::Result<Box<dyn Iterator<Item = Opened> + Send>> {
+        let (files, failed) = self.files();
+        if files.is_empty() && failed.is_empty() {
+            bail!(
+                "{} holds no CloudTrail log file ({})",
+                self.describe(),
+                LOG_FILE_ENDINGS.join(", ")
+            );
+        }
+        let failed = failed.into_iter().map(|(path, reason)| Opened::Failed {
+            name: paths::shown(&path),
+            reason,
+        });
+        let opened = files.into_iter().map(|path| {
+            let name = paths::shown(&path);
+            match std::fs::File::open(&path) {
+                Ok(file) => Opened::Ready(NamedReader {
+                    name,
+                    reader: Box::new(file),
+                }),
+                Err(error) => Opened::Failed {
+                    name,
+                    reason: format!("cannot be opened: {error}"),
+                },
+            }
+        });
+        Ok(Box::new(failed.chain(opened)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_are_searched_in_the_layout_a_trail_writes() {
+        let root = std::env::temp_dir().join(format!("gsg-backtest-source-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let day = root.join("AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11/29");
+        let digest = root.join("AWSLogs/123456789012/CloudTrail-Digest/eu-west-1/2026/11/29");
+        std::fs::create_dir_all(&day).unwrap();
+        std::fs::create_dir_all(&digest).unwrap();
+        for name in [
+            "b.json.gz",
+            "a.json",
+            "c.jsonl",
+            "notes.txt",
+            ".hidden.json",
+        ] {
+            std::fs::write(day.join(name), "{}").unwrap();
+        }
+        std::fs::write(digest.join("d.json.gz"), "{}").unwrap();
+        let single = root.join("events.txt");
+        std::fs::write(&single, "{}").unwrap();
+        let source = TrailFolders::new(vec![
+            root.join("AWSLogs"),
+            single.clone(),
+            day.join("a.json"),
+            root.join("AWSLogs/../AWSLogs/123456789012"),
+        ])
+        .unwrap();
+        let (files, failed) = source.files();
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a.json", "b.json.gz", "c.jsonl", "events.txt"]);
+        assert!(failed.is_empty());
+        let units: Vec<Opened> = Box::new(source).units().unwrap().collect();
+        assert_eq!(units.len(), 4);
+
+        let empty = root.join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        let error = Box::new(TrailFolders::new(vec![empty]).unwrap())
+            .units()
+            .err()
+            .unwrap();
+        assert!(
+            error.to_string().contains("holds no CloudTrail log file"),
+            "{error}"
+        );
+        let missing = TrailFolders::new(vec![root.join("nope")]).err().unwrap();
+        assert!(
+            missing.to_string().contains("no such file or folder"),
+            "{missing}"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

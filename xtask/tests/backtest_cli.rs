@@ -1,0 +1,566 @@
+//! `cargo xtask backtest` as a user runs it: generated trails in the layout a trail writes
+//! (plain and gzipped), a baseline whose differences are known (a file, and a git revision),
+//! damaged files, the cost at stake measured and bounded, the Markdown for a pull request, and
+//! the real-world trail file fixture.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test");
+    Path::new(&manifest_dir).parent().unwrap().to_path_buf()
+}
+
+fn xtask(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .current_dir(root())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A scratch folder unique to one test, emptied first.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gsg-backtest-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// A policy file limiting workers to `max_workers` (and nothing else).
+fn policy(dir: &Path, name: &str, max_workers: u32) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!("version: 1\nstack: {{name: guard}}\nboundaries:\n  max_workers: {max_workers}\n"),
+    )
+    .unwrap();
+    path
+}
+
+fn create(id: &str, workers: u64, time: &str) -> Value {
+    json!({
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/bob"},
+        "eventTime": time,
+        "eventSource": "glue.amazonaws.com",
+        "eventName": "CreateSession",
+        "awsRegion": "eu-west-1",
+        "requestParameters": {"id": id, "command": {"name": "glueetl"},
+            "numberOfWorkers": workers, "workerType": "G.1X", "timeout": 120},
+        "responseElements": {"session": {"id": id, "status": "PROVISIONING"}},
+        "eventID": format!("event-{id}-{time}")
+    })
+}
+
+fn stop(id: &str, time: &str) -> Value {
+    json!({"eventSource": "glue.amazonaws.com", "eventName": "StopSession", "eventTime": time,
+           "requestParameters": {"id": id}, "responseElements": {"id": id},
+           "userIdentity": {"arn": "arn:aws:iam::123456789012:user/bob"}})
+}
+
+fn s3(n: u64) -> Value {
+    json!({"eventSource": "s3.amazonaws.com", "eventName": "GetObject",
+           "eventTime": "2026-11-29T09:00:00Z", "userAgent": "glue.amazonaws.com",
+           "requestParameters": {"bucketName": "b", "key": format!("k{n}")}})
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// How a log file is written.
+#[derive(Clone, Copy)]
+enum Compression {
+    Plain,
+    Gzip,
+}
+
+/// Writes a log file in the layout a trail writes, under `trail/`; returns its path.
+fn log_file(
+    trail: &Path,
+    day: u32,
+    name: &str,
+    records: &[Value],
+    compression: Compression,
+) -> PathBuf {
+    let dir = trail.join(format!(
+        "AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11/{day:02}"
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let body = json!({"Records": records}).to_string();
+    let (file, bytes) = match compression {
+        Compression::Plain => (dir.join(format!("{name}.json")), body.into_bytes()),
+        Compression::Gzip => (dir.join(format!("{name}.json.gz")), gzip(body.as_bytes())),
+    };
+    std::fs::write(&file, bytes).unwrap();
+    file
+}
+
+/// The JSON report of a run, with its exit code.
+fn report(args: &[&str]) -> (Value, Option<i32>, String) {
+    let mut all = vec!["backtest", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = xtask(&all);
+    let stdout = text(&out.stdout);
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", text(&out.stderr)));
+    (json, out.status.code(), text(&out.stderr))
+}
+
+/// Sessions of 5, 15 and 25 workers, in two files (one gzipped), with other services' records.
+fn three_sessions(dir: &Path) -> PathBuf {
+    let trail = dir.join("trail");
+    log_file(
+        &trail,
+        29,
+        "a",
+        &[
+            s3(1),
+            create("s-5", 5, "2026-11-29T09:00:00Z"),
+            s3(2),
+            create("s-15", 15, "2026-11-29T09:05:00Z"),
+        ],
+        Compression::Gzip,
+    );
+    log_file(
+        &trail,
+        30,
+        "b",
+        &[create("s-25", 25, "2026-11-30T10:00:00Z"), s3(3)],
+        Compression::Plain,
+    );
+    trail
+}
+
+#[test]
+fn a_baseline_comparison_finds_the_known_differences() {
+    let dir = scratch("baseline");
+    let trail = three_sessions(&dir);
+    let (ten, twenty) = (
+        policy(&dir, "ten.yaml", 10),
+        policy(&dir, "twenty.yaml", 20),
+    );
+
+    let (stricter, code, stderr) = report(&[
+        "--policy",
+        s(&ten),
+        "--trail",
+        s(&trail),
+        "--baseline",
+        s(&twenty),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stricter["files"], 2);
+    assert_eq!(stricter["records"], 6);
+    assert_eq!(stricter["sessions"], 3);
+    assert_eq!(stricter["violations"], 2);
+    assert_eq!(stricter["by_rule"], json!({"max_workers": 2}));
+    assert_eq!(stricter["baseline_violations"], 1);
+    assert_eq!(stricter["newly_violating"], json!(["s-15"]));
+    assert_eq!(stricter["no_longer_violating"], json!([]));
+    assert_eq!(stricter["other_rules"], json!([]));
+    assert_eq!(stricter["damaged"], json!([]));
+    assert_eq!(
+        stricter["by_principal"],
+        json!({"arn:aws:iam::123456789012:user/bob": 2})
+    );
+
+    let (looser, code, _) = report(&[
+        "--policy",
+        s(&twenty),
+        "--trail",
+        s(&trail),
+        "--baseline",
+        s(&ten),
+    ]);
+    assert_eq!(code, Some(1));
+    assert_eq!(looser["newly_violating"], json!([]));
+    assert_eq!(looser["no_longer_violating"], json!(["s-15"]));
+
+    // Nothing stopped: exit 0.
+    let lenient = policy(&dir, "thirty.yaml", 30);
+    let (none, code, _) = report(&["--policy", s(&lenient), "--trail", s(&trail)]);
+    assert_eq!((none["violations"].clone(), code), (json!(0), Some(0)));
+    assert!(none.get("newly_violating").is_none());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_baseline_revision_is_the_policy_file_at_that_commit() {
+    let dir = scratch("baseline-rev");
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("policies")).unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(&repo)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    };
+    git(&["init", "-q"]);
+    std::fs::write(repo.join("README"), "x").unwrap();
+    git(&["add", "README"]);
+    git(&["commit", "-q", "-m", "before the policy"]);
+    let file = policy(&repo.join("policies"), "p.yaml", 20);
+    git(&["add", "policies/p.yaml"]);
+    git(&["commit", "-q", "-m", "policy at 20"]);
+    policy(&repo.join("policies"), "p.yaml", 10);
+    let trail = three_sessions(&dir);
+
+    let (changed, code, stderr) = report(&[
+        "--policy",
+        s(&file),
+        "--trail",
+        s(&trail),
+        "--baseline-rev",
+        "HEAD",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(changed["baseline"], "HEAD:policies/p.yaml");
+    assert_eq!(changed["newly_violating"], json!(["s-15"]));
+
+    let out = xtask(&[
+        "backtest",
+        "--policy",
+        s(&file),
+        "--trail",
+        s(&trail),
+        "--baseline-rev",
+        "no-such-rev",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--baseline-rev no-such-rev: no commit of that name"),
+        "{stderr}"
+    );
+    let out = xtask(&[
+        "backtest",
+        "--policy",
+        s(&file),
+        "--trail",
+        s(&trail),
+        "--baseline-rev",
+        "HEAD~1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("policies/p.yaml does not exist at HEAD~1"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_damaged_file_is_named_with_the_reason_and_the_rest_is_still_read() {
+    let dir = scratch("damaged");
+    let trail = three_sessions(&dir);
+    let truncated = log_file(
+        &trail,
+        29,
+        "truncated",
+        &[s3(4), s3(5), s3(6)],
+        Compression::Gzip,
+    );
+    let zipped = std::fs::read(&truncated).unwrap();
+    std::fs::write(&truncated, &zipped[..zipped.len() - 30]).unwrap();
+    let not_json = trail.join("AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11/30/broken.json");
+    std::fs::write(
+        &not_json,
+        "{\"Records\": [{\"eventSource\": \"glue.amazonaws.com\"}, {oops",
+    )
+    .unwrap();
+    let ten = policy(&dir, "ten.yaml", 10);
+
+    let (damaged, code, stderr) = report(&["--policy", s(&ten), "--trail", s(&trail)]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(damaged["files"], 4);
+    assert_eq!(
+        damaged["sessions"].as_u64().unwrap(),
+        3,
+        "the good files are read"
+    );
+    let list = damaged["damaged"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    let reason = |name: &str| -> String {
+        list.iter()
+            .find(|d| d["file"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("{name} in {list:?}"))["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        reason("broken.json").starts_with("not readable as JSON at line 1, column"),
+        "{list:?}"
+    );
+    assert!(
+        reason("broken.json").contains("(after 1 record)"),
+        "{list:?}"
+    );
+    assert!(
+        reason("truncated.json.gz").starts_with("the gzip stream is damaged"),
+        "{list:?}"
+    );
+    assert!(
+        stderr.contains("2 of 4 files could not be read to the end"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("broken.json"), "{stderr}");
+
+    let out = xtask(&["backtest", "--policy", s(&ten), "--trail", s(&trail)]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("2 files could not be read to the end"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("truncated.json.gz: the gzip stream is damaged"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_cost_is_measured_where_the_session_ends_and_bounded_where_it_does_not() {
+    let dir = scratch("cost");
+    let trail = dir.join("trail");
+    let mut no_timeout = create("s-default", 20, "2026-11-29T09:00:00Z");
+    no_timeout["requestParameters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("timeout");
+    log_file(
+        &trail,
+        29,
+        "created",
+        &[
+            create("s-ended", 20, "2026-11-29T09:00:00Z"),
+            create("s-running", 20, "2026-11-29T09:00:00Z"),
+            no_timeout,
+        ],
+        Compression::Gzip,
+    );
+    // The end is in another file: the source as a whole is searched.
+    log_file(
+        &trail,
+        29,
+        "ended",
+        &[stop("s-ended", "2026-11-29T09:30:00Z")],
+        Compression::Plain,
+    );
+    let ten = policy(&dir, "ten.yaml", 10);
+
+    let (cost, code, _) = report(&[
+        "--policy",
+        s(&ten),
+        "--trail",
+        s(&trail),
+        "--price-per-dpu-hour",
+        "1.5",
+    ]);
+    assert_eq!(code, Some(1));
+    let hours = &cost["dpu_hours"];
+    // 20 DPUs for 30 minutes, measured.
+    assert_eq!(hours["measured"], 10.0);
+    assert_eq!(hours["sessions_measured"], 1);
+    // 20 DPUs for the 120-minute timeout, and for Glue's default 2880 minutes.
+    assert_eq!(hours["upper_bound"], 20.0 * 2.0 + 20.0 * 48.0);
+    assert_eq!(hours["sessions_upper_bound"], 2);
+    assert_eq!(hours["total"], 10.0 + 40.0 + 960.0);
+    assert_eq!(cost["cost_usd"], 1010.0 * 1.5);
+    let rows = cost["violating"].as_array().unwrap();
+    let row = |id: &str| rows.iter().find(|r| r["session_id"] == id).unwrap().clone();
+    assert_eq!(row("s-ended")["cost"]["duration"], "measured");
+    assert_eq!(row("s-running")["cost"]["duration"], "upper_bound");
+    assert_eq!(row("s-default")["cost"]["hours"], 48.0);
+
+    let out = xtask(&["backtest", "--policy", s(&ten), "--trail", s(&trail)]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("at most 1,010.0 DPU-hours, at most 444.40 USD"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(an upper bound)"), "{stdout}");
+
+    let out = xtask(&[
+        "backtest",
+        "--policy",
+        s(&ten),
+        "--trail",
+        s(&trail),
+        "--price-per-dpu-hour=-1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is not a price"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn markdown_shows_fifty_changed_sessions_and_counts_the_rest() {
+    let dir = scratch("markdown");
+    let trail = dir.join("trail");
+    let records: Vec<Value> = (0..60)
+        .map(|n| {
+            create(
+                &format!("s-{n:02}"),
+                15,
+                &format!("2026-11-29T09:{n:02}:00Z"),
+            )
+        })
+        .collect();
+    log_file(&trail, 29, "many", &records, Compression::Gzip);
+    let (ten, twenty) = (
+        policy(&dir, "ten.yaml", 10),
+        policy(&dir, "twenty.yaml", 20),
+    );
+
+    let out = xtask(&[
+        "backtest",
+        "--format",
+        "markdown",
+        "--policy",
+        s(&ten),
+        "--trail",
+        s(&trail),
+        "--baseline",
+        s(&twenty),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let markdown = text(&out.stdout);
+    let rows = markdown
+        .lines()
+        .filter(|line| line.starts_with("| `s-"))
+        .count();
+    assert_eq!(rows, 50, "{markdown}");
+    assert!(
+        markdown.contains("| `s-00` |"),
+        "in creation order: {markdown}"
+    );
+    assert!(!markdown.contains("| `s-50` |"), "{markdown}");
+    assert!(markdown.contains("_and 10 more"), "{markdown}");
+    assert!(
+        markdown.contains("#### Changed sessions (60)"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| would be stopped | 60 | 0 |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("newly stopped"), "{markdown}");
+
+    // Without a baseline: the stopped sessions, the same way.
+    let out = xtask(&[
+        "backtest",
+        "--format",
+        "markdown",
+        "--policy",
+        s(&ten),
+        "--trail",
+        s(&trail),
+    ]);
+    let markdown = text(&out.stdout);
+    assert!(
+        markdown.contains("#### Sessions that would be stopped (60)"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("_and 10 more"), "{markdown}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_real_world_trail_file_plain_gzipped_and_as_other_shapes() {
+    let fixture = root().join("policy/tests/fixtures/realworld/24-cloudtrail-log-file.json");
+    let (plain, code, stderr) = report(&["--trail", s(&fixture)]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(plain["records"], 3);
+    assert_eq!(plain["sessions"], 2);
+    assert_eq!(plain["violations"], 1);
+    assert_eq!(plain["by_rule"]["max_workers"], 1);
+    let stopped = &plain["violating"][0];
+    assert_eq!(
+        stopped["session_id"],
+        "GlueInteractiveSessionRole-dbt-glue-1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+    );
+    // 50 G.1X workers for the 300-minute timeout, with no end in the file.
+    assert_eq!(stopped["cost"]["dpu_hours"], 250.0);
+    assert_eq!(plain["dpu_hours"]["upper_bound"], 250.0);
+
+    let dir = scratch("realworld");
+    // Gzipped under a name that does not say so: recognised by its first bytes.
+    let zipped = dir.join("AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11/29/log.json");
+    std::fs::create_dir_all(zipped.parent().unwrap()).unwrap();
+    std::fs::write(&zipped, gzip(&std::fs::read(&fixture).unwrap())).unwrap();
+    let (gzipped, code, _) = report(&["--trail", s(&dir)]);
+    assert_eq!(code, Some(1));
+    assert_eq!(gzipped["violating"], plain["violating"]);
+
+    // The same records as JSON Lines and as a LookupEvents response.
+    let file: Value = serde_json::from_slice(&std::fs::read(&fixture).unwrap()).unwrap();
+    let records = file["Records"].as_array().unwrap();
+    let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
+    let jsonl = dir.join("records.jsonl");
+    std::fs::write(&jsonl, lines).unwrap();
+    let lookup = dir.join("lookup.txt");
+    let events: Vec<Value> = records
+        .iter()
+        .map(|r| json!({"EventId": "x", "CloudTrailEvent": r.to_string()}))
+        .collect();
+    std::fs::write(&lookup, json!({"Events": events}).to_string()).unwrap();
+    for other in [&jsonl, &lookup] {
+        let (read, code, _) = report(&["--trail", s(other)]);
+        assert_eq!(code, Some(1));
+        assert_eq!(
+            (read["records"].clone(), read["sessions"].clone()),
+            (json!(3), json!(2))
+        );
+        assert_eq!(read["violating"], plain["violating"]);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn help_documents_every_format_and_the_exit_codes() {
+    let out = xtask(&["backtest", "--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for needle in [
+        "--format",
+        "text",
+        "markdown",
+        "json",
+        "--baseline-rev",
+        "--price-per-dpu-hour",
+        "Exit codes: 0",
+    ] {
+        assert!(help.contains(needle), "{needle}: {help}");
+    }
+    let out = xtask(&["backtest", "--trail", "/no/such/trail"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--trail /no/such/trail: no such file or folder"));
+    let out = xtask(&["backtest"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--trail"),
+        "{}",
+        text(&out.stderr)
+    );
+}
