@@ -170,9 +170,18 @@ pub struct Forward {
 
 #[cfg(not(feature = "aws"))]
 impl Forward {
-    /// Runs `command` in `xtask-aws` (built by cargo, with the AWS SDK, the first time) and
-    /// passes its exit code on.
+    /// Runs `command` in `xtask-aws` and passes its exit code on.
     fn run(self, command: &str) -> anyhow::Result<Outcome> {
+        let mut args = vec![std::ffi::OsString::from(command)];
+        args.extend(self.args);
+        forward_to_aws(args)
+    }
+}
+
+/// Runs `xtask-aws` (built by cargo, with the AWS SDK, the first time) with `args` (a command
+/// and its arguments) and passes its exit code on.
+pub fn forward_to_aws(args: Vec<std::ffi::OsString>) -> anyhow::Result<Outcome> {
+    {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = std::process::Command::new(cargo)
             .current_dir(paths::root())
@@ -186,9 +195,8 @@ impl Forward {
                 "--bin",
                 "xtask-aws",
                 "--",
-                command,
             ])
-            .args(&self.args)
+            .args(&args)
             .status()
             .map_err(|error| anyhow::anyhow!("starting cargo to run xtask-aws: {error}"))?;
         Ok(Outcome::Forwarded(

@@ -6,6 +6,8 @@
 
 mod baseline;
 pub mod bench;
+#[cfg(feature = "aws")]
+pub mod cloud;
 mod observe;
 mod render;
 mod report;
@@ -58,11 +60,32 @@ pub struct Backtest {
     #[arg(long, default_value = "policies/default.yaml")]
     policy: PathBuf,
     /// CloudTrail log files, or folders searched recursively in the layout a trail writes
-    /// (`AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz`); repeatable. Plain or
-    /// gzipped (by the first bytes), and any file `evaluate` reads: JSON Lines of records, a
-    /// LookupEvents response.
-    #[arg(long = "trail", value_name = "PATH", required_unless_present = "bench")]
+    /// (`AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz`), or `s3://bucket/prefix`
+    /// (the same files read straight from the trail's bucket); repeatable. Plain or gzipped (by
+    /// the first bytes), and any file `evaluate` reads: JSON Lines of records, a LookupEvents
+    /// response.
+    #[arg(
+        long = "trail",
+        value_name = "PATH",
+        required_unless_present_any = ["bench", "lookup_events"]
+    )]
     trails: Vec<PathBuf>,
+    /// Also read Glue's records of the last --days days from the CloudTrail API
+    /// (`LookupEvents`), paced to its limit of 2 calls a second, with progress on stderr.
+    #[arg(long)]
+    lookup_events: bool,
+    /// How many days back --lookup-events reads (1 to 90).
+    #[arg(long, default_value_t = 7, requires = "lookup_events")]
+    days: u32,
+    /// AWS region, for s3:// trails and --lookup-events (default: the AWS configuration).
+    #[arg(long)]
+    region: Option<String>,
+    /// Named profile from the AWS configuration files.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Send the AWS calls to this endpoint (an emulator such as moto), with its scheme.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
     /// Also judge every session under this policy file, and list the sessions whose fate
     /// differs: newly stopped, no longer stopped, stopped for other rules.
     #[arg(long, value_name = "POLICY_FILE", conflicts_with = "baseline_rev")]
@@ -104,6 +127,10 @@ impl Backtest {
         if let Some(records) = self.bench {
             return bench::run(&BenchPlan::new(records, self.policy.clone()), self.format);
         }
+        // History in AWS needs the AWS SDK: `xtask-aws` reads it, with these same arguments.
+        if cfg!(not(feature = "aws")) && self.reads_aws() {
+            return crate::cli::forward_to_aws(std::env::args_os().skip(1).collect());
+        }
         let policy = paths::load_policy(&self.policy)?;
         let baseline = match (&self.baseline, &self.baseline_rev) {
             (Some(file), _) => Some(baseline::Baseline::File(file.clone())),
@@ -113,7 +140,7 @@ impl Backtest {
         let baseline = baseline
             .map(|baseline| baseline::load(&baseline, &self.policy))
             .transpose()?;
-        let source = TrailFolders::new(self.trails)?;
+        let source = self.sources()?;
         let settings = Settings {
             policy: paths::shown(&self.policy),
             history: source.describe(),
@@ -124,7 +151,7 @@ impl Backtest {
             policy: &policy,
             baseline: baseline.as_ref().map(|(policy, _)| policy),
         };
-        let report = backtest(Box::new(source), judges, &settings)?;
+        let report = backtest(source, judges, &settings)?;
         let printed = match self.format {
             Format::Text => render::text(&report),
             Format::Markdown => render::markdown(&report),
@@ -134,6 +161,72 @@ impl Backtest {
         stdout.write_all(printed.as_bytes())?;
         stdout.flush()?;
         outcome(&report)
+    }
+}
+
+impl Backtest {
+    /// Whether the history is (partly) in AWS: an `s3://` trail, or `--lookup-events`.
+    fn reads_aws(&self) -> bool {
+        self.lookup_events
+            || self
+                .trails
+                .iter()
+                .any(|trail| trail.to_str().is_some_and(|text| text.starts_with("s3://")))
+    }
+
+    /// Where the history is read from.
+    #[cfg(not(feature = "aws"))]
+    fn sources(&self) -> anyhow::Result<Box<dyn HistorySource>> {
+        Ok(Box::new(TrailFolders::new(self.trails.clone())?))
+    }
+
+    /// Where the history is read from: files and folders, S3 prefixes, LookupEvents.
+    #[cfg(feature = "aws")]
+    fn sources(&self) -> anyhow::Result<Box<dyn HistorySource>> {
+        use std::sync::Arc;
+        let (remote, local): (Vec<&PathBuf>, Vec<&PathBuf>) = self
+            .trails
+            .iter()
+            .partition(|trail| trail.to_str().is_some_and(|text| text.starts_with("s3://")));
+        let mut sources: Vec<Box<dyn HistorySource>> = Vec::new();
+        if !local.is_empty() {
+            sources.push(Box::new(TrailFolders::new(
+                local.into_iter().cloned().collect(),
+            )?));
+        }
+        if !self.reads_aws() {
+            return Ok(Box::new(cloud::Sources(sources)));
+        }
+        let runtime = Arc::new(crate::aws::runtime()?);
+        let args = crate::aws::AwsArgs {
+            policy: self.policy.clone(),
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+        };
+        let aws = runtime.block_on(crate::aws::Aws::load(&args, None))?;
+        for trail in remote {
+            let uri = trail.display().to_string();
+            let Some((bucket, prefix)) = cloud::parse_s3_uri(&uri) else {
+                bail!("--trail {uri}: an S3 trail is s3://BUCKET/PREFIX");
+            };
+            sources.push(Box::new(cloud::S3Trail {
+                uri,
+                bucket,
+                prefix,
+                client: aws.s3(),
+                runtime: runtime.clone(),
+            }));
+        }
+        if self.lookup_events {
+            sources.push(Box::new(cloud::LookupEventsHistory {
+                days: self.days,
+                client: aws.cloudtrail(),
+                runtime,
+                per_second: cloud::LOOKUP_EVENTS_PER_SECOND,
+            }));
+        }
+        Ok(Box::new(cloud::Sources(sources)))
     }
 }
 
