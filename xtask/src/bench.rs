@@ -89,6 +89,8 @@ impl Bench {
         let renders = time_renders(sizes.renders)?;
         eprintln!("READY to StopSession: cargo bench --bench ready_to_stop (Glue mocked)");
         let ready = ready_to_stop()?;
+        eprintln!("backtest: 1,000,000 generated trail records, a release build of xtask");
+        let backtest = backtest_figures(if self.quick { 100_000 } else { 1_000_000 })?;
 
         let report = Report::new(
             &self,
@@ -100,7 +102,7 @@ impl Bench {
             harness,
             &estimates,
             renders,
-            ready,
+            Timed { ready, backtest },
         )?;
         let out = self
             .out
@@ -178,6 +180,53 @@ fn run_harness(zip: &Path, sizes: Sizes) -> anyhow::Result<Harness> {
     }
     serde_json::from_str(stdout.trim())
         .with_context(|| format!("reading bench.py's JSON: {}", stdout.trim()))
+}
+
+/// The figures measured by running something whole: the stop after READY, the backtest.
+struct Timed {
+    ready: ReadyToStop,
+    backtest: BacktestRun,
+}
+
+/// What `cargo xtask backtest --bench --format json` prints (the fields the bench reads).
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+struct BacktestRun {
+    records: u64,
+    records_per_second: f64,
+    peak_memory_mb: Option<f64>,
+}
+
+/// Runs the backtest bench in a release build of xtask (its figures are for the optimized
+/// build) and reads its JSON.
+fn backtest_figures(records: u64) -> anyhow::Result<BacktestRun> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(paths::root())
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "--package",
+            "xtask",
+            "--bin",
+            "xtask",
+            "--",
+            "backtest",
+            "--format",
+            "json",
+            "--bench",
+        ])
+        .arg(records.to_string())
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running cargo xtask backtest --bench in a release build")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "cargo xtask backtest --bench printed no figures ({}): {text}",
+            output.status
+        )
+    })
 }
 
 /// What `lambda/benches/ready_to_stop.rs` prints: how soon after READY the stop comes.
@@ -436,6 +485,7 @@ fn command_line(command: &mut Command) -> String {
 enum Target {
     AtMost(f64),
     Below(f64),
+    AtLeast(f64),
 }
 
 impl Target {
@@ -443,6 +493,7 @@ impl Target {
         match self {
             Target::AtMost(limit) => value <= limit,
             Target::Below(limit) => value < limit,
+            Target::AtLeast(floor) => value >= floor,
         }
     }
 }
@@ -517,8 +568,9 @@ impl Report {
         harness: Harness,
         estimates: &[Estimate],
         renders: Renders,
-        ready: ReadyToStop,
+        timed: Timed,
     ) -> anyhow::Result<Report> {
+        let Timed { ready, backtest } = timed;
         let own = |function: &str| -> anyhow::Result<f64> {
             Ok(estimate(estimates, "handle", |f| f == function)?.nanoseconds / 1e6)
         };
@@ -650,6 +702,25 @@ impl Report {
                 "{:.2} GetSession calls per second of provisioning, per session",
                 ready.get_session_per_second
             )),
+            Figure::new(
+                "backtest_throughput",
+                "backtest: records per second",
+                backtest.records_per_second,
+                "records/s",
+            )
+            .target(Target::AtLeast(250_000.0))
+            .how(format!(
+                "{} generated trail records (1% CreateSession, gzipped, AWSLogs layout), release build, in process",
+                backtest.records
+            )),
+            Figure::new(
+                "backtest_peak_memory",
+                "backtest: peak memory",
+                backtest.peak_memory_mb.unwrap_or(f64::NAN),
+                "MB",
+            )
+            .target(Target::Below(100.0))
+            .how("VmHWM of `cargo xtask backtest` as a child process over the same trail"),
         ];
         let notes = vec![
             format!(
@@ -727,6 +798,9 @@ impl fmt::Display for Report {
                     }
                     (Some(Target::Below(limit)), Some(met)) => {
                         (format!("< {limit} {}", figure.unit), met)
+                    }
+                    (Some(Target::AtLeast(floor)), Some(met)) => {
+                        (format!(">= {floor} {}", figure.unit), met)
                     }
                     _ => (String::new(), true),
                 };
