@@ -285,3 +285,36 @@ fn the_command_line_takes_what_the_readme_shows() {
         "{help}"
     );
 }
+
+#[test]
+fn validate_and_test_policies_take_folders_and_a_policy_without_tests_fails_saying_so() {
+    let out = xtask(&["validate", "policies"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("ok: policies/default.yaml"));
+
+    let dir = scratch("no-tests");
+    let lonely = dir.join("lonely.yaml");
+    std::fs::copy(root().join("policies/default.yaml"), &lonely).unwrap();
+    for target in [&dir, &lonely] {
+        let args = ["test-policies", target.to_str().unwrap()];
+        let out = xtask(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let printed = text(&out.stdout);
+        assert!(
+            printed.contains("lonely.yaml: no tests file: add ")
+                && printed.contains("lonely.tests.yaml with sample sessions and their verdicts"),
+            "{args:?}: {printed}"
+        );
+        assert!(printed.contains("0 passed, 1 failed"), "{printed}");
+    }
+    let empty = scratch("empty-folder");
+    let out = xtask(&["validate", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("holds no policy file"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+    std::fs::remove_dir_all(empty).unwrap();
+}
