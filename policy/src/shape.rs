@@ -116,6 +116,42 @@ impl Problem {
         }
     }
 
+    /// For a missing required key: puts a stand-in of the right shape in its place, so the rest
+    /// of the document can be read and checked; false when there is none for that key.
+    pub fn put_stand_in(&self, document: &mut Value) -> bool {
+        let Some(missing) = &self.missing else {
+            return false;
+        };
+        let key = missing.rsplit('.').next().unwrap_or(missing);
+        let stand_in = match key {
+            "version" => Value::from(crate::model::FORMAT_VERSION),
+            "name" => Value::from("stand-in"),
+            "stack" => serde_yaml::from_str("{name: stand-in}").unwrap_or_default(),
+            "principals" | "subnet_ids" | "security_group_ids" => Value::Sequence(Vec::new()),
+            "boundaries" => Value::Mapping(serde_yaml::Mapping::new()),
+            _ => return false,
+        };
+        let mut at = document;
+        for step in &self.segments {
+            let next = match (step, at) {
+                (Step::Key(key), Value::Mapping(map)) => map.get_mut(key.as_str()),
+                (Step::Index(i), Value::Sequence(items)) => items.get_mut(*i),
+                _ => None,
+            };
+            match next {
+                Some(next) => at = next,
+                None => return false,
+            }
+        }
+        match at {
+            Value::Mapping(map) if !map.contains_key(key) => {
+                map.insert(Value::from(key), stand_in);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Takes the problem out of the document (so that the rest can be read); false when it
     /// cannot be.
     pub fn take_out(&self, document: &mut Value) -> bool {

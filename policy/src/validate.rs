@@ -204,12 +204,19 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
             Ok(policy) => break Some(policy),
             Err(error) => {
                 let problem = crate::shape::Problem::of(&error);
-                // A required key missing because its unreadable value was taken out: already said.
-                if problem
+                // A required key missing because its unreadable value was taken out: already
+                // said. A stand-in of the right shape lets the rest of the file be checked (the
+                // checks on the stand-in itself are dropped below, with the rest of what was
+                // taken out).
+                if let Some(missing) = problem
                     .missing
                     .as_ref()
-                    .is_some_and(|missing| taken_out.contains(missing))
+                    .filter(|missing| taken_out.contains(missing))
                 {
+                    if problem.put_stand_in(&mut document) {
+                        let _ = missing;
+                        continue;
+                    }
                     break None;
                 }
                 shape_errors.push(PolicyError::new(
@@ -661,10 +668,12 @@ impl Checker<'_> {
     /// A list of names: not empty, no duplicates, each judged by `known`.
     fn names_from(&mut self, at: &str, names: &[String], known: impl Fn(&str) -> Known) {
         if names.is_empty() {
-            self.fail(
-                at,
-                "an empty list allows nothing; remove the key to allow any value",
-            );
+            let reason = if at.ends_with("required_tags") {
+                "an empty list requires nothing; remove the key to require no tag"
+            } else {
+                "an empty list allows nothing; remove the key to allow any value"
+            };
+            self.fail(at, reason);
         }
         let mut seen = HashSet::new();
         for (i, name) in names.iter().enumerate() {

@@ -554,3 +554,27 @@ fn a_network_has_exactly_its_two_lists() {
         "p.yaml:6:1: network: expected a mapping with the keys `subnet_ids`, `security_group_ids`, got a list"
     );
 }
+
+#[test]
+fn a_required_key_of_the_wrong_type_hides_no_other_problem() {
+    // `version` and `stack.name` are unreadable: each is reported, and a stand-in lets every
+    // other problem of the file be reported in the same pass.
+    let text = "version: \"1\"
+stack: {name: [x], tags: {\"aws:x\": y}}
+enforcement: {wait_for_ready_seconds: 900}
+boundaries:
+  max_dpu: 0.1
+  allowed_worker_types: [G.1X, G.1X]
+";
+    assert_eq!(
+        errors(text),
+        vec![
+            "p.yaml:1:1: version: expected the format version, 1, got \"1\"",
+            "p.yaml:2:9: stack.name: expected text, got a list",
+            "p.yaml:2:27: stack.tags.aws:x: tag keys starting with `aws:` are reserved by AWS",
+            "p.yaml:3:15: enforcement.wait_for_ready_seconds: must be between 1 and 780 (the Lambda runs at most 900 s), got 900",
+            "p.yaml:5:3: boundaries.max_dpu: must be between 0.25 and 16000, got 0.1",
+            "p.yaml:6:32: boundaries.allowed_worker_types[1]: `G.1X` is listed twice",
+        ]
+    );
+}

@@ -26,6 +26,13 @@ impl Lint {
             }
             rendered_templates(&render::rendered_dir())?
         } else {
+            for template in &self.templates {
+                anyhow::ensure!(
+                    template.is_file(),
+                    "{}: no such template file",
+                    paths::shown(template)
+                );
+            }
             self.templates
         };
         if templates.is_empty() {

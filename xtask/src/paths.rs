@@ -140,7 +140,8 @@ pub fn shown(path: &Path) -> String {
 /// Reads and validates one policy file; errors carry `file:line:col: field: reason` lines.
 /// Warnings (a worker type the catalogue lacks, …) go to standard error as `warning: …` lines.
 pub fn load_policy(path: &Path) -> anyhow::Result<policy::Policy> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", shown(path)))?;
+    let bytes = std::fs::read(path)
+        .map_err(|error| anyhow::anyhow!("cannot read {}: {}", shown(path), io_reason(&error)))?;
     let loaded = policy::load_policy_with_warnings(&shown(path), &bytes)?;
     for warning in &loaded.warnings {
         eprintln!("warning: {warning}");
@@ -162,11 +163,30 @@ pub fn policy_files(arguments: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
                 anyhow::bail!("{} holds no policy file (*.yaml)", shown(argument));
             }
             files.extend(found);
-        } else {
+        } else if argument.is_file() {
             files.push(argument.clone());
+        } else {
+            anyhow::bail!("{}: no such file or folder", shown(argument));
         }
     }
     Ok(files)
+}
+
+/// An I/O error's reason in words, without the OS error number (`no such file`, `permission
+/// denied`).
+pub fn io_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::IsADirectory => "it is a folder".to_string(),
+        _ => {
+            let text = error.to_string();
+            match text.find(" (os error") {
+                Some(cut) => text[..cut].to_string(),
+                None => text,
+            }
+        }
+    }
 }
 
 #[cfg(test)]

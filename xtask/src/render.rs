@@ -455,9 +455,11 @@ impl Render {
         let policy_file = self
             .policy
             .context("name a policy with --policy, or use --check or --write-all")?;
-        let Some(template) = render_file(&policy_file) else {
-            return Ok(Outcome::Failed);
-        };
+        // Errors as every command says them: an invalid policy is exit 1 with its located
+        // lines, an unreadable file exit 2.
+        let policy = paths::load_policy(&policy_file)?;
+        let template = render_stack(&policy)
+            .map_err(|error| anyhow::anyhow!("{}: {error}", paths::shown(&policy_file)))?;
         match &self.out {
             Some(out) => {
                 write_atomically(out, &template)?;

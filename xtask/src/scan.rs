@@ -124,6 +124,7 @@ impl ScanCommand {
             .await
             .map_err(|error| anyhow::anyhow!("scanning the running sessions: {error}"))?;
         let warning = scan.creators_unavailable.as_ref().map(|why| {
+            let why = short_cause(why);
             format!(
                 "CloudTrail could not be read, so every session is judged by the default \
                  boundaries with its creator unknown ({why}); rows marked `?` could change once \
@@ -153,6 +154,24 @@ impl ScanCommand {
             sessions,
             warning,
         })
+    }
+}
+
+/// The cause of a failed `LookupEvents` in one line: the operation and AWS's error code, without
+/// the SDK's dump of the request and response (a PR comment shows it).
+fn short_cause(failure: &str) -> String {
+    // `LookupEvents for CreateSession records failed (CODE): MESSAGE`
+    let code = failure
+        .split_once(" failed (")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(code, _)| code);
+    match code {
+        Some("none") | None => {
+            "LookupEvents failed: the endpoint's answer is not an AWS error (an emulator without \
+             LookupEvents?)"
+                .to_string()
+        }
+        Some(code) => format!("LookupEvents failed ({code})"),
     }
 }
 
@@ -212,7 +231,7 @@ impl ScanReport {
     /// The table for people, columns aligned.
     pub fn text(&self) -> String {
         let mut out = format!(
-            "scan of the sessions running in account {}, {} under stack {}'s policy:\n",
+            "scan of the sessions running in account {}, {} under the policy of stack {}:\n",
             self.account, self.region, self.stack
         );
         let cells: Vec<[String; 6]> = self.sessions.iter().map(cells).collect();

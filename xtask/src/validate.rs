@@ -15,13 +15,14 @@ impl Validate {
     pub fn run(self) -> anyhow::Result<Outcome> {
         let files = paths::policy_files(&self.policies)?;
         let mut failed = 0;
+        let mut unreadable = Vec::new();
         for file in &files {
             let shown = paths::shown(file);
             let bytes = match std::fs::read(file) {
                 Ok(bytes) => bytes,
                 Err(error) => {
-                    eprintln!("{shown}: cannot read: {error}");
-                    failed += 1;
+                    eprintln!("error: {shown}: cannot read: {}", paths::io_reason(&error));
+                    unreadable.push(shown);
                     continue;
                 }
             };
@@ -40,10 +41,24 @@ impl Validate {
                 }
             }
         }
+        if !unreadable.is_empty() {
+            // Could not run on every file: exit 2 (after checking the others).
+            anyhow::bail!(
+                "{} of {} policy files could not be read: {}",
+                unreadable.len(),
+                files.len(),
+                unreadable.join(", ")
+            );
+        }
         if failed == 0 {
             Ok(Outcome::Success)
         } else {
-            eprintln!("{failed} of {} policy files are invalid", files.len());
+            eprintln!(
+                "{failed} of {} policy file{} {} invalid",
+                files.len(),
+                if files.len() == 1 { "" } else { "s" },
+                if failed == 1 { "is" } else { "are" }
+            );
             Ok(Outcome::Failed)
         }
     }
