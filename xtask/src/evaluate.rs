@@ -105,7 +105,12 @@ impl UsageProfiles {
         let mut profiles = BTreeMap::new();
         for file in files {
             let shown = paths::shown(file);
-            let text = std::fs::read(file).with_context(|| format!("reading {shown}"))?;
+            let text = std::fs::read(file).map_err(|error| {
+                anyhow::anyhow!(
+                    "--usage-profile {shown}: cannot read: {}",
+                    paths::io_reason(&error)
+                )
+            })?;
             let json: serde_json::Value = serde_json::from_slice(&text)
                 .with_context(|| format!("{shown}: --usage-profile: not JSON"))?;
             let profile = UsageProfile::from_get_usage_profile(&json)
@@ -146,7 +151,9 @@ pub fn open_input(path: &Path) -> anyhow::Result<Box<dyn Read>> {
     let raw: Box<dyn Read> = if path == Path::new("-") {
         Box::new(std::io::stdin())
     } else {
-        Box::new(std::fs::File::open(path).with_context(|| format!("reading {}", shown(path)))?)
+        Box::new(std::fs::File::open(path).map_err(|error| {
+            anyhow::anyhow!("cannot read {}: {}", shown(path), paths::io_reason(&error))
+        })?)
     };
     let mut buffered = BufReader::new(raw);
     let head = buffered

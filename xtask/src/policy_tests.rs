@@ -87,8 +87,22 @@ pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<CaseResult>> {
             places.locate(&format!("[{i}]")).line
         );
         let input = dir.join(&case.event);
-        let verdict = verdict_for_file(&policy, &input)
-            .with_context(|| format!("case `{}` of {}", case.name, paths::shown(&tests)))?;
+        // A sample that cannot be judged (missing, not JSON) fails its own case; the others
+        // still run.
+        let verdict = match verdict_for_file(&policy, &input) {
+            Ok(verdict) => verdict,
+            Err(error) => {
+                results.push(CaseResult {
+                    policy: paths::shown(policy_file),
+                    name: case.name,
+                    at,
+                    violations: Vec::new(),
+                    mismatches: vec![format!("the sample cannot be judged: {error:#}")],
+                    summary: String::new(),
+                });
+                continue;
+            }
+        };
         let decision = verdict.decision.as_str();
         let action = verdict.action.as_str();
         let rules: Vec<String> = verdict.rules().iter().map(|r| r.to_string()).collect();
@@ -218,6 +232,37 @@ mod tests {
         assert!(
             total >= 12,
             "expected at least 12 policy samples, found {total}"
+        );
+    }
+
+    #[test]
+    fn a_sample_that_cannot_be_judged_fails_its_case_and_the_others_still_run() {
+        let dir =
+            std::env::temp_dir().join(format!("gsg-policy-tests-broken-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let root = paths::policies_dir();
+        std::fs::copy(root.join("default.yaml"), dir.join("p.yaml")).unwrap();
+        let sample = root.join("samples/too-many-workers.json");
+        std::fs::write(
+            dir.join("p.tests.yaml"),
+            format!(
+                "- name: missing\n  event: nowhere.json\n  expect: {{decision: compliant}}\n\
+                 - name: wrong\n  event: {}\n  expect: {{decision: compliant}}\n",
+                sample.display()
+            ),
+        )
+        .unwrap();
+        let results = run_policy_cases(&dir.join("p.yaml")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(results.len(), 2);
+        assert!(
+            results[0].mismatches[0].starts_with("the sample cannot be judged: "),
+            "{:?}",
+            results[0].mismatches
+        );
+        assert_eq!(
+            results[1].mismatches,
+            ["decision: expected compliant, got violation"]
         );
     }
 
