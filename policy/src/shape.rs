@@ -131,20 +131,8 @@ impl Problem {
             "boundaries" => Value::Mapping(serde_yaml::Mapping::new()),
             _ => return false,
         };
-        let mut at = document;
-        for step in &self.segments {
-            let next = match (step, at) {
-                (Step::Key(key), Value::Mapping(map)) => map.get_mut(key.as_str()),
-                (Step::Index(i), Value::Sequence(items)) => items.get_mut(*i),
-                _ => None,
-            };
-            match next {
-                Some(next) => at = next,
-                None => return false,
-            }
-        }
-        match at {
-            Value::Mapping(map) if !map.contains_key(key) => {
+        match at_path(document, &self.segments) {
+            Some(Value::Mapping(map)) if !map.contains_key(key) => {
                 map.insert(Value::from(key), stand_in);
                 true
             }
@@ -161,18 +149,9 @@ impl Problem {
         let Some((last, parents)) = self.segments.split_last() else {
             return false;
         };
-        let mut at = document;
-        for step in parents {
-            let next = match (step, at) {
-                (Step::Key(key), Value::Mapping(map)) => map.get_mut(key.as_str()),
-                (Step::Index(i), Value::Sequence(items)) => items.get_mut(*i),
-                _ => None,
-            };
-            match next {
-                Some(next) => at = next,
-                None => return false,
-            }
-        }
+        let Some(at) = at_path(document, parents) else {
+            return false;
+        };
         match (last, at) {
             // `shift_remove`: what follows keeps its order, so the next problem found is the next
             // one in the file.
@@ -184,6 +163,17 @@ impl Problem {
             _ => false,
         }
     }
+}
+
+/// The value at `steps` in `document`, when the document has it.
+fn at_path<'d>(document: &'d mut Value, steps: &[Step]) -> Option<&'d mut Value> {
+    steps
+        .iter()
+        .try_fold(document, |at, step| match (step, at) {
+            (Step::Key(key), Value::Mapping(map)) => map.get_mut(key.as_str()),
+            (Step::Index(i), Value::Sequence(items)) => items.get_mut(*i),
+            _ => None,
+        })
 }
 
 fn path_text(segments: &[Step]) -> String {

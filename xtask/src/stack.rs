@@ -69,26 +69,8 @@ pub async fn is_current(cf: &Client, stack: &Stack, desired: &Desired) -> anyhow
         .send()
         .await
         .context("reading the deployed template")?;
-    let deployed_parameters: BTreeMap<String, String> = stack
-        .parameters()
-        .iter()
-        .map(|p| {
-            (
-                p.parameter_key().unwrap_or_default().to_string(),
-                p.parameter_value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    let deployed_tags: BTreeMap<String, String> = stack
-        .tags()
-        .iter()
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
+    let deployed_parameters = deployed_parameters(stack);
+    let deployed_tags = deployed_tags(stack);
     // Parameters the deploy does not pass keep their template defaults, so only the ones it
     // passes are compared.
     let same_parameters = desired
@@ -324,10 +306,9 @@ impl Plan {
     }
 }
 
-/// The stack tags and the parameters the deploy passes that differ between the deployed stack
-/// and the desired one (a change set shows neither as a resource change).
-pub fn stack_changes(stack: &Stack, desired: &Desired) -> Vec<StackChange> {
-    let deployed_tags: BTreeMap<String, String> = stack
+/// The deployed stack's tags, by key.
+fn deployed_tags(stack: &Stack) -> BTreeMap<String, String> {
+    stack
         .tags()
         .iter()
         .map(|t| {
@@ -336,8 +317,12 @@ pub fn stack_changes(stack: &Stack, desired: &Desired) -> Vec<StackChange> {
                 t.value().unwrap_or_default().to_string(),
             )
         })
-        .collect();
-    let deployed_parameters: BTreeMap<String, String> = stack
+        .collect()
+}
+
+/// The deployed stack's parameters, by key.
+fn deployed_parameters(stack: &Stack) -> BTreeMap<String, String> {
+    stack
         .parameters()
         .iter()
         .map(|p| {
@@ -346,7 +331,14 @@ pub fn stack_changes(stack: &Stack, desired: &Desired) -> Vec<StackChange> {
                 p.parameter_value().unwrap_or_default().to_string(),
             )
         })
-        .collect();
+        .collect()
+}
+
+/// The stack tags and the parameters the deploy passes that differ between the deployed stack
+/// and the desired one (a change set shows neither as a resource change).
+pub fn stack_changes(stack: &Stack, desired: &Desired) -> Vec<StackChange> {
+    let deployed_tags = deployed_tags(stack);
+    let deployed_parameters = deployed_parameters(stack);
     let mut changes = Vec::new();
     let keys: std::collections::BTreeSet<&String> =
         deployed_tags.keys().chain(desired.tags.keys()).collect();
