@@ -22,12 +22,10 @@ pub struct Location {
 }
 
 /// Largest policy file accepted, before any parsing.
-pub const MAX_POLICY_BYTES: usize = 256 * 1024;
+pub const MAX_POLICY_BYTES: usize = crate::runtime::MAX_INFLATED_BYTES;
 
-/// Bytes of the Lambda's environment the policy may use: Lambda allows 4 KB for all variables
-/// together, and the function gets a few more (topic ARN, names, ledger table) beside the policy.
-/// A policy whose JSON is longer travels compressed (`runtime_policy_env`); this bounds that too.
-pub const MAX_RUNTIME_POLICY_BYTES: usize = 3584;
+/// Bytes of the Lambda's environment the policy may use (see [`crate::runtime`]).
+pub use crate::runtime::MAX_RUNTIME_POLICY_BYTES;
 
 #[cfg(feature = "yaml")]
 /// The fewest workers a Glue session has.
@@ -445,7 +443,7 @@ impl Checker<'_> {
             self.network(network);
         }
         if self.errors.is_empty() {
-            let size = crate::runtime_policy_env(policy).len();
+            let size = crate::runtime::runtime_policy_env(policy).len();
             if size > MAX_RUNTIME_POLICY_BYTES {
                 self.fail(
                     "",
@@ -816,9 +814,13 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// Longest stack name: CloudFormation allows 128, but the function is named `<stack>-enforcer`
-/// and Lambda function names stop at 64 characters.
-pub const MAX_STACK_NAME: usize = 64 - "-enforcer".len();
+/// What the stack's function name adds to the stack name: `<stack>-enforcer`.
+pub const FUNCTION_NAME_SUFFIX: &str = "-enforcer";
+/// Lambda's limit for a function name.
+pub const MAX_FUNCTION_NAME: usize = 64;
+/// Longest stack name, the one limit for validation and rendering: CloudFormation allows 128,
+/// but the function is named `<stack>-enforcer` and Lambda function names stop at 64.
+pub const MAX_STACK_NAME: usize = MAX_FUNCTION_NAME - FUNCTION_NAME_SUFFIX.len();
 
 /// CloudFormation's `[a-zA-Z][-a-zA-Z0-9]*`, short enough to name the function after.
 pub fn valid_stack_name(name: &str) -> bool {

@@ -30,7 +30,7 @@ enum Command {
     /// response, JSON Lines, a Glue session) against a policy: one verdict per record.
     Evaluate(evaluate::Evaluate),
     /// Run each policy's sample sessions and compare with the expected verdicts.
-    TestPolicies(policy_tests::TestPolicies),
+    TestPolicies(test_policies::TestPolicies),
     /// Render the CloudFormation stack for a policy.
     Render(render::Render),
     /// Lint the rendered stacks in policies/rendered/ with the pinned cfn-lint and checkov

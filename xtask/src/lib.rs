@@ -16,10 +16,10 @@ pub mod consent;
 pub mod evaluate;
 pub mod lint;
 pub mod paths;
-pub mod policy_tests;
 pub mod render;
 pub mod runtime_api;
 pub mod test;
+pub mod test_policies;
 pub mod tools;
 pub mod validate;
 

@@ -18,11 +18,11 @@ mod tests;
 /// CloudFormation's limit for a template passed as `TemplateBody`.
 pub const MAX_TEMPLATE_BODY_BYTES: usize = 51_200;
 
-/// The Lambda is named `<stack name>-enforcer`; Lambda function names have at most 64 characters.
-pub const FUNCTION_NAME_SUFFIX: &str = "-enforcer";
-const MAX_FUNCTION_NAME_CHARS: usize = 64;
-/// Longest stack name whose derived names (the function, its log group) AWS still accepts.
-pub const MAX_STACK_NAME_CHARS: usize = MAX_FUNCTION_NAME_CHARS - FUNCTION_NAME_SUFFIX.len();
+/// The Lambda is named `<stack name>-enforcer` (one definition, in `policy::validate`).
+pub use policy::validate::FUNCTION_NAME_SUFFIX;
+/// Longest stack name whose derived names (the function, its log group) AWS still accepts: the
+/// same limit validation applies.
+pub const MAX_STACK_NAME_CHARS: usize = policy::validate::MAX_STACK_NAME;
 
 /// Days the enforcer's log group keeps its logs.
 const LOG_RETENTION_DAYS: u32 = 30;
