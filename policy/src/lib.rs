@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod evaluate;
 pub mod facts;
 pub mod glob;
+pub mod guardrails;
 #[cfg(feature = "yaml")]
 pub mod locate;
 pub mod model;
@@ -23,7 +24,10 @@ pub use facts::{
     SessionFacts, UsageProfile, facts_from_cloudtrail, facts_from_glue_session, merge_sources,
     read_create_session,
 };
-pub use model::{Boundaries, EnforcementAction, Mode, Network, Override, Policy};
+pub use model::{
+    Boundaries, EnforcementAction, Mode, Network, Override, Policy, RoleAssignment,
+    SessionDefaults, UsageProfiles,
+};
 pub use runtime::{
     COMPRESSED_PREFIX, RuntimePolicyError, parse_runtime_policy, runtime_policy,
     runtime_policy_env, runtime_policy_json,

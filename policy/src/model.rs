@@ -37,6 +37,10 @@ pub struct Policy {
     /// Deploy-time only: the Lambda's runtime policy leaves it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<Network>,
+    /// The preventive layer's assignments: which roles deploy tags with their Glue usage profile
+    /// and attaches the guardrail policy to, and the defaults the profiles give. Deploy-time only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_profiles: Option<UsageProfiles>,
 }
 
 impl Policy {
@@ -227,6 +231,58 @@ pub struct Network {
     pub subnet_ids: Vec<String>,
     /// Security groups of that VPC (`sg-0123abcd`), at most 5.
     pub security_group_ids: Vec<String>,
+}
+
+/// The `usage_profiles` section. The stack always holds one Glue usage profile for the default
+/// boundaries and one per override that changes what a profile can hold; this section only says
+/// what their defaults are and which roles get them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageProfiles {
+    /// What Glue gives a session that leaves a value out (each profile's `DefaultValue`s).
+    #[serde(default, skip_serializing_if = "SessionDefaults::is_empty")]
+    pub defaults: SessionDefaults,
+    /// The roles that create sessions in the account deploy targets: deploy tags each with
+    /// `glue:UsageProfile` and attaches the guardrail policy; clean-up undoes exactly that.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<RoleAssignment>,
+}
+
+/// Defaults a usage profile gives (`DefaultValue`), each optional: an absent one is the smaller
+/// of Glue's own default and the profile's limit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionDefaults {
+    /// `numberOfWorkers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_of_workers: Option<u32>,
+    /// `workerType`, e.g. `G.1X`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_type: Option<String>,
+    /// `timeout`, minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_minutes: Option<u32>,
+    /// `idleTimeout`, minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_minutes: Option<u32>,
+}
+
+impl SessionDefaults {
+    pub fn is_empty(&self) -> bool {
+        *self == SessionDefaults::default()
+    }
+}
+
+/// One role that creates sessions, and the usage profile it gets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleAssignment {
+    /// The role's ARN, `arn:aws:iam::123456789012:role/path/Name` (no wildcards).
+    pub role: String,
+    /// `default` or an override's name. Optional: the profile follows from the overrides (the
+    /// first whose principals match the role, else `default`); when given it must agree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// Glue versions must be strings: YAML reads an unquoted `4.0` as the number 4, which would

@@ -12,7 +12,7 @@ use crate::glob::ArnPattern;
 #[cfg(feature = "yaml")]
 use crate::locate::{LocationIndex, join};
 #[cfg(feature = "yaml")]
-use crate::model::{Boundaries, FORMAT_VERSION, Network, Policy};
+use crate::model::{Boundaries, FORMAT_VERSION, Network, Policy, UsageProfiles};
 
 /// A 1-based line and column in the policy text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -442,6 +442,9 @@ impl Checker<'_> {
         if let Some(network) = &policy.network {
             self.network(network);
         }
+        if let Some(section) = &policy.usage_profiles {
+            self.usage_profiles(section, policy);
+        }
         if self.errors.is_empty() {
             let size = crate::runtime::runtime_policy_env(policy).len();
             if size > MAX_RUNTIME_POLICY_BYTES {
@@ -729,6 +732,180 @@ impl Checker<'_> {
                     );
                 } else if !seen.insert(id) {
                     self.fail(&item, format!("`{id}` is listed twice"));
+                }
+            }
+        }
+    }
+
+    /// `usage_profiles`: defaults within the default boundaries, and roles that are exact role
+    /// ARNs whose profile agrees with how the Lambda judges them.
+    fn usage_profiles(&mut self, section: &UsageProfiles, policy: &Policy) {
+        use crate::guardrails::{self, DEFAULT_BOUNDARY_SET};
+        let limits = &policy.boundaries;
+        let defaults = &section.defaults;
+        let at = "usage_profiles.defaults";
+        if let Some(workers) = defaults.number_of_workers {
+            if !(1..=MAX_SANE_WORKERS).contains(&workers) {
+                self.fail(
+                    &join(at, "number_of_workers"),
+                    format!("must be between 1 and {MAX_SANE_WORKERS}, got {workers}"),
+                );
+            } else if let Some(max) = limits.max_workers.filter(|max| workers > *max) {
+                self.fail(
+                    &join(at, "number_of_workers"),
+                    format!(
+                        "{workers} is above boundaries.max_workers ({max}): a default must sit \
+                         inside the limits"
+                    ),
+                );
+            }
+        }
+        if let Some(worker_type) = &defaults.worker_type {
+            if !catalogue::is_worker_type_shaped(worker_type) {
+                self.fail(
+                    &join(at, "worker_type"),
+                    format!("`{worker_type}` is not a Glue worker type name (like `G.1X`)"),
+                );
+            } else if let Some(allowed) = limits
+                .allowed_worker_types
+                .as_ref()
+                .filter(|allowed| !allowed.contains(worker_type))
+            {
+                self.fail(
+                    &join(at, "worker_type"),
+                    format!(
+                        "`{worker_type}` is not in boundaries.allowed_worker_types ({}): a \
+                         default must sit inside the limits",
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+        for (key, minutes, max, limit) in [
+            (
+                "timeout_minutes",
+                defaults.timeout_minutes,
+                limits.max_timeout_minutes,
+                "max_timeout_minutes",
+            ),
+            (
+                "idle_timeout_minutes",
+                defaults.idle_timeout_minutes,
+                limits.max_idle_timeout_minutes,
+                "max_idle_timeout_minutes",
+            ),
+        ] {
+            let Some(minutes) = minutes else { continue };
+            if !(1..=MAX_SANE_MINUTES).contains(&minutes) {
+                self.fail(
+                    &join(at, key),
+                    format!("must be between 1 and {MAX_SANE_MINUTES} minutes, got {minutes}"),
+                );
+            } else if let Some(max) = max.filter(|max| minutes > *max) {
+                self.fail(
+                    &join(at, key),
+                    format!(
+                        "{minutes} is above boundaries.{limit} ({max}): a default must sit \
+                         inside the limits"
+                    ),
+                );
+            }
+        }
+        if let (Some(workers), Some(worker_type), Some(max_dpu)) = (
+            defaults.number_of_workers,
+            defaults.worker_type.as_deref(),
+            limits.max_dpu,
+        ) && let Some(dpu) = policy.dpu_per_worker(worker_type)
+            && f64::from(workers) * dpu > max_dpu
+        {
+            self.fail(
+                &join(at, "number_of_workers"),
+                format!(
+                    "{workers} x {worker_type} is {} DPU, above boundaries.max_dpu ({max_dpu}): \
+                     a default session must sit inside the limits",
+                    f64::from(workers) * dpu
+                ),
+            );
+        }
+
+        let mut seen = HashSet::new();
+        for (i, assignment) in section.roles.iter().enumerate() {
+            let item = format!("usage_profiles.roles[{i}]");
+            let role = &assignment.role;
+            if guardrails::parse_role_arn(role).is_none() {
+                self.fail(
+                    &join(&item, "role"),
+                    format!(
+                        "`{role}` is not an IAM role ARN (`arn:aws:iam::123456789012:role/Name`, \
+                         no wildcards): deploy tags exactly this role"
+                    ),
+                );
+                continue;
+            }
+            if !seen.insert(role.as_str()) {
+                self.fail(&join(&item, "role"), format!("`{role}` is listed twice"));
+                continue;
+            }
+            let exempt = policy.exempt_principals.iter().position(|pattern| {
+                ArnPattern::parse(pattern).is_ok_and(|pattern| pattern.matches(role))
+            });
+            if let Some(e) = exempt {
+                self.fail(
+                    &join(&item, "role"),
+                    format!(
+                        "`{role}` matches exempt_principals[{e}]: a usage profile would refuse \
+                         sessions the Lambda lets it run; drop it from usage_profiles.roles"
+                    ),
+                );
+                continue;
+            }
+            let splitting = policy.overrides.iter().enumerate().find_map(|(o, rule)| {
+                rule.principals
+                    .iter()
+                    .find(|pattern| guardrails::splits_role_sessions(pattern, role))
+                    .map(|pattern| (o, rule, pattern))
+            });
+            if let Some((o, rule, pattern)) = splitting {
+                self.fail(
+                    &join(&item, "role"),
+                    format!(
+                        "overrides[{o}] (`{}`) picks some sessions of this role by session name \
+                         (`{pattern}`), but a usage profile is one per role; name the role in the \
+                         override, or leave it out of usage_profiles.roles",
+                        rule.name
+                    ),
+                );
+                continue;
+            }
+            let judged_by = guardrails::boundary_set_of(policy, role);
+            if let Some(profile) = &assignment.profile {
+                let known = profile == DEFAULT_BOUNDARY_SET
+                    || policy.overrides.iter().any(|rule| &rule.name == profile);
+                if !known {
+                    let mut names = vec![DEFAULT_BOUNDARY_SET.to_string()];
+                    names.extend(policy.overrides.iter().map(|rule| rule.name.clone()));
+                    self.fail(
+                        &join(&item, "profile"),
+                        format!(
+                            "`{profile}` is neither `default` nor an override's name ({})",
+                            names.join(", ")
+                        ),
+                    );
+                } else if *profile != judged_by {
+                    let why = if judged_by == DEFAULT_BOUNDARY_SET {
+                        "no override matches it, so the Lambda judges it by the default \
+                         boundaries"
+                            .to_string()
+                    } else {
+                        format!("the override `{judged_by}` is the first to match it")
+                    };
+                    self.fail(
+                        &join(&item, "profile"),
+                        format!(
+                            "`{profile}` disagrees with the Lambda: {why}; give `{judged_by}` \
+                             (or leave `profile` out) so that the two layers never disagree"
+                        ),
+                    );
                 }
             }
         }

@@ -1,0 +1,862 @@
+//! The preventive layer, derived from the same policy as the Lambda's checks so that the two can
+//! never disagree: the Glue usage profiles (Glue refuses a `CreateSession` outside the caller's
+//! profile), the IAM denies on `glue:CreateSession` (a customer managed policy and an SCP), the
+//! profile each named role gets, and which layer covers which boundary. Pure: no AWS calls.
+//!
+//! AWS sources:
+//! - AWS Glue Developer Guide, "Governing interactive sessions and jobs with usage profiles":
+//!   the session keys `numberOfWorkers`, `workerType`, `timeout`, `idleTimeout` (minutes), each
+//!   with `DefaultValue`, `AllowedValues`, `MinValue`, `MaxValue` as strings; a principal gets a
+//!   profile through its IAM tag `glue:UsageProfile` and needs `glue:GetUsageProfile` on it.
+//! - Service Authorization Reference, "Actions, resources, and condition keys for AWS Glue":
+//!   `glue:CreateSession` takes `glue:VpcIds` (from the session's connections) and
+//!   `aws:RequestTag/${TagKey}`; no key speaks of workers, worker types, timeouts or versions.
+//! - IAM User Guide, "Condition operators" (`Null`, `ArnLike`, `ArnNotLike`: each of the six ARN
+//!   parts compared separately, `*` and `?` wildcards) and "Global condition context keys"
+//!   (`aws:PrincipalArn`: for a role session, the role's ARN with its path).
+//! - IAM quotas: a managed policy's document at most 6,144 characters (whitespace not counted).
+//!   AWS Organizations quotas: an SCP at most 5,120 characters (whitespace counted).
+
+use serde_json::{Map, Value, json};
+
+use crate::catalogue::SessionType;
+use crate::glob::{ArnPattern, glob_match};
+use crate::model::{Boundaries, Policy};
+
+/// The IAM tag through which a role or user gets a usage profile.
+pub const PROFILE_TAG_KEY: &str = "glue:UsageProfile";
+/// What `usage_profiles.roles[].profile` calls the default boundaries' profile.
+pub const DEFAULT_BOUNDARY_SET: &str = "default";
+/// AWS Organizations: the largest service control policy, in characters (whitespace counted).
+pub const MAX_SCP_CHARS: usize = 5_120;
+/// IAM: the largest customer managed policy document, in characters (whitespace not counted).
+pub const MAX_MANAGED_POLICY_CHARS: usize = 6_144;
+/// The action both layers guard.
+const CREATE_SESSION: &str = "glue:CreateSession";
+
+/// A numeric setting of a usage profile (`numberOfWorkers`; `timeout` and `idleTimeout` in
+/// minutes). Rendered with `MinValue` 1 next to `MaxValue`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberSetting {
+    /// `DefaultValue`: within `max`.
+    pub default: u32,
+    /// `MaxValue`; `None` when the policy sets no such limit (only the default is given).
+    pub max: Option<u32>,
+}
+
+/// A usage profile's `workerType` setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerTypeSetting {
+    /// `DefaultValue`: one of `allowed` when that is set.
+    pub default: String,
+    /// `AllowedValues`; `None` when the policy allows every worker type.
+    pub allowed: Option<Vec<String>>,
+}
+
+/// One Glue usage profile of the stack.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileSpec {
+    /// The profile's `Name`: `<stack>-default`, or `<stack>-override-<override name>`.
+    pub name: String,
+    /// The boundary sets it stands for: `default` and/or override names. Overrides whose profile
+    /// would be the same as an earlier one share it (so a profile is never rendered twice).
+    pub boundary_sets: Vec<String>,
+    pub number_of_workers: Option<NumberSetting>,
+    pub worker_type: Option<WorkerTypeSetting>,
+    pub timeout: Option<NumberSetting>,
+    pub idle_timeout: Option<NumberSetting>,
+    /// Why `max_dpu` stays detective-only (a session inside the profile can still exceed it);
+    /// `None` when the profile's limits already keep every session within `max_dpu`, or there
+    /// is no `max_dpu`.
+    pub dpu_detective_only: Option<String>,
+}
+
+impl ProfileSpec {
+    /// The profile's `Configuration` as `CreateUsageProfile` and `AWS::Glue::UsageProfile` take
+    /// it: `{"SessionConfiguration": {key: {DefaultValue, MinValue, MaxValue | AllowedValues}}}`,
+    /// every value a string. `None` when the profile sets nothing.
+    pub fn configuration(&self) -> Value {
+        let number = |setting: &NumberSetting| {
+            let mut object = Map::new();
+            object.insert("DefaultValue".into(), json!(setting.default.to_string()));
+            if let Some(max) = setting.max {
+                object.insert("MinValue".into(), json!("1"));
+                object.insert("MaxValue".into(), json!(max.to_string()));
+            }
+            Value::Object(object)
+        };
+        let mut session = Map::new();
+        if let Some(setting) = &self.number_of_workers {
+            session.insert("numberOfWorkers".into(), number(setting));
+        }
+        if let Some(setting) = &self.worker_type {
+            let mut object = Map::new();
+            object.insert("DefaultValue".into(), json!(setting.default));
+            if let Some(allowed) = &setting.allowed {
+                object.insert("AllowedValues".into(), json!(allowed));
+            }
+            session.insert("workerType".into(), Value::Object(object));
+        }
+        if let Some(setting) = &self.timeout {
+            session.insert("timeout".into(), number(setting));
+        }
+        if let Some(setting) = &self.idle_timeout {
+            session.insert("idleTimeout".into(), number(setting));
+        }
+        json!({ "SessionConfiguration": session })
+    }
+
+    fn same_settings(&self, other: &ProfileSpec) -> bool {
+        self.number_of_workers == other.number_of_workers
+            && self.worker_type == other.worker_type
+            && self.timeout == other.timeout
+            && self.idle_timeout == other.idle_timeout
+    }
+}
+
+/// The name of the usage profile for `boundary_set` (`default` or an override's name) of the
+/// stack `stack_name`. Glue allows 5 to 128 characters; stack and override names keep it within.
+pub fn profile_name(stack_name: &str, boundary_set: &str) -> String {
+    if boundary_set == DEFAULT_BOUNDARY_SET {
+        format!("{stack_name}-default")
+    } else {
+        format!("{stack_name}-override-{boundary_set}")
+    }
+}
+
+/// The stack's usage profiles: the default boundaries' first, then one per override whose
+/// settings differ from every earlier profile's.
+pub fn usage_profiles(policy: &Policy) -> Vec<ProfileSpec> {
+    let mut profiles: Vec<ProfileSpec> = Vec::new();
+    let sets = std::iter::once((DEFAULT_BOUNDARY_SET, policy.boundaries.clone())).chain(
+        policy.overrides.iter().map(|rule| {
+            (
+                rule.name.as_str(),
+                policy.boundaries.overlaid_with(&rule.boundaries),
+            )
+        }),
+    );
+    for (set, limits) in sets {
+        let spec = profile_for(policy, set, &limits);
+        match profiles.iter_mut().find(|known| known.same_settings(&spec)) {
+            Some(known) => known.boundary_sets.push(set.to_string()),
+            None => profiles.push(spec),
+        }
+    }
+    profiles
+}
+
+/// The profile that stands for `boundary_set` (`default` or an override's name).
+pub fn profile_of<'a>(profiles: &'a [ProfileSpec], boundary_set: &str) -> Option<&'a ProfileSpec> {
+    profiles
+        .iter()
+        .find(|profile| profile.boundary_sets.iter().any(|set| set == boundary_set))
+}
+
+fn profile_for(policy: &Policy, set: &str, limits: &Boundaries) -> ProfileSpec {
+    // Glue's own defaults, for what neither the profile nor the creator gives: those it
+    // documents for Spark sessions (`catalogue::SessionType`), which notebooks create.
+    let glue = SessionType::Spark.documented_defaults();
+    let asked = policy
+        .usage_profiles
+        .as_ref()
+        .map(|section| section.defaults.clone())
+        .unwrap_or_default();
+
+    let worker_type = {
+        let wanted = asked
+            .worker_type
+            .clone()
+            .or(glue.worker_type.map(str::to_string));
+        match (&limits.allowed_worker_types, wanted) {
+            (Some(allowed), wanted) => {
+                let default = wanted
+                    .filter(|wanted| allowed.contains(wanted))
+                    .or_else(|| allowed.first().cloned());
+                default.map(|default| WorkerTypeSetting {
+                    default,
+                    allowed: Some(allowed.clone()),
+                })
+            }
+            (None, Some(wanted)) if asked.worker_type.is_some() => Some(WorkerTypeSetting {
+                default: wanted,
+                allowed: None,
+            }),
+            (None, _) => None,
+        }
+    };
+
+    let number_of_workers = {
+        let wanted = asked
+            .number_of_workers
+            .or(glue.number_of_workers.map(|n| n as u32));
+        let mut setting = fit(
+            wanted,
+            limits.max_workers,
+            asked.number_of_workers.is_some(),
+        );
+        // The default session must also be within `max_dpu`.
+        if let (Some(setting), Some(max_dpu)) = (setting.as_mut(), limits.max_dpu) {
+            let default_type = worker_type
+                .as_ref()
+                .map(|setting| setting.default.clone())
+                .or(glue.worker_type.map(str::to_string));
+            if let Some(dpu) = default_type.and_then(|name| policy.dpu_per_worker(&name))
+                && f64::from(setting.default) * dpu > max_dpu
+            {
+                setting.default = ((max_dpu / dpu).floor() as u32).max(1);
+            }
+        }
+        setting
+    };
+
+    let timeout = fit(
+        asked
+            .timeout_minutes
+            .or(glue.timeout_minutes.map(|n| n as u32)),
+        limits.max_timeout_minutes,
+        asked.timeout_minutes.is_some(),
+    );
+    // Glue's default idle timeout is the session's timeout.
+    let idle_default = asked.idle_timeout_minutes.or_else(|| {
+        glue.idle_timeout_is_timeout
+            .then_some(timeout.map(|timeout| timeout.default))
+            .flatten()
+            .or(glue.timeout_minutes.map(|n| n as u32))
+    });
+    let idle_timeout = fit(
+        idle_default,
+        limits.max_idle_timeout_minutes,
+        asked.idle_timeout_minutes.is_some(),
+    );
+
+    ProfileSpec {
+        name: profile_name(&policy.stack.name, set),
+        boundary_sets: vec![set.to_string()],
+        dpu_detective_only: dpu_detective_only(policy, limits),
+        number_of_workers,
+        worker_type,
+        timeout,
+        idle_timeout,
+    }
+}
+
+/// A numeric setting: the wanted default brought within `max`. Without a limit, only a default
+/// the policy asked for is set (Glue's own would apply anyway).
+fn fit(wanted: Option<u32>, max: Option<u32>, asked: bool) -> Option<NumberSetting> {
+    match (wanted, max) {
+        (Some(wanted), Some(max)) => Some(NumberSetting {
+            default: wanted.min(max),
+            max: Some(max),
+        }),
+        (None, Some(max)) => Some(NumberSetting {
+            default: max,
+            max: Some(max),
+        }),
+        (Some(wanted), None) if asked => Some(NumberSetting {
+            default: wanted,
+            max: None,
+        }),
+        _ => None,
+    }
+}
+
+/// Why `max_dpu` stays with the Lambda: a profile bounds workers and worker types separately, so
+/// it keeps DPU within the limit only when `max_workers` x the largest allowed worker type does.
+fn dpu_detective_only(policy: &Policy, limits: &Boundaries) -> Option<String> {
+    let max_dpu = limits.max_dpu?;
+    let largest = limits.allowed_worker_types.as_ref().and_then(|types| {
+        types
+            .iter()
+            .map(|name| policy.dpu_per_worker(name))
+            .try_fold(0.0_f64, |most, dpu| dpu.map(|dpu| most.max(dpu)))
+    });
+    match (limits.max_workers, largest) {
+        (Some(workers), Some(largest)) if f64::from(workers) * largest <= max_dpu => None,
+        (Some(workers), Some(largest)) => Some(format!(
+            "max_dpu {max_dpu} is tighter than max_workers x the largest allowed worker type \
+             ({workers} x {largest} = {} DPU): a profile cannot hold DPU, so it stays \
+             detective-only",
+            f64::from(workers) * largest
+        )),
+        _ => Some(format!(
+            "max_dpu {max_dpu}: without both max_workers and allowed_worker_types (all known to \
+             the catalogue) a profile cannot bound DPU, so it stays detective-only"
+        )),
+    }
+}
+
+/// Which of the two IAM documents a deny goes into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// The customer managed policy deploy attaches to the named roles. Exempt principals never
+    /// get it, so it does not list them.
+    ManagedPolicy,
+    /// The service control policy for the organization's administrators: applies to every
+    /// principal of the accounts, so exempt principals are excluded by `aws:PrincipalArn`.
+    Scp,
+}
+
+/// A requirement the IAM layer can refuse before a session starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Requirement {
+    Vpc,
+    Tag(String),
+}
+
+impl Requirement {
+    fn holds_in(&self, limits: &Boundaries) -> bool {
+        match self {
+            Requirement::Vpc => limits.require_vpc_connection == Some(true),
+            Requirement::Tag(key) => limits
+                .required_tags
+                .as_ref()
+                .is_some_and(|tags| tags.contains(key)),
+        }
+    }
+
+    fn condition(&self) -> (String, Value) {
+        match self {
+            Requirement::Vpc => ("glue:VpcIds".to_string(), json!("true")),
+            Requirement::Tag(key) => (format!("aws:RequestTag/{key}"), json!("true")),
+        }
+    }
+
+    fn sid(&self) -> String {
+        match self {
+            Requirement::Vpc => "DenyCreateSessionWithoutVpc".to_string(),
+            Requirement::Tag(key) => format!("DenyCreateSessionWithoutTag{}", alphanumeric(key)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Requirement::Vpc => "require_vpc_connection".to_string(),
+            Requirement::Tag(key) => format!("required_tags `{key}`"),
+        }
+    }
+}
+
+fn alphanumeric(text: &str) -> String {
+    let mut out = String::new();
+    let mut upper = true;
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            if upper {
+                out.push(c.to_ascii_uppercase());
+            } else {
+                out.push(c);
+            }
+            upper = false;
+        } else {
+            upper = true;
+        }
+    }
+    out
+}
+
+/// One deny statement and what it stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deny {
+    /// The statement's `Sid` (letters and digits).
+    pub sid: String,
+    /// The policy rule it enforces, in the policy's words.
+    pub rule: String,
+    /// The IAM statement (`Effect`, `Action`, `Resource`, `Condition`).
+    pub statement: Value,
+}
+
+/// The denies on `glue:CreateSession` for `layer`, and what they leave to the Lambda alone
+/// (principal patterns IAM cannot name). A deny never refuses a session the Lambda would allow:
+/// where the policy's first-match override order cannot be said in IAM, the deny is narrower
+/// (the Lambda still judges every session).
+pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
+    let mut requirements = Vec::new();
+    let all_limits = std::iter::once(&policy.boundaries)
+        .chain(policy.overrides.iter().map(|rule| &rule.boundaries));
+    for limits in all_limits {
+        if limits.require_vpc_connection == Some(true) && !requirements.contains(&Requirement::Vpc)
+        {
+            requirements.push(Requirement::Vpc);
+        }
+        for key in limits.required_tags.iter().flatten() {
+            let requirement = Requirement::Tag(key.clone());
+            if !requirements.contains(&requirement) {
+                requirements.push(requirement);
+            }
+        }
+    }
+    // Tag statements after the VPC one, in the order the policy names them.
+    requirements.sort_by_key(|requirement| !matches!(requirement, Requirement::Vpc));
+
+    let exempt: Vec<String> = match layer {
+        Layer::ManagedPolicy => Vec::new(),
+        Layer::Scp => policy
+            .exempt_principals
+            .iter()
+            .filter_map(|pattern| principal_arn_pattern(pattern, Widen::Yes))
+            .collect(),
+    };
+    let effective: Vec<Boundaries> = policy
+        .overrides
+        .iter()
+        .map(|rule| policy.boundaries.overlaid_with(&rule.boundaries))
+        .collect();
+
+    let mut out = Vec::new();
+    let mut notes = Vec::new();
+    let mut sids = Vec::new();
+    for requirement in &requirements {
+        // Principals of overrides that do not have this requirement, as IAM can name them
+        // (widened: excluding more principals is the safe direction).
+        let loosened = |before: usize| -> Vec<String> {
+            policy.overrides[..before]
+                .iter()
+                .zip(&effective)
+                .filter(|(_, limits)| !requirement.holds_in(limits))
+                .flat_map(|(rule, _)| &rule.principals)
+                .filter_map(|pattern| principal_arn_pattern(pattern, Widen::Yes))
+                .collect()
+        };
+        let mut push = |sid: String, only: Option<Vec<String>>, except: Vec<String>| {
+            let (key, value) = requirement.condition();
+            let mut condition = Map::new();
+            condition.insert("Null".into(), json!({ key: value }));
+            if let Some(only) = only {
+                condition.insert("ArnLike".into(), json!({ "aws:PrincipalArn": only }));
+            }
+            let mut except: Vec<String> = exempt.iter().cloned().chain(except).collect();
+            except.dedup();
+            if !except.is_empty() {
+                condition.insert("ArnNotLike".into(), json!({ "aws:PrincipalArn": except }));
+            }
+            let mut sid = sid;
+            if sids.contains(&sid) {
+                sid = format!("{sid}{}", sids.len() + 1);
+            }
+            sids.push(sid.clone());
+            out.push(Deny {
+                sid: sid.clone(),
+                rule: requirement.describe(),
+                statement: json!({
+                    "Sid": sid,
+                    "Effect": "Deny",
+                    "Action": CREATE_SESSION,
+                    "Resource": "*",
+                    "Condition": Value::Object(condition),
+                }),
+            });
+        };
+        if requirement.holds_in(&policy.boundaries) {
+            push(requirement.sid(), None, loosened(policy.overrides.len()));
+            continue;
+        }
+        for (i, (rule, limits)) in policy.overrides.iter().zip(&effective).enumerate() {
+            if !requirement.holds_in(limits) {
+                continue;
+            }
+            let (named, unnamed): (Vec<_>, Vec<_>) = rule
+                .principals
+                .iter()
+                .map(|pattern| (pattern, principal_arn_pattern(pattern, Widen::No)))
+                .partition(|(_, iam)| iam.is_some());
+            for (pattern, _) in unnamed {
+                notes.push(format!(
+                    "overrides[{i}] (`{}`): {} for `{pattern}` stays detective-only (IAM's \
+                     aws:PrincipalArn names the role, not the session)",
+                    rule.name,
+                    requirement.describe()
+                ));
+            }
+            let only: Vec<String> = named.into_iter().filter_map(|(_, iam)| iam).collect();
+            if only.is_empty() {
+                continue;
+            }
+            push(
+                format!("{}For{}", requirement.sid(), alphanumeric(&rule.name)),
+                Some(only),
+                loosened(i),
+            );
+        }
+    }
+    (out, notes)
+}
+
+/// Whether a principal pattern may be widened to one IAM can name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Widen {
+    /// For exclusions: an assumed-role session pattern becomes its whole role.
+    Yes,
+    /// For inclusions: a pattern IAM cannot name is left out.
+    No,
+}
+
+/// The policy's principal pattern as a pattern of `aws:PrincipalArn` (for a role session, the
+/// role's ARN with its path). `arn:aws:sts::A:assumed-role/R/S` names sessions, which IAM cannot:
+/// widened, it becomes `arn:aws:iam::A:role/*R` (the role under any path, and any role whose name
+/// ends in R); not widened, `None`.
+fn principal_arn_pattern(pattern: &str, widen: Widen) -> Option<String> {
+    let parts: Vec<&str> = pattern.splitn(6, ':').collect();
+    let [_, partition, service, _, account, resource] = parts[..] else {
+        return None;
+    };
+    if let Some(rest) = resource.strip_prefix("assumed-role/") {
+        let role = rest.split('/').next().unwrap_or(rest);
+        return (widen == Widen::Yes)
+            .then(|| format!("arn:{partition}:iam::{account}:role/*{role}"));
+    }
+    match service {
+        "*" if resource.starts_with("role/") || resource.starts_with("user/") => {
+            Some(format!("arn:{partition}:iam::{account}:{resource}"))
+        }
+        _ => Some(pattern.to_string()),
+    }
+}
+
+/// A whole IAM policy document (`Version` 2012-10-17) of `statements`.
+pub fn document(statements: Vec<Value>) -> Value {
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// Characters of `text` IAM counts for a managed policy: whitespace is not counted.
+pub fn managed_policy_chars(text: &str) -> usize {
+    text.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// The SCP as printed: pretty JSON when it fits [`MAX_SCP_CHARS`], else compact JSON; when even
+/// that does not fit, the last statements are dropped until it does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scp {
+    /// The document to print (`None` when no deny fits at all, or the policy has none).
+    pub text: Option<String>,
+    /// The denies it holds.
+    pub kept: Vec<Deny>,
+    /// The denies left out to fit, with the rule each stood for.
+    pub dropped: Vec<Deny>,
+    /// What IAM cannot say (see [`denies`]).
+    pub notes: Vec<String>,
+}
+
+/// The service control policy for `policy`.
+pub fn scp(policy: &Policy) -> Scp {
+    let (mut kept, notes) = denies(policy, Layer::Scp);
+    let mut dropped = Vec::new();
+    loop {
+        if kept.is_empty() {
+            dropped.reverse();
+            return Scp {
+                text: None,
+                kept,
+                dropped,
+                notes,
+            };
+        }
+        let whole = document(kept.iter().map(|deny| deny.statement.clone()).collect());
+        let pretty = serde_json::to_string_pretty(&whole).expect("JSON values serialize");
+        let compact = serde_json::to_string(&whole).expect("JSON values serialize");
+        let fitting = [pretty, compact]
+            .into_iter()
+            .find(|text| text.chars().count() <= MAX_SCP_CHARS);
+        if let Some(text) = fitting {
+            dropped.reverse();
+            return Scp {
+                text: Some(text),
+                kept,
+                dropped,
+                notes,
+            };
+        }
+        dropped.push(kept.pop().expect("not empty"));
+    }
+}
+
+/// A role named in `usage_profiles.roles`, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// The role's ARN as the policy gives it.
+    pub role_arn: String,
+    /// The role's name (the last part of its path): what `TagRole` takes.
+    pub role_name: String,
+    /// The 12-digit account it lives in: deploy acts only on roles of the account it targets.
+    pub account: String,
+    /// `default` or the override whose boundaries the Lambda judges this role's sessions by.
+    pub boundary_set: String,
+    /// The usage profile's name: the value of its `glue:UsageProfile` tag.
+    pub profile: String,
+}
+
+/// A role ARN's partition, account and name, when `arn` is an exact IAM role ARN (no wildcards).
+pub fn parse_role_arn(arn: &str) -> Option<(String, String, String)> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [scheme, partition, "iam", "", account, resource] = parts[..] else {
+        return None;
+    };
+    let path_and_name = resource.strip_prefix("role/")?;
+    let name = path_and_name.rsplit('/').next()?;
+    let valid_name = |name: &str| {
+        (1..=64).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    };
+    (scheme == "arn"
+        && !partition.is_empty()
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && valid_name(name)
+        && path_and_name
+            .chars()
+            .all(|c| c != '*' && c != '?' && !c.is_whitespace()))
+    .then(|| (partition.to_string(), account.to_string(), name.to_string()))
+}
+
+/// Which boundary set the Lambda judges sessions of `role_arn` by: the first override one of
+/// whose principals matches the role (as the issuer of its sessions), else `default`.
+pub fn boundary_set_of(policy: &Policy, role_arn: &str) -> String {
+    policy
+        .overrides
+        .iter()
+        .find(|rule| {
+            rule.principals.iter().any(|pattern| {
+                ArnPattern::parse(pattern).is_ok_and(|pattern| pattern.matches(role_arn))
+            })
+        })
+        .map_or(DEFAULT_BOUNDARY_SET.to_string(), |rule| rule.name.clone())
+}
+
+/// True when `pattern` singles out some sessions of the role `role_arn` by session name: then
+/// the role's sessions are judged by more than one boundary set, which one profile cannot be.
+pub fn splits_role_sessions(pattern: &str, role_arn: &str) -> bool {
+    let Some((partition, account, name)) = parse_role_arn(role_arn) else {
+        return false;
+    };
+    let parts: Vec<&str> = pattern.splitn(6, ':').collect();
+    let [_, p, service, _, a, resource] = parts[..] else {
+        return false;
+    };
+    let Some((role, session)) = resource
+        .strip_prefix("assumed-role/")
+        .and_then(|rest| rest.split_once('/'))
+    else {
+        return false;
+    };
+    matches!(service, "sts" | "*")
+        && !session.chars().all(|c| c == '*')
+        && glob_match(p.as_bytes(), partition.as_bytes())
+        && glob_match(a.as_bytes(), account.as_bytes())
+        && glob_match(role.as_bytes(), name.as_bytes())
+}
+
+/// The policy's `usage_profiles.roles`, each with its profile. Validation has checked them.
+pub fn assignments(policy: &Policy) -> Vec<Assignment> {
+    let profiles = usage_profiles(policy);
+    let Some(section) = &policy.usage_profiles else {
+        return Vec::new();
+    };
+    section
+        .roles
+        .iter()
+        .filter_map(|assignment| {
+            let (_, account, role_name) = parse_role_arn(&assignment.role)?;
+            let boundary_set = boundary_set_of(policy, &assignment.role);
+            let profile = profile_of(&profiles, &boundary_set)?.name.clone();
+            Some(Assignment {
+                role_arn: assignment.role.clone(),
+                role_name,
+                account,
+                boundary_set,
+                profile,
+            })
+        })
+        .collect()
+}
+
+/// Where one boundary is enforced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    /// The boundary, as the policy names it (`max_workers`, `required_tags owner`).
+    pub boundary: String,
+    /// Its value in the default boundaries and in each override that changes it.
+    pub values: String,
+    /// Layers that refuse a session out of this bound before it starts.
+    pub before_start: Vec<&'static str>,
+    /// What happens after a session starts: the Lambda's action.
+    pub after_start: &'static str,
+    /// Anything that limits the preventive layers for this boundary.
+    pub notes: Vec<String>,
+}
+
+/// Layer names as coverage prints them.
+pub const USAGE_PROFILE: &str = "usage profile";
+pub const IAM_POLICY: &str = "IAM policy";
+pub const SCP: &str = "SCP";
+
+/// For each boundary the policy sets, which layers enforce it.
+pub fn coverage(policy: &Policy) -> Vec<Coverage> {
+    let after_start = match policy.enforcement.mode {
+        crate::model::Mode::Enforce => match policy.enforcement.action {
+            crate::model::EnforcementAction::Stop => "Lambda stops",
+            crate::model::EnforcementAction::Delete => "Lambda stops and deletes",
+        },
+        crate::model::Mode::Audit => "Lambda reports (audit)",
+    };
+    let profiles = usage_profiles(policy);
+    let (iam_denies, iam_notes) = denies(policy, Layer::ManagedPolicy);
+    let scp = scp(policy);
+    let sets: Vec<(&str, Boundaries, &Boundaries)> = std::iter::once((
+        DEFAULT_BOUNDARY_SET,
+        policy.boundaries.clone(),
+        &policy.boundaries,
+    ))
+    .chain(policy.overrides.iter().map(|rule| {
+        (
+            rule.name.as_str(),
+            policy.boundaries.overlaid_with(&rule.boundaries),
+            &rule.boundaries,
+        )
+    }))
+    .collect();
+    let values = |show: &dyn Fn(&Boundaries) -> Option<String>| -> Option<String> {
+        let mut parts = Vec::new();
+        for (i, (set, _, own)) in sets.iter().enumerate() {
+            if let Some(value) = show(own) {
+                parts.push(if i == 0 {
+                    value
+                } else {
+                    format!("{set}: {value}")
+                });
+            }
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    };
+    let list = |items: &Option<Vec<String>>| items.as_ref().map(|items| items.join(", "));
+    let mut rows = Vec::new();
+    let mut row = |boundary: String, values: Option<String>, before: Vec<&'static str>, notes| {
+        if let Some(values) = values {
+            rows.push(Coverage {
+                boundary,
+                values,
+                before_start: before,
+                after_start,
+                notes,
+            });
+        }
+    };
+    let profile_layer = vec![USAGE_PROFILE];
+    row(
+        "max_workers".into(),
+        values(&|b| b.max_workers.map(|n| n.to_string())),
+        profile_layer.clone(),
+        Vec::new(),
+    );
+    row(
+        "allowed_worker_types".into(),
+        values(&|b| list(&b.allowed_worker_types)),
+        profile_layer.clone(),
+        Vec::new(),
+    );
+    row(
+        "max_timeout_minutes".into(),
+        values(&|b| b.max_timeout_minutes.map(|n| n.to_string())),
+        profile_layer.clone(),
+        Vec::new(),
+    );
+    row(
+        "max_idle_timeout_minutes".into(),
+        values(&|b| b.max_idle_timeout_minutes.map(|n| n.to_string())),
+        profile_layer.clone(),
+        Vec::new(),
+    );
+    let dpu_notes: Vec<String> = profiles
+        .iter()
+        .filter_map(|profile| {
+            profile
+                .dpu_detective_only
+                .as_ref()
+                .map(|why| format!("{}: {why}", profile.boundary_sets.join(", ")))
+        })
+        .collect();
+    let dpu_before = if dpu_notes.is_empty() {
+        vec![USAGE_PROFILE]
+    } else {
+        Vec::new()
+    };
+    row(
+        "max_dpu".into(),
+        values(&|b| b.max_dpu.map(|n| n.to_string())),
+        dpu_before,
+        dpu_notes,
+    );
+    let iam_layers = |rule: &str| -> Vec<&'static str> {
+        let mut layers = Vec::new();
+        if iam_denies.iter().any(|deny| deny.rule == rule) {
+            layers.push(IAM_POLICY);
+        }
+        if scp.kept.iter().any(|deny| deny.rule == rule) {
+            layers.push(SCP);
+        }
+        layers
+    };
+    let iam_notes_for = |rule: &str| -> Vec<String> {
+        let mut notes: Vec<String> = iam_notes
+            .iter()
+            .filter(|note| note.contains(rule))
+            .cloned()
+            .collect();
+        for deny in scp.dropped.iter().filter(|deny| deny.rule == rule) {
+            notes.push(format!(
+                "the SCP statement {} was dropped to fit {MAX_SCP_CHARS} characters",
+                deny.sid
+            ));
+        }
+        notes
+    };
+    row(
+        "require_vpc_connection".into(),
+        values(&|b| b.require_vpc_connection.map(|v| v.to_string())),
+        iam_layers("require_vpc_connection"),
+        iam_notes_for("require_vpc_connection"),
+    );
+    row(
+        "allowed_connections".into(),
+        values(&|b| list(&b.allowed_connections)),
+        Vec::new(),
+        vec!["no IAM condition key names a session's connections".to_string()],
+    );
+    row(
+        "allowed_glue_versions".into(),
+        values(&|b| list(&b.allowed_glue_versions)),
+        Vec::new(),
+        vec!["neither usage profiles nor IAM can hold a session's Glue version".to_string()],
+    );
+    let mut keys: Vec<String> = Vec::new();
+    for (_, limits, _) in &sets {
+        for key in limits.required_tags.iter().flatten() {
+            if !keys.contains(key) {
+                keys.push(key.clone());
+            }
+        }
+    }
+    for key in keys {
+        let rule = format!("required_tags `{key}`");
+        row(
+            rule.clone(),
+            values(&|b| {
+                b.required_tags.as_ref().map(|tags| {
+                    (if tags.contains(&key) {
+                        "required"
+                    } else {
+                        "not required"
+                    })
+                    .to_string()
+                })
+            }),
+            iam_layers(&rule),
+            iam_notes_for(&rule),
+        );
+    }
+    rows
+}
+
+#[cfg(all(test, feature = "yaml"))]
+mod tests;

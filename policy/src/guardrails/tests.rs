@@ -1,0 +1,401 @@
+use super::*;
+use crate::load_policy;
+
+fn policy(text: &str) -> Policy {
+    load_policy("p.yaml", text.as_bytes()).unwrap_or_else(|errors| panic!("{errors}"))
+}
+
+fn errors(text: &str) -> String {
+    load_policy("p.yaml", text.as_bytes())
+        .expect_err("the policy should be refused")
+        .to_string()
+}
+
+const DEFAULT: &str = include_str!("../../../policies/default.yaml");
+
+#[test]
+fn profiles_hold_the_default_boundaries_and_each_override() {
+    let policy = policy(DEFAULT);
+    let profiles = usage_profiles(&policy);
+    let names: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "glue-session-guard-default",
+            "glue-session-guard-override-platform-admins",
+            "glue-session-guard-override-ml-training",
+        ]
+    );
+    let default = &profiles[0];
+    // Limits from the boundaries; defaults the smaller of Glue's (5 x G.1X, 2880 min) and them.
+    assert_eq!(
+        default.number_of_workers,
+        Some(NumberSetting {
+            default: 5,
+            max: Some(10)
+        })
+    );
+    assert_eq!(
+        default.worker_type,
+        Some(WorkerTypeSetting {
+            default: "G.1X".into(),
+            allowed: Some(vec!["G.1X".into(), "G.2X".into()])
+        })
+    );
+    assert_eq!(
+        default.timeout,
+        Some(NumberSetting {
+            default: 480,
+            max: Some(480)
+        })
+    );
+    assert_eq!(
+        default.idle_timeout,
+        Some(NumberSetting {
+            default: 120,
+            max: Some(120)
+        })
+    );
+    // 10 x G.2X = 20 DPU = max_dpu: the profile keeps DPU within the limit.
+    assert_eq!(default.dpu_detective_only, None);
+
+    let admins = &profiles[1];
+    assert_eq!(admins.number_of_workers.unwrap().max, Some(60));
+    assert_eq!(
+        admins
+            .worker_type
+            .as_ref()
+            .unwrap()
+            .allowed
+            .as_deref()
+            .unwrap(),
+        ["G.1X", "G.2X", "G.4X", "G.8X"]
+    );
+    // 60 x G.8X = 480 DPU > 120: DPU stays with the Lambda, and says why.
+    let why = admins.dpu_detective_only.as_deref().unwrap();
+    assert!(why.contains("60 x 8 = 480 DPU"), "{why}");
+    assert!(why.contains("detective-only"), "{why}");
+
+    let ml = &profiles[2];
+    assert_eq!(ml.timeout.unwrap().max, Some(1440));
+    assert_eq!(ml.idle_timeout.unwrap().max, Some(240));
+    assert_eq!(ml.number_of_workers.unwrap().max, Some(10));
+
+    let configuration = default.configuration();
+    assert_eq!(
+        configuration["SessionConfiguration"]["numberOfWorkers"],
+        serde_json::json!({"DefaultValue": "5", "MinValue": "1", "MaxValue": "10"})
+    );
+    assert_eq!(
+        configuration["SessionConfiguration"]["workerType"],
+        serde_json::json!({"DefaultValue": "G.1X", "AllowedValues": ["G.1X", "G.2X"]})
+    );
+}
+
+#[test]
+fn policy_defaults_are_used_and_brought_inside_each_profile() {
+    let policy = policy(
+        "version: 1\nstack: {name: guard}\n\
+         boundaries: {max_workers: 10, allowed_worker_types: [G.1X, G.2X], max_timeout_minutes: 480}\n\
+         overrides:\n\
+         - {name: small, principals: ['arn:aws:iam::*:role/Small'], boundaries: {max_workers: 2, allowed_worker_types: [G.1X]}}\n\
+         usage_profiles: {defaults: {number_of_workers: 4, worker_type: G.2X, timeout_minutes: 60}}\n",
+    );
+    let profiles = usage_profiles(&policy);
+    assert_eq!(profiles[0].number_of_workers.unwrap().default, 4);
+    assert_eq!(profiles[0].worker_type.as_ref().unwrap().default, "G.2X");
+    assert_eq!(profiles[0].timeout.unwrap().default, 60);
+    // Idle timeout: Glue's default is the timeout; no limit, so the key is left to Glue.
+    assert_eq!(profiles[0].idle_timeout, None);
+    // The override allows 2 workers of G.1X only: the defaults come inside.
+    assert_eq!(profiles[1].number_of_workers.unwrap().default, 2);
+    assert_eq!(profiles[1].worker_type.as_ref().unwrap().default, "G.1X");
+}
+
+#[test]
+fn a_default_session_stays_within_max_dpu() {
+    let policy = policy(
+        "version: 1\nstack: {name: guard}\n\
+         boundaries: {max_workers: 10, max_dpu: 4, allowed_worker_types: [G.2X]}\n",
+    );
+    let profile = &usage_profiles(&policy)[0];
+    // Glue's 5 workers of G.2X would be 10 DPU: 2 workers are the most within 4 DPU.
+    assert_eq!(profile.number_of_workers.unwrap().default, 2);
+    assert!(profile.dpu_detective_only.is_some());
+}
+
+#[test]
+fn overrides_with_the_same_settings_share_a_profile() {
+    let policy = policy(
+        "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n\
+         overrides:\n\
+         - {name: a, principals: ['arn:aws:iam::*:role/A'], boundaries: {max_workers: 20}}\n\
+         - {name: b, principals: ['arn:aws:iam::*:role/B'], boundaries: {max_workers: 20}}\n\
+         - {name: c, principals: ['arn:aws:iam::*:role/C'], boundaries: {allowed_connections: [x]}}\n",
+    );
+    let profiles = usage_profiles(&policy);
+    assert_eq!(profiles.len(), 2);
+    assert_eq!(profiles[0].boundary_sets, ["default", "c"]);
+    assert_eq!(profiles[1].boundary_sets, ["a", "b"]);
+    assert_eq!(profile_of(&profiles, "b").unwrap().name, "guard-override-a");
+}
+
+fn conditions(deny: &Deny) -> &serde_json::Value {
+    &deny.statement["Condition"]
+}
+
+#[test]
+fn one_deny_for_the_vpc_and_one_per_required_tag() {
+    let policy = policy(DEFAULT);
+    let (denies, notes) = denies(&policy, Layer::ManagedPolicy);
+    let sids: Vec<&str> = denies.iter().map(|deny| deny.sid.as_str()).collect();
+    assert_eq!(
+        sids,
+        [
+            "DenyCreateSessionWithoutVpc",
+            "DenyCreateSessionWithoutTagOwner"
+        ]
+    );
+    assert!(notes.is_empty(), "{notes:?}");
+    assert_eq!(
+        conditions(&denies[0]),
+        &serde_json::json!({"Null": {"glue:VpcIds": "true"}})
+    );
+    assert_eq!(
+        conditions(&denies[1]),
+        &serde_json::json!({"Null": {"aws:RequestTag/owner": "true"}})
+    );
+    for deny in &denies {
+        assert_eq!(deny.statement["Effect"], "Deny");
+        assert_eq!(deny.statement["Action"], "glue:CreateSession");
+    }
+    // The SCP excludes the exempt principals.
+    let (denies, _) = super::denies(&policy, Layer::Scp);
+    assert_eq!(
+        conditions(&denies[0])["ArnNotLike"]["aws:PrincipalArn"],
+        serde_json::json!(["arn:aws:iam::123456789012:role/BreakGlass"])
+    );
+}
+
+#[test]
+fn no_vpc_rule_no_vpc_deny() {
+    let policy = policy(
+        "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10, required_tags: [owner, cost-center]}\n",
+    );
+    let (denies, _) = denies(&policy, Layer::ManagedPolicy);
+    let rules: Vec<&str> = denies.iter().map(|deny| deny.rule.as_str()).collect();
+    assert_eq!(
+        rules,
+        ["required_tags `owner`", "required_tags `cost-center`"]
+    );
+    assert_eq!(denies[1].sid, "DenyCreateSessionWithoutTagCostCenter");
+    let policy = policy_without_rules();
+    assert!(super::denies(&policy, Layer::Scp).0.is_empty());
+    assert_eq!(scp(&policy).text, None);
+}
+
+fn policy_without_rules() -> Policy {
+    policy("version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n")
+}
+
+#[test]
+fn overrides_that_loosen_or_tighten_a_rule_are_said_with_the_principal_arn() {
+    // Default requires a VPC; one override lifts it: excluded from the deny.
+    let policy = policy(
+        "version: 1\nstack: {name: guard}\nboundaries: {require_vpc_connection: true}\n\
+         overrides:\n\
+         - {name: lab, principals: ['arn:aws:iam::*:role/Lab*', 'arn:aws:sts::*:assumed-role/Tmp/alice'], boundaries: {require_vpc_connection: false}}\n\
+         - {name: tags, principals: ['arn:aws:iam::*:role/Finance'], boundaries: {required_tags: [owner]}}\n",
+    );
+    let (denies, notes) = denies(&policy, Layer::ManagedPolicy);
+    assert_eq!(
+        conditions(&denies[0])["ArnNotLike"]["aws:PrincipalArn"],
+        // The session pattern is widened to the whole role: excluding more is the safe side.
+        serde_json::json!(["arn:aws:iam::*:role/Lab*", "arn:aws:iam::*:role/*Tmp"])
+    );
+    // Only the `tags` override requires `owner`: its principals, minus earlier overrides that
+    // do not (the first match wins in the Lambda too).
+    assert_eq!(denies[1].sid, "DenyCreateSessionWithoutTagOwnerForTags");
+    assert_eq!(
+        conditions(&denies[1])["ArnLike"]["aws:PrincipalArn"],
+        serde_json::json!(["arn:aws:iam::*:role/Finance"])
+    );
+    assert_eq!(
+        conditions(&denies[1])["ArnNotLike"]["aws:PrincipalArn"],
+        serde_json::json!(["arn:aws:iam::*:role/Lab*", "arn:aws:iam::*:role/*Tmp"])
+    );
+    assert!(notes.is_empty(), "{notes:?}");
+
+    // A tightening override named by session: IAM cannot name it, so it stays detective-only.
+    let policy = super::tests::policy(
+        "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n\
+         overrides:\n\
+         - {name: alice, principals: ['arn:aws:sts::*:assumed-role/Shared/alice'], boundaries: {require_vpc_connection: true}}\n",
+    );
+    let (denies, notes) = super::denies(&policy, Layer::ManagedPolicy);
+    assert!(denies.is_empty());
+    assert!(notes[0].contains("detective-only"), "{notes:?}");
+}
+
+#[test]
+fn the_scp_fits_or_says_what_it_dropped() {
+    let default = policy(DEFAULT);
+    let scp = scp(&default);
+    let text = scp.text.as_deref().unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(text).unwrap();
+    assert_eq!(parsed["Version"], "2012-10-17");
+    assert_eq!(parsed["Statement"].as_array().unwrap().len(), 2);
+    assert!(text.chars().count() <= MAX_SCP_CHARS);
+    assert!(scp.dropped.is_empty());
+    // Pretty when it fits.
+    assert!(text.contains("\n  "));
+
+    let exempt: Vec<String> = (0..50)
+        .map(|i| {
+            format!(
+                "'arn:aws:iam::{:012}:role/BreakGlassEmergencyAccess{i:02}'",
+                100_000_000_000_u64 + i
+            )
+        })
+        .collect();
+    let many = policy(&format!(
+        "version: 1\nstack: {{name: guard}}\n\
+         boundaries: {{require_vpc_connection: true, required_tags: [owner, team]}}\n\
+         exempt_principals: [{}]\n",
+        exempt.join(", ")
+    ));
+    let scp = super::scp(&many);
+    let text = scp.text.as_deref().unwrap();
+    assert!(text.chars().count() <= MAX_SCP_CHARS, "{}", text.len());
+    let parsed: serde_json::Value = serde_json::from_str(text).unwrap();
+    let kept = parsed["Statement"].as_array().unwrap();
+    assert_eq!(kept.len() + scp.dropped.len(), 3);
+    assert!(
+        !scp.dropped.is_empty(),
+        "50 long exemptions x 3 statements cannot fit"
+    );
+    // The VPC deny is the one kept first; what was dropped is named.
+    assert_eq!(kept[0]["Sid"], "DenyCreateSessionWithoutVpc");
+    assert_eq!(scp.dropped.last().unwrap().rule, "required_tags `team`");
+    assert_eq!(
+        kept[0]["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+            .as_array()
+            .unwrap()
+            .len(),
+        50
+    );
+}
+
+#[test]
+fn roles_get_the_profile_the_lambda_judges_them_by() {
+    let mut text = DEFAULT.to_string();
+    text.push_str(
+        "usage_profiles:\n  roles:\n\
+         \x20   - role: arn:aws:iam::123456789012:role/team/DataEngineer\n\
+         \x20   - role: arn:aws:iam::123456789012:role/DataPlatformAdmin\n\
+         \x20     profile: platform-admins\n",
+    );
+    let policy = policy(&text);
+    let assignments = assignments(&policy);
+    assert_eq!(assignments.len(), 2);
+    assert_eq!(assignments[0].role_name, "DataEngineer");
+    assert_eq!(assignments[0].account, "123456789012");
+    assert_eq!(assignments[0].profile, "glue-session-guard-default");
+    assert_eq!(assignments[1].boundary_set, "platform-admins");
+    assert_eq!(
+        assignments[1].profile,
+        "glue-session-guard-override-platform-admins"
+    );
+}
+
+#[test]
+fn assignments_that_would_disagree_with_the_lambda_are_refused() {
+    let with = |roles: &str| format!("{DEFAULT}usage_profiles:\n  roles:\n{roles}");
+    let cases = [
+        (
+            "    - role: arn:aws:iam::123456789012:role/DataPlatformAdmin\n      profile: default\n",
+            "usage_profiles.roles[0].profile: `default` disagrees with the Lambda: the override \
+             `platform-admins` is the first to match it",
+        ),
+        (
+            "    - role: arn:aws:iam::123456789012:role/BreakGlass\n",
+            "matches exempt_principals[0]",
+        ),
+        (
+            "    - role: arn:aws:iam::*:role/Anything\n",
+            "is not an IAM role ARN",
+        ),
+        (
+            "    - role: arn:aws:iam::123456789012:role/A\n    - role: arn:aws:iam::123456789012:role/A\n",
+            "usage_profiles.roles[1].role: `arn:aws:iam::123456789012:role/A` is listed twice",
+        ),
+        (
+            "    - role: arn:aws:iam::123456789012:role/A\n      profile: nobody\n",
+            "`nobody` is neither `default` nor an override's name",
+        ),
+    ];
+    for (roles, expected) in cases {
+        let errors = errors(&with(roles));
+        assert!(errors.contains(expected), "{roles}\n{errors}");
+    }
+    let split = errors(
+        "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n\
+         overrides:\n\
+         - {name: alice, principals: ['arn:aws:sts::*:assumed-role/Shared/alice'], boundaries: {max_workers: 20}}\n\
+         usage_profiles: {roles: [{role: 'arn:aws:iam::123456789012:role/Shared'}]}\n",
+    );
+    assert!(
+        split.contains("picks some sessions of this role by session name"),
+        "{split}"
+    );
+}
+
+#[test]
+fn defaults_outside_the_limits_are_refused_with_their_field() {
+    let errors = errors(&format!(
+        "{DEFAULT}usage_profiles:\n  defaults: {{number_of_workers: 11, worker_type: G.8X, \
+         timeout_minutes: 481, idle_timeout_minutes: 121}}\n"
+    ));
+    for expected in [
+        "usage_profiles.defaults.number_of_workers: 11 is above boundaries.max_workers (10)",
+        "usage_profiles.defaults.worker_type: `G.8X` is not in boundaries.allowed_worker_types",
+        "usage_profiles.defaults.timeout_minutes: 481 is above boundaries.max_timeout_minutes",
+        "usage_profiles.defaults.idle_timeout_minutes: 121 is above boundaries.max_idle_timeout_minutes",
+    ] {
+        assert!(errors.contains(expected), "{expected}\n{errors}");
+    }
+    // 10 x G.2X = 20 DPU is max_dpu itself: inside. With max_dpu 19 it is not.
+    let at_limit = format!(
+        "{DEFAULT}usage_profiles:\n  defaults: {{number_of_workers: 10, worker_type: G.2X}}\n"
+    );
+    policy(&at_limit);
+    let over = super::tests::errors(&at_limit.replace("max_dpu: 20", "max_dpu: 19"));
+    assert!(
+        over.contains(
+            "usage_profiles.defaults.number_of_workers: 10 x G.2X is 20 DPU, above \
+             boundaries.max_dpu (19)"
+        ),
+        "{over}"
+    );
+}
+
+#[test]
+fn coverage_says_which_layer_holds_each_boundary() {
+    let rows = coverage(&policy(DEFAULT));
+    let row = |name: &str| rows.iter().find(|row| row.boundary == name).unwrap();
+    assert_eq!(row("max_workers").before_start, [USAGE_PROFILE]);
+    assert_eq!(row("max_workers").values, "10; platform-admins: 60");
+    assert_eq!(
+        row("require_vpc_connection").before_start,
+        [IAM_POLICY, SCP]
+    );
+    assert_eq!(row("required_tags `owner`").before_start, [IAM_POLICY, SCP]);
+    assert!(row("allowed_glue_versions").before_start.is_empty());
+    assert!(row("allowed_connections").before_start.is_empty());
+    // platform-admins may reach 480 DPU within its profile: DPU is the Lambda's alone.
+    assert!(row("max_dpu").before_start.is_empty());
+    assert!(row("max_dpu").notes[0].starts_with("platform-admins: "));
+    for row in &rows {
+        assert_eq!(row.after_start, "Lambda stops");
+    }
+}
