@@ -106,6 +106,14 @@ impl ProfileSpec {
         json!({ "SessionConfiguration": session })
     }
 
+    /// True when the profile would set nothing (Glue requires at least one setting).
+    pub fn is_empty(&self) -> bool {
+        self.number_of_workers.is_none()
+            && self.worker_type.is_none()
+            && self.timeout.is_none()
+            && self.idle_timeout.is_none()
+    }
+
     fn same_settings(&self, other: &ProfileSpec) -> bool {
         self.number_of_workers == other.number_of_workers
             && self.worker_type == other.worker_type
@@ -125,7 +133,8 @@ pub fn profile_name(stack_name: &str, boundary_set: &str) -> String {
 }
 
 /// The stack's usage profiles: the default boundaries' first, then one per override whose
-/// settings differ from every earlier profile's.
+/// settings differ from every earlier profile's. A boundary set that limits nothing a profile
+/// can hold (no workers, worker types or timeouts, and no `usage_profiles.defaults`) has none.
 pub fn usage_profiles(policy: &Policy) -> Vec<ProfileSpec> {
     let mut profiles: Vec<ProfileSpec> = Vec::new();
     let sets = std::iter::once((DEFAULT_BOUNDARY_SET, policy.boundaries.clone())).chain(
@@ -138,6 +147,9 @@ pub fn usage_profiles(policy: &Policy) -> Vec<ProfileSpec> {
     );
     for (set, limits) in sets {
         let spec = profile_for(policy, set, &limits);
+        if spec.is_empty() {
+            continue;
+        }
         match profiles.iter_mut().find(|known| known.same_settings(&spec)) {
             Some(known) => known.boundary_sets.push(set.to_string()),
             None => profiles.push(spec),
@@ -581,8 +593,9 @@ pub struct Assignment {
     pub account: String,
     /// `default` or the override whose boundaries the Lambda judges this role's sessions by.
     pub boundary_set: String,
-    /// The usage profile's name: the value of its `glue:UsageProfile` tag.
-    pub profile: String,
+    /// The usage profile's name, the value of its `glue:UsageProfile` tag; `None` when the
+    /// boundary set limits nothing a profile can hold (the role then gets only the IAM policy).
+    pub profile: Option<String>,
 }
 
 /// A role ARN's partition, account and name, when `arn` is an exact IAM role ARN (no wildcards).
@@ -659,7 +672,7 @@ pub fn assignments(policy: &Policy) -> Vec<Assignment> {
         .filter_map(|assignment| {
             let (_, account, role_name) = parse_role_arn(&assignment.role)?;
             let boundary_set = boundary_set_of(policy, &assignment.role);
-            let profile = profile_of(&profiles, &boundary_set)?.name.clone();
+            let profile = profile_of(&profiles, &boundary_set).map(|profile| profile.name.clone());
             Some(Assignment {
                 role_arn: assignment.role.clone(),
                 role_name,

@@ -113,7 +113,28 @@ pub fn render_stack(policy: &policy::Policy) -> Result<String, RenderError> {
     // the template is still deployed, with a note that says where to read it.
     view.policy_lines = Vec::new();
     view.policy_shown = false;
-    fits_in_template_body(template.render(&view)?, policy)
+    let rendered = template.render(&view)?;
+    if rendered.len() <= MAX_TEMPLATE_BODY_BYTES {
+        return Ok(rendered);
+    }
+    // Then the comments, which are for review too.
+    fits_in_template_body(without_comment_lines(&rendered), policy)
+}
+
+/// `template` without its whole-line comments; the same template as far as CloudFormation can
+/// tell (the template has no block scalars, in which a `#` line would be text: checked here by
+/// reading both back).
+fn without_comment_lines(template: &str) -> String {
+    let stripped: String = template
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .flat_map(|line| [line, "\n"])
+        .collect();
+    let same = |text: &str| serde_yaml::from_str::<serde_yaml::Value>(text).ok();
+    match (same(template), same(&stripped)) {
+        (Some(before), Some(after)) if before == after => stripped,
+        _ => template.to_string(),
+    }
 }
 
 /// The network's ids, checked again here (validation already did): the role's
@@ -212,6 +233,103 @@ struct StackView<'a> {
     policy_lines: Vec<PolicyLine>,
     /// False when the readable copy was left out to stay within the TemplateBody limit.
     policy_shown: bool,
+    /// The Glue usage profiles (`policy::guardrails::usage_profiles`).
+    usage_profiles: Vec<ProfileView>,
+    /// The guardrail managed policy's statements, one JSON object each.
+    guardrail_statements: Vec<serde_json::Value>,
+    /// `<stack>-session-guardrails`: a fixed name, so that an update never replaces the policy
+    /// (a replacement would fail while roles have it attached).
+    guardrail_policy_name: String,
+}
+
+/// One `AWS::Glue::UsageProfile`.
+#[derive(Serialize)]
+struct ProfileView {
+    /// `UsageProfile<Set>`: from the name of the boundary set, so that reordering overrides
+    /// never renames (and so replaces) a profile.
+    logical_id: String,
+    name: String,
+    /// How many other boundary sets share it (overrides with the same settings), for the
+    /// comment above it.
+    shared_with: usize,
+    /// `SessionConfiguration` keys and their settings, in Glue's order.
+    settings: Vec<(String, serde_json::Value)>,
+}
+
+/// The name of the guardrail managed policy of the stack `stack_name`.
+pub fn guardrail_policy_name(stack_name: &str) -> String {
+    format!("{stack_name}-session-guardrails")
+}
+
+fn profile_views(policy: &policy::Policy) -> Vec<ProfileView> {
+    let mut used: Vec<String> = Vec::new();
+    policy::guardrails::usage_profiles(policy)
+        .into_iter()
+        .map(|profile| {
+            let set = &profile.boundary_sets[0];
+            let mut logical_id = format!("UsageProfile{}", upper_camel(set));
+            if used.contains(&logical_id) {
+                logical_id = format!("{logical_id}{}", used.len() + 1);
+            }
+            used.push(logical_id.clone());
+            let configuration = profile.configuration();
+            let settings = ["numberOfWorkers", "workerType", "timeout", "idleTimeout"]
+                .into_iter()
+                .filter_map(|key| {
+                    configuration["SessionConfiguration"]
+                        .get(key)
+                        .map(|setting| (key.to_string(), setting.clone()))
+                })
+                .collect();
+            ProfileView {
+                logical_id,
+                name: profile.name,
+                shared_with: profile.boundary_sets.len() - 1,
+                settings,
+            }
+        })
+        .collect()
+}
+
+/// `platform-admins` -> `PlatformAdmins`: letters and digits, each run capitalised.
+fn upper_camel(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The guardrail managed policy's statements: the denies, then read access to the stack's
+/// profiles (Glue checks `glue:GetUsageProfile` on the caller's profile when it creates a
+/// session). The profile ARNs are `Fn::Sub` strings: the template is the same in every account.
+fn guardrail_statements(policy: &policy::Policy) -> Vec<serde_json::Value> {
+    let (denies, _) = policy::guardrails::denies(policy, policy::guardrails::Layer::ManagedPolicy);
+    let mut statements: Vec<serde_json::Value> =
+        denies.into_iter().map(|deny| deny.statement).collect();
+    let profiles: Vec<serde_json::Value> = policy::guardrails::usage_profiles(policy)
+        .into_iter()
+        .map(|profile| {
+            serde_json::json!({
+                "Fn::Sub": format!(
+                    "arn:${{AWS::Partition}}:glue:${{AWS::Region}}:${{AWS::AccountId}}:usageProfile/{}",
+                    profile.name
+                )
+            })
+        })
+        .collect();
+    statements.push(serde_json::json!({
+        "Sid": "ReadTheStackUsageProfiles",
+        "Effect": "Allow",
+        "Action": "glue:GetUsageProfile",
+        "Resource": profiles,
+    }));
+    statements
 }
 
 /// One line of the readable policy: `depth` levels of two spaces, a `- ` when it starts a list
@@ -340,6 +458,9 @@ impl<'a> StackView<'a> {
             network: policy.network.as_ref(),
             policy_lines: policy_lines(policy),
             policy_shown: true,
+            usage_profiles: profile_views(policy),
+            guardrail_statements: guardrail_statements(policy),
+            guardrail_policy_name: guardrail_policy_name(&policy.stack.name),
         }
     }
 }
@@ -364,6 +485,7 @@ fn environment() -> Result<Environment<'static>, minijinja::Error> {
         }
     });
     env.add_filter("data", data);
+    env.add_filter("json", json);
     env.add_filter("key", key);
     for (name, source) in TEMPLATES {
         env.add_template(name, source)?;
@@ -407,6 +529,12 @@ fn data(value: Value) -> Result<Value, minijinja::Error> {
             format!("`| data` prints strings, numbers and booleans, not {kind}"),
         ));
     }
+    json(value)
+}
+
+/// The `json` filter: any value (a mapping or list too) as one line of JSON, which YAML reads as
+/// a flow collection; escaped like [`data`].
+fn json(value: Value) -> Result<Value, minijinja::Error> {
     let json = serde_json::to_string(&value).map_err(|error| {
         minijinja::Error::new(ErrorKind::BadSerialization, "cannot encode value").with_source(error)
     })?;

@@ -194,6 +194,20 @@ fn no_vpc_rule_no_vpc_deny() {
     assert_eq!(scp(&policy).text, None);
 }
 
+#[test]
+fn a_boundary_set_that_limits_nothing_a_profile_holds_has_no_profile() {
+    let policy = policy(
+        "version: 1\nstack: {name: guard}\nboundaries: {require_vpc_connection: true}\n\
+         overrides:\n\
+         - {name: big, principals: ['arn:aws:iam::*:role/Big'], boundaries: {max_workers: 20}}\n\
+         usage_profiles: {roles: [{role: 'arn:aws:iam::123456789012:role/Analyst'}]}\n",
+    );
+    let profiles = usage_profiles(&policy);
+    assert_eq!(profiles.len(), 1);
+    assert_eq!(profiles[0].boundary_sets, ["big"]);
+    assert_eq!(assignments(&policy)[0].profile, None);
+}
+
 fn policy_without_rules() -> Policy {
     policy("version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n")
 }
@@ -300,11 +314,14 @@ fn roles_get_the_profile_the_lambda_judges_them_by() {
     assert_eq!(assignments.len(), 2);
     assert_eq!(assignments[0].role_name, "DataEngineer");
     assert_eq!(assignments[0].account, "123456789012");
-    assert_eq!(assignments[0].profile, "glue-session-guard-default");
+    assert_eq!(
+        assignments[0].profile.as_deref(),
+        Some("glue-session-guard-default")
+    );
     assert_eq!(assignments[1].boundary_set, "platform-admins");
     assert_eq!(
-        assignments[1].profile,
-        "glue-session-guard-override-platform-admins"
+        assignments[1].profile.as_deref(),
+        Some("glue-session-guard-override-platform-admins")
     );
 }
 

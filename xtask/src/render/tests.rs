@@ -645,7 +645,16 @@ fn network_ids_that_are_not_ec2_ids_are_refused_naming_the_field() {
 fn valid_policy_strings_with_yaml_and_jinja_syntax_stay_data() {
     let policy = case("quoting");
     let doc = rendered(&policy);
-    assert_eq!(logical_ids(&doc), logical_ids(&rendered(&default_policy())));
+    // The same resources (usage profiles follow the overrides, which differ).
+    let without_profiles = |doc: &Value| {
+        let mut ids = logical_ids(doc);
+        ids.retain(|id| !id.starts_with("UsageProfile") || id == "UsageProfileDefault");
+        ids
+    };
+    assert_eq!(
+        without_profiles(&doc),
+        without_profiles(&rendered(&default_policy()))
+    );
     let endpoints: Vec<Value> = one_or_many(&properties(&doc, "NotificationTopic")["Subscription"])
         .iter()
         .map(|subscription| subscription["Endpoint"].clone())
@@ -706,8 +715,10 @@ fn every_printed_expression_in_the_template_goes_through_data() {
         if !inside_comment {
             printed += 1;
             assert!(
-                expression.ends_with("| data") || expression.ends_with("| key"),
-                "`{{{{ {expression} }}}}` is printed without `| data` (or `| key`)"
+                expression.ends_with("| data")
+                    || expression.ends_with("| key")
+                    || expression.ends_with("| json"),
+                "`{{{{ {expression} }}}}` is printed without `| data` (or `| key`, `| json`)"
             );
         }
         from = end + 2;
@@ -1016,7 +1027,14 @@ fn the_timeout_covers_the_wait_and_is_capped() {
 #[test]
 fn the_role_has_only_inline_least_privilege_permissions() {
     let doc = rendered(&default_policy());
-    assert!(of_type(&doc, "AWS::IAM::ManagedPolicy").is_empty());
+    // The one managed policy is the guardrail policy for the roles that create sessions: the
+    // stack attaches it to nothing (deploy attaches it to the policy's roles).
+    let managed = of_type(&doc, "AWS::IAM::ManagedPolicy");
+    assert_eq!(managed.len(), 1);
+    assert_eq!(managed[0].0, "GuardrailPolicy");
+    for key in ["Roles", "Users", "Groups"] {
+        assert!(managed[0].1["Properties"].get(key).is_none(), "{key}");
+    }
     assert!(of_type(&doc, "AWS::IAM::Policy").is_empty());
     let roles = of_type(&doc, "AWS::IAM::Role");
     assert_eq!(roles.len(), 1);
@@ -1816,7 +1834,7 @@ fn a_one_number_change_is_one_readable_line_of_the_diff() {
         .filter(|(a, b)| a != b)
         .collect();
     assert_eq!(before.lines().count(), after.lines().count());
-    assert_eq!(changed.len(), 2, "{changed:#?}");
+    assert_eq!(changed.len(), 4, "{changed:#?}");
     assert_eq!(
         changed[0],
         ("        max_workers: 10", "        max_workers: 8"),
@@ -1825,6 +1843,18 @@ fn a_one_number_change_is_one_readable_line_of_the_diff() {
     assert!(
         changed[1].0.trim_start().starts_with("GSG_POLICY:"),
         "the function's copy"
+    );
+    assert_eq!(
+        changed[2],
+        (
+            r#"          numberOfWorkers: {"DefaultValue":"5","MaxValue":"10","MinValue":"1"}"#,
+            r#"          numberOfWorkers: {"DefaultValue":"5","MaxValue":"8","MinValue":"1"}"#
+        ),
+        "the default usage profile's limit, on one line too"
+    );
+    assert_eq!(
+        changed[3], changed[2],
+        "and of the ml-training override's, which keeps the default max_workers"
     );
 }
 
@@ -1860,4 +1890,110 @@ fn policy_keys_are_bare_only_when_yaml_reads_them_back_as_the_same_name() {
     assert_eq!(shown("yes"), "\"yes\"");
     assert_eq!(shown("a b: c"), "\"a b: c\"");
     assert_eq!(shown("3X"), "\"3X\"");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The preventive layer
+
+fn policy_text(text: &str) -> policy::Policy {
+    policy::load_policy("p.yaml", text.as_bytes()).unwrap_or_else(|errors| panic!("{errors}"))
+}
+
+#[test]
+fn usage_profiles_hold_the_default_boundaries_and_each_override() {
+    let doc = rendered(&default_policy());
+    let profiles = of_type(&doc, "AWS::Glue::UsageProfile");
+    let names: Vec<&str> = profiles
+        .iter()
+        .map(|(_, body)| body["Properties"]["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "glue-session-guard-default",
+            "glue-session-guard-override-platform-admins",
+            "glue-session-guard-override-ml-training",
+        ],
+        "in the policy's order"
+    );
+    let session = |id: &str| properties(&doc, id)["Configuration"]["SessionConfiguration"].clone();
+    let default = session("UsageProfileDefault");
+    assert_eq!(default["numberOfWorkers"]["MaxValue"], "10");
+    assert_eq!(default["numberOfWorkers"]["DefaultValue"], "5");
+    assert_eq!(
+        one_or_many(&default["workerType"]["AllowedValues"]),
+        ["G.1X", "G.2X"].map(Value::from)
+    );
+    assert_eq!(default["timeout"]["MaxValue"], "480");
+    assert_eq!(default["idleTimeout"]["MaxValue"], "120");
+    let admins = session("UsageProfilePlatformAdmins");
+    assert_eq!(admins["numberOfWorkers"]["MaxValue"], "60");
+    assert_eq!(
+        one_or_many(&admins["workerType"]["AllowedValues"]),
+        ["G.1X", "G.2X", "G.4X", "G.8X"].map(Value::from)
+    );
+    // Inherited from the default boundaries.
+    assert_eq!(admins["timeout"]["MaxValue"], "480");
+    let ml = session("UsageProfileMlTraining");
+    assert_eq!(ml["timeout"]["MaxValue"], "1440");
+    assert_eq!(ml["idleTimeout"]["MaxValue"], "240");
+    assert_eq!(ml["numberOfWorkers"]["MaxValue"], "10");
+}
+
+#[test]
+fn the_guardrail_policy_denies_what_the_policy_requires_and_reads_the_profiles() {
+    let doc = rendered(&default_policy());
+    let document = &properties(&doc, "GuardrailPolicy")["PolicyDocument"];
+    let vpc = with_sid(document, "DenyCreateSessionWithoutVpc");
+    assert_eq!(vpc["Effect"], "Deny");
+    assert_eq!(vpc["Action"], "glue:CreateSession");
+    assert_eq!(vpc["Condition"]["Null"]["glue:VpcIds"], "true");
+    let owner = with_sid(document, "DenyCreateSessionWithoutTagOwner");
+    assert_eq!(owner["Condition"]["Null"]["aws:RequestTag/owner"], "true");
+    let read = with_sid(document, "ReadTheStackUsageProfiles");
+    assert_eq!(read["Effect"], "Allow");
+    assert_eq!(read["Action"], "glue:GetUsageProfile");
+    let resources = one_or_many(&read["Resource"]);
+    assert_eq!(resources.len(), 3);
+    assert_eq!(
+        resources[0]["Fn::Sub"],
+        "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:usageProfile/glue-session-guard-default"
+    );
+
+    // No VPC rule: no VPC deny. Two required tags: one deny each.
+    let doc = rendered(&policy_text(
+        "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 4, required_tags: [owner, cost-center]}\n",
+    ));
+    let document = &properties(&doc, "GuardrailPolicy")["PolicyDocument"];
+    let sids: Vec<Value> = statements(document)
+        .iter()
+        .map(|statement| statement["Sid"].clone())
+        .collect();
+    assert_eq!(
+        sids,
+        [
+            "DenyCreateSessionWithoutTagOwner",
+            "DenyCreateSessionWithoutTagCostCenter",
+            "ReadTheStackUsageProfiles"
+        ]
+        .map(Value::from)
+    );
+    // Only workers are limited: the one profile holds only them.
+    let session = &properties(&doc, "UsageProfileDefault")["Configuration"]["SessionConfiguration"];
+    assert_eq!(session.as_mapping().unwrap().len(), 1);
+    assert_eq!(session["numberOfWorkers"]["MaxValue"], "4");
+    assert_eq!(session["numberOfWorkers"]["DefaultValue"], "4");
+}
+
+#[test]
+fn a_template_over_the_limit_loses_its_comments_before_it_fails() {
+    let commented = render(&default_policy());
+    let stripped = without_comment_lines(&commented);
+    assert!(stripped.len() < commented.len());
+    assert!(
+        !stripped
+            .lines()
+            .any(|line| line.trim_start().starts_with('#'))
+    );
+    assert_eq!(parse(&stripped), parse(&commented));
 }
