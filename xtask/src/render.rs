@@ -570,6 +570,11 @@ pub struct Render {
     /// Re-render every policy in policies/ into policies/rendered/.
     #[arg(long)]
     write_all: bool,
+    /// Print the service control policy for the organization's administrators instead of the
+    /// stack: the same denies on glue:CreateSession, exempt principals excluded, at most 5,120
+    /// characters (what does not fit is named on stderr).
+    #[arg(long, requires = "policy")]
+    scp: bool,
 }
 
 impl Render {
@@ -586,6 +591,9 @@ impl Render {
         // Errors as every command says them: an invalid policy is exit 1 with its located
         // lines, an unreadable file exit 2.
         let policy = paths::load_policy(&policy_file)?;
+        if self.scp {
+            return print_scp(&policy, &policy_file, self.out.as_deref());
+        }
         let template = render_stack(&policy)
             .map_err(|error| anyhow::anyhow!("{}: {error}", paths::shown(&policy_file)))?;
         match &self.out {
@@ -603,6 +611,59 @@ impl Render {
         }
         Ok(Outcome::Success)
     }
+}
+
+/// `render --scp`: the SCP on stdout (or `--out`); what was dropped to fit, and what IAM cannot
+/// say, on stderr. Exit 1 when the policy requires nothing an SCP can refuse, or nothing fits.
+fn print_scp(
+    policy: &policy::Policy,
+    policy_file: &Path,
+    out: Option<&Path>,
+) -> anyhow::Result<Outcome> {
+    let scp = policy::guardrails::scp(policy);
+    let shown = paths::shown(policy_file);
+    for note in &scp.notes {
+        eprintln!("note: {note}");
+    }
+    for deny in &scp.dropped {
+        eprintln!(
+            "dropped: {} ({}): the SCP would pass AWS Organizations' {}-character limit; the \
+             Lambda (and the guardrail policy, where attached) still enforce it",
+            deny.sid,
+            deny.rule,
+            policy::guardrails::MAX_SCP_CHARS
+        );
+    }
+    let Some(text) = scp.text else {
+        if scp.dropped.is_empty() {
+            eprintln!(
+                "{shown}: no SCP: the policy requires neither a VPC connection nor tags, the only \
+                 boundaries IAM can refuse before a session starts"
+            );
+        } else {
+            eprintln!(
+                "{shown}: no SCP: not even one deny fits in {} characters (fewer or broader \
+                 exempt_principals would help)",
+                policy::guardrails::MAX_SCP_CHARS
+            );
+        }
+        return Ok(Outcome::Failed);
+    };
+    let text = format!("{text}\n");
+    match out {
+        Some(out) => {
+            write_atomically(out, &text)?;
+            eprintln!(
+                "wrote the SCP for {shown} to {} ({} characters)",
+                paths::shown(out),
+                text.trim_end().chars().count()
+            );
+        }
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .context("writing the SCP to stdout")?,
+    }
+    Ok(Outcome::Success)
 }
 
 /// `policies/rendered/`, where the committed renders live.

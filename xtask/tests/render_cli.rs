@@ -159,3 +159,69 @@ fn out_needs_a_policy_and_policy_excludes_check() {
     let output = xtask(&["render"], &[]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// `render --scp`: valid JSON holding the denies, within AWS Organizations' 5,120 characters;
+/// for the default policy, and for one with 50 exempt principals (what did not fit is named).
+#[test]
+fn render_scp_prints_the_denies_within_the_size_limit_or_names_what_it_dropped() {
+    let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/default.yaml");
+    let output = xtask(&["render", "--scp", "--policy"], &[&default]);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.trim_end().chars().count() <= 5_120);
+    let scp: serde_json::Value = serde_json::from_str(&text).expect("the SCP is JSON");
+    let statements = scp["Statement"].as_array().unwrap();
+    let sids: Vec<&str> = statements
+        .iter()
+        .map(|statement| statement["Sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sids,
+        [
+            "DenyCreateSessionWithoutVpc",
+            "DenyCreateSessionWithoutTagOwner"
+        ]
+    );
+    for statement in statements {
+        assert_eq!(statement["Effect"], "Deny");
+        assert_eq!(statement["Action"], "glue:CreateSession");
+        assert_eq!(
+            statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"][0],
+            "arn:aws:iam::123456789012:role/BreakGlass",
+            "exempt principals are excluded"
+        );
+    }
+
+    let scratch = Scratch::new("scp");
+    let exempt: Vec<String> = (0..50)
+        .map(|i| format!("\"arn:aws:iam::{:012}:role/emergency/BreakGlassAccess{i:02}\"", 200_000_000_000_u64 + i))
+        .collect();
+    let many = scratch.file(
+        "many.yaml",
+        &format!(
+            "version: 1\nstack: {{name: gsg-cli}}\n\
+             boundaries: {{require_vpc_connection: true, required_tags: [owner, team]}}\n\
+             exempt_principals: [{}]\n",
+            exempt.join(", ")
+        ),
+    );
+    let out = scratch.0.join("scp.json");
+    let output = xtask(&["render", "--scp", "--policy"], &[&many, Path::new("--out"), &out]);
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.trim_end().chars().count() <= 5_120, "{}", text.len());
+    let scp: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let kept = scp["Statement"].as_array().unwrap().len();
+    let dropped = stderr.matches("dropped: ").count();
+    assert_eq!(kept + dropped, 3, "{stderr}");
+    assert!(dropped >= 1, "{stderr}");
+    assert!(stderr.contains("(required_tags `team`)"), "{stderr}");
+
+    // Nothing an SCP can refuse: exit 1, said why, nothing on stdout.
+    let none = scratch.file("none.yaml", GOOD);
+    let output = xtask(&["render", "--scp", "--policy"], &[&none]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(output.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("requires neither a VPC connection nor tags"));
+}
