@@ -361,6 +361,9 @@ enum Unresolved {
     DefaultUnknown(String),
 }
 
+/// A setting resolved for evaluation, or why it could not be.
+type Resolution<T> = Result<Resolved<T>, Unresolved>;
+
 struct Check<'p> {
     policy: &'p Policy,
     defaults: LeftOut,
@@ -376,7 +379,7 @@ impl Check<'_> {
         setting: &str,
         default: &Default<T>,
         shown: impl Fn(&T) -> String,
-    ) -> Result<Resolved<T>, Unresolved> {
+    ) -> Resolution<T> {
         match (fact, default) {
             (Fact::Given(value), _) => Ok(Resolved {
                 value: value.clone(),
@@ -447,256 +450,317 @@ impl Check<'_> {
         }
     }
 
+    /// Checks every boundary `limits` sets, in a fixed order (the order of the verdict's
+    /// violations, defaults and unchecked notes): workers, worker type, DPUs, timeout, idle
+    /// timeout, VPC connection, allowed connections, Glue version, tags.
     fn all(&mut self, limits: &Boundaries, facts: &SessionFacts) {
-        // Workers and type: defaulted only when neither they nor MaxCapacity are set.
-        let capacity_only = matches!(facts.max_capacity, Fact::Given(_))
-            && matches!(facts.number_of_workers, Fact::Omitted)
-            && matches!(facts.worker_type, Fact::Omitted);
-        let (workers, worker_type) = if capacity_only {
-            (None, None)
-        } else {
-            let workers_default = self.defaults.number_of_workers.clone();
-            let type_default = self.defaults.worker_type.clone();
-            (
-                Some(self.resolve(
-                    &facts.number_of_workers,
-                    "NumberOfWorkers",
-                    &workers_default,
-                    |n| n.to_string(),
-                )),
-                Some(
-                    self.resolve(&facts.worker_type, "WorkerType", &type_default, |t| {
-                        t.clone()
-                    }),
-                ),
-            )
-        };
-
+        let (workers, worker_type) = self.workers_and_type(facts);
         if let Some(limit) = limits.max_workers {
-            match &workers {
-                Some(Ok(w)) if w.value > u64::from(limit) => self.violate(
-                    "max_workers",
-                    json!(w.value),
-                    json!(limit),
-                    format!("{} workers requested; at most {limit} allowed", w.value),
-                    w.default.as_deref(),
-                ),
-                Some(Ok(_)) | None => {}
-                Some(Err(unresolved)) => self.unresolved(
-                    "max_workers",
-                    unresolved,
-                    "the number of workers is not reported",
-                ),
-            }
+            self.max_workers(limit, workers.as_ref());
         }
-
         if let Some(allowed) = &limits.allowed_worker_types {
-            match &worker_type {
-                Some(Ok(t)) if !allowed.contains(&t.value) => self.violate(
-                    "allowed_worker_types",
-                    json!(t.value),
-                    json!(allowed),
-                    format!(
-                        "worker type {} is not allowed (allowed: {})",
-                        quoted(&t.value),
-                        quoted_list(allowed)
-                    ),
-                    t.default.as_deref(),
-                ),
-                Some(Ok(_)) | None => {}
-                Some(Err(unresolved)) => self.unresolved(
-                    "allowed_worker_types",
-                    unresolved,
-                    "the worker type is not reported",
-                ),
-            }
+            self.allowed_worker_types(allowed, worker_type.as_ref());
         }
-
         if let Some(limit) = limits.max_dpu {
             let workers = workers.as_ref().and_then(|w| w.as_ref().ok());
             let worker_type = worker_type.as_ref().and_then(|t| t.as_ref().ok());
             self.max_dpu(limit, facts, workers, worker_type);
         }
 
-        let timeout_default = self.defaults.timeout_minutes.clone();
-        let timeout = self.resolve(&facts.timeout_minutes, "Timeout", &timeout_default, |m| {
-            format!("{m} minutes")
-        });
+        // Resolved (and its default noted) whatever the limits: the idle timeout's Glue
+        // default is the session's Timeout.
+        let timeout = self.timeout(facts);
         if let Some(limit) = limits.max_timeout_minutes {
-            match &timeout {
-                Ok(t) if t.value > u64::from(limit) => self.violate(
-                    "max_timeout_minutes",
-                    json!(t.value),
-                    json!(limit),
-                    format!("timeout of {} minutes; at most {limit} allowed", t.value),
-                    t.default.as_deref(),
-                ),
-                Ok(_) => {}
-                Err(unresolved) => self.unresolved(
-                    "max_timeout_minutes",
-                    unresolved,
-                    "the session's Timeout is not reported",
-                ),
-            }
+            self.max_timeout_minutes(limit, &timeout);
         }
-
         if let Some(limit) = limits.max_idle_timeout_minutes {
-            let idle = match (
-                &facts.idle_timeout_minutes,
-                &self.defaults.idle_timeout_minutes,
-            ) {
-                (Fact::Omitted, None) => match &timeout {
-                    Ok(t) => {
-                        let whose = match &t.default {
-                            Some(whose) if whose != "Glue's default" => {
-                                format!("Glue default; Timeout from {whose}")
-                            }
-                            _ => "Glue default".to_string(),
-                        };
-                        self.note(format!(
-                            "IdleTimeout = Timeout = {} minutes ({whose})",
-                            t.value
-                        ));
-                        Ok(Resolved {
-                            value: t.value,
-                            default: Some("Glue's default, the session's Timeout".to_string()),
-                        })
-                    }
-                    Err(Unresolved::DefaultUnknown(why)) => Err(Unresolved::DefaultUnknown(
-                        format!("Glue's default is the session's Timeout, and for that {why}"),
-                    )),
-                    Err(Unresolved::NotReported) => Err(Unresolved::NotReported),
-                },
-                (fact, default) => {
-                    let default = default.clone().unwrap_or(Default::Unknown(String::new()));
-                    self.resolve(fact, "IdleTimeout", &default, |m| format!("{m} minutes"))
-                }
-            };
-            match idle {
-                Ok(i) if i.value > u64::from(limit) => self.violate(
-                    "max_idle_timeout_minutes",
-                    json!(i.value),
-                    json!(limit),
-                    format!(
-                        "idle timeout of {} minutes; at most {limit} allowed",
-                        i.value
-                    ),
-                    i.default.as_deref(),
-                ),
-                Ok(_) => {}
-                Err(unresolved) => self.unresolved(
-                    "max_idle_timeout_minutes",
-                    &unresolved,
-                    "the idle timeout is not reported",
-                ),
-            }
+            self.max_idle_timeout_minutes(limit, facts, &timeout);
         }
 
         let connections = match &facts.connections {
-            Fact::Given(list) => Some(list.clone()),
+            Fact::Given(list) => Some(list.as_slice()),
             _ => None,
         };
         if limits.require_vpc_connection == Some(true) {
-            match &connections {
-                Some(list) if list.is_empty() => self.violate(
-                    "require_vpc_connection",
-                    json!([]),
-                    json!(true),
-                    "no connection attached; a VPC connection is required".to_string(),
-                    None,
-                ),
-                Some(_) => {}
-                None => {
-                    self.not_checked("require_vpc_connection", "the connections are unreadable")
-                }
-            }
+            self.require_vpc_connection(connections);
         }
         if let Some(allowed) = &limits.allowed_connections {
-            match &connections {
-                Some(list) => {
-                    let foreign: Vec<&String> =
-                        list.iter().filter(|c| !allowed.contains(c)).collect();
-                    if !foreign.is_empty() {
-                        // A verdict stays small enough for a notification whatever the input:
-                        // the first few names, and how many more.
-                        let shown: Vec<&str> = foreign
-                            .iter()
-                            .take(MAX_LISTED)
-                            .map(|c| c.as_str())
-                            .collect();
-                        let more = match foreign.len().saturating_sub(MAX_LISTED) {
-                            0 => String::new(),
-                            n => format!(" and {n} more"),
-                        };
-                        self.violate(
-                            "allowed_connections",
-                            json!(shown),
-                            json!(allowed),
-                            format!(
-                                "connection {}{more} is not allowed (allowed: {})",
-                                quoted_list(&shown),
-                                quoted_list(allowed)
-                            ),
-                            None,
-                        );
-                    }
-                }
-                None => self.not_checked("allowed_connections", "the connections are unreadable"),
-            }
+            self.allowed_connections(allowed, connections);
         }
 
         if let Some(allowed) = &limits.allowed_glue_versions {
-            match &facts.glue_version {
-                Fact::Given(version) if allowed.contains(version) => {}
-                Fact::Given(version) => self.violate(
-                    "allowed_glue_versions",
-                    json!(version),
-                    json!(allowed),
-                    format!(
-                        "Glue version {} is not allowed (allowed: {})",
-                        quoted(version),
-                        quoted_list(allowed)
-                    ),
-                    None,
-                ),
-                Fact::Omitted => self.violate(
-                    "allowed_glue_versions",
-                    Value::Null,
-                    json!(allowed),
-                    format!(
-                        "no Glue version requested, so Glue picks its own; request one of {}",
-                        quoted_list(allowed)
-                    ),
-                    Some("Glue's default"),
-                ),
-                Fact::Unknown => {
-                    self.not_checked("allowed_glue_versions", "the Glue version is not reported")
-                }
-            }
+            self.allowed_glue_versions(allowed, facts);
         }
-
         if let Some(required) = &limits.required_tags {
-            match &facts.tags {
-                Fact::Given(tags) => {
-                    let missing: Vec<&String> = required
-                        .iter()
-                        .filter(|key| tags.get(*key).is_none_or(|value| value.trim().is_empty()))
-                        .collect();
-                    if !missing.is_empty() {
-                        self.violate(
-                            "required_tags",
-                            json!(missing),
-                            json!(required),
-                            format!("missing required tag {}", quoted_list(&missing)),
-                            None,
-                        );
-                    }
+            self.required_tags(required, facts);
+        }
+    }
+
+    /// The session's workers and worker type, each resolved (a left-out one to its default and
+    /// noted), or `None` for both when the session gives only `MaxCapacity`: they are defaulted
+    /// only when neither they nor `MaxCapacity` are set.
+    fn workers_and_type(
+        &mut self,
+        facts: &SessionFacts,
+    ) -> (Option<Resolution<u64>>, Option<Resolution<String>>) {
+        let capacity_only = matches!(facts.max_capacity, Fact::Given(_))
+            && matches!(facts.number_of_workers, Fact::Omitted)
+            && matches!(facts.worker_type, Fact::Omitted);
+        if capacity_only {
+            return (None, None);
+        }
+        let workers_default = self.defaults.number_of_workers.clone();
+        let type_default = self.defaults.worker_type.clone();
+        (
+            Some(self.resolve(
+                &facts.number_of_workers,
+                "NumberOfWorkers",
+                &workers_default,
+                |n| n.to_string(),
+            )),
+            Some(
+                self.resolve(&facts.worker_type, "WorkerType", &type_default, |t| {
+                    t.clone()
+                }),
+            ),
+        )
+    }
+
+    /// `max_workers`; `None` workers (a `MaxCapacity`-only session) pass, `max_dpu` judges it.
+    fn max_workers(&mut self, limit: u32, workers: Option<&Resolution<u64>>) {
+        match workers {
+            Some(Ok(w)) if w.value > u64::from(limit) => self.violate(
+                "max_workers",
+                json!(w.value),
+                json!(limit),
+                format!("{} workers requested; at most {limit} allowed", w.value),
+                w.default.as_deref(),
+            ),
+            Some(Ok(_)) | None => {}
+            Some(Err(unresolved)) => self.unresolved(
+                "max_workers",
+                unresolved,
+                "the number of workers is not reported",
+            ),
+        }
+    }
+
+    /// `allowed_worker_types`; `None` (a `MaxCapacity`-only session) passes.
+    fn allowed_worker_types(
+        &mut self,
+        allowed: &[String],
+        worker_type: Option<&Resolution<String>>,
+    ) {
+        match worker_type {
+            Some(Ok(t)) if !allowed.contains(&t.value) => self.violate(
+                "allowed_worker_types",
+                json!(t.value),
+                json!(allowed),
+                format!(
+                    "worker type {} is not allowed (allowed: {})",
+                    quoted(&t.value),
+                    quoted_list(allowed)
+                ),
+                t.default.as_deref(),
+            ),
+            Some(Ok(_)) | None => {}
+            Some(Err(unresolved)) => self.unresolved(
+                "allowed_worker_types",
+                unresolved,
+                "the worker type is not reported",
+            ),
+        }
+    }
+
+    /// The session's `Timeout` in minutes, resolved (a left-out one to its default and noted).
+    fn timeout(&mut self, facts: &SessionFacts) -> Resolution<u64> {
+        let timeout_default = self.defaults.timeout_minutes.clone();
+        self.resolve(&facts.timeout_minutes, "Timeout", &timeout_default, |m| {
+            format!("{m} minutes")
+        })
+    }
+
+    /// `max_timeout_minutes`, against the resolved `Timeout`.
+    fn max_timeout_minutes(&mut self, limit: u32, timeout: &Resolution<u64>) {
+        match timeout {
+            Ok(t) if t.value > u64::from(limit) => self.violate(
+                "max_timeout_minutes",
+                json!(t.value),
+                json!(limit),
+                format!("timeout of {} minutes; at most {limit} allowed", t.value),
+                t.default.as_deref(),
+            ),
+            Ok(_) => {}
+            Err(unresolved) => self.unresolved(
+                "max_timeout_minutes",
+                unresolved,
+                "the session's Timeout is not reported",
+            ),
+        }
+    }
+
+    /// `max_idle_timeout_minutes`. A left-out idle timeout takes the usage profile's default,
+    /// else Glue's, which is the session's (resolved) `Timeout`.
+    fn max_idle_timeout_minutes(
+        &mut self,
+        limit: u32,
+        facts: &SessionFacts,
+        timeout: &Resolution<u64>,
+    ) {
+        let idle = match (
+            &facts.idle_timeout_minutes,
+            &self.defaults.idle_timeout_minutes,
+        ) {
+            (Fact::Omitted, None) => match timeout {
+                Ok(t) => {
+                    let whose = match &t.default {
+                        Some(whose) if whose != "Glue's default" => {
+                            format!("Glue default; Timeout from {whose}")
+                        }
+                        _ => "Glue default".to_string(),
+                    };
+                    self.note(format!(
+                        "IdleTimeout = Timeout = {} minutes ({whose})",
+                        t.value
+                    ));
+                    Ok(Resolved {
+                        value: t.value,
+                        default: Some("Glue's default, the session's Timeout".to_string()),
+                    })
                 }
-                _ => self.not_checked("required_tags", "the session's tags are not reported"),
+                Err(Unresolved::DefaultUnknown(why)) => Err(Unresolved::DefaultUnknown(format!(
+                    "Glue's default is the session's Timeout, and for that {why}"
+                ))),
+                Err(Unresolved::NotReported) => Err(Unresolved::NotReported),
+            },
+            (fact, default) => {
+                let default = default.clone().unwrap_or(Default::Unknown(String::new()));
+                self.resolve(fact, "IdleTimeout", &default, |m| format!("{m} minutes"))
+            }
+        };
+        match idle {
+            Ok(i) if i.value > u64::from(limit) => self.violate(
+                "max_idle_timeout_minutes",
+                json!(i.value),
+                json!(limit),
+                format!(
+                    "idle timeout of {} minutes; at most {limit} allowed",
+                    i.value
+                ),
+                i.default.as_deref(),
+            ),
+            Ok(_) => {}
+            Err(unresolved) => self.unresolved(
+                "max_idle_timeout_minutes",
+                &unresolved,
+                "the idle timeout is not reported",
+            ),
+        }
+    }
+
+    /// `require_vpc_connection: true`: at least one connection attached. `None`: unreadable.
+    fn require_vpc_connection(&mut self, connections: Option<&[String]>) {
+        match connections {
+            Some([]) => self.violate(
+                "require_vpc_connection",
+                json!([]),
+                json!(true),
+                "no connection attached; a VPC connection is required".to_string(),
+                None,
+            ),
+            Some(_) => {}
+            None => self.not_checked("require_vpc_connection", "the connections are unreadable"),
+        }
+    }
+
+    /// `allowed_connections`: every attached connection is listed. `None`: unreadable.
+    fn allowed_connections(&mut self, allowed: &[String], connections: Option<&[String]>) {
+        let Some(list) = connections else {
+            self.not_checked("allowed_connections", "the connections are unreadable");
+            return;
+        };
+        let foreign: Vec<&String> = list.iter().filter(|c| !allowed.contains(c)).collect();
+        if foreign.is_empty() {
+            return;
+        }
+        // A verdict stays small enough for a notification whatever the input: the first few
+        // names, and how many more.
+        let shown: Vec<&str> = foreign
+            .iter()
+            .take(MAX_LISTED)
+            .map(|c| c.as_str())
+            .collect();
+        let more = match foreign.len().saturating_sub(MAX_LISTED) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        self.violate(
+            "allowed_connections",
+            json!(shown),
+            json!(allowed),
+            format!(
+                "connection {}{more} is not allowed (allowed: {})",
+                quoted_list(&shown),
+                quoted_list(allowed)
+            ),
+            None,
+        );
+    }
+
+    /// `allowed_glue_versions`. A left-out version is a violation: Glue would pick its own.
+    fn allowed_glue_versions(&mut self, allowed: &[String], facts: &SessionFacts) {
+        match &facts.glue_version {
+            Fact::Given(version) if allowed.contains(version) => {}
+            Fact::Given(version) => self.violate(
+                "allowed_glue_versions",
+                json!(version),
+                json!(allowed),
+                format!(
+                    "Glue version {} is not allowed (allowed: {})",
+                    quoted(version),
+                    quoted_list(allowed)
+                ),
+                None,
+            ),
+            Fact::Omitted => self.violate(
+                "allowed_glue_versions",
+                Value::Null,
+                json!(allowed),
+                format!(
+                    "no Glue version requested, so Glue picks its own; request one of {}",
+                    quoted_list(allowed)
+                ),
+                Some("Glue's default"),
+            ),
+            Fact::Unknown => {
+                self.not_checked("allowed_glue_versions", "the Glue version is not reported")
             }
         }
     }
 
+    /// `required_tags`: each key present with a non-blank value.
+    fn required_tags(&mut self, required: &[String], facts: &SessionFacts) {
+        let Fact::Given(tags) = &facts.tags else {
+            self.not_checked("required_tags", "the session's tags are not reported");
+            return;
+        };
+        let missing: Vec<&String> = required
+            .iter()
+            .filter(|key| tags.get(*key).is_none_or(|value| value.trim().is_empty()))
+            .collect();
+        if !missing.is_empty() {
+            self.violate(
+                "required_tags",
+                json!(missing),
+                json!(required),
+                format!("missing required tag {}", quoted_list(&missing)),
+                None,
+            );
+        }
+    }
+
+    /// `max_dpu`: workers x DPU per worker type when both are resolved (a type whose DPUs
+    /// nobody knows fails closed), else the session's `MaxCapacity`.
     fn max_dpu(
         &mut self,
         limit: f64,
