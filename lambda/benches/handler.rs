@@ -10,24 +10,21 @@
 //! (`cargo xtask bench` reads criterion's `estimates.json` instead).
 
 use std::hint::black_box;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_glue::operation::get_session::GetSessionOutput;
 use aws_sdk_glue::operation::stop_session::StopSessionOutput;
-use aws_sdk_glue::types::{Session, SessionStatus, WorkerType};
-use aws_sdk_sns::operation::publish::PublishOutput;
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_sdk_glue::types::SessionStatus;
+use aws_smithy_mocks::{Rule, mock};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use glue_session_guard_lambda::report::{Notification, Outcome};
-use glue_session_guard_lambda::{Guard, Response, Settings, Timing, handle};
-use lambda_runtime::{Context, LambdaEvent};
-use policy::{Decision, Policy};
-use serde_json::{Value, json};
+use glue_session_guard_lambda::{Guard, Response, Settings, handle};
+use lambda_runtime::LambdaEvent;
+use policy::Decision;
+use serde_json::Value;
+use testkit::mocked::{deployed_guard, published, session};
+use testkit::{CreateSession, context};
 
-const CREATE_SESSION: &str = include_str!("../fixtures/create_session_event.json");
-const POLICY: &str = include_str!("../fixtures/policy.json");
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:glue-session-guard";
 const ID: &str = "nb-alice-big";
 
@@ -63,58 +60,24 @@ const CASES: [Case; 2] = [
 fn guard() -> Guard {
     let get: Rule = mock!(aws_sdk_glue::Client::get_session).then_output(|| {
         GetSessionOutput::builder()
-            .session(
-                Session::builder()
-                    .id(ID)
-                    .status(SessionStatus::Ready)
-                    .worker_type(WorkerType::G8X)
-                    .number_of_workers(50)
-                    .glue_version("4.0")
-                    .idle_timeout(30)
-                    .build(),
-            )
+            .session(session(ID, SessionStatus::Ready))
             .build()
     });
     let stop = mock!(aws_sdk_glue::Client::stop_session)
         .then_output(|| StopSessionOutput::builder().id(ID).build());
-    let claim =
-        mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build());
-    let sent = mock!(aws_sdk_dynamodb::Client::update_item)
-        .then_output(|| UpdateItemOutput::builder().build());
-    let publish = mock!(aws_sdk_sns::Client::publish)
-        .then_output(|| PublishOutput::builder().message_id("m-1").build());
-    let policy: Policy = serde_json::from_str(POLICY).expect("the fixture policy");
-    Guard {
-        glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, [&get, &stop]),
-        sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]),
-        cloudtrail: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[]),
-        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&claim, &sent]),
-        settings: Settings {
-            policy,
-            topic_arn: TOPIC.to_string(),
-            stack_name: "glue-session-guard".to_string(),
-            ledger_table: "glue-session-guard-ledger".to_string(),
-        },
-        timing: Timing::LAMBDA,
-        profiles: Default::default(),
-    }
+    let settings = Settings {
+        policy: testkit::policy(),
+        topic_arn: TOPIC.to_string(),
+        stack_name: "glue-session-guard".to_string(),
+        ledger_table: "glue-session-guard-ledger".to_string(),
+    };
+    deployed_guard(&[&get, &stop], &[&published("m-1")], settings)
 }
 
 /// The fixture's CreateSession, made by an assumed role of `role`.
 fn event(role: &str) -> LambdaEvent<Value> {
-    let mut payload: Value = serde_json::from_str(CREATE_SESSION).expect("the fixture event");
-    let identity = &mut payload["detail"]["userIdentity"];
-    identity["arn"] = json!(format!("arn:aws:sts::123456789012:assumed-role/{role}/x"));
-    identity["sessionContext"]["sessionIssuer"]["arn"] =
-        json!(format!("arn:aws:iam::123456789012:role/{role}"));
-    let mut context = Context::default();
-    context.request_id = "bench".to_string();
-    context.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:gsg".to_string();
-    context.deadline = (SystemTime::now() + Duration::from_secs(24 * 3600))
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as u64;
-    LambdaEvent::new(payload, context)
+    let context = context("bench", "us-east-1", Duration::from_secs(24 * 3600));
+    CreateSession::fixture().by(role, "x").with(context)
 }
 
 /// JSON log lines as `main.rs` formats them (INFO), written nowhere: their cost is the function's.

@@ -11,23 +11,19 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_glue::operation::get_session::GetSessionOutput;
 use aws_sdk_glue::operation::stop_session::StopSessionOutput;
 use aws_sdk_glue::types::{Session, SessionStatus, WorkerType};
-use aws_sdk_sns::operation::publish::PublishOutput;
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_mocks::mock;
 use glue_session_guard_lambda::report::Outcome;
-use glue_session_guard_lambda::{Guard, Response, Settings, Timing, handle};
-use lambda_runtime::{Context, LambdaEvent};
-use policy::Policy;
+use glue_session_guard_lambda::{Guard, Response, Settings, handle};
+use lambda_runtime::LambdaEvent;
 use serde_json::Value;
+use testkit::mocked::{deployed_guard, published};
+use testkit::{CreateSession, context};
 
-const CREATE_SESSION: &str = include_str!("../fixtures/create_session_event.json");
-const POLICY: &str = include_str!("../fixtures/policy.json");
 const SESSIONS: usize = 40;
 const LONGEST_PROVISIONING: Duration = Duration::from_secs(5);
 
@@ -71,39 +67,18 @@ fn guard(trial: &Trial) -> Guard {
             true
         })
         .then_output(|| StopSessionOutput::builder().id("nb-alice-big").build());
-    let claim =
-        mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build());
-    let sent = mock!(aws_sdk_dynamodb::Client::update_item)
-        .then_output(|| UpdateItemOutput::builder().build());
-    let publish = mock!(aws_sdk_sns::Client::publish)
-        .then_output(|| PublishOutput::builder().message_id("m").build());
-    let policy: Policy = serde_json::from_str(POLICY).expect("the fixture policy");
-    Guard {
-        glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, [&get, &stop]),
-        sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]),
-        cloudtrail: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[]),
-        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&claim, &sent]),
-        settings: Settings {
-            policy,
-            topic_arn: "arn:aws:sns:us-east-1:123456789012:gsg".to_string(),
-            stack_name: "gsg".to_string(),
-            ledger_table: "gsg-ledger".to_string(),
-        },
-        timing: Timing::LAMBDA,
-        profiles: Default::default(),
-    }
+    let settings = Settings {
+        policy: testkit::policy(),
+        topic_arn: "arn:aws:sns:us-east-1:123456789012:gsg".to_string(),
+        stack_name: "gsg".to_string(),
+        ledger_table: "gsg-ledger".to_string(),
+    };
+    deployed_guard(&[&get, &stop], &[&published("m")], settings)
 }
 
 fn event() -> LambdaEvent<Value> {
-    let payload: Value = serde_json::from_str(CREATE_SESSION).expect("the fixture event");
-    let mut context = Context::default();
-    context.request_id = "bench".to_string();
-    context.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:gsg".to_string();
-    context.deadline = (SystemTime::now() + Duration::from_secs(160))
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as u64;
-    LambdaEvent::new(payload, context)
+    let context = context("bench", "us-east-1", Duration::from_secs(160));
+    CreateSession::fixture().with(context)
 }
 
 /// A reproducible spread of moments in `[0, LONGEST_PROVISIONING)` (an LCG: no randomness

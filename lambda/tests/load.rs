@@ -7,25 +7,17 @@
 //! `GSG_LOAD_SESSIONS` sets the number of sessions (default 60, so CI stays fast). Full size:
 //! `GSG_LOAD_SESSIONS=1000 cargo test -p glue-session-guard-lambda --test load`.
 
-mod common;
-
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use aws_config::SdkConfig;
-use aws_sdk_glue::types::{SessionCommand, WorkerType};
-use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use glue_session_guard_lambda::report::{Notification, Outcome, SessionReport};
 use glue_session_guard_lambda::{Guard, GuardError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use policy::{Decision, Policy};
 use serde_json::{Value, json};
+use testkit::{CreateSession, Moto, NewSession, Resources, World, events};
 
-const CREATE_SESSION: &str = include_str!("../fixtures/create_session_event.json");
-const SCHEDULED: &str = include_str!("../fixtures/scheduled_event.json");
-const POLICY: &str = include_str!("../fixtures/policy.json");
-const ACCOUNT: &str = "123456789012";
 /// This test's own region in moto (the other moto tests use others).
 const REGION: &str = "ca-central-1";
 /// Events handled at the same time, as concurrent Lambda invocations would.
@@ -131,125 +123,57 @@ fn session_count() -> usize {
 /// The fixture policy, with a default `max_dpu` above the 123.0 that moto reports as every
 /// session's `MaxCapacity` (so the sweep judges compliant sessions by their real limits).
 fn policy() -> Policy {
-    let mut policy: Policy = serde_json::from_str(POLICY).unwrap();
+    let mut policy = testkit::policy();
     policy.boundaries.max_dpu = Some(150.0);
     policy
 }
 
-/// moto's Glue, SNS and SQS in this test's region, a topic and a queue subscribed to it.
-struct World {
-    sdk: SdkConfig,
-    glue: aws_sdk_glue::Client,
-    sqs: aws_sdk_sqs::Client,
-    topic_arn: String,
-    queue_url: String,
-    ledger_table: String,
+/// moto's Glue, SNS and SQS in this test's region, a topic and a queue subscribed to it, and
+/// the ledger table, all named after the run.
+async fn world_of_run(run: &str) -> World {
+    let name = format!("gsg-load-{run}");
+    let names = Resources {
+        topic: &name,
+        queue: &name,
+        ledger_table: &name,
+    };
+    World::new(Moto::Shared, REGION, names).await
 }
 
-impl World {
-    async fn new(run: &str) -> World {
-        let sdk = common::sdk_config(REGION).await;
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let (topic_arn, queue_url) =
-            common::topic_with_inbox(&sdk, &format!("gsg-load-{run}"), &format!("gsg-load-{run}"))
-                .await;
-        let ledger_table = common::ledger_table(&sdk, &format!("gsg-load-{run}")).await;
-        World {
-            glue: aws_sdk_glue::Client::new(&sdk),
-            sdk,
-            sqs,
-            topic_arn,
-            queue_url,
-            ledger_table,
-        }
-    }
+/// Creates the session in moto (its reply is empty: the id is ours).
+async fn create(world: &World, session: &Planned) {
+    let (worker_type, workers, glue_version) = shape(session.kind);
+    let new = NewSession {
+        id: &session.id,
+        worker_type,
+        workers,
+        glue_version,
+        owner: "load",
+    };
+    world.create_session(&new).await;
+}
 
-    /// The guard under test (see `common::moto_guard`).
-    fn guard(&self) -> Guard {
-        common::moto_guard(&self.sdk, policy(), &self.topic_arn, &self.ledger_table)
-    }
+/// The states of each session's ledger items (`session_id` → states).
+async fn ledger_states(world: &World) -> HashMap<String, Vec<String>> {
+    world
+        .ledger_items()
+        .await
+        .into_iter()
+        .map(|(id, items)| (id, items.into_iter().map(|(_, state)| state).collect()))
+        .collect()
+}
 
-    /// Creates the session in moto (its reply is empty: the id is ours).
-    async fn create(&self, session: &Planned) {
-        let (worker_type, workers, version) = shape(session.kind);
-        self.glue
-            .create_session()
-            .id(&session.id)
-            .role(format!("arn:aws:iam::{ACCOUNT}:role/GlueSessionRole"))
-            .command(
-                SessionCommand::builder()
-                    .name("glueetl")
-                    .python_version("3")
-                    .build(),
-            )
-            .worker_type(WorkerType::from(worker_type))
-            .number_of_workers(workers)
-            .glue_version(version)
-            .tags("owner", "load")
-            .send()
-            .await
-            .unwrap();
+/// The `session_id` of every notification in the queue (read and deleted), counted.
+async fn notifications_by_session(world: &World) -> HashMap<String, usize> {
+    let mut counted = HashMap::new();
+    for envelope in world.take_notifications().await {
+        let id = envelope["MessageAttributes"]["session_id"]["Value"]
+            .as_str()
+            .unwrap_or("(none)")
+            .to_string();
+        *counted.entry(id).or_default() += 1;
     }
-
-    async fn status(&self, id: &str) -> Option<String> {
-        let output = self.glue.get_session().id(id).send().await.unwrap();
-        output
-            .session
-            .and_then(|s| s.status)
-            .map(|s| s.as_str().to_string())
-    }
-
-    /// The states of each session's ledger items (`session_id` → states).
-    async fn ledger(&self) -> HashMap<String, Vec<String>> {
-        common::ledger_items(&self.sdk, &self.ledger_table)
-            .await
-            .into_iter()
-            .map(|(id, items)| (id, items.into_iter().map(|(_, state)| state).collect()))
-            .collect()
-    }
-
-    /// The `session_id` of every notification in the queue (read and deleted), counted.
-    async fn take_notifications(&self) -> HashMap<String, usize> {
-        let mut counted = HashMap::new();
-        loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .message_attribute_names("All")
-                .send()
-                .await
-                .unwrap();
-            let messages = received.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return counted;
-            }
-            let mut entries = Vec::new();
-            for (n, message) in messages.iter().enumerate() {
-                let envelope: Value = serde_json::from_str(message.body().unwrap()).unwrap();
-                let id = envelope["MessageAttributes"]["session_id"]["Value"]
-                    .as_str()
-                    .unwrap_or("(none)")
-                    .to_string();
-                *counted.entry(id).or_default() += 1;
-                entries.push(
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(n.to_string())
-                        .receipt_handle(message.receipt_handle().unwrap())
-                        .build()
-                        .unwrap(),
-                );
-            }
-            self.sqs
-                .delete_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+    counted
 }
 
 /// Worker type, workers and Glue version of a session of `kind`.
@@ -261,24 +185,14 @@ fn shape(kind: Kind) -> (&'static str, i32, &'static str) {
 }
 
 fn context() -> Context {
-    let mut context = Context::default();
-    context.request_id = "load-test".to_string();
-    context.invoked_function_arn = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:gsg");
-    let deadline = SystemTime::now() + Duration::from_secs(120);
-    context.deadline = deadline
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    context
+    events::context("load-test", REGION, Duration::from_secs(120))
 }
 
 /// The CloudTrail record of the session's creation by an analyst, in its EventBridge envelope.
 fn create_event(session: &Planned) -> LambdaEvent<Value> {
     let (worker_type, workers, version) = shape(session.kind);
-    let mut event: Value = serde_json::from_str(CREATE_SESSION).unwrap();
-    event["region"] = json!(REGION);
+    let mut event = CreateSession::fixture().in_region(REGION).payload();
     let detail = &mut event["detail"];
-    detail["awsRegion"] = json!(REGION);
     let shaped = |part: &mut Value| {
         part["id"] = json!(session.id);
         part["workerType"] = json!(worker_type);
@@ -294,9 +208,7 @@ fn create_event(session: &Planned) -> LambdaEvent<Value> {
 }
 
 fn sweep_event() -> LambdaEvent<Value> {
-    let mut event: Value = serde_json::from_str(SCHEDULED).unwrap();
-    event["region"] = json!(REGION);
-    LambdaEvent::new(event, context())
+    LambdaEvent::new(events::scheduled(REGION), context())
 }
 
 /// Hands the events to `handle` from `CONCURRENCY` tasks at once; the results in completion
@@ -345,11 +257,11 @@ async fn concurrent_and_duplicate_events_then_the_sweep_stop_each_session_exactl
         .subsec_nanos();
     let run = format!("{:06x}", (nanos ^ std::process::id()) & 0xff_ffff);
     let plan = Plan::new(count, &run);
-    let world = World::new(&run).await;
+    let world = world_of_run(&run).await;
     for session in &plan.sessions {
-        world.create(session).await;
+        create(&world, session).await;
     }
-    let guard = Arc::new(world.guard());
+    let guard = Arc::new(world.guard(policy()));
     let mut problems: Vec<String> = Vec::new();
 
     // Phase 1: the events that arrive, duplicates included, many at a time.
@@ -367,8 +279,8 @@ async fn concurrent_and_duplicate_events_then_the_sweep_stop_each_session_exactl
             Err(problem) => problems.push(format!("{}: {problem}", plan.sessions[*index].id)),
         }
     }
-    let notified = world.take_notifications().await;
-    let ledger = world.ledger().await;
+    let notified = notifications_by_session(&world).await;
+    let ledger = ledger_states(&world).await;
     let ours = |id: &&String| id.starts_with(&format!("ld-{run}-"));
     for (index, session) in plan.sessions.iter().enumerate() {
         let id = &session.id;
@@ -436,8 +348,8 @@ async fn concurrent_and_duplicate_events_then_the_sweep_stop_each_session_exactl
         .iter()
         .map(|r| (r.session_id.as_str(), r))
         .collect();
-    let notified = world.take_notifications().await;
-    let ledger = world.ledger().await;
+    let notified = notifications_by_session(&world).await;
+    let ledger = ledger_states(&world).await;
     for session in &plan.sessions {
         let id = &session.id;
         let report = by_id.get(id.as_str());

@@ -13,7 +13,6 @@ use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::{PutItemInput, PutItemOutput};
-use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_glue::config::retry::RetryConfig;
 use aws_sdk_glue::operation::delete_session::DeleteSessionOutput;
@@ -31,11 +30,10 @@ use glue_session_guard_lambda::{Guard, GuardError, Response, Retry, Settings, Ti
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use policy::{Action, Decision, Policy};
 use serde_json::{Value, json};
+use testkit::fixtures::{CREATE_SESSION, SCHEDULED, UNRELATED};
+use testkit::mocked::{claim_won, marked_sent, session};
+use testkit::{CreateSession, policy};
 
-const CREATE_SESSION: &str = include_str!("../fixtures/create_session_event.json");
-const SCHEDULED: &str = include_str!("../fixtures/scheduled_event.json");
-const UNRELATED: &str = include_str!("../fixtures/unrelated_event.json");
-const POLICY: &str = include_str!("../fixtures/policy.json");
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:glue-session-guard";
 const ID: &str = "nb-alice-big";
 const TABLE: &str = "glue-session-guard-ledger";
@@ -43,10 +41,6 @@ const CONDITION_FAILED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#Co
 const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
 const ILLEGAL_STATE: &str =
     r#"{"__type":"IllegalSessionStateException","message":"Session is in STOPPING status"}"#;
-
-fn policy() -> Policy {
-    serde_json::from_str(POLICY).unwrap()
-}
 
 fn fast_retries() -> RetryConfig {
     RetryConfig::standard()
@@ -99,15 +93,7 @@ fn with_ledger(mut guard: Guard, ledger: &[&Rule]) -> Guard {
 }
 
 fn context(time_left: Duration) -> Context {
-    let mut context = Context::default();
-    context.request_id = "test-request".to_string();
-    context.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:gsg".to_string();
-    let deadline = SystemTime::now() + time_left;
-    context.deadline = deadline
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    context
+    testkit::context("test-request", "us-east-1", time_left)
 }
 
 fn event(fixture: &str) -> LambdaEvent<Value> {
@@ -119,26 +105,9 @@ fn event(fixture: &str) -> LambdaEvent<Value> {
 
 /// The CreateSession event, made by `principal` (an assumed role of `role`).
 fn event_by(role: &str, who: &str) -> LambdaEvent<Value> {
-    let mut payload: Value = serde_json::from_str(CREATE_SESSION).unwrap();
-    let identity = &mut payload["detail"]["userIdentity"];
-    identity["arn"] = json!(format!(
-        "arn:aws:sts::123456789012:assumed-role/{role}/{who}"
-    ));
-    identity["sessionContext"]["sessionIssuer"]["arn"] =
-        json!(format!("arn:aws:iam::123456789012:role/{role}"));
-    LambdaEvent::new(payload, context(Duration::from_secs(60)))
-}
-
-/// The session of the fixture event, as Glue reports it: 50 G.8X workers.
-fn session(id: &str, status: SessionStatus) -> Session {
-    Session::builder()
-        .id(id)
-        .status(status)
-        .worker_type(WorkerType::G8X)
-        .number_of_workers(50)
-        .glue_version("4.0")
-        .idle_timeout(30)
-        .build()
+    CreateSession::fixture()
+        .by(role, who)
+        .with(context(Duration::from_secs(60)))
 }
 
 fn get_session(status: SessionStatus) -> Rule {
@@ -154,19 +123,10 @@ fn stop_ok() -> Rule {
         .then_output(|| StopSessionOutput::builder().id(ID).build())
 }
 
-/// The claim is granted.
-fn claim_won() -> Rule {
-    mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build())
-}
-
 /// Another invocation holds the claim or has sent the notification.
 fn claim_taken() -> Rule {
     mock!(aws_sdk_dynamodb::Client::put_item)
         .then_http_response(|| http_response(400, CONDITION_FAILED))
-}
-
-fn marked_sent() -> Rule {
-    mock!(aws_sdk_dynamodb::Client::update_item).then_output(|| UpdateItemOutput::builder().build())
 }
 
 fn released() -> Rule {
@@ -806,15 +766,11 @@ fn listed(id: &str, status: SessionStatus, age: Duration) -> Session {
 }
 
 fn creation_record(id: &str, role: &str) -> String {
-    let payload: Value = serde_json::from_str(CREATE_SESSION).unwrap();
-    let mut record = payload["detail"].clone();
-    record["userIdentity"]["arn"] =
-        json!(format!("arn:aws:sts::123456789012:assumed-role/{role}/x"));
-    record["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
-        json!(format!("arn:aws:iam::123456789012:role/{role}"));
-    record["requestParameters"]["id"] = json!(id);
-    record["responseElements"]["session"]["id"] = json!(id);
-    record.to_string()
+    let payload = CreateSession::fixture()
+        .by(role, "x")
+        .of_session(id)
+        .payload();
+    payload["detail"].to_string()
 }
 
 #[tokio::test]

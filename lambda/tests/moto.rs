@@ -3,63 +3,43 @@
 //! read through an SQS queue subscribed to the topic. The notification ledger is a real
 //! DynamoDB table in moto, so its conditional writes decide as they do on AWS.
 
-mod common;
-
+use std::ops::Deref;
 use std::time::{Duration, SystemTime};
 
-use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_glue::types::{SessionCommand, WorkerType};
 use glue_session_guard_lambda::report::{Creator, Notification, Outcome};
 use glue_session_guard_lambda::sweep::SweepReport;
 use glue_session_guard_lambda::{Guard, GuardError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
-use policy::{Decision, EnforcementAction, Mode, Policy};
+use policy::{Decision, EnforcementAction, Mode};
 use serde_json::{Value, json};
+use testkit::{CreateSession, Moto, NewSession, Resources, events, policy};
 
-const CREATE_SESSION: &str = include_str!("../fixtures/create_session_event.json");
-const SCHEDULED: &str = include_str!("../fixtures/scheduled_event.json");
-const POLICY: &str = include_str!("../fixtures/policy.json");
-const ACCOUNT: &str = "123456789012";
+/// One test's world: its own region in moto, a topic, a queue subscribed to it and the ledger
+/// table (`testkit::World`), and what these tests do in it.
+struct World(testkit::World);
 
-/// One test's world: its own region in moto, a topic, and a queue subscribed to it.
-struct World {
-    region: &'static str,
-    sdk: SdkConfig,
-    glue: aws_sdk_glue::Client,
-    sqs: aws_sdk_sqs::Client,
-    topic_arn: String,
-    queue_url: String,
-    ledger_table: String,
+impl Deref for World {
+    type Target = testkit::World;
+
+    fn deref(&self) -> &testkit::World {
+        &self.0
+    }
 }
 
 impl World {
     async fn new(region: &'static str) -> World {
-        let sdk = common::sdk_config(region).await;
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let (topic_arn, queue_url) =
-            common::topic_with_inbox(&sdk, "gsg-notifications", "gsg-inbox").await;
-        let ledger_table = common::ledger_table(&sdk, "gsg-ledger").await;
-        World {
-            region,
-            glue: aws_sdk_glue::Client::new(&sdk),
-            sdk,
-            sqs,
-            topic_arn,
-            queue_url,
-            ledger_table,
-        }
-    }
-
-    /// The guard under test (see `common::moto_guard`).
-    fn guard(&self, policy: Policy) -> Guard {
-        common::moto_guard(&self.sdk, policy, &self.topic_arn, &self.ledger_table)
+        let names = Resources {
+            topic: "gsg-notifications",
+            queue: "gsg-inbox",
+            ledger_table: "gsg-ledger",
+        };
+        World(testkit::World::new(Moto::Shared, region, names).await)
     }
 
     /// Runs the scheduled sweep over this world's region.
     async fn sweep(&self, guard: &Guard) -> SweepReport {
-        let mut event: Value = serde_json::from_str(SCHEDULED).unwrap();
-        event["region"] = json!(self.region);
+        let event = events::scheduled(&self.region);
         match handle(guard, LambdaEvent::new(event, self.context())).await {
             Ok(Response::Sweep(report)) => report,
             other => panic!("expected a sweep report, got {other:?}"),
@@ -68,77 +48,32 @@ impl World {
 
     /// Creates a session of 50 G.8X workers in moto (its reply is empty: the id is ours).
     async fn create_session(&self, id: &str, glue_version: &str) {
-        self.glue
-            .create_session()
-            .id(id)
-            .role(format!("arn:aws:iam::{ACCOUNT}:role/GlueSessionRole"))
-            .command(
-                SessionCommand::builder()
-                    .name("glueetl")
-                    .python_version("3")
-                    .build(),
-            )
-            .worker_type(WorkerType::G8X)
-            .number_of_workers(50)
-            .glue_version(glue_version)
-            .tags("owner", "alice")
-            .send()
-            .await
-            .unwrap();
+        let session = NewSession {
+            id,
+            worker_type: "G.8X",
+            workers: 50,
+            glue_version,
+            owner: "alice",
+        };
+        self.0.create_session(&session).await;
     }
 
     /// The CloudTrail record of that creation by an assumed role, in its EventBridge envelope.
     fn event(&self, id: &str, role: &str) -> LambdaEvent<Value> {
-        let mut event: Value = serde_json::from_str(CREATE_SESSION).unwrap();
-        event["region"] = json!(self.region);
-        let detail = &mut event["detail"];
-        detail["awsRegion"] = json!(self.region);
-        detail["userIdentity"]["arn"] = json!(format!(
-            "arn:aws:sts::{ACCOUNT}:assumed-role/{role}/someone"
-        ));
-        detail["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
-            json!(format!("arn:aws:iam::{ACCOUNT}:role/{role}"));
-        detail["requestParameters"]["id"] = json!(id);
-        detail["responseElements"]["session"]["id"] = json!(id);
-        LambdaEvent::new(event, self.context())
+        CreateSession::fixture()
+            .in_region(&self.region)
+            .by(role, "someone")
+            .of_session(id)
+            .with(self.context())
     }
 
     fn context(&self) -> Context {
-        let mut context = Context::default();
-        context.request_id = "moto-test".to_string();
-        context.invoked_function_arn =
-            format!("arn:aws:lambda:{}:{ACCOUNT}:function:gsg", self.region);
-        let deadline = SystemTime::now() + Duration::from_secs(30);
-        context.deadline = deadline
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        context
-    }
-
-    async fn status(&self, id: &str) -> Option<String> {
-        match self.glue.get_session().id(id).send().await {
-            Ok(output) => output
-                .session
-                .and_then(|s| s.status)
-                .map(|s| s.as_str().to_string()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_entity_not_found_exception()) =>
-            {
-                None
-            }
-            Err(error) => panic!("GetSession: {error:?}"),
-        }
+        events::context("moto-test", &self.region, Duration::from_secs(30))
     }
 
     /// The `(key, state)` of the session's ledger items.
     async fn ledger(&self, id: &str) -> Vec<(String, String)> {
-        common::ledger_items(&self.sdk, &self.ledger_table)
-            .await
-            .remove(id)
-            .unwrap_or_default()
+        self.ledger_items().await.remove(id).unwrap_or_default()
     }
 
     /// Writes a ledger item as another invocation would have left it.
@@ -147,7 +82,7 @@ impl World {
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        aws_sdk_dynamodb::Client::new(&self.sdk)
+        self.dynamodb
             .put_item()
             .table_name(&self.ledger_table)
             .item("session", AttributeValue::S(key.to_string()))
@@ -166,29 +101,6 @@ impl World {
         let created = session.session.unwrap().created_on.unwrap();
         format!("{id}@{}/enforce", created.to_millis().unwrap())
     }
-
-    /// The notifications that reached the queue (SNS's JSON envelope of each).
-    async fn notifications(&self) -> Vec<Value> {
-        let received = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        received
-            .messages
-            .unwrap_or_default()
-            .iter()
-            .map(|message| serde_json::from_str(message.body().unwrap()).unwrap())
-            .collect()
-    }
-}
-
-fn policy() -> Policy {
-    serde_json::from_str(POLICY).unwrap()
 }
 
 fn attribute<'a>(notification: &'a Value, name: &str) -> &'a str {

@@ -1,7 +1,7 @@
 //! `cargo xtask test`: the project's one test command. Installs the pinned tools, starts a moto
 //! server for the integration tests, runs every Rust test (policy samples included), checks that
-//! the committed rendered stacks are current and lints them, then runs the end-to-end check of
-//! the function under `cargo lambda watch`.
+//! the committed rendered stacks are current and lints them. (The end-to-end check of the built
+//! function is a Rust test, `lambda/tests/e2e.rs`.)
 
 use std::process::Command;
 
@@ -47,15 +47,6 @@ impl Test {
                     .args(step),
             )?;
         }
-        // The built function under `cargo lambda watch`, invoked with `cargo lambda invoke`,
-        // acting against moto (lambda/e2e/run.sh starts its own moto).
-        eprintln!("end to end: lambda/e2e/run.sh");
-        tools::run_checked(
-            Command::new("bash")
-                .current_dir(paths::root())
-                .arg("lambda/e2e/run.sh")
-                .env("CARGO_TARGET_DIR", crate::build::target_dir()),
-        )?;
         Ok(Outcome::Success)
     }
 }

@@ -1,0 +1,92 @@
+//! The moto server a test talks to: `GSG_MOTO_ENDPOINT` when set (`cargo xtask test` starts one
+//! for all the test binaries), else one `.venv/bin/moto_server` of this test process's own on a
+//! free port, started on first use and killed when the process ends.
+//!
+//! A test process's moto is fresh: nothing made in it survives the process, so fixed names
+//! (`gsg-ledger`) never meet "Table already exists" from an earlier run.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_glue::config::Credentials;
+
+/// This process's own moto, once started.
+static OWN: OnceLock<String> = OnceLock::new();
+/// The watchdog shell of this process's moto, kept for the life of the process.
+static WATCHDOG: OnceLock<Mutex<Child>> = OnceLock::new();
+
+/// Which moto server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moto {
+    /// `GSG_MOTO_ENDPOINT` when set, else this process's own: for tests that keep to their own
+    /// region or to names of their own run, so that they can share one server.
+    Shared,
+    /// This process's own, whatever `GSG_MOTO_ENDPOINT` says: for a test that needs a server
+    /// nothing else has used.
+    Own,
+}
+
+impl Moto {
+    /// The endpoint (`http://127.0.0.1:<port>`), starting this process's moto if needed.
+    pub fn endpoint(self) -> String {
+        match (self, std::env::var("GSG_MOTO_ENDPOINT")) {
+            (Moto::Shared, Ok(endpoint)) if !endpoint.is_empty() => endpoint,
+            _ => OWN.get_or_init(start).clone(),
+        }
+    }
+
+    /// SDK configuration for this moto in `region`, with test credentials.
+    pub async fn sdk_config(self, region: &str) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .endpoint_url(self.endpoint())
+            .region(Region::new(region.to_string()))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .load()
+            .await
+    }
+}
+
+/// Starts `.venv/bin/moto_server` on a free loopback port; its endpoint once it listens.
+fn start() -> String {
+    let server = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
+    assert!(
+        server.exists(),
+        "{} is missing: run `cargo xtask setup` first",
+        server.display()
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // A watchdog shell: it starts moto, then kills it once this test process is gone, however
+    // the tests end (even a panic or a kill).
+    let script = format!(
+        "\"{server}\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & moto=$!; \
+         while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $moto",
+        server = server.display(),
+        parent = std::process::id(),
+    );
+    let watchdog = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting moto_server");
+    let _ = WATCHDOG.set(Mutex::new(watchdog));
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "moto_server did not start on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    format!("http://127.0.0.1:{port}")
+}
