@@ -27,10 +27,13 @@ impl Doomed {
     fn question(self, stack: &str, bucket: &str, account: &str, region: &str) -> Option<String> {
         let what = match (self.stack, self.bucket) {
             (false, false) => return None,
-            (true, false) => format!("Delete stack {stack}"),
+            (true, false) => format!("Delete stack {stack} (undoing its role assignments)"),
             (false, true) => format!("Empty and delete the artifact bucket {bucket}"),
             (true, true) => {
-                format!("Delete stack {stack}, then empty and delete the artifact bucket {bucket}")
+                format!(
+                    "Delete stack {stack} (undoing its role assignments), then empty and delete \
+                     the artifact bucket {bucket}"
+                )
             }
         };
         Some(format!("{what} (account {account}, region {region})?"))
@@ -72,6 +75,12 @@ impl CleanUp {
             return Ok(());
         }
         if doomed.stack {
+            // The guardrail policy cannot be deleted while attached: undo what deploy did to
+            // the roles first (and detach anything else it was attached to).
+            let partition = crate::assign::partition_of(&caller.arn);
+            for done in crate::assign::undo(&aws, &policy, &caller.account, &partition).await? {
+                println!("{done}");
+            }
             stack::delete(&cf, name, poll_interval(&aws)).await?;
             println!("stack {name} deleted");
         } else {
@@ -100,8 +109,8 @@ mod tests {
             })
             .as_deref(),
             Some(
-                "Delete stack gsg, then empty and delete the artifact bucket gsg-artifacts-1 \
-                 (account 123, region eu-west-1)?"
+                "Delete stack gsg (undoing its role assignments), then empty and delete the \
+                 artifact bucket gsg-artifacts-1 (account 123, region eu-west-1)?"
             )
         );
         assert_eq!(
@@ -110,7 +119,9 @@ mod tests {
                 bucket: false
             })
             .as_deref(),
-            Some("Delete stack gsg (account 123, region eu-west-1)?")
+            Some(
+                "Delete stack gsg (undoing its role assignments) (account 123, region eu-west-1)?"
+            )
         );
         assert_eq!(
             ask(Doomed {

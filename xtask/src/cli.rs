@@ -33,6 +33,9 @@ enum Command {
     TestPolicies(test_policies::TestPolicies),
     /// Render the CloudFormation stack for a policy.
     Render(render::Render),
+    /// Which boundaries are enforced before a session starts (usage profile, IAM policy, SCP)
+    /// and which only after (the Lambda); with roles named, what each lacks in the account.
+    Coverage(coverage::CoverageCommand),
     /// Lint the rendered stacks in policies/rendered/ with the pinned cfn-lint and checkov
     /// (offline); any cfn-lint warning or failed checkov check fails.
     Lint(lint::Lint),
@@ -125,6 +128,7 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Evaluate(command) => command.run(),
         Command::TestPolicies(command) => command.run(),
         Command::Render(command) => command.run(),
+        Command::Coverage(command) => command.run(),
         Command::Lint(command) => command.run(),
         Command::Setup(command) => command.run(),
         Command::Test(command) => command.run(),

@@ -65,6 +65,27 @@ impl Deploy {
                 eprintln!("warning: {warning}");
             }
         }
+        // The roles the policy names: read-only now; a role deploy must not touch stops it here.
+        let partition = crate::assign::partition_of(&caller.arn);
+        let roles =
+            match crate::assign::plan_roles(&aws, &policy, &caller.account, &partition).await? {
+                Ok(roles) => roles,
+                Err(conflicts) => {
+                    let lines: Vec<String> = conflicts
+                        .iter()
+                        .map(|conflict| format!("  {}: {}", conflict.role_arn, conflict.reason))
+                        .collect();
+                    anyhow::bail!(
+                        "{}: usage_profiles.roles: deploy will not assign these roles (nothing was \
+                     changed):\n{}",
+                        paths::shown(&self.aws.policy),
+                        lines.join("\n")
+                    );
+                }
+            };
+        for role in &roles.other_accounts {
+            eprintln!("note: {role} is in another account: deploy to that account to assign it");
+        }
         if self.zip.is_none() && !tools::venv_bin("cargo-lambda").exists() {
             tools::ensure_venv().context("cargo-lambda is needed to build the function")?;
         }
@@ -124,7 +145,7 @@ impl Deploy {
         };
 
         // 5. Create or update, each after its own question.
-        match start {
+        let deployed = match start {
             Start::Create => create(&cf, &desired, consent, poll).await,
             Start::Replace(status) => {
                 eprintln!(
@@ -139,7 +160,24 @@ impl Deploy {
                 create(&cf, &desired, consent, poll).await
             }
             Start::Update(found) => update(&cf, &found, &desired, consent, poll).await,
+        }?;
+        if deployed == Deployed::Cancelled || roles.steps.is_empty() {
+            return Ok(deployed);
         }
+
+        // 6. The roles: tagged with their usage profile, given the guardrail policy.
+        println!("roles (usage_profiles.roles):");
+        for step in &roles.steps {
+            println!("  {step}");
+        }
+        if !consent.confirm("Make these changes to the roles?")? {
+            println!("roles left as they are: the stack is deployed, the roles are not assigned");
+            return Ok(deployed);
+        }
+        let policy_arn = crate::assign::guardrail_policy_arn(&partition, &caller.account, &name);
+        println!("assigning roles:");
+        crate::assign::apply(&aws, &name, &policy_arn, &roles.steps).await?;
+        Ok(deployed)
     }
 }
 

@@ -13,6 +13,7 @@ pub mod bench;
 pub mod build;
 pub mod cli;
 pub mod consent;
+pub mod coverage;
 pub mod evaluate;
 pub mod lint;
 pub mod paths;
@@ -25,6 +26,8 @@ pub mod validate;
 
 #[cfg(feature = "aws")]
 pub mod artifacts;
+#[cfg(feature = "aws")]
+pub mod assign;
 #[cfg(feature = "aws")]
 pub mod aws;
 #[cfg(feature = "aws")]

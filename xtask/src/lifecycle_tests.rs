@@ -606,3 +606,261 @@ async fn scan_judges_the_running_sessions_and_changes_nothing() {
         );
     }
 }
+
+/// The preventive layer against moto's IAM: deploy tags the named roles with their usage
+/// profile and attaches the guardrail policy; a tag that was there before is left alone; a role
+/// tagged with another profile by someone else stops deploy before anything changes; a role the
+/// policy stops naming is undone; clean-up removes exactly what deploy added. (moto skips
+/// `AWS::Glue::UsageProfile` and has no usage-profile API: coverage says it could not read them.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_assigns_the_named_roles_and_clean_up_removes_exactly_that() {
+    use crate::assign::{MARKER_TAG_KEY, guardrail_policy_arn};
+    use crate::coverage::{CoverageCommand, CoverageFormat, RoleCheck};
+    use policy::guardrails::PROFILE_TAG_KEY;
+
+    emulator_credentials();
+    let moto = Moto::start().unwrap();
+    let stack = "gsg-roles";
+    let scratch = Scratch::new(stack);
+    let args = scratch.args(&moto.endpoint);
+    let aws = emulator(&args).await;
+    let iam = aws.iam();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"glue.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let tag = |key: &str, value: &str| {
+        aws_sdk_iam::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .unwrap()
+    };
+    for (name, tags) in [
+        ("DataEngineer", vec![tag("team", "analytics")]),
+        // Tagged by hand, before the guard, with the profile the policy gives it.
+        ("PreTagged", vec![tag(PROFILE_TAG_KEY, "gsg-roles-default")]),
+        ("DataPlatformAdmin", vec![]),
+        // Tagged by someone else with another profile.
+        ("ThirdParty", vec![tag(PROFILE_TAG_KEY, "finance-profile")]),
+    ] {
+        iam.create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .unwrap();
+    }
+    let write_roles = |roles: &[&str]| {
+        let mut text = std::fs::read_to_string(scratch.policy()).unwrap();
+        if let Some(cut) = text.find("usage_profiles:") {
+            text.truncate(cut);
+        }
+        text.push_str("usage_profiles:\n  roles:\n");
+        for role in roles {
+            text.push_str(&format!(
+                "    - role: arn:aws:iam::123456789012:role/{role}\n"
+            ));
+        }
+        std::fs::write(scratch.policy(), text).unwrap();
+    };
+    let tags_of = |role: &'static str| {
+        let iam = iam.clone();
+        async move {
+            let mut tags: Vec<(String, String)> = iam
+                .list_role_tags()
+                .role_name(role)
+                .send()
+                .await
+                .unwrap()
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            tags.sort();
+            tags
+        }
+    };
+    let policy_arn = guardrail_policy_arn("aws", "123456789012", stack);
+    let attached = || {
+        let iam = iam.clone();
+        let policy_arn = policy_arn.clone();
+        async move {
+            let mut roles: Vec<String> = iam
+                .list_entities_for_policy()
+                .policy_arn(&policy_arn)
+                .send()
+                .await
+                .map(|out| {
+                    out.policy_roles()
+                        .iter()
+                        .filter_map(|r| r.role_name().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            roles.sort();
+            roles
+        }
+    };
+    let pair = |key: &str, value: &str| (key.to_string(), value.to_string());
+
+    // A role tagged with another profile by someone else: refused before anything changes.
+    write_roles(&["DataEngineer", "ThirdParty"]);
+    let plan = PlanCommand {
+        aws: args.clone(),
+        ..Default::default()
+    };
+    let (report, roles) = plan.preventive().await.unwrap();
+    assert!(
+        roles
+            .iter()
+            .any(|line| line.starts_with("CONFLICT arn:aws:iam::123456789012:role/ThirdParty")),
+        "{roles:?}"
+    );
+    assert!(report.to_text().contains("require_vpc_connection"));
+    let error = scratch
+        .deploy(&moto.endpoint)
+        .deploy(Terminal::Absent)
+        .await
+        .unwrap_err();
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("ThirdParty: it is already tagged glue:UsageProfile=finance-profile"),
+        "{message}"
+    );
+    assert!(message.contains("nothing was changed"), "{message}");
+    assert!(
+        stack::describe(&aws.cloudformation(), stack)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(tags_of("DataEngineer").await, [pair("team", "analytics")]);
+
+    // Deploy: each named role tagged (unless it already was) and given the guardrail policy.
+    write_roles(&["DataEngineer", "PreTagged", "DataPlatformAdmin"]);
+    assert_eq!(
+        scratch
+            .deploy(&moto.endpoint)
+            .deploy(Terminal::Absent)
+            .await
+            .unwrap(),
+        Deployed::Created
+    );
+    assert_eq!(
+        tags_of("DataEngineer").await,
+        [
+            pair(MARKER_TAG_KEY, stack),
+            pair(PROFILE_TAG_KEY, "gsg-roles-default"),
+            pair("team", "analytics"),
+        ]
+    );
+    assert_eq!(
+        tags_of("PreTagged").await,
+        [pair(PROFILE_TAG_KEY, "gsg-roles-default")],
+        "a tag that was there before gets no marker"
+    );
+    assert_eq!(
+        tags_of("DataPlatformAdmin").await,
+        [
+            pair(MARKER_TAG_KEY, stack),
+            pair(PROFILE_TAG_KEY, "gsg-roles-override-platform-admins"),
+        ]
+    );
+    assert_eq!(
+        attached().await,
+        ["DataEngineer", "DataPlatformAdmin", "PreTagged"]
+    );
+
+    // Coverage reads the roles: every one has what it needs.
+    let coverage = CoverageCommand {
+        policy: scratch.policy(),
+        format: CoverageFormat::Text,
+        offline: false,
+        region: Some(REGION.into()),
+        profile: None,
+        endpoint_url: Some(moto.endpoint.clone()),
+    };
+    let policy = paths::load_policy(&scratch.policy()).unwrap();
+    let report = coverage.read_account(&policy).await.unwrap();
+    for (assignment, check) in &report.roles {
+        assert_eq!(check, &RoleCheck::Ready, "{}", assignment.role_arn);
+    }
+    assert_eq!(
+        report.profile_notes.len(),
+        3,
+        "moto has no usage-profile API"
+    );
+
+    // Redeploy: nothing to do.
+    assert_eq!(
+        scratch
+            .deploy(&moto.endpoint)
+            .deploy(Terminal::Absent)
+            .await
+            .unwrap(),
+        Deployed::Unchanged
+    );
+
+    // The policy stops naming DataEngineer: deploy undoes exactly what it did to it.
+    write_roles(&["PreTagged", "DataPlatformAdmin"]);
+    let (_, roles) = plan.preventive().await.unwrap();
+    assert_eq!(
+        roles,
+        [
+            "detach the guardrail policy from role DataEngineer",
+            "untag role DataEngineer (glue:UsageProfile=gsg-roles-default, added by deploy)"
+        ]
+    );
+    scratch
+        .deploy(&moto.endpoint)
+        .deploy(Terminal::Absent)
+        .await
+        .unwrap();
+    assert_eq!(tags_of("DataEngineer").await, [pair("team", "analytics")]);
+    assert_eq!(attached().await, ["DataPlatformAdmin", "PreTagged"]);
+    // Coverage sees a role whose tag someone removed.
+    iam.untag_role()
+        .role_name("DataPlatformAdmin")
+        .tag_keys(PROFILE_TAG_KEY)
+        .send()
+        .await
+        .unwrap();
+    let report = coverage.read_account(&policy).await.unwrap();
+    let admin = report
+        .roles
+        .iter()
+        .find(|(assignment, _)| assignment.role_name == "DataPlatformAdmin")
+        .unwrap();
+    assert!(
+        matches!(&admin.1, RoleCheck::Lacks(what) if what[0].contains("gsg-roles-override-platform-admins")),
+        "{:?}",
+        admin.1
+    );
+    assert!(report.needs_attention());
+
+    // Clean-up: the guardrail policy detached from every role, the tags deploy added removed,
+    // the tag that was there before kept.
+    scratch
+        .clean_up(&moto.endpoint, YES)
+        .clean_up(Terminal::Absent)
+        .await
+        .unwrap();
+    assert!(
+        stack::describe(&aws.cloudformation(), stack)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        tags_of("PreTagged").await,
+        [pair(PROFILE_TAG_KEY, "gsg-roles-default")]
+    );
+    assert_eq!(
+        tags_of("DataPlatformAdmin").await,
+        Vec::<(String, String)>::new()
+    );
+    assert_eq!(
+        tags_of("ThirdParty").await,
+        [pair(PROFILE_TAG_KEY, "finance-profile")]
+    );
+    assert!(attached().await.is_empty());
+}

@@ -31,13 +31,64 @@ pub struct PlanCommand {
 
 impl PlanCommand {
     pub fn run(self) -> anyhow::Result<Outcome> {
-        let plan = aws::runtime()?.block_on(self.plan())?;
+        let runtime = aws::runtime()?;
+        let plan = runtime.block_on(self.plan())?;
+        let preventive = match self.format {
+            PlanFormat::Json => None,
+            _ => Some(runtime.block_on(self.preventive())?),
+        };
         match self.format {
             PlanFormat::Text => print!("{plan}"),
             PlanFormat::Markdown => print!("{}", plan.to_markdown()),
             PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
         }
+        if let Some((report, roles)) = preventive {
+            match self.format {
+                PlanFormat::Markdown => {
+                    print!("\n{}", report.to_markdown());
+                    if !roles.is_empty() {
+                        println!("\n#### Role changes\n");
+                        for step in &roles {
+                            println!("- {step}");
+                        }
+                    }
+                }
+                _ => {
+                    print!("\n{}", report.to_text());
+                    if !roles.is_empty() {
+                        println!("\nrole changes:");
+                        for step in &roles {
+                            println!("  {step}");
+                        }
+                    }
+                }
+            }
+        }
         Ok(Outcome::Success)
+    }
+
+    /// The plan's second part: which layer covers each boundary (with the named roles read in
+    /// the account), and what deploy would change on the roles; a conflict is listed as such.
+    pub async fn preventive(&self) -> anyhow::Result<(crate::coverage::Report, Vec<String>)> {
+        let policy = paths::load_policy(&self.aws.policy)?;
+        let aws = Aws::load(&self.aws, policy.stack.region.as_deref()).await?;
+        let caller = aws::caller(&aws).await?;
+        let report = crate::coverage::account_report(&aws, &caller, &policy).await?;
+        let partition = crate::assign::partition_of(&caller.arn);
+        let roles =
+            match crate::assign::plan_roles(&aws, &policy, &caller.account, &partition).await? {
+                Ok(plan) => plan.steps.iter().map(ToString::to_string).collect(),
+                Err(conflicts) => conflicts
+                    .iter()
+                    .map(|conflict| {
+                        format!(
+                            "CONFLICT {}: {} (deploy would stop here)",
+                            conflict.role_arn, conflict.reason
+                        )
+                    })
+                    .collect(),
+            };
+        Ok((report, roles))
     }
 
     /// The plan against the deployed stack. The deployed code (bucket, key, architecture) is

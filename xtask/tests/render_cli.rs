@@ -194,7 +194,12 @@ fn render_scp_prints_the_denies_within_the_size_limit_or_names_what_it_dropped()
 
     let scratch = Scratch::new("scp");
     let exempt: Vec<String> = (0..50)
-        .map(|i| format!("\"arn:aws:iam::{:012}:role/emergency/BreakGlassAccess{i:02}\"", 200_000_000_000_u64 + i))
+        .map(|i| {
+            format!(
+                "\"arn:aws:iam::{:012}:role/emergency/BreakGlassAccess{i:02}\"",
+                200_000_000_000_u64 + i
+            )
+        })
         .collect();
     let many = scratch.file(
         "many.yaml",
@@ -206,7 +211,10 @@ fn render_scp_prints_the_denies_within_the_size_limit_or_names_what_it_dropped()
         ),
     );
     let out = scratch.0.join("scp.json");
-    let output = xtask(&["render", "--scp", "--policy"], &[&many, Path::new("--out"), &out]);
+    let output = xtask(
+        &["render", "--scp", "--policy"],
+        &[&many, Path::new("--out"), &out],
+    );
     assert!(output.status.success(), "{output:?}");
     let stderr = String::from_utf8(output.stderr).unwrap();
     let text = std::fs::read_to_string(&out).unwrap();
@@ -223,5 +231,8 @@ fn render_scp_prints_the_denies_within_the_size_limit_or_names_what_it_dropped()
     let output = xtask(&["render", "--scp", "--policy"], &[&none]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert!(output.stdout.is_empty());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("requires neither a VPC connection nor tags"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("requires neither a VPC connection nor tags")
+    );
 }
