@@ -64,7 +64,7 @@ pub enum RenderError {
          fewer or shorter ones"
     )]
     TooLarge {
-        /// What adds the most to the template: `stack.tags` or one of the email lists.
+        /// What adds the most to the template: `overrides`, `stack.tags` or an email list.
         field: &'static str,
         bytes: usize,
         field_bytes: usize,
@@ -173,7 +173,23 @@ fn fits_in_template_body(template: String, policy: &policy::Policy) -> Result<St
         return Ok(template);
     }
     let emails = |emails: Option<&Vec<String>>| emails.map_or(0, |emails| emails.concat().len());
+    // What the overrides add (their usage profiles and denies): the template in its smallest
+    // form with them and without them.
+    let smallest = |policy: &policy::Policy| -> usize {
+        let mut view = StackView::of(policy);
+        view.policy_lines = Vec::new();
+        view.policy_shown = false;
+        environment()
+            .and_then(|env| env.get_template(STACK_TEMPLATE)?.render(&view))
+            .map(|text| without_comment_lines(&text).len())
+            .unwrap_or(0)
+    };
+    let mut bare = policy.clone();
+    bare.overrides.clear();
+    bare.usage_profiles = None;
+    let overrides_bytes = smallest(policy).saturating_sub(smallest(&bare));
     let contributions = [
+        ("overrides", overrides_bytes),
         (
             "stack.tags",
             policy
@@ -202,7 +218,7 @@ fn fits_in_template_body(template: String, policy: &policy::Policy) -> Result<St
         .into_iter()
         .rev()
         .max_by_key(|&(_, bytes)| bytes)
-        .expect("three fields");
+        .expect("four fields");
     Err(RenderError::TooLarge {
         field,
         bytes: template.len(),
@@ -308,21 +324,27 @@ fn upper_camel(name: &str) -> String {
 /// The guardrail managed policy's statements: the denies, then read access to the stack's
 /// profiles (Glue checks `glue:GetUsageProfile` on the caller's profile when it creates a
 /// session). The profile ARNs are `Fn::Sub` strings: the template is the same in every account.
+/// Override names are letters, digits, `-` and `_`, so no `${` reaches `Fn::Sub`.
 fn guardrail_statements(policy: &policy::Policy) -> Vec<serde_json::Value> {
     let (denies, _) = policy::guardrails::denies(policy, policy::guardrails::Layer::ManagedPolicy);
     let mut statements: Vec<serde_json::Value> =
         denies.into_iter().map(|deny| deny.statement).collect();
-    let profiles: Vec<serde_json::Value> = policy::guardrails::usage_profiles(policy)
-        .into_iter()
-        .map(|profile| {
-            serde_json::json!({
-                "Fn::Sub": format!(
-                    "arn:${{AWS::Partition}}:glue:${{AWS::Region}}:${{AWS::AccountId}}:usageProfile/{}",
-                    profile.name
-                )
-            })
+    // Two patterns, not one ARN per profile: with many overrides a list would take kilobytes of
+    // the template. They match the stack's profiles (and reading a profile reveals only limits).
+    let stack = &policy.stack.name;
+    let profiles: Vec<serde_json::Value> = [
+        policy::guardrails::profile_name(stack, policy::guardrails::DEFAULT_BOUNDARY_SET),
+        format!("{stack}-override-*"),
+    ]
+    .into_iter()
+    .map(|name| {
+        serde_json::json!({
+            "Fn::Sub": format!(
+                "arn:${{AWS::Partition}}:glue:${{AWS::Region}}:${{AWS::AccountId}}:usageProfile/{name}"
+            )
         })
-        .collect();
+    })
+    .collect();
     statements.push(serde_json::json!({
         "Sid": "ReadTheStackUsageProfiles",
         "Effect": "Allow",

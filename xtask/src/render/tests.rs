@@ -460,6 +460,8 @@ fn the_size_check_passes_up_to_the_limit_and_names_the_largest_field_beyond_it()
         fits_in_template_body(over.clone(), policy).expect_err("one byte over the limit")
     };
     let mut policy = default_policy();
+    // Without overrides, whose usage profiles would add the most (a case of its own below).
+    policy.overrides.clear();
     policy.stack.tags.clear();
     policy.stack.tags.insert("team".into(), "data".into());
     let error = too_large(&policy);
@@ -497,6 +499,28 @@ fn the_size_check_passes_up_to_the_limit_and_names_the_largest_field_beyond_it()
             ..
         }
     ));
+}
+
+/// Many overrides with settings of their own: a usage profile each. Past the limit, the error
+/// names them.
+#[test]
+fn too_many_distinct_overrides_are_named_when_the_template_is_too_large() {
+    let mut policy = default_policy();
+    for i in 0..150_u32 {
+        policy.overrides.push(policy::Override {
+            name: format!("team-{i:03}"),
+            principals: vec![format!("arn:aws:iam::123456789012:role/Team{i:03}")],
+            boundaries: policy::Boundaries {
+                max_workers: Some(11 + i),
+                ..policy::Boundaries::default()
+            },
+        });
+    }
+    let error = render_stack(&policy).expect_err("150 profiles do not fit");
+    assert!(
+        matches!(error, RenderError::TooLarge { field: "overrides", field_bytes, .. } if field_bytes > 40_000),
+        "{error:?}"
+    );
 }
 
 /// Strings that would be structure if pasted into YAML or Jinja unquoted.
@@ -1954,10 +1978,16 @@ fn the_guardrail_policy_denies_what_the_policy_requires_and_reads_the_profiles()
     assert_eq!(read["Effect"], "Allow");
     assert_eq!(read["Action"], "glue:GetUsageProfile");
     let resources = one_or_many(&read["Resource"]);
-    assert_eq!(resources.len(), 3);
     assert_eq!(
-        resources[0]["Fn::Sub"],
-        "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:usageProfile/glue-session-guard-default"
+        resources
+            .iter()
+            .map(|resource| resource["Fn::Sub"].clone())
+            .collect::<Vec<_>>(),
+        [
+            "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:usageProfile/glue-session-guard-default",
+            "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:usageProfile/glue-session-guard-override-*",
+        ]
+        .map(Value::from)
     );
 
     // No VPC rule: no VPC deny. Two required tags: one deny each.
