@@ -1,48 +1,15 @@
-//! The AWS settings every AWS-facing command shares (`--region`, `--profile`, `--endpoint-url`),
-//! and the SDK configuration built from them. `--endpoint-url` (or `AWS_ENDPOINT_URL`) points
+//! The SDK configuration built from the AWS flags every AWS-facing command shares
+//! (`cli::AwsArgs`: `--region`, `--profile`, `--endpoint-url`). `--endpoint-url` (or `AWS_ENDPOINT_URL`) points
 //! every client at an emulator such as moto.
-
-use std::path::PathBuf;
 
 use anyhow::Context;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::result::SdkError;
 
-/// Flags shared by deploy, plan, status, clean-up and demo. The commands that change the account
-/// (deploy, clean-up) add `--yes` (`consent::Confirmation`); plan and status never ask.
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct AwsArgs {
-    /// The policy file.
-    #[arg(long, default_value = "policies/default.yaml")]
-    pub policy: PathBuf,
-    /// AWS region (default: the policy's stack.region, else the AWS configuration).
-    #[arg(long)]
-    pub region: Option<String>,
-    /// Named profile from the AWS configuration files.
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// Send every AWS call to this endpoint (an emulator such as moto), with its scheme:
-    /// `http://127.0.0.1:5000`.
-    #[arg(long, env = "AWS_ENDPOINT_URL", value_parser = endpoint_url)]
-    pub endpoint_url: Option<String>,
-}
-
-/// `--endpoint-url` must be a URL with a scheme and a host: the SDK would otherwise fail each
-/// call with "endpoint must contain scheme" deep in its debug output.
-fn endpoint_url(text: &str) -> Result<String, String> {
-    match text.split_once("://") {
-        Some(("http" | "https", rest)) if !rest.is_empty() && !rest.starts_with('/') => {
-            Ok(text.to_string())
-        }
-        Some((scheme, _)) => Err(format!(
-            "`{text}`: the scheme must be http or https, not `{scheme}`"
-        )),
-        None => Err(format!(
-            "`{text}` has no scheme: write http://{text} (an emulator) or https://{text}"
-        )),
-    }
-}
+pub use crate::cli::AwsArgs;
+#[cfg(test)]
+use crate::cli::endpoint_url;
 
 /// An SDK error (or any error) as one readable line: each cause in the chain once, by its
 /// message, without the debug dump of requests and responses that the SDK's own display adds.

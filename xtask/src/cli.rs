@@ -1,6 +1,7 @@
 //! The command line both binaries parse: the light commands run here; the AWS ones run here
 //! when this build has the `aws` feature (`xtask-aws`), and are handed to `xtask-aws` when not.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -209,5 +210,41 @@ pub fn forward_to_aws(args: Vec<std::ffi::OsString>) -> anyhow::Result<Outcome> 
                 .and_then(|code| u8::try_from(code).ok())
                 .unwrap_or(2),
         ))
+    }
+}
+
+/// Flags shared by the commands that talk to AWS (deploy, plan, status, scan, clean-up, demo,
+/// coverage). Here, not in `aws`, so that the light build parses them too. The commands that change the account
+/// (deploy, clean-up) add `--yes` (`consent::Confirmation`); plan and status never ask.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct AwsArgs {
+    /// The policy file.
+    #[arg(long, default_value = "policies/default.yaml")]
+    pub policy: PathBuf,
+    /// AWS region (default: the policy's stack.region, else the AWS configuration).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Named profile from the AWS configuration files.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (an emulator such as moto), with its scheme:
+    /// `http://127.0.0.1:5000`.
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_parser = endpoint_url)]
+    pub endpoint_url: Option<String>,
+}
+
+/// `--endpoint-url` must be a URL with a scheme and a host: the SDK would otherwise fail each
+/// call with "endpoint must contain scheme" deep in its debug output.
+pub(crate) fn endpoint_url(text: &str) -> Result<String, String> {
+    match text.split_once("://") {
+        Some(("http" | "https", rest)) if !rest.is_empty() && !rest.starts_with('/') => {
+            Ok(text.to_string())
+        }
+        Some((scheme, _)) => Err(format!(
+            "`{text}`: the scheme must be http or https, not `{scheme}`"
+        )),
+        None => Err(format!(
+            "`{text}` has no scheme: write http://{text} (an emulator) or https://{text}"
+        )),
     }
 }

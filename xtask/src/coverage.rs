@@ -5,7 +5,6 @@
 //! account (read-only IAM calls) and says what it lacks.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use policy::guardrails::{self, Coverage};
 
@@ -21,23 +20,14 @@ pub enum CoverageFormat {
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct CoverageCommand {
-    /// The policy file.
-    #[arg(long, default_value = "policies/default.yaml")]
-    pub policy: PathBuf,
+    /// The policy file and, for reading the named roles, the account's flags.
+    #[command(flatten)]
+    pub aws: crate::cli::AwsArgs,
     #[arg(long, value_enum, default_value_t)]
     pub format: CoverageFormat,
     /// Do not read the named roles in the account (no AWS calls).
     #[arg(long)]
     pub offline: bool,
-    /// AWS region (default: the policy's stack.region, else the AWS configuration).
-    #[arg(long)]
-    pub region: Option<String>,
-    /// Named profile from the AWS configuration files.
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// Send every AWS call to this endpoint (an emulator such as moto).
-    #[arg(long, env = "AWS_ENDPOINT_URL")]
-    pub endpoint_url: Option<String>,
 }
 
 /// What the account says of one named role (filled in by the AWS build).
@@ -222,7 +212,7 @@ impl Report {
 
 impl CoverageCommand {
     pub fn run(self) -> anyhow::Result<Outcome> {
-        let policy = paths::load_policy(&self.policy)?;
+        let policy = paths::load_policy(&self.aws.policy)?;
         let named_roles = !guardrails::assignments(&policy).is_empty();
         let report = if self.offline || !named_roles {
             Report::offline(&policy, "--offline")
@@ -246,13 +236,7 @@ impl CoverageCommand {
     /// The report with each named role of the account read, and each usage profile looked up.
     #[cfg(feature = "aws")]
     pub async fn read_account(&self, policy: &policy::Policy) -> anyhow::Result<Report> {
-        let args = crate::aws::AwsArgs {
-            policy: self.policy.clone(),
-            region: self.region.clone(),
-            profile: self.profile.clone(),
-            endpoint_url: self.endpoint_url.clone(),
-        };
-        let aws = crate::aws::Aws::load(&args, policy.stack.region.as_deref()).await?;
+        let aws = crate::aws::Aws::load(&self.aws, policy.stack.region.as_deref()).await?;
         let caller = crate::aws::caller(&aws).await?;
         account_report(&aws, &caller, policy).await
     }

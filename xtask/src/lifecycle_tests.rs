@@ -772,12 +772,9 @@ async fn deploy_assigns_the_named_roles_and_clean_up_removes_exactly_that() {
 
     // Coverage reads the roles: every one has what it needs.
     let coverage = CoverageCommand {
-        policy: scratch.policy(),
+        aws: args.clone(),
         format: CoverageFormat::Text,
         offline: false,
-        region: Some(REGION.into()),
-        profile: None,
-        endpoint_url: Some(moto.endpoint.clone()),
     };
     let policy = paths::load_policy(&scratch.policy()).unwrap();
     let report = coverage.read_account(&policy).await.unwrap();
