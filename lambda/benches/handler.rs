@@ -29,7 +29,7 @@ const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:glue-session-guard";
 const ID: &str = "nb-alice-big";
 
 /// Which event, and what the handler must answer, so the bench never measures the wrong path.
-struct Case {
+struct BenchCase {
     name: &'static str,
     role: &'static str,
     decision: Decision,
@@ -37,15 +37,15 @@ struct Case {
     notification: Notification,
 }
 
-const CASES: [Case; 2] = [
-    Case {
+const CASES: [BenchCase; 2] = [
+    BenchCase {
         name: "compliant",
         role: "DataPlatformAdmin",
         decision: Decision::Compliant,
         outcome: Outcome::LeftAlone,
         notification: Notification::NotNeeded,
     },
-    Case {
+    BenchCase {
         name: "out_of_bounds_stopped_notified",
         role: "Analyst",
         decision: Decision::Violation,

@@ -11,13 +11,13 @@ use crate::error::GuardError;
 use crate::ledger::{self, Claim};
 use crate::metrics::Metrics;
 use crate::notify::{self, Notice};
-use crate::report::{Case, FoundBy, Invocation, Notification, Outcome, SessionReport};
+use crate::report::{Candidate, FoundBy, Invocation, Notification, Outcome, SessionReport};
 use crate::session::{self, Status};
 use crate::wait::{Backoff, Budget};
 
 /// Judges the case against the policy (recording the decision on the current span and in the
 /// metrics). Does not act.
-pub fn evaluate(guard: &Guard, case: &Case, metrics: &Metrics) -> Verdict {
+pub fn evaluate(guard: &Guard, case: &Candidate, metrics: &Metrics) -> Verdict {
     let mut verdict = policy::evaluate(guard.policy(), &case.facts);
     // `policy::evaluate` gives an ended session no action. The function acts on the live state
     // itself (it waits out PROVISIONING, and finds an ended session `already_ended`), and still
@@ -37,7 +37,7 @@ pub fn evaluate(guard: &Guard, case: &Case, metrics: &Metrics) -> Verdict {
 pub async fn judge(
     guard: &Guard,
     invocation: &Invocation,
-    case: &Case,
+    case: &Candidate,
     metrics: &Metrics,
 ) -> Result<SessionReport, GuardError> {
     let verdict = evaluate(guard, case, metrics);
@@ -48,7 +48,7 @@ pub async fn judge(
 pub async fn act(
     guard: &Guard,
     invocation: &Invocation,
-    case: &Case,
+    case: &Candidate,
     verdict: &Verdict,
     metrics: &Metrics,
 ) -> Result<SessionReport, GuardError> {
@@ -121,7 +121,7 @@ pub fn log_report(report: &SessionReport) {
 async fn audit(
     guard: &Guard,
     invocation: &Invocation,
-    case: &Case,
+    case: &Candidate,
     verdict: &Verdict,
     report: &mut SessionReport,
     metrics: &Metrics,
@@ -136,7 +136,7 @@ async fn audit(
 async fn enforce(
     guard: &Guard,
     invocation: &Invocation,
-    case: &Case,
+    case: &Candidate,
     verdict: &Verdict,
     report: &mut SessionReport,
     metrics: &Metrics,
@@ -180,7 +180,7 @@ async fn enforce(
 async fn notify_once(
     guard: &Guard,
     invocation: &Invocation,
-    case: &Case,
+    case: &Candidate,
     verdict: &Verdict,
     outcome: &Outcome,
     metrics: &Metrics,
@@ -241,7 +241,7 @@ async fn notify_once(
 
 async fn send(
     guard: &Guard,
-    case: &Case,
+    case: &Candidate,
     verdict: &Verdict,
     outcome: &Outcome,
     metrics: &Metrics,

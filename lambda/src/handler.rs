@@ -14,7 +14,7 @@ use crate::enforce;
 use crate::error::GuardError;
 use crate::metrics::Metrics;
 use crate::profiles;
-use crate::report::{Case, Creator, FoundBy, Invocation, SessionReport};
+use crate::report::{Candidate, Creator, FoundBy, Invocation, SessionReport};
 use crate::session::{self, ArnScope, Status};
 use crate::sweep::{self, SweepReport};
 
@@ -162,7 +162,7 @@ async fn on_create_session(
             Status::Gone => facts,
             _ => profiles::with_profile(guard, facts).await,
         };
-        let case = Case {
+        let case = Candidate {
             facts,
             status,
             found_by: FoundBy::Event,

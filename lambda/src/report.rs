@@ -108,7 +108,7 @@ pub struct SessionReport {
 impl SessionReport {
     /// The report of `case` judged as `verdict`, with `outcome` and nothing notified or deleted
     /// yet.
-    pub fn new(case: &Case, verdict: &Verdict, outcome: Outcome) -> SessionReport {
+    pub fn new(case: &Candidate, verdict: &Verdict, outcome: Outcome) -> SessionReport {
         SessionReport {
             session_id: case.facts.session_id.clone(),
             decision: verdict.decision,
@@ -127,7 +127,7 @@ impl SessionReport {
 
 /// A session to judge, with what is known about it.
 #[derive(Debug, Clone)]
-pub struct Case {
+pub struct Candidate {
     pub facts: SessionFacts,
     pub status: Status,
     pub found_by: FoundBy,

@@ -15,7 +15,7 @@ use crate::enforce;
 use crate::error::GuardError;
 use crate::metrics::Metrics;
 use crate::profiles;
-use crate::report::{Case, Creator, FoundBy, Invocation, Outcome, SessionReport};
+use crate::report::{Candidate, Creator, FoundBy, Invocation, Outcome, SessionReport};
 use crate::session::{self, Status};
 
 /// Glue ends every session within 48 hours: no running session's record is older than this.
@@ -142,7 +142,7 @@ async fn creations_of(guard: &Guard, running: &[Session]) -> Result<Creations, G
 /// One running session judged as the sweep judges it, before anything is done about it.
 #[derive(Debug, Clone)]
 pub struct Assessed {
-    pub case: Case,
+    pub case: Candidate,
     pub verdict: Verdict,
     /// The sweep would leave it to the next sweep (see [`defer`]).
     pub deferred: bool,
@@ -181,7 +181,7 @@ pub async fn assess(
     if let Some(tags) = &tags {
         facts.tags = Fact::Given(tags.clone());
     }
-    let case = Case {
+    let case = Candidate {
         facts,
         status: if tags.is_some() {
             Status::of(session)

@@ -53,17 +53,17 @@ struct Planned {
 }
 
 /// Which sessions exist and in which order their events arrive.
-struct Plan {
+struct LoadPlan {
     sessions: Vec<Planned>,
     /// Indices into `sessions`, in delivery order; a duplicate appears twice.
     deliveries: Vec<usize>,
 }
 
-impl Plan {
+impl LoadPlan {
     /// `count` sessions, every third out of bounds; a tenth of the out-of-bounds events lost;
     /// every tenth session's event delivered twice: alternately right after the first delivery
     /// (so both are handled at the same time) or at the end (a late redelivery).
-    fn new(count: usize, run: &str) -> Plan {
+    fn new(count: usize, run: &str) -> LoadPlan {
         let mut sessions = Vec::new();
         let (mut deliveries, mut late) = (Vec::new(), Vec::new());
         for i in 0..count {
@@ -94,7 +94,7 @@ impl Plan {
             });
         }
         deliveries.extend(late);
-        Plan {
+        LoadPlan {
             sessions,
             deliveries,
         }
@@ -256,7 +256,7 @@ async fn concurrent_and_duplicate_events_then_the_sweep_stop_each_session_exactl
         .unwrap()
         .subsec_nanos();
     let run = format!("{:06x}", (nanos ^ std::process::id()) & 0xff_ffff);
-    let plan = Plan::new(count, &run);
+    let plan = LoadPlan::new(count, &run);
     let world = world_of_run(&run).await;
     for session in &plan.sessions {
         create(&world, session).await;

@@ -29,8 +29,8 @@ pub fn content_hash(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// How the bucket is reached: a TLS-only bucket policy would lock out a plain-HTTP endpoint
-/// (an emulator on loopback), so it is applied only over TLS.
+/// How deploy reaches S3, which decides whether the bucket gets its TLS-only statement: over a
+/// plain-HTTP endpoint (an emulator on loopback) every request would be one it denies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
     Tls,

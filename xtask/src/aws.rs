@@ -131,6 +131,16 @@ impl Aws {
         })
     }
 
+    /// How often to look at an operation in progress: emulators answer at once; AWS takes its
+    /// time.
+    pub fn poll_interval(&self) -> std::time::Duration {
+        if self.endpoint_url.is_some() {
+            std::time::Duration::from_millis(200)
+        } else {
+            std::time::Duration::from_secs(3)
+        }
+    }
+
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
         aws_sdk_cloudformation::Client::new(&self.config)
     }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::build::{self, Architecture};
 use crate::tools::{self, Moto};
-use crate::{Outcome, paths, render};
+use crate::{Exit, paths, render};
 
 #[derive(clap::Args)]
 pub struct Bench {
@@ -61,7 +61,7 @@ impl Sizes {
 const GENERATED_OVERRIDES: usize = 50;
 
 impl Bench {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         let sizes = if self.quick {
             Sizes::QUICK
         } else {
@@ -78,7 +78,7 @@ impl Bench {
 
         eprintln!("start-up, memory and time per event: lambda/e2e/bench.py against moto");
         let harness = run_harness(&zip, sizes)?;
-        let criterion_home = build::target_dir().join("criterion");
+        let criterion_home = paths::target_dir().join("criterion");
         let since = SystemTime::now();
         eprintln!("own work per event: cargo bench --bench handler (a release LTO build)");
         run_criterion("glue-session-guard-lambda", "handler", None, sizes)?;
@@ -117,10 +117,10 @@ impl Bench {
         println!("written to {}", paths::shown(&out));
         let missed = report.missed();
         if missed.is_empty() {
-            Ok(Outcome::Success)
+            Ok(Exit::Success)
         } else {
             eprintln!("missed their target: {}", missed.join(", "));
-            Ok(Outcome::Failed)
+            Ok(Exit::Failed)
         }
     }
 }
@@ -277,7 +277,7 @@ fn run_criterion(
     let mut command = Command::new(cargo);
     command
         .current_dir(paths::root())
-        .env("CRITERION_HOME", build::target_dir().join("criterion"))
+        .env("CRITERION_HOME", paths::target_dir().join("criterion"))
         .args(["bench", "--package", package, "--bench", bench, "--"])
         .args(filter)
         .arg("--noplot");

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::Context;
 
-use crate::{Outcome, paths, tools};
+use crate::{Exit, paths, tools};
 
 /// CPU architecture of the function.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -49,7 +49,7 @@ pub struct Build {
 }
 
 impl Build {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         let zip = build_lambda(self.arch)?;
         let size = std::fs::metadata(&zip)?.len();
         println!(
@@ -57,22 +57,8 @@ impl Build {
             paths::shown(&zip),
             size as f64 / 1_048_576.0
         );
-        Ok(Outcome::Success)
+        Ok(Exit::Success)
     }
-}
-
-/// The cargo target directory this workspace builds into.
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|dir| {
-            if dir.is_absolute() {
-                dir
-            } else {
-                paths::root().join(dir)
-            }
-        })
-        .unwrap_or_else(|| paths::root().join("target"))
 }
 
 /// What the package is built from: the function's and the policy core's sources and manifests,
@@ -126,7 +112,7 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 /// The release package, `bootstrap.zip`: reused when it was built from this tree's sources for
 /// `arch` (deploy, demo and bench then start at once), else built with cargo-lambda.
 pub fn build_lambda(arch: Architecture) -> anyhow::Result<PathBuf> {
-    let zip = target_dir().join("lambda/bootstrap/bootstrap.zip");
+    let zip = paths::target_dir().join("lambda/bootstrap/bootstrap.zip");
     let stamp = zip.with_extension("zip.inputs");
     let fingerprint = package_fingerprint(&paths::root(), arch)?;
     if zip.exists() && std::fs::read_to_string(&stamp).is_ok_and(|built| built == fingerprint) {

@@ -3,9 +3,8 @@
 //! so.
 
 use crate::aws::{self, Aws, AwsArgs};
-use crate::consent::{Confirmation, Consent, Terminal};
-use crate::deploy::poll_interval;
-use crate::{Outcome, artifacts, paths, stack};
+use crate::ui::{Confirmation, Consent, Terminal};
+use crate::{Exit, artifacts, paths, stack};
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct CleanUp {
@@ -41,9 +40,9 @@ impl Doomed {
 }
 
 impl CleanUp {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         aws::runtime()?.block_on(self.clean_up(Terminal::of_stdin()))?;
-        Ok(Outcome::Success)
+        Ok(Exit::Success)
     }
 
     /// The whole clean-up. Without `--yes` and without a terminal it refuses before it reads the
@@ -81,7 +80,7 @@ impl CleanUp {
             for done in crate::assign::undo(&aws, &policy, &caller.account, &partition).await? {
                 println!("{done}");
             }
-            stack::delete(&cf, name, poll_interval(&aws)).await?;
+            stack::delete(&cf, name, aws.poll_interval()).await?;
             println!("stack {name} deleted");
         } else {
             println!("stack {name}: nothing to delete");

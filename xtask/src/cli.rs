@@ -61,7 +61,7 @@ enum Command {
     Plan(Forward),
     /// The deployed stack's state, recent events, outputs, DLQ depth and alarm states.
     #[cfg(feature = "aws")]
-    Status(status::Status),
+    Status(status::StatusCommand),
     /// The deployed stack's state, recent events, outputs, DLQ depth and alarm states.
     #[cfg(not(feature = "aws"))]
     Status(Forward),
@@ -95,16 +95,16 @@ enum Command {
     Backtest(backtest::Backtest),
 }
 
-/// Parses the command line and runs the command; the exit code follows [`Outcome`].
+/// Parses the command line and runs the command; the exit code follows [`Exit`].
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match paths::ensure_built_here()
         .map_err(anyhow::Error::from)
         .and_then(|()| run(cli.command))
     {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Failed) => ExitCode::from(1),
-        Ok(Outcome::Forwarded(code)) => ExitCode::from(code),
+        Ok(Exit::Success) => ExitCode::SUCCESS,
+        Ok(Exit::Failed) => ExitCode::from(1),
+        Ok(Exit::Forwarded(code)) => ExitCode::from(code),
         Err(error) => match error
             .chain()
             .find_map(|cause| cause.downcast_ref::<policy::PolicyErrors>())
@@ -123,7 +123,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> anyhow::Result<Outcome> {
+fn run(command: Command) -> anyhow::Result<Exit> {
     match command {
         Command::Validate(command) => command.run(),
         Command::Evaluate(command) => command.run(),
@@ -176,7 +176,7 @@ pub struct Forward {
 #[cfg(not(feature = "aws"))]
 impl Forward {
     /// Runs `command` in `xtask-aws` and passes its exit code on.
-    fn run(self, command: &str) -> anyhow::Result<Outcome> {
+    fn run(self, command: &str) -> anyhow::Result<Exit> {
         let mut args = vec![std::ffi::OsString::from(command)];
         args.extend(self.args);
         forward_to_aws(args)
@@ -185,7 +185,7 @@ impl Forward {
 
 /// Runs `xtask-aws` (built by cargo, with the AWS SDK, the first time) with `args` (a command
 /// and its arguments) and passes its exit code on.
-pub fn forward_to_aws(args: Vec<std::ffi::OsString>) -> anyhow::Result<Outcome> {
+pub fn forward_to_aws(args: Vec<std::ffi::OsString>) -> anyhow::Result<Exit> {
     {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = std::process::Command::new(cargo)
@@ -204,7 +204,7 @@ pub fn forward_to_aws(args: Vec<std::ffi::OsString>) -> anyhow::Result<Outcome> 
             .args(&args)
             .status()
             .map_err(|error| anyhow::anyhow!("starting cargo to run xtask-aws: {error}"))?;
-        Ok(Outcome::Forwarded(
+        Ok(Exit::Forwarded(
             status
                 .code()
                 .and_then(|code| u8::try_from(code).ok())
@@ -215,7 +215,7 @@ pub fn forward_to_aws(args: Vec<std::ffi::OsString>) -> anyhow::Result<Outcome> 
 
 /// Flags shared by the commands that talk to AWS (deploy, plan, status, scan, clean-up, demo,
 /// coverage). Here, not in `aws`, so that the light build parses them too. The commands that change the account
-/// (deploy, clean-up) add `--yes` (`consent::Confirmation`); plan and status never ask.
+/// (deploy, clean-up) add `--yes` (`ui::Confirmation`); plan and status never ask.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct AwsArgs {
     /// The policy file.

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use policy::guardrails::{self, Coverage};
 
-use crate::{Outcome, paths};
+use crate::{Exit, paths};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum CoverageFormat {
@@ -211,7 +211,7 @@ impl Report {
 }
 
 impl CoverageCommand {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         let policy = paths::load_policy(&self.aws.policy)?;
         let named_roles = !guardrails::assignments(&policy).is_empty();
         let report = if self.offline || !named_roles {
@@ -227,9 +227,9 @@ impl CoverageCommand {
             CoverageFormat::Markdown => print!("{}", report.to_markdown()),
         }
         Ok(if report.needs_attention() {
-            Outcome::Failed
+            Exit::Failed
         } else {
-            Outcome::Success
+            Exit::Success
         })
     }
 

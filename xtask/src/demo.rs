@@ -15,11 +15,11 @@ use serde_json::{Value, json};
 use crate::aws::{Aws, AwsArgs};
 use crate::build::{self, Architecture};
 use crate::cleanup::CleanUp;
-use crate::consent::{Confirmation, Terminal};
 use crate::deploy::Deploy;
 use crate::runtime_api::{Answer, RuntimeApi};
 use crate::tools::{self, Moto};
-use crate::{Outcome, paths, stack};
+use crate::ui::{Confirmation, Terminal};
+use crate::{Exit, paths, stack};
 
 const REGION: &str = "eu-west-1";
 /// The demo changes only its own emulator, so it never asks.
@@ -38,7 +38,7 @@ fn step(text: &str) {
 }
 
 impl Demo {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         step("installing the pinned tools into .venv (once)");
         tools::ensure_venv()?;
         // The emulator takes any credentials; set them before any thread reads the environment.
@@ -68,7 +68,7 @@ impl Demo {
         println!("moto stopped; nothing is left running");
         result?;
         cleaned?;
-        Ok(Outcome::Success)
+        Ok(Exit::Success)
     }
 }
 

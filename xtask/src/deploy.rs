@@ -12,9 +12,9 @@ use aws_sdk_cloudformation::types::{Capability, OnFailure, Stack, StackStatus};
 use crate::artifacts::{self, Package, Staging};
 use crate::aws::{self, Aws, AwsArgs};
 use crate::build::{self, Architecture};
-use crate::consent::{Confirmation, Consent, Terminal};
 use crate::stack::{self, Desired};
-use crate::{Outcome, network, paths, render, tools};
+use crate::ui::{Confirmation, Consent, Terminal};
+use crate::{Exit, network, paths, render, tools};
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct Deploy {
@@ -31,9 +31,9 @@ pub struct Deploy {
 }
 
 impl Deploy {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         aws::runtime()?.block_on(self.deploy(Terminal::of_stdin()))?;
-        Ok(Outcome::Success)
+        Ok(Exit::Success)
     }
 
     /// The whole deploy. Nothing in the account changes before the user agrees: without
@@ -100,7 +100,7 @@ impl Deploy {
 
         // 3. What is deployed, and what to do with it: a busy stack stops here, unchanged.
         let cf = aws.cloudformation();
-        let poll = poll_interval(&aws);
+        let poll = aws.poll_interval();
         let start = Start::of(&name, stack::describe(&cf, &name).await?)?;
 
         // 4. The artifact bucket and the package, once the user agrees to what they lack.
@@ -229,15 +229,6 @@ pub enum Deployed {
     Cancelled,
 }
 
-/// Emulators answer at once; AWS takes its time.
-pub fn poll_interval(aws: &Aws) -> Duration {
-    if aws.endpoint_url.is_some() {
-        Duration::from_millis(200)
-    } else {
-        Duration::from_secs(3)
-    }
-}
-
 /// A new stack is created directly (`OnFailure: DELETE`), so a failed creation leaves nothing
 /// behind; its plan is every resource of the template. Updates go through change sets.
 async fn create(
@@ -308,7 +299,7 @@ async fn update(
         stack::print_outputs(found);
         return Ok(Deployed::Unchanged);
     }
-    let change_set = change_set_name();
+    let change_set = stack::change_set_name();
     let Some(plan) = stack::create_change_set(cf, desired, &change_set).await? else {
         println!("no changes: stack {} is up to date", desired.name);
         return Ok(Deployed::Unchanged);
@@ -344,15 +335,6 @@ async fn update(
         stack::print_outputs(&done);
     }
     Ok(Deployed::Updated)
-}
-
-/// A change set name unique enough for one stack (CloudFormation: letters, digits, `-`).
-pub fn change_set_name() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("gsg-{nanos}")
 }
 
 /// Without a trail logging management events, CreateSession calls never reach EventBridge.

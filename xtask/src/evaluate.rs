@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use policy::records::{self, Item};
 use policy::{Policy, ProfileDefaults, ProfileLookup, SessionFacts, UsageProfile, Verdict};
 
-use crate::{Outcome, paths};
+use crate::{Exit, paths};
 
 #[derive(Clone, Copy, Default, clap::ValueEnum)]
 pub enum Format {
@@ -46,7 +46,7 @@ pub struct Evaluate {
 }
 
 impl Evaluate {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         let policy = paths::load_policy(&self.policy)?;
         let profiles = UsageProfiles::read(&self.usage_profiles)?;
         let stdout = std::io::stdout();
@@ -90,7 +90,7 @@ impl Evaluate {
         if read == 0 {
             bail!("{} holds no record to judge", shown(&self.event));
         }
-        Ok(Outcome::Success)
+        Ok(Exit::Success)
     }
 }
 

@@ -1,5 +1,5 @@
 //! `cargo xtask`: the project's command line (validate, evaluate, test-policies, render, …), one
-//! module per subcommand, each with `run(self) -> anyhow::Result<Outcome>`.
+//! module per subcommand, each with `run(self) -> anyhow::Result<Exit>`.
 //!
 //! Two binaries share this library. `xtask` (what `cargo xtask` runs) is built without the AWS
 //! SDK, so the commands that never talk to AWS (validate, evaluate, test-policies, render, lint,
@@ -12,7 +12,6 @@ pub mod backtest;
 pub mod bench;
 pub mod build;
 pub mod cli;
-pub mod consent;
 pub mod coverage;
 pub mod evaluate;
 pub mod lint;
@@ -22,6 +21,7 @@ pub mod runtime_api;
 pub mod test;
 pub mod test_policies;
 pub mod tools;
+pub mod ui;
 pub mod validate;
 
 #[cfg(feature = "aws")]
@@ -55,7 +55,7 @@ pub mod status;
 /// invalid policy, a failed test, a stale render, a lint finding, a stack that needs
 /// attention); 2 could not run (bad arguments, as clap reports them, an unreadable file, an AWS
 /// or tool failure).
-pub enum Outcome {
+pub enum Exit {
     Success,
     Failed,
     /// The exit code of the `xtask-aws` run a command was handed to.

@@ -10,11 +10,11 @@ use aws_sdk_cloudformation::types::StackStatus;
 
 use crate::aws::{Aws, AwsArgs};
 use crate::cleanup::CleanUp;
-use crate::consent::{Confirmation, NoConsent, Terminal};
 use crate::deploy::{Deploy, Deployed};
 use crate::plan::PlanCommand;
 use crate::stack::{self, PlanKind};
 use crate::tools::{self, Moto};
+use crate::ui::{Confirmation, NoConsent, Terminal};
 use crate::{artifacts, paths};
 
 const REGION: &str = "eu-west-1";
@@ -309,13 +309,13 @@ async fn deploy_redeploy_update_plan_status_and_clean_up() {
 
     // Status reads the deployed stack. moto keeps no CloudWatch alarms for a stack, so status
     // says that nobody would be alerted, and asks for attention (exit 1).
-    let status = crate::status::Status {
+    let status = crate::status::StatusCommand {
         aws: args.clone(),
         events: 5,
     };
     assert!(matches!(
         status.run_async().await.unwrap(),
-        crate::Outcome::Failed
+        crate::Exit::Failed
     ));
 
     // Clean-up removes the stack and the bucket; a second clean-up has nothing to do.

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::Context;
 
-use crate::{Outcome, paths, render, tools};
+use crate::{Exit, paths, render, tools};
 
 #[derive(clap::Args)]
 pub struct Lint {
@@ -17,14 +17,14 @@ pub struct Lint {
 }
 
 impl Lint {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         let templates = if self.templates.is_empty() {
             if let Some(refused) =
-                refuse_stale(&paths::default_policies()?, &render::rendered_dir())?
+                refuse_stale(&paths::default_policies()?, &paths::rendered_dir())?
             {
                 return Ok(refused);
             }
-            rendered_templates(&render::rendered_dir())?
+            rendered_templates(&paths::rendered_dir())?
         } else {
             for template in &self.templates {
                 anyhow::ensure!(
@@ -38,9 +38,9 @@ impl Lint {
         if templates.is_empty() {
             eprintln!(
                 "no templates in {}: run `cargo xtask render --write-all`",
-                paths::shown(&render::rendered_dir())
+                paths::shown(&paths::rendered_dir())
             );
-            return Ok(Outcome::Failed);
+            return Ok(Exit::Failed);
         }
         lint_templates(&templates)
     }
@@ -48,7 +48,7 @@ impl Lint {
 
 /// Runs every linter over `templates`, all of them even when one fails, and says what each
 /// found. `Failed` when any linter found something.
-pub fn lint_templates(templates: &[PathBuf]) -> anyhow::Result<Outcome> {
+pub fn lint_templates(templates: &[PathBuf]) -> anyhow::Result<Exit> {
     for linter in Linter::ALL {
         let program = tools::venv_bin(linter.program());
         if !program.exists() {
@@ -59,7 +59,7 @@ pub fn lint_templates(templates: &[PathBuf]) -> anyhow::Result<Outcome> {
         }
     }
     let shown: Vec<String> = templates.iter().map(|path| paths::shown(path)).collect();
-    let mut outcome = Outcome::Success;
+    let mut outcome = Exit::Success;
     for linter in Linter::ALL {
         let status = linter
             .command(templates)
@@ -79,7 +79,7 @@ pub fn lint_templates(templates: &[PathBuf]) -> anyhow::Result<Outcome> {
                 linter.findings(),
                 shown.join(", ")
             );
-            outcome = Outcome::Failed;
+            outcome = Exit::Failed;
         }
     }
     Ok(outcome)
@@ -156,12 +156,12 @@ impl Linter {
 fn refuse_stale(
     policies: &[PathBuf],
     rendered_dir: &std::path::Path,
-) -> anyhow::Result<Option<Outcome>> {
+) -> anyhow::Result<Option<Exit>> {
     match render::check_all(policies, rendered_dir)? {
-        Outcome::Success => Ok(None),
-        Outcome::Failed | Outcome::Forwarded(_) => {
+        Exit::Success => Ok(None),
+        Exit::Failed | Exit::Forwarded(_) => {
             eprintln!("not linting stale renders: run `cargo xtask render --write-all`, then lint");
-            Ok(Some(Outcome::Failed))
+            Ok(Some(Exit::Failed))
         }
     }
 }
@@ -209,7 +209,7 @@ mod stale_tests {
         .unwrap();
         assert!(matches!(
             refuse_stale(std::slice::from_ref(&policy), &rendered).unwrap(),
-            Some(Outcome::Failed)
+            Some(Exit::Failed)
         ));
         std::fs::remove_dir_all(&dir).unwrap();
     }

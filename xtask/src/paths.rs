@@ -105,6 +105,25 @@ pub fn policies_dir() -> PathBuf {
     root().join("policies")
 }
 
+/// `policies/rendered/`, where the committed renders live.
+pub fn rendered_dir() -> PathBuf {
+    policies_dir().join("rendered")
+}
+
+/// The cargo target directory this workspace builds into.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        })
+        .unwrap_or_else(|| root().join("target"))
+}
+
 /// Every policy file in `policies/` (`*.yaml` directly inside it, not tests or rendered output),
 /// sorted by name.
 pub fn default_policies() -> anyhow::Result<Vec<PathBuf>> {

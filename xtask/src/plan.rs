@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudformation::types::Parameter;
 
 use crate::aws::{self, Aws, AwsArgs};
-use crate::stack::{self, Desired, Plan, PlanKind};
-use crate::{Outcome, paths, render};
+use crate::stack::{self, Desired, PlanKind, StackPlan};
+use crate::{Exit, paths, render};
 
 #[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
 pub enum PlanFormat {
@@ -30,7 +30,7 @@ pub struct PlanCommand {
 }
 
 impl PlanCommand {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         let runtime = aws::runtime()?;
         let plan = runtime.block_on(self.plan())?;
         let preventive = match self.format {
@@ -64,7 +64,7 @@ impl PlanCommand {
                 }
             }
         }
-        Ok(Outcome::Success)
+        Ok(Exit::Success)
     }
 
     /// The plan's second part: which layer covers each boundary (with the named roles read in
@@ -93,7 +93,7 @@ impl PlanCommand {
 
     /// The plan against the deployed stack. The deployed code (bucket, key, architecture) is
     /// kept, so the plan shows what the policy and templates change.
-    pub async fn plan(&self) -> anyhow::Result<Plan> {
+    pub async fn plan(&self) -> anyhow::Result<StackPlan> {
         let policy = paths::load_policy(&self.aws.policy)?;
         let aws = Aws::load(&self.aws, policy.stack.region.as_deref()).await?;
         let caller = aws::caller(&aws).await?;
@@ -127,12 +127,13 @@ impl PlanCommand {
         };
         let stack_changes = stack::stack_changes(&found, &desired);
         let no_changes = || {
-            Plan::new(&name, PlanKind::NoChanges, Vec::new()).in_place(&caller.account, &aws.region)
+            StackPlan::new(&name, PlanKind::NoChanges, Vec::new())
+                .in_place(&caller.account, &aws.region)
         };
         if stack::is_current(&cf, &found, &desired).await? {
             return Ok(no_changes());
         }
-        let change_set = crate::deploy::change_set_name();
+        let change_set = stack::change_set_name();
         let plan = stack::create_change_set(&cf, &desired, &change_set).await?;
         let Some(plan) = plan else {
             return Ok(no_changes().with_stack_changes(stack_changes));

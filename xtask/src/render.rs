@@ -10,7 +10,7 @@ use minijinja::value::{Value, ValueKind};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde::Serialize;
 
-use crate::{Outcome, paths};
+use crate::{Exit, paths};
 
 #[cfg(test)]
 mod tests;
@@ -600,12 +600,12 @@ pub struct Render {
 }
 
 impl Render {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         if self.check {
-            return check_all(&paths::default_policies()?, &rendered_dir());
+            return check_all(&paths::default_policies()?, &paths::rendered_dir());
         }
         if self.write_all {
-            return write_all(&paths::default_policies()?, &rendered_dir());
+            return write_all(&paths::default_policies()?, &paths::rendered_dir());
         }
         let policy_file = self
             .policy
@@ -631,7 +631,7 @@ impl Render {
                 .write_all(template.as_bytes())
                 .context("writing the template to stdout")?,
         }
-        Ok(Outcome::Success)
+        Ok(Exit::Success)
     }
 }
 
@@ -641,7 +641,7 @@ fn print_scp(
     policy: &policy::Policy,
     policy_file: &Path,
     out: Option<&Path>,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<Exit> {
     let scp = policy::guardrails::scp(policy);
     let shown = paths::shown(policy_file);
     for note in &scp.notes {
@@ -669,7 +669,7 @@ fn print_scp(
                 policy::guardrails::MAX_SCP_CHARS
             );
         }
-        return Ok(Outcome::Failed);
+        return Ok(Exit::Failed);
     };
     let text = format!("{text}\n");
     match out {
@@ -685,12 +685,7 @@ fn print_scp(
             .write_all(text.as_bytes())
             .context("writing the SCP to stdout")?,
     }
-    Ok(Outcome::Success)
-}
-
-/// `policies/rendered/`, where the committed renders live.
-pub fn rendered_dir() -> PathBuf {
-    paths::policies_dir().join("rendered")
+    Ok(Exit::Success)
 }
 
 /// Where the committed render of `policy_file` lives: `<rendered_dir>/<policy stem>.yaml`.
@@ -720,7 +715,7 @@ fn render_file(policy_file: &Path) -> Option<String> {
 
 /// Renders every policy and compares it with its committed render; also reports renders whose
 /// policy is gone.
-pub fn check_all(policies: &[PathBuf], rendered_dir: &Path) -> anyhow::Result<Outcome> {
+pub fn check_all(policies: &[PathBuf], rendered_dir: &Path) -> anyhow::Result<Exit> {
     let mut problems = 0;
     for policy_file in policies {
         let Some(template) = render_file(policy_file) else {
@@ -750,20 +745,20 @@ pub fn check_all(policies: &[PathBuf], rendered_dir: &Path) -> anyhow::Result<Ou
         );
     }
     Ok(if problems == 0 {
-        Outcome::Success
+        Exit::Success
     } else {
-        Outcome::Failed
+        Exit::Failed
     })
 }
 
 /// Renders every policy first, then writes them all (and removes renders whose policy is gone):
 /// one bad policy writes nothing.
-fn write_all(policies: &[PathBuf], rendered_dir: &Path) -> anyhow::Result<Outcome> {
+fn write_all(policies: &[PathBuf], rendered_dir: &Path) -> anyhow::Result<Exit> {
     let mut templates = Vec::new();
     for policy_file in policies {
         match render_file(policy_file) {
             Some(template) => templates.push((rendered_path(policy_file, rendered_dir), template)),
-            None => return Ok(Outcome::Failed),
+            None => return Ok(Exit::Failed),
         }
     }
     std::fs::create_dir_all(rendered_dir)
@@ -782,7 +777,7 @@ fn write_all(policies: &[PathBuf], rendered_dir: &Path) -> anyhow::Result<Outcom
             .with_context(|| format!("removing {}", paths::shown(&orphan)))?;
         println!("removed: {} (its policy is gone)", paths::shown(&orphan));
     }
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
 /// `*.yaml` files in `rendered_dir` that no policy renders to, sorted.

@@ -18,7 +18,7 @@ use policy::Decision;
 use serde::Serialize;
 
 use crate::aws::{self, Aws, AwsArgs};
-use crate::{Outcome, paths};
+use crate::{Exit, paths};
 
 #[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
 pub enum ScanFormat {
@@ -76,7 +76,7 @@ pub struct ScanReport {
 }
 
 impl ScanCommand {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         let report = aws::runtime()?.block_on(self.scan())?;
         if let Some(warning) = &report.warning {
             eprintln!("warning: {warning}");
@@ -87,9 +87,9 @@ impl ScanCommand {
             ScanFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         }
         Ok(if report.would_stop == 0 {
-            Outcome::Success
+            Exit::Success
         } else {
-            Outcome::Failed
+            Exit::Failed
         })
     }
 

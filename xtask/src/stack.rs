@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -111,7 +110,7 @@ pub struct StackChange {
 
 /// What a deploy would do. `Display` is for people; `Serialize` for PR bots and scripts.
 #[derive(Clone, Debug, Serialize)]
-pub struct Plan {
+pub struct StackPlan {
     pub stack: String,
     /// The account and region the plan is for.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -143,9 +142,9 @@ fn counted(n: usize, what: &str) -> String {
     }
 }
 
-impl Plan {
-    pub fn new(stack: &str, kind: PlanKind, changes: Vec<ResourceChange>) -> Plan {
-        Plan {
+impl StackPlan {
+    pub fn new(stack: &str, kind: PlanKind, changes: Vec<ResourceChange>) -> StackPlan {
+        StackPlan {
             stack: stack.to_string(),
             account: None,
             region: None,
@@ -156,7 +155,7 @@ impl Plan {
     }
 
     /// The plan, said to be for `account` in `region`.
-    pub fn in_place(mut self, account: &str, region: &str) -> Plan {
+    pub fn in_place(mut self, account: &str, region: &str) -> StackPlan {
         self.account = Some(account.to_string());
         self.region = Some(region.to_string());
         self
@@ -164,7 +163,7 @@ impl Plan {
 
     /// The plan with the stack-level changes (tags, parameters) too; a plan that had no
     /// resource changes but has these is a plan with changes.
-    pub fn with_stack_changes(mut self, stack_changes: Vec<StackChange>) -> Plan {
+    pub fn with_stack_changes(mut self, stack_changes: Vec<StackChange>) -> StackPlan {
         if self.kind == PlanKind::NoChanges && !stack_changes.is_empty() {
             self.kind = PlanKind::Changes;
         }
@@ -212,7 +211,7 @@ fn shown_value(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("(none)")
 }
 
-impl fmt::Display for Plan {
+impl fmt::Display for StackPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
@@ -266,7 +265,7 @@ impl fmt::Display for Plan {
     }
 }
 
-impl Plan {
+impl StackPlan {
     /// The plan as a Markdown table, for a pull-request comment.
     pub fn to_markdown(&self) -> String {
         let mut out = format!(
@@ -369,7 +368,7 @@ pub fn stack_changes(stack: &Stack, desired: &Desired) -> Vec<StackChange> {
 }
 
 /// The plan for a stack that does not exist yet: every resource of the template is added.
-pub fn new_stack_plan(name: &str, body: &str) -> anyhow::Result<Plan> {
+pub fn new_stack_plan(name: &str, body: &str) -> anyhow::Result<StackPlan> {
     let template: serde_yaml::Value =
         serde_yaml::from_str(body).context("parsing the rendered template")?;
     let resources = template
@@ -390,7 +389,7 @@ pub fn new_stack_plan(name: &str, body: &str) -> anyhow::Result<Plan> {
             properties: Vec::new(),
         })
         .collect();
-    Ok(Plan::new(name, PlanKind::NewStack, changes))
+    Ok(StackPlan::new(name, PlanKind::NewStack, changes))
 }
 
 /// Creates an UPDATE change set and waits until it is ready. `Ok(None)` when CloudFormation
@@ -399,7 +398,7 @@ pub async fn create_change_set(
     cf: &Client,
     desired: &Desired,
     change_set: &str,
-) -> anyhow::Result<Option<Plan>> {
+) -> anyhow::Result<Option<StackPlan>> {
     cf.create_change_set()
         .stack_name(&desired.name)
         .change_set_name(change_set)
@@ -442,7 +441,11 @@ pub async fn create_change_set(
                 }
                 next_token = out.next_token().map(str::to_string);
                 if next_token.is_none() {
-                    return Ok(Some(Plan::new(&desired.name, PlanKind::Changes, changes)));
+                    return Ok(Some(StackPlan::new(
+                        &desired.name,
+                        PlanKind::Changes,
+                        changes,
+                    )));
                 }
             }
             Some(ChangeSetStatus::Failed) => {
@@ -519,9 +522,7 @@ pub async fn follow(
     poll: Duration,
     mut seen: HashSet<String>,
 ) -> anyhow::Result<StackStatus> {
-    let spinner = std::io::stderr().is_terminal();
-    let frames = ['|', '/', '-', '\\'];
-    let mut tick = 0usize;
+    let mut spinner = crate::ui::Spinner::on_stderr();
     loop {
         let status = describe(cf, stack_id)
             .await?
@@ -534,22 +535,13 @@ pub async fn follow(
             .collect();
         fresh.reverse();
         for event in &fresh {
-            if spinner {
-                eprint!("\r\x1b[2K");
-            }
-            eprintln!("{}", event_line(event));
+            spinner.line(&event_line(event));
         }
         if is_settled(&status) {
-            if spinner {
-                eprint!("\r\x1b[2K");
-            }
+            spinner.clear();
             return Ok(status);
         }
-        if spinner {
-            eprint!("\r{} {}", frames[tick % frames.len()], status.as_str());
-            let _ = std::io::stderr().flush();
-            tick += 1;
-        }
+        spinner.turn(status.as_str());
         tokio::time::sleep(poll).await;
     }
 }
@@ -665,18 +657,21 @@ pub fn output<'s>(stack: &'s Stack, key: &str) -> Option<&'s str> {
 
 /// Prints the stack's outputs, one `key = value` a line.
 pub fn print_outputs(stack: &Stack) {
-    if stack.outputs().is_empty() {
-        println!("outputs: none reported");
-        return;
-    }
-    println!("outputs:");
-    for output in stack.outputs() {
-        println!(
-            "  {} = {}",
+    crate::ui::print_outputs(stack.outputs().iter().map(|output| {
+        (
             output.output_key().unwrap_or_default(),
-            output.output_value().unwrap_or_default()
-        );
-    }
+            output.output_value().unwrap_or_default(),
+        )
+    }));
+}
+
+/// A change set name unique enough for one stack (CloudFormation: letters, digits, `-`).
+pub fn change_set_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("gsg-{nanos}")
 }
 
 #[cfg(test)]
@@ -729,7 +724,7 @@ mod tests {
 
     #[test]
     fn a_tag_only_change_is_a_change_said_with_its_place_and_aligned() {
-        let plan = Plan::new("gsg", PlanKind::NoChanges, Vec::new())
+        let plan = StackPlan::new("gsg", PlanKind::NoChanges, Vec::new())
             .in_place("123456789012", "eu-west-1")
             .with_stack_changes(stack_changes(&deployed(), &desired()));
         assert_eq!(plan.kind, PlanKind::Changes);
@@ -751,7 +746,7 @@ mod tests {
             replacement: None,
             properties: properties.iter().map(ToString::to_string).collect(),
         };
-        let plan = Plan::new(
+        let plan = StackPlan::new(
             "gsg",
             PlanKind::Changes,
             vec![
@@ -771,7 +766,7 @@ mod tests {
         assert!(plan.to_markdown().contains(
             "| Modify | `EnforcerFunction` | `AWS::Lambda::Function` | Environment |  |"
         ));
-        let one = Plan::new("gsg", PlanKind::Changes, vec![change("Add", "A", "T", &[])]);
+        let one = StackPlan::new("gsg", PlanKind::Changes, vec![change("Add", "A", "T", &[])]);
         assert!(
             one.to_string()
                 .starts_with("stack gsg: 1 resource change\n")

@@ -4,10 +4,10 @@
 use aws_sdk_cloudformation::types::StackResourceSummary;
 
 use crate::aws::{self, Aws, AwsArgs};
-use crate::{Outcome, paths, stack};
+use crate::{Exit, paths, stack};
 
 #[derive(clap::Args, Clone, Debug, Default)]
-pub struct Status {
+pub struct StatusCommand {
     #[command(flatten)]
     pub aws: AwsArgs,
     /// How many recent stack events to show.
@@ -15,12 +15,12 @@ pub struct Status {
     pub events: usize,
 }
 
-impl Status {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+impl StatusCommand {
+    pub fn run(self) -> anyhow::Result<Exit> {
         aws::runtime()?.block_on(self.run_async())
     }
 
-    pub async fn run_async(&self) -> anyhow::Result<Outcome> {
+    pub async fn run_async(&self) -> anyhow::Result<Exit> {
         let policy = paths::load_policy(&self.aws.policy)?;
         let aws = Aws::load(&self.aws, policy.stack.region.as_deref()).await?;
         aws::caller(&aws).await?;
@@ -28,7 +28,7 @@ impl Status {
         let cf = aws.cloudformation();
         let Some(found) = stack::describe(&cf, name).await? else {
             println!("stack {name}: not deployed in {}", aws.region);
-            return Ok(Outcome::Failed);
+            return Ok(Exit::Failed);
         };
         let status = found
             .stack_status()
@@ -123,13 +123,13 @@ impl Status {
         let attention = health.needs_attention();
         if attention.is_empty() {
             println!("healthy");
-            Ok(Outcome::Success)
+            Ok(Exit::Success)
         } else {
             println!("needs attention:");
             for item in &attention {
                 println!("  - {item}");
             }
-            Ok(Outcome::Failed)
+            Ok(Exit::Failed)
         }
     }
 }

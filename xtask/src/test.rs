@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use crate::tools::{self, Moto};
-use crate::{Outcome, paths};
+use crate::{Exit, paths};
 
 #[derive(clap::Args)]
 pub struct Test {
@@ -16,7 +16,7 @@ pub struct Test {
 }
 
 impl Test {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         tools::ensure_venv()?;
         let moto = Moto::start()?;
         eprintln!("moto server at {}", moto.endpoint);
@@ -47,6 +47,6 @@ impl Test {
                     .args(step),
             )?;
         }
-        Ok(Outcome::Success)
+        Ok(Exit::Success)
     }
 }

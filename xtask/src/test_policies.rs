@@ -7,7 +7,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::evaluate::verdict_for_file;
-use crate::{Outcome, paths};
+use crate::{Exit, paths};
 
 #[derive(clap::Args)]
 pub struct TestPolicies {
@@ -19,7 +19,7 @@ pub struct TestPolicies {
 /// One sample and what it must get.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Case {
+struct PolicyTest {
     name: String,
     /// The input, relative to the tests file: a CloudTrail event or a Glue session.
     event: PathBuf,
@@ -45,7 +45,7 @@ struct Expected {
 
 /// The outcome of one case.
 #[derive(Debug)]
-pub struct CaseResult {
+pub struct PolicyTestResult {
     pub policy: String,
     pub name: String,
     /// What differed from the expectation; empty when the case passed.
@@ -67,7 +67,7 @@ pub fn tests_file(policy: &Path) -> PathBuf {
 }
 
 /// Runs the cases of one policy (none when it has no tests file).
-pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<CaseResult>> {
+pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>> {
     let tests = tests_file(policy_file);
     if !tests.exists() {
         return Ok(Vec::new());
@@ -75,7 +75,7 @@ pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<CaseResult>> {
     let policy = paths::load_policy(policy_file)?;
     let text = std::fs::read_to_string(&tests)
         .with_context(|| format!("reading {}", paths::shown(&tests)))?;
-    let cases: Vec<Case> = serde_yaml::from_str(&text)
+    let cases: Vec<PolicyTest> = serde_yaml::from_str(&text)
         .with_context(|| format!("{} is not a list of test cases", paths::shown(&tests)))?;
     let dir = tests.parent().unwrap_or(Path::new("."));
     let (places, _) = policy::locate::LocationIndex::build(&text);
@@ -92,7 +92,7 @@ pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<CaseResult>> {
         let verdict = match verdict_for_file(&policy, &input) {
             Ok(verdict) => verdict,
             Err(error) => {
-                results.push(CaseResult {
+                results.push(PolicyTestResult {
                     policy: paths::shown(policy_file),
                     name: case.name,
                     at,
@@ -134,7 +134,7 @@ pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<CaseResult>> {
                 &applied.to_string(),
             );
         }
-        results.push(CaseResult {
+        results.push(PolicyTestResult {
             policy: paths::shown(policy_file),
             name: case.name,
             at,
@@ -162,7 +162,7 @@ pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<CaseResult>> {
 }
 
 impl TestPolicies {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         let files = paths::policy_files(&self.policies)?;
         let (mut passed, mut failed) = (0, 0);
         for file in &files {
@@ -202,9 +202,9 @@ impl TestPolicies {
             println!("no test case ran: the tests files hold no case");
         }
         Ok(if failed == 0 && passed > 0 {
-            Outcome::Success
+            Exit::Success
         } else {
-            Outcome::Failed
+            Exit::Failed
         })
     }
 }

@@ -9,17 +9,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::{Outcome, paths};
+use crate::{Exit, paths};
 
 /// `cargo xtask setup`: create `.venv` with the pinned tools (again when the pins changed).
 #[derive(clap::Args)]
 pub struct Setup {}
 
 impl Setup {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         ensure_venv()?;
         println!("tools ready in {}", paths::shown(&venv_dir()));
-        Ok(Outcome::Success)
+        Ok(Exit::Success)
     }
 }
 

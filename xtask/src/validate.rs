@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::{Outcome, paths};
+use crate::{Exit, paths};
 
 #[derive(clap::Args)]
 pub struct Validate {
@@ -12,7 +12,7 @@ pub struct Validate {
 }
 
 impl Validate {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         let files = paths::policy_files(&self.policies)?;
         let mut failed = 0;
         let mut unreadable = Vec::new();
@@ -51,7 +51,7 @@ impl Validate {
             );
         }
         if failed == 0 {
-            Ok(Outcome::Success)
+            Ok(Exit::Success)
         } else {
             eprintln!(
                 "{failed} of {} policy file{} {} invalid",
@@ -59,7 +59,7 @@ impl Validate {
                 if files.len() == 1 { "" } else { "s" },
                 if failed == 1 { "is" } else { "are" }
             );
-            Ok(Outcome::Failed)
+            Ok(Exit::Failed)
         }
     }
 }

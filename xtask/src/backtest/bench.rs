@@ -19,7 +19,7 @@ use super::report::Settings;
 use super::source::TrailFolders;
 use super::time::format_rfc3339;
 use super::{Format, backtest};
-use crate::{Outcome, paths};
+use crate::{Exit, paths};
 
 /// The targets (2-core machine).
 const TARGET_RECORDS_PER_SECOND: f64 = 250_000.0;
@@ -164,7 +164,7 @@ pub fn bench_backtest(plan: &BenchPlan) -> anyhow::Result<BacktestFigures> {
 }
 
 /// `--bench`: the figures, printed; exit 1 when one misses its target.
-pub fn run(plan: &BenchPlan, format: Format) -> anyhow::Result<Outcome> {
+pub fn run(plan: &BenchPlan, format: Format) -> anyhow::Result<Exit> {
     eprintln!(
         "backtest bench: {} records at {}",
         plan.records,
@@ -208,10 +208,10 @@ pub fn run(plan: &BenchPlan, format: Format) -> anyhow::Result<Outcome> {
     }
     let missed = figures.missed();
     if missed.is_empty() {
-        Ok(Outcome::Success)
+        Ok(Exit::Success)
     } else {
         eprintln!("missed their target: {}", missed.join(", "));
-        Ok(Outcome::Failed)
+        Ok(Exit::Failed)
     }
 }
 

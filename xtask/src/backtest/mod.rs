@@ -27,7 +27,7 @@ use observe::{Harvest, Judges};
 use report::{Report, Settings, Tally};
 use source::{HistorySource, Opened, TrailFolders};
 
-use crate::{Outcome, paths};
+use crate::{Exit, paths};
 
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug, clap::ValueEnum)]
 pub enum Format {
@@ -123,7 +123,7 @@ fn price(text: &str) -> Result<f64, String> {
 }
 
 impl Backtest {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(self) -> anyhow::Result<Exit> {
         if let Some(records) = self.bench {
             return bench::run(&BenchPlan::new(records, self.policy.clone()), self.format);
         }
@@ -231,7 +231,7 @@ impl Backtest {
 }
 
 /// The exit code of a report: damage is an error (exit 2) once the report is out.
-fn outcome(report: &Report) -> anyhow::Result<Outcome> {
+fn outcome(report: &Report) -> anyhow::Result<Exit> {
     if !report.damaged.is_empty() {
         let names: Vec<&str> = report.damaged.iter().map(|d| d.file.as_str()).collect();
         bail!(
@@ -242,9 +242,9 @@ fn outcome(report: &Report) -> anyhow::Result<Outcome> {
         );
     }
     Ok(if report.violations > 0 {
-        Outcome::Failed
+        Exit::Failed
     } else {
-        Outcome::Success
+        Exit::Success
     })
 }
 

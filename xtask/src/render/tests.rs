@@ -1361,7 +1361,7 @@ fn every_case_passes_cfn_lint_and_checkov() {
     }
     assert!(matches!(
         crate::lint::lint_templates(&templates).unwrap(),
-        Outcome::Success
+        Exit::Success
     ));
 }
 
@@ -1377,7 +1377,7 @@ fn lint_fails_on_a_failed_checkov_check() {
     std::fs::write(&out, template.replace(line, "")).unwrap();
     assert!(matches!(
         crate::lint::lint_templates(&[out]).unwrap(),
-        Outcome::Failed
+        Exit::Failed
     ));
 }
 
@@ -1716,14 +1716,14 @@ fn check_and_write_all_keep_committed_renders_in_step_with_the_policies() {
     }
     assert!(matches!(
         check_all(&files, &rendered_dir).unwrap(),
-        Outcome::Failed
+        Exit::Failed
     ));
 
     std::fs::create_dir_all(&rendered_dir).unwrap();
     std::fs::write(rendered_dir.join("gone.yaml"), "orphan").unwrap();
     assert!(matches!(
         write_all(&files, &rendered_dir).unwrap(),
-        Outcome::Success
+        Exit::Success
     ));
     assert_eq!(files_in(&rendered_dir), ["default.yaml", "sweep-off.yaml"]);
     assert_eq!(
@@ -1732,7 +1732,7 @@ fn check_and_write_all_keep_committed_renders_in_step_with_the_policies() {
     );
     assert!(matches!(
         check_all(&files, &rendered_dir).unwrap(),
-        Outcome::Success
+        Exit::Success
     ));
 
     // A changed policy makes its render stale.
@@ -1740,22 +1740,22 @@ fn check_and_write_all_keep_committed_renders_in_step_with_the_policies() {
     std::fs::write(&files[1], text.replace("max_dpu: 40", "max_dpu: 41")).unwrap();
     assert!(matches!(
         check_all(&files, &rendered_dir).unwrap(),
-        Outcome::Failed
+        Exit::Failed
     ));
     assert!(matches!(
         write_all(&files, &rendered_dir).unwrap(),
-        Outcome::Success
+        Exit::Success
     ));
     assert!(matches!(
         check_all(&files, &rendered_dir).unwrap(),
-        Outcome::Success
+        Exit::Success
     ));
 
     // A render whose policy is gone fails the check.
     std::fs::write(rendered_dir.join("gone.yaml"), "orphan").unwrap();
     assert!(matches!(
         check_all(&files, &rendered_dir).unwrap(),
-        Outcome::Failed
+        Exit::Failed
     ));
     std::fs::remove_file(rendered_dir.join("gone.yaml")).unwrap();
 
@@ -1774,11 +1774,11 @@ fn check_and_write_all_keep_committed_renders_in_step_with_the_policies() {
     .unwrap();
     assert!(matches!(
         check_all(&files, &rendered_dir).unwrap(),
-        Outcome::Failed
+        Exit::Failed
     ));
     assert!(matches!(
         write_all(&files, &rendered_dir).unwrap(),
-        Outcome::Failed
+        Exit::Failed
     ));
     assert_eq!(
         std::fs::read_to_string(rendered_dir.join("default.yaml")).unwrap(),
@@ -1791,8 +1791,8 @@ fn every_policy_in_policies_has_a_fresh_committed_render() {
     let policies = paths::default_policies().unwrap();
     assert!(!policies.is_empty());
     assert!(matches!(
-        check_all(&policies, &rendered_dir()).unwrap(),
-        Outcome::Success
+        check_all(&policies, &crate::paths::rendered_dir()).unwrap(),
+        Exit::Success
     ));
 }
 

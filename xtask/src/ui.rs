@@ -1,6 +1,10 @@
-//! The user's consent before a command changes an AWS account (deploy, clean-up): `--yes`, or a
-//! yes to each question on a terminal. It is settled before the first change, so that a command
-//! with neither refuses having changed nothing.
+//! Everything the commands say to, or ask of, the person at the terminal.
+//!
+//! - Consent before a command changes an AWS account (deploy, clean-up): `--yes`, or a yes to
+//!   each question on a terminal. It is settled before the first change, so that a command with
+//!   neither refuses having changed nothing.
+//! - A [`Spinner`] while waiting on AWS: a turning bar on a terminal, nothing in CI logs.
+//! - [`print_outputs`]: a stack's outputs, one `key = value` a line.
 
 use std::io::{IsTerminal, Write};
 
@@ -79,6 +83,59 @@ impl Consent {
                 Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
             }
         }
+    }
+}
+
+/// A one-line spinner on stderr while a command waits, drawn only when stderr is a terminal (CI
+/// logs get the plain lines printed through [`Spinner::line`] and nothing else).
+pub struct Spinner {
+    drawn: bool,
+    tick: usize,
+}
+
+impl Spinner {
+    const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
+
+    pub fn on_stderr() -> Spinner {
+        Spinner {
+            drawn: std::io::stderr().is_terminal(),
+            tick: 0,
+        }
+    }
+
+    /// Prints a line of its own, above the spinner.
+    pub fn line(&self, text: &str) {
+        self.clear();
+        eprintln!("{text}");
+    }
+
+    /// Shows the next frame with `state` beside it (e.g. a stack status).
+    pub fn turn(&mut self, state: &str) {
+        if self.drawn {
+            eprint!("\r{} {state}", Self::FRAMES[self.tick % Self::FRAMES.len()]);
+            let _ = std::io::stderr().flush();
+            self.tick += 1;
+        }
+    }
+
+    /// Erases the spinner's line.
+    pub fn clear(&self) {
+        if self.drawn {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+/// Prints a stack's outputs (`(key, value)` pairs), one `key = value` a line.
+pub fn print_outputs<'a>(outputs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    let outputs: Vec<_> = outputs.into_iter().collect();
+    if outputs.is_empty() {
+        println!("outputs: none reported");
+        return;
+    }
+    println!("outputs:");
+    for (key, value) in outputs {
+        println!("  {key} = {value}");
     }
 }
 
