@@ -14,6 +14,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+mod cold;
+
 use crate::build::{self, Architecture};
 use crate::tools::{self, Moto};
 use crate::{Exit, paths, render};
@@ -31,6 +33,14 @@ pub struct Bench {
     /// Where to write the JSON [default: bench/latest.json at the repository root].
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Instead: what a new user waits for, on a clone of HEAD with empty target directories
+    /// (the first `validate`, the demo cold and warm); JSON in bench/cold.json [default].
+    /// About 15 minutes on 2 cores.
+    #[arg(long, conflicts_with_all = ["zip", "quick"])]
+    cold: bool,
+    /// With --cold: `.ci/run` cold and warm too (about 30 minutes more).
+    #[arg(long, requires = "cold")]
+    ci: bool,
 }
 
 /// How much to measure.
@@ -62,6 +72,13 @@ const GENERATED_OVERRIDES: usize = 50;
 
 impl Bench {
     pub fn run(self) -> anyhow::Result<Exit> {
+        if self.cold {
+            let out = self
+                .out
+                .clone()
+                .unwrap_or_else(|| paths::root().join("bench/cold.json"));
+            return cold::run(self.ci, &out);
+        }
         let sizes = if self.quick {
             Sizes::QUICK
         } else {
@@ -463,6 +480,22 @@ impl Machine {
     }
 }
 
+/// Seconds since the Unix epoch, now.
+fn unix_time() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The short hash of this checkout's `HEAD`.
+fn git_commit() -> String {
+    command_line(Command::new("git").current_dir(paths::root()).args([
+        "rev-parse",
+        "--short",
+        "HEAD",
+    ]))
+}
+
 /// The first line a command prints, or "unknown".
 fn command_line(command: &mut Command) -> String {
     command
@@ -750,14 +783,8 @@ impl Report {
             command,
             quick: bench.quick,
             sizes,
-            unix_time: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            commit: command_line(Command::new("git").current_dir(paths::root()).args([
-                "rev-parse",
-                "--short",
-                "HEAD",
-            ])),
+            unix_time: unix_time(),
+            commit: git_commit(),
             machine: Machine::this(),
             package,
             figures,
