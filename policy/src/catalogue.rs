@@ -2,7 +2,9 @@
 //! one worker counts for, the Glue versions interactive sessions accept, and the defaults Glue
 //! documents for what a creator leaves out, per session type. Data only: a policy never waits
 //! for a release of this table (a well-formed name it lacks is accepted with a warning, and a
-//! policy may give the DPU of a worker type it lacks with `worker_type_dpu`).
+//! policy may give the DPU of a worker type it lacks with `worker_type_dpu`). Beside it, the AWS
+//! Regions an organization-wide deployment may target, which must exist: a Region this table
+//! lacks is refused, not warned about.
 
 /// Glue worker types and the DPUs one worker of each type counts for.
 ///
@@ -59,6 +61,70 @@ pub fn is_glue_version_shaped(name: &str) -> bool {
     let digits =
         |part: &str| (1..=3).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit());
     digits(major) && digits(minor)
+}
+
+/// The AWS Regions this build knows: the commercial ones (partition `aws`, opt-in Regions
+/// included), AWS GovCloud (US) (`aws-us-gov`) and China (`aws-cn`).
+///
+/// Source: AWS General Reference, "AWS Regions" (Region codes), as of November 2026. A StackSet
+/// can deploy only to a Region that exists (and, for an opt-in Region, is enabled in the target
+/// accounts), so `organization.regions` takes only these.
+pub const AWS_REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+];
+
+/// True for a Region in [`AWS_REGIONS`].
+pub fn is_known_region(region: &str) -> bool {
+    AWS_REGIONS.contains(&region)
+}
+
+/// The partition of a Region's ARNs: `aws-cn` for China, `aws-us-gov` for AWS GovCloud (US),
+/// else `aws`.
+pub fn partition_of_region(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
 }
 
 /// The kind of session, from `Command.Name`. Which defaults Glue applies depends on it.
@@ -158,6 +224,20 @@ mod tests {
         assert_eq!(dpu_per_worker("R.2X"), Some(2.0));
         assert_eq!(dpu_per_worker("G.025X"), Some(0.25));
         assert_eq!(dpu_per_worker("X.3X"), None);
+    }
+
+    #[test]
+    fn regions_are_listed_once_and_have_their_partition() {
+        let mut sorted = AWS_REGIONS.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), AWS_REGIONS.len());
+        assert!(is_known_region("ap-southeast-7"));
+        assert!(!is_known_region("eu-west-4"));
+        assert_eq!(partition_of_region("eu-west-1"), "aws");
+        assert_eq!(partition_of_region("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition_of_region("cn-northwest-1"), "aws-cn");
+        assert_eq!(partition_of_region("us-east-1"), "aws");
     }
 
     #[test]

@@ -41,6 +41,11 @@ pub struct Policy {
     /// and attaches the guardrail policy to, and the defaults the profiles give. Deploy-time only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_profiles: Option<UsageProfiles>,
+    /// Deploying the guard to the accounts of an AWS Organization with one CloudFormation
+    /// StackSet (service-managed permissions) instead of one stack. Absent: one stack in the
+    /// account deploy targets. Deploy-time only: the Lambda's runtime policy leaves it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<Organization>,
 }
 
 impl Policy {
@@ -283,6 +288,156 @@ pub struct RoleAssignment {
     /// first whose principals match the role, else `default`); when given it must agree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+}
+
+/// The `organization` section: where a service-managed StackSet deploys the guard (one stack
+/// instance per account and region) and how its operations roll out.
+///
+/// Source: AWS CloudFormation API reference: `DeploymentTargets` (the OUs and accounts),
+/// `AutoDeployment` (accounts that join or leave the OUs), `StackSetOperationPreferences` (how
+/// fast an operation goes and when it stops), and the `CallAs` parameter of the StackSet
+/// operations (who acts: the management account or a delegated administrator).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organization {
+    /// `DeploymentTargets.OrganizationalUnitIds`: OU ids (`ou-ab12-11111111`), or the root id
+    /// (`r-ab12`) for the whole organization. Required, at least one (validation says so, so
+    /// that a missing list hides no other problem). StackSets never deploys to the management
+    /// account, even when it sits in one of these.
+    #[serde(default)]
+    pub organizational_units: Vec<String>,
+    /// `DeploymentTargets.Accounts` with `AccountFilterType: INTERSECTION`: only these accounts
+    /// (12 digits each) of the OUs get the guard. Absent: every account in the OUs
+    /// (`AccountFilterType: NONE`). An unquoted 12-digit id (which YAML reads as a number) is
+    /// taken as its digits.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "account_ids"
+    )]
+    pub accounts: Option<Vec<String>>,
+    /// The Regions of each account to deploy to (`eu-west-1`). Required, at least one.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// `AutoDeployment.Enabled`: accounts that join the OUs later get the guard, and accounts
+    /// that leave lose it (unless `retain_stacks_on_account_removal`). Default true.
+    #[serde(default = "default_auto_deployment")]
+    pub auto_deployment: bool,
+    /// `AutoDeployment.RetainStacksOnAccountRemoval`: an account that leaves the OUs keeps its
+    /// stack. Only with `auto_deployment`. Default false.
+    #[serde(default)]
+    pub retain_stacks_on_account_removal: bool,
+    /// `StackSetOperationPreferences.MaxConcurrentPercentage`: percent of the accounts (per
+    /// Region) an operation works on at once, 1 to 100. Default 25.
+    #[serde(default = "default_max_concurrent_percentage")]
+    pub max_concurrent_percentage: u32,
+    /// `StackSetOperationPreferences.FailureTolerancePercentage`: percent of the accounts (per
+    /// Region) that may fail before the operation stops in that Region (and goes to no further
+    /// Region), 0 to 100. Default 0: the first failure stops it.
+    #[serde(default)]
+    pub failure_tolerance_percentage: u32,
+    /// `StackSetOperationPreferences.RegionConcurrencyType`. Default `parallel` (AWS's own
+    /// default is sequential).
+    #[serde(default)]
+    pub region_concurrency: RegionConcurrency,
+    /// `CallAs`: `self` when deploy runs in the organization's management account (default),
+    /// `delegated_admin` when it runs in a member account registered as a delegated
+    /// administrator for StackSets.
+    #[serde(default)]
+    pub call_as: CallAs,
+    /// A central SNS topic (`arn:aws:sns:eu-west-1:111122223333:glue-guard-central`, a standard
+    /// topic) every account's enforcer also publishes to. Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications_topic_arn: Option<String>,
+}
+
+fn default_auto_deployment() -> bool {
+    true
+}
+
+fn default_max_concurrent_percentage() -> u32 {
+    25
+}
+
+/// How an operation moves through the Regions (`RegionConcurrencyType`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegionConcurrency {
+    /// All Regions at once.
+    #[default]
+    Parallel,
+    /// One Region at a time, in the order of `regions`.
+    Sequential,
+}
+
+impl RegionConcurrency {
+    /// AWS's name for it (`RegionConcurrencyType`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegionConcurrency::Parallel => "PARALLEL",
+            RegionConcurrency::Sequential => "SEQUENTIAL",
+        }
+    }
+}
+
+/// Who calls the StackSet operations (`CallAs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallAs {
+    /// The organization's management account (`self` in a policy).
+    #[default]
+    #[serde(rename = "self")]
+    SelfAccount,
+    /// A member account registered as a delegated administrator for StackSets.
+    DelegatedAdmin,
+}
+
+impl CallAs {
+    /// AWS's name for it (`CallAs`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallAs::SelfAccount => "SELF",
+            CallAs::DelegatedAdmin => "DELEGATED_ADMIN",
+        }
+    }
+}
+
+/// Account ids are text, but YAML reads an unquoted `111122223333` as a number: a whole number
+/// is taken as its digits (validation then wants exactly 12). YAML keeps a leading zero
+/// (`012345678901`) as text, so no digit is lost.
+fn account_ids<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Vec<String>>, D::Error> {
+    struct AccountId(String);
+
+    impl<'de> Deserialize<'de> for AccountId {
+        fn deserialize<D: Deserializer<'de>>(de: D) -> Result<AccountId, D::Error> {
+            struct Digits;
+
+            impl serde::de::Visitor<'_> for Digits {
+                type Value = AccountId;
+
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an account id of 12 digits")
+                }
+
+                fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<AccountId, E> {
+                    Ok(AccountId(text.to_string()))
+                }
+
+                fn visit_u64<E: serde::de::Error>(self, number: u64) -> Result<AccountId, E> {
+                    Ok(AccountId(number.to_string()))
+                }
+
+                fn visit_i64<E: serde::de::Error>(self, number: i64) -> Result<AccountId, E> {
+                    Ok(AccountId(number.to_string()))
+                }
+            }
+
+            de.deserialize_any(Digits)
+        }
+    }
+
+    let ids: Option<Vec<AccountId>> = Option::deserialize(de)?;
+    Ok(ids.map(|ids| ids.into_iter().map(|AccountId(id)| id).collect()))
 }
 
 /// Glue versions must be strings: YAML reads an unquoted `4.0` as the number 4, which would

@@ -66,7 +66,7 @@ pub fn parse_runtime_policy(value: &str) -> Result<Policy, RuntimePolicyError> {
 
 /// The policy as the Lambda receives it, before any compression (compact JSON): only what
 /// evaluation and enforcement use. Deploy-time settings (tags, emails, the network, the usage
-/// profiles' assignments) are left out to save space.
+/// profiles' assignments, the organization's StackSet) are left out to save space.
 pub fn runtime_policy_json(policy: &Policy) -> String {
     serde_json::to_string(&runtime_policy(policy)).expect("a policy always serializes to JSON")
 }
@@ -78,6 +78,7 @@ pub fn runtime_policy(policy: &Policy) -> Policy {
     runtime.alarms = None;
     runtime.network = None;
     runtime.usage_profiles = None;
+    runtime.organization = None;
     if let Some(notifications) = &mut runtime.notifications {
         notifications.emails.clear();
     }

@@ -12,7 +12,8 @@ use crate::validate::PolicyError;
 /// The keys of a policy file, for the message about a document that is not a mapping at all.
 const POLICY_KEYS: &str = "`version`, `stack`, `enforcement`, `sweep`, `boundaries`, \
                            `overrides`, `exempt_principals`, `notifications`, `alarms`, \
-                           `worker_type_dpu`, `network`";
+                           `worker_type_dpu`, `network`, `usage_profiles`, \
+                           `organization`";
 
 /// One shape problem: where, why, and how to take it out of the document.
 pub(crate) struct Problem {

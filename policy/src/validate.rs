@@ -12,7 +12,7 @@ use crate::glob::ArnPattern;
 #[cfg(feature = "yaml")]
 use crate::locate::{LocationIndex, join};
 #[cfg(feature = "yaml")]
-use crate::model::{Boundaries, FORMAT_VERSION, Network, Policy, UsageProfiles};
+use crate::model::{Boundaries, FORMAT_VERSION, Network, Organization, Policy, UsageProfiles};
 
 /// A 1-based line and column in the policy text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -444,6 +444,9 @@ impl Checker<'_> {
         }
         if let Some(section) = &policy.usage_profiles {
             self.usage_profiles(section, policy);
+        }
+        if let Some(organization) = &policy.organization {
+            self.organization(organization);
         }
         if self.errors.is_empty() {
             let size = crate::runtime::runtime_policy_env(policy).len();
@@ -911,6 +914,118 @@ impl Checker<'_> {
         }
     }
 
+    /// `organization`: what a service-managed StackSet accepts. OU or root ids and Regions, at
+    /// least one of each; account ids of 12 digits; none of them twice; percentages in AWS's
+    /// ranges; a standard SNS topic's ARN.
+    fn organization(&mut self, organization: &Organization) {
+        let at = "organization";
+        let units = join(at, "organizational_units");
+        if organization.organizational_units.is_empty() {
+            self.fail(
+                &units,
+                "list at least one OU id (like `ou-ab12-11111111`), or the root id (like \
+                 `r-ab12`) to deploy to the whole organization",
+            );
+        }
+        self.distinct_ids(&units, &organization.organizational_units, |id| {
+            (!valid_organizational_unit_id(id)).then(|| {
+                format!(
+                    "`{id}` is not an OU id (`ou-`, 4 to 32 lowercase letters or digits, `-`, 8 \
+                     to 32 more, like `ou-ab12-11111111`) or a root id (`r-` and 4 to 32, like \
+                     `r-ab12`)"
+                )
+            })
+        });
+        if let Some(accounts) = &organization.accounts {
+            let at = join(at, "accounts");
+            if accounts.is_empty() {
+                self.fail(
+                    &at,
+                    "an empty list deploys to no account; remove the key to deploy to every \
+                     account in the organizational units",
+                );
+            }
+            self.distinct_ids(&at, accounts, |id| {
+                (!valid_account_id(id)).then(|| {
+                    format!("`{id}` is not an AWS account id: 12 digits, like `111122223333`")
+                })
+            });
+        }
+        let regions = join(at, "regions");
+        if organization.regions.is_empty() {
+            self.fail(&regions, "list at least one Region to deploy to");
+        }
+        self.distinct_ids(&regions, &organization.regions, |region| {
+            region_problem(region).map(|reason| format!("`{region}` {reason}"))
+        });
+        // A stack set lives in one partition: its Regions must all be in it.
+        if let Some(first) = organization.regions.first() {
+            let partition = catalogue::partition_of_region(first);
+            for (index, region) in organization.regions.iter().enumerate().skip(1) {
+                if catalogue::partition_of_region(region) != partition {
+                    self.fail(
+                        &format!("{regions}[{index}]"),
+                        format!(
+                            "`{region}` is in the partition `{}`, but `{first}` is in `{partition}`: \
+                             a stack set deploys within one partition",
+                            catalogue::partition_of_region(region)
+                        ),
+                    );
+                }
+            }
+        }
+        if !(1..=100).contains(&organization.max_concurrent_percentage) {
+            self.fail(
+                &join(at, "max_concurrent_percentage"),
+                format!(
+                    "must be between 1 and 100 (percent of a Region's accounts deployed to at \
+                     once), got {}",
+                    organization.max_concurrent_percentage
+                ),
+            );
+        }
+        if organization.failure_tolerance_percentage > 100 {
+            self.fail(
+                &join(at, "failure_tolerance_percentage"),
+                format!(
+                    "must be between 0 and 100 (percent of a Region's accounts that may fail \
+                     before the operation stops), got {}",
+                    organization.failure_tolerance_percentage
+                ),
+            );
+        }
+        if organization.retain_stacks_on_account_removal && !organization.auto_deployment {
+            self.fail(
+                &join(at, "retain_stacks_on_account_removal"),
+                "applies only with `auto_deployment: true` (StackSets keeps or removes the stack \
+                 of an account that leaves the OUs only when it deploys to accounts that join \
+                 them); remove it, or turn auto_deployment on",
+            );
+        }
+        if let Some(arn) = &organization.notifications_topic_arn
+            && let Err(reason) = check_topic_arn(arn)
+        {
+            self.fail(
+                &join(at, "notifications_topic_arn"),
+                format!("`{arn}` is not the ARN of a standard SNS topic: {reason}"),
+            );
+        }
+    }
+
+    /// Each id of a list at `at` judged by `problem` (a reason when it is malformed), and none
+    /// listed twice.
+    fn distinct_ids(&mut self, at: &str, ids: &[String], problem: impl Fn(&str) -> Option<String>) {
+        let mut seen = HashSet::new();
+        for (i, id) in ids.iter().enumerate() {
+            let item = format!("{at}[{i}]");
+            if let Some(reason) = problem(id) {
+                self.fail(&item, reason);
+            } else if !seen.insert(id) {
+                self.fail(&item, format!("`{id}` is listed twice"));
+            }
+        }
+    }
+
     fn principals(&mut self, at: &str, patterns: &[String]) {
         for (i, pattern) in patterns.iter().enumerate() {
             if let Err(reason) = ArnPattern::parse(pattern) {
@@ -1018,6 +1133,100 @@ fn valid_region(region: &str) -> bool {
         && parts[0].len() == 2
         && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
+}
+
+#[cfg(feature = "yaml")]
+/// Why `region` cannot be deployed to (said after the quoted name), or `None` when it is a Region
+/// of the catalogue.
+fn region_problem(region: &str) -> Option<String> {
+    if !valid_region(region) {
+        return Some("is not an AWS Region name (like `eu-west-1`)".to_string());
+    }
+    if catalogue::is_known_region(region) {
+        return None;
+    }
+    // The Regions that share its area (`eu-`, `us-gov-`) are the likely meant ones.
+    let area = region
+        .rfind('-')
+        .and_then(|cut| region[..cut].rfind('-'))
+        .map_or(region, |cut| &region[..=cut]);
+    let near: Vec<&str> = catalogue::AWS_REGIONS
+        .iter()
+        .copied()
+        .filter(|known| known.starts_with(area))
+        .collect();
+    Some(if near.is_empty() {
+        "is not an AWS Region this build knows (see the catalogue: commercial, AWS GovCloud (US) \
+         and China Regions)"
+            .to_string()
+    } else {
+        format!(
+            "is not an AWS Region this build knows; the `{area}` Regions are {}",
+            near.join(", ")
+        )
+    })
+}
+
+/// An AWS Organizations OU id (`ou-` + 4 to 32 lowercase letters or digits + `-` + 8 to 32 more)
+/// or root id (`r-` + 4 to 32), as `DeploymentTargets.OrganizationalUnitIds` takes them.
+pub fn valid_organizational_unit_id(id: &str) -> bool {
+    let lower_alnum = |part: &str, lengths: std::ops::RangeInclusive<usize>| {
+        lengths.contains(&part.len())
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+    };
+    if let Some(rest) = id.strip_prefix("ou-") {
+        rest.split_once('-')
+            .is_some_and(|(root, unit)| lower_alnum(root, 4..=32) && lower_alnum(unit, 8..=32))
+    } else if let Some(root) = id.strip_prefix("r-") {
+        lower_alnum(root, 4..=32)
+    } else {
+        false
+    }
+}
+
+/// An AWS account id: exactly 12 digits.
+pub fn valid_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(feature = "yaml")]
+/// A standard SNS topic's ARN, `arn:<partition>:sns:<region>:<account>:<name>`, whose partition
+/// is its Region's; the name 1 to 256 letters, digits, `-` or `_`. A FIFO topic (`.fifo`) is
+/// refused: publishing to it needs a message group id, which the Lambda does not send.
+fn check_topic_arn(arn: &str) -> Result<(), String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [scheme, partition, service, region, account, name] = parts[..] else {
+        return Err("expected `arn:aws:sns:<region>:<account>:<topic name>`".to_string());
+    };
+    if scheme != "arn" || service != "sns" {
+        return Err("expected `arn:aws:sns:<region>:<account>:<topic name>`".to_string());
+    }
+    if let Some(reason) = region_problem(region) {
+        return Err(format!("the Region `{region}` {reason}"));
+    }
+    let expected = catalogue::partition_of_region(region);
+    if partition != expected {
+        return Err(format!(
+            "the partition of `{region}` is `{expected}`, not `{partition}`"
+        ));
+    }
+    if !valid_account_id(account) {
+        return Err(format!("the account `{account}` is not 12 digits"));
+    }
+    if name.ends_with(".fifo") {
+        return Err(
+            "a FIFO topic needs a message group id on every message, which the enforcer does not \
+             send; use a standard topic"
+                .to_string(),
+        );
+    }
+    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if name.is_empty() || name.len() > 256 || !name.chars().all(name_char) {
+        return Err("a topic name is 1 to 256 letters, digits, `-` or `_`".to_string());
+    }
+    Ok(())
 }
 
 #[cfg(feature = "yaml")]

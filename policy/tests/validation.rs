@@ -578,3 +578,327 @@ boundaries:
         ]
     );
 }
+
+/// `VALID` with an `organization` section of these lines (each indented by two spaces).
+fn with_organization(lines: &[&str]) -> String {
+    let mut text = format!("{VALID}organization:\n");
+    for line in lines {
+        text.push_str(&format!("  {line}\n"));
+    }
+    text
+}
+
+#[test]
+fn an_organization_is_read_with_its_defaults_and_stays_out_of_the_runtime_policy() {
+    use policy::model::{CallAs, RegionConcurrency};
+    let text = with_organization(&["organizational_units: [r-ab12]", "regions: [eu-west-1]"]);
+    let policy = load_policy("p.yaml", text.as_bytes()).unwrap();
+    let organization = policy.organization.as_ref().expect("the section is read");
+    assert_eq!(organization.organizational_units, ["r-ab12"]);
+    assert_eq!(organization.accounts, None);
+    assert_eq!(organization.regions, ["eu-west-1"]);
+    assert!(organization.auto_deployment);
+    assert!(!organization.retain_stacks_on_account_removal);
+    assert_eq!(organization.max_concurrent_percentage, 25);
+    assert_eq!(organization.failure_tolerance_percentage, 0);
+    assert_eq!(organization.region_concurrency, RegionConcurrency::Parallel);
+    assert_eq!(organization.call_as, CallAs::SelfAccount);
+    assert_eq!(organization.notifications_topic_arn, None);
+    // AWS's names for what the template passes on.
+    assert_eq!(RegionConcurrency::Parallel.as_str(), "PARALLEL");
+    assert_eq!(RegionConcurrency::Sequential.as_str(), "SEQUENTIAL");
+    assert_eq!(CallAs::SelfAccount.as_str(), "SELF");
+    assert_eq!(CallAs::DelegatedAdmin.as_str(), "DELEGATED_ADMIN");
+    // Only deploy needs it: the Lambda's environment does not carry it.
+    let runtime = policy::runtime_policy_json(&policy);
+    assert!(
+        !runtime.contains("organization") && !runtime.contains("r-ab12"),
+        "{runtime}"
+    );
+    assert_eq!(
+        policy::parse_runtime_policy(&runtime).unwrap().organization,
+        None
+    );
+}
+
+#[test]
+fn the_organization_sample_is_valid_and_round_trips_with_its_defaults_written_out() {
+    use policy::model::{CallAs, RegionConcurrency};
+    let text = include_str!("../../policies/samples/organization.yaml");
+    let policy = load_policy("policies/samples/organization.yaml", text.as_bytes()).unwrap();
+    let organization = policy.organization.as_ref().expect("the section is read");
+    assert_eq!(
+        organization.organizational_units,
+        ["ou-ab12-11111111", "ou-ab12-22222222"]
+    );
+    // Unquoted, YAML reads the account id as a number: it is taken as its digits.
+    assert_eq!(
+        organization.accounts.as_deref(),
+        Some(&["111122223333".to_string()][..])
+    );
+    assert_eq!(
+        organization.regions,
+        ["eu-west-1", "eu-central-1", "us-east-1"]
+    );
+    assert!(organization.auto_deployment);
+    assert!(!organization.retain_stacks_on_account_removal);
+    assert_eq!(organization.max_concurrent_percentage, 25);
+    assert_eq!(organization.failure_tolerance_percentage, 10);
+    assert_eq!(organization.region_concurrency, RegionConcurrency::Parallel);
+    assert_eq!(organization.call_as, CallAs::SelfAccount);
+    assert_eq!(
+        organization.notifications_topic_arn.as_deref(),
+        Some("arn:aws:sns:eu-west-1:111122223333:glue-guard-central")
+    );
+
+    // Written out again (defaults included), it is a valid policy that reads back the same.
+    let minimal = with_organization(&[
+        "organizational_units: [ou-ab12-11111111]",
+        "regions: [us-gov-west-1]",
+    ]);
+    for policy in [policy, load_policy("p.yaml", minimal.as_bytes()).unwrap()] {
+        let yaml = serde_yaml::to_string(&policy).unwrap();
+        for key in [
+            "auto_deployment: true",
+            "retain_stacks_on_account_removal: false",
+            "region_concurrency: parallel",
+            "call_as: self",
+        ] {
+            assert!(yaml.contains(key), "{key} in:\n{yaml}");
+        }
+        assert_eq!(load_policy("again.yaml", yaml.as_bytes()).unwrap(), policy);
+        let json = serde_json::to_string(&policy).unwrap();
+        assert_eq!(
+            serde_json::from_str::<policy::Policy>(&json).unwrap(),
+            policy
+        );
+    }
+}
+
+#[test]
+fn every_catalogued_region_and_both_kinds_of_id_are_accepted() {
+    // A stack set stays in one partition: the catalogue's Regions, one partition at a time.
+    let mut seen = 0;
+    for partition in ["aws", "aws-cn", "aws-us-gov"] {
+        let regions: Vec<&str> = policy::catalogue::AWS_REGIONS
+            .iter()
+            .copied()
+            .filter(|region| policy::catalogue::partition_of_region(region) == partition)
+            .collect();
+        let text = with_organization(&[
+            "organizational_units: [r-0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d, ou-a1b2-c3d4e5f6, ou-ab12cd34ef56ab78cd90ef12ab34cd56-ab12cd34ef56ab78cd90ef12ab34cd56]",
+            "accounts: [\"012345678901\", 012345678902, 999999999999]",
+            &format!("regions: [{}]", regions.join(", ")),
+            "region_concurrency: sequential",
+            "call_as: delegated_admin",
+            "max_concurrent_percentage: 100",
+            "failure_tolerance_percentage: 100",
+            "auto_deployment: false",
+            "notifications_topic_arn: arn:aws-cn:sns:cn-north-1:111122223333:Guard_Central-1",
+        ]);
+        let policy = load_policy("p.yaml", text.as_bytes()).unwrap();
+        let organization = policy.organization.unwrap();
+        // YAML keeps an unquoted id with a leading zero as text: no digit is lost.
+        assert_eq!(
+            organization.accounts.unwrap(),
+            ["012345678901", "012345678902", "999999999999"]
+        );
+        assert_eq!(organization.regions, regions);
+        seen += regions.len();
+    }
+    assert_eq!(seen, policy::catalogue::AWS_REGIONS.len());
+}
+
+#[test]
+fn organization_ids_regions_and_percentages_are_checked_each_at_its_place() {
+    let text = with_organization(&[
+        "organizational_units: [ou-ab12-11111111, OU-AB12-22222222, ou-ab1-22222222, r-ab12, ou-ab12-11111111]",
+        "accounts: [111122223333, 11112222333, \"1111-2222-3333\", 111122223333]",
+        "regions: [eu-west-1, eu-west-4, Ireland, eu-central-1, eu-west-1]",
+        "max_concurrent_percentage: 0",
+        "failure_tolerance_percentage: 101",
+    ]);
+    assert_eq!(
+        errors(&text),
+        vec![
+            "p.yaml:7:44: organization.organizational_units[1]: `OU-AB12-22222222` is not an OU id (`ou-`, 4 to 32 lowercase letters or digits, `-`, 8 to 32 more, like `ou-ab12-11111111`) or a root id (`r-` and 4 to 32, like `r-ab12`)",
+            "p.yaml:7:62: organization.organizational_units[2]: `ou-ab1-22222222` is not an OU id (`ou-`, 4 to 32 lowercase letters or digits, `-`, 8 to 32 more, like `ou-ab12-11111111`) or a root id (`r-` and 4 to 32, like `r-ab12`)",
+            "p.yaml:7:87: organization.organizational_units[4]: `ou-ab12-11111111` is listed twice",
+            "p.yaml:8:28: organization.accounts[1]: `11112222333` is not an AWS account id: 12 digits, like `111122223333`",
+            "p.yaml:8:41: organization.accounts[2]: `1111-2222-3333` is not an AWS account id: 12 digits, like `111122223333`",
+            "p.yaml:8:59: organization.accounts[3]: `111122223333` is listed twice",
+            "p.yaml:9:24: organization.regions[1]: `eu-west-4` is not an AWS Region this build knows; the `eu-` Regions are eu-central-1, eu-central-2, eu-north-1, eu-south-1, eu-south-2, eu-west-1, eu-west-2, eu-west-3",
+            "p.yaml:9:35: organization.regions[2]: `Ireland` is not an AWS Region name (like `eu-west-1`)",
+            "p.yaml:9:58: organization.regions[4]: `eu-west-1` is listed twice",
+            "p.yaml:10:3: organization.max_concurrent_percentage: must be between 1 and 100 (percent of a Region's accounts deployed to at once), got 0",
+            "p.yaml:11:3: organization.failure_tolerance_percentage: must be between 0 and 100 (percent of a Region's accounts that may fail before the operation stops), got 101",
+        ]
+    );
+    let text = with_organization(&[
+        "organizational_units: [r-ab12]",
+        "regions: [eu-west-1]",
+        "max_concurrent_percentage: 101",
+    ]);
+    assert_eq!(
+        one_error(&text),
+        "p.yaml:9:3: organization.max_concurrent_percentage: must be between 1 and 100 (percent of a Region's accounts deployed to at once), got 101"
+    );
+}
+
+#[test]
+fn an_organization_stays_in_one_partition() {
+    let text = with_organization(&[
+        "organizational_units: [r-ab12]",
+        "regions: [eu-west-1, cn-north-1, us-east-1, us-gov-west-1]",
+    ]);
+    assert_eq!(
+        errors(&text),
+        vec![
+            "p.yaml:8:24: organization.regions[1]: `cn-north-1` is in the partition `aws-cn`, but `eu-west-1` is in `aws`: a stack set deploys within one partition",
+            "p.yaml:8:47: organization.regions[3]: `us-gov-west-1` is in the partition `aws-us-gov`, but `eu-west-1` is in `aws`: a stack set deploys within one partition",
+        ]
+    );
+}
+
+#[test]
+fn an_organization_needs_units_and_regions_and_an_account_list_that_is_not_empty() {
+    let text = with_organization(&["regions: []", "accounts: []"]);
+    assert_eq!(
+        errors(&text),
+        vec![
+            "p.yaml:6:1: organization.organizational_units: list at least one OU id (like `ou-ab12-11111111`), or the root id (like `r-ab12`) to deploy to the whole organization",
+            "p.yaml:7:3: organization.regions: list at least one Region to deploy to",
+            "p.yaml:8:3: organization.accounts: an empty list deploys to no account; remove the key to deploy to every account in the organizational units",
+        ]
+    );
+    // Both lists missing: each said, at the section.
+    assert_eq!(
+        errors(&format!("{VALID}organization: {{}}\n")),
+        vec![
+            "p.yaml:6:1: organization.organizational_units: list at least one OU id (like `ou-ab12-11111111`), or the root id (like `r-ab12`) to deploy to the whole organization",
+            "p.yaml:6:1: organization.regions: list at least one Region to deploy to",
+        ]
+    );
+}
+
+#[test]
+fn the_central_topic_is_a_standard_sns_topic_of_a_known_region() {
+    let topic = |arn: &str| {
+        one_error(&with_organization(&[
+            "organizational_units: [r-ab12]",
+            "regions: [eu-west-1]",
+            &format!("notifications_topic_arn: \"{arn}\""),
+        ]))
+    };
+    let at = "p.yaml:9:3: organization.notifications_topic_arn: ";
+    for (arn, reason) in [
+        (
+            "arn:aws:sns:eu-west-1:111122223333:central.fifo",
+            "a FIFO topic needs a message group id on every message, which the enforcer does not send; use a standard topic",
+        ),
+        (
+            "arn:aws:sqs:eu-west-1:111122223333:central",
+            "expected `arn:aws:sns:<region>:<account>:<topic name>`",
+        ),
+        (
+            "arn:aws:sns:eu-west-1:111122223333",
+            "expected `arn:aws:sns:<region>:<account>:<topic name>`",
+        ),
+        (
+            "arn:aws:sns:eu-west-1:1111:central",
+            "the account `1111` is not 12 digits",
+        ),
+        (
+            "arn:aws:sns:cn-north-1:111122223333:central",
+            "the partition of `cn-north-1` is `aws-cn`, not `aws`",
+        ),
+        (
+            "arn:aws:sns:mars-north-1:111122223333:central",
+            "the Region `mars-north-1` is not an AWS Region name (like `eu-west-1`)",
+        ),
+        (
+            "arn:aws:sns:eu-west-1:111122223333:central topic",
+            "a topic name is 1 to 256 letters, digits, `-` or `_`",
+        ),
+        (
+            "arn:aws:sns:eu-west-1:111122223333:",
+            "a topic name is 1 to 256 letters, digits, `-` or `_`",
+        ),
+    ] {
+        assert_eq!(
+            topic(arn),
+            format!("{at}`{arn}` is not the ARN of a standard SNS topic: {reason}")
+        );
+    }
+    let longest = format!("arn:aws:sns:eu-west-1:111122223333:{}", "t".repeat(256));
+    load_policy(
+        "p.yaml",
+        with_organization(&[
+            "organizational_units: [r-ab12]",
+            "regions: [eu-west-1]",
+            &format!("notifications_topic_arn: {longest}"),
+        ])
+        .as_bytes(),
+    )
+    .unwrap();
+    assert!(
+        topic(&format!("{longest}t"))
+            .ends_with("a topic name is 1 to 256 letters, digits, `-` or `_`")
+    );
+}
+
+#[test]
+fn organization_shape_problems_are_said_in_the_users_words() {
+    let base = ["organizational_units: [r-ab12]", "regions: [eu-west-1]"];
+    let with = |line: &str| {
+        let mut lines = base.to_vec();
+        lines.push(line);
+        one_error(&with_organization(&lines))
+    };
+    assert_eq!(
+        with("region: [eu-west-1]"),
+        "p.yaml:9:3: organization.region: unknown key; did you mean `regions`?"
+    );
+    assert!(
+        with("stack_set_name: guard")
+            .starts_with("p.yaml:9:3: organization.stack_set_name: unknown key; the keys here are `organizational_units`, `accounts`, `regions`,"),
+    );
+    assert_eq!(
+        with("region_concurrency: paralel"),
+        "p.yaml:9:3: organization.region_concurrency: `paralel` is not `parallel` or `sequential`; did you mean `parallel`?"
+    );
+    assert_eq!(
+        with("call_as: SELF"),
+        "p.yaml:9:3: organization.call_as: `SELF` is not `self` or `delegated_admin`"
+    );
+    assert_eq!(
+        with("max_concurrent_percentage: 25%"),
+        "p.yaml:9:3: organization.max_concurrent_percentage: expected a whole number, got \"25%\""
+    );
+    assert_eq!(
+        with("auto_deployment: sometimes"),
+        "p.yaml:9:3: organization.auto_deployment: expected true or false, got \"sometimes\""
+    );
+    assert_eq!(
+        with("accounts: [1.5]"),
+        "p.yaml:9:14: organization.accounts[0]: expected an account id of 12 digits, got 1.5"
+    );
+    assert_eq!(
+        one_error(&format!("{VALID}organization: [r-ab12]\n")),
+        "p.yaml:6:1: organization: expected a mapping, got a list"
+    );
+}
+
+#[test]
+fn stacks_are_kept_on_account_removal_only_with_auto_deployment() {
+    let text = with_organization(&[
+        "organizational_units: [r-ab12]",
+        "regions: [eu-west-1]",
+        "auto_deployment: false",
+        "retain_stacks_on_account_removal: true",
+    ]);
+    assert_eq!(
+        one_error(&text),
+        "p.yaml:10:3: organization.retain_stacks_on_account_removal: applies only with `auto_deployment: true` (StackSets keeps or removes the stack of an account that leaves the OUs only when it deploys to accounts that join them); remove it, or turn auto_deployment on"
+    );
+}
