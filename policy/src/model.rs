@@ -300,6 +300,12 @@ pub struct RoleAssignment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Organization {
+    /// The organization's id (`o-` and 10 to 32 lowercase letters or digits, as
+    /// `aws organizations describe-organization` prints it): the `aws:PrincipalOrgID` that lets
+    /// member accounts read the artifact buckets and publish to the central topic. Required
+    /// (validation says so).
+    #[serde(default)]
+    pub id: String,
     /// `DeploymentTargets.OrganizationalUnitIds`: OU ids (`ou-ab12-11111111`), or the root id
     /// (`r-ab12`) for the whole organization. Required, at least one (validation says so, so
     /// that a missing list hides no other problem). StackSets never deploys to the management

@@ -919,6 +919,23 @@ impl Checker<'_> {
     /// ranges; a standard SNS topic's ARN.
     fn organization(&mut self, organization: &Organization) {
         let at = "organization";
+        if !valid_organization_id(&organization.id) {
+            self.fail(
+                &join(at, "id"),
+                if organization.id.is_empty() {
+                    "give the organization's id (`o-` and 10 to 32 lowercase letters or digits, \
+                     as `aws organizations describe-organization` prints it): member accounts \
+                     are let in by it (aws:PrincipalOrgID)"
+                        .to_string()
+                } else {
+                    format!(
+                        "`{}` is not an organization id: `o-` and 10 to 32 lowercase letters or \
+                         digits, like `o-a1b2c3d4e5`",
+                        organization.id
+                    )
+                },
+            );
+        }
         let units = join(at, "organizational_units");
         if organization.organizational_units.is_empty() {
             self.fail(
@@ -1104,6 +1121,16 @@ fn valid_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// AWS Organizations' organization id: `o-[a-z0-9]{10,32}`.
+pub fn valid_organization_id(id: &str) -> bool {
+    id.strip_prefix("o-").is_some_and(|rest| {
+        (10..=32).contains(&rest.len())
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    })
 }
 
 /// What the stack's function name adds to the stack name: `<stack>-enforcer`.

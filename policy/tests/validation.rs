@@ -585,6 +585,10 @@ fn with_organization(lines: &[&str]) -> String {
     for line in lines {
         text.push_str(&format!("  {line}\n"));
     }
+    // Last, so that the lines above keep their numbers.
+    if !lines.iter().any(|line| line.starts_with("id:")) {
+        text.push_str("  id: o-a1b2c3d4e5\n");
+    }
     text
 }
 
@@ -746,6 +750,22 @@ fn organization_ids_regions_and_percentages_are_checked_each_at_its_place() {
 }
 
 #[test]
+fn the_organization_id_has_its_shape() {
+    for bad in ["o-short", "O-A1B2C3D4E5", "org-a1b2c3d4e5", "o-a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e"] {
+        assert_eq!(
+            one_error(&with_organization(&[
+                "organizational_units: [r-ab12]",
+                "regions: [eu-west-1]",
+                &format!("id: {bad}"),
+            ])),
+            format!(
+                "p.yaml:9:3: organization.id: `{bad}` is not an organization id: `o-` and 10 to 32 lowercase letters or digits, like `o-a1b2c3d4e5`"
+            )
+        );
+    }
+}
+
+#[test]
 fn an_organization_stays_in_one_partition() {
     let text = with_organization(&[
         "organizational_units: [r-ab12]",
@@ -775,6 +795,7 @@ fn an_organization_needs_units_and_regions_and_an_account_list_that_is_not_empty
     assert_eq!(
         errors(&format!("{VALID}organization: {{}}\n")),
         vec![
+            "p.yaml:6:1: organization.id: give the organization's id (`o-` and 10 to 32 lowercase letters or digits, as `aws organizations describe-organization` prints it): member accounts are let in by it (aws:PrincipalOrgID)",
             "p.yaml:6:1: organization.organizational_units: list at least one OU id (like `ou-ab12-11111111`), or the root id (like `r-ab12`) to deploy to the whole organization",
             "p.yaml:6:1: organization.regions: list at least one Region to deploy to",
         ]
@@ -861,7 +882,7 @@ fn organization_shape_problems_are_said_in_the_users_words() {
     );
     assert!(
         with("stack_set_name: guard")
-            .starts_with("p.yaml:9:3: organization.stack_set_name: unknown key; the keys here are `organizational_units`, `accounts`, `regions`,"),
+            .starts_with("p.yaml:9:3: organization.stack_set_name: unknown key; the keys here are `id`, `organizational_units`, `accounts`, `regions`,"),
     );
     assert_eq!(
         with("region_concurrency: paralel"),
