@@ -70,6 +70,7 @@ fn guard() -> Guard {
         topic_arn: TOPIC.to_string(),
         stack_name: "glue-session-guard".to_string(),
         ledger_table: "glue-session-guard-ledger".to_string(),
+        central_topic_arn: None,
     };
     deployed_guard(&[&get, &stop], &[&published("m-1")], settings)
 }

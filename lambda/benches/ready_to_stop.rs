@@ -72,6 +72,7 @@ fn guard(trial: &Trial) -> Guard {
         topic_arn: "arn:aws:sns:us-east-1:123456789012:gsg".to_string(),
         stack_name: "gsg".to_string(),
         ledger_table: "gsg-ledger".to_string(),
+        central_topic_arn: None,
     };
     deployed_guard(&[&get, &stop], &[&published("m")], settings)
 }

@@ -18,6 +18,9 @@ pub const TOPIC_VAR: &str = "NOTIFICATION_TOPIC_ARN";
 pub const STACK_VAR: &str = "STACK_NAME";
 /// The environment variable holding the DynamoDB table of the notification ledger.
 pub const LEDGER_VAR: &str = "LEDGER_TABLE";
+/// The environment variable holding the organization's central SNS topic, which every
+/// notification also goes to. Optional: absent or empty means none.
+pub const CENTRAL_TOPIC_VAR: &str = "CENTRAL_TOPIC_ARN";
 
 /// Everything a handler needs, built once and shared by reference with every invocation.
 #[derive(Debug, Clone)]
@@ -66,6 +69,21 @@ pub struct Settings {
     pub topic_arn: String,
     pub stack_name: String,
     pub ledger_table: String,
+    /// The organization's central SNS topic (`arn:aws:sns:eu-west-1:111122223333:glue-guard-central`,
+    /// a standard topic, usually in another account and possibly another Region), from
+    /// [`CENTRAL_TOPIC_VAR`]; `None` when it is absent or empty. Every notification published
+    /// to [`Settings::topic_arn`] is also published here, exactly once as well (its own ledger
+    /// claim).
+    ///
+    /// Source: the policy's `organization.notifications_topic_arn`, which the stack passes on;
+    /// the SNS API reference, `Publish` (`TopicArn`; a topic only takes messages in its own
+    /// Region, so it is published to through that Region's endpoint, and another account's
+    /// topic only from principals its access policy allows `sns:Publish`).
+    ///
+    /// Not checked here: a value that is no topic ARN must never keep the function from
+    /// starting (and so from stopping sessions); it fails at `Publish`, after the stop and the
+    /// own topic's notification.
+    pub central_topic_arn: Option<String>,
 }
 
 /// Why the function cannot start.
@@ -97,6 +115,9 @@ impl Settings {
             topic_arn: require(TOPIC_VAR)?,
             stack_name: require(STACK_VAR)?,
             ledger_table: require(LEDGER_VAR)?,
+            central_topic_arn: lookup(CENTRAL_TOPIC_VAR)
+                .map(|value| value.trim().to_string())
+                .filter(|value| !value.is_empty()),
         })
     }
 }
@@ -162,6 +183,32 @@ mod tests {
         assert_eq!(settings.policy.stack.name, "gsg");
         assert_eq!(settings.stack_name, "gsg");
         assert_eq!(settings.ledger_table, "gsg-ledger");
+        assert_eq!(settings.central_topic_arn, None);
+    }
+
+    #[test]
+    fn reads_the_central_topic_when_it_is_set() {
+        let with = |central: &str| {
+            Settings::from_lookup(env(&[
+                (POLICY_VAR, r#"{"version":1,"stack":{"name":"gsg"}}"#),
+                (TOPIC_VAR, "arn:aws:sns:us-east-1:123456789012:gsg"),
+                (STACK_VAR, "gsg"),
+                (LEDGER_VAR, "gsg-ledger"),
+                (CENTRAL_TOPIC_VAR, central),
+            ]))
+            .unwrap()
+            .central_topic_arn
+        };
+        assert_eq!(
+            with("arn:aws:sns:eu-west-1:111122223333:glue-guard-central").as_deref(),
+            Some("arn:aws:sns:eu-west-1:111122223333:glue-guard-central")
+        );
+        assert_eq!(
+            with(" arn:aws:sns:eu-west-1:111122223333:glue-guard-central\n").as_deref(),
+            Some("arn:aws:sns:eu-west-1:111122223333:glue-guard-central")
+        );
+        assert_eq!(with(""), None, "the stack sets it empty when there is none");
+        assert_eq!(with("  "), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Judging one session and acting on the verdict: wait for it to leave `PROVISIONING`, stop it,
-//! notify once (through the ledger), delete it. Shared by the real-time path and the sweep, so both reach the
-//! same decision and do the same thing.
+//! notify once per topic (through the ledger), delete it. Shared by the real-time path and the
+//! sweep, so both reach the same decision and do the same thing.
 
 use aws_sdk_glue::error::{ProvideErrorMetadata, SdkError};
 use policy::{Action, Decision, Verdict};
@@ -10,8 +10,10 @@ use crate::config::{Guard, Timing};
 use crate::error::GuardError;
 use crate::ledger::{self, Claim};
 use crate::metrics::Metrics;
-use crate::notify::{self, Notice};
-use crate::report::{Candidate, FoundBy, Invocation, Notification, Outcome, SessionReport};
+use crate::notify::{self, Message, Notice};
+use crate::report::{
+    Candidate, Destination, FoundBy, Invocation, Notification, Outcome, SessionReport,
+};
 use crate::session::{self, Status};
 use crate::wait::{Backoff, Budget};
 
@@ -174,9 +176,11 @@ async fn enforce(
     Ok(())
 }
 
-/// Sends the session's notification unless another invocation has: claims it in the ledger,
-/// publishes, marks it sent. While another invocation holds the claim, waits (within the
-/// budget) for it to finish; still unfinished, fails as retryable so a retry looks again.
+/// Sends the session's notification to the own topic, then to the central one when there is
+/// one, each exactly once ([`notify_topic`]: each topic has its own ledger item). A failure on
+/// either (a failed `Publish`, a claim still held elsewhere at the end of the budget) fails the
+/// invocation there, with what was sent recorded as sent, so its retry sends only what is
+/// missing. The report keeps the own topic's [`Notification`].
 async fn notify_once(
     guard: &Guard,
     invocation: &Invocation,
@@ -185,18 +189,68 @@ async fn notify_once(
     outcome: &Outcome,
     metrics: &Metrics,
 ) -> Result<Notification, GuardError> {
+    let notifications = guard.policy().notifications.as_ref();
+    let message = notify::message(&Notice {
+        verdict,
+        outcome,
+        found_by: case.found_by,
+        creator: case.creator,
+        stack_name: &guard.settings.stack_name,
+        account: &invocation.scope.account,
+        region: &invocation.scope.region,
+        exception_instructions: notifications.and_then(|n| n.exception_instructions.as_deref()),
+    });
+    let own = Topic {
+        destination: Destination::Own,
+        topic_arn: &guard.settings.topic_arn,
+        message: &message,
+    };
+    let own = notify_topic(guard, invocation, case, verdict, outcome, &own, metrics).await?;
+    if let Some(central) = guard.settings.central_topic_arn.as_deref() {
+        let central = Topic {
+            destination: Destination::Central,
+            topic_arn: central,
+            message: &message,
+        };
+        notify_topic(guard, invocation, case, verdict, outcome, &central, metrics).await?;
+    }
+    Ok(own)
+}
+
+/// One topic's notification: where it goes, and what it says.
+struct Topic<'a> {
+    destination: Destination,
+    topic_arn: &'a str,
+    message: &'a Message,
+}
+
+/// Sends the session's notification to one topic unless another invocation has: claims it in
+/// the ledger (the topic's own item), publishes, marks it sent. While another invocation holds
+/// the claim, waits (within the budget) for it to finish; still unfinished, fails as retryable
+/// so a retry looks again. The sweep does not wait: it leaves that topic to the next sweep.
+async fn notify_topic(
+    guard: &Guard,
+    invocation: &Invocation,
+    case: &Candidate,
+    verdict: &Verdict,
+    outcome: &Outcome,
+    topic: &Topic<'_>,
+    metrics: &Metrics,
+) -> Result<Notification, GuardError> {
     let ledger = guard.ledger();
     let session_id = &case.facts.session_id;
     let kind = match verdict.action {
         Action::Notify => "audit",
         _ => "enforce",
     };
-    let key = ledger::key(session_id, case.created_on, kind);
+    let destination = topic.destination;
+    let key = ledger::key(session_id, case.created_on, kind, destination);
     let owner = ledger::owner_token(&invocation.request_id);
     let details = [
         ("session_id", session_id.as_str()),
         ("action", verdict.action.as_str()),
         ("outcome", outcome.as_str()),
+        ("destination", destination.as_str()),
     ];
     let budget = Budget::new(guard, invocation);
     let mut backoff = Backoff::new(&guard.timing);
@@ -206,9 +260,9 @@ async fn notify_once(
             .await?
         {
             Claim::Won(lease) => {
-                if let Err(failure) = send(guard, case, verdict, outcome, metrics).await {
+                if let Err(failure) = send(guard, session_id, topic, metrics).await {
                     if let Err(release) = ledger.release(&lease).await {
-                        warn!(error = %release, "could not release the ledger claim; it lapses at the deadline");
+                        warn!(error = %release, destination = destination.as_str(), "could not release the ledger claim; it lapses at the deadline");
                     }
                     return Err(failure);
                 }
@@ -216,18 +270,31 @@ async fn notify_once(
                 // invocation (its retry would notify again). The claim then lapses at the
                 // deadline, and at worst one later invocation notifies a second time.
                 if let Err(failure) = ledger.sent(&lease).await {
-                    error!(error = %failure, "notification sent but not recorded in the ledger");
+                    error!(error = %failure, destination = destination.as_str(), "notification sent but not recorded in the ledger");
                 }
                 return Ok(Notification::Sent);
             }
-            Claim::AlreadySent => return Ok(Notification::AlreadySent),
+            Claim::AlreadySent => {
+                debug!(
+                    destination = destination.as_str(),
+                    "notification already sent"
+                );
+                return Ok(Notification::AlreadySent);
+            }
             // The sweep judges every running session in turn: it does not hold them all up for
             // one being notified by its real-time invocation. The next sweep is its retry.
             Claim::InFlight if case.found_by == FoundBy::Sweep => {
+                debug!(
+                    destination = destination.as_str(),
+                    "another invocation is notifying; left to the next sweep"
+                );
                 return Ok(Notification::ClaimedElsewhere);
             }
             Claim::InFlight => {
-                debug!("another invocation is notifying; waiting for it");
+                debug!(
+                    destination = destination.as_str(),
+                    "another invocation is notifying; waiting for it"
+                );
                 if !budget.pause(&mut backoff).await {
                     return Err(GuardError::NotificationInFlight {
                         session_id: session_id.clone(),
@@ -239,31 +306,28 @@ async fn notify_once(
     }
 }
 
+/// Publishes the message to the topic and counts it.
 async fn send(
     guard: &Guard,
-    case: &Candidate,
-    verdict: &Verdict,
-    outcome: &Outcome,
+    session_id: &str,
+    topic: &Topic<'_>,
     metrics: &Metrics,
 ) -> Result<(), GuardError> {
-    let notifications = guard.policy().notifications.as_ref();
-    let message = notify::message(&Notice {
-        verdict,
-        outcome,
-        found_by: case.found_by,
-        creator: case.creator,
-        stack_name: &guard.settings.stack_name,
-        exception_instructions: notifications.and_then(|n| n.exception_instructions.as_deref()),
-    });
-    notify::publish(
-        &guard.sns,
-        &guard.settings.topic_arn,
-        &case.facts.session_id,
-        &message,
-    )
-    .await?;
-    metrics.notified();
-    info!(subject = %message.subject, "notification sent");
+    let about = match topic.destination {
+        Destination::Own => session_id.to_string(),
+        Destination::Central => format!("{session_id} to the central topic"),
+    };
+    notify::publish(&guard.sns, topic.topic_arn, &about, topic.message).await?;
+    match topic.destination {
+        Destination::Own => metrics.notified(),
+        Destination::Central => metrics.central_notified(),
+    }
+    info!(
+        subject = %topic.message.subject,
+        destination = topic.destination.as_str(),
+        topic = topic.topic_arn,
+        "notification sent"
+    );
     Ok(())
 }
 

@@ -55,7 +55,10 @@ struct Envelope {
 /// Handles one event. Failures that trying again can fix are marked retryable.
 pub async fn handle(guard: &Guard, event: LambdaEvent<Value>) -> Result<Response, GuardError> {
     let (payload, context) = event.into_parts();
-    let metrics = Metrics::default();
+    let metrics = match guard.settings.central_topic_arn {
+        Some(_) => Metrics::with_central_topic(),
+        None => Metrics::default(),
+    };
     let result = dispatch(guard, &payload, &context, &metrics).await;
     metrics.emit(&guard.settings.stack_name);
     if let Err(failure) = &result {

@@ -1,8 +1,10 @@
-//! The notification ledger: one DynamoDB item per out-of-bounds session, claimed with a
+//! The notification ledger: one DynamoDB item per out-of-bounds session and topic, claimed with a
 //! conditional write before the notification is published and marked `sent` after it. It is what
-//! makes "one notification per session" hold when two invocations (a repeated event, the event
-//! and the sweep, two sweeps) judge the same session at the same moment: exactly one of them wins
-//! the claim and publishes; the others wait for `sent` and send nothing.
+//! makes "one notification per session and topic" hold when two invocations (a repeated event,
+//! the event and the sweep, two sweeps) judge the same session at the same moment: exactly one of
+//! them wins the claim and publishes; the others wait for `sent` and send nothing. The own topic
+//! and the central one ([`Destination`]) are claimed separately, so a failed publish to one
+//! never repeats or loses the other.
 //!
 //! A claim is a lease that ends at the claiming invocation's deadline. If that invocation dies
 //! before marking the item `sent`, or its `Publish` fails (it then releases the claim at once),
@@ -21,10 +23,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use tracing::{debug, warn};
 
 use crate::error::GuardError;
+use crate::report::Destination;
 
-/// The partition key: `<session id>@<creation time in epoch milliseconds>/<kind>`, the kind
-/// being `enforce` or `audit` (a session reported in audit mode and stopped after a switch to
-/// enforce mode gets both notifications).
+/// The partition key: `<session id>@<creation time in epoch milliseconds>/<kind>` for the own
+/// topic, the kind being `enforce` or `audit` (a session reported in audit mode and stopped after
+/// a switch to enforce mode gets both notifications); the same with `/central` after it for the
+/// central topic. The own topic's key is the one written before there was a central topic, so
+/// the items written then still count.
 pub const KEY: &str = "session";
 /// `sending` while claimed, `sent` once the notification went out.
 pub const STATE: &str = "state";
@@ -66,12 +71,21 @@ pub struct Lease {
     pub owner: String,
 }
 
-/// The ledger key of a session's notification of one kind (`enforce` or `audit`): its id and,
-/// when known, its creation time.
-pub fn key(session_id: &str, created_on: Option<SystemTime>, kind: &str) -> String {
-    match created_on.and_then(|time| time.duration_since(UNIX_EPOCH).ok()) {
+/// The ledger key of a session's notification of one kind (`enforce` or `audit`) to one topic:
+/// its id and, when known, its creation time; `/central` for the central topic.
+pub fn key(
+    session_id: &str,
+    created_on: Option<SystemTime>,
+    kind: &str,
+    destination: Destination,
+) -> String {
+    let key = match created_on.and_then(|time| time.duration_since(UNIX_EPOCH).ok()) {
         Some(since_epoch) => format!("{session_id}@{}/{kind}", since_epoch.as_millis()),
         None => format!("{session_id}/{kind}"),
+    };
+    match destination {
+        Destination::Own => key,
+        Destination::Central => format!("{key}/{}", destination.as_str()),
     }
 }
 
@@ -246,13 +260,31 @@ mod tests {
     fn keys_tell_a_reused_session_id_apart() {
         let created = UNIX_EPOCH + Duration::from_millis(1_764_000_000_123);
         assert_eq!(
-            key("nb-1", Some(created), "enforce"),
+            key("nb-1", Some(created), "enforce", Destination::Own),
             "nb-1@1764000000123/enforce"
         );
-        assert_eq!(key("nb-1", None, "audit"), "nb-1/audit");
+        assert_eq!(key("nb-1", None, "audit", Destination::Own), "nb-1/audit");
         assert_ne!(
-            key("nb-1", Some(created), "enforce"),
-            key("nb-1", Some(created + Duration::from_secs(1)), "enforce")
+            key("nb-1", Some(created), "enforce", Destination::Own),
+            key(
+                "nb-1",
+                Some(created + Duration::from_secs(1)),
+                "enforce",
+                Destination::Own
+            )
+        );
+    }
+
+    #[test]
+    fn the_central_topic_has_keys_of_its_own_and_the_own_topic_keeps_its_keys() {
+        let created = UNIX_EPOCH + Duration::from_millis(1_764_000_000_123);
+        assert_eq!(
+            key("nb-1", Some(created), "enforce", Destination::Central),
+            "nb-1@1764000000123/enforce/central"
+        );
+        assert_eq!(
+            key("nb-1", None, "audit", Destination::Central),
+            "nb-1/audit/central"
         );
     }
 

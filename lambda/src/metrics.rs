@@ -1,6 +1,7 @@
 //! CloudWatch embedded-metric-format (EMF) lines: sessions inspected, violations by rule,
-//! sessions stopped, notifications sent. Counted during one invocation, printed at its end as
-//! JSON lines on stdout, which CloudWatch Logs turns into metrics without any API call.
+//! sessions stopped, notifications sent (to the own topic, and separately to the central topic
+//! when there is one). Counted during one invocation, printed at its end as JSON lines on stdout,
+//! which CloudWatch Logs turns into metrics without any API call.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -15,7 +16,11 @@ pub const NAMESPACE: &str = "GlueSessionGuard";
 pub struct Counts {
     pub sessions_inspected: u64,
     pub sessions_stopped: u64,
+    /// Published to the own topic (`NotificationsSent`).
     pub notifications_sent: u64,
+    /// Published to the central topic (`CentralNotificationsSent`); `None` when the guard has no
+    /// central topic, and then the metric is left out (no series that is always zero).
+    pub central_notifications_sent: Option<u64>,
     pub violations_by_rule: BTreeMap<String, u64>,
 }
 
@@ -26,6 +31,17 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// The counters of an invocation of a guard with a central topic: they include
+    /// `CentralNotificationsSent`, zero or not. ([`Metrics::default`] is for a guard without.)
+    pub fn with_central_topic() -> Metrics {
+        Metrics {
+            counts: Mutex::new(Counts {
+                central_notifications_sent: Some(0),
+                ..Counts::default()
+            }),
+        }
+    }
+
     fn update(&self, change: impl FnOnce(&mut Counts)) {
         let mut counts = self
             .counts
@@ -51,8 +67,14 @@ impl Metrics {
         self.update(|counts| counts.sessions_stopped += 1);
     }
 
+    /// One notification was published to the own topic.
     pub fn notified(&self) {
         self.update(|counts| counts.notifications_sent += 1);
+    }
+
+    /// One notification was published to the central topic.
+    pub fn central_notified(&self) {
+        self.update(|counts| *counts.central_notifications_sent.get_or_insert(0) += 1);
     }
 
     pub fn counts(&self) -> Counts {
@@ -73,8 +95,9 @@ impl Metrics {
     }
 }
 
-/// The EMF documents for `counts`: one with the session counters (dimension `StackName`), and
-/// one per broken rule with `Violations` (dimensions `StackName`, `Rule`).
+/// The EMF documents for `counts`: one with the session counters (dimension `StackName`;
+/// `CentralNotificationsSent` only when counted), and one per broken rule with `Violations`
+/// (dimensions `StackName`, `Rule`).
 pub fn emf_lines(counts: &Counts, stack_name: &str, timestamp_ms: u64) -> Vec<String> {
     let document = |dimensions: Value, metrics: Value, values: Value| {
         let mut doc = json!({
@@ -94,19 +117,21 @@ pub fn emf_lines(counts: &Counts, stack_name: &str, timestamp_ms: u64) -> Vec<St
         doc.to_string()
     };
     let count = |name: &str| json!({"Name": name, "Unit": "Count"});
-    let mut lines = vec![document(
-        json!(["StackName"]),
-        json!([
-            count("SessionsInspected"),
-            count("SessionsStopped"),
-            count("NotificationsSent"),
-        ]),
-        json!({
-            "SessionsInspected": counts.sessions_inspected,
-            "SessionsStopped": counts.sessions_stopped,
-            "NotificationsSent": counts.notifications_sent,
-        }),
-    )];
+    let mut names = vec![
+        count("SessionsInspected"),
+        count("SessionsStopped"),
+        count("NotificationsSent"),
+    ];
+    let mut values = json!({
+        "SessionsInspected": counts.sessions_inspected,
+        "SessionsStopped": counts.sessions_stopped,
+        "NotificationsSent": counts.notifications_sent,
+    });
+    if let Some(central) = counts.central_notifications_sent {
+        names.push(count("CentralNotificationsSent"));
+        values["CentralNotificationsSent"] = json!(central);
+    }
+    let mut lines = vec![document(json!(["StackName"]), json!(names), values)];
     for (rule, violations) in &counts.violations_by_rule {
         lines.push(document(
             json!(["StackName", "Rule"]),
@@ -142,6 +167,18 @@ mod tests {
         assert_eq!(main["SessionsInspected"], 3);
         assert_eq!(main["SessionsStopped"], 1);
         assert_eq!(main["NotificationsSent"], 1);
+        assert_eq!(
+            main.get("CentralNotificationsSent"),
+            None,
+            "no central topic"
+        );
+        assert_eq!(
+            main["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
         let dpu: Value = serde_json::from_str(&lines[1]).unwrap();
         assert_eq!(dpu["Rule"], "max_dpu");
         assert_eq!(dpu["Violations"], 1);
@@ -153,6 +190,26 @@ mod tests {
         assert_eq!(
             (workers["Rule"].as_str(), workers["Violations"].as_u64()),
             (Some("max_workers"), Some(2))
+        );
+    }
+
+    #[test]
+    fn central_notifications_are_counted_apart_when_there_is_a_central_topic() {
+        let metrics = Metrics::with_central_topic();
+        let idle = emf_lines(&metrics.counts(), "gsg", 0);
+        let idle: Value = serde_json::from_str(&idle[0]).unwrap();
+        assert_eq!(idle["CentralNotificationsSent"], 0, "zero, not missing");
+
+        metrics.notified();
+        metrics.central_notified();
+        metrics.central_notified();
+        let lines = emf_lines(&metrics.counts(), "gsg", 0);
+        let main: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(main["NotificationsSent"], 1, "the own topic only");
+        assert_eq!(main["CentralNotificationsSent"], 2);
+        assert_eq!(
+            main["_aws"]["CloudWatchMetrics"][0]["Metrics"][3],
+            json!({"Name": "CentralNotificationsSent", "Unit": "Count"})
         );
     }
 }

@@ -1,14 +1,17 @@
 //! The notification: its subject, body and message attributes (a pure function of the verdict
-//! and what was done, unit-tested), and publishing it to the SNS topic.
+//! and what was done, unit-tested), and publishing it to an SNS topic (the stack's own, and the
+//! organization's central one when there is one: the same message to both).
 
 use std::collections::BTreeMap;
 
+use aws_sdk_sns::config::Region;
 use aws_sdk_sns::types::MessageAttributeValue;
 use policy::{Action, Verdict};
 use serde_json::Value;
 
 use crate::error::GuardError;
 use crate::report::{Creator, FoundBy, Outcome};
+use crate::session::ArnScope;
 
 /// SNS rejects subjects of 100 characters or more.
 pub const MAX_SUBJECT: usize = 99;
@@ -21,6 +24,11 @@ pub struct Notice<'a> {
     pub found_by: FoundBy,
     pub creator: Creator,
     pub stack_name: &'a str,
+    /// The account the session runs in (12 digits), from the invocation's [`ArnScope`]: a
+    /// central topic hears from every account of the organization.
+    pub account: &'a str,
+    /// The Region the session runs in (`eu-west-1`), from the invocation's [`ArnScope`].
+    pub region: &'a str,
     pub exception_instructions: Option<&'a str>,
 }
 
@@ -29,7 +37,8 @@ pub struct Notice<'a> {
 pub struct Message {
     pub subject: String,
     pub body: String,
-    /// Message attributes, so that subscribers can filter (`decision`, `session_id`, `principal`…).
+    /// Message attributes, so that subscribers can filter (`decision`, `session_id`, `principal`,
+    /// `account`, `region`…).
     pub attributes: BTreeMap<&'static str, String>,
 }
 
@@ -100,7 +109,7 @@ impl Done {
     }
 }
 
-/// The body: what was done, to which session, by whose request, and why.
+/// The body: what was done, to which session (and where), by whose request, and why.
 fn body(notice: &Notice, done: &Done) -> String {
     let verdict = notice.verdict;
     let session_id = verdict.session_id.as_deref().unwrap_or("unknown");
@@ -110,6 +119,10 @@ fn body(notice: &Notice, done: &Done) -> String {
         format!("Glue Session Guard {headline} an interactive session that is out of bounds.\n\n");
     let mut line = |label: &str, value: &str| body.push_str(&format!("{label:<10} {value}\n"));
     line("Session:", session_id);
+    line(
+        "Account:",
+        &format!("{}, Region: {}", notice.account, notice.region),
+    );
     line(
         "Creator:",
         &match notice.creator {
@@ -197,14 +210,17 @@ fn attributes(notice: &Notice) -> BTreeMap<&'static str, String> {
         ("action", verdict.action.as_str().to_string()),
         ("outcome", notice.outcome.as_str().to_string()),
         ("stack", notice.stack_name.to_string()),
+        ("account", notice.account.to_string()),
+        ("region", notice.region.to_string()),
     ])
 }
 
-/// Publishes `message` to the topic.
+/// Publishes `message` to the topic, through the topic's Region ([`client_for_topic`]). A failure
+/// is reported about `about` (the session id, and which topic when it is not the own one).
 pub async fn publish(
     sns: &aws_sdk_sns::Client,
     topic_arn: &str,
-    session_id: &str,
+    about: &str,
     message: &Message,
 ) -> Result<(), GuardError> {
     let attributes = message
@@ -220,15 +236,34 @@ pub async fn publish(
                 .map(|attribute| (key.to_string(), attribute))
         })
         .collect();
-    sns.publish()
+    client_for_topic(sns, topic_arn)
+        .publish()
         .topic_arn(topic_arn)
         .subject(&message.subject)
         .message(&message.body)
         .set_message_attributes(Some(attributes))
         .send()
         .await
-        .map_err(|error| GuardError::aws("Publish", session_id, error))?;
+        .map_err(|error| GuardError::aws("Publish", about, error))?;
     Ok(())
+}
+
+/// The client to publish to `topic_arn` with: SNS takes a topic's messages only through the
+/// endpoint of the topic's Region, so a topic in another Region than `sns` (a central topic)
+/// gets a copy of `sns` (same credentials, HTTP client, retries) set to that Region. A topic in
+/// the client's Region, or an ARN without one, gets `sns` itself.
+pub fn client_for_topic(sns: &aws_sdk_sns::Client, topic_arn: &str) -> aws_sdk_sns::Client {
+    match ArnScope::from_arn(topic_arn) {
+        Some(topic) if sns.config().region().map(Region::as_ref) != Some(topic.region.as_str()) => {
+            let config = sns
+                .config()
+                .to_builder()
+                .region(Region::new(topic.region))
+                .build();
+            aws_sdk_sns::Client::from_conf(config)
+        }
+        _ => sns.clone(),
+    }
 }
 
 /// `[stack] Glue session <id> out of bounds: <outcome>`, shortened to fit SNS's limit, printable ASCII only.
@@ -314,6 +349,8 @@ mod tests {
             found_by: FoundBy::Event,
             creator: Creator::Event,
             stack_name: "glue-session-guard",
+            account: "123456789012",
+            region: "eu-west-1",
             exception_instructions: Some("Ask in #data-platform."),
         }
     }
@@ -330,6 +367,7 @@ mod tests {
 Glue Session Guard stopped an interactive session that is out of bounds.
 
 Session:   nb-alice-1
+Account:   123456789012, Region: eu-west-1
 Creator:   arn:aws:sts::123456789012:assumed-role/Analyst/alice (from the CreateSession event)
 Found by:  its CreateSession event
 Decision:  violation
@@ -352,6 +390,56 @@ To request an exception: Ask in #data-platform.
             "arn:aws:sts::123456789012:assumed-role/Analyst/alice"
         );
         assert_eq!(message.attributes["outcome"], "stopped");
+        assert_eq!(message.attributes["account"], "123456789012");
+        assert_eq!(message.attributes["region"], "eu-west-1");
+    }
+
+    #[test]
+    fn every_message_says_which_account_and_region_it_comes_from() {
+        let verdict = verdict(Action::Notify);
+        let mut notice = notice(&verdict, &Outcome::NotStopped);
+        notice.account = "111122223333";
+        notice.region = "ap-southeast-2";
+        let message = message(&notice);
+        assert!(
+            message
+                .body
+                .contains("\nAccount:   111122223333, Region: ap-southeast-2\n"),
+            "{}",
+            message.body
+        );
+        assert_eq!(message.attributes["account"], "111122223333");
+        assert_eq!(message.attributes["region"], "ap-southeast-2");
+        // The subject stays as it was: the stack and the session, within SNS's limit.
+        assert_eq!(
+            message.subject,
+            "[glue-session-guard] Glue session nb-alice-1 out of bounds: NOT stopped (audit)"
+        );
+    }
+
+    #[test]
+    fn a_topic_in_another_region_is_published_to_through_its_own_region() {
+        let sns = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::Config::builder()
+                .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .build(),
+        );
+        let region = |topic: &str| {
+            client_for_topic(&sns, topic)
+                .config()
+                .region()
+                .map(|region| region.to_string())
+        };
+        assert_eq!(
+            region("arn:aws:sns:eu-west-1:111122223333:glue-guard-central").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            region("arn:aws:sns:us-east-1:123456789012:glue-session-guard").as_deref(),
+            Some("us-east-1")
+        );
+        assert_eq!(region("not an arn").as_deref(), Some("us-east-1"));
     }
 
     #[test]

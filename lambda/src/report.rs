@@ -1,5 +1,6 @@
 //! The vocabulary the function reports in: how a session was found and who created it, what
-//! happened to it, whether a notification went out, and the one report per judged session.
+//! happened to it, which topics are told and whether a notification went out, and the one report
+//! per judged session.
 //! Types only, no I/O: the modules that act (`enforce`, `sweep`, `notify`) all speak it.
 
 use std::time::SystemTime;
@@ -83,6 +84,25 @@ impl Notification {
             Notification::Sent => "sent",
             Notification::AlreadySent => "already_sent",
             Notification::ClaimedElsewhere => "claimed_elsewhere",
+        }
+    }
+}
+
+/// Which SNS topic a notification goes to. Each has its own ledger claim, so each gets the
+/// session's notification exactly once, whatever happened to the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// The stack's own topic (`NOTIFICATION_TOPIC_ARN`): always, first.
+    Own,
+    /// The organization's central topic (`CENTRAL_TOPIC_ARN`), when set: after the own topic.
+    Central,
+}
+
+impl Destination {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Destination::Own => "own",
+            Destination::Central => "central",
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The handler against SDK clients mocked at the HTTP layer (`aws-smithy-mocks`): the edge
 //! cases a real account rarely shows on demand (provisioning, throttling, a vanished session,
 //! an SNS failure after a stop, duplicate events, a notification claimed by another invocation,
-//! a ledger outage) and the sweep's creator recovery. The ledger's conditional writes are
+//! a ledger outage), the sweep's creator recovery, and the central topic's own exactly-once
+//! (a failed central publish after the own one, and its retry). The ledger's conditional writes are
 //! exercised for real against moto (`tests/moto.rs`, `tests/load.rs`); here DynamoDB answers
 //! what each case needs.
 
@@ -10,9 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
+use aws_sdk_dynamodb::operation::delete_item::{DeleteItemInput, DeleteItemOutput};
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::{PutItemInput, PutItemOutput};
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemInput, UpdateItemOutput};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_glue::config::retry::RetryConfig;
 use aws_sdk_glue::operation::delete_session::DeleteSessionOutput;
@@ -76,6 +78,7 @@ fn guard(policy: Policy, glue: &[&Rule], sns: &[&Rule], cloudtrail: &[&Rule]) ->
             topic_arn: TOPIC.to_string(),
             stack_name: "glue-session-guard".to_string(),
             ledger_table: TABLE.to_string(),
+            central_topic_arn: None,
         },
         timing: timing(),
         profiles: Default::default(),
@@ -1044,4 +1047,331 @@ async fn an_unreadable_usage_profile_still_stops_what_the_creator_asked_for() {
         body.contains("Not checked: max_timeout_minutes: left out by the creator, and usage profile \"notebooks-small\" supplies it, and the profile could not be read: GetUsageProfile was denied (AccessDeniedException)"),
         "{body}"
     );
+}
+
+// ---- The central topic: the same notification, exactly once there as well. ----
+
+const CENTRAL: &str = "arn:aws:sns:eu-west-1:111122223333:glue-guard-central";
+
+/// The guard with `CENTRAL_TOPIC_ARN` set.
+fn with_central_topic(mut guard: Guard) -> Guard {
+    guard.settings.central_topic_arn = Some(CENTRAL.to_string());
+    guard
+}
+
+fn text(value: &AttributeValue) -> String {
+    match value {
+        AttributeValue::S(text) => text.clone(),
+        other => panic!("not a string: {other:?}"),
+    }
+}
+
+/// The ledger key a claim (`PutItem`) is for.
+fn claimed_key(input: &PutItemInput) -> String {
+    text(&input.item().unwrap()["session"])
+}
+
+/// Whether a claim is the central topic's.
+fn claims_central(input: &PutItemInput) -> bool {
+    claimed_key(input).ends_with("/central")
+}
+
+/// Records what a rule is asked, through `key`.
+fn recorder<T>(key: fn(&T) -> String) -> (Arc<Mutex<Vec<String>>>, impl Fn(&T) -> bool) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    (seen, move |input: &T| {
+        record.lock().unwrap().push(key(input));
+        true
+    })
+}
+
+/// Claims granted, each recorded by its key.
+fn claims_recorded() -> (Rule, Arc<Mutex<Vec<String>>>) {
+    let (seen, record) = recorder::<PutItemInput>(claimed_key);
+    let rule = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(record)
+        .then_output(|| PutItemOutput::builder().build());
+    (rule, seen)
+}
+
+/// `sent` recorded, each by its key.
+fn marks_recorded() -> (Rule, Arc<Mutex<Vec<String>>>) {
+    let (seen, record) =
+        recorder::<UpdateItemInput>(|input| text(&input.key().unwrap()["session"]));
+    let rule = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(record)
+        .then_output(|| UpdateItemOutput::builder().build());
+    (rule, seen)
+}
+
+/// Claims released, each recorded by its key.
+fn releases_recorded() -> (Rule, Arc<Mutex<Vec<String>>>) {
+    let (seen, record) =
+        recorder::<DeleteItemInput>(|input| text(&input.key().unwrap()["session"]));
+    let rule = mock!(aws_sdk_dynamodb::Client::delete_item)
+        .match_requests(record)
+        .then_output(|| DeleteItemOutput::builder().build());
+    (rule, seen)
+}
+
+fn attributes(input: &PublishInput) -> Vec<(String, String)> {
+    let mut attributes: Vec<(String, String)> = input
+        .message_attributes()
+        .unwrap()
+        .iter()
+        .map(|(name, value)| (name.clone(), value.string_value().unwrap().to_string()))
+        .collect();
+    attributes.sort();
+    attributes
+}
+
+#[tokio::test]
+async fn a_central_topic_gets_the_same_notification_once_after_the_own_topic() {
+    let (get, stop) = (get_session(SessionStatus::Ready), stop_ok());
+    let (publish, sent) = publish_recorded();
+    let (claim, claims) = claims_recorded();
+    let (mark, marks) = marks_recorded();
+    let guard = with_central_topic(with_ledger(
+        guard(policy(), &[&get, &stop], &[&publish], &[]),
+        &[&claim, &mark],
+    ));
+
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+
+    assert_eq!(report.outcome, Outcome::Stopped);
+    assert_eq!(report.notification, Notification::Sent);
+    assert_eq!(stop.num_calls(), 1);
+    // One claim per topic, the own topic's key as it always was, each marked sent.
+    let own_key = format!("{ID}/enforce");
+    let central_key = format!("{ID}/enforce/central");
+    assert_eq!(
+        *claims.lock().unwrap(),
+        [own_key.as_str(), central_key.as_str()]
+    );
+    assert_eq!(
+        *marks.lock().unwrap(),
+        [own_key.as_str(), central_key.as_str()]
+    );
+    // One publish per topic, own first, the same message to both.
+    let sent = sent.lock().unwrap();
+    let topics: Vec<_> = sent
+        .iter()
+        .map(|input| input.topic_arn().unwrap())
+        .collect();
+    assert_eq!(topics, [TOPIC, CENTRAL]);
+    let (own, central) = (&sent[0], &sent[1]);
+    assert_eq!(
+        central.subject(),
+        Some("[glue-session-guard] Glue session nb-alice-big out of bounds: stopped")
+    );
+    assert_eq!(central.subject(), own.subject());
+    assert_eq!(central.message(), own.message());
+    assert_eq!(attributes(central), attributes(own));
+    // Where it comes from: the invocation's account and Region.
+    assert_eq!(attribute(central, "account"), "123456789012");
+    assert_eq!(attribute(central, "region"), "us-east-1");
+    let body = central.message().unwrap();
+    assert!(
+        body.contains("\nAccount:   123456789012, Region: us-east-1\n"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_central_publish_fails_retryably_and_its_retry_publishes_only_there() {
+    let get = mock!(aws_sdk_glue::Client::get_session)
+        .sequence()
+        .output(|| {
+            GetSessionOutput::builder()
+                .session(session(ID, SessionStatus::Ready))
+                .build()
+        })
+        .output(|| {
+            GetSessionOutput::builder()
+                .session(session(ID, SessionStatus::Stopping))
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let stop = stop_ok();
+    let own_publish = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|input| input.topic_arn() == Some(TOPIC))
+        .then_output(|| PublishOutput::builder().message_id("m-own").build());
+    let central_publish = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|input| input.topic_arn() == Some(CENTRAL))
+        .sequence()
+        .http_status(500, None)
+        .times(3)
+        .output(|| PublishOutput::builder().message_id("m-central").build())
+        .repeatedly()
+        .build();
+    // The ledger, per topic: a claim is granted until the topic's item is marked sent, then
+    // refused (and the item reads `sent`). The central claim is granted twice: the one that is
+    // released after the failed publish, and the retry's.
+    let own_claim = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(|input| !claims_central(input))
+        .sequence()
+        .output(|| PutItemOutput::builder().build())
+        .http_response(|| http_response(400, CONDITION_FAILED))
+        .repeatedly()
+        .build();
+    let central_claim = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(claims_central)
+        .sequence()
+        .output(|| PutItemOutput::builder().build())
+        .times(2)
+        .http_response(|| http_response(400, CONDITION_FAILED))
+        .repeatedly()
+        .build();
+    let state = ledger_says("sent");
+    let (mark, marks) = marks_recorded();
+    let (release, releases) = releases_recorded();
+    let guard = with_central_topic(with_ledger(
+        guard(
+            policy(),
+            &[&get, &stop],
+            &[&own_publish, &central_publish],
+            &[],
+        ),
+        &[&own_claim, &central_claim, &state, &mark, &release],
+    ));
+    let own_key = format!("{ID}/enforce");
+    let central_key = format!("{ID}/enforce/central");
+
+    // First delivery: stopped, the own topic notified and recorded, but the central topic keeps
+    // failing: the invocation fails, retryable, and gives the central claim back.
+    let failure = handle(&guard, event(CREATE_SESSION)).await.unwrap_err();
+    assert_eq!(failure.retry(), Retry::Retryable);
+    assert!(
+        matches!(
+            &failure,
+            GuardError::Aws {
+                operation: "Publish",
+                ..
+            }
+        ),
+        "{failure}"
+    );
+    assert!(
+        failure
+            .to_string()
+            .starts_with("Publish for nb-alice-big to the central topic failed"),
+        "{failure}"
+    );
+    assert_eq!(
+        (
+            stop.num_calls(),
+            own_publish.num_calls(),
+            central_publish.num_calls()
+        ),
+        (1, 1, 3)
+    );
+    assert_eq!(*marks.lock().unwrap(), [own_key.as_str()]);
+    assert_eq!(*releases.lock().unwrap(), [central_key.as_str()]);
+
+    // Lambda's retry: already stopping; the own topic's notification is already sent, so only
+    // the central topic is published to. The report keeps the own topic's state.
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+    assert_eq!(
+        report.outcome,
+        Outcome::AlreadyEnded("STOPPING".to_string())
+    );
+    assert_eq!(report.notification, Notification::AlreadySent);
+    assert_eq!(
+        (
+            stop.num_calls(),
+            own_publish.num_calls(),
+            central_publish.num_calls()
+        ),
+        (1, 1, 4)
+    );
+    assert_eq!(
+        *marks.lock().unwrap(),
+        [own_key.as_str(), central_key.as_str()]
+    );
+
+    // A late duplicate of the same event: nothing more, to either topic.
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+    assert_eq!(report.notification, Notification::AlreadySent);
+    assert_eq!(
+        (own_publish.num_calls(), central_publish.num_calls()),
+        (1, 4)
+    );
+    assert_eq!(releases.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn without_a_central_topic_only_the_own_topic_is_claimed_and_published_to() {
+    let (get, stop) = (get_session(SessionStatus::Ready), stop_ok());
+    let (publish, sent) = publish_recorded();
+    let (claim, claims) = claims_recorded();
+    let (mark, marks) = marks_recorded();
+    let guard = with_ledger(
+        guard(policy(), &[&get, &stop], &[&publish], &[]),
+        &[&claim, &mark],
+    );
+    assert_eq!(guard.settings.central_topic_arn, None);
+
+    let report = session_report(handle(&guard, event(CREATE_SESSION)).await.unwrap());
+
+    assert_eq!(report.notification, Notification::Sent);
+    let own_key = format!("{ID}/enforce");
+    assert_eq!(*claims.lock().unwrap(), [own_key.as_str()]);
+    assert_eq!(*marks.lock().unwrap(), [own_key.as_str()]);
+    let sent = sent.lock().unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].topic_arn(), Some(TOPIC));
+    assert_eq!(attribute(&sent[0], "account"), "123456789012");
+    assert_eq!(attribute(&sent[0], "region"), "us-east-1");
+}
+
+#[tokio::test]
+async fn the_sweep_leaves_only_the_topic_claimed_elsewhere_to_the_next_sweep() {
+    let list = mock!(aws_sdk_glue::Client::list_sessions).then_output(|| {
+        ListSessionsOutput::builder()
+            .sessions(listed(
+                "nb-unknown",
+                SessionStatus::Ready,
+                Duration::from_secs(3600),
+            ))
+            .build()
+    });
+    let lookup = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .then_output(|| LookupEventsOutput::builder().build());
+    let (stop, tags) = (stop_ok(), tags(&[]));
+    // The own topic's claim is held by the real-time invocation, which is publishing; the
+    // central topic's is free.
+    let own_claim = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(|input| !claims_central(input))
+        .then_http_response(|| http_response(400, CONDITION_FAILED));
+    let central_claim = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(claims_central)
+        .then_output(|| PutItemOutput::builder().build());
+    let (state, mark) = (ledger_says("sending"), marked_sent());
+    let (publish, sent) = publish_recorded();
+    let guard = with_central_topic(with_ledger(
+        guard(policy(), &[&list, &stop, &tags], &[&publish], &[&lookup]),
+        &[&own_claim, &central_claim, &state, &mark],
+    ));
+
+    let Response::Sweep(sweep) = handle(&guard, event(SCHEDULED)).await.unwrap() else {
+        panic!("expected a sweep report");
+    };
+
+    let report = &sweep.sessions[0];
+    assert_eq!(report.outcome, Outcome::Stopped);
+    assert_eq!(report.notification, Notification::ClaimedElsewhere);
+    assert_eq!(
+        (own_claim.num_calls(), state.num_calls()),
+        (1, 1),
+        "no waiting"
+    );
+    assert_eq!((central_claim.num_calls(), mark.num_calls()), (1, 1));
+    let sent = sent.lock().unwrap();
+    let topics: Vec<_> = sent
+        .iter()
+        .map(|input| input.topic_arn().unwrap())
+        .collect();
+    assert_eq!(topics, [CENTRAL]);
 }

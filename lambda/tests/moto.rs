@@ -1,7 +1,8 @@
 //! The handler against a real moto server: sessions created in the emulator, real-shaped
 //! EventBridge events, the session's state read back from the emulator, and the notification
-//! read through an SQS queue subscribed to the topic. The notification ledger is a real
-//! DynamoDB table in moto, so its conditional writes decide as they do on AWS.
+//! read through an SQS queue subscribed to the topic (and to a central topic in another region).
+//! The notification ledger is a real DynamoDB table in moto, so its conditional writes decide as
+//! they do on AWS.
 
 use std::ops::Deref;
 use std::time::{Duration, SystemTime};
@@ -13,7 +14,7 @@ use glue_session_guard_lambda::{Guard, GuardError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use policy::{Decision, EnforcementAction, Mode};
 use serde_json::{Value, json};
-use testkit::{CreateSession, Moto, NewSession, Resources, events, policy};
+use testkit::{CreateSession, Inbox, Moto, NewSession, Resources, events, policy};
 
 /// One test's world: its own region in moto, a topic, a queue subscribed to it and the ledger
 /// table (`testkit::World`), and what these tests do in it.
@@ -440,4 +441,70 @@ async fn a_claim_left_by_an_invocation_that_died_is_taken_over() {
         world.ledger("nb-held").await,
         [(key, "sending".to_string())]
     );
+}
+
+#[tokio::test]
+async fn a_central_topic_in_another_region_gets_each_notification_once_as_well() {
+    let world = World::new("eu-west-3").await;
+    // The organization's central topic, in another region (of the same moto account).
+    let central = Inbox::new(
+        Moto::Shared,
+        "eu-north-1",
+        "gsg-central-notifications",
+        "gsg-central-inbox",
+    )
+    .await;
+    world.create_session("nb-central", "4.0").await;
+    let mut guard = world.guard(policy());
+    guard.settings.central_topic_arn = Some(central.topic_arn.clone());
+
+    let report = session_report(
+        handle(&guard, world.event("nb-central", "Analyst"))
+            .await
+            .unwrap(),
+    );
+
+    assert_eq!(report.outcome, Outcome::Stopped);
+    assert_eq!(report.notification, Notification::Sent);
+    let own = world.take_notifications().await;
+    let central_copies = central.take_notifications().await;
+    assert_eq!((own.len(), central_copies.len()), (1, 1));
+    let (own, copy) = (&own[0], &central_copies[0]);
+    assert_eq!(copy["TopicArn"], central.topic_arn.as_str());
+    assert_eq!(own["TopicArn"], world.topic_arn.as_str());
+    assert_eq!(
+        copy["Subject"],
+        "[glue-session-guard] Glue session nb-central out of bounds: stopped"
+    );
+    assert_eq!(copy["Subject"], own["Subject"]);
+    assert_eq!(copy["Message"], own["Message"]);
+    assert_eq!(copy["MessageAttributes"], own["MessageAttributes"]);
+    assert_eq!(attribute(copy, "account"), testkit::ACCOUNT);
+    assert_eq!(attribute(copy, "region"), "eu-west-3");
+    let body = copy["Message"].as_str().unwrap();
+    assert!(
+        body.contains("Account:   123456789012, Region: eu-west-3"),
+        "{body}"
+    );
+    // One ledger item per topic, both sent; the own topic's key as before.
+    let key = world.ledger_key("nb-central").await;
+    let mut items = world.ledger("nb-central").await;
+    items.sort();
+    assert_eq!(
+        items,
+        [
+            (key.clone(), "sent".to_string()),
+            (format!("{key}/central"), "sent".to_string())
+        ]
+    );
+
+    // EventBridge delivers the same event again: nothing more in either inbox.
+    let again = session_report(
+        handle(&guard, world.event("nb-central", "Analyst"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(again.notification, Notification::AlreadySent);
+    assert!(world.notifications().await.is_empty());
+    assert!(central.notifications().await.is_empty());
 }

@@ -1,7 +1,7 @@
 //! The test kit of Glue Session Guard's emulated world, for the lambda crate's tests
 //! (`lambda/tests/`) and benches (`lambda/benches/`): a moto server per test process
 //! ([`moto`]), a region of it with the guard's topic, an SQS inbox subscribed to it and the
-//! notification ledger table ([`world`]), the fixtures ([`fixtures`]), Lambda events and contexts
+//! notification ledger table, and more topics with inboxes (a central topic) ([`world`]), the fixtures ([`fixtures`]), Lambda events and contexts
 //! ([`events`]), guards on mocked clients ([`mocked`]), and the built `bootstrap` run as Lambda
 //! runs it ([`function`], under the Runtime API stand-in [`runtime_api`]).
 //!
@@ -32,4 +32,4 @@ pub use events::{CreateSession, context};
 pub use fixtures::{ACCOUNT, policy};
 pub use function::Function;
 pub use moto::Moto;
-pub use world::{NewSession, Resources, World};
+pub use world::{Inbox, NewSession, Resources, World};

@@ -1,6 +1,7 @@
 //! One test's world in moto: a region, the guard's notification topic with an SQS inbox
 //! subscribed to it (to read what the guard publishes), the notification ledger table as the
-//! stack makes it, and Glue sessions made there; and the guard under test acting in it.
+//! stack makes it, and Glue sessions made there; and the guard under test acting in it. Another
+//! topic with an inbox ([`Inbox`], the organization's central topic, say) may live in any region.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -85,6 +86,7 @@ impl World {
                 topic_arn: self.topic_arn.clone(),
                 stack_name: "glue-session-guard".to_string(),
                 ledger_table: self.ledger_table.clone(),
+                central_topic_arn: None,
             },
             Timing {
                 first_poll: Duration::from_millis(10),
@@ -142,59 +144,12 @@ impl World {
     /// SNS's JSON envelope of each. They stay in the queue, out of sight for its visibility
     /// timeout.
     pub async fn notifications(&self) -> Vec<Value> {
-        let received = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        received
-            .messages
-            .unwrap_or_default()
-            .iter()
-            .map(|message| serde_json::from_str(message.body().unwrap()).unwrap())
-            .collect()
+        look(&self.sqs, &self.queue_url).await
     }
 
     /// Every notification in the inbox, read and deleted: SNS's JSON envelope of each.
     pub async fn take_notifications(&self) -> Vec<Value> {
-        let mut taken = Vec::new();
-        loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .message_attribute_names("All")
-                .send()
-                .await
-                .unwrap();
-            let messages = received.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return taken;
-            }
-            let mut entries = Vec::new();
-            for (n, message) in messages.iter().enumerate() {
-                taken.push(serde_json::from_str(message.body().unwrap()).unwrap());
-                entries.push(
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(n.to_string())
-                        .receipt_handle(message.receipt_handle().unwrap())
-                        .build()
-                        .unwrap(),
-                );
-            }
-            self.sqs
-                .delete_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .unwrap();
-        }
+        take(&self.sqs, &self.queue_url).await
     }
 
     /// Every ledger item, as `session_id` → the `(key, state)` of each of its items.
@@ -220,6 +175,94 @@ impl World {
             }
         }
         items
+    }
+}
+
+/// A topic of its own with an SQS queue subscribed to it, in any region of moto: the
+/// organization's central topic, which every guard also publishes to.
+pub struct Inbox {
+    pub region: String,
+    pub sqs: aws_sdk_sqs::Client,
+    pub topic_arn: String,
+    pub queue_url: String,
+}
+
+impl Inbox {
+    /// Makes the topic and the queue subscribed to it in `region` of `moto`.
+    pub async fn new(moto: Moto, region: &str, topic: &str, queue: &str) -> Inbox {
+        let sdk = moto.sdk_config(region).await;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let (topic_arn, queue_url) = topic_with_inbox(&sdk, &sqs, topic, queue).await;
+        Inbox {
+            region: region.to_string(),
+            sqs,
+            topic_arn,
+            queue_url,
+        }
+    }
+
+    /// As [`World::notifications`]: one look, the messages stay in the queue.
+    pub async fn notifications(&self) -> Vec<Value> {
+        look(&self.sqs, &self.queue_url).await
+    }
+
+    /// As [`World::take_notifications`]: every message, read and deleted.
+    pub async fn take_notifications(&self) -> Vec<Value> {
+        take(&self.sqs, &self.queue_url).await
+    }
+}
+
+/// One look at the queue (at most 10 messages, waiting up to 1 s): SNS's JSON envelope of each.
+async fn look(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<Value> {
+    let received = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    received
+        .messages
+        .unwrap_or_default()
+        .iter()
+        .map(|message| serde_json::from_str(message.body().unwrap()).unwrap())
+        .collect()
+}
+
+/// Every message in the queue, read and deleted: SNS's JSON envelope of each.
+async fn take(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<Value> {
+    let mut taken = Vec::new();
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return taken;
+        }
+        let mut entries = Vec::new();
+        for (n, message) in messages.iter().enumerate() {
+            taken.push(serde_json::from_str(message.body().unwrap()).unwrap());
+            entries.push(
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(n.to_string())
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .build()
+                    .unwrap(),
+            );
+        }
+        sqs.delete_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
     }
 }
 
