@@ -24,6 +24,12 @@ pub use policy::validate::FUNCTION_NAME_SUFFIX;
 /// same limit validation applies.
 pub const MAX_STACK_NAME_CHARS: usize = policy::validate::MAX_STACK_NAME;
 
+/// CloudFormation's limit for an `AWS::Glue::UsageProfile` name (Glue's own API allows 255).
+pub const MAX_USAGE_PROFILE_NAME_CHARS: usize = 128;
+/// An override's profile is `<stack name>-override-<override name>`
+/// (`policy::guardrails::profile_name`).
+const OVERRIDE_PROFILE_INFIX: &str = "-override-";
+
 /// Days the enforcer's log group keeps its logs.
 const LOG_RETENTION_DAYS: u32 = 30;
 /// Seconds the Lambda may run beyond `enforcement.wait_for_ready_seconds`.
@@ -53,6 +59,27 @@ pub enum RenderError {
          {MAX_STACK_NAME_CHARS}"
     )]
     StackNameTooLong { name: String, chars: usize },
+    #[error(
+        "{field}: the usage profile `{profile}` has {chars} characters; CloudFormation allows \
+         {MAX_USAGE_PROFILE_NAME_CHARS} (AWS::Glue::UsageProfile), so stack.name and the override \
+         name together may have at most {max_together}: shorten either",
+        max_together = MAX_USAGE_PROFILE_NAME_CHARS - OVERRIDE_PROFILE_INFIX.len()
+    )]
+    UsageProfileNameTooLong {
+        /// `overrides[<i>].name`.
+        field: String,
+        profile: String,
+        chars: usize,
+    },
+    #[error(
+        "organization.regions: empty; the guardrail policy is created in the first Region listed"
+    )]
+    OrganizationWithoutRegions,
+    #[error(
+        "organization.notifications_topic_arn: `{arn}` is not an SNS topic ARN \
+         (`arn:<partition>:sns:<region>:<account>:<name>`)"
+    )]
+    InvalidCentralTopicArn { arn: String },
     #[error(
         "{field}: `{id}` is not an EC2 id (`subnet-` or `sg-` and 8 or 17 hexadecimal digits); the \
          role's permissions list these ids, so nothing else may reach the template"
@@ -102,9 +129,10 @@ pub fn render_stack(policy: &policy::Policy) -> Result<String, RenderError> {
     if let Some(network) = &policy.network {
         network_ids_are_ec2_ids(network)?;
     }
+    usage_profile_names_fit(policy)?;
+    let mut view = StackView::of(policy)?;
     let env = environment()?;
     let template = env.get_template(STACK_TEMPLATE)?;
-    let mut view = StackView::of(policy);
     let rendered = template.render(&view)?;
     if rendered.len() <= MAX_TEMPLATE_BODY_BYTES {
         return Ok(rendered);
@@ -166,6 +194,28 @@ fn network_ids_are_ec2_ids(network: &policy::Network) -> Result<(), RenderError>
     Ok(())
 }
 
+/// Every usage profile's name within CloudFormation's limit: a long stack name and a long override
+/// name are each valid, but not always together.
+fn usage_profile_names_fit(policy: &policy::Policy) -> Result<(), RenderError> {
+    for profile in policy::guardrails::usage_profiles(policy) {
+        let chars = profile.name.chars().count();
+        if chars <= MAX_USAGE_PROFILE_NAME_CHARS {
+            continue;
+        }
+        let set = &profile.boundary_sets[0];
+        let field = match policy.overrides.iter().position(|rule| &rule.name == set) {
+            Some(i) => format!("overrides[{i}].name"),
+            None => "stack.name".to_string(),
+        };
+        return Err(RenderError::UsageProfileNameTooLong {
+            field,
+            profile: profile.name,
+            chars,
+        });
+    }
+    Ok(())
+}
+
 /// `template` when it is within CloudFormation's `TemplateBody` limit; otherwise the error names
 /// the policy field that adds the most to it.
 fn fits_in_template_body(template: String, policy: &policy::Policy) -> Result<String, RenderError> {
@@ -176,7 +226,9 @@ fn fits_in_template_body(template: String, policy: &policy::Policy) -> Result<St
     // What the overrides add (their usage profiles and denies): the template in its smallest
     // form with them and without them.
     let smallest = |policy: &policy::Policy| -> usize {
-        let mut view = StackView::of(policy);
+        let Ok(mut view) = StackView::of(policy) else {
+            return 0;
+        };
         view.policy_lines = Vec::new();
         view.policy_shown = false;
         environment()
@@ -256,6 +308,60 @@ struct StackView<'a> {
     /// `<stack>-session-guardrails`: a fixed name, so that an update never replaces the policy
     /// (a replacement would fail while roles have it attached).
     guardrail_policy_name: String,
+    /// The policy's `organization` (a StackSets deploy), as far as the template is concerned.
+    organization: Option<OrganizationView>,
+    /// `organization.notifications_topic_arn`: the function's `CENTRAL_TOPIC_ARN` and the role's
+    /// permissions to publish to it.
+    central_topic: Option<CentralTopicView>,
+}
+
+/// What org mode changes in the template.
+#[derive(Serialize)]
+struct OrganizationView {
+    /// The first of `organization.regions`: the one Region of each account whose stack instance
+    /// creates what IAM names once per account (the guardrail managed policy).
+    guardrail_region: String,
+}
+
+/// The organization's central topic, from its ARN.
+#[derive(Serialize, Debug, PartialEq)]
+struct CentralTopicView {
+    arn: String,
+    /// The keys a customer managed key of the topic can be: any key of the topic's partition and
+    /// Region (the key may live in another account than the topic).
+    kms_keys: String,
+    /// `sns.<topic region>.amazonaws.com`: the key is used only through SNS, in that Region.
+    kms_via_service: String,
+}
+
+impl CentralTopicView {
+    /// From `arn:<partition>:sns:<region>:<account>:<name>`; `None` when it is not one.
+    fn of(arn: &str) -> Option<CentralTopicView> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let ["arn", partition, "sns", region, account, name] = parts[..] else {
+            return None;
+        };
+        let word = |text: &str| {
+            !text.is_empty()
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
+        let topic_name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if !word(partition)
+            || !word(region)
+            || !policy::validate::valid_account_id(account)
+            || name.is_empty()
+            || !name.chars().all(topic_name)
+        {
+            return None;
+        }
+        Some(CentralTopicView {
+            arn: arn.to_string(),
+            kms_keys: format!("arn:{partition}:kms:{region}:*:key/*"),
+            kms_via_service: format!("sns.{region}.amazonaws.com"),
+        })
+    }
 }
 
 /// One `AWS::Glue::UsageProfile`.
@@ -324,7 +430,9 @@ fn upper_camel(name: &str) -> String {
 /// The guardrail managed policy's statements: the denies, then read access to the stack's
 /// profiles (Glue checks `glue:GetUsageProfile` on the caller's profile when it creates a
 /// session). The profile ARNs are `Fn::Sub` strings: the template is the same in every account.
-/// Override names are letters, digits, `-` and `_`, so no `${` reaches `Fn::Sub`.
+/// Override names are letters, digits, `-` and `_`, so no `${` reaches `Fn::Sub`. With an
+/// `organization` the one policy of an account (created in the first Region) serves the
+/// profiles of every Region, so the ARNs name any Region (`*`).
 fn guardrail_statements(policy: &policy::Policy) -> Vec<serde_json::Value> {
     let (denies, _) = policy::guardrails::denies(policy, policy::guardrails::Layer::ManagedPolicy);
     let mut statements: Vec<serde_json::Value> =
@@ -338,9 +446,14 @@ fn guardrail_statements(policy: &policy::Policy) -> Vec<serde_json::Value> {
     ]
     .into_iter()
     .map(|name| {
+        let region = if policy.organization.is_some() {
+            "*"
+        } else {
+            "${AWS::Region}"
+        };
         serde_json::json!({
             "Fn::Sub": format!(
-                "arn:${{AWS::Partition}}:glue:${{AWS::Region}}:${{AWS::AccountId}}:usageProfile/{name}"
+                "arn:${{AWS::Partition}}:glue:{region}:${{AWS::AccountId}}:usageProfile/{name}"
             )
         })
     })
@@ -432,7 +545,7 @@ struct TagView {
 }
 
 impl<'a> StackView<'a> {
-    fn of(policy: &'a policy::Policy) -> StackView<'a> {
+    fn of(policy: &'a policy::Policy) -> Result<StackView<'a>, RenderError> {
         let (mode, action) = match policy.enforcement.mode {
             policy::Mode::Audit => ("audit", "none"),
             policy::Mode::Enforce => match policy.enforcement.action {
@@ -453,7 +566,29 @@ impl<'a> StackView<'a> {
             ("audit", _) => "audit mode, notify only".to_string(),
             (_, action) => format!("enforce mode, {action} out-of-bounds sessions"),
         };
-        StackView {
+        let organization = match &policy.organization {
+            None => None,
+            Some(organization) => Some(OrganizationView {
+                guardrail_region: organization
+                    .regions
+                    .first()
+                    .ok_or(RenderError::OrganizationWithoutRegions)?
+                    .clone(),
+            }),
+        };
+        let central_topic = match policy
+            .organization
+            .as_ref()
+            .and_then(|organization| organization.notifications_topic_arn.as_deref())
+        {
+            None => None,
+            Some(arn) => Some(CentralTopicView::of(arn).ok_or_else(|| {
+                RenderError::InvalidCentralTopicArn {
+                    arn: arn.to_string(),
+                }
+            })?),
+        };
+        Ok(StackView {
             stack_name: &policy.stack.name,
             region: policy.stack.region.as_deref(),
             description: format!(
@@ -483,7 +618,9 @@ impl<'a> StackView<'a> {
             usage_profiles: profile_views(policy),
             guardrail_statements: guardrail_statements(policy),
             guardrail_policy_name: guardrail_policy_name(&policy.stack.name),
-        }
+            organization,
+            central_topic,
+        })
     }
 }
 
@@ -597,6 +734,11 @@ pub struct Render {
     /// characters (what does not fit is named on stderr).
     #[arg(long, requires = "policy")]
     scp: bool,
+    /// Print the access policy of the organization's central SNS topic
+    /// (organization.notifications_topic_arn) instead of the stack: every account of the
+    /// organization (aws:PrincipalOrgID) may publish to it. The topic's owner applies it.
+    #[arg(long, requires = "policy", conflicts_with = "scp")]
+    central: bool,
 }
 
 impl Render {
@@ -615,6 +757,9 @@ impl Render {
         let policy = paths::load_policy(&policy_file)?;
         if self.scp {
             return print_scp(&policy, &policy_file, self.out.as_deref());
+        }
+        if self.central {
+            return print_central_topic_policy(&policy, &policy_file, self.out.as_deref());
         }
         let template = render_stack(&policy)
             .map_err(|error| anyhow::anyhow!("{}: {error}", paths::shown(&policy_file)))?;
@@ -684,6 +829,62 @@ fn print_scp(
         None => std::io::stdout()
             .write_all(text.as_bytes())
             .context("writing the SCP to stdout")?,
+    }
+    Ok(Exit::Success)
+}
+
+/// The access policy of the organization's central topic (`organization.notifications_topic_arn`):
+/// `sns:Publish` on the topic for any principal of the organization (`aws:PrincipalOrgID`), which
+/// is what every account's enforcer needs, and nothing else (the topic's owner manages it with
+/// its own IAM permissions). `None` without an organization or a central topic.
+pub fn central_topic_policy(policy: &policy::Policy) -> Option<serde_json::Value> {
+    let organization = policy.organization.as_ref()?;
+    let topic = organization.notifications_topic_arn.as_deref()?;
+    Some(serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "GuardsOfTheOrganizationPublish",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "sns:Publish",
+            "Resource": topic,
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization.id}},
+        }],
+    }))
+}
+
+/// `render --central`: the central topic's access policy (pretty JSON) on stdout or `--out`.
+/// Exit 1, saying which field is missing, when the policy names no central topic.
+fn print_central_topic_policy(
+    policy: &policy::Policy,
+    policy_file: &Path,
+    out: Option<&Path>,
+) -> anyhow::Result<Exit> {
+    let shown = paths::shown(policy_file);
+    let Some(document) = central_topic_policy(policy) else {
+        let missing = if policy.organization.is_none() {
+            "has no `organization` section, so no organization.notifications_topic_arn"
+        } else {
+            "sets no organization.notifications_topic_arn"
+        };
+        eprintln!(
+            "{shown}: no central topic policy: the policy {missing} (the central SNS topic every \
+             account's enforcer also publishes to)"
+        );
+        return Ok(Exit::Failed);
+    };
+    let text = serde_json::to_string_pretty(&document).context("encoding the topic policy")? + "\n";
+    match out {
+        Some(out) => {
+            write_atomically(out, &text)?;
+            eprintln!(
+                "wrote the central topic policy for {shown} to {}",
+                paths::shown(out)
+            );
+        }
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .context("writing the topic policy to stdout")?,
     }
     Ok(Exit::Success)
 }

@@ -236,3 +236,82 @@ fn render_scp_prints_the_denies_within_the_size_limit_or_names_what_it_dropped()
             .contains("requires neither a VPC connection nor tags")
     );
 }
+
+/// `render --central`: the central topic's access policy as pretty JSON, on stdout or in
+/// `--out`; exit 1 naming the file and the missing field when the policy has no central topic.
+#[test]
+fn render_central_prints_the_topic_policy_or_names_the_missing_field() {
+    let sample =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/samples/organization.yaml");
+    let output = xtask(&["render", "--central", "--policy"], &[&sample]);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("\n  \"Statement\": ["), "pretty JSON: {text}");
+    let document: serde_json::Value = serde_json::from_str(&text).expect("the policy is JSON");
+    let statements = document["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    let publish = &statements[0];
+    assert_eq!(publish["Effect"], "Allow");
+    assert_eq!(publish["Action"], "sns:Publish");
+    assert_eq!(publish["Principal"]["AWS"], "*");
+    assert_eq!(
+        publish["Resource"],
+        "arn:aws:sns:eu-west-1:111122223333:glue-guard-central"
+    );
+    assert_eq!(
+        publish["Condition"]["StringEquals"]["aws:PrincipalOrgID"],
+        "o-a1b2c3d4e5"
+    );
+
+    let scratch = Scratch::new("central");
+    let out = scratch.0.join("central.json");
+    let output = xtask(
+        &["render", "--central", "--policy"],
+        &[&sample, Path::new("--out"), &out],
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert!(output.stdout.is_empty());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
+
+    // An organization without a central topic, and no organization at all.
+    let without = scratch.file(
+        "no-topic.yaml",
+        &std::fs::read_to_string(&sample)
+            .unwrap()
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("notifications_topic_arn:"))
+            .map(|line| format!("{line}\n"))
+            .collect::<String>(),
+    );
+    let none = scratch.file("none.yaml", GOOD);
+    for (policy, says) in [
+        (&without, "sets no organization.notifications_topic_arn"),
+        (&none, "has no `organization` section"),
+    ] {
+        let output = xtask(
+            &["render", "--central", "--policy"],
+            &[policy, Path::new("--out"), &scratch.0.join("x.json")],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(output.stdout.is_empty());
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(
+            stderr.contains(policy.file_name().unwrap().to_str().unwrap()),
+            "names the file: {stderr}"
+        );
+        assert!(
+            stderr.contains("organization.notifications_topic_arn"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(
+        scratch.names(),
+        ["central.json", "no-topic.yaml", "none.yaml"],
+        "nothing written on failure"
+    );
+
+    // Either the SCP or the central topic's policy, not both.
+    let output = xtask(&["render", "--central", "--scp", "--policy"], &[&sample]);
+    assert_eq!(output.status.code(), Some(2));
+}

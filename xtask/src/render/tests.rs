@@ -17,7 +17,13 @@ fn cases_dir() -> PathBuf {
     paths::root().join("tests/render-cases")
 }
 
-/// Every render case: the default policy, then `tests/render-cases/*.yaml` by name.
+/// The sample policy of an organization deploy (StackSets), with a central topic: org mode.
+fn organization_sample() -> PathBuf {
+    paths::policies_dir().join("samples/organization.yaml")
+}
+
+/// Every render case: the default policy, then `tests/render-cases/*.yaml` by name, then the
+/// organization sample.
 fn case_files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(cases_dir())
         .expect("tests/render-cases exists")
@@ -26,6 +32,7 @@ fn case_files() -> Vec<PathBuf> {
         .collect();
     files.sort();
     files.insert(0, paths::policies_dir().join("default.yaml"));
+    files.push(organization_sample());
     files
 }
 
@@ -160,6 +167,19 @@ fn references_in(value: &Value, found: &mut Vec<String>) {
         Value::Tagged(tagged) if tagged.tag == "GetAtt" => {
             let path = tagged.value.as_str().expect("GetAtt as Resource.Attribute");
             found.push(path.split('.').next().unwrap_or_default().to_string());
+        }
+        // `!Sub "…${Name}…"`: each `${Name}` (or `${Resource.Attribute}`) is a reference.
+        Value::Tagged(tagged) if tagged.tag == "Sub" && tagged.value.is_string() => {
+            let mut text = tagged.value.as_str().unwrap_or_default();
+            while let Some(start) = text.find("${") {
+                let rest = &text[start + 2..];
+                let Some(end) = rest.find('}') else { break };
+                let name = &rest[..end];
+                if !name.starts_with('!') {
+                    found.push(name.split('.').next().unwrap_or_default().to_string());
+                }
+                text = &rest[end + 1..];
+            }
         }
         Value::Tagged(tagged) => references_in(&tagged.value, found),
         Value::Sequence(items) => items.iter().for_each(|item| references_in(item, found)),
@@ -793,7 +813,7 @@ fn the_key_rotates_has_an_alias_and_only_the_right_principals_use_it() {
     assert_eq!(key["EnableKeyRotation"], true);
     let alias = properties(&doc, "GuardKeyAlias");
     assert_eq!(alias["TargetKeyId"], ref_to("GuardKey"));
-    assert_eq!(alias["AliasName"], sub("alias/${AWS::StackName}"));
+    assert_eq!(alias["AliasName"], sub("alias/${GuardName}"));
 
     let account_root = sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root");
     let usage = [
@@ -804,7 +824,7 @@ fn the_key_rotates_has_an_alias_and_only_the_right_principals_use_it() {
     ];
     let lambda = sub("lambda.${AWS::Region}.amazonaws.com");
     let function_arn = sub(
-        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-enforcer",
+        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${GuardName}-enforcer",
     );
     let mut users = BTreeSet::new();
     for statement in statements(&key["KeyPolicy"]) {
@@ -986,7 +1006,7 @@ fn the_lambda_is_small_bounded_logged_and_reads_the_policy_from_its_environment(
         ref_to("ReservedConcurrency")
     );
     assert_eq!(doc["Parameters"]["ReservedConcurrency"]["Default"], 10);
-    assert_eq!(function["FunctionName"], sub("${AWS::StackName}-enforcer"));
+    assert_eq!(function["FunctionName"], sub("${GuardName}-enforcer"));
     assert_eq!(function["Role"], get_att("EnforcerRole.Arn"));
     let variables = &function["Environment"]["Variables"];
     assert_eq!(
@@ -997,7 +1017,11 @@ fn the_lambda_is_small_bounded_logged_and_reads_the_policy_from_its_environment(
         variables["NOTIFICATION_TOPIC_ARN"],
         ref_to("NotificationTopic")
     );
-    assert_eq!(variables["STACK_NAME"], ref_to("AWS::StackName"));
+    assert_eq!(variables["STACK_NAME"], ref_to("GuardName"));
+    assert!(
+        variables.get("CENTRAL_TOPIC_ARN").is_none(),
+        "no organization, no central topic"
+    );
     assert_eq!(variables["LEDGER_TABLE"], ref_to("NotificationLedger"));
     // The environment (the whole runtime policy) is encrypted with the stack's key.
     assert_eq!(function["KmsKeyArn"], get_att("GuardKey.Arn"));
@@ -1009,7 +1033,7 @@ fn the_lambda_is_small_bounded_logged_and_reads_the_policy_from_its_environment(
     let log_group = properties(&doc, "EnforcerLogGroup");
     assert_eq!(
         log_group["LogGroupName"],
-        sub("/aws/lambda/${AWS::StackName}-enforcer")
+        sub("/aws/lambda/${GuardName}-enforcer")
     );
     assert_eq!(log_group["RetentionInDays"], 30);
     assert_eq!(log_group["KmsKeyId"], get_att("GuardKey.Arn"));
@@ -1394,7 +1418,7 @@ fn the_notification_ledger_is_keyed_expiring_and_encrypted() {
     assert_eq!(table["DeletionPolicy"], "Delete");
     assert_eq!(table["UpdateReplacePolicy"], "Delete");
     let properties = &table["Properties"];
-    assert_eq!(properties["TableName"], sub("${AWS::StackName}-ledger"));
+    assert_eq!(properties["TableName"], sub("${GuardName}-ledger"));
     assert_eq!(properties["BillingMode"], "PAY_PER_REQUEST");
     assert_eq!(
         properties["KeySchema"],
@@ -2026,4 +2050,508 @@ fn a_template_over_the_limit_loses_its_comments_before_it_fails() {
             .any(|line| line.trim_start().starts_with('#'))
     );
     assert_eq!(parse(&stripped), parse(&commented));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names from the guard's name, and org mode (one stack instance per account and Region)
+
+/// The service limits on every name (and description) the template sets, by resource type and
+/// property: CloudFormation's resource schemas (Glue allows 255 for a usage profile through its
+/// own API, CloudFormation 128).
+const NAME_LIMITS: &[(&str, &str, usize)] = &[
+    ("AWS::Lambda::Function", "FunctionName", 64),
+    ("AWS::Lambda::Function", "Description", 256),
+    ("AWS::Logs::LogGroup", "LogGroupName", 512),
+    ("AWS::DynamoDB::Table", "TableName", 255),
+    ("AWS::CloudWatch::Alarm", "AlarmName", 255),
+    ("AWS::CloudWatch::Alarm", "AlarmDescription", 1024),
+    ("AWS::CloudWatch::Alarm", "MetricName", 255),
+    ("AWS::KMS::Alias", "AliasName", 256),
+    ("AWS::KMS::Key", "Description", 8192),
+    ("AWS::IAM::ManagedPolicy", "ManagedPolicyName", 128),
+    ("AWS::IAM::ManagedPolicy", "Description", 1000),
+    ("AWS::IAM::Role", "RoleName", 64),
+    ("AWS::IAM::Role", "Description", 1000),
+    ("AWS::IAM::RolePolicy", "PolicyName", 128),
+    (
+        "AWS::Glue::UsageProfile",
+        "Name",
+        MAX_USAGE_PROFILE_NAME_CHARS,
+    ),
+    ("AWS::Events::Rule", "Name", 64),
+    ("AWS::Events::Rule", "Description", 512),
+    ("AWS::SNS::Topic", "TopicName", 256),
+    ("AWS::SNS::Topic", "DisplayName", 100),
+    ("AWS::SQS::Queue", "QueueName", 80),
+];
+
+/// A `!Sub` string (or a plain one) with `${GuardName}` resolved to `guard`; `None` for a
+/// `!Ref`/`!GetAtt` (a name another resource has). Any other `${...}` left in it is an error:
+/// names derive from the guard's name only.
+fn resolved_name(value: &Value, guard: &str, at: &str) -> Option<String> {
+    let text = match value {
+        Value::String(text) => text.clone(),
+        Value::Tagged(tagged) if tagged.tag == "Sub" => tagged
+            .value
+            .as_str()
+            .unwrap_or_else(|| panic!("{at}: a one-string !Sub"))
+            .replace("${GuardName}", guard),
+        Value::Tagged(tagged) if tagged.tag == "Ref" || tagged.tag == "GetAtt" => {
+            assert_ne!(
+                tagged.value, "AWS::StackName",
+                "{at}: derive names from GuardName"
+            );
+            return None;
+        }
+        other => panic!("{at}: a name is a string, got {other:?}"),
+    };
+    assert!(
+        !text.contains("${"),
+        "{at}: `{text}` derives from something other than ${{GuardName}}"
+    );
+    Some(text)
+}
+
+/// Every name and description the template sets on a resource (a property ending in `Name` or
+/// `Description`), resolved for `guard`, with its limit: (`<id>.<property>`, value, limit).
+fn resource_names(doc: &Value, guard: &str) -> Vec<(String, String, usize)> {
+    let mut names = Vec::new();
+    for (id, body) in resources(doc) {
+        let id = id.as_str().unwrap();
+        let type_name = body["Type"].as_str().unwrap();
+        let Some(properties) = body["Properties"].as_mapping() else {
+            continue;
+        };
+        for (key, value) in properties {
+            let key = key.as_str().unwrap();
+            if !(key.ends_with("Name") || key.ends_with("Description")) {
+                continue;
+            }
+            let at = format!("{id}.{key}");
+            let Some(name) = resolved_name(value, guard, &at) else {
+                continue;
+            };
+            let limit = NAME_LIMITS
+                .iter()
+                .find(|(t, property, _)| *t == type_name && *property == key)
+                .map(|(_, _, limit)| *limit)
+                .unwrap_or_else(|| panic!("{at} ({type_name}): add its limit to NAME_LIMITS"));
+            names.push((at, name, limit));
+        }
+    }
+    names
+}
+
+/// Where `AWS::StackName` appears in `doc` outside the text that may mention it (the template's
+/// Metadata and Description, and parameter descriptions).
+fn stack_name_uses(doc: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    for (key, value) in doc.as_mapping().unwrap() {
+        let key = key.as_str().unwrap();
+        if key == "Metadata" || key == "Description" {
+            continue;
+        }
+        let mut strings = Vec::new();
+        if key == "Parameters" {
+            for parameter in value.as_mapping().unwrap().values() {
+                for (field, item) in parameter.as_mapping().unwrap() {
+                    if field != "Description" {
+                        strings_in(item, &mut strings);
+                    }
+                }
+            }
+        } else {
+            strings_in(value, &mut strings);
+        }
+        found.extend(
+            strings
+                .into_iter()
+                .filter(|text| text.contains("AWS::StackName"))
+                .map(|text| format!("{key}: {text}")),
+        );
+    }
+    found
+}
+
+/// A policy with the longest valid guard name (55 characters), a sweep (the longest alarm
+/// name), and an override whose profile name is as long as CloudFormation allows; in org mode
+/// when `organization` is given (a YAML block).
+fn longest_names_policy(organization: &str) -> policy::Policy {
+    let guard = format!("g{}", "x".repeat(MAX_STACK_NAME_CHARS - 1));
+    let override_name = "o"
+        .repeat(MAX_USAGE_PROFILE_NAME_CHARS - MAX_STACK_NAME_CHARS - OVERRIDE_PROFILE_INFIX.len());
+    policy_text(&format!(
+        "version: 1\nstack: {{name: {guard}}}\nsweep: {{every_minutes: 5}}\n\
+         boundaries: {{max_workers: 4}}\n\
+         overrides:\n  - name: {override_name}\n    principals: [\"arn:aws:iam::123456789012:role/R\"]\n    \
+         boundaries: {{max_workers: 8}}\n{organization}"
+    ))
+}
+
+const ORGANIZATION_YAML: &str = "organization:\n  id: o-a1b2c3d4e5\n  \
+     organizational_units: [r-ab12]\n  regions: [us-east-1, eu-west-1]\n  \
+     notifications_topic_arn: arn:aws:sns:eu-west-1:111122223333:central\n";
+
+/// StackSets names a stack instance `StackSet-<set>-<uuid>`: every name comes from the GuardName
+/// parameter (the policy's stack.name, which it cannot drift from), and with the longest valid
+/// guard name each one is within its service's limit. A `${AWS::StackName}` in a name fails here.
+#[test]
+fn every_name_derives_from_the_guard_name_and_fits_its_limit_at_the_longest_name() {
+    for organization in ["", ORGANIZATION_YAML] {
+        let policy = longest_names_policy(organization);
+        let guard = policy.stack.name.clone();
+        assert_eq!(guard.chars().count(), 55);
+        let doc = rendered(&policy);
+
+        let parameter = &doc["Parameters"]["GuardName"];
+        assert_eq!(parameter["Type"], "String");
+        assert_eq!(parameter["Default"], guard.as_str());
+        assert_eq!(
+            one_or_many(&parameter["AllowedValues"]),
+            vec![Value::from(guard.as_str())],
+            "the policy fixes the name: a stack cannot be given another"
+        );
+        assert!(
+            parameter["Description"]
+                .as_str()
+                .is_some_and(|text| text.contains("StackSet-")),
+            "the parameter says why it exists"
+        );
+        assert_eq!(
+            stack_name_uses(&doc),
+            Vec::<String>::new(),
+            "names derive from GuardName"
+        );
+
+        let names = resource_names(&doc, &guard);
+        for (at, name, limit) in &names {
+            assert!(
+                name.chars().count() <= *limit,
+                "{at}: `{name}` has {} characters, more than {limit}",
+                name.chars().count()
+            );
+        }
+        let name_of = |at: &str| {
+            names
+                .iter()
+                .find(|(found, _, _)| found == at)
+                .map(|(_, name, _)| name.clone())
+                .unwrap_or_else(|| panic!("no {at}"))
+        };
+        let function = name_of("EnforcerFunction.FunctionName");
+        assert_eq!(function, format!("{guard}-enforcer"));
+        assert_eq!(function.len(), 64, "exactly Lambda's limit");
+        assert_eq!(
+            name_of("EnforcerLogGroup.LogGroupName"),
+            format!("/aws/lambda/{guard}-enforcer")
+        );
+        assert_eq!(
+            name_of("NotificationLedger.TableName"),
+            format!("{guard}-ledger")
+        );
+        assert_eq!(name_of("GuardKeyAlias.AliasName"), format!("alias/{guard}"));
+        assert_eq!(
+            name_of("GuardrailPolicy.ManagedPolicyName"),
+            guardrail_policy_name(&guard)
+        );
+        assert_eq!(
+            name_of("SweepRuleFailedInvocationsAlarm.AlarmName"),
+            format!("{guard}-sweep-rule-failed-invocations")
+        );
+        let longest_profile = of_type(&doc, "AWS::Glue::UsageProfile")
+            .iter()
+            .map(|(_, body)| body["Properties"]["Name"].as_str().unwrap().chars().count())
+            .max();
+        assert_eq!(longest_profile, Some(MAX_USAGE_PROFILE_NAME_CHARS));
+        // What the template could name but leaves to CloudFormation: its one role.
+        assert_eq!(of_type(&doc, "AWS::IAM::Role").len(), 1);
+        assert!(properties(&doc, "EnforcerRole").get("RoleName").is_none());
+
+        // The key policy names the function and its log group as they are named.
+        let with_guard = |value: &Value| match value {
+            Value::Tagged(tagged) if tagged.tag == "Sub" => tagged
+                .value
+                .as_str()
+                .unwrap()
+                .replace("${GuardName}", &guard),
+            other => panic!("a !Sub ARN, got {other:?}"),
+        };
+        let key_policy = &properties(&doc, "GuardKey")["KeyPolicy"];
+        for sid in [
+            "AccountSetsTheEnforcerEnvironmentThroughLambda",
+            "EnforcerRoleDecryptsItsEnvironmentThroughLambda",
+        ] {
+            let condition = &with_sid(key_policy, sid)["Condition"]["StringEquals"];
+            let arn = with_guard(&condition["kms:EncryptionContext:aws:lambda:FunctionArn"]);
+            assert!(
+                arn.ends_with(&format!(":function:{function}")),
+                "{sid}: {arn}"
+            );
+        }
+        let condition =
+            &with_sid(key_policy, "LogsEncryptsTheEnforcerLogGroup")["Condition"]["ArnEquals"];
+        let arn = with_guard(&condition["kms:EncryptionContext:aws:logs:arn"]);
+        assert!(
+            arn.ends_with(&format!(
+                ":log-group:{}",
+                name_of("EnforcerLogGroup.LogGroupName")
+            )),
+            "{arn}"
+        );
+        // The function's STACK_NAME is the guard's name too.
+        assert_eq!(
+            properties(&doc, "EnforcerFunction")["Environment"]["Variables"]["STACK_NAME"],
+            ref_to("GuardName")
+        );
+    }
+}
+
+/// The check above would catch a name built from the stack's name again: in a resource name,
+/// a `!Ref`, or a description.
+#[test]
+fn a_name_built_from_the_stack_name_is_found() {
+    let template = render(&default_policy());
+    assert_eq!(stack_name_uses(&parse(&template)), Vec::<String>::new());
+    for (from, to) in [
+        (
+            "FunctionName: !Sub \"${GuardName}-enforcer\"",
+            "FunctionName: !Sub \"${AWS::StackName}-enforcer\"",
+        ),
+        (
+            "STACK_NAME: !Ref GuardName",
+            "STACK_NAME: !Ref AWS::StackName",
+        ),
+        (
+            "Description: !Sub \"Glue Session Guard ${GuardName}: the enforcer Lambda\"",
+            "Description: !Sub \"Glue Session Guard ${AWS::StackName}: the enforcer Lambda\"",
+        ),
+    ] {
+        assert!(template.contains(from), "{from}");
+        let found = stack_name_uses(&parse(&template.replace(from, to)));
+        assert_eq!(found.len(), 1, "{to}: {found:?}");
+        assert!(found[0].starts_with("Resources: "), "{found:?}");
+    }
+}
+
+/// The longest stack name and the longest override name are each valid, but their usage
+/// profile's name would pass CloudFormation's 128 characters: an error naming the override.
+#[test]
+fn a_usage_profile_name_too_long_for_cloudformation_is_an_error_naming_the_override() {
+    let mut policy = longest_names_policy("");
+    policy.overrides[0].name.push('o');
+    let error = render_stack(&policy).expect_err("129 characters");
+    assert!(
+        matches!(
+            &error,
+            RenderError::UsageProfileNameTooLong { field, chars: 129, .. }
+                if field == "overrides[0].name"
+        ),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.starts_with("overrides[0].name: "), "{message}");
+    assert!(message.contains("at most 118"), "{message}");
+}
+
+/// Org mode: IAM names are per account, and StackSets deploys one stack instance per account
+/// and Region, so the guardrail policy (and its output) exist only in the first listed Region,
+/// and read the usage profiles of every Region. Nothing else is conditional.
+#[test]
+fn in_org_mode_the_guardrail_policy_is_created_in_the_first_region_only() {
+    let doc = rendered(&load(&organization_sample()));
+    let conditions = doc["Conditions"].as_mapping().expect("Conditions");
+    assert_eq!(conditions.len(), 1);
+    assert_eq!(
+        doc["Conditions"]["GuardrailRegion"],
+        intrinsic("Equals", yaml("[!Ref AWS::Region, eu-west-1]"))
+    );
+    assert_eq!(
+        resource(&doc, "GuardrailPolicy")["Condition"],
+        "GuardrailRegion"
+    );
+    assert_eq!(
+        doc["Outputs"]["GuardrailPolicyArn"]["Condition"],
+        "GuardrailRegion"
+    );
+    for (id, body) in resources(&doc) {
+        if id != "GuardrailPolicy" {
+            assert!(body.get("Condition").is_none(), "{id:?}");
+        }
+    }
+    let read = with_sid(
+        &properties(&doc, "GuardrailPolicy")["PolicyDocument"],
+        "ReadTheStackUsageProfiles",
+    );
+    assert_eq!(
+        one_or_many(&read["Resource"])
+            .iter()
+            .map(|resource| resource["Fn::Sub"].clone())
+            .collect::<Vec<_>>(),
+        [
+            "arn:${AWS::Partition}:glue:*:${AWS::AccountId}:usageProfile/glue-session-guard-default",
+            "arn:${AWS::Partition}:glue:*:${AWS::AccountId}:usageProfile/glue-session-guard-override-*",
+        ]
+        .map(Value::from),
+        "every Region's profiles"
+    );
+
+    // The Region is the first listed, whatever it is.
+    let mut policy = load(&organization_sample());
+    policy.organization.as_mut().unwrap().regions = vec!["ap-southeast-2".to_string()];
+    assert_eq!(
+        rendered(&policy)["Conditions"]["GuardrailRegion"],
+        intrinsic("Equals", yaml("[!Ref AWS::Region, ap-southeast-2]"))
+    );
+    policy.organization.as_mut().unwrap().regions.clear();
+    let error = render_stack(&policy).expect_err("no Region");
+    assert!(matches!(error, RenderError::OrganizationWithoutRegions));
+    assert!(
+        error.to_string().starts_with("organization.regions: "),
+        "{error}"
+    );
+
+    // Without an organization: no condition anywhere, and the profiles of this Region.
+    let doc = rendered(&default_policy());
+    assert!(doc.get("Conditions").is_none());
+    assert!(resource(&doc, "GuardrailPolicy").get("Condition").is_none());
+    assert!(
+        doc["Outputs"]["GuardrailPolicyArn"]
+            .get("Condition")
+            .is_none()
+    );
+}
+
+/// `organization.notifications_topic_arn`: the function gets it as CENTRAL_TOPIC_ARN, and the
+/// role may publish to exactly that topic, and use a key of the topic's Region through SNS
+/// there (for a topic encrypted with a customer managed key). Without it, neither.
+#[test]
+fn a_central_topic_is_in_the_environment_and_the_role_may_publish_to_it_only() {
+    let topic = "arn:aws:sns:eu-west-1:111122223333:glue-guard-central";
+    let policy = load(&organization_sample());
+    assert_eq!(
+        policy
+            .organization
+            .as_ref()
+            .unwrap()
+            .notifications_topic_arn
+            .as_deref(),
+        Some(topic)
+    );
+    let doc = rendered(&policy);
+    let variables = &properties(&doc, "EnforcerFunction")["Environment"]["Variables"];
+    assert_eq!(variables["CENTRAL_TOPIC_ARN"], topic);
+    assert_eq!(
+        variables["NOTIFICATION_TOPIC_ARN"],
+        ref_to("NotificationTopic")
+    );
+    let document = &properties(&doc, "EnforcerRolePolicy")["PolicyDocument"];
+    let publish: Vec<Value> = statements(document)
+        .iter()
+        .filter(|statement| one_or_many(&statement["Action"]).contains(&"sns:Publish".into()))
+        .map(|statement| statement["Resource"].clone())
+        .collect();
+    assert_eq!(publish, [ref_to("NotificationTopic"), Value::from(topic)]);
+    let central = with_sid(document, "PublishToTheCentralTopic");
+    assert_eq!(central["Action"], "sns:Publish");
+    let key = with_sid(document, "UseTheCentralTopicKeyThroughSns");
+    assert_eq!(
+        one_or_many(&key["Action"]),
+        ["kms:Decrypt", "kms:GenerateDataKey"].map(Value::from)
+    );
+    assert_eq!(key["Resource"], "arn:aws:kms:eu-west-1:*:key/*");
+    assert_eq!(
+        key["Condition"]["StringEquals"]["kms:ViaService"],
+        "sns.eu-west-1.amazonaws.com"
+    );
+
+    // An organization without a central topic, and no organization: neither.
+    let mut without = policy.clone();
+    without
+        .organization
+        .as_mut()
+        .unwrap()
+        .notifications_topic_arn = None;
+    for policy in [without, default_policy()] {
+        let doc = rendered(&policy);
+        let variables = &properties(&doc, "EnforcerFunction")["Environment"]["Variables"];
+        assert!(variables.get("CENTRAL_TOPIC_ARN").is_none());
+        let document = &properties(&doc, "EnforcerRolePolicy")["PolicyDocument"];
+        for sid in [
+            "PublishToTheCentralTopic",
+            "UseTheCentralTopicKeyThroughSns",
+        ] {
+            assert!(
+                statements(document)
+                    .iter()
+                    .all(|statement| statement["Sid"] != sid),
+                "{sid}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_central_topic_is_read_from_its_arn_or_refused_naming_the_field() {
+    assert_eq!(
+        CentralTopicView::of("arn:aws-cn:sns:cn-north-1:111122223333:guard_central"),
+        Some(CentralTopicView {
+            arn: "arn:aws-cn:sns:cn-north-1:111122223333:guard_central".to_string(),
+            kms_keys: "arn:aws-cn:kms:cn-north-1:*:key/*".to_string(),
+            kms_via_service: "sns.cn-north-1.amazonaws.com".to_string(),
+        })
+    );
+    for arn in [
+        "",
+        "arn:aws:sqs:eu-west-1:111122223333:central",
+        "arn:aws:sns:eu-west-1:1111:central",
+        "arn:aws:sns:EU-west-1:111122223333:central",
+        "arn:aws:sns:eu-west-1:111122223333:",
+        "arn:aws:sns:eu-west-1:111122223333:central\"\n  Evil: 1",
+    ] {
+        assert_eq!(CentralTopicView::of(arn), None, "{arn}");
+    }
+    let mut policy = load(&organization_sample());
+    policy
+        .organization
+        .as_mut()
+        .unwrap()
+        .notifications_topic_arn = Some("arn:aws:sns:eu-west-1:1111:central".to_string());
+    let error = render_stack(&policy).expect_err("not a topic ARN");
+    assert!(matches!(error, RenderError::InvalidCentralTopicArn { .. }));
+    assert!(
+        error
+            .to_string()
+            .starts_with("organization.notifications_topic_arn: "),
+        "{error}"
+    );
+}
+
+/// `render --central`: the organization's accounts may publish to the central topic, and that
+/// is all the document allows.
+#[test]
+fn the_central_topic_policy_lets_the_organization_publish_and_nothing_else() {
+    let policy = load(&organization_sample());
+    let document = central_topic_policy(&policy).expect("the sample has a central topic");
+    assert_eq!(
+        document,
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "GuardsOfTheOrganizationPublish",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "sns:Publish",
+                "Resource": "arn:aws:sns:eu-west-1:111122223333:glue-guard-central",
+                "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}},
+            }],
+        })
+    );
+    let mut without = policy.clone();
+    without
+        .organization
+        .as_mut()
+        .unwrap()
+        .notifications_topic_arn = None;
+    assert_eq!(central_topic_policy(&without), None);
+    assert_eq!(central_topic_policy(&default_policy()), None);
 }
