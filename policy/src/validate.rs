@@ -408,6 +408,18 @@ impl Checker<'_> {
                         rule.name
                     ),
                 );
+            } else if policy.stack.name.len() + "-override-".len() + rule.name.len()
+                > MAX_USAGE_PROFILE_NAME
+            {
+                self.fail(
+                    &join(&at, "name"),
+                    format!(
+                        "`{}` makes its Glue usage profile's name `{}-override-{}` longer than \
+                         the {MAX_USAGE_PROFILE_NAME} characters CloudFormation allows; shorten \
+                         the override's name or stack.name",
+                        rule.name, policy.stack.name, rule.name
+                    ),
+                );
             }
             if rule.principals.is_empty() {
                 self.fail(
@@ -1132,6 +1144,9 @@ pub fn valid_organization_id(id: &str) -> bool {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
     })
 }
+
+/// Longest name CloudFormation takes for an `AWS::Glue::UsageProfile` (`Name`, 1 to 128).
+pub const MAX_USAGE_PROFILE_NAME: usize = 128;
 
 /// What the stack's function name adds to the stack name: `<stack>-enforcer`.
 pub const FUNCTION_NAME_SUFFIX: &str = "-enforcer";

@@ -751,7 +751,12 @@ fn organization_ids_regions_and_percentages_are_checked_each_at_its_place() {
 
 #[test]
 fn the_organization_id_has_its_shape() {
-    for bad in ["o-short", "O-A1B2C3D4E5", "org-a1b2c3d4e5", "o-a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e"] {
+    for bad in [
+        "o-short",
+        "O-A1B2C3D4E5",
+        "org-a1b2c3d4e5",
+        "o-a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e",
+    ] {
         assert_eq!(
             one_error(&with_organization(&[
                 "organizational_units: [r-ab12]",
@@ -922,4 +927,22 @@ fn stacks_are_kept_on_account_removal_only_with_auto_deployment() {
         one_error(&text),
         "p.yaml:10:3: organization.retain_stacks_on_account_removal: applies only with `auto_deployment: true` (StackSets keeps or removes the stack of an account that leaves the OUs only when it deploys to accounts that join them); remove it, or turn auto_deployment on"
     );
+}
+
+#[test]
+fn an_override_name_that_makes_its_usage_profile_name_too_long_is_refused() {
+    let stack = "s".repeat(55);
+    let name = "o".repeat(64);
+    let text = format!(
+        "version: 1\nstack: {{name: {stack}}}\nboundaries: {{max_workers: 10}}\noverrides:\n  - name: {name}\n    principals: [\"arn:aws:iam::*:role/A\"]\n    boundaries: {{max_workers: 20}}\n"
+    );
+    assert_eq!(
+        one_error(&text),
+        format!(
+            "p.yaml:5:5: overrides[0].name: `{name}` makes its Glue usage profile's name `{stack}-override-{name}` longer than the 128 characters CloudFormation allows; shorten the override's name or stack.name"
+        )
+    );
+    // 63 characters fit: 55 + 10 + 63 = 128.
+    let fits = text.replace(&name, &"o".repeat(63));
+    assert!(load_policy("p.yaml", fits.as_bytes()).is_ok());
 }

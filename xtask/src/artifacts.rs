@@ -16,9 +16,15 @@ use sha2::{Digest, Sha256};
 /// The bucket for one stack in one account and region. S3 names are global, lower case and at
 /// most 63 characters, so the stack name enters as a short hash (the bucket is tagged with it).
 pub fn bucket_name(stack_name: &str, account: &str, region: &str) -> String {
+    format!("{}-{region}", bucket_prefix(stack_name, account))
+}
+
+/// The name of every artifact bucket of one stack in one account, without the Region:
+/// `deploy --org` passes it as `CodeBucket`, and each stack instance adds its own Region.
+pub fn bucket_prefix(stack_name: &str, account: &str) -> String {
     let digest = Sha256::digest(stack_name.as_bytes());
     let short: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!("gsg-artifacts-{short}-{account}-{region}")
+    format!("gsg-artifacts-{short}-{account}")
 }
 
 /// Hex SHA-256 of a file's bytes.
@@ -135,16 +141,67 @@ pub async fn bucket_exists(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Res
     }
 }
 
+/// The artifact bucket's policy, `None` when it has no statement:
+/// - `DenyInsecureTransport` over TLS (over plain HTTP, an emulator, it would deny every
+///   request);
+/// - with `organization_id` (`deploy --org`), `s3:GetObject` for any principal of that
+///   organization (`aws:PrincipalOrgID`): the member accounts' stack instances read the package
+///   from here. A condition on the organization keeps the policy non-public, so the bucket's
+///   public access block stays on.
+pub fn bucket_policy(
+    bucket: &str,
+    partition: &str,
+    transport: Transport,
+    organization_id: Option<&str>,
+) -> Option<serde_json::Value> {
+    let bucket_arn = format!("arn:{partition}:s3:::{bucket}");
+    let mut statements = Vec::new();
+    if transport == Transport::Tls {
+        statements.push(serde_json::json!({
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn.clone(), format!("{bucket_arn}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+        }));
+    }
+    if let Some(organization_id) = organization_id {
+        statements.push(serde_json::json!({
+            "Sid": "OrganizationReadsPackages",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": format!("{bucket_arn}/lambda/*"),
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}}
+        }));
+    }
+    (!statements.is_empty()).then(|| {
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": statements
+        })
+    })
+}
+
+/// The partition of a Region: `aws-cn` for `cn-*`, `aws-us-gov` for `us-gov-*`, else `aws`.
+pub fn partition_of(region: &str) -> &'static str {
+    policy::catalogue::partition_of_region(region)
+}
+
 /// Creates and secures the bucket (encrypted, public access blocked, TLS only, versioned,
-/// tagged with the stack's name).
+/// tagged with the stack's name; readable by the organization with `organization_id`).
 pub async fn create_bucket(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     region: &str,
     stack_name: &str,
     transport: Transport,
+    organization_id: Option<&str>,
 ) -> anyhow::Result<()> {
-    eprintln!("creating artifact bucket {bucket} (encrypted, private, TLS only, versioned)");
+    eprintln!(
+        "creating artifact bucket {bucket} in {region} (encrypted, private, TLS only, versioned)"
+    );
     let mut create = s3.create_bucket().bucket(bucket);
     if region != "us-east-1" {
         create = create.create_bucket_configuration(
@@ -198,25 +255,15 @@ pub async fn create_bucket(
         .send()
         .await
         .context("enabling versioning on the artifact bucket")?;
-    let tls_only = serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
-        }]
-    });
-    if transport == Transport::Tls {
+    if let Some(policy) = bucket_policy(bucket, partition_of(region), transport, organization_id) {
         s3.put_bucket_policy()
             .bucket(bucket)
-            .policy(tls_only.to_string())
+            .policy(policy.to_string())
             .send()
             .await
-            .context("setting the TLS-only policy on the artifact bucket")?;
-    } else {
+            .context("setting the artifact bucket's policy")?;
+    }
+    if transport == Transport::PlainHttp {
         eprintln!("note: the endpoint is plain HTTP, so the TLS-only bucket policy is not applied");
     }
     s3.put_bucket_tagging()
@@ -327,4 +374,41 @@ pub async fn delete_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Res
         .await
         .context("deleting the artifact bucket")?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bucket_name_is_the_prefix_and_the_region_and_fits_s3s_63_characters() {
+        let name = bucket_name("glue-session-guard", "111122223333", "ap-southeast-7");
+        assert_eq!(
+            name,
+            format!(
+                "{}-ap-southeast-7",
+                bucket_prefix("glue-session-guard", "111122223333")
+            )
+        );
+        assert!(name.len() <= 63, "{name}");
+    }
+
+    #[test]
+    fn the_organization_may_read_the_packages_and_only_over_tls() {
+        let policy = bucket_policy("b", "aws", Transport::Tls, Some("o-a1b2c3d4e5")).unwrap();
+        let statements = policy["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 2);
+        assert_eq!(statements[0]["Sid"], "DenyInsecureTransport");
+        assert_eq!(statements[1]["Action"], "s3:GetObject");
+        assert_eq!(statements[1]["Resource"], "arn:aws:s3:::b/lambda/*");
+        assert_eq!(
+            statements[1]["Condition"]["StringEquals"]["aws:PrincipalOrgID"],
+            "o-a1b2c3d4e5"
+        );
+        // One account, an emulator over plain HTTP: no statement, no policy.
+        assert_eq!(bucket_policy("b", "aws", Transport::PlainHttp, None), None);
+        // China: its own partition in the ARNs.
+        let china = bucket_policy("b", "aws-cn", Transport::Tls, None).unwrap();
+        assert_eq!(china["Statement"][0]["Resource"][0], "arn:aws-cn:s3:::b");
+    }
 }

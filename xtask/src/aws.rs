@@ -141,6 +141,24 @@ impl Aws {
         }
     }
 
+    /// The same credentials and endpoint in another Region (`deploy --org` stages a bucket in
+    /// each target Region).
+    pub fn in_region(&self, region: &str) -> Aws {
+        Aws {
+            config: self
+                .config
+                .to_builder()
+                .region(Region::new(region.to_string()))
+                .build(),
+            region: region.to_string(),
+            endpoint_url: self.endpoint_url.clone(),
+        }
+    }
+
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::new(&self.config)
+    }
+
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
         aws_sdk_cloudformation::Client::new(&self.config)
     }

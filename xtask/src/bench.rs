@@ -108,6 +108,9 @@ impl Bench {
         let ready = ready_to_stop()?;
         eprintln!("backtest: 1,000,000 generated trail records, a release build of xtask");
         let backtest = backtest_figures(if self.quick { 100_000 } else { 1_000_000 })?;
+        let accounts = if self.quick { 5 } else { ORG_SCALE_ACCOUNTS };
+        eprintln!("organization: cargo xtask demo --org --accounts {accounts} (moto)");
+        let org = org_scale(accounts)?;
 
         let report = Report::new(
             &self,
@@ -119,7 +122,11 @@ impl Bench {
             harness,
             &estimates,
             renders,
-            Timed { ready, backtest },
+            Timed {
+                ready,
+                backtest,
+                org,
+            },
         )?;
         let out = self
             .out
@@ -199,10 +206,61 @@ fn run_harness(zip: &Path, sizes: Sizes) -> anyhow::Result<Harness> {
         .with_context(|| format!("reading bench.py's JSON: {}", stdout.trim()))
 }
 
-/// The figures measured by running something whole: the stop after READY, the backtest.
+/// The figures measured by running something whole: the stop after READY, the backtest, the
+/// organization scale run.
 struct Timed {
     ready: ReadyToStop,
     backtest: BacktestRun,
+    org: OrgScale,
+}
+
+/// Member accounts of the organization scale run (in 3 Regions).
+const ORG_SCALE_ACCOUNTS: usize = 50;
+
+/// What `cargo xtask demo --org --timings FILE` writes.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+struct OrgScale {
+    accounts: usize,
+    regions: usize,
+    instances: usize,
+    deploy_seconds: f64,
+    status_seconds: f64,
+    clean_up_seconds: f64,
+}
+
+/// The organization scale run: `cargo xtask demo --org --accounts N` (moto: an organization,
+/// a stack set deployed to N accounts x 3 Regions, status --org, clean-up --org), timed.
+fn org_scale(accounts: usize) -> anyhow::Result<OrgScale> {
+    let out = paths::target_dir().join("bench-org-scale.json");
+    let _ = std::fs::remove_file(&out);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(paths::root())
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "xtask",
+            "--features",
+            "aws",
+            "--bin",
+            "xtask-aws",
+            "--",
+            "demo",
+            "--org",
+            "--accounts",
+        ])
+        .arg(accounts.to_string())
+        .arg("--timings")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .status()
+        .context("running cargo xtask demo --org")?;
+    anyhow::ensure!(status.success(), "cargo xtask demo --org failed ({status})");
+    let text =
+        std::fs::read_to_string(&out).with_context(|| format!("reading {}", paths::shown(&out)))?;
+    serde_json::from_str(&text).with_context(|| format!("reading the timings: {text}"))
 }
 
 /// What `cargo xtask backtest --bench --format json` prints (the fields the bench reads).
@@ -603,7 +661,11 @@ impl Report {
         renders: Renders,
         timed: Timed,
     ) -> anyhow::Result<Report> {
-        let Timed { ready, backtest } = timed;
+        let Timed {
+            ready,
+            backtest,
+            org,
+        } = timed;
         let own = |function: &str| -> anyhow::Result<f64> {
             Ok(estimate(estimates, "handle", |f| f == function)?.nanoseconds / 1e6)
         };
@@ -754,6 +816,30 @@ impl Report {
             )
             .target(Target::Below(100.0))
             .how("VmHWM of `cargo xtask backtest` as a child process over the same trail"),
+            Figure::new(
+                "org_deploy",
+                "deploy --org (moto)",
+                org.deploy_seconds,
+                "s",
+            )
+            .how(format!(
+                "{} instances: {} accounts x {} Regions in 2 OUs, stack set created and deployed (`cargo xtask demo --org`)",
+                org.instances, org.accounts, org.regions
+            )),
+            Figure::new(
+                "org_status",
+                "status --org (moto)",
+                org.status_seconds,
+                "s",
+            )
+            .how("every instance listed, the OUs' accounts read from Organizations"),
+            Figure::new(
+                "org_clean_up",
+                "clean-up --org (moto)",
+                org.clean_up_seconds,
+                "s",
+            )
+            .how("instances, stack set and the 3 artifact buckets deleted"),
         ];
         let notes = vec![
             format!(

@@ -12,6 +12,10 @@ pub struct CleanUp {
     pub aws: AwsArgs,
     #[command(flatten)]
     pub confirmation: Confirmation,
+    /// The policy's `organization`: delete the stack set's instances, the stack set, then the
+    /// artifact bucket of every Region.
+    #[arg(long)]
+    pub org: bool,
 }
 
 /// What there is to delete, found before anything is deleted.
@@ -48,6 +52,9 @@ impl CleanUp {
     /// The whole clean-up. Without `--yes` and without a terminal it refuses before it reads the
     /// account; on a terminal it asks once, naming what it will delete.
     pub async fn clean_up(&self, terminal: Terminal) -> anyhow::Result<()> {
+        if self.org {
+            return crate::org::clean_up(&self.aws, self.confirmation, terminal).await;
+        }
         let policy = paths::load_policy(&self.aws.policy)?;
         let name = &policy.stack.name;
         let consent = Consent::decide(

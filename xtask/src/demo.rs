@@ -30,10 +30,20 @@ pub struct Demo {
     /// The policy to demonstrate.
     #[arg(long, default_value = "policies/default.yaml")]
     policy: PathBuf,
+    /// Instead: the organization mode. An organization in moto (2 OUs, --accounts members),
+    /// the policy deployed to it as a stack set in 3 Regions, status --org, clean-up --org.
+    #[arg(long)]
+    org: bool,
+    /// With --org: how many member accounts.
+    #[arg(long, default_value_t = 6, requires = "org")]
+    accounts: usize,
+    /// With --org: write the timings (deploy, status, clean-up) to this file as JSON.
+    #[arg(long, value_name = "FILE", requires = "org")]
+    timings: Option<PathBuf>,
 }
 
 /// Prints one step of the demo.
-fn step(text: &str) {
+pub(crate) fn step(text: &str) {
     println!("\n==> {text}");
 }
 
@@ -57,17 +67,47 @@ impl Demo {
             profile: None,
             endpoint_url: Some(moto.endpoint.clone()),
         };
+        if self.org {
+            return self.org_demo(&moto.endpoint);
+        }
         let result = crate::aws::runtime()?.block_on(demo(&args));
         step("cleaning up: deleting the stack and the artifact bucket");
         let clean_up = CleanUp {
             aws: args,
             confirmation: EMULATOR,
+            org: false,
         };
         let cleaned = crate::aws::runtime()?.block_on(clean_up.clean_up(Terminal::Absent));
         drop(moto);
         println!("moto stopped; nothing is left running");
         result?;
         cleaned?;
+        Ok(Exit::Success)
+    }
+}
+
+impl Demo {
+    fn org_demo(&self, endpoint: &str) -> anyhow::Result<Exit> {
+        step(
+            "building the function once (a release build with cargo-lambda; minutes the first time)",
+        );
+        let zip = build::build_lambda(Architecture::host()?)?;
+        let scratch = std::env::temp_dir().join(format!("gsg-demo-org-{}", std::process::id()));
+        std::fs::create_dir_all(&scratch)?;
+        let result = crate::aws::runtime()?.block_on(crate::org::demo::run(
+            endpoint,
+            &self.policy,
+            self.accounts,
+            &zip,
+            &scratch,
+        ));
+        let _ = std::fs::remove_dir_all(&scratch);
+        let timings = result?;
+        if let Some(out) = &self.timings {
+            std::fs::write(out, serde_json::to_string_pretty(&timings)? + "\n")
+                .with_context(|| format!("writing {}", out.display()))?;
+        }
+        println!("moto stopped; nothing is left running");
         Ok(Exit::Success)
     }
 }

@@ -28,12 +28,35 @@ pub struct Deploy {
     /// Deploy this package instead of building one (e.g. from a CI artifact).
     #[arg(long)]
     pub zip: Option<PathBuf>,
+    /// Deploy to the accounts and Regions of the policy's `organization`, as one CloudFormation
+    /// StackSet (run from the management account or a StackSets delegated administrator).
+    #[arg(long)]
+    pub org: bool,
 }
 
 impl Deploy {
     pub fn run(self) -> anyhow::Result<Exit> {
+        if self.org {
+            aws::runtime()?.block_on(crate::org::deploy(&self, Terminal::of_stdin(), || {
+                self.package()
+            }))?;
+            return Ok(Exit::Success);
+        }
         aws::runtime()?.block_on(self.deploy(Terminal::of_stdin()))?;
         Ok(Exit::Success)
+    }
+
+    /// The package to deploy: `--zip`, else the function built (or reused) for `--arch`.
+    pub fn package(&self) -> anyhow::Result<PathBuf> {
+        match &self.zip {
+            Some(zip) => Ok(zip.clone()),
+            None => {
+                if !tools::venv_bin("cargo-lambda").exists() {
+                    tools::ensure_venv().context("cargo-lambda is needed to build the function")?;
+                }
+                build::build_lambda(self.arch)
+            }
+        }
     }
 
     /// The whole deploy. Nothing in the account changes before the user agrees: without
@@ -126,7 +149,7 @@ impl Deploy {
             ),
             Staging::Upload => artifacts::upload(&s3, &bucket, &package).await?,
             Staging::CreateBucketAndUpload => {
-                artifacts::create_bucket(&s3, &bucket, &aws.region, &name, transport).await?;
+                artifacts::create_bucket(&s3, &bucket, &aws.region, &name, transport, None).await?;
                 artifacts::upload(&s3, &bucket, &package).await?;
             }
         }

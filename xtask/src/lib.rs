@@ -41,6 +41,8 @@ mod lifecycle_tests;
 #[cfg(feature = "aws")]
 pub mod network;
 #[cfg(feature = "aws")]
+pub mod org;
+#[cfg(feature = "aws")]
 pub mod plan;
 #[cfg(feature = "aws")]
 pub mod scan;
@@ -55,6 +57,7 @@ pub mod status;
 /// invalid policy, a failed test, a stale render, a lint finding, a stack that needs
 /// attention); 2 could not run (bad arguments, as clap reports them, an unreadable file, an AWS
 /// or tool failure).
+#[derive(Debug)]
 pub enum Exit {
     Success,
     Failed,

@@ -97,6 +97,7 @@ impl Scratch {
         CleanUp {
             aws: self.args(endpoint),
             confirmation,
+            org: false,
         }
     }
 }
@@ -312,6 +313,9 @@ async fn deploy_redeploy_update_plan_status_and_clean_up() {
     let status = crate::status::StatusCommand {
         aws: args.clone(),
         events: 5,
+        org: false,
+        deep: false,
+        role_name: String::new(),
     };
     assert!(matches!(
         status.run_async().await.unwrap(),

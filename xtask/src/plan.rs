@@ -27,11 +27,38 @@ pub struct PlanCommand {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
+    /// The policy's `organization`: the stack set's instances to create, update or remove, and
+    /// the template's change.
+    #[arg(long)]
+    pub org: bool,
+    /// With --org: the package deploy would use (its key is its content hash); without it, the
+    /// function is built or reused like deploy does.
+    #[arg(long, requires = "org")]
+    pub zip: Option<std::path::PathBuf>,
+    /// With --org: the function's CPU architecture, as for deploy.
+    #[arg(long, value_enum, default_value_t, requires = "org")]
+    pub arch: crate::build::Architecture,
 }
 
 impl PlanCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         let runtime = aws::runtime()?;
+        if self.org {
+            let deploy = crate::deploy::Deploy {
+                aws: self.aws.clone(),
+                zip: self.zip.clone(),
+                arch: self.arch,
+                ..crate::deploy::Deploy::default()
+            };
+            let plan =
+                runtime.block_on(crate::org::plan(&self.aws, || deploy.package(), self.arch))?;
+            match self.format {
+                PlanFormat::Text => print!("{}", plan.to_text()),
+                PlanFormat::Markdown => print!("{}", plan.to_markdown()),
+                PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+            }
+            return Ok(Exit::Success);
+        }
         let plan = runtime.block_on(self.plan())?;
         let preventive = match self.format {
             PlanFormat::Json => None,

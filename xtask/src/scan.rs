@@ -108,6 +108,7 @@ impl ScanCommand {
                 topic_arn: String::new(),
                 stack_name: stack.clone(),
                 ledger_table: String::new(),
+                central_topic_arn: None,
             },
             Timing::LAMBDA,
         );

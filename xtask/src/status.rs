@@ -13,6 +13,16 @@ pub struct StatusCommand {
     /// How many recent stack events to show.
     #[arg(long, default_value_t = 10)]
     pub events: usize,
+    /// Every stack instance of the policy's `organization` (one row per account and Region).
+    #[arg(long)]
+    pub org: bool,
+    /// With --org: also read each instance's dead-letter queue depth and alarms in its member
+    /// account, through a role assumed there.
+    #[arg(long, requires = "org")]
+    pub deep: bool,
+    /// With --deep: the role to assume in each member account.
+    #[arg(long, requires = "deep", default_value = crate::org::member::DEFAULT_ROLE)]
+    pub role_name: String,
 }
 
 impl StatusCommand {
@@ -21,6 +31,10 @@ impl StatusCommand {
     }
 
     pub async fn run_async(&self) -> anyhow::Result<Exit> {
+        if self.org {
+            return crate::org::status(&self.aws, self.deep.then_some(self.role_name.as_str()))
+                .await;
+        }
         let policy = paths::load_policy(&self.aws.policy)?;
         let aws = Aws::load(&self.aws, policy.stack.region.as_deref()).await?;
         aws::caller(&aws).await?;

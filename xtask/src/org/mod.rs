@@ -1,0 +1,790 @@
+//! `--org`: the guard in every account and Region of the policy's `organization`, as one
+//! CloudFormation StackSet with service-managed permissions. StackSets does the fan-out
+//! (concurrency, failure tolerance, retries, accounts that join later); these commands build the
+//! package once, stage it in one artifact bucket per Region, and drive and report the stack
+//! set's operations.
+//!
+//! - `deploy --org`: the buckets (readable by the organization through `aws:PrincipalOrgID`), then
+//!   CreateStackSet or UpdateStackSet, CreateStackInstances for new accounts and Regions, and
+//!   DeleteStackInstances for Regions or accounts the policy dropped, each after the user agrees;
+//!   every operation is followed to its end and its failures printed per account and Region.
+//! - `plan --org`: the instances that would be created, updated or removed, and the template's
+//!   change as a diff.
+//! - `status --org`: one row per account and Region; exit 1 when any needs attention.
+//! - `clean-up --org`: delete the instances, the stack set, then the buckets.
+
+pub mod demo;
+pub mod emulated;
+pub mod instances;
+pub mod member;
+#[cfg(test)]
+mod moto_tests;
+pub mod stackset;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context;
+use aws_sdk_cloudformation::types::StackSet;
+use policy::Policy;
+use policy::model::Organization;
+use serde::Serialize;
+
+use crate::artifacts::{self, Package, Staging, Transport};
+use crate::aws::{self, Aws, AwsArgs, Caller};
+use crate::build::Architecture;
+use crate::ui::{Consent, Terminal};
+use crate::{Exit, paths, render};
+use instances::{Failure, Instance, InstancePlan};
+use stackset::DesiredSet;
+
+/// The policy's `organization`, or an error naming the file and the missing section.
+pub fn organization<'p>(
+    policy: &'p Policy,
+    file: &std::path::Path,
+) -> anyhow::Result<&'p Organization> {
+    policy.organization.as_ref().with_context(|| {
+        format!(
+            "{}: organization: --org needs an `organization` section (its OUs, Regions and id); \
+             see README \"A whole organization\"",
+            paths::shown(file)
+        )
+    })
+}
+
+/// The stack set as deploy wants it.
+fn desired(
+    policy: &Policy,
+    body: String,
+    code_bucket_prefix: &str,
+    package: &Package,
+    arch: Architecture,
+) -> DesiredSet {
+    DesiredSet {
+        name: policy.stack.name.clone(),
+        description: format!(
+            "Glue Session Guard {}: stops Glue interactive sessions out of bounds, in every \
+             account of the organization's targets",
+            policy.stack.name
+        ),
+        body,
+        parameters: vec![
+            ("CodeBucket".to_string(), code_bucket_prefix.to_string()),
+            ("CodeKey".to_string(), package.key.clone()),
+            ("Architecture".to_string(), arch.lambda_name().to_string()),
+        ],
+        tags: render::stack_tags(policy),
+    }
+}
+
+/// What `deploy --org` or `plan --org` finds and would do.
+#[derive(Debug, Serialize)]
+pub struct OrgPlan {
+    pub stack_set: String,
+    /// Where the stack set is administered (the caller's account and the policy's Region).
+    pub account: String,
+    pub region: String,
+    /// `create-stack-set`, `update-stack-set` or `no-changes`.
+    pub kind: &'static str,
+    pub instances: InstancePlan,
+    /// A unified diff of the template (empty for a new stack set or no change).
+    pub template_diff: String,
+    /// Parameters that change: `(key, before, after)`.
+    pub parameter_changes: Vec<(String, Option<String>, String)>,
+}
+
+impl OrgPlan {
+    fn new(
+        caller: &Caller,
+        aws: &Aws,
+        found: Option<&StackSet>,
+        desired: &DesiredSet,
+        instances: InstancePlan,
+    ) -> OrgPlan {
+        let (kind, template_diff, parameter_changes) = match found {
+            None => ("create-stack-set", String::new(), Vec::new()),
+            Some(set) if stackset::differs(set, desired) => {
+                let before = set.template_body().unwrap_or_default();
+                let diff = similar::TextDiff::from_lines(before, desired.body.as_str())
+                    .unified_diff()
+                    .context_radius(2)
+                    .header("deployed", "rendered")
+                    .to_string();
+                let there: BTreeMap<&str, &str> = set
+                    .parameters()
+                    .iter()
+                    .map(|p| {
+                        (
+                            p.parameter_key().unwrap_or_default(),
+                            p.parameter_value().unwrap_or_default(),
+                        )
+                    })
+                    .collect();
+                let changes = desired
+                    .parameters
+                    .iter()
+                    .filter(|(key, value)| there.get(key.as_str()) != Some(&value.as_str()))
+                    .map(|(key, value)| {
+                        (
+                            key.clone(),
+                            there.get(key.as_str()).map(|v| v.to_string()),
+                            value.clone(),
+                        )
+                    })
+                    .collect();
+                ("update-stack-set", diff, changes)
+            }
+            Some(_) => ("no-changes", String::new(), Vec::new()),
+        };
+        OrgPlan {
+            stack_set: desired.name.clone(),
+            account: caller.account.clone(),
+            region: aws.region.clone(),
+            kind,
+            instances,
+            template_diff,
+            parameter_changes,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kind == "no-changes" && self.instances.is_empty()
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "stack set {} (administered from account {}, {}): {}\n",
+            self.stack_set, self.account, self.region, self.kind
+        );
+        for (key, before, after) in &self.parameter_changes {
+            out.push_str(&format!(
+                "  parameter {key}: {} -> {after}\n",
+                before.as_deref().unwrap_or("(none)")
+            ));
+        }
+        out.push_str(&self.instances.to_string());
+        if !self.template_diff.is_empty() {
+            out.push_str("template change:\n");
+            out.push_str(&self.template_diff);
+        }
+        out
+    }
+
+    pub fn to_markdown(&self) -> String {
+        let mut out = format!(
+            "### Stack set `{}` (account {}, {}): {}\n\n",
+            self.stack_set, self.account, self.region, self.kind
+        );
+        if !self.parameter_changes.is_empty() {
+            out.push_str("| parameter | before | after |\n|---|---|---|\n");
+            for (key, before, after) in &self.parameter_changes {
+                out.push_str(&format!(
+                    "| {key} | {} | {after} |\n",
+                    before.as_deref().unwrap_or("")
+                ));
+            }
+            out.push('\n');
+        }
+        out.push_str("#### Stack instances\n\n");
+        out.push_str(&self.instances.to_markdown());
+        if !self.template_diff.is_empty() {
+            out.push_str("\n#### Template change\n\n```diff\n");
+            out.push_str(&self.template_diff);
+            out.push_str("```\n");
+        }
+        out
+    }
+}
+
+/// The accounts the policy's targets reach, or why they cannot be read.
+async fn wanted_accounts(
+    aws: &Aws,
+    organization: &Organization,
+) -> Result<BTreeSet<String>, String> {
+    stackset::accounts_in(&aws.organizations(), organization)
+        .await
+        .map_err(|error| format!("{error:#}"))
+}
+
+/// Finds everything `deploy --org` and `plan --org` compare, changing nothing.
+struct Survey {
+    caller: Caller,
+    found: Option<StackSet>,
+    existing: Vec<Instance>,
+    plan: OrgPlan,
+}
+
+async fn survey(
+    aws: &Aws,
+    policy: &Policy,
+    organization: &Organization,
+    desired: &DesiredSet,
+) -> anyhow::Result<Survey> {
+    let caller = aws::caller(aws).await?;
+    let cf = aws.cloudformation();
+    let call_as = stackset::call_as(organization);
+    let found = stackset::describe(&cf, &policy.stack.name, &call_as).await?;
+    let existing = match &found {
+        Some(_) => stackset::instances(&cf, &policy.stack.name, &call_as).await?,
+        None => Vec::new(),
+    };
+    let changes = found
+        .as_ref()
+        .is_some_and(|set| stackset::differs(set, desired));
+    let instance_plan = match wanted_accounts(aws, organization).await {
+        Ok(accounts) => InstancePlan::new(
+            Some(&instances::wanted(&accounts, &organization.regions)),
+            &organization.regions,
+            &existing,
+            changes,
+            None,
+        ),
+        Err(why) => InstancePlan::new(None, &organization.regions, &existing, changes, Some(why)),
+    };
+    let plan = OrgPlan::new(&caller, aws, found.as_ref(), desired, instance_plan);
+    Ok(Survey {
+        caller,
+        found,
+        existing,
+        plan,
+    })
+}
+
+/// `deploy --org`. Nothing changes before the user agrees to the plan.
+pub async fn deploy(
+    deploy: &crate::deploy::Deploy,
+    terminal: Terminal,
+    zip: impl FnOnce() -> anyhow::Result<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let policy = paths::load_policy(&deploy.aws.policy)?;
+    let organization = organization(&policy, &deploy.aws.policy)?;
+    let name = policy.stack.name.clone();
+    let consent = Consent::decide(
+        deploy.confirmation,
+        terminal,
+        &format!("deploying stack set {name}"),
+    )?;
+    let aws = Aws::load(&deploy.aws, policy.stack.region.as_deref()).await?;
+    let caller = aws::caller(&aws).await?;
+    println!(
+        "stack set {name}, administered from account {} ({}) in {}, as {}",
+        caller.account,
+        caller.arn,
+        aws.region,
+        organization.call_as.as_str()
+    );
+    if policy
+        .usage_profiles
+        .as_ref()
+        .is_some_and(|profiles| !profiles.roles.is_empty())
+    {
+        eprintln!(
+            "note: usage_profiles.roles are not assigned by --org: each member account's \
+             stack holds the profiles and the guardrail policy; tag and attach them there"
+        );
+    }
+
+    // Render and build, once, on this machine.
+    let body = render::render_stack(&policy)?;
+    let package = Package::read(&zip()?)?;
+    let prefix = artifacts::bucket_prefix(&name, &caller.account);
+    let desired = desired(&policy, body, &prefix, &package, deploy.arch);
+
+    // What is there, and what would change.
+    let survey = survey(&aws, &policy, organization, &desired).await?;
+    let mut staging = Vec::new();
+    for region in &organization.regions {
+        let s3 = aws.in_region(region).s3();
+        let bucket = artifacts::bucket_name(&name, &caller.account, region);
+        staging.push((
+            region.clone(),
+            bucket.clone(),
+            Staging::find(&s3, &bucket, &package).await?,
+        ));
+    }
+    print!("{}", survey.plan.to_text());
+    let uploads: Vec<String> = staging
+        .iter()
+        .filter_map(|(_, bucket, staged)| staged.changes(bucket, &package))
+        .collect();
+    if survey.plan.is_empty() && uploads.is_empty() {
+        println!("nothing to do: the stack set and its instances match the policy");
+        return Ok(());
+    }
+    for upload in &uploads {
+        println!("  artifacts: {upload}");
+    }
+    let question = format!(
+        "Deploy stack set {name} to the organization's {} OU(s) in {} Region(s), as shown?",
+        organization.organizational_units.len(),
+        organization.regions.len()
+    );
+    if !consent.confirm(&question)? {
+        println!("cancelled: nothing was changed");
+        return Ok(());
+    }
+
+    // The package, in every Region's bucket.
+    let transport = Transport::of(aws.endpoint_url.as_deref());
+    for (region, bucket, staged) in &staging {
+        let s3 = aws.in_region(region).s3();
+        match staged {
+            Staging::Ready => {}
+            Staging::Upload => artifacts::upload(&s3, bucket, &package).await?,
+            Staging::CreateBucketAndUpload => {
+                artifacts::create_bucket(
+                    &s3,
+                    bucket,
+                    region,
+                    &name,
+                    transport,
+                    Some(&organization.id),
+                )
+                .await?;
+                artifacts::upload(&s3, bucket, &package).await?;
+            }
+        }
+    }
+
+    // The stack set and its instances, each operation followed to its end.
+    let cf = aws.cloudformation();
+    let call_as = stackset::call_as(organization);
+    let poll = aws.poll_interval();
+    let mut failures: Vec<Failure> = Vec::new();
+    match &survey.found {
+        None => {
+            println!("creating stack set {name}");
+            stackset::create(&cf, organization, &desired).await?;
+        }
+        Some(_) if survey.plan.kind == "update-stack-set" => {
+            println!(
+                "updating stack set {name} and its {} instance(s)",
+                survey.existing.len()
+            );
+            let operation = stackset::update(&cf, organization, &desired).await?;
+            failures.extend(stackset::follow(&cf, &name, &operation, &call_as, poll).await?);
+        }
+        Some(_) => {}
+    }
+    let create_regions = survey.plan.instances.create_regions();
+    if !create_regions.is_empty() {
+        println!("creating stack instances in {}", create_regions.join(", "));
+        let operation =
+            stackset::create_instances(&cf, organization, &name, &create_regions).await?;
+        failures.extend(stackset::follow(&cf, &name, &operation, &call_as, poll).await?);
+    }
+    if !survey.plan.instances.remove.is_empty() {
+        remove_dropped(
+            &cf,
+            organization,
+            &name,
+            &survey.plan.instances,
+            &call_as,
+            poll,
+            &mut failures,
+        )
+        .await?;
+    }
+    let _ = survey.caller;
+
+    let now = stackset::instances(&cf, &name, &call_as).await?;
+    println!(
+        "stack set {name}: {} instance(s) in {} account(s)",
+        now.len(),
+        now.iter()
+            .map(|i| &i.account)
+            .collect::<BTreeSet<_>>()
+            .len()
+    );
+    if failures.is_empty() {
+        println!("every operation succeeded");
+        Ok(())
+    } else {
+        println!("failed:");
+        for failure in &failures {
+            println!("  {failure}");
+        }
+        anyhow::bail!(
+            "stack set {name}: {} account/Region pair(s) failed (above); fix them and deploy \
+             again: the others are deployed",
+            failures.len()
+        )
+    }
+}
+
+/// Deletes the instances the policy no longer wants: whole Regions it dropped, and accounts
+/// dropped from `organization.accounts` in the Regions it keeps.
+#[allow(clippy::too_many_arguments)]
+async fn remove_dropped(
+    cf: &aws_sdk_cloudformation::Client,
+    organization: &Organization,
+    name: &str,
+    plan: &InstancePlan,
+    call_as: &aws_sdk_cloudformation::types::CallAs,
+    poll: std::time::Duration,
+    failures: &mut Vec<Failure>,
+) -> anyhow::Result<()> {
+    let dropped_regions: Vec<String> = plan
+        .remove_regions()
+        .into_iter()
+        .filter(|region| !organization.regions.contains(region))
+        .collect();
+    if !dropped_regions.is_empty() {
+        println!("removing stack instances in {}", dropped_regions.join(", "));
+        let operation =
+            stackset::delete_instances(cf, organization, name, &dropped_regions, None).await?;
+        failures.extend(stackset::follow(cf, name, &operation, call_as, poll).await?);
+    }
+    let dropped_accounts: Vec<String> = plan
+        .remove
+        .iter()
+        .filter(|(_, region)| organization.regions.contains(region))
+        .map(|(account, _)| account.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !dropped_accounts.is_empty() {
+        println!(
+            "removing stack instances of account(s) {}",
+            dropped_accounts.join(", ")
+        );
+        let operation = stackset::delete_instances(
+            cf,
+            organization,
+            name,
+            &organization.regions,
+            Some(&dropped_accounts),
+        )
+        .await?;
+        failures.extend(stackset::follow(cf, name, &operation, call_as, poll).await?);
+    }
+    Ok(())
+}
+
+/// `plan --org`: what a deploy would do, changing nothing (the package's key is its content
+/// hash, so the plan needs the package that deploy would use).
+pub async fn plan(
+    args: &AwsArgs,
+    zip: impl FnOnce() -> anyhow::Result<std::path::PathBuf>,
+    arch: Architecture,
+) -> anyhow::Result<OrgPlan> {
+    let policy = paths::load_policy(&args.policy)?;
+    let organization = organization(&policy, &args.policy)?;
+    let aws = Aws::load(args, policy.stack.region.as_deref()).await?;
+    let caller = aws::caller(&aws).await?;
+    let body = render::render_stack(&policy)?;
+    let package = Package::read(&zip()?)?;
+    let prefix = artifacts::bucket_prefix(&policy.stack.name, &caller.account);
+    let desired = desired(&policy, body, &prefix, &package, arch);
+    Ok(survey(&aws, &policy, organization, &desired).await?.plan)
+}
+
+/// `status --org`: every instance, one row each; exit 1 when any needs attention or there is
+/// no stack set.
+pub async fn status(args: &AwsArgs, deep: Option<&str>) -> anyhow::Result<Exit> {
+    let policy = paths::load_policy(&args.policy)?;
+    let organization = organization(&policy, &args.policy)?;
+    let name = &policy.stack.name;
+    let aws = Aws::load(args, policy.stack.region.as_deref()).await?;
+    let caller = aws::caller(&aws).await?;
+    let cf = aws.cloudformation();
+    let call_as = stackset::call_as(organization);
+    let Some(set) = stackset::describe(&cf, name, &call_as).await? else {
+        println!(
+            "stack set {name}: not deployed (administered from {})",
+            aws.region
+        );
+        return Ok(Exit::Failed);
+    };
+    println!(
+        "stack set {name}: {}",
+        set.status().map_or("UNKNOWN", |s| s.as_str())
+    );
+    let found = stackset::instances(&cf, name, &call_as).await?;
+    let wanted = wanted_accounts(&aws, organization).await;
+    let mut attention: Vec<String> = found
+        .iter()
+        .filter_map(|instance| {
+            instance
+                .attention()
+                .map(|why| format!("{} {}: {why}", instance.account, instance.region))
+        })
+        .collect();
+    let mut in_accounts = BTreeMap::new();
+    if let Some(role) = deep {
+        let partition = crate::assign::partition_of(&caller.arn);
+        for instance in &found {
+            let (shown, problem) = deep_look(&aws, &partition, role, name, instance).await;
+            if let Some(problem) = problem {
+                attention.push(format!(
+                    "{} {}: {problem}",
+                    instance.account, instance.region
+                ));
+            }
+            in_accounts.insert(instance.key(), shown);
+        }
+    }
+    print!("{}", instances::status_table(&found, &in_accounts));
+    match &wanted {
+        Ok(accounts) => {
+            let there: BTreeSet<(String, String)> = found.iter().map(Instance::key).collect();
+            for (account, region) in instances::wanted(accounts, &organization.regions) {
+                if !there.contains(&(account.clone(), region.clone())) {
+                    attention.push(format!(
+                        "{account} {region}: no stack instance (deploy --org)"
+                    ));
+                }
+            }
+        }
+        Err(why) => println!("note: the accounts in the OUs cannot be read ({why})"),
+    }
+    println!(
+        "{} instance(s) in {} account(s) and {} Region(s)",
+        found.len(),
+        found
+            .iter()
+            .map(|i| &i.account)
+            .collect::<BTreeSet<_>>()
+            .len(),
+        found
+            .iter()
+            .map(|i| &i.region)
+            .collect::<BTreeSet<_>>()
+            .len()
+    );
+    if attention.is_empty() {
+        println!("every instance is current");
+        Ok(Exit::Success)
+    } else {
+        println!("needs attention:");
+        for line in &attention {
+            println!("  {line}");
+        }
+        Ok(Exit::Failed)
+    }
+}
+
+/// What `--deep` reads in an instance's account: the dead-letter queue's depth (from the
+/// stack's `DeadLetterQueueUrl` output) and the guard's alarms (`<guard>-…`). Returns the cell
+/// for the table and, when something is wrong or unreadable, why.
+async fn deep_look(
+    aws: &Aws,
+    partition: &str,
+    role: &str,
+    guard: &str,
+    instance: &Instance,
+) -> (String, Option<String>) {
+    match read_member(aws, partition, role, guard, instance).await {
+        Ok((depth, alarming, alarms)) => deep_cell(depth, &alarming, alarms),
+        Err(error) => ("unreadable".to_string(), Some(format!("{error:#}"))),
+    }
+}
+
+/// The `--deep` cell and, when something needs attention, why: events in the dead-letter queue,
+/// an alarm in ALARM, or a depth that could not be read.
+fn deep_cell(depth: Option<u64>, alarming: &[String], alarms: usize) -> (String, Option<String>) {
+    let shown = format!(
+        "DLQ {}, alarms {}",
+        depth.map_or_else(|| "?".to_string(), |d| d.to_string()),
+        if alarming.is_empty() {
+            format!("{alarms} OK")
+        } else {
+            format!("ALARM: {}", alarming.join(", "))
+        }
+    );
+    let problem = if !alarming.is_empty() {
+        Some(format!("in alarm: {}", alarming.join(", ")))
+    } else {
+        match depth {
+            Some(0) => None,
+            Some(depth) => Some(format!("{depth} event(s) in the dead-letter queue")),
+            None => Some("the dead-letter queue's depth is unknown".to_string()),
+        }
+    };
+    (shown, problem)
+}
+
+/// The dead-letter queue's depth, the alarms in ALARM, and how many alarms there are.
+async fn read_member(
+    aws: &Aws,
+    partition: &str,
+    role: &str,
+    guard: &str,
+    instance: &Instance,
+) -> anyhow::Result<(Option<u64>, Vec<String>, usize)> {
+    let member =
+        member::in_account(aws, partition, &instance.account, role, &instance.region).await?;
+    let stack_id = instance
+        .stack_id
+        .as_deref()
+        .context("the stack instance reports no StackId")?;
+    let stack = crate::stack::describe(&member.cloudformation(), stack_id)
+        .await?
+        .with_context(|| format!("stack {stack_id} is not in the account"))?;
+    let depth = match crate::stack::output(&stack, "DeadLetterQueueUrl") {
+        Some(url) => member
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("SQS GetQueueAttributes failed: {}", aws::described(&e)))?
+            .attributes()
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            })
+            .and_then(|depth| depth.parse().ok()),
+        None => None,
+    };
+    let alarms = member
+        .cloudwatch()
+        .describe_alarms()
+        .alarm_name_prefix(format!("{guard}-"))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("CloudWatch DescribeAlarms failed: {}", aws::described(&e)))?;
+    let alarming = alarms
+        .metric_alarms()
+        .iter()
+        .filter(|alarm| alarm.state_value() == Some(&aws_sdk_cloudwatch::types::StateValue::Alarm))
+        .filter_map(|alarm| alarm.alarm_name().map(str::to_string))
+        .collect();
+    Ok((depth, alarming, alarms.metric_alarms().len()))
+}
+
+/// `clean-up --org`: the instances (every Region they are in), the stack set, then the
+/// artifact buckets, after one yes. Instances left after the delete operation stop it before
+/// the stack set and the buckets go (their stacks still use the packages).
+pub async fn clean_up(
+    args: &AwsArgs,
+    confirmation: crate::ui::Confirmation,
+    terminal: Terminal,
+) -> anyhow::Result<()> {
+    let policy = paths::load_policy(&args.policy)?;
+    let organization = organization(&policy, &args.policy)?;
+    let name = policy.stack.name.clone();
+    let consent = Consent::decide(
+        confirmation,
+        terminal,
+        &format!("cleaning up stack set {name}"),
+    )?;
+    let aws = Aws::load(args, policy.stack.region.as_deref()).await?;
+    let caller = aws::caller(&aws).await?;
+    let cf = aws.cloudformation();
+    let call_as = stackset::call_as(organization);
+    let found = stackset::describe(&cf, &name, &call_as).await?;
+    let existing = match found {
+        Some(_) => stackset::instances(&cf, &name, &call_as).await?,
+        None => Vec::new(),
+    };
+    let mut buckets = Vec::new();
+    let mut regions: BTreeSet<String> = organization.regions.iter().cloned().collect();
+    regions.extend(existing.iter().map(|i| i.region.clone()));
+    for region in &regions {
+        let bucket = artifacts::bucket_name(&name, &caller.account, region);
+        if artifacts::bucket_exists(&aws.in_region(region).s3(), &bucket).await? {
+            buckets.push((region.clone(), bucket));
+        }
+    }
+    if found.is_none() && buckets.is_empty() {
+        println!("stack set {name}: nothing to delete");
+        return Ok(());
+    }
+    let question = format!(
+        "Delete stack set {name}{} and {} artifact bucket(s) (administered from account {}, {})?",
+        if existing.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " with its {} stack instance(s) in {} account(s)",
+                existing.len(),
+                existing
+                    .iter()
+                    .map(|i| &i.account)
+                    .collect::<BTreeSet<_>>()
+                    .len()
+            )
+        },
+        buckets.len(),
+        caller.account,
+        aws.region
+    );
+    if !consent.confirm(&question)? {
+        println!("cancelled: nothing was deleted");
+        return Ok(());
+    }
+    let poll = aws.poll_interval();
+    if found.is_some() {
+        if !existing.is_empty() {
+            let instance_regions: Vec<String> = existing
+                .iter()
+                .map(|i| i.region.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            println!("deleting {} stack instance(s)", existing.len());
+            let operation =
+                stackset::delete_instances(&cf, organization, &name, &instance_regions, None)
+                    .await?;
+            let failures = stackset::follow(&cf, &name, &operation, &call_as, poll).await?;
+            for failure in &failures {
+                println!("  failed: {failure}");
+            }
+            let left = stackset::instances(&cf, &name, &call_as).await?;
+            if !left.is_empty() {
+                let shown: Vec<String> = left
+                    .iter()
+                    .map(|i| format!("{} {}", i.account, i.region))
+                    .collect();
+                anyhow::bail!(
+                    "stack set {name} still has {} instance(s) after the delete operation: {} \
+                     (an account outside the policy's OUs now, or a failed deletion); delete \
+                     them, then run clean-up again. The stack set and the artifact buckets are \
+                     kept until then",
+                    left.len(),
+                    shown.join(", ")
+                );
+            }
+        }
+        stackset::delete(&cf, organization, &name).await?;
+        println!("stack set {name} deleted");
+    }
+    for (region, bucket) in &buckets {
+        if artifacts::delete_bucket(&aws.in_region(region).s3(), bucket).await? {
+            println!("artifact bucket {bucket} emptied and deleted");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod deep_tests {
+    use super::deep_cell;
+
+    #[test]
+    fn a_member_needs_attention_for_dead_letters_an_alarm_or_an_unknown_depth() {
+        assert_eq!(
+            deep_cell(Some(0), &[], 5),
+            ("DLQ 0, alarms 5 OK".into(), None)
+        );
+        assert_eq!(
+            deep_cell(Some(3), &[], 5),
+            (
+                "DLQ 3, alarms 5 OK".into(),
+                Some("3 event(s) in the dead-letter queue".into())
+            )
+        );
+        let alarming = ["gsg-enforcer-errors".to_string()];
+        assert_eq!(
+            deep_cell(Some(0), &alarming, 5),
+            (
+                "DLQ 0, alarms ALARM: gsg-enforcer-errors".into(),
+                Some("in alarm: gsg-enforcer-errors".into())
+            )
+        );
+        assert_eq!(
+            deep_cell(None, &[], 0).1.as_deref(),
+            Some("the dead-letter queue's depth is unknown")
+        );
+    }
+}
