@@ -1031,6 +1031,14 @@ impl Checker<'_> {
                  them); remove it, or turn auto_deployment on",
             );
         }
+        if organization.accounts.is_some() && organization.auto_deployment {
+            self.fail(
+                &join(at, "accounts"),
+                "StackSets deploys to every account that joins the OUs whatever `accounts` \
+                 says (automatic deployments ignore account filters): set `auto_deployment: \
+                 false` to keep to these accounts, or remove `accounts`",
+            );
+        }
         if let Some(arn) = &organization.notifications_topic_arn
             && let Err(reason) = check_topic_arn(arn)
         {

@@ -635,11 +635,8 @@ fn the_organization_sample_is_valid_and_round_trips_with_its_defaults_written_ou
         organization.organizational_units,
         ["ou-ab12-11111111", "ou-ab12-22222222"]
     );
-    // Unquoted, YAML reads the account id as a number: it is taken as its digits.
-    assert_eq!(
-        organization.accounts.as_deref(),
-        Some(&["111122223333".to_string()][..])
-    );
+    // Every account of the OUs (an account filter needs auto_deployment off).
+    assert_eq!(organization.accounts, None);
     assert_eq!(
         organization.regions,
         ["eu-west-1", "eu-central-1", "us-east-1"]
@@ -721,6 +718,7 @@ fn organization_ids_regions_and_percentages_are_checked_each_at_its_place() {
         "regions: [eu-west-1, eu-west-4, Ireland, eu-central-1, eu-west-1]",
         "max_concurrent_percentage: 0",
         "failure_tolerance_percentage: 101",
+        "auto_deployment: false",
     ]);
     assert_eq!(
         errors(&text),
@@ -787,7 +785,7 @@ fn an_organization_stays_in_one_partition() {
 
 #[test]
 fn an_organization_needs_units_and_regions_and_an_account_list_that_is_not_empty() {
-    let text = with_organization(&["regions: []", "accounts: []"]);
+    let text = with_organization(&["regions: []", "accounts: []", "auto_deployment: false"]);
     assert_eq!(
         errors(&text),
         vec![
@@ -945,4 +943,19 @@ fn an_override_name_that_makes_its_usage_profile_name_too_long_is_refused() {
     // 63 characters fit: 55 + 10 + 63 = 128.
     let fits = text.replace(&name, &"o".repeat(63));
     assert!(load_policy("p.yaml", fits.as_bytes()).is_ok());
+}
+
+#[test]
+fn an_account_filter_needs_auto_deployment_off() {
+    let text = with_organization(&[
+        "organizational_units: [r-ab12]",
+        "regions: [eu-west-1]",
+        "accounts: [\"111122223333\"]",
+    ]);
+    assert_eq!(
+        one_error(&text),
+        "p.yaml:9:3: organization.accounts: StackSets deploys to every account that joins the OUs whatever `accounts` says (automatic deployments ignore account filters): set `auto_deployment: false` to keep to these accounts, or remove `accounts`"
+    );
+    let off = format!("{text}  auto_deployment: false\n");
+    assert!(load_policy("p.yaml", off.as_bytes()).is_ok());
 }

@@ -19,12 +19,42 @@ pub fn bucket_name(stack_name: &str, account: &str, region: &str) -> String {
     format!("{}-{region}", bucket_prefix(stack_name, account))
 }
 
-/// The name of every artifact bucket of one stack in one account, without the Region:
-/// `deploy --org` passes it as `CodeBucket`, and each stack instance adds its own Region.
+/// The name of every artifact bucket of one stack in one account, without the Region.
 pub fn bucket_prefix(stack_name: &str, account: &str) -> String {
+    format!("gsg-artifacts-{}-{account}", short_hash(stack_name))
+}
+
+/// The name of every artifact bucket of one stack set (`deploy --org`) administered from one
+/// account, without the Region: the stack set's `CodeBucket`, to which each stack instance
+/// adds its own Region. Not the single-account buckets' names: neither command ever reads,
+/// changes or deletes the other's buckets.
+pub fn org_bucket_prefix(stack_name: &str, account: &str) -> String {
+    format!("gsg-org-artifacts-{}-{account}", short_hash(stack_name))
+}
+
+/// The stack name as a short hash: S3 names are global, lower case and at most 63 characters.
+fn short_hash(stack_name: &str) -> String {
     let digest = Sha256::digest(stack_name.as_bytes());
-    let short: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!("gsg-artifacts-{short}-{account}")
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every bucket of the caller's whose name starts with `prefix` (ListBuckets).
+pub async fn buckets_named(s3: &aws_sdk_s3::Client, prefix: &str) -> anyhow::Result<Vec<String>> {
+    let mut found = Vec::new();
+    let mut pages = s3.list_buckets().prefix(prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page
+            .map_err(|e| anyhow::anyhow!("S3 ListBuckets failed: {}", crate::aws::described(&e)))?;
+        found.extend(
+            page.buckets()
+                .iter()
+                .filter_map(|b| b.name())
+                .filter(|name| name.starts_with(prefix))
+                .map(str::to_string),
+        );
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// Hex SHA-256 of a file's bytes.
@@ -255,14 +285,7 @@ pub async fn create_bucket(
         .send()
         .await
         .context("enabling versioning on the artifact bucket")?;
-    if let Some(policy) = bucket_policy(bucket, partition_of(region), transport, organization_id) {
-        s3.put_bucket_policy()
-            .bucket(bucket)
-            .policy(policy.to_string())
-            .send()
-            .await
-            .context("setting the artifact bucket's policy")?;
-    }
+    put_bucket_policy(s3, bucket, region, transport, organization_id).await?;
     if transport == Transport::PlainHttp {
         eprintln!("note: the endpoint is plain HTTP, so the TLS-only bucket policy is not applied");
     }
@@ -281,6 +304,30 @@ pub async fn create_bucket(
         .send()
         .await
         .context("tagging the artifact bucket")?;
+    Ok(())
+}
+
+/// Puts the bucket's policy ([`bucket_policy`]), when it has a statement.
+pub async fn put_bucket_policy(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    region: &str,
+    transport: Transport,
+    organization_id: Option<&str>,
+) -> anyhow::Result<()> {
+    if let Some(policy) = bucket_policy(bucket, partition_of(region), transport, organization_id) {
+        s3.put_bucket_policy()
+            .bucket(bucket)
+            .policy(policy.to_string())
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "setting the policy of artifact bucket {bucket}: {}",
+                    crate::aws::described(&e)
+                )
+            })?;
+    }
     Ok(())
 }
 
@@ -391,6 +438,12 @@ mod tests {
             )
         );
         assert!(name.len() <= 63, "{name}");
+        let org = format!(
+            "{}-ap-southeast-7",
+            org_bucket_prefix("glue-session-guard", "111122223333")
+        );
+        assert!(org.len() <= 63, "{org}");
+        assert!(!org.starts_with(&bucket_prefix("glue-session-guard", "111122223333")));
     }
 
     #[test]

@@ -56,6 +56,7 @@ impl CleanUp {
             return crate::org::clean_up(&self.aws, self.confirmation, terminal).await;
         }
         let policy = paths::load_policy(&self.aws.policy)?;
+        crate::deploy::refuse_organization(&policy, &self.aws.policy, "clean-up")?;
         let name = &policy.stack.name;
         let consent = Consent::decide(
             self.confirmation,

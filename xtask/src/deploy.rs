@@ -67,6 +67,7 @@ impl Deploy {
         // 1. Preflight, changing nothing: the policy first, so a bad one touches nothing; then
         //    whether the user can agree at all; then who and where.
         let policy = paths::load_policy(&self.aws.policy)?;
+        refuse_organization(&policy, &self.aws.policy, "deploy")?;
         let name = policy.stack.name.clone();
         let consent = Consent::decide(
             self.confirmation,
@@ -202,6 +203,23 @@ impl Deploy {
         crate::assign::apply(&aws, &name, &policy_arn, &roles.steps).await?;
         Ok(deployed)
     }
+}
+
+/// A policy with an `organization` is deployed as a stack set (`--org`): its template reads the
+/// code from one bucket per Region, which a single-account deploy or clean-up does not handle.
+pub fn refuse_organization(
+    policy: &policy::Policy,
+    file: &std::path::Path,
+    command: &str,
+) -> anyhow::Result<()> {
+    if policy.organization.is_some() {
+        anyhow::bail!(
+            "{}: organization: this policy is deployed to an organization as a stack set: run \
+             `cargo xtask {command} --org` (nothing was changed)",
+            paths::shown(file)
+        );
+    }
+    Ok(())
 }
 
 /// What deploy does with the stack it finds, decided before it changes anything.

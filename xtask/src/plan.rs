@@ -122,6 +122,7 @@ impl PlanCommand {
     /// kept, so the plan shows what the policy and templates change.
     pub async fn plan(&self) -> anyhow::Result<StackPlan> {
         let policy = paths::load_policy(&self.aws.policy)?;
+        crate::deploy::refuse_organization(&policy, &self.aws.policy, "plan")?;
         let aws = Aws::load(&self.aws, policy.stack.region.as_deref()).await?;
         let caller = aws::caller(&aws).await?;
         let body = render::render_stack(&policy)?;

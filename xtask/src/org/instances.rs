@@ -64,9 +64,12 @@ pub struct InstancePlan {
     pub create: Vec<(String, String)>,
     /// There and wanted, and the template or its parameters change: `UpdateStackSet`.
     pub update: Vec<(String, String)>,
-    /// There, no longer wanted (a Region or an account left the policy):
+    /// There, no longer wanted (a Region, an OU or an account left the policy):
     /// `DeleteStackInstances`.
     pub remove: Vec<(String, String)>,
+    /// There and wanted, the stack set unchanged, but not `CURRENT` (an earlier operation failed
+    /// there): `UpdateStackInstances` applies the stack set to them again.
+    pub retry: Vec<(String, String)>,
     /// There, wanted, nothing changes.
     pub unchanged: Vec<(String, String)>,
     /// The accounts in the OUs could not be read (no `organizations:List*` for the caller):
@@ -99,6 +102,11 @@ impl InstancePlan {
         why_unknown: Option<String>,
     ) -> InstancePlan {
         let there: BTreeSet<(String, String)> = existing.iter().map(Instance::key).collect();
+        let not_current: BTreeSet<(String, String)> = existing
+            .iter()
+            .filter(|instance| instance.status != "CURRENT")
+            .map(Instance::key)
+            .collect();
         let mut plan = InstancePlan {
             accounts_unknown: why_unknown,
             ..InstancePlan::default()
@@ -112,6 +120,8 @@ impl InstancePlan {
                 plan.remove.push(key.clone());
             } else if stack_set_changes {
                 plan.update.push(key.clone());
+            } else if not_current.contains(key) {
+                plan.retry.push(key.clone());
             } else {
                 plan.unchanged.push(key.clone());
             }
@@ -131,7 +141,10 @@ impl InstancePlan {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.create.is_empty() && self.update.is_empty() && self.remove.is_empty()
+        self.create.is_empty()
+            && self.update.is_empty()
+            && self.remove.is_empty()
+            && self.retry.is_empty()
     }
 
     /// The Regions that get new instances.
@@ -155,6 +168,7 @@ impl InstancePlan {
             ("create", &self.create),
             ("update", &self.update),
             ("remove", &self.remove),
+            ("retry", &self.retry),
         ] {
             if !keys.is_empty() {
                 lines.push(format!("{verb} {}: {}", keys.len(), by_region(keys)));
@@ -174,24 +188,25 @@ impl InstancePlan {
 
     /// A Markdown table for a pull-request comment: one row per Region.
     pub fn to_markdown(&self) -> String {
-        let mut rows: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
+        let mut rows: BTreeMap<&str, [usize; 5]> = BTreeMap::new();
         for (column, keys) in [
             (0, &self.create),
             (1, &self.update),
             (2, &self.remove),
-            (3, &self.unchanged),
+            (3, &self.retry),
+            (4, &self.unchanged),
         ] {
             for (_, region) in keys {
                 rows.entry(region.as_str()).or_default()[column] += 1;
             }
         }
         let mut out = String::from(
-            "| Region | create | update | remove | unchanged |\n|---|---:|---:|---:|---:|\n",
+            "| Region | create | update | remove | retry | unchanged |\n|---|---:|---:|---:|---:|---:|\n",
         );
         for (region, counts) in rows {
             out.push_str(&format!(
-                "| {region} | {} | {} | {} | {} |\n",
-                counts[0], counts[1], counts[2], counts[3]
+                "| {region} | {} | {} | {} | {} | {} |\n",
+                counts[0], counts[1], counts[2], counts[3], counts[4]
             ));
         }
         if let Some(why) = &self.accounts_unknown {
@@ -248,6 +263,16 @@ fn distinct<'a>(values: impl Iterator<Item = &'a String>) -> Vec<String> {
         .into_iter()
         .cloned()
         .collect()
+}
+
+/// The Region of the guardrail policy in a rendered (or deployed) organization template: the
+/// `GuardrailRegion` condition's Region, `None` without one.
+pub fn guardrail_region(template: &str) -> Option<String> {
+    let line = template
+        .lines()
+        .find(|line| line.trim_start().starts_with("GuardrailRegion: !Equals"))?;
+    let inner = line.rsplit_once('"')?.0;
+    Some(inner.rsplit_once('"')?.1.to_string())
 }
 
 /// One failed account and Region of a StackSet operation, with CloudFormation's reason.
@@ -372,6 +397,24 @@ mod tests {
     }
 
     #[test]
+    fn an_instance_an_earlier_operation_left_outdated_is_retried() {
+        let accounts = BTreeSet::from(["111111111111".to_string(), "222222222222".to_string()]);
+        let wanted_regions = regions(&["eu-west-1"]);
+        let mut failed = instance("222222222222", "eu-west-1");
+        failed.status = "OUTDATED".into();
+        let existing = [instance("111111111111", "eu-west-1"), failed];
+        let wanted = wanted(&accounts, &wanted_regions);
+        let plan = InstancePlan::new(Some(&wanted), &wanted_regions, &existing, false, None);
+        assert_eq!(plan.retry, [key("222222222222", "eu-west-1")]);
+        assert_eq!(plan.unchanged, [key("111111111111", "eu-west-1")]);
+        assert!(!plan.is_empty());
+        // A stack set change updates every instance, the outdated one with them.
+        let plan = InstancePlan::new(Some(&wanted), &wanted_regions, &existing, true, None);
+        assert!(plan.retry.is_empty());
+        assert_eq!(plan.update.len(), 2);
+    }
+
+    #[test]
     fn nothing_changes_when_the_instances_match_and_the_stack_set_does_not_change() {
         let accounts = BTreeSet::from(["111111111111".to_string()]);
         let wanted_regions = regions(&["eu-west-1"]);
@@ -404,6 +447,14 @@ mod tests {
         assert_eq!(plan.remove, [key("111111111111", "ap-south-1")]);
         assert_eq!(plan.unchanged, [key("111111111111", "eu-west-1")]);
         assert!(plan.to_markdown().contains("are unknown (AccessDenied)"));
+    }
+
+    #[test]
+    fn the_guardrail_region_is_read_from_the_template() {
+        let template =
+            "Conditions:\n  GuardrailRegion: !Equals [!Ref \"AWS::Region\", \"eu-west-1\"]\n";
+        assert_eq!(guardrail_region(template).as_deref(), Some("eu-west-1"));
+        assert_eq!(guardrail_region("Resources: {}"), None);
     }
 
     #[test]

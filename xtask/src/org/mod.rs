@@ -96,13 +96,14 @@ impl OrgPlan {
     fn new(
         caller: &Caller,
         aws: &Aws,
+        organization: &Organization,
         found: Option<&StackSet>,
         desired: &DesiredSet,
         instances: InstancePlan,
     ) -> OrgPlan {
         let (kind, template_diff, parameter_changes) = match found {
             None => ("create-stack-set", String::new(), Vec::new()),
-            Some(set) if stackset::differs(set, desired) => {
+            Some(set) if stackset::differs(set, organization, desired) => {
                 let before = set.template_body().unwrap_or_default();
                 let diff = similar::TextDiff::from_lines(before, desired.body.as_str())
                     .unified_diff()
@@ -207,7 +208,6 @@ async fn wanted_accounts(
 
 /// Finds everything `deploy --org` and `plan --org` compare, changing nothing.
 struct Survey {
-    caller: Caller,
     found: Option<StackSet>,
     existing: Vec<Instance>,
     plan: OrgPlan,
@@ -223,13 +223,29 @@ async fn survey(
     let cf = aws.cloudformation();
     let call_as = stackset::call_as(organization);
     let found = stackset::describe(&cf, &policy.stack.name, &call_as).await?;
+    // The guardrail policy's name is global to each account: moving it to another Region's
+    // instance would create it there while the old one still holds the name.
+    if let Some(deployed) = found
+        .as_ref()
+        .and_then(|set| set.template_body())
+        .and_then(instances::guardrail_region)
+        && deployed != organization.regions[0]
+    {
+        anyhow::bail!(
+            "organization.regions: the first Region changes from {deployed} to {}: the \
+             guardrail policy (one per account, IAM names are global) lives in the first \
+             Region's stack instances and cannot move to another Region's in one operation. Keep \
+             {deployed} first (nothing was changed)",
+            organization.regions[0]
+        );
+    }
     let existing = match &found {
         Some(_) => stackset::instances(&cf, &policy.stack.name, &call_as).await?,
         None => Vec::new(),
     };
     let changes = found
         .as_ref()
-        .is_some_and(|set| stackset::differs(set, desired));
+        .is_some_and(|set| stackset::differs(set, organization, desired));
     let instance_plan = match wanted_accounts(aws, organization).await {
         Ok(accounts) => InstancePlan::new(
             Some(&instances::wanted(&accounts, &organization.regions)),
@@ -240,9 +256,15 @@ async fn survey(
         ),
         Err(why) => InstancePlan::new(None, &organization.regions, &existing, changes, Some(why)),
     };
-    let plan = OrgPlan::new(&caller, aws, found.as_ref(), desired, instance_plan);
+    let plan = OrgPlan::new(
+        &caller,
+        aws,
+        organization,
+        found.as_ref(),
+        desired,
+        instance_plan,
+    );
     Ok(Survey {
-        caller,
         found,
         existing,
         plan,
@@ -286,7 +308,7 @@ pub async fn deploy(
     // Render and build, once, on this machine.
     let body = render::render_stack(&policy)?;
     let package = Package::read(&zip()?)?;
-    let prefix = artifacts::bucket_prefix(&name, &caller.account);
+    let prefix = artifacts::org_bucket_prefix(&name, &caller.account);
     let desired = desired(&policy, body, &prefix, &package, deploy.arch);
 
     // What is there, and what would change.
@@ -294,7 +316,7 @@ pub async fn deploy(
     let mut staging = Vec::new();
     for region in &organization.regions {
         let s3 = aws.in_region(region).s3();
-        let bucket = artifacts::bucket_name(&name, &caller.account, region);
+        let bucket = format!("{prefix}-{region}");
         staging.push((
             region.clone(),
             bucket.clone(),
@@ -323,7 +345,8 @@ pub async fn deploy(
         return Ok(());
     }
 
-    // The package, in every Region's bucket.
+    // The package, in every Region's bucket; the bucket policy put again on each, so that a
+    // changed organization.id reaches buckets created before.
     let transport = Transport::of(aws.endpoint_url.as_deref());
     for (region, bucket, staged) in &staging {
         let s3 = aws.in_region(region).s3();
@@ -343,48 +366,70 @@ pub async fn deploy(
                 artifacts::upload(&s3, bucket, &package).await?;
             }
         }
+        if *staged != Staging::CreateBucketAndUpload {
+            artifacts::put_bucket_policy(&s3, bucket, region, transport, Some(&organization.id))
+                .await?;
+        }
     }
 
-    // The stack set and its instances, each operation followed to its end.
+    // The stack set and its instances, each operation followed to its end: what goes first
+    // (no update is spent on an instance about to go), then the update, then what is new,
+    // then what an earlier operation left behind.
     let cf = aws.cloudformation();
     let call_as = stackset::call_as(organization);
     let poll = aws.poll_interval();
     let mut failures: Vec<Failure> = Vec::new();
-    match &survey.found {
-        None => {
-            println!("creating stack set {name}");
-            stackset::create(&cf, organization, &desired).await?;
-        }
-        Some(_) if survey.plan.kind == "update-stack-set" => {
-            println!(
-                "updating stack set {name} and its {} instance(s)",
-                survey.existing.len()
-            );
-            let operation = stackset::update(&cf, organization, &desired).await?;
-            failures.extend(stackset::follow(&cf, &name, &operation, &call_as, poll).await?);
-        }
-        Some(_) => {}
+    let plan = &survey.plan.instances;
+    if survey.found.is_none() {
+        println!("creating stack set {name}");
+        stackset::create(&cf, organization, &desired).await?;
     }
-    let create_regions = survey.plan.instances.create_regions();
-    if !create_regions.is_empty() {
-        println!("creating stack instances in {}", create_regions.join(", "));
-        let operation =
-            stackset::create_instances(&cf, organization, &name, &create_regions).await?;
-        failures.extend(stackset::follow(&cf, &name, &operation, &call_as, poll).await?);
-    }
-    if !survey.plan.instances.remove.is_empty() {
+    if !plan.remove.is_empty() {
         remove_dropped(
             &cf,
             organization,
             &name,
-            &survey.plan.instances,
+            &survey.existing,
+            plan,
             &call_as,
             poll,
             &mut failures,
         )
         .await?;
     }
-    let _ = survey.caller;
+    if survey.found.is_some() && survey.plan.kind == "update-stack-set" {
+        println!(
+            "updating stack set {name} and its {} instance(s)",
+            plan.update.len()
+        );
+        let operation = stackset::update(&cf, organization, &desired).await?;
+        failures.extend(stackset::follow(&cf, &name, &operation, &call_as, poll).await?);
+    }
+    let create_regions = plan.create_regions();
+    if !create_regions.is_empty() {
+        println!("creating stack instances in {}", create_regions.join(", "));
+        let operation =
+            stackset::create_instances(&cf, organization, &name, &create_regions).await?;
+        failures.extend(stackset::follow(&cf, &name, &operation, &call_as, poll).await?);
+    }
+    if !plan.retry.is_empty() {
+        let accounts: Vec<String> = distinct_of(plan.retry.iter().map(|(account, _)| account));
+        let regions: Vec<String> = distinct_of(plan.retry.iter().map(|(_, region)| region));
+        println!(
+            "applying the stack set again to {} instance(s) an earlier operation left behind",
+            plan.retry.len()
+        );
+        let operation = stackset::update_instances(
+            &cf,
+            organization,
+            &name,
+            &units_of(&survey.existing, &plan.retry, organization),
+            &accounts,
+            &regions,
+        )
+        .await?;
+        failures.extend(stackset::follow(&cf, &name, &operation, &call_as, poll).await?);
+    }
 
     let now = stackset::instances(&cf, &name, &call_as).await?;
     println!(
@@ -411,48 +456,119 @@ pub async fn deploy(
     }
 }
 
-/// Deletes the instances the policy no longer wants: whole Regions it dropped, and accounts
-/// dropped from `organization.accounts` in the Regions it keeps.
+/// The distinct values, sorted.
+fn distinct_of<'a>(values: impl Iterator<Item = &'a String>) -> Vec<String> {
+    values
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .cloned()
+        .collect()
+}
+
+/// The OUs the instances of `keys` were deployed through (as ListStackInstances reports), else
+/// the policy's.
+fn units_of(
+    existing: &[Instance],
+    keys: &[(String, String)],
+    organization: &Organization,
+) -> Vec<String> {
+    let units: BTreeSet<&String> = existing
+        .iter()
+        .filter(|instance| keys.contains(&instance.key()))
+        .filter_map(|instance| instance.organizational_unit.as_ref())
+        .collect();
+    if units.is_empty() {
+        organization.organizational_units.clone()
+    } else {
+        units.into_iter().cloned().collect()
+    }
+}
+
+/// Deletes the instances the policy no longer wants, in the targets StackSets knows them by:
+/// Regions it dropped (every OU of theirs), OUs it dropped (every Region), and accounts dropped
+/// from `organization.accounts` (their OUs, filtered to them, in the Regions it keeps).
 #[allow(clippy::too_many_arguments)]
 async fn remove_dropped(
     cf: &aws_sdk_cloudformation::Client,
     organization: &Organization,
     name: &str,
+    existing: &[Instance],
     plan: &InstancePlan,
     call_as: &aws_sdk_cloudformation::types::CallAs,
     poll: std::time::Duration,
     failures: &mut Vec<Failure>,
 ) -> anyhow::Result<()> {
-    let dropped_regions: Vec<String> = plan
-        .remove_regions()
-        .into_iter()
-        .filter(|region| !organization.regions.contains(region))
-        .collect();
-    if !dropped_regions.is_empty() {
-        println!("removing stack instances in {}", dropped_regions.join(", "));
-        let operation =
-            stackset::delete_instances(cf, organization, name, &dropped_regions, None).await?;
-        failures.extend(stackset::follow(cf, name, &operation, call_as, poll).await?);
-    }
-    let dropped_accounts: Vec<String> = plan
-        .remove
+    let kept_region = |region: &String| organization.regions.contains(region);
+    let kept_unit = |unit: &Option<String>| {
+        unit.as_ref()
+            .is_none_or(|unit| organization.organizational_units.contains(unit))
+    };
+    let removed: Vec<&Instance> = existing
         .iter()
-        .filter(|(_, region)| organization.regions.contains(region))
-        .map(|(account, _)| account.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
+        .filter(|instance| plan.remove.contains(&instance.key()))
         .collect();
-    if !dropped_accounts.is_empty() {
-        println!(
-            "removing stack instances of account(s) {}",
-            dropped_accounts.join(", ")
-        );
+    // (what, OUs, Regions, accounts filter)
+    type Removal = (String, Vec<String>, Vec<String>, Option<Vec<String>>);
+    let mut batches: Vec<Removal> = Vec::new();
+    // Dropped Regions.
+    let regions = distinct_of(
+        removed
+            .iter()
+            .filter(|i| !kept_region(&i.region))
+            .map(|i| &i.region),
+    );
+    if !regions.is_empty() {
+        let keys: Vec<(String, String)> = removed
+            .iter()
+            .filter(|i| !kept_region(&i.region))
+            .map(|i| i.key())
+            .collect();
+        batches.push((
+            format!("in {}", regions.join(", ")),
+            units_of(existing, &keys, organization),
+            regions,
+            None,
+        ));
+    }
+    // Dropped OUs, in the Regions kept.
+    let units = distinct_of(
+        removed
+            .iter()
+            .filter(|i| kept_region(&i.region) && !kept_unit(&i.organizational_unit))
+            .filter_map(|i| i.organizational_unit.as_ref()),
+    );
+    if !units.is_empty() {
+        batches.push((
+            format!("of OU(s) {}", units.join(", ")),
+            units,
+            organization.regions.clone(),
+            None,
+        ));
+    }
+    // Accounts dropped from `accounts`, in the OUs and Regions kept.
+    let still: Vec<&&Instance> = removed
+        .iter()
+        .filter(|i| kept_region(&i.region) && kept_unit(&i.organizational_unit))
+        .collect();
+    let accounts = distinct_of(still.iter().map(|i| &i.account));
+    if !accounts.is_empty() {
+        let keys: Vec<(String, String)> = still.iter().map(|i| i.key()).collect();
+        batches.push((
+            format!("of account(s) {}", accounts.join(", ")),
+            units_of(existing, &keys, organization),
+            distinct_of(still.iter().map(|i| &i.region)),
+            Some(accounts),
+        ));
+    }
+    for (what, units, regions, accounts) in batches {
+        println!("removing stack instances {what}");
         let operation = stackset::delete_instances(
             cf,
             organization,
             name,
-            &organization.regions,
-            Some(&dropped_accounts),
+            &units,
+            &regions,
+            accounts.as_deref(),
         )
         .await?;
         failures.extend(stackset::follow(cf, name, &operation, call_as, poll).await?);
@@ -473,7 +589,7 @@ pub async fn plan(
     let caller = aws::caller(&aws).await?;
     let body = render::render_stack(&policy)?;
     let package = Package::read(&zip()?)?;
-    let prefix = artifacts::bucket_prefix(&policy.stack.name, &caller.account);
+    let prefix = artifacts::org_bucket_prefix(&policy.stack.name, &caller.account);
     let desired = desired(&policy, body, &prefix, &package, arch);
     Ok(survey(&aws, &policy, organization, &desired).await?.plan)
 }
@@ -677,18 +793,28 @@ pub async fn clean_up(
         Some(_) => stackset::instances(&cf, &name, &call_as).await?,
         None => Vec::new(),
     };
-    let mut buckets = Vec::new();
-    let mut regions: BTreeSet<String> = organization.regions.iter().cloned().collect();
-    regions.extend(existing.iter().map(|i| i.region.clone()));
-    for region in &regions {
-        let bucket = artifacts::bucket_name(&name, &caller.account, region);
-        if artifacts::bucket_exists(&aws.in_region(region).s3(), &bucket).await? {
-            buckets.push((region.clone(), bucket));
+    // Every bucket of this stack set, Regions dropped from the policy since included.
+    let prefix = format!("{}-", artifacts::org_bucket_prefix(&name, &caller.account));
+    let buckets: Vec<(String, String)> = artifacts::buckets_named(&aws.s3(), &prefix)
+        .await?
+        .into_iter()
+        .map(|bucket| (bucket[prefix.len()..].to_string(), bucket))
+        .collect();
+    if found.is_none() {
+        if buckets.is_empty() {
+            println!("stack set {name}: nothing to delete");
+            return Ok(());
         }
-    }
-    if found.is_none() && buckets.is_empty() {
-        println!("stack set {name}: nothing to delete");
-        return Ok(());
+        let names: Vec<&str> = buckets.iter().map(|(_, bucket)| bucket.as_str()).collect();
+        anyhow::bail!(
+            "there is no stack set {name} in {} (as {}), but its artifact buckets are here: {}. \
+             They are kept, since a stack set administered from another Region or as another \
+             caller may still read them (check --region and organization.call_as); if none \
+             does, delete them with `aws s3 rb --force s3://<bucket>` (nothing was deleted)",
+            aws.region,
+            organization.call_as.as_str(),
+            names.join(", ")
+        );
     }
     let question = format!(
         "Delete stack set {name}{} and {} artifact bucket(s) (administered from account {}, {})?",
@@ -723,9 +849,23 @@ pub async fn clean_up(
                 .into_iter()
                 .collect();
             println!("deleting {} stack instance(s)", existing.len());
-            let operation =
-                stackset::delete_instances(&cf, organization, &name, &instance_regions, None)
-                    .await?;
+            let mut units: BTreeSet<String> =
+                organization.organizational_units.iter().cloned().collect();
+            units.extend(
+                existing
+                    .iter()
+                    .filter_map(|i| i.organizational_unit.clone()),
+            );
+            let units: Vec<String> = units.into_iter().collect();
+            let operation = stackset::delete_instances(
+                &cf,
+                organization,
+                &name,
+                &units,
+                &instance_regions,
+                None,
+            )
+            .await?;
             let failures = stackset::follow(&cf, &name, &operation, &call_as, poll).await?;
             for failure in &failures {
                 println!("  failed: {failure}");

@@ -171,7 +171,10 @@ async fn an_organization_gets_the_guard_in_every_account_and_region_and_loses_it
     // One artifact bucket per Region, readable by the organization.
     let caller = crate::aws::caller(&home).await.unwrap();
     for region in REGIONS {
-        let bucket = artifacts::bucket_name(stack, &caller.account, region);
+        let bucket = format!(
+            "{}-{region}",
+            artifacts::org_bucket_prefix(stack, &caller.account)
+        );
         let s3 = home.in_region(region).s3();
         let policy = s3.get_bucket_policy().bucket(&bucket).send().await.unwrap();
         assert!(
@@ -242,6 +245,39 @@ async fn an_organization_gets_the_guard_in_every_account_and_region_and_loses_it
         .unwrap();
     assert!(set.template_body().unwrap().contains("max_workers: 12"));
 
+    // The first Region holds each account's guardrail policy: reordering refuses, unchanged.
+    scratch.write_policy(
+        &organization,
+        stack,
+        12,
+        &["us-east-1", "eu-west-1", "eu-central-1"],
+    );
+    let deploy_refused = super::deploy(&scratch.deploy(&endpoint, true), Terminal::Absent, || {
+        Ok(scratch.dir.join("bootstrap.zip"))
+    })
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        deploy_refused.contains("the first Region changes from eu-west-1 to us-east-1"),
+        "{deploy_refused}"
+    );
+    scratch.write_policy(&organization, stack, 12, &REGIONS);
+    // A single-account deploy of an organization policy is refused, naming the flag.
+    let single = Deploy {
+        org: false,
+        ..scratch.deploy(&endpoint, true)
+    };
+    let refused = single
+        .deploy(Terminal::Absent)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("run `cargo xtask deploy --org`"),
+        "{refused}"
+    );
+
     // Clean-up: the delete operation (service-managed targets) leaves moto's instances, so the
     // first clean-up stops and keeps the stack set and the buckets ...
     let clean_up = super::clean_up(
@@ -282,7 +318,10 @@ async fn an_organization_gets_the_guard_in_every_account_and_region_and_loses_it
             .is_none()
     );
     for region in REGIONS {
-        let bucket = artifacts::bucket_name(stack, &caller.account, region);
+        let bucket = format!(
+            "{}-{region}",
+            artifacts::org_bucket_prefix(stack, &caller.account)
+        );
         assert!(
             !artifacts::bucket_exists(&home.in_region(region).s3(), &bucket)
                 .await

@@ -12,9 +12,10 @@ use std::time::Duration;
 use anyhow::Context;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{
-    AccountFilterType, AutoDeployment, CallAs, Capability, DeploymentTargets, ManagedExecution,
-    Parameter, PermissionModels, RegionConcurrencyType, StackSet, StackSetOperationPreferences,
-    StackSetOperationResultStatus, StackSetOperationStatus, StackSetStatus, Tag,
+    AccountFilterType, AutoDeployment, CallAs, Capability, ConcurrencyMode, DeploymentTargets,
+    ManagedExecution, Parameter, PermissionModels, RegionConcurrencyType, StackSet,
+    StackSetOperationPreferences, StackSetOperationResultStatus, StackSetOperationStatus,
+    StackSetStatus, Tag,
 };
 use policy::model::{Organization, RegionConcurrency};
 
@@ -51,12 +52,8 @@ pub fn deployment_targets(organization: &Organization) -> DeploymentTargets {
 }
 
 /// `DeploymentTargets` for removing instances: the OUs, narrowed to `accounts` when given.
-pub fn removal_targets(
-    organization: &Organization,
-    accounts: Option<&[String]>,
-) -> DeploymentTargets {
-    let targets = DeploymentTargets::builder()
-        .set_organizational_unit_ids(Some(organization.organizational_units.clone()));
+pub fn removal_targets(units: &[String], accounts: Option<&[String]>) -> DeploymentTargets {
+    let targets = DeploymentTargets::builder().set_organizational_unit_ids(Some(units.to_vec()));
     match accounts {
         Some(accounts) => targets
             .set_accounts(Some(accounts.to_vec()))
@@ -66,16 +63,31 @@ pub fn removal_targets(
     }
 }
 
-/// `StackSetOperationPreferences` from the policy.
-pub fn operation_preferences(organization: &Organization) -> StackSetOperationPreferences {
+/// `StackSetOperationPreferences` from the policy, for an operation in `regions` (the
+/// policy's order, kept to those Regions). `SOFT_FAILURE_TOLERANCE`, so that
+/// `max_concurrent_percentage` is the concurrency (in AWS's default strict mode it could not
+/// pass `failure_tolerance_percentage` plus one account); the operation still stops once more
+/// accounts than the tolerance have failed, with those in flight finishing.
+pub fn operation_preferences(
+    organization: &Organization,
+    regions: &[String],
+) -> StackSetOperationPreferences {
     StackSetOperationPreferences::builder()
         .region_concurrency_type(match organization.region_concurrency {
             RegionConcurrency::Parallel => RegionConcurrencyType::Parallel,
             RegionConcurrency::Sequential => RegionConcurrencyType::Sequential,
         })
-        .set_region_order(Some(organization.regions.clone()))
+        .set_region_order(Some(
+            organization
+                .regions
+                .iter()
+                .filter(|region| regions.contains(region))
+                .cloned()
+                .collect(),
+        ))
         .max_concurrent_percentage(organization.max_concurrent_percentage as i32)
         .failure_tolerance_percentage(organization.failure_tolerance_percentage as i32)
+        .concurrency_mode(ConcurrencyMode::SoftFailureTolerance)
         .build()
 }
 
@@ -142,9 +154,40 @@ pub async fn describe(
     }
 }
 
-/// Whether the deployed stack set differs from `desired` in its template or parameters.
-pub fn differs(found: &StackSet, desired: &DesiredSet) -> bool {
+/// Whether the deployed stack set differs from `desired` in its template, parameters, tags or
+/// auto-deployment (when DescribeStackSet reports it).
+pub fn differs(found: &StackSet, organization: &Organization, desired: &DesiredSet) -> bool {
     if found.template_body().map(str::trim_end) != Some(desired.body.trim_end()) {
+        return true;
+    }
+    if let Some(auto) = found.auto_deployment() {
+        let wanted = auto_deployment(organization);
+        if auto.enabled() != wanted.enabled()
+            || (wanted.enabled() == Some(true)
+                && auto.retain_stacks_on_account_removal().unwrap_or(false)
+                    != wanted.retain_stacks_on_account_removal().unwrap_or(false))
+        {
+            return true;
+        }
+    }
+    let mut tags: Vec<(&str, &str)> = found
+        .tags()
+        .iter()
+        .map(|tag| {
+            (
+                tag.key().unwrap_or_default(),
+                tag.value().unwrap_or_default(),
+            )
+        })
+        .collect();
+    tags.sort_unstable();
+    let mut wanted_tags: Vec<(&str, &str)> = desired
+        .tags
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect();
+    wanted_tags.sort_unstable();
+    if tags != wanted_tags {
         return true;
     }
     // Only the parameters deploy passes: the others (GuardName) keep their template defaults,
@@ -204,10 +247,10 @@ pub async fn update(
         .set_tags(Some(tags(desired)))
         .capabilities(Capability::CapabilityIam)
         .capabilities(Capability::CapabilityNamedIam)
-        .permission_model(PermissionModels::ServiceManaged)
+        // Not PermissionModel (it cannot change while instances exist) nor ManagedExecution
+        // (it cannot change together with the template): both stay as CreateStackSet set them.
         .auto_deployment(auto_deployment(organization))
-        .managed_execution(ManagedExecution::builder().active(true).build())
-        .operation_preferences(operation_preferences(organization))
+        .operation_preferences(operation_preferences(organization, &organization.regions))
         .operation_id(operation_id("update"))
         .call_as(call_as(organization))
         .send()
@@ -235,7 +278,7 @@ pub async fn create_instances(
         .stack_set_name(name)
         .deployment_targets(deployment_targets(organization))
         .set_regions(Some(regions.to_vec()))
-        .operation_preferences(operation_preferences(organization))
+        .operation_preferences(operation_preferences(organization, regions))
         .operation_id(operation_id("create"))
         .call_as(call_as(organization))
         .send()
@@ -250,22 +293,23 @@ pub async fn create_instances(
         .context("CreateStackInstances returned no OperationId")
 }
 
-/// DeleteStackInstances in `regions`, for the OUs (narrowed to `accounts` when given); the
+/// DeleteStackInstances in `regions`, for `units` (narrowed to `accounts` when given); the
 /// stacks are deleted, not retained. Returns the operation.
 pub async fn delete_instances(
     cf: &Client,
     organization: &Organization,
     name: &str,
+    units: &[String],
     regions: &[String],
     accounts: Option<&[String]>,
 ) -> anyhow::Result<String> {
     let out = cf
         .delete_stack_instances()
         .stack_set_name(name)
-        .deployment_targets(removal_targets(organization, accounts))
+        .deployment_targets(removal_targets(units, accounts))
         .set_regions(Some(regions.to_vec()))
         .retain_stacks(false)
-        .operation_preferences(operation_preferences(organization))
+        .operation_preferences(operation_preferences(organization, regions))
         .operation_id(operation_id("delete"))
         .call_as(call_as(organization))
         .send()
@@ -278,6 +322,37 @@ pub async fn delete_instances(
         })?;
     out.operation_id
         .context("DeleteStackInstances returned no OperationId")
+}
+
+/// UpdateStackInstances: the stack set's current template and parameters again, for the
+/// instances of `accounts` (in `units`) in `regions` (those left `OUTDATED` or `INOPERABLE` by
+/// an earlier operation). Returns the operation.
+pub async fn update_instances(
+    cf: &Client,
+    organization: &Organization,
+    name: &str,
+    units: &[String],
+    accounts: &[String],
+    regions: &[String],
+) -> anyhow::Result<String> {
+    let out = cf
+        .update_stack_instances()
+        .stack_set_name(name)
+        .deployment_targets(removal_targets(units, Some(accounts)))
+        .set_regions(Some(regions.to_vec()))
+        .operation_preferences(operation_preferences(organization, regions))
+        .operation_id(operation_id("retry"))
+        .call_as(call_as(organization))
+        .send()
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "CloudFormation UpdateStackInstances {name} failed: {}",
+                described(&error)
+            )
+        })?;
+    out.operation_id
+        .context("UpdateStackInstances returned no OperationId")
 }
 
 /// DeleteStackSet (it must hold no instances).
@@ -554,7 +629,7 @@ mod tests {
                     organizational_units: [ou-ab12-11111111, ou-ab12-22222222]\n  \
                     accounts: ['111111111111', '222222222222']\n  \
                     regions: [eu-west-1, us-east-1]\n  \
-                    auto_deployment: true\n  retain_stacks_on_account_removal: true\n  \
+                    auto_deployment: false\n  \
                     max_concurrent_percentage: 25\n  failure_tolerance_percentage: 10\n  \
                     region_concurrency: sequential\n  call_as: delegated_admin\n";
         policy::load_policy("org.yaml", text.as_bytes())
@@ -581,10 +656,14 @@ mod tests {
         })
     }
 
-    fn preferences_are_the_policys(preferences: Option<&StackSetOperationPreferences>) -> bool {
+    fn preferences_are_the_policys(
+        preferences: Option<&StackSetOperationPreferences>,
+        regions: &[&str],
+    ) -> bool {
         preferences.is_some_and(|p| {
             p.region_concurrency_type() == Some(&RegionConcurrencyType::Sequential)
-                && p.region_order() == ["eu-west-1", "us-east-1"]
+                && p.region_order() == regions
+                && p.concurrency_mode() == Some(&ConcurrencyMode::SoftFailureTolerance)
                 && p.max_concurrent_percentage() == Some(25)
                 && p.failure_tolerance_percentage() == Some(10)
         })
@@ -598,8 +677,7 @@ mod tests {
                 r.call_as() == delegated
                     && r.permission_model() == Some(&PermissionModels::ServiceManaged)
                     && r.auto_deployment().is_some_and(|a| {
-                        a.enabled() == Some(true)
-                            && a.retain_stacks_on_account_removal() == Some(true)
+                        a.enabled() == Some(false) && a.retain_stacks_on_account_removal().is_none()
                     })
                     && r.managed_execution().and_then(|m| m.active()) == Some(true)
                     && r.capabilities().contains(&Capability::CapabilityNamedIam)
@@ -616,7 +694,7 @@ mod tests {
                 r.call_as() == delegated
                     && targets_are_the_policys(r.deployment_targets())
                     && r.regions() == ["us-east-1"]
-                    && preferences_are_the_policys(r.operation_preferences())
+                    && preferences_are_the_policys(r.operation_preferences(), &["us-east-1"])
                     && r.operation_id().is_some_and(|id| id.starts_with("gsg-create-"))
             })
             .then_output(|| {
@@ -627,8 +705,13 @@ mod tests {
         let update_rule = mock!(Client::update_stack_set)
             .match_requests(move |r| {
                 r.call_as() == delegated
-                    && preferences_are_the_policys(r.operation_preferences())
-                    && r.auto_deployment().and_then(|a| a.enabled()) == Some(true)
+                    && preferences_are_the_policys(
+                        r.operation_preferences(),
+                        &["eu-west-1", "us-east-1"],
+                    )
+                    && r.auto_deployment().and_then(|a| a.enabled()) == Some(false)
+                    && r.permission_model().is_none()
+                    && r.managed_execution().is_none()
                     && r.template_body() == Some("Resources: {}")
             })
             .then_output(|| {
@@ -646,11 +729,31 @@ mod tests {
                             && t.accounts() == ["222222222222"]
                             && t.account_filter_type() == Some(&AccountFilterType::Intersection)
                     })
-                    && preferences_are_the_policys(r.operation_preferences())
+                    && preferences_are_the_policys(
+                        r.operation_preferences(),
+                        &["eu-west-1", "us-east-1"],
+                    )
             })
             .then_output(|| {
                 aws_sdk_cloudformation::operation::delete_stack_instances::DeleteStackInstancesOutput::builder()
                     .operation_id("op-delete")
+                    .build()
+            });
+        let retry = mock!(Client::update_stack_instances)
+            .match_requests(move |r| {
+                r.call_as() == delegated
+                    && r.regions() == ["us-east-1"]
+                    && r.deployment_targets().is_some_and(|t| {
+                        t.organizational_unit_ids().len() == 2
+                            && t.accounts() == ["222222222222"]
+                            && t.account_filter_type() == Some(&AccountFilterType::Intersection)
+                    })
+                    && preferences_are_the_policys(r.operation_preferences(), &["us-east-1"])
+                    && r.operation_id().is_some_and(|id| id.starts_with("gsg-retry-"))
+            })
+            .then_output(|| {
+                aws_sdk_cloudformation::operation::update_stack_instances::UpdateStackInstancesOutput::builder()
+                    .operation_id("op-retry")
                     .build()
             });
         let delete_set = mock!(Client::delete_stack_set)
@@ -667,6 +770,7 @@ mod tests {
                 &create_instances_rule,
                 &update_rule,
                 &delete_some,
+                &retry,
                 &delete_set
             ]
         );
@@ -688,6 +792,7 @@ mod tests {
                 &cf,
                 &organization,
                 "gsg",
+                &organization.organizational_units,
                 &regions,
                 Some(&["222222222222".to_string()])
             )
@@ -695,12 +800,26 @@ mod tests {
             .unwrap(),
             "op-delete"
         );
+        assert_eq!(
+            update_instances(
+                &cf,
+                &organization,
+                "gsg",
+                &organization.organizational_units,
+                &["222222222222".to_string()],
+                &["us-east-1".to_string()],
+            )
+            .await
+            .unwrap(),
+            "op-retry"
+        );
         delete(&cf, &organization, "gsg").await.unwrap();
         for rule in [
             &create_set,
             &create_instances_rule,
             &update_rule,
             &delete_some,
+            &retry,
             &delete_set,
         ] {
             assert_eq!(rule.num_calls(), 1);
@@ -708,13 +827,14 @@ mod tests {
     }
 
     #[test]
-    fn without_auto_deployment_nothing_is_retained_and_without_accounts_no_filter() {
+    fn stacks_are_retained_only_with_auto_deployment_and_without_accounts_there_is_no_filter() {
         let mut organization = organization();
-        organization.auto_deployment = false;
+        organization.auto_deployment = true;
+        organization.retain_stacks_on_account_removal = true;
         organization.accounts = None;
         let auto = auto_deployment(&organization);
-        assert_eq!(auto.enabled(), Some(false));
-        assert_eq!(auto.retain_stacks_on_account_removal(), None);
+        assert_eq!(auto.enabled(), Some(true));
+        assert_eq!(auto.retain_stacks_on_account_removal(), Some(true));
         let targets = deployment_targets(&organization);
         assert!(targets.accounts().is_empty());
         assert_eq!(targets.account_filter_type(), None);
