@@ -157,6 +157,57 @@ pub fn build_lambda(arch: Architecture) -> anyhow::Result<PathBuf> {
     Ok(zip)
 }
 
+/// The demo's package (`cargo xtask demo`, moto only; deploy ships [`build_lambda`]'s release
+/// build): `bootstrap` in the dev profile, built in one cargo invocation with `xtask-aws`. That
+/// binary links the function's crate (`scan` judges with it), so every dependency of the
+/// function is already compiled with the same features, and the function costs seconds on top
+/// of `xtask-aws` instead of the release build's minutes. Zipped as Lambda takes it (`bootstrap`,
+/// mode 755) by the pinned Python's `zipfile`.
+pub fn demo_package() -> anyhow::Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("building the function (dev profile, together with xtask-aws)");
+    tools::run_checked(Command::new(&cargo).current_dir(paths::root()).args([
+        "build",
+        "--quiet",
+        "--package",
+        "xtask",
+        "--features",
+        "xtask/aws",
+        "--bin",
+        "xtask-aws",
+        "--package",
+        "glue-session-guard-lambda",
+        "--bin",
+        "bootstrap",
+    ]))
+    .context("building the function for the demo")?;
+    let bootstrap = paths::target_dir().join("debug/bootstrap");
+    anyhow::ensure!(
+        bootstrap.is_file(),
+        "cargo finished but {} is missing",
+        paths::shown(&bootstrap)
+    );
+    let zip = paths::target_dir().join("lambda/demo/bootstrap.zip");
+    std::fs::create_dir_all(zip.parent().unwrap_or(Path::new(".")))?;
+    tools::ensure_venv()?;
+    tools::run_checked(
+        Command::new(tools::venv_bin("python"))
+            .arg("-c")
+            .arg(
+                "import sys, zipfile\n\
+                 info = zipfile.ZipInfo('bootstrap')\n\
+                 info.external_attr = 0o100755 << 16\n\
+                 info.compress_type = zipfile.ZIP_DEFLATED\n\
+                 with open(sys.argv[1], 'rb') as f, zipfile.ZipFile(sys.argv[2], 'w') as z:\n\
+                 \x20   z.writestr(info, f.read())",
+            )
+            .arg(&bootstrap)
+            .arg(&zip),
+    )
+    .context("zipping the demo's bootstrap")?;
+    Ok(zip)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 //! `cargo xtask demo`: the whole loop on this machine. Installs the pinned tools, starts moto,
-//! builds the function once and deploys the default policy's stack into moto with it (the real
+//! builds the function once (a dev build sharing `xtask-aws`'s dependencies,
+//! [`build::demo_package`]) and deploys the default policy's stack into moto with it (the real
 //! deploy code path), creates a compliant and an out-of-bounds Glue session, delivers their
 //! CloudTrail events to the very `bootstrap` it deployed, running under a stand-in Lambda
 //! Runtime API (`runtime_api`), shows the verdicts, the stopped session and the notification,
@@ -13,7 +14,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::aws::{Aws, AwsArgs};
-use crate::build::{self, Architecture};
+use crate::build;
 use crate::cleanup::CleanUp;
 use crate::deploy::Deploy;
 use crate::runtime_api::{Answer, RuntimeApi};
@@ -88,10 +89,8 @@ impl Demo {
 
 impl Demo {
     fn org_demo(&self, endpoint: &str) -> anyhow::Result<Exit> {
-        step(
-            "building the function once (a release build with cargo-lambda; minutes the first time)",
-        );
-        let zip = build::build_lambda(Architecture::host()?)?;
+        step("building the function once (a dev build, with xtask-aws's own dependencies)");
+        let zip = build::demo_package()?;
         let scratch = std::env::temp_dir().join(format!("gsg-demo-org-{}", std::process::id()));
         std::fs::create_dir_all(&scratch)?;
         let result = crate::aws::runtime()?.block_on(crate::org::demo::run(
@@ -114,8 +113,8 @@ impl Demo {
 
 async fn demo(args: &AwsArgs) -> anyhow::Result<()> {
     let policy = paths::load_policy(&args.policy)?;
-    step("building the function once (a release build with cargo-lambda; minutes the first time)");
-    let zip = build::build_lambda(Architecture::host()?)?;
+    step("building the function once (a dev build, with xtask-aws's own dependencies: seconds)");
+    let zip = build::demo_package()?;
     step(
         "deploying the policy's stack into moto with that package (the code path of a real deploy)",
     );
