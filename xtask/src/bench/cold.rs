@@ -91,7 +91,9 @@ impl Scratch {
         args: &[&str],
         target_seconds: Option<f64>,
     ) -> anyhow::Result<Step> {
-        let log = self.dir.join(format!("{}.log", name.replace([' ', ',', '/'], "-")));
+        let log = self
+            .dir
+            .join(format!("{}.log", name.replace([' ', ',', '/'], "-")));
         let out = std::fs::File::create(&log)?;
         let command = format!("{program} {}", args.join(" "));
         eprintln!("{name}: {command} (log: {})", log.display());
