@@ -5,11 +5,8 @@
 //! A test process's moto is fresh: nothing made in it survives the process, so fixed names
 //! (`gsg-ledger`) never meet "Table already exists" from an earlier run.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_glue::config::Credentials;
@@ -51,42 +48,12 @@ impl Moto {
     }
 }
 
-/// Starts `.venv/bin/moto_server` on a free loopback port; its endpoint once it listens.
+/// Starts `.venv/bin/moto_server` with xtask's own starter ([`xtask::tools::spawn_moto`]),
+/// under a watchdog that kills it once this test process is gone, however the tests end (even
+/// a panic or a kill); its endpoint once it answers.
 fn start() -> String {
-    let server = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
-    assert!(
-        server.exists(),
-        "{} is missing: run `cargo xtask setup` first",
-        server.display()
-    );
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // A watchdog shell: it starts moto, then kills it once this test process is gone, however
-    // the tests end (even a panic or a kill).
-    let script = format!(
-        "\"{server}\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & moto=$!; \
-         while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $moto",
-        server = server.display(),
-        parent = std::process::id(),
-    );
-    let watchdog = Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting moto_server");
+    let (watchdog, endpoint) = xtask::tools::spawn_moto(Some(std::process::id()))
+        .unwrap_or_else(|error| panic!("starting moto_server: {error:#}"));
     let _ = WATCHDOG.set(Mutex::new(watchdog));
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "moto_server did not start on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    format!("http://127.0.0.1:{port}")
+    endpoint
 }

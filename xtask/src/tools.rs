@@ -99,34 +99,60 @@ pub struct Moto {
 impl Moto {
     /// Starts `moto_server` from `.venv` and waits until it answers (at most 30 s).
     pub fn start() -> anyhow::Result<Moto> {
-        let binary = venv_bin("moto_server");
-        if !binary.exists() {
-            bail!("{} is missing: run `cargo xtask setup`", binary.display());
-        }
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new(&binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let mut moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(status) = moto.child.try_wait()? {
-                bail!("moto_server exited at start ({status})");
-            }
-            if answers(port) {
-                return Ok(moto);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        bail!("moto_server did not answer on port {port} within 30 s")
+        let (child, endpoint) = spawn_moto(None)?;
+        Ok(Moto { child, endpoint })
     }
+}
+
+/// Starts `.venv/bin/moto_server` on a free loopback port and waits until it answers (at most
+/// 30 s); returns the process and the endpoint (`http://127.0.0.1:<port>`). The one way this
+/// project starts moto: [`Moto`] for the commands (demo, test, bench) and xtask's tests, and the
+/// test kit (`testkit`) for the Lambda's tests.
+///
+/// With `watched_by: Some(pid)`, moto runs under a watchdog shell (the returned process) that
+/// kills it once process `pid` is gone, however that process ends (a test binary that panics
+/// or is killed leaves no server behind).
+pub fn spawn_moto(watched_by: Option<u32>) -> anyhow::Result<(Child, String)> {
+    let binary = venv_bin("moto_server");
+    if !binary.exists() {
+        bail!("{} is missing: run `cargo xtask setup`", binary.display());
+    }
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut command = match watched_by {
+        None => {
+            let mut command = Command::new(&binary);
+            command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+            command
+        }
+        Some(parent) => {
+            let script = format!(
+                "\"{server}\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & moto=$!; \
+                 while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $moto",
+                server = binary.display(),
+            );
+            let mut command = Command::new("sh");
+            command.args(["-c", &script]);
+            command
+        }
+    };
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            bail!("moto_server exited at start ({status})");
+        }
+        if answers(port) {
+            return Ok((child, format!("http://127.0.0.1:{port}")));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    bail!("moto_server did not answer on port {port} within 30 s")
 }
 
 impl Drop for Moto {
