@@ -405,7 +405,13 @@ pub async fn deploy(
         let operation = stackset::update(&cf, organization, &desired).await?;
         failures.extend(stackset::follow(&cf, &name, &operation, &call_as, poll).await?);
     }
-    let create_regions = plan.create_regions();
+    // A new stack set gets its OUs as targets in every Region even when they hold no account
+    // yet: auto-deployment then reaches the accounts that join them.
+    let create_regions = if survey.found.is_none() {
+        organization.regions.clone()
+    } else {
+        plan.create_regions()
+    };
     if !create_regions.is_empty() {
         println!("creating stack instances in {}", create_regions.join(", "));
         let operation =
