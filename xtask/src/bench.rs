@@ -233,23 +233,8 @@ struct OrgScale {
 fn org_scale(accounts: usize) -> anyhow::Result<OrgScale> {
     let out = paths::target_dir().join("bench-org-scale.json");
     let _ = std::fs::remove_file(&out);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(paths::root())
-        .args([
-            "run",
-            "--quiet",
-            "--package",
-            "xtask",
-            "--features",
-            "aws",
-            "--bin",
-            "xtask-aws",
-            "--",
-            "demo",
-            "--org",
-            "--accounts",
-        ])
+    let status = crate::cli::xtask_aws()
+        .args(["demo", "--org", "--accounts"])
         .arg(accounts.to_string())
         .arg("--timings")
         .arg(&out)

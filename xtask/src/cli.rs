@@ -183,24 +183,30 @@ impl Forward {
     }
 }
 
+/// `cargo run … --bin xtask-aws --`, at the root: `xtask-aws` (built by cargo, with the AWS
+/// SDK, the first time), waiting for its command and arguments.
+pub fn xtask_aws() -> std::process::Command {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command.current_dir(paths::root()).args([
+        "run",
+        "--quiet",
+        "--package",
+        "xtask",
+        "--features",
+        "aws",
+        "--bin",
+        "xtask-aws",
+        "--",
+    ]);
+    command
+}
+
 /// Runs `xtask-aws` (built by cargo, with the AWS SDK, the first time) with `args` (a command
 /// and its arguments) and passes its exit code on.
 pub fn forward_to_aws(args: Vec<std::ffi::OsString>) -> anyhow::Result<Exit> {
     {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .current_dir(paths::root())
-            .args([
-                "run",
-                "--quiet",
-                "--package",
-                "xtask",
-                "--features",
-                "aws",
-                "--bin",
-                "xtask-aws",
-                "--",
-            ])
+        let status = xtask_aws()
             .args(&args)
             .status()
             .map_err(|error| anyhow::anyhow!("starting cargo to run xtask-aws: {error}"))?;

@@ -24,7 +24,7 @@ const YES: Confirmation = Confirmation { yes: true };
 const NO_YES: Confirmation = Confirmation { yes: false };
 
 /// Static credentials for the emulator, set once for the whole test process.
-fn emulator_credentials() {
+pub(crate) fn emulator_credentials() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // SAFETY: set before any test thread reads the environment through the SDK, once.
@@ -34,6 +34,17 @@ fn emulator_credentials() {
             std::env::remove_var("AWS_PROFILE");
         }
     });
+}
+
+/// A real zip holding a `bootstrap` at `zip`: moto stores it, it cannot run it.
+pub(crate) fn write_stand_in_package(zip: &Path) {
+    tools::run_checked(
+        std::process::Command::new(tools::venv_bin("python"))
+            .arg("-c")
+            .arg("import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z: z.writestr('bootstrap', '#!/bin/sh\\n')")
+            .arg(zip),
+    )
+    .unwrap();
 }
 
 /// A scratch folder with a policy (the default one, renamed to `stack`) and a package.
@@ -48,14 +59,7 @@ impl Scratch {
         std::fs::create_dir_all(&dir).unwrap();
         let scratch = Scratch { dir };
         scratch.write_policy(stack, 10);
-        // A real zip holding a `bootstrap`; moto stores it, it cannot run it.
-        tools::run_checked(
-            std::process::Command::new(tools::venv_bin("python"))
-                .arg("-c")
-                .arg("import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z: z.writestr('bootstrap', '#!/bin/sh\\n')")
-                .arg(scratch.zip()),
-        )
-        .unwrap();
+        write_stand_in_package(&scratch.zip());
         scratch
     }
 

@@ -16,7 +16,7 @@ use super::emulated::{self, EmulatedOrganization};
 use super::{instances, member, stackset};
 use crate::aws::{Aws, AwsArgs};
 use crate::deploy::Deploy;
-use crate::tools::{self, Moto};
+use crate::tools::Moto;
 use crate::ui::{Confirmation, Terminal};
 use crate::{Exit, artifacts, paths};
 
@@ -31,14 +31,7 @@ impl Scratch {
     fn new(name: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!("gsg-org-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        // A real zip holding a `bootstrap`; moto stores it, it cannot run it.
-        tools::run_checked(
-            std::process::Command::new(tools::venv_bin("python"))
-                .arg("-c")
-                .arg("import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z: z.writestr('bootstrap', '#!/bin/sh\\n')")
-                .arg(dir.join("bootstrap.zip")),
-        )
-        .unwrap();
+        crate::lifecycle_tests::write_stand_in_package(&dir.join("bootstrap.zip"));
         Scratch { dir }
     }
 
@@ -86,16 +79,6 @@ impl Drop for Scratch {
     }
 }
 
-fn credentials() {
-    // SAFETY: set before any thread of this test reads the environment through the SDK; every
-    // test of this process sets the same values.
-    unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::remove_var("AWS_PROFILE");
-    }
-}
-
 /// Deploys the scratch's policy with `--org`, the package given.
 async fn deploy(scratch: &Scratch, endpoint: &str) -> anyhow::Result<()> {
     let deploy = scratch.deploy(endpoint, true);
@@ -111,7 +94,7 @@ async fn plan(scratch: &Scratch, endpoint: &str) -> super::OrgPlan {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_organization_gets_the_guard_in_every_account_and_region_and_loses_it_again() {
-    credentials();
+    crate::lifecycle_tests::emulator_credentials();
     let moto = Moto::start().unwrap();
     let endpoint = moto.endpoint.clone();
     let scratch = Scratch::new("lifecycle");
@@ -337,7 +320,7 @@ async fn an_organization_gets_the_guard_in_every_account_and_region_and_loses_it
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_organization_section_org_commands_name_the_file_and_the_field() {
-    credentials();
+    crate::lifecycle_tests::emulator_credentials();
     let scratch = Scratch::new("no-section");
     std::fs::copy(paths::policies_dir().join("default.yaml"), scratch.policy()).unwrap();
     let error = super::status(&scratch.args("http://127.0.0.1:9"), None)
