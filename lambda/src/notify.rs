@@ -119,6 +119,10 @@ fn body(notice: &Notice, done: &Done) -> String {
         format!("Glue Session Guard {headline} an interactive session that is out of bounds.\n\n");
     let mut line = |label: &str, value: &str| body.push_str(&format!("{label:<10} {value}\n"));
     line("Session:", session_id);
+    if let Some(kind) = &verdict.session_type {
+        // LIVY (statements) or SPARK_CONNECT (a PySpark client on its endpoint).
+        line("Type:", kind);
+    }
     line(
         "Account:",
         &format!("{}, Region: {}", notice.account, notice.region),
@@ -171,6 +175,9 @@ fn body(notice: &Notice, done: &Done) -> String {
     if !verdict.unchecked.is_empty() {
         body.push_str(&format!("Not checked: {}\n", verdict.unchecked.join("; ")));
     }
+    if !verdict.notes.is_empty() {
+        body.push_str(&format!("Notes: {}\n", verdict.notes.join("; ")));
+    }
     if notice.creator == Creator::Unknown {
         body.push_str(
             "\nNote: the creator could not be recovered from CloudTrail, so the session was judged \
@@ -205,6 +212,10 @@ fn attributes(notice: &Notice) -> BTreeMap<&'static str, String> {
     BTreeMap::from([
         ("decision", "violation".to_string()),
         ("session_id", session_id.to_string()),
+        (
+            "session_type",
+            verdict.session_type.clone().unwrap_or_default(),
+        ),
         ("principal", principal.to_string()),
         ("person", verdict.person.clone().unwrap_or_default()),
         ("action", verdict.action.as_str().to_string()),
@@ -316,6 +327,7 @@ mod tests {
         Verdict {
             decision: Decision::Violation,
             session_id: Some("nb-alice-1".into()),
+            session_type: Some("SPARK_CONNECT".into()),
             principal: Some("arn:aws:sts::123456789012:assumed-role/Analyst/alice".into()),
             person: None,
             violations: vec![
@@ -339,6 +351,7 @@ mod tests {
             reason: None,
             defaults_applied: vec![],
             unchecked: vec![],
+            notes: vec!["auto scaling is on (--enable-auto-scaling true): NumberOfWorkers 50 is the most Glue runs, and the limits judge that maximum".into()],
         }
     }
 
@@ -367,6 +380,7 @@ mod tests {
 Glue Session Guard stopped an interactive session that is out of bounds.
 
 Session:   nb-alice-1
+Type:      SPARK_CONNECT
 Account:   123456789012, Region: eu-west-1
 Creator:   arn:aws:sts::123456789012:assumed-role/Analyst/alice (from the CreateSession event)
 Found by:  its CreateSession event
@@ -377,6 +391,7 @@ Done:      The session was stopped (policy action: stop).
 Violations (actual vs limit):
   - max_workers: 50 (limit: 10). 50 workers requested; at most 10 allowed
   - allowed_worker_types: G.8X (limit: G.1X, G.2X). worker type G.8X is not allowed (allowed: G.1X, G.2X)
+Notes: auto scaling is on (--enable-auto-scaling true): NumberOfWorkers 50 is the most Glue runs, and the limits judge that maximum
 
 To request an exception: Ask in #data-platform.
 
@@ -385,6 +400,7 @@ To request an exception: Ask in #data-platform.
         assert_eq!(message.body, expected);
         assert_eq!(message.attributes["decision"], "violation");
         assert_eq!(message.attributes["session_id"], "nb-alice-1");
+        assert_eq!(message.attributes["session_type"], "SPARK_CONNECT");
         assert_eq!(
             message.attributes["principal"],
             "arn:aws:sts::123456789012:assumed-role/Analyst/alice"

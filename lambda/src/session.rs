@@ -156,6 +156,16 @@ pub fn session_json(session: &Session) -> Value {
     );
     put("ProfileName", session.profile_name().map(|p| json!(p)));
     put(
+        "SessionType",
+        session.session_type().map(|t| json!(t.as_str())),
+    );
+    put(
+        "DefaultArguments",
+        session
+            .default_arguments()
+            .map(|arguments| json!(arguments)),
+    );
+    put(
         "WorkerType",
         session.worker_type().map(|t| json!(t.as_str())),
     );
@@ -177,7 +187,7 @@ pub fn session_json(session: &Session) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use aws_sdk_glue::types::{ConnectionsList, WorkerType};
+    use aws_sdk_glue::types::{ConnectionsList, SessionType, WorkerType};
 
     use super::*;
 
@@ -198,7 +208,10 @@ mod tests {
         let session = Session::builder()
             .id("s-1")
             .status(SessionStatus::Ready)
-            .worker_type(WorkerType::G2X)
+            .worker_type(WorkerType::from("G.2X.GRAVITON"))
+            .session_type(SessionType::SparkConnect)
+            .default_arguments("--enable-auto-scaling", "true")
+            .default_arguments("--job-language", "python")
             .number_of_workers(12)
             .idle_timeout(30)
             .glue_version("4.0")
@@ -211,7 +224,21 @@ mod tests {
         let facts = policy::facts_from_glue_session(&session_json(&session)).unwrap();
         assert_eq!(facts.session_id, "s-1");
         assert_eq!(facts.status.as_deref(), Some("READY"));
-        assert_eq!(facts.worker_type, policy::Fact::Given("G.2X".to_string()));
+        assert_eq!(
+            facts.worker_type,
+            policy::Fact::Given("G.2X.GRAVITON".to_string())
+        );
+        assert_eq!(
+            facts.session_type,
+            policy::Fact::Given("SPARK_CONNECT".to_string())
+        );
+        assert_eq!(
+            facts.scaling_arguments,
+            policy::Fact::Given(std::collections::BTreeMap::from([(
+                "--enable-auto-scaling".to_string(),
+                "true".to_string()
+            )]))
+        );
         assert_eq!(facts.number_of_workers, policy::Fact::Given(12));
         assert_eq!(facts.idle_timeout_minutes, policy::Fact::Given(30));
         assert_eq!(

@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::catalogue::{ServiceDefaults, SessionType};
+use crate::catalogue::{self, CommandName, Scaling, ServiceDefaults, SessionType};
 use crate::facts::{Fact, Ignored, ProfileLookup, SessionFacts, facts_from_cloudtrail};
-use crate::glob::ArnPattern;
-use crate::model::{Boundaries, EnforcementAction, Mode, Policy};
+use crate::glob::{ArnPattern, glob_match};
+use crate::model::{Boundaries, DpuSource, EnforcementAction, Mode, Policy};
 
 /// Most names a violation lists (its message says how many more there are).
 const MAX_LISTED: usize = 10;
@@ -88,6 +88,9 @@ pub struct Violation {
 pub struct Verdict {
     pub decision: Decision,
     pub session_id: Option<String>,
+    /// The session's `SessionType` (`LIVY`, `SPARK_CONNECT`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_type: Option<String>,
     pub principal: Option<String>,
     /// The person behind a shared role (source identity, or IAM Identity Center user), when the
     /// record names one.
@@ -107,6 +110,11 @@ pub struct Verdict {
     /// value, or nobody documents the default that applies).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unchecked: Vec<String>,
+    /// What a reader should know about how the session was judged: DPUs derived from a worker
+    /// type's name, a worker count that is a maximum (auto scaling), a session type the Glue
+    /// version cannot run. Never a reason to stop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Verdict {
@@ -115,6 +123,7 @@ impl Verdict {
         Verdict {
             decision: Decision::Ignored,
             session_id: ignored.session_id,
+            session_type: None,
             principal: ignored.principal,
             person: None,
             violations: Vec::new(),
@@ -123,6 +132,7 @@ impl Verdict {
             reason: Some(ignored.reason),
             defaults_applied: Vec::new(),
             unchecked: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -167,11 +177,18 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
                 .unwrap_or(false)
         })
     };
+    let id_matches_any = |patterns: &[String]| {
+        patterns
+            .iter()
+            .any(|pattern| glob_match(pattern.as_bytes(), facts.session_id.as_bytes()))
+    };
 
-    let matched = policy
-        .overrides
-        .iter()
-        .find(|rule| matches_any(&rule.principals));
+    let matched = policy.overrides.iter().find(|rule| {
+        // Both kinds of pattern must match when both are given: a session id is chosen by
+        // whoever creates the session, so principals keep an override by id to its people.
+        (rule.principals.is_empty() || matches_any(&rule.principals))
+            && (rule.session_ids.is_empty() || id_matches_any(&rule.session_ids))
+    });
     let limits = match matched {
         Some(rule) => policy.boundaries.overlaid_with(&rule.boundaries),
         None => policy.boundaries.clone(),
@@ -182,10 +199,12 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
         violations: Vec::new(),
         defaults_applied: Vec::new(),
         unchecked: Vec::new(),
+        notes: Vec::new(),
     };
     check.all(&limits, facts);
 
-    let exempt = matches_any(&policy.exempt_principals);
+    let exempt_by_id = id_matches_any(&policy.exempt_session_ids);
+    let exempt = matches_any(&policy.exempt_principals) || exempt_by_id;
     let decision = match (check.violations.is_empty(), exempt) {
         (true, _) => Decision::Compliant,
         (false, true) => Decision::Exempt,
@@ -199,7 +218,9 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
         Some(_) => Action::None,
         None => enforcement_action(policy, decision),
     };
-    let reason = if decision == Decision::Exempt {
+    let reason = if decision == Decision::Exempt && exempt_by_id {
+        Some("the session id matches exempt_session_ids: reported, never stopped".to_string())
+    } else if decision == Decision::Exempt {
         Some("the creator matches exempt_principals: reported, never stopped".to_string())
     } else if let (Some(status), Decision::Violation) = (ended, decision) {
         Some(format!(
@@ -210,9 +231,15 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
     } else {
         None
     };
+    let session_type = match &facts.session_type {
+        Fact::Given(kind) => Some(kind.clone()),
+        Fact::Omitted => Some(SessionType::DEFAULT.as_str().to_string()),
+        Fact::Unknown => None,
+    };
     Verdict {
         decision,
         session_id: Some(facts.session_id.clone()),
+        session_type,
         principal: facts.principal.as_ref().map(|p| p.arn.clone()),
         person: facts.principal.as_ref().and_then(|p| p.person()),
         violations: check.violations,
@@ -221,6 +248,7 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
         reason,
         defaults_applied: check.defaults_applied,
         unchecked: check.unchecked,
+        notes: check.notes,
     }
 }
 
@@ -248,28 +276,28 @@ struct LeftOut {
 
 impl LeftOut {
     fn of(facts: &SessionFacts) -> LeftOut {
-        let session_type = match &facts.session_type {
-            Fact::Given(name) => SessionType::from_command_name(name).ok_or_else(|| {
+        let session_type = match &facts.command {
+            Fact::Given(name) => CommandName::from_name(name).ok_or_else(|| {
                 format!(
-                    "Glue documents no defaults for sessions of type {}",
+                    "Glue documents no defaults for sessions of command {}",
                     quoted(name)
                 )
             }),
             _ => Err(
-                "the session type (Command.Name) is not known, so neither are the \
+                "the session's command (Command.Name) is not known, so neither are the \
                       defaults Glue applied"
                     .to_string(),
             ),
         };
         let service = session_type
             .as_ref()
-            .map(|kind| kind.documented_defaults())
+            .map(|kind| kind.documented_session_defaults())
             .unwrap_or_default();
         let glue = |value: Option<u64>, what: &str| match (&session_type, value) {
             (_, Some(value)) => Default::Glue(value),
             (Ok(kind), None) => Default::Unknown(format!(
                 "Glue documents no default {what} for {} sessions",
-                kind.command_name()
+                kind.as_str()
             )),
             (Err(why), None) => Default::Unknown(why.clone()),
         };
@@ -277,7 +305,7 @@ impl LeftOut {
             (_, Some(name)) => Default::Glue(name.to_string()),
             (Ok(kind), None) => Default::Unknown(format!(
                 "Glue documents no default worker type for {} sessions",
-                kind.command_name()
+                kind.as_str()
             )),
             (Err(why), None) => Default::Unknown(why.clone()),
         };
@@ -295,7 +323,7 @@ impl LeftOut {
                 ) => None,
                 (Ok(kind), _) => Some(Default::Unknown(format!(
                     "Glue documents no default idle timeout for {} sessions",
-                    kind.command_name()
+                    kind.as_str()
                 ))),
                 (Err(why), _) => Some(Default::Unknown(why.clone())),
             },
@@ -370,6 +398,7 @@ struct Check<'p> {
     violations: Vec<Violation>,
     defaults_applied: Vec<String>,
     unchecked: Vec<String>,
+    notes: Vec<String>,
 }
 
 impl Check<'_> {
@@ -435,6 +464,12 @@ impl Check<'_> {
         });
     }
 
+    fn remark(&mut self, note: String) {
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
+    }
+
     fn not_checked(&mut self, rule: &str, why: &str) {
         self.unchecked.push(format!("{rule}: {why}"));
     }
@@ -452,8 +487,26 @@ impl Check<'_> {
 
     /// Checks every boundary `limits` sets, in a fixed order (the order of the verdict's
     /// violations, defaults and unchecked notes): workers, worker type, DPUs, timeout, idle
-    /// timeout, VPC connection, allowed connections, Glue version, tags.
+    /// timeout, VPC connection, allowed connections, Glue version, tags, session type, auto
+    /// scaling.
     fn all(&mut self, limits: &Boundaries, facts: &SessionFacts) {
+        let scaling = match &facts.scaling_arguments {
+            Fact::Given(arguments) => {
+                Some(Scaling::of(|key| arguments.get(key).map(String::as_str)))
+            }
+            _ => None,
+        };
+        if let Some(Scaling::UpTo(argument)) = &scaling {
+            let workers = match &facts.number_of_workers {
+                Fact::Given(n) => format!("NumberOfWorkers {n}"),
+                _ => "NumberOfWorkers".to_string(),
+            };
+            self.remark(format!(
+                "auto scaling is on ({argument}): {workers} is the most Glue runs, and the \
+                 limits judge that maximum"
+            ));
+        }
+        self.spark_connect_version(facts);
         let (workers, worker_type) = self.workers_and_type(facts);
         if let Some(limit) = limits.max_workers {
             self.max_workers(limit, workers.as_ref());
@@ -493,6 +546,92 @@ impl Check<'_> {
         }
         if let Some(required) = &limits.required_tags {
             self.required_tags(required, facts);
+        }
+        if let Some(allowed) = &limits.allowed_session_types {
+            self.allowed_session_types(allowed, facts);
+        }
+        if limits.require_auto_scaling == Some(true) {
+            self.require_auto_scaling(scaling.as_ref());
+        }
+    }
+
+    /// A Spark Connect session on a Glue version older than 5.1 is noted (Glue runs Spark
+    /// Connect from 5.1: `catalogue::SPARK_CONNECT_PAGE`), never stopped for it.
+    fn spark_connect_version(&mut self, facts: &SessionFacts) {
+        let (Fact::Given(kind), Fact::Given(version)) = (&facts.session_type, &facts.glue_version)
+        else {
+            return;
+        };
+        let Some(needed) = SessionType::from_name(kind).and_then(SessionType::needs_glue_version)
+        else {
+            return;
+        };
+        let too_old = match catalogue::glue_version(version) {
+            Some(row) => !row.spark_connect,
+            None => version_number(version)
+                .zip(version_number(needed))
+                .is_some_and(|(asked, needed)| asked < needed),
+        };
+        if too_old {
+            self.remark(format!(
+                "{kind} sessions need Glue {needed} or later, and Glue {} was asked for: Glue \
+                 may refuse or fail the session",
+                quoted(version)
+            ));
+        }
+    }
+
+    /// `allowed_session_types`. A left-out `SessionType` is Glue's default, `LIVY`.
+    fn allowed_session_types(&mut self, allowed: &[String], facts: &SessionFacts) {
+        let kind = match &facts.session_type {
+            Fact::Given(kind) => Some((kind.clone(), None)),
+            Fact::Omitted => {
+                let kind = SessionType::DEFAULT.as_str();
+                self.note(format!("SessionType = {kind} (Glue default)"));
+                Some((kind.to_string(), Some("Glue's default")))
+            }
+            Fact::Unknown => None,
+        };
+        match kind {
+            Some((kind, default)) if !allowed.contains(&kind) => self.violate(
+                "allowed_session_types",
+                json!(kind),
+                json!(allowed),
+                format!(
+                    "session type {} is not allowed (allowed: {})",
+                    quoted(&kind),
+                    quoted_list(allowed)
+                ),
+                default,
+            ),
+            Some(_) => {}
+            None => self.not_checked(
+                "allowed_session_types",
+                "the session type (SessionType) is not reported",
+            ),
+        }
+    }
+
+    /// `require_auto_scaling: true`: `--enable-auto-scaling true` or `--scaling-profile
+    /// balanced` in `DefaultArguments`. `None`: the arguments are not reported.
+    fn require_auto_scaling(&mut self, scaling: Option<&Scaling>) {
+        match scaling {
+            Some(Scaling::Fixed) => self.violate(
+                "require_auto_scaling",
+                json!(false),
+                json!(true),
+                format!(
+                    "auto scaling is off; set {} true (or {} balanced) in DefaultArguments",
+                    catalogue::AUTO_SCALING_ARGUMENT,
+                    catalogue::SCALING_PROFILE_ARGUMENT
+                ),
+                None,
+            ),
+            Some(Scaling::UpTo(_)) => {}
+            None => self.not_checked(
+                "require_auto_scaling",
+                "the session's DefaultArguments are not reported",
+            ),
         }
     }
 
@@ -770,18 +909,32 @@ impl Check<'_> {
     ) {
         if let (Some(w), Some(t)) = (workers, worker_type) {
             let default = w.default.as_deref().or(t.default.as_deref());
-            match self.policy.dpu_per_worker(&t.value) {
-                Some(per_worker) => {
-                    let dpu = w.value as f64 * per_worker;
+            match self.policy.worker_dpu(&t.value) {
+                Some(figure) => {
+                    let derived = figure.source == DpuSource::Name;
+                    if derived {
+                        self.remark(format!(
+                            "DPUs of worker type {} derived from its name: {} per worker (this \
+                             build's Glue catalogue lacks it; worker_type_dpu overrules)",
+                            quoted(&t.value),
+                            figure.per_worker
+                        ));
+                    }
+                    let dpu = w.value as f64 * figure.per_worker;
                     if dpu > limit {
                         self.violate(
                             "max_dpu",
                             json!(dpu),
                             json!(limit),
                             format!(
-                                "{dpu} DPUs ({} x {}); at most {limit} allowed",
+                                "{dpu} DPUs ({} x {}{}); at most {limit} allowed",
                                 w.value,
-                                quoted(&t.value)
+                                quoted(&t.value),
+                                if derived {
+                                    ", DPUs derived from the name"
+                                } else {
+                                    ""
+                                }
                             ),
                             default,
                         );
@@ -792,8 +945,9 @@ impl Check<'_> {
                     Value::Null,
                     json!(limit),
                     format!(
-                        "unknown worker type {}: its DPUs cannot be counted, so max_dpu fails \
-                         closed (give its DPUs in the policy's worker_type_dpu)",
+                        "unknown worker type {}: neither this build's catalogue, the policy nor \
+                         the name gives its DPUs, so max_dpu fails closed (give its DPUs in the \
+                         policy's worker_type_dpu)",
                         quoted(&t.value)
                     ),
                     default,
@@ -816,4 +970,11 @@ impl Check<'_> {
             ),
         }
     }
+}
+
+/// The major and minor number of a Glue version (`5.1` is (5, 1)), for versions the catalogue
+/// lacks; `None` for a version that is not two numbers.
+fn version_number(version: &str) -> Option<(u32, u32)> {
+    let (major, minor) = version.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
 }

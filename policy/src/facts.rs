@@ -188,7 +188,15 @@ pub struct SessionFacts {
     /// `Command.Name`: `glueetl`, `gluestreaming` or `glueray`. It decides which of Glue's
     /// defaults apply.
     #[serde(default)]
+    pub command: Fact<String>,
+    /// `SessionType`: `LIVY` or `SPARK_CONNECT` (Glue 5.1 and later). `Omitted`: Glue's default,
+    /// `LIVY` (`policy::catalogue::SessionType::DEFAULT`).
+    #[serde(default)]
     pub session_type: Fact<String>,
+    /// The scaling arguments of `DefaultArguments` (`--enable-auto-scaling`,
+    /// `--scaling-profile`), the only ones judged; an empty map when it has neither.
+    #[serde(default)]
+    pub scaling_arguments: Fact<BTreeMap<String, String>>,
     /// The Glue usage profile the session was created under (`ProfileName`). `Omitted`: none.
     /// A request never says (the profile comes from the caller's IAM tag `glue:UsageProfile`):
     /// Glue's echo and `GetSession` do.
@@ -227,7 +235,9 @@ impl SessionFacts {
             },
             principal: fresher.principal.or(self.principal),
             status: fresher.status.or(self.status),
+            command: fresher.command.or(self.command),
             session_type: fresher.session_type.or(self.session_type),
+            scaling_arguments: fresher.scaling_arguments.or(self.scaling_arguments),
             profile_name: fresher.profile_name.or(self.profile_name),
             usage_profile: match fresher.usage_profile {
                 ProfileLookup::NotLookedUp => self.usage_profile,
@@ -421,7 +431,12 @@ pub fn read_create_session(event: &Value) -> Result<CreateSessionRecord, Ignored
         principal,
         status: None,
         // `Command` is required by CreateSession: a record without it is not as Glue wrote it.
-        session_type: known(string_fact(get(&request, &["command", "name"]))),
+        command: known(string_fact(get(&request, &["command", "name"]))),
+        session_type: string_fact(requested("sessionType")),
+        scaling_arguments: match requested("defaultArguments") {
+            None => Fact::Given(BTreeMap::new()),
+            Some(arguments) => scaling_arguments(arguments),
+        },
         // Requests never name a profile: the caller's IAM tag `glue:UsageProfile` does.
         profile_name: Fact::Unknown,
         usage_profile: ProfileLookup::NotLookedUp,
@@ -504,9 +519,17 @@ fn session_facts(session: &Value, naming: Naming) -> SessionFacts {
         session_id: id.unwrap_or_default(),
         principal: None,
         status: field("Status").and_then(Value::as_str).map(bounded),
-        session_type: known(string_fact(
+        command: known(string_fact(
             field("Command").and_then(|command| command.get(naming.key("Name").as_ref())),
         )),
+        session_type: known(string_fact(field("SessionType"))),
+        scaling_arguments: match field("DefaultArguments") {
+            // `GetSession` returns the arguments the session was created with (none: none);
+            // an echo that leaves them out says nothing.
+            None if naming == Naming::Pascal => Fact::Given(BTreeMap::new()),
+            None => Fact::Unknown,
+            Some(arguments) => scaling_arguments(arguments),
+        },
         profile_name: string_fact(field("ProfileName")),
         usage_profile: ProfileLookup::NotLookedUp,
         worker_type: known(string_fact(field("WorkerType"))),
@@ -633,6 +656,30 @@ fn connection_names(list: &Value) -> Fact<Vec<String>> {
             .map_or(Fact::Unknown, Fact::Given),
         _ => Fact::Unknown,
     }
+}
+
+/// The scaling arguments of a `DefaultArguments` map (`policy::catalogue::AUTO_SCALING_ARGUMENT`,
+/// `SCALING_PROFILE_ARGUMENT`); the others are not kept. Unreadable (not an object, or a scaling
+/// argument that is not text): `Unknown`.
+fn scaling_arguments(arguments: &Value) -> Fact<BTreeMap<String, String>> {
+    use crate::catalogue::{AUTO_SCALING_ARGUMENT, SCALING_PROFILE_ARGUMENT};
+    let Value::Object(map) = arguments else {
+        return Fact::Unknown;
+    };
+    let mut kept = BTreeMap::new();
+    for key in [AUTO_SCALING_ARGUMENT, SCALING_PROFILE_ARGUMENT] {
+        match map.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(value)) => {
+                kept.insert(key.to_string(), bounded(value));
+            }
+            Some(Value::Bool(value)) => {
+                kept.insert(key.to_string(), value.to_string());
+            }
+            Some(_) => return Fact::Unknown,
+        }
+    }
+    Fact::Given(kept)
 }
 
 fn tag_map(tags: &Value) -> Fact<BTreeMap<String, String>> {

@@ -19,7 +19,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::catalogue::SessionType;
+use crate::catalogue::CommandName;
 use crate::glob::{ArnPattern, glob_match};
 use crate::model::{Boundaries, Policy};
 
@@ -137,13 +137,19 @@ pub fn profile_name(stack_name: &str, boundary_set: &str) -> String {
 /// can hold (no workers, worker types or timeouts, and no `usage_profiles.defaults`) has none.
 pub fn usage_profiles(policy: &Policy) -> Vec<ProfileSpec> {
     let mut profiles: Vec<ProfileSpec> = Vec::new();
+    // An override that picks sessions by id has no profile: a profile goes to a caller, for
+    // all of its sessions.
     let sets = std::iter::once((DEFAULT_BOUNDARY_SET, policy.boundaries.clone())).chain(
-        policy.overrides.iter().map(|rule| {
-            (
-                rule.name.as_str(),
-                policy.boundaries.overlaid_with(&rule.boundaries),
-            )
-        }),
+        policy
+            .overrides
+            .iter()
+            .filter(|rule| rule.session_ids.is_empty())
+            .map(|rule| {
+                (
+                    rule.name.as_str(),
+                    policy.boundaries.overlaid_with(&rule.boundaries),
+                )
+            }),
     );
     for (set, limits) in sets {
         let spec = profile_for(policy, set, &limits);
@@ -167,8 +173,8 @@ pub fn profile_of<'a>(profiles: &'a [ProfileSpec], boundary_set: &str) -> Option
 
 fn profile_for(policy: &Policy, set: &str, limits: &Boundaries) -> ProfileSpec {
     // Glue's own defaults, for what neither the profile nor the creator gives: those it
-    // documents for Spark sessions (`catalogue::SessionType`), which notebooks create.
-    let glue = SessionType::Spark.documented_defaults();
+    // documents for Spark sessions (`catalogue::CommandName`), which notebooks create.
+    let glue = CommandName::Spark.documented_session_defaults();
     let asked = policy
         .usage_profiles
         .as_ref()
@@ -415,6 +421,14 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
         .map(|rule| policy.boundaries.overlaid_with(&rule.boundaries))
         .collect();
 
+    // Sessions the Lambda never stops by their id (exempt_session_ids), in both layers: a deny
+    // must not refuse what the Lambda lets run.
+    let exempt_ids: Vec<String> = policy
+        .exempt_session_ids
+        .iter()
+        .map(|pattern| session_arn_pattern(pattern))
+        .collect();
+
     let mut out = Vec::new();
     let mut notes = Vec::new();
     let mut sids = Vec::new();
@@ -430,12 +444,24 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
                 .filter_map(|pattern| principal_arn_pattern(pattern, Widen::Yes))
                 .collect()
         };
-        let mut push = |sid: String, only: Option<Vec<String>>, except: Vec<String>| {
+        // Sessions of overrides by session id that do not have this requirement: excluded
+        // from the deny by their ARN (`NotResource`), whoever creates them.
+        let loosened_ids = |before: usize| -> Vec<String> {
+            policy.overrides[..before]
+                .iter()
+                .zip(&effective)
+                .filter(|(_, limits)| !requirement.holds_in(limits))
+                .flat_map(|(rule, _)| &rule.session_ids)
+                .map(|pattern| session_arn_pattern(pattern))
+                .chain(exempt_ids.iter().cloned())
+                .collect()
+        };
+        let mut push = |sid: String, only: Only, except: Vec<String>, except_ids: Vec<String>| {
             let (key, value) = requirement.condition();
             let mut condition = Map::new();
             condition.insert("Null".into(), json!({ key: value }));
-            if let Some(only) = only {
-                condition.insert("ArnLike".into(), json!({ "aws:PrincipalArn": only }));
+            if let Some(principals) = &only.principals {
+                condition.insert("ArnLike".into(), json!({ "aws:PrincipalArn": principals }));
             }
             let mut except: Vec<String> = exempt.iter().cloned().chain(except).collect();
             except.dedup();
@@ -447,20 +473,38 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
                 sid = format!("{sid}{}", sids.len() + 1);
             }
             sids.push(sid.clone());
+            let mut statement = Map::new();
+            statement.insert("Sid".into(), json!(sid));
+            statement.insert("Effect".into(), json!("Deny"));
+            statement.insert("Action".into(), json!(CREATE_SESSION));
+            let mut except_ids = except_ids;
+            except_ids.dedup();
+            match (&only.sessions, except_ids.is_empty()) {
+                (Some(ids), _) => {
+                    statement.insert("Resource".into(), json!(ids));
+                }
+                (None, true) => {
+                    statement.insert("Resource".into(), json!("*"));
+                }
+                (None, false) => {
+                    statement.insert("NotResource".into(), json!(except_ids));
+                }
+            }
+            statement.insert("Condition".into(), Value::Object(condition));
             out.push(Deny {
                 sid: sid.clone(),
                 rule: requirement.describe(),
-                statement: json!({
-                    "Sid": sid,
-                    "Effect": "Deny",
-                    "Action": CREATE_SESSION,
-                    "Resource": "*",
-                    "Condition": Value::Object(condition),
-                }),
+                statement: Value::Object(statement),
             });
         };
         if requirement.holds_in(&policy.boundaries) {
-            push(requirement.sid(), None, loosened(policy.overrides.len()));
+            let all = policy.overrides.len();
+            push(
+                requirement.sid(),
+                Only::default(),
+                loosened(all),
+                loosened_ids(all),
+            );
             continue;
         }
         for (i, (rule, limits)) in policy.overrides.iter().zip(&effective).enumerate() {
@@ -480,18 +524,70 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
                     requirement.describe()
                 ));
             }
-            let only: Vec<String> = named.into_iter().filter_map(|(_, iam)| iam).collect();
-            if only.is_empty() {
+            let principals: Vec<String> = named.into_iter().filter_map(|(_, iam)| iam).collect();
+            if principals.is_empty() && !rule.principals.is_empty() {
                 continue;
             }
+            // The sessions it picks: by principal (ArnLike) and, when it names session ids,
+            // by their ARN (Resource): both must hold, as in the Lambda.
+            let only = Only {
+                principals: (!principals.is_empty()).then_some(principals),
+                sessions: (!rule.session_ids.is_empty()).then(|| {
+                    rule.session_ids
+                        .iter()
+                        .map(|pattern| session_arn_pattern(pattern))
+                        .collect()
+                }),
+            };
+            let suffix = if only.principals.is_none() { "Ids" } else { "" };
+            // An earlier override that loosens the rule keeps its principals and sessions out.
+            // IAM takes `Resource` or `NotResource`, not both: a deny on named sessions that
+            // would need to leave some of them out is left to the Lambda.
+            let except_ids = loosened_ids(i);
+            let except_ids = match (&only.sessions, except_ids.is_empty()) {
+                (Some(_), false) => {
+                    notes.push(format!(
+                        "overrides[{i}] (`{}`): {} for its session ids stays detective-only \
+                         (sessions exempt or loosened by id cannot be left out of a deny on \
+                         named sessions)",
+                        rule.name,
+                        requirement.describe()
+                    ));
+                    continue;
+                }
+                (Some(_), true) => Vec::new(),
+                (None, _) => except_ids,
+            };
             push(
-                format!("{}For{}", requirement.sid(), alphanumeric(&rule.name)),
-                Some(only),
+                format!(
+                    "{}For{}{suffix}",
+                    requirement.sid(),
+                    alphanumeric(&rule.name)
+                ),
+                only,
                 loosened(i),
+                except_ids,
             );
         }
     }
     (out, notes)
+}
+
+/// Whom a deny refuses: every principal the policy (or the SCP) binds and every session, unless
+/// narrowed to these principals (`aws:PrincipalArn` patterns) and/or these sessions (their ARNs,
+/// as `Resource`).
+#[derive(Default)]
+struct Only {
+    principals: Option<Vec<String>>,
+    sessions: Option<Vec<String>>,
+}
+
+/// The ARN pattern of the sessions whose ids match `pattern` (a session id glob), in any
+/// partition, Region and account: `arn:*:glue:*:*:session/<pattern>` (Service Authorization
+/// Reference, AWS Glue: the `session` resource is `arn:${Partition}:glue:${Region}:${Account}:
+/// session/${SessionId}`; IAM takes `*` and `?` in every ARN part).
+pub fn session_arn_pattern(pattern: &str) -> String {
+    format!("arn:*:glue:*:*:session/{pattern}")
 }
 
 /// Whether a principal pattern may be widened to one IAM can name.
@@ -626,9 +722,11 @@ pub fn parse_role_arn(arn: &str) -> Option<(String, String, String)> {
 /// Which boundary set the Lambda judges sessions of `role_arn` by: the first override one of
 /// whose principals matches the role (as the issuer of its sessions), else `default`.
 pub fn boundary_set_of(policy: &Policy, role_arn: &str) -> String {
+    // An override that also picks by session id holds for some of the role's sessions only.
     policy
         .overrides
         .iter()
+        .filter(|rule| rule.session_ids.is_empty())
         .find(|rule| {
             rule.principals.iter().any(|pattern| {
                 ArnPattern::parse(pattern).is_ok_and(|pattern| pattern.matches(role_arn))
@@ -756,29 +854,44 @@ pub fn coverage(policy: &Policy) -> Vec<Coverage> {
         }
     };
     let profile_layer = vec![USAGE_PROFILE];
+    // Overrides that pick sessions by id: a profile judges the caller, not the session.
+    let by_id = |set: &dyn Fn(&Boundaries) -> bool| -> Vec<String> {
+        policy
+            .overrides
+            .iter()
+            .filter(|rule| !rule.session_ids.is_empty() && set(&rule.boundaries))
+            .map(|rule| {
+                format!(
+                    "{}: picked by session id, so the usage profile of whoever creates them \
+                     applies, not this value",
+                    rule.name
+                )
+            })
+            .collect()
+    };
     row(
         "max_workers".into(),
         values(&|b| b.max_workers.map(|n| n.to_string())),
         profile_layer.clone(),
-        Vec::new(),
+        by_id(&|b| b.max_workers.is_some()),
     );
     row(
         "allowed_worker_types".into(),
         values(&|b| list(&b.allowed_worker_types)),
         profile_layer.clone(),
-        Vec::new(),
+        by_id(&|b| b.allowed_worker_types.is_some()),
     );
     row(
         "max_timeout_minutes".into(),
         values(&|b| b.max_timeout_minutes.map(|n| n.to_string())),
         profile_layer.clone(),
-        Vec::new(),
+        by_id(&|b| b.max_timeout_minutes.is_some()),
     );
     row(
         "max_idle_timeout_minutes".into(),
         values(&|b| b.max_idle_timeout_minutes.map(|n| n.to_string())),
         profile_layer.clone(),
-        Vec::new(),
+        by_id(&|b| b.max_idle_timeout_minutes.is_some()),
     );
     let dpu_notes: Vec<String> = profiles
         .iter()
@@ -841,6 +954,18 @@ pub fn coverage(policy: &Policy) -> Vec<Coverage> {
         values(&|b| list(&b.allowed_glue_versions)),
         Vec::new(),
         vec!["neither usage profiles nor IAM can hold a session's Glue version".to_string()],
+    );
+    row(
+        "allowed_session_types".into(),
+        values(&|b| list(&b.allowed_session_types)),
+        Vec::new(),
+        vec!["neither usage profiles nor IAM can hold a session's type".to_string()],
+    );
+    row(
+        "require_auto_scaling".into(),
+        values(&|b| b.require_auto_scaling.map(|v| v.to_string())),
+        Vec::new(),
+        vec!["neither usage profiles nor IAM can hold a session's arguments".to_string()],
     );
     let mut keys: Vec<String> = Vec::new();
     for (_, limits, _) in &sets {

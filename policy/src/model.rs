@@ -25,6 +25,10 @@ pub struct Policy {
     pub overrides: Vec<Override>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exempt_principals: Vec<String>,
+    /// Sessions reported, never stopped, by their id (globs: `glue-studio-datapreview-*`, the
+    /// sessions Glue Studio's data previews create), whoever creates them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exempt_session_ids: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<Notifications>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,12 +53,45 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// DPUs of one worker of `worker_type`: the Glue catalogue's figure, else the policy's
-    /// `worker_type_dpu`; `None` when neither knows it (`max_dpu` then fails closed).
-    pub fn dpu_per_worker(&self, worker_type: &str) -> Option<f64> {
-        crate::catalogue::dpu_per_worker(worker_type)
-            .or_else(|| self.worker_type_dpu.get(worker_type).copied())
+    /// DPUs of one worker of `worker_type`, and where the figure comes from: the Glue
+    /// catalogue's, else the policy's `worker_type_dpu`, else what the name says
+    /// ([`crate::catalogue::dpu_from_name`]); `None` when none of them knows it (`max_dpu` then
+    /// fails closed).
+    pub fn worker_dpu(&self, worker_type: &str) -> Option<WorkerDpu> {
+        let (per_worker, source) = crate::catalogue::dpu_per_worker(worker_type)
+            .map(|dpu| (dpu, DpuSource::Catalogue))
+            .or_else(|| {
+                let given = self.worker_type_dpu.get(worker_type).copied();
+                given.map(|dpu| (dpu, DpuSource::Policy))
+            })
+            .or_else(|| {
+                crate::catalogue::dpu_from_name(worker_type).map(|dpu| (dpu, DpuSource::Name))
+            })?;
+        Some(WorkerDpu { per_worker, source })
     }
+
+    /// DPUs of one worker of `worker_type` (see [`Policy::worker_dpu`]).
+    pub fn dpu_per_worker(&self, worker_type: &str) -> Option<f64> {
+        self.worker_dpu(worker_type).map(|dpu| dpu.per_worker)
+    }
+}
+
+/// The DPUs one worker of a type counts for, and whose figure it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WorkerDpu {
+    pub per_worker: f64,
+    pub source: DpuSource,
+}
+
+/// Where a worker type's DPUs come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpuSource {
+    /// The Glue catalogue of this build (`policy::catalogue::WORKER_TYPES`).
+    Catalogue,
+    /// The policy's `worker_type_dpu`.
+    Policy,
+    /// Derived from the name by Glue's naming (`G.2X` is 2): the catalogue lacks the type.
+    Name,
 }
 
 /// Where the guard is deployed.
@@ -160,6 +197,14 @@ pub struct Boundaries {
     pub allowed_glue_versions: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_tags: Option<Vec<String>>,
+    /// The `SessionType`s allowed (`LIVY`, `SPARK_CONNECT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_session_types: Option<Vec<String>>,
+    /// `true`: a session must scale its workers (`--enable-auto-scaling true` or
+    /// `--scaling-profile balanced` in its `DefaultArguments`), so that it holds only the workers
+    /// it uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_auto_scaling: Option<bool>,
 }
 
 impl Boundaries {
@@ -195,16 +240,30 @@ impl Boundaries {
                 &replacement.allowed_glue_versions,
             ),
             required_tags: pick(&self.required_tags, &replacement.required_tags),
+            allowed_session_types: pick(
+                &self.allowed_session_types,
+                &replacement.allowed_session_types,
+            ),
+            require_auto_scaling: pick(
+                &self.require_auto_scaling,
+                &replacement.require_auto_scaling,
+            ),
         }
     }
 }
 
-/// Different limits for some principals. The first override whose pattern matches wins.
+/// Different limits for some sessions: those of some principals (ARN globs) and/or with some
+/// session ids (globs, e.g. `glue-studio-datapreview-*`). An override matches a session when one
+/// of its principals matches (if it names any) and one of its session ids matches (if it names
+/// any); the first that matches wins. At least one pattern is required (validation says so).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Override {
     pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub principals: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_ids: Vec<String>,
     pub boundaries: Boundaries,
 }
 

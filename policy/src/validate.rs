@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 #[cfg(feature = "yaml")]
-use crate::catalogue::{self, GLUE_VERSIONS, WORKER_TYPES};
+use crate::catalogue::{self, SessionType, WORKER_TYPES};
 #[cfg(feature = "yaml")]
 use crate::glob::ArnPattern;
 #[cfg(feature = "yaml")]
@@ -421,13 +421,23 @@ impl Checker<'_> {
                     ),
                 );
             }
-            if rule.principals.is_empty() {
+            if rule.principals.is_empty() && rule.session_ids.is_empty() {
                 self.fail(
                     &join(&at, "principals"),
-                    "list at least one principal ARN pattern",
+                    "list at least one principal ARN pattern (or session id pattern under \
+                     session_ids)",
                 );
             }
             self.principals(&join(&at, "principals"), &rule.principals);
+            self.session_ids(&join(&at, "session_ids"), &rule.session_ids);
+            if rule.principals.is_empty() && !rule.session_ids.is_empty() {
+                self.warn(
+                    &join(&at, "session_ids"),
+                    "a session id is chosen by whoever creates the session: with no \
+                     principals, anyone who may call CreateSession gets these limits by naming \
+                     a session so; add principals to keep the override to the people it is for",
+                );
+            }
             if rule.boundaries.is_empty() {
                 self.fail(
                     &join(&at, "boundaries"),
@@ -437,6 +447,16 @@ impl Checker<'_> {
             self.boundaries(&join(&at, "boundaries"), &rule.boundaries, policy);
         }
         self.principals("exempt_principals", &policy.exempt_principals);
+        self.session_ids("exempt_session_ids", &policy.exempt_session_ids);
+        if !policy.exempt_session_ids.is_empty() {
+            self.warn(
+                "exempt_session_ids",
+                "a session id is chosen by whoever creates the session: anyone who may call \
+                 CreateSession is never stopped by naming a session so; deny \
+                 glue:CreateSession on these session ids to everyone else (README: \
+                 \"Sessions picked by id\")",
+            );
+        }
         if let Some(notifications) = &policy.notifications {
             self.emails("notifications.emails", &notifications.emails);
             if let Some(text) = &notifications.exception_instructions
@@ -555,39 +575,47 @@ impl Checker<'_> {
         }
         if let Some(types) = &limits.allowed_worker_types {
             self.names_from(&join(at, "allowed_worker_types"), types, |name| {
-                if catalogue::dpu_per_worker(name).is_some() {
-                    Known::Yes
-                } else if !catalogue::is_worker_type_shaped(name) {
-                    let known: Vec<&str> = WORKER_TYPES.iter().map(|(name, _)| *name).collect();
-                    Known::Malformed(format!(
-                        "not a Glue worker type name (like `G.1X`); known types: {}",
-                        known.join(", ")
-                    ))
-                } else if policy.worker_type_dpu.contains_key(name) {
-                    Known::Yes
-                } else {
-                    Known::Unknown(format!(
-                        "`{name}` is not in this build's Glue catalogue: accepted, but its DPUs \
-                         are unknown, so max_dpu fails closed for it; give them in \
-                         worker_type_dpu (e.g. `worker_type_dpu: {{{name}: 2}}`)"
-                    ))
-                }
+                worker_type_known(name, policy)
             });
         }
         if let Some(versions) = &limits.allowed_glue_versions {
             self.names_from(&join(at, "allowed_glue_versions"), versions, |name| {
-                if GLUE_VERSIONS.contains(&name) {
+                let sessions = catalogue::session_glue_versions().join(", ");
+                match catalogue::glue_version(name) {
+                    Some(row) if row.sessions => Known::Yes,
+                    Some(_) => Known::Malformed(format!(
+                        "interactive sessions need a Glue version greater than 2.0 (Glue's \
+                         CreateSession); sessions accept {sessions}"
+                    )),
+                    None if catalogue::is_well_formed_glue_version(name) => {
+                        Known::Unknown(format!(
+                            "`{name}` is not a Glue version this build knows sessions accept \
+                             ({sessions}): accepted as written (`cargo xtask catalogue` lists \
+                             what this build knows)"
+                        ))
+                    }
+                    None => Known::Malformed(format!(
+                        "not a Glue version: Glue takes words of letters, digits and `_` joined \
+                         by `.` (like \"5.1\"); sessions accept {sessions}"
+                    )),
+                }
+            });
+        }
+        if let Some(kinds) = &limits.allowed_session_types {
+            self.names_from(&join(at, "allowed_session_types"), kinds, |name| {
+                let known: Vec<&str> = SessionType::ALL.iter().map(|k| k.as_str()).collect();
+                if SessionType::from_name(name).is_some() {
                     Known::Yes
-                } else if catalogue::is_glue_version_shaped(name) {
+                } else if catalogue::is_well_formed_session_type(name) {
                     Known::Unknown(format!(
-                        "`{name}` is not a Glue version this build knows sessions accept ({}): \
-                         accepted as written",
-                        GLUE_VERSIONS.join(", ")
+                        "`{name}` is not a session type this build knows ({}): accepted as \
+                         written",
+                        known.join(", ")
                     ))
                 } else {
                     Known::Malformed(format!(
-                        "not a Glue version (like \"5.0\"); sessions accept {}",
-                        GLUE_VERSIONS.join(", ")
+                        "not a Glue session type: Glue names them in capitals ({})",
+                        known.join(", ")
                     ))
                 }
             });
@@ -630,7 +658,7 @@ impl Checker<'_> {
                 .min_by(|a, b| a.1.total_cmp(&b.1)),
             None => WORKER_TYPES
                 .iter()
-                .map(|(name, dpu)| (*name, *dpu))
+                .map(|row| (row.name, row.dpu))
                 .min_by(|a, b| a.1.total_cmp(&b.1)),
         };
         if let Some((name, dpu)) = smallest
@@ -649,15 +677,13 @@ impl Checker<'_> {
     }
 
     /// `worker_type_dpu`: well-formed worker type names, each with a sane DPU figure, none that
-    /// contradicts the catalogue.
+    /// contradicts the catalogue. A name the catalogue lacks is warned about (as everywhere a
+    /// name is read); one whose name already says the same figure can go.
     fn worker_type_dpu(&mut self, policy: &Policy) {
         for (name, dpu) in &policy.worker_type_dpu {
             let at = join("worker_type_dpu", name);
-            if !catalogue::is_worker_type_shaped(name) {
-                self.fail(
-                    &at,
-                    format!("`{name}` is not a Glue worker type name (like `G.1X`)"),
-                );
+            if !catalogue::is_well_formed_worker_type(name) {
+                self.fail(&at, format!("`{name}`: {}", malformed_worker_type()));
             } else if !(dpu.is_finite() && *dpu > 0.0 && *dpu <= 100.0) {
                 self.fail(
                     &at,
@@ -677,6 +703,23 @@ impl Checker<'_> {
                         ),
                     );
                 }
+            } else {
+                let from_name = match catalogue::dpu_from_name(name) {
+                    Some(derived) if derived == *dpu => format!(
+                        "; its name already says {derived} per worker, so this entry can go"
+                    ),
+                    Some(derived) => {
+                        format!(" (its name says {derived} per worker; this entry overrules that)")
+                    }
+                    None => String::new(),
+                };
+                self.warn(
+                    &at,
+                    format!(
+                        "`{name}` is not in this build's Glue catalogue: {dpu} DPU per worker \
+                         as given here{from_name}"
+                    ),
+                );
             }
         }
     }
@@ -776,10 +819,11 @@ impl Checker<'_> {
             }
         }
         if let Some(worker_type) = &defaults.worker_type {
-            if !catalogue::is_worker_type_shaped(worker_type) {
+            let known = worker_type_known(worker_type, policy);
+            if let Known::Malformed(reason) = &known {
                 self.fail(
                     &join(at, "worker_type"),
-                    format!("`{worker_type}` is not a Glue worker type name (like `G.1X`)"),
+                    format!("`{worker_type}`: {reason}"),
                 );
             } else if let Some(allowed) = limits
                 .allowed_worker_types
@@ -794,6 +838,11 @@ impl Checker<'_> {
                         allowed.join(", ")
                     ),
                 );
+            } else if let Known::Unknown(warning) = known
+                && limits.allowed_worker_types.is_none()
+            {
+                // In an allowed list it is warned about there already.
+                self.warn(&join(at, "worker_type"), warning);
             }
         }
         for (key, minutes, max, limit) in [
@@ -843,6 +892,26 @@ impl Checker<'_> {
             );
         }
 
+        if !section.roles.is_empty() {
+            for (o, rule) in policy.overrides.iter().enumerate() {
+                let b = &rule.boundaries;
+                let profile_held = b.max_workers.is_some()
+                    || b.allowed_worker_types.is_some()
+                    || b.max_timeout_minutes.is_some()
+                    || b.max_idle_timeout_minutes.is_some();
+                if !rule.session_ids.is_empty() && profile_held {
+                    self.warn(
+                        &format!("overrides[{o}].session_ids"),
+                        format!(
+                            "a usage profile judges who creates a session, not its id: the \
+                             creator's profile still bounds the workers, worker types and \
+                             timeouts of the sessions `{}` picks by id",
+                            rule.name
+                        ),
+                    );
+                }
+            }
+        }
         let mut seen = HashSet::new();
         for (i, assignment) in section.roles.iter().enumerate() {
             let item = format!("usage_profiles.roles[{i}]");
@@ -1071,6 +1140,35 @@ impl Checker<'_> {
         }
     }
 
+    /// Session id patterns (globs: `*` any run, `?` one character): each what Glue's session id
+    /// (`NameString`, 1 to 255 characters on one line) could match, and not every session.
+    fn session_ids(&mut self, at: &str, patterns: &[String]) {
+        let mut seen = HashSet::new();
+        for (i, pattern) in patterns.iter().enumerate() {
+            let item = format!("{at}[{i}]");
+            if pattern.is_empty()
+                || pattern.chars().count() > 255
+                || pattern.chars().any(|c| c.is_control())
+            {
+                self.fail(
+                    &item,
+                    format!(
+                        "`{}`: a session id pattern is 1 to 255 characters on one line (like \
+                         `glue-studio-datapreview-*`)",
+                        printable(pattern)
+                    ),
+                );
+            } else if pattern.chars().all(|c| c == '*') {
+                self.fail(
+                    &item,
+                    "a bare `*` matches every session; change the boundaries themselves instead",
+                );
+            } else if !seen.insert(pattern) {
+                self.fail(&item, format!("`{pattern}` is listed twice"));
+            }
+        }
+    }
+
     fn emails(&mut self, at: &str, emails: &[String]) {
         if emails.is_empty() {
             self.fail(
@@ -1088,6 +1186,42 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+#[cfg(feature = "yaml")]
+fn malformed_worker_type() -> String {
+    format!(
+        "not a Glue worker type name: Glue takes 1 to {} letters, digits, `_`, `.` and `-` \
+         (like `G.1X`)",
+        catalogue::MAX_WORKER_TYPE_CHARS
+    )
+}
+
+/// What the catalogue, the policy's `worker_type_dpu` and Glue's naming say of a worker type.
+#[cfg(feature = "yaml")]
+fn worker_type_known(name: &str, policy: &Policy) -> Known {
+    if catalogue::worker_type(name).is_some() || policy.worker_type_dpu.contains_key(name) {
+        return Known::Yes;
+    }
+    if !catalogue::is_well_formed_worker_type(name) {
+        return Known::Malformed(malformed_worker_type());
+    }
+    let near = WORKER_TYPES
+        .iter()
+        .find(|row| row.name.eq_ignore_ascii_case(name))
+        .map(|row| format!(" (did you mean `{}`?)", row.name))
+        .unwrap_or_default();
+    Known::Unknown(match catalogue::dpu_from_name(name) {
+        Some(dpu) => format!(
+            "`{name}` is not in this build's Glue catalogue{near}: accepted; its DPUs are taken \
+             from its name ({dpu} per worker), or give them in worker_type_dpu"
+        ),
+        None => format!(
+            "`{name}` is not in this build's Glue catalogue{near}: accepted, but neither the \
+             catalogue nor its name gives its DPUs, so max_dpu fails closed for it; give them \
+             in worker_type_dpu (e.g. `worker_type_dpu: {{{name}: 2}}`)"
+        ),
+    })
 }
 
 /// A subnet id as EC2 writes it: `subnet-` and 8 or 17 lowercase hexadecimal digits.

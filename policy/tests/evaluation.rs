@@ -51,7 +51,9 @@ fn good() -> SessionFacts {
             ..Default::default()
         }),
         status: Some("PROVISIONING".into()),
-        session_type: Fact::Given("glueetl".into()),
+        command: Fact::Given("glueetl".into()),
+        session_type: Fact::Omitted,
+        scaling_arguments: Fact::Given(BTreeMap::new()),
         profile_name: Fact::Omitted,
         usage_profile: Default::default(),
         worker_type: Fact::Given("G.2X".into()),
@@ -172,9 +174,10 @@ fn every_worker_type_counts_its_dpus() {
 }
 
 #[test]
-fn unknown_worker_types_fail_closed() {
+fn worker_types_whose_dpus_nobody_gives_fail_closed() {
+    // Neither the catalogue, the policy nor the name (not Glue's `<family>.<size>X` naming).
     let facts = SessionFacts {
-        worker_type: Fact::Given("G.64X".into()),
+        worker_type: Fact::Given("Standard".into()),
         number_of_workers: Fact::Given(1),
         ..good()
     };
@@ -182,6 +185,47 @@ fn unknown_worker_types_fail_closed() {
     assert_eq!(verdict.rules(), ["allowed_worker_types", "max_dpu"]);
     assert_eq!(verdict.violations[1].actual, Value::Null);
     assert!(verdict.violations[1].message.contains("fails closed"));
+    assert!(verdict.notes.is_empty(), "{:?}", verdict.notes);
+}
+
+#[test]
+fn dpus_of_a_type_the_catalogue_lacks_come_from_its_name_and_say_so() {
+    let facts = SessionFacts {
+        worker_type: Fact::Given("G.64X".into()),
+        number_of_workers: Fact::Given(1),
+        ..good()
+    };
+    let verdict = evaluate(&policy(), &facts);
+    assert_eq!(verdict.rules(), ["allowed_worker_types", "max_dpu"]);
+    assert_eq!(verdict.violations[1].actual, json!(64.0));
+    assert!(
+        verdict.violations[1]
+            .message
+            .contains("DPUs derived from the name"),
+        "{}",
+        verdict.violations[1].message
+    );
+    assert_eq!(
+        verdict.notes,
+        [
+            r#"DPUs of worker type "G.64X" derived from its name: 64 per worker (this build's Glue catalogue lacks it; worker_type_dpu overrules)"#
+        ]
+    );
+    // Within the limit, the figure is still marked as derived.
+    let small = SessionFacts {
+        worker_type: Fact::Given("G.3X".into()),
+        number_of_workers: Fact::Given(2),
+        ..good()
+    };
+    let verdict = evaluate(&policy(), &small);
+    assert_eq!(verdict.rules(), ["allowed_worker_types"]);
+    assert_eq!(verdict.notes.len(), 1);
+    // The policy's worker_type_dpu overrules the name.
+    let text = format!("{POLICY}worker_type_dpu: {{G.64X: 0.5}}\n");
+    let overruled = load_policy("test.yaml", text.as_bytes()).unwrap();
+    let verdict = evaluate(&overruled, &facts);
+    assert_eq!(verdict.rules(), ["allowed_worker_types"]);
+    assert!(verdict.notes.is_empty());
 }
 
 #[test]

@@ -225,7 +225,7 @@ fn the_echo_wins_over_the_request_for_every_field() {
                "profileName": "p"}),
     );
     let facts = facts(&event);
-    assert_eq!(facts.session_type, Fact::Given("glueetl".into()));
+    assert_eq!(facts.command, Fact::Given("glueetl".into()));
     assert_eq!(facts.worker_type, Fact::Given("G.2X".into()));
     assert_eq!(facts.number_of_workers, Fact::Given(8));
     assert_eq!(facts.max_capacity, Fact::Given(16.0));
@@ -403,7 +403,7 @@ fn a_glue_session_names_its_profile_and_type() {
     }}))
     .unwrap();
     assert_eq!(facts.profile_name, Fact::Given("p".into()));
-    assert_eq!(facts.session_type, Fact::Given("glueray".into()));
+    assert_eq!(facts.command, Fact::Given("glueray".into()));
     let none = facts_from_glue_session(&json!({"Id": "s-7"})).unwrap();
     assert_eq!(
         none.profile_name,
@@ -415,7 +415,7 @@ fn a_glue_session_names_its_profile_and_type() {
 // ---- 3. Session types ----------------------------------------------------------------------
 
 #[test]
-fn only_documented_defaults_apply_per_session_type() {
+fn only_documented_defaults_apply_per_command() {
     let left_out = |kind: Option<&str>| {
         let mut request = json!({"id": "s-8", "glueVersion": "5.0", "numberOfWorkers": 2,
             "workerType": "G.1X", "connections": {"connections": ["private-vpc"]},
@@ -629,4 +629,245 @@ fn the_readme_pattern_for_identity_center_roles_matches_with_and_without_a_regio
     assert!(!pattern.matches(
         "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Analyst_0123"
     ));
+}
+
+// ---- Glue as it is today: Graviton, 5.1/6.1, Spark Connect, auto scaling, previews --------
+
+fn graviton_policy() -> Policy {
+    load_policy(
+        "policy-allows-graviton.yaml",
+        &fixture("policy-allows-graviton.yaml"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn realworld_27_graviton_workers_on_glue_6_1() {
+    let session = facts(&record("27-graviton-workers-glue-6-1.json"));
+    let verdict = evaluate(&default_policy(), &session);
+    assert_eq!(verdict.decision, Decision::Violation);
+    assert_eq!(
+        rules(&verdict),
+        ["allowed_worker_types", "allowed_glue_versions"],
+        "8 x G.1X.GRAVITON is 8 DPUs, counted: max_dpu does not fail closed"
+    );
+    let verdict = evaluate(&graviton_policy(), &session);
+    assert_eq!(verdict.decision, Decision::Compliant, "{verdict:?}");
+}
+
+#[test]
+fn realworld_28_spark_connect_session() {
+    let session = facts(&record("28-spark-connect-session.json"));
+    assert_eq!(session.session_type, Fact::Given("SPARK_CONNECT".into()));
+    let verdict = evaluate(&default_policy(), &session);
+    assert_eq!(rules(&verdict), ["allowed_glue_versions"]);
+    assert_eq!(verdict.session_type.as_deref(), Some("SPARK_CONNECT"));
+    assert!(
+        verdict.notes.is_empty(),
+        "5.1 runs Spark Connect: {:?}",
+        verdict.notes
+    );
+    let verdict = evaluate(&graviton_policy(), &session);
+    assert_eq!(rules(&verdict), ["allowed_worker_types"]);
+    assert_eq!(verdict.session_type.as_deref(), Some("SPARK_CONNECT"));
+}
+
+#[test]
+fn realworld_policy_that_allows_graviton_is_valid_without_warnings() {
+    let loaded = policy::load_policy_with_warnings(
+        "policy-allows-graviton.yaml",
+        &fixture("policy-allows-graviton.yaml"),
+    )
+    .unwrap_or_else(|errors| panic!("{errors}"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}
+
+#[test]
+fn the_session_type_is_read_from_every_source_and_glue_wins() {
+    // The request alone.
+    let only_request = create_session(
+        json!({"id": "s-1", "command": {"name": "glueetl"}, "sessionType": "SPARK_CONNECT"}),
+        json!({"id": "s-1"}),
+    );
+    assert_eq!(
+        facts(&only_request).session_type,
+        Fact::Given("SPARK_CONNECT".into())
+    );
+    // The echo over the request.
+    let echoed = create_session(
+        json!({"id": "s-1", "command": {"name": "glueetl"}}),
+        json!({"id": "s-1", "sessionType": "LIVY"}),
+    );
+    assert_eq!(facts(&echoed).session_type, Fact::Given("LIVY".into()));
+    // Left out everywhere: Glue's default, LIVY, shown in the verdict and noted when judged.
+    let left_out = create_session(
+        json!({"id": "s-1", "command": {"name": "glueetl"}}),
+        json!({}),
+    );
+    let left_out = facts(&left_out);
+    assert_eq!(left_out.session_type, Fact::Omitted);
+    let policy = load_policy(
+        "p.yaml",
+        b"version: 1\nstack: {name: g}\nboundaries: {allowed_session_types: [SPARK_CONNECT]}\n",
+    )
+    .unwrap();
+    let verdict = evaluate(&policy, &left_out);
+    assert_eq!(verdict.session_type.as_deref(), Some("LIVY"));
+    assert_eq!(rules(&verdict), ["allowed_session_types"]);
+    assert!(verdict.violations[0].from_default);
+    assert!(
+        verdict
+            .defaults_applied
+            .contains(&"SessionType = LIVY (Glue default)".to_string())
+    );
+    // GetSession wins over the record.
+    let glue = facts_from_glue_session(&json!({"Session": {"Id": "s-1", "Status": "READY",
+        "SessionType": "SPARK_CONNECT", "Command": {"Name": "glueetl"}}}))
+    .unwrap();
+    let merged = read_create_session(&echoed).unwrap().facts(Some(glue));
+    assert_eq!(merged.session_type, Fact::Given("SPARK_CONNECT".into()));
+    assert!(evaluate(&policy, &merged).violations.is_empty());
+    // A source that does not report it (moto's GetSession): unchecked, never guessed.
+    let unreported = facts_from_glue_session(&json!({"Id": "s-2", "Status": "READY",
+        "Command": {"Name": "glueetl"}}))
+    .unwrap();
+    let verdict = evaluate(&policy, &unreported);
+    assert_eq!(verdict.session_type, None);
+    assert!(verdict.unchecked[0].starts_with("allowed_session_types:"));
+}
+
+#[test]
+fn spark_connect_on_a_glue_version_before_5_1_is_noted_never_stopped() {
+    let policy = load_policy(
+        "p.yaml",
+        b"version: 1\nstack: {name: g}\nboundaries: {max_workers: 10}\n",
+    )
+    .unwrap();
+    for (version, noted) in [
+        ("4.0", true),
+        ("5.0", true),
+        ("5.1", false),
+        ("6.1", false),
+        ("7.0", false),
+        ("4.9", true),
+    ] {
+        let event = create_session(
+            json!({"id": "s-1", "command": {"name": "glueetl"}, "sessionType": "SPARK_CONNECT",
+                   "glueVersion": version, "numberOfWorkers": 2, "workerType": "G.1X"}),
+            json!({"id": "s-1"}),
+        );
+        let verdict = evaluate(&policy, &facts(&event));
+        assert_eq!(verdict.decision, Decision::Compliant, "{version}");
+        assert_eq!(
+            verdict
+                .notes
+                .iter()
+                .any(|n| n.contains("need Glue 5.1 or later")),
+            noted,
+            "{version}: {:?}",
+            verdict.notes
+        );
+    }
+}
+
+#[test]
+fn auto_scaling_is_read_from_default_arguments_and_may_be_required() {
+    let policy = load_policy(
+        "p.yaml",
+        b"version: 1\nstack: {name: g}\nboundaries: {max_workers: 10, require_auto_scaling: true}\n",
+    )
+    .unwrap();
+    let judged =
+        |request: Value, echo: Value| evaluate(&policy, &facts(&create_session(request, echo)));
+    // Turned on in the request: the worker count is a maximum, said in the verdict.
+    let verdict = judged(
+        json!({"id": "s-1", "command": {"name": "glueetl"}, "numberOfWorkers": 8,
+               "workerType": "G.1X", "defaultArguments": {"--enable-auto-scaling": "true",
+               "--job-language": "python"}}),
+        json!({"id": "s-1"}),
+    );
+    assert_eq!(verdict.decision, Decision::Compliant, "{verdict:?}");
+    assert_eq!(
+        verdict.notes,
+        [
+            "auto scaling is on (--enable-auto-scaling true): NumberOfWorkers 8 is the most Glue \
+          runs, and the limits judge that maximum"
+        ]
+    );
+    // The managed scaling profile counts, and wins over --enable-auto-scaling.
+    let verdict = judged(
+        json!({"id": "s-1", "command": {"name": "glueetl"},
+               "defaultArguments": {"--scaling-profile": "balanced"}}),
+        json!({"id": "s-1"}),
+    );
+    assert!(verdict.violations.is_empty(), "{verdict:?}");
+    let verdict = judged(
+        json!({"id": "s-1", "command": {"name": "glueetl"},
+               "defaultArguments": {"--scaling-profile": "disabled", "--enable-auto-scaling": "true"}}),
+        json!({"id": "s-1"}),
+    );
+    assert_eq!(rules(&verdict), ["require_auto_scaling"]);
+    // No arguments at all: fixed workers, refused when the policy requires scaling.
+    let verdict = judged(
+        json!({"id": "s-1", "command": {"name": "glueetl"}}),
+        json!({"id": "s-1"}),
+    );
+    assert_eq!(rules(&verdict), ["require_auto_scaling"]);
+    assert!(verdict.notes.is_empty());
+    // GetSession's DefaultArguments win; a source that cannot say leaves it unchecked.
+    let glue = facts_from_glue_session(&json!({"Id": "s-1", "Status": "READY",
+        "Command": {"Name": "glueetl"}, "DefaultArguments": {"--enable-auto-scaling": "TRUE"}}))
+    .unwrap();
+    let record = create_session(
+        json!({"id": "s-1", "command": {"name": "glueetl"}}),
+        json!({"id": "s-1"}),
+    );
+    let merged = read_create_session(&record).unwrap().facts(Some(glue));
+    assert!(evaluate(&policy, &merged).violations.is_empty());
+    let unreadable = create_session(
+        json!({"id": "s-1", "command": {"name": "glueetl"}, "defaultArguments": "oops"}),
+        json!({"id": "s-1"}),
+    );
+    let verdict = evaluate(&policy, &facts(&unreadable));
+    assert!(verdict.violations.is_empty());
+    assert!(verdict.unchecked[0].starts_with("require_auto_scaling:"));
+}
+
+#[test]
+fn data_previews_are_bounded_or_exempted_by_session_id() {
+    let policy = load_policy(
+        "p.yaml",
+        br#"version: 1
+stack: {name: g}
+boundaries: {max_workers: 10, require_vpc_connection: true}
+overrides:
+  - name: previews
+    session_ids: ["glue-studio-datapreview-*"]
+    boundaries: {require_vpc_connection: false, max_workers: 2}
+exempt_session_ids: ["glue-studio-datapreview-keep-*"]
+"#,
+    )
+    .unwrap();
+    let session = |id: &str, workers: u64| {
+        facts(&create_session(
+            json!({"id": id, "command": {"name": "glueetl"}, "numberOfWorkers": workers,
+                   "workerType": "G.1X"}),
+            json!({"id": id}),
+        ))
+    };
+    let preview = evaluate(&policy, &session("glue-studio-datapreview-35c93984", 2));
+    assert_eq!(preview.decision, Decision::Compliant, "{preview:?}");
+    assert_eq!(preview.override_name.as_deref(), Some("previews"));
+    let big_preview = evaluate(&policy, &session("glue-studio-datapreview-35c93984", 5));
+    assert_eq!(rules(&big_preview), ["max_workers"]);
+    let notebook = evaluate(&policy, &session("alice-nb-1", 2));
+    assert_eq!(rules(&notebook), ["require_vpc_connection"]);
+    assert_eq!(notebook.override_name, None);
+    let kept = evaluate(&policy, &session("glue-studio-datapreview-keep-1", 50));
+    assert_eq!(kept.decision, Decision::Exempt);
+    assert_eq!(kept.action, Action::None);
+    assert_eq!(
+        kept.reason.as_deref(),
+        Some("the session id matches exempt_session_ids: reported, never stopped")
+    );
 }

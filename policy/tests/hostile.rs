@@ -147,12 +147,12 @@ fn policy_cases() -> Vec<PolicyCase> {
         case(
             "an unknown top-level key",
             "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 1}\nextra: 1\n",
-            "p.yaml:4:1: extra: unknown key; the keys here are `version`, `stack`, `enforcement`, `sweep`, `boundaries`, `overrides`, `exempt_principals`, `notifications`, `",
+            "p.yaml:4:1: extra: unknown key; the keys here are `version`, `stack`, `enforcement`, `sweep`, `boundaries`, `overrides`, `exempt_principals`, `exempt_session_id",
         ),
         case(
             "5000 unknown keys",
             many_unknown_keys,
-            "p.yaml:1:1: key0: unknown key; the keys here are `version`, `stack`, `enforcement`, `sweep`, `boundaries`, `overrides`, `exempt_principals`, `notifications`, `a",
+            "p.yaml:1:1: key0: unknown key; the keys here are `version`, `stack`, `enforcement`, `sweep`, `boundaries`, `overrides`, `exempt_principals`, `exempt_session_ids",
         ),
         case(
             "a YAML merge key",

@@ -173,16 +173,17 @@ fn worker_types_and_glue_versions_must_be_well_formed_and_listed_once() {
     let text = "version: 1
 stack: {name: guard}
 boundaries:
-  allowed_worker_types: [G.1X, g3x, G.1X]
-  allowed_glue_versions: [\"4.0\", \"v9\"]
+  allowed_worker_types: [G.1X, \"g 3x\", G.1X]
+  allowed_glue_versions: [\"4.0\", \"v9\", \"2.0\"]
   allowed_connections: []
 ";
     assert_eq!(
         errors(text),
         vec![
-            "p.yaml:4:32: boundaries.allowed_worker_types[1]: `g3x`: not a Glue worker type name (like `G.1X`); known types: G.025X, G.1X, G.2X, G.4X, G.8X, G.12X, G.16X, R.1X, R.2X, R.4X, R.8X, Z.2X",
-            "p.yaml:4:37: boundaries.allowed_worker_types[2]: `G.1X` is listed twice",
-            "p.yaml:5:34: boundaries.allowed_glue_versions[1]: `v9`: not a Glue version (like \"5.0\"); sessions accept 3.0, 4.0, 5.0, 6.0",
+            "p.yaml:4:32: boundaries.allowed_worker_types[1]: `g 3x`: not a Glue worker type name: Glue takes 1 to 128 letters, digits, `_`, `.` and `-` (like `G.1X`)",
+            "p.yaml:4:40: boundaries.allowed_worker_types[2]: `G.1X` is listed twice",
+            "p.yaml:5:34: boundaries.allowed_glue_versions[1]: `v9`: not a Glue version: Glue takes words of letters, digits and `_` joined by `.` (like \"5.1\"); sessions accept 3.0, 4.0, 5.0, 5.1, 6.0, 6.1",
+            "p.yaml:5:40: boundaries.allowed_glue_versions[2]: `2.0`: interactive sessions need a Glue version greater than 2.0 (Glue's CreateSession); sessions accept 3.0, 4.0, 5.0, 5.1, 6.0, 6.1",
             "p.yaml:6:3: boundaries.allowed_connections: an empty list allows nothing; remove the key to allow any value",
         ]
     );
@@ -205,21 +206,25 @@ fn names_the_catalogue_lacks_are_accepted_with_a_warning() {
 stack: {name: guard}
 boundaries:
   max_dpu: 40
-  allowed_worker_types: [G.1X, R.2X, X.3X, Y.4X]
-  allowed_glue_versions: [\"6.0\", \"7.0\"]
+  allowed_worker_types: [G.1X, R.2X, X.3X, Y.4X, Next, g.1x]
+  allowed_glue_versions: [\"6.1\", \"7.0\"]
 worker_type_dpu: {Y.4X: 4}
 ";
     assert_eq!(
         warnings(text),
         vec![
-            "p.yaml:5:38: boundaries.allowed_worker_types[2]: `X.3X` is not in this build's Glue catalogue: accepted, but its DPUs are unknown, so max_dpu fails closed for it; give them in worker_type_dpu (e.g. `worker_type_dpu: {X.3X: 2}`)",
-            "p.yaml:6:34: boundaries.allowed_glue_versions[1]: `7.0` is not a Glue version this build knows sessions accept (3.0, 4.0, 5.0, 6.0): accepted as written",
+            "p.yaml:5:38: boundaries.allowed_worker_types[2]: `X.3X` is not in this build's Glue catalogue: accepted; its DPUs are taken from its name (3 per worker), or give them in worker_type_dpu",
+            "p.yaml:5:50: boundaries.allowed_worker_types[4]: `Next` is not in this build's Glue catalogue: accepted, but neither the catalogue nor its name gives its DPUs, so max_dpu fails closed for it; give them in worker_type_dpu (e.g. `worker_type_dpu: {Next: 2}`)",
+            "p.yaml:5:56: boundaries.allowed_worker_types[5]: `g.1x` is not in this build's Glue catalogue (did you mean `G.1X`?): accepted, but neither the catalogue nor its name gives its DPUs, so max_dpu fails closed for it; give them in worker_type_dpu (e.g. `worker_type_dpu: {g.1x: 2}`)",
+            "p.yaml:6:34: boundaries.allowed_glue_versions[1]: `7.0` is not a Glue version this build knows sessions accept (3.0, 4.0, 5.0, 5.1, 6.0, 6.1): accepted as written (`cargo xtask catalogue` lists what this build knows)",
+            "p.yaml:7:19: worker_type_dpu.Y.4X: `Y.4X` is not in this build's Glue catalogue: 4 DPU per worker as given here; its name already says 4 per worker, so this entry can go",
         ]
     );
     let policy = policy::load_policy("p.yaml", text.as_bytes()).unwrap();
     assert_eq!(policy.dpu_per_worker("Y.4X"), Some(4.0));
     assert_eq!(policy.dpu_per_worker("R.2X"), Some(2.0));
-    assert_eq!(policy.dpu_per_worker("X.3X"), None);
+    assert_eq!(policy.dpu_per_worker("X.3X"), Some(3.0), "from its name");
+    assert_eq!(policy.dpu_per_worker("Next"), None);
 }
 
 #[test]
@@ -227,13 +232,13 @@ fn worker_type_dpu_is_checked() {
     let text = "version: 1
 stack: {name: guard}
 boundaries: {max_dpu: 40}
-worker_type_dpu: {G.1X: 2, G.2X: 2, bad: 1, Q.9X: 0, W.1X: 1000}
+worker_type_dpu: {G.1X: 2, G.2X: 2, b@d: 1, Q.9X: 0, W.1X: 1000}
 ";
     assert_eq!(
         errors(text),
         vec![
             "p.yaml:4:19: worker_type_dpu.G.1X: `G.1X` is 1 DPU per worker in the Glue catalogue, not 2",
-            "p.yaml:4:37: worker_type_dpu.bad: `bad` is not a Glue worker type name (like `G.1X`)",
+            "p.yaml:4:37: worker_type_dpu.b@d: `b@d`: not a Glue worker type name: Glue takes 1 to 128 letters, digits, `_`, `.` and `-` (like `G.1X`)",
             "p.yaml:4:45: worker_type_dpu.Q.9X: DPUs per worker must be more than 0 and at most 100, got 0",
             "p.yaml:4:54: worker_type_dpu.W.1X: DPUs per worker must be more than 0 and at most 100, got 1000",
         ]
@@ -293,7 +298,7 @@ fn override_names_are_unique_and_overrides_change_something() {
         errors(&text),
         vec![
             "p.yaml:10:5: overrides[1].name: override name `admins` is used twice; names must be unique",
-            "p.yaml:11:5: overrides[1].principals: list at least one principal ARN pattern",
+            "p.yaml:11:5: overrides[1].principals: list at least one principal ARN pattern (or session id pattern under session_ids)",
             "p.yaml:12:5: overrides[1].boundaries: an override must replace at least one boundary",
             "p.yaml:13:5: overrides[2].name: `bad name!` is not a valid override name: use 1 to 64 letters, digits, `-` or `_`",
         ]
@@ -958,4 +963,100 @@ fn an_account_filter_needs_auto_deployment_off() {
     );
     let off = format!("{text}  auto_deployment: false\n");
     assert!(load_policy("p.yaml", off.as_bytes()).is_ok());
+}
+
+#[test]
+fn session_types_auto_scaling_and_session_id_patterns_are_checked() {
+    let text = "version: 1
+stack: {name: guard}
+boundaries:
+  allowed_session_types: [LIVY, spark-connect, LIVY]
+  require_auto_scaling: true
+overrides:
+  - name: previews
+    session_ids: [\"glue-studio-datapreview-*\", \"*\", \"\"]
+    boundaries: {max_workers: 2}
+  - name: nobody
+    principals: []
+    session_ids: []
+    boundaries: {max_workers: 3}
+exempt_session_ids: [\"keep-*\", \"keep-*\"]
+";
+    assert_eq!(
+        errors(text),
+        vec![
+            "p.yaml:4:33: boundaries.allowed_session_types[1]: `spark-connect`: not a Glue session type: Glue names them in capitals (LIVY, SPARK_CONNECT)",
+            "p.yaml:4:48: boundaries.allowed_session_types[2]: `LIVY` is listed twice",
+            "p.yaml:8:48: overrides[0].session_ids[1]: a bare `*` matches every session; change the boundaries themselves instead",
+            "p.yaml:8:53: overrides[0].session_ids[2]: ``: a session id pattern is 1 to 255 characters on one line (like `glue-studio-datapreview-*`)",
+            "p.yaml:11:5: overrides[1].principals: list at least one principal ARN pattern (or session id pattern under session_ids)",
+            "p.yaml:14:32: exempt_session_ids[1]: `keep-*` is listed twice",
+        ]
+    );
+    // A session type this build lacks, shaped like Glue's: a warning, never a refusal.
+    let text = "version: 1\nstack: {name: guard}\nboundaries: {allowed_session_types: [SPARK_CONNECT, NEXT_KIND]}\n";
+    assert_eq!(
+        warnings(text),
+        [
+            "p.yaml:3:53: boundaries.allowed_session_types[1]: `NEXT_KIND` is not a session type this build knows (LIVY, SPARK_CONNECT): accepted as written"
+        ]
+    );
+}
+
+#[test]
+fn usage_profile_defaults_name_their_worker_type_as_data() {
+    let text = "version: 1
+stack: {name: guard}
+boundaries: {max_workers: 10}
+usage_profiles:
+  defaults: {worker_type: G.2X.GRAVITON}
+";
+    assert!(warnings(text).is_empty());
+    let text = "version: 1
+stack: {name: guard}
+boundaries: {max_workers: 10}
+usage_profiles:
+  defaults: {worker_type: G.3X.NEXT}
+";
+    assert_eq!(
+        warnings(text),
+        [
+            "p.yaml:5:14: usage_profiles.defaults.worker_type: `G.3X.NEXT` is not in this build's Glue catalogue: accepted; its DPUs are taken from its name (3 per worker), or give them in worker_type_dpu"
+        ]
+    );
+    let text = "version: 1
+stack: {name: guard}
+boundaries: {max_workers: 10}
+usage_profiles:
+  defaults: {worker_type: \"G 2X\"}
+";
+    assert_eq!(
+        one_error(text),
+        "p.yaml:5:14: usage_profiles.defaults.worker_type: `G 2X`: not a Glue worker type name: Glue takes 1 to 128 letters, digits, `_`, `.` and `-` (like `G.1X`)"
+    );
+}
+
+#[test]
+fn picking_sessions_by_id_alone_warns_that_their_creator_chooses_the_id() {
+    let text = "version: 1
+stack: {name: guard}
+boundaries: {max_workers: 10}
+overrides:
+  - name: previews
+    session_ids: [\"glue-studio-datapreview-*\"]
+    boundaries: {max_workers: 2}
+  - name: team-previews
+    principals: [\"arn:aws:iam::*:role/Team\"]
+    session_ids: [\"glue-studio-datapreview-*\"]
+    boundaries: {max_workers: 4}
+exempt_session_ids: [\"keep-*\"]
+";
+    let warnings = warnings(text);
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert!(warnings[0].starts_with("p.yaml:6:5: overrides[0].session_ids: a session id is chosen by whoever creates the session"), "{}", warnings[0]);
+    assert!(
+        warnings[1].starts_with("p.yaml:12:1: exempt_session_ids: a session id is chosen"),
+        "{}",
+        warnings[1]
+    );
 }

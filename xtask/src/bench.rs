@@ -466,6 +466,7 @@ fn with_generated_overrides(policy: &policy::Policy, count: usize) -> policy::Po
         crowded.overrides.push(policy::Override {
             name: format!("team-{team:02}"),
             principals: vec![format!("arn:aws:iam::123456789012:role/Team{team:02}*")],
+            session_ids: Vec::new(),
             boundaries: policy::Boundaries {
                 max_workers: Some(20 + team as u32),
                 max_dpu: Some(40.0 + 2.0 * team as f64),

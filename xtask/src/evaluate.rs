@@ -231,6 +231,9 @@ pub fn describe(verdict: &Verdict) -> String {
             .map_or_else(|| "-".to_string(), policy::quoted)
     };
     let _ = writeln!(out, "session:   {}", quoted_or_dash(&verdict.session_id));
+    if let Some(kind) = &verdict.session_type {
+        let _ = writeln!(out, "type:      {kind}");
+    }
     let _ = writeln!(out, "principal: {}", quoted_or_dash(&verdict.principal));
     if let Some(person) = &verdict.person {
         let _ = writeln!(out, "person:    {person}");
@@ -251,6 +254,9 @@ pub fn describe(verdict: &Verdict) -> String {
     }
     for note in &verdict.unchecked {
         let _ = writeln!(out, "  not checked: {note}");
+    }
+    for note in &verdict.notes {
+        let _ = writeln!(out, "  note: {note}");
     }
     out
 }

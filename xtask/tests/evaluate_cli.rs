@@ -151,6 +151,83 @@ fn the_realworld_records_get_their_verdicts() {
     let statement = one("22-runstatement.json", &[]);
     assert_eq!(statement["decision"], "ignored");
     assert_eq!(statement["session_id"], "alice-nb-7");
+
+    // Glue as it is today: Graviton workers on 6.1, a Spark Connect session on 5.1.
+    let graviton = one("27-graviton-workers-glue-6-1.json", &[]);
+    assert_eq!(
+        summary(&graviton),
+        (
+            "violation".into(),
+            strings(&["allowed_worker_types", "allowed_glue_versions"])
+        )
+    );
+    let connect = one("28-spark-connect-session.json", &[]);
+    assert_eq!(
+        summary(&connect),
+        ("violation".into(), strings(&["allowed_glue_versions"]))
+    );
+    assert_eq!(connect["session_type"], "SPARK_CONNECT");
+    let graviton_policy = realworld("policy-allows-graviton.yaml");
+    let graviton_policy = graviton_policy.to_str().unwrap();
+    let allowed = one(
+        "27-graviton-workers-glue-6-1.json",
+        &["--policy", graviton_policy],
+    );
+    assert_eq!(summary(&allowed).0, "compliant");
+    let connect = one(
+        "28-spark-connect-session.json",
+        &["--policy", graviton_policy],
+    );
+    assert_eq!(
+        summary(&connect),
+        ("violation".into(), strings(&["allowed_worker_types"]))
+    );
+}
+
+#[test]
+fn a_trail_file_of_todays_sessions_judges_each_as_glue_runs_it() {
+    // One trail log file holding the Graviton and Spark Connect records, and a session whose
+    // worker type no table knows but whose name says its size: judged as the single records.
+    let dir = scratch("today");
+    let record = |name: &str| -> Value {
+        let event: Value =
+            serde_json::from_slice(&std::fs::read(realworld(name)).unwrap()).unwrap();
+        event["detail"].clone()
+    };
+    let mut future = record("27-graviton-workers-glue-6-1.json");
+    future["requestParameters"]["workerType"] = "G.3X.NEXT".into();
+    future["requestParameters"]["numberOfWorkers"] = 9.into();
+    future["responseElements"]["session"]["workerType"] = "G.3X.NEXT".into();
+    future["responseElements"]["session"]["numberOfWorkers"] = 9.into();
+    let trail = serde_json::json!({"Records": [
+        record("27-graviton-workers-glue-6-1.json"),
+        record("28-spark-connect-session.json"),
+        future,
+    ]});
+    let file = dir.join("trail.json");
+    std::fs::write(&file, serde_json::to_vec(&trail).unwrap()).unwrap();
+    let all = verdicts(&["--event", file.to_str().unwrap()], None);
+    assert_eq!(all.len(), 3);
+    assert_eq!(
+        summary(&all[0]).1,
+        strings(&["allowed_worker_types", "allowed_glue_versions"])
+    );
+    assert_eq!(all[1]["session_type"], "SPARK_CONNECT");
+    // 9 x 3 DPUs from the name: over max_dpu 20, and the verdict says the figure is derived.
+    assert_eq!(
+        summary(&all[2]).1,
+        strings(&["allowed_worker_types", "max_dpu", "allowed_glue_versions"])
+    );
+    assert_eq!(all[2]["violations"][1]["actual"], 27.0);
+    assert!(
+        all[2]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("derived from its name: 3 per worker"),
+        "{}",
+        all[2]["notes"]
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

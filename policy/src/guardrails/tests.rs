@@ -252,6 +252,76 @@ fn overrides_that_loosen_or_tighten_a_rule_are_said_with_the_principal_arn() {
 }
 
 #[test]
+fn sessions_picked_or_exempted_by_id_are_named_by_their_arn_in_both_layers() {
+    // Data previews: loosened by an override, and some exempt. Neither layer may refuse them.
+    let policy = policy(
+        "version: 1\nstack: {name: guard}\nboundaries: {require_vpc_connection: true, max_workers: 10}\n\
+         overrides:\n\
+         - {name: previews, session_ids: ['glue-studio-datapreview-*'], boundaries: {require_vpc_connection: false}}\n\
+         - {name: audited, session_ids: ['audit-*'], boundaries: {required_tags: [owner]}}\n\
+         exempt_session_ids: ['keep-*']\n",
+    );
+    for layer in [Layer::ManagedPolicy, Layer::Scp] {
+        let (denies, notes) = denies(&policy, layer);
+        // `audited` names sessions, and some sessions are exempt by id: IAM cannot say both.
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with("overrides[1] (`audited`)"),
+            "{notes:?}"
+        );
+        let vpc = &denies[0].statement;
+        assert_eq!(vpc["Resource"], serde_json::Value::Null);
+        assert_eq!(
+            vpc["NotResource"],
+            serde_json::json!([
+                "arn:*:glue:*:*:session/glue-studio-datapreview-*",
+                "arn:*:glue:*:*:session/keep-*"
+            ])
+        );
+        assert_eq!(denies.len(), 1);
+    }
+    // Without exemptions by id, the tightening override gets a deny on exactly its sessions,
+    // of its principals when it names them (both must hold, as in the Lambda).
+    let team_policy = super::tests::policy(
+        "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n\
+         overrides:\n\
+         - {name: audited, session_ids: ['audit-*'], boundaries: {required_tags: [owner]}}\n\
+         - {name: team, principals: ['arn:aws:iam::*:role/Team'], session_ids: ['team-*'], boundaries: {required_tags: [owner]}}\n",
+    );
+    let (denies, notes) = super::denies(&team_policy, Layer::ManagedPolicy);
+    assert!(notes.is_empty(), "{notes:?}");
+    assert_eq!(
+        denies[0].sid,
+        "DenyCreateSessionWithoutTagOwnerForAuditedIds"
+    );
+    assert_eq!(
+        denies[0].statement["Resource"],
+        serde_json::json!(["arn:*:glue:*:*:session/audit-*"])
+    );
+    assert_eq!(conditions(&denies[0])["ArnLike"], serde_json::Value::Null);
+    assert_eq!(denies[1].sid, "DenyCreateSessionWithoutTagOwnerForTeam");
+    assert_eq!(
+        denies[1].statement["Resource"],
+        serde_json::json!(["arn:*:glue:*:*:session/team-*"])
+    );
+    assert_eq!(
+        conditions(&denies[1])["ArnLike"]["aws:PrincipalArn"],
+        serde_json::json!(["arn:aws:iam::*:role/Team"])
+    );
+    // No profile for an override that picks sessions only by id: a profile goes to a caller.
+    let names: Vec<String> = usage_profiles(&policy)
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, ["guard-default"]);
+    let rows = coverage(&policy);
+    assert!(
+        rows.iter()
+            .any(|row| row.boundary == "require_vpc_connection")
+    );
+}
+
+#[test]
 fn the_scp_fits_or_says_what_it_dropped() {
     let default = policy(DEFAULT);
     let scp = scp(&default);

@@ -4,7 +4,7 @@
 //! cost needs); a successful `StopSession` or `DeleteSession` becomes a [`SessionEnd`]; every
 //! other record is only counted. No I/O.
 
-use policy::catalogue::SessionType;
+use policy::catalogue::CommandName;
 use policy::{Decision, Fact, Policy, ProfileLookup, SessionFacts, Verdict};
 use serde::Serialize;
 use serde_json::Value;
@@ -166,16 +166,16 @@ struct LeftOut {
 
 impl LeftOut {
     fn of(facts: &SessionFacts) -> LeftOut {
-        let glue = match &facts.session_type {
-            Fact::Given(name) => SessionType::from_command_name(name)
-                .map(SessionType::documented_defaults)
+        let glue = match &facts.command {
+            Fact::Given(name) => CommandName::from_name(name)
+                .map(CommandName::documented_session_defaults)
                 .ok_or_else(|| {
                     format!(
-                        "Glue documents no defaults for sessions of type {}",
+                        "Glue documents no defaults for sessions of command {}",
                         policy::quoted(name)
                     )
                 }),
-            _ => Err("the session type (Command.Name) is not known".to_string()),
+            _ => Err("the session's command (Command.Name) is not known".to_string()),
         };
         let missing = |what: &str| format!("Glue documents no default {what} for this session");
         let from_glue = LeftOut {
@@ -400,12 +400,12 @@ mod tests {
         assert_eq!(custom.capacity.dpus, Ok(6.0));
         let unknown = created(
             &create(json!({"id": "u", "command": {"name": "glueetl"},
-                "numberOfWorkers": 2, "workerType": "Q.9X"})),
+                "numberOfWorkers": 2, "workerType": "Quantum"})),
             judges,
         );
         assert_eq!(
             unknown.capacity.dpus,
-            Err("worker type \"Q.9X\" has no known DPU figure".to_string())
+            Err("worker type \"Quantum\" has no known DPU figure".to_string())
         );
         // Without Glue's echo the record cannot say whether a usage profile applied.
         let mut bare = create(json!({"id": "b", "command": {"name": "glueetl"}}));

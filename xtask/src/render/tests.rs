@@ -530,6 +530,7 @@ fn too_many_distinct_overrides_are_named_when_the_template_is_too_large() {
         policy.overrides.push(policy::Override {
             name: format!("team-{i:03}"),
             principals: vec![format!("arn:aws:iam::123456789012:role/Team{i:03}")],
+            session_ids: Vec::new(),
             boundaries: policy::Boundaries {
                 max_workers: Some(11 + i),
                 ..policy::Boundaries::default()
