@@ -32,6 +32,9 @@ enum Command {
     Evaluate(evaluate::Evaluate),
     /// Run each policy's sample sessions and compare with the expected verdicts.
     TestPolicies(test_policies::TestPolicies),
+    /// What this build knows about Glue (worker types and their DPUs, Glue versions, session
+    /// types, documented defaults, scaling arguments), each row with its AWS page.
+    Catalogue(catalogue::CatalogueCommand),
     /// Render the CloudFormation stack for a policy.
     Render(render::Render),
     /// Which boundaries are enforced before a session starts (usage profile, IAM policy, SCP)
@@ -128,6 +131,7 @@ fn run(command: Command) -> anyhow::Result<Exit> {
         Command::Validate(command) => command.run(),
         Command::Evaluate(command) => command.run(),
         Command::TestPolicies(command) => command.run(),
+        Command::Catalogue(command) => command.run(),
         Command::Render(command) => command.run(),
         Command::Coverage(command) => command.run(),
         Command::Lint(command) => command.run(),

@@ -11,6 +11,7 @@
 pub mod backtest;
 pub mod bench;
 pub mod build;
+pub mod catalogue;
 pub mod cli;
 pub mod coverage;
 pub mod evaluate;
