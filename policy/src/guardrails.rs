@@ -21,16 +21,13 @@ use serde_json::{Map, Value, json};
 
 use crate::catalogue::CommandName;
 use crate::glob::{ArnPattern, glob_match};
+use crate::limits::ORGANIZATIONS_SCP_CHARS as MAX_SCP_CHARS;
 use crate::model::{Boundaries, Policy};
 
 /// The IAM tag through which a role or user gets a usage profile.
 pub const PROFILE_TAG_KEY: &str = "glue:UsageProfile";
 /// What `usage_profiles.roles[].profile` calls the default boundaries' profile.
 pub const DEFAULT_BOUNDARY_SET: &str = "default";
-/// AWS Organizations: the largest service control policy, in characters (whitespace counted).
-pub const MAX_SCP_CHARS: usize = 5_120;
-/// IAM: the largest customer managed policy document, in characters (whitespace not counted).
-pub const MAX_MANAGED_POLICY_CHARS: usize = 6_144;
 /// The action both layers guard.
 const CREATE_SESSION: &str = "glue:CreateSession";
 
@@ -624,11 +621,6 @@ fn principal_arn_pattern(pattern: &str, widen: Widen) -> Option<String> {
 /// A whole IAM policy document (`Version` 2012-10-17) of `statements`.
 pub fn document(statements: Vec<Value>) -> Value {
     json!({ "Version": "2012-10-17", "Statement": statements })
-}
-
-/// Characters of `text` IAM counts for a managed policy: whitespace is not counted.
-pub fn managed_policy_chars(text: &str) -> usize {
-    text.chars().filter(|c| !c.is_whitespace()).count()
 }
 
 /// The SCP as printed: pretty JSON when it fits [`MAX_SCP_CHARS`], else compact JSON; when even

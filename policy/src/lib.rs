@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod facts;
 pub mod glob;
 pub mod guardrails;
+pub mod limits;
 #[cfg(feature = "yaml")]
 pub mod locate;
 pub mod model;

@@ -103,6 +103,12 @@ pub struct Stack {
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// Concurrent executions reserved for (and capping) the enforcer Lambda. Absent: none, the
+    /// function shares the account's unreserved pool (Lambda refuses a reservation that leaves
+    /// fewer than 100 unreserved, and new accounts often have a quota of 10 or 50 in all).
+    /// Deploy-time only: deploy's preflight reads the account's quota before any change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrency: Option<u32>,
 }
 
 /// What happens to a session that is out of bounds.

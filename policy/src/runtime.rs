@@ -5,25 +5,63 @@
 
 use crate::model::Policy;
 
-/// Bytes of the Lambda's environment the policy may use: Lambda allows 4 KB for all variables
-/// together, and the function gets a few more (topic ARN, names, ledger table) beside the policy.
-/// A policy whose JSON is longer travels compressed (`runtime_policy_env`); this bounds that too.
-pub const MAX_RUNTIME_POLICY_BYTES: usize = 3584;
-
 /// Most bytes a compressed runtime policy may inflate to (the largest policy file accepted).
 pub const MAX_INFLATED_BYTES: usize = 256 * 1024;
 
 /// The prefix of a runtime policy that did not fit as JSON: raw DEFLATE, then standard base64.
 pub const COMPRESSED_PREFIX: &str = "deflate+base64:";
 
+/// The enforcer's environment variables, as the stack template sets them (a render test checks
+/// that the two agree): the policy, then what the template resolves (the notification topic's
+/// ARN, the guard's name, the ledger table), the central topic with an organization, the log
+/// level.
+pub const ENVIRONMENT_VARIABLES: &[&str] = &[
+    "GSG_POLICY",
+    "NOTIFICATION_TOPIC_ARN",
+    "STACK_NAME",
+    "LEDGER_TABLE",
+    "CENTRAL_TOPIC_ARN",
+    "RUST_LOG",
+];
+
+/// The bytes Lambda counts for the enforcer's whole environment when `GSG_POLICY` is
+/// `gsg_policy` ([`crate::limits::lambda_environment_bytes`]): the other variables at their
+/// longest. The notification topic is named by CloudFormation, so its ARN is counted at the
+/// longest an SNS topic ARN can be ([`crate::limits::longest_sns_topic_arn_chars`]); the guard's
+/// name and the ledger table come from `stack.name`, the central topic from the policy.
+pub fn environment_bytes(policy: &Policy, gsg_policy: &str) -> usize {
+    let topic = "x".repeat(crate::limits::longest_sns_topic_arn_chars());
+    let ledger = format!("{}-ledger", policy.stack.name);
+    let central = policy
+        .organization
+        .as_ref()
+        .and_then(|organization| organization.notifications_topic_arn.as_deref());
+    let values: [Option<&str>; 6] = [
+        Some(gsg_policy),
+        Some(&topic),
+        Some(&policy.stack.name),
+        Some(&ledger),
+        central,
+        Some("info"),
+    ];
+    crate::limits::lambda_environment_bytes(
+        ENVIRONMENT_VARIABLES
+            .iter()
+            .zip(values)
+            .filter_map(|(key, value)| value.map(|value| (*key, value))),
+    )
+}
+
 /// The policy as the Lambda's environment carries it (`GSG_POLICY`): the compact JSON of
-/// [`runtime_policy_json`] when it fits in [`MAX_RUNTIME_POLICY_BYTES`], which keeps it
-/// readable in the console and in the rendered template's diff; else [`COMPRESSED_PREFIX`] and
-/// the JSON compressed, so that a policy with many overrides still fits the 4 KB environment.
+/// [`runtime_policy_json`] when the whole environment fits Lambda's 4 KB with it
+/// ([`environment_bytes`], measured as Lambda measures: escaped, every `"` twice), which keeps
+/// it readable in the console and in the rendered template's diff; else [`COMPRESSED_PREFIX`]
+/// and the JSON compressed (base64 has no character to escape), so that a policy with many
+/// overrides still fits. Validation refuses a policy that fits neither way.
 pub fn runtime_policy_env(policy: &Policy) -> String {
     use base64::Engine as _;
     let json = runtime_policy_json(policy);
-    if json.len() <= MAX_RUNTIME_POLICY_BYTES {
+    if environment_bytes(policy, &json) <= crate::limits::LAMBDA_ENVIRONMENT_BYTES {
         return json;
     }
     let compressed = miniz_oxide::deflate::compress_to_vec(json.as_bytes(), 10);
@@ -75,6 +113,7 @@ pub fn runtime_policy_json(policy: &Policy) -> String {
 pub fn runtime_policy(policy: &Policy) -> Policy {
     let mut runtime = policy.clone();
     runtime.stack.tags.clear();
+    runtime.stack.reserved_concurrency = None;
     runtime.alarms = None;
     runtime.network = None;
     runtime.usage_profiles = None;
@@ -114,11 +153,29 @@ mod tests {
     #[test]
     fn a_policy_too_large_for_json_travels_compressed_and_reads_back_the_same() {
         let policy = with_overrides(60);
-        assert!(runtime_policy_json(&policy).len() > MAX_RUNTIME_POLICY_BYTES);
+        let json = runtime_policy_json(&policy);
+        assert!(environment_bytes(&policy, &json) > crate::limits::LAMBDA_ENVIRONMENT_BYTES);
         let env = runtime_policy_env(&policy);
         assert!(env.starts_with(COMPRESSED_PREFIX), "{env}");
-        assert!(env.len() <= MAX_RUNTIME_POLICY_BYTES, "{}", env.len());
+        assert!(environment_bytes(&policy, &env) <= crate::limits::LAMBDA_ENVIRONMENT_BYTES);
         assert_eq!(parse_runtime_policy(&env).unwrap(), policy);
+    }
+
+    #[test]
+    fn the_environment_counts_every_quote_of_the_json_twice() {
+        // Find the largest policy whose raw JSON would fit 4 KB beside the other variables
+        // but whose escaped JSON does not: measured the old way, it would have been sent
+        // as JSON, and CreateFunction would have refused it.
+        let policy = (1..60)
+            .map(with_overrides)
+            .find(|policy| {
+                let json = runtime_policy_json(policy);
+                let raw_others = environment_bytes(policy, "");
+                raw_others + json.len() <= crate::limits::LAMBDA_ENVIRONMENT_BYTES
+                    && environment_bytes(policy, &json) > crate::limits::LAMBDA_ENVIRONMENT_BYTES
+            })
+            .expect("some policy fits raw but not escaped");
+        assert!(runtime_policy_env(&policy).starts_with(COMPRESSED_PREFIX));
     }
 
     #[test]

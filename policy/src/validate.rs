@@ -10,6 +10,8 @@ use crate::catalogue::{self, SessionType, WORKER_TYPES};
 #[cfg(feature = "yaml")]
 use crate::glob::ArnPattern;
 #[cfg(feature = "yaml")]
+use crate::limits::{LAMBDA_ENVIRONMENT_BYTES, TAG_KEY_CHARS, TAG_VALUE_CHARS};
+#[cfg(feature = "yaml")]
 use crate::locate::{LocationIndex, join};
 #[cfg(feature = "yaml")]
 use crate::model::{Boundaries, FORMAT_VERSION, Network, Organization, Policy, UsageProfiles};
@@ -23,9 +25,6 @@ pub struct Location {
 
 /// Largest policy file accepted, before any parsing.
 pub const MAX_POLICY_BYTES: usize = crate::runtime::MAX_INFLATED_BYTES;
-
-/// Bytes of the Lambda's environment the policy may use (see [`crate::runtime`]).
-pub use crate::runtime::MAX_RUNTIME_POLICY_BYTES;
 
 #[cfg(feature = "yaml")]
 /// The fewest workers a Glue session has.
@@ -41,6 +40,9 @@ const MAX_SANE_MINUTES: u32 = 7 * 24 * 60;
 /// Most workers a sane limit may allow.
 #[cfg(feature = "yaml")]
 const MAX_SANE_WORKERS: u32 = 1000;
+/// Most concurrent executions a policy may reserve for the enforcer.
+#[cfg(feature = "yaml")]
+const MAX_SANE_RESERVED_CONCURRENCY: u32 = 1000;
 /// Longest the Lambda may wait for a session to be ready: its own limit is 900 s, minus margin.
 pub const MAX_WAIT_FOR_READY_SECONDS: u32 = 780;
 /// Most subnets and security groups a Lambda function's `VpcConfig` takes.
@@ -380,6 +382,15 @@ impl Checker<'_> {
                 self.smallest_session_fits(&at, &limits, policy);
             }
         }
+        self.idle_within_timeout("boundaries", &policy.boundaries, &policy.boundaries);
+        for (i, rule) in policy.overrides.iter().enumerate() {
+            let limits = policy.boundaries.overlaid_with(&rule.boundaries);
+            self.idle_within_timeout(
+                &format!("overrides[{i}].boundaries"),
+                &limits,
+                &rule.boundaries,
+            );
+        }
         if policy.boundaries.is_empty() {
             self.fail(
                 "boundaries",
@@ -481,14 +492,16 @@ impl Checker<'_> {
             self.organization(organization);
         }
         if self.errors.is_empty() {
-            let size = crate::runtime::runtime_policy_env(policy).len();
-            if size > MAX_RUNTIME_POLICY_BYTES {
+            let env = crate::runtime::runtime_policy_env(policy);
+            let size = crate::runtime::environment_bytes(policy, &env);
+            if size > LAMBDA_ENVIRONMENT_BYTES {
                 self.fail(
                     "",
                     format!(
-                        "the policy takes {size} bytes in the Lambda's environment even \
-                         compressed, more than the {MAX_RUNTIME_POLICY_BYTES} that fit in its \
-                         4 KB limit; use fewer or broader overrides and principal patterns"
+                        "the enforcer's environment would take {size} bytes as Lambda measures \
+                         it (all variables as JSON, the policy compressed, the CloudFormation-named \
+                         topic's ARN at its longest), more than Lambda's {LAMBDA_ENVIRONMENT_BYTES}; \
+                         use fewer or broader overrides and principal patterns"
                     ),
                 );
             }
@@ -509,23 +522,46 @@ impl Checker<'_> {
             );
         }
         if let Some(region) = &stack.region
-            && !valid_region(region)
+            && let Some(reason) = region_problem(region)
         {
-            self.fail(
-                "stack.region",
-                format!("`{region}` is not an AWS region name (like `eu-west-1`)"),
-            );
+            self.fail("stack.region", format!("`{region}` {reason}"));
         }
-        if stack.tags.len() > 50 {
+        if let Some(reserved) = stack.reserved_concurrency {
+            if !(1..=MAX_SANE_RESERVED_CONCURRENCY).contains(&reserved) {
+                self.fail(
+                    "stack.reserved_concurrency",
+                    format!(
+                        "must be between 1 and {MAX_SANE_RESERVED_CONCURRENCY}, got {reserved}; \
+                         leave it out to reserve nothing"
+                    ),
+                );
+            } else if policy.organization.is_some() {
+                self.fail(
+                    "stack.reserved_concurrency",
+                    "cannot be checked in the accounts an organization's stack set reaches \
+                     (auto-deployment adds accounts whose Lambda quota may be 10 or 50, and \
+                     Lambda refuses a reservation that leaves fewer than 100 unreserved): leave \
+                     it out with `organization`",
+                );
+            }
+        }
+        if stack.tags.len() > crate::limits::CLOUDFORMATION_STACK_TAGS {
             self.fail(
                 "stack.tags",
-                format!("at most 50 tags, got {}", stack.tags.len()),
+                format!(
+                    "at most {} tags, got {}",
+                    crate::limits::CLOUDFORMATION_STACK_TAGS,
+                    stack.tags.len()
+                ),
             );
         }
         for (key, value) in &stack.tags {
             let at = join("stack.tags", key);
-            if key.is_empty() || key.chars().count() > 128 {
-                self.fail(&at, "a tag key must be 1 to 128 characters");
+            if key.is_empty() || key.chars().count() > TAG_KEY_CHARS {
+                self.fail(
+                    &at,
+                    format!("a tag key must be 1 to {TAG_KEY_CHARS} characters"),
+                );
             } else if key.to_ascii_lowercase().starts_with("aws:") {
                 self.fail(&at, "tag keys starting with `aws:` are reserved by AWS");
             } else if !key.chars().all(tag_char) {
@@ -534,10 +570,19 @@ impl Checker<'_> {
                     "a tag key may hold letters, digits, spaces and `_ . : / = + - @` only",
                 );
             }
-            if value.chars().count() > 256 || !value.chars().all(tag_char) {
+            if value.is_empty() {
                 self.fail(
                     &at,
-                    "a tag value must be at most 256 letters, digits, spaces and `_ . : / = + - @`",
+                    "a tag value must not be empty: CloudFormation's stack tags take 1 to 256 \
+                     characters (remove the tag instead)",
+                );
+            } else if value.chars().count() > TAG_VALUE_CHARS || !value.chars().all(tag_char) {
+                self.fail(
+                    &at,
+                    format!(
+                        "a tag value must be 1 to {TAG_VALUE_CHARS} letters, digits, spaces and \
+                         `_ . : / = + - @`"
+                    ),
                 );
             }
         }
@@ -641,6 +686,35 @@ impl Checker<'_> {
                 }
             });
         }
+    }
+
+    /// The idle timeout within the timeout: Glue's usage profiles hold the one within the other
+    /// (AWS Glue Developer Guide, "Creating and managing usage profiles": "Idle timeout range
+    /// should be within the limit of timeout"), and a session's idle timeout never outlasts its
+    /// timeout. `limits` are the effective boundaries; `own` those written at `at`, where the
+    /// error goes (to the key it set).
+    fn idle_within_timeout(&mut self, at: &str, limits: &Boundaries, own: &Boundaries) {
+        let (Some(idle), Some(timeout)) =
+            (limits.max_idle_timeout_minutes, limits.max_timeout_minutes)
+        else {
+            return;
+        };
+        if idle <= timeout || !(1..=MAX_SANE_MINUTES).contains(&idle) {
+            return;
+        }
+        let key = if own.max_idle_timeout_minutes.is_some() || own.max_timeout_minutes.is_none() {
+            "max_idle_timeout_minutes"
+        } else {
+            "max_timeout_minutes"
+        };
+        self.fail(
+            &join(at, key),
+            format!(
+                "max_idle_timeout_minutes ({idle}) is above max_timeout_minutes ({timeout}): an \
+                 idle timeout never outlasts the session, and the Glue usage profile rendered \
+                 from these limits must keep its idle timeout within its timeout"
+            ),
+        );
     }
 
     /// A `max_dpu` below the smallest session Glue allows with the allowed worker types would stop
@@ -874,6 +948,18 @@ impl Checker<'_> {
                     ),
                 );
             }
+        }
+        if let (Some(idle), Some(timeout)) =
+            (defaults.idle_timeout_minutes, defaults.timeout_minutes)
+            && idle > timeout
+        {
+            self.fail(
+                &join(at, "idle_timeout_minutes"),
+                format!(
+                    "{idle} is above timeout_minutes ({timeout}): a usage profile keeps the idle \
+                     timeout within the timeout"
+                ),
+            );
         }
         if let (Some(workers), Some(worker_type), Some(max_dpu)) = (
             defaults.number_of_workers,

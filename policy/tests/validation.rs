@@ -333,9 +333,9 @@ boundaries: {max_workers: 1}
         errors(text),
         vec![
             "p.yaml:3:3: stack.name: `9-lives` is not a valid stack name: start with a letter, then letters, digits or `-`, at most 55 characters (the function is named `<stack>-enforcer`, and Lambda names stop at 64)",
-            "p.yaml:4:3: stack.region: `Europe` is not an AWS region name (like `eu-west-1`)",
+            "p.yaml:4:3: stack.region: `Europe` is not an AWS Region name (like `eu-west-1`)",
             "p.yaml:5:10: stack.tags.aws:owner: tag keys starting with `aws:` are reserved by AWS",
-            "p.yaml:5:26: stack.tags.ok: a tag value must be at most 256 letters, digits, spaces and `_ . : / = + - @`",
+            "p.yaml:5:26: stack.tags.ok: a tag value must be 1 to 256 letters, digits, spaces and `_ . : / = + - @`",
         ]
     );
 }
@@ -365,9 +365,12 @@ fn the_policy_must_fit_in_the_lambda_environment() {
     // 60 overrides of alike roles: more JSON than fits, but it travels compressed and fits.
     let alike = with_overrides(60, &|i| format!("TeamRole{i}"));
     let policy = load_policy("p.yaml", alike.as_bytes()).unwrap();
+    let json = policy::runtime_policy_json(&policy);
     assert!(
-        policy::runtime_policy_json(&policy).len() > policy::validate::MAX_RUNTIME_POLICY_BYTES
+        policy::runtime::environment_bytes(&policy, &json)
+            > policy::limits::LAMBDA_ENVIRONMENT_BYTES
     );
+    assert!(policy::runtime_policy_env(&policy).starts_with(policy::COMPRESSED_PREFIX));
     // 200 overrides of unrelated role names (pseudo-random hex): too much even compressed.
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut random_hex = |_: usize| {
@@ -384,15 +387,78 @@ fn the_policy_must_fit_in_the_lambda_environment() {
     let unrelated = with_overrides(200, &|i| format!("R{}", names[i]));
     let error = one_error(&unrelated);
     assert!(
-        error.starts_with("p.yaml:1:1: the policy takes "),
+        error.starts_with("p.yaml:1:1: the enforcer's environment would take "),
         "{error}"
     );
     assert!(
         error.contains(
-            "bytes in the Lambda's environment even compressed, more than the 3584 that fit in \
-             its 4 KB limit"
+            "bytes as Lambda measures it (all variables as JSON, the policy compressed, the \
+             CloudFormation-named topic's ARN at its longest), more than Lambda's 4096"
         ),
         "{error}"
+    );
+}
+
+#[test]
+fn limits_aws_enforces_on_what_the_policy_feeds_it_are_checked() {
+    // CloudFormation `Tag`: Value "Minimum length of 1"; a Region that does not exist; an idle
+    // timeout above the timeout (Glue's usage profiles keep it within); a reservation with an
+    // organization.
+    let text = "version: 1
+stack:
+  name: guard
+  region: eu-west-9
+  tags: {team: \"\"}
+  reserved_concurrency: 0
+boundaries:
+  max_idle_timeout_minutes: 600
+  max_timeout_minutes: 480
+overrides:
+  - name: long-idle
+    principals: [\"arn:aws:iam::*:role/A\"]
+    boundaries: {max_timeout_minutes: 60}
+  - name: fine
+    principals: [\"arn:aws:iam::*:role/B\"]
+    boundaries: {max_idle_timeout_minutes: 30, max_timeout_minutes: 60}
+usage_profiles:
+  defaults: {timeout_minutes: 60, idle_timeout_minutes: 90}
+";
+    let all = errors(text);
+    let expected = [
+        "p.yaml:4:3: stack.region: `eu-west-9` is not an AWS Region this build knows",
+        "p.yaml:5:10: stack.tags.team: a tag value must not be empty: CloudFormation's stack tags take 1 to 256 characters (remove the tag instead)",
+        "p.yaml:6:3: stack.reserved_concurrency: must be between 1 and 1000, got 0; leave it out to reserve nothing",
+        "p.yaml:8:3: boundaries.max_idle_timeout_minutes: max_idle_timeout_minutes (600) is above max_timeout_minutes (480)",
+        "p.yaml:13:18: overrides[0].boundaries.max_timeout_minutes: max_idle_timeout_minutes (600) is above max_timeout_minutes (60)",
+        "p.yaml:18:35: usage_profiles.defaults.idle_timeout_minutes: 90 is above timeout_minutes (60)",
+    ];
+    for start in expected {
+        assert!(
+            all.iter().any(|line| line.starts_with(start)),
+            "{start}\nnot in {all:#?}"
+        );
+    }
+    assert!(
+        !all.iter().any(|line| line.contains("overrides[1]")),
+        "{all:#?}"
+    );
+    let error = one_error(
+        "version: 1\nstack: {name: guard, reserved_concurrency: 5}\nboundaries: {max_workers: 2}\n\
+         organization: {id: o-a1b2c3d4e5, organizational_units: [r-ab12], regions: [eu-west-1]}\n",
+    );
+    assert!(
+        error.starts_with("p.yaml:2:22: stack.reserved_concurrency: cannot be checked in the accounts an organization's stack set reaches"),
+        "{error}"
+    );
+    let policy = load_policy(
+        "p.yaml",
+        b"version: 1\nstack: {name: guard, reserved_concurrency: 5}\nboundaries: {max_workers: 2}\n",
+    )
+    .unwrap();
+    assert_eq!(policy.stack.reserved_concurrency, Some(5));
+    assert!(
+        !policy::runtime_policy_json(&policy).contains("reserved"),
+        "deploy-time only"
     );
 }
 

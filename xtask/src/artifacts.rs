@@ -358,6 +358,60 @@ pub async fn upload(
     Ok(())
 }
 
+/// The key of a template in the artifact bucket: its content hash, so the same template is the
+/// same object.
+pub fn template_key(body: &str) -> String {
+    format!("templates/{}.yaml", content_hash(body.as_bytes()))
+}
+
+/// The `TemplateURL` of `key` in `bucket` of `region`: virtual-hosted style, as CloudFormation
+/// reads it ("The URL must point to a template (max size: 1 MB) that's located in an Amazon S3
+/// bucket"; `https://` only). China's Regions end in `.amazonaws.com.cn`.
+pub fn template_url(bucket: &str, region: &str, key: &str) -> String {
+    let suffix = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("https://{bucket}.s3.{region}.{suffix}/{key}")
+}
+
+/// Uploads the stack's template to the artifact bucket (unless the same one is already there)
+/// and returns its `TemplateURL`: CloudFormation takes 1 MB from S3 and only 51,200 bytes as
+/// `TemplateBody`, so nothing of a template is ever dropped to fit.
+pub async fn upload_template(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    region: &str,
+    body: &str,
+) -> anyhow::Result<String> {
+    let key = template_key(body);
+    let there = s3
+        .head_object()
+        .bucket(bucket)
+        .key(&key)
+        .send()
+        .await
+        .is_ok();
+    if !there {
+        s3.put_object()
+            .bucket(bucket)
+            .key(&key)
+            .content_type("application/x-yaml")
+            .body(ByteStream::from(body.as_bytes().to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                crate::aws::failure(
+                    &format!("uploading the template to s3://{bucket}/{key}"),
+                    &e,
+                    None,
+                )
+            })?;
+    }
+    Ok(template_url(bucket, region, &key))
+}
+
 /// Deletes every object version and delete marker, then the bucket. `Ok(false)` when there was
 /// no bucket.
 pub async fn delete_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<bool> {

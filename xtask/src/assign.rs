@@ -161,11 +161,11 @@ pub fn steps(
     }
 }
 
-/// The guardrail policy's ARN in `account`.
-pub fn guardrail_policy_arn(partition: &str, account: &str, stack: &str) -> String {
+/// The guardrail policy's ARN in `account`, for the stack deployed to `region`.
+pub fn guardrail_policy_arn(partition: &str, account: &str, stack: &str, region: &str) -> String {
     format!(
         "arn:{partition}:iam::{account}:policy/{}",
-        crate::render::guardrail_policy_name(stack)
+        crate::render::guardrail_policy_name(stack, region)
     )
 }
 
@@ -321,7 +321,7 @@ pub async fn plan_roles(
     partition: &str,
 ) -> anyhow::Result<Result<RolePlan, Vec<Conflict>>> {
     let iam = aws.iam();
-    let policy_arn = guardrail_policy_arn(partition, account, &policy.stack.name);
+    let policy_arn = guardrail_policy_arn(partition, account, &policy.stack.name, &aws.region);
     let (here, other): (Vec<Assignment>, Vec<Assignment>) = policy::guardrails::assignments(policy)
         .into_iter()
         .partition(|assignment| assignment.account == account);
@@ -432,7 +432,7 @@ pub async fn undo(
     let iam = aws.iam();
     let endpoint = aws.endpoint_url.as_deref();
     let stack = &policy.stack.name;
-    let policy_arn = guardrail_policy_arn(partition, account, stack);
+    let policy_arn = guardrail_policy_arn(partition, account, stack, &aws.region);
     let (roles, users, groups) = attachments(&iam, aws, &policy_arn).await?;
     let mut steps = Vec::new();
     let mut candidates: Vec<String> = roles.clone();

@@ -16,6 +16,11 @@ pub struct CleanUp {
     /// artifact bucket of every Region.
     #[arg(long)]
     pub org: bool,
+    /// With --org: the role to assume in each member account to detach the guardrail policy
+    /// from the roles its admins attached it to (and tagged with the guard's marker), which
+    /// IAM requires before the policy (and the instance) can be deleted.
+    #[arg(long, requires = "org", default_value = crate::org::member::DEFAULT_ROLE)]
+    pub member_role: String,
 }
 
 /// What there is to delete, found before anything is deleted.
@@ -53,7 +58,8 @@ impl CleanUp {
     /// account; on a terminal it asks once, naming what it will delete.
     pub async fn clean_up(&self, terminal: Terminal) -> anyhow::Result<()> {
         if self.org {
-            return crate::org::clean_up(&self.aws, self.confirmation, terminal).await;
+            return crate::org::clean_up(&self.aws, self.confirmation, terminal, &self.member_role)
+                .await;
         }
         let policy = paths::load_policy(&self.aws.policy)?;
         crate::deploy::refuse_organization(&policy, &self.aws.policy, "clean-up")?;

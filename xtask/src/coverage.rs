@@ -251,8 +251,12 @@ pub async fn account_report(
     policy: &policy::Policy,
 ) -> anyhow::Result<Report> {
     let partition = crate::assign::partition_of(&caller.arn);
-    let policy_arn =
-        crate::assign::guardrail_policy_arn(&partition, &caller.account, &policy.stack.name);
+    let policy_arn = crate::assign::guardrail_policy_arn(
+        &partition,
+        &caller.account,
+        &policy.stack.name,
+        &aws.region,
+    );
     let mut report = Report::offline(policy, "");
     let iam = aws.iam();
     for (assignment, check) in &mut report.roles {

@@ -77,6 +77,7 @@ impl Demo {
             aws: args,
             confirmation: EMULATOR,
             org: false,
+            member_role: crate::org::member::DEFAULT_ROLE.to_string(),
         };
         let cleaned = crate::aws::runtime()?.block_on(clean_up.clean_up(Terminal::Absent));
         drop(moto);

@@ -14,7 +14,7 @@ use crate::aws::{self, Aws, AwsArgs};
 use crate::build::{self, Architecture};
 use crate::stack::{self, Desired};
 use crate::ui::{Confirmation, Consent, Terminal};
-use crate::{Exit, network, paths, render, tools};
+use crate::{Exit, paths, render, tools};
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct Deploy {
@@ -80,14 +80,18 @@ impl Deploy {
             "account {} ({}), region {}",
             caller.account, caller.arn, aws.region
         );
-        if let Some(warning) = trail_warning(&aws).await {
-            eprintln!("warning: {warning}");
+        // What real AWS would refuse (or what would silently not work), read before anything
+        // changes: the reservation the account can give, names taken, the trail, the network.
+        let findings =
+            crate::preflight::single_account(&aws, &policy, &self.aws.policy, &caller).await?;
+        for finding in &findings {
+            eprintln!("{finding}");
         }
-        // In a VPC, the function reaches AWS only through endpoints or a NAT: read-only checks.
-        if let Some(network) = &policy.network {
-            for warning in network::preflight(&aws, &self.aws.policy, network).await? {
-                eprintln!("warning: {warning}");
-            }
+        if crate::preflight::stops(&findings) {
+            anyhow::bail!(
+                "{}: the preflight found what AWS would refuse (above); nothing was changed",
+                paths::shown(&self.aws.policy)
+            );
         }
         // The roles the policy names: read-only now; a role deploy must not touch stops it here.
         let partition = crate::assign::partition_of(&caller.arn);
@@ -154,9 +158,12 @@ impl Deploy {
                 artifacts::upload(&s3, &bucket, &package).await?;
             }
         }
+        // The template from the bucket (TemplateURL: 1 MB), never dropped to fit a request.
+        let template_url = artifacts::upload_template(&s3, &bucket, &aws.region, &body).await?;
         let desired = Desired {
             name: name.clone(),
             body,
+            template_url: Some(template_url),
             parameters: BTreeMap::from([
                 ("CodeBucket".to_string(), bucket),
                 ("CodeKey".to_string(), package.key.clone()),
@@ -185,6 +192,18 @@ impl Deploy {
             }
             Start::Update(found) => update(&cf, &found, &desired, consent, poll).await,
         }?;
+        // Email subscriptions wait for someone to click AWS's link: until then nothing
+        // reaches them, and SNS deletes them after 48 hours.
+        if matches!(deployed, Deployed::Created | Deployed::Updated)
+            && let Some(now) = stack::describe(&cf, &name).await?
+        {
+            let arns = crate::preflight::topic_arns(&now);
+            let subscriptions =
+                crate::preflight::read_subscriptions(&aws.sns(), &policy, &arns).await?;
+            for line in crate::preflight::subscription_attention(&subscriptions, &arns) {
+                eprintln!("note: {line}");
+            }
+        }
         if deployed == Deployed::Cancelled || roles.steps.is_empty() {
             return Ok(deployed);
         }
@@ -198,7 +217,8 @@ impl Deploy {
             println!("roles left as they are: the stack is deployed, the roles are not assigned");
             return Ok(deployed);
         }
-        let policy_arn = crate::assign::guardrail_policy_arn(&partition, &caller.account, &name);
+        let policy_arn =
+            crate::assign::guardrail_policy_arn(&partition, &caller.account, &name, &aws.region);
         println!("assigning roles:");
         crate::assign::apply(&aws, &name, &policy_arn, &roles.steps).await?;
         Ok(deployed)
@@ -272,7 +292,7 @@ pub enum Deployed {
 
 /// A new stack is created directly (`OnFailure: DELETE`), so a failed creation leaves nothing
 /// behind; its plan is every resource of the template. Updates go through change sets.
-async fn create(
+pub(crate) async fn create(
     cf: &aws_sdk_cloudformation::Client,
     desired: &Desired,
     consent: Consent,
@@ -284,10 +304,12 @@ async fn create(
         println!("cancelled: nothing was created");
         return Ok(Deployed::Cancelled);
     }
-    let created = cf
-        .create_stack()
-        .stack_name(&desired.name)
-        .template_body(&desired.body)
+    let request = cf.create_stack().stack_name(&desired.name);
+    let request = match desired.template()? {
+        stack::TemplateSource::Url(url) => request.template_url(url),
+        stack::TemplateSource::Body(body) => request.template_body(body),
+    };
+    let created = request
         .set_parameters(Some(desired.cf_parameters()))
         .set_tags(Some(desired.cf_tags()))
         .capabilities(Capability::CapabilityIam)
@@ -376,62 +398,6 @@ async fn update(
         stack::print_outputs(&done);
     }
     Ok(Deployed::Updated)
-}
-
-/// Without a trail logging management events, CreateSession calls never reach EventBridge.
-pub async fn trail_warning(aws: &Aws) -> Option<String> {
-    let ct = aws.cloudtrail();
-    let trails = match ct
-        .describe_trails()
-        .include_shadow_trails(true)
-        .send()
-        .await
-    {
-        Ok(out) => out.trail_list().to_vec(),
-        Err(error) => {
-            return Some(format!(
-                "could not check CloudTrail ({}); make sure a trail logs management events in {}",
-                crate::aws::described(&error),
-                aws.region
-            ));
-        }
-    };
-    for trail in &trails {
-        let Some(arn) = trail.trail_arn() else {
-            continue;
-        };
-        let logging = ct
-            .get_trail_status()
-            .name(arn)
-            .send()
-            .await
-            .ok()
-            .and_then(|s| s.is_logging())
-            .unwrap_or(false);
-        if !logging {
-            continue;
-        }
-        let Ok(selectors) = ct.get_event_selectors().trail_name(arn).send().await else {
-            continue;
-        };
-        let classic = selectors
-            .event_selectors()
-            .iter()
-            .any(|s| s.include_management_events().unwrap_or(true));
-        let advanced = selectors.advanced_event_selectors().iter().any(|s| {
-            s.field_selectors().iter().any(|f| {
-                f.field() == "eventCategory" && f.equals().iter().any(|v| v == "Management")
-            })
-        });
-        if classic || advanced {
-            return None;
-        }
-    }
-    Some(format!(
-        "no CloudTrail trail is logging management events in {}: without one, CreateSession \
-         events never reach EventBridge and only the scheduled sweep will find sessions",
-        aws.region
-    ))
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ pub mod org;
 #[cfg(feature = "aws")]
 pub mod plan;
 #[cfg(feature = "aws")]
+pub mod preflight;
+#[cfg(feature = "aws")]
 pub mod scan;
 #[cfg(feature = "aws")]
 pub mod stack;

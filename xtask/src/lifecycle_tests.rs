@@ -102,6 +102,7 @@ impl Scratch {
             aws: self.args(endpoint),
             confirmation,
             org: false,
+            member_role: crate::org::member::DEFAULT_ROLE.to_string(),
         }
     }
 }
@@ -404,11 +405,39 @@ async fn a_stack_that_fails_to_create_is_reported_and_removed() {
         .send()
         .await
         .unwrap();
+    // Deploy's preflight sees the name taken and stops before any change.
     let error = scratch
         .deploy(&moto.endpoint)
         .deploy(Terminal::Absent)
         .await
         .unwrap_err();
+    let text = format!("{error:#}");
+    assert!(text.contains("nothing was changed"), "{text}");
+    // The name taken between the preflight and the creation (a race the preflight cannot
+    // close): the creation itself fails, is reported, and leaves nothing behind.
+    let policy = crate::paths::load_policy(&scratch.policy()).unwrap();
+    let desired = stack::Desired {
+        name: "gsg-broken".into(),
+        body: crate::render::render_stack(&policy).unwrap(),
+        template_url: None,
+        parameters: [
+            ("CodeBucket", "gsg-broken-code"),
+            ("CodeKey", "bootstrap.zip"),
+            ("Architecture", "x86_64"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        tags: Default::default(),
+    };
+    let error = crate::deploy::create(
+        &aws.cloudformation(),
+        &desired,
+        crate::ui::Consent::Given,
+        aws.poll_interval(),
+    )
+    .await
+    .unwrap_err();
     let text = format!("{error:#}");
     assert!(text.contains("creating stack gsg-broken failed"), "{text}");
     assert!(text.contains("log group already exists"), "{text}");
@@ -687,7 +716,7 @@ async fn deploy_assigns_the_named_roles_and_clean_up_removes_exactly_that() {
             tags
         }
     };
-    let policy_arn = guardrail_policy_arn("aws", "123456789012", stack);
+    let policy_arn = guardrail_policy_arn("aws", "123456789012", stack, REGION);
     let attached = || {
         let iam = iam.clone();
         let policy_arn = policy_arn.clone();
@@ -868,4 +897,250 @@ async fn deploy_assigns_the_named_roles_and_clean_up_removes_exactly_that() {
         [pair(PROFILE_TAG_KEY, "finance-profile")]
     );
     assert!(attached().await.is_empty());
+}
+
+/// CloudFormation takes 51,200 bytes as `TemplateBody` and 1 MB from S3: deploy uploads the
+/// template and passes its URL, so a policy with 60 overrides deploys whole, its readable
+/// policy in the template's Metadata intact (moto reads `TemplateURL` from its own S3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_with_60_overrides_deploys_through_template_url_with_its_metadata_intact() {
+    emulator_credentials();
+    let moto = Moto::start().unwrap();
+    let scratch = Scratch::new("gsg-big-policy");
+    let mut text = std::fs::read_to_string(scratch.policy()).unwrap();
+    text = text.replace("exempt_principals:", "  # sixty more\nexempt_principals:");
+    let mut overrides = String::new();
+    for i in 0..60 {
+        overrides.push_str(&format!(
+            "  - name: team-{i:02}\n    principals: [\"arn:aws:iam::123456789012:role/TeamRoleWithALongName{i:02}*\"]\n    \
+             boundaries: {{max_workers: {}, max_dpu: {}, allowed_worker_types: [G.1X, G.2X, G.4X]}}\n",
+            11 + i,
+            40 + 2 * i
+        ));
+    }
+    text = text.replace("  # sixty more\n", &overrides);
+    std::fs::write(scratch.policy(), &text).unwrap();
+    let policy = crate::paths::load_policy(&scratch.policy()).unwrap();
+    assert_eq!(policy.overrides.len(), 62);
+    let body = crate::render::render_stack(&policy).unwrap();
+    assert!(
+        body.len() > policy::limits::CLOUDFORMATION_TEMPLATE_BODY_BYTES,
+        "{} bytes: too small to need TemplateURL",
+        body.len()
+    );
+
+    let args = scratch.args(&moto.endpoint);
+    let aws = emulator(&args).await;
+    assert_eq!(
+        scratch
+            .deploy(&moto.endpoint)
+            .deploy(Terminal::Absent)
+            .await
+            .unwrap(),
+        Deployed::Created
+    );
+    let cf = aws.cloudformation();
+    let deployed = cf
+        .get_template()
+        .stack_name("gsg-big-policy")
+        .send()
+        .await
+        .unwrap()
+        .template_body()
+        .unwrap()
+        .to_string();
+    assert_eq!(deployed, body, "the whole template, comments and all");
+    let doc: serde_yaml::Value = serde_yaml::from_str(&deployed).unwrap();
+    assert_eq!(
+        doc["Metadata"]["GlueSessionGuard"]["Policy"]["overrides"]
+            .as_sequence()
+            .map(Vec::len),
+        Some(62)
+    );
+    // The template sits in the artifact bucket under its content hash.
+    let caller = crate::aws::caller(&aws).await.unwrap();
+    let bucket = artifacts::bucket_name("gsg-big-policy", &caller.account, REGION);
+    aws.s3()
+        .head_object()
+        .bucket(&bucket)
+        .key(artifacts::template_key(&body))
+        .send()
+        .await
+        .unwrap();
+    // An update goes through a change set that reads the new template from there too.
+    std::fs::write(
+        scratch.policy(),
+        text.replace("max_workers: 10", "max_workers: 9"),
+    )
+    .unwrap();
+    assert_eq!(
+        scratch
+            .deploy(&moto.endpoint)
+            .deploy(Terminal::Absent)
+            .await
+            .unwrap(),
+        Deployed::Updated
+    );
+    scratch
+        .clean_up(&moto.endpoint, YES)
+        .clean_up(Terminal::Absent)
+        .await
+        .unwrap();
+}
+
+/// The preflight stops a deploy AWS would refuse before anything changes: a guardrail policy
+/// name something else holds (IAM names are global to an account), and a reservation the
+/// account cannot be shown to give (moto has no `GetAccountSettings`: the quota arithmetic and
+/// its message are tested with mocked answers in `preflight/tests.rs`). A trail that logs only
+/// read events is a warning plan shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preflight_stops_what_aws_would_refuse_before_any_change() {
+    emulator_credentials();
+    let (_moto, endpoint) = consent_emulator();
+    let scratch = Scratch::new("gsg-preflight");
+    let args = scratch.args(&endpoint);
+    let aws = emulator(&args).await;
+    let nothing = Holdings {
+        stack: false,
+        bucket: false,
+    };
+
+    // A policy of that name made by hand (or by the same stack in another account's Region).
+    let taken = aws
+        .iam()
+        .create_policy()
+        .policy_name(crate::render::guardrail_policy_name("gsg-preflight", REGION))
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let error = scratch
+        .deploy(&endpoint)
+        .deploy(Terminal::Absent)
+        .await
+        .unwrap_err();
+    let shown = format!("{error:#}");
+    assert!(
+        shown.contains("the preflight found what AWS would refuse"),
+        "{shown}"
+    );
+    assert_eq!(holdings(&aws, "gsg-preflight").await, nothing);
+    let plan = PlanCommand {
+        aws: args.clone(),
+        ..Default::default()
+    }
+    .plan()
+    .await
+    .unwrap();
+    let stop = plan
+        .preflight
+        .iter()
+        .find(|f| f.check == "name")
+        .expect("plan shows the taken name");
+    assert!(
+        stop.message.contains("IAM names are global to an account"),
+        "{}",
+        stop.message
+    );
+    aws.iam()
+        .delete_policy()
+        .policy_arn(taken.policy().unwrap().arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    // A reservation: moto cannot say what the account gives, so deploy will not ask for it.
+    let text = std::fs::read_to_string(scratch.policy()).unwrap();
+    std::fs::write(
+        scratch.policy(),
+        text.replace(
+            "  name: gsg-preflight\n",
+            "  name: gsg-preflight\n  reserved_concurrency: 5\n",
+        ),
+    )
+    .unwrap();
+    let error = scratch
+        .deploy(&endpoint)
+        .deploy(Terminal::Absent)
+        .await
+        .unwrap_err();
+    assert!(format!("{error:#}").contains("nothing was changed"));
+    assert_eq!(holdings(&aws, "gsg-preflight").await, nothing);
+    std::fs::write(scratch.policy(), &text).unwrap();
+
+    // A trail that logs read-only management events: CreateSession never arrives.
+    let ct = aws.cloudtrail();
+    let bucket = "gsg-preflight-trail";
+    aws.s3()
+        .create_bucket()
+        .bucket(bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ct.create_trail()
+        .name("reads-only")
+        .s3_bucket_name(bucket)
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name("reads-only").send().await.unwrap();
+    ct.put_event_selectors()
+        .trail_name("reads-only")
+        .event_selectors(
+            aws_sdk_cloudtrail::types::EventSelector::builder()
+                .include_management_events(true)
+                .read_write_type(aws_sdk_cloudtrail::types::ReadWriteType::ReadOnly)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let plan = PlanCommand {
+        aws: args.clone(),
+        ..Default::default()
+    }
+    .plan()
+    .await
+    .unwrap();
+    let trail = plan
+        .preflight
+        .iter()
+        .find(|f| f.check == "cloudtrail")
+        .expect("a read-only trail is a finding");
+    assert_eq!(trail.severity, crate::preflight::Severity::Warn);
+    assert!(
+        trail
+            .message
+            .contains("reads-only logs no write management events"),
+        "{}",
+        trail.message
+    );
+    ct.put_event_selectors()
+        .trail_name("reads-only")
+        .event_selectors(
+            aws_sdk_cloudtrail::types::EventSelector::builder()
+                .include_management_events(true)
+                .read_write_type(aws_sdk_cloudtrail::types::ReadWriteType::All)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let plan = PlanCommand {
+        aws: args,
+        ..Default::default()
+    }
+    .plan()
+    .await
+    .unwrap();
+    assert!(
+        plan.preflight.iter().all(|f| f.check != "cloudtrail"),
+        "{:?}",
+        plan.preflight
+    );
 }

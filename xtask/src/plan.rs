@@ -1,5 +1,7 @@
 //! `cargo xtask plan`: what a deploy of the policy would change, as text, Markdown (for a PR
-//! comment) or JSON. The change set it creates is deleted again; nothing is modified.
+//! comment) or JSON. The change set it creates is deleted again; nothing is modified (the
+//! template is put beside the package in the artifact bucket, under its content hash, for the
+//! change set to read).
 
 use std::collections::BTreeMap;
 
@@ -64,6 +66,11 @@ impl PlanCommand {
             PlanFormat::Json => None,
             _ => Some(runtime.block_on(self.preventive())?),
         };
+        // Deploy would stop (a preflight finding or a role conflict): the answer is no.
+        let stops = crate::preflight::stops(&plan.preflight)
+            || preventive
+                .as_ref()
+                .is_some_and(|(_, roles)| roles.iter().any(|r| r.starts_with("CONFLICT")));
         match self.format {
             PlanFormat::Text => print!("{plan}"),
             PlanFormat::Markdown => print!("{}", plan.to_markdown()),
@@ -91,7 +98,7 @@ impl PlanCommand {
                 }
             }
         }
-        Ok(Exit::Success)
+        Ok(if stops { Exit::Failed } else { Exit::Success })
     }
 
     /// The plan's second part: which layer covers each boundary (with the named roles read in
@@ -128,17 +135,19 @@ impl PlanCommand {
         let body = render::render_stack(&policy)?;
         let name = policy.stack.name.clone();
         let cf = aws.cloudformation();
+        let findings =
+            crate::preflight::single_account(&aws, &policy, &self.aws.policy, &caller).await?;
         let Some(found) = stack::describe(&cf, &name).await? else {
-            return Ok(stack::new_stack_plan(&name, &body)?.in_place(&caller.account, &aws.region));
+            return Ok(stack::new_stack_plan(&name, &body)?
+                .in_place(&caller.account, &aws.region)
+                .with_preflight(findings));
         };
         let code_parameters: BTreeMap<String, String> = found
             .parameters()
             .iter()
             .filter(|p| {
-                matches!(
-                    p.parameter_key(),
-                    Some("CodeBucket" | "CodeKey" | "Architecture")
-                )
+                p.parameter_key()
+                    .is_some_and(|key| render::CODE_PARAMETERS.contains(&key))
             })
             .map(|p: &Parameter| {
                 (
@@ -147,9 +156,18 @@ impl PlanCommand {
                 )
             })
             .collect();
+        // The change set reads the template from the stack's artifact bucket, as deploy's
+        // would (the one object plan adds: the template, under its content hash).
+        let template_url = match code_parameters.get("CodeBucket") {
+            Some(bucket) if crate::artifacts::bucket_exists(&aws.s3(), bucket).await? => Some(
+                crate::artifacts::upload_template(&aws.s3(), bucket, &aws.region, &body).await?,
+            ),
+            _ => None,
+        };
         let desired = Desired {
             name: name.clone(),
             body,
+            template_url,
             parameters: code_parameters,
             tags: render::stack_tags(&policy).into_iter().collect(),
         };
@@ -159,16 +177,19 @@ impl PlanCommand {
                 .in_place(&caller.account, &aws.region)
         };
         if stack::is_current(&cf, &found, &desired).await? {
-            return Ok(no_changes());
+            return Ok(no_changes().with_preflight(findings));
         }
         let change_set = stack::change_set_name();
         let plan = stack::create_change_set(&cf, &desired, &change_set).await?;
         let Some(plan) = plan else {
-            return Ok(no_changes().with_stack_changes(stack_changes));
+            return Ok(no_changes()
+                .with_stack_changes(stack_changes)
+                .with_preflight(findings));
         };
         stack::delete_change_set(&cf, &name, &change_set).await?;
         Ok(plan
             .in_place(&caller.account, &aws.region)
-            .with_stack_changes(stack_changes))
+            .with_stack_changes(stack_changes)
+            .with_preflight(findings))
     }
 }

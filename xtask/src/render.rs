@@ -12,11 +12,16 @@ use serde::Serialize;
 
 use crate::{Exit, paths};
 
+mod limits;
 #[cfg(test)]
 mod tests;
 
-/// CloudFormation's limit for a template passed as `TemplateBody`.
-pub const MAX_TEMPLATE_BODY_BYTES: usize = 51_200;
+pub use limits::LimitError;
+use limits::check as check_aws_limits;
+
+/// The largest template CloudFormation takes: deploy uploads it to the artifact bucket and
+/// passes `TemplateURL` (1 MB), never `TemplateBody` (51,200 bytes).
+pub use policy::limits::CLOUDFORMATION_TEMPLATE_URL_BYTES as MAX_TEMPLATE_BYTES;
 
 /// The Lambda is named `<stack name>-enforcer` (one definition, in `policy::validate`).
 pub use policy::validate::FUNCTION_NAME_SUFFIX;
@@ -25,17 +30,23 @@ pub use policy::validate::FUNCTION_NAME_SUFFIX;
 pub const MAX_STACK_NAME_CHARS: usize = policy::validate::MAX_STACK_NAME;
 
 /// CloudFormation's limit for an `AWS::Glue::UsageProfile` name (Glue's own API allows 255).
-pub const MAX_USAGE_PROFILE_NAME_CHARS: usize = 128;
+pub use policy::limits::GLUE_USAGE_PROFILE_NAME_CHARS as MAX_USAGE_PROFILE_NAME_CHARS;
 /// An override's profile is `<stack name>-override-<override name>`
 /// (`policy::guardrails::profile_name`).
 const OVERRIDE_PROFILE_INFIX: &str = "-override-";
+
+/// The template's parameters deploy passes on every create and update: the code (bucket, key,
+/// architecture). Every other setting is in the template, from the policy (the `GuardName`
+/// parameter's only allowed value is the policy's stack.name), so an update never puts a
+/// setting back to a default nobody chose.
+pub const CODE_PARAMETERS: [&str; 3] = ["CodeBucket", "CodeKey", "Architecture"];
 
 /// Days the enforcer's log group keeps its logs.
 const LOG_RETENTION_DAYS: u32 = 30;
 /// Seconds the Lambda may run beyond `enforcement.wait_for_ready_seconds`.
 const FUNCTION_TIMEOUT_MARGIN_SECONDS: u32 = 60;
 /// Lambda's own limit for a function's timeout.
-const MAX_FUNCTION_TIMEOUT_SECONDS: u32 = 900;
+const MAX_FUNCTION_TIMEOUT_SECONDS: u32 = policy::limits::LAMBDA_TIMEOUT_SECONDS;
 
 const STACK_TEMPLATE: &str = "stack.yaml.j2";
 /// Compiled in, so they are the templates of the checkout this binary was built from: `main`
@@ -86,9 +97,9 @@ pub enum RenderError {
     )]
     InvalidNetworkId { field: String, id: String },
     #[error(
-        "{field}: the rendered template is {bytes} bytes, more than CloudFormation's \
-         {MAX_TEMPLATE_BODY_BYTES}-byte limit, and {field} make up {field_bytes} bytes of it: use \
-         fewer or shorter ones"
+        "{field}: the rendered template is {bytes} bytes, more than the {MAX_TEMPLATE_BYTES} \
+         CloudFormation takes from S3 (TemplateURL), and {field} make up {field_bytes} bytes of \
+         it: use fewer or shorter ones"
     )]
     TooLarge {
         /// What adds the most to the template: `overrides`, `stack.tags` or an email list.
@@ -96,6 +107,8 @@ pub enum RenderError {
         bytes: usize,
         field_bytes: usize,
     },
+    #[error("{0}")]
+    Limit(#[from] LimitError),
     #[error("rendering the stack template failed: {0:#}")]
     Template(#[from] minijinja::Error),
 }
@@ -130,39 +143,12 @@ pub fn render_stack(policy: &policy::Policy) -> Result<String, RenderError> {
         network_ids_are_ec2_ids(network)?;
     }
     usage_profile_names_fit(policy)?;
-    let mut view = StackView::of(policy)?;
+    let view = StackView::of(policy)?;
     let env = environment()?;
-    let template = env.get_template(STACK_TEMPLATE)?;
-    let rendered = template.render(&view)?;
-    if rendered.len() <= MAX_TEMPLATE_BODY_BYTES {
-        return Ok(rendered);
-    }
-    // The readable copy of the policy is for review only: a policy too large to be shown in
-    // the template is still deployed, with a note that says where to read it.
-    view.policy_lines = Vec::new();
-    view.policy_shown = false;
-    let rendered = template.render(&view)?;
-    if rendered.len() <= MAX_TEMPLATE_BODY_BYTES {
-        return Ok(rendered);
-    }
-    // Then the comments, which are for review too.
-    fits_in_template_body(without_comment_lines(&rendered), policy)
-}
-
-/// `template` without its whole-line comments; the same template as far as CloudFormation can
-/// tell (the template has no block scalars, in which a `#` line would be text: checked here by
-/// reading both back).
-fn without_comment_lines(template: &str) -> String {
-    let stripped: String = template
-        .lines()
-        .filter(|line| !line.trim_start().starts_with('#'))
-        .flat_map(|line| [line, "\n"])
-        .collect();
-    let same = |text: &str| serde_yaml::from_str::<serde_yaml::Value>(text).ok();
-    match (same(template), same(&stripped)) {
-        (Some(before), Some(after)) if before == after => stripped,
-        _ => template.to_string(),
-    }
+    let rendered = env.get_template(STACK_TEMPLATE)?.render(&view)?;
+    let rendered = fits_in_template_url(rendered, policy)?;
+    check_aws_limits(&rendered, policy)?;
+    Ok(rendered)
 }
 
 /// The network's ids, checked again here (validation already did): the role's
@@ -216,30 +202,29 @@ fn usage_profile_names_fit(policy: &policy::Policy) -> Result<(), RenderError> {
     Ok(())
 }
 
-/// `template` when it is within CloudFormation's `TemplateBody` limit; otherwise the error names
+/// `template` when it is within what CloudFormation takes from S3; otherwise the error names
 /// the policy field that adds the most to it.
-fn fits_in_template_body(template: String, policy: &policy::Policy) -> Result<String, RenderError> {
-    if template.len() <= MAX_TEMPLATE_BODY_BYTES {
+fn fits_in_template_url(template: String, policy: &policy::Policy) -> Result<String, RenderError> {
+    if template.len() <= MAX_TEMPLATE_BYTES {
         return Ok(template);
     }
     let emails = |emails: Option<&Vec<String>>| emails.map_or(0, |emails| emails.concat().len());
-    // What the overrides add (their usage profiles and denies): the template in its smallest
-    // form with them and without them.
-    let smallest = |policy: &policy::Policy| -> usize {
-        let Ok(mut view) = StackView::of(policy) else {
-            return 0;
-        };
-        view.policy_lines = Vec::new();
-        view.policy_shown = false;
-        environment()
-            .and_then(|env| env.get_template(STACK_TEMPLATE)?.render(&view))
-            .map(|text| without_comment_lines(&text).len())
+    // What the overrides add (their usage profiles, denies and readable lines): the template
+    // with them and without them.
+    let size = |policy: &policy::Policy| -> usize {
+        StackView::of(policy)
+            .and_then(|view| {
+                Ok(environment()?
+                    .get_template(STACK_TEMPLATE)?
+                    .render(&view)?
+                    .len())
+            })
             .unwrap_or(0)
     };
     let mut bare = policy.clone();
     bare.overrides.clear();
     bare.usage_profiles = None;
-    let overrides_bytes = smallest(policy).saturating_sub(smallest(&bare));
+    let overrides_bytes = size(policy).saturating_sub(size(&bare));
     let contributions = [
         ("overrides", overrides_bytes),
         (
@@ -299,15 +284,12 @@ struct StackView<'a> {
     /// diff of a policy change shows `max_workers: 10` -> `8` on its own line, whatever form
     /// (compact or compressed) the function's copy takes.
     policy_lines: Vec<PolicyLine>,
-    /// False when the readable copy was left out to stay within the TemplateBody limit.
-    policy_shown: bool,
+    /// `stack.reserved_concurrency`: the function's `ReservedConcurrentExecutions`, when set.
+    reserved_concurrency: Option<u32>,
     /// The Glue usage profiles (`policy::guardrails::usage_profiles`).
     usage_profiles: Vec<ProfileView>,
     /// The guardrail managed policy's statements, one JSON object each.
     guardrail_statements: Vec<serde_json::Value>,
-    /// `<stack>-session-guardrails`: a fixed name, so that an update never replaces the policy
-    /// (a replacement would fail while roles have it attached).
-    guardrail_policy_name: String,
     /// The policy's `organization` (a StackSets deploy), as far as the template is concerned.
     organization: Option<OrganizationView>,
     /// `organization.notifications_topic_arn`: the function's `CENTRAL_TOPIC_ARN` and the role's
@@ -378,9 +360,13 @@ struct ProfileView {
     settings: Vec<(String, serde_json::Value)>,
 }
 
-/// The name of the guardrail managed policy of the stack `stack_name`.
-pub fn guardrail_policy_name(stack_name: &str) -> String {
-    format!("{stack_name}-session-guardrails")
+/// The name of the guardrail managed policy of the stack `stack_name` in `region` (for an
+/// organization, the guardrail Region): `<stack>-session-guardrails-<region>`. IAM names are
+/// global to an account, so the Region keeps the same policy deployable to a second Region. A
+/// fixed name otherwise, so that an update never replaces the policy (a replacement would fail
+/// while roles have it attached). The template writes the same with `!Sub`.
+pub fn guardrail_policy_name(stack_name: &str, region: &str) -> String {
+    format!("{stack_name}-session-guardrails-{region}")
 }
 
 fn profile_views(policy: &policy::Policy) -> Vec<ProfileView> {
@@ -614,10 +600,9 @@ impl<'a> StackView<'a> {
             log_retention_days: LOG_RETENTION_DAYS,
             network: policy.network.as_ref(),
             policy_lines: policy_lines(policy),
-            policy_shown: true,
+            reserved_concurrency: policy.stack.reserved_concurrency,
             usage_profiles: profile_views(policy),
             guardrail_statements: guardrail_statements(policy),
-            guardrail_policy_name: guardrail_policy_name(&policy.stack.name),
             organization,
             central_topic,
         })
@@ -798,7 +783,7 @@ fn print_scp(
              Lambda (and the guardrail policy, where attached) still enforce it",
             deny.sid,
             deny.rule,
-            policy::guardrails::MAX_SCP_CHARS
+            policy::limits::ORGANIZATIONS_SCP_CHARS
         );
     }
     let Some(text) = scp.text else {
@@ -811,7 +796,7 @@ fn print_scp(
             eprintln!(
                 "{shown}: no SCP: not even one deny fits in {} characters (fewer or broader \
                  exempt_principals would help)",
-                policy::guardrails::MAX_SCP_CHARS
+                policy::limits::ORGANIZATIONS_SCP_CHARS
             );
         }
         return Ok(Exit::Failed);

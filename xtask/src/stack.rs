@@ -33,11 +33,27 @@ pub async fn describe(cf: &Client, name: &str) -> anyhow::Result<Option<Stack>> 
 pub struct Desired {
     pub name: String,
     pub body: String,
+    /// Where the template was uploaded (`artifacts::upload_template`): CloudFormation reads it
+    /// from there (1 MB) instead of taking `body` in the request (51,200 bytes). `None` only
+    /// where no artifact bucket exists yet: the body is sent, and must fit.
+    pub template_url: Option<String>,
     pub parameters: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
 }
 
+/// The template as a request carries it: `TemplateURL` when it was uploaded, else `TemplateBody`
+/// (refused here, before any request, when it passes CloudFormation's 51,200 bytes).
+pub enum TemplateSource<'a> {
+    Url(&'a str),
+    Body(&'a str),
+}
+
 impl Desired {
+    /// How requests carry the template.
+    pub fn template(&self) -> anyhow::Result<TemplateSource<'_>> {
+        template_source(&self.name, &self.body, self.template_url.as_deref())
+    }
+
     pub fn cf_parameters(&self) -> Vec<Parameter> {
         self.parameters
             .iter()
@@ -55,6 +71,26 @@ impl Desired {
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect()
+    }
+}
+
+/// `TemplateURL` when there is one; else the body, which must fit `TemplateBody`.
+pub fn template_source<'a>(
+    name: &str,
+    body: &'a str,
+    url: Option<&'a str>,
+) -> anyhow::Result<TemplateSource<'a>> {
+    match url {
+        Some(url) => Ok(TemplateSource::Url(url)),
+        None if body.len() <= policy::limits::CLOUDFORMATION_TEMPLATE_BODY_BYTES => {
+            Ok(TemplateSource::Body(body))
+        }
+        None => anyhow::bail!(
+            "the template of {name} is {} bytes, more than the {} CloudFormation takes in a \
+             request, and there is no artifact bucket to upload it to (deploy creates one)",
+            body.len(),
+            policy::limits::CLOUDFORMATION_TEMPLATE_BODY_BYTES
+        ),
     }
 }
 
@@ -123,6 +159,9 @@ pub struct StackPlan {
     /// Stack tags and parameters that change (a tag-only change is still a change).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stack_changes: Vec<StackChange>,
+    /// What deploy's read-only preflight found (`preflight`): a `stop` is what AWS would refuse.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preflight: Vec<crate::preflight::Finding>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -151,7 +190,14 @@ impl StackPlan {
             kind,
             changes,
             stack_changes: Vec::new(),
+            preflight: Vec::new(),
         }
+    }
+
+    /// The plan with what deploy's preflight found.
+    pub fn with_preflight(mut self, findings: Vec<crate::preflight::Finding>) -> StackPlan {
+        self.preflight = findings;
+        self
     }
 
     /// The plan, said to be for `account` in `region`.
@@ -261,6 +307,12 @@ impl fmt::Display for StackPlan {
                 shown_value(&change.after)
             )?;
         }
+        if !self.preflight.is_empty() {
+            writeln!(f, "preflight:")?;
+            for finding in &self.preflight {
+                writeln!(f, "  {finding}")?;
+            }
+        }
         Ok(())
     }
 }
@@ -299,6 +351,16 @@ impl StackPlan {
                     shown_value(&change.before),
                     shown_value(&change.after)
                 ));
+            }
+        }
+        if !self.preflight.is_empty() {
+            out.push_str("\n#### Preflight\n\n");
+            for finding in &self.preflight {
+                let mark = match finding.severity {
+                    crate::preflight::Severity::Stop => "**stop**",
+                    crate::preflight::Severity::Warn => "warning",
+                };
+                out.push_str(&format!("- {mark}: {}\n", finding.message));
             }
         }
         out
@@ -399,11 +461,16 @@ pub async fn create_change_set(
     desired: &Desired,
     change_set: &str,
 ) -> anyhow::Result<Option<StackPlan>> {
-    cf.create_change_set()
+    let request = cf
+        .create_change_set()
         .stack_name(&desired.name)
         .change_set_name(change_set)
-        .change_set_type(aws_sdk_cloudformation::types::ChangeSetType::Update)
-        .template_body(&desired.body)
+        .change_set_type(aws_sdk_cloudformation::types::ChangeSetType::Update);
+    let request = match desired.template()? {
+        TemplateSource::Url(url) => request.template_url(url),
+        TemplateSource::Body(body) => request.template_body(body),
+    };
+    request
         .set_parameters(Some(desired.cf_parameters()))
         .set_tags(Some(desired.cf_tags()))
         .capabilities(Capability::CapabilityIam)
@@ -694,6 +761,7 @@ mod tests {
 
     fn desired() -> Desired {
         Desired {
+            template_url: None,
             name: "gsg".into(),
             body: String::new(),
             parameters: BTreeMap::from([("CodeKey".to_string(), "b.zip".to_string())]),

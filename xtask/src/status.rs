@@ -127,11 +127,15 @@ impl StatusCommand {
                 alarms.push((alarm_name, state));
             }
         }
+        let arns = crate::preflight::topic_arns(&found);
+        let subscriptions =
+            crate::preflight::read_subscriptions(&aws.sns(), &policy, &arns).await?;
         let health = Health {
             stack_status: status.to_string(),
             queues,
             alarms,
             missing,
+            subscriptions: crate::preflight::subscription_attention(&subscriptions, &arns),
         };
         print!("{health}");
         let attention = health.needs_attention();
@@ -158,6 +162,9 @@ pub struct Health {
     pub alarms: Vec<(String, Option<String>)>,
     /// Resources the deployed template declares that the stack does not hold: logical id, type.
     pub missing: Vec<(String, String)>,
+    /// The policy's email subscriptions that are pending or missing, each in words
+    /// (`preflight::subscription_attention`).
+    pub subscriptions: Vec<String>,
 }
 
 impl Health {
@@ -196,6 +203,7 @@ impl Health {
                 )),
             }
         }
+        out.extend(self.subscriptions.iter().cloned());
         out
     }
 }
@@ -268,6 +276,7 @@ mod tests {
             queues: vec![("https://sqs/dlq".into(), Some(0))],
             alarms: vec![("gsg-enforcer-errors".into(), Some("OK".into()))],
             missing: vec![],
+            subscriptions: vec![],
         }
     }
 
@@ -286,6 +295,8 @@ mod tests {
         sick.alarms.push(("gsg-enforcer-throttles".into(), None));
         sick.missing
             .push(("SweepRule".into(), "AWS::Events::Rule".into()));
+        sick.subscriptions
+            .push("a@example.com (alarms) has not confirmed its subscription".into());
         assert_eq!(
             sick.needs_attention(),
             [
@@ -294,6 +305,7 @@ mod tests {
                 "3 events never handled in the dead-letter queue https://sqs/dlq",
                 "alarm gsg-dead-letter-queue is ALARM",
                 "alarm gsg-enforcer-throttles is in the stack but CloudWatch does not have it: nobody is alerted when the guard fails",
+                "a@example.com (alarms) has not confirmed its subscription",
             ]
         );
     }

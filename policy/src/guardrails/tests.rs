@@ -329,7 +329,7 @@ fn the_scp_fits_or_says_what_it_dropped() {
     let parsed: serde_json::Value = serde_json::from_str(text).unwrap();
     assert_eq!(parsed["Version"], "2012-10-17");
     assert_eq!(parsed["Statement"].as_array().unwrap().len(), 2);
-    assert!(text.chars().count() <= MAX_SCP_CHARS);
+    assert!(text.chars().count() <= crate::limits::ORGANIZATIONS_SCP_CHARS);
     assert!(scp.dropped.is_empty());
     // Pretty when it fits.
     assert!(text.contains("\n  "));
@@ -350,7 +350,11 @@ fn the_scp_fits_or_says_what_it_dropped() {
     ));
     let scp = super::scp(&many);
     let text = scp.text.as_deref().unwrap();
-    assert!(text.chars().count() <= MAX_SCP_CHARS, "{}", text.len());
+    assert!(
+        text.chars().count() <= crate::limits::ORGANIZATIONS_SCP_CHARS,
+        "{}",
+        text.len()
+    );
     let parsed: serde_json::Value = serde_json::from_str(text).unwrap();
     let kept = parsed["Statement"].as_array().unwrap();
     assert_eq!(kept.len() + scp.dropped.len(), 3);

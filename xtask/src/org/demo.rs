@@ -101,7 +101,13 @@ pub async fn run(
     let members: BTreeSet<String> = organization.accounts.iter().cloned().collect();
     let regions: BTreeSet<String> = REGIONS.iter().map(|r| r.to_string()).collect();
     emulated::remove_instances_by_account(&home, &name, &members, &regions).await?;
-    super::clean_up(&args, Confirmation { yes: true }, Terminal::Absent).await?;
+    super::clean_up(
+        &args,
+        Confirmation { yes: true },
+        Terminal::Absent,
+        super::member::DEFAULT_ROLE,
+    )
+    .await?;
     let clean_up_seconds = started.elapsed().as_secs_f64();
     let timings = OrgTimings {
         accounts,

@@ -67,6 +67,7 @@ fn desired(
             policy.stack.name
         ),
         body,
+        template_url: None,
         parameters: vec![
             ("CodeBucket".to_string(), code_bucket_prefix.to_string()),
             ("CodeKey".to_string(), package.key.clone()),
@@ -74,6 +75,17 @@ fn desired(
         ],
         tags: render::stack_tags(policy),
     }
+}
+
+/// The Regions that get an artifact bucket: every Region of the organization (each stack
+/// instance reads its code in its own Region), and the one the stack set is administered from
+/// (CloudFormation reads the template there).
+fn bucket_regions(organization: &Organization, admin_region: &str) -> Vec<String> {
+    let mut regions = organization.regions.clone();
+    if !regions.iter().any(|region| region == admin_region) {
+        regions.push(admin_region.to_string());
+    }
+    regions
 }
 
 /// What `deploy --org` or `plan --org` finds and would do.
@@ -294,6 +306,10 @@ pub async fn deploy(
         aws.region,
         organization.call_as.as_str()
     );
+    // Each member's events need a trail: an organization trail covers every member.
+    for finding in crate::preflight::organization(&aws).await {
+        eprintln!("{finding}");
+    }
     if policy
         .usage_profiles
         .as_ref()
@@ -309,12 +325,13 @@ pub async fn deploy(
     let body = render::render_stack(&policy)?;
     let package = Package::read(&zip()?)?;
     let prefix = artifacts::org_bucket_prefix(&name, &caller.account);
-    let desired = desired(&policy, body, &prefix, &package, deploy.arch);
+    let mut desired = desired(&policy, body, &prefix, &package, deploy.arch);
 
     // What is there, and what would change.
     let survey = survey(&aws, &policy, organization, &desired).await?;
     let mut staging = Vec::new();
-    for region in &organization.regions {
+    for region in bucket_regions(organization, &aws.region) {
+        let region = &region;
         let s3 = aws.in_region(region).s3();
         let bucket = format!("{prefix}-{region}");
         staging.push((
@@ -371,6 +388,13 @@ pub async fn deploy(
                 .await?;
         }
     }
+
+    // The template, from the bucket of the Region the stack set is administered in
+    // (TemplateURL: 1 MB, where TemplateBody takes 51,200 bytes).
+    let admin_bucket = format!("{prefix}-{}", aws.region);
+    desired.template_url = Some(
+        artifacts::upload_template(&aws.s3(), &admin_bucket, &aws.region, &desired.body).await?,
+    );
 
     // The stack set and its instances, each operation followed to its end: what goes first
     // (no update is spent on an instance about to go), then the update, then what is new,
@@ -635,8 +659,8 @@ pub async fn status(args: &AwsArgs, deep: Option<&str>) -> anyhow::Result<Exit> 
     if let Some(role) = deep {
         let partition = crate::assign::partition_of(&caller.arn);
         for instance in &found {
-            let (shown, problem) = deep_look(&aws, &partition, role, name, instance).await;
-            if let Some(problem) = problem {
+            let (shown, problems) = deep_look(&aws, &partition, role, &policy, instance).await;
+            for problem in problems {
                 attention.push(format!(
                     "{} {}: {problem}",
                     instance.account, instance.region
@@ -686,19 +710,37 @@ pub async fn status(args: &AwsArgs, deep: Option<&str>) -> anyhow::Result<Exit> 
 }
 
 /// What `--deep` reads in an instance's account: the dead-letter queue's depth (from the
-/// stack's `DeadLetterQueueUrl` output) and the guard's alarms (`<guard>-…`). Returns the cell
-/// for the table and, when something is wrong or unreadable, why.
+/// stack's `DeadLetterQueueUrl` output), the guard's alarms (`<guard>-…`), the trail the
+/// account's events need (an organization trail counts), and the email subscriptions of its
+/// topics. Returns the cell for the table and what is wrong or unreadable, each in words.
 async fn deep_look(
     aws: &Aws,
     partition: &str,
     role: &str,
-    guard: &str,
+    policy: &Policy,
     instance: &Instance,
-) -> (String, Option<String>) {
-    match read_member(aws, partition, role, guard, instance).await {
-        Ok((depth, alarming, alarms)) => deep_cell(depth, &alarming, alarms),
-        Err(error) => ("unreadable".to_string(), Some(format!("{error:#}"))),
+) -> (String, Vec<String>) {
+    match read_member(aws, partition, role, policy, instance).await {
+        Ok(read) => {
+            let (shown, problem) = deep_cell(read.depth, &read.alarming, read.alarms);
+            let mut problems: Vec<String> = problem.into_iter().collect();
+            problems.extend(read.trail.map(|finding| finding.message));
+            problems.extend(read.subscriptions);
+            (shown, problems)
+        }
+        Err(error) => ("unreadable".to_string(), vec![format!("{error:#}")]),
     }
+}
+
+/// What `--deep` read in one member account.
+struct MemberRead {
+    depth: Option<u64>,
+    alarming: Vec<String>,
+    alarms: usize,
+    /// The CloudTrail prerequisite, when it is not met there.
+    trail: Option<crate::preflight::Finding>,
+    /// Pending or missing email subscriptions, in words.
+    subscriptions: Vec<String>,
 }
 
 /// The `--deep` cell and, when something needs attention, why: events in the dead-letter queue,
@@ -725,14 +767,16 @@ fn deep_cell(depth: Option<u64>, alarming: &[String], alarms: usize) -> (String,
     (shown, problem)
 }
 
-/// The dead-letter queue's depth, the alarms in ALARM, and how many alarms there are.
+/// The dead-letter queue's depth, the alarms in ALARM and how many alarms there are, the trail,
+/// and the subscriptions.
 async fn read_member(
     aws: &Aws,
     partition: &str,
     role: &str,
-    guard: &str,
+    policy: &Policy,
     instance: &Instance,
-) -> anyhow::Result<(Option<u64>, Vec<String>, usize)> {
+) -> anyhow::Result<MemberRead> {
+    let guard = policy.stack.name.as_str();
     let member =
         member::in_account(aws, partition, &instance.account, role, &instance.region).await?;
     let stack_id = instance
@@ -771,7 +815,24 @@ async fn read_member(
         .filter(|alarm| alarm.state_value() == Some(&aws_sdk_cloudwatch::types::StateValue::Alarm))
         .filter_map(|alarm| alarm.alarm_name().map(str::to_string))
         .collect();
-    Ok((depth, alarming, alarms.metric_alarms().len()))
+    let found = crate::preflight::trails(&member.cloudtrail(), &member.region).await;
+    let trail = crate::preflight::trail_finding(
+        &member.region,
+        crate::preflight::TrailScope::Account,
+        found,
+    );
+    let arns = crate::preflight::topic_arns(&stack);
+    let subscriptions = crate::preflight::subscription_attention(
+        &crate::preflight::read_subscriptions(&member.sns(), policy, &arns).await?,
+        &arns,
+    );
+    Ok(MemberRead {
+        depth,
+        alarming,
+        alarms: alarms.metric_alarms().len(),
+        trail,
+        subscriptions,
+    })
 }
 
 /// `clean-up --org`: the instances (every Region they are in), the stack set, then the
@@ -781,6 +842,7 @@ pub async fn clean_up(
     args: &AwsArgs,
     confirmation: crate::ui::Confirmation,
     terminal: Terminal,
+    member_role: &str,
 ) -> anyhow::Result<()> {
     let policy = paths::load_policy(&args.policy)?;
     let organization = organization(&policy, &args.policy)?;
@@ -822,6 +884,44 @@ pub async fn clean_up(
             names.join(", ")
         );
     }
+    // IAM refuses to delete a managed policy still attached (DeleteConflict), and the stack
+    // instance's deletion fails with it: what member admins attached by hand is found first.
+    let guardrail_region = organization.regions.first().cloned().unwrap_or_default();
+    let members: BTreeSet<String> = existing
+        .iter()
+        .filter(|i| i.region == guardrail_region)
+        .map(|i| i.account.clone())
+        .collect();
+    let partition = crate::assign::partition_of(&caller.arn);
+    let mut detachments = Vec::new();
+    let mut refusals = Vec::new();
+    for account in &members {
+        let found = guardrail_attachments(
+            &aws,
+            &partition,
+            member_role,
+            &name,
+            &guardrail_region,
+            account,
+        )
+        .await;
+        let (detach, refuse) = member_detachments(&name, account, found);
+        detachments.extend(detach);
+        refusals.extend(refuse);
+    }
+    if !refusals.is_empty() {
+        anyhow::bail!(
+            "the guardrail policy is attached in member accounts where clean-up may not detach \
+             it (IAM refuses to delete an attached policy, so the instances could not be \
+             deleted):\n  {}\ndetach it there, or tag each role `{}={name}` so that clean-up \
+             detaches it; nothing was deleted",
+            refusals.join("\n  "),
+            crate::assign::MARKER_TAG_KEY
+        );
+    }
+    for detachment in &detachments {
+        println!("  will detach: {detachment}");
+    }
     let question = format!(
         "Delete stack set {name}{} and {} artifact bucket(s) (administered from account {}, {})?",
         if existing.is_empty() {
@@ -846,6 +946,34 @@ pub async fn clean_up(
         return Ok(());
     }
     let poll = aws.poll_interval();
+    for detachment in &detachments {
+        let member = member::in_account(
+            &aws,
+            &partition,
+            &detachment.account,
+            member_role,
+            &guardrail_region,
+        )
+        .await?;
+        member
+            .iam()
+            .detach_role_policy()
+            .role_name(&detachment.role)
+            .policy_arn(&detachment.policy_arn)
+            .send()
+            .await
+            .map_err(|e| {
+                aws::failure(
+                    &format!(
+                        "iam:DetachRolePolicy {} in {}",
+                        detachment.role, detachment.account
+                    ),
+                    &e,
+                    aws.endpoint_url.as_deref(),
+                )
+            })?;
+        println!("detached: {detachment}");
+    }
     if found.is_some() {
         if !existing.is_empty() {
             let instance_regions: Vec<String> = existing
@@ -901,6 +1029,155 @@ pub async fn clean_up(
         }
     }
     Ok(())
+}
+
+/// A role of a member account the guardrail policy is detached from before clean-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detachment {
+    pub account: String,
+    pub role: String,
+    pub policy_arn: String,
+}
+
+impl std::fmt::Display for Detachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the guardrail policy from role {} in account {}",
+            self.role, self.account
+        )
+    }
+}
+
+/// What the guardrail policy of one member account is attached to: its ARN and (role name,
+/// the role's marker tag value) for roles, user names, group names; or why it could not be read.
+type Attachments = Result<
+    (
+        String,
+        Vec<(String, Option<String>)>,
+        Vec<String>,
+        Vec<String>,
+    ),
+    String,
+>;
+
+/// Reads `account`'s guardrail policy attachments through `role` (read only).
+async fn guardrail_attachments(
+    aws: &Aws,
+    partition: &str,
+    role: &str,
+    stack: &str,
+    guardrail_region: &str,
+    account: &str,
+) -> Attachments {
+    let member = member::in_account(aws, partition, account, role, guardrail_region)
+        .await
+        .map_err(|error| format!("{error:#}"))?;
+    let iam = member.iam();
+    let policy_arn =
+        crate::assign::guardrail_policy_arn(partition, account, stack, guardrail_region);
+    let (roles, users, groups) = crate::assign::attachments(&iam, &member, &policy_arn)
+        .await
+        .map_err(|error| format!("{error:#}"))?;
+    let mut marked = Vec::new();
+    for name in roles {
+        let state = crate::assign::read_role(&iam, &member, &name, None, &policy_arn)
+            .await
+            .map_err(|error| format!("{error:#}"))?;
+        marked.push((name, state.marker));
+    }
+    Ok((policy_arn, marked, users, groups))
+}
+
+/// Decides, for one member account, which attachments clean-up detaches (roles tagged with the
+/// guard's marker for this stack) and which stop it (anything else, or an account it could not
+/// read), each in words.
+pub fn member_detachments(
+    stack: &str,
+    account: &str,
+    found: Attachments,
+) -> (Vec<Detachment>, Vec<String>) {
+    let (policy_arn, roles, users, groups) = match found {
+        Ok(found) => found,
+        Err(why) => {
+            return (
+                Vec::new(),
+                vec![format!(
+                    "account {account}: could not be read ({why}); pass --member-role, or make \
+                     sure the guardrail policy is attached to nothing there"
+                )],
+            );
+        }
+    };
+    let mut detach = Vec::new();
+    let mut refuse = Vec::new();
+    for (role, marker) in roles {
+        if marker.as_deref() == Some(stack) {
+            detach.push(Detachment {
+                account: account.to_string(),
+                role,
+                policy_arn: policy_arn.clone(),
+            });
+        } else {
+            refuse.push(format!(
+                "account {account}: role {role} (no `{}={stack}` tag)",
+                crate::assign::MARKER_TAG_KEY
+            ));
+        }
+    }
+    refuse.extend(
+        users
+            .into_iter()
+            .map(|u| format!("account {account}: user {u}")),
+    );
+    refuse.extend(
+        groups
+            .into_iter()
+            .map(|g| format!("account {account}: group {g}")),
+    );
+    (detach, refuse)
+}
+
+#[cfg(test)]
+mod clean_up_tests {
+    use super::*;
+
+    /// IAM DeletePolicy: "you must first detach the policy from all users, groups, and roles"
+    /// (DeleteConflict). moto deletes an attached policy anyway, so the decision is tested here.
+    #[test]
+    fn roles_with_the_marker_are_detached_and_anything_else_stops_clean_up() {
+        let arn = "arn:aws:iam::111122223333:policy/gsg-session-guardrails-eu-west-1".to_string();
+        let found = Ok((
+            arn.clone(),
+            vec![
+                ("Engineer".to_string(), Some("gsg".to_string())),
+                ("Other".to_string(), Some("another-stack".to_string())),
+                ("ByHand".to_string(), None),
+            ],
+            vec!["alice".to_string()],
+            vec![],
+        ));
+        let (detach, refuse) = member_detachments("gsg", "111122223333", found);
+        assert_eq!(
+            detach,
+            [Detachment {
+                account: "111122223333".into(),
+                role: "Engineer".into(),
+                policy_arn: arn
+            }]
+        );
+        assert_eq!(
+            refuse,
+            [
+                "account 111122223333: role Other (no `glue-session-guard:stack=gsg` tag)",
+                "account 111122223333: role ByHand (no `glue-session-guard:stack=gsg` tag)",
+                "account 111122223333: user alice",
+            ]
+        );
+        let (detach, refuse) = member_detachments("gsg", "2", Err("AccessDenied".into()));
+        assert!(detach.is_empty());
+        assert!(refuse[0].contains("could not be read (AccessDenied)"));
+    }
 }
 
 #[cfg(test)]

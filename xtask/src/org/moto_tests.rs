@@ -267,6 +267,7 @@ async fn an_organization_gets_the_guard_in_every_account_and_region_and_loses_it
         &scratch.args(&endpoint),
         Confirmation { yes: true },
         Terminal::Absent,
+        super::member::DEFAULT_ROLE,
     )
     .await
     .unwrap_err()
@@ -291,6 +292,7 @@ async fn an_organization_gets_the_guard_in_every_account_and_region_and_loses_it
         &scratch.args(&endpoint),
         Confirmation { yes: true },
         Terminal::Absent,
+        super::member::DEFAULT_ROLE,
     )
     .await
     .unwrap();

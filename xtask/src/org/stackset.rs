@@ -21,6 +21,7 @@ use policy::model::{Organization, RegionConcurrency};
 
 use super::instances::{Failure, Instance};
 use crate::aws::described;
+use crate::stack::{TemplateSource, template_source};
 
 /// What the stack set should be: its template, parameters and tags.
 #[derive(Clone, Debug)]
@@ -28,6 +29,9 @@ pub struct DesiredSet {
     pub name: String,
     pub description: String,
     pub body: String,
+    /// Where the template was uploaded: `CreateStackSet`/`UpdateStackSet` read it from there
+    /// (1 MB) rather than as `TemplateBody` (51,200 bytes).
+    pub template_url: Option<String>,
     pub parameters: Vec<(String, String)>,
     pub tags: Vec<(String, String)>,
 }
@@ -208,10 +212,19 @@ pub async fn create(
     organization: &Organization,
     desired: &DesiredSet,
 ) -> anyhow::Result<()> {
-    cf.create_stack_set()
+    let request = cf
+        .create_stack_set()
         .stack_set_name(&desired.name)
-        .description(&desired.description)
-        .template_body(&desired.body)
+        .description(&desired.description);
+    let request = match template_source(
+        &desired.name,
+        &desired.body,
+        desired.template_url.as_deref(),
+    )? {
+        TemplateSource::Url(url) => request.template_url(url),
+        TemplateSource::Body(body) => request.template_body(body),
+    };
+    request
         .set_parameters(Some(parameters(desired)))
         .set_tags(Some(tags(desired)))
         .capabilities(Capability::CapabilityIam)
@@ -238,11 +251,19 @@ pub async fn update(
     organization: &Organization,
     desired: &DesiredSet,
 ) -> anyhow::Result<String> {
-    let out = cf
+    let request = cf
         .update_stack_set()
         .stack_set_name(&desired.name)
-        .description(&desired.description)
-        .template_body(&desired.body)
+        .description(&desired.description);
+    let request = match template_source(
+        &desired.name,
+        &desired.body,
+        desired.template_url.as_deref(),
+    )? {
+        TemplateSource::Url(url) => request.template_url(url),
+        TemplateSource::Body(body) => request.template_body(body),
+    };
+    let out = request
         .set_parameters(Some(parameters(desired)))
         .set_tags(Some(tags(desired)))
         .capabilities(Capability::CapabilityIam)
@@ -640,6 +661,7 @@ mod tests {
 
     fn desired() -> DesiredSet {
         DesiredSet {
+            template_url: None,
             name: "gsg".into(),
             description: "d".into(),
             body: "Resources: {}".into(),

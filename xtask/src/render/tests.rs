@@ -355,7 +355,7 @@ fn rendering_is_deterministic() {
 /// and security groups Lambda takes stays under the TemplateBody limit: the tags are printed
 /// once, in the metadata.
 #[test]
-fn the_largest_valid_policy_with_50_maximal_tags_fits_in_a_template_body() {
+fn the_largest_valid_policy_with_50_maximal_tags_renders_whole_within_every_aws_limit() {
     let policy_text = |overrides: usize| {
         let mut text = format!(
             "version: 1\nstack:\n  name: g{}\n  tags:\n",
@@ -419,9 +419,7 @@ fn the_largest_valid_policy_with_50_maximal_tags_fits_in_a_template_body() {
     let (overrides, policy) = (low, valid(low).unwrap());
     assert!(overrides >= 50, "only {overrides} overrides validate");
     // Its runtime JSON is far over the environment's budget: it travels compressed.
-    assert!(
-        policy::runtime_policy_json(&policy).len() > 4 * policy::validate::MAX_RUNTIME_POLICY_BYTES
-    );
+    assert!(policy::runtime_policy_json(&policy).len() > policy::limits::LAMBDA_ENVIRONMENT_BYTES);
     assert!(policy::runtime_policy_env(&policy).starts_with(policy::COMPRESSED_PREFIX));
     assert_eq!(policy.stack.tags.len(), 50);
     assert_eq!(
@@ -431,53 +429,56 @@ fn the_largest_valid_policy_with_50_maximal_tags_fits_in_a_template_body() {
             .map(|network| network.subnet_ids.len()),
         Some(16)
     );
+    // Rendered whole (render checks every AWS limit on it): past TemplateBody's 51,200 bytes,
+    // within TemplateURL's 1 MB, with its readable policy and every comment.
     let template = render(&policy);
     assert!(
-        template.len() < MAX_TEMPLATE_BODY_BYTES,
+        template.len() > policy::limits::CLOUDFORMATION_TEMPLATE_BODY_BYTES
+            && template.len() < MAX_TEMPLATE_BYTES,
         "{} bytes with {overrides} overrides",
         template.len()
     );
+    let doc = parse(&template);
     assert_eq!(
-        parse(&template)["Metadata"]["GlueSessionGuard"]["StackTags"]
+        doc["Metadata"]["GlueSessionGuard"]["StackTags"]
             .as_mapping()
             .map(Mapping::len),
         Some(50)
     );
+    assert_eq!(
+        doc["Metadata"]["GlueSessionGuard"]["Policy"]["overrides"]
+            .as_sequence()
+            .map(Vec::len),
+        Some(overrides)
+    );
+    assert!(template.contains("\n  # The enforcer's role."));
 }
 
 /// Validation counts characters, the limit counts bytes: 50 maximal tags of two-byte letters
-/// are valid but do not fit, and `render` says so, naming the tags.
+/// are valid, and (printed once, in the metadata) fit what CloudFormation takes from S3.
 #[test]
-fn valid_tags_too_large_for_a_template_body_are_an_error_naming_them() {
+fn valid_tags_of_two_byte_letters_render() {
     let text = format!(
         "version: 1\nstack:\n  name: gsg-big-tags\n  tags:\n{}boundaries: {{max_workers: 4}}\n",
         maximal_tags_yaml(50, '\u{e9}')
     );
     let policy = policy::load_policy("big-tags.yaml", text.as_bytes())
         .unwrap_or_else(|error| panic!("the tags are valid: {error:#}"));
-    let error = render_stack(&policy).expect_err("50 maximal two-byte tags do not fit");
-    assert!(
-        matches!(
-            error,
-            RenderError::TooLarge { field: "stack.tags", bytes, field_bytes }
-                if bytes > MAX_TEMPLATE_BODY_BYTES && field_bytes > 38_000
-        ),
-        "{error:?}"
-    );
-    assert!(error.to_string().starts_with("stack.tags: "), "{error}");
+    let template = render_stack(&policy).expect("50 maximal two-byte tags fit");
+    assert!(template.len() > policy::limits::CLOUDFORMATION_TEMPLATE_BODY_BYTES);
 }
 
 #[test]
 fn the_size_check_passes_up_to_the_limit_and_names_the_largest_field_beyond_it() {
-    let at_limit = "x".repeat(MAX_TEMPLATE_BODY_BYTES);
+    let at_limit = "x".repeat(MAX_TEMPLATE_BYTES);
     assert_eq!(
-        fits_in_template_body(at_limit.clone(), &default_policy()).unwrap(),
+        fits_in_template_url(at_limit.clone(), &default_policy()).unwrap(),
         at_limit
     );
 
-    let over = "x".repeat(MAX_TEMPLATE_BODY_BYTES + 1);
+    let over = "x".repeat(MAX_TEMPLATE_BYTES + 1);
     let too_large = |policy: &policy::Policy| {
-        fits_in_template_body(over.clone(), policy).expect_err("one byte over the limit")
+        fits_in_template_url(over.clone(), policy).expect_err("one byte over the limit")
     };
     let mut policy = default_policy();
     // Without overrides, whose usage profiles would add the most (a case of its own below).
@@ -489,15 +490,15 @@ fn the_size_check_passes_up_to_the_limit_and_names_the_largest_field_beyond_it()
         matches!(
             error,
             RenderError::TooLarge { field: "notifications.emails", bytes, field_bytes: 25 }
-                if bytes == MAX_TEMPLATE_BODY_BYTES + 1
+                if bytes == MAX_TEMPLATE_BYTES + 1
         ),
         "{error:?}"
     );
     assert_eq!(
         error.to_string(),
-        "notifications.emails: the rendered template is 51201 bytes, more than CloudFormation's \
-         51200-byte limit, and notifications.emails make up 25 bytes of it: use fewer or shorter \
-         ones"
+        "notifications.emails: the rendered template is 1048577 bytes, more than the 1048576 \
+         CloudFormation takes from S3 (TemplateURL), and notifications.emails make up 25 bytes of \
+         it: use fewer or shorter ones"
     );
 
     policy.alarms.as_mut().unwrap().emails =
@@ -526,7 +527,7 @@ fn the_size_check_passes_up_to_the_limit_and_names_the_largest_field_beyond_it()
 #[test]
 fn too_many_distinct_overrides_are_named_when_the_template_is_too_large() {
     let mut policy = default_policy();
-    for i in 0..150_u32 {
+    for i in 0..3000_u32 {
         policy.overrides.push(policy::Override {
             name: format!("team-{i:03}"),
             principals: vec![format!("arn:aws:iam::123456789012:role/Team{i:03}")],
@@ -537,9 +538,9 @@ fn too_many_distinct_overrides_are_named_when_the_template_is_too_large() {
             },
         });
     }
-    let error = render_stack(&policy).expect_err("150 profiles do not fit");
+    let error = render_stack(&policy).expect_err("3000 profiles do not fit");
     assert!(
-        matches!(error, RenderError::TooLarge { field: "overrides", field_bytes, .. } if field_bytes > 40_000),
+        matches!(error, RenderError::TooLarge { field: "overrides", field_bytes, .. } if field_bytes > 900_000),
         "{error:?}"
     );
 }
@@ -839,12 +840,31 @@ fn the_key_rotates_has_an_alias_and_only_the_right_principals_use_it() {
             for action in &actions {
                 let action = action.as_str().unwrap();
                 assert!(
-                    !["Encrypt", "Decrypt", "GenerateDataKey", "ReEncrypt", "*"]
-                        .iter()
-                        .any(|verb| action == format!("kms:{verb}")),
-                    "the administer statement must not grant {action}"
+                    ![
+                        "Encrypt",
+                        "Decrypt",
+                        "GenerateDataKey",
+                        "ReEncrypt",
+                        "*",
+                        "Create*",
+                        "CreateGrant"
+                    ]
+                    .iter()
+                    .any(|verb| action == format!("kms:{verb}")),
+                    "the administer statement must not grant {action}: a grant lets another \
+                     principal use the key"
                 );
             }
+            continue;
+        }
+        if statement["Sid"] == "AccountGrantsTheKeyToAwsServicesOnly" {
+            // Grants only for AWS services acting for the account (kms:GrantIsForAWSResource).
+            assert_eq!(principal["AWS"], account_root);
+            assert_eq!(statement["Action"], "kms:CreateGrant");
+            assert_eq!(
+                statement["Condition"]["Bool"]["kms:GrantIsForAWSResource"],
+                "true"
+            );
             continue;
         }
         assert!(
@@ -865,6 +885,10 @@ fn the_key_rotates_has_an_alias_and_only_the_right_principals_use_it() {
             });
         }
         if let Some(aws) = principal.get("AWS") {
+            // Principals are the account (and its role in a condition), never a resource of
+            // this stack: KMS refuses a principal it cannot see yet.
+            assert_eq!(*aws, account_root, "{:?}", statement["Sid"]);
+            let role = &statement["Condition"]["ArnEquals"]["aws:PrincipalArn"];
             let condition = &statement["Condition"]["StringEquals"];
             let through_lambda = condition["kms:ViaService"] == lambda;
             if through_lambda {
@@ -876,7 +900,7 @@ fn the_key_rotates_has_an_alias_and_only_the_right_principals_use_it() {
                     statement["Sid"]
                 );
             }
-            if *aws == account_root {
+            if role.is_null() {
                 if through_lambda {
                     // Whoever creates or updates the function (CloudFormation's caller) encrypts
                     // its environment; people in the account may read it.
@@ -899,7 +923,7 @@ fn the_key_rotates_has_an_alias_and_only_the_right_principals_use_it() {
                     users.insert("account via SQS".to_string());
                 }
             } else {
-                assert_eq!(*aws, get_att("EnforcerRole.Arn"));
+                assert_eq!(*role, get_att("EnforcerRole.Arn"));
                 if through_lambda {
                     // Lambda decrypts the environment with the role before the function starts.
                     assert_eq!(
@@ -938,6 +962,43 @@ fn the_key_rotates_has_an_alias_and_only_the_right_principals_use_it() {
     assert_eq!(users, expected);
 }
 
+/// KMS, SNS and SQS refuse a resource policy whose principal they cannot see yet
+/// (MalformedPolicyDocumentException, "invalid principal"), and CloudFormation does not retry
+/// it: a role of the same stack, created seconds before, is named in a condition
+/// (`aws:PrincipalArn`), never as a principal. Checked on every resource policy of every case.
+#[test]
+fn no_resource_policy_names_a_resource_of_the_stack_as_its_principal() {
+    let documents = [
+        ("AWS::KMS::Key", "KeyPolicy"),
+        ("AWS::SNS::TopicPolicy", "PolicyDocument"),
+        ("AWS::SQS::QueuePolicy", "PolicyDocument"),
+    ];
+    for file in case_files() {
+        let doc = rendered(&load(&file));
+        let mut checked = 0;
+        for (type_name, property) in documents {
+            for (id, body) in of_type(&doc, type_name) {
+                for statement in statements(&body["Properties"][property]) {
+                    let mut references = Vec::new();
+                    references_in(&statement["Principal"], &mut references);
+                    let own: Vec<&String> = references
+                        .iter()
+                        .filter(|name| !name.starts_with("AWS::"))
+                        .collect();
+                    assert!(
+                        own.is_empty(),
+                        "{}: {id} {:?} names {own:?} as principal",
+                        file.display(),
+                        statement["Sid"]
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 15, "{checked}");
+    }
+}
+
 #[test]
 fn both_topics_are_encrypted_subscribed_and_published_to_by_one_principal_each() {
     let policy = default_policy();
@@ -971,7 +1032,18 @@ fn both_topics_are_encrypted_subscribed_and_published_to_by_one_principal_each()
         allows[0]["Principal"].clone()
     };
     let principal = publishers("NotificationTopicPolicy", "NotificationTopic");
-    assert_eq!(principal["AWS"], get_att("EnforcerRole.Arn"));
+    assert_eq!(
+        principal["AWS"],
+        sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+    );
+    let allow = with_sid(
+        &properties(&doc, "NotificationTopicPolicy")["PolicyDocument"],
+        "EnforcerPublishes",
+    );
+    assert_eq!(
+        allow["Condition"]["ArnEquals"]["aws:PrincipalArn"],
+        get_att("EnforcerRole.Arn")
+    );
     let deny = with_sid(
         &properties(&doc, "NotificationTopicPolicy")["PolicyDocument"],
         "NobodyElsePublishes",
@@ -1002,11 +1074,16 @@ fn the_lambda_is_small_bounded_logged_and_reads_the_policy_from_its_environment(
     );
     assert_eq!(function["MemorySize"], 128);
     assert_eq!(function["Timeout"], 160, "wait_for_ready_seconds 100 + 60");
+    // No reservation unless the policy asks for one (new accounts cannot give any), and no
+    // parameter deploy would reset: the policy says it.
+    assert!(function.get("ReservedConcurrentExecutions").is_none());
+    assert!(doc["Parameters"].get("ReservedConcurrency").is_none());
+    let mut reserving = policy.clone();
+    reserving.stack.reserved_concurrency = Some(7);
     assert_eq!(
-        function["ReservedConcurrentExecutions"],
-        ref_to("ReservedConcurrency")
+        properties(&rendered(&reserving), "EnforcerFunction")["ReservedConcurrentExecutions"],
+        7
     );
-    assert_eq!(doc["Parameters"]["ReservedConcurrency"]["Default"], 10);
     assert_eq!(function["FunctionName"], sub("${GuardName}-enforcer"));
     assert_eq!(function["Role"], get_att("EnforcerRole.Arn"));
     let variables = &function["Environment"]["Variables"];
@@ -1105,14 +1182,32 @@ fn the_role_has_only_inline_least_privilege_permissions() {
     let glue = with_sid(document, "GlueSessionsOfThisAccountAndRegion");
     assert_eq!(
         one_or_many(&glue["Action"]),
+        ["glue:GetSession", "glue:GetTags", "glue:StopSession"].map(Value::from),
+        "exactly the session calls the enforcer makes (no TagResource: it tags nothing; no \
+         DeleteSession with action `stop`)"
+    );
+    // What the mode and action use, nothing more: audit stops nothing, `delete` deletes.
+    let actions_in = |mode: policy::Mode, action: policy::EnforcementAction| {
+        let mut policy = default_policy();
+        policy.enforcement.mode = mode;
+        policy.enforcement.action = action;
+        let doc = rendered(&policy);
+        let document = &properties(&doc, "EnforcerRolePolicy")["PolicyDocument"];
+        one_or_many(&with_sid(document, "GlueSessionsOfThisAccountAndRegion")["Action"])
+    };
+    assert_eq!(
+        actions_in(policy::Mode::Audit, policy::EnforcementAction::Delete),
+        ["glue:GetSession", "glue:GetTags"].map(Value::from)
+    );
+    assert_eq!(
+        actions_in(policy::Mode::Enforce, policy::EnforcementAction::Delete),
         [
             "glue:GetSession",
-            "glue:StopSession",
-            "glue:DeleteSession",
             "glue:GetTags",
+            "glue:StopSession",
+            "glue:DeleteSession"
         ]
-        .map(Value::from),
-        "exactly the session calls the enforcer makes (no TagResource: it tags nothing)"
+        .map(Value::from)
     );
     assert_eq!(
         glue["Resource"],
@@ -1218,7 +1313,10 @@ fn a_network_puts_the_function_in_its_subnets_with_scoped_interface_permissions(
         listed(&network.security_group_ids)
     );
     assert_eq!(function["KmsKeyArn"], get_att("GuardKey.Arn"));
-    assert_eq!(skipped_ids(&doc, "EnforcerFunction"), ["CKV_AWS_116"]);
+    assert_eq!(
+        skipped_ids(&doc, "EnforcerFunction"),
+        ["CKV_AWS_116", "CKV_AWS_115"]
+    );
 
     let document = &properties(&doc, "EnforcerRolePolicy")["PolicyDocument"];
     let interfaces =
@@ -1306,7 +1404,7 @@ fn a_network_puts_the_function_in_its_subnets_with_scoped_interface_permissions(
     );
     assert_eq!(
         skipped_ids(&plain, "EnforcerFunction"),
-        ["CKV_AWS_116", "CKV_AWS_117"]
+        ["CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_115"]
     );
     let sids = |doc: &Value| -> Vec<String> {
         statements(&properties(doc, "EnforcerRolePolicy")["PolicyDocument"])
@@ -1338,6 +1436,9 @@ fn checks_failed_on_purpose_are_skipped_with_their_reason_here_and_in_the_readme
         let mut function = vec!["CKV_AWS_116"];
         if policy.network.is_none() {
             function.push("CKV_AWS_117");
+        }
+        if policy.stack.reserved_concurrency.is_none() {
+            function.push("CKV_AWS_115");
         }
         assert_eq!(
             skipped_ids(&doc, "EnforcerFunction"),
@@ -1577,7 +1678,14 @@ fn the_dead_letter_queue_is_encrypted_kept_14_days_writable_by_its_senders_and_t
         assert_eq!(sources, expected, "{}", file.display());
 
         let lambda = with_sid(document, "EnforcerSendsFailedInvocations");
-        assert_eq!(lambda["Principal"]["AWS"], get_att("EnforcerRole.Arn"));
+        assert_eq!(
+            lambda["Principal"]["AWS"],
+            sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+        );
+        assert_eq!(
+            lambda["Condition"]["ArnEquals"]["aws:PrincipalArn"],
+            get_att("EnforcerRole.Arn")
+        );
         assert_eq!(lambda["Action"], "sqs:SendMessage");
 
         let tls = with_sid(document, "DenyInsecureTransport");
@@ -1908,10 +2016,10 @@ fn a_one_number_change_is_one_readable_line_of_the_diff() {
 }
 
 #[test]
-fn a_policy_too_large_to_show_is_deployed_with_a_note() {
+fn a_policy_with_many_overrides_is_shown_whole() {
     let mut policy = default_policy();
     // Many overrides: compressed, the function's copy stays small; one line each, the readable
-    // copy would pass the limit.
+    // copy is far past TemplateBody's limit, and within TemplateURL's.
     let template_override = policy.overrides[0].clone();
     for i in 0..150 {
         let mut rule = template_override.clone();
@@ -1923,11 +2031,13 @@ fn a_policy_too_large_to_show_is_deployed_with_a_note() {
         policy.overrides.push(rule);
     }
     let template = render_stack(&policy).unwrap();
-    assert!(template.len() <= MAX_TEMPLATE_BODY_BYTES);
+    assert!(template.len() > policy::limits::CLOUDFORMATION_TEMPLATE_BODY_BYTES);
     let doc = parse(&template);
     assert_eq!(
-        doc["Metadata"]["GlueSessionGuard"]["Policy"],
-        "left out: the template would pass CloudFormation's 51,200-byte limit; read the policy file"
+        doc["Metadata"]["GlueSessionGuard"]["Policy"]["overrides"]
+            .as_sequence()
+            .map(Vec::len),
+        Some(policy.overrides.len())
     );
 }
 
@@ -2040,19 +2150,6 @@ fn the_guardrail_policy_denies_what_the_policy_requires_and_reads_the_profiles()
     assert_eq!(session["numberOfWorkers"]["DefaultValue"], "4");
 }
 
-#[test]
-fn a_template_over_the_limit_loses_its_comments_before_it_fails() {
-    let commented = render(&default_policy());
-    let stripped = without_comment_lines(&commented);
-    assert!(stripped.len() < commented.len());
-    assert!(
-        !stripped
-            .lines()
-            .any(|line| line.trim_start().starts_with('#'))
-    );
-    assert_eq!(parse(&stripped), parse(&commented));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Names from the guard's name, and org mode (one stack instance per account and Region)
 
@@ -2096,7 +2193,9 @@ fn resolved_name(value: &Value, guard: &str, at: &str) -> Option<String> {
             .value
             .as_str()
             .unwrap_or_else(|| panic!("{at}: a one-string !Sub"))
-            .replace("${GuardName}", guard),
+            .replace("${GuardName}", guard)
+            // Measured in the longest Region the stack can be deployed to.
+            .replace("${AWS::Region}", policy::limits::longest_region()),
         Value::Tagged(tagged) if tagged.tag == "Ref" || tagged.tag == "GetAtt" => {
             assert_ne!(
                 tagged.value, "AWS::StackName",
@@ -2253,7 +2352,7 @@ fn every_name_derives_from_the_guard_name_and_fits_its_limit_at_the_longest_name
         assert_eq!(name_of("GuardKeyAlias.AliasName"), format!("alias/{guard}"));
         assert_eq!(
             name_of("GuardrailPolicy.ManagedPolicyName"),
-            guardrail_policy_name(&guard)
+            guardrail_policy_name(&guard, policy::limits::longest_region())
         );
         assert_eq!(
             name_of("SweepRuleFailedInvocationsAlarm.AlarmName"),
@@ -2555,4 +2654,150 @@ fn the_central_topic_policy_lets_the_organization_publish_and_nothing_else() {
         .notifications_topic_arn = None;
     assert_eq!(central_topic_policy(&without), None);
     assert_eq!(central_topic_policy(&default_policy()), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The AWS limits real AWS enforces and the emulator does not (render/limits.rs)
+
+/// The worst cases a policy can give: the longest guard name, an organization (StackSets, the
+/// central topic), 60 overrides, the VPC mode, 50 tags. Each renders, which runs every limit
+/// check on the template; and each limit is also broken on purpose, to see the check fail.
+#[test]
+fn the_worst_cases_render_within_every_aws_limit_and_a_broken_one_is_named() {
+    let guard = format!("g{}", "x".repeat(MAX_STACK_NAME_CHARS - 1));
+    let ids = |prefix: &str, count: usize| {
+        (0..count)
+            .map(|i| format!("{prefix}{i:017x}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut text = format!(
+        "version: 1\nstack:\n  name: {guard}\n  tags:\n{}boundaries: {{max_workers: 10, max_dpu: 20, \
+         require_vpc_connection: true, required_tags: [owner]}}\noverrides:\n",
+        maximal_tags_yaml(50, 'k')
+    );
+    for i in 0..60 {
+        text.push_str(&format!(
+            "  - name: team-{i:02}\n    principals: [\"arn:aws:iam::123456789012:role/Team{i:02}*\"]\n    \
+             boundaries: {{max_workers: {}, require_vpc_connection: false}}\n",
+            11 + i
+        ));
+    }
+    text.push_str(&format!(
+        "network:\n  subnet_ids: [{}]\n  security_group_ids: [{}]\n",
+        ids("subnet-", policy::validate::MAX_SUBNETS),
+        ids("sg-", policy::validate::MAX_SECURITY_GROUPS)
+    ));
+    let single = policy_text(&text);
+    let organization = policy_text(&format!("{text}{ORGANIZATION_YAML}"));
+    for policy in [&single, &organization] {
+        let template = render(policy);
+        check_aws_limits(&template, policy).unwrap();
+        let doc = parse(&template);
+        // The environment as Lambda measures it, the topic's ARN at its longest.
+        let variables = &properties(&doc, "EnforcerFunction")["Environment"]["Variables"];
+        let gsg = variables["GSG_POLICY"].as_str().unwrap();
+        assert!(
+            policy::runtime::environment_bytes(policy, gsg)
+                <= policy::limits::LAMBDA_ENVIRONMENT_BYTES
+        );
+    }
+
+    // Each limit, broken on purpose, is named.
+    let template = render(&single);
+    let broken = |from: &str, to: &str| {
+        assert!(template.contains(from), "{from}");
+        let changed = template.replacen(from, to, 1);
+        check_aws_limits(&changed, &single).expect_err(&format!("{to:.80} breaks a limit"))
+    };
+    let error = broken(
+        "FunctionName: !Sub \"${GuardName}-enforcer\"",
+        "FunctionName: !Sub \"${GuardName}-enforcer-too-long\"",
+    );
+    assert_eq!(
+        error.at,
+        "Resources.EnforcerFunction.Properties.FunctionName"
+    );
+    assert!(error.problem.contains("takes 64"), "{error}");
+    let error = broken(
+        "ManagedPolicyName: !Sub \"${GuardName}-session-guardrails-${AWS::Region}\"",
+        "ManagedPolicyName: !Sub \"${GuardName}-session-guardrails-${AWS::Region}-${GuardName}\"",
+    );
+    assert!(error.problem.contains("takes 128"), "{error}");
+    let error = broken("RUST_LOG: info", "EXTRA: info");
+    assert!(
+        error
+            .problem
+            .contains("`EXTRA` is not one of the variables"),
+        "{error}"
+    );
+    let error = broken("RUST_LOG: info", &format!("RUST_LOG: {}", "i".repeat(4000)));
+    assert!(error.problem.contains("as Lambda measures them"), "{error}");
+    let error = broken(
+        "Description: \"Glue Session Guard:",
+        &format!("Description: \"{}", "d".repeat(1100)),
+    );
+    assert_eq!(error.at, "Description");
+    let statement = format!(
+        "          - {{\"Sid\": \"Big\", \"Effect\": \"Deny\", \"Action\": \"glue:CreateSession\", \"Resource\": \"{}\"}}\n",
+        "r".repeat(7000)
+    );
+    let error = broken(
+        "          - {\"Action\":\"glue:GetUsageProfile\"",
+        &format!("{statement}          - {{\"Action\":\"glue:GetUsageProfile\""),
+    );
+    assert_eq!(
+        error.at,
+        "Resources.GuardrailPolicy.Properties.PolicyDocument"
+    );
+}
+
+/// The variables the template gives the function are exactly the ones `policy::runtime`
+/// measures, in the same order: the 4 KB check can never miss one.
+#[test]
+fn the_template_sets_exactly_the_environment_variables_the_size_check_counts() {
+    for file in case_files() {
+        let policy = load(&file);
+        let doc = rendered(&policy);
+        let variables = properties(&doc, "EnforcerFunction")["Environment"]["Variables"]
+            .as_mapping()
+            .unwrap();
+        let keys: Vec<&str> = variables.keys().map(|key| key.as_str().unwrap()).collect();
+        let expected: Vec<&str> = policy::runtime::ENVIRONMENT_VARIABLES
+            .iter()
+            .copied()
+            .filter(|key| {
+                *key != "CENTRAL_TOPIC_ARN"
+                    || policy
+                        .organization
+                        .as_ref()
+                        .is_some_and(|o| o.notifications_topic_arn.is_some())
+            })
+            .collect();
+        assert_eq!(keys, expected, "{}", file.display());
+    }
+}
+
+/// CloudFormation puts a parameter a request leaves out back to its default on every update:
+/// the template takes only the parameters deploy passes each time (and `GuardName`, whose only
+/// allowed value is the policy's), so no setting is ever reset to a default nobody chose.
+#[test]
+fn the_template_takes_only_the_parameters_deploy_passes_every_time() {
+    for file in case_files() {
+        let policy = load(&file);
+        let doc = rendered(&policy);
+        let parameters: Vec<&str> = doc["Parameters"]
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .map(|key| key.as_str().unwrap())
+            .collect();
+        let mut expected = vec!["GuardName"];
+        expected.extend(CODE_PARAMETERS);
+        assert_eq!(parameters, expected, "{}", file.display());
+        assert_eq!(
+            one_or_many(&doc["Parameters"]["GuardName"]["AllowedValues"]),
+            vec![Value::from(policy.stack.name.as_str())]
+        );
+    }
 }
