@@ -671,7 +671,7 @@ pub fn scp(policy: &Policy) -> Scp {
 }
 
 /// A role named in `usage_profiles.roles`, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Assignment {
     /// The role's ARN as the policy gives it.
     pub role_arn: String,
@@ -775,7 +775,7 @@ pub fn assignments(policy: &Policy) -> Vec<Assignment> {
 }
 
 /// Where one boundary is enforced.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Coverage {
     /// The boundary, as the policy names it (`max_workers`, `required_tags owner`).
     pub boundary: String,

@@ -1,5 +1,7 @@
-//! The test kit of Glue Session Guard's emulated world, for the lambda crate's tests
-//! (`lambda/tests/`) and benches (`lambda/benches/`): a moto server per test process
+//! The test kit of Glue Session Guard, the one place test helpers live: for the command-line
+//! tests (`xtask/tests/`: [`cli`]), the deploy tests against moto (`xtask-aws/tests/`:
+//! [`emulator`]), and the emulated world of the lambda crate's tests (`lambda/tests/`) and
+//! benches (`lambda/benches/`): a moto server per test process
 //! ([`moto`]), a region of it with the guard's topic, an SQS inbox subscribed to it and the
 //! notification ledger table, and more topics with inboxes (a central topic) ([`world`]), the fixtures ([`fixtures`]), Lambda events and contexts
 //! ([`events`]), guards on mocked clients ([`mocked`]), and the built `bootstrap` run as Lambda
@@ -14,17 +16,19 @@
 //! (`#[cfg(test)]` in `lambda/src`) cannot use it, because they compile a second copy of the
 //! library whose types are not the kit's; they do not need it.
 //!
-//! [`runtime_api`] is xtask's own file (`xtask/src/runtime_api.rs`, which `cargo xtask demo`
-//! uses), compiled here as well, so the end-to-end test and the demo run the function under one
-//! stand-in, and the lambda tests need neither `cargo lambda` nor xtask's dependencies. That
-//! works while the file keeps to std, serde_json and anyhow (no `crate::` paths into xtask).
+//! [`runtime_api`] is xtask-aws's own file (`xtask-aws/src/runtime_api.rs`, which `cargo xtask
+//! demo` uses), compiled here as well, so the end-to-end test and the demo run the function under
+//! one stand-in, and the lambda tests need neither `cargo lambda` nor the AWS side's dependencies.
+//! That works while the file keeps to std, serde_json and anyhow (no `crate::` paths).
 
+pub mod cli;
+pub mod emulator;
 pub mod events;
 pub mod fixtures;
 pub mod function;
 pub mod mocked;
 pub mod moto;
-#[path = "../../xtask/src/runtime_api.rs"]
+#[path = "../../xtask-aws/src/runtime_api.rs"]
 pub mod runtime_api;
 pub mod world;
 

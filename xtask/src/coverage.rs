@@ -1,37 +1,34 @@
-//! `cargo xtask coverage`: for each boundary of the policy, whether it is enforced before a
-//! session starts (the Glue usage profile, the guardrail IAM policy, the SCP) and what happens
-//! after (the Lambda); then the usage profiles and the roles the policy names. The table is
-//! pure; with roles named (and without `--offline`), the AWS build also reads each role in the
-//! account (read-only IAM calls) and says what it lacks.
+//! The coverage report: for each boundary of the policy, whether it is enforced before a session
+//! starts (the Glue usage profile, the guardrail IAM policy, the SCP) and what happens after (the
+//! Lambda); then the usage profiles and the roles the policy names, with what the account says
+//! of each when it was read (`xtask-aws`). Pure. Used by the coverage and plan commands.
 
 use std::fmt::Write as _;
 
 use policy::guardrails::{self, Coverage};
 
-use crate::{Exit, paths};
+use serde::Serialize;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum CoverageFormat {
-    #[default]
-    Text,
-    /// For a pull-request comment.
-    Markdown,
-}
+use crate::output::{Answer, Outcome};
 
-#[derive(clap::Args, Clone, Debug)]
-pub struct CoverageCommand {
+/// What the coverage commands (`cargo xtask coverage`, and the same command in `xtask-aws` when
+/// roles are read in the account) take.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct CoverageArgs {
     /// The policy file and, for reading the named roles, the account's flags.
     #[command(flatten)]
-    pub aws: crate::cli::AwsArgs,
+    pub aws: crate::aws_args::AwsArgs,
+    /// Output format.
     #[arg(long, value_enum, default_value_t)]
-    pub format: CoverageFormat,
+    pub format: crate::output::Format,
     /// Do not read the named roles in the account (no AWS calls).
     #[arg(long)]
     pub offline: bool,
 }
 
-/// What the account says of one named role (filled in by the AWS build).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the account says of one named role (filled in by the AWS side).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "detail")]
 pub enum RoleCheck {
     /// Not read: `--offline`, or the role is in another account.
     NotRead(String),
@@ -42,7 +39,7 @@ pub enum RoleCheck {
 }
 
 /// The whole report.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub stack: String,
     pub rows: Vec<Coverage>,
@@ -210,102 +207,20 @@ impl Report {
     }
 }
 
-impl CoverageCommand {
-    pub fn run(self) -> anyhow::Result<Exit> {
-        let policy = paths::load_policy(&self.aws.policy)?;
-        let named_roles = !guardrails::assignments(&policy).is_empty();
-        let report = if self.offline || !named_roles {
-            Report::offline(&policy, "--offline")
-        } else {
-            #[cfg(not(feature = "aws"))]
-            return crate::cli::forward_to_aws(std::env::args_os().skip(1).collect());
-            #[cfg(feature = "aws")]
-            crate::aws::runtime()?.block_on(self.read_account(&policy))?
-        };
-        match self.format {
-            CoverageFormat::Text => print!("{}", report.to_text()),
-            CoverageFormat::Markdown => print!("{}", report.to_markdown()),
-        }
-        Ok(if report.needs_attention() {
-            Exit::Failed
-        } else {
-            Exit::Success
-        })
-    }
-
-    /// The report with each named role of the account read, and each usage profile looked up.
-    #[cfg(feature = "aws")]
-    pub async fn read_account(&self, policy: &policy::Policy) -> anyhow::Result<Report> {
-        let aws = crate::aws::Aws::load(&self.aws, policy.stack.region.as_deref()).await?;
-        let caller = crate::aws::caller(&aws).await?;
-        account_report(&aws, &caller, policy).await
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_text())
     }
 }
 
-/// The coverage report with the named roles of the caller's account read (read-only IAM calls)
-/// and the stack's usage profiles looked up in Glue.
-#[cfg(feature = "aws")]
-pub async fn account_report(
-    aws: &crate::aws::Aws,
-    caller: &crate::aws::Caller,
-    policy: &policy::Policy,
-) -> anyhow::Result<Report> {
-    let partition = crate::assign::partition_of(&caller.arn);
-    let policy_arn = crate::assign::guardrail_policy_arn(
-        &partition,
-        &caller.account,
-        &policy.stack.name,
-        &aws.region,
-    );
-    let mut report = Report::offline(policy, "");
-    let iam = aws.iam();
-    for (assignment, check) in &mut report.roles {
-        if assignment.account != caller.account {
-            *check = RoleCheck::NotRead(format!("in account {}", assignment.account));
-            continue;
-        }
-        let state = crate::assign::read_role(
-            &iam,
-            aws,
-            &assignment.role_name,
-            Some(&assignment.role_arn),
-            &policy_arn,
-        )
-        .await?;
-        *check = role_check(assignment, &state);
+impl Outcome for Report {
+    fn markdown(&self) -> String {
+        self.to_markdown()
     }
-    (report.profile_problems, report.profile_notes) =
-        crate::assign::missing_profiles(&aws.glue(), &report.profiles).await;
-    Ok(report)
-}
 
-/// What a named role lacks, from its state in the account.
-#[cfg(feature = "aws")]
-pub fn role_check(
-    assignment: &guardrails::Assignment,
-    state: &crate::assign::RoleState,
-) -> RoleCheck {
-    if !state.found {
-        return RoleCheck::Lacks(vec!["the role itself (no such role in the account)".into()]);
-    }
-    let mut lacks = Vec::new();
-    match (&assignment.profile, &state.profile_tag) {
-        (Some(profile), None) => {
-            lacks.push(format!("the tag {}={profile}", guardrails::PROFILE_TAG_KEY))
-        }
-        (Some(profile), Some(tag)) if tag != profile => lacks.push(format!(
-            "the tag {}={profile} (it has {tag})",
-            guardrails::PROFILE_TAG_KEY
-        )),
-        _ => {}
-    }
-    if !state.attached {
-        lacks.push("the guardrail policy".to_string());
-    }
-    if lacks.is_empty() {
-        RoleCheck::Ready
-    } else {
-        RoleCheck::Lacks(lacks)
+    /// No when a named role lacks something, or a profile is missing in the account.
+    fn answer(&self) -> Answer {
+        Answer::no_when(self.needs_attention())
     }
 }
 
@@ -314,7 +229,7 @@ mod tests {
     use super::*;
 
     fn default_policy() -> policy::Policy {
-        paths::load_policy(&paths::policies_dir().join("default.yaml")).unwrap()
+        crate::paths::load_policy(&crate::paths::policies_dir().join("default.yaml")).unwrap()
     }
 
     #[test]

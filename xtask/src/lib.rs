@@ -1,66 +1,40 @@
-//! `cargo xtask`: the project's command line (validate, evaluate, test-policies, render, …), one
-//! module per subcommand, each with `run(self) -> anyhow::Result<Exit>`.
+//! `cargo xtask`: the project's command line for everything that never talks to AWS (validate,
+//! evaluate, test-policies, catalogue, render, coverage, lint, setup, test, build, bench,
+//! backtest of files), one module per command under [`commands`], and the pieces the AWS side
+//! (`xtask-aws`, its own crate) shares with it. No AWS SDK: these commands answer without waiting
+//! for one to compile. The commands that talk to AWS (deploy, plan, status, scan, clean-up, demo)
+//! are handed to `xtask-aws` ([`forward`]).
 //!
-//! Two binaries share this library. `xtask` (what `cargo xtask` runs) is built without the AWS
-//! SDK, so the commands that never talk to AWS (validate, evaluate, test-policies, render, lint,
-//! backtest of files, build, bench, setup, test) answer without waiting for it to compile. The
-//! commands that talk to AWS (deploy, plan, status, scan, clean-up, demo) live behind the `aws` feature:
-//! the light binary hands them to `xtask-aws` (`cargo run -p xtask --features aws --bin
-//! xtask-aws`), which cargo builds the first time one of them is used.
+//! Layers, top to bottom (a module uses only those below it, never one beside it):
+//! - [`cli`]: parses the command line, runs a command or hands it on, maps the result to an
+//!   exit code.
+//! - `commands`: one leaf module per command.
+//! - shared pieces: [`template`] (the stack), [`package`] (the Lambda package), [`history`] (the
+//!   backtest engine), [`coverage`] (which layer holds each boundary), `verdicts`, [`output`]
+//!   (the output contract), [`forward`], [`aws_args`], [`ui`], [`tools`], [`paths`].
 
-pub mod backtest;
-pub mod bench;
-pub mod build;
-pub mod catalogue;
+pub mod aws_args;
 pub mod cli;
+mod commands;
 pub mod coverage;
-pub mod evaluate;
-pub mod lint;
+pub mod forward;
+pub mod history;
+pub mod output;
+pub mod package;
 pub mod paths;
-pub mod render;
-pub mod runtime_api;
-pub mod test;
-pub mod test_policies;
+pub mod template;
 pub mod tools;
 pub mod ui;
-pub mod validate;
-
-#[cfg(feature = "aws")]
-pub mod artifacts;
-#[cfg(feature = "aws")]
-pub mod assign;
-#[cfg(feature = "aws")]
-pub mod aws;
-#[cfg(feature = "aws")]
-pub mod cleanup;
-#[cfg(feature = "aws")]
-pub mod demo;
-#[cfg(feature = "aws")]
-pub mod deploy;
-#[cfg(all(test, feature = "aws"))]
-mod lifecycle_tests;
-#[cfg(feature = "aws")]
-pub mod network;
-#[cfg(feature = "aws")]
-pub mod org;
-#[cfg(feature = "aws")]
-pub mod plan;
-#[cfg(feature = "aws")]
-pub mod preflight;
-#[cfg(feature = "aws")]
-pub mod scan;
-#[cfg(feature = "aws")]
-pub mod stack;
-#[cfg(feature = "aws")]
-pub mod status;
+mod verdicts;
 
 /// A command's outcome beyond "it worked": `Failed` exits 1 after the command printed why.
 ///
 /// The exit codes mean the same for every command: 0 done; 1 done, and the answer is no (an
-/// invalid policy, a failed test, a stale render, a lint finding, a stack that needs
-/// attention); 2 could not run (bad arguments, as clap reports them, an unreadable file, an AWS
-/// or tool failure).
-#[derive(Debug)]
+/// invalid policy, a failed test, a stale render, a lint finding, a session that would be
+/// stopped, deleted or notified, a deploy that would stop, a stack that needs attention); 2
+/// could not run (bad arguments, as clap reports them, an unreadable file, an AWS or tool
+/// failure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Success,
     Failed,

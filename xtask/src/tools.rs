@@ -1,5 +1,6 @@
 //! The project's own Python tools (moto server, cfn-lint, checkov, cargo-lambda, zig), pinned in
-//! `tools/requirements.txt` and installed into `./.venv`, and a moto server on loopback.
+//! `tools/requirements.txt` and installed into `./.venv`: a moto server on loopback, and the
+//! linters over rendered templates (`lint_templates`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -10,18 +11,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::{Exit, paths};
-
-/// `cargo xtask setup`: create `.venv` with the pinned tools (again when the pins changed).
-#[derive(clap::Args)]
-pub struct Setup {}
-
-impl Setup {
-    pub fn run(self) -> anyhow::Result<Exit> {
-        ensure_venv()?;
-        println!("tools ready in {}", paths::shown(&venv_dir()));
-        Ok(Exit::Success)
-    }
-}
 
 /// `./.venv` at the repository root.
 pub fn venv_dir() -> PathBuf {
@@ -173,4 +162,108 @@ fn answers(port: u16) -> bool {
     stream.write_all(request.as_bytes()).is_ok()
         && stream.read(&mut reply).is_ok_and(|n| n > 0)
         && reply.starts_with(b"HTTP/")
+}
+
+/// Runs every linter over `templates`, all of them even when one fails, and says what each
+/// found. `Failed` when any linter found something.
+pub fn lint_templates(templates: &[PathBuf]) -> anyhow::Result<Exit> {
+    for linter in Linter::ALL {
+        let program = venv_bin(linter.program());
+        if !program.exists() {
+            anyhow::bail!(
+                "{} is not installed: run `cargo xtask setup`",
+                paths::shown(&program)
+            );
+        }
+    }
+    let shown: Vec<String> = templates.iter().map(|path| paths::shown(path)).collect();
+    let mut outcome = Exit::Success;
+    for linter in Linter::ALL {
+        let status = linter
+            .command(templates)
+            .status()
+            .with_context(|| format!("starting {}", linter.program()))?;
+        if status.success() {
+            println!(
+                "{}: {} in {}",
+                linter.program(),
+                linter.clean(),
+                shown.join(", ")
+            );
+        } else {
+            eprintln!(
+                "{} found {} ({status}) in {}",
+                linter.program(),
+                linter.findings(),
+                shown.join(", ")
+            );
+            outcome = Exit::Failed;
+        }
+    }
+    Ok(outcome)
+}
+
+/// The linters `lint` runs, in order.
+#[derive(Clone, Copy)]
+enum Linter {
+    CfnLint,
+    Checkov,
+}
+
+impl Linter {
+    const ALL: [Linter; 2] = [Linter::CfnLint, Linter::Checkov];
+
+    /// Its program in `.venv/bin`.
+    fn program(self) -> &'static str {
+        match self {
+            Linter::CfnLint => "cfn-lint",
+            Linter::Checkov => "checkov",
+        }
+    }
+
+    fn clean(self) -> &'static str {
+        match self {
+            Linter::CfnLint => "no errors or warnings",
+            Linter::Checkov => "no failed checks",
+        }
+    }
+
+    fn findings(self) -> &'static str {
+        match self {
+            Linter::CfnLint => "errors or warnings",
+            Linter::Checkov => "failed checks",
+        }
+    }
+
+    fn command(self, templates: &[PathBuf]) -> Command {
+        let mut command = Command::new(venv_bin(self.program()));
+        match self {
+            Linter::CfnLint => {
+                // Warnings fail like errors; informational findings are printed but exit 0.
+                command.args(["--non-zero-exit-code", "warning", "--"]);
+            }
+            Linter::Checkov => {
+                // Offline and on its own: no platform key, no download of policy metadata or
+                // mappings, no look for a newer version on PyPI, only the CloudFormation checks.
+                // A template it cannot parse fails instead of being passed over.
+                command
+                    .env_remove("BC_API_KEY")
+                    .env_remove("PRISMA_API_URL")
+                    .env("BC_SKIP_MAPPING", "TRUE")
+                    .env("CKV_SKIP_PACKAGE_UPDATE_CHECK", "true")
+                    .env("CKV_PARSE_ERROR_FAIL", "true")
+                    .args([
+                        "--framework",
+                        "cloudformation",
+                        "--skip-download",
+                        "--skip-results-upload",
+                        "--compact",
+                        "--quiet",
+                        "--file",
+                    ]);
+            }
+        }
+        command.args(templates);
+        command
+    }
 }

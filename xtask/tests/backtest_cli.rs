@@ -9,29 +9,10 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
-fn root() -> PathBuf {
-    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test");
-    Path::new(&manifest_dir).parent().unwrap().to_path_buf()
-}
+use testkit::cli::{root, scratch, text};
 
 fn xtask(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A scratch folder unique to one test, emptied first.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gsg-backtest-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    testkit::cli::run(env!("CARGO_BIN_EXE_xtask"), args, None)
 }
 
 fn s(path: &Path) -> &str {

@@ -1,33 +1,11 @@
 //! The command line as a user runs it: exit codes, error lines, and the JSON verdict.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-/// The checkout under test: from `CARGO_MANIFEST_DIR` as `cargo test` sets it when it runs the
-/// tests, not as it was when they were compiled (a target directory shared with another checkout
-/// may hold a build made there).
-fn root() -> PathBuf {
-    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test");
-    Path::new(&manifest_dir).parent().unwrap().to_path_buf()
-}
+use testkit::cli::{root, scratch, text};
 
 fn xtask(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A scratch directory unique to one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gsg-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    testkit::cli::run(env!("CARGO_BIN_EXE_xtask"), args, None)
 }
 
 #[test]
@@ -98,7 +76,8 @@ fn evaluate_prints_exactly_one_json_object() {
         "--format",
         "json",
     ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    // A session that would be stopped: the answer is no (exit 1), the verdict printed whole.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert_eq!(stdout.trim().lines().count(), 1, "{stdout}");
     let verdict: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -116,8 +95,14 @@ fn evaluate_prints_exactly_one_json_object() {
 }
 
 #[test]
-fn evaluate_exits_0_whatever_the_decision() {
-    for sample in ["compliant", "exempt-break-glass", "ignored-failed-call"] {
+fn evaluate_exits_1_when_a_session_would_be_acted_on_as_scan_and_backtest_do() {
+    // The one exit rule: 0 when nothing would be stopped, deleted or notified.
+    for (sample, code) in [
+        ("compliant", 0),
+        ("exempt-break-glass", 0),
+        ("ignored-failed-call", 0),
+        ("too-many-workers", 1),
+    ] {
         let event = format!("policies/samples/{sample}.json");
         let out = xtask(&[
             "evaluate",
@@ -126,8 +111,17 @@ fn evaluate_exits_0_whatever_the_decision() {
             "--event",
             &event,
         ]);
-        assert!(out.status.success(), "{sample}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{sample}: {}",
+            text(&out.stderr)
+        );
         assert!(text(&out.stdout).contains("decision:"));
+        assert!(
+            text(&out.stderr).contains("judged under policies/default.yaml"),
+            "evaluate says which policy it used"
+        );
     }
 }
 
@@ -285,8 +279,18 @@ fn the_command_line_takes_what_the_readme_shows() {
     assert!(text(&out.stderr).contains("invalid value 'sparc'"));
     let help = text(&xtask(&["plan", "--help"]).stdout);
     assert!(
-        help.contains("A table for a pull-request comment"),
+        help.contains("markdown for a pull-request comment"),
         "{help}"
+    );
+    // `--policy FILE`, as every other command takes it, names a file to check too.
+    let out = xtask(&["validate", "--policy", "policies/default.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("ok: policies/default.yaml"));
+    // A flag with a default is not shown as required in the usage line.
+    let usage = text(&xtask(&["evaluate", "--help"]).stdout);
+    assert!(
+        usage.contains("Usage: cargo xtask evaluate [OPTIONS] --event <EVENT>"),
+        "{usage}"
     );
 }
 
@@ -299,7 +303,7 @@ fn validate_and_test_policies_take_folders_and_a_policy_without_tests_fails_sayi
     let dir = scratch("no-tests");
     let lonely = dir.join("lonely.yaml");
     std::fs::copy(root().join("policies/default.yaml"), &lonely).unwrap();
-    for target in [&dir, &lonely] {
+    for target in [dir.to_path_buf(), lonely.clone()] {
         let args = ["test-policies", target.to_str().unwrap()];
         let out = xtask(&args);
         assert_eq!(out.status.code(), Some(1), "{args:?}");

@@ -1,0 +1,29 @@
+//! `cargo xtask backtest`: judge every `CreateSession` in a stretch of CloudTrail's history under
+//! a policy (and a baseline), with the backtest engine (`history`). Trail files and folders are
+//! read here; history in AWS (`s3://` trails, `--lookup-events`) is handed to `xtask-aws`, which
+//! reads it with the AWS SDK and the same engine.
+
+use crate::history::HistoryArgs;
+use crate::{Exit, forward};
+
+#[derive(clap::Args)]
+pub struct BacktestCommand {
+    #[command(flatten)]
+    args: HistoryArgs,
+}
+
+impl BacktestCommand {
+    pub fn run(self) -> anyhow::Result<Exit> {
+        if let Some(records) = self.args.bench {
+            return self.args.measure(records);
+        }
+        if self.args.reads_aws() {
+            return forward::to_aws(std::env::args_os().skip(1).collect());
+        }
+        let source = match self.args.local_source()? {
+            Some(source) => source,
+            None => crate::history::TrailFolders::new(Vec::new())?,
+        };
+        self.args.run(Box::new(source))
+    }
+}

@@ -1,0 +1,117 @@
+//! `cargo xtask evaluate`: judge what a file holds against a policy, one verdict per record
+//! (`verdicts`). Text is one block per record; JSON is one object per record, per line (JSON
+//! Lines), streamed; Markdown is one table. Exit 1 when a session would be stopped, deleted or
+//! notified (the one exit rule: `output::sessions_answer`).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::bail;
+use policy::Verdict;
+
+use crate::output::{self, Format, markdown};
+use crate::verdicts::{ProfileFiles, describe, verdicts_in};
+use crate::{Exit, paths};
+
+#[derive(clap::Args)]
+pub struct EvaluateCommand {
+    /// The policy file [default: policies/default.yaml].
+    #[arg(
+        long,
+        default_value = "policies/default.yaml",
+        hide_default_value = true
+    )]
+    policy: PathBuf,
+    /// What to judge (`-` for standard input): a CloudTrail record (EventBridge envelope or
+    /// bare), a trail log file (`{"Records": [...]}`, plain or gzipped), a LookupEvents
+    /// response (`{"Events": [...]}`) or one item of it, JSON Lines of records, or a Glue session
+    /// (`{"Session": {...}}` as GetSession returns it).
+    #[arg(long)]
+    event: PathBuf,
+    /// A Glue usage profile as `GetUsageProfile` returns it (JSON); repeat for several. A
+    /// session created under a profile takes its defaults for what its creator left out; without
+    /// the profile those checks are `unchecked`.
+    #[arg(long = "usage-profile", value_name = "FILE")]
+    usage_profiles: Vec<PathBuf>,
+    /// Output format: text (one block per record), json (one object per record, per line),
+    /// markdown (one table).
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+impl EvaluateCommand {
+    pub fn run(self) -> anyhow::Result<Exit> {
+        let policy = paths::load_policy(&self.policy)?;
+        eprintln!("judged under {}", paths::shown(&self.policy));
+        let profiles = ProfileFiles::read(&self.usage_profiles)?;
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        // Text: a single record prints as one block; several get a `record N` line each, so the
+        // first waits until we know whether a second follows.
+        let mut first: Option<Verdict> = None;
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        let mut actions = Vec::new();
+        let mut count = 0usize;
+        let mut failure = None;
+        let read = verdicts_in(&policy, &profiles, &self.event, |verdict| {
+            count += 1;
+            actions.push(verdict.action);
+            let printed = match self.format {
+                Format::Json => serde_json::to_string(&verdict)
+                    .map(|line| line + "\n")
+                    .map_err(anyhow::Error::from),
+                Format::Markdown => {
+                    rows.push(markdown_row(count, &verdict));
+                    return;
+                }
+                Format::Text if count == 1 => {
+                    first = Some(verdict);
+                    return;
+                }
+                Format::Text => {
+                    let mut text = String::new();
+                    if let Some(first) = first.take() {
+                        text.push_str(&format!("record:    1\n{}\n", describe(&first)));
+                    }
+                    let _ = write!(text, "record:    {count}\n{}\n", describe(&verdict));
+                    Ok(text)
+                }
+            };
+            if let Err(error) = printed.and_then(|text| Ok(out.write_all(text.as_bytes())?)) {
+                failure.get_or_insert(error);
+            }
+        });
+        if let Some(first) = first {
+            out.write_all(describe(&first).as_bytes())?;
+        }
+        if self.format == Format::Markdown {
+            out.write_all(
+                markdown::table(&["record", "session", "decision", "action", "rules"], &rows)
+                    .as_bytes(),
+            )?;
+        }
+        out.flush()?;
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        let read = read?;
+        if read == 0 {
+            bail!("{} holds no record to judge", paths::shown(&self.event));
+        }
+        Ok(output::sessions_answer(&actions).exit())
+    }
+}
+
+fn markdown_row(record: usize, verdict: &Verdict) -> Vec<String> {
+    vec![
+        record.to_string(),
+        verdict
+            .session_id
+            .as_deref()
+            .map_or_else(|| "-".to_string(), |id| format!("`{id}`")),
+        verdict.decision.as_str().to_string(),
+        verdict.action.as_str().to_string(),
+        verdict.rules().join(", "),
+    ]
+}

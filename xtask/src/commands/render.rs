@@ -1,0 +1,170 @@
+//! `cargo xtask render`: the CloudFormation template for a policy (`template::render_stack`), to
+//! stdout or a file; the committed renders in `policies/rendered/` kept fresh (`--check`,
+//! `--write-all`); the service control policy (`--scp`) and the central topic's access policy
+//! (`--central`) derived from the same policy.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::template::{central_topic_policy, check_all, render_stack, write_all, write_atomically};
+use crate::{Exit, paths};
+
+#[derive(clap::Args)]
+pub struct RenderCommand {
+    /// The policy to render; the template goes to stdout or to --out.
+    #[arg(
+        long,
+        required_unless_present_any = ["check", "write_all"],
+        conflicts_with_all = ["check", "write_all"]
+    )]
+    policy: Option<PathBuf>,
+    /// Write the template to this file (atomically: a complete template or nothing).
+    #[arg(long, requires = "policy")]
+    out: Option<PathBuf>,
+    /// Fail when a committed render in policies/rendered/ is stale or missing (CI runs this).
+    #[arg(long, conflicts_with = "write_all")]
+    check: bool,
+    /// Re-render every policy in policies/ into policies/rendered/.
+    #[arg(long)]
+    write_all: bool,
+    /// Print the service control policy for the organization's administrators instead of the
+    /// stack: the same denies on glue:CreateSession, exempt principals excluded, at most 5,120
+    /// characters (what does not fit is named on stderr).
+    #[arg(long, requires = "policy")]
+    scp: bool,
+    /// Print the access policy of the organization's central SNS topic
+    /// (organization.notifications_topic_arn) instead of the stack: every account of the
+    /// organization (aws:PrincipalOrgID) may publish to it. The topic's owner applies it.
+    #[arg(long, requires = "policy", conflicts_with = "scp")]
+    central: bool,
+}
+
+impl RenderCommand {
+    pub fn run(self) -> anyhow::Result<Exit> {
+        if self.check {
+            return check_all(&paths::default_policies()?, &paths::rendered_dir());
+        }
+        if self.write_all {
+            return write_all(&paths::default_policies()?, &paths::rendered_dir());
+        }
+        let policy_file = self
+            .policy
+            .context("name a policy with --policy, or use --check or --write-all")?;
+        // Errors as every command says them: an invalid policy is exit 1 with its located
+        // lines, an unreadable file exit 2.
+        let policy = paths::load_policy(&policy_file)?;
+        if self.scp {
+            return print_scp(&policy, &policy_file, self.out.as_deref());
+        }
+        if self.central {
+            return print_central_topic_policy(&policy, &policy_file, self.out.as_deref());
+        }
+        let template = render_stack(&policy)
+            .map_err(|error| anyhow::anyhow!("{}: {error}", paths::shown(&policy_file)))?;
+        match &self.out {
+            Some(out) => {
+                write_atomically(out, &template)?;
+                eprintln!(
+                    "rendered {} to {}",
+                    paths::shown(&policy_file),
+                    paths::shown(out)
+                );
+            }
+            None => std::io::stdout()
+                .write_all(template.as_bytes())
+                .context("writing the template to stdout")?,
+        }
+        Ok(Exit::Success)
+    }
+}
+
+/// `render --scp`: the SCP on stdout (or `--out`); what was dropped to fit, and what IAM cannot
+/// say, on stderr. Exit 1 when the policy requires nothing an SCP can refuse, or nothing fits.
+fn print_scp(
+    policy: &policy::Policy,
+    policy_file: &Path,
+    out: Option<&Path>,
+) -> anyhow::Result<Exit> {
+    let scp = policy::guardrails::scp(policy);
+    let shown = paths::shown(policy_file);
+    for note in &scp.notes {
+        eprintln!("note: {note}");
+    }
+    for deny in &scp.dropped {
+        eprintln!(
+            "dropped: {} ({}): the SCP would pass AWS Organizations' {}-character limit; the \
+             Lambda (and the guardrail policy, where attached) still enforce it",
+            deny.sid,
+            deny.rule,
+            policy::limits::ORGANIZATIONS_SCP_CHARS
+        );
+    }
+    let Some(text) = scp.text else {
+        if scp.dropped.is_empty() {
+            eprintln!(
+                "{shown}: no SCP: the policy requires neither a VPC connection nor tags, the only \
+                 boundaries IAM can refuse before a session starts"
+            );
+        } else {
+            eprintln!(
+                "{shown}: no SCP: not even one deny fits in {} characters (fewer or broader \
+                 exempt_principals would help)",
+                policy::limits::ORGANIZATIONS_SCP_CHARS
+            );
+        }
+        return Ok(Exit::Failed);
+    };
+    let text = format!("{text}\n");
+    match out {
+        Some(out) => {
+            write_atomically(out, &text)?;
+            eprintln!(
+                "wrote the SCP for {shown} to {} ({} characters)",
+                paths::shown(out),
+                text.trim_end().chars().count()
+            );
+        }
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .context("writing the SCP to stdout")?,
+    }
+    Ok(Exit::Success)
+}
+
+/// `render --central`: the central topic's access policy (pretty JSON) on stdout or `--out`.
+/// Exit 1, saying which field is missing, when the policy names no central topic.
+fn print_central_topic_policy(
+    policy: &policy::Policy,
+    policy_file: &Path,
+    out: Option<&Path>,
+) -> anyhow::Result<Exit> {
+    let shown = paths::shown(policy_file);
+    let Some(document) = central_topic_policy(policy) else {
+        let missing = if policy.organization.is_none() {
+            "has no `organization` section, so no organization.notifications_topic_arn"
+        } else {
+            "sets no organization.notifications_topic_arn"
+        };
+        eprintln!(
+            "{shown}: no central topic policy: the policy {missing} (the central SNS topic every \
+             account's enforcer also publishes to)"
+        );
+        return Ok(Exit::Failed);
+    };
+    let text = serde_json::to_string_pretty(&document).context("encoding the topic policy")? + "\n";
+    match out {
+        Some(out) => {
+            write_atomically(out, &text)?;
+            eprintln!(
+                "wrote the central topic policy for {shown} to {}",
+                paths::shown(out)
+            );
+        }
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .context("writing the topic policy to stdout")?,
+    }
+    Ok(Exit::Success)
+}

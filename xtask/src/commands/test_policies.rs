@@ -1,0 +1,308 @@
+//! `cargo xtask test-policies`: each `policies/<name>.yaml` may have `<name>.tests.yaml` beside
+//! it, a list of sample sessions with the verdicts they must get (cloudformation-guard style).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::verdicts::verdict_for_file;
+use crate::{Exit, paths};
+
+#[derive(clap::Args)]
+pub struct TestPoliciesCommand {
+    /// Policy files, or folders of them, whose tests to run (default: every policy in
+    /// policies/). Each policy needs `<name>.tests.yaml` beside it.
+    policies: Vec<PathBuf>,
+    /// A policy file, as the other commands take it (the same as naming it without the flag);
+    /// repeatable.
+    #[arg(long = "policy", value_name = "FILE")]
+    policy_flags: Vec<PathBuf>,
+}
+
+/// One sample and what it must get.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyTest {
+    name: String,
+    /// The input, relative to the tests file: a CloudTrail event or a Glue session.
+    event: PathBuf,
+    expect: Expected,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    decision: String,
+    #[serde(default)]
+    action: Option<String>,
+    /// The broken boundary keys, in the order the engine reports them.
+    #[serde(default)]
+    rules: Option<Vec<String>>,
+    /// The override that must apply; `none` for no override.
+    #[serde(default, rename = "override")]
+    override_name: Option<String>,
+    /// Expect at least one Glue default to have been applied.
+    #[serde(default)]
+    defaults_applied: Option<bool>,
+}
+
+/// The outcome of one case.
+#[derive(Debug)]
+pub struct PolicyTestResult {
+    pub policy: String,
+    pub name: String,
+    /// What differed from the expectation; empty when the case passed.
+    pub mismatches: Vec<String>,
+    pub summary: String,
+    /// Where the case is: `policies/default.tests.yaml:7`.
+    pub at: String,
+    /// The verdict's broken rules with their messages, shown when the case fails.
+    pub violations: Vec<String>,
+}
+
+/// The tests file that goes with a policy file.
+pub fn tests_file(policy: &Path) -> PathBuf {
+    let stem = policy
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    policy.with_file_name(format!("{stem}.tests.yaml"))
+}
+
+/// Runs the cases of one policy (none when it has no tests file).
+pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>> {
+    let tests = tests_file(policy_file);
+    if !tests.exists() {
+        return Ok(Vec::new());
+    }
+    let policy = paths::load_policy(policy_file)?;
+    let text = std::fs::read_to_string(&tests)
+        .with_context(|| format!("reading {}", paths::shown(&tests)))?;
+    let cases: Vec<PolicyTest> = serde_yaml::from_str(&text)
+        .with_context(|| format!("{} is not a list of test cases", paths::shown(&tests)))?;
+    let dir = tests.parent().unwrap_or(Path::new("."));
+    let (places, _) = policy::locate::LocationIndex::build(&text);
+    let mut results = Vec::new();
+    for (i, case) in cases.into_iter().enumerate() {
+        let at = format!(
+            "{}:{}",
+            paths::shown(&tests),
+            places.locate(&format!("[{i}]")).line
+        );
+        let input = dir.join(&case.event);
+        // A sample that cannot be judged (missing, not JSON) fails its own case; the others
+        // still run.
+        let verdict = match verdict_for_file(&policy, &input) {
+            Ok(verdict) => verdict,
+            Err(error) => {
+                results.push(PolicyTestResult {
+                    policy: paths::shown(policy_file),
+                    name: case.name,
+                    at,
+                    violations: Vec::new(),
+                    mismatches: vec![format!("the sample cannot be judged: {error:#}")],
+                    summary: String::new(),
+                });
+                continue;
+            }
+        };
+        let decision = verdict.decision.as_str();
+        let action = verdict.action.as_str();
+        let rules: Vec<String> = verdict.rules().iter().map(|r| r.to_string()).collect();
+        let override_name = verdict
+            .override_name
+            .clone()
+            .unwrap_or_else(|| "none".into());
+        let mut mismatches = Vec::new();
+        let mut compare = |what: &str, expected: &str, actual: &str| {
+            if expected != actual {
+                mismatches.push(format!("{what}: expected {expected}, got {actual}"));
+            }
+        };
+        compare("decision", &case.expect.decision, decision);
+        if let Some(expected) = &case.expect.action {
+            compare("action", expected, action);
+        }
+        if let Some(expected) = &case.expect.rules {
+            compare("rules", &format!("{expected:?}"), &format!("{rules:?}"));
+        }
+        if let Some(expected) = &case.expect.override_name {
+            compare("override", expected, &override_name);
+        }
+        if let Some(expected) = case.expect.defaults_applied {
+            let applied = !verdict.defaults_applied.is_empty();
+            compare(
+                "defaults_applied",
+                &expected.to_string(),
+                &applied.to_string(),
+            );
+        }
+        results.push(PolicyTestResult {
+            policy: paths::shown(policy_file),
+            name: case.name,
+            at,
+            violations: verdict
+                .violations
+                .iter()
+                .map(|v| format!("{}: {}", v.rule, v.message))
+                .collect(),
+            mismatches,
+            summary: format!(
+                "{decision}/{action}{}{}",
+                if rules.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", rules.join(", "))
+                },
+                verdict
+                    .override_name
+                    .map(|n| format!(" override={n}"))
+                    .unwrap_or_default()
+            ),
+        });
+    }
+    Ok(results)
+}
+
+impl TestPoliciesCommand {
+    pub fn run(self) -> anyhow::Result<Exit> {
+        let named: Vec<PathBuf> = self.policies.into_iter().chain(self.policy_flags).collect();
+        let files = paths::policy_files(&named)?;
+        let (mut passed, mut failed) = (0, 0);
+        for file in &files {
+            // Every policy needs sample sessions, named or found: a policy without them is a
+            // failure that says so, whether it was named or found in policies/.
+            let tests = tests_file(file);
+            if !tests.exists() {
+                failed += 1;
+                println!(
+                    "FAIL {}: no tests file: add {} with sample sessions and their verdicts",
+                    paths::shown(file),
+                    paths::shown(&tests)
+                );
+                continue;
+            }
+            for result in run_policy_cases(file)? {
+                if result.mismatches.is_empty() {
+                    passed += 1;
+                    println!(
+                        "PASS {}: {} ({})",
+                        result.policy, result.name, result.summary
+                    );
+                } else {
+                    failed += 1;
+                    println!("FAIL {}: {} ({})", result.policy, result.name, result.at);
+                    for mismatch in &result.mismatches {
+                        println!("     {mismatch}");
+                    }
+                    for violation in &result.violations {
+                        println!("     broke {violation}");
+                    }
+                }
+            }
+        }
+        println!("{passed} passed, {failed} failed");
+        if passed + failed == 0 {
+            println!("no test case ran: the tests files hold no case");
+        }
+        Ok(if failed == 0 && passed > 0 {
+            Exit::Success
+        } else {
+            Exit::Failed
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cargo test` runs every policy's samples too.
+    #[test]
+    fn every_policy_sample_gets_its_expected_verdict() {
+        let mut total = 0;
+        for file in paths::default_policies().unwrap() {
+            for result in run_policy_cases(&file).unwrap() {
+                total += 1;
+                assert!(
+                    result.mismatches.is_empty(),
+                    "{}: {}: {:?}",
+                    result.policy,
+                    result.name,
+                    result.mismatches
+                );
+            }
+        }
+        assert!(
+            total >= 12,
+            "expected at least 12 policy samples, found {total}"
+        );
+    }
+
+    #[test]
+    fn a_sample_that_cannot_be_judged_fails_its_case_and_the_others_still_run() {
+        let dir =
+            std::env::temp_dir().join(format!("gsg-policy-tests-broken-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let root = paths::policies_dir();
+        std::fs::copy(root.join("default.yaml"), dir.join("p.yaml")).unwrap();
+        let sample = root.join("samples/too-many-workers.json");
+        std::fs::write(
+            dir.join("p.tests.yaml"),
+            format!(
+                "- name: missing\n  event: nowhere.json\n  expect: {{decision: compliant}}\n\
+                 - name: wrong\n  event: {}\n  expect: {{decision: compliant}}\n",
+                sample.display()
+            ),
+        )
+        .unwrap();
+        let results = run_policy_cases(&dir.join("p.yaml")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(results.len(), 2);
+        assert!(
+            results[0].mismatches[0].starts_with("the sample cannot be judged: "),
+            "{:?}",
+            results[0].mismatches
+        );
+        assert_eq!(
+            results[1].mismatches,
+            ["decision: expected compliant, got violation"]
+        );
+    }
+
+    #[test]
+    fn a_wrong_expectation_is_reported() {
+        let dir = std::env::temp_dir().join(format!("gsg-policy-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let root = paths::policies_dir();
+        std::fs::copy(root.join("default.yaml"), dir.join("p.yaml")).unwrap();
+        let sample = root.join("samples/too-many-workers.json");
+        std::fs::write(
+            dir.join("p.tests.yaml"),
+            format!(
+                "- name: wrong\n  event: {}\n  expect: {{decision: compliant, rules: []}}\n",
+                sample.display()
+            ),
+        )
+        .unwrap();
+        let results = run_policy_cases(&dir.join("p.yaml")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            results[0].at.ends_with("p.tests.yaml:1"),
+            "{}",
+            results[0].at
+        );
+        assert_eq!(
+            results[0].violations,
+            ["max_workers: 12 workers requested; at most 10 allowed"]
+        );
+        assert_eq!(
+            results[0].mismatches,
+            vec![
+                "decision: expected compliant, got violation".to_string(),
+                "rules: expected [], got [\"max_workers\"]".to_string()
+            ]
+        );
+    }
+}

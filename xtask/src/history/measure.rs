@@ -1,0 +1,641 @@
+//! The backtest's own figures: records per second and peak memory over a generated trail as a
+//! busy organization's looks (1% of the records `CreateSession`, half of those sessions ended
+//! by a `StopSession` some files later, the rest ~1 KB records of other services, some of them
+//! naming Glue without being Glue's), gzipped in the AWSLogs layout a trail writes. The trail
+//! is generated once and reused.
+
+use std::io::{BufWriter, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::observe::Judges;
+use super::report::Settings;
+use super::source::TrailFolders;
+use super::time::format_rfc3339;
+use super::{Format, backtest};
+use crate::{Exit, paths};
+
+/// The targets (2-core machine).
+const TARGET_RECORDS_PER_SECOND: f64 = 250_000.0;
+const TARGET_PEAK_MB: f64 = 100.0;
+
+/// Records per generated log file (CloudTrail's are of 5,000 to 20,000 on a busy account).
+const RECORDS_PER_FILE: u64 = 10_000;
+/// One record in this many is a `CreateSession`.
+const CREATE_EVERY: u64 = 100;
+/// A `StopSession` names the session created this many records before it (three files).
+const STOP_AFTER: u64 = 30_000;
+/// The first record's time; each file covers `FILE_SECONDS`.
+const START: i64 = 1_795_910_400; // 2026-11-29T00:00:00Z
+const FILE_SECONDS: i64 = 300;
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "eu-west-1";
+
+/// Whether to measure peak memory, and with which binary.
+#[derive(Debug, Clone)]
+pub enum PeakMemory {
+    /// Run this binary's `backtest` as a child process and poll its `VmHWM`.
+    ChildProcess(PathBuf),
+    Skip,
+}
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchPlan {
+    pub records: u64,
+    pub policy: PathBuf,
+    /// Where the trail is generated (and found next time).
+    pub trail: PathBuf,
+    pub peak_memory: PeakMemory,
+}
+
+impl BenchPlan {
+    /// `records` records in the temporary folder, peak memory measured with this binary.
+    pub fn new(records: u64, policy: PathBuf) -> BenchPlan {
+        let trail = std::env::temp_dir().join(format!(
+            "gsg-backtest-bench-v1-{records}-{RECORDS_PER_FILE}"
+        ));
+        let peak_memory = match std::env::current_exe() {
+            Ok(exe) => PeakMemory::ChildProcess(exe),
+            Err(_) => PeakMemory::Skip,
+        };
+        BenchPlan {
+            records,
+            policy,
+            trail,
+            peak_memory,
+        }
+    }
+}
+
+/// What was measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BacktestFigures {
+    pub trail: String,
+    pub trail_reused: bool,
+    pub records: u64,
+    pub files: u64,
+    pub gzipped_bytes: u64,
+    pub sessions: u64,
+    pub violations: u64,
+    /// In this process.
+    pub seconds: f64,
+    pub records_per_second: f64,
+    /// The child process, start to exit (start-up and JSON output included).
+    pub child_seconds: Option<f64>,
+    pub child_records_per_second: Option<f64>,
+    /// The child's `VmHWM` (peak resident memory), in MB (10^6 bytes).
+    pub peak_memory_mb: Option<f64>,
+    pub cores: usize,
+}
+
+impl BacktestFigures {
+    /// The figures that miss their target.
+    pub fn missed(&self) -> Vec<&'static str> {
+        let mut missed = Vec::new();
+        if self.records_per_second < TARGET_RECORDS_PER_SECOND {
+            missed.push("records_per_second");
+        }
+        if self.peak_memory_mb.is_some_and(|mb| mb >= TARGET_PEAK_MB) {
+            missed.push("peak_memory_mb");
+        }
+        missed
+    }
+}
+
+/// Generates the trail (once), backtests it in process, then (as the plan says) in a child
+/// process for its peak memory.
+pub fn bench_backtest(plan: &BenchPlan) -> anyhow::Result<BacktestFigures> {
+    let trail_reused = generate_trail(&plan.trail, plan.records)?;
+    let gzipped_bytes = size_of_folder(&plan.trail)?;
+    let policy = paths::load_policy(&plan.policy)?;
+    let settings = Settings {
+        policy: paths::shown(&plan.policy),
+        action: policy::enforcement_action(&policy, policy::Decision::Violation),
+        history: paths::shown(&plan.trail),
+        baseline: None,
+        price_per_dpu_hour: 0.44,
+    };
+    let judges = Judges {
+        policy: &policy,
+        baseline: None,
+    };
+    let started = Instant::now();
+    let report = backtest(
+        Box::new(TrailFolders::new(vec![plan.trail.clone()])?),
+        judges,
+        &settings,
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    if report.records != plan.records || !report.damaged.is_empty() {
+        bail!(
+            "the generated trail at {} read as {} records ({} damaged files), not {}: delete it \
+             and run again",
+            plan.trail.display(),
+            report.records,
+            report.damaged.len(),
+            plan.records
+        );
+    }
+    let child = match &plan.peak_memory {
+        PeakMemory::ChildProcess(exe) => Some(run_child(exe, plan)?),
+        PeakMemory::Skip => None,
+    };
+    Ok(BacktestFigures {
+        trail: plan.trail.display().to_string(),
+        trail_reused,
+        records: report.records,
+        files: report.files,
+        gzipped_bytes,
+        sessions: report.sessions,
+        violations: report.violations,
+        seconds,
+        records_per_second: report.records as f64 / seconds,
+        child_seconds: child.as_ref().map(|c| c.seconds),
+        child_records_per_second: child.as_ref().map(|c| report.records as f64 / c.seconds),
+        peak_memory_mb: child.map(|c| c.peak_kib as f64 * 1024.0 / 1e6),
+        cores: rayon::current_num_threads(),
+    })
+}
+
+/// `--bench`: the figures, printed; exit 1 when one misses its target.
+pub fn run(plan: &BenchPlan, format: Format) -> anyhow::Result<Exit> {
+    eprintln!(
+        "backtest bench: {} records at {}",
+        plan.records,
+        plan.trail.display()
+    );
+    let figures = bench_backtest(plan)?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&figures)?),
+        Format::Text | Format::Markdown => {
+            let per_second = |value: f64| format!("{value:.0} records/s");
+            println!(
+                "trail: {} files, {} records, {:.1} MB gzipped{} ({})",
+                figures.files,
+                figures.records,
+                figures.gzipped_bytes as f64 / 1e6,
+                if figures.trail_reused { ", reused" } else { "" },
+                figures.trail
+            );
+            println!(
+                "in process: {:.2} s, {} (target >= {TARGET_RECORDS_PER_SECOND:.0}) on {} cores",
+                figures.seconds,
+                per_second(figures.records_per_second),
+                figures.cores
+            );
+            if let (Some(seconds), Some(rate), Some(peak)) = (
+                figures.child_seconds,
+                figures.child_records_per_second,
+                figures.peak_memory_mb,
+            ) {
+                println!(
+                    "child process: {seconds:.2} s, {}, peak memory (VmHWM) {peak:.1} MB \
+                     (target < {TARGET_PEAK_MB:.0} MB)",
+                    per_second(rate)
+                );
+            }
+            println!(
+                "sessions: {} judged, {} would be stopped",
+                figures.sessions, figures.violations
+            );
+        }
+    }
+    let missed = figures.missed();
+    if missed.is_empty() {
+        Ok(Exit::Success)
+    } else {
+        eprintln!("missed their target: {}", missed.join(", "));
+        Ok(Exit::Failed)
+    }
+}
+
+struct Child {
+    seconds: f64,
+    peak_kib: u64,
+}
+
+/// Runs `exe backtest` over the trail, polling `/proc/<pid>/status` for `VmHWM` until it exits.
+fn run_child(exe: &Path, plan: &BenchPlan) -> anyhow::Result<Child> {
+    let started = Instant::now();
+    let mut child = Command::new(exe)
+        .current_dir(paths::root())
+        .arg("backtest")
+        .arg("--policy")
+        .arg(&plan.policy)
+        .arg("--trail")
+        .arg(&plan.trail)
+        .args(["--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running {}", exe.display()))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let readers = std::thread::spawn(move || {
+        let (mut out, mut err) = (Vec::new(), String::new());
+        let _ = stdout.read_to_end(&mut out);
+        let _ = stderr.read_to_string(&mut err);
+        (out, err)
+    });
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0;
+    let status = loop {
+        if let Ok(status) = std::fs::read_to_string(&status_file) {
+            peak_kib = peak_kib.max(vm_hwm_kib(&status).unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let (out, err) = readers.join().expect("the reader thread does not panic");
+    // 0: nothing stopped; 1: some sessions would be stopped. Anything else is a failure.
+    if !matches!(status.code(), Some(0 | 1)) {
+        bail!("{} backtest failed ({status}): {err}", exe.display());
+    }
+    let report: Value = serde_json::from_slice(&out).context("the child's JSON report")?;
+    if report["records"] != json!(plan.records) {
+        bail!(
+            "the child read {} records, not {}",
+            report["records"],
+            plan.records
+        );
+    }
+    if peak_kib == 0 {
+        bail!("no VmHWM in {status_file}: peak memory needs Linux's /proc");
+    }
+    Ok(Child { seconds, peak_kib })
+}
+
+fn vm_hwm_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn size_of_folder(dir: &Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            total += size_of_folder(&entry.path())?;
+        } else {
+            total += entry.metadata()?.len();
+        }
+    }
+    Ok(total)
+}
+
+/// Marks a generated trail as complete (written last).
+const COMPLETE: &str = "complete";
+
+/// Writes the trail under `dir` unless a complete one is there; true when it was reused.
+pub fn generate_trail(dir: &Path, records: u64) -> anyhow::Result<bool> {
+    let marker = dir.join(COMPLETE);
+    if std::fs::read_to_string(&marker).is_ok_and(|text| text.trim() == records.to_string()) {
+        return Ok(true);
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    let files = records.div_ceil(RECORDS_PER_FILE);
+    eprintln!(
+        "generating {records} records in {files} gzipped log files under {}",
+        dir.display()
+    );
+    (0..files).into_par_iter().try_for_each(|file| {
+        let first = file * RECORDS_PER_FILE;
+        let last = (first + RECORDS_PER_FILE).min(records);
+        write_log_file(dir, file, first..last)
+    })?;
+    std::fs::write(&marker, records.to_string())?;
+    Ok(false)
+}
+
+/// One log file, as a trail names and writes it: compact JSON, gzipped.
+fn write_log_file(dir: &Path, file: u64, records: std::ops::Range<u64>) -> anyhow::Result<()> {
+    let delivered = START + (file as i64 + 1) * FILE_SECONDS;
+    let stamp = format_rfc3339(delivered);
+    let (date, time) = stamp.split_once('T').expect("RFC 3339");
+    let folder = dir.join(format!(
+        "AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/{}",
+        date.replace('-', "/")
+    ));
+    std::fs::create_dir_all(&folder)?;
+    let name = format!(
+        "{ACCOUNT}_CloudTrail_{REGION}_{}T{}Z_{:016x}.json.gz",
+        date.replace('-', ""),
+        &time[..5].replace(':', ""),
+        mix(file)
+    );
+    let path = folder.join(name);
+    let out =
+        std::fs::File::create(&path).with_context(|| format!("writing {}", path.display()))?;
+    let mut gzip = BufWriter::with_capacity(
+        1 << 20,
+        flate2::write::GzEncoder::new(BufWriter::new(out), flate2::Compression::fast()),
+    );
+    gzip.write_all(b"{\"Records\":[")?;
+    for (n, index) in records.enumerate() {
+        if n > 0 {
+            gzip.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut gzip, &record(index))?;
+    }
+    gzip.write_all(b"]}")?;
+    gzip.into_inner()
+        .map_err(|error| error.into_error())?
+        .finish()?
+        .flush()?;
+    Ok(())
+}
+
+/// splitmix64: a deterministic stream of well-mixed numbers.
+fn mix(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn pick<'a>(options: &[&'a str], seed: u64) -> &'a str {
+    options[(seed % options.len() as u64) as usize]
+}
+
+fn uuid(seed: u64) -> String {
+    let (a, b) = (mix(seed), mix(seed ^ 0xfeed));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        b >> 52,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+fn event_time(index: u64) -> String {
+    let file = (index / RECORDS_PER_FILE) as i64;
+    let within = (index % RECORDS_PER_FILE) as i64 * FILE_SECONDS / RECORDS_PER_FILE as i64;
+    format_rfc3339(START + file * FILE_SECONDS + within)
+}
+
+/// The identity of an assumed role, as CloudTrail records it.
+fn assumed_role(role: &str, person: &str, seed: u64) -> Value {
+    json!({
+        "type": "AssumedRole",
+        "principalId": format!("AROA{:016X}:{person}", mix(seed) >> 1),
+        "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{person}"),
+        "accountId": ACCOUNT,
+        "accessKeyId": format!("ASIA{:016X}", mix(seed ^ 1)),
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": format!("AROA{:016X}", mix(seed) >> 1),
+                "arn": format!("arn:aws:iam::{ACCOUNT}:role/{role}"),
+                "accountId": ACCOUNT,
+                "userName": role
+            },
+            "attributes": {"creationDate": event_time(seed % 1000), "mfaAuthenticated": "false"}
+        }
+    })
+}
+
+/// Record `index` of the generated history.
+fn record(index: u64) -> Value {
+    let seed = mix(index);
+    let time = event_time(index);
+    if index % CREATE_EVERY == CREATE_EVERY / 2 {
+        return create_session(index, seed, &time);
+    }
+    if index % (2 * CREATE_EVERY) == CREATE_EVERY / 2 + 25 && index > STOP_AFTER {
+        let created = index - 25 - STOP_AFTER;
+        return glue_call("StopSession", &format!("bench-{created}"), seed, &time);
+    }
+    let person = format!("user{}", seed % 40);
+    let roles = ["DataEngineer", "Analyst", "EtlPipeline", "Platform"];
+    let role = pick(&roles, seed >> 8);
+    let mut base = json!({
+        "eventVersion": "1.09",
+        "userIdentity": assumed_role(role, &person, seed),
+        "eventTime": time,
+        "awsRegion": REGION,
+        "sourceIPAddress": format!("10.{}.{}.{}", seed % 255, (seed >> 8) % 255, (seed >> 16) % 255),
+        "userAgent": pick(&[
+            "aws-sdk-java/2.25.16 Linux/5.10.219-208.866.amzn2.x86_64 OpenJDK_64-Bit_Server_VM/17.0.11+9-LTS Java/17.0.11 vendor/Amazon.com_Inc. md/internal exec-env/AWS_ECS_FARGATE",
+            "Boto3/1.34.131 md/Botocore#1.34.131 ua/2.0 os/linux#5.10.219 md/arch#x86_64 lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.131",
+            "aws-cli/2.17.5 md/awscrt#0.20.11 ua/2.0 os/linux#6.1.94 md/arch#x86_64 lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#standard",
+        ], seed >> 12),
+        "requestID": uuid(seed ^ 2),
+        "eventID": uuid(seed ^ 3),
+        "readOnly": true,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": ACCOUNT,
+        "eventCategory": "Management",
+        "tlsDetails": {
+            "tlsVersion": "TLSv1.3",
+            "cipherSuite": "TLS_AES_128_GCM_SHA256",
+            "clientProvidedHostHeader": format!("service.{REGION}.amazonaws.com")
+        }
+    });
+    let (source, name, request, response) = match (seed >> 20) % 20 {
+        0..=6 => (
+            "s3.amazonaws.com",
+            "GetObject",
+            json!({"bucketName": format!("analytics-landing-{}", seed % 7),
+                   "Host": format!("analytics-landing.s3.{REGION}.amazonaws.com"),
+                   "key": format!("raw/2026/11/29/part-{:05}-{}.snappy.parquet", seed % 99_999, uuid(seed))}),
+            Value::Null,
+        ),
+        7..=10 => (
+            "kms.amazonaws.com",
+            "Decrypt",
+            json!({"encryptionAlgorithm": "SYMMETRIC_DEFAULT",
+                   "encryptionContext": {"aws:s3:arn": format!("arn:aws:s3:::analytics-landing/raw/{}", uuid(seed ^ 4))}}),
+            Value::Null,
+        ),
+        11..=13 => {
+            // Glue assumes its roles all day: these records name Glue without being Glue's.
+            base["userIdentity"] = json!({"type": "AWSService", "invokedBy": "glue.amazonaws.com"});
+            base["sourceIPAddress"] = json!("glue.amazonaws.com");
+            base["userAgent"] = json!("glue.amazonaws.com");
+            (
+                "sts.amazonaws.com",
+                "AssumeRole",
+                json!({"roleArn": format!("arn:aws:iam::{ACCOUNT}:role/GlueJobRole"),
+                       "roleSessionName": format!("GlueJobRunnerSession-{}", uuid(seed ^ 5)),
+                       "durationSeconds": 3600}),
+                json!({"credentials": {"accessKeyId": format!("ASIA{:016X}", mix(seed ^ 6)),
+                       "sessionToken": "IQoJb3JpZ2luX2VjEXAMPLETOKEN", "expiration": "Nov 29, 2026, 10:00:00 AM"},
+                       "assumedRoleUser": {"assumedRoleId": format!("AROA{:016X}:GlueJobRunnerSession", mix(seed)),
+                       "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/GlueJobRole/GlueJobRunnerSession")}}),
+            )
+        }
+        14..=16 => (
+            "ec2.amazonaws.com",
+            "DescribeInstances",
+            json!({"instancesSet": {}, "filterSet": {"items": [{"name": "tag:team", "valueSet": {"items": [{"value": "data-platform"}]}}]}}),
+            Value::Null,
+        ),
+        17 | 18 => (
+            "dynamodb.amazonaws.com",
+            "GetItem",
+            json!({"tableName": "pipeline-state", "key": {"pk": format!("run#{}", uuid(seed ^ 7))},
+                   "consistentRead": true}),
+            Value::Null,
+        ),
+        _ => (
+            "glue.amazonaws.com",
+            pick(&["GetTable", "GetPartitions", "GetSession"], seed >> 24),
+            json!({"databaseName": "analytics", "name": format!("events_{}", seed % 30)}),
+            Value::Null,
+        ),
+    };
+    base["eventSource"] = json!(source);
+    base["eventName"] = json!(name);
+    base["requestParameters"] = request;
+    base["responseElements"] = response;
+    base
+}
+
+fn glue_call(name: &str, session: &str, seed: u64, time: &str) -> Value {
+    json!({
+        "eventVersion": "1.09",
+        "userIdentity": assumed_role("DataEngineer", &format!("user{}", seed % 40), seed),
+        "eventTime": time,
+        "eventSource": "glue.amazonaws.com",
+        "eventName": name,
+        "awsRegion": REGION,
+        "sourceIPAddress": "203.0.113.10",
+        "userAgent": "aws-sdk-python/1.35 Boto3",
+        "requestParameters": {"id": session},
+        "responseElements": {"id": session},
+        "requestID": uuid(seed ^ 2),
+        "eventID": uuid(seed ^ 3),
+        "readOnly": false,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": ACCOUNT,
+        "eventCategory": "Management"
+    })
+}
+
+fn create_session(index: u64, seed: u64, time: &str) -> Value {
+    let id = format!("bench-{index}");
+    let mut request = json!({
+        "id": id,
+        "role": format!("arn:aws:iam::{ACCOUNT}:role/GlueInteractiveSessionRole"),
+        "command": {"name": "glueetl", "pythonVersion": "3"},
+        "defaultArguments": {"--enable-glue-datacatalog": "true"},
+        "glueVersion": pick(&["4.0", "5.0", "5.0", "3.0"], seed >> 4),
+    });
+    let workers = [2u64, 5, 10, 15, 25][(seed >> 8) as usize % 5];
+    if !seed.is_multiple_of(10) {
+        request["numberOfWorkers"] = json!(workers);
+        request["workerType"] = json!(pick(&["G.1X", "G.1X", "G.2X", "G.4X"], seed >> 12));
+    }
+    if !seed.is_multiple_of(7) {
+        request["timeout"] = json!([60u64, 120, 480, 1440][(seed >> 16) as usize % 4]);
+        request["idleTimeout"] = json!([30u64, 60, 120][(seed >> 18) as usize % 3]);
+    }
+    if !seed.is_multiple_of(5) {
+        request["connections"] = json!({"connections": ["private-vpc"]});
+    }
+    if !seed.is_multiple_of(6) {
+        request["tags"] = json!({"owner": format!("user{}", seed % 40)});
+    }
+    let role = pick(
+        &["DataEngineer", "Analyst", "DataPlatformAdmin"],
+        seed >> 20,
+    );
+    json!({
+        "eventVersion": "1.09",
+        "userIdentity": assumed_role(role, &format!("user{}", seed % 40), seed),
+        "eventTime": time,
+        "eventSource": "glue.amazonaws.com",
+        "eventName": "CreateSession",
+        "awsRegion": REGION,
+        "sourceIPAddress": "203.0.113.10",
+        "userAgent": "aws-sdk-python/1.35 Boto3",
+        "requestParameters": request,
+        "responseElements": {"session": {
+            "id": id, "status": "PROVISIONING",
+            "command": {"name": "glueetl", "pythonVersion": "3"}, "progress": 0.0}},
+        "requestID": uuid(seed ^ 2),
+        "eventID": uuid(seed ^ 3),
+        "readOnly": false,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": ACCOUNT,
+        "eventCategory": "Management"
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first generated log file, by path.
+    fn first_file(dir: &Path) -> PathBuf {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.to_string_lossy().ends_with(".json.gz") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(dir, &mut files);
+        files.sort();
+        files.remove(0)
+    }
+
+    #[test]
+    fn a_generated_trail_reads_back_as_generated() {
+        let dir = std::env::temp_dir().join(format!("gsg-backtest-gen-{}", std::process::id()));
+        let records = 2 * RECORDS_PER_FILE + 500;
+        let plan = BenchPlan {
+            records,
+            policy: paths::policies_dir().join("default.yaml"),
+            trail: dir.clone(),
+            peak_memory: PeakMemory::Skip,
+        };
+        let figures = bench_backtest(&plan).unwrap();
+        assert!(!figures.trail_reused);
+        assert_eq!((figures.records, figures.files), (records, 3));
+        assert_eq!(figures.sessions, records / CREATE_EVERY);
+        assert!(figures.violations > 0 && figures.violations < figures.sessions);
+        assert!(bench_backtest(&plan).unwrap().trail_reused);
+
+        // The layout and size a trail writes.
+        let file = first_file(&dir);
+        let shown = file.to_string_lossy();
+        assert!(
+            shown.contains("/AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11/29/123456789012_CloudTrail_eu-west-1_20261129T0005Z_"),
+            "{shown}"
+        );
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&file).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        let per_record = text.len() as f64 / RECORDS_PER_FILE as f64;
+        assert!(
+            (700.0..1400.0).contains(&per_record),
+            "{per_record} bytes per record"
+        );
+        assert!(text.starts_with("{\"Records\":[{"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

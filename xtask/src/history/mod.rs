@@ -1,0 +1,228 @@
+//! The backtest engine: judge every `CreateSession` in a stretch of history under a policy, and
+//! optionally under a baseline, to see what the policy would have done and what that is worth.
+//! The history is read from a [`source::HistorySource`] (CloudTrail log files and folders here;
+//! `xtask-aws` adds S3 and `LookupEvents`), one unit per core at a time, each harvested on its
+//! own ([`harvest`]) and merged by the pure core ([`report`]), then printed ([`text`], or JSON).
+//! Used by the backtest commands of both crates.
+
+mod baseline;
+mod harvest;
+mod measure;
+mod observe;
+mod report;
+pub mod source;
+mod text;
+mod time;
+
+use std::cell::RefCell;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::bail;
+use rayon::iter::{ParallelBridge, ParallelIterator};
+
+use measure::BenchPlan;
+use observe::Harvest;
+pub use observe::Judges;
+use report::Tally;
+pub use report::{Report, Settings};
+pub use source::{HistorySource, Opened, TrailFolders};
+
+use crate::output::Format;
+use crate::{Exit, paths};
+
+/// What a backtest takes: the policy, where the history is, the baseline, the price, the format.
+/// The backtest commands (`cargo xtask backtest`, and `xtask-aws`'s when the history is in AWS)
+/// both take it.
+///
+/// Exit codes: 0 when no session would be stopped, deleted or notified under the policy; 1 when
+/// some would (a `violation`; exempt sessions do not count); 2 when a file could not be read to
+/// its end (after the report, which names each such file with the reason; the other files are
+/// still read), or the backtest could not run at all.
+#[derive(clap::Args, Clone, Debug)]
+#[command(
+    after_help = "Exit codes: 0 no session would be stopped, deleted or notified under the \
+                  policy; 1 some would; 2 a file could not be read to its end (named in the \
+                  report, after which the rest was still read), or the backtest could not run."
+)]
+pub struct HistoryArgs {
+    /// The policy to judge the history under, and (for s3:// trails and --lookup-events) the
+    /// account's flags.
+    #[command(flatten)]
+    pub aws: crate::aws_args::AwsArgs,
+    /// CloudTrail log files, or folders searched recursively in the layout a trail writes
+    /// (`AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz`), or `s3://bucket/prefix`
+    /// (the same files read straight from the trail's bucket); repeatable. Plain or gzipped (by
+    /// the first bytes), and any file `evaluate` reads: JSON Lines of records, a LookupEvents
+    /// response.
+    #[arg(
+        long = "trail",
+        value_name = "PATH",
+        required_unless_present_any = ["bench", "lookup_events"]
+    )]
+    pub trails: Vec<PathBuf>,
+    /// Also read Glue's records of the last --days days from the CloudTrail API
+    /// (`LookupEvents`), paced to its limit of 2 calls a second, with progress on stderr.
+    #[arg(long)]
+    pub lookup_events: bool,
+    /// How many days back --lookup-events reads (1 to 90).
+    #[arg(long, default_value_t = 7, requires = "lookup_events")]
+    pub days: u32,
+    /// Also judge every session under this policy file, and list the sessions whose fate
+    /// differs: newly stopped, no longer stopped, stopped for other rules.
+    #[arg(long, value_name = "POLICY_FILE", conflicts_with = "baseline_rev")]
+    pub baseline: Option<PathBuf>,
+    /// As --baseline, with the --policy file as it was at this git revision (`git show
+    /// REV:path` in the repository that holds it), e.g. `origin/main` in a pull request.
+    #[arg(long, value_name = "GIT_REV")]
+    pub baseline_rev: Option<String>,
+    /// Glue's price per DPU-hour in USD, for the cost at stake: DPUs × hours of each stopped
+    /// session, from its CreateSession to its StopSession or DeleteSession when the history
+    /// holds one, else its whole timeout (an upper bound).
+    #[arg(long, value_name = "USD", default_value_t = 0.44, value_parser = price)]
+    pub price_per_dpu_hour: f64,
+    /// Output format: text for a terminal; markdown for a pull-request comment (a summary
+    /// table, the rules, then at most 50 changed or stopped sessions); json with every count.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: crate::output::Format,
+    /// Measure the backtest instead: generate a trail of RECORDS records (1% CreateSession,
+    /// gzipped in the AWSLogs layout under the temporary folder, reused when present), back-test
+    /// it in this process for records per second, then as a child process for its peak memory.
+    #[arg(
+        long,
+        value_name = "RECORDS",
+        num_args = 0..=1,
+        default_missing_value = "1000000",
+        conflicts_with_all = ["trails", "baseline", "baseline_rev"]
+    )]
+    pub bench: Option<u64>,
+}
+
+fn price(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(price) if price.is_finite() && price >= 0.0 => Ok(price),
+        _ => Err(format!("{text:?} is not a price (a number, 0 or more)")),
+    }
+}
+
+impl HistoryArgs {
+    /// Whether the history is (partly) in AWS: an `s3://` trail, or `--lookup-events`.
+    pub fn reads_aws(&self) -> bool {
+        self.lookup_events || !self.s3_trails().is_empty()
+    }
+
+    /// The `s3://` trails.
+    pub fn s3_trails(&self) -> Vec<&PathBuf> {
+        self.trails
+            .iter()
+            .filter(|trail| trail.to_str().is_some_and(|text| text.starts_with("s3://")))
+            .collect()
+    }
+
+    /// The trail files and folders on this machine, as a source; `None` when there are none.
+    pub fn local_source(&self) -> anyhow::Result<Option<TrailFolders>> {
+        let local: Vec<PathBuf> = self
+            .trails
+            .iter()
+            .filter(|trail| !trail.to_str().is_some_and(|text| text.starts_with("s3://")))
+            .cloned()
+            .collect();
+        if local.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(TrailFolders::new(local)?))
+    }
+
+    /// `--bench RECORDS`: measures the backtest over a generated trail instead.
+    pub fn measure(&self, records: u64) -> anyhow::Result<Exit> {
+        measure::run(
+            &BenchPlan::new(records, self.aws.policy.clone()),
+            self.format,
+        )
+    }
+
+    /// Judges everything `source` holds under the policy (and the baseline), prints the report
+    /// in the asked format, and gives the exit the one rule says.
+    pub fn run(&self, source: Box<dyn HistorySource>) -> anyhow::Result<Exit> {
+        let policy = paths::load_policy(&self.aws.policy)?;
+        let baseline = match (&self.baseline, &self.baseline_rev) {
+            (Some(file), _) => Some(baseline::Baseline::File(file.clone())),
+            (None, Some(rev)) => Some(baseline::Baseline::Revision(rev.clone())),
+            (None, None) => None,
+        };
+        let baseline = baseline
+            .map(|baseline| baseline::load(&baseline, &self.aws.policy))
+            .transpose()?;
+        let settings = Settings {
+            policy: paths::shown(&self.aws.policy),
+            action: policy::enforcement_action(&policy, policy::Decision::Violation),
+            history: source.describe(),
+            baseline: baseline.as_ref().map(|(_, name)| name.clone()),
+            price_per_dpu_hour: self.price_per_dpu_hour,
+        };
+        let judges = Judges {
+            policy: &policy,
+            baseline: baseline.as_ref().map(|(policy, _)| policy),
+        };
+        let report = backtest(source, judges, &settings)?;
+        let printed = match self.format {
+            Format::Text => text::text(&report),
+            Format::Markdown => text::markdown(&report),
+            Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+        };
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(printed.as_bytes())?;
+        stdout.flush()?;
+        outcome(&report)
+    }
+}
+
+/// The exit code of a report: damage is an error (exit 2) once the report is out.
+fn outcome(report: &Report) -> anyhow::Result<Exit> {
+    if !report.damaged.is_empty() {
+        let names: Vec<&str> = report.damaged.iter().map(|d| d.file.as_str()).collect();
+        bail!(
+            "{} of {} files could not be read to the end: {}",
+            names.len(),
+            report.files,
+            names.join(", ")
+        );
+    }
+    Ok(if report.violations > 0 {
+        Exit::Failed
+    } else {
+        Exit::Success
+    })
+}
+
+thread_local! {
+    /// Each reading thread's decompression buffer, kept between files.
+    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Reads everything `source` holds, on every core (one file per core at a time), and reports.
+pub fn backtest(
+    source: Box<dyn HistorySource>,
+    judges: Judges<'_>,
+    settings: &Settings,
+) -> anyhow::Result<Report> {
+    let units = source.units()?;
+    let tally = units
+        .par_bridge()
+        .map(|unit| match unit {
+            Opened::Ready(reader) => {
+                BUFFER.with(|buffer| harvest::harvest(reader, judges, &mut buffer.borrow_mut()))
+            }
+            Opened::Failed { name, reason } => {
+                let mut harvest = Harvest::of(name);
+                harvest.damage = Some(reason);
+                harvest
+            }
+        })
+        .fold(Tally::default, |mut tally, harvest| {
+            tally.add(harvest);
+            tally
+        })
+        .reduce(Tally::default, Tally::merge);
+    Ok(tally.report(settings))
+}

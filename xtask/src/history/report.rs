@@ -1,0 +1,662 @@
+//! The pure core of a backtest: every file's [`Harvest`] merged into one [`Report`]. Sessions
+//! read twice count once, each session's end is found, the cost at stake is counted, and with
+//! a baseline the sessions whose fate changed are listed. No I/O: harvests in, report out.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::observe::{Harvest, JudgedSession, Judgement, SessionEnd};
+use super::time::UnixSeconds;
+
+/// What the report says about its inputs (names as shown to people).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub policy: String,
+    /// What the policy does with a session out of bounds (`policy::enforcement_action` of a
+    /// violation): `stop`, `delete`, or `notify` in audit mode.
+    pub action: policy::Action,
+    pub history: String,
+    /// Where the baseline policy came from (`HEAD~1:policies/default.yaml`, a file).
+    pub baseline: Option<String>,
+    pub price_per_dpu_hour: f64,
+}
+
+/// The harvests so far.
+#[derive(Debug, Default)]
+pub struct Tally {
+    files: u64,
+    records: u64,
+    unreadable_records: u64,
+    create_not_judged: u64,
+    sessions: Vec<JudgedSession>,
+    ends: Vec<SessionEnd>,
+    damaged: Vec<Damaged>,
+}
+
+/// A file that could not be read to its end, and why (its records before the damage count).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+pub struct Damaged {
+    pub file: String,
+    pub reason: String,
+}
+
+impl Tally {
+    pub fn add(&mut self, harvest: Harvest) {
+        self.files += 1;
+        self.records += harvest.records;
+        self.unreadable_records += harvest.unreadable_records;
+        self.create_not_judged += harvest.create_not_judged;
+        self.sessions.extend(harvest.sessions);
+        self.ends.extend(harvest.ends);
+        if let Some(reason) = harvest.damage {
+            self.damaged.push(Damaged {
+                file: harvest.file,
+                reason,
+            });
+        }
+    }
+
+    pub fn merge(mut self, other: Tally) -> Tally {
+        self.files += other.files;
+        self.records += other.records;
+        self.unreadable_records += other.unreadable_records;
+        self.create_not_judged += other.create_not_judged;
+        self.sessions.extend(other.sessions);
+        self.ends.extend(other.ends);
+        self.damaged.extend(other.damaged);
+        self
+    }
+
+    pub fn report(self, settings: &Settings) -> Report {
+        let Tally {
+            files,
+            records,
+            unreadable_records,
+            create_not_judged,
+            mut sessions,
+            ends,
+            mut damaged,
+        } = self;
+        damaged.sort();
+        sessions.sort_by(|a, b| {
+            (a.created_at, &a.session_id, &a.event_id).cmp(&(
+                b.created_at,
+                &b.session_id,
+                &b.event_id,
+            ))
+        });
+        let before = sessions.len();
+        let mut seen = HashSet::new();
+        // The same record: the same event id, session and time (sample files reuse one
+        // event id for every record, so the id alone is not enough).
+        sessions.retain(|s| {
+            seen.insert((
+                s.event_id.clone(),
+                s.session_id.clone(),
+                s.event_time.clone(),
+            ))
+        });
+        let duplicate_sessions = (before - sessions.len()) as u64;
+        let ends = Ends::new(ends);
+
+        let costs: Vec<Cost> = sessions.iter().map(|s| Cost::of(s, &ends)).collect();
+        let under_policy = Outcomes::of(sessions.iter().map(|s| &s.under_policy));
+        let violating: Vec<SessionRow> = sessions
+            .iter()
+            .zip(&costs)
+            .filter(|(s, _)| s.under_policy.stops())
+            .map(|(s, cost)| SessionRow::of(s, &s.under_policy, cost))
+            .collect();
+        let dpu_hours = DpuHours::over(violating.iter().map(|row| &row.cost));
+        let comparison = settings
+            .baseline
+            .as_ref()
+            .map(|_| Comparison::of(&sessions, &costs));
+        Report {
+            policy: settings.policy.clone(),
+            action: settings.action,
+            history: settings.history.clone(),
+            baseline: settings.baseline.clone(),
+            files,
+            records,
+            unreadable_records,
+            create_session_not_judged: create_not_judged,
+            sessions: sessions.len() as u64,
+            duplicate_sessions,
+            violations: under_policy.violations,
+            exempt: under_policy.exempt,
+            compliant: under_policy.compliant,
+            by_rule: under_policy.by_rule,
+            by_override: under_policy.by_override,
+            by_principal: counts(
+                sessions
+                    .iter()
+                    .filter(|s| s.under_policy.stops())
+                    .map(|s| s.principal.as_deref().unwrap_or(UNKNOWN_PRINCIPAL)),
+            ),
+            price_per_dpu_hour: settings.price_per_dpu_hour,
+            cost_usd: dpu_hours.total * settings.price_per_dpu_hour,
+            dpu_hours,
+            violating,
+            comparison,
+            damaged,
+        }
+    }
+}
+
+/// `by_override` key of sessions judged by the default boundaries.
+pub const NO_OVERRIDE: &str = "(default boundaries)";
+/// `by_principal` key of sessions whose creator the record does not name.
+pub const UNKNOWN_PRINCIPAL: &str = "(unknown)";
+
+/// Every session end, by session id, in time order.
+struct Ends(HashMap<String, Vec<UnixSeconds>>);
+
+impl Ends {
+    fn new(ends: Vec<SessionEnd>) -> Ends {
+        let mut by_id: HashMap<String, Vec<UnixSeconds>> = HashMap::new();
+        for end in ends {
+            by_id.entry(end.session_id).or_default().push(end.at);
+        }
+        for times in by_id.values_mut() {
+            times.sort_unstable();
+        }
+        Ends(by_id)
+    }
+
+    /// The first end of `session` at or after `created` (a reused id's earlier ends are not
+    /// this session's).
+    fn of(&self, session: &str, created: UnixSeconds) -> Option<UnixSeconds> {
+        let times = self.0.get(session)?;
+        let first = times.partition_point(|&at| at < created);
+        times.get(first).copied()
+    }
+}
+
+/// How long a session billed, as far as the history shows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Duration {
+    /// From its `CreateSession` to its `StopSession`/`DeleteSession` (at most its timeout).
+    Measured,
+    /// No end in the history: its timeout, the longest it can have run.
+    UpperBound,
+    /// No end in the history, and its timeout is not known.
+    Unknown,
+}
+
+/// One session's cost at stake.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cost {
+    pub dpus: Option<f64>,
+    pub hours: Option<f64>,
+    pub duration: Duration,
+    /// DPUs × hours, when both are known.
+    pub dpu_hours: Option<f64>,
+    /// Why a figure is missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
+}
+
+impl Cost {
+    fn of(session: &JudgedSession, ends: &Ends) -> Cost {
+        let timeout_hours = session
+            .capacity
+            .timeout_minutes
+            .as_ref()
+            .ok()
+            .map(|&m| m as f64 / 60.0);
+        let end = session
+            .created_at
+            .and_then(|created| Some((created, ends.of(&session.session_id, created)?)));
+        let (hours, duration) = match (end, timeout_hours) {
+            (Some((created, end)), timeout) => {
+                let ran = (end - created) as f64 / 3600.0;
+                (
+                    Some(timeout.map_or(ran, |t| ran.min(t))),
+                    Duration::Measured,
+                )
+            }
+            (None, Some(timeout)) => (Some(timeout), Duration::UpperBound),
+            (None, None) => (None, Duration::Unknown),
+        };
+        let dpus = session.capacity.dpus.as_ref().ok().copied();
+        let unknown = match (&session.capacity.dpus, duration) {
+            (Err(why), _) => Some(format!("DPUs unknown: {why}")),
+            (Ok(_), Duration::Unknown) => session
+                .capacity
+                .timeout_minutes
+                .as_ref()
+                .err()
+                .map(|why| format!("no end in the history, and the timeout is unknown: {why}")),
+            _ => None,
+        };
+        Cost {
+            dpus,
+            hours,
+            duration,
+            dpu_hours: dpus.zip(hours).map(|(d, h)| d * h),
+            unknown,
+        }
+    }
+}
+
+/// DPU-hours of a set of sessions, by how well they are known.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DpuHours {
+    /// `measured` + `upper_bound`.
+    pub total: f64,
+    /// Of sessions whose end the history holds.
+    pub measured: f64,
+    /// Of sessions without an end in the history: DPUs × timeout.
+    pub upper_bound: f64,
+    pub sessions_measured: u64,
+    pub sessions_upper_bound: u64,
+    /// Not counted: their DPUs are not known.
+    pub sessions_unknown_dpu: u64,
+    /// Not counted: DPUs known, but neither their end nor their timeout.
+    pub sessions_unknown_duration: u64,
+}
+
+impl DpuHours {
+    fn over<'c>(costs: impl IntoIterator<Item = &'c Cost>) -> DpuHours {
+        let mut sum = DpuHours::default();
+        for cost in costs {
+            match (cost.dpus, cost.dpu_hours, cost.duration) {
+                (None, _, _) => sum.sessions_unknown_dpu += 1,
+                (Some(_), Some(dpu_hours), Duration::Measured) => {
+                    sum.measured += dpu_hours;
+                    sum.sessions_measured += 1;
+                }
+                (Some(_), Some(dpu_hours), Duration::UpperBound) => {
+                    sum.upper_bound += dpu_hours;
+                    sum.sessions_upper_bound += 1;
+                }
+                (Some(_), _, _) => sum.sessions_unknown_duration += 1,
+            }
+        }
+        sum.total = sum.measured + sum.upper_bound;
+        sum
+    }
+
+    /// The total counts a timeout for at least one session.
+    pub fn is_upper_bound(&self) -> bool {
+        self.sessions_upper_bound > 0
+    }
+}
+
+/// Decisions of a set of verdicts.
+struct Outcomes {
+    violations: u64,
+    exempt: u64,
+    compliant: u64,
+    by_rule: BTreeMap<String, u64>,
+    by_override: BTreeMap<String, u64>,
+}
+
+impl Outcomes {
+    fn of<'j>(judgements: impl Iterator<Item = &'j Judgement>) -> Outcomes {
+        let mut outcomes = Outcomes {
+            violations: 0,
+            exempt: 0,
+            compliant: 0,
+            by_rule: BTreeMap::new(),
+            by_override: BTreeMap::new(),
+        };
+        for judgement in judgements {
+            match judgement.decision {
+                policy::Decision::Violation => outcomes.violations += 1,
+                policy::Decision::Exempt => outcomes.exempt += 1,
+                policy::Decision::Compliant => outcomes.compliant += 1,
+                policy::Decision::Ignored => {}
+            }
+            if judgement.stops() {
+                for rule in &judgement.rules {
+                    *outcomes.by_rule.entry(rule.clone()).or_default() += 1;
+                }
+                let limits = judgement.override_name.as_deref().unwrap_or(NO_OVERRIDE);
+                *outcomes.by_override.entry(limits.to_string()).or_default() += 1;
+            }
+        }
+        outcomes
+    }
+}
+
+fn counts<'a>(keys: impl Iterator<Item = &'a str>) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for key in keys {
+        *counts.entry(key.to_string()).or_default() += 1;
+    }
+    counts
+}
+
+/// One session, for the lists.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionRow {
+    pub session_id: String,
+    /// `eventTime` of its `CreateSession`.
+    pub created: Option<String>,
+    pub principal: Option<String>,
+    pub rules: Vec<String>,
+    #[serde(rename = "override")]
+    pub override_name: Option<String>,
+    pub cost: Cost,
+}
+
+impl SessionRow {
+    fn of(session: &JudgedSession, judgement: &Judgement, cost: &Cost) -> SessionRow {
+        SessionRow {
+            session_id: session.session_id.clone(),
+            created: session.event_time.clone(),
+            principal: session.principal.clone(),
+            rules: judgement.rules.clone(),
+            override_name: judgement.override_name.clone(),
+            cost: cost.clone(),
+        }
+    }
+}
+
+/// How a session's fate differs between the baseline and the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// Stopped under the policy, not under the baseline.
+    NewlyViolating,
+    /// Stopped under the baseline, not under the policy.
+    NoLongerViolating,
+    /// Stopped under both, for other rules.
+    OtherRules,
+}
+
+impl ChangeKind {
+    /// For people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::NewlyViolating => "newly stopped",
+            ChangeKind::NoLongerViolating => "no longer stopped",
+            ChangeKind::OtherRules => "stopped for other rules",
+        }
+    }
+}
+
+/// One session whose fate changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub session_id: String,
+    pub change: ChangeKind,
+    pub created: Option<String>,
+    pub principal: Option<String>,
+    pub before: Judgement,
+    pub after: Judgement,
+    pub cost: Cost,
+}
+
+/// The policy against the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub baseline_violations: u64,
+    pub baseline_exempt: u64,
+    pub baseline_by_rule: BTreeMap<String, u64>,
+    /// Of the sessions the baseline stops.
+    pub baseline_dpu_hours: DpuHours,
+    /// Session ids, in creation order.
+    pub newly_violating: Vec<String>,
+    pub no_longer_violating: Vec<String>,
+    pub other_rules: Vec<String>,
+    /// Of the newly stopped sessions.
+    pub newly_violating_dpu_hours: DpuHours,
+    /// Every changed session, in creation order.
+    pub changes: Vec<Change>,
+}
+
+impl Comparison {
+    fn of(sessions: &[JudgedSession], costs: &[Cost]) -> Comparison {
+        let baseline = Outcomes::of(sessions.iter().filter_map(|s| s.under_baseline.as_ref()));
+        let mut changes = Vec::new();
+        let mut baseline_costs = Vec::new();
+        for (session, cost) in sessions.iter().zip(costs) {
+            let Some(before) = &session.under_baseline else {
+                continue;
+            };
+            let after = &session.under_policy;
+            if before.stops() {
+                baseline_costs.push(cost);
+            }
+            let change = match (before.stops(), after.stops()) {
+                (false, true) => ChangeKind::NewlyViolating,
+                (true, false) => ChangeKind::NoLongerViolating,
+                (true, true) if before.rules != after.rules => ChangeKind::OtherRules,
+                _ => continue,
+            };
+            changes.push(Change {
+                session_id: session.session_id.clone(),
+                change,
+                created: session.event_time.clone(),
+                principal: session.principal.clone(),
+                before: before.clone(),
+                after: after.clone(),
+                cost: cost.clone(),
+            });
+        }
+        let ids = |kind: ChangeKind| -> Vec<String> {
+            changes
+                .iter()
+                .filter(|c| c.change == kind)
+                .map(|c| c.session_id.clone())
+                .collect()
+        };
+        Comparison {
+            baseline_violations: baseline.violations,
+            baseline_exempt: baseline.exempt,
+            baseline_by_rule: baseline.by_rule,
+            baseline_dpu_hours: DpuHours::over(baseline_costs),
+            newly_violating: ids(ChangeKind::NewlyViolating),
+            no_longer_violating: ids(ChangeKind::NoLongerViolating),
+            other_rules: ids(ChangeKind::OtherRules),
+            newly_violating_dpu_hours: DpuHours::over(
+                changes
+                    .iter()
+                    .filter(|c| c.change == ChangeKind::NewlyViolating)
+                    .map(|c| &c.cost),
+            ),
+            changes,
+        }
+    }
+}
+
+/// Everything a backtest found. `Serialize` is `--format json`; `render` has the others.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub policy: String,
+    /// What the policy does with each session out of bounds: `stop`, `delete`, or `notify`
+    /// (audit mode). The counts below say "stopped" for it in every mode.
+    pub action: policy::Action,
+    /// What was read (`--trail` paths).
+    pub history: String,
+    pub baseline: Option<String>,
+    /// Files (units) read, damaged ones included.
+    pub files: u64,
+    /// Every record read, Glue's or not.
+    pub records: u64,
+    pub unreadable_records: u64,
+    /// `CreateSession` records that created no session (failed calls).
+    pub create_session_not_judged: u64,
+    /// Sessions judged: successful `CreateSession` records, each counted once.
+    pub sessions: u64,
+    /// `CreateSession` records read more than once (overlapping files), counted once.
+    pub duplicate_sessions: u64,
+    /// Sessions the policy stops (decision `violation`).
+    pub violations: u64,
+    pub exempt: u64,
+    pub compliant: u64,
+    /// Stopped sessions breaking each rule (a session may break several).
+    pub by_rule: BTreeMap<String, u64>,
+    /// Stopped sessions by the override whose limits applied.
+    pub by_override: BTreeMap<String, u64>,
+    /// Stopped sessions by creator.
+    pub by_principal: BTreeMap<String, u64>,
+    pub price_per_dpu_hour: f64,
+    /// Of the stopped sessions.
+    pub dpu_hours: DpuHours,
+    /// `dpu_hours.total` × the price: an upper bound when `dpu_hours.upper_bound` > 0.
+    pub cost_usd: f64,
+    /// The stopped sessions, in creation order.
+    pub violating: Vec<SessionRow>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+    pub damaged: Vec<Damaged>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::observe::Capacity;
+    use super::super::time::parse_rfc3339;
+    use super::*;
+    use policy::Decision;
+
+    fn judgement(decision: Decision, rules: &[&str]) -> Judgement {
+        Judgement {
+            decision,
+            rules: rules.iter().map(|r| r.to_string()).collect(),
+            override_name: None,
+        }
+    }
+
+    fn session(
+        id: &str,
+        at: &str,
+        workers: f64,
+        policy: Judgement,
+        baseline: Judgement,
+    ) -> JudgedSession {
+        JudgedSession {
+            session_id: id.to_string(),
+            event_id: Some(format!("e-{id}-{at}")),
+            event_time: Some(at.to_string()),
+            created_at: parse_rfc3339(at),
+            principal: Some("arn:aws:iam::1:user/bob".to_string()),
+            under_policy: policy,
+            under_baseline: Some(baseline),
+            capacity: Capacity {
+                dpus: Ok(workers),
+                timeout_minutes: Ok(120),
+            },
+        }
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            policy: "p.yaml".into(),
+            action: policy::Action::Stop,
+            history: "trail".into(),
+            baseline: Some("HEAD:p.yaml".into()),
+            price_per_dpu_hour: 0.5,
+        }
+    }
+
+    fn end(id: &str, at: &str) -> SessionEnd {
+        SessionEnd {
+            session_id: id.to_string(),
+            at: parse_rfc3339(at).unwrap(),
+        }
+    }
+
+    #[test]
+    fn costs_use_the_real_end_else_the_timeout() {
+        let stop = || judgement(Decision::Violation, &["max_workers"]);
+        let fine = || judgement(Decision::Compliant, &[]);
+        let mut harvest = Harvest::of("a");
+        harvest.records = 10;
+        harvest.sessions = vec![
+            // Ends 30 minutes later: measured.
+            session("a", "2026-11-29T09:00:00Z", 10.0, stop(), fine()),
+            // No end: 120 minutes, the upper bound.
+            session("b", "2026-11-29T09:00:00Z", 4.0, stop(), stop()),
+            // Ended 5 hours later: no longer than its timeout.
+            session("c", "2026-11-29T09:00:00Z", 1.0, stop(), fine()),
+            session("d", "2026-11-29T09:00:00Z", 1.0, fine(), stop()),
+        ];
+        harvest.ends = vec![
+            end("a", "2026-11-29T08:00:00Z"),
+            end("a", "2026-11-29T09:30:00Z"),
+            end("a", "2026-11-29T11:00:00Z"),
+            end("c", "2026-11-29T14:00:00Z"),
+        ];
+        let mut tally = Tally::default();
+        tally.add(harvest);
+        let report = tally.report(&settings());
+        assert_eq!(
+            (report.sessions, report.violations, report.compliant),
+            (4, 3, 1)
+        );
+        let hours = &report.dpu_hours;
+        assert_eq!(hours.measured, 10.0 * 0.5 + 1.0 * 2.0);
+        assert_eq!(hours.upper_bound, 4.0 * 2.0);
+        assert_eq!(
+            (hours.sessions_measured, hours.sessions_upper_bound),
+            (2, 1)
+        );
+        assert!(hours.is_upper_bound());
+        assert_eq!(report.cost_usd, hours.total * 0.5);
+        let comparison = report.comparison.unwrap();
+        assert_eq!(comparison.newly_violating, ["a", "c"]);
+        assert_eq!(comparison.no_longer_violating, ["d"]);
+        assert_eq!(comparison.baseline_violations, 2);
+        assert_eq!(comparison.newly_violating_dpu_hours.total, 7.0);
+    }
+
+    #[test]
+    fn a_record_read_twice_counts_once_and_damage_is_kept() {
+        let stop = || judgement(Decision::Violation, &["max_workers"]);
+        let mut first = Harvest::of("b.json");
+        first.sessions = vec![session("a", "2026-11-29T09:00:00Z", 1.0, stop(), stop())];
+        let mut second = Harvest::of("a.json");
+        second.sessions = first.sessions.clone();
+        second.damage = Some("the gzip stream is damaged after 3 bytes: x".into());
+        let mut tally = Tally::default();
+        tally.add(first);
+        let mut other = Tally::default();
+        other.add(second);
+        let report = tally.merge(other).report(&settings());
+        assert_eq!(
+            (report.files, report.sessions, report.duplicate_sessions),
+            (2, 1, 1)
+        );
+        assert_eq!(report.damaged[0].file, "a.json");
+        assert_eq!(report.by_principal["arn:aws:iam::1:user/bob"], 1);
+        assert_eq!(report.by_override[NO_OVERRIDE], 1);
+        let changes = report.comparison.unwrap();
+        assert!(changes.changes.is_empty());
+    }
+
+    #[test]
+    fn other_rules_are_a_change_and_unknown_dpus_are_counted_apart() {
+        let mut s = session(
+            "a",
+            "2026-11-29T09:00:00Z",
+            1.0,
+            judgement(Decision::Violation, &["max_dpu"]),
+            judgement(Decision::Violation, &["max_workers"]),
+        );
+        s.capacity.dpus = Err("worker type \"Q.9X\" has no known DPU figure".into());
+        let mut harvest = Harvest::of("a");
+        harvest.sessions = vec![s];
+        let mut tally = Tally::default();
+        tally.add(harvest);
+        let report = tally.report(&settings());
+        assert_eq!(report.dpu_hours.sessions_unknown_dpu, 1);
+        assert_eq!(report.dpu_hours.total, 0.0);
+        assert!(
+            report.violating[0]
+                .cost
+                .unknown
+                .as_deref()
+                .unwrap()
+                .contains("Q.9X")
+        );
+        let comparison = report.comparison.unwrap();
+        assert_eq!(comparison.other_rules, ["a"]);
+        assert_eq!(comparison.changes[0].change, ChangeKind::OtherRules);
+    }
+}

@@ -1,0 +1,510 @@
+//! A [`Report`] for people: plain text for a terminal, Markdown for a pull-request comment (a
+//! summary table, the rules, then at most [`MAX_ROWS`] sessions with a count of the rest).
+//! Pure: the report in, a string out. Names from the records are shown as code, so nothing a
+//! session's creator chose can change the comment's markup.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::report::{Change, Cost, DpuHours, Duration, Report, SessionRow};
+
+/// Most sessions listed; the rest are counted ("and N more").
+pub const MAX_ROWS: usize = 50;
+/// Most principals listed.
+const TOP_PRINCIPALS: usize = 10;
+/// Most damaged files listed in Markdown.
+const MAX_DAMAGED: usize = 20;
+
+/// `1234567` as `1,234,567`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// `1234.56` as `1,234.6` (`places` decimals).
+fn decimal(value: f64, places: usize) -> String {
+    let text = format!("{:.places$}", value.abs());
+    let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+    let sign = if value < 0.0 { "-" } else { "" };
+    let whole = grouped(whole.parse().unwrap_or(0));
+    if fraction.is_empty() {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{fraction}")
+    }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", grouped(n), if n == 1 { one } else { many })
+}
+
+/// The DPU-hours and their cost, saying when it is an upper bound.
+fn at_stake(hours: &DpuHours, price: f64) -> String {
+    let bound = if hours.is_upper_bound() {
+        "at most "
+    } else {
+        ""
+    };
+    format!(
+        "{bound}{} DPU-hours, {bound}{} USD",
+        decimal(hours.total, 1),
+        decimal(hours.total * price, 2)
+    )
+}
+
+/// What the figure leaves out or bounds, or nothing.
+fn stake_notes(hours: &DpuHours) -> Vec<String> {
+    let mut notes = Vec::new();
+    if hours.sessions_measured > 0 {
+        notes.push(format!(
+            "{} measured from CreateSession to StopSession/DeleteSession: {} DPU-hours",
+            plural(hours.sessions_measured, "session", "sessions"),
+            decimal(hours.measured, 1)
+        ));
+    }
+    if hours.sessions_upper_bound > 0 {
+        notes.push(format!(
+            "{} without an end in the history, each counted for its whole timeout (an upper bound): \
+             {} DPU-hours",
+            plural(hours.sessions_upper_bound, "session", "sessions"),
+            decimal(hours.upper_bound, 1)
+        ));
+    }
+    if hours.sessions_unknown_dpu > 0 {
+        notes.push(format!(
+            "{} not counted: DPUs unknown",
+            plural(hours.sessions_unknown_dpu, "session", "sessions")
+        ));
+    }
+    if hours.sessions_unknown_duration > 0 {
+        notes.push(format!(
+            "{} not counted: no end in the history and timeout unknown",
+            plural(hours.sessions_unknown_duration, "session", "sessions")
+        ));
+    }
+    notes
+}
+
+fn cost_cell(cost: &Cost) -> String {
+    match (cost.dpu_hours, cost.duration) {
+        (Some(dpu_hours), Duration::Measured) => decimal(dpu_hours, 1),
+        (Some(dpu_hours), _) => format!("≤ {}", decimal(dpu_hours, 1)),
+        (None, _) if cost.dpus.is_none() => "DPUs unknown".to_string(),
+        (None, _) => "unknown".to_string(),
+    }
+}
+
+fn rules(rules: &[String]) -> String {
+    if rules.is_empty() {
+        "–".to_string()
+    } else {
+        rules.join(", ")
+    }
+}
+
+fn top_principals(by_principal: &BTreeMap<String, u64>) -> Vec<(&str, u64)> {
+    let mut top: Vec<(&str, u64)> = by_principal.iter().map(|(p, n)| (p.as_str(), *n)).collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    top.truncate(TOP_PRINCIPALS);
+    top
+}
+
+/// For a terminal.
+/// What the policy does to a session out of bounds, as a participle: the text says
+/// "notified" (audit mode), "stopped and deleted" or "stopped" accordingly.
+fn acted(report: &Report) -> &'static str {
+    match report.action {
+        policy::Action::Notify => "notified",
+        policy::Action::Delete => "stopped and deleted",
+        _ => "stopped",
+    }
+}
+
+pub fn text(report: &Report) -> String {
+    let mut out = String::new();
+    let acted = acted(report);
+    let price = report.price_per_dpu_hour;
+    let _ = writeln!(out, "backtest of {} over {}", report.policy, report.history);
+    if let Some(baseline) = &report.baseline {
+        let _ = writeln!(out, "baseline:   {baseline}");
+    }
+    let _ = writeln!(
+        out,
+        "read:       {}, {}",
+        plural(report.files, "file", "files"),
+        plural(report.records, "record", "records")
+    );
+    let _ = writeln!(
+        out,
+        "sessions:   {} judged (successful CreateSession records)",
+        grouped(report.sessions)
+    );
+    let baseline = report.comparison.as_ref();
+    let _ = writeln!(
+        out,
+        "{:<11} {}{}",
+        format!("{acted}:"),
+        grouped(report.violations),
+        baseline.map_or(String::new(), |c| format!(
+            " (baseline: {})",
+            grouped(c.baseline_violations)
+        ))
+    );
+    let _ = writeln!(out, "exempt:     {}", grouped(report.exempt));
+    let _ = writeln!(out, "compliant:  {}", grouped(report.compliant));
+    let _ = writeln!(
+        out,
+        "at stake:   {} at {price} USD per DPU-hour",
+        at_stake(&report.dpu_hours, price)
+    );
+    for note in stake_notes(&report.dpu_hours) {
+        let _ = writeln!(out, "  {note}");
+    }
+    if !report.by_rule.is_empty() {
+        let _ = writeln!(out, "\n{acted} sessions by rule:");
+        for (rule, n) in &report.by_rule {
+            let _ = writeln!(out, "  {rule:<26} {:>10}", grouped(*n));
+        }
+        let _ = writeln!(out, "by limits applied:");
+        for (limits, n) in &report.by_override {
+            let _ = writeln!(out, "  {limits:<26} {:>10}", grouped(*n));
+        }
+        let _ = writeln!(
+            out,
+            "by principal (top {} of {}):",
+            TOP_PRINCIPALS.min(report.by_principal.len()),
+            report.by_principal.len()
+        );
+        for (principal, n) in top_principals(&report.by_principal) {
+            let _ = writeln!(out, "  {:>10}  {principal}", grouped(n));
+        }
+    }
+    match &report.comparison {
+        Some(comparison) => {
+            let _ = writeln!(
+                out,
+                "\nagainst the baseline: {} newly {acted}, {} no longer {acted}, {} {acted} for \
+                 other rules",
+                grouped(comparison.newly_violating.len() as u64),
+                grouped(comparison.no_longer_violating.len() as u64),
+                grouped(comparison.other_rules.len() as u64)
+            );
+            if !comparison.newly_violating.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  newly at stake: {}",
+                    at_stake(&comparison.newly_violating_dpu_hours, price)
+                );
+            }
+            for change in comparison.changes.iter().take(MAX_ROWS) {
+                let _ = writeln!(
+                    out,
+                    "  {:<24} {}  [{}] -> [{}]  {} DPU-hours",
+                    change.change.as_str(),
+                    policy::quoted(&change.session_id),
+                    rules(&change.before.rules),
+                    rules(&change.after.rules),
+                    cost_cell(&change.cost)
+                );
+            }
+            more_line(&mut out, comparison.changes.len(), "  ");
+        }
+        None if !report.violating.is_empty() => {
+            let _ = writeln!(out, "\n{acted} sessions:");
+            for row in report.violating.iter().take(MAX_ROWS) {
+                let _ = writeln!(
+                    out,
+                    "  {}  {}  [{}]  {} DPU-hours",
+                    policy::quoted(&row.session_id),
+                    row.principal.as_deref().unwrap_or("-"),
+                    rules(&row.rules),
+                    cost_cell(&row.cost)
+                );
+            }
+            more_line(&mut out, report.violating.len(), "  ");
+        }
+        None => {}
+    }
+    if !report.damaged.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} could not be read to the end (the records before the damage are counted):",
+            plural(report.damaged.len() as u64, "file", "files")
+        );
+        for damaged in &report.damaged {
+            let _ = writeln!(out, "  {}: {}", damaged.file, damaged.reason);
+        }
+    }
+    out
+}
+
+fn more_line(out: &mut String, total: usize, indent: &str) {
+    if total > MAX_ROWS {
+        let _ = writeln!(
+            out,
+            "{indent}and {} more (--format json lists them all)",
+            grouped((total - MAX_ROWS) as u64)
+        );
+    }
+}
+
+/// `text` as an inline code span that no content can break out of (CommonMark: a fence longer
+/// than any run of backticks inside), with `|` escaped for GFM tables and line breaks flattened.
+fn code(text: &str) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let longest_run = flat.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest_run + 1);
+    let pad = if flat.starts_with('`') || flat.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{}{pad}{fence}", flat.replace('|', "\\|"))
+}
+
+/// For a pull-request comment.
+pub fn markdown(report: &Report) -> String {
+    let mut out = String::new();
+    let acted = acted(report);
+    let price = report.price_per_dpu_hour;
+    let comparison = report.comparison.as_ref();
+    let _ = writeln!(out, "### Backtest of {}\n", code(&report.policy));
+    let _ = writeln!(
+        out,
+        "{} read from {}: {} judged (successful `CreateSession` records).{}\n",
+        plural(report.records, "record", "records"),
+        code(&report.history),
+        plural(report.sessions, "session", "sessions"),
+        report
+            .baseline
+            .as_ref()
+            .map_or(String::new(), |b| format!(" Baseline: {}.", code(b)))
+    );
+    match comparison {
+        Some(c) => {
+            let _ = writeln!(out, "| | this policy | baseline |\n|---|---:|---:|");
+            let _ = writeln!(
+                out,
+                "| would be {acted} | {} | {} |",
+                grouped(report.violations),
+                grouped(c.baseline_violations)
+            );
+            let _ = writeln!(
+                out,
+                "| exempt (reported, never stopped) | {} | {} |",
+                grouped(report.exempt),
+                grouped(c.baseline_exempt)
+            );
+            let _ = writeln!(
+                out,
+                "| at stake ({price} USD per DPU-hour) | {} | {} |",
+                at_stake(&report.dpu_hours, price),
+                at_stake(&c.baseline_dpu_hours, price)
+            );
+            let _ = writeln!(
+                out,
+                "| newly {acted} / no longer {acted} / other rules | {} / {} / {} | |",
+                grouped(c.newly_violating.len() as u64),
+                grouped(c.no_longer_violating.len() as u64),
+                grouped(c.other_rules.len() as u64)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "| | this policy |\n|---|---:|");
+            let _ = writeln!(out, "| would be {acted} | {} |", grouped(report.violations));
+            let _ = writeln!(
+                out,
+                "| exempt (reported, never stopped) | {} |",
+                grouped(report.exempt)
+            );
+            let _ = writeln!(out, "| compliant | {} |", grouped(report.compliant));
+            let _ = writeln!(
+                out,
+                "| at stake ({price} USD per DPU-hour) | {} |",
+                at_stake(&report.dpu_hours, price)
+            );
+        }
+    }
+    let notes = stake_notes(&report.dpu_hours);
+    if !notes.is_empty() {
+        let _ = writeln!(out);
+        for note in notes {
+            let _ = writeln!(out, "- {note}");
+        }
+    }
+    if !report.by_rule.is_empty() || comparison.is_some_and(|c| !c.baseline_by_rule.is_empty()) {
+        let _ = writeln!(out);
+        match comparison {
+            Some(c) => {
+                let _ = writeln!(
+                    out,
+                    "| rule | {acted} sessions | baseline |\n|---|---:|---:|"
+                );
+                let mut all: Vec<&String> = report
+                    .by_rule
+                    .keys()
+                    .chain(c.baseline_by_rule.keys())
+                    .collect();
+                all.sort();
+                all.dedup();
+                for rule in all {
+                    let count = |map: &BTreeMap<String, u64>| grouped(*map.get(rule).unwrap_or(&0));
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} |",
+                        code(rule),
+                        count(&report.by_rule),
+                        count(&c.baseline_by_rule)
+                    );
+                }
+            }
+            None => {
+                let _ = writeln!(out, "| rule | {acted} sessions |\n|---|---:|");
+                for (rule, n) in &report.by_rule {
+                    let _ = writeln!(out, "| {} | {} |", code(rule), grouped(*n));
+                }
+            }
+        }
+    }
+    if !report.by_principal.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| principal (top {} of {}) | {acted} sessions |\n|---|---:|",
+            TOP_PRINCIPALS.min(report.by_principal.len()),
+            report.by_principal.len()
+        );
+        for (principal, n) in top_principals(&report.by_principal) {
+            let _ = writeln!(out, "| {} | {} |", code(principal), grouped(n));
+        }
+    }
+    match comparison {
+        Some(c) if !c.changes.is_empty() => {
+            let _ = writeln!(
+                out,
+                "\n#### Changed sessions ({})\n",
+                grouped(c.changes.len() as u64)
+            );
+            let _ = writeln!(
+                out,
+                "| session | created | principal | change | baseline rules | policy rules | DPU-hours |\n\
+                 |---|---|---|---|---|---|---:|"
+            );
+            for change in c.changes.iter().take(MAX_ROWS) {
+                change_row(&mut out, change);
+            }
+            more_line_markdown(&mut out, c.changes.len());
+        }
+        Some(_) => {
+            let _ = writeln!(out, "\nNo session changes fate against the baseline.");
+        }
+        None if !report.violating.is_empty() => {
+            let _ = writeln!(
+                out,
+                "\n#### Sessions that would be {acted} ({})\n",
+                grouped(report.violating.len() as u64)
+            );
+            let _ = writeln!(
+                out,
+                "| session | created | principal | rules | DPU-hours |\n|---|---|---|---|---:|"
+            );
+            for row in report.violating.iter().take(MAX_ROWS) {
+                violating_row(&mut out, row);
+            }
+            more_line_markdown(&mut out, report.violating.len());
+        }
+        None => {}
+    }
+    if !report.damaged.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n**{} could not be read to the end** (the records before the damage are counted):\n",
+            plural(report.damaged.len() as u64, "file", "files")
+        );
+        for damaged in report.damaged.iter().take(MAX_DAMAGED) {
+            let _ = writeln!(out, "- {}: {}", code(&damaged.file), code(&damaged.reason));
+        }
+        if report.damaged.len() > MAX_DAMAGED {
+            let _ = writeln!(
+                out,
+                "- and {} more",
+                grouped((report.damaged.len() - MAX_DAMAGED) as u64)
+            );
+        }
+    }
+    out
+}
+
+fn optional(text: &Option<String>) -> String {
+    text.as_deref().map_or_else(|| "–".to_string(), code)
+}
+
+fn change_row(out: &mut String, change: &Change) {
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} | {} | {} |",
+        code(&change.session_id),
+        optional(&change.created),
+        optional(&change.principal),
+        change.change.as_str(),
+        rules(&change.before.rules),
+        rules(&change.after.rules),
+        cost_cell(&change.cost)
+    );
+}
+
+fn violating_row(out: &mut String, row: &SessionRow) {
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} |",
+        code(&row.session_id),
+        optional(&row.created),
+        optional(&row.principal),
+        rules(&row.rules),
+        cost_cell(&row.cost)
+    );
+}
+
+fn more_line_markdown(out: &mut String, total: usize) {
+    if total > MAX_ROWS {
+        let _ = writeln!(
+            out,
+            "\n_and {} more (`--format json` lists them all)_",
+            grouped((total - MAX_ROWS) as u64)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_people_write_them() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(decimal(1234.56, 1), "1,234.6");
+        assert_eq!(decimal(0.004, 2), "0.00");
+        assert_eq!(decimal(-1234.4, 0), "-1,234");
+    }
+
+    #[test]
+    fn names_from_records_cannot_break_the_markup() {
+        assert_eq!(code("s-1"), "`s-1`");
+        assert_eq!(code("a|b"), "`a\\|b`");
+        assert_eq!(code("x`y"), "``x`y``");
+        assert_eq!(code("`x"), "`` `x ``");
+        assert_eq!(code("a\nb"), "`a b`");
+    }
+}
