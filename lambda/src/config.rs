@@ -60,6 +60,18 @@ impl Guard {
             table: &self.settings.ledger_table,
         }
     }
+
+    /// `facts` with the defaults of their usage profile, when they name one (otherwise
+    /// unchanged): read with `GetUsageProfile`, or from the container's cache.
+    pub async fn with_profile(&self, facts: policy::SessionFacts) -> policy::SessionFacts {
+        let Some(name) = facts.profile().map(str::to_string) else {
+            return facts;
+        };
+        let lookup =
+            crate::profiles::lookup(&self.glue, &self.profiles, self.timing.profile_cache, &name)
+                .await;
+        facts.with_usage_profile(lookup)
+    }
 }
 
 /// The deploy-time contract with the CloudFormation template.

@@ -13,7 +13,6 @@ use crate::config::Guard;
 use crate::enforce;
 use crate::error::GuardError;
 use crate::metrics::Metrics;
-use crate::profiles;
 use crate::report::{Candidate, Creator, FoundBy, Invocation, SessionReport};
 use crate::session::{self, ArnScope, Status};
 use crate::sweep::{self, SweepReport};
@@ -163,7 +162,7 @@ async fn on_create_session(
         };
         let facts = match status {
             Status::Gone => facts,
-            _ => profiles::with_profile(guard, facts).await,
+            _ => guard.with_profile(facts).await,
         };
         let case = Candidate {
             facts,

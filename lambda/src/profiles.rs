@@ -5,18 +5,17 @@
 //! have supplied unchecked: never a guessed default, never a stop on a guess. Failures are not
 //! cached, so a fixed permission takes effect at once.
 //!
-//! [`Timing::profile_cache`]: crate::config::Timing::profile_cache
+//! [`Timing::profile_cache`]: ../config/struct.Timing.html#structfield.profile_cache
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_sdk_glue::operation::get_usage_profile::GetUsageProfileOutput;
-use policy::{ProfileDefaults, ProfileLookup, SessionFacts, UsageProfile};
+use policy::{ProfileDefaults, ProfileLookup, UsageProfile};
 use serde_json::{Map, Value, json};
 use tracing::{debug, warn};
 
-use crate::config::Guard;
 use crate::error::GuardError;
 
 /// Usage profiles read recently, by name.
@@ -43,21 +42,6 @@ impl ProfileCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         read.insert(name.to_string(), (Instant::now(), defaults.clone()));
     }
-}
-
-/// `facts` with the defaults of their usage profile, when they name one (otherwise unchanged).
-pub async fn with_profile(guard: &Guard, facts: SessionFacts) -> SessionFacts {
-    let Some(name) = facts.profile().map(str::to_string) else {
-        return facts;
-    };
-    let lookup = lookup(
-        &guard.glue,
-        &guard.profiles,
-        guard.timing.profile_cache,
-        &name,
-    )
-    .await;
-    facts.with_usage_profile(lookup)
 }
 
 /// The defaults of usage profile `name`: from the cache when read less than `keep_for` ago,

@@ -14,7 +14,6 @@ use crate::creator::{self, Creations};
 use crate::enforce;
 use crate::error::GuardError;
 use crate::metrics::Metrics;
-use crate::profiles;
 use crate::report::{Candidate, Creator, FoundBy, Invocation, Outcome, SessionReport};
 use crate::session::{self, Status};
 
@@ -177,7 +176,7 @@ pub async fn assess(
             Creator::Unknown,
         ),
     };
-    let mut facts = profiles::with_profile(guard, facts).await;
+    let mut facts = guard.with_profile(facts).await;
     if let Some(tags) = &tags {
         facts.tags = Fact::Given(tags.clone());
     }

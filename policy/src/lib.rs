@@ -3,6 +3,7 @@
 //! No AWS SDK, no clock, no I/O: strings and values in, results out.
 
 pub mod catalogue;
+pub mod errors;
 pub mod evaluate;
 pub mod facts;
 pub mod glob;

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::Marker;
 
-pub use crate::validate::Location;
+pub use crate::errors::Location;
 
 /// A marker's place as a 1-based line and column.
 fn at(marker: &Marker) -> Location {

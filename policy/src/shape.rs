@@ -6,8 +6,8 @@
 use serde_path_to_error::Segment;
 use serde_yaml::Value;
 
+use crate::errors::PolicyError;
 use crate::locate::LocationIndex;
-use crate::validate::PolicyError;
 
 /// The keys of a policy file, for the message about a document that is not a mapping at all.
 const POLICY_KEYS: &str = "`version`, `stack`, `enforcement`, `sweep`, `boundaries`, \

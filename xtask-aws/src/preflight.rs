@@ -601,8 +601,13 @@ pub fn topic_arns(stack: &aws_sdk_cloudformation::types::Stack) -> BTreeMap<&'st
         ("alarms", "AlarmTopicArn"),
     ]
     .into_iter()
-    .filter_map(|(topic, output)| {
-        crate::stack::output(stack, output).map(|arn| (topic, arn.to_string()))
+    .filter_map(|(topic, key)| {
+        stack
+            .outputs()
+            .iter()
+            .find(|output| output.output_key() == Some(key))
+            .and_then(|output| output.output_value())
+            .map(|arn| (topic, arn.to_string()))
     })
     .collect()
 }
