@@ -118,8 +118,17 @@ pub fn runtime_policy(policy: &Policy) -> Policy {
     runtime.network = None;
     runtime.usage_profiles = None;
     runtime.organization = None;
+    // The emails are the topic's subscriptions; what is left (the exception instructions) only
+    // when there is any, so that no reader takes an empty `notifications` for "nobody is told".
     if let Some(notifications) = &mut runtime.notifications {
         notifications.emails.clear();
+    }
+    if runtime
+        .notifications
+        .as_ref()
+        .is_some_and(|notifications| notifications.exception_instructions.is_none())
+    {
+        runtime.notifications = None;
     }
     runtime
 }

@@ -562,12 +562,16 @@ async fn scan_judges_the_running_sessions_and_changes_nothing() {
     .unwrap();
     // moto's sessions report no workers or worker type, and a MaxCapacity of 123 whatever was
     // asked for: the sweep's judgement (and so the scan's) sees 123 DPUs for each.
-    assert_eq!((report.listed, report.judged, report.would_stop), (2, 2, 2));
+    assert_eq!((report.listed, report.judged), (2, 2));
+    assert_eq!(
+        xtask::output::Outcome::answer(&report),
+        xtask::output::Answer::No
+    );
     for id in ["scan-small", "scan-big"] {
         let row = report.sessions.iter().find(|r| r.session_id == id).unwrap();
-        assert_eq!(row.decision, policy::Decision::Violation, "{id}");
-        assert_eq!(row.rules, ["max_dpu"], "{id}");
-        assert_eq!(row.would, "stop", "{id}");
+        assert_eq!(row.decision(), policy::Decision::Violation, "{id}");
+        assert_eq!(row.verdict.rules(), ["max_dpu"], "{id}");
+        assert_eq!(row.action(), policy::Action::Stop, "{id}");
         assert_eq!(row.status, "READY", "{id}");
         assert!(
             row.uncertain,
@@ -582,7 +586,12 @@ async fn scan_judges_the_running_sessions_and_changes_nothing() {
         "{:?}",
         report.warning
     );
-    assert!(report.text().contains("violation ?"), "{}", report.text());
+    let text = report.to_string();
+    assert!(text.contains("violation ?"), "{text}");
+    assert!(
+        text.contains("  - max_dpu: "),
+        "the values and limits: {text}"
+    );
     // Read only: both sessions still run.
     for id in ["scan-small", "scan-big"] {
         let session = glue.get_session().id(id).send().await.unwrap();

@@ -25,7 +25,7 @@ pub mod paths;
 pub mod template;
 pub mod tools;
 pub mod ui;
-mod verdicts;
+pub mod verdicts;
 
 /// A command's outcome beyond "it worked": `Failed` exits 1 after the command printed why.
 ///

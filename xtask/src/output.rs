@@ -89,6 +89,32 @@ pub fn sessions_answer<'a>(actions: impl IntoIterator<Item = &'a policy::Action>
     )
 }
 
+/// A table for people: each column as wide as its widest cell, two spaces before each, no
+/// trailing spaces.
+pub fn columns<R: AsRef<[String]>>(headers: &[&str], rows: &[R]) -> String {
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|i| {
+            rows.iter()
+                .map(|row| row.as_ref().get(i).map_or(0, |cell| cell.chars().count()))
+                .chain([headers[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut text = String::new();
+        for (cell, width) in cells.zip(&widths) {
+            text.push_str(&format!("  {cell:<width$}"));
+        }
+        text.trim_end().to_string() + "\n"
+    };
+    let mut out = line(&mut headers.iter().copied());
+    for row in rows {
+        out.push_str(&line(&mut row.as_ref().iter().map(String::as_str)));
+    }
+    out
+}
+
 /// The one Markdown writer for pull-request comments.
 pub mod markdown {
     /// A table: a header row, the separator, one row each. Cells are escaped.
@@ -153,6 +179,10 @@ mod tests {
             Answer::No
         );
         assert_eq!(sessions_answer(&[policy::Action::None]), Answer::Yes);
+        assert_eq!(
+            columns(&["a", "bee"], &[vec!["long".to_string(), "x".to_string()]]),
+            "  a     bee\n  long  x\n"
+        );
         assert_eq!(
             markdown::table(&["a", "b"], &[vec!["x|y".to_string(), "z\nw".to_string()]]),
             "| a | b |\n|---|---|\n| x\\|y | z<br>w |\n"

@@ -464,6 +464,8 @@ struct PolicyLine {
     key: Option<String>,
     value: Option<serde_json::Value>,
     list: Option<Vec<serde_json::Value>>,
+    /// An empty mapping, printed `{}`.
+    empty: bool,
 }
 
 /// The runtime policy as YAML lines, in the policy's own order: mappings as blocks, lists of
@@ -498,19 +500,26 @@ fn mapping_lines(map: &serde_yaml::Mapping, depth: usize, dash: Dash, out: &mut 
                 depth: if dashed { depth - 1 } else { depth },
                 dash: dashed,
                 key: key.as_str().map(str::to_string),
+                empty: value.is_none() && list.is_none(),
                 value,
                 list,
             }
         };
         match value {
             serde_yaml::Value::Mapping(inner) if !inner.is_empty() => {
-                out.push(line(None, None));
+                out.push(PolicyLine {
+                    empty: false,
+                    ..line(None, None)
+                });
                 mapping_lines(inner, depth + 1, Dash::None, out);
             }
             serde_yaml::Value::Sequence(items)
                 if !items.is_empty() && items.iter().all(serde_yaml::Value::is_mapping) =>
             {
-                out.push(line(None, None));
+                out.push(PolicyLine {
+                    empty: false,
+                    ..line(None, None)
+                });
                 for item in items {
                     if let serde_yaml::Value::Mapping(inner) = item {
                         mapping_lines(inner, depth + 2, Dash::FirstKey, out);
@@ -520,7 +529,7 @@ fn mapping_lines(map: &serde_yaml::Mapping, depth: usize, dash: Dash, out: &mut 
             serde_yaml::Value::Sequence(items) => {
                 out.push(line(None, Some(items.iter().map(scalar).collect())))
             }
-            serde_yaml::Value::Mapping(_) => out.push(line(None, Some(Vec::new()))),
+            serde_yaml::Value::Mapping(_) => out.push(line(None, None)),
             other => out.push(line(Some(scalar(other)), None)),
         }
     }

@@ -163,17 +163,33 @@ pub fn describe(verdict: &Verdict) -> String {
     if let Some(reason) = &verdict.reason {
         let _ = writeln!(out, "reason:    {reason}");
     }
-    for violation in &verdict.violations {
-        let _ = writeln!(out, "  - {}: {}", violation.rule, violation.message);
-    }
-    for note in &verdict.defaults_applied {
-        let _ = writeln!(out, "  default: {note}");
-    }
-    for note in &verdict.unchecked {
-        let _ = writeln!(out, "  not checked: {note}");
-    }
-    for note in &verdict.notes {
-        let _ = writeln!(out, "  note: {note}");
+    for line in findings(verdict) {
+        let _ = writeln!(out, "  {line}");
     }
     out
+}
+
+/// What a verdict found besides its decision, a line each, as `describe` and `scan` print them:
+/// every violation with its value and limit, the defaults applied, what could not be checked and
+/// the notes.
+pub fn findings(verdict: &Verdict) -> Vec<String> {
+    let violations = verdict
+        .violations
+        .iter()
+        .map(|violation| format!("- {}: {}", violation.rule, violation.message));
+    violations
+        .chain(
+            verdict
+                .defaults_applied
+                .iter()
+                .map(|note| format!("default: {note}")),
+        )
+        .chain(
+            verdict
+                .unchecked
+                .iter()
+                .map(|note| format!("not checked: {note}")),
+        )
+        .chain(verdict.notes.iter().map(|note| format!("note: {note}")))
+        .collect()
 }

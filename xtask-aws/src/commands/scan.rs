@@ -7,29 +7,20 @@
 //! still judges every session, by the default boundaries with the creator unknown, warns once
 //! with the cause, and marks the rows whose verdict could change once the creator is known.
 
-use std::fmt::Write as _;
+use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use glue_session_guard_lambda::report::Invocation;
 use glue_session_guard_lambda::session::ArnScope;
 use glue_session_guard_lambda::sweep::{self, Assessed};
 use glue_session_guard_lambda::{Guard, Settings, Timing};
-use policy::Decision;
+use policy::{Action, Decision, Verdict};
 use serde::Serialize;
+use xtask::output::{self, Answer, Format, Outcome, markdown};
+use xtask::verdicts::findings;
 
 use crate::aws::{self, Aws, AwsArgs};
 use xtask::{Exit, paths};
-
-#[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
-pub enum ScanFormat {
-    /// For people, in a terminal.
-    #[default]
-    Text,
-    /// A table for a pull-request comment.
-    Markdown,
-    /// For machines.
-    Json,
-}
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct ScanCommand {
@@ -37,25 +28,34 @@ pub struct ScanCommand {
     pub aws: AwsArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
-    pub format: ScanFormat,
+    pub format: Format,
 }
 
 /// One running session and what enforcement would do to it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub session_id: String,
-    /// The creator's ARN; `None` when CloudTrail does not say.
-    pub creator: Option<String>,
+    /// `PROVISIONING` or `READY`.
     pub status: String,
-    pub decision: Decision,
-    pub rules: Vec<String>,
-    #[serde(rename = "override")]
-    pub override_name: Option<String>,
-    /// What enforcement would do now: `stop`, `delete`, `notify`, `none`, or `wait` (the sweep
-    /// would leave it until its creator is in CloudTrail).
-    pub would: String,
+    /// The sweep would leave it until its creator's record is in CloudTrail, then do the
+    /// verdict's action.
+    pub deferred: bool,
     /// The verdict could change once the creator is known (an override or exemption could apply).
     pub uncertain: bool,
+    /// The verdict, as `evaluate --format json` writes it: the decision, the action by the
+    /// policy's mode (`stop`, `delete`, `notify`, `none`), every violation with its value and
+    /// limit, what could not be checked.
+    pub verdict: Verdict,
+}
+
+impl Row {
+    pub fn decision(&self) -> Decision {
+        self.verdict.decision
+    }
+
+    pub fn action(&self) -> Action {
+        self.verdict.action
+    }
 }
 
 /// What `scan` found.
@@ -68,7 +68,6 @@ pub struct ScanReport {
     pub listed: usize,
     /// Sessions `PROVISIONING` or `READY`, judged.
     pub judged: usize,
-    pub would_stop: usize,
     pub sessions: Vec<Row>,
     /// Why the creators could not be read from CloudTrail, when they could not.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,16 +80,7 @@ impl ScanCommand {
         if let Some(warning) = &report.warning {
             eprintln!("warning: {warning}");
         }
-        match self.format {
-            ScanFormat::Text => print!("{}", report.text()),
-            ScanFormat::Markdown => print!("{}", report.markdown()),
-            ScanFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        }
-        Ok(if report.would_stop == 0 {
-            Exit::Success
-        } else {
-            Exit::Failed
-        })
+        output::emit(&report, self.format)
     }
 
     pub async fn scan(&self) -> anyhow::Result<ScanReport> {
@@ -148,10 +138,6 @@ impl ScanCommand {
             region: aws.region,
             listed: scan.listed,
             judged: sessions.len(),
-            would_stop: sessions
-                .iter()
-                .filter(|row| matches!(row.would.as_str(), "stop" | "delete"))
-                .count(),
             sessions,
             warning,
         })
@@ -189,139 +175,170 @@ enum Creators {
 /// The row of one assessed session.
 fn row(assessed: &Assessed, creators: Creators) -> Row {
     let verdict = &assessed.verdict;
-    // The sweep waits for a young session's record to reach CloudTrail; when CloudTrail cannot
-    // be read at all, the row says what the defaults would do, marked uncertain instead.
-    let would = if assessed.deferred && creators == Creators::Read {
-        "wait".to_string()
-    } else {
-        verdict.action.as_str().to_string()
-    };
     Row {
         session_id: assessed.case.facts.session_id.clone(),
-        creator: verdict.principal.clone(),
         status: assessed.case.status.as_str().to_string(),
-        decision: verdict.decision,
-        rules: verdict.rules().into_iter().map(str::to_string).collect(),
-        override_name: verdict.override_name.clone(),
-        would,
+        // The sweep waits for a young session's record to reach CloudTrail; when CloudTrail
+        // cannot be read at all, the row says what the defaults would do, marked uncertain.
+        deferred: assessed.deferred && creators == Creators::Read,
         uncertain: creators == Creators::UnreadAndTheyMatter && verdict.principal.is_none(),
+        verdict: verdict.clone(),
     }
 }
+
+const HEADERS: [&str; 6] = [
+    "session", "creator", "status", "decision", "action", "rules",
+];
 
 impl ScanReport {
     fn summary(&self) -> String {
         let count = |decision: Decision| {
             self.sessions
                 .iter()
-                .filter(|row| row.decision == decision)
+                .filter(|row| row.decision() == decision)
                 .count()
         };
+        let actions: Vec<String> = [Action::Stop, Action::Delete, Action::Notify]
+            .into_iter()
+            .filter_map(|action| {
+                let n = self
+                    .sessions
+                    .iter()
+                    .filter(|row| row.action() == action)
+                    .count();
+                (n > 0).then(|| format!("{n} {}", action.as_str()))
+            })
+            .collect();
         format!(
-            "{} session{} listed, {} running judged: {} would be stopped, {} out of bounds \
-             (any action), {} exempt, {} compliant",
+            "{} session{} listed, {} running judged: {} out of bounds{}, {} exempt, {} compliant",
             self.listed,
             if self.listed == 1 { "" } else { "s" },
             self.judged,
-            self.would_stop,
             count(Decision::Violation),
+            if actions.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", actions.join(", "))
+            },
             count(Decision::Exempt),
             count(Decision::Compliant)
         )
     }
 
-    /// The table for people, columns aligned.
-    pub fn text(&self) -> String {
-        let mut out = format!(
-            "scan of the sessions running in account {}, {} under the policy of stack {}:\n",
+    fn heading(&self) -> String {
+        format!(
+            "the sessions running in account {}, {}, under the policy of stack {}",
             self.account, self.region, self.stack
-        );
-        let cells: Vec<[String; 6]> = self.sessions.iter().map(cells).collect();
-        let header = ["session", "creator", "status", "decision", "would", "rules"];
-        let widths: Vec<usize> = (0..6)
-            .map(|i| {
+        )
+    }
+}
+
+impl fmt::Display for ScanReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}:", self.heading())?;
+        let rows: Vec<[String; 6]> = self.sessions.iter().map(cells).collect();
+        f.write_str(&output::columns(&HEADERS, &rows))?;
+        for row in &self.sessions {
+            let lines = findings(&row.verdict);
+            if !lines.is_empty() {
+                writeln!(f, "{}:", row.session_id)?;
+                for line in lines {
+                    writeln!(f, "  {line}")?;
+                }
+            }
+        }
+        if self.sessions.iter().any(|row| row.uncertain) {
+            writeln!(
+                f,
+                "?: the creator is unknown, and an override or exemption could apply once it is"
+            )?;
+        }
+        writeln!(f, "{}", self.summary())
+    }
+}
+
+impl Outcome for ScanReport {
+    fn markdown(&self) -> String {
+        let mut out = markdown::heading(3, &self.heading());
+        out.push_str(&format!("\n{}\n\n", self.summary()));
+        let rows: Vec<Vec<String>> = self
+            .sessions
+            .iter()
+            .map(|row| {
+                let mut cells = cells(row).to_vec();
+                cells[0] = format!("`{}`", cells[0]);
+                cells.push(findings(&row.verdict).join("\n"));
                 cells
-                    .iter()
-                    .map(|row| row[i].chars().count())
-                    .chain([header[i].len()])
-                    .max()
-                    .unwrap_or(0)
             })
             .collect();
-        let line = |values: [&str; 6]| {
-            let mut text = String::new();
-            for (value, width) in values.iter().zip(&widths) {
-                let _ = write!(text, "  {value:<width$}");
-            }
-            text.trim_end().to_string() + "\n"
-        };
-        out.push_str(&line(header));
-        for row in &cells {
-            out.push_str(&line([
-                &row[0], &row[1], &row[2], &row[3], &row[4], &row[5],
-            ]));
+        let mut headers = HEADERS.to_vec();
+        headers.push("findings");
+        out.push_str(&markdown::table(&headers, &rows));
+        if let Some(warning) = &self.warning {
+            out.push_str(&format!("\n> {warning}\n"));
         }
-        out.push_str(&self.summary());
-        out.push('\n');
         out
     }
 
-    /// The table for a pull-request comment.
-    pub fn markdown(&self) -> String {
-        let mut out = format!(
-            "### Sessions running in account {}, {}\n\n{}\n\n| session | creator | status | decision | would | rules |\n|---|---|---|---|---|---|\n",
-            self.account,
-            self.region,
-            self.summary()
-        );
-        for row in self.sessions.iter().map(cells) {
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} | {} | {} |",
-                row[0], row[1], row[2], row[3], row[4], row[5]
-            );
-        }
-        if let Some(warning) = &self.warning {
-            let _ = writeln!(out, "\n> {warning}");
-        }
-        out
+    /// No when any session would be stopped, deleted or notified (the one exit rule).
+    fn answer(&self) -> Answer {
+        output::sessions_answer(self.sessions.iter().map(|row| &row.verdict.action))
     }
 }
 
 fn cells(row: &Row) -> [String; 6] {
+    let verdict = &row.verdict;
     [
         row.session_id.clone(),
-        row.creator.clone().unwrap_or_else(|| "unknown".into()),
+        verdict
+            .principal
+            .clone()
+            .unwrap_or_else(|| "unknown".into()),
         row.status.clone(),
         format!(
             "{}{}",
-            row.decision.as_str(),
+            verdict.decision.as_str(),
             if row.uncertain { " ?" } else { "" }
         ),
-        row.would.clone(),
-        row.rules.join(", "),
+        if row.deferred {
+            format!("wait, then {}", verdict.action.as_str())
+        } else {
+            verdict.action.as_str().to_string()
+        },
+        verdict.rules().join(", "),
     ]
 }
 
 #[cfg(test)]
 mod tests {
-    use policy::Action;
+    use serde_json::json;
 
     use super::*;
 
-    fn report() -> ScanReport {
-        let row = |id: &str, decision: Decision, would: &str, uncertain: bool| Row {
-            session_id: id.into(),
-            creator: None,
-            status: "READY".into(),
-            decision,
-            rules: if decision == Decision::Compliant {
-                vec![]
-            } else {
-                vec!["max_workers".into()]
-            },
-            override_name: None,
-            would: would.into(),
-            uncertain,
+    /// Two sessions judged by a real policy (audit mode: out of bounds is notified, not stopped).
+    fn report(mode: &str) -> ScanReport {
+        let policy = policy::load_policy(
+            "scan.yaml",
+            format!(
+                "version: 1\nstack: {{name: gsg}}\nenforcement: {{mode: {mode}, action: stop}}\n\
+                 boundaries: {{max_workers: 10}}\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let row = |id: &str, workers: u32, uncertain: bool| {
+            let facts = policy::facts_from_glue_session(&json!({"Session": {
+                "Id": id, "Status": "READY", "NumberOfWorkers": workers,
+                "WorkerType": "G.1X", "Command": {"Name": "glueetl"}
+            }}))
+            .unwrap();
+            Row {
+                session_id: id.into(),
+                status: "READY".into(),
+                deferred: false,
+                uncertain,
+                verdict: policy::evaluate(&policy, &facts),
+            }
         };
         ScanReport {
             stack: "gsg".into(),
@@ -329,38 +346,62 @@ mod tests {
             region: "eu-west-1".into(),
             listed: 3,
             judged: 2,
-            would_stop: 1,
-            sessions: vec![
-                row("big", Decision::Violation, Action::Stop.as_str(), true),
-                row("small", Decision::Compliant, Action::None.as_str(), false),
-            ],
+            sessions: vec![row("big", 40, true), row("small", 2, false)],
             warning: Some("CloudTrail could not be read".into()),
         }
     }
 
     #[test]
-    fn the_table_says_what_would_happen_and_marks_what_could_change() {
-        let text = report().text();
+    fn the_table_says_what_would_happen_with_the_values_and_marks_what_could_change() {
+        let report = report("enforce");
+        let text = report.to_string();
         assert!(
-            text.contains("  big      unknown  READY   violation ?  stop   max_workers\n"),
+            text.contains("  big      unknown  READY   violation ?  stop    max_workers\n"),
             "{text}"
         );
         assert!(
             text.contains("  small    unknown  READY   compliant    none\n"),
             "{text}"
         );
+        // The values and limits `evaluate` prints for the same session, and what it could not
+        // check (moto-like sessions without a timeout).
+        assert!(text.contains("big:\n  - max_workers: "), "{text}");
+        assert!(text.contains("40") && text.contains("10"), "{text}");
         assert!(
-            text.ends_with("3 sessions listed, 2 running judged: 1 would be stopped, 1 out of bounds (any action), 0 exempt, 1 compliant\n"),
+            text.ends_with("3 sessions listed, 2 running judged: 1 out of bounds (1 stop), 0 exempt, 1 compliant\n"),
             "{text}"
         );
-        let markdown = report().markdown();
+        assert_eq!(report.answer(), Answer::No);
+        let markdown = report.markdown();
         assert!(
-            markdown.contains("| `big` | unknown | READY | violation ? | stop | max_workers |"),
+            markdown.contains(
+                "| `big` | unknown | READY | violation ? | stop | max_workers | - max_workers: "
+            ),
             "{markdown}"
         );
         assert!(
             markdown.contains("> CloudTrail could not be read"),
             "{markdown}"
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["sessions"][0]["verdict"]["action"], "stop");
+        assert_eq!(
+            json["sessions"][0]["verdict"]["violations"][0]["actual"],
+            40
+        );
+        assert_eq!(json["sessions"][0]["verdict"]["violations"][0]["limit"], 10);
+    }
+
+    #[test]
+    fn in_audit_mode_the_scan_says_notify_and_the_answer_is_still_no() {
+        let report = report("audit");
+        let text = report.to_string();
+        assert!(text.contains("violation ?  notify"), "{text}");
+        assert!(text.contains("1 out of bounds (1 notify)"), "{text}");
+        assert_eq!(
+            report.answer(),
+            Answer::No,
+            "the same exit rule as evaluate and backtest"
         );
     }
 }

@@ -2801,3 +2801,53 @@ fn the_template_takes_only_the_parameters_deploy_passes_every_time() {
         );
     }
 }
+
+/// The reviewer's copy of the policy in `Metadata` never reads "nobody is notified" for a policy
+/// with emails: the emails are the topic's subscriptions, so `notifications` shows only with what
+/// the enforcer reads of it (the exception instructions).
+#[test]
+fn the_metadata_policy_shows_notifications_only_with_what_the_enforcer_reads() {
+    let base = "version: 1\nstack: {name: gsg-meta}\nboundaries: {max_workers: 5}\n";
+    let policy_lines = |extra: &str| {
+        let policy = policy::load_policy("p.yaml", format!("{base}{extra}").as_bytes()).unwrap();
+        let doc = rendered(&policy);
+        serde_yaml::to_string(&doc["Metadata"]["GlueSessionGuard"]["Policy"]).unwrap()
+    };
+    let emails_only = policy_lines("notifications: {emails: [team@example.com]}\n");
+    assert!(!emails_only.contains("notifications"), "{emails_only}");
+    let with_instructions = policy_lines(
+        "notifications: {emails: [team@example.com], exception_instructions: Ask the platform team}\n",
+    );
+    assert!(
+        with_instructions.contains("exception_instructions: Ask the platform team"),
+        "{with_instructions}"
+    );
+    assert!(
+        !with_instructions.contains("team@example.com"),
+        "{with_instructions}"
+    );
+    let doc = rendered(
+        &policy::load_policy(
+            "p.yaml",
+            format!("{base}notifications: {{emails: [team@example.com]}}\n").as_bytes(),
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        properties(&doc, "NotificationTopic")["Subscription"][0]["Endpoint"],
+        "team@example.com",
+        "the email is the topic's subscription"
+    );
+}
+
+#[test]
+fn an_empty_mapping_in_the_metadata_policy_reads_as_one() {
+    let mut map = serde_yaml::Mapping::new();
+    map.insert(
+        "sweep".into(),
+        serde_yaml::Value::Mapping(Default::default()),
+    );
+    let mut lines = Vec::new();
+    mapping_lines(&map, 0, Dash::None, &mut lines);
+    assert!(lines[0].empty && lines[0].list.is_none(), "{lines:?}");
+}
