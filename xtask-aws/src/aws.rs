@@ -28,20 +28,56 @@ pub fn described(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// An SDK error as [`described`] says it, and, when the service's answer could not be read as an
-/// error (an emulator's plain-text error page), the first 300 characters of what it answered:
-/// the reason is often only there.
+/// error (an emulator's plain-text or HTML error page), what it answered in one line
+/// ([`answered`]): the reason is often only there.
 pub fn described_sdk<E>(error: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> String
 where
     E: std::error::Error + 'static,
 {
     let text = described(error);
     let unreadable = text.contains("unhandled error") || text.contains("error parsing");
-    match error.raw_response().and_then(|raw| raw.body().bytes()) {
-        Some(body) if unreadable && !body.is_empty() => {
-            let answered: String = String::from_utf8_lossy(body).chars().take(300).collect();
-            format!("{text} (the service answered: {})", answered.trim())
+    match error.raw_response() {
+        // The parser's complaint (`unexpected token '<'`) says nothing the answer does not.
+        Some(raw) if unreadable => {
+            let body = raw.body().bytes().unwrap_or_default();
+            format!(
+                "the answer is not an AWS error ({}): an endpoint or emulator without this API?",
+                answered(raw.status().as_u16(), body)
+            )
         }
         _ => text,
+    }
+}
+
+/// A body no AWS client could read, in one line: an HTML page by its title (or first heading),
+/// anything else by its first 200 characters with the whitespace folded; with the HTTP status.
+pub fn answered(status: u16, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let lower = text.to_ascii_lowercase();
+    let folded = |text: &str, limit: usize| -> String {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let line = words.join(" ");
+        match line.char_indices().nth(limit) {
+            Some((cut, _)) => format!("{}...", &line[..cut]),
+            None => line,
+        }
+    };
+    let between = |open: &str, close: &str| -> Option<String> {
+        let start = lower.find(open)?;
+        let start = start + lower[start..].find('>')? + 1;
+        let end = start + lower[start..].find(close)?;
+        Some(folded(&text[start..end], 120)).filter(|title| !title.is_empty())
+    };
+    if lower.trim_start().starts_with("<!doctype html") || lower.contains("<html") {
+        let title = between("<title", "</title>").or_else(|| between("<h1", "</h1>"));
+        return match title {
+            Some(title) => format!("HTTP {status}, an HTML page: {title}"),
+            None => format!("HTTP {status}, an HTML page"),
+        };
+    }
+    match folded(&text, 200) {
+        body if body.is_empty() => format!("HTTP {status}, an empty body"),
+        body => format!("HTTP {status}: {body}"),
     }
 }
 
@@ -254,6 +290,23 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 #[cfg(test)]
 mod readable_tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_answer_is_one_line_and_an_html_page_its_title() {
+        let page = b"<!DOCTYPE html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n<p>The requested URL was not found on the server.  If you entered the URL manually please check your spelling and try again.</p>\n";
+        assert_eq!(answered(404, page), "HTTP 404, an HTML page: 404 Not Found");
+        assert_eq!(
+            answered(500, b"<html><body><h1>Internal\n  Error</h1></body></html>"),
+            "HTTP 500, an HTML page: Internal Error"
+        );
+        assert_eq!(answered(400, b"  plain\n\ntext  "), "HTTP 400: plain text");
+        let long = "x ".repeat(500);
+        assert_eq!(
+            answered(400, long.as_bytes()).chars().count(),
+            "HTTP 400: ".len() + 200 + 3
+        );
+        assert_eq!(answered(502, b""), "HTTP 502, an empty body");
+    }
 
     #[test]
     fn endpoints_need_a_scheme() {

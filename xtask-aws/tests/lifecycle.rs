@@ -780,6 +780,13 @@ async fn deploy_assigns_the_named_roles_and_clean_up_removes_exactly_that() {
         3,
         "moto has no usage-profile API"
     );
+    for (profile, why) in &report.profile_notes {
+        // One line, never an emulator's raw HTML error page.
+        assert!(
+            !why.contains('<') && !why.contains('\n'),
+            "{profile}: {why}"
+        );
+    }
 
     // Redeploy: nothing to do.
     assert_eq!(
