@@ -30,11 +30,21 @@ pub fn run(binary: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
         command.stdin(Stdio::piped());
     }
     let mut child = command.spawn().expect("starting the binary");
-    if let Some(bytes) = stdin {
+    // Standard input is written on a thread of its own while the output is read: a child that
+    // answers before it has read everything would otherwise block on a full pipe, and so would we.
+    let writer = stdin.map(|bytes| {
         let mut input = child.stdin.take().expect("stdin is piped");
-        input.write_all(bytes).expect("writing stdin");
+        let bytes = bytes.to_vec();
+        std::thread::spawn(move || {
+            // A child that exits without reading it all closes the pipe: not our failure.
+            let _ = input.write_all(&bytes);
+        })
+    });
+    let output = child.wait_with_output().expect("waiting for the binary");
+    if let Some(writer) = writer {
+        writer.join().expect("the stdin writer does not panic");
     }
-    child.wait_with_output().expect("waiting for the binary")
+    output
 }
 
 /// Output bytes as text.

@@ -8,7 +8,7 @@
 //! Only what the runtime client uses is served; anything else gets 404.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -250,11 +250,21 @@ impl Reply {
     }
 }
 
+/// The largest body the stand-in reads: Lambda's payload quota for a synchronous invocation's
+/// request and response, 6 MB
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>). A function that
+/// sends more would fail in Lambda too.
+const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// The longest request line or header the stand-in reads (8 KiB, as common HTTP servers).
+const MAX_LINE_BYTES: u64 = 8 * 1024;
+
 /// One HTTP/1.1 request: method, path and body (by `Content-Length`); `None` at the end of the
-/// connection or on anything unreadable.
+/// connection or on anything unreadable: a line longer than 8 KiB, or a `Content-Length` above
+/// [`MAX_BODY_BYTES`] (never allocated).
 fn read_request(reader: &mut impl BufRead) -> Option<(String, String, String)> {
     let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
+    if read_line_capped(reader, &mut line)? == 0 {
         return None;
     }
     let mut parts = line.split_whitespace();
@@ -262,7 +272,7 @@ fn read_request(reader: &mut impl BufRead) -> Option<(String, String, String)> {
     let mut length = 0usize;
     loop {
         let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
+        read_line_capped(reader, &mut header)?;
         let header = header.trim_end();
         if header.is_empty() {
             break;
@@ -273,16 +283,48 @@ fn read_request(reader: &mut impl BufRead) -> Option<(String, String, String)> {
             length = value.trim().parse().ok()?;
         }
     }
+    if length > MAX_BODY_BYTES {
+        return None;
+    }
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
     Some((method, path, String::from_utf8_lossy(&body).into_owned()))
 }
 
+/// One line of at most [`MAX_LINE_BYTES`]; `None` when it is longer or unreadable.
+fn read_line_capped(reader: &mut impl BufRead, line: &mut String) -> Option<usize> {
+    let read = Read::by_ref(reader)
+        .take(MAX_LINE_BYTES)
+        .read_line(line)
+        .ok()?;
+    (read < MAX_LINE_BYTES as usize || line.ends_with('\n')).then_some(read)
+}
+
 #[cfg(test)]
 mod tests {
-    use std::io::Read;
-
     use super::*;
+
+    #[test]
+    fn a_request_is_read_within_bounds_and_refused_beyond_them() {
+        let read = |bytes: &[u8]| read_request(&mut std::io::BufReader::new(bytes));
+        assert_eq!(
+            read(b"POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"),
+            Some(("POST".into(), "/x".into(), "ok".into()))
+        );
+        // A length above Lambda's 6 MB is refused before anything is allocated.
+        assert_eq!(
+            read(b"POST /x HTTP/1.1\r\nContent-Length: 18446744073709551615\r\n\r\n"),
+            None
+        );
+        let over = format!(
+            "POST /x HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+            MAX_BODY_BYTES + 1
+        );
+        assert_eq!(read(over.as_bytes()), None);
+        // A header line without end.
+        let endless = format!("GET /x HTTP/1.1\r\nX: {}", "a".repeat(20_000));
+        assert_eq!(read(endless.as_bytes()), None);
+    }
 
     /// A function in a thread, speaking the Runtime API as `lambda_runtime` does: one
     /// keep-alive connection, `next`, then `response` (or `error` for an event asking for one).

@@ -3,7 +3,7 @@
 //! linters over rendered templates (`lint_templates`).
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -93,7 +93,7 @@ impl Moto {
     }
 }
 
-/// Starts `.venv/bin/moto_server` on a free loopback port and waits until it answers (at most
+/// Starts `.venv/bin/moto_server` on a loopback port it picks itself and waits until it answers (at most
 /// 30 s); returns the process and the endpoint (`http://127.0.0.1:<port>`). The one way this
 /// project starts moto: [`Moto`] for the commands (demo, test, bench) and xtask's tests, and the
 /// test kit (`testkit`) for the Lambda's tests.
@@ -106,16 +106,17 @@ pub fn spawn_moto(watched_by: Option<u32>) -> anyhow::Result<(Child, String)> {
     if !binary.exists() {
         bail!("{} is missing: run `cargo xtask setup`", binary.display());
     }
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    // Port 0: the server binds a free port itself and says which (`Running on http://...`), so
+    // no other process can take the port between our choosing and its binding.
     let mut command = match watched_by {
         None => {
             let mut command = Command::new(&binary);
-            command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+            command.args(["-H", "127.0.0.1", "-p", "0"]);
             command
         }
         Some(parent) => {
             let script = format!(
-                "\"{server}\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & moto=$!; \
+                "\"{server}\" -H 127.0.0.1 -p 0 >/dev/null & moto=$!; \
                  while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $moto",
                 server = binary.display(),
             );
@@ -127,21 +128,79 @@ pub fn spawn_moto(watched_by: Option<u32>) -> anyhow::Result<(Child, String)> {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let announced = announced_endpoint(stderr);
+    let endpoint = match announced.recv_timeout(Duration::from_secs(30)) {
+        Ok(Ok(endpoint)) => endpoint,
+        Ok(Err(said)) => {
+            let _ = child.kill();
+            let status = child.wait()?;
+            bail!("moto_server exited at start ({status}): {}", said.trim())
+        }
+        Err(_) => {
+            let _ = child.kill();
+            bail!("moto_server did not say where it listens within 30 s")
+        }
+    };
+    let port = endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .with_context(|| format!("moto_server announced `{endpoint}`, without a port"))?;
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if let Some(status) = child.try_wait()? {
-            bail!("moto_server exited at start ({status})");
-        }
         if answers(port) {
-            return Ok((child, format!("http://127.0.0.1:{port}")));
+            return Ok((child, endpoint));
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
-    bail!("moto_server did not answer on port {port} within 30 s")
+    bail!("moto_server did not answer at {endpoint} within 30 s")
+}
+
+/// Reads moto's standard error on a thread of its own until moto ends, so that its request log
+/// never fills the pipe; sends the endpoint from its `Running on http://HOST:PORT` line, or
+/// everything it said when it ends without one.
+fn announced_endpoint(
+    stderr: impl Read + Send + 'static,
+) -> std::sync::mpsc::Receiver<Result<String, String>> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = std::io::BufReader::new(stderr);
+        let mut said = String::new();
+        let mut line = Vec::new();
+        let mut sent = false;
+        while std::io::BufRead::read_until(&mut reader, b'\n', &mut line).is_ok_and(|n| n > 0) {
+            if !sent {
+                let text = String::from_utf8_lossy(&line);
+                match running_on(&text) {
+                    Some(endpoint) => {
+                        sent = true;
+                        let _ = sender.send(Ok(endpoint));
+                    }
+                    None if said.len() < 4000 => said.push_str(&text),
+                    None => {}
+                }
+            }
+            line.clear();
+        }
+        if !sent {
+            let _ = sender.send(Err(said));
+        }
+    });
+    receiver
+}
+
+/// The endpoint in Werkzeug's `* Running on http://127.0.0.1:36225` line.
+fn running_on(line: &str) -> Option<String> {
+    let rest = &line[line.find("Running on ")? + "Running on ".len()..];
+    let endpoint = rest.split_whitespace().next()?;
+    endpoint
+        .starts_with("http://")
+        .then(|| endpoint.trim_end_matches('/').to_string())
 }
 
 impl Drop for Moto {
@@ -265,5 +324,50 @@ impl Linter {
         }
         command.args(templates);
         command
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_is_read_from_the_servers_own_line() {
+        assert_eq!(
+            running_on(" * Running on http://127.0.0.1:36225\n").as_deref(),
+            Some("http://127.0.0.1:36225")
+        );
+        assert_eq!(
+            running_on(" * Running on http://127.0.0.1:5000/ (Press CTRL+C to quit)").as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(running_on("WARNING: This is a development server."), None);
+    }
+
+    #[test]
+    fn a_server_that_ends_without_saying_where_is_an_error_with_what_it_said() {
+        let said = announced_endpoint(&b"Traceback: no module named moto\n"[..]);
+        assert_eq!(
+            said.recv_timeout(Duration::from_secs(5)).unwrap(),
+            Err("Traceback: no module named moto\n".to_string())
+        );
+    }
+
+    /// Servers started at once each listen where they say, on their own port.
+    #[test]
+    fn servers_started_together_never_share_a_port() {
+        if !venv_bin("moto_server").exists() {
+            panic!("run `cargo xtask setup` first: .venv/bin/moto_server is missing");
+        }
+        let servers: Vec<Moto> = std::thread::scope(|scope| {
+            let started: Vec<_> = (0..3).map(|_| scope.spawn(Moto::start)).collect();
+            started
+                .into_iter()
+                .map(|handle| handle.join().unwrap().unwrap())
+                .collect()
+        });
+        let endpoints: std::collections::BTreeSet<&str> =
+            servers.iter().map(|moto| moto.endpoint.as_str()).collect();
+        assert_eq!(endpoints.len(), 3, "{endpoints:?}");
     }
 }

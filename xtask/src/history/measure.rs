@@ -236,13 +236,19 @@ fn run_child(exe: &Path, plan: &BenchPlan) -> anyhow::Result<Child> {
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("running {}", exe.display()))?;
+    // Each pipe read on a thread of its own: a child that fills one while we wait on the other
+    // would block forever.
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
-    let readers = std::thread::spawn(move || {
-        let (mut out, mut err) = (Vec::new(), String::new());
+    let out_reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
         let _ = stdout.read_to_end(&mut out);
-        let _ = stderr.read_to_string(&mut err);
-        (out, err)
+        out
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut err = Vec::new();
+        let _ = stderr.read_to_end(&mut err);
+        String::from_utf8_lossy(&err).into_owned()
     });
     let status_file = format!("/proc/{}/status", child.id());
     let mut peak_kib = 0;
@@ -256,8 +262,9 @@ fn run_child(exe: &Path, plan: &BenchPlan) -> anyhow::Result<Child> {
         std::thread::sleep(Duration::from_millis(5));
     };
     let seconds = started.elapsed().as_secs_f64();
-    let (out, err) = readers.join().expect("the reader thread does not panic");
-    // 0: nothing stopped; 1: some sessions would be stopped. Anything else is a failure.
+    let out = out_reader.join().expect("the reader thread does not panic");
+    let err = err_reader.join().expect("the reader thread does not panic");
+    // 0: no session acted on; 1: some would be (the one exit rule). Anything else is a failure.
     if !matches!(status.code(), Some(0 | 1)) {
         bail!("{} backtest failed ({status}): {err}", exe.display());
     }
