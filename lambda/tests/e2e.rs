@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use testkit::runtime_api::Answer;
-use testkit::{ACCOUNT, CreateSession, Function, Moto, NewSession, Resources, World};
+use testkit::{ACCOUNT, CreateSession, Function, MotoServer, NewSession, Resources, World};
 
 const REGION: &str = "us-east-1";
 const SESSION_ID: &str = "nb-e2e";
@@ -30,7 +30,7 @@ async fn the_built_function_stops_the_session_notifies_once_and_ignores_the_dupl
         queue: "gsg-e2e",
         ledger_table: "gsg-e2e-ledger",
     };
-    let world = World::new(Moto::Own, REGION, names).await;
+    let world = World::new(MotoServer::Own, REGION, names).await;
     world
         .create_session(&NewSession {
             id: SESSION_ID,
@@ -46,7 +46,7 @@ async fn the_built_function_stops_the_session_notifies_once_and_ignores_the_dupl
         ("NOTIFICATION_TOPIC_ARN", world.topic_arn.clone()),
         ("STACK_NAME", "glue-session-guard".to_string()),
         ("LEDGER_TABLE", world.ledger_table.clone()),
-        ("AWS_ENDPOINT_URL", Moto::Own.endpoint()),
+        ("AWS_ENDPOINT_URL", MotoServer::Own.endpoint()),
         ("AWS_ACCESS_KEY_ID", "test".to_string()),
         ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
         ("AWS_REGION", REGION.to_string()),

@@ -16,7 +16,7 @@ use glue_session_guard_lambda::{Guard, GuardError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use policy::{Decision, Policy};
 use serde_json::{Value, json};
-use testkit::{CreateSession, Moto, NewSession, Resources, World, events};
+use testkit::{CreateSession, MotoServer, NewSession, Resources, World, events};
 
 /// This test's own region in moto (the other moto tests use others).
 const REGION: &str = "ca-central-1";
@@ -137,7 +137,7 @@ async fn world_of_run(run: &str) -> World {
         queue: &name,
         ledger_table: &name,
     };
-    World::new(Moto::Shared, REGION, names).await
+    World::new(MotoServer::Shared, REGION, names).await
 }
 
 /// Creates the session in moto (its reply is empty: the id is ours).

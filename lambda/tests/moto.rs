@@ -14,7 +14,7 @@ use glue_session_guard_lambda::{Guard, GuardError, Response, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use policy::{Decision, EnforcementAction, Mode};
 use serde_json::{Value, json};
-use testkit::{CreateSession, Inbox, Moto, NewSession, Resources, events, policy};
+use testkit::{CreateSession, Inbox, MotoServer, NewSession, Resources, events, policy};
 
 /// One test's world: its own region in moto, a topic, a queue subscribed to it and the ledger
 /// table (`testkit::World`), and what these tests do in it.
@@ -35,7 +35,7 @@ impl World {
             queue: "gsg-inbox",
             ledger_table: "gsg-ledger",
         };
-        World(testkit::World::new(Moto::Shared, region, names).await)
+        World(testkit::World::new(MotoServer::Shared, region, names).await)
     }
 
     /// Runs the scheduled sweep over this world's region.
@@ -448,7 +448,7 @@ async fn a_central_topic_in_another_region_gets_each_notification_once_as_well()
     let world = World::new("eu-west-3").await;
     // The organization's central topic, in another region (of the same moto account).
     let central = Inbox::new(
-        Moto::Shared,
+        MotoServer::Shared,
         "eu-north-1",
         "gsg-central-notifications",
         "gsg-central-inbox",

@@ -683,7 +683,7 @@ pub struct Assignment {
     pub boundary_set: String,
     /// The usage profile's name, the value of its `glue:UsageProfile` tag; `None` when the
     /// boundary set limits nothing a profile can hold (the role then gets only the IAM policy).
-    pub profile: Option<String>,
+    pub usage_profile: Option<String>,
 }
 
 /// A role ARN's partition, account and name, when `arn` is an exact IAM role ARN (no wildcards).
@@ -768,7 +768,7 @@ pub fn assignments(policy: &Policy) -> Vec<Assignment> {
                 role_name,
                 account,
                 boundary_set,
-                profile,
+                usage_profile: profile,
             })
         })
         .collect()

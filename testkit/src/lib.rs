@@ -35,5 +35,5 @@ pub mod world;
 pub use events::{CreateSession, context};
 pub use fixtures::{ACCOUNT, policy};
 pub use function::Function;
-pub use moto::Moto;
+pub use moto::MotoServer;
 pub use world::{Inbox, NewSession, Resources, World};

@@ -18,7 +18,7 @@ static WATCHDOG: OnceLock<Mutex<Child>> = OnceLock::new();
 
 /// Which moto server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Moto {
+pub enum MotoServer {
     /// `GSG_MOTO_ENDPOINT` when set, else this process's own: for tests that keep to their own
     /// region or to names of their own run, so that they can share one server.
     Shared,
@@ -27,17 +27,17 @@ pub enum Moto {
     Own,
 }
 
-impl Moto {
+impl MotoServer {
     /// The endpoint (`http://127.0.0.1:<port>`), starting this process's moto if needed.
     pub fn endpoint(self) -> String {
         match (self, std::env::var("GSG_MOTO_ENDPOINT")) {
-            (Moto::Shared, Ok(endpoint)) if !endpoint.is_empty() => endpoint,
+            (MotoServer::Shared, Ok(endpoint)) if !endpoint.is_empty() => endpoint,
             _ => OWN.get_or_init(start).clone(),
         }
     }
 
     /// SDK configuration for this moto in `region`, with test credentials.
-    pub async fn sdk_config(self, region: &str) -> SdkConfig {
+    pub(crate) async fn sdk_config(self, region: &str) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
             .http_client(aws_smithy_http_client::Builder::new().build_http())
             .endpoint_url(self.endpoint())

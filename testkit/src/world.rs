@@ -18,7 +18,7 @@ use policy::Policy;
 use serde_json::Value;
 
 use crate::fixtures::ACCOUNT;
-use crate::moto::Moto;
+use crate::moto::MotoServer;
 
 /// The names of a world's topic, queue and ledger table.
 #[derive(Debug, Clone, Copy)]
@@ -53,7 +53,7 @@ pub struct World {
 
 impl World {
     /// Makes the topic, the queue subscribed to it and the ledger table in `region` of `moto`.
-    pub async fn new(moto: Moto, region: &str, names: Resources<'_>) -> World {
+    pub async fn new(moto: MotoServer, region: &str, names: Resources<'_>) -> World {
         let sdk = moto.sdk_config(region).await;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let (topic_arn, queue_url) = topic_with_inbox(&sdk, &sqs, names.topic, names.queue).await;
@@ -189,7 +189,7 @@ pub struct Inbox {
 
 impl Inbox {
     /// Makes the topic and the queue subscribed to it in `region` of `moto`.
-    pub async fn new(moto: Moto, region: &str, topic: &str, queue: &str) -> Inbox {
+    pub async fn new(moto: MotoServer, region: &str, topic: &str, queue: &str) -> Inbox {
         let sdk = moto.sdk_config(region).await;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let (topic_arn, queue_url) = topic_with_inbox(&sdk, &sqs, topic, queue).await;

@@ -20,7 +20,7 @@ pub fn bucket_name(stack_name: &str, account: &str, region: &str) -> String {
 }
 
 /// The name of every artifact bucket of one stack in one account, without the Region.
-pub fn bucket_prefix(stack_name: &str, account: &str) -> String {
+fn bucket_prefix(stack_name: &str, account: &str) -> String {
     format!("gsg-artifacts-{}-{account}", short_hash(stack_name))
 }
 
@@ -39,7 +39,10 @@ fn short_hash(stack_name: &str) -> String {
 }
 
 /// Every bucket of the caller's whose name starts with `prefix` (ListBuckets).
-pub async fn buckets_named(s3: &aws_sdk_s3::Client, prefix: &str) -> anyhow::Result<Vec<String>> {
+pub(crate) async fn buckets_named(
+    s3: &aws_sdk_s3::Client,
+    prefix: &str,
+) -> anyhow::Result<Vec<String>> {
     let mut found = Vec::new();
     let mut pages = s3.list_buckets().prefix(prefix).into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -178,7 +181,7 @@ pub async fn bucket_exists(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Res
 ///   organization (`aws:PrincipalOrgID`): the member accounts' stack instances read the package
 ///   from here. A condition on the organization keeps the policy non-public, so the bucket's
 ///   public access block stays on.
-pub fn bucket_policy(
+fn bucket_policy(
     bucket: &str,
     partition: &str,
     transport: Transport,
@@ -215,7 +218,7 @@ pub fn bucket_policy(
 }
 
 /// The partition of a Region: `aws-cn` for `cn-*`, `aws-us-gov` for `us-gov-*`, else `aws`.
-pub fn partition_of(region: &str) -> &'static str {
+pub(crate) fn partition_of(region: &str) -> &'static str {
     policy::catalogue::partition_of_region(region)
 }
 
@@ -308,7 +311,7 @@ pub async fn create_bucket(
 }
 
 /// Puts the bucket's policy ([`bucket_policy`]), when it has a statement.
-pub async fn put_bucket_policy(
+pub(crate) async fn put_bucket_policy(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     region: &str,
@@ -379,7 +382,7 @@ pub fn template_url(bucket: &str, region: &str, key: &str) -> String {
 /// Uploads the stack's template to the artifact bucket (unless the same one is already there)
 /// and returns its `TemplateURL`: CloudFormation takes 1 MB from S3 and only 51,200 bytes as
 /// `TemplateBody`, so nothing of a template is ever dropped to fit.
-pub async fn upload_template(
+pub(crate) async fn upload_template(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     region: &str,
@@ -414,7 +417,7 @@ pub async fn upload_template(
 
 /// Deletes every object version and delete marker, then the bucket. `Ok(false)` when there was
 /// no bucket.
-pub async fn delete_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<bool> {
+pub(crate) async fn delete_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<bool> {
     if s3.head_bucket().bucket(bucket).send().await.is_err() {
         return Ok(false);
     }

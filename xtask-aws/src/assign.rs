@@ -113,7 +113,7 @@ pub fn steps(
             });
             continue;
         }
-        match (&assignment.profile, &state.profile_tag) {
+        match (&assignment.usage_profile, &state.profile_tag) {
             (Some(profile), None) => steps.push(Step::Tag {
                 role: role.clone(),
                 profile: profile.clone(),
@@ -170,13 +170,13 @@ pub fn guardrail_policy_arn(partition: &str, account: &str, stack: &str, region:
 }
 
 /// The partition of a caller ARN (`arn:aws:sts::...` -> `aws`).
-pub fn partition_of(arn: &str) -> String {
+pub(crate) fn partition_of(arn: &str) -> String {
     arn.split(':').nth(1).unwrap_or("aws").to_string()
 }
 
 /// Reads one role's state. `role_arn` must match the role IAM has under that name (its path
 /// included), else the role counts as not found.
-pub async fn read_role(
+pub(crate) async fn read_role(
     iam: &aws_sdk_iam::Client,
     aws: &Aws,
     role_name: &str,
@@ -257,7 +257,7 @@ pub async fn read_role(
 
 /// The entities the guardrail policy is attached to: (roles, users, groups) by name. An absent
 /// policy (no stack yet) has none.
-pub async fn attachments(
+pub(crate) async fn attachments(
     iam: &aws_sdk_iam::Client,
     aws: &Aws,
     policy_arn: &str,
@@ -314,7 +314,7 @@ pub struct RolePlan {
     pub other_accounts: Vec<String>,
 }
 
-pub async fn plan_roles(
+pub(crate) async fn plan_roles(
     aws: &Aws,
     policy: &policy::Policy,
     account: &str,
@@ -423,7 +423,7 @@ pub async fn apply(aws: &Aws, stack: &str, policy_arn: &str, steps: &[Step]) -> 
 /// Clean-up's part: detaches the guardrail policy from everything it is attached to, and removes
 /// the `glue:UsageProfile` tags this stack added (from those roles and from the roles the policy
 /// names). Returns what it did, one line each.
-pub async fn undo(
+pub(crate) async fn undo(
     aws: &Aws,
     policy: &policy::Policy,
     account: &str,
@@ -484,7 +484,7 @@ pub async fn undo(
 /// The stack's usage profiles Glue does not have: `(missing, unreadable)`, each `(name, why)`.
 /// Only a profile Glue says does not exist needs attention; one that could not be read (no
 /// permission, or an emulator without the API) is said, not judged.
-pub async fn missing_profiles(
+pub(crate) async fn missing_profiles(
     glue: &aws_sdk_glue::Client,
     profiles: &[(String, Vec<String>)],
 ) -> (Vec<(String, String)>, Vec<(String, String)>) {
@@ -519,7 +519,7 @@ mod tests {
             role_name: role.to_string(),
             account: "123456789012".into(),
             boundary_set: "default".into(),
-            profile: profile.map(str::to_string),
+            usage_profile: profile.map(str::to_string),
         }
     }
 

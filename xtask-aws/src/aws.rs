@@ -30,7 +30,9 @@ pub fn described(error: &(dyn std::error::Error + 'static)) -> String {
 /// An SDK error as [`described`] says it, and, when the service's answer could not be read as an
 /// error (an emulator's plain-text or HTML error page), what it answered in one line
 /// ([`answered`]): the reason is often only there.
-pub fn described_sdk<E>(error: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> String
+pub(crate) fn described_sdk<E>(
+    error: &SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> String
 where
     E: std::error::Error + 'static,
 {
@@ -147,7 +149,7 @@ impl Aws {
             ))
             .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
-        if let Some(profile) = &args.profile {
+        if let Some(profile) = &args.aws_profile {
             loader = loader.profile_name(profile);
         }
         if let Some(region) = args.region.as_deref().or(policy_region) {
@@ -280,7 +282,7 @@ pub async fn caller(aws: &Aws) -> anyhow::Result<Caller> {
 }
 
 /// A tokio runtime for one command.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

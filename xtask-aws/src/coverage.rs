@@ -42,15 +42,12 @@ pub async fn account_report(
 }
 
 /// What a named role lacks, from its state in the account.
-pub fn role_check(
-    assignment: &guardrails::Assignment,
-    state: &crate::assign::RoleState,
-) -> RoleCheck {
+fn role_check(assignment: &guardrails::Assignment, state: &crate::assign::RoleState) -> RoleCheck {
     if !state.found {
         return RoleCheck::Lacks(vec!["the role itself (no such role in the account)".into()]);
     }
     let mut lacks = Vec::new();
-    match (&assignment.profile, &state.profile_tag) {
+    match (&assignment.usage_profile, &state.profile_tag) {
         (Some(profile), None) => {
             lacks.push(format!("the tag {}={profile}", guardrails::PROFILE_TAG_KEY))
         }

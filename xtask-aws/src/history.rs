@@ -16,12 +16,12 @@ use xtask::history::HistoryArgs;
 use xtask::history::source::{HistorySource, NamedReader, Opened};
 
 /// CloudTrail answers at most this many `LookupEvents` calls a second (per account and region).
-pub const LOOKUP_EVENTS_PER_SECOND: u32 = 2;
+const LOOKUP_EVENTS_PER_SECOND: u32 = 2;
 /// How far back `LookupEvents` reaches.
-pub const LOOKUP_EVENTS_MAX_DAYS: u32 = 90;
+const LOOKUP_EVENTS_MAX_DAYS: u32 = 90;
 
 /// `s3://bucket/prefix`: the bucket and the prefix (possibly empty).
-pub fn parse_s3_uri(uri: &str) -> Option<(String, String)> {
+fn parse_s3_uri(uri: &str) -> Option<(String, String)> {
     let rest = uri.strip_prefix("s3://")?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     (!bucket.is_empty()).then(|| (bucket.to_string(), prefix.to_string()))
@@ -114,7 +114,7 @@ fn is_log_key(key: &str) -> bool {
 }
 
 /// The wait before the next call so that calls stay at `per_second` at most.
-pub fn pace(last_call: Option<Instant>, now: Instant, per_second: u32) -> Duration {
+fn pace(last_call: Option<Instant>, now: Instant, per_second: u32) -> Duration {
     let spacing = Duration::from_secs(1) / per_second.max(1);
     match last_call {
         Some(last) => spacing.saturating_sub(now.saturating_duration_since(last)),
@@ -249,7 +249,7 @@ pub fn sources(args: &HistoryArgs) -> anyhow::Result<Box<dyn HistorySource>> {
     if !args.reads_aws() {
         return Ok(Box::new(Sources(sources)));
     }
-    let runtime = Arc::new(crate::aws::runtime()?);
+    let runtime = Arc::new(crate::aws::tokio_runtime()?);
     let aws = runtime.block_on(crate::aws::Aws::load(&args.aws, None))?;
     for trail in args.s3_trails() {
         let uri = trail.display().to_string();
@@ -298,7 +298,7 @@ impl HistorySource for Sources {
 
 #[cfg(test)]
 mod tests {
-    use xtask::history::{Judges, Settings};
+    use xtask::history::{Inputs, Judges};
 
     use super::*;
 
@@ -309,8 +309,8 @@ mod tests {
         xtask::paths::load_policy(&xtask::paths::policies_dir().join("default.yaml")).unwrap()
     }
 
-    fn settings(history: String) -> Settings {
-        Settings {
+    fn inputs(history: String) -> Inputs {
+        Inputs {
             policy: "policies/default.yaml".into(),
             action: policy::Action::Stop,
             history,
@@ -382,7 +382,7 @@ mod tests {
         let source = LookupEventsHistory {
             days: 7,
             client,
-            runtime: Arc::new(crate::aws::runtime().unwrap()),
+            runtime: Arc::new(crate::aws::tokio_runtime().unwrap()),
             per_second: 1000,
         };
         let policy = policy();
@@ -391,7 +391,7 @@ mod tests {
             baseline: None,
         };
         let report =
-            xtask::history::backtest(Box::new(source), judges, &settings("lookup".into())).unwrap();
+            xtask::history::backtest(Box::new(source), judges, &inputs("lookup".into())).unwrap();
         assert_eq!(
             (report.records, report.sessions, report.violations),
             (3, 2, 1)
@@ -420,7 +420,7 @@ mod tests {
         let source = LookupEventsHistory {
             days: 91,
             client: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[]),
-            runtime: Arc::new(crate::aws::runtime().unwrap()),
+            runtime: Arc::new(crate::aws::tokio_runtime().unwrap()),
             per_second: 2,
         };
         let error = Box::new(source).units().err().unwrap().to_string();
@@ -438,11 +438,11 @@ mod tests {
             std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
         }
         let moto = xtask::tools::Moto::start().unwrap();
-        let runtime = Arc::new(crate::aws::runtime().unwrap());
+        let runtime = Arc::new(crate::aws::tokio_runtime().unwrap());
         let args = crate::aws::AwsArgs {
             policy: xtask::paths::policies_dir().join("default.yaml"),
             region: Some("eu-west-1".into()),
-            profile: None,
+            aws_profile: None,
             endpoint_url: Some(moto.endpoint.clone()),
         };
         let aws = runtime
@@ -496,7 +496,7 @@ mod tests {
             baseline: None,
         };
         let report =
-            xtask::history::backtest(Box::new(source), judges, &settings("s3".into())).unwrap();
+            xtask::history::backtest(Box::new(source), judges, &inputs("s3".into())).unwrap();
         assert_eq!(
             report.files, 2,
             "the two log files, not the digest or the text"

@@ -88,7 +88,7 @@ pub struct AccountConcurrency {
 
 /// The finding for asking `asked` reserved executions in an account of `account` (or why it
 /// could not be read), where the function already reserves `own`.
-pub fn reservation_finding(
+pub(crate) fn reservation_finding(
     asked: u32,
     account: Result<AccountConcurrency, String>,
     own: u64,
@@ -171,7 +171,7 @@ pub struct NamedResource {
 
 /// A finding for each name something other than this stack holds (`own`: the stack's physical
 /// ids by logical id; empty when the stack does not exist).
-pub fn name_findings(
+pub(crate) fn name_findings(
     stack: &str,
     resources: &[NamedResource],
     own: &BTreeMap<String, String>,
@@ -322,7 +322,7 @@ pub enum TrailScope {
 }
 
 /// The finding for the trails an account shows (`Err`: they could not be read).
-pub fn trail_finding(
+pub(crate) fn trail_finding(
     region: &str,
     scope: TrailScope,
     trails: Result<Vec<TrailView>, String>,
@@ -503,7 +503,7 @@ pub fn subscriptions(
 }
 
 /// What needs a person, one line each, for the subscriptions that are not confirmed.
-pub fn subscription_attention(
+pub(crate) fn subscription_attention(
     subscriptions: &[Subscription],
     topic_arns: &BTreeMap<&str, String>,
 ) -> Vec<String> {
@@ -536,7 +536,7 @@ pub fn subscription_attention(
 
 /// The stack's email subscriptions as SNS holds them: the policy's `notifications.emails` on the
 /// `NotificationTopicArn` output's topic and `alarms.emails` on `AlarmTopicArn`'s.
-pub async fn read_subscriptions(
+pub(crate) async fn read_subscriptions(
     sns: &aws_sdk_sns::Client,
     policy: &policy::Policy,
     topic_arns: &BTreeMap<&str, String>,
@@ -595,7 +595,9 @@ pub async fn read_subscriptions(
 }
 
 /// The topic of each kind, from the stack's outputs.
-pub fn topic_arns(stack: &aws_sdk_cloudformation::types::Stack) -> BTreeMap<&'static str, String> {
+pub(crate) fn topic_arns(
+    stack: &aws_sdk_cloudformation::types::Stack,
+) -> BTreeMap<&'static str, String> {
     [
         ("notifications", "NotificationTopicArn"),
         ("alarms", "AlarmTopicArn"),
@@ -615,7 +617,7 @@ pub fn topic_arns(stack: &aws_sdk_cloudformation::types::Stack) -> BTreeMap<&'st
 // ---- All of it --------------------------------------------------------------------------------
 
 /// Every read-only check for a single-account deploy of `policy`.
-pub async fn single_account(
+pub(crate) async fn single_account(
     aws: &Aws,
     policy: &policy::Policy,
     policy_file: &std::path::Path,

@@ -54,7 +54,7 @@ impl Desired {
         template_source(&self.name, &self.body, self.template_url.as_deref())
     }
 
-    pub fn cf_parameters(&self) -> Vec<Parameter> {
+    pub(crate) fn cf_parameters(&self) -> Vec<Parameter> {
         self.parameters
             .iter()
             .map(|(k, v)| {
@@ -66,7 +66,7 @@ impl Desired {
             .collect()
     }
 
-    pub fn cf_tags(&self) -> Vec<Tag> {
+    pub(crate) fn cf_tags(&self) -> Vec<Tag> {
         self.tags
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -75,7 +75,7 @@ impl Desired {
 }
 
 /// `TemplateURL` when there is one; else the body, which must fit `TemplateBody`.
-pub fn template_source<'a>(
+pub(crate) fn template_source<'a>(
     name: &str,
     body: &'a str,
     url: Option<&'a str>,
@@ -96,7 +96,11 @@ pub fn template_source<'a>(
 
 /// True when the deployed stack already has this template, these parameters and these tags.
 /// (A change set alone cannot tell: some emulators list every resource as `Add` every time.)
-pub async fn is_current(cf: &Client, stack: &Stack, desired: &Desired) -> anyhow::Result<bool> {
+pub(crate) async fn is_current(
+    cf: &Client,
+    stack: &Stack,
+    desired: &Desired,
+) -> anyhow::Result<bool> {
     let template = cf
         .get_template()
         .stack_name(&desired.name)
@@ -195,13 +199,13 @@ impl StackPlan {
     }
 
     /// The plan with what deploy's preflight found.
-    pub fn with_preflight(mut self, findings: Vec<crate::preflight::Finding>) -> StackPlan {
+    pub(crate) fn with_preflight(mut self, findings: Vec<crate::preflight::Finding>) -> StackPlan {
         self.preflight = findings;
         self
     }
 
     /// The plan, said to be for `account` in `region`.
-    pub fn in_place(mut self, account: &str, region: &str) -> StackPlan {
+    pub(crate) fn in_place(mut self, account: &str, region: &str) -> StackPlan {
         self.account = Some(account.to_string());
         self.region = Some(region.to_string());
         self
@@ -209,7 +213,7 @@ impl StackPlan {
 
     /// The plan with the stack-level changes (tags, parameters) too; a plan that had no
     /// resource changes but has these is a plan with changes.
-    pub fn with_stack_changes(mut self, stack_changes: Vec<StackChange>) -> StackPlan {
+    pub(crate) fn with_stack_changes(mut self, stack_changes: Vec<StackChange>) -> StackPlan {
         if self.kind == PlanKind::NoChanges && !stack_changes.is_empty() {
             self.kind = PlanKind::Changes;
         }
@@ -397,7 +401,7 @@ fn deployed_parameters(stack: &Stack) -> BTreeMap<String, String> {
 
 /// The stack tags and the parameters the deploy passes that differ between the deployed stack
 /// and the desired one (a change set shows neither as a resource change).
-pub fn stack_changes(stack: &Stack, desired: &Desired) -> Vec<StackChange> {
+pub(crate) fn stack_changes(stack: &Stack, desired: &Desired) -> Vec<StackChange> {
     let deployed_tags = deployed_tags(stack);
     let deployed_parameters = deployed_parameters(stack);
     let mut changes = Vec::new();
@@ -430,7 +434,7 @@ pub fn stack_changes(stack: &Stack, desired: &Desired) -> Vec<StackChange> {
 }
 
 /// The plan for a stack that does not exist yet: every resource of the template is added.
-pub fn new_stack_plan(name: &str, body: &str) -> anyhow::Result<StackPlan> {
+pub(crate) fn new_stack_plan(name: &str, body: &str) -> anyhow::Result<StackPlan> {
     let template: serde_yaml::Value =
         serde_yaml::from_str(body).context("parsing the rendered template")?;
     let resources = template
@@ -456,7 +460,7 @@ pub fn new_stack_plan(name: &str, body: &str) -> anyhow::Result<StackPlan> {
 
 /// Creates an UPDATE change set and waits until it is ready. `Ok(None)` when CloudFormation
 /// reports that it holds no changes (the change set is then deleted).
-pub async fn create_change_set(
+pub(crate) async fn create_change_set(
     cf: &Client,
     desired: &Desired,
     change_set: &str,
@@ -556,7 +560,11 @@ fn changed_properties(change: &aws_sdk_cloudformation::types::ResourceChange) ->
     names
 }
 
-pub async fn delete_change_set(cf: &Client, stack: &str, change_set: &str) -> anyhow::Result<()> {
+pub(crate) async fn delete_change_set(
+    cf: &Client,
+    stack: &str,
+    change_set: &str,
+) -> anyhow::Result<()> {
     cf.delete_change_set()
         .stack_name(stack)
         .change_set_name(change_set)
@@ -567,13 +575,13 @@ pub async fn delete_change_set(cf: &Client, stack: &str, change_set: &str) -> an
 }
 
 /// A status that will not change by itself.
-pub fn is_settled(status: &StackStatus) -> bool {
+pub(crate) fn is_settled(status: &StackStatus) -> bool {
     !status.as_str().ends_with("_IN_PROGRESS")
 }
 
 /// The ids of the stack's events so far: take them before an operation, so `follow` prints only
 /// what the operation did.
-pub async fn event_ids(cf: &Client, stack: &str) -> anyhow::Result<HashSet<String>> {
+pub(crate) async fn event_ids(cf: &Client, stack: &str) -> anyhow::Result<HashSet<String>> {
     Ok(recent_events(cf, stack)
         .await?
         .iter()
@@ -628,7 +636,7 @@ async fn recent_events(cf: &Client, stack_id: &str) -> anyhow::Result<Vec<StackE
 }
 
 /// One event as a line: time, status, resource, type, reason.
-pub fn event_line(event: &StackEvent) -> String {
+pub(crate) fn event_line(event: &StackEvent) -> String {
     let time = event
         .timestamp()
         .map(|t| {
@@ -652,7 +660,7 @@ pub fn event_line(event: &StackEvent) -> String {
 }
 
 /// The events that say why an operation failed: every `*_FAILED` event with its reason.
-pub async fn failure_reasons(cf: &Client, stack_id: &str) -> anyhow::Result<Vec<String>> {
+pub(crate) async fn failure_reasons(cf: &Client, stack_id: &str) -> anyhow::Result<Vec<String>> {
     Ok(recent_events(cf, stack_id)
         .await?
         .iter()
@@ -695,7 +703,7 @@ pub async fn delete(cf: &Client, name: &str, poll: Duration) -> anyhow::Result<b
 
 /// Deletes whatever stack `name` is left after a failed creation, without first reading it
 /// (a half-made stack may not be readable), and waits until it is gone.
-pub async fn remove_leftover(cf: &Client, name: &str, poll: Duration) -> anyhow::Result<()> {
+pub(crate) async fn remove_leftover(cf: &Client, name: &str, poll: Duration) -> anyhow::Result<()> {
     cf.delete_stack()
         .stack_name(name)
         .send()
@@ -733,7 +741,7 @@ pub fn print_outputs(stack: &Stack) {
 }
 
 /// A change set name unique enough for one stack (CloudFormation: letters, digits, `-`).
-pub fn change_set_name() -> String {
+pub(crate) fn change_set_name() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())

@@ -59,7 +59,7 @@ impl Scratch {
         AwsArgs {
             policy: self.policy(),
             region: Some(REGION.into()),
-            profile: None,
+            aws_profile: None,
             endpoint_url: Some(endpoint.into()),
         }
     }

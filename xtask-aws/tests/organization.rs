@@ -58,7 +58,7 @@ impl Scratch {
         AwsArgs {
             policy: self.policy(),
             region: Some(HOME.into()),
-            profile: None,
+            aws_profile: None,
             endpoint_url: Some(endpoint.into()),
         }
     }

@@ -20,8 +20,8 @@ pub struct AwsArgs {
     #[arg(long)]
     pub region: Option<String>,
     /// AWS named profile, from the AWS configuration files (not a Glue usage profile).
-    #[arg(long)]
-    pub profile: Option<String>,
+    #[arg(long = "profile", value_name = "PROFILE")]
+    pub aws_profile: Option<String>,
     /// Send every AWS call to this endpoint (an emulator such as moto), with its scheme:
     /// `http://127.0.0.1:5000`.
     #[arg(long, env = "AWS_ENDPOINT_URL", value_parser = endpoint_url)]

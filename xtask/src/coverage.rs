@@ -141,7 +141,7 @@ impl Report {
                     out,
                     "  {}  profile {}  {}",
                     assignment.role_arn,
-                    assignment.profile.as_deref().unwrap_or("(none)"),
+                    assignment.usage_profile.as_deref().unwrap_or("(none)"),
                     Self::check_text(check)
                 );
             }
@@ -198,7 +198,7 @@ impl Report {
                     out,
                     "| `{}` | {} | {} |",
                     assignment.role_arn,
-                    assignment.profile.as_deref().unwrap_or("(none)"),
+                    assignment.usage_profile.as_deref().unwrap_or("(none)"),
                     cell(&Self::check_text(check))
                 );
             }

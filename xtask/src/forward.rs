@@ -117,7 +117,7 @@ fn is_built() -> bool {
 }
 
 /// Runs `xtask-aws` with `args` (a command and its arguments) and passes its exit code on.
-pub fn to_aws(args: Vec<OsString>) -> anyhow::Result<Exit> {
+pub(crate) fn to_aws(args: Vec<OsString>) -> anyhow::Result<Exit> {
     let status = xtask_aws()
         .args(&args)
         .status()

@@ -57,7 +57,7 @@ const PACKAGE_INPUTS: &[&str] = &[
 
 /// A fingerprint of [`PACKAGE_INPUTS`] (every file's path and bytes, in name order) and the
 /// architecture. Not a security measure: it only decides whether to build again.
-pub fn package_fingerprint(root: &Path, arch: Architecture) -> anyhow::Result<String> {
+fn package_fingerprint(root: &Path, arch: Architecture) -> anyhow::Result<String> {
     use std::hash::{Hash, Hasher};
     let mut files = Vec::new();
     for input in PACKAGE_INPUTS {

@@ -106,12 +106,12 @@ pub fn policies_dir() -> PathBuf {
 }
 
 /// `policies/rendered/`, where the committed renders live.
-pub fn rendered_dir() -> PathBuf {
+pub(crate) fn rendered_dir() -> PathBuf {
     policies_dir().join("rendered")
 }
 
 /// The cargo target directory this workspace builds into.
-pub fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|dir| {
@@ -126,7 +126,7 @@ pub fn target_dir() -> PathBuf {
 
 /// Every policy file in `policies/` (`*.yaml` directly inside it, not tests or rendered output),
 /// sorted by name.
-pub fn default_policies() -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn default_policies() -> anyhow::Result<Vec<PathBuf>> {
     policies_in(&policies_dir())
 }
 
@@ -170,7 +170,7 @@ pub fn load_policy(path: &Path) -> anyhow::Result<policy::Policy> {
 
 /// The policy files that arguments name: each file as given, each folder's policy files (as in
 /// [`default_policies`]), or every policy in `policies/` when there are no arguments.
-pub fn policy_files(arguments: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn policy_files(arguments: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     if arguments.is_empty() {
         return default_policies();
     }

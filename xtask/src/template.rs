@@ -711,7 +711,7 @@ fn json(value: Value) -> Result<Value, minijinja::Error> {
 /// `sns:Publish` on the topic for any principal of the organization (`aws:PrincipalOrgID`), which
 /// is what every account's enforcer needs, and nothing else (the topic's owner manages it with
 /// its own IAM permissions). `None` without an organization or a central topic.
-pub fn central_topic_policy(policy: &policy::Policy) -> Option<serde_json::Value> {
+pub(crate) fn central_topic_policy(policy: &policy::Policy) -> Option<serde_json::Value> {
     let organization = policy.organization.as_ref()?;
     let topic = organization.notifications_topic_arn.as_deref()?;
     Some(serde_json::json!({
@@ -754,7 +754,7 @@ fn render_file(policy_file: &Path) -> Option<String> {
 
 /// Renders every policy and compares it with its committed render; also reports renders whose
 /// policy is gone.
-pub fn check_all(policies: &[PathBuf], rendered_dir: &Path) -> anyhow::Result<Exit> {
+pub(crate) fn check_all(policies: &[PathBuf], rendered_dir: &Path) -> anyhow::Result<Exit> {
     let mut problems = 0;
     for policy_file in policies {
         let Some(template) = render_file(policy_file) else {
@@ -845,7 +845,7 @@ fn orphans(policies: &[PathBuf], rendered_dir: &Path) -> anyhow::Result<Vec<Path
 
 /// Writes `contents` to a temporary file beside `path`, then renames it over `path`: readers
 /// see the old file or the complete new one, never a half-written one.
-pub fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
     let name = path
         .file_name()
         .with_context(|| format!("{} does not name a file", path.display()))?;

@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use crate::{Exit, paths};
 
 /// `./.venv` at the repository root.
-pub fn venv_dir() -> PathBuf {
+pub(crate) fn venv_dir() -> PathBuf {
     paths::root().join(".venv")
 }
 
@@ -23,7 +23,7 @@ pub fn venv_bin(name: &str) -> PathBuf {
 }
 
 /// `PATH` with `.venv/bin` first, so cargo-lambda finds zig and friends.
-pub fn path_with_venv() -> anyhow::Result<std::ffi::OsString> {
+pub(crate) fn path_with_venv() -> anyhow::Result<std::ffi::OsString> {
     let venv = venv_dir().join("bin");
     let rest = std::env::var_os("PATH").unwrap_or_default();
     Ok(std::env::join_paths(
@@ -225,7 +225,7 @@ fn answers(port: u16) -> bool {
 
 /// Runs every linter over `templates`, all of them even when one fails, and says what each
 /// found. `Failed` when any linter found something.
-pub fn lint_templates(templates: &[PathBuf]) -> anyhow::Result<Exit> {
+pub(crate) fn lint_templates(templates: &[PathBuf]) -> anyhow::Result<Exit> {
     for linter in Linter::ALL {
         let program = venv_bin(linter.program());
         if !program.exists() {

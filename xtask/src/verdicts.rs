@@ -68,7 +68,7 @@ fn shown(path: &Path) -> String {
 
 /// The file (or standard input for `-`), decompressed when it is gzip (by its first bytes, not
 /// its name: a trail's `.json.gz` files are gzip streams of the same JSON).
-pub fn open_input(path: &Path) -> anyhow::Result<Box<dyn Read>> {
+fn open_input(path: &Path) -> anyhow::Result<Box<dyn Read>> {
     let raw: Box<dyn Read> = if path == Path::new("-") {
         Box::new(std::io::stdin())
     } else {
@@ -90,7 +90,7 @@ pub fn open_input(path: &Path) -> anyhow::Result<Box<dyn Read>> {
 /// Judges every record of the file in order, handing each verdict to `each`; returns how many.
 /// An item that cannot be read is an `ignored` verdict with the reason; a file that stops being
 /// JSON is an error naming the file and where (after the verdicts before it).
-pub fn verdicts_in(
+pub(crate) fn verdicts_in(
     policy: &Policy,
     profiles: &ProfileFiles,
     file: &Path,
@@ -111,7 +111,7 @@ pub fn verdicts_in(
 }
 
 /// The one verdict of a file that must hold exactly one record (a policy test's sample).
-pub fn verdict_for_file(policy: &Policy, file: &Path) -> anyhow::Result<Verdict> {
+pub(crate) fn verdict_for_file(policy: &Policy, file: &Path) -> anyhow::Result<Verdict> {
     let mut verdicts = Vec::new();
     verdicts_in(policy, &ProfileFiles::default(), file, |verdict| {
         verdicts.push(verdict)
@@ -126,7 +126,7 @@ pub fn verdict_for_file(policy: &Policy, file: &Path) -> anyhow::Result<Verdict>
 }
 
 /// Judges a JSON input: a Glue session (`Session` or `Id` at the top) or a CloudTrail event.
-pub fn verdict_for(policy: &Policy, profiles: &ProfileFiles, input: &serde_json::Value) -> Verdict {
+fn verdict_for(policy: &Policy, profiles: &ProfileFiles, input: &serde_json::Value) -> Verdict {
     let is_glue_session = input.get("Session").is_some() || input.get("Id").is_some();
     let facts = if is_glue_session {
         policy::facts_from_glue_session(input)

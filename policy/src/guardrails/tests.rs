@@ -205,7 +205,7 @@ fn a_boundary_set_that_limits_nothing_a_profile_holds_has_no_profile() {
     let profiles = usage_profiles(&policy);
     assert_eq!(profiles.len(), 1);
     assert_eq!(profiles[0].boundary_sets, ["big"]);
-    assert_eq!(assignments(&policy)[0].profile, None);
+    assert_eq!(assignments(&policy)[0].usage_profile, None);
 }
 
 fn policy_without_rules() -> Policy {
@@ -389,12 +389,12 @@ fn roles_get_the_profile_the_lambda_judges_them_by() {
     assert_eq!(assignments[0].role_name, "DataEngineer");
     assert_eq!(assignments[0].account, "123456789012");
     assert_eq!(
-        assignments[0].profile.as_deref(),
+        assignments[0].usage_profile.as_deref(),
         Some("glue-session-guard-default")
     );
     assert_eq!(assignments[1].boundary_set, "platform-admins");
     assert_eq!(
-        assignments[1].profile.as_deref(),
+        assignments[1].usage_profile.as_deref(),
         Some("glue-session-guard-override-platform-admins")
     );
 }

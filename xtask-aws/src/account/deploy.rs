@@ -46,7 +46,7 @@ impl DeployOptions {
 
     /// [`Self::package`] on a blocking thread, so that a build of minutes never holds up the
     /// runtime's workers.
-    pub async fn package_async(&self) -> anyhow::Result<PathBuf> {
+    pub(crate) async fn package_async(&self) -> anyhow::Result<PathBuf> {
         let options = self.clone();
         tokio::task::spawn_blocking(move || options.package())
             .await

@@ -11,7 +11,7 @@ use xtask::paths;
 
 /// A policy with an `organization` is deployed as a stack set (`--org`): its template reads the
 /// code from one bucket per Region, which a single-account deploy or clean-up does not handle.
-pub fn refuse_organization(
+pub(crate) fn refuse_organization(
     policy: &policy::Policy,
     file: &std::path::Path,
     command: &str,

@@ -70,7 +70,7 @@ impl Outcome for AccountPlan {
 }
 
 /// The whole plan for `args` (a single-account policy).
-pub async fn account_plan(args: &AwsArgs) -> anyhow::Result<AccountPlan> {
+pub(crate) async fn account_plan(args: &AwsArgs) -> anyhow::Result<AccountPlan> {
     let stack = plan(args).await?;
     let (coverage, role_changes) = preventive(args).await?;
     Ok(AccountPlan {

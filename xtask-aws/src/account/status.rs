@@ -309,10 +309,7 @@ impl std::fmt::Display for Health {
 
 /// The resources `template` declares (those without a `Condition`, which always exist) that
 /// `resources` (the stack's) lacks or holds without a physical id.
-pub fn missing_resources(
-    template: &str,
-    resources: &[StackResourceSummary],
-) -> Vec<(String, String)> {
+fn missing_resources(template: &str, resources: &[StackResourceSummary]) -> Vec<(String, String)> {
     let Ok(document) = serde_yaml::from_str::<serde_yaml::Value>(template) else {
         return Vec::new();
     };

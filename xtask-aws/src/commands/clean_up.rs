@@ -29,7 +29,7 @@ pub struct CleanUpCommand {
 
 impl CleanUpCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
-        let runtime = aws::runtime()?;
+        let runtime = aws::tokio_runtime()?;
         if self.org {
             runtime.block_on(crate::org::clean_up(
                 &self.aws,

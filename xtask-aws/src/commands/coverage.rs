@@ -19,7 +19,7 @@ impl CoverageCommand {
         let report = if self.args.offline {
             Report::offline(&policy, "--offline")
         } else {
-            aws::runtime()?.block_on(async {
+            aws::tokio_runtime()?.block_on(async {
                 let aws = Aws::load(&self.args.aws, policy.stack.region.as_deref()).await?;
                 let caller = aws::caller(&aws).await?;
                 crate::coverage::account_report(&aws, &caller, &policy).await

@@ -61,19 +61,19 @@ impl DemoCommand {
         let args = AwsArgs {
             policy: self.policy.clone(),
             region: Some(REGION.into()),
-            profile: None,
+            aws_profile: None,
             endpoint_url: Some(moto.endpoint.clone()),
         };
         if self.org {
             return self.org_demo(&moto.endpoint);
         }
-        let result = crate::aws::runtime()?.block_on(demo(&args));
+        let result = crate::aws::tokio_runtime()?.block_on(demo(&args));
         step("cleaning up: deleting the stack and the artifact bucket");
         let clean_up = CleanUpOptions {
             aws: args,
             confirmation: EMULATOR,
         };
-        let cleaned = crate::aws::runtime()?.block_on(clean_up.clean_up(Terminal::Absent));
+        let cleaned = crate::aws::tokio_runtime()?.block_on(clean_up.clean_up(Terminal::Absent));
         drop(moto);
         println!("moto stopped; nothing is left running");
         result?;
@@ -88,7 +88,7 @@ impl DemoCommand {
         let zip = package::demo_package()?;
         let scratch = std::env::temp_dir().join(format!("gsg-demo-org-{}", std::process::id()));
         std::fs::create_dir_all(&scratch)?;
-        let result = crate::aws::runtime()?.block_on(crate::org::demo::run(
+        let result = crate::aws::tokio_runtime()?.block_on(crate::org::demo::run(
             endpoint,
             &self.policy,
             self.accounts,

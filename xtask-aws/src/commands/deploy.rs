@@ -37,7 +37,7 @@ impl DeployCommand {
             arch: self.arch,
             zip: self.zip,
         };
-        let runtime = aws::runtime()?;
+        let runtime = aws::tokio_runtime()?;
         if self.org {
             runtime.block_on(crate::org::deploy(&options, Terminal::of_stdin()))?;
         } else {

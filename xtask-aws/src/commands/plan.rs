@@ -33,7 +33,7 @@ pub struct PlanCommand {
 
 impl PlanCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
-        let runtime = aws::runtime()?;
+        let runtime = aws::tokio_runtime()?;
         if self.org {
             let options = DeployOptions {
                 aws: self.aws.clone(),

@@ -76,7 +76,7 @@ pub struct ScanReport {
 
 impl ScanCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
-        let report = aws::runtime()?.block_on(self.scan())?;
+        let report = aws::tokio_runtime()?.block_on(self.scan())?;
         if let Some(warning) = &report.warning {
             eprintln!("warning: {warning}");
         }

@@ -30,7 +30,7 @@ pub struct StatusCommand {
 
 impl StatusCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
-        let runtime = aws::runtime()?;
+        let runtime = aws::tokio_runtime()?;
         if self.org {
             return runtime.block_on(crate::org::status(
                 &self.aws,

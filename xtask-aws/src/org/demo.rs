@@ -47,7 +47,7 @@ pub async fn run(
     let args = AwsArgs {
         policy: org_policy.clone(),
         region: Some(REGIONS[0].into()),
-        profile: None,
+        aws_profile: None,
         endpoint_url: Some(endpoint.to_string()),
     };
     let home = Aws::load(&args, None).await?;

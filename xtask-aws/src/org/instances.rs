@@ -148,21 +148,12 @@ impl InstancePlan {
     }
 
     /// The Regions that get new instances.
-    pub fn create_regions(&self) -> Vec<String> {
+    pub(crate) fn create_regions(&self) -> Vec<String> {
         distinct(self.create.iter().map(|(_, region)| region))
     }
 
-    /// The Regions and accounts that lose their instances.
-    pub fn remove_regions(&self) -> Vec<String> {
-        distinct(self.remove.iter().map(|(_, region)| region))
-    }
-
-    pub fn remove_accounts(&self) -> Vec<String> {
-        distinct(self.remove.iter().map(|(account, _)| account))
-    }
-
     /// One line per kind: `create 3 (111122223333 eu-west-1, …)`.
-    pub fn summary_lines(&self) -> Vec<String> {
+    fn summary_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
         for (verb, keys) in [
             ("create", &self.create),
@@ -297,7 +288,10 @@ impl fmt::Display for Failure {
 
 /// A table of instances for `status --org`: account, Region, status, drift, and what needs
 /// attention (the `extra` column holds what `--deep` read in the account, if anything).
-pub fn status_table(instances: &[Instance], extra: &BTreeMap<(String, String), String>) -> String {
+pub(crate) fn status_table(
+    instances: &[Instance],
+    extra: &BTreeMap<(String, String), String>,
+) -> String {
     let mut rows = vec![[
         "account".to_string(),
         "region".to_string(),
@@ -385,7 +379,10 @@ mod tests {
         assert_eq!(plan.update, [key("111111111111", "eu-west-1")]);
         assert_eq!(plan.remove, [key("111111111111", "eu-central-1")]);
         assert_eq!(plan.create_regions(), ["eu-west-1", "us-east-1"]);
-        assert_eq!(plan.remove_regions(), ["eu-central-1"]);
+        assert_eq!(
+            distinct(plan.remove.iter().map(|(_, region)| region)),
+            ["eu-central-1"]
+        );
         assert_eq!(
             plan.summary_lines(),
             [

@@ -1105,7 +1105,7 @@ async fn guardrail_attachments(
 /// Decides, for one member account, which attachments clean-up detaches (roles tagged with the
 /// guard's marker for this stack) and which stop it (anything else, or an account it could not
 /// read), each in words.
-pub fn member_detachments(
+fn member_detachments(
     stack: &str,
     account: &str,
     found: Attachments,

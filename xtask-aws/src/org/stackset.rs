@@ -43,7 +43,7 @@ pub fn call_as(organization: &Organization) -> CallAs {
 
 /// `DeploymentTargets`: the OUs, narrowed to `accounts` when the policy lists some
 /// (`AccountFilterType: INTERSECTION`).
-pub fn deployment_targets(organization: &Organization) -> DeploymentTargets {
+fn deployment_targets(organization: &Organization) -> DeploymentTargets {
     let targets = DeploymentTargets::builder()
         .set_organizational_unit_ids(Some(organization.organizational_units.clone()));
     match &organization.accounts {
@@ -56,7 +56,7 @@ pub fn deployment_targets(organization: &Organization) -> DeploymentTargets {
 }
 
 /// `DeploymentTargets` for removing instances: the OUs, narrowed to `accounts` when given.
-pub fn removal_targets(units: &[String], accounts: Option<&[String]>) -> DeploymentTargets {
+fn removal_targets(units: &[String], accounts: Option<&[String]>) -> DeploymentTargets {
     let targets = DeploymentTargets::builder().set_organizational_unit_ids(Some(units.to_vec()));
     match accounts {
         Some(accounts) => targets
@@ -72,7 +72,7 @@ pub fn removal_targets(units: &[String], accounts: Option<&[String]>) -> Deploym
 /// `max_concurrent_percentage` is the concurrency (in AWS's default strict mode it could not
 /// pass `failure_tolerance_percentage` plus one account); the operation still stops once more
 /// accounts than the tolerance have failed, with those in flight finishing.
-pub fn operation_preferences(
+fn operation_preferences(
     organization: &Organization,
     regions: &[String],
 ) -> StackSetOperationPreferences {
@@ -288,7 +288,7 @@ pub async fn update(
 }
 
 /// CreateStackInstances in `regions` for the policy's targets; returns the operation.
-pub async fn create_instances(
+pub(crate) async fn create_instances(
     cf: &Client,
     organization: &Organization,
     name: &str,
@@ -316,7 +316,7 @@ pub async fn create_instances(
 
 /// DeleteStackInstances in `regions`, for `units` (narrowed to `accounts` when given); the
 /// stacks are deleted, not retained. Returns the operation.
-pub async fn delete_instances(
+pub(crate) async fn delete_instances(
     cf: &Client,
     organization: &Organization,
     name: &str,
@@ -348,7 +348,7 @@ pub async fn delete_instances(
 /// UpdateStackInstances: the stack set's current template and parameters again, for the
 /// instances of `accounts` (in `units`) in `regions` (those left `OUTDATED` or `INOPERABLE` by
 /// an earlier operation). Returns the operation.
-pub async fn update_instances(
+pub(crate) async fn update_instances(
     cf: &Client,
     organization: &Organization,
     name: &str,
@@ -559,7 +559,7 @@ fn operation_id(action: &str) -> String {
 /// The accounts a stack set with these OUs reaches: every account under each OU, its child OUs
 /// included, narrowed to `accounts` when the policy lists some, without the management account
 /// (StackSets never deploys there).
-pub async fn accounts_in(
+pub(crate) async fn accounts_in(
     orgs: &aws_sdk_organizations::Client,
     organization: &Organization,
 ) -> anyhow::Result<BTreeSet<String>> {

@@ -1,5 +1,5 @@
 //! `cargo xtask bench`: the performance figures of the current build, each next to its target
-//! where one is set (issue 6), printed as one table and written as JSON (`bench/latest.json`).
+//! where one is set, printed as one table and written as JSON (`bench/latest.json`).
 //!
 //! Where each figure comes from: the Lambda package's size; start-up, peak memory and time per
 //! event from `lambda/e2e/bench.py` (the release `bootstrap` under a stand-in Runtime API,

@@ -88,7 +88,7 @@ const NAMING: &[&str] = &[
 ];
 
 impl Catalogue {
-    pub fn of_this_build() -> Catalogue {
+    fn of_this_build() -> Catalogue {
         Catalogue {
             worker_types: catalogue::WORKER_TYPES,
             glue_versions: catalogue::GLUE_VERSIONS,

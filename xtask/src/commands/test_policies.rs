@@ -62,7 +62,7 @@ pub struct PolicyTestResult {
 }
 
 /// The tests file that goes with a policy file.
-pub fn tests_file(policy: &Path) -> PathBuf {
+fn tests_file(policy: &Path) -> PathBuf {
     let stem = policy
         .file_stem()
         .and_then(|s| s.to_str())
@@ -71,7 +71,7 @@ pub fn tests_file(policy: &Path) -> PathBuf {
 }
 
 /// Runs the cases of one policy (none when it has no tests file).
-pub fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>> {
+fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>> {
     let tests = tests_file(policy_file);
     if !tests.exists() {
         return Ok(Vec::new());

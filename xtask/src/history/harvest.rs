@@ -21,7 +21,7 @@ use policy::records::{self, Item};
 
 /// Largest decompressed file read into memory; a larger one is streamed (slower, but memory
 /// stays flat). CloudTrail delivers a file every five minutes or so, far smaller than this.
-pub const BUFFERED_MAX: usize = 64 << 20;
+const BUFFERED_MAX: usize = 64 << 20;
 
 /// Reads one unit. `buffer` is scratch space, kept by the caller between units.
 pub fn harvest(input: NamedReader, judges: Judges<'_>, buffer: &mut Vec<u8>) -> Harvest {
@@ -70,7 +70,7 @@ fn scan_within(
 }
 
 /// A whole file in memory: a trail log file walked cheaply, anything else item by item.
-pub fn read_buffered(bytes: &[u8], judges: Judges<'_>, harvest: &mut Harvest) {
+fn read_buffered(bytes: &[u8], judges: Judges<'_>, harvest: &mut Harvest) {
     if walk_trail_file(bytes, judges, harvest).is_err() {
         harvest.restart();
         read_streamed(bytes, judges, harvest);

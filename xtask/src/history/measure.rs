@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::observe::Judges;
-use super::report::Settings;
+use super::report::Inputs;
 use super::source::TrailFolders;
 use super::time::format_rfc3339;
 use super::{Format, backtest};
@@ -111,11 +111,11 @@ impl BacktestFigures {
 
 /// Generates the trail (once), backtests it in process, then (as the plan says) in a child
 /// process for its peak memory.
-pub fn bench_backtest(plan: &BenchPlan) -> anyhow::Result<BacktestFigures> {
+fn bench_backtest(plan: &BenchPlan) -> anyhow::Result<BacktestFigures> {
     let trail_reused = generate_trail(&plan.trail, plan.records)?;
     let gzipped_bytes = size_of_folder(&plan.trail)?;
     let policy = paths::load_policy(&plan.policy)?;
-    let settings = Settings {
+    let inputs = Inputs {
         policy: paths::shown(&plan.policy),
         action: policy::enforcement_action(&policy, policy::Decision::Violation),
         history: paths::shown(&plan.trail),
@@ -130,7 +130,7 @@ pub fn bench_backtest(plan: &BenchPlan) -> anyhow::Result<BacktestFigures> {
     let report = backtest(
         Box::new(TrailFolders::new(vec![plan.trail.clone()])?),
         judges,
-        &settings,
+        &inputs,
     )?;
     let seconds = started.elapsed().as_secs_f64();
     if report.records != plan.records || !report.damaged.is_empty() {
@@ -305,7 +305,7 @@ fn size_of_folder(dir: &Path) -> anyhow::Result<u64> {
 const COMPLETE: &str = "complete";
 
 /// Writes the trail under `dir` unless a complete one is there; true when it was reused.
-pub fn generate_trail(dir: &Path, records: u64) -> anyhow::Result<bool> {
+fn generate_trail(dir: &Path, records: u64) -> anyhow::Result<bool> {
     let marker = dir.join(COMPLETE);
     if std::fs::read_to_string(&marker).is_ok_and(|text| text.trim() == records.to_string()) {
         return Ok(true);

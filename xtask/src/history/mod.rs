@@ -25,7 +25,7 @@ use measure::BenchPlan;
 use observe::Harvest;
 pub use observe::Judges;
 use report::Tally;
-pub use report::{Report, Settings};
+pub use report::{Inputs, Report};
 pub use source::{HistorySource, Opened, TrailFolders};
 
 use crate::output::Format;
@@ -153,7 +153,7 @@ impl HistoryArgs {
         let baseline = baseline
             .map(|baseline| baseline::load(&baseline, &self.aws.policy))
             .transpose()?;
-        let settings = Settings {
+        let inputs = Inputs {
             policy: paths::shown(&self.aws.policy),
             action: policy::enforcement_action(&policy, policy::Decision::Violation),
             history: source.describe(),
@@ -164,7 +164,7 @@ impl HistoryArgs {
             policy: &policy,
             baseline: baseline.as_ref().map(|(policy, _)| policy),
         };
-        let report = backtest(source, judges, &settings)?;
+        let report = backtest(source, judges, &inputs)?;
         let printed = match self.format {
             Format::Text => text::text(&report),
             Format::Markdown => text::markdown(&report),
@@ -204,7 +204,7 @@ thread_local! {
 pub fn backtest(
     source: Box<dyn HistorySource>,
     judges: Judges<'_>,
-    settings: &Settings,
+    inputs: &Inputs,
 ) -> anyhow::Result<Report> {
     let units = source.units()?;
     let tally = units
@@ -224,5 +224,5 @@ pub fn backtest(
             tally
         })
         .reduce(Tally::default, Tally::merge);
-    Ok(tally.report(settings))
+    Ok(tally.report(inputs))
 }

@@ -19,7 +19,7 @@ const READ_EVENTS: &[&str] = &["CreateSession", "StopSession", "DeleteSession"];
 
 /// Whether a record with this `eventSource` and `eventName` is worth parsing whole. `None`
 /// (the record does not say at the top, e.g. an EventBridge envelope) is worth it.
-pub fn worth_parsing(event_source: Option<&str>, event_name: Option<&str>) -> bool {
+pub(crate) fn worth_parsing(event_source: Option<&str>, event_name: Option<&str>) -> bool {
     match (event_source, event_name) {
         (Some(GLUE_EVENT_SOURCE), Some(name)) => READ_EVENTS.contains(&name),
         (Some(GLUE_EVENT_SOURCE), None) | (None, _) => true,
@@ -107,7 +107,7 @@ pub enum Observation {
 }
 
 /// Reads one record (bare, or in its EventBridge envelope).
-pub fn observe(record: &Value, judges: Judges<'_>) -> Observation {
+pub(crate) fn observe(record: &Value, judges: Judges<'_>) -> Observation {
     let inner = match record.get("detail") {
         Some(detail) if detail.is_object() => detail,
         _ => record,
@@ -307,7 +307,7 @@ impl Harvest {
     }
 
     /// Forgets everything read (the file is read again another way).
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         *self = Harvest::of(std::mem::take(&mut self.file));
     }
 }

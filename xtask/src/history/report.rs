@@ -11,7 +11,7 @@ use super::time::UnixSeconds;
 
 /// What the report says about its inputs (names as shown to people).
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct Inputs {
     pub policy: String,
     /// What the policy does with a session out of bounds (`policy::enforcement_action` of a
     /// violation): `stop`, `delete`, or `notify` in audit mode.
@@ -68,7 +68,7 @@ impl Tally {
         self
     }
 
-    pub fn report(self, settings: &Settings) -> Report {
+    pub fn report(self, inputs: &Inputs) -> Report {
         let Tally {
             files,
             records,
@@ -109,15 +109,15 @@ impl Tally {
             .map(|(s, cost)| SessionRow::of(s, &s.under_policy, cost))
             .collect();
         let dpu_hours = DpuHours::over(violating.iter().map(|row| &row.cost));
-        let comparison = settings
+        let comparison = inputs
             .baseline
             .as_ref()
             .map(|_| Comparison::of(&sessions, &costs));
         Report {
-            policy: settings.policy.clone(),
-            action: settings.action,
-            history: settings.history.clone(),
-            baseline: settings.baseline.clone(),
+            policy: inputs.policy.clone(),
+            action: inputs.action,
+            history: inputs.history.clone(),
+            baseline: inputs.baseline.clone(),
             files,
             records,
             unreadable_records,
@@ -135,8 +135,8 @@ impl Tally {
                     .filter(|s| s.under_policy.stops())
                     .map(|s| s.principal.as_deref().unwrap_or(UNKNOWN_PRINCIPAL)),
             ),
-            price_per_dpu_hour: settings.price_per_dpu_hour,
-            cost_usd: dpu_hours.total * settings.price_per_dpu_hour,
+            price_per_dpu_hour: inputs.price_per_dpu_hour,
+            cost_usd: dpu_hours.total * inputs.price_per_dpu_hour,
             dpu_hours,
             violating,
             comparison,
@@ -146,9 +146,9 @@ impl Tally {
 }
 
 /// `by_override` key of sessions judged by the default boundaries.
-pub const NO_OVERRIDE: &str = "(default boundaries)";
+const NO_OVERRIDE: &str = "(default boundaries)";
 /// `by_principal` key of sessions whose creator the record does not name.
-pub const UNKNOWN_PRINCIPAL: &str = "(unknown)";
+const UNKNOWN_PRINCIPAL: &str = "(unknown)";
 
 /// Every session end, by session id, in time order.
 struct Ends(HashMap<String, Vec<UnixSeconds>>);
@@ -281,7 +281,7 @@ impl DpuHours {
     }
 
     /// The total counts a timeout for at least one session.
-    pub fn is_upper_bound(&self) -> bool {
+    pub(crate) fn is_upper_bound(&self) -> bool {
         self.sessions_upper_bound > 0
     }
 }
@@ -545,8 +545,8 @@ mod tests {
         }
     }
 
-    fn settings() -> Settings {
-        Settings {
+    fn inputs() -> Inputs {
+        Inputs {
             policy: "p.yaml".into(),
             action: policy::Action::Stop,
             history: "trail".into(),
@@ -585,7 +585,7 @@ mod tests {
         ];
         let mut tally = Tally::default();
         tally.add(harvest);
-        let report = tally.report(&settings());
+        let report = tally.report(&inputs());
         assert_eq!(
             (report.sessions, report.violations, report.compliant),
             (4, 3, 1)
@@ -618,7 +618,7 @@ mod tests {
         tally.add(first);
         let mut other = Tally::default();
         other.add(second);
-        let report = tally.merge(other).report(&settings());
+        let report = tally.merge(other).report(&inputs());
         assert_eq!(
             (report.files, report.sessions, report.duplicate_sessions),
             (2, 1, 1)
@@ -644,7 +644,7 @@ mod tests {
         harvest.sessions = vec![s];
         let mut tally = Tally::default();
         tally.add(harvest);
-        let report = tally.report(&settings());
+        let report = tally.report(&inputs());
         assert_eq!(report.dpu_hours.sessions_unknown_dpu, 1);
         assert_eq!(report.dpu_hours.total, 0.0);
         assert!(

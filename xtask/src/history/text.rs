@@ -9,14 +9,14 @@ use std::fmt::Write as _;
 use super::report::{Change, Cost, DpuHours, Duration, Report, SessionRow};
 
 /// Most sessions listed; the rest are counted ("and N more").
-pub const MAX_ROWS: usize = 50;
+const MAX_ROWS: usize = 50;
 /// Most principals listed.
 const TOP_PRINCIPALS: usize = 10;
 /// Most damaged files listed in Markdown.
 const MAX_DAMAGED: usize = 20;
 
 /// `1234567` as `1,234,567`.
-pub fn grouped(n: u64) -> String {
+fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, digit) in digits.chars().enumerate() {

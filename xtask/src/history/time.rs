@@ -8,7 +8,7 @@ pub type UnixSeconds = i64;
 /// Reads `YYYY-MM-DDTHH:MM:SS`, optional fractional seconds (dropped), then `Z` or an offset
 /// `±HH:MM` (`T`/`Z` in either case, as RFC 3339 allows). `None` for anything else, including
 /// impossible dates (`2026-02-30`).
-pub fn parse_rfc3339(text: &str) -> Option<UnixSeconds> {
+pub(crate) fn parse_rfc3339(text: &str) -> Option<UnixSeconds> {
     let bytes = text.as_bytes();
     if bytes.len() < 20 {
         return None;
@@ -87,7 +87,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 }
 
 /// The UTC time of `seconds`, as `YYYY-MM-DDTHH:MM:SSZ` (the inverse of [`parse_rfc3339`]).
-pub fn format_rfc3339(seconds: UnixSeconds) -> String {
+pub(crate) fn format_rfc3339(seconds: UnixSeconds) -> String {
     let days = seconds.div_euclid(86_400);
     let of_day = seconds.rem_euclid(86_400);
     // Hinnant's `civil_from_days`.

@@ -806,7 +806,7 @@ fn a_stack_name_too_long_for_the_function_name_is_an_error() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The stack's structure, item by item (issue 3)
+// The stack's structure, item by item
 
 #[test]
 fn the_key_rotates_has_an_alias_and_only_the_right_principals_use_it() {

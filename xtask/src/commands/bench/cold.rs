@@ -1,5 +1,5 @@
 //! `cargo xtask bench --cold`: what a new user waits for on a fresh clone with an empty target
-//! directory (issue 11), measured the way they would meet it.
+//! directory, measured the way they would meet it.
 //!
 //! The committed `HEAD` is cloned into a scratch directory, and each figure gets an empty target
 //! directory of its own, so that no figure profits from another's build:
