@@ -34,10 +34,14 @@ pub(crate) fn described_sdk<E>(
     error: &SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> String
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + aws_sdk_glue::error::ProvideErrorMetadata + 'static,
 {
     let text = described(error);
-    let unreadable = text.contains("unhandled error") || text.contains("error parsing");
+    // An answer is unreadable when the SDK found no error code in it (an AWS error always has one).
+    let coded = error
+        .as_service_error()
+        .is_some_and(|service| service.code().is_some());
+    let unreadable = !coded && (text.contains("unhandled error") || text.contains("error parsing"));
     match error.raw_response() {
         // The parser's complaint (`unexpected token '<'`) says nothing the answer does not.
         Some(raw) if unreadable => {
