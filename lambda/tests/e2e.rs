@@ -8,7 +8,7 @@
 //! What this adds to `tests/moto.rs`: `main.rs` itself (settings read from the environment, the
 //! SDK configured from it, the runtime loop) and the answer as Lambda gets it, in JSON. It needs
 //! no `cargo lambda`: cargo builds `bootstrap` for this test (`CARGO_BIN_EXE_bootstrap`), and
-//! the stand-in is xtask's, which `cargo xtask demo` also uses (`testkit::runtime_api`).
+//! the stand-in is xtask-aws's, which `cargo xtask demo` also uses (`testkit::runtime_api`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};

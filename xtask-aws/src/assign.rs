@@ -415,7 +415,7 @@ pub async fn apply(aws: &Aws, stack: &str, policy_arn: &str, steps: &[Step]) -> 
                  idempotent), or clean-up to undo",
             )
         })?;
-        println!("  {step}");
+        eprintln!("  {step}");
     }
     Ok(())
 }

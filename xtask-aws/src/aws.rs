@@ -1,5 +1,5 @@
 //! The SDK configuration built from the AWS flags every AWS-facing command shares
-//! (`cli::AwsArgs`: `--region`, `--profile`, `--endpoint-url`). `--endpoint-url` (or `AWS_ENDPOINT_URL`) points
+//! (`xtask::aws_args::AwsArgs`: `--region`, `--profile`, `--endpoint-url`). `--endpoint-url` (or `AWS_ENDPOINT_URL`) points
 //! every client at an emulator such as moto.
 
 use anyhow::Context;

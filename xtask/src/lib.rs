@@ -2,8 +2,9 @@
 //! evaluate, test-policies, catalogue, render, coverage, lint, setup, test, build, bench,
 //! backtest of files), one module per command under [`commands`], and the pieces the AWS side
 //! (`xtask-aws`, its own crate) shares with it. No AWS SDK: these commands answer without waiting
-//! for one to compile. The commands that talk to AWS (deploy, plan, status, scan, clean-up, demo)
-//! are handed to `xtask-aws` ([`forward`]).
+//! for one to compile. The commands that talk to AWS (deploy, plan, status, scan, clean-up, demo;
+//! coverage when roles are named; backtest of `s3://` trails or `--lookup-events`) are handed to
+//! `xtask-aws` ([`forward`]).
 //!
 //! Layers, top to bottom (a module uses only those below it, never one beside it):
 //! - [`cli`]: parses the command line, runs a command or hands it on, maps the result to an

@@ -126,12 +126,12 @@ impl Spinner {
     }
 }
 
-/// Prints a stack's outputs (`(key, value)` pairs), one `key = value` a line.
-/// Says one step of a long walk-through (the demos) on stdout.
+/// Says one step of a long walk-through (the demos) on stdout: the walk-through is their result.
 pub fn step(text: &str) {
     println!("\n==> {text}");
 }
 
+/// Prints a stack's outputs (`(key, value)` pairs), one `key = value` a line: a deploy's result.
 pub fn print_outputs<'a>(outputs: impl IntoIterator<Item = (&'a str, &'a str)>) {
     let outputs: Vec<_> = outputs.into_iter().collect();
     if outputs.is_empty() {

@@ -66,7 +66,7 @@ impl CleanUpOptions {
             return Ok(());
         };
         if !consent.confirm(&question)? {
-            println!("cancelled: nothing was deleted");
+            eprintln!("cancelled: nothing was deleted");
             return Ok(());
         }
         if doomed.stack {

@@ -70,7 +70,7 @@ impl DeployOptions {
         )?;
         let aws = Aws::load(&self.aws, policy.stack.region.as_deref()).await?;
         let caller = aws::caller(&aws).await?;
-        println!(
+        eprintln!(
             "account {} ({}), region {}",
             caller.account, caller.arn, aws.region
         );
@@ -131,7 +131,7 @@ impl DeployOptions {
                 caller.account, aws.region
             );
             if !consent.confirm(&question)? {
-                println!("cancelled: nothing was changed");
+                eprintln!("cancelled: nothing was changed");
                 return Ok(Deployed::Cancelled);
             }
         }
@@ -198,17 +198,17 @@ impl DeployOptions {
         }
 
         // 6. The roles: tagged with their usage profile, given the guardrail policy.
-        println!("roles (usage_profiles.roles):");
+        eprintln!("roles (usage_profiles.roles):");
         for step in &roles.steps {
-            println!("  {step}");
+            eprintln!("  {step}");
         }
         if !consent.confirm("Make these changes to the roles?")? {
-            println!("roles left as they are: the stack is deployed, the roles are not assigned");
+            eprintln!("roles left as they are: the stack is deployed, the roles are not assigned");
             return Ok(deployed);
         }
         let policy_arn =
             crate::assign::guardrail_policy_arn(&partition, &caller.account, &name, &aws.region);
-        println!("assigning roles:");
+        eprintln!("assigning roles:");
         crate::assign::apply(&aws, &name, &policy_arn, &roles.steps).await?;
         Ok(deployed)
     }
@@ -271,9 +271,9 @@ pub async fn create(
     poll: Duration,
 ) -> anyhow::Result<Deployed> {
     let plan = stack::new_stack_plan(&desired.name, &desired.body)?;
-    print!("{plan}");
+    eprint!("{plan}");
     if !consent.confirm(&format!("Create stack {}?", desired.name))? {
-        println!("cancelled: nothing was created");
+        eprintln!("cancelled: nothing was created");
         return Ok(Deployed::Cancelled);
     }
     let request = cf.create_stack().stack_name(&desired.name);
@@ -341,10 +341,10 @@ async fn update(
     };
     // Tag-only and parameter-only changes show too: the change set lists resources only.
     let plan = plan.with_stack_changes(stack::stack_changes(found, desired));
-    print!("{plan}");
+    eprint!("{plan}");
     if !consent.confirm(&format!("Apply these changes to {}?", desired.name))? {
         stack::delete_change_set(cf, &desired.name, &change_set).await?;
-        println!("cancelled: nothing was changed");
+        eprintln!("cancelled: nothing was changed");
         return Ok(Deployed::Cancelled);
     }
     let id = found.stack_id().unwrap_or(&desired.name).to_string();

@@ -3,6 +3,7 @@
 //! same commands work on a stack set instead (`crate::org`).
 
 pub mod clean_up;
+pub mod demo;
 pub mod deploy;
 pub mod plan;
 pub mod status;

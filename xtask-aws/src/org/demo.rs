@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
+use anyhow::Context;
 use serde::Serialize;
 
 use super::emulated::{self, EmulatedOrganization};
@@ -31,6 +32,31 @@ pub struct OrgTimings {
     pub deploy_seconds: f64,
     pub status_seconds: f64,
     pub clean_up_seconds: f64,
+}
+
+/// The organization demo against moto at `endpoint` (`cargo xtask demo --org`): builds the
+/// function once, runs [`run`], and writes the timings to `timings` when given.
+pub fn walk_through(
+    endpoint: &str,
+    policy: &Path,
+    accounts: usize,
+    timings: Option<&Path>,
+) -> anyhow::Result<()> {
+    step("building the function once (a dev build, with xtask-aws's own dependencies)");
+    let zip = xtask::package::demo_package()?;
+    let scratch = tempfile::Builder::new().prefix("gsg-demo-org-").tempdir()?;
+    let measured = crate::aws::tokio_runtime()?.block_on(run(
+        endpoint,
+        policy,
+        accounts,
+        &zip,
+        scratch.path(),
+    ))?;
+    if let Some(out) = timings {
+        std::fs::write(out, serde_json::to_string_pretty(&measured)? + "\n")
+            .with_context(|| format!("writing {}", out.display()))?;
+    }
+    Ok(())
 }
 
 /// Runs the organization demo against moto at `endpoint`, with the package `zip`.

@@ -314,7 +314,7 @@ pub async fn deploy(
     )?;
     let aws = Aws::load(&deploy.aws, policy.stack.region.as_deref()).await?;
     let caller = aws::caller(&aws).await?;
-    println!(
+    eprintln!(
         "stack set {name}, administered from account {} ({}) in {}, as {}",
         caller.account,
         caller.arn,
@@ -355,7 +355,7 @@ pub async fn deploy(
             Staging::find(&s3, &bucket, &package).await?,
         ));
     }
-    print!("{}", survey.plan.to_text());
+    eprint!("{}", survey.plan.to_text());
     let uploads: Vec<String> = staging
         .iter()
         .filter_map(|(_, bucket, staged)| staged.changes(bucket, &package))
@@ -365,7 +365,7 @@ pub async fn deploy(
         return Ok(());
     }
     for upload in &uploads {
-        println!("  artifacts: {upload}");
+        eprintln!("  artifacts: {upload}");
     }
     let question = format!(
         "Deploy stack set {name} to the organization's {} OU(s) in {} Region(s), as shown?",
@@ -373,7 +373,7 @@ pub async fn deploy(
         organization.regions.len()
     );
     if !consent.confirm(&question)? {
-        println!("cancelled: nothing was changed");
+        eprintln!("cancelled: nothing was changed");
         return Ok(());
     }
 
@@ -420,7 +420,7 @@ pub async fn deploy(
     let mut failures: Vec<Failure> = Vec::new();
     let plan = &survey.plan.instances;
     if survey.found.is_none() {
-        println!("creating stack set {name}");
+        eprintln!("creating stack set {name}");
         stackset::create(&cf, organization, &desired).await?;
     }
     if !plan.remove.is_empty() {
@@ -437,7 +437,7 @@ pub async fn deploy(
         .await?;
     }
     if survey.found.is_some() && survey.plan.kind == "update-stack-set" {
-        println!(
+        eprintln!(
             "updating stack set {name} and its {} instance(s)",
             plan.update.len()
         );
@@ -452,7 +452,7 @@ pub async fn deploy(
         plan.create_regions()
     };
     if !create_regions.is_empty() {
-        println!("creating stack instances in {}", create_regions.join(", "));
+        eprintln!("creating stack instances in {}", create_regions.join(", "));
         let operation =
             stackset::create_instances(&cf, organization, &name, &create_regions).await?;
         failures.extend(stackset::follow(&cf, &name, &operation, &call_as, poll).await?);
@@ -460,7 +460,7 @@ pub async fn deploy(
     if !plan.retry.is_empty() {
         let accounts: Vec<String> = distinct_of(plan.retry.iter().map(|(account, _)| account));
         let regions: Vec<String> = distinct_of(plan.retry.iter().map(|(_, region)| region));
-        println!(
+        eprintln!(
             "applying the stack set again to {} instance(s) an earlier operation left behind",
             plan.retry.len()
         );
@@ -933,7 +933,7 @@ pub async fn clean_up(
         );
     }
     for detachment in &detachments {
-        println!("  will detach: {detachment}");
+        eprintln!("  will detach: {detachment}");
     }
     let question = format!(
         "Delete stack set {name}{} and {} artifact bucket(s) (administered from account {}, {})?",
@@ -955,7 +955,7 @@ pub async fn clean_up(
         aws.region
     );
     if !consent.confirm(&question)? {
-        println!("cancelled: nothing was deleted");
+        eprintln!("cancelled: nothing was deleted");
         return Ok(());
     }
     let poll = aws.poll_interval();
@@ -995,7 +995,7 @@ pub async fn clean_up(
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            println!("deleting {} stack instance(s)", existing.len());
+            eprintln!("deleting {} stack instance(s)", existing.len());
             let mut units: BTreeSet<String> =
                 organization.organizational_units.iter().cloned().collect();
             units.extend(

@@ -1,7 +1,7 @@
 //! The preflight's decisions (pure), and its reads of AWS: with aws-smithy-mocks where moto
 //! cannot answer (it has no Lambda `GetAccountSettings`, and it confirms every email
 //! subscription at once, so `PendingConfirmation` never appears), against moto where it can (IAM,
-//! CloudTrail; `lifecycle_tests.rs`).
+//! CloudTrail; `xtask-aws/tests/lifecycle.rs`).
 
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 

@@ -11,32 +11,27 @@ use policy::catalogue::{
 use serde::Serialize;
 
 use crate::Exit;
-
-#[derive(Clone, Copy, Default, clap::ValueEnum)]
-pub enum CatalogueFormat {
-    /// For people: one table per kind of name, then the pages.
-    #[default]
-    Text,
-    /// For machines: one JSON object (`worker_types`, `glue_versions`, `session_types`,
-    /// `session_defaults`, `scaling_arguments`, `naming`).
-    Json,
-}
+use crate::output::{self, Answer, Format, Outcome};
 
 #[derive(clap::Args)]
 pub struct CatalogueCommand {
-    /// Output format.
+    /// Output format: text (one table per kind of name, then the pages), json (one object:
+    /// `worker_types`, `glue_versions`, `session_types`, `session_defaults`,
+    /// `scaling_arguments`, `naming`), markdown (the text in a code block).
     #[arg(long, value_enum, default_value_t)]
-    format: CatalogueFormat,
+    format: Format,
 }
 
 impl CatalogueCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
-        let table = Catalogue::of_this_build();
-        match self.format {
-            CatalogueFormat::Text => print!("{table}"),
-            CatalogueFormat::Json => println!("{}", serde_json::to_string_pretty(&table)?),
-        }
-        Ok(Exit::Success)
+        output::emit(&Catalogue::of_this_build(), self.format)
+    }
+}
+
+impl Outcome for Catalogue {
+    /// Always yes: the catalogue is information.
+    fn answer(&self) -> Answer {
+        Answer::Yes
     }
 }
 

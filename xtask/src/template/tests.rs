@@ -2657,7 +2657,7 @@ fn the_central_topic_policy_lets_the_organization_publish_and_nothing_else() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The AWS limits real AWS enforces and the emulator does not (render/limits.rs)
+// The AWS limits real AWS enforces and the emulator does not (template/limits.rs)
 
 /// The worst cases a policy can give: the longest guard name, an organization (StackSets, the
 /// central topic), 60 overrides, the VPC mode, 50 tags. Each renders, which runs every limit
