@@ -49,18 +49,16 @@ pub fn ensure_venv() -> anyhow::Result<()> {
         run_checked(Command::new("python3").args(["-m", "venv"]).arg(venv_dir()))
             .context("creating the Python virtual environment (is python3 installed?)")?;
     }
-    eprintln!("installing the pinned Python tools from tools/requirements.txt");
+    eprintln!(
+        "installing the pinned Python tools from tools/requirements.txt (a minute or two the \
+         first time; pip's progress follows)"
+    );
     run_checked(
         Command::new(venv_bin("python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements),
+            .args(["-m", "pip", "install", "--disable-pip-version-check", "-r"])
+            .arg(&requirements)
+            // Progress, not a result: to stderr, with the rest of the progress.
+            .stdout(std::io::stderr()),
     )
     .context("installing the Python tools")?;
     std::fs::write(&stamp, wanted)?;

@@ -34,13 +34,18 @@ pub struct BenchCommand {
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Instead: what a new user waits for, on a clone of HEAD with empty target directories
-    /// (the first `validate`, the demo cold and warm); JSON in bench/cold.json [default].
+    /// (the first `validate`, the demo cold and warm); JSON in bench/cold.json
+    /// (bench/cold-fresh.json with --fresh) [default].
     /// About 15 minutes on 2 cores.
     #[arg(long, conflicts_with_all = ["zip", "quick"])]
     cold: bool,
     /// With --cold: `.ci/run` cold and warm too (about 30 minutes more).
     #[arg(long, requires = "cold")]
     ci: bool,
+    /// With --cold: as on a fresh machine, each figure with an empty cargo registry of its own
+    /// (`CARGO_HOME`) and no `.venv` (the demo installs the Python tools from PyPI).
+    #[arg(long, requires = "cold")]
+    fresh: bool,
 }
 
 /// How much to measure.
@@ -73,11 +78,14 @@ const GENERATED_OVERRIDES: usize = 50;
 impl BenchCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         if self.cold {
-            let out = self
-                .out
-                .clone()
-                .unwrap_or_else(|| paths::root().join("bench/cold.json"));
-            return cold::run(self.ci, &out);
+            let out = self.out.clone().unwrap_or_else(|| {
+                paths::root().join(if self.fresh {
+                    "bench/cold-fresh.json"
+                } else {
+                    "bench/cold.json"
+                })
+            });
+            return cold::run(self.ci, self.fresh, &out);
         }
         let sizes = if self.quick {
             Sizes::QUICK

@@ -11,9 +11,11 @@
 //! | the demo again, warm | `cargo xtask demo` | <= 60 s |
 //! | CI, cold and warm (`--ci`) | `.ci/run` | < 30 min |
 //!
-//! What is not cold: cargo's registry (crates are downloaded once per machine) and the Python
-//! tools (`.venv` is linked from this checkout: pip's download time is not the build's). The
-//! scratch directory, several GB, is removed at the end.
+//! What is not cold by default: cargo's registry (crates are downloaded once per machine) and the
+//! Python tools (`.venv` is linked from this checkout). With `--fresh` neither is there, as on a
+//! fresh machine: each figure gets an empty `CARGO_HOME` of its own (cargo downloads every crate)
+//! and the clone has no `.venv` (the demo creates it and installs the pinned tools from PyPI).
+//! The scratch directory, several GB, is removed at the end.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -50,6 +52,8 @@ impl Step {
 #[derive(Debug, Serialize)]
 struct ColdReport {
     commit: String,
+    /// Empty cargo registries and no `.venv` (`--fresh`).
+    fresh: bool,
     unix_time: u64,
     machine: Machine,
     steps: Vec<Step>,
@@ -59,10 +63,12 @@ struct ColdReport {
 struct Scratch {
     dir: PathBuf,
     checkout: PathBuf,
+    /// Each target directory with an empty cargo registry of its own, and no `.venv`.
+    fresh: bool,
 }
 
 impl Scratch {
-    fn create() -> anyhow::Result<Scratch> {
+    fn create(fresh: bool) -> anyhow::Result<Scratch> {
         let dir = std::env::temp_dir().join(format!("gsg-bench-cold-{}", std::process::id()));
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
@@ -76,9 +82,15 @@ impl Scratch {
                 .arg(paths::root())
                 .arg(&checkout),
         )?;
-        std::os::unix::fs::symlink(tools::venv_dir(), checkout.join(".venv"))
-            .context("linking .venv into the clone")?;
-        Ok(Scratch { dir, checkout })
+        if !fresh {
+            std::os::unix::fs::symlink(tools::venv_dir(), checkout.join(".venv"))
+                .context("linking .venv into the clone")?;
+        }
+        Ok(Scratch {
+            dir,
+            checkout,
+            fresh,
+        })
     }
 
     /// Runs `program args` in the clone with `target` as its target directory, timed; its
@@ -98,7 +110,12 @@ impl Scratch {
         let command = format!("{program} {}", args.join(" "));
         eprintln!("{name}: {command} (log: {})", log.display());
         let started = Instant::now();
-        let status = Command::new(program)
+        let mut command_line = Command::new(program);
+        if self.fresh {
+            // The registry of this target's figures: empty for its first, as on a new machine.
+            command_line.env("CARGO_HOME", self.dir.join(format!("cargo-home-{target}")));
+        }
+        let status = command_line
             .args(args)
             .current_dir(&self.checkout)
             .env("CARGO_TARGET_DIR", self.dir.join(target))
@@ -134,14 +151,17 @@ impl Drop for Scratch {
     }
 }
 
-/// Measures the cold figures; with `ci`, `.ci/run` too (about half an hour more).
-pub fn run(ci: bool, out: &Path) -> anyhow::Result<Exit> {
-    tools::ensure_venv()?;
+/// Measures the cold figures; with `ci`, `.ci/run` too (about half an hour more); with `fresh`,
+/// from an empty cargo registry and no `.venv`.
+pub fn run(ci: bool, fresh: bool, out: &Path) -> anyhow::Result<Exit> {
+    if !fresh {
+        tools::ensure_venv()?;
+    }
     if !git_clean()? {
         eprintln!("note: the working tree has uncommitted changes; the clone measures HEAD");
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let scratch = Scratch::create()?;
+    let scratch = Scratch::create(fresh)?;
     let mut steps = vec![
         scratch.time(
             "validate, cold",
@@ -172,6 +192,7 @@ pub fn run(ci: bool, out: &Path) -> anyhow::Result<Exit> {
     }
     let report = ColdReport {
         commit: super::git_commit(),
+        fresh,
         unix_time: super::unix_time(),
         machine: Machine::this(),
         steps,
