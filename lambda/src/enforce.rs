@@ -84,6 +84,9 @@ pub fn log_report(report: &SessionReport) {
         (Decision::Compliant, _) => "within bounds",
         (Decision::Exempt, _) => "out of bounds but exempt: reported, not stopped",
         (Decision::Ignored, _) => "not a session to judge",
+        (Decision::Violation, Outcome::Reported) => {
+            "job definition out of bounds: reported, never changed"
+        }
         (Decision::Violation, Outcome::NotStopped) => {
             "out of bounds: reported, NOT stopped (audit mode)"
         }
@@ -129,8 +132,15 @@ async fn audit(
     metrics: &Metrics,
 ) -> Result<(), GuardError> {
     report.outcome = Outcome::NotStopped;
-    report.notification =
-        notify_once(guard, invocation, case, verdict, &report.outcome, metrics).await?;
+    report.notification = notify_once(
+        guard,
+        invocation,
+        &Subject::of(case),
+        verdict,
+        &report.outcome,
+        metrics,
+    )
+    .await?;
     Ok(())
 }
 
@@ -165,8 +175,15 @@ async fn enforce(
     }
     // Stop first, then notify: the decision to stop never depends on the ledger, so nothing in
     // it (or missing from it) can keep a session running.
-    report.notification =
-        notify_once(guard, invocation, case, verdict, &report.outcome, metrics).await?;
+    report.notification = notify_once(
+        guard,
+        invocation,
+        &Subject::of(case),
+        verdict,
+        &report.outcome,
+        metrics,
+    )
+    .await?;
     if verdict.action == Action::Delete {
         let budget = Budget::new(guard, invocation);
         delete_when_stopped(glue, id, &budget, &guard.timing).await?;
@@ -181,10 +198,10 @@ async fn enforce(
 /// either (a failed `Publish`, a claim still held elsewhere at the end of the budget) fails the
 /// invocation there, with what was sent recorded as sent, so its retry sends only what is
 /// missing. The report keeps the own topic's [`Notification`].
-async fn notify_once(
+pub async fn notify_once(
     guard: &Guard,
     invocation: &Invocation,
-    case: &Candidate,
+    case: &Subject<'_>,
     verdict: &Verdict,
     outcome: &Outcome,
     metrics: &Metrics,
@@ -217,6 +234,30 @@ async fn notify_once(
     Ok(own)
 }
 
+/// What one notification is about, as the ledger keys it and the message tells it.
+pub struct Subject<'a> {
+    /// The ledger's name for it: a session's id; `job-run/<job>/<run id>` for a job run;
+    /// `job/<job>` for a job definition.
+    pub id: &'a str,
+    /// When it was created (a session's `CreatedOn`; a definition's `LastModifiedOn`), so that a
+    /// later one of the same name is notified anew.
+    pub created_on: Option<std::time::SystemTime>,
+    pub found_by: FoundBy,
+    pub creator: crate::report::Creator,
+}
+
+impl<'a> Subject<'a> {
+    /// A session's subject.
+    pub fn of(case: &'a Candidate) -> Subject<'a> {
+        Subject {
+            id: &case.facts.session_id,
+            created_on: case.created_on,
+            found_by: case.found_by,
+            creator: case.creator,
+        }
+    }
+}
+
 /// One topic's notification: where it goes, and what it says.
 struct Topic<'a> {
     destination: Destination,
@@ -231,14 +272,14 @@ struct Topic<'a> {
 async fn notify_topic(
     guard: &Guard,
     invocation: &Invocation,
-    case: &Candidate,
+    case: &Subject<'_>,
     verdict: &Verdict,
     outcome: &Outcome,
     topic: &Topic<'_>,
     metrics: &Metrics,
 ) -> Result<Notification, GuardError> {
     let ledger = guard.ledger();
-    let session_id = &case.facts.session_id;
+    let session_id = case.id;
     let kind = match verdict.action {
         Action::Notify => "audit",
         _ => "enforce",
@@ -247,7 +288,7 @@ async fn notify_topic(
     let key = ledger::key(session_id, case.created_on, kind, destination);
     let owner = ledger::owner_token(&invocation.request_id);
     let details = [
-        ("session_id", session_id.as_str()),
+        ("session_id", session_id),
         ("action", verdict.action.as_str()),
         ("outcome", outcome.as_str()),
         ("destination", destination.as_str()),
@@ -297,7 +338,7 @@ async fn notify_topic(
                 );
                 if !budget.pause(&mut backoff).await {
                     return Err(GuardError::NotificationInFlight {
-                        session_id: session_id.clone(),
+                        session_id: session_id.to_string(),
                         waited_seconds: budget.waited().as_secs(),
                     });
                 }

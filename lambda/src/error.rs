@@ -52,6 +52,8 @@ pub enum GuardError {
         session_id: String,
         waited_seconds: u64,
     },
+    #[error("Glue did not stop the {subject}: {why}; a retry tries again")]
+    NotStopped { subject: String, why: String },
     #[error("could not build a request: {0}")]
     Request(String),
     #[error("the sweep could not finish {failed} of {judged} sessions; first failure: {first}")]
@@ -102,7 +104,8 @@ impl GuardError {
             GuardError::Aws { retry, .. } => *retry,
             GuardError::StillStarting { .. }
             | GuardError::StillStopping { .. }
-            | GuardError::NotificationInFlight { .. } => Retry::Retryable,
+            | GuardError::NotificationInFlight { .. }
+            | GuardError::NotStopped { .. } => Retry::Retryable,
             GuardError::Request(_) => Retry::NotRetryable,
             GuardError::SweepIncomplete { first, .. } => first.retry(),
         }

@@ -1,5 +1,6 @@
-//! The function's entry point for one event: a CloudTrail `CreateSession` (real time), a
-//! scheduled event (the sweep), or anything else (logged and ignored, never a panic).
+//! The function's entry point for one event: a CloudTrail `CreateSession`, `StartJobRun`,
+//! `CreateJob` or `UpdateJob` (real time), a scheduled event (the sweep), or anything else
+//! (logged and ignored, never a panic).
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -13,7 +14,7 @@ use crate::config::Guard;
 use crate::enforce;
 use crate::error::GuardError;
 use crate::metrics::Metrics;
-use crate::report::{Candidate, Creator, FoundBy, Invocation, SessionReport};
+use crate::report::{Candidate, Creator, FoundBy, Invocation, JobReport, SessionReport};
 use crate::session::{self, ArnScope, Status};
 use crate::sweep::{self, SweepReport};
 
@@ -23,6 +24,8 @@ use crate::sweep::{self, SweepReport};
 pub enum Response {
     /// A `CreateSession` event, judged.
     Session(SessionReport),
+    /// A `StartJobRun`, `CreateJob` or `UpdateJob` event, judged.
+    Job(JobReport),
     /// A sweep.
     Sweep(SweepReport),
     /// Not an event to act on.
@@ -83,6 +86,11 @@ async fn dispatch(
         ));
     };
     match (envelope.detail_type.as_str(), envelope.source.as_str()) {
+        ("AWS API Call via CloudTrail", _) if policy::is_job_event(payload) => {
+            crate::job::on_job_event(guard, &invocation, payload, metrics)
+                .await
+                .map(Response::Job)
+        }
         ("AWS API Call via CloudTrail", _) => {
             on_create_session(guard, &invocation, payload, metrics).await
         }

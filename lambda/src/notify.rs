@@ -45,15 +45,58 @@ pub struct Message {
 /// Builds the notification for a session that was out of bounds: its subject, body and
 /// attributes, each from the same notice.
 pub fn message(notice: &Notice) -> Message {
-    let done = Done::of(notice);
+    let about = About::of(notice.verdict);
+    let done = Done::of(notice, &about);
     Message {
-        subject: subject(
-            notice.stack_name,
-            notice.verdict.session_id.as_deref().unwrap_or("unknown"),
-            &done.in_subject,
-        ),
-        body: body(notice, &done),
+        subject: subject(notice.stack_name, &about.in_subject, &done.in_subject),
+        body: body(notice, &about, &done),
         attributes: attributes(notice),
+    }
+}
+
+/// What was judged, in words: an interactive session, a job run or a job definition.
+struct About {
+    /// `an interactive session`, `a job run`, `a job definition`.
+    noun: &'static str,
+    /// `session`, `job run`, `job definition`: in sentences after "The".
+    short: &'static str,
+    /// The subject's name for it: `Glue session <id>`, `Glue job <name> run`.
+    in_subject: String,
+    /// The body's lines that name it.
+    lines: Vec<(&'static str, String)>,
+    /// The CloudTrail event it comes from.
+    event: &'static str,
+}
+
+impl About {
+    fn of(verdict: &Verdict) -> About {
+        let unknown = || "unknown".to_string();
+        match (&verdict.job_name, &verdict.job_run_id) {
+            (Some(job), Some(run)) => About {
+                noun: "a job run",
+                short: "job run",
+                in_subject: format!("Glue job {job} run"),
+                lines: vec![("Job:", job.clone()), ("Run:", run.clone())],
+                event: "StartJobRun",
+            },
+            (Some(job), None) => About {
+                noun: "a job definition",
+                short: "job definition",
+                in_subject: format!("Glue job {job} definition"),
+                lines: vec![("Job:", job.clone())],
+                event: "CreateJob or UpdateJob",
+            },
+            _ => {
+                let id = verdict.session_id.clone().unwrap_or_else(unknown);
+                About {
+                    noun: "an interactive session",
+                    short: "session",
+                    in_subject: format!("Glue session {id}"),
+                    lines: vec![("Session:", id)],
+                    event: "CreateSession",
+                }
+            }
+        }
     }
 }
 
@@ -68,24 +111,34 @@ struct Done {
 }
 
 impl Done {
-    fn of(notice: &Notice) -> Done {
+    fn of(notice: &Notice, about: &About) -> Done {
         let deleting = notice.verdict.action == Action::Delete;
+        let short = about.short;
         let (headline, sentence, in_subject) = match notice.outcome {
+            Outcome::Reported => (
+                "reported",
+                format!(
+                    "Reported, not changed: the guard never changes a {short}; every run of it \
+                     that is out of bounds is stopped (audit mode: reported)."
+                ),
+                "reported".to_string(),
+            ),
             Outcome::Stopped if deleting => (
                 "stopped and is deleting",
-                "The session was stopped, and it is being deleted (policy action: delete)."
-                    .to_string(),
+                format!(
+                    "The {short} was stopped, and it is being deleted (policy action: delete)."
+                ),
                 "stopped and deleted".to_string(),
             ),
             Outcome::Stopped => (
                 "stopped",
-                "The session was stopped (policy action: stop).".to_string(),
+                format!("The {short} was stopped (policy action: stop)."),
                 "stopped".to_string(),
             ),
             Outcome::AlreadyEnded(status) => (
                 "found already ended",
                 format!(
-                    "Nothing to stop: the session had already ended ({status}) when the guard looked.{}",
+                    "Nothing to stop: the {short} had already ended ({status}) when the guard looked.{}",
                     if deleting {
                         " It is being deleted (policy action: delete)."
                     } else {
@@ -96,8 +149,9 @@ impl Done {
             ),
             _ => (
                 "reported (audit mode)",
-                "The session was NOT stopped: the guard runs in audit mode and only reports."
-                    .to_string(),
+                format!(
+                    "The {short} was NOT stopped: the guard runs in audit mode and only reports."
+                ),
                 "NOT stopped (audit)".to_string(),
             ),
         };
@@ -110,15 +164,17 @@ impl Done {
 }
 
 /// The body: what was done, to which session (and where), by whose request, and why.
-fn body(notice: &Notice, done: &Done) -> String {
+fn body(notice: &Notice, about: &About, done: &Done) -> String {
     let verdict = notice.verdict;
-    let session_id = verdict.session_id.as_deref().unwrap_or("unknown");
     let principal = verdict.principal.as_deref().unwrap_or("unknown");
     let headline = done.headline;
-    let mut body =
-        format!("Glue Session Guard {headline} an interactive session that is out of bounds.\n\n");
+    let noun = about.noun;
+    let event = about.event;
+    let mut body = format!("Glue Session Guard {headline} {noun} that is out of bounds.\n\n");
     let mut line = |label: &str, value: &str| body.push_str(&format!("{label:<10} {value}\n"));
-    line("Session:", session_id);
+    for (label, value) in &about.lines {
+        line(label, value);
+    }
     if let Some(kind) = &verdict.session_type {
         // LIVY (statements) or SPARK_CONNECT (a PySpark client on its endpoint).
         line("Type:", kind);
@@ -130,7 +186,7 @@ fn body(notice: &Notice, done: &Done) -> String {
     line(
         "Creator:",
         &match notice.creator {
-            Creator::Event => format!("{principal} (from the CreateSession event)"),
+            Creator::Event => format!("{principal} (from the {event} event)"),
             Creator::CloudTrail => format!("{principal} (recovered from CloudTrail)"),
             Creator::Unknown => "unknown (not found in CloudTrail)".to_string(),
         },
@@ -141,9 +197,9 @@ fn body(notice: &Notice, done: &Done) -> String {
     }
     line(
         "Found by:",
-        match notice.found_by {
-            FoundBy::Event => "its CreateSession event",
-            FoundBy::Sweep => "the scheduled sweep",
+        &match notice.found_by {
+            FoundBy::Event => format!("its {event} event"),
+            FoundBy::Sweep => "the scheduled sweep".to_string(),
         },
     );
     line("Decision:", "violation");
@@ -179,10 +235,11 @@ fn body(notice: &Notice, done: &Done) -> String {
         body.push_str(&format!("Notes: {}\n", verdict.notes.join("; ")));
     }
     if notice.creator == Creator::Unknown {
-        body.push_str(
-            "\nNote: the creator could not be recovered from CloudTrail, so the session was judged \
-             by the default boundaries: no override or exemption could apply.\n",
-        );
+        body.push_str(&format!(
+            "\nNote: the creator could not be recovered from CloudTrail, so the {} was \
+                 judged by the default boundaries: no override or exemption could apply.\n",
+            about.short
+        ));
     }
     body.push_str(&format!(
         "\nTo request an exception: {}\n",
@@ -207,11 +264,13 @@ fn body(notice: &Notice, done: &Done) -> String {
 /// Message attributes, so that subscribers can filter.
 fn attributes(notice: &Notice) -> BTreeMap<&'static str, String> {
     let verdict = notice.verdict;
-    let session_id = verdict.session_id.as_deref().unwrap_or("unknown");
+    let session_id = verdict.session_id.as_deref().unwrap_or_default();
     let principal = verdict.principal.as_deref().unwrap_or("unknown");
     BTreeMap::from([
         ("decision", "violation".to_string()),
         ("session_id", session_id.to_string()),
+        ("job_name", verdict.job_name.clone().unwrap_or_default()),
+        ("job_run_id", verdict.job_run_id.clone().unwrap_or_default()),
         (
             "session_type",
             verdict.session_type.clone().unwrap_or_default(),
@@ -277,13 +336,14 @@ pub fn client_for_topic(sns: &aws_sdk_sns::Client, topic_arn: &str) -> aws_sdk_s
     }
 }
 
-/// `[stack] Glue session <id> out of bounds: <outcome>`, shortened to fit SNS's limit, printable ASCII only.
-fn subject(stack_name: &str, session_id: &str, outcome: &str) -> String {
+/// `[stack] Glue session <id> out of bounds: <outcome>` (`Glue job <name> run`, `Glue job <name>
+/// definition`), shortened to fit SNS's limit, printable ASCII only.
+fn subject(stack_name: &str, what: &str, outcome: &str) -> String {
     let stack = ascii(stack_name);
     let stack = shorten(&stack, 24);
-    let fixed = format!("[{stack}] Glue session  out of bounds: {outcome}").len();
-    let id = shorten(&ascii(session_id), MAX_SUBJECT.saturating_sub(fixed).max(8));
-    let subject = format!("[{stack}] Glue session {id} out of bounds: {outcome}");
+    let fixed = format!("[{stack}]  out of bounds: {outcome}").len();
+    let what = shorten(&ascii(what), MAX_SUBJECT.saturating_sub(fixed).max(20));
+    let subject = format!("[{stack}] {what} out of bounds: {outcome}");
     shorten(&subject, MAX_SUBJECT)
 }
 
@@ -327,6 +387,8 @@ mod tests {
         Verdict {
             decision: Decision::Violation,
             session_id: Some("nb-alice-1".into()),
+            job_name: None,
+            job_run_id: None,
             session_type: Some("SPARK_CONNECT".into()),
             principal: Some("arn:aws:sts::123456789012:assumed-role/Analyst/alice".into()),
             person: None,

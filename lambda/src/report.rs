@@ -49,6 +49,8 @@ pub enum Outcome {
     Gone,
     /// Sweep only: the creator is not in CloudTrail yet; the next sweep judges it again.
     Deferred,
+    /// A job definition out of bounds: reported, never changed (every run of it is judged).
+    Reported,
 }
 
 impl Outcome {
@@ -60,6 +62,7 @@ impl Outcome {
             Outcome::AlreadyEnded(_) => "already_ended",
             Outcome::Gone => "gone",
             Outcome::Deferred => "deferred",
+            Outcome::Reported => "reported",
         }
     }
 }
@@ -163,4 +166,41 @@ pub struct Invocation {
     pub deadline: SystemTime,
     /// Lambda's request id (part of the ledger's claim owner, for the reader).
     pub request_id: String,
+}
+
+/// The result for one job run or job definition, as logged and returned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobReport {
+    pub job_name: String,
+    /// `None` for a job definition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_run_id: Option<String>,
+    pub decision: Decision,
+    pub action: Action,
+    pub outcome: Outcome,
+    pub notification: Notification,
+    pub principal: Option<String>,
+    #[serde(rename = "override")]
+    pub override_name: Option<String>,
+    pub rules: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl JobReport {
+    /// The report of `verdict`, with `outcome` and nothing notified yet.
+    pub fn new(verdict: &Verdict, outcome: Outcome) -> JobReport {
+        JobReport {
+            job_name: verdict.job_name.clone().unwrap_or_default(),
+            job_run_id: verdict.job_run_id.clone(),
+            decision: verdict.decision,
+            action: verdict.action,
+            outcome,
+            notification: Notification::NotNeeded,
+            principal: verdict.principal.clone(),
+            override_name: verdict.override_name.clone(),
+            rules: verdict.rules().into_iter().map(str::to_string).collect(),
+            reason: verdict.reason.clone(),
+        }
+    }
 }

@@ -42,6 +42,14 @@ impl ArnScope {
             })
     }
 
+    /// The ARN of the Glue job `job_name`.
+    pub fn job_arn(&self, job_name: &str) -> String {
+        format!(
+            "arn:{}:glue:{}:{}:job/{job_name}",
+            self.partition, self.region, self.account
+        )
+    }
+
     /// The ARN of the Glue interactive session `session_id`.
     pub fn session_arn(&self, session_id: &str) -> String {
         format!(
@@ -122,8 +130,17 @@ pub async fn get_tags(
     scope: &ArnScope,
     session_id: &str,
 ) -> Result<Option<BTreeMap<String, String>>, GuardError> {
-    let arn = scope.session_arn(session_id);
-    match glue.get_tags().resource_arn(&arn).send().await {
+    tags_of(glue, &scope.session_arn(session_id), session_id).await
+}
+
+/// `GetTags` of any Glue resource (`arn`); `None` when it no longer exists. A failure is
+/// reported about `about` (the session id, the job's name).
+pub async fn tags_of(
+    glue: &aws_sdk_glue::Client,
+    arn: &str,
+    about: &str,
+) -> Result<Option<BTreeMap<String, String>>, GuardError> {
+    match glue.get_tags().resource_arn(arn).send().await {
         Ok(output) => Ok(Some(output.tags.unwrap_or_default().into_iter().collect())),
         Err(error)
             if matches!(
@@ -133,7 +150,7 @@ pub async fn get_tags(
         {
             Ok(None)
         }
-        Err(error) => Err(GuardError::aws("GetTags", session_id, error)),
+        Err(error) => Err(GuardError::aws("GetTags", about, error)),
     }
 }
 

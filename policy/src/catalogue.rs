@@ -414,6 +414,130 @@ impl CommandName {
     }
 }
 
+/// What a job runs: `JobCommand.Name` ([`JOBS_API_PAGE`], `JobCommand`). Which defaults Glue
+/// applies to a job depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum JobCommand {
+    /// `glueetl`: Spark ETL.
+    Spark,
+    /// `gluestreaming`: Spark streaming ETL.
+    Streaming,
+    /// `pythonshell`: Python shell (`MaxCapacity` 0.0625 or 1 DPU, no workers).
+    PythonShell,
+    /// `glueray`: Ray (`Z.2X` workers).
+    Ray,
+}
+
+impl JobCommand {
+    pub const ALL: [JobCommand; 4] = [
+        JobCommand::Spark,
+        JobCommand::Streaming,
+        JobCommand::PythonShell,
+        JobCommand::Ray,
+    ];
+
+    /// The command for `JobCommand.Name`; `None` for a name Glue does not document.
+    pub fn from_name(name: &str) -> Option<JobCommand> {
+        JobCommand::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// Glue's own name (`JobCommand.Name`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobCommand::Spark => "glueetl",
+            JobCommand::Streaming => "gluestreaming",
+            JobCommand::PythonShell => "pythonshell",
+            JobCommand::Ray => "glueray",
+        }
+    }
+
+    /// The defaults Glue documents for what a job of this command leaves out, on `glue_version`
+    /// (`None`: not given, Glue's default version). Sources ([`JOBS_API_PAGE`], `Job`, `JobRun`,
+    /// unless named):
+    /// - `Timeout`: "When the value is left blank, the timeout is defaulted to 2880 minutes",
+    ///   for Spark ETL and Python shell jobs before Glue 5.0. For Glue 5.0 and later, Spark
+    ///   jobs are said to default to 480 minutes, which no AWS page states: not guessed (the
+    ///   run's `GetJobRun` reports the real figure). Streaming jobs run until stopped and Ray
+    ///   jobs take no timeout: no default given;
+    /// - Spark (`glueetl`, `gluestreaming`): `MaxCapacity` "The default is 10 DPUs"; on Glue
+    ///   6.1 and later, 10 workers of `G.1X.GRAVITON` ([`GLUE_6_1_PAGE`]: "a Spark job created
+    ///   without a WorkerType runs on arm64 Graviton workers by default"). Before 6.1 no page
+    ///   names the worker type, so only the 10 DPUs are known;
+    /// - Python shell: `MaxCapacity` "The default is 0.0625 DPU";
+    /// - Ray: `WorkerType` "Z.2X for Ray jobs"; no documented count.
+    pub fn documented_job_defaults(self, glue_version: Option<&str>) -> JobDefaults {
+        let version = glue_version.and_then(version_numbers);
+        let graviton = version.is_some_and(|version| version >= (6, 1));
+        let spark_timeout = match version {
+            Some(version) if version >= (5, 0) => None,
+            _ => Some(2880),
+        };
+        let spark = |timeout_minutes| {
+            if graviton {
+                JobDefaults {
+                    number_of_workers: Some(10),
+                    worker_type: Some("G.1X.GRAVITON"),
+                    max_capacity: None,
+                    timeout_minutes,
+                }
+            } else {
+                JobDefaults {
+                    number_of_workers: None,
+                    worker_type: None,
+                    max_capacity: Some(10.0),
+                    timeout_minutes,
+                }
+            }
+        };
+        match self {
+            JobCommand::Spark => spark(spark_timeout),
+            JobCommand::Streaming => spark(None),
+            JobCommand::PythonShell => JobDefaults {
+                number_of_workers: None,
+                worker_type: None,
+                max_capacity: Some(0.0625),
+                timeout_minutes: Some(2880),
+            },
+            JobCommand::Ray => JobDefaults {
+                number_of_workers: None,
+                worker_type: Some("Z.2X"),
+                max_capacity: None,
+                timeout_minutes: None,
+            },
+        }
+    }
+}
+
+/// What Glue applies, per its documentation, to a value a job leaves out
+/// ([`JobCommand::documented_job_defaults`]). `None`: nothing documented. A job has either
+/// workers (`number_of_workers` x `worker_type`) or `max_capacity` as its documented size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct JobDefaults {
+    pub number_of_workers: Option<u64>,
+    pub worker_type: Option<&'static str>,
+    /// DPUs, for a size given as capacity (Python shell; Spark before Glue 6.1).
+    pub max_capacity: Option<f64>,
+    pub timeout_minutes: Option<u64>,
+}
+
+/// `ExecutionClass`es Glue documents ([`JOBS_API_PAGE`]: `FLEX` | `STANDARD`).
+pub const EXECUTION_CLASSES: &[&str] = &["STANDARD", "FLEX"];
+
+/// The `ExecutionClass` of a job that sets none: `STANDARD` ([`JOBS_API_PAGE`]: "The flexible
+/// execution class is appropriate for time-insensitive jobs"; `FLEX` is what a job asks for).
+pub const DEFAULT_EXECUTION_CLASS: &str = "STANDARD";
+
+/// The oldest Glue version a `FLEX` run takes ([`JOBS_API_PAGE`]: "Only jobs with Glue version
+/// 3.0 and above and command type glueetl will be allowed to set ExecutionClass to FLEX").
+pub const FLEX_NEEDS_GLUE_VERSION: (u32, u32) = (3, 0);
+
+/// The major and minor number of a Glue version (`5.1` is (5, 1)); `None` for a version that
+/// is not two numbers.
+pub fn version_numbers(version: &str) -> Option<(u32, u32)> {
+    let (major, minor) = version.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
 /// What Glue applies, per its documentation, to a value a creator leaves out. `None`: nothing
 /// documented, so the value is not known.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::catalogue::{self, CommandName, Scaling, ServiceDefaults, SessionType};
+use crate::catalogue::{self, CommandName, JobCommand, Scaling, ServiceDefaults, SessionType};
 use crate::facts::{Fact, Ignored, ProfileLookup, SessionFacts, facts_from_cloudtrail};
 use crate::glob::{ArnPattern, glob_match};
+use crate::jobs::{ENDED_JOB_RUN_STATES, JobFacts};
 use crate::model::{Boundaries, DpuSource, EnforcementAction, Mode, Policy};
 
 /// Most names a violation lists (its message says how many more there are).
@@ -88,6 +89,12 @@ pub struct Violation {
 pub struct Verdict {
     pub decision: Decision,
     pub session_id: Option<String>,
+    /// The job a job run or job definition belongs to (`JobName`); absent for sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+    /// The job run (`JobRunId`); absent for sessions and job definitions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_run_id: Option<String>,
     /// The session's `SessionType` (`LIVY`, `SPARK_CONNECT`), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_type: Option<String>,
@@ -123,6 +130,8 @@ impl Verdict {
         Verdict {
             decision: Decision::Ignored,
             session_id: ignored.session_id,
+            job_name: None,
+            job_run_id: None,
             session_type: None,
             principal: ignored.principal,
             person: None,
@@ -165,18 +174,7 @@ fn quoted_list<S: AsRef<str>>(names: &[S]) -> String {
 
 /// Judges one session against the policy.
 pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
-    let principal_arns: Vec<&str> = facts
-        .principal
-        .iter()
-        .flat_map(|p| std::iter::once(p.arn.as_str()).chain(p.issuer_arn.as_deref()))
-        .collect();
-    let matches_any = |patterns: &[String]| {
-        patterns.iter().any(|pattern| {
-            ArnPattern::parse(pattern)
-                .map(|pattern| principal_arns.iter().any(|arn| pattern.matches(arn)))
-                .unwrap_or(false)
-        })
-    };
+    let matches_any = |patterns: &[String]| principal_matches(facts.principal.as_ref(), patterns);
     let id_matches_any = |patterns: &[String]| {
         patterns
             .iter()
@@ -195,6 +193,7 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
     };
     let mut check = Check {
         policy,
+        subject: "session",
         defaults: LeftOut::of(facts),
         violations: Vec::new(),
         defaults_applied: Vec::new(),
@@ -239,6 +238,8 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
     Verdict {
         decision,
         session_id: Some(facts.session_id.clone()),
+        job_name: None,
+        job_run_id: None,
         session_type,
         principal: facts.principal.as_ref().map(|p| p.arn.clone()),
         person: facts.principal.as_ref().and_then(|p| p.person()),
@@ -250,6 +251,161 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
         unchecked: check.unchecked,
         notes: check.notes,
     }
+}
+
+/// Judges one job run (`facts.job_run_id` given) or one job definition against the policy's
+/// `jobs` section: its boundaries, or the first of its overrides whose principals and job names
+/// match. A definition out of bounds is only ever reported (`notify`): every run of it would be
+/// stopped, and the guard never changes a job. A run that has ended gets `none`.
+///
+/// Without a `jobs` section, jobs are not guarded: `ignored`.
+pub fn evaluate_job(policy: &Policy, facts: &JobFacts) -> Verdict {
+    let run = facts.is_run();
+    let subject = if run { "job run" } else { "job definition" };
+    let principal = facts.principal.as_ref().map(|p| p.arn.clone());
+    let Some(jobs) = &policy.jobs else {
+        let mut verdict = Verdict::ignored(Ignored {
+            reason: "the policy has no `jobs` section: jobs are not guarded".to_string(),
+            session_id: None,
+            principal,
+        });
+        verdict.job_name = Some(facts.job_name.clone());
+        verdict.job_run_id = facts.job_run_id.clone();
+        return verdict;
+    };
+    let matches_any = |patterns: &[String]| principal_matches(facts.principal.as_ref(), patterns);
+    let name_matches_any = |patterns: &[String]| {
+        patterns
+            .iter()
+            .any(|pattern| glob_match(pattern.as_bytes(), facts.job_name.as_bytes()))
+    };
+    let matched = jobs.overrides.iter().find(|rule| {
+        (rule.principals.is_empty() || matches_any(&rule.principals))
+            && (rule.job_names.is_empty() || name_matches_any(&rule.job_names))
+    });
+    let limits = match matched {
+        Some(rule) => jobs.boundaries.overlaid_with(&rule.boundaries),
+        None => jobs.boundaries.clone(),
+    };
+    let command = facts
+        .command
+        .given()
+        .and_then(|name| JobCommand::from_name(name));
+    let mut check = Check {
+        policy,
+        subject,
+        defaults: LeftOut::of_job(facts),
+        violations: Vec::new(),
+        defaults_applied: Vec::new(),
+        unchecked: Vec::new(),
+        notes: Vec::new(),
+    };
+    let mut settings = SessionFacts {
+        session_id: facts.job_name.clone(),
+        principal: facts.principal.clone(),
+        status: facts.status.clone(),
+        command: Fact::Unknown,
+        session_type: Fact::Unknown,
+        scaling_arguments: facts.scaling_arguments.clone(),
+        profile_name: facts.profile_name.clone(),
+        usage_profile: ProfileLookup::NotLookedUp,
+        worker_type: facts.worker_type.clone(),
+        number_of_workers: facts.number_of_workers.clone(),
+        max_capacity: facts.max_capacity.clone(),
+        timeout_minutes: facts.timeout_minutes.clone(),
+        idle_timeout_minutes: Fact::Unknown,
+        glue_version: facts.glue_version.clone(),
+        connections: facts.connections.clone(),
+        tags: facts.tags.clone(),
+    };
+    // A job that gives no size at all runs at the size Glue documents: MaxCapacity alone for
+    // Python shell jobs, and for Spark jobs before Glue 6.1 (whose worker type no page names).
+    let size_left_out = settings.max_capacity == Fact::Omitted
+        && settings.number_of_workers == Fact::Omitted
+        && settings.worker_type == Fact::Omitted
+        && facts.profile_name == Fact::Omitted;
+    let documented_capacity = command.and_then(|kind| {
+        kind.documented_job_defaults(facts.glue_version.given().map(String::as_str))
+            .max_capacity
+    });
+    if let (true, Some(dpu)) = (size_left_out, documented_capacity) {
+        check.note(format!("MaxCapacity = {dpu} DPU (Glue default)"));
+        settings.max_capacity = Fact::Given(dpu);
+    }
+    check.all(&limits, &settings);
+    if let Some(allowed) = &limits.allowed_execution_classes {
+        check.allowed_execution_classes(allowed, &facts.execution_class);
+    }
+    check.flex_version(facts, command);
+
+    let exempt = matches_any(&policy.exempt_principals);
+    let decision = match (check.violations.is_empty(), exempt) {
+        (true, _) => Decision::Compliant,
+        (false, true) => Decision::Exempt,
+        (false, false) => Decision::Violation,
+    };
+    let ended = facts
+        .status
+        .as_deref()
+        .filter(|status| ENDED_JOB_RUN_STATES.contains(status));
+    let action = match (decision, run, ended) {
+        (_, true, Some(_)) => Action::None,
+        (Decision::Violation, false, _) => Action::Notify,
+        _ => enforcement_action(policy, decision),
+    };
+    let reason = if decision == Decision::Exempt {
+        Some("the principal matches exempt_principals: reported, never stopped".to_string())
+    } else if let (Some(status), Decision::Violation) = (ended, decision) {
+        Some(format!(
+            "the job run has already ended ({status}): there is nothing to stop"
+        ))
+    } else if !run && decision == Decision::Violation {
+        Some(
+            "a job definition is reported, never changed: every run of it would be stopped"
+                .to_string(),
+        )
+    } else if facts.principal.is_none() {
+        Some(format!(
+            "who {} is unknown (a schedule, trigger or workflow, or no record), so overrides by \
+             principal and exemptions could not apply",
+            if run {
+                "started the run"
+            } else {
+                "wrote the definition"
+            }
+        ))
+    } else {
+        None
+    };
+    Verdict {
+        decision,
+        session_id: None,
+        job_name: Some(facts.job_name.clone()),
+        job_run_id: facts.job_run_id.clone(),
+        session_type: None,
+        principal: facts.principal.as_ref().map(|p| p.arn.clone()),
+        person: facts.principal.as_ref().and_then(|p| p.person()),
+        violations: check.violations,
+        override_name: matched.map(|rule| rule.name.clone()),
+        action,
+        reason,
+        defaults_applied: check.defaults_applied,
+        unchecked: check.unchecked,
+        notes: check.notes,
+    }
+}
+
+/// True when the caller or, for an assumed role, its role matches one of `patterns` (ARN globs).
+fn principal_matches(principal: Option<&crate::facts::Principal>, patterns: &[String]) -> bool {
+    let arns: Vec<&str> = principal
+        .into_iter()
+        .flat_map(|p| std::iter::once(p.arn.as_str()).chain(p.issuer_arn.as_deref()))
+        .collect();
+    patterns.iter().any(|pattern| {
+        ArnPattern::parse(pattern)
+            .map(|pattern| arns.iter().any(|arn| pattern.matches(arn)))
+            .unwrap_or(false)
+    })
 }
 
 /// Where the value of a setting the creator left out comes from.
@@ -309,7 +465,7 @@ impl LeftOut {
             )),
             (Err(why), None) => Default::Unknown(why.clone()),
         };
-        let mut left_out = LeftOut {
+        let left_out = LeftOut {
             number_of_workers: glue(service.number_of_workers, "number of workers"),
             worker_type: glue_worker_type,
             timeout_minutes: glue(service.timeout_minutes, "timeout"),
@@ -328,7 +484,64 @@ impl LeftOut {
                 (Err(why), _) => Some(Default::Unknown(why.clone())),
             },
         };
-        match (&facts.profile_name, &facts.usage_profile) {
+        left_out.with_profile(&facts.profile_name, &facts.usage_profile)
+    }
+
+    /// The defaults of a job run or job definition: Glue's documented job defaults for its
+    /// command and Glue version, then its usage profile's.
+    fn of_job(facts: &JobFacts) -> LeftOut {
+        let command = match &facts.command {
+            Fact::Given(name) => JobCommand::from_name(name).ok_or_else(|| {
+                format!(
+                    "Glue documents no defaults for jobs of command {}",
+                    quoted(name)
+                )
+            }),
+            _ => Err(
+                "the job's command (Command.Name) is not known, so neither are the \
+                      defaults Glue applied"
+                    .to_string(),
+            ),
+        };
+        let service = command
+            .as_ref()
+            .map(|kind| {
+                kind.documented_job_defaults(facts.glue_version.given().map(String::as_str))
+            })
+            .unwrap_or_default();
+        let glue = |value: Option<u64>, what: &str| match (&command, value) {
+            (_, Some(value)) => Default::Glue(value),
+            (Ok(kind), None) => Default::Unknown(format!(
+                "Glue documents no default {what} for {} jobs{}",
+                kind.as_str(),
+                match facts.glue_version.given() {
+                    Some(version) => format!(" on Glue {version}"),
+                    None => String::new(),
+                }
+            )),
+            (Err(why), None) => Default::Unknown(why.clone()),
+        };
+        let worker_type = match (&command, service.worker_type) {
+            (_, Some(name)) => Default::Glue(name.to_string()),
+            (Ok(kind), None) => Default::Unknown(format!(
+                "Glue documents no default worker type for {} jobs",
+                kind.as_str()
+            )),
+            (Err(why), None) => Default::Unknown(why.clone()),
+        };
+        let left_out = LeftOut {
+            number_of_workers: glue(service.number_of_workers, "number of workers"),
+            worker_type,
+            timeout_minutes: glue(service.timeout_minutes, "timeout"),
+            idle_timeout_minutes: None,
+        };
+        left_out.with_profile(&facts.profile_name, &ProfileLookup::NotLookedUp)
+    }
+
+    /// These defaults with those of the usage profile the session or job was created under.
+    fn with_profile(mut self, profile_name: &Fact<String>, lookup: &ProfileLookup) -> LeftOut {
+        let left_out = &mut self;
+        match (profile_name, lookup) {
             (Fact::Omitted, _) => {}
             (Fact::Given(name), ProfileLookup::Found(profile)) => {
                 let profile_default = |value: &Option<u64>, glue: &mut Default<u64>| {
@@ -370,7 +583,7 @@ impl LeftOut {
                 left_out.idle_timeout_minutes = Some(Default::Unknown(why));
             }
         }
-        left_out
+        self
     }
 }
 
@@ -394,6 +607,8 @@ type Resolution<T> = Result<Resolved<T>, Unresolved>;
 
 struct Check<'p> {
     policy: &'p Policy,
+    /// What is judged, for messages: `session`, `job run`, `job definition`.
+    subject: &'static str,
     defaults: LeftOut,
     violations: Vec<Violation>,
     defaults_applied: Vec<String>,
@@ -568,8 +783,8 @@ impl Check<'_> {
         };
         let too_old = match catalogue::glue_version(version) {
             Some(row) => !row.spark_connect,
-            None => version_number(version)
-                .zip(version_number(needed))
+            None => catalogue::version_numbers(version)
+                .zip(catalogue::version_numbers(needed))
                 .is_some_and(|(asked, needed)| asked < needed),
         };
         if too_old {
@@ -628,10 +843,10 @@ impl Check<'_> {
                 None,
             ),
             Some(Scaling::UpTo(_)) => {}
-            None => self.not_checked(
-                "require_auto_scaling",
-                "the session's DefaultArguments are not reported",
-            ),
+            None => {
+                let why = format!("the {}'s arguments are not reported", self.subject);
+                self.not_checked("require_auto_scaling", &why)
+            }
         }
     }
 
@@ -730,11 +945,10 @@ impl Check<'_> {
                 t.default.as_deref(),
             ),
             Ok(_) => {}
-            Err(unresolved) => self.unresolved(
-                "max_timeout_minutes",
-                unresolved,
-                "the session's Timeout is not reported",
-            ),
+            Err(unresolved) => {
+                let why = format!("the {}'s Timeout is not reported", self.subject);
+                self.unresolved("max_timeout_minutes", unresolved, &why)
+            }
         }
     }
 
@@ -880,7 +1094,8 @@ impl Check<'_> {
     /// `required_tags`: each key present with a non-blank value.
     fn required_tags(&mut self, required: &[String], facts: &SessionFacts) {
         let Fact::Given(tags) = &facts.tags else {
-            self.not_checked("required_tags", "the session's tags are not reported");
+            let why = format!("the {}'s tags are not reported", self.subject);
+            self.not_checked("required_tags", &why);
             return;
         };
         let missing: Vec<&String> = required
@@ -895,6 +1110,71 @@ impl Check<'_> {
                 format!("missing required tag {}", quoted_list(&missing)),
                 None,
             );
+        }
+    }
+
+    /// `allowed_execution_classes` (jobs). A left-out `ExecutionClass` is Glue's default,
+    /// `STANDARD` (`catalogue::DEFAULT_EXECUTION_CLASS`).
+    fn allowed_execution_classes(&mut self, allowed: &[String], class: &Fact<String>) {
+        let class = match class {
+            Fact::Given(class) => Some((class.clone(), None)),
+            Fact::Omitted => {
+                let class = catalogue::DEFAULT_EXECUTION_CLASS;
+                self.note(format!("ExecutionClass = {class} (Glue default)"));
+                Some((class.to_string(), Some("Glue's default")))
+            }
+            Fact::Unknown => None,
+        };
+        match class {
+            Some((class, default)) if !allowed.contains(&class) => self.violate(
+                "allowed_execution_classes",
+                json!(class),
+                json!(allowed),
+                format!(
+                    "execution class {} is not allowed (allowed: {})",
+                    quoted(&class),
+                    quoted_list(allowed)
+                ),
+                default,
+            ),
+            Some(_) => {}
+            None => self.not_checked(
+                "allowed_execution_classes",
+                "the execution class (ExecutionClass) is not reported",
+            ),
+        }
+    }
+
+    /// A `FLEX` run of anything but a Spark ETL job on Glue 3.0 or later is noted (Glue takes
+    /// `FLEX` only there: `catalogue::FLEX_NEEDS_GLUE_VERSION`), never stopped for it.
+    fn flex_version(&mut self, facts: &JobFacts, command: Option<JobCommand>) {
+        if facts.execution_class.given().map(String::as_str) != Some("FLEX") {
+            return;
+        }
+        if let Some(kind) = command.filter(|kind| *kind != JobCommand::Spark) {
+            self.remark(format!(
+                "FLEX runs only Spark ETL jobs (glueetl), and this job is {}: Glue refuses it",
+                kind.as_str()
+            ));
+        }
+        let too_old = facts
+            .glue_version
+            .given()
+            .and_then(|version| catalogue::version_numbers(version))
+            .is_some_and(|version| version < catalogue::FLEX_NEEDS_GLUE_VERSION);
+        if too_old {
+            let (major, minor) = catalogue::FLEX_NEEDS_GLUE_VERSION;
+            self.remark(format!(
+                "FLEX needs Glue {major}.{minor} or later, and Glue {} was asked for: Glue \
+                 refuses it",
+                quoted(
+                    facts
+                        .glue_version
+                        .given()
+                        .map(String::as_str)
+                        .unwrap_or_default()
+                )
+            ));
         }
     }
 
@@ -970,11 +1250,4 @@ impl Check<'_> {
             ),
         }
     }
-}
-
-/// The major and minor number of a Glue version (`5.1` is (5, 1)), for versions the catalogue
-/// lacks; `None` for a version that is not two numbers.
-fn version_number(version: &str) -> Option<(u32, u32)> {
-    let (major, minor) = version.split_once('.')?;
-    Some((major.parse().ok()?, minor.parse().ok()?))
 }

@@ -315,7 +315,7 @@ pub struct Ignored {
 }
 
 impl Ignored {
-    fn because(reason: impl Into<String>) -> Ignored {
+    pub(crate) fn because(reason: impl Into<String>) -> Ignored {
         Ignored {
             reason: reason.into(),
             session_id: None,
@@ -332,7 +332,7 @@ pub fn facts_from_cloudtrail(event: &Value) -> Result<SessionFacts, Ignored> {
 }
 
 /// The record inside an EventBridge envelope (`detail`), or the event itself when bare.
-fn unwrap_envelope(event: &Value) -> Result<&Value, Ignored> {
+pub(crate) fn unwrap_envelope(event: &Value) -> Result<&Value, Ignored> {
     let Some(object) = event.as_object() else {
         return Err(Ignored::because("the event is not a JSON object"));
     };
@@ -552,11 +552,11 @@ fn session_facts(session: &Value, naming: Naming) -> SessionFacts {
     }
 }
 
-fn get<'v>(value: &'v Value, path: &[&str]) -> Option<&'v Value> {
+pub(crate) fn get<'v>(value: &'v Value, path: &[&str]) -> Option<&'v Value> {
     path.iter().try_fold(value, |at, key| at.get(key))
 }
 
-fn principal_of(record: &Value) -> Option<Principal> {
+pub(crate) fn principal_of(record: &Value) -> Option<Principal> {
     let identity = record.get("userIdentity")?;
     let arn = identity.get("arn").and_then(Value::as_str)?.to_string();
     let issuer_arn = get(identity, &["sessionContext", "sessionIssuer", "arn"])
@@ -589,7 +589,7 @@ fn principal_of(record: &Value) -> Option<Principal> {
 }
 
 /// For a reported session, a missing value is not something the creator left out: it is unknown.
-fn known<T>(fact: Fact<T>) -> Fact<T> {
+pub(crate) fn known<T>(fact: Fact<T>) -> Fact<T> {
     match fact {
         Fact::Omitted => Fact::Unknown,
         other => other,
@@ -601,7 +601,7 @@ fn known<T>(fact: Fact<T>) -> Fact<T> {
 /// cannot make a verdict or a notification huge.
 const MAX_NAME_CHARS: usize = 255;
 
-fn bounded(text: &str) -> String {
+pub(crate) fn bounded(text: &str) -> String {
     if text.chars().count() <= MAX_NAME_CHARS {
         text.to_string()
     } else {
@@ -612,7 +612,7 @@ fn bounded(text: &str) -> String {
 }
 
 /// Absent: `Omitted`. Present but unreadable: `Unknown` (never guessed).
-fn string_fact(value: Option<&Value>) -> Fact<String> {
+pub(crate) fn string_fact(value: Option<&Value>) -> Fact<String> {
     match value {
         None => Fact::Omitted,
         Some(Value::String(text)) if !text.is_empty() => Fact::Given(bounded(text)),
@@ -620,7 +620,7 @@ fn string_fact(value: Option<&Value>) -> Fact<String> {
     }
 }
 
-fn number_fact(value: Option<&Value>) -> Fact<f64> {
+pub(crate) fn number_fact(value: Option<&Value>) -> Fact<f64> {
     match value {
         None => Fact::Omitted,
         Some(Value::Number(number)) => number
@@ -637,7 +637,7 @@ fn number_fact(value: Option<&Value>) -> Fact<f64> {
     }
 }
 
-fn count_fact(value: Option<&Value>) -> Fact<u64> {
+pub(crate) fn count_fact(value: Option<&Value>) -> Fact<u64> {
     match number_fact(value) {
         Fact::Given(n) if n.fract() == 0.0 && n <= u32::MAX as f64 => Fact::Given(n as u64),
         Fact::Given(_) => Fact::Unknown,
@@ -646,7 +646,7 @@ fn count_fact(value: Option<&Value>) -> Fact<u64> {
     }
 }
 
-fn connection_names(list: &Value) -> Fact<Vec<String>> {
+pub(crate) fn connection_names(list: &Value) -> Fact<Vec<String>> {
     match list {
         Value::Null => Fact::Given(Vec::new()),
         Value::Array(items) => items
@@ -661,7 +661,7 @@ fn connection_names(list: &Value) -> Fact<Vec<String>> {
 /// The scaling arguments of a `DefaultArguments` map (`policy::catalogue::AUTO_SCALING_ARGUMENT`,
 /// `SCALING_PROFILE_ARGUMENT`); the others are not kept. Unreadable (not an object, or a scaling
 /// argument that is not text): `Unknown`.
-fn scaling_arguments(arguments: &Value) -> Fact<BTreeMap<String, String>> {
+pub(crate) fn scaling_arguments(arguments: &Value) -> Fact<BTreeMap<String, String>> {
     use crate::catalogue::{AUTO_SCALING_ARGUMENT, SCALING_PROFILE_ARGUMENT};
     let Value::Object(map) = arguments else {
         return Fact::Unknown;
@@ -682,7 +682,7 @@ fn scaling_arguments(arguments: &Value) -> Fact<BTreeMap<String, String>> {
     Fact::Given(kept)
 }
 
-fn tag_map(tags: &Value) -> Fact<BTreeMap<String, String>> {
+pub(crate) fn tag_map(tags: &Value) -> Fact<BTreeMap<String, String>> {
     match tags {
         Value::Object(map) => Fact::Given(
             map.iter()

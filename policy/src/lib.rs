@@ -1,5 +1,6 @@
-//! Glue Session Guard's pure core: the policy model and its validation, session facts read from
-//! CloudTrail events and Glue sessions, and `evaluate(policy, facts) -> Verdict`.
+//! Glue Session Guard's pure core: the policy model and its validation, session and job facts
+//! read from CloudTrail events and Glue's answers, and `evaluate(policy, facts) -> Verdict`
+//! (`evaluate_job` for job runs and job definitions).
 //! No AWS SDK, no clock, no I/O: strings and values in, results out.
 
 pub mod catalogue;
@@ -8,6 +9,7 @@ pub mod evaluate;
 pub mod facts;
 pub mod glob;
 pub mod guardrails;
+pub mod jobs;
 pub mod limits;
 #[cfg(feature = "yaml")]
 pub mod locate;
@@ -19,16 +21,21 @@ mod shape;
 pub mod validate;
 
 pub use evaluate::{
-    Action, Decision, Verdict, Violation, enforcement_action, evaluate, evaluate_event, quoted,
+    Action, Decision, Verdict, Violation, enforcement_action, evaluate, evaluate_event,
+    evaluate_job, quoted,
 };
 pub use facts::{
     CreateSessionRecord, Fact, Ignored, OnBehalfOf, Principal, ProfileDefaults, ProfileLookup,
     SessionFacts, UsageProfile, facts_from_cloudtrail, facts_from_glue_session, merge_sources,
     read_create_session,
 };
+pub use jobs::{
+    JobFacts, JobRecord, facts_from_glue_job, facts_from_glue_job_run, is_job_event,
+    read_job_record,
+};
 pub use model::{
-    Boundaries, EnforcementAction, Mode, Network, Override, Policy, RoleAssignment,
-    SessionDefaults, UsageProfiles,
+    Boundaries, EnforcementAction, JobOverride, Jobs, Mode, Network, Override, Policy,
+    RoleAssignment, SessionDefaults, UsageProfiles,
 };
 pub use runtime::{
     COMPRESSED_PREFIX, RuntimePolicyError, parse_runtime_policy, runtime_policy,

@@ -29,6 +29,10 @@ pub struct Policy {
     /// sessions Glue Studio's data previews create), whoever creates them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exempt_session_ids: Vec<String>,
+    /// What Glue job runs and job definitions may be. Absent: jobs are not guarded. The
+    /// enforcement mode, exemptions and notifications are the sessions'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<Jobs>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<Notifications>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,6 +215,9 @@ pub struct Boundaries {
     /// it uses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_auto_scaling: Option<bool>,
+    /// Jobs only: the `ExecutionClass`es allowed (`STANDARD`, `FLEX`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_execution_classes: Option<Vec<String>>,
 }
 
 impl Boundaries {
@@ -254,6 +261,10 @@ impl Boundaries {
                 &self.require_auto_scaling,
                 &replacement.require_auto_scaling,
             ),
+            allowed_execution_classes: pick(
+                &self.allowed_execution_classes,
+                &replacement.allowed_execution_classes,
+            ),
         }
     }
 }
@@ -270,6 +281,37 @@ pub struct Override {
     pub principals: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub session_ids: Vec<String>,
+    pub boundaries: Boundaries,
+}
+
+/// The `jobs` section: the limits of Glue job runs and job definitions.
+///
+/// `boundaries` is a set of its own: nothing is inherited from the session boundaries, and an
+/// absent key is not checked. The session-only keys (`max_idle_timeout_minutes`,
+/// `allowed_session_types`) are refused here by validation; `allowed_execution_classes` is
+/// allowed only here.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jobs {
+    #[serde(default)]
+    pub boundaries: Boundaries,
+    /// Different limits for some jobs; the first that matches wins, as for sessions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<JobOverride>,
+}
+
+/// Different limits for some jobs: those started or written by some principals (ARN globs)
+/// and/or with some job names (globs, `nightly-*`). It matches when one of its principals matches
+/// (if it names any) and one of its job names matches (if it names any). At least one pattern is
+/// required (validation says so).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobOverride {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub job_names: Vec<String>,
     pub boundaries: Boundaries,
 }
 

@@ -15,7 +15,9 @@ use crate::limits::{LAMBDA_ENVIRONMENT_BYTES, TAG_KEY_CHARS, TAG_VALUE_CHARS};
 #[cfg(feature = "yaml")]
 use crate::locate::{LocationIndex, join};
 #[cfg(feature = "yaml")]
-use crate::model::{Boundaries, FORMAT_VERSION, Network, Organization, Policy, UsageProfiles};
+use crate::model::{
+    Boundaries, FORMAT_VERSION, Jobs, Network, Organization, Policy, UsageProfiles,
+};
 
 /// Largest policy file accepted, before any parsing.
 pub const MAX_POLICY_BYTES: usize = crate::runtime::MAX_INFLATED_BYTES;
@@ -231,6 +233,14 @@ struct Checker<'a> {
 }
 
 #[cfg(feature = "yaml")]
+/// What a set of boundaries bounds: some keys belong to one of them only.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Guarded {
+    Sessions,
+    Jobs,
+}
+
+#[cfg(feature = "yaml")]
 /// What the catalogue says of a name in an allowed list.
 enum Known {
     Yes,
@@ -317,7 +327,7 @@ impl Checker<'_> {
                 "set at least one boundary; a policy without any limit enforces nothing",
             );
         }
-        self.boundaries("boundaries", &policy.boundaries, policy);
+        self.boundaries("boundaries", &policy.boundaries, policy, Guarded::Sessions);
         self.worker_type_dpu(policy);
 
         let mut names = HashSet::new();
@@ -375,7 +385,15 @@ impl Checker<'_> {
                     "an override must replace at least one boundary",
                 );
             }
-            self.boundaries(&join(&at, "boundaries"), &rule.boundaries, policy);
+            self.boundaries(
+                &join(&at, "boundaries"),
+                &rule.boundaries,
+                policy,
+                Guarded::Sessions,
+            );
+        }
+        if let Some(jobs) = &policy.jobs {
+            self.jobs(jobs, policy);
         }
         self.principals("exempt_principals", &policy.exempt_principals);
         self.session_ids("exempt_session_ids", &policy.exempt_session_ids);
@@ -508,7 +526,138 @@ impl Checker<'_> {
         }
     }
 
-    fn boundaries(&mut self, at: &str, limits: &Boundaries, policy: &Policy) {
+    /// The `jobs` section: its boundaries (at least one, none of the session-only keys), and its
+    /// overrides as the sessions' (a unique name, a pattern, a boundary replaced).
+    fn jobs(&mut self, jobs: &Jobs, policy: &Policy) {
+        if jobs.boundaries.is_empty() {
+            self.fail(
+                "jobs.boundaries",
+                "set at least one boundary for jobs; leave out the `jobs` section to not guard \
+                 jobs",
+            );
+        }
+        self.boundaries("jobs.boundaries", &jobs.boundaries, policy, Guarded::Jobs);
+        let mut names = HashSet::new();
+        for (i, rule) in jobs.overrides.iter().enumerate() {
+            let at = format!("jobs.overrides[{i}]");
+            if !valid_name(&rule.name) {
+                self.fail(
+                    &join(&at, "name"),
+                    format!(
+                        "`{}` is not a valid override name: use 1 to 64 letters, digits, `-` or `_`",
+                        rule.name
+                    ),
+                );
+            } else if !names.insert(rule.name.as_str()) {
+                self.fail(
+                    &join(&at, "name"),
+                    format!(
+                        "override name `{}` is used twice in jobs.overrides; names must be unique",
+                        rule.name
+                    ),
+                );
+            }
+            if rule.principals.is_empty() && rule.job_names.is_empty() {
+                self.fail(
+                    &join(&at, "principals"),
+                    "list at least one principal ARN pattern (or job name pattern under \
+                     job_names)",
+                );
+            }
+            self.principals(&join(&at, "principals"), &rule.principals);
+            self.job_names(&join(&at, "job_names"), &rule.job_names);
+            if rule.boundaries.is_empty() {
+                self.fail(
+                    &join(&at, "boundaries"),
+                    "an override must replace at least one boundary",
+                );
+            }
+            self.boundaries(
+                &join(&at, "boundaries"),
+                &rule.boundaries,
+                policy,
+                Guarded::Jobs,
+            );
+        }
+    }
+
+    /// Job name patterns (globs: `*` any run, `?` one character): each what Glue's job name
+    /// (`NameString`, 1 to 255 characters on one line) could match, and not every job.
+    fn job_names(&mut self, at: &str, patterns: &[String]) {
+        for (i, pattern) in patterns.iter().enumerate() {
+            let item = format!("{at}[{i}]");
+            if pattern.is_empty()
+                || pattern.chars().count() > 255
+                || pattern.chars().any(|c| c.is_control())
+            {
+                self.fail(
+                    &item,
+                    format!(
+                        "`{}`: a job name pattern is 1 to 255 characters on one line (like \
+                         `nightly-*`)",
+                        printable(pattern)
+                    ),
+                );
+            } else if pattern.chars().all(|c| c == '*') {
+                self.fail(
+                    &item,
+                    "a bare `*` matches every job; change jobs.boundaries themselves instead",
+                );
+            }
+        }
+    }
+
+    fn boundaries(&mut self, at: &str, limits: &Boundaries, policy: &Policy, guarded: Guarded) {
+        match guarded {
+            Guarded::Sessions => {
+                if limits.allowed_execution_classes.is_some() {
+                    self.fail(
+                        &join(at, "allowed_execution_classes"),
+                        "a job boundary: sessions have no ExecutionClass; set it under \
+                         jobs.boundaries",
+                    );
+                }
+            }
+            Guarded::Jobs => {
+                for (key, set, why) in [
+                    (
+                        "max_idle_timeout_minutes",
+                        limits.max_idle_timeout_minutes.is_some(),
+                        "job runs have no idle timeout (Glue's Job and JobRun have no \
+                         IdleTimeout); bound them with max_timeout_minutes",
+                    ),
+                    (
+                        "allowed_session_types",
+                        limits.allowed_session_types.is_some(),
+                        "jobs have no SessionType",
+                    ),
+                ] {
+                    if set {
+                        self.fail(&join(at, key), format!("a session-only boundary: {why}"));
+                    }
+                }
+                if let Some(classes) = &limits.allowed_execution_classes {
+                    self.names_from(&join(at, "allowed_execution_classes"), classes, |name| {
+                        let known = catalogue::EXECUTION_CLASSES.join(", ");
+                        if catalogue::EXECUTION_CLASSES.contains(&name) {
+                            Known::Yes
+                        } else if !name.is_empty()
+                            && name.len() <= 64
+                            && name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                        {
+                            Known::Unknown(format!(
+                                "`{name}` is not an execution class this build knows ({known}): \
+                                 accepted as written"
+                            ))
+                        } else {
+                            Known::Malformed(format!(
+                                "not a Glue execution class: Glue names them in capitals ({known})"
+                            ))
+                        }
+                    });
+                }
+            }
+        }
         if let Some(workers) = limits.max_workers
             && !(1..=MAX_SANE_WORKERS).contains(&workers)
         {
@@ -547,6 +696,7 @@ impl Checker<'_> {
             self.names_from(&join(at, "allowed_glue_versions"), versions, |name| {
                 let sessions = catalogue::session_glue_versions().join(", ");
                 match catalogue::glue_version(name) {
+                    Some(_) if guarded == Guarded::Jobs => Known::Yes,
                     Some(row) if row.sessions => Known::Yes,
                     Some(_) => Known::Malformed(format!(
                         "interactive sessions need a Glue version greater than 2.0 (Glue's \

@@ -872,7 +872,8 @@ async fn a_policy_with_60_overrides_deploys_through_template_url_with_its_metada
     let moto = Moto::start().unwrap();
     let scratch = Scratch::new("gsg-big-policy");
     let mut text = std::fs::read_to_string(scratch.policy()).unwrap();
-    text = text.replace("exempt_principals:", "  # sixty more\nexempt_principals:");
+    // Sixty more session overrides, first in the list (the top-level `overrides:`, not jobs').
+    text = text.replacen("\noverrides:\n", "\noverrides:\n  # sixty more\n", 1);
     let mut overrides = String::new();
     for i in 0..60 {
         overrides.push_str(&format!(

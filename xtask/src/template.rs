@@ -279,6 +279,8 @@ struct StackView<'a> {
     alarm_emails: &'a [String],
     function_timeout_seconds: u32,
     sweep_schedule: Option<String>,
+    /// The policy has a `jobs` section: the job rule, and the role's permissions on jobs.
+    guard_jobs: bool,
     log_retention_days: u32,
     /// The policy's `network`: the function's `VpcConfig` and the role's ENI permissions.
     network: Option<&'a policy::Network>,
@@ -589,8 +591,13 @@ impl<'a> StackView<'a> {
             stack_name: &policy.stack.name,
             region: policy.stack.region.as_deref(),
             description: format!(
-                "Glue Session Guard: hard boundaries on AWS Glue interactive sessions ({doing}, \
-                 {sweep})"
+                "Glue Session Guard: hard boundaries on AWS Glue interactive sessions{} \
+                 ({doing}, {sweep})",
+                if policy.jobs.is_some() {
+                    " and job runs"
+                } else {
+                    ""
+                }
             ),
             mode,
             action,
@@ -608,6 +615,7 @@ impl<'a> StackView<'a> {
                 + FUNCTION_TIMEOUT_MARGIN_SECONDS)
                 .min(MAX_FUNCTION_TIMEOUT_SECONDS),
             sweep_schedule,
+            guard_jobs: policy.jobs.is_some(),
             log_retention_days: LOG_RETENTION_DAYS,
             network: policy.network.as_ref(),
             policy_lines: policy_lines(policy),

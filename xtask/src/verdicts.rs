@@ -1,8 +1,13 @@
 //! Verdicts of what a file holds, one per record: a CloudTrail record (bare or in its
-//! EventBridge envelope), a trail's log file (plain or `.json.gz`), a `LookupEvents` response or
-//! one item of it, JSON Lines of records, or a Glue session (`{"Session": {...}}`). Files are
-//! streamed, so a 100 MB log file needs no more memory than a small one. Used by the evaluate
-//! and test-policies commands.
+//! EventBridge envelope: `CreateSession`, `StartJobRun`, `CreateJob`, `UpdateJob`), a trail's log
+//! file (plain or `.json.gz`), a `LookupEvents` response or one item of it, JSON Lines of
+//! records, a Glue session (`{"Session": {...}}`), a job (`{"Job": {...}}`) or a job run
+//! (`{"JobRun": {...}}`). Files are streamed, so a 100 MB log file needs no more memory than a
+//! small one. Used by the evaluate and test-policies commands.
+//!
+//! A job run is judged with its job's definition: the last `CreateJob` or `UpdateJob` record of
+//! that job earlier in the same input (the history), else the `GetJob` answer given with
+//! `--job`, else none (what the run leaves out is then unknown, never guessed).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -11,7 +16,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use policy::records::{self, Item};
-use policy::{Policy, ProfileDefaults, ProfileLookup, SessionFacts, UsageProfile, Verdict};
+use policy::{
+    JobFacts, JobRecord, Policy, ProfileDefaults, ProfileLookup, SessionFacts, UsageProfile,
+    Verdict,
+};
 
 use crate::paths;
 
@@ -58,6 +66,47 @@ impl ProfileFiles {
     }
 }
 
+/// Job definitions given on the command line (`GetJob` answers), by `Name`.
+#[derive(Debug, Default)]
+pub struct JobFiles(BTreeMap<String, JobFacts>);
+
+impl JobFiles {
+    /// Reads `GetJob` answers (`{"Job": {...}}`); a file that is not one, or two of one job,
+    /// is an error naming the file.
+    pub fn read(files: &[PathBuf]) -> anyhow::Result<JobFiles> {
+        let mut jobs = BTreeMap::new();
+        for file in files {
+            let shown = paths::shown(file);
+            let text = std::fs::read(file).map_err(|error| {
+                anyhow::anyhow!("--job {shown}: cannot read: {}", paths::io_reason(&error))
+            })?;
+            let json: serde_json::Value = serde_json::from_slice(&text)
+                .with_context(|| format!("{shown}: --job: not JSON"))?;
+            let job = policy::facts_from_glue_job(&json).map_err(|ignored| {
+                anyhow::anyhow!(
+                    "{shown}: --job: {} (a job as GetJob returns it: {{\"Job\": {{\"Name\": ...}}}})",
+                    ignored.reason
+                )
+            })?;
+            let name = job.job_name.clone();
+            if jobs.insert(name.clone(), job).is_some() {
+                bail!(
+                    "{shown}: --job: a job named {} was already given",
+                    policy::quoted(&name)
+                );
+            }
+        }
+        Ok(JobFiles(jobs))
+    }
+}
+
+/// What the command line gives besides the input: usage profiles and job definitions.
+#[derive(Debug, Default)]
+pub struct Given {
+    pub profiles: ProfileFiles,
+    pub jobs: JobFiles,
+}
+
 fn shown(path: &Path) -> String {
     if path == Path::new("-") {
         "standard input".to_string()
@@ -92,14 +141,16 @@ fn open_input(path: &Path) -> anyhow::Result<Box<dyn Read>> {
 /// JSON is an error naming the file and where (after the verdicts before it).
 pub(crate) fn verdicts_in(
     policy: &Policy,
-    profiles: &ProfileFiles,
+    given: &Given,
     file: &Path,
     mut each: impl FnMut(Verdict),
 ) -> anyhow::Result<usize> {
     let input = open_input(file)?;
+    // The job definitions written earlier in this input, by job name.
+    let mut written: BTreeMap<String, JobFacts> = BTreeMap::new();
     records::for_each_item(input, |item| {
         each(match item {
-            Item::Record(value) => verdict_for(policy, profiles, &value),
+            Item::Record(value) => verdict_for(policy, given, &mut written, &value),
             Item::Unreadable(reason) => Verdict::ignored(policy::Ignored {
                 reason,
                 session_id: None,
@@ -111,11 +162,18 @@ pub(crate) fn verdicts_in(
 }
 
 /// The one verdict of a file that must hold exactly one record (a policy test's sample).
-pub(crate) fn verdict_for_file(policy: &Policy, file: &Path) -> anyhow::Result<Verdict> {
+/// `jobs`: `GetJob` answers its job runs are judged over.
+pub(crate) fn verdict_for_file(
+    policy: &Policy,
+    jobs: &[PathBuf],
+    file: &Path,
+) -> anyhow::Result<Verdict> {
+    let given = Given {
+        profiles: ProfileFiles::default(),
+        jobs: JobFiles::read(jobs)?,
+    };
     let mut verdicts = Vec::new();
-    verdicts_in(policy, &ProfileFiles::default(), file, |verdict| {
-        verdicts.push(verdict)
-    })?;
+    verdicts_in(policy, &given, file, |verdict| verdicts.push(verdict))?;
     match verdicts.len() {
         1 => Ok(verdicts.remove(0)),
         n => bail!(
@@ -125,8 +183,53 @@ pub(crate) fn verdict_for_file(policy: &Policy, file: &Path) -> anyhow::Result<V
     }
 }
 
-/// Judges a JSON input: a Glue session (`Session` or `Id` at the top) or a CloudTrail event.
-fn verdict_for(policy: &Policy, profiles: &ProfileFiles, input: &serde_json::Value) -> Verdict {
+/// Judges a JSON input: a Glue job (`Job` at the top) or job run (`JobRun`), a job record
+/// (`StartJobRun`, `CreateJob`, `UpdateJob`), a Glue session (`Session` or `Id` at the top) or a
+/// `CreateSession` record. `written` holds the job definitions written earlier in the input.
+fn verdict_for(
+    policy: &Policy,
+    given: &Given,
+    written: &mut BTreeMap<String, JobFacts>,
+    input: &serde_json::Value,
+) -> Verdict {
+    if input.get("Job").is_some() {
+        return match policy::facts_from_glue_job(input) {
+            Ok(definition) => policy::evaluate_job(policy, &definition),
+            Err(ignored) => Verdict::ignored(ignored),
+        };
+    }
+    if input.get("JobRun").is_some() {
+        return match policy::facts_from_glue_job_run(input) {
+            Ok(run) => {
+                let definition = written
+                    .get(&run.job_name)
+                    .or_else(|| given.jobs.0.get(&run.job_name));
+                let request = JobFacts {
+                    job_name: run.job_name.clone(),
+                    ..JobFacts::default()
+                };
+                policy::evaluate_job(policy, &JobFacts::run(definition, &request, Some(&run)))
+            }
+            Err(ignored) => Verdict::ignored(ignored),
+        };
+    }
+    if policy::is_job_event(input) {
+        return match policy::read_job_record(input) {
+            Ok(JobRecord::Run(request)) => {
+                let definition = written
+                    .get(&request.job_name)
+                    .or_else(|| given.jobs.0.get(&request.job_name));
+                policy::evaluate_job(policy, &JobFacts::run(definition, &request, None))
+            }
+            Ok(JobRecord::Definition(definition)) => {
+                let verdict = policy::evaluate_job(policy, &definition);
+                written.insert(definition.job_name.clone(), definition);
+                verdict
+            }
+            Err(ignored) => Verdict::ignored(ignored),
+        };
+    }
+    let profiles = &given.profiles;
     let is_glue_session = input.get("Session").is_some() || input.get("Id").is_some();
     let facts = if is_glue_session {
         policy::facts_from_glue_session(input)
@@ -147,7 +250,22 @@ pub fn describe(verdict: &Verdict) -> String {
             .as_deref()
             .map_or_else(|| "-".to_string(), policy::quoted)
     };
-    let _ = writeln!(out, "session:   {}", quoted_or_dash(&verdict.session_id));
+    match (&verdict.job_name, &verdict.session_id) {
+        (Some(job), _) => {
+            let _ = writeln!(out, "job:       {}", policy::quoted(job));
+            match &verdict.job_run_id {
+                Some(run) => {
+                    let _ = writeln!(out, "run:       {}", policy::quoted(run));
+                }
+                None => {
+                    let _ = writeln!(out, "run:       - (the job's definition)");
+                }
+            }
+        }
+        (None, session) => {
+            let _ = writeln!(out, "session:   {}", quoted_or_dash(session));
+        }
+    }
     if let Some(kind) = &verdict.session_type {
         let _ = writeln!(out, "type:      {kind}");
     }

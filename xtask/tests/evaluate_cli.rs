@@ -364,3 +364,151 @@ fn a_damaged_file_is_an_error_after_the_verdicts_before_the_damage() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+fn sample(name: &str) -> String {
+    root()
+        .join("policies/samples")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A trail as JSON Lines: `CreateJob` of `daily-load` within bounds, a run of it, an
+/// `UpdateJob` that makes it 80 x G.8X, and a run after it. Each run is judged over the
+/// definition written last before it, never over a later one.
+#[test]
+fn job_runs_are_judged_over_the_definition_written_before_them() {
+    let dir = scratch("evaluate-job-history");
+    let record = |name: &str, request: Value, response: Value| {
+        json!({"eventSource": "glue.amazonaws.com", "eventName": name,
+               "userIdentity": {"arn": "arn:aws:iam::123456789012:user/carol"},
+               "requestParameters": request, "responseElements": response})
+        .to_string()
+    };
+    let definition = |workers: u32, kind: &str| {
+        json!({"command": {"name": "glueetl"}, "glueVersion": "5.0", "workerType": kind,
+               "numberOfWorkers": workers, "timeout": 60,
+               "connections": {"connections": ["private-vpc"]}})
+    };
+    let mut create = definition(10, "G.2X");
+    create["name"] = json!("daily-load");
+    create["tags"] = json!({"owner": "carol"});
+    let lines = [
+        record("CreateJob", create, json!({"name": "daily-load"})),
+        record(
+            "StartJobRun",
+            json!({"jobName": "daily-load"}),
+            json!({"jobRunId": "jr_1"}),
+        ),
+        record(
+            "UpdateJob",
+            json!({"jobName": "daily-load", "jobUpdate": definition(80, "G.8X")}),
+            json!({"jobName": "daily-load"}),
+        ),
+        record(
+            "StartJobRun",
+            json!({"jobName": "daily-load"}),
+            json!({"jobRunId": "jr_2"}),
+        ),
+    ];
+    let trail = dir.join("trail.jsonl");
+    std::fs::write(&trail, lines.join("\n")).unwrap();
+    let all = verdicts(&["--event", trail.to_str().unwrap()], None);
+    let seen: Vec<(String, Option<&str>, String)> = all
+        .iter()
+        .map(|v| {
+            (
+                v["decision"].as_str().unwrap().to_string(),
+                v["job_run_id"].as_str(),
+                v["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("compliant".into(), None, "none".into()),
+            ("compliant".into(), Some("jr_1"), "none".into()),
+            ("violation".into(), None, "notify".into()),
+            ("violation".into(), Some("jr_2"), "stop".into()),
+        ]
+    );
+    assert_eq!(
+        summary(&all[3]).1,
+        strings(&["max_workers", "allowed_worker_types", "max_dpu"])
+    );
+    assert!(
+        summary(&all[3]).1 == summary(&all[2]).1,
+        "the run breaks what its definition breaks"
+    );
+}
+
+#[test]
+fn a_run_is_judged_over_the_job_given_with_job_and_says_what_it_could_not_check_without() {
+    let with = verdicts(
+        &[
+            "--event",
+            &sample("job-run-oversized.json"),
+            "--job",
+            &sample("job-daily-load.json"),
+        ],
+        None,
+    );
+    assert_eq!(with[0]["job_name"], "daily-load");
+    assert_eq!(
+        summary(&with[0]),
+        (
+            "violation".to_string(),
+            strings(&[
+                "max_workers",
+                "allowed_worker_types",
+                "max_dpu",
+                "max_timeout_minutes"
+            ])
+        )
+    );
+    assert!(with[0]["unchecked"].is_null(), "{}", with[0]);
+
+    let without = verdicts(&["--event", &sample("job-run-oversized.json")], None);
+    let unchecked = without[0]["unchecked"].to_string();
+    for rule in [
+        "require_vpc_connection",
+        "allowed_glue_versions",
+        "required_tags",
+    ] {
+        assert!(unchecked.contains(rule), "{rule}: {unchecked}");
+    }
+
+    // Text names the job and the run.
+    let out = xtask(
+        &[
+            "evaluate",
+            "--event",
+            &sample("job-run-oversized.json"),
+            "--job",
+            &sample("job-daily-load.json"),
+        ],
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("job:       \"daily-load\""), "{text}");
+    assert!(text.contains("run:       \"jr_9a8b"), "{text}");
+
+    // A file that is not a GetJob answer is an error naming it.
+    let out = xtask(
+        &[
+            "evaluate",
+            "--event",
+            &sample("job-run-oversized.json"),
+            "--job",
+            &sample("compliant.json"),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("compliant.json: --job:") && stderr.contains("GetJob"),
+        "{stderr}"
+    );
+}

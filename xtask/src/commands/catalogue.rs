@@ -5,8 +5,8 @@
 use std::fmt::{self, Write as _};
 
 use policy::catalogue::{
-    self, AUTO_SCALING_PAGE, CommandName, MAGICS_PAGE, SCALING_PROFILE_PAGE, SESSIONS_API_PAGE,
-    SPARK_CONNECT_PAGE, SessionType, Source,
+    self, AUTO_SCALING_PAGE, CommandName, GLUE_6_1_PAGE, JOBS_API_PAGE, JobCommand, MAGICS_PAGE,
+    SCALING_PROFILE_PAGE, SESSIONS_API_PAGE, SPARK_CONNECT_PAGE, SessionType, Source,
 };
 use serde::Serialize;
 
@@ -16,7 +16,7 @@ use crate::output::{self, Answer, Format, Outcome};
 #[derive(clap::Args)]
 pub struct CatalogueCommand {
     /// Output format: text (one table per kind of name, then the pages), json (one object:
-    /// `worker_types`, `glue_versions`, `session_types`, `session_defaults`,
+    /// `worker_types`, `glue_versions`, `session_types`, `session_defaults`, `job_defaults`,
     /// `scaling_arguments`, `naming`), markdown (the text in a code block).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -42,6 +42,9 @@ pub struct Catalogue {
     pub glue_versions: &'static [catalogue::GlueVersion],
     pub session_types: Vec<SessionTypeRow>,
     pub session_defaults: Vec<DefaultsRow>,
+    /// Glue's documented job defaults, by command, before and from the Glue versions where they
+    /// change (5.0: the timeout; 6.1: Graviton workers).
+    pub job_defaults: Vec<JobDefaultsRow>,
     pub scaling_arguments: Vec<ArgumentRow>,
     /// Facts that change no default for sessions, and why, with their page.
     pub notes: Vec<ArgumentRow>,
@@ -62,6 +65,16 @@ pub struct DefaultsRow {
     /// `Command.Name`.
     pub command: &'static str,
     pub defaults: catalogue::ServiceDefaults,
+    pub sources: Vec<Source>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobDefaultsRow {
+    /// `JobCommand.Name`.
+    pub command: &'static str,
+    /// The Glue versions the row holds for (`before 5.0`, `5.0 to 6.0`, `6.1 and later`).
+    pub glue_versions: &'static str,
+    pub defaults: catalogue::JobDefaults,
     pub sources: Vec<Source>,
 }
 
@@ -107,6 +120,22 @@ impl Catalogue {
                     sources: vec![SESSIONS_API_PAGE, MAGICS_PAGE],
                 })
                 .collect(),
+            job_defaults: JobCommand::ALL
+                .iter()
+                .flat_map(|command| {
+                    [
+                        ("before 5.0", "4.0"),
+                        ("5.0 to 6.0", "5.0"),
+                        ("6.1 and later", "6.1"),
+                    ]
+                    .map(|(versions, example)| JobDefaultsRow {
+                        command: command.as_str(),
+                        glue_versions: versions,
+                        defaults: command.documented_job_defaults(Some(example)),
+                        sources: vec![JOBS_API_PAGE, GLUE_6_1_PAGE],
+                    })
+                })
+                .collect(),
             scaling_arguments: vec![
                 ArgumentRow {
                     argument: catalogue::AUTO_SCALING_ARGUMENT,
@@ -123,9 +152,9 @@ impl Catalogue {
             notes: vec![
                 ArgumentRow {
                     argument: "G.1X.GRAVITON",
-                    meaning: "the default of Glue 6.1 Spark *jobs* created without a WorkerType; \
-                              AWS documents no such default for interactive sessions, which keep \
-                              G.1X",
+                    meaning: "the default of Glue 6.1 Spark *jobs* created without a WorkerType \
+                              (the job defaults above); AWS documents no such default for \
+                              interactive sessions, which keep G.1X",
                     source: catalogue::GLUE_6_1_PAGE,
                 },
                 ArgumentRow {
@@ -222,6 +251,33 @@ impl fmt::Display for Catalogue {
                 refs.join(", ")
             );
         }
+        let _ = writeln!(out, "\nWhat Glue gives a job that leaves a value out:");
+        for row in &self.job_defaults {
+            let d = row.defaults;
+            let size = match (d.number_of_workers, d.worker_type, d.max_capacity) {
+                (Some(workers), Some(kind), _) => format!("{workers} x {kind}"),
+                (None, Some(kind), _) => format!("{kind} workers, count not documented"),
+                (_, _, Some(dpu)) => format!("MaxCapacity {dpu} DPU"),
+                _ => "size not documented".to_string(),
+            };
+            let timeout = match d.timeout_minutes {
+                Some(minutes) => format!("timeout {minutes} min"),
+                None => "timeout not documented".to_string(),
+            };
+            let refs: Vec<String> = row
+                .sources
+                .iter()
+                .map(|source| cite(*source).to_string())
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {:<14} {:<14} {:<58} [{}]",
+                row.command,
+                row.glue_versions,
+                format!("{size}, {timeout}"),
+                refs.join(", ")
+            );
+        }
         let _ = writeln!(out, "\nScaling arguments (DefaultArguments):");
         for row in &self.scaling_arguments {
             let _ = writeln!(
@@ -269,6 +325,16 @@ mod tests {
         assert!(text.contains("6.1    sessions, Spark Connect"), "{text}");
         assert!(text.contains("2.0    jobs only"), "{text}");
         assert!(text.contains("SPARK_CONNECT  Glue 5.1 or later"), "{text}");
+        assert!(
+            text.contains(
+                "glueetl        6.1 and later  10 x G.1X.GRAVITON, timeout not documented"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("pythonshell    before 5.0     MaxCapacity 0.0625 DPU, timeout 2880 min"),
+            "{text}"
+        );
         let json = serde_json::to_value(&table).unwrap();
         assert_eq!(json["worker_types"][0]["name"], "G.025X");
         assert!(

@@ -1,7 +1,8 @@
 //! `cargo xtask evaluate`: judge what a file holds against a policy, one verdict per record
 //! (`verdicts`). Text is one block per record; JSON is one object per record, per line (JSON
-//! Lines), streamed; Markdown is one table. Exit 1 when a session would be stopped, deleted or
-//! notified (the one exit rule: `output::sessions_answer`).
+//! Lines), streamed; Markdown is one table. Exit 1 when a session or job run would be stopped,
+//! deleted or notified, or a job definition reported (the one exit rule:
+//! `output::sessions_answer`).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -11,7 +12,7 @@ use anyhow::bail;
 use policy::Verdict;
 
 use crate::output::{self, Format, markdown};
-use crate::verdicts::{ProfileFiles, describe, verdicts_in};
+use crate::verdicts::{Given, JobFiles, ProfileFiles, describe, verdicts_in};
 use crate::{Exit, paths};
 
 #[derive(clap::Args)]
@@ -25,10 +26,18 @@ pub struct EvaluateCommand {
     policy: PathBuf,
     /// What to judge (`-` for standard input): a CloudTrail record (EventBridge envelope or
     /// bare), a trail log file (`{"Records": [...]}`, plain or gzipped), a LookupEvents
-    /// response (`{"Events": [...]}`) or one item of it, JSON Lines of records, or a Glue session
-    /// (`{"Session": {...}}` as GetSession returns it).
+    /// response (`{"Events": [...]}`) or one item of it, JSON Lines of records, a Glue session
+    /// (`{"Session": {...}}` as GetSession returns it), a job (`{"Job": {...}}`, GetJob) or a
+    /// job run (`{"JobRun": {...}}`, GetJobRun). Records may be CreateSession, StartJobRun,
+    /// CreateJob and UpdateJob.
     #[arg(long)]
     event: PathBuf,
+    /// A Glue job as `GetJob` returns it (JSON); repeat for several, matched by `Name`. A
+    /// `StartJobRun` record or a job run is judged over its job's definition: the last
+    /// `CreateJob`/`UpdateJob` of that job earlier in the input, else this; without either,
+    /// what the run leaves out is `unchecked`.
+    #[arg(long = "job", value_name = "FILE")]
+    jobs: Vec<PathBuf>,
     /// A Glue usage profile as `GetUsageProfile` returns it (JSON); repeat for several. A
     /// session created under a profile takes its defaults for what its creator left out; without
     /// the profile those checks are `unchecked`.
@@ -44,7 +53,10 @@ impl EvaluateCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         let policy = paths::load_policy(&self.policy)?;
         eprintln!("judged under {}", paths::shown(&self.policy));
-        let profiles = ProfileFiles::read(&self.usage_profiles)?;
+        let given = Given {
+            profiles: ProfileFiles::read(&self.usage_profiles)?,
+            jobs: JobFiles::read(&self.jobs)?,
+        };
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
         // Text: a single record prints as one block; several get a `record N` line each, so the
@@ -54,7 +66,7 @@ impl EvaluateCommand {
         let mut actions = Vec::new();
         let mut count = 0usize;
         let mut failure = None;
-        let read = verdicts_in(&policy, &profiles, &self.event, |verdict| {
+        let read = verdicts_in(&policy, &given, &self.event, |verdict| {
             count += 1;
             actions.push(verdict.action);
             let printed = match self.format {
@@ -87,8 +99,11 @@ impl EvaluateCommand {
         }
         if self.format == Format::Markdown {
             out.write_all(
-                markdown::table(&["record", "session", "decision", "action", "rules"], &rows)
-                    .as_bytes(),
+                markdown::table(
+                    &["record", "session or job", "decision", "action", "rules"],
+                    &rows,
+                )
+                .as_bytes(),
             )?;
         }
         out.flush()?;
@@ -106,10 +121,12 @@ impl EvaluateCommand {
 fn markdown_row(record: usize, verdict: &Verdict) -> Vec<String> {
     vec![
         record.to_string(),
-        verdict
-            .session_id
-            .as_deref()
-            .map_or_else(|| "-".to_string(), |id| format!("`{id}`")),
+        match (&verdict.job_name, &verdict.job_run_id, &verdict.session_id) {
+            (Some(job), Some(run), _) => format!("job `{job}` run `{run}`"),
+            (Some(job), None, _) => format!("job `{job}` (definition)"),
+            (None, _, Some(id)) => format!("`{id}`"),
+            (None, _, None) => "-".to_string(),
+        },
         verdict.decision.as_str().to_string(),
         verdict.action.as_str().to_string(),
         verdict.rules().join(", "),

@@ -25,8 +25,12 @@ pub struct TestPoliciesCommand {
 #[serde(deny_unknown_fields)]
 struct PolicyTest {
     name: String,
-    /// The input, relative to the tests file: a CloudTrail event or a Glue session.
+    /// The input, relative to the tests file: a CloudTrail event, a Glue session, job or job run.
     event: PathBuf,
+    /// The job's definition as `GetJob` returns it, relative to the tests file: what a
+    /// `StartJobRun` sample or a job run is judged over.
+    #[serde(default)]
+    job: Option<PathBuf>,
     expect: Expected,
 }
 
@@ -93,7 +97,8 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
         let input = dir.join(&case.event);
         // A sample that cannot be judged (missing, not JSON) fails its own case; the others
         // still run.
-        let verdict = match verdict_for_file(&policy, &input) {
+        let jobs: Vec<PathBuf> = case.job.iter().map(|job| dir.join(job)).collect();
+        let verdict = match verdict_for_file(&policy, &jobs, &input) {
             Ok(verdict) => verdict,
             Err(error) => {
                 results.push(PolicyTestResult {

@@ -237,11 +237,14 @@ fn maximal_tags_yaml(count: usize, letter: char) -> String {
 
 /// The rule logical ids a policy's stack must have.
 fn rule_ids(policy: &policy::Policy) -> Vec<&'static str> {
-    if policy.sweep.every_minutes == 0 {
-        vec!["CreateSessionRule"]
-    } else {
-        vec!["CreateSessionRule", "SweepRule"]
+    let mut ids = vec!["CreateSessionRule"];
+    if policy.jobs.is_some() {
+        ids.push("JobRule");
     }
+    if policy.sweep.every_minutes != 0 {
+        ids.push("SweepRule");
+    }
+    ids
 }
 
 /// A scratch directory removed when dropped.
@@ -697,9 +700,13 @@ fn valid_policy_strings_with_yaml_and_jinja_syntax_stay_data() {
         ids.retain(|id| !id.starts_with("UsageProfile") || id == "UsageProfileDefault");
         ids
     };
+    let sessions_only = policy::Policy {
+        jobs: None,
+        ..default_policy()
+    };
     assert_eq!(
         without_profiles(&doc),
-        without_profiles(&rendered(&default_policy()))
+        without_profiles(&rendered(&sessions_only))
     );
     let endpoints: Vec<Value> = one_or_many(&properties(&doc, "NotificationTopic")["Subscription"])
         .iter()
@@ -1579,6 +1586,59 @@ fn the_create_session_rule_matches_only_successful_calls_and_has_retries_and_a_d
     let no_error: Value = serde_yaml::from_str("[{exists: false}]").unwrap();
     assert_eq!(pattern["detail"]["errorCode"], no_error);
     assert_eq!(rule["State"], "ENABLED");
+}
+
+/// With a `jobs` section, the job rule takes exactly the successful StartJobRun, CreateJob and
+/// UpdateJob calls, and the role exactly the calls the enforcer makes on jobs (BatchStopJobRun
+/// only to enforce); without one, neither exists.
+#[test]
+fn the_job_rule_and_the_job_permissions_exist_only_with_a_jobs_section() {
+    let job_statement = |policy: &policy::Policy| -> Option<Value> {
+        let doc = rendered(policy);
+        statements(&properties(&doc, "EnforcerRolePolicy")["PolicyDocument"])
+            .iter()
+            .find(|statement| statement["Sid"] == "GlueJobsOfThisAccountAndRegion")
+            .cloned()
+    };
+    let doc = rendered(&default_policy());
+    let pattern = &properties(&doc, "JobRule")["EventPattern"];
+    assert_eq!(
+        one_or_many(&pattern["detail"]["eventName"]),
+        yaml("[StartJobRun, CreateJob, UpdateJob]")
+            .as_sequence()
+            .unwrap()
+            .clone()
+    );
+    assert_eq!(pattern["detail"]["errorCode"], yaml("[{exists: false}]"));
+    assert_eq!(
+        one_or_many(&pattern["source"]),
+        vec![Value::from("aws.glue")]
+    );
+
+    let enforce = job_statement(&default_policy()).expect("the job statement");
+    assert_eq!(
+        enforce["Action"],
+        yaml("[glue:GetJob, glue:GetJobRun, glue:GetTags, glue:BatchStopJobRun]")
+    );
+    assert_eq!(
+        enforce["Resource"],
+        sub("arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:job/*")
+    );
+    let mut audit = default_policy();
+    audit.enforcement.mode = policy::Mode::Audit;
+    assert_eq!(
+        job_statement(&audit).expect("the job statement")["Action"],
+        yaml("[glue:GetJob, glue:GetJobRun, glue:GetTags]"),
+        "audit never stops a run"
+    );
+
+    let sessions_only = policy::Policy {
+        jobs: None,
+        ..default_policy()
+    };
+    assert_eq!(job_statement(&sessions_only), None);
+    let ids = logical_ids(&rendered(&sessions_only));
+    assert!(ids.iter().all(|id| !id.starts_with("JobRule")), "{ids:?}");
 }
 
 #[test]
