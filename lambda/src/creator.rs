@@ -1,5 +1,5 @@
-//! Who created a session, for the sweep: the `CreateSession` records CloudTrail still holds,
-//! found with `LookupEvents`. Never a tag, id or description: the creator controls those, and
+//! Who created a session or started a job run, for the sweep: the `CreateSession` and
+//! `StartJobRun` records CloudTrail still holds, found with `LookupEvents`. Never a tag, id or description: the creator controls those, and
 //! overrides and exemptions must not rest on anything the creator controls.
 
 use std::collections::HashMap;
@@ -54,15 +54,73 @@ impl Creations {
     }
 }
 
-/// Reads the `CreateSession` records between `since` and `until` (paginated, newest first).
-pub async fn lookup_creations(
+/// The `StartJobRun` records found, by job run id: who started each run, and its overrides.
+#[derive(Debug, Default, Clone)]
+pub struct JobStarts {
+    by_run: HashMap<String, policy::JobFacts>,
+}
+
+impl JobStarts {
+    /// The `StartJobRun` record of `run_id`, read (its principal and overrides).
+    pub fn get(&self, run_id: &str) -> Option<&policy::JobFacts> {
+        self.by_run.get(run_id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_run.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_run.is_empty()
+    }
+
+    /// Adds one record as `LookupEvents` returns it; anything that is not a successful Glue
+    /// `StartJobRun` is skipped.
+    pub fn add_record(&mut self, cloudtrail_event: &str) {
+        let Ok(record) = serde_json::from_str::<Value>(cloudtrail_event) else {
+            warn!("a CloudTrail record is not JSON; skipped");
+            return;
+        };
+        if let Ok(policy::JobRecord::Run(run)) = policy::read_job_record(&record)
+            && let Some(id) = run.job_run_id.clone()
+        {
+            self.by_run.entry(id).or_insert(run);
+        }
+    }
+}
+
+/// Reads the `StartJobRun` records between `since` and `until` (paginated, newest first, at
+/// most [`MAX_RECORDS`]).
+pub async fn lookup_job_starts(
     cloudtrail: &aws_sdk_cloudtrail::Client,
     since: SystemTime,
     until: SystemTime,
-) -> Result<Creations, GuardError> {
+) -> Result<JobStarts, GuardError> {
+    let mut starts = JobStarts::default();
+    let read = lookup(cloudtrail, "StartJobRun", since, until, |text| {
+        starts.add_record(text)
+    })
+    .await?;
+    info!(
+        read,
+        runs = starts.len(),
+        "read StartJobRun records from CloudTrail"
+    );
+    Ok(starts)
+}
+
+/// Reads the records of `event_name` between `since` and `until`, newest first, handing each
+/// record's text to `each`; returns how many were read (at most [`MAX_RECORDS`]).
+async fn lookup(
+    cloudtrail: &aws_sdk_cloudtrail::Client,
+    event_name: &str,
+    since: SystemTime,
+    until: SystemTime,
+    mut each: impl FnMut(&str),
+) -> Result<usize, GuardError> {
     let attribute = LookupAttribute::builder()
         .attribute_key(LookupAttributeKey::EventName)
-        .attribute_value("CreateSession")
+        .attribute_value(event_name)
         .build()
         .map_err(|error| GuardError::Request(error.to_string()))?;
     let mut events = cloudtrail
@@ -73,23 +131,37 @@ pub async fn lookup_creations(
         .into_paginator()
         .items()
         .send();
-    let mut creations = Creations::default();
     let mut read = 0;
     while let Some(event) = events.next().await {
-        let event = event
-            .map_err(|error| GuardError::aws("LookupEvents", "CreateSession records", error))?;
+        let event = event.map_err(|error| {
+            GuardError::aws("LookupEvents", &format!("{event_name} records"), error)
+        })?;
         read += 1;
         if let Some(text) = event.cloud_trail_event() {
-            creations.add_record(text);
+            each(text);
         }
         if read >= MAX_RECORDS {
             warn!(
                 read,
-                "stopped reading CloudTrail after {MAX_RECORDS} CreateSession records"
+                "stopped reading CloudTrail after {MAX_RECORDS} {event_name} records"
             );
             break;
         }
     }
+    Ok(read)
+}
+
+/// Reads the `CreateSession` records between `since` and `until` (paginated, newest first).
+pub async fn lookup_creations(
+    cloudtrail: &aws_sdk_cloudtrail::Client,
+    since: SystemTime,
+    until: SystemTime,
+) -> Result<Creations, GuardError> {
+    let mut creations = Creations::default();
+    let read = lookup(cloudtrail, "CreateSession", since, until, |text| {
+        creations.add_record(text)
+    })
+    .await?;
     info!(
         read,
         sessions = creations.len(),

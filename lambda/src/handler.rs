@@ -61,6 +61,10 @@ pub async fn handle(guard: &Guard, event: LambdaEvent<Value>) -> Result<Response
         Some(_) => Metrics::with_central_topic(),
         None => Metrics::default(),
     };
+    let metrics = match guard.policy().jobs {
+        Some(_) => metrics.guarding_jobs(),
+        None => metrics,
+    };
     let result = dispatch(guard, &payload, &context, &metrics).await;
     metrics.emit(&guard.settings.stack_name);
     if let Err(failure) = &result {

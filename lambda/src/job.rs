@@ -4,7 +4,7 @@
 //! `CreateJob` or `UpdateJob` record is judged as the definition `GetJob` now returns (the record
 //! when the job is gone) and, out of bounds, notified once, never changed.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_glue::error::ProvideErrorMetadata;
 use aws_sdk_glue::types::{Job, JobRun, JobRunState};
@@ -116,7 +116,7 @@ pub fn evaluate(guard: &Guard, facts: &JobFacts, metrics: &Metrics) -> Verdict {
         Decision::Violation => verdict.rules(),
         _ => Vec::new(),
     };
-    metrics.inspected(violated);
+    metrics.job_inspected(facts.is_run(), violated);
     verdict
 }
 
@@ -145,7 +145,7 @@ pub async fn act_on_run(
         }
     };
     if report.outcome == Outcome::Stopped {
-        metrics.stopped();
+        metrics.job_run_stopped();
         info!("BatchStopJobRun accepted");
     }
     if verdict.decision == Decision::Violation && report.outcome != Outcome::Gone {
@@ -375,4 +375,231 @@ fn scaling_only(arguments: &std::collections::HashMap<String, String>) -> Value 
     })
     .collect();
     Value::Object(kept)
+}
+
+/// Most jobs one sweep lists the runs of (one `GetJobRuns` each). The rest are counted
+/// (`JobsNotSwept`) and reached by later sweeps, which start each at another place in the list
+/// ([`sweep_runs`]).
+pub const MAX_JOBS_PER_SWEEP: usize = 300;
+
+/// CloudTrail's event time and Glue's `StartedOn` may differ a little.
+const START_SLACK: Duration = Duration::from_secs(10 * 60);
+
+/// Whether the sweep leaves a run to the next sweep instead of acting now, as it does a
+/// session (`sweep::defer`): a violating run whose starter is not known yet, while its
+/// `StartJobRun` record may still be on its way to `LookupEvents` (younger than
+/// `cloudtrail_lag`, or of unknown age), when the policy has an exemption or a job override by
+/// principal that the starter could change. A run a trigger started (`TriggerName`: a schedule,
+/// a trigger or a workflow) has no starter to wait for.
+fn defer_run(
+    guard: &Guard,
+    verdict: &Verdict,
+    creator: Creator,
+    by_trigger: bool,
+    age: Option<Duration>,
+) -> bool {
+    let policy = guard.policy();
+    let starter_matters = !policy.exempt_principals.is_empty()
+        || policy.jobs.as_ref().is_some_and(|jobs| {
+            jobs.overrides
+                .iter()
+                .any(|rule| !rule.principals.is_empty())
+        });
+    let young = age.is_none_or(|age| age < guard.timing.cloudtrail_lag);
+    verdict.decision == Decision::Violation
+        && creator == Creator::Unknown
+        && !by_trigger
+        && starter_matters
+        && young
+}
+
+fn started_on(run: &JobRun) -> Option<SystemTime> {
+    run.started_on()
+        .and_then(|time| SystemTime::try_from(*time).ok())
+}
+
+/// `GetJobRuns` page size: Glue returns a job's newest runs first, so its running ones are on
+/// the first page unless a job has more than this many runs at once.
+const RUNS_PER_JOB: i32 = 50;
+
+/// What one sweep of job runs saw and did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct JobSweepReport {
+    /// Jobs listed (`ListJobs`).
+    pub jobs_listed: usize,
+    /// Jobs whose runs were listed (`GetJobRuns`).
+    pub jobs_swept: usize,
+    /// Jobs left to a later sweep (the bound per invocation, or the deadline).
+    pub jobs_not_swept: usize,
+    /// Runs `STARTING`, `RUNNING` or `WAITING`, judged.
+    pub runs_judged: usize,
+    pub runs: Vec<JobReport>,
+}
+
+/// The sweep of job runs: every job (`ListJobs`, paged), the running runs of each
+/// (`GetJobRuns`), each judged over its job's definition (`GetJob`, `GetTags`) with who started
+/// it from its `StartJobRun` record (`LookupEvents`), and acted on as the real-time path acts: a
+/// run started by a schedule, trigger or workflow, or whose event was lost, is found here. A run
+/// whose starter is not known yet may be deferred ([`defer_run`]). At most
+/// [`MAX_JOBS_PER_SWEEP`] jobs per invocation, and none once the deadline is near; the start
+/// rotates with the time, so that successive sweeps reach every job.
+pub async fn sweep_runs(
+    guard: &Guard,
+    invocation: &Invocation,
+    metrics: &Metrics,
+) -> Result<JobSweepReport, GuardError> {
+    let mut names = Vec::new();
+    let mut pages = guard.glue.list_jobs().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|error| GuardError::aws("ListJobs", "all jobs", error))?;
+        names.extend(page.job_names.unwrap_or_default());
+    }
+    let mut report = JobSweepReport {
+        jobs_listed: names.len(),
+        ..JobSweepReport::default()
+    };
+    if names.is_empty() {
+        return Ok(report);
+    }
+    let minute = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|since| since.as_secs() / 60)
+        .unwrap_or_default();
+    let start = usize::try_from(minute).unwrap_or_default() % names.len();
+    names.rotate_left(start);
+    // Listing stops while there is time left to act on what was found.
+    let budget = crate::wait::Budget::until(
+        Duration::MAX,
+        invocation.deadline,
+        guard.timing.deadline_margin * 2,
+    );
+    let mut failures = Vec::new();
+    let mut running: Vec<(String, Vec<JobRun>)> = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        if i >= MAX_JOBS_PER_SWEEP || budget.remaining().is_zero() {
+            report.jobs_not_swept = names.len() - i;
+            break;
+        }
+        report.jobs_swept += 1;
+        match running_runs(&guard.glue, name).await {
+            Ok(runs) if runs.is_empty() => {}
+            Ok(runs) => running.push((name.clone(), runs)),
+            Err(failure) => {
+                warn!(job_name = %name, error = %failure, "could not list the job's runs");
+                failures.push(failure);
+            }
+        }
+    }
+    // Who started each run (and its overrides): the StartJobRun records since the oldest one.
+    let now = SystemTime::now();
+    let oldest = running
+        .iter()
+        .flat_map(|(_, runs)| runs)
+        .filter_map(started_on)
+        .min()
+        .unwrap_or(now);
+    let starts = if running.is_empty() {
+        crate::creator::JobStarts::default()
+    } else {
+        crate::creator::lookup_job_starts(&guard.cloudtrail, oldest - START_SLACK, now).await?
+    };
+    for (name, runs) in &running {
+        let job = get_job(&guard.glue, name).await?;
+        let mut definition = job
+            .as_ref()
+            .and_then(|job| policy::facts_from_glue_job(&job_json(job)).ok());
+        if let Some(definition) = definition.as_mut() {
+            let arn = invocation.scope.job_arn(name);
+            if let Some(tags) = session::tags_of(&guard.glue, &arn, name).await? {
+                definition.tags = policy::Fact::Given(tags);
+            }
+        }
+        for run in runs {
+            report.runs_judged += 1;
+            let Ok(glue) = policy::facts_from_glue_job_run(&job_run_json(run)) else {
+                continue;
+            };
+            let id = glue.job_run_id.clone().unwrap_or_default();
+            let span =
+                info_span!("job", job_name = %name, job_run_id = %id, decision = field::Empty);
+            let (request, creator) = match starts.get(&id) {
+                Some(record) => (record.clone(), Creator::CloudTrail),
+                None => (
+                    JobFacts {
+                        job_name: name.clone(),
+                        job_run_id: Some(id.clone()),
+                        ..JobFacts::default()
+                    },
+                    Creator::Unknown,
+                ),
+            };
+            let facts = JobFacts::run(definition.as_ref(), &request, Some(&glue));
+            let subject_id = format!("job-run/{name}/{id}");
+            let subject = Subject {
+                id: &subject_id,
+                created_on: None,
+                found_by: FoundBy::Sweep,
+                creator,
+            };
+            let age = started_on(run).and_then(|started| now.duration_since(started).ok());
+            let by_trigger = run.trigger_name().is_some();
+            let result = async {
+                let verdict = evaluate(guard, &facts, metrics);
+                if defer_run(guard, &verdict, creator, by_trigger, age) {
+                    let report = JobReport::new(&verdict, Outcome::Deferred);
+                    log(&report);
+                    return Ok(report);
+                }
+                act_on_run(guard, invocation, &subject, &facts, &verdict, metrics).await
+            }
+            .instrument(span)
+            .await;
+            match result {
+                Ok(run_report) => report.runs.push(run_report),
+                Err(failure) => failures.push(failure),
+            }
+        }
+    }
+    metrics.jobs_not_swept(report.jobs_not_swept as u64);
+    info!(
+        jobs_listed = report.jobs_listed,
+        jobs_swept = report.jobs_swept,
+        jobs_not_swept = report.jobs_not_swept,
+        runs_judged = report.runs_judged,
+        failed = failures.len(),
+        "sweep of job runs done"
+    );
+    match failures.len() {
+        0 => Ok(report),
+        failed => Err(GuardError::SweepIncomplete {
+            failed,
+            judged: report.runs_judged,
+            first: Box::new(failures.swap_remove(0)),
+        }),
+    }
+}
+
+/// The job's runs that hold, or are about to hold, workers (`STARTING`, `RUNNING`, `WAITING`),
+/// from the first page of `GetJobRuns` (newest first).
+async fn running_runs(glue: &aws_sdk_glue::Client, name: &str) -> Result<Vec<JobRun>, GuardError> {
+    let output = glue
+        .get_job_runs()
+        .job_name(name)
+        .max_results(RUNS_PER_JOB)
+        .send()
+        .await;
+    let output = match output {
+        Ok(output) => output,
+        Err(error) if error.code() == Some("EntityNotFoundException") => return Ok(Vec::new()),
+        Err(error) => return Err(GuardError::aws("GetJobRuns", name, error)),
+    };
+    Ok(output
+        .job_runs
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|run| {
+            run.job_run_state()
+                .is_some_and(|state| policy::jobs::ACTIVE_JOB_RUN_STATES.contains(&state.as_str()))
+        })
+        .collect())
 }

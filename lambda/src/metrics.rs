@@ -1,6 +1,7 @@
 //! CloudWatch embedded-metric-format (EMF) lines: sessions inspected, violations by rule,
 //! sessions stopped, notifications sent (to the own topic, and separately to the central topic
-//! when there is one). Counted during one invocation, printed at its end as JSON lines on stdout,
+//! when there is one), and, when the policy guards jobs, job runs inspected and stopped, job
+//! definitions inspected and the jobs a sweep could not reach. Counted during one invocation, printed at its end as JSON lines on stdout,
 //! which CloudWatch Logs turns into metrics without any API call.
 
 use std::collections::BTreeMap;
@@ -22,6 +23,21 @@ pub struct Counts {
     /// central topic, and then the metric is left out (no series that is always zero).
     pub central_notifications_sent: Option<u64>,
     pub violations_by_rule: BTreeMap<String, u64>,
+    /// The job counters (`JobRunsInspected`, `JobRunsStopped`, `JobDefinitionsInspected`,
+    /// `JobsNotSwept`); `None` when the policy does not guard jobs (no series that is always
+    /// zero).
+    pub jobs: Option<JobCounts>,
+}
+
+/// What one invocation did with jobs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct JobCounts {
+    pub runs_inspected: u64,
+    pub runs_stopped: u64,
+    pub definitions_inspected: u64,
+    /// Jobs whose runs the sweep could not list in this invocation (its bound or its deadline):
+    /// a later sweep reaches them.
+    pub not_swept: u64,
 }
 
 /// The counters of one invocation. Shared by reference; safe to use from any task.
@@ -40,6 +56,45 @@ impl Metrics {
                 ..Counts::default()
             }),
         }
+    }
+
+    /// These counters with the job counters, zero or not (the policy guards jobs).
+    pub fn guarding_jobs(self) -> Metrics {
+        self.update(|counts| counts.jobs = Some(JobCounts::default()));
+        self
+    }
+
+    fn update_jobs(&self, change: impl FnOnce(&mut JobCounts)) {
+        self.update(|counts| change(counts.jobs.get_or_insert_with(JobCounts::default)));
+    }
+
+    /// One job run (`run`) or job definition was judged; `violated_rules` as for sessions.
+    pub fn job_inspected<'r>(&self, run: bool, violated_rules: impl IntoIterator<Item = &'r str>) {
+        self.update_jobs(|jobs| {
+            if run {
+                jobs.runs_inspected += 1;
+            } else {
+                jobs.definitions_inspected += 1;
+            }
+        });
+        self.update(|counts| {
+            for rule in violated_rules {
+                *counts
+                    .violations_by_rule
+                    .entry(rule.to_string())
+                    .or_default() += 1;
+            }
+        });
+    }
+
+    /// One job run was stopped (`BatchStopJobRun` accepted).
+    pub fn job_run_stopped(&self) {
+        self.update_jobs(|jobs| jobs.runs_stopped += 1);
+    }
+
+    /// `count` jobs were left to a later sweep.
+    pub fn jobs_not_swept(&self, count: u64) {
+        self.update_jobs(|jobs| jobs.not_swept += count);
     }
 
     fn update(&self, change: impl FnOnce(&mut Counts)) {
@@ -131,6 +186,17 @@ pub fn emf_lines(counts: &Counts, stack_name: &str, timestamp_ms: u64) -> Vec<St
         names.push(count("CentralNotificationsSent"));
         values["CentralNotificationsSent"] = json!(central);
     }
+    if let Some(jobs) = &counts.jobs {
+        for (name, value) in [
+            ("JobRunsInspected", jobs.runs_inspected),
+            ("JobRunsStopped", jobs.runs_stopped),
+            ("JobDefinitionsInspected", jobs.definitions_inspected),
+            ("JobsNotSwept", jobs.not_swept),
+        ] {
+            names.push(count(name));
+            values[name] = json!(value);
+        }
+    }
     let mut lines = vec![document(json!(["StackName"]), json!(names), values)];
     for (rule, violations) in &counts.violations_by_rule {
         lines.push(document(
@@ -190,6 +256,38 @@ mod tests {
         assert_eq!(
             (workers["Rule"].as_str(), workers["Violations"].as_u64()),
             (Some("max_workers"), Some(2))
+        );
+    }
+
+    #[test]
+    fn job_counters_are_emitted_only_when_the_policy_guards_jobs() {
+        let sessions_only = emf_lines(&Metrics::default().counts(), "gsg", 0);
+        let main: Value = serde_json::from_str(&sessions_only[0]).unwrap();
+        assert_eq!(main.get("JobRunsInspected"), None);
+
+        let metrics = Metrics::default().guarding_jobs();
+        let idle: Value = serde_json::from_str(&emf_lines(&metrics.counts(), "gsg", 0)[0]).unwrap();
+        assert_eq!(idle["JobsNotSwept"], 0, "zero, not missing");
+        metrics.job_inspected(true, ["max_workers"]);
+        metrics.job_inspected(false, []);
+        metrics.job_run_stopped();
+        metrics.jobs_not_swept(3);
+        let lines = emf_lines(&metrics.counts(), "gsg", 0);
+        let main: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(
+            (
+                &main["JobRunsInspected"],
+                &main["JobRunsStopped"],
+                &main["JobDefinitionsInspected"],
+                &main["JobsNotSwept"],
+                &main["SessionsInspected"]
+            ),
+            (&json!(1), &json!(1), &json!(1), &json!(3), &json!(0))
+        );
+        let rule: Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(
+            (&rule["Rule"], &rule["Violations"]),
+            (&json!("max_workers"), &json!(1))
         );
     }
 

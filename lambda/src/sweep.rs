@@ -1,6 +1,7 @@
 //! The scheduled sweep, the final net: lists every session, judges each one that is
 //! `PROVISIONING` or `READY` exactly as the real-time path would (creator recovered from
-//! CloudTrail), and enforces the same way. Catches sessions whose event never came.
+//! CloudTrail), and enforces the same way. Catches sessions whose event never came. When the
+//! policy guards jobs, the running job runs as well (`job::sweep_runs`).
 
 use std::time::{Duration, SystemTime};
 
@@ -32,6 +33,9 @@ pub struct SweepReport {
     /// `CreateSession` records found in CloudTrail.
     pub creators_found: usize,
     pub sessions: Vec<SessionReport>,
+    /// The job runs' sweep, when the policy guards jobs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<crate::job::JobSweepReport>,
 }
 
 pub async fn sweep(
@@ -45,30 +49,36 @@ pub async fn sweep(
         judged: running.len(),
         creators_found: 0,
         sessions: Vec::new(),
+        jobs: None,
     };
+    let mut failures = Vec::new();
     if running.is_empty() {
         info!(listed, "sweep: no running session");
-        return Ok(report);
-    }
-
-    let creations = creations_of(guard, &running).await?;
-    report.creators_found = creations.len();
-
-    let mut failures = Vec::new();
-    for session in &running {
-        let Some(id) = session.id() else { continue };
-        let span = info_span!("session", session_id = %id, decision = field::Empty);
-        let result = judge_listed(guard, invocation, session, &creations, metrics)
-            .instrument(span.clone())
-            .await;
-        match result {
-            Ok(session_report) => report.sessions.push(session_report),
-            Err(failure) => {
-                span.in_scope(
-                    || error!(error = %failure, retry = ?failure.retry(), "could not enforce"),
-                );
-                failures.push(failure);
+    } else {
+        let creations = creations_of(guard, &running).await?;
+        report.creators_found = creations.len();
+        for session in &running {
+            let Some(id) = session.id() else { continue };
+            let span = info_span!("session", session_id = %id, decision = field::Empty);
+            let result = judge_listed(guard, invocation, session, &creations, metrics)
+                .instrument(span.clone())
+                .await;
+            match result {
+                Ok(session_report) => report.sessions.push(session_report),
+                Err(failure) => {
+                    span.in_scope(
+                        || error!(error = %failure, retry = ?failure.retry(), "could not enforce"),
+                    );
+                    failures.push(failure);
+                }
             }
+        }
+    }
+    // Job runs after the sessions, within what is left of the invocation.
+    if guard.policy().jobs.is_some() {
+        match crate::job::sweep_runs(guard, invocation, metrics).await {
+            Ok(jobs) => report.jobs = Some(jobs),
+            Err(failure) => failures.push(failure),
         }
     }
     info!(

@@ -71,12 +71,24 @@ fn timing() -> Timing {
 }
 
 fn guard(policy: Policy, glue: &[&Rule], sns: &[&Rule], ledger: &[&Rule]) -> Guard {
+    guard_with_trail(policy, glue, sns, ledger, &[])
+}
+
+/// The guard, with CloudTrail's `LookupEvents` answering from `cloudtrail`.
+fn guard_with_trail(
+    policy: Policy,
+    glue: &[&Rule],
+    sns: &[&Rule],
+    ledger: &[&Rule],
+    cloudtrail: &[&Rule],
+) -> Guard {
     Guard {
         glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, glue, |c| c
             .retry_config(fast_retries())),
         sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns, |c| c
             .retry_config(fast_retries())),
-        cloudtrail: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[]),
+        cloudtrail: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, cloudtrail, |c| c
+            .retry_config(fast_retries())),
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, ledger, |c| c
             .retry_config(fast_retries())),
         settings: Settings {
@@ -567,4 +579,157 @@ async fn a_job_deleted_before_the_event_is_judged_from_the_record() {
     let report = job_report(handle(&guard, event).await.unwrap());
     assert_eq!(report.rules, ["max_workers", "max_dpu"]);
     assert_eq!(sent.lock().unwrap().len(), 1);
+}
+
+/// The sweep's answers: no session, one job, its runs as given, and CloudTrail with `records`.
+fn sweep_rules(runs: Vec<JobRun>) -> (Rule, Rule, Rule) {
+    let sessions = mock!(aws_sdk_glue::Client::list_sessions).then_output(|| {
+        aws_sdk_glue::operation::list_sessions::ListSessionsOutput::builder().build()
+    });
+    let jobs = mock!(aws_sdk_glue::Client::list_jobs).then_output(|| {
+        aws_sdk_glue::operation::list_jobs::ListJobsOutput::builder()
+            .job_names(JOB)
+            .build()
+    });
+    let listed = mock!(aws_sdk_glue::Client::get_job_runs).then_output(move || {
+        aws_sdk_glue::operation::get_job_runs::GetJobRunsOutput::builder()
+            .set_job_runs(Some(runs.clone()))
+            .build()
+    });
+    (sessions, jobs, listed)
+}
+
+fn trail(records: Vec<Value>) -> Rule {
+    mock!(aws_sdk_cloudtrail::Client::lookup_events).then_output(move || {
+        let mut output =
+            aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput::builder();
+        for record in &records {
+            output = output.events(
+                aws_sdk_cloudtrail::types::Event::builder()
+                    .cloud_trail_event(record.to_string())
+                    .build(),
+            );
+        }
+        output.build()
+    })
+}
+
+fn running_run(id: &str, trigger: Option<&str>) -> JobRun {
+    JobRun::builder()
+        .id(id)
+        .job_name(JOB)
+        .job_run_state(JobRunState::Running)
+        .worker_type(WorkerType::G8X)
+        .number_of_workers(100)
+        .started_on(aws_sdk_glue::primitives::DateTime::from(
+            std::time::SystemTime::now(),
+        ))
+        .set_trigger_name(trigger.map(str::to_string))
+        .build()
+}
+
+fn sweep_event() -> LambdaEvent<Value> {
+    LambdaEvent::new(
+        testkit::events::scheduled("us-east-1"),
+        testkit::context("req-sweep", "us-east-1", Duration::from_secs(60)),
+    )
+}
+
+fn jobs_of(response: Response) -> glue_session_guard_lambda::job::JobSweepReport {
+    match response {
+        Response::Sweep(report) => report.jobs.expect("the policy guards jobs"),
+        other => panic!("expected a sweep, got {other:?}"),
+    }
+}
+
+/// With an exemption in the policy, a young run whose starter CloudTrail does not show yet is
+/// left to the next sweep (the starter could be exempt); one a trigger started has no starter
+/// and is stopped; one whose record names an exempt principal is reported, never stopped.
+#[tokio::test]
+async fn the_sweep_stops_what_a_trigger_started_and_waits_for_the_starter_of_the_rest() {
+    let text =
+        format!("{POLICY}exempt_principals: [\"arn:aws:iam::123456789012:role/BreakGlass\"]\n");
+    let policy = policy::load_policy("p.yaml", text.as_bytes()).unwrap();
+    let (sessions, jobs, listed) = sweep_rules(vec![
+        running_run("jr_trigger", Some("hourly")),
+        running_run("jr_unknown", None),
+        running_run("jr_exempt", None),
+    ]);
+    let exempt_start = json!({
+        "eventSource": "glue.amazonaws.com", "eventName": "StartJobRun",
+        "userIdentity": {"arn": "arn:aws:sts::123456789012:assumed-role/BreakGlass/ops",
+                         "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/BreakGlass"}}},
+        "requestParameters": {"jobName": JOB}, "responseElements": {"jobRunId": "jr_exempt"}
+    });
+    let records = trail(vec![exempt_start]);
+    let (job, tags) = (get_job(), get_tags());
+    let (stop, stops) = stop_accepted_any();
+    let (publish, sent) = publish_recorded();
+    let (claim, mark) = ledger_grants();
+    let mut guard = guard_with_trail(
+        policy,
+        &[&sessions, &jobs, &listed, &job, &tags, &stop],
+        &[&publish],
+        &[&claim, &mark],
+        &[&records],
+    );
+    guard.timing.cloudtrail_lag = Duration::from_secs(15 * 60);
+    let report = jobs_of(handle(&guard, sweep_event()).await.unwrap());
+
+    let outcome = |id: &str| {
+        let run = report
+            .runs
+            .iter()
+            .find(|run| run.job_run_id.as_deref() == Some(id))
+            .unwrap();
+        (run.decision, run.outcome.clone())
+    };
+    assert_eq!(
+        outcome("jr_trigger"),
+        (Decision::Violation, Outcome::Stopped)
+    );
+    assert_eq!(
+        outcome("jr_unknown"),
+        (Decision::Violation, Outcome::Deferred)
+    );
+    assert_eq!(outcome("jr_exempt"), (Decision::Exempt, Outcome::LeftAlone));
+    let stopped: Vec<Vec<String>> = stops
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|input| input.job_run_ids().to_vec())
+        .collect();
+    assert_eq!(stopped, [vec!["jr_trigger".to_string()]]);
+    assert_eq!(sent.lock().unwrap().len(), 1);
+    assert!(
+        sent.lock().unwrap()[0]
+            .message()
+            .unwrap()
+            .contains("Found by:  the scheduled sweep")
+    );
+}
+
+/// `BatchStopJobRun` accepted for whichever run it is asked to stop.
+fn stop_accepted_any() -> (Rule, Arc<Mutex<Vec<BatchStopJobRunInput>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let last = Arc::new(Mutex::new(String::new()));
+    let asked = last.clone();
+    let rule = mock!(aws_sdk_glue::Client::batch_stop_job_run)
+        .match_requests(move |input| {
+            record.lock().unwrap().push(input.clone());
+            *asked.lock().unwrap() = input.job_run_ids()[0].clone();
+            true
+        })
+        .then_output(move || {
+            BatchStopJobRunOutput::builder()
+                .successful_submissions(
+                    BatchStopJobRunSuccessfulSubmission::builder()
+                        .job_name(JOB)
+                        .job_run_id(last.lock().unwrap().clone())
+                        .build(),
+                )
+                .build()
+        });
+    (rule, seen)
 }

@@ -508,3 +508,93 @@ async fn a_central_topic_in_another_region_gets_each_notification_once_as_well()
     assert!(world.notifications().await.is_empty());
     assert!(central.notifications().await.is_empty());
 }
+
+/// A job run whose `StartJobRun` event never came is found by the sweep (moto lists jobs and
+/// their runs; it has no `BatchStopJobRun`, so this guard is in audit mode: the stop itself is
+/// tested with mocked answers in `tests/jobs.rs`). moto's job runs finish on their first read
+/// unless told otherwise, so the run is held `STARTING` with moto's state manager; moto reports
+/// every run's `GlueVersion` as 0.9, which the policy here does not limit.
+#[tokio::test]
+async fn the_sweep_finds_a_job_run_whose_event_never_came_and_notifies_once() {
+    use aws_sdk_glue::types::{ConnectionsList, JobCommand, WorkerType};
+    let world = World::new("ca-central-1").await;
+    MotoServer::Shared.set_transition(
+        "glue::job_run",
+        json!({"progression": "manual", "times": 1000}),
+    );
+    let job = |name: &'static str, workers: i32| {
+        world
+            .glue
+            .create_job()
+            .name(name)
+            .role("arn:aws:iam::123456789012:role/GlueJobRole")
+            .command(
+                JobCommand::builder()
+                    .name("glueetl")
+                    .script_location("s3://b/s.py")
+                    .build(),
+            )
+            .glue_version("5.0")
+            .worker_type(WorkerType::G2X)
+            .number_of_workers(workers)
+            .timeout(60)
+            .connections(ConnectionsList::builder().connections("vpc-a").build())
+            .tags("owner", "data")
+            .send()
+    };
+    job("missed-big", 80).await.unwrap();
+    job("small", 4).await.unwrap();
+    for name in ["missed-big", "small"] {
+        world
+            .glue
+            .start_job_run()
+            .job_name(name)
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = r#"
+version: 1
+stack: {name: glue-session-guard}
+enforcement: {mode: audit}
+boundaries: {max_workers: 10}
+jobs:
+  boundaries: {max_workers: 50, max_dpu: 100, require_vpc_connection: true, required_tags: [owner]}
+"#;
+    let guard = world.guard(policy::load_policy("jobs.yaml", text.as_bytes()).unwrap());
+
+    let sweep = world.sweep(&guard).await;
+    let jobs = sweep.jobs.expect("the policy guards jobs");
+    assert_eq!(
+        (jobs.jobs_listed, jobs.jobs_swept, jobs.jobs_not_swept),
+        (2, 2, 0)
+    );
+    assert_eq!(jobs.runs_judged, 2);
+    let big = jobs
+        .runs
+        .iter()
+        .find(|run| run.job_name == "missed-big")
+        .unwrap();
+    assert_eq!(big.decision, Decision::Violation);
+    assert_eq!(big.rules, ["max_workers", "max_dpu"]);
+    assert_eq!(big.outcome, Outcome::NotStopped);
+    assert_eq!(big.notification, Notification::Sent);
+    let small = jobs
+        .runs
+        .iter()
+        .find(|run| run.job_name == "small")
+        .unwrap();
+    assert_eq!(small.decision, Decision::Compliant);
+
+    let notifications = world.take_notifications().await;
+    assert_eq!(notifications.len(), 1);
+    let body = notifications[0]["Message"].as_str().unwrap();
+    assert!(body.contains("Job:       missed-big"), "{body}");
+    assert!(body.contains("Found by:  the scheduled sweep"), "{body}");
+    assert_eq!(attribute(&notifications[0], "job_name"), "missed-big");
+
+    // The next sweep finds the run still going, and the ledger keeps it to one notification.
+    let next = world.sweep(&guard).await;
+    assert_eq!(next.jobs.unwrap().runs_judged, 2);
+    assert!(world.take_notifications().await.is_empty());
+}

@@ -1245,7 +1245,12 @@ fn the_role_has_only_inline_least_privilege_permissions() {
             "no wildcard actions: {actions:?}"
         );
         if statement["Resource"] == "*" {
-            let only = ["cloudtrail:LookupEvents", "glue:ListSessions"].map(Value::from);
+            let only = [
+                "cloudtrail:LookupEvents",
+                "glue:ListSessions",
+                "glue:ListJobs",
+            ]
+            .map(Value::from);
             assert!(
                 actions.len() == 1 && only.contains(&actions[0]),
                 "{actions:?} on *"
@@ -1618,7 +1623,7 @@ fn the_job_rule_and_the_job_permissions_exist_only_with_a_jobs_section() {
     let enforce = job_statement(&default_policy()).expect("the job statement");
     assert_eq!(
         enforce["Action"],
-        yaml("[glue:GetJob, glue:GetJobRun, glue:GetTags, glue:BatchStopJobRun]")
+        yaml("[glue:GetJob, glue:GetJobRun, glue:GetJobRuns, glue:GetTags, glue:BatchStopJobRun]")
     );
     assert_eq!(
         enforce["Resource"],
@@ -1628,7 +1633,7 @@ fn the_job_rule_and_the_job_permissions_exist_only_with_a_jobs_section() {
     audit.enforcement.mode = policy::Mode::Audit;
     assert_eq!(
         job_statement(&audit).expect("the job statement")["Action"],
-        yaml("[glue:GetJob, glue:GetJobRun, glue:GetTags]"),
+        yaml("[glue:GetJob, glue:GetJobRun, glue:GetJobRuns, glue:GetTags]"),
         "audit never stops a run"
     );
 
@@ -1636,7 +1641,21 @@ fn the_job_rule_and_the_job_permissions_exist_only_with_a_jobs_section() {
         jobs: None,
         ..default_policy()
     };
+    let list_jobs = |policy: &policy::Policy| {
+        let doc = rendered(policy);
+        statements(&properties(&doc, "EnforcerRolePolicy")["PolicyDocument"])
+            .iter()
+            .find(|statement| statement["Sid"] == "ListGlueJobsInThisRegion")
+            .cloned()
+    };
+    let listing = list_jobs(&default_policy()).expect("the sweep lists jobs");
+    assert_eq!(listing["Action"], "glue:ListJobs");
+    assert_eq!(
+        listing["Condition"]["StringEquals"]["aws:RequestedRegion"],
+        ref_to("AWS::Region")
+    );
     assert_eq!(job_statement(&sessions_only), None);
+    assert_eq!(list_jobs(&sessions_only), None);
     let ids = logical_ids(&rendered(&sessions_only));
     assert!(ids.iter().all(|id| !id.starts_with("JobRule")), "{ids:?}");
 }
