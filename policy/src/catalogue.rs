@@ -452,24 +452,25 @@ impl JobCommand {
     }
 
     /// The defaults Glue documents for what a job of this command leaves out, on `glue_version`
-    /// (`None`: not given, Glue's default version). Sources ([`JOBS_API_PAGE`], `Job`, `JobRun`,
-    /// unless named):
-    /// - `Timeout`: "When the value is left blank, the timeout is defaulted to 2880 minutes",
-    ///   for Spark ETL and Python shell jobs before Glue 5.0. For Glue 5.0 and later, Spark
-    ///   jobs are said to default to 480 minutes, which no AWS page states: not guessed (the
-    ///   run's `GetJobRun` reports the real figure). Streaming jobs run until stopped and Ray
-    ///   jobs take no timeout: no default given;
+    /// (`None`: left out, so Glue's default version, [`DEFAULT_JOB_GLUE_VERSION`]). Sources
+    /// ([`JOBS_API_PAGE`], the `CreateJob`/`Job`/`JobRun` members, unless named):
+    /// - `Timeout`: "When the value is left blank, the timeout is defaulted to 2,880 minutes for
+    ///   Glue version 4.0 and earlier, or 480 minutes for Glue version 5.0 and later", for
+    ///   Spark ETL and Python shell jobs. Streaming jobs run until stopped ("For streaming
+    ///   jobs, if you have set up a maintenance window, it will be restarted ... after 7
+    ///   days") and Ray jobs are given none: no default;
     /// - Spark (`glueetl`, `gluestreaming`): `MaxCapacity` "The default is 10 DPUs"; on Glue
-    ///   6.1 and later, 10 workers of `G.1X.GRAVITON` ([`GLUE_6_1_PAGE`]: "a Spark job created
+    ///   6.1 and later 10 workers of `G.1X.GRAVITON` ([`GLUE_6_1_PAGE`]: "a Spark job created
     ///   without a WorkerType runs on arm64 Graviton workers by default"). Before 6.1 no page
     ///   names the worker type, so only the 10 DPUs are known;
     /// - Python shell: `MaxCapacity` "The default is 0.0625 DPU";
-    /// - Ray: `WorkerType` "Z.2X for Ray jobs"; no documented count.
+    /// - Ray: `WorkerType` "Accepts the value Z.2X for Ray jobs"; no documented count.
     pub fn documented_job_defaults(self, glue_version: Option<&str>) -> JobDefaults {
+        let glue_version = glue_version.or(Some(DEFAULT_JOB_GLUE_VERSION));
         let version = glue_version.and_then(version_numbers);
         let graviton = version.is_some_and(|version| version >= (6, 1));
-        let spark_timeout = match version {
-            Some(version) if version >= (5, 0) => None,
+        let batch_timeout = match version {
+            Some(version) if version >= (5, 0) => Some(480),
             _ => Some(2880),
         };
         let spark = |timeout_minutes| {
@@ -490,13 +491,13 @@ impl JobCommand {
             }
         };
         match self {
-            JobCommand::Spark => spark(spark_timeout),
+            JobCommand::Spark => spark(batch_timeout),
             JobCommand::Streaming => spark(None),
             JobCommand::PythonShell => JobDefaults {
                 number_of_workers: None,
                 worker_type: None,
                 max_capacity: Some(0.0625),
-                timeout_minutes: Some(2880),
+                timeout_minutes: batch_timeout,
             },
             JobCommand::Ray => JobDefaults {
                 number_of_workers: None,
@@ -519,6 +520,11 @@ pub struct JobDefaults {
     pub max_capacity: Option<f64>,
     pub timeout_minutes: Option<u64>,
 }
+
+/// The Glue version of a job created without one ([`JOBS_API_PAGE`], `CreateJob`
+/// `GlueVersion`: "Jobs that are created without specifying a Glue version default to Glue
+/// 5.1").
+pub const DEFAULT_JOB_GLUE_VERSION: &str = "5.1";
 
 /// `ExecutionClass`es Glue documents ([`JOBS_API_PAGE`]: `FLEX` | `STANDARD`).
 pub const EXECUTION_CLASSES: &[&str] = &["STANDARD", "FLEX"];

@@ -318,6 +318,12 @@ pub fn evaluate_job(policy: &Policy, facts: &JobFacts) -> Verdict {
         connections: facts.connections.clone(),
         tags: facts.tags.clone(),
     };
+    // A job that gives no Glue version runs on Glue's default version for jobs.
+    if settings.glue_version == Fact::Omitted && command.is_some() {
+        let version = catalogue::DEFAULT_JOB_GLUE_VERSION;
+        check.note(format!("GlueVersion = {version} (Glue default)"));
+        settings.glue_version = Fact::Given(version.to_string());
+    }
     // A job that gives no size at all runs at the size Glue documents: MaxCapacity alone for
     // Python shell jobs, and for Spark jobs before Glue 6.1 (whose worker type no page names).
     let size_left_out = settings.max_capacity == Fact::Omitted
@@ -325,7 +331,7 @@ pub fn evaluate_job(policy: &Policy, facts: &JobFacts) -> Verdict {
         && settings.worker_type == Fact::Omitted
         && facts.profile_name == Fact::Omitted;
     let documented_capacity = command.and_then(|kind| {
-        kind.documented_job_defaults(facts.glue_version.given().map(String::as_str))
+        kind.documented_job_defaults(settings.glue_version.given().map(String::as_str))
             .max_capacity
     });
     if let (true, Some(dpu)) = (size_left_out, documented_capacity) {

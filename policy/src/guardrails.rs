@@ -66,12 +66,68 @@ pub struct ProfileSpec {
     /// `None` when the profile's limits already keep every session within `max_dpu`, or there
     /// is no `max_dpu`.
     pub dpu_detective_only: Option<String>,
+    /// The profile's `JobConfiguration` (the same in every profile: [`job_profile_settings`]);
+    /// `None` when the policy does not guard jobs or its job limits hold nothing a profile can.
+    pub jobs: Option<JobProfileSettings>,
+}
+
+/// What a usage profile holds of jobs (`JobConfiguration`): limits only, no `DefaultValue`, so
+/// a job that leaves a value out keeps Glue's default (which the Lambda judges).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobProfileSettings {
+    /// `numberOfWorkers` `MaxValue`.
+    pub max_workers: Option<u32>,
+    /// `workerType` `AllowedValues`.
+    pub allowed_worker_types: Option<Vec<String>>,
+    /// `timeout` `MaxValue`, minutes.
+    pub max_timeout_minutes: Option<u32>,
+}
+
+/// The job limits every usage profile holds: the loosest of `jobs.boundaries` and each job
+/// override's (a limit any of them leaves out is left out; the largest maximum; every allowed
+/// worker type). A profile goes to a caller, for all of its jobs, and cannot tell which job
+/// override (by job name, or by who starts a run) applies: anything tighter could refuse a job
+/// the Lambda allows. The Lambda still judges every run by its own boundary set.
+pub fn job_profile_settings(policy: &Policy) -> Option<JobProfileSettings> {
+    let jobs = policy.jobs.as_ref()?;
+    let sets: Vec<Boundaries> = std::iter::once(jobs.boundaries.clone())
+        .chain(
+            jobs.overrides
+                .iter()
+                .map(|rule| jobs.boundaries.overlaid_with(&rule.boundaries)),
+        )
+        .collect();
+    let loosest = |limit: fn(&Boundaries) -> Option<u32>| -> Option<u32> {
+        sets.iter()
+            .map(limit)
+            .try_fold(0, |most, limit| limit.map(|limit| most.max(limit)))
+    };
+    let allowed_worker_types = sets
+        .iter()
+        .try_fold(Vec::new(), |mut all: Vec<String>, set| {
+            for name in set.allowed_worker_types.as_ref()? {
+                if !all.contains(name) {
+                    all.push(name.clone());
+                }
+            }
+            Some(all)
+        });
+    let settings = JobProfileSettings {
+        max_workers: loosest(|b| b.max_workers),
+        allowed_worker_types,
+        max_timeout_minutes: loosest(|b| b.max_timeout_minutes),
+    };
+    let empty = settings.max_workers.is_none()
+        && settings.allowed_worker_types.is_none()
+        && settings.max_timeout_minutes.is_none();
+    (!empty).then_some(settings)
 }
 
 impl ProfileSpec {
     /// The profile's `Configuration` as `CreateUsageProfile` and `AWS::Glue::UsageProfile` take
-    /// it: `{"SessionConfiguration": {key: {DefaultValue, MinValue, MaxValue | AllowedValues}}}`,
-    /// every value a string. `None` when the profile sets nothing.
+    /// it: `{"SessionConfiguration": {key: {DefaultValue, MinValue, MaxValue | AllowedValues}},
+    /// "JobConfiguration": {key: {MinValue, MaxValue | AllowedValues}}}`, every value a string;
+    /// a part that would be empty is left out.
     pub fn configuration(&self) -> Value {
         let number = |setting: &NumberSetting| {
             let mut object = Map::new();
@@ -100,7 +156,25 @@ impl ProfileSpec {
         if let Some(setting) = &self.idle_timeout {
             session.insert("idleTimeout".into(), number(setting));
         }
-        json!({ "SessionConfiguration": session })
+        let mut configuration = Map::new();
+        if !session.is_empty() {
+            configuration.insert("SessionConfiguration".into(), Value::Object(session));
+        }
+        if let Some(jobs) = &self.jobs {
+            let mut job = Map::new();
+            let maximum = |max: u32| json!({"MinValue": "1", "MaxValue": max.to_string()});
+            if let Some(max) = jobs.max_workers {
+                job.insert("numberOfWorkers".into(), maximum(max));
+            }
+            if let Some(allowed) = &jobs.allowed_worker_types {
+                job.insert("workerType".into(), json!({ "AllowedValues": allowed }));
+            }
+            if let Some(max) = jobs.max_timeout_minutes {
+                job.insert("timeout".into(), maximum(max));
+            }
+            configuration.insert("JobConfiguration".into(), Value::Object(job));
+        }
+        Value::Object(configuration)
     }
 
     /// True when the profile would set nothing (Glue requires at least one setting).
@@ -109,6 +183,7 @@ impl ProfileSpec {
             && self.worker_type.is_none()
             && self.timeout.is_none()
             && self.idle_timeout.is_none()
+            && self.jobs.is_none()
     }
 
     fn same_settings(&self, other: &ProfileSpec) -> bool {
@@ -253,6 +328,7 @@ fn profile_for(policy: &Policy, set: &str, limits: &Boundaries) -> ProfileSpec {
         worker_type,
         timeout,
         idle_timeout,
+        jobs: job_profile_settings(policy),
     }
 }
 
@@ -381,7 +457,8 @@ pub struct Deny {
     pub statement: Value,
 }
 
-/// The denies on `glue:CreateSession` for `layer`, and what they leave to the Lambda alone
+/// The denies on `glue:CreateSession` for `layer` (then those on jobs, [`job_denies`]), and what
+/// they leave to the Lambda alone
 /// (principal patterns IAM cannot name). A deny never refuses a session the Lambda would allow:
 /// where the policy's first-match override order cannot be said in IAM, the deny is narrower
 /// (the Lambda still judges every session).
@@ -566,6 +643,115 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
                 except_ids,
             );
         }
+    }
+    let (job_denies, job_notes) = job_denies(policy, layer);
+    out.extend(job_denies);
+    notes.extend(job_notes);
+    (out, notes)
+}
+
+/// The denies on `glue:CreateJob` and `glue:UpdateJob` for `layer` (the policy's `jobs`), and
+/// what they leave to the Lambda. Service Authorization Reference, AWS Glue: both actions take
+/// `glue:VpcIds` (from the job's connections); `CreateJob` takes `aws:RequestTag/${TagKey}`,
+/// and `UpdateJob` carries no tags (a tag deny on it would refuse every update), so required
+/// tags are denied on `CreateJob` only. A requirement is denied when `jobs.boundaries` has it;
+/// a job override that drops it keeps its principals (`ArnNotLike`, widened) and its jobs
+/// (`NotResource`, `arn:*:glue:*:*:job/<pattern>`) out of the deny, whoever or whichever comes
+/// first, which only ever refuses less than the Lambda would stop. An override that adds a
+/// requirement the boundaries lack stays with the Lambda.
+fn job_denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
+    let Some(jobs) = &policy.jobs else {
+        return (Vec::new(), Vec::new());
+    };
+    let limits = &jobs.boundaries;
+    let mut requirements = Vec::new();
+    if limits.require_vpc_connection == Some(true) {
+        requirements.push(Requirement::Vpc);
+    }
+    for key in limits.required_tags.iter().flatten() {
+        requirements.push(Requirement::Tag(key.clone()));
+    }
+    let exempt: Vec<String> = match layer {
+        Layer::ManagedPolicy => Vec::new(),
+        Layer::Scp => policy
+            .exempt_principals
+            .iter()
+            .filter_map(|pattern| principal_arn_pattern(pattern, Widen::Yes))
+            .collect(),
+    };
+    let mut out = Vec::new();
+    let mut notes = Vec::new();
+    for (i, rule) in jobs.overrides.iter().enumerate() {
+        let effective = limits.overlaid_with(&rule.boundaries);
+        let added = [Requirement::Vpc]
+            .into_iter()
+            .chain(
+                effective
+                    .required_tags
+                    .iter()
+                    .flatten()
+                    .cloned()
+                    .map(Requirement::Tag),
+            )
+            .filter(|requirement| {
+                requirement.holds_in(&effective) && !requirement.holds_in(limits)
+            });
+        for requirement in added {
+            notes.push(format!(
+                "jobs.overrides[{i}] (`{}`): jobs {} stays detective-only (the job boundaries                  do not require it)",
+                rule.name,
+                requirement.describe()
+            ));
+        }
+    }
+    for requirement in &requirements {
+        let loosening: Vec<&crate::model::JobOverride> = jobs
+            .overrides
+            .iter()
+            .filter(|rule| !requirement.holds_in(&limits.overlaid_with(&rule.boundaries)))
+            .collect();
+        let mut except: Vec<String> = exempt.clone();
+        except.extend(
+            loosening
+                .iter()
+                .flat_map(|rule| &rule.principals)
+                .filter_map(|pattern| principal_arn_pattern(pattern, Widen::Yes)),
+        );
+        except.dedup();
+        let except_jobs: Vec<String> = loosening
+            .iter()
+            .flat_map(|rule| &rule.job_names)
+            .map(|pattern| format!("arn:*:glue:*:*:job/{pattern}"))
+            .collect();
+        let (key, value) = requirement.condition();
+        let mut condition = Map::new();
+        condition.insert("Null".into(), json!({ key: value }));
+        if !except.is_empty() {
+            condition.insert("ArnNotLike".into(), json!({ "aws:PrincipalArn": except }));
+        }
+        let actions = match requirement {
+            Requirement::Vpc => json!(["glue:CreateJob", "glue:UpdateJob"]),
+            Requirement::Tag(_) => json!("glue:CreateJob"),
+        };
+        let sid = match requirement {
+            Requirement::Vpc => "DenyJobWithoutVpc".to_string(),
+            Requirement::Tag(key) => format!("DenyCreateJobWithoutTag{}", alphanumeric(key)),
+        };
+        let mut statement = Map::new();
+        statement.insert("Sid".into(), json!(sid));
+        statement.insert("Effect".into(), json!("Deny"));
+        statement.insert("Action".into(), actions);
+        if except_jobs.is_empty() {
+            statement.insert("Resource".into(), json!("*"));
+        } else {
+            statement.insert("NotResource".into(), json!(except_jobs));
+        }
+        statement.insert("Condition".into(), Value::Object(condition));
+        out.push(Deny {
+            sid,
+            rule: format!("jobs {}", requirement.describe()),
+            statement: Value::Object(statement),
+        });
     }
     (out, notes)
 }
@@ -985,7 +1171,156 @@ pub fn coverage(policy: &Policy) -> Vec<Coverage> {
             iam_notes_for(&rule),
         );
     }
+    if let Some(jobs) = &policy.jobs {
+        job_rows(jobs, &profiles, &mut row, &iam_layers, &iam_notes_for);
+    }
     rows
+}
+
+/// The coverage rows of the `jobs` boundaries (`jobs.max_workers`, ...): the usage profiles'
+/// `JobConfiguration` holds the loosest of the job boundary sets ([`job_profile_settings`]);
+/// the IAM denies on `CreateJob`/`UpdateJob` hold the VPC connection and required tags
+/// ([`job_denies`]); the rest only the Lambda.
+fn job_rows(
+    jobs: &crate::model::Jobs,
+    profiles: &[ProfileSpec],
+    row: &mut dyn FnMut(String, Option<String>, Vec<&'static str>, Vec<String>),
+    iam_layers: &dyn Fn(&str) -> Vec<&'static str>,
+    iam_notes_for: &dyn Fn(&str) -> Vec<String>,
+) {
+    let sets: Vec<(&str, &Boundaries)> = std::iter::once(("jobs", &jobs.boundaries))
+        .chain(
+            jobs.overrides
+                .iter()
+                .map(|rule| (rule.name.as_str(), &rule.boundaries)),
+        )
+        .collect();
+    let values = |show: &dyn Fn(&Boundaries) -> Option<String>| -> Option<String> {
+        let parts: Vec<String> = sets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (set, own))| {
+                show(own).map(|value| {
+                    if i == 0 {
+                        value
+                    } else {
+                        format!("{set}: {value}")
+                    }
+                })
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    };
+    let list = |items: &Option<Vec<String>>| items.as_ref().map(|items| items.join(", "));
+    let held = profiles.first().and_then(|profile| profile.jobs.clone());
+    let loosest_note = (!jobs.overrides.is_empty()).then(|| {
+        "every usage profile holds the loosest of the job boundary sets (a profile cannot tell \
+         which job override applies); the Lambda judges each run by its own"
+            .to_string()
+    });
+    let by_profile = |holds: bool| -> (Vec<&'static str>, Vec<String>) {
+        match (holds, &loosest_note) {
+            (true, note) => (vec![USAGE_PROFILE], note.iter().cloned().collect()),
+            (false, _) => (Vec::new(), Vec::new()),
+        }
+    };
+    let (before, notes) = by_profile(held.as_ref().is_some_and(|h| h.max_workers.is_some()));
+    row(
+        "jobs.max_workers".into(),
+        values(&|b| b.max_workers.map(|n| n.to_string())),
+        before,
+        notes,
+    );
+    let (before, notes) = by_profile(
+        held.as_ref()
+            .is_some_and(|h| h.allowed_worker_types.is_some()),
+    );
+    row(
+        "jobs.allowed_worker_types".into(),
+        values(&|b| list(&b.allowed_worker_types)),
+        before,
+        notes,
+    );
+    let (before, notes) = by_profile(
+        held.as_ref()
+            .is_some_and(|h| h.max_timeout_minutes.is_some()),
+    );
+    row(
+        "jobs.max_timeout_minutes".into(),
+        values(&|b| b.max_timeout_minutes.map(|n| n.to_string())),
+        before,
+        notes,
+    );
+    row(
+        "jobs.max_dpu".into(),
+        values(&|b| b.max_dpu.map(|n| n.to_string())),
+        Vec::new(),
+        vec!["a profile bounds workers and worker types, not their product".to_string()],
+    );
+    let rule = "jobs require_vpc_connection";
+    row(
+        "jobs.require_vpc_connection".into(),
+        values(&|b| b.require_vpc_connection.map(|v| v.to_string())),
+        iam_layers(rule),
+        iam_notes_for(rule),
+    );
+    for (key, what) in [
+        (
+            "allowed_connections",
+            "no IAM condition key names a job's connections",
+        ),
+        (
+            "allowed_glue_versions",
+            "neither usage profiles nor IAM can hold a job's Glue version",
+        ),
+        (
+            "allowed_execution_classes",
+            "neither usage profiles nor IAM can hold a job's execution class",
+        ),
+        (
+            "require_auto_scaling",
+            "neither usage profiles nor IAM can hold a job's arguments",
+        ),
+    ] {
+        let shown = |b: &Boundaries| match key {
+            "allowed_connections" => list(&b.allowed_connections),
+            "allowed_glue_versions" => list(&b.allowed_glue_versions),
+            "allowed_execution_classes" => list(&b.allowed_execution_classes),
+            _ => b.require_auto_scaling.map(|v| v.to_string()),
+        };
+        row(
+            format!("jobs.{key}"),
+            values(&shown),
+            Vec::new(),
+            vec![what.to_string()],
+        );
+    }
+    let mut keys: Vec<String> = Vec::new();
+    for (_, own) in &sets {
+        for key in own.required_tags.iter().flatten() {
+            if !keys.contains(key) {
+                keys.push(key.clone());
+            }
+        }
+    }
+    for key in keys {
+        let rule = format!("jobs required_tags `{key}`");
+        row(
+            format!("jobs.required_tags `{key}`"),
+            values(&|b| {
+                b.required_tags.as_ref().map(|tags| {
+                    (if tags.contains(&key) {
+                        "required"
+                    } else {
+                        "not required"
+                    })
+                    .to_string()
+                })
+            }),
+            iam_layers(&rule),
+            iam_notes_for(&rule),
+        );
+    }
 }
 
 #[cfg(all(test, feature = "yaml"))]

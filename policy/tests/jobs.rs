@@ -350,27 +350,50 @@ fn glue_documented_job_defaults_by_command_and_version() {
 }
 
 #[test]
-fn a_left_out_timeout_on_glue_5_is_not_guessed() {
-    let job = json!({"Name": "j", "Command": {"Name": "glueetl"}, "GlueVersion": "5.0",
-                     "WorkerType": "G.1X", "NumberOfWorkers": 2,
-                     "Connections": {"Connections": ["vpc-a"]}});
-    let verdict = evaluate_job(&policy(), &tagged(facts_from_glue_job(&job).unwrap()));
-    assert_eq!(verdict.decision, Decision::Compliant);
+fn a_left_out_timeout_is_480_minutes_from_glue_5_and_not_guessed_for_streaming() {
+    let job = |command: &str, version: Option<&str>| {
+        let mut job = json!({"Name": "j", "Command": {"Name": command},
+                             "WorkerType": "G.1X", "NumberOfWorkers": 2,
+                             "Connections": {"Connections": ["vpc-a"]}});
+        if let Some(version) = version {
+            job["GlueVersion"] = json!(version);
+        }
+        tagged(facts_from_glue_job(&job).unwrap())
+    };
+    let verdict = evaluate_job(&policy(), &job("glueetl", Some("5.0")));
+    assert_eq!(verdict.decision, Decision::Compliant, "{verdict:#?}");
     assert!(
-        verdict.unchecked.iter().any(|u| u.starts_with("max_timeout_minutes")
-            && u.contains("glueetl jobs on Glue 5.0")),
-        "{:?}",
-        verdict.unchecked
+        verdict
+            .defaults_applied
+            .contains(&"Timeout = 480 minutes (Glue default)".to_string())
     );
 
-    let old = json!({"Name": "j", "Command": {"Name": "glueetl"}, "GlueVersion": "4.0",
-                     "WorkerType": "G.1X", "NumberOfWorkers": 2,
-                     "Connections": {"Connections": ["vpc-a"]}});
-    let verdict = evaluate_job(&policy(), &tagged(facts_from_glue_job(&old).unwrap()));
+    let verdict = evaluate_job(&policy(), &job("glueetl", Some("4.0")));
     assert_eq!(
         verdict.rules(),
         ["max_timeout_minutes"],
-        "2880 minutes before Glue 5.0"
+        "2880 minutes up to Glue 4.0"
+    );
+    assert!(verdict.violations[0].from_default);
+
+    // No version: Glue's default for jobs, 5.1 (allowed), and its 480 minutes.
+    let verdict = evaluate_job(&policy(), &job("glueetl", None));
+    assert_eq!(verdict.decision, Decision::Compliant, "{verdict:#?}");
+    assert!(
+        verdict
+            .defaults_applied
+            .contains(&"GlueVersion = 5.1 (Glue default)".to_string())
+    );
+
+    let verdict = evaluate_job(&policy(), &job("gluestreaming", Some("5.0")));
+    assert!(
+        verdict
+            .unchecked
+            .iter()
+            .any(|u| u.starts_with("max_timeout_minutes")
+                && u.contains("gluestreaming jobs on Glue 5.0")),
+        "{:?}",
+        verdict.unchecked
     );
 }
 
@@ -522,7 +545,7 @@ fn a_definition_record_does_not_say_whether_a_usage_profile_supplied_what_it_lea
         "{unchecked}"
     );
 
-    // GetJob says there is none (no ProfileName): Glue's defaults apply, 2880 minutes on 4.0.
+    // GetJob says there is none (no ProfileName): Glue's defaults apply, 2,880 minutes on 4.0.
     let job = json!({"Name": "small", "Command": {"Name": "glueetl"}, "GlueVersion": "4.0",
                      "Connections": {"Connections": ["vpc-a"]}});
     let verdict = evaluate_job(&policy(), &tagged(facts_from_glue_job(&job).unwrap()));

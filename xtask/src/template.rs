@@ -362,6 +362,8 @@ struct ProfileView {
     shared_with: usize,
     /// `SessionConfiguration` keys and their settings, in Glue's order.
     settings: Vec<(String, serde_json::Value)>,
+    /// `JobConfiguration` keys and their settings, in Glue's order (the policy's `jobs`).
+    job_settings: Vec<(String, serde_json::Value)>,
 }
 
 /// The name of the guardrail managed policy of the stack `stack_name` in `region` (for an
@@ -385,19 +387,23 @@ fn profile_views(policy: &policy::Policy) -> Vec<ProfileView> {
             }
             used.push(logical_id.clone());
             let configuration = profile.configuration();
-            let settings = ["numberOfWorkers", "workerType", "timeout", "idleTimeout"]
-                .into_iter()
-                .filter_map(|key| {
-                    configuration["SessionConfiguration"]
-                        .get(key)
-                        .map(|setting| (key.to_string(), setting.clone()))
-                })
-                .collect();
+            let part = |name: &str| -> Vec<(String, serde_json::Value)> {
+                ["numberOfWorkers", "workerType", "timeout", "idleTimeout"]
+                    .into_iter()
+                    .filter_map(|key| {
+                        configuration
+                            .get(name)
+                            .and_then(|part| part.get(key))
+                            .map(|setting| (key.to_string(), setting.clone()))
+                    })
+                    .collect()
+            };
             ProfileView {
                 logical_id,
                 name: profile.name,
                 shared_with: profile.boundary_sets.len() - 1,
-                settings,
+                settings: part("SessionConfiguration"),
+                job_settings: part("JobConfiguration"),
             }
         })
         .collect()

@@ -169,12 +169,26 @@ fn render_scp_prints_the_denies_within_the_size_limit_or_names_what_it_dropped()
         sids,
         [
             "DenyCreateSessionWithoutVpc",
-            "DenyCreateSessionWithoutTagOwner"
+            "DenyCreateSessionWithoutTagOwner",
+            "DenyJobWithoutVpc",
+            "DenyCreateJobWithoutTagOwner"
+        ]
+    );
+    let actions: Vec<String> = statements
+        .iter()
+        .map(|statement| statement["Action"].to_string())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "\"glue:CreateSession\"",
+            "\"glue:CreateSession\"",
+            "[\"glue:CreateJob\",\"glue:UpdateJob\"]",
+            "\"glue:CreateJob\""
         ]
     );
     for statement in statements {
         assert_eq!(statement["Effect"], "Deny");
-        assert_eq!(statement["Action"], "glue:CreateSession");
         assert_eq!(
             statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"][0],
             "arn:aws:iam::123456789012:role/BreakGlass",

@@ -153,7 +153,9 @@ fn one_deny_for_the_vpc_and_one_per_required_tag() {
         sids,
         [
             "DenyCreateSessionWithoutVpc",
-            "DenyCreateSessionWithoutTagOwner"
+            "DenyCreateSessionWithoutTagOwner",
+            "DenyJobWithoutVpc",
+            "DenyCreateJobWithoutTagOwner"
         ]
     );
     assert!(notes.is_empty(), "{notes:?}");
@@ -167,6 +169,8 @@ fn one_deny_for_the_vpc_and_one_per_required_tag() {
     );
     for deny in &denies {
         assert_eq!(deny.statement["Effect"], "Deny");
+    }
+    for deny in &denies[..2] {
         assert_eq!(deny.statement["Action"], "glue:CreateSession");
     }
     // The SCP excludes the exempt principals.
@@ -328,7 +332,11 @@ fn the_scp_fits_or_says_what_it_dropped() {
     let text = scp.text.as_deref().unwrap();
     let parsed: serde_json::Value = serde_json::from_str(text).unwrap();
     assert_eq!(parsed["Version"], "2012-10-17");
-    assert_eq!(parsed["Statement"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        parsed["Statement"].as_array().unwrap().len(),
+        4,
+        "two on sessions, two on jobs"
+    );
     assert!(text.chars().count() <= crate::limits::ORGANIZATIONS_SCP_CHARS);
     assert!(scp.dropped.is_empty());
     // Pretty when it fits.
@@ -489,4 +497,137 @@ fn coverage_says_which_layer_holds_each_boundary() {
     for row in &rows {
         assert_eq!(row.after_start, "Lambda stops");
     }
+}
+
+const JOBS: &str = r#"
+version: 1
+stack: {name: guard}
+boundaries: {max_workers: 10}
+jobs:
+  boundaries:
+    max_workers: 50
+    allowed_worker_types: [G.1X, G.2X]
+    max_timeout_minutes: 600
+    require_vpc_connection: true
+    required_tags: [owner]
+  overrides:
+    - {name: legacy, job_names: ["legacy-*"], boundaries: {require_vpc_connection: false}}
+    - {name: ops, principals: ["arn:aws:iam::*:role/Ops"], boundaries: {required_tags: [team], max_workers: 200, allowed_worker_types: [G.8X]}}
+    - {name: strict, job_names: ["pii-*"], boundaries: {required_tags: [owner, data-class]}}
+exempt_principals: ["arn:aws:iam::123456789012:role/BreakGlass"]
+"#;
+
+/// Jobs: a VPC deny on CreateJob and UpdateJob (both take glue:VpcIds), a tag deny on CreateJob
+/// only (UpdateJob carries no tags); an override that drops a requirement keeps its jobs
+/// (NotResource) or its principals (ArnNotLike) out; one that adds a requirement stays with the
+/// Lambda; the SCP also leaves out the exempt principals.
+#[test]
+fn job_denies_hold_what_the_job_boundaries_require_and_never_more() {
+    let policy = policy(JOBS);
+    let (denies, notes) = denies(&policy, Layer::ManagedPolicy);
+    let vpc = denies
+        .iter()
+        .find(|deny| deny.sid == "DenyJobWithoutVpc")
+        .unwrap();
+    assert_eq!(
+        vpc.statement["Action"],
+        serde_json::json!(["glue:CreateJob", "glue:UpdateJob"])
+    );
+    assert_eq!(
+        vpc.statement["NotResource"],
+        serde_json::json!(["arn:*:glue:*:*:job/legacy-*"])
+    );
+    assert_eq!(
+        conditions(vpc)["Null"],
+        serde_json::json!({"glue:VpcIds": "true"})
+    );
+    assert!(conditions(vpc).get("ArnNotLike").is_none());
+
+    let tag = denies
+        .iter()
+        .find(|deny| deny.sid == "DenyCreateJobWithoutTagOwner")
+        .unwrap();
+    assert_eq!(tag.statement["Action"], "glue:CreateJob");
+    assert_eq!(tag.statement["Resource"], "*");
+    assert_eq!(
+        conditions(tag)["ArnNotLike"]["aws:PrincipalArn"],
+        serde_json::json!(["arn:aws:iam::*:role/Ops"])
+    );
+    assert_eq!(tag.rule, "jobs required_tags `owner`");
+    assert!(
+        !denies.iter().any(|deny| deny.sid.contains("DataClass")),
+        "strict adds a requirement the boundaries lack"
+    );
+    assert!(
+        notes.iter().any(
+            |note| note.contains("jobs.overrides[2] (`strict`)") && note.contains("data-class")
+        ),
+        "{notes:?}"
+    );
+
+    let (scp_denies, _) = super::denies(&policy, Layer::Scp);
+    let vpc = scp_denies
+        .iter()
+        .find(|deny| deny.sid == "DenyJobWithoutVpc")
+        .unwrap();
+    assert_eq!(
+        conditions(vpc)["ArnNotLike"]["aws:PrincipalArn"],
+        serde_json::json!(["arn:aws:iam::123456789012:role/BreakGlass"])
+    );
+}
+
+/// Every profile's JobConfiguration holds the loosest of the job boundary sets: a profile goes
+/// to a caller and cannot tell which job override applies.
+#[test]
+fn usage_profiles_hold_the_loosest_job_limits() {
+    let policy = policy(JOBS);
+    let profiles = usage_profiles(&policy);
+    let configuration = profiles[0].configuration();
+    assert_eq!(
+        configuration["JobConfiguration"],
+        serde_json::json!({
+            "numberOfWorkers": {"MinValue": "1", "MaxValue": "200"},
+            "workerType": {"AllowedValues": ["G.1X", "G.2X", "G.8X"]},
+            "timeout": {"MinValue": "1", "MaxValue": "600"}
+        })
+    );
+    assert!(configuration["SessionConfiguration"].is_object());
+    let sessions_only = policy_without_jobs();
+    assert!(
+        usage_profiles(&sessions_only)[0]
+            .configuration()
+            .get("JobConfiguration")
+            .is_none()
+    );
+
+    let rows = coverage(&policy);
+    let row = |name: &str| {
+        rows.iter()
+            .find(|row| row.boundary == name)
+            .unwrap_or_else(|| panic!("no row {name}: {rows:#?}"))
+    };
+    assert_eq!(row("jobs.max_workers").before_start, [USAGE_PROFILE]);
+    assert!(row("jobs.max_workers").notes[0].contains("loosest"));
+    assert_eq!(row("jobs.max_workers").values, "50; ops: 200");
+    assert_eq!(
+        row("jobs.require_vpc_connection").before_start,
+        [IAM_POLICY, SCP]
+    );
+    assert_eq!(
+        row("jobs.required_tags `owner`").before_start,
+        [IAM_POLICY, SCP]
+    );
+    assert!(
+        row("jobs.required_tags `data-class`")
+            .before_start
+            .is_empty()
+    );
+    assert!(
+        rows.iter().all(|row| row.boundary != "jobs.max_dpu"),
+        "a boundary the policy does not set has no row"
+    );
+}
+
+fn policy_without_jobs() -> Policy {
+    policy("version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n")
 }

@@ -326,9 +326,7 @@ mod tests {
         assert!(text.contains("2.0    jobs only"), "{text}");
         assert!(text.contains("SPARK_CONNECT  Glue 5.1 or later"), "{text}");
         assert!(
-            text.contains(
-                "glueetl        6.1 and later  10 x G.1X.GRAVITON, timeout not documented"
-            ),
+            text.contains("glueetl        6.1 and later  10 x G.1X.GRAVITON, timeout 480 min"),
             "{text}"
         );
         assert!(
