@@ -448,116 +448,54 @@ pub async fn sweep_runs(
     invocation: &Invocation,
     metrics: &Metrics,
 ) -> Result<JobSweepReport, GuardError> {
-    let mut names = Vec::new();
-    let mut pages = guard.glue.list_jobs().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|error| GuardError::aws("ListJobs", "all jobs", error))?;
-        names.extend(page.job_names.unwrap_or_default());
-    }
+    let RunsNow {
+        jobs_listed,
+        jobs_swept,
+        jobs_not_swept,
+        runs,
+        mut failures,
+        ..
+    } = assess_runs(guard, invocation, metrics, true).await?;
     let mut report = JobSweepReport {
-        jobs_listed: names.len(),
-        ..JobSweepReport::default()
+        jobs_listed,
+        jobs_swept,
+        jobs_not_swept,
+        runs_judged: runs.len(),
+        runs: Vec::new(),
     };
-    if names.is_empty() {
-        return Ok(report);
-    }
-    let minute = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|since| since.as_secs() / 60)
-        .unwrap_or_default();
-    let start = usize::try_from(minute).unwrap_or_default() % names.len();
-    names.rotate_left(start);
-    // Listing stops while there is time left to act on what was found.
-    let budget = crate::wait::Budget::until(
-        Duration::MAX,
-        invocation.deadline,
-        guard.timing.deadline_margin * 2,
-    );
-    let mut failures = Vec::new();
-    let mut running: Vec<(String, Vec<JobRun>)> = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        if i >= MAX_JOBS_PER_SWEEP || budget.remaining().is_zero() {
-            report.jobs_not_swept = names.len() - i;
-            break;
+    for run in &runs {
+        let name = &run.facts.job_name;
+        let id = run.facts.job_run_id.clone().unwrap_or_default();
+        let span = info_span!("job", job_name = %name, job_run_id = %id, decision = field::Empty);
+        span.record("decision", run.verdict.decision.as_str());
+        let subject_id = format!("job-run/{name}/{id}");
+        let subject = Subject {
+            id: &subject_id,
+            created_on: None,
+            found_by: FoundBy::Sweep,
+            creator: run.creator,
+        };
+        let result = async {
+            if run.deferred {
+                let report = JobReport::new(&run.verdict, Outcome::Deferred);
+                log(&report);
+                return Ok(report);
+            }
+            act_on_run(
+                guard,
+                invocation,
+                &subject,
+                &run.facts,
+                &run.verdict,
+                metrics,
+            )
+            .await
         }
-        report.jobs_swept += 1;
-        match running_runs(&guard.glue, name).await {
-            Ok(runs) if runs.is_empty() => {}
-            Ok(runs) => running.push((name.clone(), runs)),
-            Err(failure) => {
-                warn!(job_name = %name, error = %failure, "could not list the job's runs");
-                failures.push(failure);
-            }
-        }
-    }
-    // Who started each run (and its overrides): the StartJobRun records since the oldest one.
-    let now = SystemTime::now();
-    let oldest = running
-        .iter()
-        .flat_map(|(_, runs)| runs)
-        .filter_map(started_on)
-        .min()
-        .unwrap_or(now);
-    let starts = if running.is_empty() {
-        crate::creator::JobStarts::default()
-    } else {
-        crate::creator::lookup_job_starts(&guard.cloudtrail, oldest - START_SLACK, now).await?
-    };
-    for (name, runs) in &running {
-        let job = get_job(&guard.glue, name).await?;
-        let mut definition = job
-            .as_ref()
-            .and_then(|job| policy::facts_from_glue_job(&job_json(job)).ok());
-        if let Some(definition) = definition.as_mut() {
-            let arn = invocation.scope.job_arn(name);
-            if let Some(tags) = session::tags_of(&guard.glue, &arn, name).await? {
-                definition.tags = policy::Fact::Given(tags);
-            }
-        }
-        for run in runs {
-            report.runs_judged += 1;
-            let Ok(glue) = policy::facts_from_glue_job_run(&job_run_json(run)) else {
-                continue;
-            };
-            let id = glue.job_run_id.clone().unwrap_or_default();
-            let span =
-                info_span!("job", job_name = %name, job_run_id = %id, decision = field::Empty);
-            let (request, creator) = match starts.get(&id) {
-                Some(record) => (record.clone(), Creator::CloudTrail),
-                None => (
-                    JobFacts {
-                        job_name: name.clone(),
-                        job_run_id: Some(id.clone()),
-                        ..JobFacts::default()
-                    },
-                    Creator::Unknown,
-                ),
-            };
-            let facts = JobFacts::run(definition.as_ref(), &request, Some(&glue));
-            let subject_id = format!("job-run/{name}/{id}");
-            let subject = Subject {
-                id: &subject_id,
-                created_on: None,
-                found_by: FoundBy::Sweep,
-                creator,
-            };
-            let age = started_on(run).and_then(|started| now.duration_since(started).ok());
-            let by_trigger = run.trigger_name().is_some();
-            let result = async {
-                let verdict = evaluate(guard, &facts, metrics);
-                if defer_run(guard, &verdict, creator, by_trigger, age) {
-                    let report = JobReport::new(&verdict, Outcome::Deferred);
-                    log(&report);
-                    return Ok(report);
-                }
-                act_on_run(guard, invocation, &subject, &facts, &verdict, metrics).await
-            }
-            .instrument(span)
-            .await;
-            match result {
-                Ok(run_report) => report.runs.push(run_report),
-                Err(failure) => failures.push(failure),
-            }
+        .instrument(span)
+        .await;
+        match result {
+            Ok(run_report) => report.runs.push(run_report),
+            Err(failure) => failures.push(failure),
         }
     }
     metrics.jobs_not_swept(report.jobs_not_swept as u64);
@@ -577,6 +515,149 @@ pub async fn sweep_runs(
             first: Box::new(failures.swap_remove(0)),
         }),
     }
+}
+
+/// One running job run judged as the sweep judges it, before anything is done about it.
+#[derive(Debug, Clone)]
+pub struct AssessedRun {
+    pub facts: JobFacts,
+    pub verdict: Verdict,
+    /// Where who started it comes from: its `StartJobRun` record (`CloudTrail`), or `Unknown`.
+    pub creator: Creator,
+    /// The sweep would leave it to the next sweep ([`defer_run`]).
+    pub deferred: bool,
+}
+
+/// The running job runs, judged (reads only: `ListJobs`, `GetJobRuns`, `LookupEvents`,
+/// `GetJob`, `GetTags`), and the jobs the listing reached.
+#[derive(Debug)]
+pub struct RunsNow {
+    pub jobs_listed: usize,
+    pub jobs_swept: usize,
+    pub jobs_not_swept: usize,
+    pub runs: Vec<AssessedRun>,
+    /// Jobs whose runs could not be listed: the sweep fails with them after acting on the rest.
+    pub failures: Vec<GuardError>,
+    /// Why the `StartJobRun` records could not be read (only when not `cloudtrail_required`):
+    /// every run is then judged with its starter unknown.
+    pub starters_unavailable: Option<String>,
+}
+
+/// Lists and judges the running job runs as [`sweep_runs`] does, acting on none: what the sweep
+/// and `cargo xtask scan` share. When CloudTrail cannot be read, the sweep fails
+/// (`cloudtrail_required`) and the scan judges every run with its starter unknown, saying why.
+pub async fn assess_runs(
+    guard: &Guard,
+    invocation: &Invocation,
+    metrics: &Metrics,
+    cloudtrail_required: bool,
+) -> Result<RunsNow, GuardError> {
+    let mut names = Vec::new();
+    let mut pages = guard.glue.list_jobs().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|error| GuardError::aws("ListJobs", "all jobs", error))?;
+        names.extend(page.job_names.unwrap_or_default());
+    }
+    let mut now_runs = RunsNow {
+        jobs_listed: names.len(),
+        jobs_swept: 0,
+        jobs_not_swept: 0,
+        runs: Vec::new(),
+        failures: Vec::new(),
+        starters_unavailable: None,
+    };
+    if names.is_empty() {
+        return Ok(now_runs);
+    }
+    let minute = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|since| since.as_secs() / 60)
+        .unwrap_or_default();
+    let start = usize::try_from(minute).unwrap_or_default() % names.len();
+    names.rotate_left(start);
+    // Listing stops while there is time left to act on what was found.
+    let budget = crate::wait::Budget::until(
+        Duration::MAX,
+        invocation.deadline,
+        guard.timing.deadline_margin * 2,
+    );
+    let mut running: Vec<(String, Vec<JobRun>)> = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        if i >= MAX_JOBS_PER_SWEEP || budget.remaining().is_zero() {
+            now_runs.jobs_not_swept = names.len() - i;
+            break;
+        }
+        now_runs.jobs_swept += 1;
+        match running_runs(&guard.glue, name).await {
+            Ok(runs) if runs.is_empty() => {}
+            Ok(runs) => running.push((name.clone(), runs)),
+            Err(failure) => {
+                warn!(job_name = %name, error = %failure, "could not list the job's runs");
+                now_runs.failures.push(failure);
+            }
+        }
+    }
+    // Who started each run (and its overrides): the StartJobRun records since the oldest one.
+    let now = SystemTime::now();
+    let oldest = running
+        .iter()
+        .flat_map(|(_, runs)| runs)
+        .filter_map(started_on)
+        .min()
+        .unwrap_or(now);
+    let starts = if running.is_empty() {
+        crate::creator::JobStarts::default()
+    } else {
+        match crate::creator::lookup_job_starts(&guard.cloudtrail, oldest - START_SLACK, now).await
+        {
+            Ok(starts) => starts,
+            Err(failure) if !cloudtrail_required => {
+                now_runs.starters_unavailable = Some(failure.to_string());
+                crate::creator::JobStarts::default()
+            }
+            Err(failure) => return Err(failure),
+        }
+    };
+    for (name, runs) in &running {
+        let job = get_job(&guard.glue, name).await?;
+        let mut definition = job
+            .as_ref()
+            .and_then(|job| policy::facts_from_glue_job(&job_json(job)).ok());
+        if let Some(definition) = definition.as_mut() {
+            let arn = invocation.scope.job_arn(name);
+            if let Some(tags) = session::tags_of(&guard.glue, &arn, name).await? {
+                definition.tags = policy::Fact::Given(tags);
+            }
+        }
+        for run in runs {
+            let Ok(glue) = policy::facts_from_glue_job_run(&job_run_json(run)) else {
+                continue;
+            };
+            let id = glue.job_run_id.clone().unwrap_or_default();
+            let (request, creator) = match starts.get(&id) {
+                Some(record) => (record.clone(), Creator::CloudTrail),
+                None => (
+                    JobFacts {
+                        job_name: name.clone(),
+                        job_run_id: Some(id.clone()),
+                        ..JobFacts::default()
+                    },
+                    Creator::Unknown,
+                ),
+            };
+            let facts = JobFacts::run(definition.as_ref(), &request, Some(&glue));
+            let verdict = evaluate(guard, &facts, metrics);
+            let age = started_on(run).and_then(|started| now.duration_since(started).ok());
+            let deferred = defer_run(guard, &verdict, creator, run.trigger_name().is_some(), age);
+            now_runs.runs.push(AssessedRun {
+                facts,
+                verdict,
+                creator,
+                deferred,
+            });
+        }
+    }
+    Ok(now_runs)
 }
 
 /// The job's runs that hold, or are about to hold, workers (`STARTING`, `RUNNING`, `WAITING`),

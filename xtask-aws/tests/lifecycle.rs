@@ -553,6 +553,43 @@ async fn scan_judges_the_running_sessions_and_changes_nothing() {
             .await
             .unwrap();
     }
+    // A job run in moto, held RUNNING (moto finishes runs on their first read unless told),
+    // 60 x G.2X: over the default policy's 50 workers and 100 DPUs for jobs.
+    testkit::moto::set_transition(
+        &moto.endpoint,
+        "glue::job_run",
+        serde_json::json!({"progression": "manual", "times": 1000}),
+    );
+    glue.create_job()
+        .name("scan-nightly-load")
+        .role("arn:aws:iam::123456789012:role/GlueJobRole")
+        .command(
+            aws_sdk_glue::types::JobCommand::builder()
+                .name("glueetl")
+                .script_location("s3://b/s.py")
+                .build(),
+        )
+        .glue_version("5.0")
+        .worker_type(aws_sdk_glue::types::WorkerType::G2X)
+        .number_of_workers(60)
+        .timeout(60)
+        .connections(
+            aws_sdk_glue::types::ConnectionsList::builder()
+                .connections("private-vpc")
+                .build(),
+        )
+        .tags("owner", "data")
+        .send()
+        .await
+        .unwrap();
+    let run_id = glue
+        .start_job_run()
+        .job_name("scan-nightly-load")
+        .send()
+        .await
+        .unwrap()
+        .job_run_id
+        .unwrap();
     let report = xtask_aws::commands::scan::ScanCommand {
         aws: args.clone(),
         ..Default::default()
@@ -560,6 +597,25 @@ async fn scan_judges_the_running_sessions_and_changes_nothing() {
     .scan()
     .await
     .unwrap();
+    let jobs = report
+        .jobs
+        .as_ref()
+        .expect("the default policy guards jobs");
+    assert_eq!((jobs.jobs_listed, jobs.runs.len()), (1, 1));
+    let run = &jobs.runs[0];
+    assert_eq!(run.job_run_id, run_id);
+    // moto reports every run on Glue 0.9, which the default policy's jobs do not allow.
+    assert_eq!(
+        run.verdict.rules(),
+        ["max_workers", "max_dpu", "allowed_glue_versions"]
+    );
+    assert_eq!(run.verdict.action, policy::Action::Stop);
+    let text = report.to_string();
+    assert!(text.contains("job runs:"), "{text}");
+    assert!(
+        text.contains("1 job listed, 1 run running judged: 1 out of bounds (1 stop)"),
+        "{text}"
+    );
     // moto's sessions report no workers or worker type, and a MaxCapacity of 123 whatever was
     // asked for: the sweep's judgement (and so the scan's) sees 123 DPUs for each.
     assert_eq!((report.listed, report.judged), (2, 2));
@@ -591,6 +647,18 @@ async fn scan_judges_the_running_sessions_and_changes_nothing() {
     assert!(
         text.contains("  - max_dpu: "),
         "the values and limits: {text}"
+    );
+    // Read only: the run still runs, and both sessions too.
+    let state = glue
+        .get_job_run()
+        .job_name("scan-nightly-load")
+        .run_id(&run_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        state.job_run().and_then(|run| run.job_run_state()),
+        Some(&aws_sdk_glue::types::JobRunState::Starting)
     );
     // Read only: both sessions still run.
     for id in ["scan-small", "scan-big"] {

@@ -1,7 +1,9 @@
-//! `cargo xtask scan`: what the policy would do to the sessions running now, read only. Every
-//! running session is judged by the enforcer's own sweep code (`glue_session_guard_lambda::sweep::
-//! scan`: `ListSessions`, tags, the creators' `CreateSession` records from CloudTrail, usage
-//! profiles), and nothing is stopped or notified.
+//! `cargo xtask scan`: what the policy would do to the sessions and job runs running now, read
+//! only. Every running session is judged by the enforcer's own sweep code
+//! (`glue_session_guard_lambda::sweep::scan`: `ListSessions`, tags, the creators' `CreateSession`
+//! records from CloudTrail, usage profiles), and with a `jobs` section every running job run
+//! (`glue_session_guard_lambda::job::assess_runs`: `ListJobs`, `GetJobRuns`, `GetJob`, tags, the
+//! `StartJobRun` records); nothing is stopped or notified.
 //!
 //! When CloudTrail cannot be read (no permission; an emulator without `LookupEvents`), the scan
 //! still judges every session, by the default boundaries with the creator unknown, warns once
@@ -10,6 +12,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use glue_session_guard_lambda::job::{self, AssessedRun};
 use glue_session_guard_lambda::report::Invocation;
 use glue_session_guard_lambda::session::ArnScope;
 use glue_session_guard_lambda::sweep::{self, Assessed};
@@ -58,6 +61,28 @@ impl Row {
     }
 }
 
+/// One running job run and what enforcement would do to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRunRow {
+    pub job_name: String,
+    pub job_run_id: String,
+    /// `STARTING`, `RUNNING` or `WAITING`.
+    pub status: String,
+    /// The sweep would leave it until its `StartJobRun` record is in CloudTrail.
+    pub deferred: bool,
+    /// The verdict, as `evaluate --format json` writes it.
+    pub verdict: Verdict,
+}
+
+/// What `scan` found of jobs (with a `jobs` section).
+#[derive(Debug, Clone, Serialize)]
+pub struct JobScan {
+    pub jobs_listed: usize,
+    /// Jobs the scan did not reach (the sweep's bound per invocation).
+    pub jobs_not_reached: usize,
+    pub runs: Vec<JobRunRow>,
+}
+
 /// What `scan` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanReport {
@@ -69,6 +94,9 @@ pub struct ScanReport {
     /// Sessions `PROVISIONING` or `READY`, judged.
     pub judged: usize,
     pub sessions: Vec<Row>,
+    /// The running job runs, when the policy guards jobs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<JobScan>,
     /// Why the creators could not be read from CloudTrail, when they could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
@@ -132,6 +160,31 @@ impl ScanCommand {
             .iter()
             .map(|assessed| row(assessed, creators))
             .collect();
+        let jobs = match guard.policy().jobs {
+            None => None,
+            Some(_) => {
+                let metrics = glue_session_guard_lambda::metrics::Metrics::default();
+                let now = job::assess_runs(&guard, &invocation, &metrics, false)
+                    .await
+                    .map_err(|error| anyhow::anyhow!("scanning the running job runs: {error}"))?;
+                if let Some(failure) = now.failures.first() {
+                    anyhow::bail!("scanning the running job runs: {failure}");
+                }
+                if let Some(why) = &now.starters_unavailable {
+                    eprintln!(
+                        "warning: CloudTrail could not be read, so every job run is judged with \
+                         who started it unknown ({}): an exemption or a job override by \
+                         principal could change a verdict",
+                        short_cause(why)
+                    );
+                }
+                Some(JobScan {
+                    jobs_listed: now.jobs_listed,
+                    jobs_not_reached: now.jobs_not_swept,
+                    runs: now.runs.iter().map(job_row).collect(),
+                })
+            }
+        };
         Ok(ScanReport {
             stack,
             account: caller.account,
@@ -139,6 +192,7 @@ impl ScanCommand {
             listed: scan.listed,
             judged: sessions.len(),
             sessions,
+            jobs,
             warning,
         })
     }
@@ -186,6 +240,47 @@ fn row(assessed: &Assessed, creators: Creators) -> Row {
     }
 }
 
+/// The row of one assessed job run.
+fn job_row(assessed: &AssessedRun) -> JobRunRow {
+    JobRunRow {
+        job_name: assessed.facts.job_name.clone(),
+        job_run_id: assessed.facts.job_run_id.clone().unwrap_or_default(),
+        status: assessed.facts.status.clone().unwrap_or_default(),
+        deferred: assessed.deferred,
+        verdict: assessed.verdict.clone(),
+    }
+}
+
+const JOB_HEADERS: [&str; 7] = [
+    "job",
+    "run",
+    "started by",
+    "status",
+    "decision",
+    "action",
+    "rules",
+];
+
+fn job_cells(row: &JobRunRow) -> [String; 7] {
+    let verdict = &row.verdict;
+    [
+        row.job_name.clone(),
+        row.job_run_id.clone(),
+        verdict
+            .principal
+            .clone()
+            .unwrap_or_else(|| "unknown".into()),
+        row.status.clone(),
+        verdict.decision.as_str().to_string(),
+        if row.deferred {
+            format!("wait, then {}", verdict.action.as_str())
+        } else {
+            verdict.action.as_str().to_string()
+        },
+        verdict.rules().join(", "),
+    ]
+}
+
 const HEADERS: [&str; 6] = [
     "session", "creator", "status", "decision", "action", "rules",
 ];
@@ -225,6 +320,46 @@ impl ScanReport {
         )
     }
 
+    /// `N job runs running in M jobs: ...`, when the policy guards jobs.
+    fn job_summary(&self) -> Option<String> {
+        let jobs = self.jobs.as_ref()?;
+        let runs = &jobs.runs;
+        let count = |decision: Decision| {
+            runs.iter()
+                .filter(|row| row.verdict.decision == decision)
+                .count()
+        };
+        let actions: Vec<String> = [Action::Stop, Action::Notify]
+            .into_iter()
+            .filter_map(|action| {
+                let n = runs
+                    .iter()
+                    .filter(|row| row.verdict.action == action)
+                    .count();
+                (n > 0).then(|| format!("{n} {}", action.as_str()))
+            })
+            .collect();
+        let unreached = match jobs.jobs_not_reached {
+            0 => String::new(),
+            n => format!(" ({n} jobs not reached: the sweep's bound)"),
+        };
+        Some(format!(
+            "{} job{} listed{unreached}, {} run{} running judged: {} out of bounds{}, {} exempt, {} compliant",
+            jobs.jobs_listed,
+            if jobs.jobs_listed == 1 { "" } else { "s" },
+            runs.len(),
+            if runs.len() == 1 { "" } else { "s" },
+            count(Decision::Violation),
+            if actions.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", actions.join(", "))
+            },
+            count(Decision::Exempt),
+            count(Decision::Compliant)
+        ))
+    }
+
     fn heading(&self) -> String {
         format!(
             "the sessions running in account {}, {}, under the policy of stack {}",
@@ -253,7 +388,23 @@ impl fmt::Display for ScanReport {
                 "?: the creator is unknown, and an override or exemption could apply once it is"
             )?;
         }
-        writeln!(f, "{}", self.summary())
+        writeln!(f, "{}", self.summary())?;
+        if let (Some(jobs), Some(summary)) = (&self.jobs, self.job_summary()) {
+            writeln!(f, "\njob runs:")?;
+            let rows: Vec<[String; 7]> = jobs.runs.iter().map(job_cells).collect();
+            f.write_str(&output::columns(&JOB_HEADERS, &rows))?;
+            for row in &jobs.runs {
+                let lines = findings(&row.verdict);
+                if !lines.is_empty() {
+                    writeln!(f, "{} {}:", row.job_name, row.job_run_id)?;
+                    for line in lines {
+                        writeln!(f, "  {line}")?;
+                    }
+                }
+            }
+            writeln!(f, "{summary}")?;
+        }
+        Ok(())
     }
 }
 
@@ -274,15 +425,38 @@ impl Outcome for ScanReport {
         let mut headers = HEADERS.to_vec();
         headers.push("findings");
         out.push_str(&markdown::table(&headers, &rows));
+        if let (Some(jobs), Some(summary)) = (&self.jobs, self.job_summary()) {
+            out.push_str(&format!("\n{summary}\n\n"));
+            let rows: Vec<Vec<String>> = jobs
+                .runs
+                .iter()
+                .map(|row| {
+                    let mut cells = job_cells(row).to_vec();
+                    cells[0] = format!("`{}`", cells[0]);
+                    cells[1] = format!("`{}`", cells[1]);
+                    cells.push(findings(&row.verdict).join("\n"));
+                    cells
+                })
+                .collect();
+            let mut headers = JOB_HEADERS.to_vec();
+            headers.push("findings");
+            out.push_str(&markdown::table(&headers, &rows));
+        }
         if let Some(warning) = &self.warning {
             out.push_str(&format!("\n> {warning}\n"));
         }
         out
     }
 
-    /// No when any session would be stopped, deleted or notified (the one exit rule).
+    /// No when any session or job run would be stopped, deleted or notified (the one exit rule).
     fn answer(&self) -> Answer {
-        output::sessions_answer(self.sessions.iter().map(|row| &row.verdict.action))
+        let runs = self.jobs.iter().flat_map(|jobs| &jobs.runs);
+        output::sessions_answer(
+            self.sessions
+                .iter()
+                .map(|row| &row.verdict.action)
+                .chain(runs.map(|row| &row.verdict.action)),
+        )
     }
 }
 
@@ -347,6 +521,7 @@ mod tests {
             listed: 3,
             judged: 2,
             sessions: vec![row("big", 40, true), row("small", 2, false)],
+            jobs: None,
             warning: Some("CloudTrail could not be read".into()),
         }
     }
