@@ -275,6 +275,48 @@ pub fn sources(args: &HistoryArgs) -> anyhow::Result<Box<dyn HistorySource>> {
     Ok(Box::new(Sources(sources)))
 }
 
+/// The definitions of jobs a backtest's history does not define, from Glue's `GetJob` (tags not
+/// read: a run judged over one lists `required_tags` as unchecked).
+pub struct GlueJobs {
+    client: aws_sdk_glue::Client,
+    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl GlueJobs {
+    /// For the account and Region of `args`.
+    pub fn new(args: &HistoryArgs) -> anyhow::Result<GlueJobs> {
+        let runtime = Arc::new(crate::aws::tokio_runtime()?);
+        let aws = runtime.block_on(crate::aws::Aws::load(&args.aws, None))?;
+        Ok(GlueJobs {
+            client: aws.glue(),
+            runtime,
+        })
+    }
+}
+
+impl xtask::history::JobLookup for GlueJobs {
+    fn definitions(
+        &self,
+        names: &[String],
+    ) -> anyhow::Result<std::collections::BTreeMap<String, policy::JobFacts>> {
+        self.runtime.block_on(async {
+            let mut found = std::collections::BTreeMap::new();
+            for name in names {
+                let job = glue_session_guard_lambda::job::get_job(&self.client, name)
+                    .await
+                    .map_err(|error| anyhow::anyhow!("{error}"))?;
+                let facts = job.as_ref().and_then(|job| {
+                    policy::facts_from_glue_job(&glue_session_guard_lambda::job::job_json(job)).ok()
+                });
+                if let Some(facts) = facts {
+                    found.insert(name.clone(), facts);
+                }
+            }
+            Ok(found)
+        })
+    }
+}
+
 /// Several sources read as one.
 pub struct Sources(pub Vec<Box<dyn HistorySource>>);
 
@@ -316,6 +358,7 @@ mod tests {
             history,
             baseline: None,
             price_per_dpu_hour: 0.44,
+            jobs: Default::default(),
         }
     }
 

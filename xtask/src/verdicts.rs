@@ -98,6 +98,11 @@ impl JobFiles {
         }
         Ok(JobFiles(jobs))
     }
+
+    /// The definitions, by name.
+    pub fn into_map(self) -> BTreeMap<String, JobFacts> {
+        self.0
+    }
 }
 
 /// What the command line gives besides the input: usage profiles and job definitions.

@@ -545,3 +545,128 @@ fn help_documents_every_format_and_the_exit_codes() {
         text(&out.stderr)
     );
 }
+
+/// Jobs in a backtest: two trail files (read in any order) with a job's CreateJob, runs before
+/// and after an UpdateJob that makes it 80 x G.2X, and a run of a job the history does not
+/// define, given with `--job`. Each run is judged over its job's definition of the time; the
+/// DPU-hours at stake per job are DPUs x the whole timeout; the exit is 1 (runs would be stopped).
+#[test]
+fn job_runs_are_judged_over_the_definition_of_their_time_with_dpu_hours_per_job() {
+    let dir = scratch("backtest-jobs");
+    let policy = dir.join("jobs.yaml");
+    std::fs::write(
+        &policy,
+        "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n\
+         jobs:\n  boundaries: {max_workers: 50}\n",
+    )
+    .unwrap();
+    let record = |name: &str, time: &str, request: Value, response: Value| {
+        json!({"eventSource": "glue.amazonaws.com", "eventName": name, "eventTime": time,
+               "eventID": format!("{name}-{time}"),
+               "userIdentity": {"arn": "arn:aws:iam::123456789012:user/carol"},
+               "requestParameters": request, "responseElements": response})
+    };
+    let definition = |workers: u32| {
+        json!({"command": {"name": "glueetl"}, "glueVersion": "4.0", "workerType": "G.2X",
+               "numberOfWorkers": workers, "timeout": 60})
+    };
+    let mut created = definition(10);
+    created["name"] = json!("load");
+    let start = |time: &str, job: &str, id: &str| {
+        record(
+            "StartJobRun",
+            time,
+            json!({"jobName": job}),
+            json!({"jobRunId": id}),
+        )
+    };
+    let first = json!({"Records": [
+        record("CreateJob", "2026-11-01T08:00:00Z", created, json!({"name": "load"})),
+        start("2026-11-01T09:00:00Z", "load", "jr_small"),
+    ]});
+    let second = json!({"Records": [
+        start("2026-11-02T09:00:00Z", "load", "jr_big"),
+        record("UpdateJob", "2026-11-02T08:00:00Z",
+               json!({"jobName": "load", "jobUpdate": definition(80)}), json!({"jobName": "load"})),
+        start("2026-11-02T10:00:00Z", "adhoc", "jr_adhoc"),
+    ]});
+    std::fs::write(dir.join("a.json"), first.to_string()).unwrap();
+    std::fs::write(dir.join("b.json"), second.to_string()).unwrap();
+    let adhoc = dir.join("adhoc.json");
+    std::fs::write(
+        &adhoc,
+        json!({"Job": {"Name": "adhoc", "Command": {"Name": "glueetl"}, "GlueVersion": "5.0",
+                       "WorkerType": "G.1X", "NumberOfWorkers": 100}})
+        .to_string(),
+    )
+    .unwrap();
+
+    let out = xtask(&[
+        "backtest",
+        "--policy",
+        s(&policy),
+        "--trail",
+        s(&dir.join("a.json")),
+        "--trail",
+        s(&dir.join("b.json")),
+        "--job",
+        s(&adhoc),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let jobs = &report["jobs"];
+    assert_eq!(jobs["runs"], 3);
+    assert_eq!(jobs["violations"], 2);
+    assert_eq!(jobs["definitions"], 2);
+    assert_eq!(jobs["definition_violations"], 1);
+    let stopped: Vec<(&str, &str)> = jobs["violating"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["job_run_id"].as_str().unwrap(),
+                row["definition"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(stopped, [("jr_big", "history"), ("jr_adhoc", "GetJob")]);
+    // load: 80 x G.2X for 60 minutes = 160 DPU-hours; adhoc: 100 x G.1X for 480 (Glue 5.0).
+    assert_eq!(jobs["by_job"]["load"]["dpu_hours"], 160.0);
+    assert_eq!(jobs["by_job"]["adhoc"]["dpu_hours"], 800.0);
+    assert_eq!(jobs["dpu_hours"], 960.0);
+
+    let out = xtask(&[
+        "backtest",
+        "--policy",
+        s(&policy),
+        "--trail",
+        s(&dir.join("a.json")),
+        "--trail",
+        s(&dir.join("b.json")),
+        "--job",
+        s(&adhoc),
+    ]);
+    let printed = text(&out.stdout);
+    assert!(printed.contains("job runs:   3 judged"), "{printed}");
+    assert!(printed.contains("\"load\" run jr_big"), "{printed}");
+    let out = xtask(&[
+        "backtest",
+        "--policy",
+        s(&policy),
+        "--trail",
+        s(&dir.join("a.json")),
+        "--trail",
+        s(&dir.join("b.json")),
+        "--format",
+        "markdown",
+    ]);
+    let markdown = text(&out.stdout);
+    assert!(markdown.contains("#### Job runs"), "{markdown}");
+    assert!(
+        markdown.contains("| `load` | 2 | 1 | 160.0 | 1 |"),
+        "{markdown}"
+    );
+}

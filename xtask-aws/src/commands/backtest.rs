@@ -1,5 +1,6 @@
 //! `cargo xtask backtest` with history in AWS: `s3://` trails and `--lookup-events`, read with the
-//! AWS SDK (`history`), judged by the same engine as trail files (`xtask::history`).
+//! AWS SDK (`history`), judged by the same engine as trail files (`xtask::history`); the runs of
+//! jobs the history does not define are judged over Glue's `GetJob`.
 
 use xtask::Exit;
 use xtask::history::HistoryArgs;
@@ -16,6 +17,15 @@ impl BacktestCommand {
             return self.args.measure(records);
         }
         let source = crate::history::sources(&self.args)?;
-        self.args.run(source)
+        // Runs of jobs the history does not define are judged over Glue's definition now.
+        let jobs = match self.args.reads_aws() {
+            true => Some(crate::history::GlueJobs::new(&self.args)?),
+            false => None,
+        };
+        self.args.run_with(
+            source,
+            jobs.as_ref()
+                .map(|jobs| jobs as &dyn xtask::history::JobLookup),
+        )
     }
 }

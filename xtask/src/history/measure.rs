@@ -121,6 +121,7 @@ fn bench_backtest(plan: &BenchPlan) -> anyhow::Result<BacktestFigures> {
         history: paths::shown(&plan.trail),
         baseline: None,
         price_per_dpu_hour: 0.44,
+        jobs: Default::default(),
     };
     let judges = Judges {
         policy: &policy,

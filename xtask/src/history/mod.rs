@@ -7,6 +7,7 @@
 
 mod baseline;
 mod harvest;
+mod jobs;
 mod measure;
 mod observe;
 mod report;
@@ -76,6 +77,11 @@ pub struct HistoryArgs {
     /// REV:path` in the repository that holds it), e.g. `origin/main` in a pull request.
     #[arg(long, value_name = "GIT_REV")]
     pub baseline_rev: Option<String>,
+    /// A Glue job as `GetJob` returns it (JSON), for the runs of a job the history does not
+    /// define (no CreateJob or UpdateJob of it before the run); repeatable, matched by `Name`.
+    /// With history in AWS, the other jobs' definitions are asked of Glue (`GetJob`).
+    #[arg(long = "job", value_name = "FILE")]
+    pub jobs: Vec<PathBuf>,
     /// Glue's price per DPU-hour in USD, for the cost at stake: DPUs × hours of each stopped
     /// session, from its CreateSession to its StopSession or DeleteSession when the history
     /// holds one, else its whole timeout (an upper bound).
@@ -144,6 +150,16 @@ impl HistoryArgs {
     /// Judges everything `source` holds under the policy (and the baseline), prints the report
     /// in the asked format, and gives the exit the one rule says.
     pub fn run(&self, source: Box<dyn HistorySource>) -> anyhow::Result<Exit> {
+        self.run_with(source, None)
+    }
+
+    /// [`HistoryArgs::run`], asking `lookup` for the definitions of the jobs whose runs the
+    /// history and `--job` leave without one.
+    pub fn run_with(
+        &self,
+        source: Box<dyn HistorySource>,
+        lookup: Option<&dyn JobLookup>,
+    ) -> anyhow::Result<Exit> {
         let policy = paths::load_policy(&self.aws.policy)?;
         let baseline = match (&self.baseline, &self.baseline_rev) {
             (Some(file), _) => Some(baseline::Baseline::File(file.clone())),
@@ -159,12 +175,13 @@ impl HistoryArgs {
             history: source.describe(),
             baseline: baseline.as_ref().map(|(_, name)| name.clone()),
             price_per_dpu_hour: self.price_per_dpu_hour,
+            jobs: crate::verdicts::JobFiles::read(&self.jobs)?.into_map(),
         };
         let judges = Judges {
             policy: &policy,
             baseline: baseline.as_ref().map(|(policy, _)| policy),
         };
-        let report = backtest(source, judges, &inputs)?;
+        let report = backtest_with(source, judges, &inputs, lookup)?;
         let printed = match self.format {
             Format::Text => text::text(&report),
             Format::Markdown => text::markdown(&report),
@@ -188,7 +205,8 @@ fn outcome(report: &Report) -> anyhow::Result<Exit> {
             names.join(", ")
         );
     }
-    Ok(if report.violations > 0 {
+    let jobs_acted_on = report.jobs.as_ref().is_some_and(|jobs| jobs.acts());
+    Ok(if report.violations > 0 || jobs_acted_on {
         Exit::Failed
     } else {
         Exit::Success
@@ -200,11 +218,32 @@ thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Where a backtest gets the definitions of jobs its history does not define: Glue's `GetJob`
+/// (`xtask-aws`).
+pub trait JobLookup {
+    /// The definitions of the jobs named, by name; a job that no longer exists is left out.
+    fn definitions(
+        &self,
+        names: &[String],
+    ) -> anyhow::Result<std::collections::BTreeMap<String, policy::JobFacts>>;
+}
+
 /// Reads everything `source` holds, on every core (one file per core at a time), and reports.
 pub fn backtest(
     source: Box<dyn HistorySource>,
     judges: Judges<'_>,
     inputs: &Inputs,
+) -> anyhow::Result<Report> {
+    backtest_with(source, judges, inputs, None)
+}
+
+/// [`backtest`], asking `lookup` for the definitions of the jobs whose runs the history and
+/// `inputs.jobs` leave without one.
+pub fn backtest_with(
+    source: Box<dyn HistorySource>,
+    judges: Judges<'_>,
+    inputs: &Inputs,
+    lookup: Option<&dyn JobLookup>,
 ) -> anyhow::Result<Report> {
     let units = source.units()?;
     let tally = units
@@ -224,5 +263,16 @@ pub fn backtest(
             tally
         })
         .reduce(Tally::default, Tally::merge);
-    Ok(tally.report(inputs))
+    let mut inputs = inputs.clone();
+    if let (Some(lookup), Some(_)) = (lookup, &judges.policy.jobs) {
+        let missing = tally.jobs_without_definition(&inputs.jobs);
+        if !missing.is_empty() {
+            eprintln!(
+                "asking Glue (GetJob) for the definitions of {} jobs the history does not define",
+                missing.len()
+            );
+            inputs.jobs.extend(lookup.definitions(&missing)?);
+        }
+    }
+    Ok(tally.report(&inputs, judges))
 }

@@ -1,8 +1,9 @@
 //! What one CloudTrail record tells a backtest, and what one log file gave: the vocabulary the
 //! reading side hands to the pure report. A successful `CreateSession` becomes a
 //! [`JudgedSession`] (judged under the policy and the baseline, with the DPUs and timeout its
-//! cost needs); a successful `StopSession` or `DeleteSession` becomes a [`SessionEnd`]; every
-//! other record is only counted. No I/O.
+//! cost needs); a successful `StopSession` or `DeleteSession` becomes a [`SessionEnd`]; a
+//! successful `StartJobRun`, `CreateJob` or `UpdateJob` is kept for the jobs' judgement
+//! (`super::jobs`); every other record is only counted. No I/O.
 
 use policy::catalogue::CommandName;
 use policy::{Decision, Fact, Policy, ProfileLookup, SessionFacts, Verdict};
@@ -15,7 +16,14 @@ use super::time::{UnixSeconds, parse_rfc3339};
 pub const GLUE_EVENT_SOURCE: &str = "glue.amazonaws.com";
 
 /// The Glue calls a backtest reads; every other record is only counted.
-const READ_EVENTS: &[&str] = &["CreateSession", "StopSession", "DeleteSession"];
+const READ_EVENTS: &[&str] = &[
+    "CreateSession",
+    "StopSession",
+    "DeleteSession",
+    "StartJobRun",
+    "CreateJob",
+    "UpdateJob",
+];
 
 /// Whether a record with this `eventSource` and `eventName` is worth parsing whole. `None`
 /// (the record does not say at the top, e.g. an EventBridge envelope) is worth it.
@@ -102,6 +110,9 @@ pub enum Observation {
     /// A `CreateSession` record that created no session (a failed call), or one that cannot be
     /// judged (it names no session).
     CreateNotJudged,
+    /// A successful `StartJobRun`, `CreateJob` or `UpdateJob`: judged once every file is read
+    /// (a run's definition may be in another file).
+    Job(super::jobs::JobRecords),
     /// Any other record.
     Other,
 }
@@ -136,6 +147,14 @@ pub(crate) fn observe(record: &Value, judges: Judges<'_>) -> Observation {
             }
             Err(_) => Observation::CreateNotJudged,
         },
+        Some("StartJobRun" | "CreateJob" | "UpdateJob") => {
+            let mut one = super::jobs::JobRecords::default();
+            if one.add(record) {
+                Observation::Job(one)
+            } else {
+                Observation::Other
+            }
+        }
         Some("StopSession" | "DeleteSession") => {
             let failed = inner.get("errorCode").is_some_and(|code| !code.is_null());
             let id = inner
@@ -283,6 +302,8 @@ pub struct Harvest {
     pub create_not_judged: u64,
     pub sessions: Vec<JudgedSession>,
     pub ends: Vec<SessionEnd>,
+    /// The job records, judged once every file is read.
+    pub jobs: super::jobs::JobRecords,
     /// Why the file could not be read to its end (after the records counted above).
     pub damage: Option<String>,
 }
@@ -302,6 +323,7 @@ impl Harvest {
             Observation::Created(session) => self.sessions.push(*session),
             Observation::Ended(end) => self.ends.push(end),
             Observation::CreateNotJudged => self.create_not_judged += 1,
+            Observation::Job(records) => self.jobs.merge(records),
             Observation::Other => {}
         }
     }

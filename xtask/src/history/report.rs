@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::observe::{Harvest, JudgedSession, Judgement, SessionEnd};
+use super::jobs::{JobRecords, JobsReport};
+use super::observe::{Harvest, JudgedSession, Judgement, Judges, SessionEnd};
 use super::time::UnixSeconds;
 
 /// What the report says about its inputs (names as shown to people).
@@ -20,6 +21,9 @@ pub struct Inputs {
     /// Where the baseline policy came from (`HEAD~1:policies/default.yaml`, a file).
     pub baseline: Option<String>,
     pub price_per_dpu_hour: f64,
+    /// Job definitions from Glue (`GetJob`, `--job`), by name, for runs whose job the history
+    /// does not define.
+    pub jobs: BTreeMap<String, policy::JobFacts>,
 }
 
 /// The harvests so far.
@@ -31,6 +35,7 @@ pub struct Tally {
     create_not_judged: u64,
     sessions: Vec<JudgedSession>,
     ends: Vec<SessionEnd>,
+    jobs: JobRecords,
     damaged: Vec<Damaged>,
 }
 
@@ -49,6 +54,7 @@ impl Tally {
         self.create_not_judged += harvest.create_not_judged;
         self.sessions.extend(harvest.sessions);
         self.ends.extend(harvest.ends);
+        self.jobs.merge(harvest.jobs);
         if let Some(reason) = harvest.damage {
             self.damaged.push(Damaged {
                 file: harvest.file,
@@ -64,11 +70,26 @@ impl Tally {
         self.create_not_judged += other.create_not_judged;
         self.sessions.extend(other.sessions);
         self.ends.extend(other.ends);
+        self.jobs.merge(other.jobs);
         self.damaged.extend(other.damaged);
         self
     }
 
-    pub fn report(self, inputs: &Inputs) -> Report {
+    /// The jobs with a run that neither an earlier definition in the history nor `given` covers.
+    pub fn jobs_without_definition(
+        &self,
+        given: &BTreeMap<String, policy::JobFacts>,
+    ) -> Vec<String> {
+        self.jobs
+            .without_definition()
+            .into_iter()
+            .filter(|name| !given.contains_key(name))
+            .collect()
+    }
+
+    /// The report: the sessions (judged as they were read) and, when the policy guards jobs,
+    /// the job runs and definitions, judged now (`judges`) over the whole history.
+    pub fn report(self, inputs: &Inputs, judges: Judges<'_>) -> Report {
         let Tally {
             files,
             records,
@@ -76,8 +97,14 @@ impl Tally {
             create_not_judged,
             mut sessions,
             ends,
+            jobs,
             mut damaged,
         } = self;
+        let jobs = judges
+            .policy
+            .jobs
+            .as_ref()
+            .map(|_| JobsReport::of(jobs, judges.policy, judges.baseline, &inputs.jobs));
         damaged.sort();
         sessions.sort_by(|a, b| {
             (a.created_at, &a.session_id, &a.event_id).cmp(&(
@@ -140,6 +167,7 @@ impl Tally {
             dpu_hours,
             violating,
             comparison,
+            jobs,
             damaged,
         }
     }
@@ -505,6 +533,9 @@ pub struct Report {
     pub violating: Vec<SessionRow>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
+    /// The job runs and definitions, when the policy guards jobs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<JobsReport>,
     pub damaged: Vec<Damaged>,
 }
 
@@ -545,6 +576,23 @@ mod tests {
         }
     }
 
+    /// Judges for reports of sessions only (their sessions are judged when read): a policy
+    /// without jobs, so no job report.
+    fn sessions_only() -> Judges<'static> {
+        static POLICY: std::sync::OnceLock<policy::Policy> = std::sync::OnceLock::new();
+        let policy = POLICY.get_or_init(|| {
+            policy::load_policy(
+                "p.yaml",
+                b"version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n",
+            )
+            .unwrap()
+        });
+        Judges {
+            policy,
+            baseline: None,
+        }
+    }
+
     fn inputs() -> Inputs {
         Inputs {
             policy: "p.yaml".into(),
@@ -552,6 +600,7 @@ mod tests {
             history: "trail".into(),
             baseline: Some("HEAD:p.yaml".into()),
             price_per_dpu_hour: 0.5,
+            jobs: Default::default(),
         }
     }
 
@@ -585,7 +634,7 @@ mod tests {
         ];
         let mut tally = Tally::default();
         tally.add(harvest);
-        let report = tally.report(&inputs());
+        let report = tally.report(&inputs(), sessions_only());
         assert_eq!(
             (report.sessions, report.violations, report.compliant),
             (4, 3, 1)
@@ -618,7 +667,7 @@ mod tests {
         tally.add(first);
         let mut other = Tally::default();
         other.add(second);
-        let report = tally.merge(other).report(&inputs());
+        let report = tally.merge(other).report(&inputs(), sessions_only());
         assert_eq!(
             (report.files, report.sessions, report.duplicate_sessions),
             (2, 1, 1)
@@ -644,7 +693,7 @@ mod tests {
         harvest.sessions = vec![s];
         let mut tally = Tally::default();
         tally.add(harvest);
-        let report = tally.report(&inputs());
+        let report = tally.report(&inputs(), sessions_only());
         assert_eq!(report.dpu_hours.sessions_unknown_dpu, 1);
         assert_eq!(report.dpu_hours.total, 0.0);
         assert!(

@@ -232,6 +232,9 @@ pub fn text(report: &Report) -> String {
         }
         None => {}
     }
+    if let Some(jobs) = &report.jobs {
+        jobs_text(&mut out, jobs, acted, price);
+    }
     if !report.damaged.is_empty() {
         let _ = writeln!(
             out,
@@ -243,6 +246,85 @@ pub fn text(report: &Report) -> String {
         }
     }
     out
+}
+
+/// The jobs part of the text report: the runs judged, the definitions reported, the DPU-hours
+/// at stake per job, the stopped runs.
+fn jobs_text(out: &mut String, jobs: &super::jobs::JobsReport, acted: &str, price: f64) {
+    let _ = writeln!(
+        out,
+        "\njob runs:   {} judged (successful StartJobRun records), {} {acted}{}, {} exempt, {} \
+         compliant",
+        grouped(jobs.runs),
+        grouped(jobs.violations),
+        jobs.baseline_violations
+            .map_or(String::new(), |n| format!(" (baseline: {})", grouped(n))),
+        grouped(jobs.exempt),
+        grouped(jobs.compliant)
+    );
+    if jobs.runs_without_definition > 0 {
+        let _ = writeln!(
+            out,
+            "  {} judged without their job's definition (none in the history before them, none \
+             given with --job or from Glue): what they leave out is not checked",
+            grouped(jobs.runs_without_definition)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "job definitions: {} written (CreateJob, UpdateJob), {} out of bounds (reported)",
+        grouped(jobs.definitions),
+        grouped(jobs.definition_violations)
+    );
+    let _ = writeln!(
+        out,
+        "job runs at stake: {:.1} DPU-hours, {:.2} USD at most (each {acted} run's DPUs x its \
+         whole timeout: CloudTrail holds no run's end)",
+        jobs.dpu_hours,
+        jobs.dpu_hours * price
+    );
+    if !jobs.by_job.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {:<32} {:>6} {:>8} {:>12} {:>12}",
+            "job", "runs", acted, "DPU-hours", "definitions"
+        );
+        for (name, totals) in &jobs.by_job {
+            let _ = writeln!(
+                out,
+                "  {:<32} {:>6} {:>8} {:>12.1} {:>12}",
+                name,
+                grouped(totals.runs),
+                grouped(totals.violations),
+                totals.dpu_hours,
+                if totals.definition_violations > 0 {
+                    format!("{} out", totals.definition_violations)
+                } else {
+                    "-".to_string()
+                }
+            );
+        }
+    }
+    if !jobs.by_rule.is_empty() {
+        let _ = writeln!(out, "{acted} job runs by rule:");
+        for (rule, n) in &jobs.by_rule {
+            let _ = writeln!(out, "  {rule:<26} {:>10}", grouped(*n));
+        }
+    }
+    for row in jobs.violating.iter().take(MAX_ROWS) {
+        let _ = writeln!(
+            out,
+            "  {} run {}  {}  [{}]  {} DPU-hours (definition: {})",
+            policy::quoted(&row.job_name),
+            row.job_run_id,
+            row.principal.as_deref().unwrap_or("-"),
+            rules(&row.rules),
+            row.dpu_hours
+                .map_or_else(|| "?".to_string(), |hours| format!("{hours:.1}")),
+            row.definition
+        );
+    }
+    more_line(out, jobs.violating.len(), "  ");
 }
 
 fn more_line(out: &mut String, total: usize, indent: &str) {
@@ -423,6 +505,41 @@ pub fn markdown(report: &Report) -> String {
             more_line_markdown(&mut out, report.violating.len());
         }
         None => {}
+    }
+    if let Some(jobs) = &report.jobs {
+        let _ = writeln!(
+            out,
+            "\n#### Job runs\n\n{} judged (successful `StartJobRun` records): {} would be {acted}, {} \
+             exempt, {} compliant; {} job definitions written, {} out of bounds (reported). At \
+             stake: at most {:.1} DPU-hours ({:.2} USD: each run's DPUs x its whole timeout).\n",
+            grouped(jobs.runs),
+            grouped(jobs.violations),
+            grouped(jobs.exempt),
+            grouped(jobs.compliant),
+            grouped(jobs.definitions),
+            grouped(jobs.definition_violations),
+            jobs.dpu_hours,
+            jobs.dpu_hours * price
+        );
+        if !jobs.by_job.is_empty() {
+            let _ = writeln!(
+                out,
+                "| job | runs | {acted} | DPU-hours at stake | definitions out of bounds |\n\
+                 |---|---:|---:|---:|---:|"
+            );
+            for (name, totals) in jobs.by_job.iter().take(MAX_ROWS) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {:.1} | {} |",
+                    code(name),
+                    grouped(totals.runs),
+                    grouped(totals.violations),
+                    totals.dpu_hours,
+                    grouped(totals.definition_violations)
+                );
+            }
+            more_line_markdown(&mut out, jobs.by_job.len());
+        }
     }
     if !report.damaged.is_empty() {
         let _ = writeln!(

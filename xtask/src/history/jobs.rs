@@ -1,0 +1,414 @@
+//! Jobs in a backtest: the `CreateJob`/`UpdateJob` and `StartJobRun` records a history holds,
+//! and each run judged over its job's definition as it stood when the run started: the last
+//! definition of that job written before the run in the history, else the definition the caller
+//! gives (`--job`: `GetJob` answers; `xtask-aws` asks Glue), else none (what the run leaves out
+//! is then `unchecked`, never guessed). Pure: the records are gathered per file
+//! ([`JobRecords`]), merged, ordered by time and judged here, once every file is read, because
+//! a run's definition may sit in another file.
+//!
+//! CloudTrail holds no record of a run's end, so the DPU-hours at stake for a run are its DPUs
+//! times its whole timeout: an upper bound.
+
+use std::collections::BTreeMap;
+
+use policy::catalogue::JobCommand;
+use policy::{Decision, Fact, JobFacts, JobRecord, Policy, Verdict};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::time::{UnixSeconds, parse_rfc3339};
+
+/// A job definition written (`CreateJob`, `UpdateJob`), and when.
+#[derive(Debug, Clone)]
+pub struct JobWrite {
+    pub at: Option<UnixSeconds>,
+    pub event_id: Option<String>,
+    pub definition: JobFacts,
+}
+
+/// A job run started (`StartJobRun`), and when.
+#[derive(Debug, Clone)]
+pub struct JobStart {
+    pub at: Option<UnixSeconds>,
+    pub event_time: Option<String>,
+    pub event_id: Option<String>,
+    /// The run's overrides, its id and who started it.
+    pub request: JobFacts,
+}
+
+/// What the records of one file say of jobs, not yet judged.
+#[derive(Debug, Default)]
+pub struct JobRecords {
+    pub writes: Vec<JobWrite>,
+    pub starts: Vec<JobStart>,
+}
+
+impl JobRecords {
+    /// Takes a successful job record (`policy::read_job_record`); returns false for anything
+    /// else.
+    pub fn add(&mut self, record: &Value) -> bool {
+        let inner = match record.get("detail") {
+            Some(detail) if detail.is_object() => detail,
+            _ => record,
+        };
+        let text = |key: &str| inner.get(key).and_then(Value::as_str);
+        let event_time = text("eventTime").map(str::to_string);
+        let at = event_time.as_deref().and_then(parse_rfc3339);
+        let event_id = text("eventID").map(str::to_string);
+        match policy::read_job_record(record) {
+            Ok(JobRecord::Definition(definition)) => {
+                self.writes.push(JobWrite {
+                    at,
+                    event_id,
+                    definition,
+                });
+                true
+            }
+            Ok(JobRecord::Run(request)) => {
+                self.starts.push(JobStart {
+                    at,
+                    event_time,
+                    event_id,
+                    request,
+                });
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    pub fn merge(&mut self, other: JobRecords) {
+        self.writes.extend(other.writes);
+        self.starts.extend(other.starts);
+    }
+
+    /// The jobs with a run that no definition written before it covers, by name, sorted.
+    pub fn without_definition(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .starts
+            .iter()
+            .filter(|start| {
+                !self.writes.iter().any(|write| {
+                    write.definition.job_name == start.request.job_name
+                        && matches!((write.at, start.at), (Some(w), Some(s)) if w <= s)
+                })
+            })
+            .map(|start| start.request.job_name.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// One job run the policy stops, in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobRunRow {
+    pub job_name: String,
+    pub job_run_id: String,
+    pub event_time: Option<String>,
+    pub principal: Option<String>,
+    pub rules: Vec<String>,
+    /// Where the run's definition came from: `history` (the last CreateJob/UpdateJob before
+    /// it), `GetJob` (given), or `none`.
+    pub definition: &'static str,
+    /// DPUs x the whole timeout, hours; `None` when the DPUs or the timeout are not known.
+    pub dpu_hours: Option<f64>,
+}
+
+/// The runs and definitions of one job, in the report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct JobTotals {
+    pub runs: u64,
+    /// Runs the policy stops.
+    pub violations: u64,
+    /// DPU-hours of the stopped runs (each an upper bound: DPUs x its whole timeout).
+    pub dpu_hours: f64,
+    /// Stopped runs whose DPUs or timeout are not known (not in `dpu_hours`).
+    pub dpu_hours_unknown: u64,
+    /// Definitions written that the policy reports.
+    pub definition_violations: u64,
+}
+
+/// What a backtest found of jobs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct JobsReport {
+    /// Job runs judged (successful `StartJobRun` records, each counted once).
+    pub runs: u64,
+    /// Runs the policy stops (decision `violation`).
+    pub violations: u64,
+    pub exempt: u64,
+    pub compliant: u64,
+    /// Runs judged with no definition of their job (neither in the history nor given).
+    pub runs_without_definition: u64,
+    /// Definitions written (`CreateJob`, `UpdateJob`), and those out of bounds (reported).
+    pub definitions: u64,
+    pub definition_violations: u64,
+    /// Stopped runs by rule.
+    pub by_rule: BTreeMap<String, u64>,
+    /// Every job with a run or a definition, by name.
+    pub by_job: BTreeMap<String, JobTotals>,
+    /// DPU-hours of the stopped runs (upper bounds).
+    pub dpu_hours: f64,
+    /// The stopped runs, in start order.
+    pub violating: Vec<JobRunRow>,
+    /// Runs whose verdict differs under the baseline (`--baseline`): newly stopped or no longer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_violations: Option<u64>,
+}
+
+impl JobsReport {
+    /// Judges every run over its definition as it stood then, and every definition written.
+    /// `given` are the definitions from Glue (`GetJob`) for jobs the history does not define.
+    pub fn of(
+        records: JobRecords,
+        policy: &Policy,
+        baseline: Option<&Policy>,
+        given: &BTreeMap<String, JobFacts>,
+    ) -> JobsReport {
+        let JobRecords {
+            mut writes,
+            mut starts,
+        } = records;
+        // Time order (records without a time last), then the same record read twice once.
+        writes.sort_by(|a, b| {
+            (a.at.is_none(), a.at, &a.event_id).cmp(&(b.at.is_none(), b.at, &b.event_id))
+        });
+        starts.sort_by(|a, b| {
+            (a.at.is_none(), a.at, &a.request.job_run_id).cmp(&(
+                b.at.is_none(),
+                b.at,
+                &b.request.job_run_id,
+            ))
+        });
+        writes.dedup_by(|a, b| a.event_id.is_some() && a.event_id == b.event_id && a.at == b.at);
+        starts.dedup_by(|a, b| a.request.job_run_id == b.request.job_run_id && a.at == b.at);
+
+        let mut report = JobsReport::default();
+        for write in &writes {
+            report.definitions += 1;
+            let verdict = policy::evaluate_job(policy, &write.definition);
+            let totals = report
+                .by_job
+                .entry(write.definition.job_name.clone())
+                .or_default();
+            if verdict.decision == Decision::Violation {
+                report.definition_violations += 1;
+                totals.definition_violations += 1;
+            }
+        }
+        let mut baseline_violations = 0;
+        for start in &starts {
+            let name = &start.request.job_name;
+            let written = writes.iter().rfind(|write| {
+                &write.definition.job_name == name
+                    && matches!((write.at, start.at), (Some(written), Some(started)) if written <= started)
+            });
+            let (definition, source) = match (written, given.get(name)) {
+                (Some(write), _) => (Some(&write.definition), "history"),
+                (None, Some(job)) => (Some(job), "GetJob"),
+                (None, None) => (None, "none"),
+            };
+            if definition.is_none() {
+                report.runs_without_definition += 1;
+            }
+            let facts = JobFacts::run(definition, &start.request, None);
+            let verdict = policy::evaluate_job(policy, &facts);
+            if let Some(baseline) = baseline
+                && policy::evaluate_job(baseline, &facts).decision == Decision::Violation
+            {
+                baseline_violations += 1;
+            }
+            report.runs += 1;
+            let totals = report.by_job.entry(name.clone()).or_default();
+            totals.runs += 1;
+            match verdict.decision {
+                Decision::Violation => {
+                    report.violations += 1;
+                    totals.violations += 1;
+                    let dpu_hours = dpu_hours(policy, &facts);
+                    match dpu_hours {
+                        Some(hours) => {
+                            totals.dpu_hours += hours;
+                            report.dpu_hours += hours;
+                        }
+                        None => totals.dpu_hours_unknown += 1,
+                    }
+                    for rule in verdict.rules() {
+                        *report.by_rule.entry(rule.to_string()).or_default() += 1;
+                    }
+                    report
+                        .violating
+                        .push(row(start, &verdict, source, dpu_hours));
+                }
+                Decision::Exempt => report.exempt += 1,
+                Decision::Compliant => report.compliant += 1,
+                Decision::Ignored => {}
+            }
+        }
+        if baseline.is_some() {
+            report.baseline_violations = Some(baseline_violations);
+        }
+        report
+    }
+
+    /// Whether the policy would act on anything: a run stopped or a definition reported.
+    pub fn acts(&self) -> bool {
+        self.violations > 0 || self.definition_violations > 0
+    }
+}
+
+fn row(
+    start: &JobStart,
+    verdict: &Verdict,
+    definition: &'static str,
+    dpu_hours: Option<f64>,
+) -> JobRunRow {
+    JobRunRow {
+        job_name: start.request.job_name.clone(),
+        job_run_id: start.request.job_run_id.clone().unwrap_or_default(),
+        event_time: start.event_time.clone(),
+        principal: verdict.principal.clone(),
+        rules: verdict.rules().into_iter().map(str::to_string).collect(),
+        definition,
+        dpu_hours,
+    }
+}
+
+/// The run's DPUs times its whole timeout, in hours, with Glue's documented job defaults for
+/// what the run and its definition leave out; `None` when either is not known.
+pub fn dpu_hours(policy: &Policy, facts: &JobFacts) -> Option<f64> {
+    let command = JobCommand::from_name(facts.command.given()?)?;
+    let version = facts.glue_version.given().map(String::as_str);
+    let defaults = command.documented_job_defaults(version);
+    let no_profile = facts.profile_name == Fact::Omitted;
+    let or_default = |fact: &Fact<u64>, default: Option<u64>| match fact {
+        Fact::Given(value) => Some(*value),
+        Fact::Omitted if no_profile => default,
+        _ => None,
+    };
+    let size_left_out = facts.number_of_workers == Fact::Omitted
+        && facts.worker_type == Fact::Omitted
+        && facts.max_capacity == Fact::Omitted;
+    let dpus = match (&facts.max_capacity, size_left_out) {
+        (Fact::Given(capacity), _) => Some(*capacity),
+        (_, true) if no_profile && defaults.max_capacity.is_some() => defaults.max_capacity,
+        _ => {
+            let workers = or_default(&facts.number_of_workers, defaults.number_of_workers)?;
+            let worker_type = match &facts.worker_type {
+                Fact::Given(name) => Some(name.clone()),
+                Fact::Omitted if no_profile => defaults.worker_type.map(str::to_string),
+                _ => None,
+            }?;
+            Some(workers as f64 * policy.dpu_per_worker(&worker_type)?)
+        }
+    }?;
+    let timeout = or_default(&facts.timeout_minutes, defaults.timeout_minutes)?;
+    Some(dpus * timeout as f64 / 60.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn policy(text: &str) -> Policy {
+        policy::load_policy("p.yaml", text.as_bytes()).unwrap()
+    }
+
+    const POLICY: &str = "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n\
+                          jobs:\n  boundaries: {max_workers: 20}\n";
+
+    fn record(name: &str, at: &str, request: Value, response: Value) -> Value {
+        json!({"eventSource": "glue.amazonaws.com", "eventName": name, "eventTime": at,
+               "eventID": format!("{name}-{at}"),
+               "userIdentity": {"arn": "arn:aws:iam::123456789012:user/carol"},
+               "requestParameters": request, "responseElements": response})
+    }
+
+    fn define(at: &str, workers: u32) -> Value {
+        record(
+            "CreateJob",
+            at,
+            json!({"name": "load", "command": {"name": "glueetl"}, "glueVersion": "4.0",
+                   "workerType": "G.2X", "numberOfWorkers": workers, "timeout": 120}),
+            json!({"name": "load"}),
+        )
+    }
+
+    fn start(at: &str, id: &str) -> Value {
+        record(
+            "StartJobRun",
+            at,
+            json!({"jobName": "load"}),
+            json!({"jobRunId": id}),
+        )
+    }
+
+    /// Runs take the definition written last before them, whatever file it came from and in
+    /// whatever order the files were read; the DPU-hours at stake are DPUs x the whole timeout.
+    #[test]
+    fn each_run_is_judged_over_the_definition_of_its_time() {
+        let policy = policy(POLICY);
+        let mut later = JobRecords::default();
+        assert!(later.add(&start("2026-11-02T10:00:00Z", "jr_2")));
+        assert!(later.add(&define("2026-11-01T12:00:00Z", 40)));
+        let mut earlier = JobRecords::default();
+        assert!(earlier.add(&define("2026-11-01T08:00:00Z", 10)));
+        assert!(earlier.add(&start("2026-11-01T09:00:00Z", "jr_1")));
+        assert!(!earlier.add(&json!({"eventSource": "glue.amazonaws.com", "eventName": "GetJob"})));
+        later.merge(earlier);
+
+        let report = JobsReport::of(later, &policy, None, &BTreeMap::new());
+        assert_eq!(
+            (report.runs, report.violations, report.compliant),
+            (2, 1, 1)
+        );
+        assert_eq!((report.definitions, report.definition_violations), (2, 1));
+        assert_eq!(report.violating.len(), 1);
+        let stopped = &report.violating[0];
+        assert_eq!(
+            (stopped.job_run_id.as_str(), stopped.definition),
+            ("jr_2", "history")
+        );
+        assert_eq!(stopped.rules, ["max_workers"]);
+        // 40 x G.2X = 80 DPUs for 2 hours.
+        assert_eq!(stopped.dpu_hours, Some(160.0));
+        assert_eq!(report.by_job["load"].dpu_hours, 160.0);
+        assert_eq!(report.by_job["load"].definition_violations, 1);
+    }
+
+    #[test]
+    fn a_run_before_any_definition_takes_the_given_one_else_none() {
+        let policy = policy(POLICY);
+        let mut records = JobRecords::default();
+        records.add(&start("2026-11-01T09:00:00Z", "jr_1"));
+        let report = JobsReport::of(records, &policy, None, &BTreeMap::new());
+        assert_eq!(
+            (
+                report.runs,
+                report.runs_without_definition,
+                report.violations
+            ),
+            (1, 1, 0)
+        );
+
+        let mut records = JobRecords::default();
+        records.add(&start("2026-11-01T09:00:00Z", "jr_1"));
+        let given = policy::facts_from_glue_job(&json!({"Job": {
+            "Name": "load", "Command": {"Name": "glueetl"}, "GlueVersion": "5.0",
+            "WorkerType": "G.1X", "NumberOfWorkers": 30}}))
+        .unwrap();
+        let report = JobsReport::of(
+            records,
+            &policy,
+            None,
+            &BTreeMap::from([("load".to_string(), given)]),
+        );
+        assert_eq!(report.violations, 1);
+        assert_eq!(report.violating[0].definition, "GetJob");
+        // 30 x G.1X for Glue 5.0's default 480 minutes.
+        assert_eq!(report.violating[0].dpu_hours, Some(240.0));
+    }
+}
