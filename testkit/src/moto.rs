@@ -60,24 +60,8 @@ impl MotoServer {
 
 /// [`MotoServer::set_transition`] on the moto server at `endpoint` (`http://127.0.0.1:<port>`).
 pub fn set_transition(endpoint: &str, model: &str, transition: serde_json::Value) {
-    use std::io::{Read as _, Write as _};
-    let address = endpoint.trim_start_matches("http://");
-    let body = serde_json::json!({"model_name": model, "transition": transition}).to_string();
-    let request = format!(
-        "POST /moto-api/state-manager/set-transition HTTP/1.0\r\nHost: {address}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = std::net::TcpStream::connect(address).expect("moto answers");
-    stream
-        .write_all(request.as_bytes())
-        .expect("the request is sent");
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).expect("moto replies");
-    assert!(
-        reply.starts_with("HTTP/1.0 201") || reply.starts_with("HTTP/1.1 201"),
-        "set-transition: {reply}"
-    );
+    xtask::tools::set_moto_transition(endpoint, model, transition)
+        .unwrap_or_else(|error| panic!("set-transition: {error:#}"));
 }
 
 /// Starts `.venv/bin/moto_server` with xtask's own starter ([`xtask::tools::spawn_moto`]),

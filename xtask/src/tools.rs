@@ -208,6 +208,36 @@ impl Drop for Moto {
     }
 }
 
+/// Sets how moto moves the state of its `model` (`glue::job_run`: STARTING, RUNNING,
+/// SUCCEEDED), with moto's own API (`POST /moto-api/state-manager/set-transition`) on the server
+/// at `endpoint` (`http://127.0.0.1:<port>`): `{"progression": "manual", "times": 1000}` keeps a
+/// job run `STARTING` for 1000 reads, where moto's default (`immediate`) has it `SUCCEEDED` on
+/// the first.
+pub fn set_moto_transition(
+    endpoint: &str,
+    model: &str,
+    transition: serde_json::Value,
+) -> anyhow::Result<()> {
+    let address = endpoint.trim_start_matches("http://");
+    let body = serde_json::json!({"model_name": model, "transition": transition}).to_string();
+    let request = format!(
+        "POST /moto-api/state-manager/set-transition HTTP/1.0\r\nHost: {address}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream =
+        TcpStream::connect(address).with_context(|| format!("connecting to moto at {endpoint}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(request.as_bytes())?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply)?;
+    let status = reply.lines().next().unwrap_or_default();
+    if !status.contains(" 201") {
+        bail!("moto's set-transition answered {status:?}");
+    }
+    Ok(())
+}
+
 /// True when an HTTP server answers on the loopback port.
 fn answers(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {

@@ -4,7 +4,8 @@
 //! deploy code path), creates a compliant and an out-of-bounds Glue session, delivers their
 //! CloudTrail events to the very `bootstrap` it deployed, running under a stand-in Lambda
 //! Runtime API (`runtime_api`), shows the verdicts, the stopped session and the notification,
-//! then cleans up and stops everything it started.
+//! and, with a `jobs` section, a job run with oversized overrides judged by the function (moto
+//! cannot stop it: it has no `BatchStopJobRun`), then cleans up and stops everything it started.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -193,6 +194,10 @@ async fn demo(args: &AwsArgs) -> anyhow::Result<()> {
             Answer::Error(error) => anyhow::bail!("the function failed on {id}: {error}"),
         }
     }
+    let job_run = match policy.jobs {
+        Some(_) => Some(demo_job_run(args, &aws, &mut function, &policy).await?),
+        None => None,
+    };
     drop(function);
 
     step("what happened in moto");
@@ -203,6 +208,22 @@ async fn demo(args: &AwsArgs) -> anyhow::Result<()> {
             .and_then(|s| s.status())
             .map(|s| s.as_str().to_string());
         println!("{id}: {}", status.unwrap_or_else(|| "gone".into()));
+    }
+    if let Some(run_id) = &job_run {
+        let run = glue
+            .get_job_run()
+            .job_name(DEMO_JOB)
+            .run_id(run_id)
+            .send()
+            .await?;
+        let state = run
+            .job_run()
+            .and_then(|run| run.job_run_state())
+            .map(|state| state.as_str().to_string());
+        println!(
+            "{DEMO_JOB} run {run_id}: {} (moto cannot stop a run: it has no BatchStopJobRun)",
+            state.unwrap_or_else(|| "gone".into())
+        );
     }
     let messages = sqs
         .receive_message()
@@ -227,6 +248,114 @@ async fn demo(args: &AwsArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The demo's job.
+const DEMO_JOB: &str = "demo-nightly-load";
+
+/// A job within the policy's job boundaries and a run of it whose `StartJobRun` overrides ask
+/// for 100 x G.8X for 48 hours, its event delivered to the function. moto has no
+/// `BatchStopJobRun` (it answers 500): the function judges the run, finds it out of bounds and
+/// asks Glue to stop it, which moto cannot do, so the invocation fails there as retryable, as it
+/// would on an AWS outage; the stop itself is tested against Glue's contract with mocked
+/// answers (`lambda/tests/jobs.rs`). Returns the run's id.
+async fn demo_job_run(
+    args: &AwsArgs,
+    aws: &Aws,
+    function: &mut Function,
+    policy: &policy::Policy,
+) -> anyhow::Result<String> {
+    step("creating a Glue job in moto and starting a run of it with oversized overrides");
+    let endpoint = args.endpoint_url.as_deref().unwrap_or_default();
+    // moto finishes a run on its first read unless told to hold it.
+    tools::set_moto_transition(
+        endpoint,
+        "glue::job_run",
+        json!({"progression": "manual", "times": 1000}),
+    )?;
+    let glue = aws.glue();
+    glue.create_job()
+        .name(DEMO_JOB)
+        .role("arn:aws:iam::123456789012:role/GlueJobRole")
+        .command(
+            aws_sdk_glue::types::JobCommand::builder()
+                .name("glueetl")
+                .script_location("s3://demo-scripts/nightly_load.py")
+                .build(),
+        )
+        .glue_version("5.0")
+        .worker_type(aws_sdk_glue::types::WorkerType::G2X)
+        .number_of_workers(10)
+        .timeout(120)
+        .connections(
+            aws_sdk_glue::types::ConnectionsList::builder()
+                .connections("private-vpc")
+                .build(),
+        )
+        .tags("owner", "data-platform")
+        .send()
+        .await?;
+    let run_id = glue
+        .start_job_run()
+        .job_name(DEMO_JOB)
+        .worker_type(aws_sdk_glue::types::WorkerType::G8X)
+        .number_of_workers(100)
+        .timeout(2880)
+        .send()
+        .await?
+        .job_run_id
+        .unwrap_or_default();
+    println!(
+        "created {DEMO_JOB} (10 x G.2X) and started run {run_id} with 100 x G.8X for 48 hours"
+    );
+
+    step("delivering the run's CloudTrail StartJobRun event to the function");
+    let sample = paths::policies_dir().join("samples/job-run-oversized.json");
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(&sample)?)?;
+    event["detail"]["requestParameters"]["jobName"] = json!(DEMO_JOB);
+    event["detail"]["responseElements"]["jobRunId"] = json!(run_id);
+    event["detail"]["awsRegion"] = json!(REGION);
+    event["region"] = json!(REGION);
+    let verdict = match policy::read_job_record(&event) {
+        Ok(policy::JobRecord::Run(request)) => {
+            let job = glue.get_job().job_name(DEMO_JOB).send().await?;
+            let definition = job.job().and_then(|job| {
+                policy::facts_from_glue_job(&glue_session_guard_lambda::job::job_json(job)).ok()
+            });
+            policy::evaluate_job(
+                policy,
+                &policy::JobFacts::run(definition.as_ref(), &request, None),
+            )
+        }
+        _ => anyhow::bail!("{} is not a StartJobRun record", sample.display()),
+    };
+    println!(
+        "{DEMO_JOB} run: {} (action {}): {}",
+        verdict.decision.as_str(),
+        verdict.action.as_str(),
+        verdict
+            .violations
+            .iter()
+            .map(|v| v.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    match function.invoke(&event)? {
+        Answer::Response(reply) => println!("  function replied: {reply}"),
+        Answer::Error(error) if error.to_string().contains("BatchStopJobRun") => println!(
+            "  function judged the run out of bounds and called BatchStopJobRun, which moto does \
+             not implement; on AWS the run stops here and one notification follows (the stop is \
+             tested against Glue's contract in lambda/tests/jobs.rs). Its error: {}",
+            error["errorMessage"]
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                .take(160)
+                .collect::<String>()
+        ),
+        Answer::Error(error) => anyhow::bail!("the function failed on the job run: {error}"),
+    }
+    Ok(run_id)
 }
 
 /// The EventBridge envelope CloudTrail would deliver for a CreateSession of `id`, by
