@@ -517,7 +517,7 @@ async fn a_central_topic_in_another_region_gets_each_notification_once_as_well()
 #[tokio::test]
 async fn the_sweep_finds_a_job_run_whose_event_never_came_and_notifies_once() {
     use aws_sdk_glue::types::{ConnectionsList, JobCommand, WorkerType};
-    let world = World::new("ca-central-1").await;
+    let world = World::new("ap-northeast-2").await;
     MotoServer::Shared.set_transition(
         "glue::job_run",
         json!({"progression": "manual", "times": 1000}),
@@ -597,4 +597,113 @@ jobs:
     let next = world.sweep(&guard).await;
     assert_eq!(next.jobs.unwrap().runs_judged, 2);
     assert!(world.take_notifications().await.is_empty());
+}
+
+/// Copies of one `StartJobRun` event handled at once: the ledger (a real DynamoDB table in moto,
+/// its conditional writes deciding as on AWS) lets exactly one invocation notify, through moto's
+/// SNS. moto has no `BatchStopJobRun`, so Glue's answers here (the job, its tags, the run
+/// RUNNING, the stop accepted for each copy, as Glue accepts a stop of a stopping run) come
+/// from `aws-smithy-mocks`.
+#[tokio::test]
+async fn copies_of_one_job_run_event_handled_at_once_notify_exactly_once() {
+    use aws_sdk_glue::operation::batch_stop_job_run::BatchStopJobRunOutput;
+    use aws_sdk_glue::operation::get_job::GetJobOutput;
+    use aws_sdk_glue::operation::get_job_run::GetJobRunOutput;
+    use aws_sdk_glue::operation::get_tags::GetTagsOutput;
+    use aws_sdk_glue::types::{
+        BatchStopJobRunSuccessfulSubmission, ConnectionsList, Job, JobCommand, JobRun, JobRunState,
+        WorkerType,
+    };
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    let world = World::new("ap-southeast-1").await;
+    let text = "version: 1\nstack: {name: glue-session-guard}\nboundaries: {max_workers: 10}\n\
+                jobs:\n  boundaries: {max_workers: 50}\n";
+    let mut guard = world.guard(policy::load_policy("jobs.yaml", text.as_bytes()).unwrap());
+    let job = mock!(aws_sdk_glue::Client::get_job).then_output(|| {
+        GetJobOutput::builder()
+            .job(
+                Job::builder()
+                    .name("race")
+                    .command(JobCommand::builder().name("glueetl").build())
+                    .glue_version("5.0")
+                    .worker_type(WorkerType::G2X)
+                    .number_of_workers(10)
+                    .connections(ConnectionsList::builder().connections("vpc-a").build())
+                    .build(),
+            )
+            .build()
+    });
+    let tags = mock!(aws_sdk_glue::Client::get_tags)
+        .then_output(|| GetTagsOutput::builder().tags("owner", "data").build());
+    let run = mock!(aws_sdk_glue::Client::get_job_run).then_output(|| {
+        GetJobRunOutput::builder()
+            .job_run(
+                JobRun::builder()
+                    .id("jr_race")
+                    .job_name("race")
+                    .job_run_state(JobRunState::Running)
+                    .worker_type(WorkerType::G2X)
+                    .number_of_workers(120)
+                    .build(),
+            )
+            .build()
+    });
+    let stop = mock!(aws_sdk_glue::Client::batch_stop_job_run).then_output(|| {
+        BatchStopJobRunOutput::builder()
+            .successful_submissions(
+                BatchStopJobRunSuccessfulSubmission::builder()
+                    .job_name("race")
+                    .job_run_id("jr_race")
+                    .build(),
+            )
+            .build()
+    });
+    guard.glue = mock_client!(aws_sdk_glue, RuleMode::MatchAny, [&job, &tags, &run, &stop]);
+    let event = json!({
+        "version": "0", "id": "e", "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.glue", "account": "123456789012", "region": world.region,
+        "detail": {
+            "eventSource": "glue.amazonaws.com", "eventName": "StartJobRun",
+            "userIdentity": {"arn": "arn:aws:iam::123456789012:user/carol"},
+            "requestParameters": {"jobName": "race", "numberOfWorkers": 120},
+            "responseElements": {"jobRunId": "jr_race"}
+        }
+    });
+    let copies: Vec<_> = (0..8)
+        .map(|_| {
+            let (guard, event) = (
+                guard.clone(),
+                LambdaEvent::new(event.clone(), world.context()),
+            );
+            tokio::spawn(async move { handle(&guard, event).await })
+        })
+        .collect();
+    let mut notifications = Vec::new();
+    for copy in copies {
+        match copy.await.unwrap().unwrap() {
+            Response::Job(report) => {
+                assert_eq!(report.outcome, Outcome::Stopped);
+                notifications.push(report.notification);
+            }
+            other => panic!("expected a job report, got {other:?}"),
+        }
+    }
+    let sent = notifications
+        .iter()
+        .filter(|n| **n == Notification::Sent)
+        .count();
+    let already = notifications
+        .iter()
+        .filter(|n| **n == Notification::AlreadySent)
+        .count();
+    assert_eq!((sent, already), (1, 7), "{notifications:?}");
+    assert_eq!(
+        stop.num_calls(),
+        8,
+        "each copy stops: the stop never waits on the ledger"
+    );
+    let delivered = world.take_notifications().await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(attribute(&delivered[0], "job_run_id"), "jr_race");
 }
