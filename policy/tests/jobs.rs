@@ -552,3 +552,24 @@ fn a_definition_record_does_not_say_whether_a_usage_profile_supplied_what_it_lea
     assert_eq!(verdict.rules(), ["max_timeout_minutes"]);
     assert!(verdict.violations[0].from_default);
 }
+
+/// Ray jobs run on Z.2X workers when they name none ("Accepts the value Z.2X for Ray jobs"), and
+/// Glue documents no worker count or timeout for them: those stay unchecked, never guessed.
+#[test]
+fn ray_jobs_take_z_2x_workers_and_nothing_else_is_guessed() {
+    let job = json!({"Name": "ray", "Command": {"Name": "glueray"}, "GlueVersion": "4.0",
+                     "Connections": {"Connections": ["vpc-a"]}});
+    let verdict = evaluate_job(&policy(), &tagged(facts_from_glue_job(&job).unwrap()));
+    let types = verdict
+        .violations
+        .iter()
+        .find(|v| v.rule == "allowed_worker_types")
+        .expect("Z.2X is not allowed");
+    assert_eq!(types.actual, json!("Z.2X"));
+    assert!(types.from_default);
+    let unchecked = verdict.unchecked.join("\n");
+    for rule in ["max_workers", "max_timeout_minutes"] {
+        assert!(unchecked.contains(rule), "{rule}: {unchecked}");
+    }
+    assert!(unchecked.contains("glueray jobs"), "{unchecked}");
+}
