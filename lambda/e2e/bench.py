@@ -14,7 +14,11 @@ directory). Reports:
   * the function's own CPU time per event (user+system, from /proc; the AWS calls to moto are
     included as client work: signing, HTTP, JSON), from the second event to the last,
   * end-to-end time per event (event handed out to response posted: the function, its calls to
-    moto and moto's own work), median per kind, from the second event on.
+    moto and moto's own work), median per kind, from the second event on;
+* a run of StartJobRun events (one in ten as many), each of its own job run held STARTING in moto
+  and out of bounds, under the same policy with a `jobs` section in audit mode: the end-to-end
+  time of a job run judged (GetJob, GetTags, GetJobRun) and notified once. Audit mode, because
+  moto has no BatchStopJobRun: the stop itself is tested with mocked answers.
 
 With --json, one JSON object on stdout (what `cargo xtask bench` reads); the human summary
 goes to stderr. Exits 1 when the function failed an event or did not stop and notify an
@@ -249,6 +253,9 @@ def measure(bootstrap, count, starts, out):
         if got != wanted:
             failures.append(f"event {index} ({kind}): {got}, expected {wanted}")
 
+    job_e2e, job_failures = measure_job_runs(bootstrap, env, policy, max(count // OUT_OF_BOUNDS_EVERY, 2))
+    failures.extend(job_failures)
+
     def e2e(kind):
         times = [(run.responded[i] - run.handed_out[i]) * 1000
                  for i, k in enumerate(kinds) if i > 0 and k == kind and i in run.responded]
@@ -271,7 +278,8 @@ def measure(bootstrap, count, starts, out):
         "peak_rss_kib": run.marks["peak_kib"],
         "cpu_ms_per_event": cpu_ms,
         "wall_ms_per_event": wall_ms,
-        "e2e_ms_median": {"compliant": e2e("compliant"), "out_of_bounds": e2e("out_of_bounds")},
+        "e2e_ms_median": {"compliant": e2e("compliant"), "out_of_bounds": e2e("out_of_bounds"),
+                          "job_run_notified": job_e2e},
         "failures": failures,
     }
 
@@ -283,9 +291,54 @@ def measure(bootstrap, count, starts, out):
           f"{cpu_ms:.2f} ms CPU and {wall_ms:.2f} ms wall per event", file=out)
     print(f"end to end per event (median): compliant {result['e2e_ms_median']['compliant']:.2f} ms, "
           f"out of bounds {result['e2e_ms_median']['out_of_bounds']:.2f} ms (moto included)", file=out)
+    print(f"end to end per StartJobRun event (median): out of bounds, notified (audit) "
+          f"{job_e2e:.2f} ms (moto included)", file=out)
     for failure in failures[:20]:
         print(f"FAIL: {failure}", file=out)
     return result
+
+
+def measure_job_runs(bootstrap, env, policy, count):
+    """The end-to-end median of `count` StartJobRun events, each of its own run (held STARTING
+    with moto's state manager) and out of bounds, in audit mode; and what failed."""
+    import urllib.request
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/state-manager/set-transition", method="POST",
+        data=json.dumps({"model_name": "glue::job_run",
+                         "transition": {"progression": "manual", "times": 1000}}).encode(),
+        headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request).read()
+    glue = client("glue")
+    job = f"bench-{os.urandom(3).hex()}"
+    glue.create_job(Name=job, Role=f"arn:aws:iam::{ACCOUNT}:role/R",
+                    Command={"Name": "glueetl", "ScriptLocation": "s3://b/s.py"},
+                    GlueVersion="5.0", WorkerType="G.2X", NumberOfWorkers=10, Timeout=60,
+                    ExecutionProperty={"MaxConcurrentRuns": count}, Tags={"owner": "x"})
+    events = []
+    for index in range(count):
+        run_id = glue.start_job_run(JobName=job, WorkerType="G.8X", NumberOfWorkers=100)["JobRunId"]
+        payload = json.loads((ROOT / "lambda/fixtures/create_session_event.json").read_text())
+        payload["region"] = REGION
+        detail = payload["detail"]
+        detail["awsRegion"] = REGION
+        detail["eventName"] = "StartJobRun"
+        detail["requestParameters"] = {"jobName": job, "workerType": "G.8X", "numberOfWorkers": 100}
+        detail["responseElements"] = {"jobRunId": run_id}
+        events.append(payload)
+    audited = dict(policy, enforcement=dict(policy["enforcement"], mode="audit"),
+                   jobs={"boundaries": {"max_workers": 50}})
+    run = Run(bootstrap, dict(env, GSG_POLICY=json.dumps(audited, separators=(",", ":"))), events)
+    failures = [f"job run event {path}: {body}" for path, body in run.errors]
+    for index in range(count):
+        response = run.responses.get(index)
+        wanted = {"kind": "job", "decision": "violation", "outcome": "not_stopped", "notification": "sent"}
+        got = {key: (response or {}).get(key) for key in wanted}
+        if got != wanted:
+            failures.append(f"job run event {index}: {got}, expected {wanted}")
+    times = [(run.responded[i] - run.handed_out[i]) * 1000
+             for i in range(1, count) if i in run.responded]
+    return (statistics.median(times) if times else None), failures
 
 
 if __name__ == "__main__":

@@ -184,6 +184,8 @@ struct Spread {
 struct EndToEnd {
     compliant: f64,
     out_of_bounds: f64,
+    /// A StartJobRun event out of bounds, notified in audit mode (moto has no BatchStopJobRun).
+    job_run_notified: f64,
 }
 
 fn run_harness(zip: &Path, sizes: Sizes) -> anyhow::Result<Harness> {
@@ -744,6 +746,16 @@ impl Report {
                 "ms",
             )
             .how("event handed out to response posted, median; moto's time included"),
+            Figure::new(
+                "e2e_job_run",
+                "End to end per event vs moto: job run notified (audit)",
+                harness.e2e_ms_median.job_run_notified,
+                "ms",
+            )
+            .how(
+                "StartJobRun out of bounds: GetJob, GetTags, GetJobRun, ledger, Publish; audit \
+                 mode, moto has no BatchStopJobRun",
+            ),
             Figure::new(
                 "evaluate_throughput",
                 "policy::evaluate_event throughput",
