@@ -414,6 +414,7 @@ mod tests {
             defaults_applied: vec![],
             unchecked: vec![],
             notes: vec!["auto scaling is on (--enable-auto-scaling true): NumberOfWorkers 50 is the most Glue runs, and the limits judge that maximum".into()],
+            dpu: Some(400.0),
         }
     }
 

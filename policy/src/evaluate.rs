@@ -122,6 +122,11 @@ pub struct Verdict {
     /// version cannot run. Never a reason to stop.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// DPUs at the configured maximum: workers (the most, with auto scaling) x DPUs per worker
+    /// of the worker type, defaults resolved, else `MaxCapacity`; `None` when neither is known.
+    /// What a budget counts ([`crate::budgets`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpu: Option<f64>,
 }
 
 impl Verdict {
@@ -142,6 +147,7 @@ impl Verdict {
             defaults_applied: Vec::new(),
             unchecked: Vec::new(),
             notes: Vec::new(),
+            dpu: None,
         }
     }
 
@@ -199,6 +205,7 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
         defaults_applied: Vec::new(),
         unchecked: Vec::new(),
         notes: Vec::new(),
+        dpu: None,
     };
     check.all(&limits, facts);
 
@@ -250,6 +257,7 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
         defaults_applied: check.defaults_applied,
         unchecked: check.unchecked,
         notes: check.notes,
+        dpu: check.dpu,
     }
 }
 
@@ -299,6 +307,7 @@ pub fn evaluate_job(policy: &Policy, facts: &JobFacts) -> Verdict {
         defaults_applied: Vec::new(),
         unchecked: Vec::new(),
         notes: Vec::new(),
+        dpu: None,
     };
     let mut settings = SessionFacts {
         session_id: facts.job_name.clone(),
@@ -398,11 +407,15 @@ pub fn evaluate_job(policy: &Policy, facts: &JobFacts) -> Verdict {
         defaults_applied: check.defaults_applied,
         unchecked: check.unchecked,
         notes: check.notes,
+        dpu: check.dpu,
     }
 }
 
 /// True when the caller or, for an assumed role, its role matches one of `patterns` (ARN globs).
-fn principal_matches(principal: Option<&crate::facts::Principal>, patterns: &[String]) -> bool {
+pub(crate) fn principal_matches(
+    principal: Option<&crate::facts::Principal>,
+    patterns: &[String],
+) -> bool {
     let arns: Vec<&str> = principal
         .into_iter()
         .flat_map(|p| std::iter::once(p.arn.as_str()).chain(p.issuer_arn.as_deref()))
@@ -620,6 +633,8 @@ struct Check<'p> {
     defaults_applied: Vec<String>,
     unchecked: Vec<String>,
     notes: Vec<String>,
+    /// DPUs at the configured maximum, once resolved ([`Verdict::dpu`]).
+    dpu: Option<f64>,
 }
 
 impl Check<'_> {
@@ -729,6 +744,14 @@ impl Check<'_> {
         }
         self.spark_connect_version(facts);
         let (workers, worker_type) = self.workers_and_type(facts);
+        self.dpu = match (&workers, &worker_type) {
+            (Some(Ok(w)), Some(Ok(t))) => self
+                .policy
+                .worker_dpu(&t.value)
+                .map(|figure| w.value as f64 * figure.per_worker),
+            (None, None) => facts.max_capacity.given().copied(),
+            _ => None,
+        };
         if let Some(limit) = limits.max_workers {
             self.max_workers(limit, workers.as_ref());
         }

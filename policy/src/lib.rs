@@ -3,6 +3,7 @@
 //! (`evaluate_job` for job runs and job definitions).
 //! No AWS SDK, no clock, no I/O: strings and values in, results out.
 
+pub mod budgets;
 pub mod catalogue;
 pub mod errors;
 pub mod evaluate;
@@ -34,8 +35,8 @@ pub use jobs::{
     read_job_record,
 };
 pub use model::{
-    Boundaries, EnforcementAction, JobOverride, Jobs, Mode, Network, Override, Policy,
-    RoleAssignment, SessionDefaults, UsageProfiles,
+    Boundaries, Budget, BudgetMembers, Covered, EnforcementAction, JobOverride, Jobs, Mode,
+    Network, Override, Policy, RoleAssignment, SessionDefaults, UsageProfiles,
 };
 pub use runtime::{
     COMPRESSED_PREFIX, RuntimePolicyError, parse_runtime_policy, runtime_policy,

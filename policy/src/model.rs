@@ -33,6 +33,10 @@ pub struct Policy {
     /// enforcement mode, exemptions and notifications are the sessions'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jobs: Option<Jobs>,
+    /// Caps on the DPUs a team runs at once, across its sessions (and job runs). Enforced by the
+    /// Lambda only: AWS has no such limit ([`crate::budgets`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<Budget>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<Notifications>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -313,6 +317,68 @@ pub struct JobOverride {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub job_names: Vec<String>,
     pub boundaries: Boundaries,
+}
+
+/// A cap on the DPUs a team runs at once (`budgets[]`): the sessions and job runs of its members,
+/// each counted at its configured maximum (workers x DPUs per worker, or `MaxCapacity`), while it
+/// holds DPUs (sessions `PROVISIONING`/`READY`, runs `STARTING`/`RUNNING`/`WAITING`). A session or
+/// run that would take the sum over `max_concurrent_dpu` is stopped (audit: notified); which one
+/// is decided by creation time ([`crate::budgets`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// 1 to 64 letters, digits, `-` or `_`; unique. Names the budget's metric and alarm.
+    pub name: String,
+    pub members: BudgetMembers,
+    /// DPUs the members may hold at once (> 0).
+    pub max_concurrent_dpu: f64,
+    /// What counts against it. Absent: sessions, and job runs too when the policy has a `jobs`
+    /// section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covers: Option<Vec<Covered>>,
+    /// The budget's alarm goes off when its DPUs in use reach this share of the cap (1-100).
+    /// Absent: 80.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_at_percent: Option<u8>,
+}
+
+impl Budget {
+    /// The alarm's threshold when `warn_at_percent` is absent.
+    pub const DEFAULT_WARN_AT_PERCENT: u8 = 80;
+
+    /// Whether sessions (or job runs) count against this budget, under `policy`.
+    pub fn covers(&self, covered: Covered, policy: &Policy) -> bool {
+        match &self.covers {
+            Some(list) => list.contains(&covered),
+            None => covered == Covered::Sessions || policy.jobs.is_some(),
+        }
+    }
+
+    /// `warn_at_percent`, or its default.
+    pub fn warn_at_percent(&self) -> u8 {
+        self.warn_at_percent
+            .unwrap_or(Self::DEFAULT_WARN_AT_PERCENT)
+    }
+}
+
+/// Who counts against a budget: a session or job run is a member when its creator (or, for an
+/// assumed role, the role) matches one of `principals` (ARN globs, as in overrides), or when it
+/// carries every tag of `tags` (key and value). At least one of the two is required.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetMembers {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What a budget covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Covered {
+    Sessions,
+    Jobs,
 }
 
 /// Who hears about out-of-bounds sessions.

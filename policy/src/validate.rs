@@ -395,6 +395,7 @@ impl Checker<'_> {
         if let Some(jobs) = &policy.jobs {
             self.jobs(jobs, policy);
         }
+        self.budgets(policy);
         self.principals("exempt_principals", &policy.exempt_principals);
         self.session_ids("exempt_session_ids", &policy.exempt_session_ids);
         if !policy.exempt_session_ids.is_empty() {
@@ -521,6 +522,106 @@ impl Checker<'_> {
                         "a tag value must be 1 to {TAG_VALUE_CHARS} letters, digits, spaces and \
                          `_ . : / = + - @`"
                     ),
+                );
+            }
+        }
+    }
+
+    /// `budgets`: a unique name (it names a metric and an alarm), members chosen by principal
+    /// patterns and/or tags (a session's tags as Glue takes them), a positive cap, what it
+    /// covers (jobs only when the policy guards jobs), a warning share of 1-100 %.
+    fn budgets(&mut self, policy: &Policy) {
+        let mut names = HashSet::new();
+        for (i, budget) in policy.budgets.iter().enumerate() {
+            let at = format!("budgets[{i}]");
+            if !valid_name(&budget.name) {
+                self.fail(
+                    &join(&at, "name"),
+                    format!(
+                        "`{}` is not a valid budget name: use 1 to 64 letters, digits, `-` or `_` \
+                         (it names the budget's CloudWatch metric and alarm)",
+                        printable(&budget.name)
+                    ),
+                );
+            } else if !names.insert(budget.name.as_str()) {
+                self.fail(
+                    &join(&at, "name"),
+                    format!(
+                        "budget name `{}` is used twice; names must be unique",
+                        budget.name
+                    ),
+                );
+            }
+            let members = &budget.members;
+            if members.principals.is_empty() && members.tags.is_empty() {
+                self.fail(
+                    &join(&at, "members"),
+                    "list at least one principal ARN pattern under principals, or tags under \
+                     tags: who counts against the budget",
+                );
+            }
+            self.principals(&join(&at, "members.principals"), &members.principals);
+            for (key, value) in &members.tags {
+                let tag_at = join(&join(&at, "members.tags"), key);
+                if key.is_empty()
+                    || key.chars().count() > TAG_KEY_CHARS
+                    || !key.chars().all(tag_char)
+                {
+                    self.fail(
+                        &tag_at,
+                        format!(
+                            "a Glue tag key is 1 to {TAG_KEY_CHARS} letters, digits, spaces and \
+                             `_ . : / = + - @`"
+                        ),
+                    );
+                } else if key.to_ascii_lowercase().starts_with("aws:") {
+                    self.fail(&tag_at, "tag keys starting with `aws:` are reserved by AWS");
+                }
+                if value.chars().count() > TAG_VALUE_CHARS || !value.chars().all(tag_char) {
+                    self.fail(
+                        &tag_at,
+                        format!(
+                            "a Glue tag value is 0 to {TAG_VALUE_CHARS} letters, digits, spaces \
+                             and `_ . : / = + - @`"
+                        ),
+                    );
+                }
+            }
+            let cap = budget.max_concurrent_dpu;
+            if !cap.is_finite() || cap <= 0.0 {
+                self.fail(
+                    &join(&at, "max_concurrent_dpu"),
+                    format!("must be a number of DPUs above 0, got {cap}"),
+                );
+            }
+            if let Some(covers) = &budget.covers {
+                if covers.is_empty() {
+                    self.fail(
+                        &join(&at, "covers"),
+                        "list sessions and/or jobs, or leave it out (sessions, and job runs when \
+                         the policy guards jobs)",
+                    );
+                }
+                let mut seen = HashSet::new();
+                for (j, covered) in covers.iter().enumerate() {
+                    let item = format!("{}[{j}]", join(&at, "covers"));
+                    if !seen.insert(*covered) {
+                        self.fail(&item, "listed twice");
+                    } else if *covered == crate::model::Covered::Jobs && policy.jobs.is_none() {
+                        self.fail(
+                            &item,
+                            "the policy does not guard jobs: add a `jobs` section, or cover \
+                             sessions only",
+                        );
+                    }
+                }
+            }
+            if let Some(percent) = budget.warn_at_percent
+                && !(1..=100).contains(&percent)
+            {
+                self.fail(
+                    &join(&at, "warn_at_percent"),
+                    format!("must be between 1 and 100, got {percent}"),
                 );
             }
         }

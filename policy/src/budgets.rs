@@ -1,0 +1,413 @@
+//! Team budgets: a cap on the DPUs a team's sessions and job runs hold at once
+//! (`budgets[]`, [`crate::model::Budget`]). AWS has no such limit (usage profiles judge one
+//! session or run at a time; service quotas are per account), so budgets are enforced by the
+//! Lambda only, from Glue's own list of what runs.
+//!
+//! # Which one goes: the order every invocation computes alike
+//!
+//! [`tally`] walks a budget's members in **creation order** (Glue's `CreatedOn` of a session,
+//! `StartedOn` of a run, then kind and id, so ties break the same way everywhere) and admits each
+//! while the DPUs admitted before it plus its own stay within `max_concurrent_dpu`. A member
+//! that does not fit is **over**: its own invocation stops it (audit: notifies), and in enforce
+//! mode it is not counted for the members after it, since it is being stopped. So:
+//!
+//! - Whether a member fits depends only on the members created **before** it. Two sessions
+//!   created in the same second are judged by two invocations, each listing both: both compute
+//!   the same order, the earlier is admitted by both, the later is over in both. Never are both
+//!   stopped when only one has to go, and never do both pass when together they exceed the cap.
+//! - A member that appears in a listing later (Glue's `ListSessions` is eventually consistent,
+//!   or its event arrived late) is created later than those already judged, or, when it is
+//!   older, was missing only from the listing of a member created after it: that member may
+//!   then be admitted when it should not have been, never stopped when it should not be. The
+//!   sweep, which lists everything again, computes the same order and stops what is over.
+//! - A member its own verdict stops (out of bounds, enforce mode) holds nothing: it is being
+//!   stopped, and counting it could stop a member that fits. A member whose DPUs or membership
+//!   cannot be known (no creator, no tags read) is not counted, and said so.
+//!
+//! In audit mode nothing is stopped, so every member counts: a member is over when the DPUs of
+//! all members up to it exceed the cap.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::evaluate::{
+    Action, Decision, Verdict, Violation, enforcement_action, principal_matches,
+};
+use crate::facts::Principal;
+use crate::glob::glob_match;
+use crate::model::{Budget, Covered, Mode, Policy};
+
+/// The boundary key of a budget's violation (`Violation::rule`).
+pub const RULE: &str = "max_concurrent_dpu";
+
+/// How many of a budget's largest holders a notification names.
+pub const LARGEST_NAMED: usize = 3;
+
+/// What holds DPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HolderKind {
+    Session,
+    JobRun,
+}
+
+impl HolderKind {
+    /// What a budget's `covers` calls it.
+    pub fn covered(self) -> Covered {
+        match self {
+            HolderKind::Session => Covered::Sessions,
+            HolderKind::JobRun => Covered::Jobs,
+        }
+    }
+
+    /// For messages: `session`, `job run`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HolderKind::Session => "session",
+            HolderKind::JobRun => "job run",
+        }
+    }
+}
+
+/// A session or job run that holds DPUs (or asks for them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Holder {
+    pub kind: HolderKind,
+    /// The session id; for a job run `<job name>/<job run id>`.
+    pub id: String,
+    /// When Glue created it (a session's `CreatedOn`, a run's `StartedOn`), epoch milliseconds.
+    pub created_at_ms: i64,
+    /// DPUs at its configured maximum ([`Verdict::dpu`]); `None` when unknown (not counted).
+    pub dpu: Option<f64>,
+    /// Who created it; `None` when unknown.
+    pub principal: Option<Principal>,
+    /// Its tags; `None` when they were not read.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// Its own verdict stops it (out of bounds): it holds nothing in enforce mode.
+    pub stopped_by_policy: bool,
+}
+
+impl Holder {
+    /// The holder a verdict describes: its DPUs, principal and whether the policy stops it.
+    /// `id` and `created_at_ms` come from Glue; `tags` when they were read.
+    pub fn from_verdict(
+        kind: HolderKind,
+        id: String,
+        created_at_ms: i64,
+        verdict: &Verdict,
+        principal: Option<Principal>,
+        tags: Option<BTreeMap<String, String>>,
+    ) -> Holder {
+        Holder {
+            kind,
+            id,
+            created_at_ms,
+            dpu: verdict.dpu,
+            principal,
+            tags,
+            stopped_by_policy: matches!(verdict.action, Action::Stop | Action::Delete),
+        }
+    }
+
+    /// The order every invocation walks members in.
+    fn order_key(&self) -> (i64, HolderKind, &str) {
+        (self.created_at_ms, self.kind, self.id.as_str())
+    }
+}
+
+/// Whether a holder counts against a budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Membership {
+    Member,
+    NotMember,
+    /// Its creator or tags, which the budget's members are chosen by, are not known.
+    Unknown,
+}
+
+/// Whether `holder` counts against `budget` under `policy`: the budget covers its kind, it is
+/// not exempt (`exempt_principals`, and for sessions `exempt_session_ids`), and its creator
+/// matches one of `members.principals` or it carries every tag of `members.tags`.
+pub fn membership(budget: &Budget, policy: &Policy, holder: &Holder) -> Membership {
+    if !budget.covers(holder.kind.covered(), policy) {
+        return Membership::NotMember;
+    }
+    let exempt_by_id = holder.kind == HolderKind::Session
+        && policy
+            .exempt_session_ids
+            .iter()
+            .any(|pattern| glob_match(pattern.as_bytes(), holder.id.as_bytes()));
+    if exempt_by_id || principal_matches(holder.principal.as_ref(), &policy.exempt_principals) {
+        return Membership::NotMember;
+    }
+    let members = &budget.members;
+    if principal_matches(holder.principal.as_ref(), &members.principals) {
+        return Membership::Member;
+    }
+    let tagged = match &holder.tags {
+        Some(tags) if !members.tags.is_empty() => Some(
+            members
+                .tags
+                .iter()
+                .all(|(key, value)| tags.get(key) == Some(value)),
+        ),
+        Some(_) => Some(false),
+        None if members.tags.is_empty() => Some(false),
+        None => None,
+    };
+    let principal_unknown = holder.principal.is_none() && !members.principals.is_empty();
+    match tagged {
+        Some(true) => Membership::Member,
+        // Not by tags; by principal it cannot match when the principal is unknown, nor (being
+        // known) did it. An unknown principal could still be exempt, so it is unknown too.
+        Some(false) if principal_unknown => Membership::Unknown,
+        Some(false) => Membership::NotMember,
+        None => Membership::Unknown,
+    }
+}
+
+/// Where one member of a budget stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    /// Admitted: it counts.
+    Within,
+    /// It takes the budget over its cap: stopped (audit: notified).
+    Over,
+    /// Its own verdict stops it: it holds nothing (enforce mode).
+    Stopping,
+    /// Its DPUs are not known: not counted.
+    Uncounted,
+}
+
+/// One member of a budget, in creation order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Member<'h> {
+    pub holder: &'h Holder,
+    pub standing: Standing,
+    /// The DPUs counted before it plus its own: what the budget would hold with it.
+    pub with_it_dpu: f64,
+    /// It holds DPUs of the budget: within, or over in audit mode (nothing is stopped).
+    pub counted: bool,
+}
+
+/// A budget's members and use, as [`tally`] computes them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetUse<'b, 'h> {
+    pub budget: &'b Budget,
+    /// Members in creation order.
+    pub members: Vec<Member<'h>>,
+    /// Holders whose membership could not be known: not counted.
+    pub unknown: Vec<&'h Holder>,
+    /// DPUs the counted members hold (in audit mode, those over the cap too).
+    pub in_use_dpu: f64,
+}
+
+impl<'h> BudgetUse<'_, 'h> {
+    /// Where the holder `kind`/`id` stands, when it is a member.
+    pub fn member(&self, kind: HolderKind, id: &str) -> Option<&Member<'h>> {
+        self.members
+            .iter()
+            .find(|member| member.holder.kind == kind && member.holder.id == id)
+    }
+
+    /// The counted members holding the most DPUs, largest first (ties in creation order).
+    pub fn largest(&self, count: usize) -> Vec<&Member<'h>> {
+        let mut counted: Vec<&Member<'h>> = self
+            .members
+            .iter()
+            .filter(|member| member.counted)
+            .collect();
+        counted.sort_by(|a, b| {
+            b.dpu()
+                .total_cmp(&a.dpu())
+                .then_with(|| a.holder.order_key().cmp(&b.holder.order_key()))
+        });
+        counted.truncate(count);
+        counted
+    }
+
+    /// The share of the cap in use, in percent.
+    pub fn percent(&self) -> f64 {
+        100.0 * self.in_use_dpu / self.budget.max_concurrent_dpu
+    }
+}
+
+impl Member<'_> {
+    /// Its DPUs (0 when unknown).
+    pub fn dpu(&self) -> f64 {
+        self.holder.dpu.unwrap_or(0.0)
+    }
+}
+
+/// DPU sums are of figures such as 0.0625 and 0.25: compare with a margin far below any DPU
+/// figure Glue has, so that 8 x 12.5 fits a cap of 100.
+const EPSILON: f64 = 1e-9;
+
+/// `budget`'s members among `holders` and where each stands, in creation order (module docs).
+/// `holders` may list one holder twice (the event's own and the listing's): the first is kept.
+pub fn tally<'b, 'h>(
+    budget: &'b Budget,
+    policy: &Policy,
+    holders: &'h [Holder],
+) -> BudgetUse<'b, 'h> {
+    let mut seen = HashSet::new();
+    let mut members: Vec<&'h Holder> = Vec::new();
+    let mut unknown = Vec::new();
+    for holder in holders {
+        if !seen.insert((holder.kind, holder.id.as_str())) {
+            continue;
+        }
+        match membership(budget, policy, holder) {
+            Membership::Member => members.push(holder),
+            Membership::Unknown => unknown.push(holder),
+            Membership::NotMember => {}
+        }
+    }
+    members.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+    let enforcing = policy.enforcement.mode == Mode::Enforce;
+    let cap = budget.max_concurrent_dpu;
+    let mut in_use = 0.0;
+    let members = members
+        .into_iter()
+        .map(|holder| {
+            let Some(dpu) = holder.dpu else {
+                return Member {
+                    holder,
+                    standing: Standing::Uncounted,
+                    with_it_dpu: in_use,
+                    counted: false,
+                };
+            };
+            if enforcing && holder.stopped_by_policy {
+                return Member {
+                    holder,
+                    standing: Standing::Stopping,
+                    with_it_dpu: in_use + dpu,
+                    counted: false,
+                };
+            }
+            let with_it = in_use + dpu;
+            let fits = with_it <= cap + EPSILON;
+            // In audit mode the members over the cap run on, and count.
+            let counted = fits || !enforcing;
+            if counted {
+                in_use = with_it;
+            }
+            Member {
+                holder,
+                standing: if fits {
+                    Standing::Within
+                } else {
+                    Standing::Over
+                },
+                with_it_dpu: with_it,
+                counted,
+            }
+        })
+        .collect::<Vec<_>>();
+    BudgetUse {
+        budget,
+        members,
+        unknown,
+        in_use_dpu: in_use,
+    }
+}
+
+/// The violation of the holder `kind`/`id` in a budget it is over, naming the budget, the DPUs
+/// with it and the largest holders with their creators; `None` when it is not over.
+pub fn violation(usage: &BudgetUse<'_, '_>, kind: HolderKind, id: &str) -> Option<Violation> {
+    let member = usage.member(kind, id)?;
+    if member.standing != Standing::Over {
+        return None;
+    }
+    let budget = usage.budget;
+    let holders = usage
+        .largest(LARGEST_NAMED)
+        .into_iter()
+        .filter(|other| !(other.holder.kind == kind && other.holder.id == id))
+        .map(|other| {
+            let owner = other
+                .holder
+                .principal
+                .as_ref()
+                .map(|p| p.person().unwrap_or_else(|| p.arn.clone()))
+                .unwrap_or_else(|| "creator unknown".to_string());
+            format!(
+                "{} {} ({} DPUs, {owner})",
+                other.holder.kind.as_str(),
+                other.holder.id,
+                round(other.dpu())
+            )
+        })
+        .collect::<Vec<_>>();
+    let held = if holders.is_empty() {
+        String::new()
+    } else {
+        format!("; largest holders: {}", holders.join(", "))
+    };
+    Some(Violation {
+        rule: RULE.to_string(),
+        actual: json!(round(member.with_it_dpu)),
+        limit: json!(budget.max_concurrent_dpu),
+        message: format!(
+            "budget {}: {} DPUs at once with this {} ({} DPUs), more than its \
+             max_concurrent_dpu {}{held}",
+            crate::evaluate::quoted(&budget.name),
+            round(member.with_it_dpu),
+            kind.as_str(),
+            round(member.dpu()),
+            budget.max_concurrent_dpu,
+        ),
+        from_default: false,
+    })
+}
+
+/// Adds the budget violations of the holder `kind`/`id` to its verdict: a compliant verdict
+/// becomes a violation, with the action the policy's enforcement gives one. Call it only for
+/// a holder that still holds DPUs (an ended one is never a member).
+pub fn apply(
+    policy: &Policy,
+    verdict: &mut Verdict,
+    usages: &[BudgetUse<'_, '_>],
+    kind: HolderKind,
+    id: &str,
+) {
+    let breaches: Vec<Violation> = usages
+        .iter()
+        .filter_map(|usage| violation(usage, kind, id))
+        .collect();
+    if breaches.is_empty() {
+        return;
+    }
+    verdict.violations.extend(breaches);
+    if verdict.decision == Decision::Compliant {
+        verdict.decision = Decision::Violation;
+        verdict.action = enforcement_action(policy, Decision::Violation);
+    }
+}
+
+/// Every budget of `policy` tallied over `holders`.
+pub fn tally_all<'b, 'h>(policy: &'b Policy, holders: &'h [Holder]) -> Vec<BudgetUse<'b, 'h>> {
+    policy
+        .budgets
+        .iter()
+        .map(|budget| tally(budget, policy, holders))
+        .collect()
+}
+
+/// The budgets `holder` is (or may be) a member of.
+pub fn budgets_of<'p>(policy: &'p Policy, holder: &Holder) -> Vec<&'p Budget> {
+    policy
+        .budgets
+        .iter()
+        .filter(|budget| membership(budget, policy, holder) != Membership::NotMember)
+        .collect()
+}
+
+/// DPU figures to 4 decimals, for messages.
+fn round(dpu: f64) -> f64 {
+    (dpu * 10_000.0).round() / 10_000.0
+}
