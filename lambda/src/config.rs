@@ -149,6 +149,9 @@ pub struct Timing {
     pub cloudtrail_lag: Duration,
     /// How long a usage profile read with `GetUsageProfile` is reused by the warm container.
     pub profile_cache: Duration,
+    /// The pause before a session found over its team budget is looked at again: a stop for a
+    /// budget needs two readings of what runs that agree (`crate::budget`).
+    pub budget_recheck: Duration,
 }
 
 impl Timing {
@@ -163,6 +166,7 @@ impl Timing {
         deadline_margin: Duration::from_secs(10),
         cloudtrail_lag: Duration::from_secs(15 * 60),
         profile_cache: Duration::from_secs(5 * 60),
+        budget_recheck: Duration::from_secs(1),
     };
 }
 

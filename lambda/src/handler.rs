@@ -183,7 +183,9 @@ async fn on_create_session(
             creator,
             created_on,
         };
-        enforce::judge(guard, invocation, &case, metrics)
+        let mut verdict = enforce::evaluate(guard, &case, metrics);
+        crate::budget::check_session(guard, invocation, &case, &mut verdict, metrics).await?;
+        enforce::act(guard, invocation, &case, &verdict, metrics)
             .await
             .map(Response::Session)
     }

@@ -7,6 +7,7 @@
 //! `main.rs` does the one-time setup; everything else lives here so tests can call
 //! [`handler::handle`] directly with a `LambdaEvent` and concrete SDK clients.
 
+pub mod budget;
 pub mod config;
 pub mod creator;
 pub mod enforce;

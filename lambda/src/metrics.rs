@@ -1,7 +1,9 @@
 //! CloudWatch embedded-metric-format (EMF) lines: sessions inspected, violations by rule,
 //! sessions stopped, notifications sent (to the own topic, and separately to the central topic
 //! when there is one), and, when the policy guards jobs, job runs inspected and stopped, job
-//! definitions inspected and the jobs a sweep could not reach. Counted during one invocation, printed at its end as JSON lines on stdout,
+//! definitions inspected and the jobs a sweep could not reach, and the DPUs each team budget's
+//! members hold when it was tallied. Counted during one invocation, printed at its end as JSON
+//! lines on stdout,
 //! which CloudWatch Logs turns into metrics without any API call.
 
 use std::collections::BTreeMap;
@@ -13,7 +15,7 @@ use serde_json::{Value, json};
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "GlueSessionGuard";
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Counts {
     pub sessions_inspected: u64,
     pub sessions_stopped: u64,
@@ -27,6 +29,9 @@ pub struct Counts {
     /// `JobsNotSwept`); `None` when the policy does not guard jobs (no series that is always
     /// zero).
     pub jobs: Option<JobCounts>,
+    /// DPUs each budget's members held when this invocation last tallied it
+    /// (`BudgetDpuInUse`, dimensions `StackName`, `Budget`; unit `None`, DPUs).
+    pub budget_dpu_in_use: BTreeMap<String, f64>,
 }
 
 /// What one invocation did with jobs.
@@ -84,6 +89,24 @@ impl Metrics {
                     .entry(rule.to_string())
                     .or_default() += 1;
             }
+        });
+    }
+
+    /// A verdict got a budget's violation after `inspected` counted it: `max_concurrent_dpu`
+    /// counted among the violations by rule.
+    pub fn budget_breached(&self) {
+        self.update(|counts| {
+            *counts
+                .violations_by_rule
+                .entry(policy::budgets::RULE.to_string())
+                .or_default() += 1;
+        });
+    }
+
+    /// `budget`'s members hold `dpu` DPUs (the last tally of the invocation wins).
+    pub fn budget_in_use(&self, budget: &str, dpu: f64) {
+        self.update(|counts| {
+            counts.budget_dpu_in_use.insert(budget.to_string(), dpu);
         });
     }
 
@@ -205,6 +228,13 @@ pub fn emf_lines(counts: &Counts, stack_name: &str, timestamp_ms: u64) -> Vec<St
             json!({"Rule": rule, "Violations": violations}),
         ));
     }
+    for (budget, dpu) in &counts.budget_dpu_in_use {
+        lines.push(document(
+            json!(["StackName", "Budget"]),
+            json!([{"Name": "BudgetDpuInUse", "Unit": "None"}]),
+            json!({"Budget": budget, "BudgetDpuInUse": dpu}),
+        ));
+    }
     lines
 }
 
@@ -256,6 +286,40 @@ mod tests {
         assert_eq!(
             (workers["Rule"].as_str(), workers["Violations"].as_u64()),
             (Some("max_workers"), Some(2))
+        );
+    }
+
+    #[test]
+    fn each_budget_tallied_gets_its_dpus_in_use_under_its_own_dimension() {
+        let metrics = Metrics::default();
+        metrics.budget_in_use("analytics", 40.0);
+        metrics.budget_in_use("analytics", 60.5);
+        metrics.budget_in_use("ml", 0.0);
+        metrics.budget_breached();
+        let lines = emf_lines(&metrics.counts(), "gsg", 0);
+        let budgets: Vec<Value> = lines
+            .iter()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .filter(|doc| doc.get("Budget").is_some())
+            .collect();
+        assert_eq!(budgets.len(), 2);
+        assert_eq!(
+            budgets[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["StackName", "Budget"]])
+        );
+        assert_eq!(
+            (
+                budgets[0]["Budget"].as_str(),
+                budgets[0]["BudgetDpuInUse"].as_f64()
+            ),
+            (Some("analytics"), Some(60.5)),
+            "the last tally wins"
+        );
+        assert_eq!(budgets[1]["BudgetDpuInUse"], 0.0, "zero, not missing");
+        assert!(
+            lines
+                .iter()
+                .any(|line| line.contains(r#""Rule":"max_concurrent_dpu""#))
         );
     }
 

@@ -118,7 +118,7 @@ pub fn defer(
 }
 
 /// Every session (paginated): how many there are, and those `PROVISIONING` or `READY`.
-async fn running_sessions(
+pub(crate) async fn running_sessions(
     glue: &aws_sdk_glue::Client,
 ) -> Result<(usize, Vec<Session>), GuardError> {
     let mut pages = glue.list_sessions().into_paginator().send();

@@ -67,6 +67,7 @@ fn timing() -> Timing {
         deadline_margin: Duration::from_millis(50),
         cloudtrail_lag: Duration::from_secs(15 * 60),
         profile_cache: Duration::from_secs(60),
+        budget_recheck: Duration::from_millis(50),
     }
 }
 

@@ -365,9 +365,8 @@ pub fn violation(usage: &BudgetUse<'_, '_>, kind: HolderKind, id: &str) -> Optio
     })
 }
 
-/// Adds the budget violations of the holder `kind`/`id` to its verdict: a compliant verdict
-/// becomes a violation, with the action the policy's enforcement gives one. Call it only for
-/// a holder that still holds DPUs (an ended one is never a member).
+/// Adds the budget violations of the holder `kind`/`id` to its verdict ([`add_violations`]).
+/// Call it only for a holder that still holds DPUs (an ended one is never a member).
 pub fn apply(
     policy: &Policy,
     verdict: &mut Verdict,
@@ -379,6 +378,12 @@ pub fn apply(
         .iter()
         .filter_map(|usage| violation(usage, kind, id))
         .collect();
+    add_violations(policy, verdict, breaches);
+}
+
+/// Adds budget violations to a verdict: a compliant verdict becomes a violation, with the
+/// action the policy's enforcement gives one.
+pub fn add_violations(policy: &Policy, verdict: &mut Verdict, breaches: Vec<Violation>) {
     if breaches.is_empty() {
         return;
     }

@@ -141,6 +141,10 @@ pub const DYNAMODB_TABLE_NAME_CHARS: usize = 255;
 /// CloudWatch `PutMetricAlarm`, `AlarmName`: 1 to 255 characters.
 pub const CLOUDWATCH_ALARM_NAME_CHARS: usize = 255;
 
+/// CloudWatch `PutDashboard`, `DashboardName`: up to 255 characters (letters, digits, `-`,
+/// `_`). Dashboards are global to an account, so the stack's carries the Region.
+pub const CLOUDWATCH_DASHBOARD_NAME_CHARS: usize = 255;
+
 /// CloudWatch Logs `CreateLogGroup`, `logGroupName`: 1 to 512 characters.
 pub const LOG_GROUP_NAME_CHARS: usize = 512;
 

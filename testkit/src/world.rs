@@ -94,6 +94,7 @@ impl World {
                 deadline_margin: Duration::from_millis(100),
                 cloudtrail_lag: Duration::ZERO,
                 profile_cache: Duration::from_secs(60),
+                budget_recheck: Duration::from_millis(50),
             },
         );
         guard.cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&no_records]);
@@ -168,6 +169,10 @@ impl World {
             .send();
         while let Some(page) = pages.next().await {
             for item in page.unwrap().items.unwrap_or_default() {
+                // The budgets' holder registry shares the table; it is read by `holders`.
+                if text(&item, "session").starts_with("holder/") {
+                    continue;
+                }
                 items
                     .entry(text(&item, "session_id"))
                     .or_default()
@@ -175,6 +180,38 @@ impl World {
             }
         }
         items
+    }
+}
+
+impl World {
+    /// The budgets' holder registry in the ledger table: key → the creator's ARN, when known.
+    pub async fn holders(&self) -> HashMap<String, Option<String>> {
+        let mut holders = HashMap::new();
+        let mut pages = self
+            .dynamodb
+            .scan()
+            .table_name(&self.ledger_table)
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for item in page.unwrap().items.unwrap_or_default() {
+                let Some(AttributeValue::S(key)) = item.get("session") else {
+                    continue;
+                };
+                if !key.starts_with("holder/") {
+                    continue;
+                }
+                let principal = match item.get("principal") {
+                    Some(AttributeValue::S(json)) => serde_json::from_str::<Value>(json)
+                        .ok()
+                        .and_then(|p| p["arn"].as_str().map(str::to_string)),
+                    _ => None,
+                };
+                holders.insert(key.clone(), principal);
+            }
+        }
+        holders
     }
 }
 

@@ -281,6 +281,10 @@ struct StackView<'a> {
     sweep_schedule: Option<String>,
     /// The policy has a `jobs` section: the job rule, and the role's permissions on jobs.
     guard_jobs: bool,
+    /// The policy's team budgets: an alarm each, and the registry read in the role.
+    budgets: Vec<BudgetView>,
+    /// The stack's CloudWatch dashboard (`DashboardBody`), JSON for `Fn::Sub`.
+    dashboard_body: String,
     log_retention_days: u32,
     /// The policy's `network`: the function's `VpcConfig` and the role's ENI permissions.
     network: Option<&'a policy::Network>,
@@ -410,6 +414,169 @@ fn profile_views(policy: &policy::Policy) -> Vec<ProfileView> {
 }
 
 /// `platform-admins` -> `PlatformAdmins`: letters and digits, each run capitalised.
+/// One team budget as the template uses it.
+#[derive(Debug, Serialize)]
+struct BudgetView {
+    /// `Budget<Name>`: the alarm is `<logical_id>Alarm`.
+    logical_id: String,
+    name: String,
+    max_concurrent_dpu: f64,
+    warn_at_percent: u8,
+    /// The alarm's threshold: `warn_at_percent` of the cap, DPUs.
+    warn_dpu: f64,
+    /// The alarm's description.
+    description: String,
+}
+
+fn budget_views(policy: &policy::Policy) -> Vec<BudgetView> {
+    let mut used: Vec<String> = Vec::new();
+    policy
+        .budgets
+        .iter()
+        .map(|budget| {
+            let mut logical_id = format!("Budget{}", upper_camel(&budget.name));
+            if used.contains(&logical_id) {
+                logical_id = format!("{logical_id}{}", used.len() + 1);
+            }
+            used.push(logical_id.clone());
+            let percent = budget.warn_at_percent();
+            let covered = match (
+                budget.covers(policy::Covered::Sessions, policy),
+                budget.covers(policy::Covered::Jobs, policy),
+            ) {
+                (true, true) => "sessions and job runs",
+                (false, true) => "job runs",
+                _ => "sessions",
+            };
+            BudgetView {
+                description: format!(
+                    "Team budget {}: its members' {covered} hold {percent}% or more of its \
+                     {} DPUs at once (max_concurrent_dpu).",
+                    budget.name, budget.max_concurrent_dpu
+                ),
+                logical_id,
+                name: budget.name.clone(),
+                max_concurrent_dpu: budget.max_concurrent_dpu,
+                warn_at_percent: percent,
+                warn_dpu: budget.max_concurrent_dpu * f64::from(percent) / 100.0,
+            }
+        })
+        .collect()
+}
+
+/// The stack's CloudWatch dashboard (`AWS::CloudWatch::Dashboard` `DashboardBody`, the
+/// dashboard body structure of the CloudWatch API reference): each team budget's DPUs in use
+/// against its cap, sessions (and job runs) inspected and stopped, violations by rule,
+/// notifications sent, the enforcer's errors and throttles, and the dead-letter queue's depth.
+/// A `Fn::Sub` string: `${GuardName}`, `${AWS::Region}`, `${EnforcerFunction}` and
+/// `${DeadLetterQueue.QueueName}` are filled in by CloudFormation.
+pub fn dashboard_body(policy: &policy::Policy) -> String {
+    use serde_json::json;
+    let own = |name: &str| json!(["GlueSessionGuard", name, "StackName", "${GuardName}"]);
+    let mut widgets = Vec::new();
+    let mut place = |title: &str, properties: serde_json::Value| {
+        let index = widgets.len();
+        let mut properties = properties;
+        properties["title"] = json!(title);
+        properties["region"] = json!("${AWS::Region}");
+        properties["view"] = json!("timeSeries");
+        widgets.push(json!({
+            "type": "metric",
+            "x": (index % 2) * 12,
+            "y": (index / 2) * 6,
+            "width": 12,
+            "height": 6,
+            "properties": properties,
+        }));
+    };
+    for budget in &policy.budgets {
+        place(
+            &format!("Budget {}: DPUs in use", budget.name),
+            json!({
+                "metrics": [["GlueSessionGuard", "BudgetDpuInUse", "StackName", "${GuardName}",
+                             "Budget", budget.name]],
+                "stat": "Maximum",
+                "period": 300,
+                "annotations": {"horizontal": [
+                    {"label": "max_concurrent_dpu", "value": budget.max_concurrent_dpu},
+                    {"label": format!("warn_at_percent {}", budget.warn_at_percent()),
+                     "value": budget.max_concurrent_dpu * f64::from(budget.warn_at_percent()) / 100.0},
+                ]},
+            }),
+        );
+    }
+    let mut judged = vec![own("SessionsInspected"), own("SessionsStopped")];
+    if policy.jobs.is_some() {
+        judged.push(own("JobRunsInspected"));
+        judged.push(own("JobRunsStopped"));
+        judged.push(own("JobDefinitionsInspected"));
+    }
+    place(
+        "Inspected and stopped",
+        json!({"metrics": judged, "stat": "Sum", "period": 300}),
+    );
+    place(
+        "Violations by rule",
+        json!({
+            "metrics": [[{
+                "expression": "SEARCH('{GlueSessionGuard,StackName,Rule} StackName=\"${GuardName}\" MetricName=\"Violations\"', 'Sum', 300)",
+                "id": "violations",
+                "label": "",
+            }]],
+            "stat": "Sum",
+            "period": 300,
+        }),
+    );
+    let mut notified = vec![own("NotificationsSent")];
+    if policy
+        .organization
+        .as_ref()
+        .is_some_and(|organization| organization.notifications_topic_arn.is_some())
+    {
+        notified.push(own("CentralNotificationsSent"));
+    }
+    place(
+        "Notifications sent",
+        json!({"metrics": notified, "stat": "Sum", "period": 300}),
+    );
+    place(
+        "Enforcer errors and throttles",
+        json!({
+            "metrics": [
+                ["AWS/Lambda", "Errors", "FunctionName", "${EnforcerFunction}"],
+                ["AWS/Lambda", "Throttles", "FunctionName", "${EnforcerFunction}"],
+            ],
+            "stat": "Sum",
+            "period": 300,
+        }),
+    );
+    place(
+        "Dead-letter queue depth",
+        json!({
+            "metrics": [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
+                         "${DeadLetterQueue.QueueName}"]],
+            "stat": "Maximum",
+            "period": 300,
+        }),
+    );
+    sorted(json!({ "widgets": widgets })).to_string()
+}
+
+/// `value` with every object's keys in order, whatever map serde_json was built with (the test
+/// build enables its `preserve_order`): the same render from every build.
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
 fn upper_camel(name: &str) -> String {
     name.split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|part| !part.is_empty())
@@ -622,6 +789,8 @@ impl<'a> StackView<'a> {
                 .min(MAX_FUNCTION_TIMEOUT_SECONDS),
             sweep_schedule,
             guard_jobs: policy.jobs.is_some(),
+            budgets: budget_views(policy),
+            dashboard_body: dashboard_body(policy),
             log_retention_days: LOG_RETENTION_DAYS,
             network: policy.network.as_ref(),
             policy_lines: policy_lines(policy),

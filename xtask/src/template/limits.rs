@@ -121,6 +121,11 @@ const NAMES: &[(&str, &str, usize)] = &[
         limits::CLOUDWATCH_ALARM_NAME_CHARS,
     ),
     (
+        "AWS::CloudWatch::Dashboard",
+        "DashboardName",
+        limits::CLOUDWATCH_DASHBOARD_NAME_CHARS,
+    ),
+    (
         "AWS::Logs::LogGroup",
         "LogGroupName",
         limits::LOG_GROUP_NAME_CHARS,

@@ -702,6 +702,7 @@ fn valid_policy_strings_with_yaml_and_jinja_syntax_stay_data() {
     };
     let sessions_only = policy::Policy {
         jobs: None,
+        budgets: Vec::new(),
         ..default_policy()
     };
     assert_eq!(
@@ -1775,6 +1776,75 @@ fn the_dead_letter_queue_is_encrypted_kept_14_days_writable_by_its_senders_and_t
 }
 
 #[test]
+fn each_team_budget_has_an_alarm_at_its_warning_share_and_a_dashboard_widget() {
+    let policy = default_policy();
+    assert!(!policy.budgets.is_empty(), "the default policy shows a budget");
+    let doc = rendered(&policy);
+    let budget = &policy.budgets[0];
+    let alarm = properties(&doc, "BudgetMlTrainingAlarm");
+    assert_eq!(alarm["Namespace"], "GlueSessionGuard");
+    assert_eq!(alarm["MetricName"], "BudgetDpuInUse");
+    assert_eq!(alarm["Dimensions"][0]["Value"], ref_to("GuardName"));
+    assert_eq!(alarm["Dimensions"][1]["Value"], budget.name.as_str());
+    assert_eq!(
+        alarm["Threshold"].as_f64(),
+        Some(budget.max_concurrent_dpu * f64::from(budget.warn_at_percent()) / 100.0)
+    );
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanOrEqualToThreshold");
+    let dashboard = properties(&doc, "Dashboard");
+    let body = dashboard["DashboardBody"]["Sub"]
+        .as_str()
+        .or_else(|| match &dashboard["DashboardBody"] {
+            Value::Tagged(tagged) => tagged.value.as_str(),
+            _ => None,
+        })
+        .expect("a !Sub string");
+    let body: serde_json::Value = serde_json::from_str(body).expect("the body is JSON");
+    let titles: Vec<&str> = body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["properties"]["title"].as_str().unwrap())
+        .collect();
+    // The enforcer emits what the dashboard and the alarm show, under the same names.
+    for widget in body["widgets"].as_array().unwrap() {
+        for metric in widget["properties"]["metrics"].as_array().unwrap() {
+            if metric[0] == "GlueSessionGuard" {
+                let name = metric[1].as_str().unwrap();
+                assert!(emitted_by_the_enforcer(name), "{name} is not emitted");
+            }
+        }
+    }
+    assert!(emitted_by_the_enforcer("BudgetDpuInUse"));
+    assert!(emitted_by_the_enforcer("Violations"));
+    assert_eq!(
+        titles,
+        [
+            "Budget ml-training: DPUs in use",
+            "Inspected and stopped",
+            "Violations by rule",
+            "Notifications sent",
+            "Enforcer errors and throttles",
+            "Dead-letter queue depth",
+        ]
+    );
+    // Without budgets, no budget alarm and no budget widget; the dashboard stays.
+    let without = policy::Policy {
+        budgets: Vec::new(),
+        ..default_policy()
+    };
+    let doc = rendered(&without);
+    assert!(!logical_ids(&doc).iter().any(|id| id.starts_with("Budget")));
+    assert!(logical_ids(&doc).contains("Dashboard"));
+}
+
+/// Whether the enforcer's EMF lines (`lambda/src/metrics.rs`) name the metric `name`.
+fn emitted_by_the_enforcer(name: &str) -> bool {
+    const SOURCE: &str = include_str!("../../../lambda/src/metrics.rs");
+    SOURCE.contains(&format!("\"{name}\""))
+}
+
+#[test]
 fn every_alarm_notifies_the_alarm_topic_and_each_failure_has_one() {
     for file in case_files() {
         let policy = load(&file);
@@ -1788,6 +1858,10 @@ fn every_alarm_notifies_the_alarm_topic_and_each_failure_has_one() {
                 vec![ref_to("AlarmTopic")],
                 "{id}"
             );
+            // A team budget's alarm watches its use, not a failure (the test below).
+            if properties["MetricName"] == "BudgetDpuInUse" {
+                continue;
+            }
             assert_eq!(properties["Threshold"], 0);
             assert_eq!(properties["ComparisonOperator"], "GreaterThanThreshold");
             let dimension = &properties["Dimensions"][0];
@@ -2243,6 +2317,7 @@ const NAME_LIMITS: &[(&str, &str, usize)] = &[
     ("AWS::CloudWatch::Alarm", "AlarmName", 255),
     ("AWS::CloudWatch::Alarm", "AlarmDescription", 1024),
     ("AWS::CloudWatch::Alarm", "MetricName", 255),
+    ("AWS::CloudWatch::Dashboard", "DashboardName", 255),
     ("AWS::KMS::Alias", "AliasName", 256),
     ("AWS::KMS::Key", "Description", 8192),
     ("AWS::IAM::ManagedPolicy", "ManagedPolicyName", 128),

@@ -1,0 +1,425 @@
+//! Team budgets in the function: when a session starts (its event, or the sweep), the DPUs its
+//! budgets' members hold are summed from Glue's own list of what runs, and the session that
+//! takes a budget over its cap gets a `max_concurrent_dpu` violation (stopped, or in audit mode
+//! notified, by the same code as every other violation). Which session goes is decided by
+//! `policy::budgets` (creation order, so concurrent invocations agree); this module gathers the
+//! holders.
+//!
+//! # Who created the other sessions: the holder registry
+//!
+//! Glue's `ListSessions` says what runs and how big, not who created it, and a budget's
+//! members are chosen by creator (and tags). So every invocation that judges a session while
+//! the policy has budgets first writes the session's creator and tags to the ledger table (an
+//! item keyed `holder/session/<id>@<CreatedOn ms>`, kept as long as the ledger's items), and
+//! reads those of the sessions it lists with one consistent `BatchGetItem` per 100. A session
+//! nobody registered yet (its event is in flight, or was lost) has its tags read with `GetTags`
+//! when a budget chooses members by tag; its creator stays unknown until its own event or the
+//! sweep (which finds it in CloudTrail) registers it, and until then it is not counted.
+//!
+//! # A stop needs two readings
+//!
+//! A session found over its budget is looked at again after `Timing::budget_recheck` (a second
+//! `ListSessions` and registry read, joined to the first): it gets the violation only when it is
+//! over in both. A listing that lacked an older session, or a registration still in flight, can
+//! then only let a session pass (the sweep stops it later), not stop one that fits.
+//!
+//! Glue calls per judged session when the policy has budgets it belongs to: one
+//! `ListSessions` per 1,000 sessions (twice when it is over), one `BatchGetItem` per 100
+//! running sessions, one `PutItem`-like `UpdateItem`, and one `GetTags` per running session nobody
+//! registered when a budget chooses members by tag.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_glue::types::Session;
+use policy::budgets::{self, BudgetUse, Holder, HolderKind};
+use policy::{Fact, Principal, Verdict};
+use tracing::{info, warn};
+
+use crate::config::Guard;
+use crate::error::GuardError;
+use crate::ledger::{self, Ledger};
+use crate::metrics::Metrics;
+use crate::report::{Candidate, Invocation};
+use crate::session::{self, Status};
+
+/// The registry item's attribute holding the creator (`policy::Principal` as JSON).
+pub const PRINCIPAL: &str = "principal";
+/// The registry item's attribute holding the tags (a JSON object).
+pub const TAGS: &str = "tags";
+
+/// Most keys one `BatchGetItem` takes (DynamoDB API reference, BatchGetItem).
+const BATCH_GET_KEYS: usize = 100;
+/// `BatchGetItem` may leave keys unprocessed under load: they are asked for again this often.
+const BATCH_GET_ATTEMPTS: usize = 5;
+
+/// What the registry holds of a session or job run: its creator and tags, when known.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Registered {
+    pub principal: Option<Principal>,
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// The registry key of a holder: `holder/<session|job_run>/<id>@<created, epoch ms>`.
+pub fn holder_key(kind: HolderKind, id: &str, created_at_ms: i64) -> String {
+    let kind = match kind {
+        HolderKind::Session => "session",
+        HolderKind::JobRun => "job_run",
+    };
+    format!("holder/{kind}/{id}@{created_at_ms}")
+}
+
+/// Epoch milliseconds of `time` (0 before 1970).
+pub fn epoch_ms(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
+}
+
+/// A session's tags as far as known: the record's or Glue's, none when it gave none.
+pub fn known_tags(tags: &Fact<BTreeMap<String, String>>) -> Option<BTreeMap<String, String>> {
+    match tags {
+        Fact::Given(tags) => Some(tags.clone()),
+        Fact::Omitted => Some(BTreeMap::new()),
+        Fact::Unknown => None,
+    }
+}
+
+/// Writes what is known of a holder; what is not known leaves what another invocation wrote.
+pub async fn register(
+    ledger: Ledger<'_>,
+    key: &str,
+    registered: &Registered,
+) -> Result<(), GuardError> {
+    let mut sets = vec!["#expires = :expires"];
+    let expires = SystemTime::now() + ledger::KEEP_FOR;
+    let mut update = ledger
+        .client
+        .update_item()
+        .table_name(ledger.table)
+        .key(ledger::KEY, AttributeValue::S(key.to_string()))
+        .expression_attribute_names("#expires", ledger::EXPIRES_AT)
+        .expression_attribute_values(
+            ":expires",
+            AttributeValue::N(
+                expires
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs()
+                    .to_string(),
+            ),
+        );
+    if let Some(principal) = &registered.principal {
+        sets.push("#principal = :principal");
+        update = update
+            .expression_attribute_names("#principal", PRINCIPAL)
+            .expression_attribute_values(
+                ":principal",
+                AttributeValue::S(serde_json::to_string(principal).unwrap_or_default()),
+            );
+    }
+    if let Some(tags) = &registered.tags {
+        sets.push("#tags = :tags");
+        update = update
+            .expression_attribute_names("#tags", TAGS)
+            .expression_attribute_values(
+                ":tags",
+                AttributeValue::S(serde_json::to_string(tags).unwrap_or_default()),
+            );
+    }
+    update
+        .update_expression(format!("SET {}", sets.join(", ")))
+        .send()
+        .await
+        .map_err(|error| GuardError::aws("UpdateItem", key, error))?;
+    Ok(())
+}
+
+/// The registry items of `keys`, read consistently (`BatchGetItem`, 100 keys a call, keys
+/// DynamoDB left unprocessed asked for again).
+pub async fn registered(
+    ledger: Ledger<'_>,
+    keys: &[String],
+) -> Result<HashMap<String, Registered>, GuardError> {
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(BATCH_GET_KEYS) {
+        let mut wanted = KeysAndAttributes::builder().consistent_read(true);
+        for key in chunk {
+            wanted = wanted.keys(HashMap::from([(
+                ledger::KEY.to_string(),
+                AttributeValue::S(key.clone()),
+            )]));
+        }
+        let mut request = Some(
+            wanted
+                .build()
+                .map_err(|error| GuardError::Request(error.to_string()))?,
+        );
+        for attempt in 0..BATCH_GET_ATTEMPTS {
+            let Some(wanted) = request.take() else { break };
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+            let output = ledger
+                .client
+                .batch_get_item()
+                .request_items(ledger.table, wanted)
+                .send()
+                .await
+                .map_err(|error| GuardError::aws("BatchGetItem", "holder registry", error))?;
+            for item in output
+                .responses
+                .and_then(|mut tables| tables.remove(ledger.table))
+                .unwrap_or_default()
+            {
+                let Some(AttributeValue::S(key)) = item.get(ledger::KEY) else {
+                    continue;
+                };
+                let text = |name: &str| match item.get(name) {
+                    Some(AttributeValue::S(text)) => Some(text.as_str()),
+                    _ => None,
+                };
+                found.insert(
+                    key.clone(),
+                    Registered {
+                        principal: text(PRINCIPAL).and_then(|t| serde_json::from_str(t).ok()),
+                        tags: text(TAGS).and_then(|t| serde_json::from_str(t).ok()),
+                    },
+                );
+            }
+            request = output
+                .unprocessed_keys
+                .and_then(|mut tables| tables.remove(ledger.table))
+                .filter(|left| !left.keys().is_empty());
+        }
+        if request.is_some() {
+            warn!(
+                "BatchGetItem left keys unprocessed after {BATCH_GET_ATTEMPTS} attempts: their \
+                 holders are not counted this time"
+            );
+        }
+    }
+    Ok(found)
+}
+
+/// Every session `PROVISIONING` or `READY` as a holder: its DPUs from what Glue lists (judged
+/// under the policy with its registered creator and tags, so an override or exemption applies),
+/// its creator and tags from the registry, its tags from `GetTags` when nobody registered it and
+/// `tags_matter`.
+pub async fn session_holders(
+    guard: &Guard,
+    invocation: &Invocation,
+    running: &[Session],
+    tags_matter: bool,
+) -> Result<Vec<Holder>, GuardError> {
+    let listed: Vec<(&Session, String, i64)> = running
+        .iter()
+        .filter_map(|session| {
+            let id = session.id()?.to_string();
+            let created = epoch_ms(session::created_on(session)?);
+            Some((session, id, created))
+        })
+        .collect();
+    let keys: Vec<String> = listed
+        .iter()
+        .map(|(_, id, created)| holder_key(HolderKind::Session, id, *created))
+        .collect();
+    let registry = registered(guard.ledger(), &keys).await?;
+    let mut holders = Vec::with_capacity(listed.len());
+    for ((session, id, created), key) in listed.into_iter().zip(&keys) {
+        let Ok(mut facts) = policy::facts_from_glue_session(&session::session_json(session)) else {
+            continue;
+        };
+        let known = registry.get(key).cloned().unwrap_or_default();
+        let tags = match (&known.tags, tags_matter) {
+            (Some(tags), _) => Some(tags.clone()),
+            (None, true) => session::get_tags(&guard.glue, &invocation.scope, &id).await?,
+            (None, false) => None,
+        };
+        facts.principal = known.principal.clone();
+        if let Some(tags) = &tags {
+            facts.tags = Fact::Given(tags.clone());
+        }
+        let verdict = policy::evaluate(guard.policy(), &facts);
+        holders.push(Holder::from_verdict(
+            HolderKind::Session,
+            id,
+            created,
+            &verdict,
+            known.principal,
+            tags,
+        ));
+    }
+    Ok(holders)
+}
+
+/// How often a reading waits for sessions created before the candidate that nobody has
+/// registered yet (their events are usually a moment behind), `Timing::budget_recheck` apart.
+const REGISTRATION_WAITS: usize = 3;
+
+/// One reading of what the candidate's budgets hold: the candidate first, then every running
+/// session. Sessions created before the candidate whose membership is unknown (nobody
+/// registered them yet) are waited for a little ([`REGISTRATION_WAITS`]); what is still unknown
+/// after that is not counted.
+async fn reading(
+    guard: &Guard,
+    invocation: &Invocation,
+    candidate: &Holder,
+    tags_matter: bool,
+) -> Result<Vec<Holder>, GuardError> {
+    let running = crate::sweep::running_sessions(&guard.glue).await?.1;
+    let mut holders = vec![candidate.clone()];
+    holders.extend(session_holders(guard, invocation, &running, tags_matter).await?);
+    for _ in 0..REGISTRATION_WAITS {
+        if !awaits_registration(guard.policy(), &holders) {
+            break;
+        }
+        tokio::time::sleep(guard.timing.budget_recheck).await;
+        holders.truncate(1);
+        holders.extend(session_holders(guard, invocation, &running, tags_matter).await?);
+    }
+    Ok(holders)
+}
+
+/// Whether a holder created no later than the candidate (`holders[0]`) may belong to one of its
+/// budgets but nobody has said who created it.
+fn awaits_registration(policy: &policy::Policy, holders: &[Holder]) -> bool {
+    let candidate = &holders[0];
+    let candidate_budgets = budgets::budgets_of(policy, candidate);
+    holders[1..].iter().any(|holder| {
+        holder.id != candidate.id
+            && holder.created_at_ms <= candidate.created_at_ms
+            && candidate_budgets.iter().any(|budget| {
+                budgets::membership(budget, policy, holder) == budgets::Membership::Unknown
+            })
+    })
+}
+
+/// Whether any budget of the policy chooses its members by tag.
+fn tags_matter(guard: &Guard) -> bool {
+    guard
+        .policy()
+        .budgets
+        .iter()
+        .any(|budget| !budget.members.tags.is_empty())
+}
+
+/// The budget violations of `candidate` among `holders` (the candidate first), with every
+/// budget's use recorded in the metrics.
+fn breaches(guard: &Guard, holders: &[Holder], metrics: &Metrics) -> Vec<policy::Violation> {
+    let candidate = &holders[0];
+    let usages: Vec<BudgetUse<'_, '_>> = budgets::tally_all(guard.policy(), holders);
+    for usage in &usages {
+        metrics.budget_in_use(&usage.budget.name, usage.in_use_dpu);
+    }
+    usages
+        .iter()
+        .filter_map(|usage| budgets::violation(usage, candidate.kind, &candidate.id))
+        .collect()
+}
+
+/// The real-time path's budget check of one session: registers it, and when it belongs to a
+/// budget, sums what the budget's members hold; a session over a cap in two readings gets the
+/// violations on its verdict (module docs). Does nothing when the policy has no budgets, or
+/// the session no longer holds DPUs.
+pub async fn check_session(
+    guard: &Guard,
+    invocation: &Invocation,
+    case: &Candidate,
+    verdict: &mut Verdict,
+    metrics: &Metrics,
+) -> Result<(), GuardError> {
+    let policy = guard.policy();
+    if policy.budgets.is_empty() || !matches!(case.status, Status::Provisioning | Status::Ready) {
+        return Ok(());
+    }
+    let Some(created_on) = case.created_on else {
+        warn!("Glue gave no CreatedOn: the session's budgets are left to the sweep");
+        return Ok(());
+    };
+    let id = case.facts.session_id.clone();
+    let candidate = Holder::from_verdict(
+        HolderKind::Session,
+        id.clone(),
+        epoch_ms(created_on),
+        verdict,
+        case.facts.principal.clone(),
+        known_tags(&case.facts.tags),
+    );
+    register(
+        guard.ledger(),
+        &holder_key(HolderKind::Session, &id, candidate.created_at_ms),
+        &Registered {
+            principal: candidate.principal.clone(),
+            tags: candidate.tags.clone(),
+        },
+    )
+    .await?;
+    if budgets::budgets_of(policy, &candidate).is_empty() {
+        return Ok(());
+    }
+    let tags_matter = tags_matter(guard);
+    let first = reading(guard, invocation, &candidate, tags_matter).await?;
+    if breaches(guard, &first, metrics).is_empty() {
+        return Ok(());
+    }
+    // Over in the first reading: look again, and join what both readings saw.
+    tokio::time::sleep(guard.timing.budget_recheck).await;
+    let mut joined = reading(guard, invocation, &candidate, tags_matter).await?;
+    for holder in &first[1..] {
+        if !joined
+            .iter()
+            .any(|seen| seen.kind == holder.kind && seen.id == holder.id)
+        {
+            joined.push(holder.clone());
+        }
+    }
+    let confirmed = breaches(guard, &joined, metrics);
+    if confirmed.is_empty() {
+        info!("over a budget in the first reading only: left to the sweep");
+        return Ok(());
+    }
+    apply(guard, verdict, confirmed, metrics);
+    Ok(())
+}
+
+/// Adds budget violations to a verdict (`policy::budgets::add_violations`), counting each in
+/// the metrics.
+pub fn apply(
+    guard: &Guard,
+    verdict: &mut Verdict,
+    violations: Vec<policy::Violation>,
+    metrics: &Metrics,
+) {
+    for _ in &violations {
+        metrics.budget_breached();
+    }
+    budgets::add_violations(guard.policy(), verdict, violations);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_keys_tell_kinds_and_reused_ids_apart() {
+        assert_eq!(
+            holder_key(HolderKind::Session, "nb-1", 1_764_000_000_123),
+            "holder/session/nb-1@1764000000123"
+        );
+        assert_ne!(
+            holder_key(HolderKind::Session, "nb-1", 1),
+            holder_key(HolderKind::Session, "nb-1", 2)
+        );
+        assert_eq!(
+            holder_key(HolderKind::JobRun, "nightly/jr_1", 5),
+            "holder/job_run/nightly/jr_1@5"
+        );
+    }
+
+    #[test]
+    fn tags_a_session_was_created_without_are_known_to_be_none() {
+        assert_eq!(known_tags(&Fact::Omitted), Some(BTreeMap::new()));
+        assert_eq!(known_tags(&Fact::Unknown), None);
+    }
+}

@@ -1,0 +1,273 @@
+//! Team budgets in real time: sessions created at once, each judged by its own invocation, and
+//! exactly those that take the budget over its cap stopped, each notified once.
+//!
+//! The holder registry and the notification ledger are a real DynamoDB table in moto (its
+//! consistent reads and conditional writes decide as on AWS), the notifications go through
+//! moto's SNS. Glue's answers come from `aws-smithy-mocks`: moto's `ListSessions` reports
+//! sessions without their workers, and a budget is a sum of workers x DPUs.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_glue::operation::get_session::GetSessionOutput;
+use aws_sdk_glue::operation::list_sessions::ListSessionsOutput;
+use aws_sdk_glue::operation::stop_session::{StopSessionInput, StopSessionOutput};
+use aws_sdk_glue::primitives::DateTime;
+use aws_sdk_glue::types::{Session, SessionCommand, SessionStatus, WorkerType};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use glue_session_guard_lambda::report::{Notification, Outcome, SessionReport};
+use glue_session_guard_lambda::{Guard, Response, handle};
+use lambda_runtime::LambdaEvent;
+use policy::Policy;
+use serde_json::Value;
+use testkit::{MotoServer, Resources, events};
+
+const POLICY: &str = r#"
+version: 1
+stack: {name: glue-session-guard}
+boundaries: {max_workers: 60}
+budgets:
+  - name: analytics
+    members: {principals: ["arn:aws:iam::*:role/AnalyticsTeam"]}
+    max_concurrent_dpu: 100
+"#;
+
+fn policy_in(mode: &str) -> Policy {
+    let text = format!("{POLICY}enforcement: {{mode: {mode}}}\n");
+    policy::load_policy("budgets.yaml", text.as_bytes()).unwrap()
+}
+
+async fn world(region: &'static str) -> testkit::World {
+    let names = Resources {
+        topic: "gsg-notifications",
+        queue: "gsg-inbox",
+        ledger_table: "gsg-ledger",
+    };
+    testkit::World::new(MotoServer::Shared, region, names).await
+}
+
+/// One session as Glue lists and gets it: `workers` x G.2X (2 DPUs each), READY.
+fn session(id: &str, created: SystemTime, workers: i32) -> Session {
+    Session::builder()
+        .id(id)
+        .status(SessionStatus::Ready)
+        .created_on(DateTime::from(created))
+        .command(SessionCommand::builder().name("glueetl").build())
+        .worker_type(WorkerType::G2X)
+        .number_of_workers(workers)
+        .glue_version("5.0")
+        .build()
+}
+
+/// Glue as the mocks answer: every session listed, each one's `GetSession`, and every stop
+/// accepted and recorded.
+fn glue(sessions: &[Session]) -> (Vec<Rule>, Arc<Mutex<Vec<StopSessionInput>>>) {
+    let listed = sessions.to_vec();
+    let mut rules = vec![
+        mock!(aws_sdk_glue::Client::list_sessions).then_output(move || {
+            ListSessionsOutput::builder()
+                .set_sessions(Some(listed.clone()))
+                .build()
+        }),
+    ];
+    for one in sessions {
+        let id = one.id().unwrap().to_string();
+        let answer = one.clone();
+        rules.push(
+            mock!(aws_sdk_glue::Client::get_session)
+                .match_requests(move |input| input.id() == Some(id.as_str()))
+                .then_output(move || GetSessionOutput::builder().session(answer.clone()).build()),
+        );
+    }
+    let stops = Arc::new(Mutex::new(Vec::new()));
+    let recorded = stops.clone();
+    rules.push(
+        mock!(aws_sdk_glue::Client::stop_session)
+            .match_requests(move |input| {
+                recorded.lock().unwrap().push(input.clone());
+                true
+            })
+            .then_output(|| StopSessionOutput::builder().build()),
+    );
+    (rules, stops)
+}
+
+fn guard_with(world: &testkit::World, policy: Policy, rules: &[Rule]) -> Guard {
+    let mut guard = world.guard(policy);
+    let rules: Vec<&Rule> = rules.iter().collect();
+    guard.glue = mock_client!(aws_sdk_glue, RuleMode::MatchAny, rules.as_slice());
+    guard
+}
+
+/// The `CreateSession` event of `id`, by `who` through the role `AnalyticsTeam`.
+fn event(world: &testkit::World, id: &str, who: &str) -> LambdaEvent<Value> {
+    testkit::CreateSession::fixture()
+        .in_region(&world.region)
+        .by("AnalyticsTeam", who)
+        .of_session(id)
+        .with(events::context(
+            &format!("req-{id}"),
+            &world.region,
+            Duration::from_secs(30),
+        ))
+}
+
+/// Each session's event handled by its own invocation, all at once.
+async fn all_at_once(guard: &Guard, world: &testkit::World, ids: &[String]) -> Vec<SessionReport> {
+    let tasks: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let (guard, event) = (guard.clone(), event(world, id, &format!("user-{i}")));
+            tokio::spawn(async move { handle(&guard, event).await })
+        })
+        .collect();
+    let mut reports = Vec::new();
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            Response::Session(report) => reports.push(report),
+            other => panic!("expected a session report, got {other:?}"),
+        }
+    }
+    reports
+}
+
+fn attribute<'a>(notification: &'a Value, name: &str) -> &'a str {
+    notification["MessageAttributes"][name]["Value"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+/// `n` sessions of `workers` x G.2X created in the same millisecond: the budget of 100 DPUs
+/// keeps those that fit, in the order of their ids, and stops the rest, each notified once.
+async fn created_at_once(region: &'static str, n: usize, workers: i32, expect_stopped: &[&str]) {
+    let world = world(region).await;
+    let created = UNIX_EPOCH + Duration::from_millis(1_796_000_000_000);
+    let ids: Vec<String> = (0..n).map(|i| format!("nb-{i:02}")).collect();
+    let sessions: Vec<Session> = ids.iter().map(|id| session(id, created, workers)).collect();
+    let (rules, stops) = glue(&sessions);
+    let guard = guard_with(&world, policy_in("enforce"), &rules);
+
+    let reports = all_at_once(&guard, &world, &ids).await;
+
+    let mut stopped: Vec<String> = stops
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|input| input.id().unwrap().to_string())
+        .collect();
+    stopped.sort();
+    stopped.dedup();
+    assert_eq!(stopped, expect_stopped, "sessions stopped");
+    for report in &reports {
+        let over = expect_stopped.contains(&report.session_id.as_str());
+        assert_eq!(
+            report.outcome,
+            if over {
+                Outcome::Stopped
+            } else {
+                Outcome::LeftAlone
+            },
+            "{report:?}"
+        );
+        assert_eq!(
+            report.rules,
+            if over {
+                vec!["max_concurrent_dpu".to_string()]
+            } else {
+                Vec::<String>::new()
+            }
+        );
+        if over {
+            assert_eq!(report.notification, Notification::Sent, "{report:?}");
+        }
+    }
+    let mut delivered = world.take_notifications().await;
+    while delivered.len() < expect_stopped.len() {
+        let more = world.take_notifications().await;
+        if more.is_empty() {
+            break;
+        }
+        delivered.extend(more);
+    }
+    let mut notified: Vec<&str> = delivered
+        .iter()
+        .map(|n| attribute(n, "session_id"))
+        .collect();
+    notified.sort();
+    assert_eq!(
+        notified, expect_stopped,
+        "one notification per stopped session"
+    );
+    for notification in &delivered {
+        let message = notification["Message"].as_str().unwrap();
+        assert!(message.contains("budget \"analytics\""), "{message}");
+        assert!(message.contains("largest holders"), "{message}");
+    }
+    // Every session's creator is in the registry: the next invocation knows whose it is.
+    let holders = world.holders().await;
+    assert_eq!(holders.len(), n);
+    assert!(
+        holders
+            .values()
+            .all(|arn| arn.as_deref().is_some_and(|a| a.contains("AnalyticsTeam")))
+    );
+}
+
+#[tokio::test]
+async fn two_sessions_created_at_once_over_the_budget_only_the_later_is_stopped() {
+    // 2 x 60 DPUs against 100: only one has to go, and both invocations agree it is nb-01.
+    created_at_once("eu-south-1", 2, 30, &["nb-01"]).await;
+}
+
+#[tokio::test]
+async fn ten_sessions_created_at_once_the_five_that_do_not_fit_are_stopped() {
+    // 10 x 20 DPUs against 100: five fit (nb-00..nb-04 by id), five are stopped.
+    created_at_once(
+        "eu-south-2",
+        10,
+        10,
+        &["nb-05", "nb-06", "nb-07", "nb-08", "nb-09"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_session_that_fits_is_left_alone_and_an_older_one_holds_first() {
+    let world = world("ap-south-2").await;
+    let now = SystemTime::now();
+    let older = session("nb-old", now - Duration::from_secs(600), 40);
+    let newer = session("nb-new", now, 15);
+    let (rules, stops) = glue(&[older, newer]);
+    let guard = guard_with(&world, policy_in("enforce"), &rules);
+    // The older one's event came first: 80 DPUs, within.
+    let first = all_at_once(&guard, &world, &["nb-old".to_string()]).await;
+    assert_eq!(first[0].outcome, Outcome::LeftAlone);
+    // 80 + 30 = 110: the newer one goes, named against the older one's holder.
+    let second = all_at_once(&guard, &world, &["nb-new".to_string()]).await;
+    assert_eq!(second[0].outcome, Outcome::Stopped);
+    assert_eq!(stops.lock().unwrap().len(), 1);
+    let delivered = world.take_notifications().await;
+    let message = delivered[0]["Message"].as_str().unwrap();
+    assert!(
+        message.contains("110 DPUs at once with this session (30 DPUs)"),
+        "{message}"
+    );
+    assert!(message.contains("session nb-old (80 DPUs"), "{message}");
+}
+
+#[tokio::test]
+async fn audit_mode_notifies_the_session_over_the_budget_and_stops_nothing() {
+    let world = world("ap-southeast-3").await;
+    let now = SystemTime::now();
+    let (rules, stops) = glue(&[
+        session("nb-a", now - Duration::from_secs(5), 30),
+        session("nb-b", now, 30),
+    ]);
+    let guard = guard_with(&world, policy_in("audit"), &rules);
+    let reports = all_at_once(&guard, &world, &["nb-a".to_string(), "nb-b".to_string()]).await;
+    let outcomes: Vec<_> = reports.iter().map(|r| r.outcome.clone()).collect();
+    assert_eq!(outcomes, [Outcome::LeftAlone, Outcome::NotStopped]);
+    assert!(stops.lock().unwrap().is_empty());
+    assert_eq!(world.take_notifications().await.len(), 1);
+}
