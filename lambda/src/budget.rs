@@ -267,7 +267,7 @@ async fn reading(
     candidate: &Holder,
     tags_matter: bool,
 ) -> Result<Vec<Holder>, GuardError> {
-    let running = crate::sweep::running_sessions(&guard.glue).await?.1;
+    let running = session::running(&guard.glue).await?.1;
     let mut holders = vec![candidate.clone()];
     holders.extend(session_holders(guard, invocation, &running, tags_matter).await?);
     for _ in 0..REGISTRATION_WAITS {
@@ -395,6 +395,174 @@ pub fn apply(
         metrics.budget_breached();
     }
     budgets::add_violations(guard.policy(), verdict, violations);
+}
+
+/// Whether the holders of a sweep are read from, and written to, the registry: the sweep does
+/// both (its creators from CloudTrail tell the real-time path whose a session is); `cargo xtask
+/// scan` only reads AWS and has no ledger table to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registry {
+    ReadAndWrite,
+    Unused,
+}
+
+/// The holders among what a sweep (or `scan`) judged: every running session and job run, at its
+/// verdict's DPUs, with its creator (CloudTrail's, else the registry's) and tags. With
+/// [`Registry::ReadAndWrite`], a creator CloudTrail gave is registered when the registry
+/// lacks it.
+pub async fn holders_now(
+    guard: &Guard,
+    sessions: &[crate::report::Assessed],
+    runs: &[crate::job::AssessedRun],
+    registry: Registry,
+) -> Result<Vec<Holder>, GuardError> {
+    let mut holders = Vec::new();
+    for assessed in sessions {
+        let case = &assessed.case;
+        let (Some(created), true) = (
+            case.created_on,
+            matches!(case.status, Status::Provisioning | Status::Ready),
+        ) else {
+            continue;
+        };
+        holders.push(Holder::from_verdict(
+            HolderKind::Session,
+            case.facts.session_id.clone(),
+            epoch_ms(created),
+            &assessed.verdict,
+            case.facts.principal.clone(),
+            known_tags(&case.facts.tags),
+        ));
+    }
+    for run in runs {
+        let Some(started) = run.started_on else {
+            continue;
+        };
+        let id = format!(
+            "{}/{}",
+            run.facts.job_name,
+            run.facts.job_run_id.as_deref().unwrap_or_default()
+        );
+        holders.push(Holder::from_verdict(
+            HolderKind::JobRun,
+            id,
+            epoch_ms(started),
+            &run.verdict,
+            run.facts.principal.clone(),
+            known_tags(&run.facts.tags),
+        ));
+    }
+    if registry == Registry::Unused || holders.is_empty() {
+        return Ok(holders);
+    }
+    let keys: Vec<String> = holders
+        .iter()
+        .map(|holder| holder_key(holder.kind, &holder.id, holder.created_at_ms))
+        .collect();
+    let known = registered(guard.ledger(), &keys).await?;
+    for (holder, key) in holders.iter_mut().zip(&keys) {
+        let entry = known.get(key);
+        match (&holder.principal, entry.and_then(|e| e.principal.as_ref())) {
+            (None, Some(principal)) => holder.principal = Some(principal.clone()),
+            (Some(principal), None) => {
+                register(
+                    guard.ledger(),
+                    key,
+                    &Registered {
+                        principal: Some(principal.clone()),
+                        tags: holder.tags.clone(),
+                    },
+                )
+                .await?
+            }
+            _ => {}
+        }
+        if holder.tags.is_none() {
+            holder.tags = entry.and_then(|e| e.tags.clone());
+        }
+    }
+    Ok(holders)
+}
+
+/// One budget as a sweep or `scan` found it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BudgetNow {
+    pub name: String,
+    pub max_concurrent_dpu: f64,
+    /// DPUs its counted members hold.
+    pub in_use_dpu: f64,
+    /// Its members in creation order.
+    pub holders: Vec<HolderNow>,
+    /// Running sessions and runs whose membership could not be known (creator unknown): not
+    /// counted.
+    pub unknown: usize,
+}
+
+/// One member of a budget.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HolderNow {
+    pub kind: HolderKind,
+    /// The session id, or `<job>/<run id>`.
+    pub id: String,
+    pub dpu: Option<f64>,
+    /// Its creator's ARN, when known.
+    pub owner: Option<String>,
+    pub standing: budgets::Standing,
+}
+
+/// Tallies every budget over `holders` and gives each session and run over a budget its
+/// violations (counted in the metrics): what the sweep acts on and `scan` shows. Returns each
+/// budget as found.
+pub fn apply_to_judged(
+    guard: &Guard,
+    holders: &[Holder],
+    sessions: &mut [crate::report::Assessed],
+    runs: &mut [crate::job::AssessedRun],
+    metrics: &Metrics,
+) -> Vec<BudgetNow> {
+    let usages = budgets::tally_all(guard.policy(), holders);
+    for usage in &usages {
+        metrics.budget_in_use(&usage.budget.name, usage.in_use_dpu);
+    }
+    let over = |kind: HolderKind, id: &str| -> Vec<policy::Violation> {
+        usages
+            .iter()
+            .filter_map(|usage| budgets::violation(usage, kind, id))
+            .collect()
+    };
+    for assessed in sessions.iter_mut() {
+        let found = over(HolderKind::Session, &assessed.case.facts.session_id);
+        apply(guard, &mut assessed.verdict, found, metrics);
+    }
+    for run in runs.iter_mut() {
+        let id = format!(
+            "{}/{}",
+            run.facts.job_name,
+            run.facts.job_run_id.as_deref().unwrap_or_default()
+        );
+        let found = over(HolderKind::JobRun, &id);
+        apply(guard, &mut run.verdict, found, metrics);
+    }
+    usages
+        .iter()
+        .map(|usage| BudgetNow {
+            name: usage.budget.name.clone(),
+            max_concurrent_dpu: usage.budget.max_concurrent_dpu,
+            in_use_dpu: usage.in_use_dpu,
+            holders: usage
+                .members
+                .iter()
+                .map(|member| HolderNow {
+                    kind: member.holder.kind,
+                    id: member.holder.id.clone(),
+                    dpu: member.holder.dpu,
+                    owner: member.holder.principal.as_ref().map(|p| p.arn.clone()),
+                    standing: member.standing,
+                })
+                .collect(),
+            unknown: usage.unknown.len(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

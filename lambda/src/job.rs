@@ -448,6 +448,19 @@ pub async fn sweep_runs(
     invocation: &Invocation,
     metrics: &Metrics,
 ) -> Result<JobSweepReport, GuardError> {
+    let now = assess_runs(guard, invocation, metrics, true).await?;
+    act_on_runs(guard, invocation, now, metrics).await
+}
+
+/// Acts on the runs [`assess_runs`] judged (the sweep's second half, after the team budgets
+/// may have added their violations): each deferred one left for the next sweep, the others
+/// stopped or notified as their verdict says.
+pub async fn act_on_runs(
+    guard: &Guard,
+    invocation: &Invocation,
+    now: RunsNow,
+    metrics: &Metrics,
+) -> Result<JobSweepReport, GuardError> {
     let RunsNow {
         jobs_listed,
         jobs_swept,
@@ -455,7 +468,7 @@ pub async fn sweep_runs(
         runs,
         mut failures,
         ..
-    } = assess_runs(guard, invocation, metrics, true).await?;
+    } = now;
     let mut report = JobSweepReport {
         jobs_listed,
         jobs_swept,
@@ -526,6 +539,8 @@ pub struct AssessedRun {
     pub creator: Creator,
     /// The sweep would leave it to the next sweep ([`defer_run`]).
     pub deferred: bool,
+    /// When Glue started it (`StartedOn`): its place in a team budget's order.
+    pub started_on: Option<SystemTime>,
 }
 
 /// The running job runs, judged (reads only: `ListJobs`, `GetJobRuns`, `LookupEvents`,
@@ -654,6 +669,7 @@ pub async fn assess_runs(
                 verdict,
                 creator,
                 deferred,
+                started_on: started_on(run),
             });
         }
     }

@@ -204,3 +204,12 @@ impl JobReport {
         }
     }
 }
+
+/// One running session judged as the sweep judges it, before anything is done about it.
+#[derive(Debug, Clone)]
+pub struct Assessed {
+    pub case: Candidate,
+    pub verdict: Verdict,
+    /// The sweep would leave it to the next sweep (see `sweep::defer`).
+    pub deferred: bool,
+}

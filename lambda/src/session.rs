@@ -202,6 +202,23 @@ pub fn session_json(session: &Session) -> Value {
     Value::Object(out)
 }
 
+/// Every session (paginated): how many there are, and those `PROVISIONING` or `READY`.
+pub async fn running(glue: &aws_sdk_glue::Client) -> Result<(usize, Vec<Session>), GuardError> {
+    let mut pages = glue.list_sessions().into_paginator().send();
+    let mut listed = 0;
+    let mut running = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|error| GuardError::aws("ListSessions", "all sessions", error))?;
+        for session in page.sessions.unwrap_or_default() {
+            listed += 1;
+            if matches!(Status::of(&session), Status::Provisioning | Status::Ready) {
+                running.push(session);
+            }
+        }
+    }
+    Ok((listed, running))
+}
+
 #[cfg(test)]
 mod tests {
     use aws_sdk_glue::types::{ConnectionsList, SessionType, WorkerType};

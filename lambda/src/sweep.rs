@@ -1,7 +1,9 @@
 //! The scheduled sweep, the final net: lists every session, judges each one that is
 //! `PROVISIONING` or `READY` exactly as the real-time path would (creator recovered from
 //! CloudTrail), and enforces the same way. Catches sessions whose event never came. When the
-//! policy guards jobs, the running job runs as well (`job::sweep_runs`).
+//! policy guards jobs, the running job runs as well (`job::sweep_runs`). With team budgets,
+//! every session and run is judged first, each budget tallied over all of them
+//! (`budget::apply_to_judged`), and only then is anything acted on.
 
 use std::time::{Duration, SystemTime};
 
@@ -10,11 +12,13 @@ use policy::{Decision, Fact, Policy, SessionFacts, Verdict};
 use serde::Serialize;
 use tracing::{Instrument, error, field, info, info_span};
 
+use crate::budget::{self, Registry};
 use crate::config::Guard;
 use crate::creator::{self, Creations};
 use crate::enforce;
 use crate::error::GuardError;
 use crate::metrics::Metrics;
+pub use crate::report::Assessed;
 use crate::report::{Candidate, Creator, FoundBy, Invocation, Outcome, SessionReport};
 use crate::session::{self, Status};
 
@@ -36,6 +40,9 @@ pub struct SweepReport {
     /// The job runs' sweep, when the policy guards jobs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jobs: Option<crate::job::JobSweepReport>,
+    /// Each team budget as the sweep tallied it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<crate::budget::BudgetNow>,
 }
 
 pub async fn sweep(
@@ -43,15 +50,20 @@ pub async fn sweep(
     invocation: &Invocation,
     metrics: &Metrics,
 ) -> Result<SweepReport, GuardError> {
-    let (listed, running) = running_sessions(&guard.glue).await?;
+    let (listed, running) = session::running(&guard.glue).await?;
     let mut report = SweepReport {
         listed,
         judged: running.len(),
         creators_found: 0,
         sessions: Vec::new(),
         jobs: None,
+        budgets: Vec::new(),
     };
     let mut failures = Vec::new();
+    // Judge every running session first (reads only), then act: the team budgets need all of
+    // them judged before any is acted on.
+    let mut assessed = Vec::new();
+    let mut spans = Vec::new();
     if running.is_empty() {
         info!(listed, "sweep: no running session");
     } else {
@@ -60,11 +72,14 @@ pub async fn sweep(
         for session in &running {
             let Some(id) = session.id() else { continue };
             let span = info_span!("session", session_id = %id, decision = field::Empty);
-            let result = judge_listed(guard, invocation, session, &creations, metrics)
+            let result = assess(guard, invocation, session, &creations, metrics)
                 .instrument(span.clone())
                 .await;
             match result {
-                Ok(session_report) => report.sessions.push(session_report),
+                Ok(one) => {
+                    assessed.push(one);
+                    spans.push(span);
+                }
                 Err(failure) => {
                     span.in_scope(
                         || error!(error = %failure, retry = ?failure.retry(), "could not enforce"),
@@ -74,11 +89,56 @@ pub async fn sweep(
             }
         }
     }
-    // Job runs after the sessions, within what is left of the invocation.
-    if guard.policy().jobs.is_some() {
-        match crate::job::sweep_runs(guard, invocation, metrics).await {
-            Ok(jobs) => report.jobs = Some(jobs),
+    let guards_jobs = guard.policy().jobs.is_some();
+    let with_budgets = !guard.policy().budgets.is_empty();
+    // With budgets, the job runs are judged before anything is acted on too: sessions and runs
+    // share each budget's order.
+    let mut runs_now = None;
+    if with_budgets && guards_jobs {
+        match crate::job::assess_runs(guard, invocation, metrics, true).await {
+            Ok(now) => runs_now = Some(now),
             Err(failure) => failures.push(failure),
+        }
+    }
+    if with_budgets {
+        let mut no_runs = Vec::new();
+        let runs = runs_now.as_mut().map_or(&mut no_runs, |now| &mut now.runs);
+        match budget::holders_now(guard, &assessed, runs, Registry::ReadAndWrite).await {
+            Ok(holders) => {
+                report.budgets =
+                    budget::apply_to_judged(guard, &holders, &mut assessed, runs, metrics);
+            }
+            // The budgets wait for the next sweep; every session is still judged on its own.
+            Err(failure) => failures.push(failure),
+        }
+    }
+    for (one, span) in assessed.into_iter().zip(spans) {
+        span.record("decision", one.verdict.decision.as_str());
+        match act_on(guard, invocation, one, metrics)
+            .instrument(span.clone())
+            .await
+        {
+            Ok(session_report) => report.sessions.push(session_report),
+            Err(failure) => {
+                span.in_scope(
+                    || error!(error = %failure, retry = ?failure.retry(), "could not enforce"),
+                );
+                failures.push(failure);
+            }
+        }
+    }
+    // Job runs after the sessions, within what is left of the invocation.
+    if guards_jobs {
+        let acted = match runs_now {
+            Some(now) => Some(crate::job::act_on_runs(guard, invocation, now, metrics).await),
+            None if !with_budgets => Some(crate::job::sweep_runs(guard, invocation, metrics).await),
+            // Listing them failed above: that failure is reported.
+            None => None,
+        };
+        match acted {
+            Some(Ok(jobs)) => report.jobs = Some(jobs),
+            Some(Err(failure)) => failures.push(failure),
+            None => {}
         }
     }
     info!(
@@ -117,25 +177,6 @@ pub fn defer(
         && young
 }
 
-/// Every session (paginated): how many there are, and those `PROVISIONING` or `READY`.
-pub(crate) async fn running_sessions(
-    glue: &aws_sdk_glue::Client,
-) -> Result<(usize, Vec<Session>), GuardError> {
-    let mut pages = glue.list_sessions().into_paginator().send();
-    let mut listed = 0;
-    let mut running = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|error| GuardError::aws("ListSessions", "all sessions", error))?;
-        for session in page.sessions.unwrap_or_default() {
-            listed += 1;
-            if matches!(Status::of(&session), Status::Provisioning | Status::Ready) {
-                running.push(session);
-            }
-        }
-    }
-    Ok((listed, running))
-}
-
 /// The `CreateSession` records CloudTrail holds for the running sessions (since the oldest was
 /// created).
 async fn creations_of(guard: &Guard, running: &[Session]) -> Result<Creations, GuardError> {
@@ -146,15 +187,6 @@ async fn creations_of(guard: &Guard, running: &[Session]) -> Result<Creations, G
         .min()
         .unwrap_or(now);
     creator::lookup_creations(&guard.cloudtrail, oldest - CLOCK_SLACK, now).await
-}
-
-/// One running session judged as the sweep judges it, before anything is done about it.
-#[derive(Debug, Clone)]
-pub struct Assessed {
-    pub case: Candidate,
-    pub verdict: Verdict,
-    /// The sweep would leave it to the next sweep (see [`defer`]).
-    pub deferred: bool,
 }
 
 /// Judges one listed session as the real-time path would, with its tags, its creator and its
@@ -218,19 +250,18 @@ pub async fn assess(
     })
 }
 
-/// Judges one listed session (see [`assess`]) and acts on the verdict, unless it is deferred.
-async fn judge_listed(
+/// Acts on one judged session (see [`assess`]), unless it is deferred.
+async fn act_on(
     guard: &Guard,
     invocation: &Invocation,
-    session: &Session,
-    creations: &Creations,
+    assessed: Assessed,
     metrics: &Metrics,
 ) -> Result<SessionReport, GuardError> {
     let Assessed {
         case,
         verdict,
         deferred,
-    } = assess(guard, invocation, session, creations, metrics).await?;
+    } = assessed;
     if deferred {
         let report = SessionReport::new(&case, &verdict, Outcome::Deferred);
         enforce::log_report(&report);
@@ -256,7 +287,7 @@ pub struct Scan {
 /// Scans the running sessions: see [`Scan`].
 pub async fn scan(guard: &Guard, invocation: &Invocation) -> Result<Scan, GuardError> {
     let metrics = Metrics::default();
-    let (listed, running) = running_sessions(&guard.glue).await?;
+    let (listed, running) = session::running(&guard.glue).await?;
     let (creations, creators_unavailable) = if running.is_empty() {
         (Creations::default(), None)
     } else {

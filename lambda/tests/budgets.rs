@@ -271,3 +271,149 @@ async fn audit_mode_notifies_the_session_over_the_budget_and_stops_nothing() {
     assert!(stops.lock().unwrap().is_empty());
     assert_eq!(world.take_notifications().await.len(), 1);
 }
+
+/// The sweep, the net for what events missed: no session's event was handled (the registry is
+/// empty), the creators come from CloudTrail. A job run started before the sessions holds first;
+/// the session that takes the budget over is stopped and notified once, the registry learns
+/// every creator, and a second sweep notifies nothing more.
+#[tokio::test]
+async fn the_sweep_counts_sessions_and_job_runs_whose_events_never_came() {
+    use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
+    use aws_sdk_glue::operation::get_job::GetJobOutput;
+    use aws_sdk_glue::operation::get_job_runs::GetJobRunsOutput;
+    use aws_sdk_glue::operation::get_tags::GetTagsOutput;
+    use aws_sdk_glue::operation::list_jobs::ListJobsOutput;
+    use aws_sdk_glue::types::{ConnectionsList, Job, JobCommand, JobRun, JobRunState};
+    use serde_json::json;
+
+    let world = world("me-central-1").await;
+    let text = format!(
+        "{}jobs: {{boundaries: {{max_workers: 100}}}}\n",
+        POLICY.replace(
+            "max_concurrent_dpu: 100",
+            "max_concurrent_dpu: 100\n    covers: [sessions, jobs]"
+        )
+    );
+    let policy = policy::load_policy("budgets.yaml", text.as_bytes()).unwrap();
+    let now = SystemTime::now();
+    let ago = |seconds: u64| now - Duration::from_secs(seconds);
+    // 40 (the run) + 30 + 20 = 90 fit; the last 20 would make 110.
+    let sessions = [
+        session("nb-a", ago(300), 15),
+        session("nb-b", ago(200), 10),
+        session("nb-c", ago(100), 10),
+    ];
+    let (mut rules, stops) = glue(&sessions);
+    rules.push(
+        mock!(aws_sdk_glue::Client::get_tags)
+            .then_output(|| GetTagsOutput::builder().tags("owner", "analytics").build()),
+    );
+    rules.push(
+        mock!(aws_sdk_glue::Client::list_jobs)
+            .then_output(|| ListJobsOutput::builder().job_names("etl").build()),
+    );
+    let started = ago(600);
+    rules.push(
+        mock!(aws_sdk_glue::Client::get_job_runs).then_output(move || {
+            GetJobRunsOutput::builder()
+                .job_runs(
+                    JobRun::builder()
+                        .id("jr_1")
+                        .job_name("etl")
+                        .job_run_state(JobRunState::Running)
+                        .worker_type(WorkerType::G2X)
+                        .number_of_workers(20)
+                        .started_on(DateTime::from(started))
+                        .build(),
+                )
+                .build()
+        }),
+    );
+    rules.push(mock!(aws_sdk_glue::Client::get_job).then_output(|| {
+        GetJobOutput::builder()
+            .job(
+                Job::builder()
+                    .name("etl")
+                    .command(JobCommand::builder().name("glueetl").build())
+                    .glue_version("5.0")
+                    .connections(ConnectionsList::builder().connections("vpc").build())
+                    .build(),
+            )
+            .build()
+    }));
+    let mut guard = guard_with(&world, policy, &rules);
+    let create = |id: &str, who: &str| {
+        let mut record = testkit::CreateSession::fixture()
+            .in_region(&world.region)
+            .by("AnalyticsTeam", who)
+            .of_session(id)
+            .payload()["detail"]
+            .clone();
+        record["eventTime"] = json!("2026-12-05T07:00:00Z");
+        record
+    };
+    let records = vec![
+        create("nb-a", "alice"),
+        create("nb-b", "bob"),
+        create("nb-c", "carol"),
+        json!({
+            "eventVersion": "1.09", "eventSource": "glue.amazonaws.com",
+            "eventName": "StartJobRun", "awsRegion": world.region,
+            "eventTime": "2026-12-05T06:50:00Z",
+            "userIdentity": {
+                "type": "AssumedRole",
+                "arn": "arn:aws:sts::123456789012:assumed-role/AnalyticsTeam/dave",
+                "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/AnalyticsTeam"}}
+            },
+            "requestParameters": {"jobName": "etl"},
+            "responseElements": {"jobRunId": "jr_1"}
+        }),
+    ];
+    let trail = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_output(move || {
+        let mut output = LookupEventsOutput::builder();
+        for record in &records {
+            output = output.events(
+                aws_sdk_cloudtrail::types::Event::builder()
+                    .cloud_trail_event(record.to_string())
+                    .build(),
+            );
+        }
+        output.build()
+    });
+    guard.cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&trail]);
+    let sweep = || async {
+        let event = events::scheduled(&world.region);
+        let context = events::context("req-sweep", &world.region, Duration::from_secs(60));
+        match handle(&guard, LambdaEvent::new(event, context)).await {
+            Ok(Response::Sweep(report)) => report,
+            other => panic!("expected a sweep report, got {other:?}"),
+        }
+    };
+
+    let report = sweep().await;
+    let stopped: Vec<String> = stops
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|input| input.id().unwrap().to_string())
+        .collect();
+    assert_eq!(stopped, ["nb-c"]);
+    assert_eq!(report.budgets.len(), 1);
+    let budget = &report.budgets[0];
+    assert_eq!(budget.in_use_dpu, 90.0);
+    let order: Vec<&str> = budget.holders.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(order, ["etl/jr_1", "nb-a", "nb-b", "nb-c"]);
+    let delivered = world.take_notifications().await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(attribute(&delivered[0], "session_id"), "nb-c");
+    let message = delivered[0]["Message"].as_str().unwrap();
+    assert!(message.contains("job run etl/jr_1 (40 DPUs"), "{message}");
+    // The creators CloudTrail gave are registered for the real-time path.
+    let holders = world.holders().await;
+    assert_eq!(holders.len(), 4, "{holders:?}");
+    assert!(holders.values().all(Option::is_some), "{holders:?}");
+
+    let again = sweep().await;
+    assert_eq!(again.budgets[0].in_use_dpu, 90.0);
+    assert!(world.take_notifications().await.is_empty(), "told once");
+}

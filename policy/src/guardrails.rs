@@ -1174,6 +1174,20 @@ pub fn coverage(policy: &Policy) -> Vec<Coverage> {
     if let Some(jobs) = &policy.jobs {
         job_rows(jobs, &profiles, &mut row, &iam_layers, &iam_notes_for);
     }
+    // Team budgets: no AWS layer caps what a team runs at once (a usage profile judges one
+    // session or run; service quotas are per account), so only the Lambda enforces them.
+    for budget in &policy.budgets {
+        row(
+            format!("budget {} max_concurrent_dpu", budget.name),
+            Some(budget.max_concurrent_dpu.to_string()),
+            Vec::new(),
+            vec![
+                "no preventive layer exists for a sum over sessions and runs: the Lambda \
+                 enforces it when a session starts and on every sweep"
+                    .to_string(),
+            ],
+        );
+    }
     rows
 }
 

@@ -254,6 +254,15 @@ mod tests {
         );
         assert!(line("allowed_glue_versions").ends_with("- Lambda stops"));
         assert!(line("max_dpu").ends_with("- Lambda stops"));
+        assert_eq!(
+            line("budget ml-training max_concurrent_dpu"),
+            "budget ml-training max_concurrent_dpu 100 - Lambda stops",
+            "budgets: the Lambda only"
+        );
+        assert!(
+            text.contains("no preventive layer exists for a sum"),
+            "{text}"
+        );
         assert!(text.contains("max_dpu: platform-admins: max_dpu 120 is tighter than max_workers x the largest allowed worker type"), "{text}");
         assert!(text.contains("glue-session-guard-override-ml-training: ml-training"));
         assert!(text.contains("roles: none named"));

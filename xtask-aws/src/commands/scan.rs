@@ -12,11 +12,13 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use glue_session_guard_lambda::budget::{self, BudgetNow, Registry};
 use glue_session_guard_lambda::job::{self, AssessedRun};
 use glue_session_guard_lambda::report::Invocation;
 use glue_session_guard_lambda::session::ArnScope;
 use glue_session_guard_lambda::sweep::{self, Assessed};
 use glue_session_guard_lambda::{Guard, Settings, Timing};
+use policy::budgets::Standing;
 use policy::{Action, Decision, Verdict};
 use serde::Serialize;
 use xtask::output::{self, Answer, Format, Outcome, markdown};
@@ -97,6 +99,9 @@ pub struct ScanReport {
     /// The running job runs, when the policy guards jobs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jobs: Option<JobScan>,
+    /// Each team budget's use and holders now.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<BudgetNow>,
     /// Why the creators could not be read from CloudTrail, when they could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
@@ -139,7 +144,7 @@ impl ScanCommand {
             deadline: SystemTime::now() + Duration::from_secs(900),
             request_id: "scan".to_string(),
         };
-        let scan = sweep::scan(&guard, &invocation)
+        let mut scan = sweep::scan(&guard, &invocation)
             .await
             .map_err(|error| anyhow::anyhow!("scanning the running sessions: {error}"))?;
         let warning = scan.creators_unavailable.as_ref().map(|why| {
@@ -155,18 +160,35 @@ impl ScanCommand {
             (Some(_), false) => Creators::Unread,
             (Some(_), true) => Creators::UnreadAndTheyMatter,
         };
+        let metrics = glue_session_guard_lambda::metrics::Metrics::default();
+        let mut runs_now = match guard.policy().jobs {
+            None => None,
+            Some(_) => Some(
+                job::assess_runs(&guard, &invocation, &metrics, false)
+                    .await
+                    .map_err(|error| anyhow::anyhow!("scanning the running job runs: {error}"))?,
+            ),
+        };
+        // Each team budget over everything running, as the sweep tallies it (its violations on
+        // the rows); the scan has no ledger table, so creators come from CloudTrail only.
+        let budgets = if guard.policy().budgets.is_empty() {
+            Vec::new()
+        } else {
+            let mut no_runs = Vec::new();
+            let runs = runs_now.as_mut().map_or(&mut no_runs, |now| &mut now.runs);
+            let holders = budget::holders_now(&guard, &scan.sessions, runs, Registry::Unused)
+                .await
+                .map_err(|error| anyhow::anyhow!("tallying the team budgets: {error}"))?;
+            budget::apply_to_judged(&guard, &holders, &mut scan.sessions, runs, &metrics)
+        };
         let sessions: Vec<Row> = scan
             .sessions
             .iter()
             .map(|assessed| row(assessed, creators))
             .collect();
-        let jobs = match guard.policy().jobs {
+        let jobs = match runs_now {
             None => None,
-            Some(_) => {
-                let metrics = glue_session_guard_lambda::metrics::Metrics::default();
-                let now = job::assess_runs(&guard, &invocation, &metrics, false)
-                    .await
-                    .map_err(|error| anyhow::anyhow!("scanning the running job runs: {error}"))?;
+            Some(now) => {
                 if let Some(failure) = now.failures.first() {
                     anyhow::bail!("scanning the running job runs: {failure}");
                 }
@@ -193,6 +215,7 @@ impl ScanCommand {
             judged: sessions.len(),
             sessions,
             jobs,
+            budgets,
             warning,
         })
     }
@@ -404,8 +427,55 @@ impl fmt::Display for ScanReport {
             }
             writeln!(f, "{summary}")?;
         }
+        for budget in &self.budgets {
+            writeln!(f, "\n{}", budget_line(budget))?;
+            let rows: Vec<[String; 5]> = budget.holders.iter().map(holder_cells).collect();
+            f.write_str(&output::columns(&HOLDER_HEADERS, &rows))?;
+        }
         Ok(())
     }
+}
+
+const HOLDER_HEADERS: [&str; 5] = ["holder", "kind", "DPUs", "owner", "standing"];
+
+fn holder_cells(holder: &budget::HolderNow) -> [String; 5] {
+    [
+        holder.id.clone(),
+        holder.kind.as_str().to_string(),
+        holder
+            .dpu
+            .map_or_else(|| "unknown".to_string(), |dpu| dpu.to_string()),
+        holder.owner.clone().unwrap_or_else(|| "unknown".into()),
+        match holder.standing {
+            Standing::Within => "within",
+            Standing::Over => "over: would be stopped",
+            Standing::Stopping => "out of bounds on its own: holds nothing",
+            Standing::Uncounted => "DPUs unknown: not counted",
+        }
+        .to_string(),
+    ]
+}
+
+/// `budget analytics: 90 of 100 DPUs in use (90%), 4 holders, 1 over`.
+fn budget_line(budget: &BudgetNow) -> String {
+    let over = budget
+        .holders
+        .iter()
+        .filter(|holder| holder.standing == Standing::Over)
+        .count();
+    let unknown = match budget.unknown {
+        0 => String::new(),
+        n => format!(", {n} running whose creator is unknown (not counted)"),
+    };
+    format!(
+        "budget {}: {} of {} DPUs in use ({:.0}%), {} holder{}, {over} over{unknown}",
+        budget.name,
+        budget.in_use_dpu,
+        budget.max_concurrent_dpu,
+        100.0 * budget.in_use_dpu / budget.max_concurrent_dpu,
+        budget.holders.len(),
+        if budget.holders.len() == 1 { "" } else { "s" },
+    )
 }
 
 impl Outcome for ScanReport {
@@ -441,6 +511,19 @@ impl Outcome for ScanReport {
             let mut headers = JOB_HEADERS.to_vec();
             headers.push("findings");
             out.push_str(&markdown::table(&headers, &rows));
+        }
+        for budget in &self.budgets {
+            out.push_str(&format!("\n{}\n\n", budget_line(budget)));
+            let rows: Vec<Vec<String>> = budget
+                .holders
+                .iter()
+                .map(|holder| {
+                    let mut cells = holder_cells(holder).to_vec();
+                    cells[0] = format!("`{}`", cells[0]);
+                    cells
+                })
+                .collect();
+            out.push_str(&markdown::table(&HOLDER_HEADERS, &rows));
         }
         if let Some(warning) = &self.warning {
             out.push_str(&format!("\n> {warning}\n"));
@@ -522,8 +605,48 @@ mod tests {
             judged: 2,
             sessions: vec![row("big", 40, true), row("small", 2, false)],
             jobs: None,
+            budgets: Vec::new(),
             warning: Some("CloudTrail could not be read".into()),
         }
+    }
+
+    #[test]
+    fn each_budget_shows_its_use_and_its_holders_in_order() {
+        use glue_session_guard_lambda::budget::HolderNow;
+        use policy::budgets::HolderKind;
+        let mut report = report("enforce");
+        let holder = |kind, id: &str, dpu: f64, standing| HolderNow {
+            kind,
+            id: id.into(),
+            dpu: Some(dpu),
+            owner: Some(format!(
+                "arn:aws:sts::123456789012:assumed-role/Analytics/{id}"
+            )),
+            standing,
+        };
+        report.budgets = vec![BudgetNow {
+            name: "analytics".into(),
+            max_concurrent_dpu: 100.0,
+            in_use_dpu: 90.0,
+            holders: vec![
+                holder(HolderKind::JobRun, "etl/jr_1", 40.0, Standing::Within),
+                holder(HolderKind::Session, "nb-a", 50.0, Standing::Within),
+                holder(HolderKind::Session, "nb-c", 20.0, Standing::Over),
+            ],
+            unknown: 1,
+        }];
+        let text = report.to_string();
+        assert!(
+            text.contains(
+                "budget analytics: 90 of 100 DPUs in use (90%), 3 holders, 1 over, 1 running \
+                 whose creator is unknown (not counted)\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("etl/jr_1  job run  40"), "{text}");
+        assert!(text.contains("over: would be stopped"), "{text}");
+        let markdown = report.markdown();
+        assert!(markdown.contains("| `nb-c` | session | 20 |"), "{markdown}");
     }
 
     #[test]
