@@ -1778,7 +1778,10 @@ fn the_dead_letter_queue_is_encrypted_kept_14_days_writable_by_its_senders_and_t
 #[test]
 fn each_team_budget_has_an_alarm_at_its_warning_share_and_a_dashboard_widget() {
     let policy = default_policy();
-    assert!(!policy.budgets.is_empty(), "the default policy shows a budget");
+    assert!(
+        !policy.budgets.is_empty(),
+        "the default policy shows a budget"
+    );
     let doc = rendered(&policy);
     let budget = &policy.budgets[0];
     let alarm = properties(&doc, "BudgetMlTrainingAlarm");
