@@ -6,6 +6,7 @@
 //! Used by the backtest commands of both crates.
 
 mod baseline;
+mod budgets;
 mod harvest;
 mod jobs;
 mod measure;
@@ -206,11 +207,17 @@ fn outcome(report: &Report) -> anyhow::Result<Exit> {
         );
     }
     let jobs_acted_on = report.jobs.as_ref().is_some_and(|jobs| jobs.acts());
-    Ok(if report.violations > 0 || jobs_acted_on {
-        Exit::Failed
-    } else {
-        Exit::Success
-    })
+    let budgets_acted_on = report
+        .budgets
+        .iter()
+        .any(|budget| !budget.stopped.is_empty());
+    Ok(
+        if report.violations > 0 || jobs_acted_on || budgets_acted_on {
+            Exit::Failed
+        } else {
+            Exit::Success
+        },
+    )
 }
 
 thread_local! {

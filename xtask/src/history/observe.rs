@@ -5,8 +5,9 @@
 //! successful `StartJobRun`, `CreateJob` or `UpdateJob` is kept for the jobs' judgement
 //! (`super::jobs`); every other record is only counted. No I/O.
 
+use policy::budgets::{Holder, HolderKind};
 use policy::catalogue::CommandName;
-use policy::{Decision, Fact, Policy, ProfileLookup, SessionFacts, Verdict};
+use policy::{Action, Decision, Fact, Policy, ProfileLookup, SessionFacts, Verdict};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -92,6 +93,9 @@ pub struct JudgedSession {
     pub under_policy: Judgement,
     pub under_baseline: Option<Judgement>,
     pub capacity: Capacity,
+    /// The session as a team budget sees it (its creator, tags, DPUs, and whether its own
+    /// boundaries stop it), when the policy has budgets.
+    pub holder: Option<Holder>,
 }
 
 /// A successful `StopSession` or `DeleteSession`: when the session named by
@@ -132,17 +136,34 @@ pub(crate) fn observe(record: &Value, judges: Judges<'_>) -> Observation {
             Ok(created) => {
                 let facts = created.facts(None);
                 let event_time = text("eventTime").map(str::to_string);
+                let created_at = event_time.as_deref().and_then(parse_rfc3339);
+                let verdict = policy::evaluate(judges.policy, &facts);
+                let capacity = capacity(judges.policy, &facts);
+                let holder = (!judges.policy.budgets.is_empty()).then(|| Holder {
+                    kind: HolderKind::Session,
+                    id: facts.session_id.clone(),
+                    created_at_ms: created_at.unwrap_or_default().saturating_mul(1000),
+                    dpu: capacity.dpus.as_ref().ok().copied(),
+                    principal: facts.principal.clone(),
+                    tags: match &facts.tags {
+                        Fact::Given(tags) => Some(tags.clone()),
+                        Fact::Omitted => Some(Default::default()),
+                        Fact::Unknown => None,
+                    },
+                    stopped_by_policy: matches!(verdict.action, Action::Stop | Action::Delete),
+                });
                 Observation::Created(Box::new(JudgedSession {
                     session_id: facts.session_id.clone(),
                     event_id: text("eventID").map(str::to_string),
-                    created_at: event_time.as_deref().and_then(parse_rfc3339),
+                    created_at,
                     event_time,
                     principal: facts.principal.as_ref().map(|p| p.arn.clone()),
-                    under_policy: Judgement::of(policy::evaluate(judges.policy, &facts)),
+                    under_policy: Judgement::of(verdict),
                     under_baseline: judges
                         .baseline
                         .map(|baseline| Judgement::of(policy::evaluate(baseline, &facts))),
-                    capacity: capacity(judges.policy, &facts),
+                    capacity,
+                    holder,
                 }))
             }
             Err(_) => Observation::CreateNotJudged,

@@ -140,6 +140,7 @@ impl Tally {
             .baseline
             .as_ref()
             .map(|_| Comparison::of(&sessions, &costs));
+        let budgets = super::budgets::replay(judges.policy, &sessions, &costs);
         Report {
             policy: inputs.policy.clone(),
             action: inputs.action,
@@ -168,6 +169,7 @@ impl Tally {
             violating,
             comparison,
             jobs,
+            budgets,
             damaged,
         }
     }
@@ -536,6 +538,10 @@ pub struct Report {
     /// The job runs and definitions, when the policy guards jobs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jobs: Option<JobsReport>,
+    /// Each team budget over the history: how often it was exceeded, when, and which sessions
+    /// the guard would have stopped for it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<super::budgets::BudgetReplay>,
     pub damaged: Vec<Damaged>,
 }
 
@@ -573,6 +579,7 @@ mod tests {
                 dpus: Ok(workers),
                 timeout_minutes: Ok(120),
             },
+            holder: None,
         }
     }
 

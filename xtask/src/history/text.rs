@@ -41,6 +41,18 @@ fn decimal(value: f64, places: usize) -> String {
     }
 }
 
+/// DPUs as people write them: `40`, `0.0625`, `12.5`.
+fn dpus(value: f64) -> String {
+    let rounded = (value * 10_000.0).round() / 10_000.0;
+    if rounded.fract() == 0.0 {
+        decimal(rounded, 0)
+    } else {
+        let text = rounded.to_string();
+        let places = text.split_once('.').map_or(0, |(_, f)| f.len());
+        decimal(rounded, places)
+    }
+}
+
 fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", grouped(n), if n == 1 { one } else { many })
 }
@@ -117,6 +129,49 @@ fn top_principals(by_principal: &BTreeMap<String, u64>) -> Vec<(&str, u64)> {
 }
 
 /// For a terminal.
+/// One budget in a sentence: its cap, its peak, how often it was exceeded, and what the guard
+/// would have done.
+fn budget_summary(budget: &super::budgets::BudgetReplay, acted: &str) -> String {
+    let peak = match &budget.peak_at {
+        Some(at) => format!("peak {} DPUs at {at}", dpus(budget.peak_dpu)),
+        None => "no member ran".to_string(),
+    };
+    let over = match budget.times_over {
+        0 => "never over its cap".to_string(),
+        n => format!(
+            "over its cap {} (first at {})",
+            plural(n, "time", "times"),
+            budget.over_at.first().map_or("-", String::as_str)
+        ),
+    };
+    let mut notes = Vec::new();
+    if budget.members_upper_bound > 0 {
+        notes.push(format!(
+            "{} without an end in the history counted until their timeout (an upper bound)",
+            plural(budget.members_upper_bound, "member", "members")
+        ));
+    }
+    if budget.members_not_counted > 0 {
+        notes.push(format!(
+            "{} not counted (DPUs or duration unknown)",
+            plural(budget.members_not_counted, "member", "members")
+        ));
+    }
+    format!(
+        "budget {} ({} DPUs at once): {} member sessions, {peak}, {over}; {} would be {acted} \
+         for it{}",
+        budget.name,
+        dpus(budget.max_concurrent_dpu),
+        grouped(budget.members),
+        plural(budget.stopped.len() as u64, "session", "sessions"),
+        if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join("; "))
+        }
+    )
+}
+
 /// What the policy does to a session out of bounds, as a participle: the text says
 /// "notified" (audit mode), "stopped and deleted" or "stopped" accordingly.
 fn acted(report: &Report) -> &'static str {
@@ -234,6 +289,21 @@ pub fn text(report: &Report) -> String {
     }
     if let Some(jobs) = &report.jobs {
         jobs_text(&mut out, jobs, acted, price);
+    }
+    for budget in &report.budgets {
+        let _ = writeln!(out, "\n{}", budget_summary(budget, acted));
+        for stop in budget.stopped.iter().take(MAX_ROWS) {
+            let _ = writeln!(
+                out,
+                "  {}  {}  {}  {} DPUs, {} with it",
+                policy::quoted(&stop.session_id),
+                stop.created.as_deref().unwrap_or("-"),
+                stop.principal.as_deref().unwrap_or("-"),
+                dpus(stop.dpu),
+                dpus(stop.with_it_dpu)
+            );
+        }
+        more_line(&mut out, budget.stopped.len(), "  ");
     }
     if !report.damaged.is_empty() {
         let _ = writeln!(
@@ -539,6 +609,35 @@ pub fn markdown(report: &Report) -> String {
                 );
             }
             more_line_markdown(&mut out, jobs.by_job.len());
+        }
+    }
+    for budget in &report.budgets {
+        let _ = writeln!(
+            out,
+            "\n#### Budget {}\n\n{}\n",
+            code(&budget.name),
+            budget_summary(budget, acted)
+        );
+        if !budget.chart.is_empty() {
+            out.push_str(&super::budgets::mermaid(budget));
+        }
+        if !budget.stopped.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n| session | created | principal | DPUs | DPUs with it |\n|---|---|---|---:|---:|"
+            );
+            for stop in budget.stopped.iter().take(MAX_ROWS) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} |",
+                    code(&stop.session_id),
+                    stop.created.as_deref().unwrap_or("-"),
+                    stop.principal.as_deref().map_or("-".to_string(), code),
+                    dpus(stop.dpu),
+                    dpus(stop.with_it_dpu)
+                );
+            }
+            more_line_markdown(&mut out, budget.stopped.len());
         }
     }
     if !report.damaged.is_empty() {

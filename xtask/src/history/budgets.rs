@@ -1,0 +1,524 @@
+//! Team budgets over history: how often each budget's members held more DPUs at once than its
+//! cap, when, and which sessions the guard would have stopped for it.
+//!
+//! Each member session holds its DPUs from its `CreateSession` record's `eventTime` to its end:
+//! its `StopSession`/`DeleteSession` record (at most its timeout later), else its timeout (an
+//! upper bound: the history holds no end, and an idle timeout may have ended it sooner). A
+//! member whose DPUs, or whose end and timeout, are unknown is not counted, and said so.
+//!
+//! *As it happened* is the history itself: the DPUs the members held at each moment, with no
+//! guard. *With the guard* replays the Lambda's rule (`policy::budgets`): the members in creation
+//! order, each admitted while what the admitted ones still running hold plus its own fits the
+//! cap; one that does not fit is stopped at its start (audit mode: notified, and it runs on and
+//! counts), and so is one its own boundaries stop (enforce mode).
+
+use policy::Policy;
+use policy::budgets::{self, Holder, Membership};
+use serde::Serialize;
+
+use super::observe::JudgedSession;
+use super::report::{Cost, Duration};
+use super::time::{UnixSeconds, format_rfc3339};
+
+/// How many points a budget's chart has at most (its x-axis labels must stay readable).
+pub const CHART_POINTS: usize = 24;
+
+/// The chart's steps, seconds: 1, 5, 10, 15 and 30 minutes, 1, 2, 3, 6 and 12 hours, 1 and 7
+/// days.
+const NICE_STEPS: [i64; 12] = [
+    60, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 604_800,
+];
+
+/// How many of a budget's episodes over its cap are listed with their times.
+const EPISODES_LISTED: usize = 10;
+
+/// DPU sums compare with a margin far below any DPU figure (as `policy::budgets` does).
+const EPSILON: f64 = 1e-9;
+
+/// One budget over the history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetReplay {
+    pub name: String,
+    pub max_concurrent_dpu: f64,
+    /// Sessions that counted against it (DPUs and duration known).
+    pub members: u64,
+    /// Of them, counted until their timeout: the history holds no end (an upper bound).
+    pub members_upper_bound: u64,
+    /// Members not counted: their DPUs, or their end and timeout, are unknown.
+    pub members_not_counted: u64,
+    /// The most DPUs the members held at once, as it happened, and when it began.
+    pub peak_dpu: f64,
+    pub peak_at: Option<String>,
+    /// How many times, as it happened, the members' DPUs went over the cap.
+    pub times_over: u64,
+    /// When each of the first of those times began (RFC 3339).
+    pub over_at: Vec<String>,
+    /// The sessions the guard would have stopped for this budget (audit mode: notified), in
+    /// creation order.
+    pub stopped: Vec<BudgetStop>,
+    /// The members' DPUs over time, as it happened: at most [`CHART_POINTS`] points, each the
+    /// most held during its interval.
+    pub chart: Vec<ChartPoint>,
+}
+
+/// A session the guard would have stopped for a budget.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetStop {
+    pub session_id: String,
+    /// `eventTime` of its `CreateSession`.
+    pub created: Option<String>,
+    pub principal: Option<String>,
+    pub dpu: f64,
+    /// The DPUs the budget's admitted members held with it.
+    pub with_it_dpu: f64,
+}
+
+/// One point of a budget's chart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChartPoint {
+    /// The interval's start (RFC 3339).
+    pub from: String,
+    /// The most DPUs held at once during the interval.
+    pub dpu: f64,
+}
+
+/// A member session with its time held.
+struct Held<'s> {
+    session: &'s JudgedSession,
+    holder: &'s Holder,
+    start: UnixSeconds,
+    end: UnixSeconds,
+    dpu: f64,
+}
+
+/// Every budget of `policy` over `sessions` (each with its cost, as the report computed it).
+pub fn replay(policy: &Policy, sessions: &[JudgedSession], costs: &[Cost]) -> Vec<BudgetReplay> {
+    let enforcing = policy.enforcement.mode == policy::Mode::Enforce;
+    policy
+        .budgets
+        .iter()
+        .map(|budget| {
+            let mut held = Vec::new();
+            let mut not_counted = 0;
+            let mut upper_bound = 0;
+            for (session, cost) in sessions.iter().zip(costs) {
+                let Some(holder) = &session.holder else {
+                    continue;
+                };
+                if budgets::membership(budget, policy, holder) != Membership::Member {
+                    continue;
+                }
+                let (Some(start), Some(dpu), Some(hours)) =
+                    (session.created_at, cost.dpus, cost.hours)
+                else {
+                    not_counted += 1;
+                    continue;
+                };
+                if cost.duration == Duration::UpperBound {
+                    upper_bound += 1;
+                }
+                held.push(Held {
+                    session,
+                    holder,
+                    start,
+                    end: start + (hours * 3600.0).ceil() as UnixSeconds,
+                    dpu,
+                });
+            }
+            held.sort_by(|a, b| {
+                (a.holder.created_at_ms, a.holder.kind, &a.holder.id).cmp(&(
+                    b.holder.created_at_ms,
+                    b.holder.kind,
+                    &b.holder.id,
+                ))
+            });
+            let cap = budget.max_concurrent_dpu;
+            let (peak_dpu, peak_at, times_over, over_at) = as_it_happened(&held, cap);
+            BudgetReplay {
+                name: budget.name.clone(),
+                max_concurrent_dpu: cap,
+                members: held.len() as u64,
+                members_upper_bound: upper_bound,
+                members_not_counted: not_counted,
+                peak_dpu,
+                peak_at: peak_at.map(format_rfc3339),
+                times_over,
+                over_at: over_at.into_iter().map(format_rfc3339).collect(),
+                stopped: with_the_guard(&held, cap, enforcing),
+                chart: chart(&held),
+            }
+        })
+        .collect()
+}
+
+/// Every start (+DPUs) and end (−DPUs), in time order; at one instant, ends first (a session
+/// that ends as another starts does not overlap it).
+fn changes(held: &[Held<'_>]) -> Vec<(UnixSeconds, f64)> {
+    let mut changes: Vec<(UnixSeconds, f64)> = held
+        .iter()
+        .flat_map(|h| [(h.start, h.dpu), (h.end, -h.dpu)])
+        .collect();
+    changes.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    changes
+}
+
+/// The peak and the times the members went over the cap, with no guard.
+fn as_it_happened(
+    held: &[Held<'_>],
+    cap: f64,
+) -> (f64, Option<UnixSeconds>, u64, Vec<UnixSeconds>) {
+    let mut in_use = 0.0;
+    let mut peak = 0.0;
+    let mut peak_at = None;
+    let mut over = false;
+    let mut times = 0;
+    let mut over_at = Vec::new();
+    let changes = changes(held);
+    for (i, (at, change)) in changes.iter().enumerate() {
+        in_use += change;
+        // Judge the level once every change of this instant is in.
+        if changes.get(i + 1).is_some_and(|(next, _)| next == at) {
+            continue;
+        }
+        if in_use > peak + EPSILON {
+            peak = in_use;
+            peak_at = Some(*at);
+        }
+        let now_over = in_use > cap + EPSILON;
+        if now_over && !over {
+            times += 1;
+            if over_at.len() < EPISODES_LISTED {
+                over_at.push(*at);
+            }
+        }
+        over = now_over;
+    }
+    (peak, peak_at, times, over_at)
+}
+
+/// The Lambda's rule replayed: who would have been stopped for the budget.
+fn with_the_guard(held: &[Held<'_>], cap: f64, enforcing: bool) -> Vec<BudgetStop> {
+    let mut running: Vec<(UnixSeconds, f64)> = Vec::new();
+    let mut stopped = Vec::new();
+    for member in held {
+        running.retain(|(end, _)| *end > member.start);
+        if enforcing && member.holder.stopped_by_policy {
+            // Its own boundaries stop it at its start: it holds nothing.
+            continue;
+        }
+        let with_it = running.iter().map(|(_, dpu)| dpu).sum::<f64>() + member.dpu;
+        let fits = with_it <= cap + EPSILON;
+        if !fits {
+            stopped.push(BudgetStop {
+                session_id: member.session.session_id.clone(),
+                created: member.session.event_time.clone(),
+                principal: member.session.principal.clone(),
+                dpu: member.dpu,
+                with_it_dpu: with_it,
+            });
+        }
+        if fits || !enforcing {
+            running.push((member.end, member.dpu));
+        }
+    }
+    stopped
+}
+
+/// The members' DPUs over the history's span, as it happened: [`CHART_POINTS`] intervals at
+/// most, each the most held at once during it.
+fn chart(held: &[Held<'_>]) -> Vec<ChartPoint> {
+    let (Some(first), Some(last)) = (
+        held.iter().map(|h| h.start).min(),
+        held.iter().map(|h| h.end).max(),
+    ) else {
+        return Vec::new();
+    };
+    // The shortest step people read well that keeps to CHART_POINTS.
+    let span = (last - first).max(60);
+    let step = NICE_STEPS
+        .iter()
+        .copied()
+        .find(|step| ceil_div(span, *step) <= CHART_POINTS as i64)
+        .unwrap_or_else(|| ceil_div(ceil_div(span, CHART_POINTS as i64), 86_400) * 86_400);
+    let points = ceil_div(span, step) as usize;
+    let mut most = vec![0.0_f64; points.max(1)];
+    let mut in_use = 0.0;
+    let changes = changes(held);
+    let mut next = 0;
+    for (i, slot) in most.iter_mut().enumerate() {
+        let from = first + i as i64 * step;
+        let to = from + step;
+        // The level held at the interval's start.
+        while next < changes.len() && changes[next].0 <= from {
+            in_use += changes[next].1;
+            next += 1;
+        }
+        *slot = in_use;
+        while next < changes.len() && changes[next].0 < to {
+            in_use += changes[next].1;
+            next += 1;
+            let settled = changes
+                .get(next)
+                .is_none_or(|(at, _)| *at != changes[next - 1].0);
+            if settled {
+                *slot = slot.max(in_use);
+            }
+        }
+    }
+    most.into_iter()
+        .enumerate()
+        .map(|(i, dpu)| ChartPoint {
+            from: format_rfc3339(first + i as i64 * step),
+            dpu: (dpu * 10_000.0).round() / 10_000.0,
+        })
+        .collect()
+}
+
+/// `a / b` rounded up, for positive `a` and `b`.
+fn ceil_div(a: i64, b: i64) -> i64 {
+    (a + b - 1) / b
+}
+
+/// The budget's chart as a Mermaid `xychart-beta` (GitHub renders it): the DPUs held, and the
+/// cap as a second line.
+pub fn mermaid(replay: &BudgetReplay) -> String {
+    let labels: Vec<String> = replay
+        .chart
+        .iter()
+        .map(|point| format!("\"{}\"", label(&point.from)))
+        .collect();
+    let values: Vec<String> = replay.chart.iter().map(|p| number(p.dpu)).collect();
+    let cap: Vec<String> = replay
+        .chart
+        .iter()
+        .map(|_| number(replay.max_concurrent_dpu))
+        .collect();
+    let top = replay.peak_dpu.max(replay.max_concurrent_dpu) * 1.1;
+    format!(
+        "```mermaid\nxychart-beta\n    title \"Budget {}: DPUs held at once\"\n    x-axis [{}]\n    \
+         y-axis \"DPUs\" 0 --> {}\n    line [{}]\n    line [{}]\n```\n",
+        replay.name,
+        labels.join(", "),
+        number(top.ceil()),
+        values.join(", "),
+        cap.join(", "),
+    )
+}
+
+/// `2026-12-01T09:00:00Z` → `12-01 09:00`.
+fn label(rfc3339: &str) -> String {
+    rfc3339
+        .get(5..16)
+        .map_or_else(|| rfc3339.to_string(), |text| text.replace('T', " "))
+}
+
+fn number(value: f64) -> String {
+    let rounded = (value * 100.0).round() / 100.0;
+    if rounded.fract() == 0.0 {
+        format!("{rounded:.0}")
+    } else {
+        rounded.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::super::observe::{Harvest, Judges, observe};
+    use super::super::report::{Inputs, Tally};
+    use super::*;
+
+    const POLICY: &str = r#"
+version: 1
+stack: {name: guard}
+boundaries: {max_workers: 50}
+budgets:
+  - name: analytics
+    members: {principals: ["arn:aws:iam::*:role/Analytics"]}
+    max_concurrent_dpu: 100
+"#;
+
+    fn policy(mode: &str) -> Policy {
+        let text = format!("{POLICY}enforcement: {{mode: {mode}}}\n");
+        policy::load_policy("p.yaml", text.as_bytes()).unwrap()
+    }
+
+    fn create(id: &str, at: &str, workers: u64, role: &str) -> Value {
+        json!({
+            "eventSource": "glue.amazonaws.com", "eventName": "CreateSession",
+            "eventTime": at, "eventID": format!("e-{id}"),
+            "userIdentity": {
+                "type": "AssumedRole",
+                "arn": format!("arn:aws:sts::123456789012:assumed-role/{role}/someone"),
+                "sessionContext": {"sessionIssuer": {"arn": format!("arn:aws:iam::123456789012:role/{role}")}}
+            },
+            "requestParameters": {
+                "id": id, "role": "arn:aws:iam::123456789012:role/Glue",
+                "command": {"name": "glueetl"}, "workerType": "G.2X",
+                "numberOfWorkers": workers, "timeout": 600, "glueVersion": "5.0"
+            },
+            "responseElements": {"session": {"id": id, "status": "PROVISIONING"}}
+        })
+    }
+
+    fn stop(id: &str, at: &str) -> Value {
+        json!({
+            "eventSource": "glue.amazonaws.com", "eventName": "StopSession",
+            "eventTime": at, "requestParameters": {"id": id}, "responseElements": {"id": id}
+        })
+    }
+
+    fn report(policy: &Policy, records: &[Value]) -> super::super::report::Report {
+        let judges = Judges {
+            policy,
+            baseline: None,
+        };
+        let mut harvest = Harvest::of("generated");
+        for record in records {
+            harvest.add(observe(record, judges));
+        }
+        let mut tally = Tally::default();
+        tally.add(harvest);
+        let inputs = Inputs {
+            policy: "p.yaml".into(),
+            action: policy::enforcement_action(policy, policy::Decision::Violation),
+            history: "generated".into(),
+            baseline: None,
+            price_per_dpu_hour: 0.44,
+            jobs: Default::default(),
+        };
+        tally.report(&inputs, judges)
+    }
+
+    /// A generated trail with known overlaps: a 40-DPU session every hour from 00:00 to 09:00,
+    /// each stopped 150 minutes after it started, so three run at once from each hour's start
+    /// until the half hour. As it happened the budget of 100 was over 8 times (02:00 to 09:00);
+    /// with the guard, the third of each three (02:00, 05:00, 08:00) is stopped, and the rest
+    /// never overlap more than two.
+    fn hourly() -> Vec<Value> {
+        let mut records = Vec::new();
+        for hour in 0..10 {
+            let id = format!("nb-{hour:02}");
+            records.push(create(
+                &id,
+                &format!("2026-12-01T{hour:02}:00:00Z"),
+                20,
+                "Analytics",
+            ));
+            let end = hour * 60 + 150;
+            records.push(stop(
+                &id,
+                &format!("2026-12-01T{:02}:{:02}:00Z", end / 60, end % 60),
+            ));
+        }
+        // Someone else's session counts toward nothing.
+        records.push(create("nb-other", "2026-12-01T02:00:00Z", 50, "Finance"));
+        records
+    }
+
+    #[test]
+    fn a_generated_trail_with_known_overlaps_is_exceeded_when_it_was_and_stopped_as_the_guard_would()
+     {
+        let report = report(&policy("enforce"), &hourly());
+        assert_eq!(report.budgets.len(), 1);
+        let budget = &report.budgets[0];
+        assert_eq!(budget.members, 10);
+        assert_eq!(budget.members_upper_bound, 0);
+        assert_eq!(budget.peak_dpu, 120.0);
+        assert_eq!(budget.peak_at.as_deref(), Some("2026-12-01T02:00:00Z"));
+        assert_eq!(budget.times_over, 8);
+        assert_eq!(budget.over_at[0], "2026-12-01T02:00:00Z");
+        assert_eq!(budget.over_at[7], "2026-12-01T09:00:00Z");
+        let stopped: Vec<&str> = budget
+            .stopped
+            .iter()
+            .map(|stop| stop.session_id.as_str())
+            .collect();
+        assert_eq!(stopped, ["nb-02", "nb-05", "nb-08"]);
+        assert_eq!(budget.stopped[0].with_it_dpu, 120.0);
+        // 00:00 to 11:30 in 24 points of 30 minutes; 120 DPUs held from 02:00.
+        assert_eq!(budget.chart.len(), 23);
+        assert_eq!(budget.chart[0].from, "2026-12-01T00:00:00Z");
+        assert_eq!(budget.chart[0].dpu, 40.0);
+        assert_eq!(budget.chart[4].dpu, 120.0);
+        assert_eq!(budget.chart[22].dpu, 40.0);
+    }
+
+    #[test]
+    fn in_audit_mode_the_one_over_runs_on_and_counts() {
+        let report = report(&policy("audit"), &hourly());
+        let stopped: Vec<&str> = report.budgets[0]
+            .stopped
+            .iter()
+            .map(|stop| stop.session_id.as_str())
+            .collect();
+        // Nothing is stopped, so every hour from 02:00 the third session running is notified.
+        assert_eq!(
+            stopped,
+            [
+                "nb-02", "nb-03", "nb-04", "nb-05", "nb-06", "nb-07", "nb-08", "nb-09"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_session_without_an_end_counts_until_its_timeout_and_is_said_to() {
+        let records = [
+            // 60 DPUs, no StopSession: its 600-minute timeout is the upper bound.
+            create("nb-a", "2026-12-01T00:00:00Z", 30, "Analytics"),
+            create("nb-b", "2026-12-01T09:00:00Z", 30, "Analytics"),
+            stop("nb-b", "2026-12-01T09:30:00Z"),
+            // After nb-a's timeout (10:00): alone.
+            create("nb-c", "2026-12-01T10:00:00Z", 30, "Analytics"),
+        ];
+        let report = report(&policy("enforce"), &records);
+        let budget = &report.budgets[0];
+        assert_eq!(budget.members_upper_bound, 2);
+        assert_eq!(budget.peak_dpu, 120.0, "nb-a still counted at 09:00");
+        let stopped: Vec<&str> = budget
+            .stopped
+            .iter()
+            .map(|s| s.session_id.as_str())
+            .collect();
+        assert_eq!(stopped, ["nb-b"]);
+        let text = super::super::text::text(&report);
+        assert!(
+            text.contains("2 members without an end in the history counted until their timeout"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_report_draws_each_budget_as_a_chart_github_renders() {
+        let report = report(&policy("enforce"), &hourly());
+        let markdown = super::super::text::markdown(&report);
+        assert!(markdown.contains("#### Budget `analytics`"), "{markdown}");
+        assert!(
+            markdown.contains("```mermaid\nxychart-beta\n"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("x-axis [\"12-01 00:00\", \"12-01 00:30\","),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("    line [40, 40, 80, 80, 120, 80, 120,"),
+            "{markdown}"
+        );
+        assert!(markdown.contains("y-axis \"DPUs\" 0 --> 132"), "{markdown}");
+        assert!(
+            markdown.contains("| `nb-02` | 2026-12-01T02:00:00Z |"),
+            "{markdown}"
+        );
+        let text = super::super::text::text(&report);
+        assert!(
+            text.contains(
+                "budget analytics (100 DPUs at once): 10 member sessions, peak 120 DPUs at \
+                 2026-12-01T02:00:00Z, over its cap 8 times (first at 2026-12-01T02:00:00Z); 3 \
+                 sessions would be stopped for it"
+            ),
+            "{text}"
+        );
+    }
+}
