@@ -125,12 +125,123 @@ fn handle_one_event(c: &mut Criterion) {
     group.finish();
 }
 
+/// How many sessions run in the account when a member of a team budget creates one: the
+/// budget check lists and judges them all.
+const RUNNING: usize = 50;
+
+/// The guard of [`guard`] with a team budget the platform admins belong to, `RUNNING` running
+/// sessions of theirs listed (`ListSessions`, 2 DPUs each: well within the cap), their creators
+/// in the registry (`BatchGetItem`), and the registration (`UpdateItem`).
+fn guard_with_budget() -> Guard {
+    use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use aws_sdk_glue::operation::list_sessions::ListSessionsOutput;
+    use aws_sdk_glue::primitives::DateTime;
+    use aws_sdk_glue::types::{Session, SessionCommand, WorkerType};
+    use aws_smithy_mocks::{RuleMode, mock_client};
+    use std::collections::HashMap;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    let mut policy = testkit::policy();
+    policy.budgets = serde_json::from_str(
+        r#"[{"name": "platform", "members": {"principals": ["arn:aws:iam::*:role/DataPlatformAdmin"]},
+             "max_concurrent_dpu": 100000}]"#,
+    )
+    .expect("a budget");
+    let created = SystemTime::now() - Duration::from_secs(3600);
+    let created_ms = created.duration_since(UNIX_EPOCH).unwrap().as_millis();
+    let running: Vec<Session> = (0..RUNNING)
+        .map(|i| {
+            Session::builder()
+                .id(format!("nb-running-{i:03}"))
+                .status(SessionStatus::Ready)
+                .created_on(DateTime::from(created))
+                .command(SessionCommand::builder().name("glueetl").build())
+                .worker_type(WorkerType::G1X)
+                .number_of_workers(2)
+                .glue_version("5.0")
+                .build()
+        })
+        .collect();
+    let listed = running.clone();
+    let list = mock!(aws_sdk_glue::Client::list_sessions).then_output(move || {
+        ListSessionsOutput::builder()
+            .set_sessions(Some(listed.clone()))
+            .build()
+    });
+    let get: Rule = mock!(aws_sdk_glue::Client::get_session).then_output(|| {
+        GetSessionOutput::builder()
+            .session(session(ID, SessionStatus::Ready))
+            .build()
+    });
+    let principal = r#"{"arn":"arn:aws:sts::123456789012:assumed-role/DataPlatformAdmin/x","issuer_arn":"arn:aws:iam::123456789012:role/DataPlatformAdmin"}"#;
+    let registry = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_output(move || {
+        let items = (0..RUNNING)
+            .map(|i| {
+                HashMap::from([
+                    (
+                        "session".to_string(),
+                        AttributeValue::S(format!("holder/session/nb-running-{i:03}@{created_ms}")),
+                    ),
+                    (
+                        "principal".to_string(),
+                        AttributeValue::S(principal.to_string()),
+                    ),
+                ])
+            })
+            .collect();
+        BatchGetItemOutput::builder()
+            .responses("glue-session-guard-ledger", items)
+            .build()
+    });
+    let register = mock!(aws_sdk_dynamodb::Client::update_item)
+        .then_output(|| UpdateItemOutput::builder().build());
+    let settings = Settings {
+        policy,
+        topic_arn: TOPIC.to_string(),
+        stack_name: "glue-session-guard".to_string(),
+        ledger_table: "glue-session-guard-ledger".to_string(),
+        central_topic_arn: None,
+    };
+    let mut guard = deployed_guard(&[&get, &list], &[&published("m-1")], settings);
+    guard.dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&registry, &register]);
+    guard
+}
+
+/// A compliant session of a team budget's member, with [`RUNNING`] sessions to sum: the added
+/// work of a budget per event (`UpdateItem`, one `ListSessions` page, one `BatchGetItem`, each
+/// listed session judged, the tally).
+fn handle_one_event_in_a_budget(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a tokio runtime");
+    let guard = guard_with_budget();
+    let event = event("DataPlatformAdmin");
+    match runtime.block_on(handle(&guard, event.clone())) {
+        Ok(Response::Session(report))
+            if report.decision == Decision::Compliant && report.outcome == Outcome::LeftAlone => {}
+        other => panic!("in_budget: unexpected answer {other:?}"),
+    }
+    let mut group = c.benchmark_group("handle");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("compliant_in_budget_50_running", |b| {
+        b.iter_batched(
+            || event.clone(),
+            |event| black_box(runtime.block_on(handle(&guard, event))),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // Short by default (a 2-core machine); `--quick` or `--measurement-time` override it.
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = handle_one_event
+    targets = handle_one_event, handle_one_event_in_a_budget
 }
 criterion_main!(benches);

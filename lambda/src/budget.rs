@@ -14,7 +14,9 @@
 //! reads those of the sessions it lists with one consistent `BatchGetItem` per 100. A session
 //! nobody registered yet (its event is in flight, or was lost) has its tags read with `GetTags`
 //! when a budget chooses members by tag; its creator stays unknown until its own event or the
-//! sweep (which finds it in CloudTrail) registers it, and until then it is not counted.
+//! sweep (which finds it in CloudTrail) registers it, and until then it is not counted. One
+//! created in the minute before the candidate is waited for a little first: its event is
+//! usually a moment behind.
 //!
 //! # A stop needs two readings
 //!
@@ -29,6 +31,8 @@
 //! registered when a budget chooses members by tag.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
@@ -253,42 +257,61 @@ pub async fn session_holders(
     Ok(holders)
 }
 
-/// How often a reading waits for sessions created before the candidate that nobody has
+/// How often a reading waits for sessions created just before the candidate that nobody has
 /// registered yet (their events are usually a moment behind), `Timing::budget_recheck` apart.
 const REGISTRATION_WAITS: usize = 3;
 
 /// One reading of what the candidate's budgets hold: the candidate first, then every running
-/// session. Sessions created before the candidate whose membership is unknown (nobody
-/// registered them yet) are waited for a little ([`REGISTRATION_WAITS`]); what is still unknown
-/// after that is not counted.
+/// session (when one of its budgets covers sessions), then what `more` gives (a job run's: the
+/// running runs of its job). Sessions created just before the candidate whose membership is
+/// unknown (nobody registered them yet) are waited for a little ([`REGISTRATION_WAITS`]); what
+/// is still unknown after that is not counted.
 async fn reading(
     guard: &Guard,
     invocation: &Invocation,
     candidate: &Holder,
-    tags_matter: bool,
+    more: &More<'_>,
 ) -> Result<Vec<Holder>, GuardError> {
-    let running = session::running(&guard.glue).await?.1;
+    let policy = guard.policy();
+    let tags_matter = tags_matter(guard);
+    let sessions_counted = budgets::budgets_of(policy, candidate)
+        .iter()
+        .any(|budget| budget.covers(policy::Covered::Sessions, policy));
+    let running = if sessions_counted {
+        session::running(&guard.glue).await?.1
+    } else {
+        Vec::new()
+    };
     let mut holders = vec![candidate.clone()];
     holders.extend(session_holders(guard, invocation, &running, tags_matter).await?);
+    holders.extend(more().await?);
     for _ in 0..REGISTRATION_WAITS {
-        if !awaits_registration(guard.policy(), &holders) {
+        if !awaits_registration(policy, &holders) {
             break;
         }
         tokio::time::sleep(guard.timing.budget_recheck).await;
         holders.truncate(1);
         holders.extend(session_holders(guard, invocation, &running, tags_matter).await?);
+        holders.extend(more().await?);
     }
     Ok(holders)
 }
 
-/// Whether a holder created no later than the candidate (`holders[0]`) may belong to one of its
-/// budgets but nobody has said who created it.
+/// How long before the candidate a session nobody registered may have been created for its
+/// event to be still on its way: one created earlier would have been registered by now (its
+/// event and the candidate's take the same road), so it is not waited for.
+const REGISTRATION_WINDOW_MS: i64 = 60_000;
+
+/// Whether a holder created shortly before the candidate (`holders[0]`, within
+/// [`REGISTRATION_WINDOW_MS`]) may belong to one of its budgets but nobody has said who created
+/// it yet.
 fn awaits_registration(policy: &policy::Policy, holders: &[Holder]) -> bool {
     let candidate = &holders[0];
     let candidate_budgets = budgets::budgets_of(policy, candidate);
     holders[1..].iter().any(|holder| {
         holder.id != candidate.id
             && holder.created_at_ms <= candidate.created_at_ms
+            && holder.created_at_ms >= candidate.created_at_ms - REGISTRATION_WINDOW_MS
             && candidate_budgets.iter().any(|budget| {
                 budgets::membership(budget, policy, holder) == budgets::Membership::Unknown
             })
@@ -337,35 +360,56 @@ pub async fn check_session(
         warn!("Glue gave no CreatedOn: the session's budgets are left to the sweep");
         return Ok(());
     };
-    let id = case.facts.session_id.clone();
     let candidate = Holder::from_verdict(
         HolderKind::Session,
-        id.clone(),
+        case.facts.session_id.clone(),
         epoch_ms(created_on),
         verdict,
         case.facts.principal.clone(),
         known_tags(&case.facts.tags),
     );
+    let none: &More<'_> = &|| Box::pin(async { Ok(Vec::new()) });
+    check(guard, invocation, candidate, verdict, metrics, none).await
+}
+
+/// What a budget check counts besides the running sessions, read anew for each reading: a
+/// job run's check gives the other running runs of its job.
+pub type More<'a> = dyn Fn() -> Pin<Box<dyn Future<Output = Result<Vec<Holder>, GuardError>> + Send + 'a>>
+    + Send
+    + Sync
+    + 'a;
+
+/// The budget check of one session or job run that holds DPUs (`candidate`, from its verdict):
+/// registers it; when it belongs to a budget, reads what the budget's members hold (the running
+/// sessions, and what `more` gives), and when it is over a cap in two readings a second apart,
+/// adds the violations to its verdict.
+pub async fn check(
+    guard: &Guard,
+    invocation: &Invocation,
+    candidate: Holder,
+    verdict: &mut Verdict,
+    metrics: &Metrics,
+    more: &More<'_>,
+) -> Result<(), GuardError> {
     register(
         guard.ledger(),
-        &holder_key(HolderKind::Session, &id, candidate.created_at_ms),
+        &holder_key(candidate.kind, &candidate.id, candidate.created_at_ms),
         &Registered {
             principal: candidate.principal.clone(),
             tags: candidate.tags.clone(),
         },
     )
     .await?;
-    if budgets::budgets_of(policy, &candidate).is_empty() {
+    if budgets::budgets_of(guard.policy(), &candidate).is_empty() {
         return Ok(());
     }
-    let tags_matter = tags_matter(guard);
-    let first = reading(guard, invocation, &candidate, tags_matter).await?;
+    let first = reading(guard, invocation, &candidate, more).await?;
     if breaches(guard, &first, metrics).is_empty() {
         return Ok(());
     }
     // Over in the first reading: look again, and join what both readings saw.
     tokio::time::sleep(guard.timing.budget_recheck).await;
-    let mut joined = reading(guard, invocation, &candidate, tags_matter).await?;
+    let mut joined = reading(guard, invocation, &candidate, more).await?;
     for holder in &first[1..] {
         if !joined
             .iter()
@@ -413,7 +457,7 @@ pub enum Registry {
 pub async fn holders_now(
     guard: &Guard,
     sessions: &[crate::report::Assessed],
-    runs: &[crate::job::AssessedRun],
+    runs: &[crate::report::AssessedRun],
     registry: Registry,
 ) -> Result<Vec<Holder>, GuardError> {
     let mut holders = Vec::new();
@@ -517,7 +561,7 @@ pub fn apply_to_judged(
     guard: &Guard,
     holders: &[Holder],
     sessions: &mut [crate::report::Assessed],
-    runs: &mut [crate::job::AssessedRun],
+    runs: &mut [crate::report::AssessedRun],
     metrics: &Metrics,
 ) -> Vec<BudgetNow> {
     let usages = budgets::tally_all(guard.policy(), holders);
@@ -583,6 +627,44 @@ mod tests {
             holder_key(HolderKind::JobRun, "nightly/jr_1", 5),
             "holder/job_run/nightly/jr_1@5"
         );
+    }
+
+    #[test]
+    fn only_a_session_created_just_before_and_not_registered_yet_is_waited_for() {
+        let policy = policy::load_policy(
+            "p.yaml",
+            b"version: 1\nstack: {name: g}\nboundaries: {max_workers: 50}\nbudgets:\n  - {name: a, \
+              members: {principals: [\"arn:aws:iam::*:role/A\"]}, max_concurrent_dpu: 10}\n",
+        )
+        .unwrap();
+        let principal = Principal {
+            arn: "arn:aws:iam::123456789012:role/A".to_string(),
+            issuer_arn: None,
+            source_identity: None,
+            on_behalf_of: None,
+        };
+        let holder = |id: &str, at: i64, known: bool| Holder {
+            kind: HolderKind::Session,
+            id: id.to_string(),
+            created_at_ms: at,
+            dpu: Some(2.0),
+            principal: known.then(|| principal.clone()),
+            tags: Some(BTreeMap::new()),
+            stopped_by_policy: false,
+        };
+        let candidate = holder("me", 100_000, true);
+        let waits = |other: Holder| awaits_registration(&policy, &[candidate.clone(), other]);
+        assert!(waits(holder("just-before", 70_000, false)));
+        assert!(waits(holder("same-moment", 100_000, false)));
+        assert!(
+            !waits(holder("long-before", 39_999, false)),
+            "its event was lost"
+        );
+        assert!(
+            !waits(holder("after", 100_001, false)),
+            "it cannot change my answer"
+        );
+        assert!(!waits(holder("registered", 90_000, true)));
     }
 
     #[test]

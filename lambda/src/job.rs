@@ -19,6 +19,9 @@ use crate::metrics::Metrics;
 use crate::report::{Creator, FoundBy, Invocation, JobReport, Outcome};
 use crate::session;
 
+pub use crate::report::AssessedRun;
+use policy::budgets::{Holder, HolderKind};
+
 /// The real-time path for a job record (`policy::is_job_event`).
 pub async fn on_job_event(
     guard: &Guard,
@@ -65,7 +68,19 @@ pub async fn on_job_event(
                     .as_ref()
                     .and_then(|run| policy::facts_from_glue_job_run(&job_run_json(run)).ok());
                 let facts = JobFacts::run(definition.as_ref(), &request, glue.as_ref());
-                let verdict = evaluate(guard, &facts, metrics);
+                let mut verdict = evaluate(guard, &facts, metrics);
+                if !guard.policy().budgets.is_empty()
+                    && let Some(candidate) = run
+                        .as_ref()
+                        .and_then(|run| run_holder(&facts, run, &verdict))
+                {
+                    let definition = definition.as_ref();
+                    let (name, id) = (name.as_str(), id.as_str());
+                    let more: &crate::budget::More<'_> =
+                        &|| Box::pin(sibling_runs(guard, name, id, definition));
+                    crate::budget::check(guard, invocation, candidate, &mut verdict, metrics, more)
+                        .await?;
+                }
                 let subject_id = format!("job-run/{name}/{id}");
                 let subject = Subject {
                     id: &subject_id,
@@ -101,6 +116,82 @@ pub async fn on_job_event(
     }
     .instrument(span)
     .await
+}
+
+/// The run as a team budget holder, while it holds DPUs (`STARTING`, `RUNNING`, `WAITING`, with
+/// a `StartedOn`): `<job>/<run id>`, its DPUs and whether it is stopped from its verdict.
+fn run_holder(facts: &JobFacts, run: &JobRun, verdict: &Verdict) -> Option<Holder> {
+    let active = run
+        .job_run_state()
+        .is_some_and(|state| policy::jobs::ACTIVE_JOB_RUN_STATES.contains(&state.as_str()));
+    let started = started_on(run).filter(|_| active)?;
+    Some(Holder::from_verdict(
+        HolderKind::JobRun,
+        format!(
+            "{}/{}",
+            facts.job_name,
+            facts.job_run_id.as_deref().unwrap_or_default()
+        ),
+        crate::budget::epoch_ms(started),
+        verdict,
+        facts.principal.clone(),
+        crate::budget::known_tags(&facts.tags),
+    ))
+}
+
+/// The other running runs of the job `name` (its first `GetJobRuns` page), as budget holders:
+/// each judged over `definition` with `GetJobRuns`' figures, its starter from the holder
+/// registry. What a run's budget check counts besides the running sessions: Glue lists no runs
+/// across jobs, so the other jobs' runs are counted by the sweep.
+async fn sibling_runs(
+    guard: &Guard,
+    name: &str,
+    id: &str,
+    definition: Option<&JobFacts>,
+) -> Result<Vec<Holder>, GuardError> {
+    let mut found = Vec::new();
+    for run in running_runs(&guard.glue, name).await? {
+        let Ok(glue) = policy::facts_from_glue_job_run(&job_run_json(&run)) else {
+            continue;
+        };
+        let (Some(started), Some(run_id)) = (started_on(&run), glue.job_run_id.clone()) else {
+            continue;
+        };
+        if run_id == id {
+            continue;
+        }
+        let request = JobFacts {
+            job_name: name.to_string(),
+            job_run_id: Some(run_id.clone()),
+            ..JobFacts::default()
+        };
+        let facts = JobFacts::run(definition, &request, Some(&glue));
+        let holder_id = format!("{name}/{run_id}");
+        let at = crate::budget::epoch_ms(started);
+        found.push((facts, holder_id, at));
+    }
+    let keys: Vec<String> = found
+        .iter()
+        .map(|(_, holder_id, at)| crate::budget::holder_key(HolderKind::JobRun, holder_id, *at))
+        .collect();
+    let registry = crate::budget::registered(guard.ledger(), &keys).await?;
+    Ok(found
+        .into_iter()
+        .zip(&keys)
+        .map(|((mut facts, holder_id, at), key)| {
+            let known = registry.get(key).cloned().unwrap_or_default();
+            facts.principal = known.principal.clone();
+            let verdict = policy::evaluate_job(guard.policy(), &facts);
+            Holder::from_verdict(
+                HolderKind::JobRun,
+                holder_id,
+                at,
+                &verdict,
+                known.principal,
+                crate::budget::known_tags(&facts.tags),
+            )
+        })
+        .collect())
 }
 
 /// Judges a job run or definition (recording the decision on the span and in the metrics).
@@ -528,19 +619,6 @@ pub async fn act_on_runs(
             first: Box::new(failures.swap_remove(0)),
         }),
     }
-}
-
-/// One running job run judged as the sweep judges it, before anything is done about it.
-#[derive(Debug, Clone)]
-pub struct AssessedRun {
-    pub facts: JobFacts,
-    pub verdict: Verdict,
-    /// Where who started it comes from: its `StartJobRun` record (`CloudTrail`), or `Unknown`.
-    pub creator: Creator,
-    /// The sweep would leave it to the next sweep ([`defer_run`]).
-    pub deferred: bool,
-    /// When Glue started it (`StartedOn`): its place in a team budget's order.
-    pub started_on: Option<SystemTime>,
 }
 
 /// The running job runs, judged (reads only: `ListJobs`, `GetJobRuns`, `LookupEvents`,

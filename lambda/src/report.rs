@@ -5,7 +5,7 @@
 
 use std::time::SystemTime;
 
-use policy::{Action, Decision, SessionFacts, Verdict};
+use policy::{Action, Decision, JobFacts, SessionFacts, Verdict};
 use serde::Serialize;
 
 use crate::session::{ArnScope, Status};
@@ -212,4 +212,17 @@ pub struct Assessed {
     pub verdict: Verdict,
     /// The sweep would leave it to the next sweep (see `sweep::defer`).
     pub deferred: bool,
+}
+
+/// One running job run judged as the sweep judges it, before anything is done about it.
+#[derive(Debug, Clone)]
+pub struct AssessedRun {
+    pub facts: JobFacts,
+    pub verdict: Verdict,
+    /// Where who started it comes from: its `StartJobRun` record (`CloudTrail`), or `Unknown`.
+    pub creator: Creator,
+    /// The sweep would leave it to the next sweep (`job::defer_run`).
+    pub deferred: bool,
+    /// When Glue started it (`StartedOn`): its place in a team budget's order.
+    pub started_on: Option<SystemTime>,
 }

@@ -417,3 +417,132 @@ async fn the_sweep_counts_sessions_and_job_runs_whose_events_never_came() {
     assert_eq!(again.budgets[0].in_use_dpu, 90.0);
     assert!(world.take_notifications().await.is_empty(), "told once");
 }
+
+/// A job run in real time: its budget counts the running sessions and the other running runs of
+/// its job (Glue lists no runs across jobs; the sweep counts the rest). The earlier run holds
+/// first; the later one that takes the budget over is stopped and notified once. Glue's job
+/// answers are mocked (moto has no `BatchStopJobRun`); the registry, ledger and SNS are moto's.
+#[tokio::test]
+async fn a_job_run_that_takes_its_budget_over_is_stopped_in_real_time() {
+    use aws_sdk_glue::operation::batch_stop_job_run::BatchStopJobRunOutput;
+    use aws_sdk_glue::operation::get_job::GetJobOutput;
+    use aws_sdk_glue::operation::get_job_run::GetJobRunOutput;
+    use aws_sdk_glue::operation::get_job_runs::GetJobRunsOutput;
+    use aws_sdk_glue::operation::get_tags::GetTagsOutput;
+    use aws_sdk_glue::types::{
+        BatchStopJobRunSuccessfulSubmission, ConnectionsList, Job, JobCommand, JobRun, JobRunState,
+    };
+    use serde_json::json;
+
+    let world = world("af-south-1").await;
+    let text = format!(
+        "{}jobs: {{boundaries: {{max_workers: 100}}}}\n",
+        POLICY.replace(
+            "max_concurrent_dpu: 100",
+            "max_concurrent_dpu: 100\n    covers: [sessions, jobs]"
+        )
+    );
+    let policy = policy::load_policy("budgets.yaml", text.as_bytes()).unwrap();
+    let now = SystemTime::now();
+    // Two runs of 30 x G.2X = 60 DPUs each: together 120.
+    let run = |id: &str, started: SystemTime| {
+        JobRun::builder()
+            .id(id)
+            .job_name("etl")
+            .job_run_state(JobRunState::Running)
+            .worker_type(WorkerType::G2X)
+            .number_of_workers(30)
+            .started_on(DateTime::from(started))
+            .build()
+    };
+    let runs = [
+        run("jr_0", now - Duration::from_secs(300)),
+        run("jr_1", now),
+    ];
+    let mut rules = vec![
+        mock!(aws_sdk_glue::Client::list_sessions)
+            .then_output(|| ListSessionsOutput::builder().build()),
+        mock!(aws_sdk_glue::Client::get_tags)
+            .then_output(|| GetTagsOutput::builder().tags("owner", "analytics").build()),
+        mock!(aws_sdk_glue::Client::get_job).then_output(|| {
+            GetJobOutput::builder()
+                .job(
+                    Job::builder()
+                        .name("etl")
+                        .command(JobCommand::builder().name("glueetl").build())
+                        .glue_version("5.0")
+                        .connections(ConnectionsList::builder().connections("vpc").build())
+                        .build(),
+                )
+                .build()
+        }),
+    ];
+    let listed = runs.to_vec();
+    rules.push(
+        mock!(aws_sdk_glue::Client::get_job_runs).then_output(move || {
+            GetJobRunsOutput::builder()
+                .set_job_runs(Some(listed.clone()))
+                .build()
+        }),
+    );
+    for one in &runs {
+        let (id, answer) = (one.id().unwrap().to_string(), one.clone());
+        rules.push(
+            mock!(aws_sdk_glue::Client::get_job_run)
+                .match_requests(move |input| input.run_id() == Some(id.as_str()))
+                .then_output(move || GetJobRunOutput::builder().job_run(answer.clone()).build()),
+        );
+    }
+    let stop = mock!(aws_sdk_glue::Client::batch_stop_job_run).then_output(|| {
+        BatchStopJobRunOutput::builder()
+            .successful_submissions(
+                BatchStopJobRunSuccessfulSubmission::builder()
+                    .job_name("etl")
+                    .job_run_id("jr_1")
+                    .build(),
+            )
+            .build()
+    });
+    rules.push(stop.clone());
+    let guard = guard_with(&world, policy, &rules);
+    let start = |id: &str, who: &str| {
+        let event = json!({
+            "version": "0", "id": format!("e-{id}"), "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.glue", "account": "123456789012", "region": world.region,
+            "detail": {
+                "eventSource": "glue.amazonaws.com", "eventName": "StartJobRun",
+                "awsRegion": world.region,
+                "userIdentity": {
+                    "type": "AssumedRole",
+                    "arn": format!("arn:aws:sts::123456789012:assumed-role/AnalyticsTeam/{who}"),
+                    "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/AnalyticsTeam"}}
+                },
+                "requestParameters": {"jobName": "etl"},
+                "responseElements": {"jobRunId": id}
+            }
+        });
+        LambdaEvent::new(
+            event,
+            events::context(&format!("req-{id}"), &world.region, Duration::from_secs(30)),
+        )
+    };
+    let report = |response| match response {
+        Ok(Response::Job(report)) => report,
+        other => panic!("expected a job report, got {other:?}"),
+    };
+
+    let first = report(handle(&guard, start("jr_0", "dave")).await);
+    assert_eq!(first.outcome, Outcome::LeftAlone, "{first:?}");
+    let second = report(handle(&guard, start("jr_1", "erin")).await);
+    assert_eq!(second.outcome, Outcome::Stopped, "{second:?}");
+    assert_eq!(second.rules, ["max_concurrent_dpu"]);
+    assert_eq!(stop.num_calls(), 1);
+    let delivered = world.take_notifications().await;
+    assert_eq!(delivered.len(), 1);
+    let message = delivered[0]["Message"].as_str().unwrap();
+    assert!(
+        message.contains("120 DPUs at once with this job run (60 DPUs)"),
+        "{message}"
+    );
+    assert!(message.contains("job run etl/jr_0 (60 DPUs"), "{message}");
+}

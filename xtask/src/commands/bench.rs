@@ -186,6 +186,8 @@ struct EndToEnd {
     out_of_bounds: f64,
     /// A StartJobRun event out of bounds, notified in audit mode (moto has no BatchStopJobRun).
     job_run_notified: f64,
+    /// A compliant CreateSession of a team budget's member, 20 of the budget's sessions running.
+    compliant_in_budget: f64,
 }
 
 fn run_harness(zip: &Path, sizes: Sizes) -> anyhow::Result<Harness> {
@@ -726,6 +728,16 @@ impl Report {
             .target(Target::Below(1.0))
             .how(format!("handler::handle, AWS answers mocked ({criterion})")),
             Figure::new(
+                "own_work_in_budget",
+                "Own work per event: compliant, in a team budget, 50 sessions running",
+                own("compliant_in_budget_50_running")?,
+                "ms",
+            )
+            .how(format!(
+                "handler::handle, AWS answers mocked; + UpdateItem, 1 ListSessions page, 1 \
+                 BatchGetItem, 50 sessions judged ({criterion})"
+            )),
+            Figure::new(
                 "cpu_per_event",
                 "CPU per event, SDK calls to moto included",
                 harness.cpu_ms_per_event,
@@ -755,6 +767,16 @@ impl Report {
             .how(
                 "StartJobRun out of bounds: GetJob, GetTags, GetJobRun, ledger, Publish; audit \
                  mode, moto has no BatchStopJobRun",
+            ),
+            Figure::new(
+                "e2e_in_budget",
+                "End to end per event vs moto: compliant, in a team budget",
+                harness.e2e_ms_median.compliant_in_budget,
+                "ms",
+            )
+            .how(
+                "a member's CreateSession, 20 of the budget's sessions running: GetSession, \
+                 UpdateItem, ListSessions, BatchGetItem; moto's time included",
             ),
             Figure::new(
                 "evaluate_throughput",

@@ -17,8 +17,18 @@ use policy::budgets::{self, Holder, Membership};
 use serde::Serialize;
 
 use super::observe::JudgedSession;
-use super::report::{Cost, Duration};
 use super::time::{UnixSeconds, format_rfc3339};
+
+/// How long a session held its DPUs, as the report measured it (its cost).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span {
+    /// DPUs, when known.
+    pub dpu: Option<f64>,
+    /// Hours from its creation to its end, when known.
+    pub hours: Option<f64>,
+    /// `hours` is its timeout: the history holds no end.
+    pub upper_bound: bool,
+}
 
 /// How many points a budget's chart has at most (its x-axis labels must stay readable).
 pub const CHART_POINTS: usize = 24;
@@ -91,8 +101,8 @@ struct Held<'s> {
     dpu: f64,
 }
 
-/// Every budget of `policy` over `sessions` (each with its cost, as the report computed it).
-pub fn replay(policy: &Policy, sessions: &[JudgedSession], costs: &[Cost]) -> Vec<BudgetReplay> {
+/// Every budget of `policy` over `sessions` (each with its span, as the report measured it).
+pub fn replay(policy: &Policy, sessions: &[JudgedSession], spans: &[Span]) -> Vec<BudgetReplay> {
     let enforcing = policy.enforcement.mode == policy::Mode::Enforce;
     policy
         .budgets
@@ -101,7 +111,7 @@ pub fn replay(policy: &Policy, sessions: &[JudgedSession], costs: &[Cost]) -> Ve
             let mut held = Vec::new();
             let mut not_counted = 0;
             let mut upper_bound = 0;
-            for (session, cost) in sessions.iter().zip(costs) {
+            for (session, span) in sessions.iter().zip(spans) {
                 let Some(holder) = &session.holder else {
                     continue;
                 };
@@ -109,12 +119,12 @@ pub fn replay(policy: &Policy, sessions: &[JudgedSession], costs: &[Cost]) -> Ve
                     continue;
                 }
                 let (Some(start), Some(dpu), Some(hours)) =
-                    (session.created_at, cost.dpus, cost.hours)
+                    (session.created_at, span.dpu, span.hours)
                 else {
                     not_counted += 1;
                     continue;
                 };
-                if cost.duration == Duration::UpperBound {
+                if span.upper_bound {
                     upper_bound += 1;
                 }
                 held.push(Held {

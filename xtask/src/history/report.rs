@@ -140,7 +140,15 @@ impl Tally {
             .baseline
             .as_ref()
             .map(|_| Comparison::of(&sessions, &costs));
-        let budgets = super::budgets::replay(judges.policy, &sessions, &costs);
+        let spans: Vec<super::budgets::Span> = costs
+            .iter()
+            .map(|cost| super::budgets::Span {
+                dpu: cost.dpus,
+                hours: cost.hours,
+                upper_bound: cost.duration == Duration::UpperBound,
+            })
+            .collect();
+        let budgets = super::budgets::replay(judges.policy, &sessions, &spans);
         Report {
             policy: inputs.policy.clone(),
             action: inputs.action,
