@@ -319,12 +319,16 @@ def measure_budget(bootstrap, env, policy, ledger, create, count):
         "issuer_arn": f"arn:aws:iam::{ACCOUNT}:role/DataPlatformAdmin",
     })
     for index in range(BUDGET_RUNNING):
-        session_id = f"nb-budget-{run_id}-{index}"
-        create(session_id, 2)
-        created = glue.get_session(Id=session_id)["Session"]["CreatedOn"]
-        millis = int(created.timestamp() * 1000)
+        create(f"nb-budget-{run_id}-{index}", 2)
+    # Every running session registered as its event would have left it (the admin's; the main
+    # measure's were judged without budgets), or each event here would wait for registrations
+    # that never come (they are younger than a minute). CreatedOn as ListSessions gives it.
+    for listed in glue.list_sessions()["Sessions"]:
+        if listed["Status"] not in ("PROVISIONING", "READY"):
+            continue
+        millis = int(listed["CreatedOn"].timestamp() * 1000)
         dynamodb.put_item(TableName=ledger, Item={
-            "session": {"S": f"holder/session/{session_id}@{millis}"},
+            "session": {"S": f"holder/session/{listed['Id']}@{millis}"},
             "principal": {"S": principal},
         })
     member = f"nb-budget-{run_id}-member"

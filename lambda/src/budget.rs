@@ -20,15 +20,19 @@
 //!
 //! # A stop needs two readings
 //!
-//! A session found over its budget is looked at again after `Timing::budget_recheck` (a second
-//! `ListSessions` and registry read, joined to the first): it gets the violation only when it is
-//! over in both. A listing that lacked an older session, or a registration still in flight, can
-//! then only let a session pass (the sweep stops it later), not stop one that fits.
+//! A session (or job run) found over its budget is looked at again after
+//! `Timing::budget_recheck` (a second `ListSessions` and registry read, joined to the first): it
+//! gets the violation only when it is over in both. A member missing from a listing is mostly
+//! the newest, which cannot change the answer, or one nobody registered, which is not counted:
+//! both let a session pass rather than stop it, and the sweep stops it later. The rare case the
+//! other way (a missing older member that would itself have been over) needs the same gap in
+//! both readings; docs/enforcer.md says so.
 //!
-//! Glue calls per judged session when the policy has budgets it belongs to: one
-//! `ListSessions` per 1,000 sessions (twice when it is over), one `BatchGetItem` per 100
-//! running sessions, one `PutItem`-like `UpdateItem`, and one `GetTags` per running session nobody
-//! registered when a budget chooses members by tag.
+//! Calls per judged session when the policy has budgets: one `UpdateItem` (the registration);
+//! when it belongs to a budget, one `ListSessions` per 1,000 sessions and one `BatchGetItem` per
+//! 100 running ones (each again for the second reading, and per wait for a registration), and
+//! one `GetTags` per running session nobody registered when a budget chooses members by tag. A
+//! job run adds its job's `GetJobRuns` (the first page) per reading.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;

@@ -15,11 +15,12 @@
 //!   created in the same second are judged by two invocations, each listing both: both compute
 //!   the same order, the earlier is admitted by both, the later is over in both. Never are both
 //!   stopped when only one has to go, and never do both pass when together they exceed the cap.
-//! - A member that appears in a listing later (Glue's `ListSessions` is eventually consistent,
-//!   or its event arrived late) is created later than those already judged, or, when it is
-//!   older, was missing only from the listing of a member created after it: that member may
-//!   then be admitted when it should not have been, never stopped when it should not be. The
-//!   sweep, which lists everything again, computes the same order and stops what is over.
+//! - A member missing from a listing (Glue's `ListSessions` is eventually consistent, or nobody
+//!   knows yet who created it) is mostly the newest, which cannot change the answer for those
+//!   created before it; an older one not counted usually lets a later member pass that should
+//!   not have (the sweep, which lists everything again in the same order, stops it then). Only
+//!   when the missing member would itself have been over can a later one be found over that
+//!   fits; the Lambda asks for two readings that agree before it stops for a budget.
 //! - A member its own verdict stops (out of bounds, enforce mode) holds nothing: it is being
 //!   stopped, and counting it could stop a member that fits. A member whose DPUs or membership
 //!   cannot be known (no creator, no tags read) is not counted, and said so.
