@@ -323,7 +323,14 @@ def measure_budget(bootstrap, env, policy, ledger, create, count):
     # Every running session registered as its event would have left it (the admin's; the main
     # measure's were judged without budgets), or each event here would wait for registrations
     # that never come (they are younger than a minute). CreatedOn as ListSessions gives it.
-    for listed in glue.list_sessions()["Sessions"]:
+    listing, token = [], None
+    while True:
+        page = glue.list_sessions(**({"NextToken": token} if token else {}))
+        listing.extend(page["Sessions"])
+        token = page.get("NextToken")
+        if not token:
+            break
+    for listed in listing:
         if listed["Status"] not in ("PROVISIONING", "READY"):
             continue
         millis = int(listed["CreatedOn"].timestamp() * 1000)
