@@ -78,10 +78,12 @@ pub fn holder_key(kind: HolderKind, id: &str, created_at_ms: i64) -> String {
     format!("holder/{kind}/{id}@{created_at_ms}")
 }
 
-/// Epoch milliseconds of `time` (0 before 1970).
+/// Epoch milliseconds of `time`, to the nearest (0 before 1970). Glue's JSON gives `CreatedOn`
+/// as epoch seconds with a fraction (`1796457186.447`), which reads back as
+/// `…186.446999979`: rounding keeps the registry keys equal to the millisecond Glue wrote.
 pub fn epoch_ms(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as i64)
+        .map_or(0, |since| ((since.as_micros() + 500) / 1000) as i64)
 }
 
 /// A session's tags as far as known: the record's or Glue's, none when it gave none.
@@ -669,6 +671,21 @@ mod tests {
             "it cannot change my answer"
         );
         assert!(!waits(holder("registered", 90_000, true)));
+    }
+
+    #[test]
+    fn creation_times_read_from_glue_round_to_the_millisecond_it_wrote() {
+        let read = aws_sdk_glue::primitives::DateTime::from_secs_f64(1_796_457_186.447);
+        let time = SystemTime::try_from(read).unwrap();
+        assert_eq!(epoch_ms(time), 1_796_457_186_447);
+        assert_eq!(
+            epoch_ms(UNIX_EPOCH + std::time::Duration::from_micros(1_499)),
+            1
+        );
+        assert_eq!(
+            epoch_ms(UNIX_EPOCH + std::time::Duration::from_micros(1_500)),
+            2
+        );
     }
 
     #[test]
