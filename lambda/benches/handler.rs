@@ -132,7 +132,7 @@ const RUNNING: usize = 50;
 /// The guard of [`guard`] with a team budget the platform admins belong to, `RUNNING` running
 /// sessions of theirs listed (`ListSessions`, 2 DPUs each: well within the cap), their creators
 /// in the registry (`BatchGetItem`), and the registration (`UpdateItem`).
-fn guard_with_budget() -> Guard {
+fn guard_with_budget() -> (Guard, Rule) {
     use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
     use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
     use aws_sdk_dynamodb::types::AttributeValue;
@@ -170,10 +170,11 @@ fn guard_with_budget() -> Guard {
             .set_sessions(Some(listed.clone()))
             .build()
     });
-    let get: Rule = mock!(aws_sdk_glue::Client::get_session).then_output(|| {
-        GetSessionOutput::builder()
-            .session(session(ID, SessionStatus::Ready))
-            .build()
+    // With its CreatedOn: a session without one is left to the sweep, and nothing is summed.
+    let get: Rule = mock!(aws_sdk_glue::Client::get_session).then_output(move || {
+        let mut created_now = session(ID, SessionStatus::Ready);
+        created_now.created_on = Some(DateTime::from(SystemTime::now()));
+        GetSessionOutput::builder().session(created_now).build()
     });
     let principal = r#"{"arn":"arn:aws:sts::123456789012:assumed-role/DataPlatformAdmin/x","issuer_arn":"arn:aws:iam::123456789012:role/DataPlatformAdmin"}"#;
     let registry = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_output(move || {
@@ -206,7 +207,7 @@ fn guard_with_budget() -> Guard {
     };
     let mut guard = deployed_guard(&[&get, &list], &[&published("m-1")], settings);
     guard.dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&registry, &register]);
-    guard
+    (guard, registry)
 }
 
 /// A compliant session of a team budget's member, with [`RUNNING`] sessions to sum: the added
@@ -217,13 +218,19 @@ fn handle_one_event_in_a_budget(c: &mut Criterion) {
         .enable_time()
         .build()
         .expect("a tokio runtime");
-    let guard = guard_with_budget();
+    let (guard, registry) = guard_with_budget();
     let event = event("DataPlatformAdmin");
     match runtime.block_on(handle(&guard, event.clone())) {
         Ok(Response::Session(report))
             if report.decision == Decision::Compliant && report.outcome == Outcome::LeftAlone => {}
         other => panic!("in_budget: unexpected answer {other:?}"),
     }
+    // The budget was summed: the registry was read (one reading; the session fits).
+    assert_eq!(
+        registry.num_calls(),
+        1,
+        "in_budget: the budget path was not taken"
+    );
     let mut group = c.benchmark_group("handle");
     group.throughput(Throughput::Elements(1));
     group.bench_function("compliant_in_budget_50_running", |b| {
