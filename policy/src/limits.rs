@@ -145,6 +145,11 @@ pub const CLOUDWATCH_ALARM_NAME_CHARS: usize = 255;
 /// `_`). Dashboards are global to an account, so the stack's carries the Region.
 pub const CLOUDWATCH_DASHBOARD_NAME_CHARS: usize = 255;
 
+/// CloudWatch "Dashboard Body Structure and Syntax": "A `DashboardBody` ... can include an array
+/// of between 0 and 500 widget objects". The stack's dashboard has one per team budget and five
+/// more.
+pub const CLOUDWATCH_DASHBOARD_WIDGETS: usize = 500;
+
 /// CloudWatch Logs `CreateLogGroup`, `logGroupName`: 1 to 512 characters.
 pub const LOG_GROUP_NAME_CHARS: usize = 512;
 

@@ -235,6 +235,34 @@ pub fn check(template: &str, policy: &policy::Policy) -> Result<(), LimitError> 
                 );
             }
         }
+        if kind == "AWS::CloudWatch::Dashboard"
+            && let Some(body) = properties
+                .get("DashboardBody")
+                .and_then(|b| longest.text(b))
+        {
+            let widgets = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|body| body.get("widgets").and_then(|w| w.as_array()).map(Vec::len));
+            match widgets {
+                Some(count) if count <= limits::CLOUDWATCH_DASHBOARD_WIDGETS => {}
+                Some(count) => {
+                    return fail(
+                        format!("Resources.{id}.Properties.DashboardBody"),
+                        format!(
+                            "{count} widgets; a dashboard takes {} (one per team budget and five \
+                             more: use fewer budgets)",
+                            limits::CLOUDWATCH_DASHBOARD_WIDGETS
+                        ),
+                    );
+                }
+                None => {
+                    return fail(
+                        format!("Resources.{id}.Properties.DashboardBody"),
+                        "is not JSON with a `widgets` array".to_string(),
+                    );
+                }
+            }
+        }
         if kind == "AWS::Lambda::Function"
             && let Some(variables) = properties
                 .get("Environment")

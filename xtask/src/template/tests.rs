@@ -2881,6 +2881,17 @@ fn the_worst_cases_render_within_every_aws_limit_and_a_broken_one_is_named() {
         "ManagedPolicyName: !Sub \"${GuardName}-session-guardrails-${AWS::Region}-${GuardName}\"",
     );
     assert!(error.problem.contains("takes 128"), "{error}");
+    // CloudWatch's dashboard body takes at most 500 widgets.
+    let widget = r#"{\"type\":\"text\",\"x\":0,\"y\":0,\"width\":1,\"height\":1,\"properties\":{\"markdown\":\"x\"}},"#;
+    let error = broken(
+        "DashboardBody: !Sub \"{\\\"widgets\\\":[",
+        &format!(
+            "DashboardBody: !Sub \"{{\\\"widgets\\\":[{}",
+            widget.repeat(500)
+        ),
+    );
+    assert_eq!(error.at, "Resources.Dashboard.Properties.DashboardBody");
+    assert!(error.problem.contains("a dashboard takes 500"), "{error}");
     let error = broken("RUST_LOG: info", "EXTRA: info");
     assert!(
         error
