@@ -41,7 +41,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_glue::types::Session;
-use policy::budgets::{self, BudgetUse, Holder, HolderKind};
+use policy::budgets::{self, BudgetUse, Holder, HolderKind, known_tags};
 use policy::{Fact, Principal, Verdict};
 use tracing::{info, warn};
 
@@ -84,15 +84,6 @@ pub fn holder_key(kind: HolderKind, id: &str, created_at_ms: i64) -> String {
 pub fn epoch_ms(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |since| ((since.as_micros() + 500) / 1000) as i64)
-}
-
-/// A session's tags as far as known: the record's or Glue's, none when it gave none.
-pub fn known_tags(tags: &Fact<BTreeMap<String, String>>) -> Option<BTreeMap<String, String>> {
-    match tags {
-        Fact::Given(tags) => Some(tags.clone()),
-        Fact::Omitted => Some(BTreeMap::new()),
-        Fact::Unknown => None,
-    }
 }
 
 /// Writes what is known of a holder; what is not known leaves what another invocation wrote.
@@ -488,10 +479,9 @@ pub async fn holders_now(
         let Some(started) = run.started_on else {
             continue;
         };
-        let id = format!(
-            "{}/{}",
-            run.facts.job_name,
-            run.facts.job_run_id.as_deref().unwrap_or_default()
+        let id = budgets::job_run_id(
+            &run.facts.job_name,
+            run.facts.job_run_id.as_deref().unwrap_or_default(),
         );
         holders.push(Holder::from_verdict(
             HolderKind::JobRun,
@@ -585,10 +575,9 @@ pub fn apply_to_judged(
         apply(guard, &mut assessed.verdict, found, metrics);
     }
     for run in runs.iter_mut() {
-        let id = format!(
-            "{}/{}",
-            run.facts.job_name,
-            run.facts.job_run_id.as_deref().unwrap_or_default()
+        let id = budgets::job_run_id(
+            &run.facts.job_name,
+            run.facts.job_run_id.as_deref().unwrap_or_default(),
         );
         let found = over(HolderKind::JobRun, &id);
         apply(guard, &mut run.verdict, found, metrics);

@@ -127,15 +127,14 @@ fn run_holder(facts: &JobFacts, run: &JobRun, verdict: &Verdict) -> Option<Holde
     let started = started_on(run).filter(|_| active)?;
     Some(Holder::from_verdict(
         HolderKind::JobRun,
-        format!(
-            "{}/{}",
-            facts.job_name,
-            facts.job_run_id.as_deref().unwrap_or_default()
+        policy::budgets::job_run_id(
+            &facts.job_name,
+            facts.job_run_id.as_deref().unwrap_or_default(),
         ),
         crate::budget::epoch_ms(started),
         verdict,
         facts.principal.clone(),
-        crate::budget::known_tags(&facts.tags),
+        policy::budgets::known_tags(&facts.tags),
     ))
 }
 
@@ -166,7 +165,7 @@ async fn sibling_runs(
             ..JobFacts::default()
         };
         let facts = JobFacts::run(definition, &request, Some(&glue));
-        let holder_id = format!("{name}/{run_id}");
+        let holder_id = policy::budgets::job_run_id(name, &run_id);
         let at = crate::budget::epoch_ms(started);
         found.push((facts, holder_id, at));
     }
@@ -188,7 +187,7 @@ async fn sibling_runs(
                 at,
                 &verdict,
                 known.principal,
-                crate::budget::known_tags(&facts.tags),
+                policy::budgets::known_tags(&facts.tags),
             )
         })
         .collect())

@@ -278,7 +278,6 @@ async fn audit_mode_notifies_the_session_over_the_budget_and_stops_nothing() {
 /// every creator, and a second sweep notifies nothing more.
 #[tokio::test]
 async fn the_sweep_counts_sessions_and_job_runs_whose_events_never_came() {
-    use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
     use aws_sdk_glue::operation::get_job::GetJobOutput;
     use aws_sdk_glue::operation::get_job_runs::GetJobRunsOutput;
     use aws_sdk_glue::operation::get_tags::GetTagsOutput;
@@ -369,17 +368,7 @@ async fn the_sweep_counts_sessions_and_job_runs_whose_events_never_came() {
             "responseElements": {"jobRunId": "jr_1"}
         }),
     ];
-    let trail = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_output(move || {
-        let mut output = LookupEventsOutput::builder();
-        for record in &records {
-            output = output.events(
-                aws_sdk_cloudtrail::types::Event::builder()
-                    .cloud_trail_event(record.to_string())
-                    .build(),
-            );
-        }
-        output.build()
-    });
+    let trail = testkit::mocked::trail(records);
     guard.cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&trail]);
     let sweep = || async {
         let event = events::scheduled(&world.region);

@@ -600,21 +600,6 @@ fn sweep_rules(runs: Vec<JobRun>) -> (Rule, Rule, Rule) {
     (sessions, jobs, listed)
 }
 
-fn trail(records: Vec<Value>) -> Rule {
-    mock!(aws_sdk_cloudtrail::Client::lookup_events).then_output(move || {
-        let mut output =
-            aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput::builder();
-        for record in &records {
-            output = output.events(
-                aws_sdk_cloudtrail::types::Event::builder()
-                    .cloud_trail_event(record.to_string())
-                    .build(),
-            );
-        }
-        output.build()
-    })
-}
-
 fn running_run(id: &str, trigger: Option<&str>) -> JobRun {
     JobRun::builder()
         .id(id)
@@ -662,7 +647,7 @@ async fn the_sweep_stops_what_a_trigger_started_and_waits_for_the_starter_of_the
                          "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/BreakGlass"}}},
         "requestParameters": {"jobName": JOB}, "responseElements": {"jobRunId": "jr_exempt"}
     });
-    let records = trail(vec![exempt_start]);
+    let records = testkit::mocked::trail(vec![exempt_start]);
     let (job, tags) = (get_job(), get_tags());
     let (stop, stops) = stop_accepted_any();
     let (publish, sent) = publish_recorded();

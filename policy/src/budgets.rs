@@ -36,7 +36,7 @@ use serde_json::json;
 use crate::evaluate::{
     Action, Decision, Verdict, Violation, enforcement_action, principal_matches,
 };
-use crate::facts::Principal;
+use crate::facts::{Fact, Principal};
 use crate::glob::glob_match;
 use crate::model::{Budget, Covered, Mode, Policy};
 
@@ -115,6 +115,21 @@ impl Holder {
     /// The order every invocation walks members in.
     fn order_key(&self) -> (i64, HolderKind, &str) {
         (self.created_at_ms, self.kind, self.id.as_str())
+    }
+}
+
+/// A job run's holder id: `<job name>/<job run id>`.
+pub fn job_run_id(job_name: &str, job_run_id: &str) -> String {
+    format!("{job_name}/{job_run_id}")
+}
+
+/// What is known of a session's or run's tags: those given, none when it was created without
+/// any, `None` when they could not be read.
+pub fn known_tags(tags: &Fact<BTreeMap<String, String>>) -> Option<BTreeMap<String, String>> {
+    match tags {
+        Fact::Given(tags) => Some(tags.clone()),
+        Fact::Omitted => Some(BTreeMap::new()),
+        Fact::Unknown => None,
     }
 }
 

@@ -53,3 +53,20 @@ pub fn deployed_guard(glue: &[&Rule], sns: &[&Rule], settings: Settings) -> Guar
         profiles: Default::default(),
     }
 }
+
+/// CloudTrail's `LookupEvents` answering every lookup with `records` (each a CloudTrail record,
+/// as `CloudTrailEvent` carries it): what the sweep reads creators and starters from.
+pub fn trail(records: Vec<serde_json::Value>) -> Rule {
+    mock!(aws_sdk_cloudtrail::Client::lookup_events).then_output(move || {
+        let mut output =
+            aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput::builder();
+        for record in &records {
+            output = output.events(
+                aws_sdk_cloudtrail::types::Event::builder()
+                    .cloud_trail_event(record.to_string())
+                    .build(),
+            );
+        }
+        output.build()
+    })
+}

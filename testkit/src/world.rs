@@ -153,6 +153,23 @@ impl World {
         take(&self.sqs, &self.queue_url).await
     }
 
+    /// Every item of the ledger table (a consistent scan), notification claims and the budgets'
+    /// holder registry alike.
+    async fn table_items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let mut items = Vec::new();
+        let mut pages = self
+            .dynamodb
+            .scan()
+            .table_name(&self.ledger_table)
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            items.extend(page.unwrap().items.unwrap_or_default());
+        }
+        items
+    }
+
     /// Every ledger item, as `session_id` → the `(key, state)` of each of its items.
     pub async fn ledger_items(&self) -> HashMap<String, Vec<(String, String)>> {
         let text = |item: &HashMap<String, AttributeValue>, name: &str| match item.get(name) {
@@ -160,56 +177,36 @@ impl World {
             other => panic!("ledger item attribute {name} is {other:?}"),
         };
         let mut items: HashMap<String, Vec<(String, String)>> = HashMap::new();
-        let mut pages = self
-            .dynamodb
-            .scan()
-            .table_name(&self.ledger_table)
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            for item in page.unwrap().items.unwrap_or_default() {
-                // The budgets' holder registry shares the table; it is read by `holders`.
-                if text(&item, "session").starts_with("holder/") {
-                    continue;
-                }
-                items
-                    .entry(text(&item, "session_id"))
-                    .or_default()
-                    .push((text(&item, "session"), text(&item, "state")));
+        for item in self.table_items().await {
+            // The budgets' holder registry shares the table; it is read by `holders`.
+            if text(&item, "session").starts_with("holder/") {
+                continue;
             }
+            items
+                .entry(text(&item, "session_id"))
+                .or_default()
+                .push((text(&item, "session"), text(&item, "state")));
         }
         items
     }
-}
 
-impl World {
     /// The budgets' holder registry in the ledger table: key → the creator's ARN, when known.
     pub async fn holders(&self) -> HashMap<String, Option<String>> {
         let mut holders = HashMap::new();
-        let mut pages = self
-            .dynamodb
-            .scan()
-            .table_name(&self.ledger_table)
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            for item in page.unwrap().items.unwrap_or_default() {
-                let Some(AttributeValue::S(key)) = item.get("session") else {
-                    continue;
-                };
-                if !key.starts_with("holder/") {
-                    continue;
-                }
-                let principal = match item.get("principal") {
-                    Some(AttributeValue::S(json)) => serde_json::from_str::<Value>(json)
-                        .ok()
-                        .and_then(|p| p["arn"].as_str().map(str::to_string)),
-                    _ => None,
-                };
-                holders.insert(key.clone(), principal);
+        for item in self.table_items().await {
+            let Some(AttributeValue::S(key)) = item.get("session") else {
+                continue;
+            };
+            if !key.starts_with("holder/") {
+                continue;
             }
+            let principal = match item.get("principal") {
+                Some(AttributeValue::S(json)) => serde_json::from_str::<Value>(json)
+                    .ok()
+                    .and_then(|p| p["arn"].as_str().map(str::to_string)),
+                _ => None,
+            };
+            holders.insert(key.clone(), principal);
         }
         holders
     }

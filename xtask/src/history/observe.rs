@@ -7,7 +7,7 @@
 
 use policy::budgets::{Holder, HolderKind};
 use policy::catalogue::CommandName;
-use policy::{Action, Decision, Fact, Policy, ProfileLookup, SessionFacts, Verdict};
+use policy::{Decision, Fact, Policy, ProfileLookup, SessionFacts, Verdict};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -139,18 +139,15 @@ pub(crate) fn observe(record: &Value, judges: Judges<'_>) -> Observation {
                 let created_at = event_time.as_deref().and_then(parse_rfc3339);
                 let verdict = policy::evaluate(judges.policy, &facts);
                 let capacity = capacity(judges.policy, &facts);
-                let holder = (!judges.policy.budgets.is_empty()).then(|| Holder {
-                    kind: HolderKind::Session,
-                    id: facts.session_id.clone(),
-                    created_at_ms: created_at.unwrap_or_default().saturating_mul(1000),
-                    dpu: capacity.dpus.as_ref().ok().copied(),
-                    principal: facts.principal.clone(),
-                    tags: match &facts.tags {
-                        Fact::Given(tags) => Some(tags.clone()),
-                        Fact::Omitted => Some(Default::default()),
-                        Fact::Unknown => None,
-                    },
-                    stopped_by_policy: matches!(verdict.action, Action::Stop | Action::Delete),
+                let holder = (!judges.policy.budgets.is_empty()).then(|| {
+                    Holder::from_verdict(
+                        HolderKind::Session,
+                        facts.session_id.clone(),
+                        created_at.unwrap_or_default().saturating_mul(1000),
+                        &verdict,
+                        facts.principal.clone(),
+                        policy::budgets::known_tags(&facts.tags),
+                    )
                 });
                 Observation::Created(Box::new(JudgedSession {
                     session_id: facts.session_id.clone(),
