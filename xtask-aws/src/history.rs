@@ -359,6 +359,7 @@ mod tests {
             baseline: None,
             price_per_dpu_hour: 0.44,
             jobs: Default::default(),
+            athena: None,
         }
     }
 
@@ -432,6 +433,7 @@ mod tests {
         let judges = Judges {
             policy: &policy,
             baseline: None,
+            window: xtask::history::Window::ALL,
         };
         let report =
             xtask::history::backtest(Box::new(source), judges, &inputs("lookup".into())).unwrap();
@@ -537,6 +539,7 @@ mod tests {
         let judges = Judges {
             policy: &policy,
             baseline: None,
+            window: xtask::history::Window::ALL,
         };
         let report =
             xtask::history::backtest(Box::new(source), judges, &inputs("s3".into())).unwrap();

@@ -26,6 +26,7 @@ impl BacktestCommand {
             source,
             jobs.as_ref()
                 .map(|jobs| jobs as &dyn xtask::history::JobLookup),
+            None,
         )
     }
 }

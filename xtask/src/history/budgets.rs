@@ -383,6 +383,7 @@ budgets:
         let judges = Judges {
             policy,
             baseline: None,
+            window: crate::history::Window::ALL,
         };
         let mut harvest = Harvest::of("generated");
         for record in records {
@@ -397,6 +398,7 @@ budgets:
             baseline: None,
             price_per_dpu_hour: 0.44,
             jobs: Default::default(),
+            athena: None,
         };
         tally.report(&inputs, judges)
     }

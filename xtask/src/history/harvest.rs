@@ -69,6 +69,22 @@ fn scan_within(
     harvest
 }
 
+/// Rows of an Athena result: each rebuilt into its CloudTrail record and read like one from a
+/// file. A row whose JSON columns do not parse is counted unreadable, as a damaged record is.
+pub fn harvest_rows(chunk: super::athena::RowChunk, judges: Judges<'_>) -> Harvest {
+    let mut harvest = Harvest::of(chunk.name);
+    for row in &chunk.rows {
+        match chunk.header.record(row) {
+            Ok(record) => harvest.add(observe(&record, judges)),
+            Err(_) => {
+                harvest.records += 1;
+                harvest.unreadable_records += 1;
+            }
+        }
+    }
+    harvest
+}
+
 /// A whole file in memory: a trail log file walked cheaply, anything else item by item.
 fn read_buffered(bytes: &[u8], judges: Judges<'_>, harvest: &mut Harvest) {
     if walk_trail_file(bytes, judges, harvest).is_err() {
@@ -231,6 +247,7 @@ mod tests {
         let judges = Judges {
             policy: &policy,
             baseline: None,
+            window: crate::history::Window::ALL,
         };
         let mut buffer = Vec::new();
         scan_within(
@@ -286,6 +303,7 @@ mod tests {
         let judges = Judges {
             policy: &policy,
             baseline: None,
+            window: crate::history::Window::ALL,
         };
         let mut walked = Harvest::of("w");
         walk_trail_file(text.as_bytes(), judges, &mut walked).unwrap();

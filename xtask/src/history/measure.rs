@@ -122,10 +122,12 @@ fn bench_backtest(plan: &BenchPlan) -> anyhow::Result<BacktestFigures> {
         baseline: None,
         price_per_dpu_hour: 0.44,
         jobs: Default::default(),
+        athena: None,
     };
     let judges = Judges {
         policy: &policy,
         baseline: None,
+        window: crate::history::Window::ALL,
     };
     let started = Instant::now();
     let report = backtest(

@@ -5,6 +5,7 @@
 //! own ([`harvest`]) and merged by the pure core ([`report`]), then printed ([`text`], or JSON).
 //! Used by the backtest commands of both crates.
 
+pub mod athena;
 mod baseline;
 mod budgets;
 mod harvest;
@@ -25,7 +26,7 @@ use rayon::iter::{ParallelBridge, ParallelIterator};
 
 use measure::BenchPlan;
 use observe::Harvest;
-pub use observe::Judges;
+pub use observe::{Judges, Window};
 use report::Tally;
 pub use report::{Inputs, Report};
 pub use source::{HistorySource, Opened, TrailFolders};
@@ -60,9 +61,19 @@ pub struct HistoryArgs {
     #[arg(
         long = "trail",
         value_name = "PATH",
-        required_unless_present_any = ["bench", "lookup_events"]
+        required_unless_present_any = ["bench", "lookup_events", "athena"]
     )]
     pub trails: Vec<PathBuf>,
+    /// Judge only the records from this instant on: a day (`2026-11-01`, its midnight UTC) or
+    /// an RFC 3339 time (`2026-11-01T09:00:00Z`). Required with --athena.
+    #[arg(long, value_name = "DAY_OR_TIME", value_parser = instant, required_if_eq("athena", "true"))]
+    pub since: Option<i64>,
+    /// Judge only the records before this instant (a day: its midnight UTC, so `--until
+    /// 2026-12-01` ends with November). With --athena, now when not given.
+    #[arg(long, value_name = "DAY_OR_TIME", value_parser = instant)]
+    pub until: Option<i64>,
+    #[command(flatten)]
+    pub athena: AthenaArgs,
     /// Also read Glue's records of the last --days days from the CloudTrail API
     /// (`LookupEvents`), paced to its limit of 2 calls a second, with progress on stderr.
     #[arg(long)]
@@ -105,6 +116,59 @@ pub struct HistoryArgs {
     pub bench: Option<u64>,
 }
 
+/// Where and how a backtest queries Athena (`--athena`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct AthenaArgs {
+    /// Read the history with Amazon Athena from the organization's CloudTrail table instead of
+    /// files: the query filters Glue's records where the data is (partitions of --since..--until,
+    /// --accounts, --regions); the rows are judged here, by the same code as files.
+    #[arg(long, conflicts_with_all = ["trails", "lookup_events"])]
+    pub athena: bool,
+    /// The Glue Data Catalog database of the CloudTrail table.
+    #[arg(long, value_name = "NAME", default_value = "default", requires = "athena")]
+    pub database: String,
+    /// The CloudTrail table (`cargo xtask render --athena-table` prints one).
+    #[arg(long, value_name = "NAME", default_value = "cloudtrail_logs", requires = "athena")]
+    pub table: String,
+    /// The Athena workgroup the query runs in; its per-query data limit is checked first.
+    #[arg(long, value_name = "NAME", default_value = "primary", requires = "athena")]
+    pub workgroup: String,
+    /// Where Athena writes the result (`s3://bucket/prefix/`), when the workgroup sets none.
+    #[arg(long, value_name = "S3_URI", requires = "athena")]
+    pub output_location: Option<String>,
+    /// The accounts to read (comma-separated or repeated); all the table holds when left out
+    /// (required when the table's account partition is injected).
+    #[arg(long, value_name = "ACCOUNT_ID", value_delimiter = ',', requires = "athena")]
+    pub accounts: Vec<String>,
+    /// The Regions to read (comma-separated or repeated); all when left out.
+    #[arg(long, value_name = "REGION", value_delimiter = ',', requires = "athena")]
+    pub regions: Vec<String>,
+    /// The most a query may scan, in GB (10^9 bytes): the backtest refuses to run in a
+    /// workgroup whose per-query data limit (BytesScannedCutoffPerQuery) is higher or unset.
+    #[arg(long, value_name = "GB", default_value_t = 100.0, value_parser = positive, requires = "athena")]
+    pub max_scan_gb: f64,
+    /// Athena's price per TB scanned, in USD, for the query's cost.
+    #[arg(long, value_name = "USD", default_value_t = athena::PRICE_PER_TB_USD, value_parser = price, requires = "athena")]
+    pub athena_price_per_tb: f64,
+    /// Print the query (and the checks it passed) instead of running it.
+    #[arg(long, requires = "athena")]
+    pub dry_run: bool,
+}
+
+fn positive(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
+        _ => Err(format!("{text:?} is not a positive number")),
+    }
+}
+
+/// `2026-11-01` (midnight UTC) or an RFC 3339 time, as Unix seconds.
+fn instant(text: &str) -> Result<i64, String> {
+    time::parse_instant(text).ok_or_else(|| {
+        format!("{text:?} is neither a day (2026-11-01) nor an RFC 3339 time (2026-11-01T09:00:00Z)")
+    })
+}
+
 fn price(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(price) if price.is_finite() && price >= 0.0 => Ok(price),
@@ -113,9 +177,18 @@ fn price(text: &str) -> Result<f64, String> {
 }
 
 impl HistoryArgs {
-    /// Whether the history is (partly) in AWS: an `s3://` trail, or `--lookup-events`.
+    /// Whether the history is (partly) in AWS: an `s3://` trail, `--lookup-events`, or
+    /// `--athena`.
     pub fn reads_aws(&self) -> bool {
-        self.lookup_events || !self.s3_trails().is_empty()
+        self.lookup_events || self.athena.athena || !self.s3_trails().is_empty()
+    }
+
+    /// `--since`/`--until` as a window.
+    pub fn window(&self) -> Window {
+        Window {
+            since: self.since,
+            until: self.until,
+        }
     }
 
     /// The `s3://` trails.
@@ -151,15 +224,16 @@ impl HistoryArgs {
     /// Judges everything `source` holds under the policy (and the baseline), prints the report
     /// in the asked format, and gives the exit the one rule says.
     pub fn run(&self, source: Box<dyn HistorySource>) -> anyhow::Result<Exit> {
-        self.run_with(source, None)
+        self.run_with(source, None, None)
     }
 
     /// [`HistoryArgs::run`], asking `lookup` for the definitions of the jobs whose runs the
-    /// history and `--job` leave without one.
+    /// history and `--job` leave without one; `athena` is the query the history came from.
     pub fn run_with(
         &self,
         source: Box<dyn HistorySource>,
         lookup: Option<&dyn JobLookup>,
+        athena: Option<athena::AthenaRun>,
     ) -> anyhow::Result<Exit> {
         let policy = paths::load_policy(&self.aws.policy)?;
         let baseline = match (&self.baseline, &self.baseline_rev) {
@@ -170,6 +244,11 @@ impl HistoryArgs {
         let baseline = baseline
             .map(|baseline| baseline::load(&baseline, &self.aws.policy))
             .transpose()?;
+        if let (Some(since), Some(until)) = (self.since, self.until)
+            && until <= since
+        {
+            bail!("--until is not after --since: the window is empty");
+        }
         let inputs = Inputs {
             policy: paths::shown(&self.aws.policy),
             action: policy::enforcement_action(&policy, policy::Decision::Violation),
@@ -177,10 +256,12 @@ impl HistoryArgs {
             baseline: baseline.as_ref().map(|(_, name)| name.clone()),
             price_per_dpu_hour: self.price_per_dpu_hour,
             jobs: crate::verdicts::JobFiles::read(&self.jobs)?.into_map(),
+            athena,
         };
         let judges = Judges {
             policy: &policy,
             baseline: baseline.as_ref().map(|(policy, _)| policy),
+            window: self.window(),
         };
         let report = backtest_with(source, judges, &inputs, lookup)?;
         let printed = match self.format {
@@ -259,6 +340,7 @@ pub fn backtest_with(
             Opened::Ready(reader) => {
                 BUFFER.with(|buffer| harvest::harvest(reader, judges, &mut buffer.borrow_mut()))
             }
+            Opened::Rows(chunk) => harvest::harvest_rows(chunk, judges),
             Opened::Failed { name, reason } => {
                 let mut harvest = Harvest::of(name);
                 harvest.damage = Some(reason);

@@ -17,7 +17,7 @@ use super::time::{UnixSeconds, parse_rfc3339};
 pub const GLUE_EVENT_SOURCE: &str = "glue.amazonaws.com";
 
 /// The Glue calls a backtest reads; every other record is only counted.
-const READ_EVENTS: &[&str] = &[
+pub(crate) const READ_EVENTS: &[&str] = &[
     "CreateSession",
     "StopSession",
     "DeleteSession",
@@ -42,6 +42,36 @@ pub struct Judges<'p> {
     pub policy: &'p Policy,
     /// The policy to compare with (`--baseline`, `--baseline-rev`).
     pub baseline: Option<&'p Policy>,
+    /// The stretch of history judged (`--since`, `--until`): Glue records outside it are only
+    /// counted.
+    pub window: Window,
+}
+
+/// `[since, until)`, instants of a record's `eventTime`; either end open when `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub since: Option<UnixSeconds>,
+    pub until: Option<UnixSeconds>,
+}
+
+impl Window {
+    /// All of history.
+    pub const ALL: Window = Window {
+        since: None,
+        until: None,
+    };
+
+    /// Whether a record of `eventTime` `event_time` is inside. A record whose time cannot be
+    /// read is inside only when the window is open at both ends (it cannot be placed).
+    pub fn holds(&self, event_time: Option<&str>) -> bool {
+        if *self == Window::ALL {
+            return true;
+        }
+        let Some(at) = event_time.and_then(parse_rfc3339) else {
+            return false;
+        };
+        self.since.is_none_or(|since| at >= since) && self.until.is_none_or(|until| at < until)
+    }
 }
 
 /// A verdict, as far as a backtest needs it.
@@ -90,6 +120,10 @@ pub struct JudgedSession {
     /// `eventTime`, read.
     pub created_at: Option<UnixSeconds>,
     pub principal: Option<String>,
+    /// The account the session was created in (`recipientAccountId`), and its Region
+    /// (`awsRegion`), for the per-account and per-Region summary.
+    pub account: Option<String>,
+    pub region: Option<String>,
     pub under_policy: Judgement,
     pub under_baseline: Option<Judgement>,
     pub capacity: Capacity,
@@ -128,7 +162,7 @@ pub(crate) fn observe(record: &Value, judges: Judges<'_>) -> Observation {
         _ => record,
     };
     let text = |key: &str| inner.get(key).and_then(Value::as_str);
-    if text("eventSource") != Some(GLUE_EVENT_SOURCE) {
+    if text("eventSource") != Some(GLUE_EVENT_SOURCE) || !judges.window.holds(text("eventTime")) {
         return Observation::Other;
     }
     match text("eventName") {
@@ -155,6 +189,8 @@ pub(crate) fn observe(record: &Value, judges: Judges<'_>) -> Observation {
                     created_at,
                     event_time,
                     principal: facts.principal.as_ref().map(|p| p.arn.clone()),
+                    account: text("recipientAccountId").map(str::to_string),
+                    region: text("awsRegion").map(str::to_string),
                     under_policy: Judgement::of(verdict),
                     under_baseline: judges
                         .baseline
@@ -389,6 +425,7 @@ mod tests {
         let judges = Judges {
             policy: &strict,
             baseline: Some(&loose),
+            window: crate::history::Window::ALL,
         };
         let record = create(json!({"id": "s-15", "command": {"name": "glueetl"},
             "numberOfWorkers": 15, "workerType": "G.2X", "timeout": 60}));
@@ -413,6 +450,7 @@ mod tests {
         let judges = Judges {
             policy: &policy,
             baseline: None,
+            window: crate::history::Window::ALL,
         };
         let spark = created(
             &create(json!({"id": "s", "command": {"name": "glueetl"}})),
@@ -460,6 +498,7 @@ mod tests {
         let judges = Judges {
             policy: &policy,
             baseline: None,
+            window: crate::history::Window::ALL,
         };
         let stop = json!({"eventSource": "glue.amazonaws.com", "eventName": "StopSession",
             "eventTime": "2026-11-29T10:30:00Z", "requestParameters": {"id": "s-1"}});

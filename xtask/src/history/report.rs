@@ -24,6 +24,8 @@ pub struct Inputs {
     /// Job definitions from Glue (`GetJob`, `--job`), by name, for runs whose job the history
     /// does not define.
     pub jobs: BTreeMap<String, policy::JobFacts>,
+    /// The Athena query the history came from (`backtest --athena`): its scan and cost.
+    pub athena: Option<super::athena::AthenaRun>,
 }
 
 /// The harvests so far.
@@ -178,6 +180,9 @@ impl Tally {
             comparison,
             jobs,
             budgets,
+            by_account: by_place(&sessions, &costs, |s| s.account.as_deref()),
+            by_region: by_place(&sessions, &costs, |s| s.region.as_deref()),
+            athena: inputs.athena.clone(),
             damaged,
         }
     }
@@ -550,8 +555,47 @@ pub struct Report {
     /// the guard would have stopped for it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub budgets: Vec<super::budgets::BudgetReplay>,
+    /// Sessions judged and stopped per account (`recipientAccountId`) and per Region
+    /// (`awsRegion`); `(unknown)` when the record does not say.
+    pub by_account: BTreeMap<String, PlaceTotals>,
+    pub by_region: BTreeMap<String, PlaceTotals>,
+    /// The Athena query the history came from: bytes scanned and their cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub athena: Option<super::athena::AthenaRun>,
     pub damaged: Vec<Damaged>,
 }
+
+/// One account's or Region's sessions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PlaceTotals {
+    pub sessions: u64,
+    /// Of which the policy stops.
+    pub violations: u64,
+    /// DPU-hours of the stopped ones (`dpu_hours.total`'s share).
+    pub dpu_hours: f64,
+}
+
+/// Sessions per place (`place` of each), with their costs.
+fn by_place<'s>(
+    sessions: &'s [JudgedSession],
+    costs: &[Cost],
+    place: impl Fn(&'s JudgedSession) -> Option<&'s str>,
+) -> BTreeMap<String, PlaceTotals> {
+    let mut totals: BTreeMap<String, PlaceTotals> = BTreeMap::new();
+    for (session, cost) in sessions.iter().zip(costs) {
+        let key = place(session).unwrap_or(UNKNOWN_PLACE);
+        let entry = totals.entry(key.to_string()).or_default();
+        entry.sessions += 1;
+        if session.under_policy.stops() {
+            entry.violations += 1;
+            entry.dpu_hours += cost.dpu_hours.unwrap_or(0.0);
+        }
+    }
+    totals
+}
+
+/// `by_account`/`by_region` key of sessions whose record does not say.
+const UNKNOWN_PLACE: &str = "(unknown)";
 
 #[cfg(test)]
 mod tests {
@@ -581,6 +625,8 @@ mod tests {
             event_time: Some(at.to_string()),
             created_at: parse_rfc3339(at),
             principal: Some("arn:aws:iam::1:user/bob".to_string()),
+            account: Some("111122223333".to_string()),
+            region: Some("eu-west-1".to_string()),
             under_policy: policy,
             under_baseline: Some(baseline),
             capacity: Capacity {
@@ -605,6 +651,7 @@ mod tests {
         Judges {
             policy,
             baseline: None,
+            window: crate::history::Window::ALL,
         }
     }
 
@@ -616,6 +663,7 @@ mod tests {
             baseline: Some("HEAD:p.yaml".into()),
             price_per_dpu_hour: 0.5,
             jobs: Default::default(),
+            athena: None,
         }
     }
 

@@ -21,6 +21,8 @@ pub struct NamedReader {
 /// others are still read).
 pub enum Opened {
     Ready(NamedReader),
+    /// Rows of a query's result (`backtest --athena`), each rebuilt into its record.
+    Rows(super::athena::RowChunk),
     Failed { name: String, reason: String },
 }
 

@@ -5,6 +5,15 @@
 /// Seconds since 1970-01-01T00:00:00Z.
 pub type UnixSeconds = i64;
 
+/// Reads a day `YYYY-MM-DD` (its midnight UTC) or an RFC 3339 time ([`parse_rfc3339`]).
+pub(crate) fn parse_instant(text: &str) -> Option<UnixSeconds> {
+    let text = text.trim();
+    if text.len() == 10 {
+        return parse_rfc3339(&format!("{text}T00:00:00Z"));
+    }
+    parse_rfc3339(text)
+}
+
 /// Reads `YYYY-MM-DDTHH:MM:SS`, optional fractional seconds (dropped), then `Z` or an offset
 /// `±HH:MM` (`T`/`Z` in either case, as RFC 3339 allows). `None` for anything else, including
 /// impossible dates (`2026-02-30`).
