@@ -197,6 +197,10 @@ impl Aws {
         }
     }
 
+    pub fn athena(&self) -> aws_sdk_athena::Client {
+        aws_sdk_athena::Client::new(&self.config)
+    }
+
     pub fn organizations(&self) -> aws_sdk_organizations::Client {
         aws_sdk_organizations::Client::new(&self.config)
     }
@@ -286,7 +290,7 @@ pub async fn caller(aws: &Aws) -> anyhow::Result<Caller> {
 }
 
 /// A tokio runtime for one command.
-pub(crate) fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

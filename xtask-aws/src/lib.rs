@@ -8,13 +8,14 @@
 //! - [`commands`]: one leaf module per command.
 //! - procedures: [`account`] (one stack: deploy, plan, status, clean-up) and [`org`] (a stack
 //!   set across an organization).
-//! - pieces: [`preflight`], [`assign`] (roles), [`coverage`], [`history`], [`network`],
+//! - pieces: [`athena`], [`preflight`], [`assign`] (roles), [`coverage`], [`history`], [`network`],
 //!   [`stack`] (CloudFormation), [`artifacts`] (S3), [`runtime_api`], [`aws`] (configuration,
 //!   clients, errors).
 
 pub mod account;
 pub mod artifacts;
 pub mod assign;
+pub mod athena;
 pub mod aws;
 pub mod cli;
 pub mod commands;

@@ -218,10 +218,21 @@ pub fn set_moto_transition(
     model: &str,
     transition: serde_json::Value,
 ) -> anyhow::Result<()> {
+    moto_api(
+        endpoint,
+        "/moto-api/state-manager/set-transition",
+        &serde_json::json!({"model_name": model, "transition": transition}),
+    )
+}
+
+/// POSTs `body` to moto's own API at `path` (`/moto-api/...`) on the server at `endpoint`;
+/// moto answers 201 when it took it. Used to set state transitions and to seed the results
+/// moto's Athena returns (`/moto-api/static/athena/query-results`).
+pub fn moto_api(endpoint: &str, path: &str, body: &serde_json::Value) -> anyhow::Result<()> {
     let address = endpoint.trim_start_matches("http://");
-    let body = serde_json::json!({"model_name": model, "transition": transition}).to_string();
+    let body = body.to_string();
     let request = format!(
-        "POST /moto-api/state-manager/set-transition HTTP/1.0\r\nHost: {address}\r\n\
+        "POST {path} HTTP/1.0\r\nHost: {address}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
@@ -233,7 +244,7 @@ pub fn set_moto_transition(
     stream.read_to_string(&mut reply)?;
     let status = reply.lines().next().unwrap_or_default();
     if !status.contains(" 201") {
-        bail!("moto's set-transition answered {status:?}");
+        bail!("moto's {path} answered {status:?}");
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask backtest` with history in AWS: `s3://` trails and `--lookup-events`, read with the
 //! AWS SDK (`history`), judged by the same engine as trail files (`xtask::history`); the runs of
-//! jobs the history does not define are judged over Glue's `GetJob`.
+//! jobs the history does not define are judged over Glue's `GetJob`. With `--athena`, the
+//! history is a query on the organization's CloudTrail table (`athena`).
 
 use xtask::Exit;
 use xtask::history::HistoryArgs;
@@ -15,6 +16,9 @@ impl BacktestCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         if let Some(records) = self.args.bench {
             return self.args.measure(records);
+        }
+        if self.args.athena.athena {
+            return crate::athena::backtest(&self.args);
         }
         let source = crate::history::sources(&self.args)?;
         // Runs of jobs the history does not define are judged over Glue's definition now.

@@ -101,7 +101,11 @@ const COLUMNS: &[Column] = &[
             &["responseElements"],
         )
     },
-    column("identity_type", "useridentity.type", &["userIdentity", "type"]),
+    column(
+        "identity_type",
+        "useridentity.type",
+        &["userIdentity", "type"],
+    ),
     column("identity_arn", "useridentity.arn", &["userIdentity", "arn"]),
     column(
         "identity_account",
@@ -419,7 +423,12 @@ pub fn query(shape: &TableShape, scope: &Scope) -> anyhow::Result<Query> {
         )),
     }
     for (what, flag, key, values) in [
-        ("account", "--accounts", &partitions.account, &scope.accounts),
+        (
+            "account",
+            "--accounts",
+            &partitions.account,
+            &scope.accounts,
+        ),
         ("Region", "--regions", &partitions.region, &scope.regions),
     ] {
         match (key, values.is_empty()) {
@@ -563,9 +572,8 @@ impl Header {
                 continue;
             }
             let value = if column.json {
-                serde_json::from_slice(field).map_err(|error| {
-                    format!("{} is not JSON: {error}", column.alias)
-                })?
+                serde_json::from_slice(field)
+                    .map_err(|error| format!("{} is not JSON: {error}", column.alias))?
             } else {
                 Value::String(
                     std::str::from_utf8(field)
@@ -603,10 +611,7 @@ pub fn row_of(record: &Value) -> Vec<Option<String>> {
     COLUMNS
         .iter()
         .map(|column| {
-            let value = column
-                .path
-                .iter()
-                .try_fold(record, |at, key| at.get(key))?;
+            let value = column.path.iter().try_fold(record, |at, key| at.get(key))?;
             match value {
                 Value::Null => None,
                 Value::String(text) if !column.json => Some(text.clone()),
@@ -865,7 +870,10 @@ impl TableSpec {
             }
         }
         let Some(rest) = self.trail.strip_prefix("s3://") else {
-            bail!("--trail-bucket {:?}: give it as s3://bucket[/prefix]", self.trail);
+            bail!(
+                "--trail-bucket {:?}: give it as s3://bucket[/prefix]",
+                self.trail
+            );
         };
         if rest.is_empty()
             || !rest
@@ -885,7 +893,9 @@ impl TableSpec {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
         {
-            bail!("--organization-id {org:?}: an organization id is o- and 10 to 32 lowercase letters or digits");
+            bail!(
+                "--organization-id {org:?}: an organization id is o- and 10 to 32 lowercase letters or digits"
+            );
         }
         if let Some(bad) = self.accounts.iter().find(|a| !is_account_id(a)) {
             bail!("--accounts {bad:?}: an AWS account id is 12 digits");
@@ -898,10 +908,13 @@ impl TableSpec {
         }
         let day = &self.first_day;
         let well_formed = day.len() == 10
-            && day
-                .bytes()
-                .enumerate()
-                .all(|(i, b)| if i == 4 || i == 7 { b == b'/' } else { b.is_ascii_digit() });
+            && day.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'/'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
         if !well_formed {
             bail!("--first-day {day:?}: a day as yyyy/MM/dd");
         }

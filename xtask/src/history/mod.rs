@@ -125,23 +125,48 @@ pub struct AthenaArgs {
     #[arg(long, conflicts_with_all = ["trails", "lookup_events"])]
     pub athena: bool,
     /// The Glue Data Catalog database of the CloudTrail table.
-    #[arg(long, value_name = "NAME", default_value = "default", requires = "athena")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "default",
+        requires = "athena"
+    )]
     pub database: String,
     /// The CloudTrail table (`cargo xtask render --athena-table` prints one).
-    #[arg(long, value_name = "NAME", default_value = "cloudtrail_logs", requires = "athena")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "cloudtrail_logs",
+        requires = "athena"
+    )]
     pub table: String,
     /// The Athena workgroup the query runs in; its per-query data limit is checked first.
-    #[arg(long, value_name = "NAME", default_value = "primary", requires = "athena")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "primary",
+        requires = "athena"
+    )]
     pub workgroup: String,
     /// Where Athena writes the result (`s3://bucket/prefix/`), when the workgroup sets none.
     #[arg(long, value_name = "S3_URI", requires = "athena")]
     pub output_location: Option<String>,
     /// The accounts to read (comma-separated or repeated); all the table holds when left out
     /// (required when the table's account partition is injected).
-    #[arg(long, value_name = "ACCOUNT_ID", value_delimiter = ',', requires = "athena")]
+    #[arg(
+        long,
+        value_name = "ACCOUNT_ID",
+        value_delimiter = ',',
+        requires = "athena"
+    )]
     pub accounts: Vec<String>,
     /// The Regions to read (comma-separated or repeated); all when left out.
-    #[arg(long, value_name = "REGION", value_delimiter = ',', requires = "athena")]
+    #[arg(
+        long,
+        value_name = "REGION",
+        value_delimiter = ',',
+        requires = "athena"
+    )]
     pub regions: Vec<String>,
     /// The most a query may scan, in GB (10^9 bytes): the backtest refuses to run in a
     /// workgroup whose per-query data limit (BytesScannedCutoffPerQuery) is higher or unset.
@@ -165,7 +190,9 @@ fn positive(text: &str) -> Result<f64, String> {
 /// `2026-11-01` (midnight UTC) or an RFC 3339 time, as Unix seconds.
 fn instant(text: &str) -> Result<i64, String> {
     time::parse_instant(text).ok_or_else(|| {
-        format!("{text:?} is neither a day (2026-11-01) nor an RFC 3339 time (2026-11-01T09:00:00Z)")
+        format!(
+            "{text:?} is neither a day (2026-11-01) nor an RFC 3339 time (2026-11-01T09:00:00Z)"
+        )
     })
 }
 

@@ -23,7 +23,10 @@ pub enum Opened {
     Ready(NamedReader),
     /// Rows of a query's result (`backtest --athena`), each rebuilt into its record.
     Rows(super::athena::RowChunk),
-    Failed { name: String, reason: String },
+    Failed {
+        name: String,
+        reason: String,
+    },
 }
 
 /// A place history is read from.

@@ -335,8 +335,13 @@ fn a_row_whose_json_does_not_parse_says_which_column() {
         .from_reader(&file[..]);
     let mut records = csv.byte_records();
     let header = Header::read(&records.next().unwrap().unwrap()).unwrap();
-    let error = header.record(&records.next().unwrap().unwrap()).unwrap_err();
-    assert!(error.starts_with("requestparameters is not JSON"), "{error}");
+    let error = header
+        .record(&records.next().unwrap().unwrap())
+        .unwrap_err();
+    assert!(
+        error.starts_with("requestparameters is not JSON"),
+        "{error}"
+    );
 }
 
 #[test]

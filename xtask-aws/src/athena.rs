@@ -1,0 +1,696 @@
+//! `backtest --athena`, the AWS half: the CloudTrail table's shape from the Glue Data Catalog
+//! (`GetTable`), the workgroup's per-query data limit (`GetWorkGroup`) checked against
+//! `--max-scan-gb` before anything runs, the query (`StartQueryExecution`, polled with
+//! `GetQueryExecution`), and its result file read from S3 as a stream (`GetObject`), handed to
+//! `xtask::history`'s engine as [`ResultRows`]. The query itself, the rows and the report are
+//! `xtask::history::athena`'s.
+//!
+//! IAM a backtest role needs: `athena:GetWorkGroup`, `athena:StartQueryExecution`,
+//! `athena:GetQueryExecution` on the workgroup; `glue:GetDatabase`, `glue:GetTable` on the
+//! catalog, database and table; `s3:GetBucketLocation`, `s3:ListBucket`, `s3:GetObject` on the
+//! trail; `s3:PutObject`, `s3:GetObject` on the result location (and `kms:Decrypt` /
+//! `kms:GenerateDataKey` where those are encrypted with a key).
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultConfiguration};
+
+use xtask::history::HistoryArgs;
+use xtask::history::athena::{self, AthenaRun, Query, ResultRows, Scope, TableShape};
+
+/// A workgroup, as far as the backtest needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workgroup {
+    pub name: String,
+    /// `Configuration.BytesScannedCutoffPerQuery`: Athena cancels a query past it.
+    pub cutoff_bytes: Option<i64>,
+    /// `Configuration.ResultConfiguration.OutputLocation`.
+    pub output_location: Option<String>,
+    /// `Configuration.EnforceWorkGroupConfiguration`: the workgroup's settings override the
+    /// query's (its result location wins).
+    pub enforced: bool,
+    /// `Configuration.ManagedQueryResultsConfiguration.Enabled`: results kept by Athena, not in
+    /// an S3 bucket of the account.
+    pub managed_results: bool,
+    /// `State`: `ENABLED` or `DISABLED`.
+    pub state: String,
+}
+
+/// GB as `--max-scan-gb` counts them (10^9 bytes).
+const GB: f64 = 1e9;
+
+/// Whether a query may run in `workgroup` under `--max-scan-gb max_scan_gb`: only when the
+/// workgroup's per-query data limit guarantees the scan stays at or under it (Athena cancels a
+/// query past the limit: "Set up per-query and per-workgroup data usage controls",
+/// <https://docs.aws.amazon.com/athena/latest/ug/workgroups-setting-control-limits-cloudwatch.html>).
+/// The `Ok` says what bounds the scan; the error says what to change.
+pub fn guard(workgroup: &Workgroup, max_scan_gb: f64) -> anyhow::Result<String> {
+    if !workgroup.state.eq_ignore_ascii_case("ENABLED") {
+        bail!(
+            "the Athena workgroup `{}` is {}: a query cannot run in it",
+            workgroup.name,
+            workgroup.state
+        );
+    }
+    let max_bytes = (max_scan_gb * GB) as i64;
+    let fix = format!(
+        "set a per-query data limit at or under {max_scan_gb} GB on the workgroup (aws athena \
+         update-work-group --work-group {} --configuration-updates \
+         BytesScannedCutoffPerQuery={max_bytes}), or name a workgroup that has one (--workgroup)",
+        workgroup.name
+    );
+    match workgroup.cutoff_bytes {
+        None => bail!(
+            "refusing to query: the Athena workgroup `{}` sets no per-query data limit, so the \
+             query could scan the whole trail, more than --max-scan-gb {max_scan_gb} GB; {fix}",
+            workgroup.name
+        ),
+        Some(cutoff) if cutoff > max_bytes => bail!(
+            "refusing to query: the Athena workgroup `{}` lets a query scan up to {:.1} GB, more \
+             than --max-scan-gb {max_scan_gb} GB; pass --max-scan-gb {} to accept that, or {fix}",
+            workgroup.name,
+            cutoff as f64 / GB,
+            (cutoff as f64 / GB).ceil()
+        ),
+        Some(cutoff) => Ok(format!(
+            "the workgroup `{}` cancels a query past {:.1} GB (at most {:.2} USD at {} USD per TB), \
+             within --max-scan-gb {max_scan_gb}",
+            workgroup.name,
+            cutoff as f64 / GB,
+            athena::query_cost_usd(cutoff.max(0) as u64, athena::PRICE_PER_TB_USD),
+            athena::PRICE_PER_TB_USD
+        )),
+    }
+}
+
+/// Where the result goes: the workgroup's location when it enforces its settings or when
+/// `--output-location` is not given; else `--output-location`. Errors when there is none, or
+/// when the workgroup keeps results itself (managed query results: not a file of the account).
+pub fn result_location(
+    workgroup: &Workgroup,
+    output_location: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    if workgroup.managed_results {
+        bail!(
+            "the Athena workgroup `{}` keeps query results itself (managed query results): the \
+             backtest reads the result file from S3; name a workgroup with an S3 result location",
+            workgroup.name
+        );
+    }
+    if let Some(given) = output_location
+        && !given.starts_with("s3://")
+    {
+        bail!("--output-location {given:?}: an S3 location, s3://bucket/prefix/");
+    }
+    match (
+        workgroup.enforced,
+        &workgroup.output_location,
+        output_location,
+    ) {
+        (true, Some(_), _) | (_, Some(_), None) => Ok(None),
+        (_, _, Some(given)) => Ok(Some(given.to_string())),
+        (_, None, None) => bail!(
+            "the Athena workgroup `{}` sets no result location: give --output-location \
+             s3://bucket/prefix/ (the backtest reads the result file from there)",
+            workgroup.name
+        ),
+    }
+}
+
+/// `s3://bucket/key`: the bucket and the key.
+fn split_s3(uri: &str) -> Option<(&str, &str)> {
+    let rest = uri.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/')?;
+    (!bucket.is_empty() && !key.is_empty()).then_some((bucket, key))
+}
+
+/// The clients a backtest on Athena uses, on one runtime.
+pub struct AthenaBacktest {
+    pub athena: aws_sdk_athena::Client,
+    pub glue: aws_sdk_glue::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub runtime: Arc<tokio::runtime::Runtime>,
+    /// Between two `GetQueryExecution` calls.
+    pub poll: Duration,
+    pub endpoint_url: Option<String>,
+}
+
+/// A query ready to run: checked, with where its result goes.
+pub struct Prepared {
+    pub query: Query,
+    pub workgroup: Workgroup,
+    /// Why the scan is bounded ([`guard`]).
+    pub bounded_by: String,
+    /// `--output-location` when it is the one used; `None`: the workgroup's.
+    pub output_location: Option<String>,
+    pub table: String,
+}
+
+impl AthenaBacktest {
+    /// For the account and Region of `args`.
+    pub fn new(args: &HistoryArgs) -> anyhow::Result<AthenaBacktest> {
+        let runtime = Arc::new(crate::aws::tokio_runtime()?);
+        let aws = runtime.block_on(crate::aws::Aws::load(&args.aws, None))?;
+        Ok(AthenaBacktest {
+            athena: aws.athena(),
+            glue: aws.glue(),
+            s3: aws.s3(),
+            runtime,
+            poll: aws.poll_interval(),
+            endpoint_url: aws.endpoint_url.clone(),
+        })
+    }
+
+    fn failure(&self, operation: &str, error: &(dyn std::error::Error + 'static)) -> anyhow::Error {
+        crate::aws::failure(operation, error, self.endpoint_url.as_deref())
+    }
+
+    /// `GetWorkGroup`.
+    pub fn workgroup(&self, name: &str) -> anyhow::Result<Workgroup> {
+        let answer = self
+            .runtime
+            .block_on(self.athena.get_work_group().work_group(name).send())
+            .map_err(|error| self.failure(&format!("GetWorkGroup {name}"), &error))?;
+        let group = answer
+            .work_group()
+            .with_context(|| format!("GetWorkGroup {name} answered without the workgroup"))?;
+        let configuration = group.configuration();
+        Ok(Workgroup {
+            name: group.name().to_string(),
+            cutoff_bytes: configuration.and_then(|c| c.bytes_scanned_cutoff_per_query()),
+            output_location: configuration
+                .and_then(|c| c.result_configuration())
+                .and_then(|r| r.output_location())
+                .map(str::to_string),
+            enforced: configuration
+                .and_then(|c| c.enforce_work_group_configuration())
+                .unwrap_or(false),
+            managed_results: configuration
+                .and_then(|c| c.managed_query_results_configuration())
+                .is_some_and(|m| m.enabled()),
+            state: group
+                .state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "ENABLED".to_string()),
+        })
+    }
+
+    /// Glue `GetTable`: the partition keys, the parameters (projection), the type of
+    /// `useridentity`.
+    pub fn table(&self, database: &str, table: &str) -> anyhow::Result<TableShape> {
+        let answer = self
+            .runtime
+            .block_on(
+                self.glue
+                    .get_table()
+                    .database_name(database)
+                    .name(table)
+                    .send(),
+            )
+            .map_err(|error| {
+                let failure = self.failure(&format!("Glue GetTable {database}.{table}"), &error);
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_entity_not_found_exception())
+                {
+                    failure.context(format!(
+                        "the CloudTrail table {database}.{table} is not in this Region's Glue \
+                         Data Catalog: create it with the statement `cargo xtask render \
+                         --athena-table` prints, or give --database and --table"
+                    ))
+                } else {
+                    failure
+                }
+            })?;
+        let found = answer
+            .table()
+            .with_context(|| format!("GetTable {database}.{table} answered without the table"))?;
+        Ok(TableShape {
+            database: database.to_string(),
+            table: table.to_string(),
+            partition_keys: found
+                .partition_keys()
+                .iter()
+                .map(|key| key.name().to_string())
+                .collect(),
+            parameters: found
+                .parameters()
+                .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            user_identity_type: found
+                .storage_descriptor()
+                .map(|s| s.columns())
+                .unwrap_or_default()
+                .iter()
+                .find(|column| column.name().eq_ignore_ascii_case("useridentity"))
+                .and_then(|column| column.r#type())
+                .map(str::to_string),
+        })
+    }
+
+    /// Everything checked before a query runs: the table, the query, the workgroup's limit, the
+    /// result location.
+    pub fn prepare(&self, args: &HistoryArgs, scope: &Scope) -> anyhow::Result<Prepared> {
+        let flags = &args.athena;
+        let shape = self.table(&flags.database, &flags.table)?;
+        let query = athena::query(&shape, scope)?;
+        let workgroup = self.workgroup(&flags.workgroup)?;
+        let bounded_by = guard(&workgroup, flags.max_scan_gb)?;
+        let output_location = result_location(&workgroup, flags.output_location.as_deref())?;
+        Ok(Prepared {
+            query,
+            workgroup,
+            bounded_by,
+            output_location,
+            table: format!("{}.{}", flags.database, flags.table),
+        })
+    }
+
+    /// Runs the query and waits for it (progress on stderr): its id, the result file and the
+    /// bytes scanned. A query that fails or is cancelled is an error with Athena's reason.
+    pub fn run(
+        &self,
+        prepared: &Prepared,
+        database: &str,
+    ) -> anyhow::Result<(String, String, u64)> {
+        let mut start = self
+            .athena
+            .start_query_execution()
+            .query_string(&prepared.query.sql)
+            .work_group(&prepared.workgroup.name)
+            .query_execution_context(
+                QueryExecutionContext::builder()
+                    .catalog("AwsDataCatalog")
+                    .database(database)
+                    .build(),
+            );
+        if let Some(location) = &prepared.output_location {
+            start = start.result_configuration(
+                ResultConfiguration::builder()
+                    .output_location(location)
+                    .build(),
+            );
+        }
+        let id = self
+            .runtime
+            .block_on(start.send())
+            .map_err(|error| self.failure("Athena StartQueryExecution", &error))?
+            .query_execution_id()
+            .context("StartQueryExecution answered without a query execution id")?
+            .to_string();
+        eprintln!(
+            "Athena query {id} started in workgroup {} ({})",
+            prepared.workgroup.name, prepared.bounded_by
+        );
+        let started = Instant::now();
+        let mut last_said = Instant::now();
+        loop {
+            let answer = self
+                .runtime
+                .block_on(
+                    self.athena
+                        .get_query_execution()
+                        .query_execution_id(&id)
+                        .send(),
+                )
+                .map_err(|error| self.failure(&format!("GetQueryExecution {id}"), &error))?;
+            let execution = answer
+                .query_execution()
+                .context("GetQueryExecution answered without the execution")?;
+            let status = execution.status();
+            let scanned = execution
+                .statistics()
+                .and_then(|s| s.data_scanned_in_bytes())
+                .unwrap_or(0)
+                .max(0) as u64;
+            match status.and_then(|s| s.state()) {
+                Some(QueryExecutionState::Succeeded) => {
+                    let location = execution
+                        .result_configuration()
+                        .and_then(|r| r.output_location())
+                        .with_context(|| {
+                            format!(
+                                "Athena query {id} succeeded without saying where its result is"
+                            )
+                        })?
+                        .to_string();
+                    eprintln!(
+                        "Athena query {id} succeeded in {:.0} s, {:.3} GB scanned",
+                        started.elapsed().as_secs_f64(),
+                        scanned as f64 / GB
+                    );
+                    return Ok((id, location, scanned));
+                }
+                Some(state @ (QueryExecutionState::Failed | QueryExecutionState::Cancelled)) => {
+                    let reason = status
+                        .and_then(|s| s.state_change_reason())
+                        .unwrap_or("no reason given");
+                    bail!(
+                        "Athena query {id} {}: {reason} ({:.3} GB scanned; the workgroup `{}` \
+                         cancels a query past {})",
+                        state.as_str().to_ascii_lowercase(),
+                        scanned as f64 / GB,
+                        prepared.workgroup.name,
+                        prepared
+                            .workgroup
+                            .cutoff_bytes
+                            .map(|c| format!("{:.1} GB", c as f64 / GB))
+                            .unwrap_or_else(|| "no limit".to_string())
+                    );
+                }
+                _ => {}
+            }
+            if last_said.elapsed() >= Duration::from_secs(30) {
+                eprintln!(
+                    "Athena query {id}: {} after {:.0} s, {:.3} GB scanned so far",
+                    status
+                        .and_then(|s| s.state())
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    started.elapsed().as_secs_f64(),
+                    scanned as f64 / GB
+                );
+                last_said = Instant::now();
+            }
+            let poll = self.poll;
+            self.runtime
+                .block_on(async move { tokio::time::sleep(poll).await });
+        }
+    }
+
+    /// The result file, as a stream: chunks are fetched while earlier ones are judged, at most
+    /// a few megabytes held at once.
+    pub fn result(&self, location: &str) -> anyhow::Result<Box<dyn Read + Send>> {
+        let (bucket, key) = split_s3(location)
+            .with_context(|| format!("the result location {location:?} is not s3://bucket/key"))?;
+        let object = self
+            .runtime
+            .block_on(self.s3.get_object().bucket(bucket).key(key).send())
+            .map_err(|error| self.failure(&format!("S3 GetObject {location}"), &error))?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(8);
+        let mut body = object.body;
+        self.runtime.spawn(async move {
+            loop {
+                let next = body.next().await;
+                let done = !matches!(next, Some(Ok(_)));
+                let item = next.map(|chunk| chunk.map_err(|error| error.to_string()));
+                if let Some(item) = item
+                    && sender.send(item).await.is_err()
+                {
+                    return;
+                }
+                if done {
+                    return;
+                }
+            }
+        });
+        Ok(Box::new(ChannelReader {
+            receiver,
+            current: bytes::Bytes::new(),
+        }))
+    }
+}
+
+/// A [`Read`] over chunks sent from the runtime (an S3 body).
+struct ChannelReader {
+    receiver: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, String>>,
+    current: bytes::Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.receiver.blocking_recv() {
+                Some(Ok(chunk)) => self.current = chunk,
+                Some(Err(error)) => return Err(std::io::Error::other(error)),
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.current.len());
+        out[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
+
+/// The window and places of `args`, as the query reads them: `--until` is now when not given.
+pub fn scope(args: &HistoryArgs) -> anyhow::Result<Scope> {
+    let since = args
+        .since
+        .context("--athena reads a stretch of history: give --since DAY (and --until DAY)")?;
+    let until = match args.until {
+        Some(until) => until,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .context("the clock is before 1970")?
+            .as_secs() as i64,
+    };
+    Ok(Scope {
+        since,
+        until,
+        accounts: args.athena.accounts.clone(),
+        regions: args.athena.regions.clone(),
+    })
+}
+
+/// `backtest --athena`: checks, then prints the query (`--dry-run`) or runs it and judges its
+/// rows.
+pub fn backtest(args: &HistoryArgs) -> anyhow::Result<xtask::Exit> {
+    let scope = scope(args)?;
+    let clients = AthenaBacktest::new(args)?;
+    let prepared = clients.prepare(args, &scope)?;
+    for note in &prepared.query.notes {
+        eprintln!("note: {note}");
+    }
+    if args.athena.dry_run {
+        eprintln!(
+            "dry run: the query below would run in {} on {} ({}); nothing was started",
+            prepared.workgroup.name, prepared.table, prepared.bounded_by
+        );
+        print!("{}", prepared.query.sql);
+        return Ok(xtask::Exit::Success);
+    }
+    let (id, location, scanned) = clients.run(&prepared, &args.athena.database)?;
+    let reader = clients.result(&location)?;
+    let run = AthenaRun {
+        query_execution_id: id.clone(),
+        workgroup: prepared.workgroup.name.clone(),
+        table: prepared.table.clone(),
+        result: location.clone(),
+        bytes_scanned: scanned,
+        cost_usd: athena::query_cost_usd(scanned, args.athena.athena_price_per_tb),
+        price_per_tb_usd: args.athena.athena_price_per_tb,
+    };
+    let source = ResultRows {
+        describe: format!("Athena query {id} on {}", prepared.table),
+        name: location,
+        reader,
+    };
+    let jobs = crate::history::GlueJobs::new(args)?;
+    args.run_with(
+        Box::new(source),
+        Some(&jobs as &dyn xtask::history::JobLookup),
+        Some(run),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workgroup(cutoff: Option<i64>) -> Workgroup {
+        Workgroup {
+            name: "backtest".into(),
+            cutoff_bytes: cutoff,
+            output_location: Some("s3://results/".into()),
+            enforced: false,
+            managed_results: false,
+            state: "ENABLED".into(),
+        }
+    }
+
+    #[test]
+    fn a_query_runs_only_where_the_workgroup_bounds_its_scan() {
+        let error = guard(&workgroup(None), 100.0).unwrap_err().to_string();
+        assert!(error.contains("sets no per-query data limit"), "{error}");
+        assert!(
+            error.contains("BytesScannedCutoffPerQuery=100000000000"),
+            "{error}"
+        );
+        let error = guard(&workgroup(Some(200_000_000_000)), 100.0)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("up to 200.0 GB"), "{error}");
+        assert!(error.contains("--max-scan-gb 200"), "{error}");
+        let fine = guard(&workgroup(Some(50_000_000_000)), 100.0).unwrap();
+        assert!(fine.contains("past 50.0 GB"), "{fine}");
+        let mut disabled = workgroup(Some(1));
+        disabled.state = "DISABLED".into();
+        assert!(
+            guard(&disabled, 100.0)
+                .unwrap_err()
+                .to_string()
+                .contains("DISABLED")
+        );
+    }
+
+    #[test]
+    fn the_result_goes_where_the_workgroup_says_unless_it_lets_the_query_say() {
+        let mut group = workgroup(Some(1));
+        assert_eq!(result_location(&group, None).unwrap(), None);
+        assert_eq!(
+            result_location(&group, Some("s3://mine/")).unwrap(),
+            Some("s3://mine/".to_string())
+        );
+        group.enforced = true;
+        assert_eq!(result_location(&group, Some("s3://mine/")).unwrap(), None);
+        group.output_location = None;
+        group.enforced = false;
+        let error = result_location(&group, None).unwrap_err().to_string();
+        assert!(error.contains("--output-location"), "{error}");
+        assert!(result_location(&group, Some("mine")).is_err());
+        group.managed_results = true;
+        let error = result_location(&group, Some("s3://mine/"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("managed query results"), "{error}");
+    }
+
+    /// moto finishes a query at once, scans nothing and never fails or cancels one: the
+    /// polling, the bytes scanned, Athena's reason for a cancelled query and the request that
+    /// leaves the result location to the workgroup are checked with aws-smithy-mocks.
+    mod mocked {
+        use aws_sdk_athena::operation::get_query_execution::GetQueryExecutionOutput;
+        use aws_sdk_athena::operation::start_query_execution::StartQueryExecutionOutput;
+        use aws_sdk_athena::types::{
+            QueryExecution, QueryExecutionStatistics, QueryExecutionStatus,
+        };
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+        use super::*;
+
+        fn execution(
+            state: QueryExecutionState,
+            scanned: i64,
+            reason: Option<&str>,
+        ) -> GetQueryExecutionOutput {
+            GetQueryExecutionOutput::builder()
+                .query_execution(
+                    QueryExecution::builder()
+                        .query_execution_id("q-1")
+                        .status(
+                            QueryExecutionStatus::builder()
+                                .state(state)
+                                .set_state_change_reason(reason.map(str::to_string))
+                                .build(),
+                        )
+                        .statistics(
+                            QueryExecutionStatistics::builder()
+                                .data_scanned_in_bytes(scanned)
+                                .build(),
+                        )
+                        .result_configuration(
+                            ResultConfiguration::builder()
+                                .output_location("s3://wg-results/q-1.csv")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        }
+
+        fn clients(athena: aws_sdk_athena::Client) -> AthenaBacktest {
+            AthenaBacktest {
+                athena,
+                glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, &[]),
+                s3: aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::Config::builder()
+                        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                        .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+                        .build(),
+                ),
+                runtime: Arc::new(crate::aws::tokio_runtime().unwrap()),
+                poll: Duration::from_millis(1),
+                endpoint_url: None,
+            }
+        }
+
+        fn prepared() -> Prepared {
+            Prepared {
+                query: Query {
+                    sql: "SELECT 1".into(),
+                    notes: vec![],
+                },
+                workgroup: workgroup(Some(10_000_000_000)),
+                bounded_by: "bounded".into(),
+                output_location: None,
+                table: "security.org_trail".into(),
+            }
+        }
+
+        #[test]
+        fn a_query_is_polled_until_it_succeeds_and_its_scan_is_read() {
+            let start = mock!(aws_sdk_athena::Client::start_query_execution)
+                .match_requests(|input| {
+                    input.work_group() == Some("backtest")
+                        && input.result_configuration().is_none()
+                        && input.query_execution_context().and_then(|c| c.database())
+                            == Some("security")
+                })
+                .then_output(|| {
+                    StartQueryExecutionOutput::builder()
+                        .query_execution_id("q-1")
+                        .build()
+                });
+            let poll = mock!(aws_sdk_athena::Client::get_query_execution)
+                .sequence()
+                .output(|| execution(QueryExecutionState::Queued, 0, None))
+                .output(|| execution(QueryExecutionState::Running, 2_000_000_000, None))
+                .output(|| execution(QueryExecutionState::Succeeded, 4_500_000_000, None))
+                .build();
+            let athena = mock_client!(aws_sdk_athena, RuleMode::MatchAny, [&start, &poll]);
+            let (id, location, scanned) = clients(athena).run(&prepared(), "security").unwrap();
+            assert_eq!(
+                (id.as_str(), location.as_str(), scanned),
+                ("q-1", "s3://wg-results/q-1.csv", 4_500_000_000)
+            );
+            assert_eq!(
+                start.num_calls(),
+                1,
+                "the workgroup's own result location: none sent"
+            );
+            assert_eq!(poll.num_calls(), 3);
+            // 4.5 GB at 5 USD per TB.
+            assert!((athena::query_cost_usd(scanned, 5.0) - 0.0225).abs() < 1e-12);
+        }
+
+        #[test]
+        fn a_query_cancelled_at_the_workgroups_limit_is_an_error_with_athenas_reason() {
+            let start = mock!(aws_sdk_athena::Client::start_query_execution).then_output(|| {
+                StartQueryExecutionOutput::builder()
+                    .query_execution_id("q-1")
+                    .build()
+            });
+            let poll = mock!(aws_sdk_athena::Client::get_query_execution).then_output(|| {
+                execution(
+                    QueryExecutionState::Cancelled,
+                    10_000_000_000,
+                    Some("Query cancelled: the bytes scanned limit was exceeded."),
+                )
+            });
+            let athena = mock_client!(aws_sdk_athena, RuleMode::MatchAny, [&start, &poll]);
+            let error = clients(athena)
+                .run(&prepared(), "security")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("q-1 cancelled: Query cancelled: the bytes scanned limit"),
+                "{error}"
+            );
+            assert!(error.contains("cancels a query past 10.0 GB"), "{error}");
+        }
+    }
+}
