@@ -670,3 +670,82 @@ fn job_runs_are_judged_over_the_definition_of_their_time_with_dpu_hours_per_job(
         "{markdown}"
     );
 }
+
+/// `--since`/`--until` judge only the records of the window (a day is its midnight UTC, the
+/// end excluded), for files too; the per-account and per-Region totals come with them.
+#[test]
+fn since_and_until_keep_to_the_window_on_files() {
+    let dir = scratch("window");
+    let trail = three_sessions(&dir);
+    let policy = policy(&dir, "p.yaml", 10);
+    let (all, _, _) = report(&["--policy", s(&policy), "--trail", s(&trail)]);
+    assert_eq!(all["sessions"], 3);
+    let (window, code, stderr) = report(&[
+        "--policy",
+        s(&policy),
+        "--trail",
+        s(&trail),
+        "--since",
+        "2026-11-29T09:01:00Z",
+        "--until",
+        "2026-11-30",
+    ]);
+    assert_eq!(window["sessions"], 1, "only s-15: {stderr}");
+    assert_eq!(window["violating"][0]["session_id"], "s-15");
+    assert_eq!(window["by_region"]["eu-west-1"]["violations"], 1);
+    assert_eq!(
+        window["by_account"]["(unknown)"]["sessions"], 1,
+        "no recipientAccountId"
+    );
+    assert_eq!(code, Some(1));
+    let out = xtask(&[
+        "backtest",
+        "--policy",
+        s(&policy),
+        "--trail",
+        s(&trail),
+        "--since",
+        "2026-11-30",
+        "--until",
+        "2026-11-29",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--until is not after --since"));
+    let out = xtask(&[
+        "backtest",
+        "--policy",
+        s(&policy),
+        "--trail",
+        s(&trail),
+        "--since",
+        "yesterday",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("neither a day (2026-11-01) nor an RFC 3339 time"));
+}
+
+/// `--athena` reads a stretch of history: without --since it is refused before any AWS call.
+#[test]
+fn athena_needs_a_window_and_no_trail() {
+    let out = xtask(&["backtest", "--athena"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--since"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = xtask(&[
+        "backtest",
+        "--athena",
+        "--since",
+        "2026-11-01",
+        "--trail",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot be used with"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -319,3 +319,42 @@ fn render_central_prints_the_topic_policy_or_names_the_missing_field() {
     let output = xtask(&["render", "--central", "--scp", "--policy"], &[&sample]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// `render --athena-table`: the DDL of the CloudTrail table over an organization trail, with
+/// partition projection; a trail that is not an S3 location is refused, naming the flag.
+#[test]
+fn render_athena_table_prints_the_tables_ddl() {
+    let output = xtask(
+        &[
+            "render",
+            "--athena-table",
+            "--trail-bucket",
+            "s3://org-trail/logs",
+            "--organization-id",
+            "o-a1b2c3d4e5",
+            "--accounts",
+            "111122223333,444455556666",
+            "--database",
+            "security",
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let ddl = String::from_utf8(output.stdout).unwrap();
+    assert!(ddl.contains("CREATE EXTERNAL TABLE IF NOT EXISTS security.cloudtrail_logs ("));
+    assert!(ddl.contains("'projection.account.values'='111122223333,444455556666'"));
+    assert!(ddl.contains(
+        "'storage.location.template'='s3://org-trail/logs/AWSLogs/o-a1b2c3d4e5/${account}/CloudTrail/${region}/${timestamp}'"
+    ));
+    // Every commercial Region by default.
+    assert!(
+        ddl.contains("us-east-1,us-east-2,us-west-1,us-west-2'"),
+        "{ddl}"
+    );
+    let output = xtask(
+        &["render", "--athena-table", "--trail-bucket", "org-trail"],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--trail-bucket \"org-trail\""));
+}

@@ -1,7 +1,8 @@
 //! `cargo xtask render`: the CloudFormation template for a policy (`template::render_stack`), to
 //! stdout or a file; the committed renders in `policies/rendered/` kept fresh (`--check`,
 //! `--write-all`); the service control policy (`--scp`) and the central topic's access policy
-//! (`--central`) derived from the same policy.
+//! (`--central`) derived from the same policy; the CloudTrail table `backtest --athena`
+//! queries (`--athena-table`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,12 +17,13 @@ pub struct RenderCommand {
     /// The policy to render; the template goes to stdout or to --out.
     #[arg(
         long,
-        required_unless_present_any = ["check", "write_all"],
-        conflicts_with_all = ["check", "write_all"]
+        required_unless_present_any = ["check", "write_all", "athena_table"],
+        conflicts_with_all = ["check", "write_all", "athena_table"]
     )]
     policy: Option<PathBuf>,
-    /// Write the template to this file (atomically: a complete template or nothing).
-    #[arg(long, requires = "policy")]
+    /// Write the template (or the --athena-table DDL) to this file (atomically: complete or
+    /// nothing).
+    #[arg(long)]
     out: Option<PathBuf>,
     /// Fail when a committed render in policies/rendered/ is stale or missing (CI runs this).
     #[arg(long, conflicts_with = "write_all")]
@@ -39,6 +41,68 @@ pub struct RenderCommand {
     /// organization (aws:PrincipalOrgID) may publish to it. The topic's owner applies it.
     #[arg(long, requires = "policy", conflicts_with = "scp")]
     central: bool,
+    /// Print the `CREATE EXTERNAL TABLE` of the CloudTrail table `backtest --athena` queries,
+    /// for a team that has none: AWS's documented columns, partition projection by account,
+    /// Region and day over the trail's bucket (run it once in the Athena console or with
+    /// `aws athena start-query-execution`).
+    #[arg(long, conflicts_with_all = ["check", "write_all"], requires = "trail_bucket")]
+    athena_table: bool,
+    #[command(flatten)]
+    table: AthenaTableArgs,
+}
+
+/// What `render --athena-table` needs to know about the trail.
+#[derive(clap::Args)]
+struct AthenaTableArgs {
+    /// Where the trail writes: `s3://bucket` or `s3://bucket/prefix` (the folder above
+    /// `AWSLogs/`).
+    #[arg(long, value_name = "S3_URI", requires = "athena_table")]
+    trail_bucket: Option<String>,
+    /// The organization's id (`o-…`) for an organization trail (`AWSLogs/<org-id>/<account>/`);
+    /// left out for an account's own trail (`AWSLogs/<account>/`).
+    #[arg(long, value_name = "ORG_ID", requires = "athena_table")]
+    organization_id: Option<String>,
+    /// The accounts to project (comma-separated); left out, the account partition is injected
+    /// and each backtest names its accounts (--accounts).
+    #[arg(
+        long,
+        value_name = "ACCOUNT_ID",
+        value_delimiter = ',',
+        requires = "athena_table"
+    )]
+    accounts: Vec<String>,
+    /// The Regions to project (comma-separated); every commercial Region when left out.
+    #[arg(
+        long,
+        value_name = "REGION",
+        value_delimiter = ',',
+        requires = "athena_table"
+    )]
+    regions: Vec<String>,
+    /// The table's Glue Data Catalog database.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "default",
+        requires = "athena_table"
+    )]
+    database: String,
+    /// The table's name (backtest --athena's --table default).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "cloudtrail_logs",
+        requires = "athena_table"
+    )]
+    table: String,
+    /// The first day the projection reaches (`yyyy/MM/dd`): the trail's first day.
+    #[arg(
+        long,
+        value_name = "DAY",
+        default_value = "2024/01/01",
+        requires = "athena_table"
+    )]
+    first_day: String,
 }
 
 impl RenderCommand {
@@ -48,6 +112,9 @@ impl RenderCommand {
         }
         if self.write_all {
             return write_all(&paths::default_policies()?, &paths::rendered_dir());
+        }
+        if self.athena_table {
+            return print_athena_table(self.table, self.out.as_deref());
         }
         let policy_file = self
             .policy
@@ -78,6 +145,38 @@ impl RenderCommand {
         }
         Ok(Exit::Success)
     }
+}
+
+/// `render --athena-table`: the table's DDL on stdout or `--out`.
+fn print_athena_table(args: AthenaTableArgs, out: Option<&Path>) -> anyhow::Result<Exit> {
+    let spec = crate::history::athena::TableSpec {
+        database: args.database,
+        table: args.table,
+        trail: args.trail_bucket.unwrap_or_default(),
+        organization_id: args.organization_id,
+        accounts: args.accounts,
+        regions: if args.regions.is_empty() {
+            crate::history::athena::COMMERCIAL_REGIONS
+                .iter()
+                .map(|r| r.to_string())
+                .collect()
+        } else {
+            args.regions
+        },
+        first_day: args.first_day,
+    };
+    spec.check()?;
+    let ddl = spec.create_table();
+    match out {
+        Some(out) => {
+            write_atomically(out, &ddl)?;
+            eprintln!("wrote the CloudTrail table's DDL to {}", paths::shown(out));
+        }
+        None => std::io::stdout()
+            .write_all(ddl.as_bytes())
+            .context("writing the DDL to stdout")?,
+    }
+    Ok(Exit::Success)
 }
 
 /// `render --scp`: the SCP on stdout (or `--out`); what was dropped to fit, and what IAM cannot

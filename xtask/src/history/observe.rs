@@ -420,6 +420,28 @@ mod tests {
     }
 
     #[test]
+    fn a_window_holds_its_start_not_its_end() {
+        let window = Window {
+            since: parse_rfc3339("2026-11-01T00:00:00Z"),
+            until: parse_rfc3339("2026-12-01T00:00:00Z"),
+        };
+        assert!(window.holds(Some("2026-11-01T00:00:00Z")));
+        assert!(window.holds(Some("2026-11-30T23:59:59Z")));
+        assert!(!window.holds(Some("2026-12-01T00:00:00Z")));
+        assert!(!window.holds(Some("2026-10-31T23:59:59Z")));
+        assert!(
+            !window.holds(None),
+            "a record that cannot be placed is outside a window"
+        );
+        assert!(Window::ALL.holds(None));
+        let open_end = Window {
+            until: None,
+            ..window
+        };
+        assert!(open_end.holds(Some("2030-01-01T00:00:00Z")));
+    }
+
+    #[test]
     fn a_create_session_is_judged_under_both_policies_with_its_capacity() {
         let (strict, loose) = (policy("{max_workers: 10}"), policy("{max_workers: 20}"));
         let judges = Judges {

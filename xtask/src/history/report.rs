@@ -675,6 +675,56 @@ mod tests {
     }
 
     #[test]
+    fn sessions_are_totalled_per_account_and_region_and_shown_with_the_athena_scan() {
+        let stop = || judgement(Decision::Violation, &["max_workers"]);
+        let fine = || judgement(Decision::Compliant, &[]);
+        let mut harvest = Harvest::of("rows");
+        let mut other = session("b", "2026-11-29T09:00:00Z", 4.0, stop(), stop());
+        other.account = Some("444455556666".into());
+        other.region = None;
+        harvest.sessions = vec![
+            session("a", "2026-11-29T09:00:00Z", 10.0, stop(), fine()),
+            other,
+            session("c", "2026-11-29T09:00:00Z", 1.0, fine(), fine()),
+        ];
+        let mut tally = Tally::default();
+        tally.add(harvest);
+        let mut inputs = inputs();
+        inputs.athena = Some(crate::history::athena::AthenaRun {
+            query_execution_id: "q-1".into(),
+            workgroup: "backtest".into(),
+            table: "security.org_trail".into(),
+            result: "s3://results/q-1.csv".into(),
+            bytes_scanned: 4_500_000_000,
+            cost_usd: 0.0225,
+            price_per_tb_usd: 5.0,
+        });
+        let report = tally.report(&inputs, sessions_only());
+        let totals = |place: &PlaceTotals| (place.sessions, place.violations, place.dpu_hours);
+        assert_eq!(totals(&report.by_account["111122223333"]), (2, 1, 20.0));
+        assert_eq!(totals(&report.by_account["444455556666"]), (1, 1, 8.0));
+        assert_eq!(totals(&report.by_region["eu-west-1"]), (2, 1, 20.0));
+        assert_eq!(totals(&report.by_region["(unknown)"]), (1, 1, 8.0));
+        let text = crate::history::text::text(&report);
+        assert!(
+            text.contains("athena:     Athena query q-1 in workgroup backtest on security.org_trail: 4.500 GB scanned, 0.0225 USD at 5 USD per TB"),
+            "{text}"
+        );
+        assert!(
+            text.contains("by account (sessions, stopped, DPU-hours stopped):"),
+            "{text}"
+        );
+        let markdown = crate::history::text::markdown(&report);
+        assert!(
+            markdown.contains("| `444455556666` | 1 | 1 | 8.0 |"),
+            "{markdown}"
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["athena"]["bytes_scanned"], 4_500_000_000u64);
+        assert_eq!(json["by_account"]["444455556666"]["violations"], 1);
+    }
+
+    #[test]
     fn costs_use_the_real_end_else_the_timeout() {
         let stop = || judgement(Decision::Violation, &["max_workers"]);
         let fine = || judgement(Decision::Compliant, &[]);

@@ -128,7 +128,25 @@ fn top_principals(by_principal: &BTreeMap<String, u64>) -> Vec<(&str, u64)> {
     top
 }
 
-/// For a terminal.
+/// The Athena query in a sentence: its id, workgroup, scan and cost.
+fn athena_line(run: &super::athena::AthenaRun) -> String {
+    format!(
+        "Athena query {} in workgroup {} on {}: {} GB scanned, {} USD at {} USD per TB",
+        run.query_execution_id,
+        run.workgroup,
+        run.table,
+        decimal(run.bytes_scanned as f64 / 1e9, 3),
+        decimal(run.cost_usd, 4),
+        run.price_per_tb_usd
+    )
+}
+
+/// Whether the report spans several accounts or Regions (or came from Athena): then the
+/// per-account and per-Region totals are shown.
+fn shows_places(report: &Report) -> bool {
+    report.athena.is_some() || report.by_account.len() > 1 || report.by_region.len() > 1
+}
+
 /// One budget in a sentence: its cap, its peak, how often it was exceeded, and what the guard
 /// would have done.
 fn budget_summary(budget: &super::budgets::BudgetReplay, acted: &str) -> String {
@@ -196,6 +214,9 @@ pub fn text(report: &Report) -> String {
         plural(report.files, "file", "files"),
         plural(report.records, "record", "records")
     );
+    if let Some(run) = &report.athena {
+        let _ = writeln!(out, "athena:     {}", athena_line(run));
+    }
     let _ = writeln!(
         out,
         "sessions:   {} judged (successful CreateSession records)",
@@ -239,6 +260,23 @@ pub fn text(report: &Report) -> String {
         );
         for (principal, n) in top_principals(&report.by_principal) {
             let _ = writeln!(out, "  {:>10}  {principal}", grouped(n));
+        }
+    }
+    if shows_places(report) {
+        for (title, places) in [
+            ("by account", &report.by_account),
+            ("by Region", &report.by_region),
+        ] {
+            let _ = writeln!(out, "\n{title} (sessions, {acted}, DPU-hours {acted}):");
+            for (place, totals) in places {
+                let _ = writeln!(
+                    out,
+                    "  {place:<26} {:>10} {:>10} {:>12}",
+                    grouped(totals.sessions),
+                    grouped(totals.violations),
+                    decimal(totals.dpu_hours, 1)
+                );
+            }
         }
     }
     match &report.comparison {
@@ -488,10 +526,34 @@ pub fn markdown(report: &Report) -> String {
         }
     }
     let notes = stake_notes(&report.dpu_hours);
-    if !notes.is_empty() {
+    if !notes.is_empty() || report.athena.is_some() {
         let _ = writeln!(out);
+        if let Some(run) = &report.athena {
+            let _ = writeln!(out, "- {}", athena_line(run));
+        }
         for note in notes {
             let _ = writeln!(out, "- {note}");
+        }
+    }
+    if shows_places(report) {
+        for (title, places) in [
+            ("account", &report.by_account),
+            ("Region", &report.by_region),
+        ] {
+            let _ = writeln!(
+                out,
+                "\n| {title} | sessions | {acted} | DPU-hours {acted} |\n|---|---:|---:|---:|"
+            );
+            for (place, totals) in places {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    code(place),
+                    grouped(totals.sessions),
+                    grouped(totals.violations),
+                    decimal(totals.dpu_hours, 1)
+                );
+            }
         }
     }
     if !report.by_rule.is_empty() || comparison.is_some_and(|c| !c.baseline_by_rule.is_empty()) {
