@@ -19,7 +19,8 @@ use anyhow::{Context, bail};
 use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultConfiguration};
 
 use xtask::history::HistoryArgs;
-use xtask::history::athena::{self, AthenaRun, Query, ResultRows, Scope, TableShape};
+use xtask::history::athena::{self, AthenaRun, Query, Scope, TableShape};
+use xtask::history::source::ResultRows;
 
 /// A workgroup, as far as the backtest needs it.
 #[derive(Debug, Clone, PartialEq)]

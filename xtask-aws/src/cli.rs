@@ -43,7 +43,7 @@ enum Command {
     Coverage(coverage::CoverageCommand),
     /// Judge the CreateSession records of history in AWS (s3:// trails, LookupEvents), handed
     /// here by `cargo xtask backtest`.
-    Backtest(backtest::BacktestCommand),
+    Backtest(Box<backtest::BacktestCommand>),
 }
 
 /// Parses the command line and runs the command; the exit code follows [`Exit`].

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use xtask::history::athena::{self, ResultRows, Scope, TableSpec};
+use xtask::history::athena::{self, Scope, TableSpec};
+use xtask::history::source::ResultRows;
 use xtask::history::{Inputs, Judges, TrailFolders, Window};
 use xtask::tools::Moto;
 use xtask_aws::athena::AthenaBacktest;
@@ -70,7 +71,7 @@ fn base(n: usize, account: &str, region: &str, time: &str, source: &str, name: &
 fn record(n: usize, account: &str, region: &str, time: &str) -> Value {
     let session = format!("s-{account}-{n}");
     match n % 9 {
-        0 | 1 | 2 => {
+        0..=2 => {
             let mut r = base(
                 n,
                 account,
@@ -88,10 +89,10 @@ fn record(n: usize, account: &str, region: &str, time: &str) -> Value {
                 "workerType": (["G.1X", "G.2X", "G.4X"][n % 3]),
                 "tags": {"team": (["data, \"core\"", "ml", "bi"][n % 3])},
             });
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 request["timeout"] = json!([60, 480, 2880][n % 3]);
             }
-            if n % 9 == 0 {
+            if n.is_multiple_of(9) {
                 // Within every boundary of policies/default.yaml.
                 request["numberOfWorkers"] = json!(2);
                 request["workerType"] = json!("G.1X");
@@ -103,7 +104,7 @@ fn record(n: usize, account: &str, region: &str, time: &str) -> Value {
             }
             r["requestParameters"] = request;
             r["responseElements"] = json!({"session": {"id": session, "status": "PROVISIONING"}});
-            if n % 11 == 0 {
+            if n.is_multiple_of(11) {
                 r["errorCode"] = json!("AccessDeniedException");
                 r["errorMessage"] = json!("User is not authorized");
                 r["responseElements"] = Value::Null;

@@ -64,7 +64,7 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Judge every CreateSession in a stretch of CloudTrail's history under a policy (and a
     /// baseline): what it would stop, for which rules, and the DPU-hours at stake.
-    Backtest(backtest::BacktestCommand),
+    Backtest(Box<backtest::BacktestCommand>),
 }
 
 /// The CLI with the AWS commands added as forwarders: each takes whatever arguments follow and

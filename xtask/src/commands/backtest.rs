@@ -20,6 +20,9 @@ impl BacktestCommand {
         if self.args.reads_aws() {
             return forward::to_aws(std::env::args_os().skip(1).collect());
         }
+        if let Some(result) = self.args.result_file()? {
+            return self.args.run(Box::new(result));
+        }
         let source = match self.args.local_source()? {
             Some(source) => source,
             None => crate::history::TrailFolders::new(Vec::new())?,

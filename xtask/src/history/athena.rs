@@ -9,26 +9,21 @@
 //!   partition-pruned on the table's date, account and Region partition keys (found by their
 //!   projection types and their place in `storage.location.template`), asks only for Glue's
 //!   event names the backtest reads, and selects only the columns the judging reads.
-//! - The result ([`ResultRows`]): Athena writes a query's result as CSV to the result location
+//! - The result ([`ResultRows`](super::source::ResultRows)): Athena writes a query's result as CSV to the result location
 //!   (RFC 4180: a header row, every value between double quotes, a quote inside doubled, NULL
 //!   as an empty unquoted field; "Working with query results",
 //!   <https://docs.aws.amazon.com/athena/latest/ug/querying.html>). It is read as a stream in
-//!   chunks of [`ROWS_PER_CHUNK`] rows, each judged on its own core, so memory stays flat in
+//!   chunks of whole records, each parsed and judged on its own core, so memory stays flat in
 //!   the result's size.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::observe::{GLUE_EVENT_SOURCE, READ_EVENTS};
-use super::source::{HistorySource, Opened};
 use super::time::{UnixSeconds, format_rfc3339};
-
-/// Rows of the result judged together on one core.
-pub const ROWS_PER_CHUNK: usize = 4096;
 
 /// Athena's price per terabyte scanned, in USD, in most Regions ("Amazon Athena pricing",
 /// <https://aws.amazon.com/athena/pricing/>: 5.00 USD per TB, at least 10 MB a query).
@@ -641,82 +636,85 @@ pub fn write_result(
     Ok(())
 }
 
-/// Rows of a result, read together.
+/// Rows of a result, read together: whole CSV records, parsed by the core that judges them.
 pub struct RowChunk {
-    /// `<result> rows <first>-<last>` (1-based, after the header), for messages.
-    pub name: String,
-    pub header: std::sync::Arc<Header>,
-    pub rows: Vec<csv::ByteRecord>,
-}
-
-/// A query's result file (Athena's CSV) as history: read as a stream, handed over in chunks of
-/// [`ROWS_PER_CHUNK`] rows.
-pub struct ResultRows {
-    /// What it is, for the report (`Athena query <id> (s3://…/<id>.csv)`).
-    pub describe: String,
     /// The result file, for messages.
-    pub name: String,
-    pub reader: Box<dyn Read + Send>,
+    pub file: String,
+    /// The number of its first row (1-based, after the header).
+    pub first_row: u64,
+    pub header: std::sync::Arc<Header>,
+    /// Whole records, each ended by a newline (the last one maybe not, at the end of the file).
+    pub bytes: Vec<u8>,
 }
 
-impl HistorySource for ResultRows {
-    fn describe(&self) -> String {
-        self.describe.clone()
-    }
+/// One row of a chunk, read.
+#[derive(Debug)]
+pub enum Row {
+    /// Rebuilt into the record it came from.
+    Record(Value),
+    /// CSV of the header's fields, but its values cannot be a record (JSON that does not
+    /// parse): counted as an unreadable record, as a file's damaged record is.
+    Unreadable(String),
+    /// Not CSV of the header's fields: the result is damaged here, and the chunk's rows after
+    /// it are not read.
+    Damaged(String),
+}
 
-    fn units(self: Box<Self>) -> anyhow::Result<Box<dyn Iterator<Item = Opened> + Send>> {
-        let ResultRows { name, reader, .. } = *self;
+impl RowChunk {
+    /// Each row, in order, as [`Row`]s whose reasons name the row.
+    pub fn for_each_row(&self, mut each: impl FnMut(Row)) {
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
-            .from_reader(reader);
-        let mut first = csv::ByteRecord::new();
-        let read = csv
-            .read_byte_record(&mut first)
-            .with_context(|| format!("{name}: reading the header row"))?;
-        if !read {
-            bail!("{name} is empty: Athena writes a header row even when no row matched");
-        }
-        let header = std::sync::Arc::new(
-            Header::read(&first).with_context(|| format!("{name}: the header row"))?,
-        );
-        let mut row_number = 0u64;
-        let mut done = false;
-        Ok(Box::new(std::iter::from_fn(move || {
-            if done {
-                return None;
-            }
-            let start = row_number + 1;
-            let mut rows = Vec::with_capacity(ROWS_PER_CHUNK);
-            while rows.len() < ROWS_PER_CHUNK {
-                let mut row = csv::ByteRecord::new();
-                match csv.read_byte_record(&mut row) {
-                    Ok(true) => {
-                        row_number += 1;
-                        rows.push(row);
-                    }
-                    Ok(false) => {
-                        done = true;
-                        break;
-                    }
-                    Err(error) => {
-                        done = true;
-                        return Some(Opened::Failed {
-                            name: format!("{name} after row {row_number}"),
-                            reason: format!("the CSV cannot be read: {error}"),
-                        });
-                    }
+            .flexible(true)
+            .from_reader(&self.bytes[..]);
+        let mut row = csv::ByteRecord::new();
+        let mut number = self.first_row;
+        loop {
+            match csv.read_byte_record(&mut row) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(error) => {
+                    each(Row::Damaged(format!("row {number} is not CSV: {error}")));
+                    return;
                 }
             }
-            if rows.is_empty() {
-                return None;
+            if row.len() != self.header.columns.len() {
+                each(Row::Damaged(format!(
+                    "row {number} has {} fields, the header {}",
+                    row.len(),
+                    self.header.columns.len()
+                )));
+                return;
             }
-            Some(Opened::Rows(RowChunk {
-                name: format!("{name} rows {start}-{row_number}"),
-                header: header.clone(),
-                rows,
-            }))
-        })))
+            each(match self.header.record(&row) {
+                Ok(record) => Row::Record(record),
+                Err(why) => Row::Unreadable(format!("row {number}: {why}")),
+            });
+            number += 1;
+        }
     }
+}
+
+/// Bytes of the result read at a time (a chunk is the whole records among them).
+pub(crate) const CHUNK_BYTES: usize = 2 << 20;
+
+/// Where the last whole record in `bytes` ends (just after its newline), and how many records
+/// end before that, for bytes that begin at a record's start. A newline ends a record only
+/// outside quotes: where the quotes seen since the start are even in number (RFC 4180 doubles
+/// a quote inside a value, so parity is exact).
+pub(crate) fn last_record_end(bytes: &[u8]) -> (usize, u64) {
+    let mut inside = false;
+    let mut end = 0;
+    let mut records = 0;
+    for at in memchr::memchr2_iter(b'"', b'\n', bytes) {
+        if bytes[at] == b'"' {
+            inside = !inside;
+        } else if !inside {
+            end = at + 1;
+            records += 1;
+        }
+    }
+    (end, records)
 }
 
 /// Athena's figures of a query that ran, for the report.

@@ -70,18 +70,30 @@ fn scan_within(
 }
 
 /// Rows of an Athena result: each rebuilt into its CloudTrail record and read like one from a
-/// file. A row whose JSON columns do not parse is counted unreadable, as a damaged record is.
+/// file. A row whose values cannot be a record is counted unreadable, as a damaged record is;
+/// a row that is not CSV of the header's fields is the chunk's damage.
 pub fn harvest_rows(chunk: super::athena::RowChunk, judges: Judges<'_>) -> Harvest {
-    let mut harvest = Harvest::of(chunk.name);
-    for row in &chunk.rows {
-        match chunk.header.record(row) {
-            Ok(record) => harvest.add(observe(&record, judges)),
-            Err(_) => {
-                harvest.records += 1;
-                harvest.unreadable_records += 1;
-            }
+    use super::athena::Row;
+    let mut harvest = Harvest::of(String::new());
+    let mut rows = 0;
+    chunk.for_each_row(|row| match row {
+        Row::Record(record) => {
+            rows += 1;
+            harvest.add(observe(&record, judges));
         }
-    }
+        Row::Unreadable(_) => {
+            rows += 1;
+            harvest.records += 1;
+            harvest.unreadable_records += 1;
+        }
+        Row::Damaged(why) => harvest.damage = Some(why),
+    });
+    harvest.file = format!(
+        "{} rows {}-{}",
+        chunk.file,
+        chunk.first_row,
+        chunk.first_row + rows.max(1) - 1
+    );
     harvest
 }
 

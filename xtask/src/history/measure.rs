@@ -93,6 +93,24 @@ pub struct BacktestFigures {
     /// The child's `VmHWM` (peak resident memory), in MB (10^6 bytes).
     pub peak_memory_mb: Option<f64>,
     pub cores: usize,
+    /// The Athena path: judging a query's result rows.
+    pub athena: AthenaFigures,
+}
+
+/// Judging the rows of an Athena result (`backtest --athena`, `--athena-result`): every row a
+/// Glue record of the query's (two `CreateSession` for each `StopSession`), as Athena writes
+/// them, read as a stream in chunks judged on every core.
+#[derive(Debug, Clone, Serialize)]
+pub struct AthenaFigures {
+    pub rows: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub rows_per_second: f64,
+    /// The child process's peak memory over the whole result, and over a quarter of it: flat
+    /// when they are about the same.
+    pub peak_memory_mb: Option<f64>,
+    pub quarter_rows: u64,
+    pub quarter_peak_memory_mb: Option<f64>,
 }
 
 impl BacktestFigures {
@@ -104,6 +122,17 @@ impl BacktestFigures {
         }
         if self.peak_memory_mb.is_some_and(|mb| mb >= TARGET_PEAK_MB) {
             missed.push("peak_memory_mb");
+        }
+        // The Athena path judges its rows at least as fast as the file path reads records.
+        if self.athena.rows_per_second < self.records_per_second {
+            missed.push("athena.rows_per_second");
+        }
+        if self
+            .athena
+            .peak_memory_mb
+            .is_some_and(|mb| mb >= TARGET_PEAK_MB)
+        {
+            missed.push("athena.peak_memory_mb");
         }
         missed
     }
@@ -146,8 +175,14 @@ fn bench_backtest(plan: &BenchPlan) -> anyhow::Result<BacktestFigures> {
             plan.records
         );
     }
+    let athena = bench_athena_rows(plan, &policy)?;
     let child = match &plan.peak_memory {
-        PeakMemory::ChildProcess(exe) => Some(run_child(exe, plan)?),
+        PeakMemory::ChildProcess(exe) => Some(run_child(
+            exe,
+            &plan.policy,
+            ("--trail", &plan.trail),
+            plan.records,
+        )?),
         PeakMemory::Skip => None,
     };
     Ok(BacktestFigures {
@@ -164,6 +199,119 @@ fn bench_backtest(plan: &BenchPlan) -> anyhow::Result<BacktestFigures> {
         child_records_per_second: child.as_ref().map(|c| report.records as f64 / c.seconds),
         peak_memory_mb: child.map(|c| c.peak_kib as f64 * 1024.0 / 1e6),
         cores: rayon::current_num_threads(),
+        athena,
+    })
+}
+
+/// Rows of the generated Athena result: a fifth as many as the trail's records (each a Glue
+/// record the query returns, ~1 KB of CSV).
+fn result_rows(records: u64) -> u64 {
+    (records / 5).max(4)
+}
+
+/// Writes the result file (unless a complete one is there); true when it was reused.
+fn generate_result(path: &Path, rows: u64) -> anyhow::Result<bool> {
+    let marker = path.with_extension("complete");
+    if std::fs::read_to_string(&marker).is_ok_and(|text| text.trim() == rows.to_string()) {
+        return Ok(true);
+    }
+    eprintln!(
+        "generating an Athena result of {rows} rows at {}",
+        path.display()
+    );
+    let mut out = BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?,
+    );
+    super::athena::write_result(
+        &mut out,
+        (0..rows).map(|index| super::athena::row_of(&result_record(index))),
+    )?;
+    out.flush()?;
+    std::fs::write(&marker, rows.to_string())?;
+    Ok(false)
+}
+
+/// Row `index` of the generated result: two sessions created, then the first of them stopped.
+fn result_record(index: u64) -> Value {
+    let seed = mix(index);
+    let time = event_time(index * CREATE_EVERY / 2);
+    if index % 3 == 2 {
+        glue_call("StopSession", &format!("bench-{}", index - 2), seed, &time)
+    } else {
+        create_session(index, seed, &time)
+    }
+}
+
+/// Judges the generated result in this process for rows per second, then (as the plan says)
+/// in a child process over all of it and over a quarter of it, for peak memory.
+fn bench_athena_rows(plan: &BenchPlan, policy: &policy::Policy) -> anyhow::Result<AthenaFigures> {
+    let rows = result_rows(plan.records);
+    let quarter_rows = rows / 4;
+    let file = plan.trail.with_extension("athena.csv");
+    let quarter = plan.trail.with_extension("athena-quarter.csv");
+    generate_result(&file, rows)?;
+    generate_result(&quarter, quarter_rows)?;
+    let bytes = std::fs::metadata(&file)?.len();
+    let inputs = Inputs {
+        policy: paths::shown(&plan.policy),
+        action: policy::enforcement_action(policy, policy::Decision::Violation),
+        history: paths::shown(&file),
+        baseline: None,
+        price_per_dpu_hour: 0.44,
+        jobs: Default::default(),
+        athena: None,
+    };
+    let judges = Judges {
+        policy,
+        baseline: None,
+        window: crate::history::Window::ALL,
+    };
+    let started = Instant::now();
+    let report = backtest(
+        Box::new(super::source::ResultRows {
+            describe: paths::shown(&file),
+            name: paths::shown(&file),
+            reader: Box::new(std::fs::File::open(&file)?),
+        }),
+        judges,
+        &inputs,
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    if report.records != rows || !report.damaged.is_empty() || report.unreadable_records > 0 {
+        bail!(
+            "the generated result at {} read as {} rows ({} unreadable, {} damaged), not {rows}: \
+             delete it and run again",
+            file.display(),
+            report.records,
+            report.unreadable_records,
+            report.damaged.len()
+        );
+    }
+    let (peak, quarter_peak) = match &plan.peak_memory {
+        PeakMemory::ChildProcess(exe) => (
+            Some(run_child(exe, &plan.policy, ("--athena-result", &file), rows)?.peak_kib),
+            Some(
+                run_child(
+                    exe,
+                    &plan.policy,
+                    ("--athena-result", &quarter),
+                    quarter_rows,
+                )?
+                .peak_kib,
+            ),
+        ),
+        PeakMemory::Skip => (None, None),
+    };
+    let mb = |kib: u64| kib as f64 * 1024.0 / 1e6;
+    Ok(AthenaFigures {
+        rows,
+        bytes,
+        seconds,
+        rows_per_second: rows as f64 / seconds,
+        peak_memory_mb: peak.map(mb),
+        quarter_rows,
+        quarter_peak_memory_mb: quarter_peak.map(mb),
     })
 }
 
@@ -208,6 +356,25 @@ pub fn run(plan: &BenchPlan, format: Format) -> anyhow::Result<Exit> {
                 "sessions: {} judged, {} would be stopped",
                 figures.sessions, figures.violations
             );
+            let athena = &figures.athena;
+            println!(
+                "athena result: {} rows, {:.1} MB of CSV, {:.2} s, {:.0} rows/s (target >= the \
+                 file path's {:.0} records/s)",
+                athena.rows,
+                athena.bytes as f64 / 1e6,
+                athena.seconds,
+                athena.rows_per_second,
+                figures.records_per_second
+            );
+            if let (Some(peak), Some(quarter)) =
+                (athena.peak_memory_mb, athena.quarter_peak_memory_mb)
+            {
+                println!(
+                    "athena result peak memory (VmHWM): {peak:.1} MB for {} rows, {quarter:.1} MB \
+                     for {} (flat in the result's size; target < {TARGET_PEAK_MB:.0} MB)",
+                    athena.rows, athena.quarter_rows
+                );
+            }
         }
     }
     let missed = figures.missed();
@@ -224,16 +391,22 @@ struct Child {
     peak_kib: u64,
 }
 
-/// Runs `exe backtest` over the trail, polling `/proc/<pid>/status` for `VmHWM` until it exits.
-fn run_child(exe: &Path, plan: &BenchPlan) -> anyhow::Result<Child> {
+/// Runs `exe backtest` over `source` (`--trail DIR`, `--athena-result FILE`), polling
+/// `/proc/<pid>/status` for `VmHWM` until it exits; the report must count `records`.
+fn run_child(
+    exe: &Path,
+    policy: &Path,
+    source: (&str, &Path),
+    records: u64,
+) -> anyhow::Result<Child> {
     let started = Instant::now();
     let mut child = Command::new(exe)
         .current_dir(paths::root())
         .arg("backtest")
         .arg("--policy")
-        .arg(&plan.policy)
-        .arg("--trail")
-        .arg(&plan.trail)
+        .arg(policy)
+        .arg(source.0)
+        .arg(source.1)
         .args(["--format", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -272,11 +445,10 @@ fn run_child(exe: &Path, plan: &BenchPlan) -> anyhow::Result<Child> {
         bail!("{} backtest failed ({status}): {err}", exe.display());
     }
     let report: Value = serde_json::from_slice(&out).context("the child's JSON report")?;
-    if report["records"] != json!(plan.records) {
+    if report["records"] != json!(records) {
         bail!(
-            "the child read {} records, not {}",
-            report["records"],
-            plan.records
+            "the child read {} records, not {records}",
+            report["records"]
         );
     }
     if peak_kib == 0 {

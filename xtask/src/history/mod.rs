@@ -61,9 +61,14 @@ pub struct HistoryArgs {
     #[arg(
         long = "trail",
         value_name = "PATH",
-        required_unless_present_any = ["bench", "lookup_events", "athena"]
+        required_unless_present_any = ["bench", "lookup_events", "athena", "athena_result"]
     )]
     pub trails: Vec<PathBuf>,
+    /// A result file of the backtest's Athena query (CSV, as Athena writes it), on this
+    /// machine: e.g. the query printed by `--athena --dry-run`, run in the Athena console, its
+    /// result downloaded. Judged as `--athena` judges it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["trails", "lookup_events", "athena"])]
+    pub athena_result: Option<PathBuf>,
     /// Judge only the records from this instant on: a day (`2026-11-01`, its midnight UTC) or
     /// an RFC 3339 time (`2026-11-01T09:00:00Z`). Required with --athena.
     #[arg(long, value_name = "DAY_OR_TIME", value_parser = instant, required_if_eq("athena", "true"))]
@@ -226,6 +231,21 @@ impl HistoryArgs {
             .collect()
     }
 
+    /// `--athena-result FILE` as a source; `None` without it.
+    pub fn result_file(&self) -> anyhow::Result<Option<source::ResultRows>> {
+        let Some(file) = &self.athena_result else {
+            return Ok(None);
+        };
+        let name = paths::shown(file);
+        let reader = std::fs::File::open(file)
+            .map_err(|error| anyhow::anyhow!("--athena-result {name}: {error}"))?;
+        Ok(Some(source::ResultRows {
+            describe: format!("the Athena result {name}"),
+            name,
+            reader: Box::new(reader),
+        }))
+    }
+
     /// The trail files and folders on this machine, as a source; `None` when there are none.
     pub fn local_source(&self) -> anyhow::Result<Option<TrailFolders>> {
         let local: Vec<PathBuf> = self
@@ -291,13 +311,17 @@ impl HistoryArgs {
             window: self.window(),
         };
         let report = backtest_with(source, judges, &inputs, lookup)?;
-        let printed = match self.format {
-            Format::Text => text::text(&report),
-            Format::Markdown => text::markdown(&report),
-            Format::Json => serde_json::to_string_pretty(&report)? + "\n",
-        };
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(printed.as_bytes())?;
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        match self.format {
+            Format::Text => stdout.write_all(text::text(&report).as_bytes())?,
+            Format::Markdown => stdout.write_all(text::markdown(&report).as_bytes())?,
+            // Written as it is encoded: a report listing every stopped session of a long
+            // history is never held twice.
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut stdout, &report)?;
+                stdout.write_all(b"\n")?;
+            }
+        }
         stdout.flush()?;
         outcome(&report)
     }

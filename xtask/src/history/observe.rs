@@ -128,7 +128,8 @@ pub struct JudgedSession {
     pub under_baseline: Option<Judgement>,
     pub capacity: Capacity,
     /// The session as a team budget sees it (its creator, tags, DPUs, and whether its own
-    /// boundaries stop it), when the policy has budgets.
+    /// boundaries stop it), when a budget of the policy counts it or may (its creator or tags
+    /// unknown); `None` for every other session.
     pub holder: Option<Holder>,
 }
 
@@ -173,16 +174,22 @@ pub(crate) fn observe(record: &Value, judges: Judges<'_>) -> Observation {
                 let created_at = event_time.as_deref().and_then(parse_rfc3339);
                 let verdict = policy::evaluate(judges.policy, &facts);
                 let capacity = capacity(judges.policy, &facts);
-                let holder = (!judges.policy.budgets.is_empty()).then(|| {
-                    Holder::from_verdict(
-                        HolderKind::Session,
-                        facts.session_id.clone(),
-                        created_at.unwrap_or_default().saturating_mul(1000),
-                        &verdict,
-                        facts.principal.clone(),
-                        policy::budgets::known_tags(&facts.tags),
-                    )
-                });
+                // Kept only for a session some budget may count: the replay skips the others,
+                // and a long history holds many sessions.
+                let holder = (!judges.policy.budgets.is_empty())
+                    .then(|| {
+                        Holder::from_verdict(
+                            HolderKind::Session,
+                            facts.session_id.clone(),
+                            created_at.unwrap_or_default().saturating_mul(1000),
+                            &verdict,
+                            facts.principal.clone(),
+                            policy::budgets::known_tags(&facts.tags),
+                        )
+                    })
+                    .filter(|holder| {
+                        !policy::budgets::budgets_of(judges.policy, holder).is_empty()
+                    });
                 Observation::Created(Box::new(JudgedSession {
                     session_id: facts.session_id.clone(),
                     event_id: text("eventID").map(str::to_string),

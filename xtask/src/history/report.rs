@@ -2,7 +2,7 @@
 //! read twice count once, each session's end is found, the cost at stake is counted, and with
 //! a baseline the sessions whose fate changed are listed. No I/O: harvests in, report out.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -108,23 +108,21 @@ impl Tally {
             .as_ref()
             .map(|_| JobsReport::of(jobs, judges.policy, judges.baseline, &inputs.jobs));
         damaged.sort();
-        sessions.sort_by(|a, b| {
-            (a.created_at, &a.session_id, &a.event_id).cmp(&(
+        sessions.sort_unstable_by(|a, b| {
+            (a.created_at, &a.session_id, &a.event_id, &a.event_time).cmp(&(
                 b.created_at,
                 &b.session_id,
                 &b.event_id,
+                &b.event_time,
             ))
         });
         let before = sessions.len();
-        let mut seen = HashSet::new();
         // The same record: the same event id, session and time (sample files reuse one
-        // event id for every record, so the id alone is not enough).
-        sessions.retain(|s| {
-            seen.insert((
-                s.event_id.clone(),
-                s.session_id.clone(),
-                s.event_time.clone(),
-            ))
+        // event id for every record, so the id alone is not enough). Sorted by them, the
+        // copies are neighbours.
+        sessions.dedup_by(|b, a| {
+            (&a.event_id, &a.session_id, &a.event_time)
+                == (&b.event_id, &b.session_id, &b.event_time)
         });
         let duplicate_sessions = (before - sessions.len()) as u64;
         let ends = Ends::new(ends);

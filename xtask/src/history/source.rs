@@ -173,6 +173,112 @@ impl HistorySource for TrailFolders {
     }
 }
 
+/// A query's result file (Athena's CSV) as history: read as a stream, handed over in chunks of
+/// whole records (about [`CHUNK_BYTES`](super::athena::CHUNK_BYTES)) that the reading cores parse and judge, so that only
+/// the split (a scan for quotes and newlines) is done in turn.
+pub struct ResultRows {
+    /// What it is, for the report (`Athena query <id> (s3://…/<id>.csv)`).
+    pub describe: String,
+    /// The result file, for messages.
+    pub name: String,
+    pub reader: Box<dyn Read + Send>,
+}
+
+impl HistorySource for ResultRows {
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+
+    fn units(self: Box<Self>) -> anyhow::Result<Box<dyn Iterator<Item = Opened> + Send>> {
+        let ResultRows { name, reader, .. } = *self;
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, reader);
+        // The header: the first record (its names are quoted, never holding a newline).
+        let mut first = Vec::new();
+        std::io::BufRead::read_until(&mut reader, b'\n', &mut first)
+            .map_err(|error| anyhow::anyhow!("{name}: reading the header row: {error}"))?;
+        if first.is_empty() {
+            bail!("{name} is empty: Athena writes a header row even when no row matched");
+        }
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(&first[..]);
+        let mut names = csv::ByteRecord::new();
+        csv.read_byte_record(&mut names)
+            .map_err(|error| anyhow::anyhow!("{name}: reading the header row: {error}"))?;
+        let header = std::sync::Arc::new(
+            super::athena::Header::read(&names)
+                .map_err(|error| anyhow::anyhow!("{name}: the header row: {error:#}"))?,
+        );
+        let mut carried: Vec<u8> = Vec::new();
+        let mut next_row = 1u64;
+        let mut done = false;
+        Ok(Box::new(std::iter::from_fn(move || {
+            loop {
+                if done {
+                    return None;
+                }
+                let mut block = std::mem::take(&mut carried);
+                let before = block.len();
+                block.resize(before + super::athena::CHUNK_BYTES, 0);
+                let read = match read_full(&mut reader, &mut block[before..]) {
+                    Ok(read) => read,
+                    Err(error) => {
+                        done = true;
+                        return Some(Opened::Failed {
+                            name: format!("{name} after row {}", next_row - 1),
+                            reason: format!("cannot be read: {error}"),
+                        });
+                    }
+                };
+                block.truncate(before + read);
+                if read == 0 {
+                    // The end: what is left is the last record (without its newline).
+                    done = true;
+                    if block.iter().all(u8::is_ascii_whitespace) {
+                        return None;
+                    }
+                    return Some(Opened::Rows(super::athena::RowChunk {
+                        file: name.clone(),
+                        first_row: next_row,
+                        header: header.clone(),
+                        bytes: block,
+                    }));
+                }
+                let (end, records) = super::athena::last_record_end(&block);
+                if end == 0 {
+                    // No record ends in it yet: read on.
+                    carried = block;
+                    continue;
+                }
+                carried = block[end..].to_vec();
+                block.truncate(end);
+                let chunk = super::athena::RowChunk {
+                    file: name.clone(),
+                    first_row: next_row,
+                    header: header.clone(),
+                    bytes: block,
+                };
+                next_row += records;
+                return Some(Opened::Rows(chunk));
+            }
+        })))
+    }
+}
+
+/// Reads until `out` is full or the input ends; how much was read.
+fn read_full(reader: &mut impl Read, out: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < out.len() {
+        match reader.read(&mut out[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::history::source::{HistorySource, Opened, ResultRows};
 use crate::history::time::parse_rfc3339;
 use serde_json::json;
 
@@ -227,8 +228,15 @@ fn a_row_is_rebuilt_into_the_record_it_was_read_from() {
     let [Opened::Rows(chunk)] = &units[..] else {
         panic!("one chunk");
     };
-    assert_eq!(chunk.name, "s3://results/q.csv rows 1-1");
-    let rebuilt = chunk.header.record(&chunk.rows[0]).unwrap();
+    assert_eq!(
+        (chunk.file.as_str(), chunk.first_row),
+        ("s3://results/q.csv", 1)
+    );
+    let mut rows = Vec::new();
+    chunk.for_each_row(|row| rows.push(row));
+    let [Row::Record(rebuilt)] = &rows[..] else {
+        panic!("one record: {rows:?}");
+    };
     for path in [
         &["eventTime"][..],
         &["eventName"],
@@ -242,7 +250,7 @@ fn a_row_is_rebuilt_into_the_record_it_was_read_from() {
         &["userIdentity", "sessionContext", "sourceIdentity"],
     ] {
         let get = |v: &Value| path.iter().try_fold(v, |at, key| at.get(key)).cloned();
-        assert_eq!(get(&rebuilt), get(&record), "{path:?}");
+        assert_eq!(get(rebuilt), get(&record), "{path:?}");
     }
     assert!(rebuilt.get("errorCode").is_none());
     // The rebuilt record is judged as the original is.
@@ -255,55 +263,113 @@ fn a_row_is_rebuilt_into_the_record_it_was_read_from() {
         let facts = policy::read_create_session(record).unwrap().facts(None);
         serde_json::to_value(policy::evaluate(&policy, &facts)).unwrap()
     };
-    assert_eq!(verdict(&rebuilt), verdict(&record));
+    assert_eq!(verdict(rebuilt), verdict(&record));
 }
 
 #[test]
-fn results_are_read_in_chunks_and_damage_is_named() {
-    let record = create_session_record();
-    let rows = (0..ROWS_PER_CHUNK * 2 + 5).map(|_| row_of(&record));
-    let mut file = Vec::new();
-    write_result(&mut file, rows).unwrap();
-    let names: Vec<String> = Box::new(ResultRows {
-        describe: "q".into(),
-        name: "r.csv".into(),
-        reader: Box::new(std::io::Cursor::new(file.clone())),
-    })
-    .units()
-    .unwrap()
-    .map(|unit| match unit {
-        Opened::Rows(chunk) => format!("{} ({})", chunk.name, chunk.rows.len()),
-        _ => panic!("rows"),
-    })
-    .collect();
-    assert_eq!(
-        names,
-        [
-            "r.csv rows 1-4096 (4096)",
-            "r.csv rows 4097-8192 (4096)",
-            "r.csv rows 8193-8197 (5)"
-        ]
-    );
+fn records_end_only_at_newlines_outside_quotes() {
+    let bytes = b"\"a\",\"b\"\n\"x\ny\",\"say \"\"hi\"\"\"\n\"open";
+    // The newline inside "x\ny" ends nothing; the doubled quotes keep the parity.
+    assert_eq!(last_record_end(bytes), (bytes.len() - 5, 2));
+    assert_eq!(last_record_end(b"\"no end"), (0, 0));
+}
 
-    // A row with a field too few: the rows before it are judged, the rest is named damaged.
-    file.extend_from_slice(b"\"only\",\"two\"\n");
-    let units: Vec<Opened> = Box::new(ResultRows {
+fn chunks_of(file: Vec<u8>) -> Vec<Opened> {
+    Box::new(ResultRows {
         describe: "q".into(),
         name: "r.csv".into(),
         reader: Box::new(std::io::Cursor::new(file)),
     })
     .units()
     .unwrap()
-    .collect();
-    let damage: Vec<String> = units
+    .collect()
+}
+
+#[test]
+fn results_are_read_in_chunks_of_whole_records_and_damage_is_named() {
+    let record = create_session_record();
+    let mut odd = row_of(&record);
+    // A value with a newline and quotes inside: still one row.
+    odd[column_names()
         .iter()
-        .filter_map(|unit| match unit {
-            Opened::Failed { name, reason } => Some(format!("{name}: {reason}")),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(damage.len(), 1, "{damage:?}");
-    assert!(damage[0].starts_with("r.csv after row 8197"), "{damage:?}");
+        .position(|n| *n == "identity_principal")
+        .unwrap()] = Some("AROA:line\nbreak \"q\"".into());
+    let total = 9_000u64;
+    let rows = (0..total).map(|i| {
+        if i % 1000 == 7 {
+            odd.clone()
+        } else {
+            row_of(&record)
+        }
+    });
+    let mut file = Vec::new();
+    write_result(&mut file, rows).unwrap();
+    assert!(
+        file.len() > 2 * CHUNK_BYTES,
+        "several chunks: {}",
+        file.len()
+    );
+    let units = chunks_of(file.clone());
+    assert!(units.len() >= 3, "{}", units.len());
+    let mut next = 1;
+    for unit in &units {
+        let Opened::Rows(chunk) = unit else {
+            panic!("rows");
+        };
+        assert_eq!(chunk.first_row, next, "rows numbered across chunks");
+        let mut count = 0;
+        chunk.for_each_row(|row| {
+            assert!(matches!(row, Row::Record(_)), "{row:?}");
+            count += 1;
+        });
+        next += count;
+    }
+    assert_eq!(next - 1, total, "every row once");
+
+    // A row with two fields: the rows before it are judged, the row is named as damage.
+    let judges_policy = policy::load_policy(
+        "p.yaml",
+        b"version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n",
+    )
+    .unwrap();
+    file.extend_from_slice(b"\"only\",\"two\"\n");
+    let report = crate::history::backtest(
+        Box::new(ResultRows {
+            describe: "q".into(),
+            name: "r.csv".into(),
+            reader: Box::new(std::io::Cursor::new(file)),
+        }),
+        crate::history::Judges {
+            policy: &judges_policy,
+            baseline: None,
+            window: crate::history::Window::ALL,
+        },
+        &crate::history::Inputs {
+            policy: "p.yaml".into(),
+            action: policy::Action::Stop,
+            history: "q".into(),
+            baseline: None,
+            price_per_dpu_hour: 0.44,
+            jobs: Default::default(),
+            athena: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(report.records, total);
+    assert_eq!(report.damaged.len(), 1, "{:?}", report.damaged);
+    assert!(
+        report.damaged[0].file.starts_with("r.csv rows "),
+        "{:?}",
+        report.damaged
+    );
+    assert_eq!(
+        report.damaged[0].reason,
+        format!(
+            "row {} has 2 fields, the header {}",
+            total + 1,
+            column_names().len()
+        )
+    );
 
     // A header that is not the query's.
     let error = Box::new(ResultRows {
