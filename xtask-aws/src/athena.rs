@@ -121,13 +121,6 @@ pub fn result_location(
     }
 }
 
-/// `s3://bucket/key`: the bucket and the key.
-fn split_s3(uri: &str) -> Option<(&str, &str)> {
-    let rest = uri.strip_prefix("s3://")?;
-    let (bucket, key) = rest.split_once('/')?;
-    (!bucket.is_empty() && !key.is_empty()).then_some((bucket, key))
-}
-
 /// The clients a backtest on Athena uses, on one runtime.
 pub struct AthenaBacktest {
     pub athena: aws_sdk_athena::Client,
@@ -385,11 +378,12 @@ impl AthenaBacktest {
     /// The result file, as a stream: chunks are fetched while earlier ones are judged, at most
     /// a few megabytes held at once.
     pub fn result(&self, location: &str) -> anyhow::Result<Box<dyn Read + Send>> {
-        let (bucket, key) = split_s3(location)
+        let (bucket, key) = crate::history::parse_s3_uri(location)
+            .filter(|(_, key)| !key.is_empty())
             .with_context(|| format!("the result location {location:?} is not s3://bucket/key"))?;
         let object = self
             .runtime
-            .block_on(self.s3.get_object().bucket(bucket).key(key).send())
+            .block_on(self.s3.get_object().bucket(&bucket).key(&key).send())
             .map_err(|error| self.failure(&format!("S3 GetObject {location}"), &error))?;
         let (sender, receiver) = tokio::sync::mpsc::channel(8);
         let mut body = object.body;

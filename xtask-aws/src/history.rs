@@ -21,7 +21,7 @@ const LOOKUP_EVENTS_PER_SECOND: u32 = 2;
 const LOOKUP_EVENTS_MAX_DAYS: u32 = 90;
 
 /// `s3://bucket/prefix`: the bucket and the prefix (possibly empty).
-fn parse_s3_uri(uri: &str) -> Option<(String, String)> {
+pub(crate) fn parse_s3_uri(uri: &str) -> Option<(String, String)> {
     let rest = uri.strip_prefix("s3://")?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     (!bucket.is_empty()).then(|| (bucket.to_string(), prefix.to_string()))

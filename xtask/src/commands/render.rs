@@ -156,10 +156,7 @@ fn print_athena_table(args: AthenaTableArgs, out: Option<&Path>) -> anyhow::Resu
         organization_id: args.organization_id,
         accounts: args.accounts,
         regions: if args.regions.is_empty() {
-            crate::history::athena::COMMERCIAL_REGIONS
-                .iter()
-                .map(|r| r.to_string())
-                .collect()
+            crate::history::athena::commercial_regions()
         } else {
             args.regions
         },

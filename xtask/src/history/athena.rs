@@ -294,11 +294,6 @@ pub struct Query {
     pub notes: Vec<String>,
 }
 
-/// An AWS account id: 12 digits.
-pub fn is_account_id(text: &str) -> bool {
-    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// A Region name as AWS writes them (`eu-west-1`, `us-gov-west-1`): lowercase letters, digits
 /// and dashes, starting with a letter.
 pub fn is_region_name(text: &str) -> bool {
@@ -384,7 +379,11 @@ pub fn query(shape: &TableShape, scope: &Scope) -> anyhow::Result<Query> {
             );
         }
     }
-    if let Some(bad) = scope.accounts.iter().find(|a| !is_account_id(a)) {
+    if let Some(bad) = scope
+        .accounts
+        .iter()
+        .find(|a| !policy::validate::valid_account_id(a))
+    {
         bail!("--accounts {bad:?}: an AWS account id is 12 digits");
     }
     if let Some(bad) = scope.regions.iter().find(|r| !is_region_name(r)) {
@@ -735,44 +734,16 @@ pub struct AthenaRun {
 
 // ---- The table (`render --athena-table`) ----
 
-/// The Regions a table projects by default: every commercial Region of the `aws` partition
-/// ("AWS Regions", <https://docs.aws.amazon.com/general/latest/gr/rande.html>). A trail writes
-/// nothing for a Region it does not log; projecting one costs nothing.
-pub const COMMERCIAL_REGIONS: &[&str] = &[
-    "af-south-1",
-    "ap-east-1",
-    "ap-east-2",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-south-2",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ap-southeast-5",
-    "ap-southeast-7",
-    "ca-central-1",
-    "ca-west-1",
-    "eu-central-1",
-    "eu-central-2",
-    "eu-north-1",
-    "eu-south-1",
-    "eu-south-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "il-central-1",
-    "me-central-1",
-    "me-south-1",
-    "mx-central-1",
-    "sa-east-1",
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-];
+/// The Regions a table projects by default: every Region of the `aws` partition the catalogue
+/// knows (`policy::catalogue::AWS_REGIONS`, opt-in Regions included). A trail writes nothing
+/// for a Region it does not log; projecting one costs nothing.
+pub fn commercial_regions() -> Vec<String> {
+    policy::catalogue::AWS_REGIONS
+        .iter()
+        .filter(|region| policy::catalogue::partition_of_region(region) == "aws")
+        .map(|region| region.to_string())
+        .collect()
+}
 
 /// The CloudTrail table a team without one creates: AWS's documented columns, partitioned by
 /// account, Region and day with partition projection, over a trail's bucket.
@@ -885,17 +856,17 @@ impl TableSpec {
             );
         }
         if let Some(org) = &self.organization_id
-            && !(org.starts_with("o-")
-                && (12..=34).contains(&org.len())
-                && org[2..]
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+            && !policy::validate::valid_organization_id(org)
         {
             bail!(
                 "--organization-id {org:?}: an organization id is o- and 10 to 32 lowercase letters or digits"
             );
         }
-        if let Some(bad) = self.accounts.iter().find(|a| !is_account_id(a)) {
+        if let Some(bad) = self
+            .accounts
+            .iter()
+            .find(|a| !policy::validate::valid_account_id(a))
+        {
             bail!("--accounts {bad:?}: an AWS account id is 12 digits");
         }
         if let Some(bad) = self.regions.iter().find(|r| !is_region_name(r)) {

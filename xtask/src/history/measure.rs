@@ -138,26 +138,37 @@ impl BacktestFigures {
     }
 }
 
-/// Generates the trail (once), backtests it in process, then (as the plan says) in a child
-/// process for its peak memory.
-fn bench_backtest(plan: &BenchPlan) -> anyhow::Result<BacktestFigures> {
-    let trail_reused = generate_trail(&plan.trail, plan.records)?;
-    let gzipped_bytes = size_of_folder(&plan.trail)?;
-    let policy = paths::load_policy(&plan.policy)?;
+/// What a bench backtest of `history` runs with: the plan's policy alone, no window, no
+/// baseline.
+fn bench_judging<'p>(
+    plan: &BenchPlan,
+    policy: &'p policy::Policy,
+    history: &Path,
+) -> (Inputs, Judges<'p>) {
     let inputs = Inputs {
         policy: paths::shown(&plan.policy),
-        action: policy::enforcement_action(&policy, policy::Decision::Violation),
-        history: paths::shown(&plan.trail),
+        action: policy::enforcement_action(policy, policy::Decision::Violation),
+        history: paths::shown(history),
         baseline: None,
         price_per_dpu_hour: 0.44,
         jobs: Default::default(),
         athena: None,
     };
     let judges = Judges {
-        policy: &policy,
+        policy,
         baseline: None,
         window: crate::history::Window::ALL,
     };
+    (inputs, judges)
+}
+
+/// Generates the trail (once), backtests it in process, then (as the plan says) in a child
+/// process for its peak memory.
+fn bench_backtest(plan: &BenchPlan) -> anyhow::Result<BacktestFigures> {
+    let trail_reused = generate_trail(&plan.trail, plan.records)?;
+    let gzipped_bytes = size_of_folder(&plan.trail)?;
+    let policy = paths::load_policy(&plan.policy)?;
+    let (inputs, judges) = bench_judging(plan, &policy, &plan.trail);
     let started = Instant::now();
     let report = backtest(
         Box::new(TrailFolders::new(vec![plan.trail.clone()])?),
@@ -253,20 +264,7 @@ fn bench_athena_rows(plan: &BenchPlan, policy: &policy::Policy) -> anyhow::Resul
     generate_result(&file, rows)?;
     generate_result(&quarter, quarter_rows)?;
     let bytes = std::fs::metadata(&file)?.len();
-    let inputs = Inputs {
-        policy: paths::shown(&plan.policy),
-        action: policy::enforcement_action(policy, policy::Decision::Violation),
-        history: paths::shown(&file),
-        baseline: None,
-        price_per_dpu_hour: 0.44,
-        jobs: Default::default(),
-        athena: None,
-    };
-    let judges = Judges {
-        policy,
-        baseline: None,
-        window: crate::history::Window::ALL,
-    };
+    let (inputs, judges) = bench_judging(plan, policy, &file);
     let started = Instant::now();
     let report = backtest(
         Box::new(super::source::ResultRows {
