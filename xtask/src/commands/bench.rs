@@ -266,6 +266,17 @@ struct BacktestRun {
     records: u64,
     records_per_second: f64,
     peak_memory_mb: Option<f64>,
+    athena: AthenaRowsRun,
+}
+
+/// The Athena path's figures in the backtest bench: judging a query's result rows.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+struct AthenaRowsRun {
+    rows: u64,
+    rows_per_second: f64,
+    peak_memory_mb: Option<f64>,
+    quarter_rows: u64,
+    quarter_peak_memory_mb: Option<f64>,
 }
 
 /// Runs the backtest bench in a release build of xtask (its figures are for the optimized
@@ -847,6 +858,30 @@ impl Report {
             )
             .target(Target::Below(100.0))
             .how("VmHWM of `cargo xtask backtest` as a child process over the same trail"),
+            Figure::new(
+                "backtest_athena_rows",
+                "backtest --athena: result rows per second",
+                backtest.athena.rows_per_second,
+                "rows/s",
+            )
+            .target(Target::AtLeast(backtest.records_per_second))
+            .how(format!(
+                "{} rows of a generated Athena result (CSV, 2 CreateSession per StopSession), judged as `--athena` judges them, in process; target: the file path's records/s",
+                backtest.athena.rows
+            )),
+            Figure::new(
+                "backtest_athena_peak_memory",
+                "backtest --athena: peak memory",
+                backtest.athena.peak_memory_mb.unwrap_or(f64::NAN),
+                "MB",
+            )
+            .target(Target::Below(100.0))
+            .how(format!(
+                "VmHWM of `backtest --athena-result` over the {} rows ({:.1} MB over {} rows)",
+                backtest.athena.rows,
+                backtest.athena.quarter_peak_memory_mb.unwrap_or(f64::NAN),
+                backtest.athena.quarter_rows
+            )),
             Figure::new(
                 "org_deploy",
                 "deploy --org (moto)",
