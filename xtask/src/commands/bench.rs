@@ -864,7 +864,7 @@ impl Report {
                 backtest.athena.rows_per_second,
                 "rows/s",
             )
-            .target(Target::AtLeast(backtest.records_per_second))
+            .target(Target::AtLeast(backtest.records_per_second.round()))
             .how(format!(
                 "{} rows of a generated Athena result (CSV, 2 CreateSession per StopSession), judged as `--athena` judges them, in process; target: the file path's records/s",
                 backtest.athena.rows
