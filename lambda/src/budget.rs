@@ -241,6 +241,8 @@ pub async fn session_holders(
         if let Some(tags) = &tags {
             facts.tags = Fact::Given(tags.clone());
         }
+        // Judged now, as the sweep judges what it finds (policy::exceptions).
+        facts.event_time = Some(policy::time::unix_seconds(SystemTime::now()));
         let verdict = policy::evaluate(guard.policy(), &facts);
         holders.push(Holder::from_verdict(
             HolderKind::Session,

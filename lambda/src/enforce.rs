@@ -231,6 +231,23 @@ pub async fn notify_once(
         };
         notify_topic(guard, invocation, case, verdict, outcome, &central, metrics).await?;
     }
+    // The Slack and Microsoft Teams channels of the audiences that get it, each through its own
+    // chat topic (a chat channel's subscription cannot filter).
+    for audience in policy::routes::chat_audiences(guard.policy(), &verdict.routes) {
+        let Some(topic_arn) = policy::routes::chat_topic_arn(
+            &guard.settings.topic_arn,
+            &guard.settings.stack_name,
+            &audience,
+        ) else {
+            continue;
+        };
+        let chat = Topic {
+            destination: Destination::Chat(&audience),
+            topic_arn: &topic_arn,
+            message: &message,
+        };
+        notify_topic(guard, invocation, case, verdict, outcome, &chat, metrics).await?;
+    }
     Ok(own)
 }
 
@@ -260,7 +277,7 @@ impl<'a> Subject<'a> {
 
 /// One topic's notification: where it goes, and what it says.
 struct Topic<'a> {
-    destination: Destination,
+    destination: Destination<'a>,
     topic_arn: &'a str,
     message: &'a Message,
 }
@@ -285,13 +302,14 @@ async fn notify_topic(
         _ => "enforce",
     };
     let destination = topic.destination;
+    let destination_name = destination.name();
     let key = ledger::key(session_id, case.created_on, kind, destination);
     let owner = ledger::owner_token(&invocation.request_id);
     let details = [
         ("session_id", session_id),
         ("action", verdict.action.as_str()),
         ("outcome", outcome.as_str()),
-        ("destination", destination.as_str()),
+        ("destination", destination_name.as_str()),
     ];
     let budget = Budget::new(guard, invocation);
     let mut backoff = Backoff::new(&guard.timing);
@@ -303,7 +321,7 @@ async fn notify_topic(
             Claim::Won(lease) => {
                 if let Err(failure) = send(guard, session_id, topic, metrics).await {
                     if let Err(release) = ledger.release(&lease).await {
-                        warn!(error = %release, destination = destination.as_str(), "could not release the ledger claim; it lapses at the deadline");
+                        warn!(error = %release, destination = %destination_name, "could not release the ledger claim; it lapses at the deadline");
                     }
                     return Err(failure);
                 }
@@ -311,13 +329,13 @@ async fn notify_topic(
                 // invocation (its retry would notify again). The claim then lapses at the
                 // deadline, and at worst one later invocation notifies a second time.
                 if let Err(failure) = ledger.sent(&lease).await {
-                    error!(error = %failure, destination = destination.as_str(), "notification sent but not recorded in the ledger");
+                    error!(error = %failure, destination = %destination_name, "notification sent but not recorded in the ledger");
                 }
                 return Ok(Notification::Sent);
             }
             Claim::AlreadySent => {
                 debug!(
-                    destination = destination.as_str(),
+                    destination = %destination_name,
                     "notification already sent"
                 );
                 return Ok(Notification::AlreadySent);
@@ -326,14 +344,14 @@ async fn notify_topic(
             // one being notified by its real-time invocation. The next sweep is its retry.
             Claim::InFlight if case.found_by == FoundBy::Sweep => {
                 debug!(
-                    destination = destination.as_str(),
+                    destination = %destination_name,
                     "another invocation is notifying; left to the next sweep"
                 );
                 return Ok(Notification::ClaimedElsewhere);
             }
             Claim::InFlight => {
                 debug!(
-                    destination = destination.as_str(),
+                    destination = %destination_name,
                     "another invocation is notifying; waiting for it"
                 );
                 if !budget.pause(&mut backoff).await {
@@ -357,15 +375,17 @@ async fn send(
     let about = match topic.destination {
         Destination::Own => session_id.to_string(),
         Destination::Central => format!("{session_id} to the central topic"),
+        Destination::Chat(audience) => format!("{session_id} to the chat topic of {audience}"),
     };
     notify::publish(&guard.sns, topic.topic_arn, &about, topic.message).await?;
     match topic.destination {
         Destination::Own => metrics.notified(),
         Destination::Central => metrics.central_notified(),
+        Destination::Chat(_) => {}
     }
     info!(
         subject = %topic.message.subject,
-        destination = topic.destination.as_str(),
+        destination = %topic.destination.name(),
         topic = topic.topic_arn,
         "notification sent"
     );

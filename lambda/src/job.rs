@@ -737,7 +737,9 @@ pub async fn assess_runs(
                     Creator::Unknown,
                 ),
             };
-            let facts = JobFacts::run(definition.as_ref(), &request, Some(&glue));
+            let mut facts = JobFacts::run(definition.as_ref(), &request, Some(&glue));
+            // Judged at the sweep's clock, as sessions it finds (policy::exceptions).
+            facts.event_time = Some(policy::time::unix_seconds(now));
             let verdict = evaluate(guard, &facts, metrics);
             let age = started_on(run).and_then(|started| now.duration_since(started).ok());
             let deferred = defer_run(guard, &verdict, creator, run.trigger_name().is_some(), age);

@@ -77,7 +77,7 @@ pub fn key(
     session_id: &str,
     created_on: Option<SystemTime>,
     kind: &str,
-    destination: Destination,
+    destination: Destination<'_>,
 ) -> String {
     let key = match created_on.and_then(|time| time.duration_since(UNIX_EPOCH).ok()) {
         Some(since_epoch) => format!("{session_id}@{}/{kind}", since_epoch.as_millis()),
@@ -85,7 +85,7 @@ pub fn key(
     };
     match destination {
         Destination::Own => key,
-        Destination::Central => format!("{key}/{}", destination.as_str()),
+        Destination::Central | Destination::Chat(_) => format!("{key}/{}", destination.name()),
     }
 }
 

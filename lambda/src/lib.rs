@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod notify;
 pub mod profiles;
+pub mod remind;
 pub mod report;
 pub mod session;
 pub mod sweep;

@@ -36,10 +36,31 @@ pub struct Notice<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub subject: String,
+    /// Plain text: what e-mail (and any subscriber but a chat channel) gets.
     pub body: String,
+    /// The same, as a custom notification of Amazon Q Developer in chat applications (JSON,
+    /// [`chat_notification`]): what the chat channels' HTTPS subscriptions get.
+    pub chat: String,
     /// Message attributes, so that subscribers can filter (`decision`, `session_id`, `principal`,
     /// `account`, `region`…).
     pub attributes: BTreeMap<&'static str, String>,
+    /// The routes the session or run matched (`policy::routes`): the `routes` attribute
+    /// (`String.Array`) the routes' e-mail subscriptions filter on; absent when empty.
+    pub routes: Vec<String>,
+}
+
+impl Message {
+    /// The message as SNS's per-protocol structure (`MessageStructure` `json`): the custom
+    /// notification for `https` (the chat channels' subscriptions), plain text for `email` and
+    /// everything else (`default`). Amazon SNS API Reference, `Publish`: `MessageStructure`.
+    pub fn per_protocol(&self) -> String {
+        serde_json::json!({
+            "default": self.body,
+            "email": self.body,
+            "https": self.chat,
+        })
+        .to_string()
+    }
 }
 
 /// Builds the notification for a session that was out of bounds: its subject, body and
@@ -47,11 +68,121 @@ pub struct Message {
 pub fn message(notice: &Notice) -> Message {
     let about = About::of(notice.verdict);
     let done = Done::of(notice, &about);
+    let subject = subject(notice.stack_name, &about.in_subject, &done.in_subject);
     Message {
-        subject: subject(notice.stack_name, &about.in_subject, &done.in_subject),
+        chat: chat_notification(&ChatNotice {
+            title: format!("{} out of bounds: {}", about.in_subject, done.in_subject),
+            description: chat_description(notice, &about, &done),
+            next_step: exception_line(notice),
+            keywords: notice
+                .verdict
+                .violations
+                .iter()
+                .map(|violation| violation.rule.clone())
+                .collect(),
+            thread_id: about.in_subject.clone(),
+            summary: subject.clone(),
+            event_type: "violation",
+        }),
+        subject,
         body: body(notice, &about, &done),
         attributes: attributes(notice),
+        routes: notice.verdict.routes.clone(),
     }
+}
+
+/// What a chat notification says ([`chat_notification`]).
+pub struct ChatNotice<'a> {
+    pub title: String,
+    /// Markdown, rendered in the chat platform's own flavour (`textType` `client-markdown`).
+    pub description: String,
+    pub next_step: String,
+    pub keywords: Vec<String>,
+    /// Notifications of one session or job (`Glue session nb-1`) share a thread.
+    pub thread_id: String,
+    pub summary: String,
+    pub event_type: &'a str,
+}
+
+/// The longest description sent to chat; longer ones end in `…`. Slack cuts a message's text
+/// at 40,000 characters and Microsoft Teams' cards are smaller still: the guard's stay short.
+pub const MAX_CHAT_DESCRIPTION: usize = 3_000;
+
+/// A custom notification of Amazon Q Developer in chat applications ("Custom notifications",
+/// Event schema: `version` `1.0` and `source` `custom` required; `content.description`
+/// required; `textType` `client-markdown`; `metadata.threadId` threads the updates).
+pub fn chat_notification(notice: &ChatNotice) -> String {
+    let mut description = notice.description.clone();
+    if description.chars().count() > MAX_CHAT_DESCRIPTION {
+        description = description
+            .chars()
+            .take(MAX_CHAT_DESCRIPTION - 1)
+            .collect::<String>()
+            + "…";
+    }
+    serde_json::json!({
+        "version": "1.0",
+        "source": "custom",
+        "content": {
+            "textType": "client-markdown",
+            "title": notice.title,
+            "description": description,
+            "nextSteps": [notice.next_step],
+            "keywords": notice.keywords,
+        },
+        "metadata": {
+            "threadId": notice.thread_id,
+            "summary": notice.summary,
+            "eventType": notice.event_type,
+        }
+    })
+    .to_string()
+}
+
+/// The chat notification's description: what was done, where, by whom, and each violation.
+fn chat_description(notice: &Notice, about: &About, done: &Done) -> String {
+    let verdict = notice.verdict;
+    let mut lines = vec![done.sentence.clone()];
+    for (label, value) in &about.lines {
+        lines.push(format!("*{}* `{value}`", label.trim_end_matches(':')));
+    }
+    lines.push(format!(
+        "*Account* `{}` *Region* `{}`",
+        notice.account, notice.region
+    ));
+    lines.push(format!(
+        "*Creator* `{}`",
+        verdict.principal.as_deref().unwrap_or("unknown")
+    ));
+    if let Some(person) = &verdict.person {
+        lines.push(format!("*Person* {person}"));
+    }
+    for violation in &verdict.violations {
+        lines.push(format!(
+            "• `{}`: {} (limit: {})",
+            violation.rule,
+            shown(&violation.actual),
+            shown(&violation.limit)
+        ));
+    }
+    lines.join("\n")
+}
+
+/// `To request an exception: ...`, from the policy's instructions or the stack's name.
+fn exception_line(notice: &Notice) -> String {
+    format!(
+        "To request an exception: {}",
+        notice
+            .exception_instructions
+            .filter(|text| !text.trim().is_empty())
+            .map_or_else(
+                || format!(
+                    "contact the team that runs the Glue Session Guard stack {}.",
+                    notice.stack_name
+                ),
+                str::to_string,
+            )
+    )
 }
 
 /// What was judged, in words: an interactive session, a job run or a job definition.
@@ -241,19 +372,7 @@ fn body(notice: &Notice, about: &About, done: &Done) -> String {
             about.short
         ));
     }
-    body.push_str(&format!(
-        "\nTo request an exception: {}\n",
-        notice
-            .exception_instructions
-            .filter(|text| !text.trim().is_empty())
-            .map_or_else(
-                || format!(
-                    "contact the team that runs the Glue Session Guard stack {}.",
-                    notice.stack_name
-                ),
-                str::to_string,
-            )
-    ));
+    body.push_str(&format!("\n{}\n", exception_line(notice)));
     body.push_str(&format!(
         "\n-- Glue Session Guard (stack {})\n",
         notice.stack_name
@@ -285,6 +404,69 @@ fn attributes(notice: &Notice) -> BTreeMap<&'static str, String> {
     ])
 }
 
+/// The reminder that an exception expires soon (`policy::exceptions`): sent once by the sweep,
+/// [`crate::remind`]. Its attributes say `kind` `reminder` (a session's say `decision`), and the
+/// exception's `exception_kind` and `exception` (its name or principal pattern).
+pub fn reminder(
+    stack_name: &str,
+    account: &str,
+    region: &str,
+    exception: &policy::exceptions::Exception,
+    now: i64,
+) -> Message {
+    let what = exception.describe();
+    let subject = shorten(
+        &ascii(&format!(
+            "[{}] {what} expires soon",
+            shorten(&ascii(stack_name), 24)
+        )),
+        MAX_SUBJECT,
+    );
+    let said = policy::exceptions::sentence(exception, policy::exceptions::Due::ExpiresSoon, now);
+    let kind = match exception.kind {
+        policy::exceptions::Kind::Override => "override",
+        policy::exceptions::Kind::JobOverride => "job_override",
+        policy::exceptions::Kind::ExemptPrincipal => "exempt_principal",
+    };
+    let body = format!(
+        "Glue Session Guard: an exception in the policy expires soon.\n\n\
+         {said}.\n\n\
+         From then on, what it covers is judged by the limits without it: sessions and job runs \
+         out of those limits are stopped (audit mode: reported). To keep it, give it a later \
+         `expires` in the policy file and deploy; to let it end, do nothing, and remove it from \
+         the file afterwards.\n\n\
+         Account:   {account}, Region: {region}\n\
+         \n-- Glue Session Guard (stack {stack_name})\n"
+    );
+    Message {
+        chat: chat_notification(&ChatNotice {
+            title: format!("{what} expires soon"),
+            description: format!(
+                "{said}.\nFrom then on, what it covers is judged by the limits without it. To \
+                 keep it, give it a later `expires` and deploy.\n*Account* `{account}` *Region* \
+                 `{region}`"
+            ),
+            next_step: "Renew it in the policy file, or let it end.".to_string(),
+            keywords: vec!["reminder".to_string()],
+            thread_id: exception.key(),
+            summary: subject.clone(),
+            event_type: "reminder",
+        }),
+        subject,
+        body,
+        routes: Vec::new(),
+        attributes: BTreeMap::from([
+            ("kind", "reminder".to_string()),
+            ("exception_kind", kind.to_string()),
+            ("exception", exception.name.clone()),
+            ("expires", exception.expires.clone()),
+            ("stack", stack_name.to_string()),
+            ("account", account.to_string()),
+            ("region", region.to_string()),
+        ]),
+    }
+}
+
 /// Publishes `message` to the topic, through the topic's Region ([`client_for_topic`]). A failure
 /// is reported about `about` (the session id, and which topic when it is not the own one).
 pub async fn publish(
@@ -306,11 +488,25 @@ pub async fn publish(
                 .map(|attribute| (key.to_string(), attribute))
         })
         .collect();
+    let mut attributes: std::collections::HashMap<String, MessageAttributeValue> = attributes;
+    if !message.routes.is_empty() {
+        // A `String.Array` attribute is a JSON array of strings; a filter policy's value matches
+        // when it matches one of them.
+        let routes = serde_json::to_string(&message.routes).unwrap_or_default();
+        if let Ok(value) = MessageAttributeValue::builder()
+            .data_type("String.Array")
+            .string_value(routes)
+            .build()
+        {
+            attributes.insert(policy::routes::ROUTES_ATTRIBUTE.to_string(), value);
+        }
+    }
     client_for_topic(sns, topic_arn)
         .publish()
         .topic_arn(topic_arn)
         .subject(&message.subject)
-        .message(&message.body)
+        .message_structure("json")
+        .message(message.per_protocol())
         .set_message_attributes(Some(attributes))
         .send()
         .await
@@ -415,6 +611,7 @@ mod tests {
             unchecked: vec![],
             notes: vec!["auto scaling is on (--enable-auto-scaling true): NumberOfWorkers 50 is the most Glue runs, and the limits judge that maximum".into()],
             dpu: Some(400.0),
+            routes: vec!["analytics".into()],
         }
     }
 

@@ -92,20 +92,25 @@ impl Notification {
 }
 
 /// Which SNS topic a notification goes to. Each has its own ledger claim, so each gets the
-/// session's notification exactly once, whatever happened to the other.
+/// session's notification exactly once, whatever happened to the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Destination {
+pub enum Destination<'a> {
     /// The stack's own topic (`NOTIFICATION_TOPIC_ARN`): always, first.
     Own,
     /// The organization's central topic (`CENTRAL_TOPIC_ARN`), when set: after the own topic.
     Central,
+    /// The chat topic of an audience (`default` or a route's name) with Slack or Microsoft
+    /// Teams channels (`policy::routes::chat_audiences`): after the others.
+    Chat(&'a str),
 }
 
-impl Destination {
-    pub fn as_str(self) -> &'static str {
+impl Destination<'_> {
+    /// `own`, `central`, `chat-<audience>`: the ledger key's suffix and the logs' name.
+    pub fn name(&self) -> String {
         match self {
-            Destination::Own => "own",
-            Destination::Central => "central",
+            Destination::Own => "own".to_string(),
+            Destination::Central => "central".to_string(),
+            Destination::Chat(audience) => format!("chat-{audience}"),
         }
     }
 }

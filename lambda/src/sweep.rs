@@ -43,6 +43,9 @@ pub struct SweepReport {
     /// Each team budget as the sweep tallied it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub budgets: Vec<crate::budget::BudgetNow>,
+    /// The reminders of exceptions that expire within 7 days ([`crate::remind`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reminders: Vec<crate::remind::Reminder>,
 }
 
 pub async fn sweep(
@@ -58,6 +61,7 @@ pub async fn sweep(
         sessions: Vec::new(),
         jobs: None,
         budgets: Vec::new(),
+        reminders: Vec::new(),
     };
     let mut failures = Vec::new();
     // Judge every running session first (reads only), then act: the team budgets need all of
@@ -141,6 +145,11 @@ pub async fn sweep(
             None => {}
         }
     }
+    // Last, the reminders of exceptions that expire soon: each once, through the ledger.
+    match crate::remind::remind(guard, invocation, SystemTime::now()).await {
+        Ok(reminders) => report.reminders = reminders,
+        Err(failure) => failures.push(failure),
+    }
     info!(
         listed,
         judged = report.judged,
@@ -222,6 +231,9 @@ pub async fn assess(
     if let Some(tags) = &tags {
         facts.tags = Fact::Given(tags.clone());
     }
+    // What the sweep finds is judged at the sweep's clock: an exception that has expired since
+    // the session started no longer covers it (policy::exceptions).
+    facts.event_time = Some(policy::time::unix_seconds(SystemTime::now()));
     let case = Candidate {
         facts,
         status: if tags.is_some() {

@@ -303,7 +303,7 @@ async fn an_oversized_run_is_stopped_and_notified_once_naming_the_job_the_run_an
         subject.contains("Glue job daily-load run") && subject.ends_with("stopped"),
         "{subject}"
     );
-    let body = sent[0].message().unwrap();
+    let body = testkit::mocked::published_text(&sent[0]);
     for needle in [
         "a job run that is out of bounds",
         "Job:       daily-load",
@@ -545,9 +545,7 @@ async fn an_oversized_definition_is_reported_never_changed() {
             .contains("Glue job huge definition")
     );
     assert!(
-        sent[0]
-            .message()
-            .unwrap()
+        testkit::mocked::published_text(&sent[0])
             .contains("(from the CreateJob or UpdateJob event)")
     );
 }

@@ -268,7 +268,7 @@ async fn provisioning_then_ready_is_stopped_then_notified() {
         message.subject(),
         Some("[glue-session-guard] Glue session nb-alice-big out of bounds: stopped")
     );
-    let body = message.message().unwrap();
+    let body = testkit::mocked::published_text(message);
     assert!(
         body.contains("Creator:   arn:aws:sts::123456789012:assumed-role/Analyst/alice"),
         "{body}"
@@ -648,7 +648,7 @@ async fn delete_waits_for_the_stop_to_finish() {
     assert!(report.deleted);
     assert_eq!((stop.num_calls(), delete.num_calls()), (1, 3));
     let sent = sent.lock().unwrap();
-    assert!(sent[0].message().unwrap().contains("it is being deleted"));
+    assert!(testkit::mocked::published_text(&sent[0]).contains("it is being deleted"));
 }
 
 #[tokio::test]
@@ -690,12 +690,7 @@ async fn audit_mode_notifies_once_and_never_stops() {
     );
     let sent = sent.lock().unwrap();
     assert_eq!(sent.len(), 1);
-    assert!(
-        sent[0]
-            .message()
-            .unwrap()
-            .contains("The session was NOT stopped")
-    );
+    assert!(testkit::mocked::published_text(&sent[0]).contains("The session was NOT stopped"));
     assert!(sent[0].subject().unwrap().ends_with("NOT stopped (audit)"));
 }
 
@@ -853,7 +848,7 @@ async fn the_sweep_judges_running_sessions_as_the_real_time_path_would() {
 
     let sent = sent.lock().unwrap();
     assert_eq!(sent.len(), 1);
-    let body = sent[0].message().unwrap();
+    let body = testkit::mocked::published_text(&sent[0]);
     assert!(body.contains("Found by:  the scheduled sweep"), "{body}");
     assert!(body.contains("judged by the default boundaries"), "{body}");
     assert_eq!(attribute(&sent[0], "principal"), "unknown");
@@ -992,7 +987,7 @@ async fn a_usage_profile_default_over_the_limit_is_stopped_and_the_profile_is_ca
     assert_eq!(report.decision, Decision::Violation);
     assert_eq!(report.rules, ["max_timeout_minutes"]);
     assert_eq!(report.outcome, Outcome::Stopped);
-    let body = sent.lock().unwrap()[0].message().unwrap().to_string();
+    let body = testkit::mocked::published_text(&sent.lock().unwrap()[0]);
     assert!(
         body.contains("timeout of 600 minutes; at most 480 allowed (the default of usage profile \"notebooks-small\": the creator did not set it)"),
         "{body}"
@@ -1043,7 +1038,7 @@ async fn an_unreadable_usage_profile_still_stops_what_the_creator_asked_for() {
     let report = session_report(handle(&guard, event_without_timeout()).await.unwrap());
     assert_eq!(report.rules, ["max_workers", "max_dpu"]);
     assert_eq!(report.outcome, Outcome::Stopped);
-    let body = sent.lock().unwrap()[0].message().unwrap().to_string();
+    let body = testkit::mocked::published_text(&sent.lock().unwrap()[0]);
     assert!(
         body.contains("Not checked: max_timeout_minutes: left out by the creator, and usage profile \"notebooks-small\" supplies it, and the profile could not be read: GetUsageProfile was denied (AccessDeniedException)"),
         "{body}"
@@ -1172,7 +1167,7 @@ async fn a_central_topic_gets_the_same_notification_once_after_the_own_topic() {
     // Where it comes from: the invocation's account and Region.
     assert_eq!(attribute(central, "account"), "123456789012");
     assert_eq!(attribute(central, "region"), "us-east-1");
-    let body = central.message().unwrap();
+    let body = testkit::mocked::published_text(central);
     assert!(
         body.contains("\nAccount:   123456789012, Region: us-east-1\n"),
         "{body}"

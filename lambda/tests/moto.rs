@@ -707,3 +707,190 @@ async fn copies_of_one_job_run_event_handled_at_once_notify_exactly_once() {
     assert_eq!(delivered.len(), 1);
     assert_eq!(attribute(&delivered[0], "job_run_id"), "jr_race");
 }
+
+#[tokio::test]
+async fn the_sweep_reminds_of_each_exception_expiring_within_7_days_exactly_once() {
+    let world = World::new("ap-northeast-3").await;
+    let now = policy::time::unix_seconds(SystemTime::now());
+    let at = |days: i64| policy::time::format_rfc3339(now + days * 86_400);
+    let mut policy = policy();
+    let template = policy.overrides[0].clone();
+    for (name, days) in [("soon", 3), ("later", 30)] {
+        let mut rule = template.clone();
+        rule.name = name.to_string();
+        rule.expires = Some(at(days));
+        rule.ticket = Some("DATA-7".to_string());
+        policy.overrides.push(rule);
+    }
+    policy.exempt_principals.push(policy::Exemption {
+        principal: "arn:aws:iam::*:role/Oncall".to_string(),
+        expires: Some(at(2)),
+        reason: Some("incident 42".to_string()),
+        ticket: None,
+    });
+    let guard = world.guard(policy);
+
+    // Four sweeps at once (an overlapping schedule, a retry), then one more: each reminder once.
+    let sweeps: Vec<_> = (0..4)
+        .map(|_| {
+            let (guard, event) = (guard.clone(), events::scheduled(&world.region));
+            let context = world.context();
+            tokio::spawn(async move { handle(&guard, LambdaEvent::new(event, context)).await })
+        })
+        .collect();
+    let mut sent = 0;
+    for sweep in sweeps {
+        let Ok(Response::Sweep(report)) = sweep.await.unwrap() else {
+            panic!("a sweep report")
+        };
+        assert_eq!(report.reminders.len(), 2, "{:?}", report.reminders);
+        sent += report
+            .reminders
+            .iter()
+            .filter(|r| r.outcome == "sent")
+            .count();
+    }
+    assert_eq!(sent, 2);
+    let again = world.sweep(&guard).await;
+    assert!(
+        again.reminders.iter().all(|r| r.outcome == "already_sent"),
+        "{:?}",
+        again.reminders
+    );
+
+    let mut notifications = world.notifications().await;
+    notifications.sort_by_key(|n| attribute(n, "exception").to_string());
+    assert_eq!(notifications.len(), 2, "{notifications:#?}");
+    assert_eq!(attribute(&notifications[0], "kind"), "reminder");
+    assert_eq!(
+        attribute(&notifications[0], "exception"),
+        "arn:aws:iam::*:role/Oncall"
+    );
+    assert_eq!(attribute(&notifications[1], "exception"), "soon");
+    assert_eq!(attribute(&notifications[1], "exception_kind"), "override");
+    let body = notifications[1]["Message"].as_str().unwrap();
+    assert!(
+        body.contains(&format!(
+            "override \"soon\" (overrides[1]) expires at {}",
+            at(3)
+        )),
+        "{body}"
+    );
+    assert!(body.contains("ticket: DATA-7"), "{body}");
+    assert!(world.notifications().await.is_empty());
+}
+
+#[tokio::test]
+async fn notifications_reach_each_route_by_filter_policy_and_each_chat_topic_once() {
+    let region = "eu-central-2";
+    let world = World::new(region).await;
+    let mut policy = policy();
+    policy.notifications = Some(
+        serde_json::from_value(json!({
+            "emails": ["platform@example.com"],
+            "slack": [{"workspace_id": "T0123ABCD", "channel_id": "C0123ABCDEF"}],
+            "default_receives": "unrouted",
+            "routes": [
+                {"name": "analytics", "principals": ["arn:aws:iam::*:role/Analytics*"],
+                 "emails": ["analytics@example.com"]},
+                {"name": "finance", "tags": {"team": "finance"},
+                 "teams": [{"tenant_id": "11111111-2222-3333-4444-555555555555",
+                            "team_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+                            "channel_id": "19:abc@thread.tacv2"}]}
+            ]
+        }))
+        .unwrap(),
+    );
+    let routes = &policy.notifications.as_ref().unwrap().routes;
+    // The e-mail subscriptions as the stack renders them (policy::routes), as SQS queues.
+    let analytics = testkit::Inbox::filtered(
+        MotoServer::Shared,
+        region,
+        "gsg-notifications",
+        "gsg-analytics",
+        Some(&policy::routes::route_filter_policy(&routes[0])),
+    )
+    .await;
+    let default_list = testkit::Inbox::filtered(
+        MotoServer::Shared,
+        region,
+        "gsg-notifications",
+        "gsg-default-list",
+        policy::routes::default_filter_policy(&policy).as_ref(),
+    )
+    .await;
+    // The chat topics, by the names the stack gives them; a queue stands in for the channel.
+    let chat_topic = |audience| policy::routes::chat_topic_name("glue-session-guard", audience);
+    let chat_default = testkit::Inbox::filtered(
+        MotoServer::Shared,
+        region,
+        &chat_topic("default"),
+        "gsg-chat-default",
+        None,
+    )
+    .await;
+    let chat_finance = testkit::Inbox::filtered(
+        MotoServer::Shared,
+        region,
+        &chat_topic("finance"),
+        "gsg-chat-finance",
+        None,
+    )
+    .await;
+    let guard = world.guard(policy);
+
+    let event = |id: &str, role: &str, tags: Value| {
+        let mut payload = CreateSession::fixture()
+            .in_region(region)
+            .by(role, "someone")
+            .of_session(id)
+            .payload();
+        payload["detail"]["requestParameters"]["tags"] = tags;
+        LambdaEvent::new(payload, world.context())
+    };
+    for (id, role, tags) in [
+        ("nb-analytics", "AnalyticsEngineer", json!({})),
+        ("nb-finance", "Etl", json!({"team": "finance"})),
+        ("nb-nobody", "Etl", json!({"team": "marketing"})),
+    ] {
+        world.create_session(id, "3.0").await;
+        let report = session_report(handle(&guard, event(id, role, tags)).await.unwrap());
+        assert_eq!(report.notification, Notification::Sent, "{report:?}");
+    }
+
+    let ids = |notifications: Vec<Value>| -> Vec<String> {
+        let mut ids: Vec<String> = notifications
+            .iter()
+            .map(|n| attribute(n, "session_id").to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    // The unfiltered inbox hears everything; each filtered one only its own.
+    assert_eq!(
+        ids(world.notifications().await),
+        ["nb-analytics", "nb-finance", "nb-nobody"]
+    );
+    assert_eq!(ids(analytics.notifications().await), ["nb-analytics"]);
+    assert_eq!(ids(default_list.notifications().await), ["nb-nobody"]);
+    assert_eq!(ids(chat_default.notifications().await), ["nb-nobody"]);
+    assert_eq!(ids(chat_finance.notifications().await), ["nb-finance"]);
+    // The routes attribute as SNS carries it: a String.Array.
+    let routed = analytics.notifications().await;
+    assert!(
+        routed.is_empty(),
+        "read once, nothing more arrives: {routed:?}"
+    );
+
+    // Handled again (a duplicate event): nothing more anywhere.
+    let again = session_report(
+        handle(
+            &guard,
+            event("nb-finance", "Etl", json!({"team": "finance"})),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(again.notification, Notification::AlreadySent);
+    assert!(chat_finance.notifications().await.is_empty());
+}

@@ -33,10 +33,8 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::evaluate::{
-    Action, Decision, Verdict, Violation, enforcement_action, principal_matches,
-};
-use crate::facts::{Fact, Principal};
+use crate::evaluate::{Action, Decision, Verdict, Violation, enforcement_action};
+use crate::facts::{Fact, Principal, principal_matches};
 use crate::glob::glob_match;
 use crate::model::{Budget, Covered, Mode, Policy};
 
@@ -155,7 +153,15 @@ pub fn membership(budget: &Budget, policy: &Policy, holder: &Holder) -> Membersh
             .exempt_session_ids
             .iter()
             .any(|pattern| glob_match(pattern.as_bytes(), holder.id.as_bytes()));
-    if exempt_by_id || principal_matches(holder.principal.as_ref(), &policy.exempt_principals) {
+    // An exemption applies while the holder's start is before its expiry.
+    let exempt = crate::exceptions::exempting(
+        &policy.exempt_principals,
+        &crate::facts::principal_arns(holder.principal.as_ref()),
+        Some(holder.created_at_ms.div_euclid(1000)),
+        &mut Vec::new(),
+    )
+    .is_some();
+    if exempt_by_id || exempt {
         return Membership::NotMember;
     }
     let members = &budget.members;

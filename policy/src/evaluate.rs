@@ -4,8 +4,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::catalogue::{self, CommandName, JobCommand, Scaling, ServiceDefaults, SessionType};
-use crate::facts::{Fact, Ignored, ProfileLookup, SessionFacts, facts_from_cloudtrail};
-use crate::glob::{ArnPattern, glob_match};
+use crate::exceptions::{exempting, not_applied_note, standing};
+use crate::facts::{
+    Fact, Ignored, ProfileLookup, SessionFacts, facts_from_cloudtrail, principal_arns,
+    principal_matches,
+};
+use crate::glob::glob_match;
 use crate::jobs::{ENDED_JOB_RUN_STATES, JobFacts};
 use crate::model::{Boundaries, DpuSource, EnforcementAction, Mode, Policy};
 
@@ -127,6 +131,10 @@ pub struct Verdict {
     /// What a budget counts ([`crate::budgets`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpu: Option<f64>,
+    /// The `notifications.routes` whose principals or tags match ([`crate::routes`]): who hears
+    /// of it besides (or, with `default_receives: unrouted`, instead of) the default list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<String>,
 }
 
 impl Verdict {
@@ -148,6 +156,7 @@ impl Verdict {
             unchecked: Vec::new(),
             notes: Vec::new(),
             dpu: None,
+            routes: Vec::new(),
         }
     }
 
@@ -187,12 +196,20 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
             .any(|pattern| glob_match(pattern.as_bytes(), facts.session_id.as_bytes()))
     };
 
-    let matched = policy.overrides.iter().find(|rule| {
+    let mut lapsed = Vec::new();
+    let matched = policy.overrides.iter().enumerate().find(|(i, rule)| {
         // Both kinds of pattern must match when both are given: a session id is chosen by
         // whoever creates the session, so principals keep an override by id to its people.
         (rule.principals.is_empty() || matches_any(&rule.principals))
             && (rule.session_ids.is_empty() || id_matches_any(&rule.session_ids))
+            && in_force(
+                &format!("overrides[{i}] (`{}`)", rule.name),
+                rule.expires.as_deref(),
+                facts.event_time,
+                &mut lapsed,
+            )
     });
+    let matched = matched.map(|(_, rule)| rule);
     let limits = match matched {
         Some(rule) => policy.boundaries.overlaid_with(&rule.boundaries),
         None => policy.boundaries.clone(),
@@ -210,7 +227,15 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
     check.all(&limits, facts);
 
     let exempt_by_id = id_matches_any(&policy.exempt_session_ids);
-    let exempt = matches_any(&policy.exempt_principals) || exempt_by_id;
+    let exempt = exempting(
+        &policy.exempt_principals,
+        &principal_arns(facts.principal.as_ref()),
+        facts.event_time,
+        &mut lapsed,
+    )
+    .is_some()
+        || exempt_by_id;
+    check.notes.extend(lapsed);
     let decision = match (check.violations.is_empty(), exempt) {
         (true, _) => Decision::Compliant,
         (false, true) => Decision::Exempt,
@@ -258,6 +283,7 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
         unchecked: check.unchecked,
         notes: check.notes,
         dpu: check.dpu,
+        routes: crate::routes::routes_of(policy, facts.principal.as_ref(), &facts.tags),
     }
 }
 
@@ -287,10 +313,18 @@ pub fn evaluate_job(policy: &Policy, facts: &JobFacts) -> Verdict {
             .iter()
             .any(|pattern| glob_match(pattern.as_bytes(), facts.job_name.as_bytes()))
     };
-    let matched = jobs.overrides.iter().find(|rule| {
+    let mut lapsed = Vec::new();
+    let matched = jobs.overrides.iter().enumerate().find(|(i, rule)| {
         (rule.principals.is_empty() || matches_any(&rule.principals))
             && (rule.job_names.is_empty() || name_matches_any(&rule.job_names))
+            && in_force(
+                &format!("jobs.overrides[{i}] (`{}`)", rule.name),
+                rule.expires.as_deref(),
+                facts.event_time,
+                &mut lapsed,
+            )
     });
+    let matched = matched.map(|(_, rule)| rule);
     let limits = match matched {
         Some(rule) => jobs.boundaries.overlaid_with(&rule.boundaries),
         None => jobs.boundaries.clone(),
@@ -326,6 +360,7 @@ pub fn evaluate_job(policy: &Policy, facts: &JobFacts) -> Verdict {
         glue_version: facts.glue_version.clone(),
         connections: facts.connections.clone(),
         tags: facts.tags.clone(),
+        event_time: facts.event_time,
     };
     // A job that gives no Glue version runs on Glue's default version for jobs.
     if settings.glue_version == Fact::Omitted && command.is_some() {
@@ -353,7 +388,14 @@ pub fn evaluate_job(policy: &Policy, facts: &JobFacts) -> Verdict {
     }
     check.flex_version(facts, command);
 
-    let exempt = matches_any(&policy.exempt_principals);
+    let exempt = exempting(
+        &policy.exempt_principals,
+        &principal_arns(facts.principal.as_ref()),
+        facts.event_time,
+        &mut lapsed,
+    )
+    .is_some();
+    check.notes.extend(lapsed);
     let decision = match (check.violations.is_empty(), exempt) {
         (true, _) => Decision::Compliant,
         (false, true) => Decision::Exempt,
@@ -408,23 +450,18 @@ pub fn evaluate_job(policy: &Policy, facts: &JobFacts) -> Verdict {
         unchecked: check.unchecked,
         notes: check.notes,
         dpu: check.dpu,
+        routes: crate::routes::routes_of(policy, facts.principal.as_ref(), &facts.tags),
     }
 }
 
-/// True when the caller or, for an assumed role, its role matches one of `patterns` (ARN globs).
-pub(crate) fn principal_matches(
-    principal: Option<&crate::facts::Principal>,
-    patterns: &[String],
-) -> bool {
-    let arns: Vec<&str> = principal
-        .into_iter()
-        .flat_map(|p| std::iter::once(p.arn.as_str()).chain(p.issuer_arn.as_deref()))
-        .collect();
-    patterns.iter().any(|pattern| {
-        ArnPattern::parse(pattern)
-            .map(|pattern| arns.iter().any(|arn| pattern.matches(arn)))
-            .unwrap_or(false)
-    })
+/// True when an exception that matched applies at `at` ([`crate::exceptions::standing`]);
+/// otherwise a note saying why it did not is added to `lapsed`.
+fn in_force(what: &str, expires: Option<&str>, at: Option<i64>, lapsed: &mut Vec<String>) -> bool {
+    let standing = standing(expires, at);
+    if let Some(note) = not_applied_note(what, expires, standing) {
+        lapsed.push(note);
+    }
+    standing.applies()
 }
 
 /// Where the value of a setting the creator left out comes from.

@@ -221,6 +221,11 @@ pub struct SessionFacts {
     pub connections: Fact<Vec<String>>,
     #[serde(default)]
     pub tags: Fact<BTreeMap<String, String>>,
+    /// The event's own time, seconds since the epoch: the CloudTrail record's `eventTime`, or
+    /// the sweep's clock for a session it finds. Exceptions with `expires` apply while it is
+    /// before their expiry ([`crate::exceptions`]); `None`: not known, and they do not apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<crate::time::UnixSeconds>,
 }
 
 impl SessionFacts {
@@ -251,6 +256,8 @@ impl SessionFacts {
             glue_version: fresher.glue_version.or(self.glue_version),
             connections: fresher.connections.or(self.connections),
             tags: fresher.tags.or(self.tags),
+            // The record's time is the event's; Glue's answers carry none (the sweep's do).
+            event_time: self.event_time.or(fresher.event_time),
         }
     }
 
@@ -329,6 +336,15 @@ impl Ignored {
 /// Anything that is not a successful `CreateSession` is `Err(Ignored)` with the reason.
 pub fn facts_from_cloudtrail(event: &Value) -> Result<SessionFacts, Ignored> {
     read_create_session(event).map(|record| record.facts(None))
+}
+
+/// The record's `eventTime` (RFC 3339, UTC), seconds since the epoch; `None` when it is absent or
+/// unreadable.
+pub(crate) fn event_time(record: &Value) -> Option<crate::time::UnixSeconds> {
+    record
+        .get("eventTime")
+        .and_then(Value::as_str)
+        .and_then(crate::time::parse_rfc3339)
 }
 
 /// The record inside an EventBridge envelope (`detail`), or the event itself when bare.
@@ -454,6 +470,7 @@ pub fn read_create_session(event: &Value) -> Result<CreateSessionRecord, Ignored
             None => Fact::Given(BTreeMap::new()),
             Some(tags) => tag_map(tags),
         },
+        event_time: event_time(record),
     };
     let echo = echoed.map(|session| {
         let mut echo = session_facts(session, Naming::LowerCamel);
@@ -549,6 +566,7 @@ fn session_facts(session: &Value, naming: Naming) -> SessionFacts {
             None => Fact::Unknown,
             Some(tags) => tag_map(tags),
         },
+        event_time: None,
     }
 }
 
@@ -696,4 +714,22 @@ pub(crate) fn tag_map(tags: &Value) -> Fact<BTreeMap<String, String>> {
         ),
         _ => Fact::Unknown,
     }
+}
+
+/// The caller's ARN and, for an assumed role, its role's: what principal patterns match.
+pub(crate) fn principal_arns(principal: Option<&Principal>) -> Vec<&str> {
+    principal
+        .into_iter()
+        .flat_map(|p| std::iter::once(p.arn.as_str()).chain(p.issuer_arn.as_deref()))
+        .collect()
+}
+
+/// True when the caller or, for an assumed role, its role matches one of `patterns` (ARN globs).
+pub(crate) fn principal_matches(principal: Option<&Principal>, patterns: &[String]) -> bool {
+    let arns = principal_arns(principal);
+    patterns.iter().any(|pattern| {
+        crate::glob::ArnPattern::parse(pattern)
+            .map(|pattern| arns.iter().any(|arn| pattern.matches(arn)))
+            .unwrap_or(false)
+    })
 }

@@ -481,14 +481,7 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
     // Tag statements after the VPC one, in the order the policy names them.
     requirements.sort_by_key(|requirement| !matches!(requirement, Requirement::Vpc));
 
-    let exempt: Vec<String> = match layer {
-        Layer::ManagedPolicy => Vec::new(),
-        Layer::Scp => policy
-            .exempt_principals
-            .iter()
-            .filter_map(|pattern| principal_arn_pattern(pattern, Widen::Yes))
-            .collect(),
-    };
+    let exempt = exempt_in(policy, layer);
     let effective: Vec<Boundaries> = policy
         .overrides
         .iter()
@@ -505,17 +498,21 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
 
     let mut out = Vec::new();
     let mut notes = Vec::new();
+    let mut exclusion_notes = Vec::new();
     let mut sids = Vec::new();
     for requirement in &requirements {
         // Principals of overrides that do not have this requirement, as IAM can name them
         // (widened: excluding more principals is the safe direction).
-        let loosened = |before: usize| -> Vec<String> {
+        let loosened = |before: usize| -> Vec<Excluded> {
             policy.overrides[..before]
                 .iter()
                 .zip(&effective)
                 .filter(|(_, limits)| !requirement.holds_in(limits))
-                .flat_map(|(rule, _)| &rule.principals)
-                .filter_map(|pattern| principal_arn_pattern(pattern, Widen::Yes))
+                .flat_map(|(rule, _)| {
+                    rule.principals
+                        .iter()
+                        .filter_map(|pattern| Excluded::of(pattern, rule.expires.as_deref()))
+                })
                 .collect()
         };
         // Sessions of overrides by session id that do not have this requirement: excluded
@@ -530,18 +527,18 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
                 .chain(exempt_ids.iter().cloned())
                 .collect()
         };
-        let mut push = |sid: String, only: Only, except: Vec<String>, except_ids: Vec<String>| {
+        let mut push = |sid: String, only: Only, except: Vec<Excluded>, except_ids: Vec<String>| {
             let (key, value) = requirement.condition();
             let mut condition = Map::new();
             condition.insert("Null".into(), json!({ key: value }));
             if let Some(principals) = &only.principals {
                 condition.insert("ArnLike".into(), json!({ "aws:PrincipalArn": principals }));
             }
-            let mut except: Vec<String> = exempt.iter().cloned().chain(except).collect();
-            except.dedup();
-            if !except.is_empty() {
-                condition.insert("ArnNotLike".into(), json!({ "aws:PrincipalArn": except }));
+            if let Some(until) = &only.until {
+                // The override that asks for the requirement applies only until it expires.
+                condition.insert("DateLessThan".into(), json!({ "aws:CurrentTime": until }));
             }
+            let except: Vec<Excluded> = exempt.iter().cloned().chain(except).collect();
             let mut sid = sid;
             if sids.contains(&sid) {
                 sid = format!("{sid}{}", sids.len() + 1);
@@ -565,11 +562,16 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
                 }
             }
             statement.insert("Condition".into(), Value::Object(condition));
-            out.push(Deny {
-                sid: sid.clone(),
-                rule: requirement.describe(),
-                statement: Value::Object(statement),
-            });
+            let rule = requirement.describe();
+            for (sid, statement) in
+                with_exclusions(&sid, statement, except, &rule, &mut exclusion_notes)
+            {
+                out.push(Deny {
+                    sid,
+                    rule: rule.clone(),
+                    statement,
+                });
+            }
         };
         if requirement.holds_in(&policy.boundaries) {
             let all = policy.overrides.len();
@@ -605,6 +607,7 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
             // The sessions it picks: by principal (ArnLike) and, when it names session ids,
             // by their ARN (Resource): both must hold, as in the Lambda.
             let only = Only {
+                until: rule.expires.as_deref().and_then(iam_time),
                 principals: (!principals.is_empty()).then_some(principals),
                 sessions: (!rule.session_ids.is_empty()).then(|| {
                     rule.session_ids
@@ -644,6 +647,18 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
             );
         }
     }
+    notes.extend(exclusion_notes);
+    // An override by session id leaves its sessions out by their ARN (`NotResource`), which
+    // takes no condition: after it expires, those sessions are the Lambda's alone.
+    for (i, rule) in policy.overrides.iter().enumerate() {
+        if rule.expires.is_some() && !rule.session_ids.is_empty() {
+            notes.push(format!(
+                "overrides[{i}] (`{}`): its sessions stay left out of the IAM denies by id after                  it expires at {} (NotResource takes no condition); the Lambda judges them by                  the default boundaries from then",
+                rule.name,
+                rule.expires.as_deref().unwrap_or_default()
+            ));
+        }
+    }
     let (job_denies, job_notes) = job_denies(policy, layer);
     out.extend(job_denies);
     notes.extend(job_notes);
@@ -671,14 +686,7 @@ fn job_denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
     for key in limits.required_tags.iter().flatten() {
         requirements.push(Requirement::Tag(key.clone()));
     }
-    let exempt: Vec<String> = match layer {
-        Layer::ManagedPolicy => Vec::new(),
-        Layer::Scp => policy
-            .exempt_principals
-            .iter()
-            .filter_map(|pattern| principal_arn_pattern(pattern, Widen::Yes))
-            .collect(),
-    };
+    let exempt = exempt_in(policy, layer);
     let mut out = Vec::new();
     let mut notes = Vec::new();
     for (i, rule) in jobs.overrides.iter().enumerate() {
@@ -710,14 +718,12 @@ fn job_denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
             .iter()
             .filter(|rule| !requirement.holds_in(&limits.overlaid_with(&rule.boundaries)))
             .collect();
-        let mut except: Vec<String> = exempt.clone();
-        except.extend(
-            loosening
+        let mut except: Vec<Excluded> = exempt.clone();
+        except.extend(loosening.iter().flat_map(|rule| {
+            rule.principals
                 .iter()
-                .flat_map(|rule| &rule.principals)
-                .filter_map(|pattern| principal_arn_pattern(pattern, Widen::Yes)),
-        );
-        except.dedup();
+                .filter_map(|pattern| Excluded::of(pattern, rule.expires.as_deref()))
+        }));
         let except_jobs: Vec<String> = loosening
             .iter()
             .flat_map(|rule| &rule.job_names)
@@ -726,9 +732,6 @@ fn job_denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
         let (key, value) = requirement.condition();
         let mut condition = Map::new();
         condition.insert("Null".into(), json!({ key: value }));
-        if !except.is_empty() {
-            condition.insert("ArnNotLike".into(), json!({ "aws:PrincipalArn": except }));
-        }
         let actions = match requirement {
             Requirement::Vpc => json!(["glue:CreateJob", "glue:UpdateJob"]),
             Requirement::Tag(_) => json!("glue:CreateJob"),
@@ -747,13 +750,143 @@ fn job_denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
             statement.insert("NotResource".into(), json!(except_jobs));
         }
         statement.insert("Condition".into(), Value::Object(condition));
-        out.push(Deny {
-            sid,
-            rule: format!("jobs {}", requirement.describe()),
-            statement: Value::Object(statement),
-        });
+        let rule = format!("jobs {}", requirement.describe());
+        for (sid, statement) in with_exclusions(&sid, statement, except, &rule, &mut notes) {
+            out.push(Deny {
+                sid,
+                rule: rule.clone(),
+                statement,
+            });
+        }
     }
     (out, notes)
+}
+
+/// The exempt principals a deny of `layer` leaves out: none in the managed policy (deploy never
+/// attaches it to them), every one in the SCP, each until its expiry.
+fn exempt_in(policy: &Policy, layer: Layer) -> Vec<Excluded> {
+    match layer {
+        Layer::ManagedPolicy => Vec::new(),
+        Layer::Scp => policy
+            .exempt_principals
+            .iter()
+            .filter_map(|exemption| {
+                Excluded::of(&exemption.principal, exemption.expires.as_deref())
+            })
+            .collect(),
+    }
+}
+
+/// A principal a deny leaves out (an `aws:PrincipalArn` pattern, widened), for good or until
+/// `until` (an `aws:CurrentTime` value).
+#[derive(Debug, Clone, PartialEq)]
+struct Excluded {
+    pattern: String,
+    /// Seconds since the epoch; `None`: for good.
+    until: Option<i64>,
+}
+
+impl Excluded {
+    /// The exclusion of the policy's principal `pattern`, expiring at `expires` (RFC 3339;
+    /// unreadable: already expired, so never left out). `None` when IAM cannot name it.
+    fn of(pattern: &str, expires: Option<&str>) -> Option<Excluded> {
+        let until = expires.map(|text| crate::time::parse_rfc3339(text).unwrap_or(i64::MIN));
+        principal_arn_pattern(pattern, Widen::Yes).map(|pattern| Excluded { pattern, until })
+    }
+}
+
+/// `expires` as IAM's `aws:CurrentTime` compares it (ISO 8601, UTC: `2027-01-31T00:00:00Z`).
+fn iam_time(expires: &str) -> Option<String> {
+    crate::time::parse_rfc3339(expires).map(crate::time::format_rfc3339)
+}
+
+/// `statement` (a deny with its `Condition`, without exclusions) leaving out `except`: the
+/// statement with every excluded pattern in `ArnNotLike`, then, for each instant at which some
+/// exclusions expire, one more deny (`Sid` + `Until<n>`) that takes those back from that instant
+/// (`DateGreaterThanEquals` on `aws:CurrentTime`, IAM's condition operators page), still leaving
+/// out the exclusions for good and those that expire later. A pattern excluded more than once
+/// keeps its longest term. A deny already narrowed to some principals (`ArnLike`) cannot name
+/// the expiring ones too: after their expiry that deny stays with the Lambda (a note says so),
+/// which refuses less, never more, than the Lambda stops.
+fn with_exclusions(
+    sid: &str,
+    mut statement: Map<String, Value>,
+    except: Vec<Excluded>,
+    rule: &str,
+    notes: &mut Vec<String>,
+) -> Vec<(String, Value)> {
+    // One term per pattern, the longest; in first-seen order.
+    let mut terms: Vec<Excluded> = Vec::new();
+    for excluded in except {
+        match terms
+            .iter_mut()
+            .find(|seen| seen.pattern == excluded.pattern)
+        {
+            Some(seen) => {
+                seen.until = match (seen.until, excluded.until) {
+                    (None, _) | (_, None) => None,
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                }
+            }
+            None => terms.push(excluded),
+        }
+    }
+    let patterns = |keep: &dyn Fn(&Excluded) -> bool| -> Vec<String> {
+        terms
+            .iter()
+            .filter(|term| keep(term))
+            .map(|term| term.pattern.clone())
+            .collect()
+    };
+    let condition_of = |statement: &mut Map<String, Value>| -> Map<String, Value> {
+        match statement.remove("Condition") {
+            Some(Value::Object(condition)) => condition,
+            _ => Map::new(),
+        }
+    };
+    let mut condition = condition_of(&mut statement);
+    let all = patterns(&|_| true);
+    let base_condition = condition.clone();
+    if !all.is_empty() {
+        condition.insert("ArnNotLike".into(), json!({ "aws:PrincipalArn": all }));
+    }
+    let mut main = statement.clone();
+    main.insert("Condition".into(), Value::Object(condition));
+    let mut out = vec![(sid.to_string(), Value::Object(main))];
+
+    let mut expiries: Vec<i64> = terms.iter().filter_map(|term| term.until).collect();
+    expiries.sort_unstable();
+    expiries.dedup();
+    if expiries.is_empty() {
+        return out;
+    }
+    if base_condition.contains_key("ArnLike") {
+        notes.push(format!(
+            "{rule}: the deny {sid} is narrowed to some principals, so the exclusions that              expire cannot be taken back in IAM; after they expire the Lambda alone stops those              principals' sessions"
+        ));
+        return out;
+    }
+    for (n, at) in expiries.iter().enumerate() {
+        let expiring = patterns(&|term| term.until == Some(*at));
+        let kept = patterns(&|term| term.until.is_none_or(|until| until > *at));
+        let mut condition = base_condition.clone();
+        condition.insert("ArnLike".into(), json!({ "aws:PrincipalArn": expiring }));
+        if !kept.is_empty() {
+            condition.insert("ArnNotLike".into(), json!({ "aws:PrincipalArn": kept }));
+        }
+        // An exclusion that cannot be read never applied: taken back from the epoch.
+        let when = crate::time::format_rfc3339((*at).max(0));
+        condition.insert(
+            "DateGreaterThanEquals".into(),
+            json!({ "aws:CurrentTime": when }),
+        );
+        let sid = format!("{sid}Until{}", n + 1);
+        let mut statement = statement.clone();
+        statement.insert("Sid".into(), json!(sid));
+        statement.insert("Condition".into(), Value::Object(condition));
+        out.push((sid, Value::Object(statement)));
+    }
+    out
 }
 
 /// Whom a deny refuses: every principal the policy (or the SCP) binds and every session, unless
@@ -761,6 +894,8 @@ fn job_denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
 /// as `Resource`).
 #[derive(Default)]
 struct Only {
+    /// The override the deny stands for expires then (`aws:CurrentTime`).
+    until: Option<String>,
     principals: Option<Vec<String>>,
     sessions: Option<Vec<String>>,
 }
@@ -898,13 +1033,20 @@ pub fn parse_role_arn(arn: &str) -> Option<(String, String, String)> {
 }
 
 /// Which boundary set the Lambda judges sessions of `role_arn` by: the first override one of
-/// whose principals matches the role (as the issuer of its sessions), else `default`.
-pub fn boundary_set_of(policy: &Policy, role_arn: &str) -> String {
+/// whose principals matches the role (as the issuer of its sessions), else `default`. With
+/// `now` (Unix seconds), an override that has expired by then is passed over, as the Lambda
+/// passes it over for sessions started after its expiry; `None`: every override as written.
+pub fn boundary_set_of(policy: &Policy, role_arn: &str, now: Option<i64>) -> String {
     // An override that also picks by session id holds for some of the role's sessions only.
     policy
         .overrides
         .iter()
         .filter(|rule| rule.session_ids.is_empty())
+        .filter(|rule| {
+            now.is_none_or(|now| {
+                crate::exceptions::standing(rule.expires.as_deref(), Some(now)).applies()
+            })
+        })
         .find(|rule| {
             rule.principals.iter().any(|pattern| {
                 ArnPattern::parse(pattern).is_ok_and(|pattern| pattern.matches(role_arn))
@@ -937,7 +1079,10 @@ pub fn splits_role_sessions(pattern: &str, role_arn: &str) -> bool {
 }
 
 /// The policy's `usage_profiles.roles`, each with its profile. Validation has checked them.
-pub fn assignments(policy: &Policy) -> Vec<Assignment> {
+/// With `now`, a role named by an override that has expired gets the profile of the boundary
+/// set that judges it now ([`boundary_set_of`]): deploy then re-tags it, so the expired
+/// override's profile is no longer assigned.
+pub fn assignments(policy: &Policy, now: Option<i64>) -> Vec<Assignment> {
     let profiles = usage_profiles(policy);
     let Some(section) = &policy.usage_profiles else {
         return Vec::new();
@@ -947,7 +1092,7 @@ pub fn assignments(policy: &Policy) -> Vec<Assignment> {
         .iter()
         .filter_map(|assignment| {
             let (_, account, role_name) = parse_role_arn(&assignment.role)?;
-            let boundary_set = boundary_set_of(policy, &assignment.role);
+            let boundary_set = boundary_set_of(policy, &assignment.role, now);
             let profile = profile_of(&profiles, &boundary_set).map(|profile| profile.name.clone());
             Some(Assignment {
                 role_arn: assignment.role.clone(),

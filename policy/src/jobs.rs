@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::facts::{
-    Fact, Ignored, Principal, bounded, connection_names, count_fact, get, known, number_fact,
-    principal_of, scaling_arguments, string_fact, tag_map, unwrap_envelope,
+    Fact, Ignored, Principal, bounded, connection_names, count_fact, event_time, get, known,
+    number_fact, principal_of, scaling_arguments, string_fact, tag_map, unwrap_envelope,
 };
 
 /// Job run states in which there is nothing left to stop (`JobRunState`, "Job runs" API page).
@@ -86,6 +86,11 @@ pub struct JobFacts {
     /// The job's tags: from `CreateJob`'s request, or `GetTags`. `GetJob` does not report them.
     #[serde(default)]
     pub tags: Fact<BTreeMap<String, String>>,
+    /// The event's own time, seconds since the epoch: the `StartJobRun`, `CreateJob` or
+    /// `UpdateJob` record's `eventTime`, or the sweep's clock for a run it finds. As
+    /// [`crate::facts::SessionFacts::event_time`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<crate::time::UnixSeconds>,
 }
 
 impl JobFacts {
@@ -111,6 +116,10 @@ impl JobFacts {
             .and_then(|g| g.job_run_id.clone())
             .or_else(|| request.job_run_id.clone());
         run.principal = request.principal.clone().or(run.principal);
+        // The run's event is its start (or the sweep finding it), never the definition's write.
+        run.event_time = request
+            .event_time
+            .or_else(|| glue.and_then(|g| g.event_time));
         run
     }
 
@@ -150,6 +159,7 @@ impl JobFacts {
             glue_version: over(&upper.glue_version, self.glue_version),
             connections: self.connections,
             tags: self.tags,
+            event_time: upper.event_time.or(self.event_time),
         }
     }
 
@@ -260,6 +270,7 @@ pub fn read_job_record(event: &Value) -> Result<JobRecord, Ignored> {
                 glue_version: Fact::Omitted,
                 connections: Fact::Unknown,
                 tags: Fact::Unknown,
+                event_time: event_time(record),
             }))
         }
         _ => {
@@ -290,6 +301,7 @@ pub fn read_job_record(event: &Value) -> Result<JobRecord, Ignored> {
             if name == "UpdateJob" {
                 facts.tags = Fact::Unknown;
             }
+            facts.event_time = event_time(record);
             Ok(JobRecord::Definition(facts))
         }
     }
@@ -355,6 +367,7 @@ pub fn facts_from_glue_job_run(run: &Value) -> Result<JobFacts, Ignored> {
         glue_version: known(string_fact(field("GlueVersion"))),
         connections: Fact::Unknown,
         tags: Fact::Unknown,
+        event_time: None,
     })
 }
 
@@ -411,6 +424,7 @@ fn definition_facts(job: &Value, naming: Naming) -> JobFacts {
             None => Fact::Given(BTreeMap::new()),
             Some(tags) => tag_map(tags),
         },
+        event_time: None,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod budgets;
 pub mod catalogue;
 pub mod errors;
 pub mod evaluate;
+pub mod exceptions;
 pub mod facts;
 pub mod glob;
 pub mod guardrails;
@@ -16,9 +17,11 @@ pub mod limits;
 pub mod locate;
 pub mod model;
 pub mod records;
+pub mod routes;
 pub mod runtime;
 #[cfg(feature = "yaml")]
 mod shape;
+pub mod time;
 pub mod validate;
 
 pub use evaluate::{
@@ -35,8 +38,9 @@ pub use jobs::{
     read_job_record,
 };
 pub use model::{
-    Boundaries, Budget, BudgetMembers, Covered, EnforcementAction, JobOverride, Jobs, Mode,
-    Network, Override, Policy, RoleAssignment, SessionDefaults, UsageProfiles,
+    Boundaries, Budget, BudgetMembers, Covered, EnforcementAction, Exemption, JobOverride, Jobs,
+    Mode, Network, Override, Policy, RoleAssignment, Route, SessionDefaults, SlackChannel,
+    TeamsChannel, UsageProfiles,
 };
 pub use runtime::{
     COMPRESSED_PREFIX, RuntimePolicyError, parse_runtime_policy, runtime_policy,

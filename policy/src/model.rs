@@ -23,8 +23,10 @@ pub struct Policy {
     pub boundaries: Boundaries,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<Override>,
+    /// Principals whose sessions and runs are reported, never stopped: ARN globs, or entries
+    /// with an expiry (`{principal, expires, reason, ticket}`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub exempt_principals: Vec<String>,
+    pub exempt_principals: Vec<Exemption>,
     /// Sessions reported, never stopped, by their id (globs: `glue-studio-datapreview-*`, the
     /// sessions Glue Studio's data previews create), whoever creates them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -286,6 +288,16 @@ pub struct Override {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub session_ids: Vec<String>,
     pub boundaries: Boundaries,
+    /// When the override stops applying (RFC 3339, `2027-01-31T00:00:00Z`): it applies to an
+    /// event whose own time is before this instant. Absent: it never expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// Why the exception exists, in a sentence (shown by `validate`, `plan` and reminders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The ticket that granted it (`DATA-1234`, a URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
 }
 
 /// The `jobs` section: the limits of Glue job runs and job definitions.
@@ -317,6 +329,92 @@ pub struct JobOverride {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub job_names: Vec<String>,
     pub boundaries: Boundaries,
+    /// As [`Override::expires`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+}
+
+/// One entry of `exempt_principals`: an ARN glob, written alone (`"arn:aws:iam::*:role/Admin"`)
+/// or as a mapping with an expiry (`{principal: .., expires: 2027-01-31T00:00:00Z, reason: ..,
+/// ticket: ..}`). It applies to an event whose own time is before `expires`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Exemption {
+    pub principal: String,
+    /// RFC 3339; absent: it never expires.
+    pub expires: Option<String>,
+    pub reason: Option<String>,
+    pub ticket: Option<String>,
+}
+
+impl Exemption {
+    /// An exemption that never expires.
+    pub fn permanent(principal: impl Into<String>) -> Exemption {
+        Exemption {
+            principal: principal.into(),
+            ..Exemption::default()
+        }
+    }
+}
+
+/// The mapping form of an [`Exemption`], so that a misspelt key is an error.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExemptionEntry {
+    principal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ticket: Option<String>,
+}
+
+impl Serialize for Exemption {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.expires.is_none() && self.reason.is_none() && self.ticket.is_none() {
+            return serializer.serialize_str(&self.principal);
+        }
+        ExemptionEntry {
+            principal: self.principal.clone(),
+            expires: self.expires.clone(),
+            reason: self.reason.clone(),
+            ticket: self.ticket.clone(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Exemption {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Exemption;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a principal ARN pattern, or a mapping with `principal`, `expires`, `reason`, `ticket`")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Exemption, E> {
+                Ok(Exemption::permanent(text))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Exemption, A::Error> {
+                let entry =
+                    ExemptionEntry::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(Exemption {
+                    principal: entry.principal,
+                    expires: entry.expires,
+                    reason: entry.reason,
+                    ticket: entry.ticket,
+                })
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// A cap on the DPUs a team runs at once (`budgets[]`): the sessions and job runs of its members,
@@ -381,7 +479,9 @@ pub enum Covered {
     Jobs,
 }
 
-/// Who hears about out-of-bounds sessions.
+/// Who hears about out-of-bounds sessions, job runs and job definitions: the default list
+/// (`emails`, `slack`, `teams`) and, through `routes`, the teams they belong to
+/// ([`crate::routes`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Notifications {
@@ -390,6 +490,81 @@ pub struct Notifications {
     /// One line telling a creator how to ask for an exception; included in every notification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception_instructions: Option<String>,
+    /// Slack channels of the default list (Amazon Q Developer in chat applications).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slack: Vec<SlackChannel>,
+    /// Microsoft Teams channels of the default list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<TeamsChannel>,
+    /// Extra recipients of the notifications of some sessions and runs: by who created them or
+    /// by their tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+    /// What the default list gets: `all` (absent) or only what no route takes (`unrouted`).
+    #[serde(default, skip_serializing_if = "DefaultReceives::is_all")]
+    pub default_receives: DefaultReceives,
+}
+
+/// What the default list of `notifications` gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultReceives {
+    /// Every notification, routed or not.
+    #[default]
+    All,
+    /// Only the notifications no route takes (reminders of expiring exceptions too).
+    Unrouted,
+}
+
+impl DefaultReceives {
+    pub fn is_all(&self) -> bool {
+        *self == DefaultReceives::All
+    }
+}
+
+/// One route (`notifications.routes[]`): the notifications of the sessions and job runs whose
+/// creator matches one of `principals` (ARN globs, as in overrides: the caller or its role), or
+/// that carry every tag of `tags`, also go to its `emails` and chat channels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// 1 to 40 lowercase letters, digits or `-`; unique; not `default`. The value of the
+    /// notifications' `routes` attribute that the route's subscriptions filter on.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emails: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slack: Vec<SlackChannel>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<TeamsChannel>,
+}
+
+/// A Slack channel, as Amazon Q Developer in chat applications names it once its workspace is
+/// authorized (`AWS::Chatbot::SlackChannelConfiguration`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackChannel {
+    /// The workspace (team) id, `T` and 8 to 11 letters and digits (`T0123ABCD`).
+    pub workspace_id: String,
+    /// The channel id (`C0123ABCDEF`), from the channel's details in Slack.
+    pub channel_id: String,
+}
+
+/// A Microsoft Teams channel (`AWS::Chatbot::MicrosoftTeamsChannelConfiguration`), once its team
+/// is authorized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamsChannel {
+    /// The Microsoft Entra tenant id (a GUID).
+    pub tenant_id: String,
+    /// The team id (a GUID).
+    pub team_id: String,
+    /// The channel id (`19:...@thread.tacv2`), from the channel's link.
+    pub channel_id: String,
 }
 
 /// Who hears about the guard itself failing (CloudWatch alarms).

@@ -118,16 +118,22 @@ pub fn runtime_policy(policy: &Policy) -> Policy {
     runtime.network = None;
     runtime.usage_profiles = None;
     runtime.organization = None;
-    // The emails are the topic's subscriptions; what is left (the exception instructions) only
-    // when there is any, so that no reader takes an empty `notifications` for "nobody is told".
+    // The emails are the topic's subscriptions. What the enforcer reads is left: the exception
+    // instructions, the routes (whom each notification concerns: its `routes` attribute) with
+    // their chat channels, and the default list's (which chat topics to publish to). Only when
+    // there is any, so that no reader takes an empty `notifications` for "nobody is told".
     if let Some(notifications) = &mut runtime.notifications {
         notifications.emails.clear();
+        for route in &mut notifications.routes {
+            route.emails.clear();
+        }
     }
-    if runtime
-        .notifications
-        .as_ref()
-        .is_some_and(|notifications| notifications.exception_instructions.is_none())
-    {
+    if runtime.notifications.as_ref().is_some_and(|notifications| {
+        notifications.exception_instructions.is_none()
+            && notifications.routes.is_empty()
+            && notifications.slack.is_empty()
+            && notifications.teams.is_empty()
+    }) {
         runtime.notifications = None;
     }
     runtime

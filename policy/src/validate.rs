@@ -2,7 +2,7 @@
 //! `file:line:col: field.path: reason`, and a policy with any problem is never returned.
 
 #[cfg(feature = "yaml")]
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 pub use crate::errors::{Location, PolicyError, PolicyErrors, printable};
 
@@ -16,7 +16,8 @@ use crate::limits::{LAMBDA_ENVIRONMENT_BYTES, TAG_KEY_CHARS, TAG_VALUE_CHARS};
 use crate::locate::{LocationIndex, join};
 #[cfg(feature = "yaml")]
 use crate::model::{
-    Boundaries, FORMAT_VERSION, Jobs, Network, Organization, Policy, UsageProfiles,
+    Boundaries, Exemption, FORMAT_VERSION, Jobs, Network, Notifications, Organization, Policy,
+    SlackChannel, TeamsChannel, UsageProfiles,
 };
 
 /// Largest policy file accepted, before any parsing.
@@ -60,6 +61,42 @@ pub fn load_policy(file: &str, bytes: &[u8]) -> Result<Policy, PolicyErrors> {
 pub struct Loaded {
     pub policy: Policy,
     pub warnings: Vec<PolicyError>,
+}
+
+#[cfg(feature = "yaml")]
+/// Warnings, at their place in `bytes` (the policy file `policy` was loaded from), about its
+/// exceptions that have expired at `now` (Unix seconds) or expire within
+/// [`crate::exceptions::WARN_DAYS`] days of it: `overrides[1].expires: override "burst" expires
+/// at 2027-01-31T00:00:00Z, in 3 days (ticket: DATA-12)`. Pure: the caller gives the clock.
+pub fn expiry_warnings(
+    file: &str,
+    bytes: &[u8],
+    policy: &Policy,
+    now: crate::time::UnixSeconds,
+) -> Vec<PolicyError> {
+    use crate::exceptions::{Due, WARN_DAYS, expiring, sentence};
+    let text = std::str::from_utf8(bytes).unwrap_or_default();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let (index, _) = LocationIndex::build(text);
+    expiring(policy, now, WARN_DAYS)
+        .into_iter()
+        .map(|(exception, due)| {
+            let path = join(&exception.path, "expires");
+            let advice = match due {
+                Due::Expired => {
+                    "; it applies to nothing now: remove it, or renew it with a new \
+                                 `expires`"
+                }
+                Due::ExpiresSoon => "; renew it with a later `expires` if it is still needed",
+            };
+            PolicyError::new(
+                file,
+                index.locate(&path),
+                &path,
+                &format!("{}{advice}", sentence(&exception, due, now)),
+            )
+        })
+        .collect()
 }
 
 #[cfg(feature = "yaml")]
@@ -371,6 +408,12 @@ impl Checker<'_> {
             }
             self.principals(&join(&at, "principals"), &rule.principals);
             self.session_ids(&join(&at, "session_ids"), &rule.session_ids);
+            self.term(
+                &at,
+                rule.expires.as_deref(),
+                rule.reason.as_deref(),
+                rule.ticket.as_deref(),
+            );
             if rule.principals.is_empty() && !rule.session_ids.is_empty() {
                 self.warn(
                     &join(&at, "session_ids"),
@@ -396,7 +439,23 @@ impl Checker<'_> {
             self.jobs(jobs, policy);
         }
         self.budgets(policy);
-        self.principals("exempt_principals", &policy.exempt_principals);
+        for (i, exemption) in policy.exempt_principals.iter().enumerate() {
+            let item = format!("exempt_principals[{i}]");
+            let at = if exemption == &Exemption::permanent(&exemption.principal) {
+                item.clone()
+            } else {
+                join(&item, "principal")
+            };
+            if let Err(reason) = ArnPattern::parse(&exemption.principal) {
+                self.fail(&at, format!("`{}`: {reason}", exemption.principal));
+            }
+            self.term(
+                &item,
+                exemption.expires.as_deref(),
+                exemption.reason.as_deref(),
+                exemption.ticket.as_deref(),
+            );
+        }
         self.session_ids("exempt_session_ids", &policy.exempt_session_ids);
         if !policy.exempt_session_ids.is_empty() {
             self.warn(
@@ -408,7 +467,7 @@ impl Checker<'_> {
             );
         }
         if let Some(notifications) = &policy.notifications {
-            self.emails("notifications.emails", &notifications.emails);
+            self.notifications(notifications, policy.stack.region.as_ref());
             if let Some(text) = &notifications.exception_instructions
                 && (text.trim().is_empty() || text.len() > 500 || text.contains('\n'))
             {
@@ -561,32 +620,7 @@ impl Checker<'_> {
                 );
             }
             self.principals(&join(&at, "members.principals"), &members.principals);
-            for (key, value) in &members.tags {
-                let tag_at = join(&join(&at, "members.tags"), key);
-                if key.is_empty()
-                    || key.chars().count() > TAG_KEY_CHARS
-                    || !key.chars().all(tag_char)
-                {
-                    self.fail(
-                        &tag_at,
-                        format!(
-                            "a Glue tag key is 1 to {TAG_KEY_CHARS} letters, digits, spaces and \
-                             `_ . : / = + - @`"
-                        ),
-                    );
-                } else if key.to_ascii_lowercase().starts_with("aws:") {
-                    self.fail(&tag_at, "tag keys starting with `aws:` are reserved by AWS");
-                }
-                if value.chars().count() > TAG_VALUE_CHARS || !value.chars().all(tag_char) {
-                    self.fail(
-                        &tag_at,
-                        format!(
-                            "a Glue tag value is 0 to {TAG_VALUE_CHARS} letters, digits, spaces \
-                             and `_ . : / = + - @`"
-                        ),
-                    );
-                }
-            }
+            self.tag_pairs(&join(&at, "members.tags"), &members.tags);
             let cap = budget.max_concurrent_dpu;
             if !cap.is_finite() || cap <= 0.0 {
                 self.fail(
@@ -667,6 +701,12 @@ impl Checker<'_> {
             }
             self.principals(&join(&at, "principals"), &rule.principals);
             self.job_names(&join(&at, "job_names"), &rule.job_names);
+            self.term(
+                &at,
+                rule.expires.as_deref(),
+                rule.reason.as_deref(),
+                rule.ticket.as_deref(),
+            );
             if rule.boundaries.is_empty() {
                 self.fail(
                     &join(&at, "boundaries"),
@@ -1187,8 +1227,8 @@ impl Checker<'_> {
                 self.fail(&join(&item, "role"), format!("`{role}` is listed twice"));
                 continue;
             }
-            let exempt = policy.exempt_principals.iter().position(|pattern| {
-                ArnPattern::parse(pattern).is_ok_and(|pattern| pattern.matches(role))
+            let exempt = policy.exempt_principals.iter().position(|exemption| {
+                ArnPattern::parse(&exemption.principal).is_ok_and(|pattern| pattern.matches(role))
             });
             if let Some(e) = exempt {
                 self.fail(
@@ -1218,7 +1258,7 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            let judged_by = guardrails::boundary_set_of(policy, role);
+            let judged_by = guardrails::boundary_set_of(policy, role, None);
             if let Some(profile) = &assignment.profile {
                 let known = profile == DEFAULT_BOUNDARY_SET
                     || policy.overrides.iter().any(|rule| &rule.name == profile);
@@ -1385,6 +1425,235 @@ impl Checker<'_> {
                 self.fail(&item, reason);
             } else if !seen.insert(id) {
                 self.fail(&item, format!("`{id}` is listed twice"));
+            }
+        }
+    }
+
+    /// An exception's term: `expires` an RFC 3339 time with a time zone (what
+    /// [`crate::time::parse_rfc3339`] reads), `reason` and `ticket` one line each.
+    fn term(
+        &mut self,
+        at: &str,
+        expires: Option<&str>,
+        reason: Option<&str>,
+        ticket: Option<&str>,
+    ) {
+        if let Some(expires) = expires
+            && crate::time::parse_rfc3339(expires).is_none()
+        {
+            self.fail(
+                &join(at, "expires"),
+                format!(
+                    "`{}` is not an RFC 3339 time: write a date, a time and a zone, like \
+                     `2027-01-31T00:00:00Z` (quoted or not)",
+                    printable(expires)
+                ),
+            );
+        }
+        for (key, text, max) in [("reason", reason, 500), ("ticket", ticket, 200)] {
+            if let Some(text) = text
+                && (text.trim().is_empty() || text.chars().count() > max || text.contains('\n'))
+            {
+                self.fail(
+                    &join(at, key),
+                    format!("must be one non-empty line of at most {max} characters"),
+                );
+            }
+        }
+    }
+
+    /// Tags to match (`key: value`), each a key and a value Glue could carry.
+    fn tag_pairs(&mut self, at: &str, tags: &BTreeMap<String, String>) {
+        for (key, value) in tags {
+            let tag_at = join(at, key);
+            if key.is_empty() || key.chars().count() > TAG_KEY_CHARS || !key.chars().all(tag_char) {
+                self.fail(
+                    &tag_at,
+                    format!(
+                        "a Glue tag key is 1 to {TAG_KEY_CHARS} letters, digits, spaces and \
+                         `_ . : / = + - @`"
+                    ),
+                );
+            } else if key.to_ascii_lowercase().starts_with("aws:") {
+                self.fail(&tag_at, "tag keys starting with `aws:` are reserved by AWS");
+            }
+            if value.chars().count() > TAG_VALUE_CHARS || !value.chars().all(tag_char) {
+                self.fail(
+                    &tag_at,
+                    format!(
+                        "a Glue tag value is 0 to {TAG_VALUE_CHARS} letters, digits, spaces \
+                         and `_ . : / = + - @`"
+                    ),
+                );
+            }
+        }
+    }
+
+    /// `notifications`: the default list's e-mails and chat channels, and its routes.
+    fn notifications(&mut self, notifications: &Notifications, self_region: Option<&String>) {
+        let at = "notifications";
+        let has_default = !notifications.emails.is_empty()
+            || !notifications.slack.is_empty()
+            || !notifications.teams.is_empty();
+        if !notifications.emails.is_empty() || !has_default && notifications.routes.is_empty() {
+            self.emails("notifications.emails", &notifications.emails);
+        }
+        // A channel in two configurations is refused by AWS: once across the whole policy.
+        let mut channels = HashSet::new();
+        self.chat_channels(
+            at,
+            &notifications.slack,
+            &notifications.teams,
+            &mut channels,
+        );
+        let mut names = HashSet::new();
+        for (i, route) in notifications.routes.iter().enumerate() {
+            let item = format!("notifications.routes[{i}]");
+            let name_ok = !route.name.is_empty()
+                && route.name.len() <= MAX_ROUTE_NAME
+                && route
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !name_ok {
+                self.fail(
+                    &join(&item, "name"),
+                    format!(
+                        "`{}` is not a valid route name: use 1 to {MAX_ROUTE_NAME} lowercase \
+                         letters, digits or `-` (it is the notifications' `routes` attribute and \
+                         names the route's chat topic)",
+                        printable(&route.name)
+                    ),
+                );
+            } else if route.name == crate::routes::DEFAULT_AUDIENCE {
+                self.fail(
+                    &join(&item, "name"),
+                    "`default` names the default list; choose another name",
+                );
+            } else if !names.insert(route.name.as_str()) {
+                self.fail(
+                    &join(&item, "name"),
+                    format!(
+                        "route name `{}` is used twice; names must be unique",
+                        route.name
+                    ),
+                );
+            }
+            if route.principals.is_empty() && route.tags.is_empty() {
+                self.fail(
+                    &join(&item, "principals"),
+                    "list principal ARN patterns under principals, or tags under tags: whose \
+                     notifications the route gets",
+                );
+            }
+            self.principals(&join(&item, "principals"), &route.principals);
+            self.tag_pairs(&join(&item, "tags"), &route.tags);
+            if route.emails.is_empty() && route.slack.is_empty() && route.teams.is_empty() {
+                self.fail(
+                    &item,
+                    "a route needs somewhere to send: emails, slack or teams",
+                );
+            }
+            if !route.emails.is_empty() {
+                self.emails(&join(&item, "emails"), &route.emails);
+            }
+            self.chat_channels(&item, &route.slack, &route.teams, &mut channels);
+        }
+        if !channels.is_empty()
+            && let Some(region) = &self_region
+            && (region.starts_with("cn-") || region.starts_with("us-gov-"))
+        {
+            self.fail(
+                "notifications",
+                format!(
+                    "Slack and Microsoft Teams channels need Amazon Q Developer in chat \
+                     applications, which the partition of {region} does not have"
+                ),
+            );
+        }
+        if notifications.default_receives == crate::model::DefaultReceives::Unrouted
+            && notifications.routes.is_empty()
+        {
+            self.warn(
+                "notifications.default_receives",
+                "`unrouted` without routes: the default list gets everything anyway",
+            );
+        }
+    }
+
+    /// Slack and Microsoft Teams channels under `at`, each as Amazon Q Developer in chat
+    /// applications takes it (`AWS::Chatbot::SlackChannelConfiguration`,
+    /// `AWS::Chatbot::MicrosoftTeamsChannelConfiguration`), and none twice.
+    fn chat_channels(
+        &mut self,
+        at: &str,
+        slack: &[SlackChannel],
+        teams: &[TeamsChannel],
+        seen: &mut HashSet<(String, String)>,
+    ) {
+        for (i, channel) in slack.iter().enumerate() {
+            let item = format!("{at}.slack[{i}]");
+            if !valid_slack_workspace_id(&channel.workspace_id) {
+                self.fail(
+                    &join(&item, "workspace_id"),
+                    format!(
+                        "`{}` is not a Slack workspace id (`T0123ABCD`: upper-case letters and \
+                         digits, shown in the chat applications console once the workspace is \
+                         authorized)",
+                        printable(&channel.workspace_id)
+                    ),
+                );
+            }
+            if !valid_slack_channel_id(&channel.channel_id) {
+                self.fail(
+                    &join(&item, "channel_id"),
+                    format!(
+                        "`{}` is not a Slack channel id (`C0123ABCDEF`: letters and digits, at \
+                         the bottom of the channel's details in Slack)",
+                        printable(&channel.channel_id)
+                    ),
+                );
+            }
+            if !seen.insert((channel.workspace_id.clone(), channel.channel_id.clone())) {
+                self.fail(
+                    &item,
+                    "this Slack channel is listed twice (a channel takes one configuration): \
+                     list it once, under the route or the default list",
+                );
+            }
+        }
+        for (i, channel) in teams.iter().enumerate() {
+            let item = format!("{at}.teams[{i}]");
+            for (key, id) in [
+                ("tenant_id", &channel.tenant_id),
+                ("team_id", &channel.team_id),
+            ] {
+                if !valid_guid(id) {
+                    self.fail(
+                        &join(&item, key),
+                        format!(
+                            "`{}` is not a GUID (`00000000-0000-0000-0000-000000000000`)",
+                            printable(id)
+                        ),
+                    );
+                }
+            }
+            if !valid_teams_channel_id(&channel.channel_id) {
+                self.fail(
+                    &join(&item, "channel_id"),
+                    format!(
+                        "`{}` is not a Microsoft Teams channel id (`19:...@thread.tacv2`, from \
+                         the channel's link)",
+                        printable(&channel.channel_id)
+                    ),
+                );
+            }
+            if !seen.insert((channel.team_id.clone(), channel.channel_id.clone())) {
+                self.fail(
+                    &item,
+                    "this Microsoft Teams channel is listed twice (a channel takes one \
+                     configuration): list it once, under the route or the default list",
+                );
             }
         }
     }
@@ -1677,6 +1946,49 @@ fn tag_char(c: char) -> bool {
 
 /// A pragmatic check: one `@`, a non-empty local part, a dotted domain, nothing that would need
 /// quoting anywhere (no spaces, quotes, brackets or control characters).
+/// A route name's longest: the chat topic `<stack>-chat-<route>` and the chat configuration
+/// names stay within their limits.
+pub const MAX_ROUTE_NAME: usize = 40;
+
+/// A Slack workspace id as `AWS::Chatbot::SlackChannelConfiguration` takes it
+/// (`SlackWorkspaceId`: `^[0-9A-Z]{1,255}$`).
+pub fn valid_slack_workspace_id(id: &str) -> bool {
+    (1..=255).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// A Slack channel id as `SlackChannelId` takes it (`^[A-Za-z0-9]+$`; the API's limit, 255).
+pub fn valid_slack_channel_id(id: &str) -> bool {
+    (1..=255).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// A GUID (`TeamId`, `TeamsTenantId`): 8-4-4-4-12 hexadecimal digits.
+pub fn valid_guid(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(group, len)| group.len() == len && group.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// A Microsoft Teams channel id (`TeamsChannelId`): `19:<id>@thread.<kind>`, written as the
+/// channel's link gives it or with `:` and `@` URL-encoded (`%3a`, `%40`), at most 256.
+pub fn valid_teams_channel_id(id: &str) -> bool {
+    let decoded = id
+        .replace("%3a", ":")
+        .replace("%3A", ":")
+        .replace("%40", "@");
+    (1..=256).contains(&id.len())
+        && decoded.contains(':')
+        && decoded.contains('@')
+        && decoded
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_=+/.,:@".contains(c))
+}
+
 pub fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;

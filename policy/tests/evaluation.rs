@@ -64,6 +64,7 @@ fn good() -> SessionFacts {
         glue_version: Fact::Given("4.0".into()),
         connections: Fact::Given(vec!["vpc-a".into()]),
         tags: Fact::Given(BTreeMap::from([("owner".to_string(), "alice".to_string())])),
+        event_time: None,
     }
 }
 

@@ -70,3 +70,19 @@ pub fn trail(records: Vec<serde_json::Value>) -> Rule {
         output.build()
     })
 }
+
+/// The plain text a `Publish` request carries for e-mail: its message is SNS's per-protocol
+/// structure (`MessageStructure` `json`), whose `default` is the text; a message sent without
+/// that structure is returned as it is.
+pub fn published_text(input: &aws_sdk_sns::operation::publish::PublishInput) -> String {
+    let message = input.message().unwrap_or_default();
+    if input.message_structure() == Some("json") {
+        let structure: serde_json::Value =
+            serde_json::from_str(message).expect("a per-protocol message is JSON");
+        return structure["default"]
+            .as_str()
+            .expect("a per-protocol message has a default")
+            .to_string();
+    }
+    message.to_string()
+}

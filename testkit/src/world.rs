@@ -235,6 +235,29 @@ impl Inbox {
         }
     }
 
+    /// A queue subscribed with `filter_policy` (an SNS subscription filter policy on message
+    /// attributes; `None`: everything) to the topic named `topic` in `region`, which is made
+    /// when there is none (CreateTopic answers an existing topic's ARN): what a stack's
+    /// filtered e-mail subscription or a chat topic's channel would get.
+    pub async fn filtered(
+        moto: MotoServer,
+        region: &str,
+        topic: &str,
+        queue: &str,
+        filter_policy: Option<&Value>,
+    ) -> Inbox {
+        let sdk = moto.sdk_config(region).await;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let (topic_arn, queue_url) =
+            subscribed_inbox(&sdk, &sqs, topic, queue, filter_policy).await;
+        Inbox {
+            region: region.to_string(),
+            sqs,
+            topic_arn,
+            queue_url,
+        }
+    }
+
     /// As [`World::notifications`]: one look, the messages stay in the queue.
     pub async fn notifications(&self) -> Vec<Value> {
         look(&self.sqs, &self.queue_url).await
@@ -307,6 +330,17 @@ async fn topic_with_inbox(
     topic: &str,
     queue: &str,
 ) -> (String, String) {
+    subscribed_inbox(sdk, sqs, topic, queue, None).await
+}
+
+/// [`topic_with_inbox`], the subscription taking `filter_policy` when given.
+async fn subscribed_inbox(
+    sdk: &SdkConfig,
+    sqs: &aws_sdk_sqs::Client,
+    topic: &str,
+    queue: &str,
+    filter_policy: Option<&Value>,
+) -> (String, String) {
     let sns = aws_sdk_sns::Client::new(sdk);
     let topic_arn = sns
         .create_topic()
@@ -332,13 +366,17 @@ async fn topic_with_inbox(
         .await
         .unwrap();
     let queue_arn = attributes.attributes.unwrap()[&QueueAttributeName::QueueArn].clone();
-    sns.subscribe()
+    let mut subscribe = sns
+        .subscribe()
         .topic_arn(&topic_arn)
         .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await
-        .unwrap();
+        .endpoint(queue_arn);
+    if let Some(filter) = filter_policy {
+        subscribe = subscribe
+            .attributes("FilterPolicy", filter.to_string())
+            .attributes("FilterPolicyScope", "MessageAttributes");
+    }
+    subscribe.send().await.unwrap();
     (topic_arn, queue_url)
 }
 

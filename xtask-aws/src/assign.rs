@@ -322,9 +322,12 @@ pub(crate) async fn plan_roles(
 ) -> anyhow::Result<Result<RolePlan, Vec<Conflict>>> {
     let iam = aws.iam();
     let policy_arn = guardrail_policy_arn(partition, account, &policy.stack.name, &aws.region);
-    let (here, other): (Vec<Assignment>, Vec<Assignment>) = policy::guardrails::assignments(policy)
-        .into_iter()
-        .partition(|assignment| assignment.account == account);
+    let (here, other): (Vec<Assignment>, Vec<Assignment>) = policy::guardrails::assignments(
+        policy,
+        Some(policy::time::unix_seconds(std::time::SystemTime::now())),
+    )
+    .into_iter()
+    .partition(|assignment| assignment.account == account);
     let mut wanted = Vec::new();
     for assignment in here {
         let state = read_role(
@@ -436,7 +439,7 @@ pub(crate) async fn undo(
     let (roles, users, groups) = attachments(&iam, aws, &policy_arn).await?;
     let mut steps = Vec::new();
     let mut candidates: Vec<String> = roles.clone();
-    for assignment in policy::guardrails::assignments(policy) {
+    for assignment in policy::guardrails::assignments(policy, None) {
         if assignment.account == account && !candidates.contains(&assignment.role_name) {
             candidates.push(assignment.role_name);
         }

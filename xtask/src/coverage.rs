@@ -63,7 +63,7 @@ impl Report {
                 .into_iter()
                 .map(|profile| (profile.name, profile.boundary_sets))
                 .collect(),
-            roles: guardrails::assignments(policy)
+            roles: guardrails::assignments(policy, None)
                 .into_iter()
                 .map(|assignment| (assignment, RoleCheck::NotRead(why.to_string())))
                 .collect(),

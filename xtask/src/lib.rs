@@ -18,6 +18,7 @@ pub mod aws_args;
 pub mod cli;
 mod commands;
 pub mod coverage;
+pub mod expiring;
 pub mod forward;
 pub mod history;
 pub mod output;

@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::{Exit, paths};
 
 mod limits;
+mod notifications;
 #[cfg(test)]
 mod tests;
 
@@ -275,7 +276,9 @@ struct StackView<'a> {
     action: &'static str,
     runtime_policy: String,
     tags: Vec<TagView>,
-    notification_emails: &'a [String],
+    /// `notifications`: e-mail subscriptions (inline, or filtered by route) and the chat
+    /// topics and channels.
+    notifications: notifications::NotificationsView,
     alarm_emails: &'a [String],
     function_timeout_seconds: u32,
     sweep_schedule: Option<String>,
@@ -688,16 +691,28 @@ fn mapping_lines(map: &serde_yaml::Mapping, depth: usize, dash: Dash, out: &mut 
                 });
                 mapping_lines(inner, depth + 1, Dash::None, out);
             }
+            // A list with mappings in it (`overrides`, `exempt_principals` mixing patterns and
+            // entries with an expiry): one item a line, or a mapping's keys a line each.
             serde_yaml::Value::Sequence(items)
-                if !items.is_empty() && items.iter().all(serde_yaml::Value::is_mapping) =>
+                if items.iter().any(serde_yaml::Value::is_mapping) =>
             {
                 out.push(PolicyLine {
                     empty: false,
                     ..line(None, None)
                 });
                 for item in items {
-                    if let serde_yaml::Value::Mapping(inner) = item {
-                        mapping_lines(inner, depth + 2, Dash::FirstKey, out);
+                    match item {
+                        serde_yaml::Value::Mapping(inner) => {
+                            mapping_lines(inner, depth + 2, Dash::FirstKey, out)
+                        }
+                        scalar_item => out.push(PolicyLine {
+                            depth: depth + 1,
+                            dash: true,
+                            key: None,
+                            empty: false,
+                            value: Some(scalar(scalar_item)),
+                            list: None,
+                        }),
                     }
                 }
             }
@@ -779,10 +794,7 @@ impl<'a> StackView<'a> {
                 .into_iter()
                 .map(|(key, value)| TagView { key, value })
                 .collect(),
-            notification_emails: policy
-                .notifications
-                .as_ref()
-                .map_or(&[], |notifications| &notifications.emails),
+            notifications: notifications::NotificationsView::of(policy),
             alarm_emails: policy.alarms.as_ref().map_or(&[], |alarms| &alarms.emails),
             function_timeout_seconds: (policy.enforcement.wait_for_ready_seconds
                 + FUNCTION_TIMEOUT_MARGIN_SECONDS)

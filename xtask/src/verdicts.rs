@@ -110,6 +110,10 @@ impl JobFiles {
 pub struct Given {
     pub profiles: ProfileFiles,
     pub jobs: JobFiles,
+    /// The instant Glue's answers are judged at (Unix seconds), as the sweep judges what it
+    /// finds; `None`: not known (exceptions with `expires` do not apply to them). Records are
+    /// judged at their own `eventTime`.
+    pub at: Option<policy::time::UnixSeconds>,
 }
 
 fn shown(path: &Path) -> String {
@@ -176,6 +180,7 @@ pub(crate) fn verdict_for_file(
     let given = Given {
         profiles: ProfileFiles::default(),
         jobs: JobFiles::read(jobs)?,
+        at: None,
     };
     let mut verdicts = Vec::new();
     verdicts_in(policy, &given, file, |verdict| verdicts.push(verdict))?;
@@ -199,13 +204,17 @@ fn verdict_for(
 ) -> Verdict {
     if input.get("Job").is_some() {
         return match policy::facts_from_glue_job(input) {
-            Ok(definition) => policy::evaluate_job(policy, &definition),
+            Ok(mut definition) => {
+                definition.event_time = given.at;
+                policy::evaluate_job(policy, &definition)
+            }
             Err(ignored) => Verdict::ignored(ignored),
         };
     }
     if input.get("JobRun").is_some() {
         return match policy::facts_from_glue_job_run(input) {
-            Ok(run) => {
+            Ok(mut run) => {
+                run.event_time = given.at;
                 let definition = written
                     .get(&run.job_name)
                     .or_else(|| given.jobs.0.get(&run.job_name));
@@ -237,7 +246,10 @@ fn verdict_for(
     let profiles = &given.profiles;
     let is_glue_session = input.get("Session").is_some() || input.get("Id").is_some();
     let facts = if is_glue_session {
-        policy::facts_from_glue_session(input)
+        policy::facts_from_glue_session(input).map(|mut facts| {
+            facts.event_time = given.at;
+            facts
+        })
     } else {
         policy::facts_from_cloudtrail(input)
     };

@@ -209,7 +209,7 @@ fn a_boundary_set_that_limits_nothing_a_profile_holds_has_no_profile() {
     let profiles = usage_profiles(&policy);
     assert_eq!(profiles.len(), 1);
     assert_eq!(profiles[0].boundary_sets, ["big"]);
-    assert_eq!(assignments(&policy)[0].usage_profile, None);
+    assert_eq!(assignments(&policy, None)[0].usage_profile, None);
 }
 
 fn policy_without_rules() -> Policy {
@@ -392,7 +392,7 @@ fn roles_get_the_profile_the_lambda_judges_them_by() {
          \x20     profile: platform-admins\n",
     );
     let policy = policy(&text);
-    let assignments = assignments(&policy);
+    let assignments = assignments(&policy, None);
     assert_eq!(assignments.len(), 2);
     assert_eq!(assignments[0].role_name, "DataEngineer");
     assert_eq!(assignments[0].account, "123456789012");
@@ -630,4 +630,166 @@ fn usage_profiles_hold_the_loosest_job_limits() {
 
 fn policy_without_jobs() -> Policy {
     policy("version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n")
+}
+
+/// Whether `denies` refuse a `CreateSession` without a VPC connection by `role` (in account
+/// 123456789012) at `now`: a reading of just the IAM condition operators these denies use
+/// (Null, ArnLike, ArnNotLike, DateLessThan, DateGreaterThanEquals; IAM User Guide, "IAM JSON
+/// policy elements: Condition operators"). An operator it does not know fails the test.
+fn refuses_at(denies: &[Deny], role: &str, now: &str) -> bool {
+    let principal = format!("arn:aws:iam::123456789012:role/{role}");
+    let now = crate::time::parse_rfc3339(now).unwrap();
+    let like =
+        |patterns: &Value| {
+            patterns.as_array().unwrap().iter().any(|p| {
+                crate::glob::glob_match(p.as_str().unwrap().as_bytes(), principal.as_bytes())
+            })
+        };
+    let time = |value: &Value| crate::time::parse_rfc3339(value.as_str().unwrap()).unwrap();
+    denies.iter().any(|deny| {
+        let statement = &deny.statement;
+        if statement["Action"] != "glue:CreateSession" {
+            return false;
+        }
+        statement["Condition"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .all(|(operator, test)| match operator.as_str() {
+                // The request names no VPC: `glue:VpcIds` is absent.
+                "Null" => test.as_object().unwrap().values().all(|v| v == "true"),
+                "ArnLike" => like(&test["aws:PrincipalArn"]),
+                "ArnNotLike" => !like(&test["aws:PrincipalArn"]),
+                "DateLessThan" => now < time(&test["aws:CurrentTime"]),
+                "DateGreaterThanEquals" => now >= time(&test["aws:CurrentTime"]),
+                other => panic!("unknown condition operator {other}"),
+            })
+    })
+}
+
+#[test]
+fn exclusions_that_expire_are_taken_back_at_their_expiry_in_both_layers() {
+    let policy = policy(
+        r#"
+version: 1
+stack: {name: guard}
+boundaries: {require_vpc_connection: true}
+overrides:
+  - {name: lab, principals: ['arn:aws:iam::*:role/Lab'], boundaries: {require_vpc_connection: false}, expires: '2027-01-31T00:00:00Z'}
+  - {name: lab2, principals: ['arn:aws:iam::*:role/Lab'], boundaries: {require_vpc_connection: false}, expires: '2027-03-01T00:00:00Z'}
+  - {name: tmp, principals: ['arn:aws:iam::*:role/Tmp'], boundaries: {require_vpc_connection: false}, expires: '2027-01-31T00:00:00Z'}
+exempt_principals:
+  - arn:aws:iam::*:role/Admin
+  - {principal: 'arn:aws:iam::*:role/Oncall', expires: '2027-02-15T00:00:00Z'}
+"#,
+    );
+    let event = |role: &str, at: &str| {
+        serde_json::json!({
+            "eventSource": "glue.amazonaws.com", "eventName": "CreateSession", "eventTime": at,
+            "userIdentity": {"type": "AssumedRole",
+                "arn": format!("arn:aws:sts::123456789012:assumed-role/{role}/x"),
+                "sessionContext": {"sessionIssuer": {"arn": format!("arn:aws:iam::123456789012:role/{role}")}}},
+            "requestParameters": {"id": "s", "command": {"name": "glueetl"}},
+            "responseElements": {"session": {"id": "s"}}
+        })
+    };
+    let (managed, _) = denies(&policy, Layer::ManagedPolicy);
+    let (scp, notes) = denies(&policy, Layer::Scp);
+    assert!(notes.is_empty(), "{notes:?}");
+    let cases = [
+        // role, time, refused by the managed policy, refused by the SCP
+        ("Lab", "2027-01-30T00:00:00Z", false, false),
+        // `lab` expired; `lab2`, naming the same role, still holds.
+        ("Lab", "2027-02-01T00:00:00Z", false, false),
+        ("Lab", "2027-03-01T00:00:00Z", true, true),
+        ("Tmp", "2027-01-30T23:59:59Z", false, false),
+        ("Tmp", "2027-01-31T00:00:00Z", true, true),
+        // Exempt principals: the managed policy is never attached to them; the SCP excludes.
+        ("Oncall", "2027-02-14T00:00:00Z", true, false),
+        ("Oncall", "2027-02-15T00:00:00Z", true, true),
+        ("Admin", "2099-01-01T00:00:00Z", true, false),
+        ("Other", "2027-01-01T00:00:00Z", true, true),
+    ];
+    for (role, at, in_managed, in_scp) in cases {
+        assert_eq!(
+            refuses_at(&managed, role, at),
+            in_managed,
+            "managed policy: {role} at {at}"
+        );
+        assert_eq!(refuses_at(&scp, role, at), in_scp, "SCP: {role} at {at}");
+        // Never more than the Lambda: what the SCP refuses, the Lambda would stop.
+        let verdict = crate::evaluate::evaluate_event(&policy, &event(role, at));
+        if in_scp {
+            assert_eq!(
+                verdict.decision,
+                crate::evaluate::Decision::Violation,
+                "{role} at {at}: {verdict:?}"
+            );
+        } else {
+            assert_ne!(
+                verdict.decision,
+                crate::evaluate::Decision::Violation,
+                "{role} at {at}: {verdict:?}"
+            );
+        }
+    }
+    // The takings-back say their instant as IAM compares it.
+    let sids: Vec<&str> = scp.iter().map(|deny| deny.sid.as_str()).collect();
+    assert_eq!(
+        sids,
+        [
+            "DenyCreateSessionWithoutVpc",
+            "DenyCreateSessionWithoutVpcUntil1",
+            "DenyCreateSessionWithoutVpcUntil2",
+            "DenyCreateSessionWithoutVpcUntil3",
+        ]
+    );
+    assert_eq!(
+        conditions(&scp[1])["DateGreaterThanEquals"]["aws:CurrentTime"],
+        "2027-01-31T00:00:00Z"
+    );
+}
+
+#[test]
+fn an_override_that_adds_a_requirement_denies_only_until_it_expires() {
+    let policy = policy(
+        r#"
+version: 1
+stack: {name: guard}
+boundaries: {max_workers: 10}
+overrides:
+  - {name: finance, principals: ['arn:aws:iam::*:role/Finance'], boundaries: {require_vpc_connection: true}, expires: '2027-01-31T00:00:00Z'}
+"#,
+    );
+    let (managed, _) = denies(&policy, Layer::ManagedPolicy);
+    assert!(refuses_at(&managed, "Finance", "2027-01-30T00:00:00Z"));
+    assert!(!refuses_at(&managed, "Finance", "2027-01-31T00:00:00Z"));
+    assert!(!refuses_at(&managed, "Other", "2027-01-30T00:00:00Z"));
+}
+
+#[test]
+fn a_role_of_an_expired_override_is_assigned_the_profile_that_judges_it_now() {
+    let policy = policy(
+        r#"
+version: 1
+stack: {name: guard}
+boundaries: {max_workers: 10}
+overrides:
+  - {name: burst, principals: ['arn:aws:iam::123456789012:role/Burst'], boundaries: {max_workers: 50}, expires: '2027-01-31T00:00:00Z'}
+usage_profiles:
+  roles:
+    - role: arn:aws:iam::123456789012:role/Burst
+"#,
+    );
+    let at = |time: &str| {
+        let now = crate::time::parse_rfc3339(time).unwrap();
+        assignments(&policy, Some(now))[0].usage_profile.clone()
+    };
+    assert_eq!(
+        at("2027-01-30T00:00:00Z").as_deref(),
+        Some("guard-override-burst")
+    );
+    assert_eq!(at("2027-01-31T00:00:00Z").as_deref(), Some("guard-default"));
+    // As written (coverage, validation): the override's.
+    assert_eq!(assignments(&policy, None)[0].boundary_set, "burst");
 }

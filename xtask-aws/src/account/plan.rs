@@ -22,6 +22,9 @@ pub struct AccountPlan {
     pub coverage: xtask::coverage::Report,
     /// What deploy would change on the roles, one step each; a conflict says so.
     pub role_changes: Vec<RoleChange>,
+    /// The policy's exceptions that have expired or expire within 14 days.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expiring: Vec<xtask::expiring::Expiring>,
 }
 
 /// One change deploy would make to a named role, or a conflict that stops it.
@@ -42,6 +45,9 @@ impl std::fmt::Display for AccountPlan {
                 writeln!(f, "  {}", change.step)?;
             }
         }
+        if !self.expiring.is_empty() {
+            write!(f, "\n{}", xtask::expiring::text(&self.expiring))?;
+        }
         Ok(())
     }
 }
@@ -57,6 +63,7 @@ impl Outcome for AccountPlan {
                 out.push_str(&format!("- {}\n", change.step));
             }
         }
+        out.push_str(&xtask::expiring::to_markdown(&self.expiring));
         out
     }
 
@@ -73,10 +80,13 @@ impl Outcome for AccountPlan {
 pub(crate) async fn account_plan(args: &AwsArgs) -> anyhow::Result<AccountPlan> {
     let stack = plan(args).await?;
     let (coverage, role_changes) = preventive(args).await?;
+    let policy = paths::load_policy(&args.policy)?;
+    let now = policy::time::unix_seconds(std::time::SystemTime::now());
     Ok(AccountPlan {
         stack,
         coverage,
         role_changes,
+        expiring: xtask::expiring::list(&policy, now),
     })
 }
 

@@ -101,6 +101,10 @@ pub struct OrgPlan {
     pub template_diff: String,
     /// Parameters that change: `(key, before, after)`.
     pub parameter_changes: Vec<(String, Option<String>, String)>,
+    /// The policy's exceptions that have expired or expire within 14 days (`plan --org` fills
+    /// it in).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expiring: Vec<xtask::expiring::Expiring>,
 }
 
 impl std::fmt::Display for OrgPlan {
@@ -172,6 +176,7 @@ impl OrgPlan {
             instances,
             template_diff,
             parameter_changes,
+            expiring: Vec::new(),
         }
     }
 
@@ -195,6 +200,7 @@ impl OrgPlan {
             out.push_str("template change:\n");
             out.push_str(&self.template_diff);
         }
+        out.push_str(&xtask::expiring::text(&self.expiring));
         out
     }
 
@@ -220,6 +226,7 @@ impl OrgPlan {
             out.push_str(&self.template_diff);
             out.push_str("```\n");
         }
+        out.push_str(&xtask::expiring::to_markdown(&self.expiring));
         out
     }
 }
@@ -634,7 +641,10 @@ pub async fn plan(options: &crate::account::deploy::DeployOptions) -> anyhow::Re
     let package = Package::read(&options.package_async().await?)?;
     let prefix = artifacts::org_bucket_prefix(&policy.stack.name, &caller.account);
     let desired = desired(&policy, body, &prefix, &package, arch);
-    Ok(survey(&aws, &policy, organization, &desired).await?.plan)
+    let mut plan = survey(&aws, &policy, organization, &desired).await?.plan;
+    let now = policy::time::unix_seconds(std::time::SystemTime::now());
+    plan.expiring = xtask::expiring::list(&policy, now);
+    Ok(plan)
 }
 
 /// `status --org`: every instance, one row each; exit 1 when any needs attention or there is

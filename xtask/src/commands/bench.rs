@@ -498,6 +498,9 @@ fn with_generated_overrides(policy: &policy::Policy, count: usize) -> policy::Po
                 max_dpu: Some(40.0 + 2.0 * team as f64),
                 ..policy::Boundaries::default()
             },
+            expires: None,
+            reason: None,
+            ticket: None,
         });
     }
     crowded

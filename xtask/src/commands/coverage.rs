@@ -16,7 +16,7 @@ pub struct CoverageCommand {
 impl CoverageCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         let policy = paths::load_policy(&self.args.aws.policy)?;
-        let named_roles = !guardrails::assignments(&policy).is_empty();
+        let named_roles = !guardrails::assignments(&policy, None).is_empty();
         if !self.args.offline && named_roles {
             return forward::to_aws(std::env::args_os().skip(1).collect());
         }

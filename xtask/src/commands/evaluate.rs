@@ -43,6 +43,12 @@ pub struct EvaluateCommand {
     /// the profile those checks are `unchecked`.
     #[arg(long = "usage-profile", value_name = "FILE")]
     usage_profiles: Vec<PathBuf>,
+    /// The instant Glue's answers (a session, a job run, a job) are judged at, as the sweep
+    /// judges what it finds: exceptions with `expires` apply before it. RFC 3339 or a day
+    /// (`2027-01-31`) [default: now]. A CloudTrail record is always judged at its own
+    /// `eventTime`.
+    #[arg(long, value_name = "TIME", value_parser = crate::history::instant)]
+    at: Option<i64>,
     /// Output format: text (one block per record), json (one object per record, per line),
     /// markdown (one table).
     #[arg(long, value_enum, default_value_t)]
@@ -53,9 +59,11 @@ impl EvaluateCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         let policy = paths::load_policy(&self.policy)?;
         eprintln!("judged under {}", paths::shown(&self.policy));
+        let at = self.at.unwrap_or_else(crate::history::time::now);
         let given = Given {
             profiles: ProfileFiles::read(&self.usage_profiles)?,
             jobs: JobFiles::read(&self.jobs)?,
+            at: Some(at),
         };
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());

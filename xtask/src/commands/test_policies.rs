@@ -49,6 +49,9 @@ struct Expected {
     /// Expect at least one Glue default to have been applied.
     #[serde(default)]
     defaults_applied: Option<bool>,
+    /// The `notifications.routes` the notification goes to (`[]`: only the default list).
+    #[serde(default)]
+    routes: Option<Vec<String>>,
 }
 
 /// The outcome of one case.
@@ -134,6 +137,13 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
         }
         if let Some(expected) = &case.expect.override_name {
             compare("override", expected, &override_name);
+        }
+        if let Some(expected) = &case.expect.routes {
+            compare(
+                "routes",
+                &format!("{expected:?}"),
+                &format!("{:?}", verdict.routes),
+            );
         }
         if let Some(expected) = case.expect.defaults_applied {
             let applied = !verdict.defaults_applied.is_empty();

@@ -1,5 +1,6 @@
 //! `cargo xtask validate`: check policy files and print every error as `file:line:col: field: reason`
-//! (and every warning, such as a worker type this build's catalogue does not know yet).
+//! (and every warning, such as a worker type this build's catalogue does not know yet, or an
+//! exception that has expired or expires within 14 days, by this machine's clock).
 
 use std::path::PathBuf;
 
@@ -33,7 +34,13 @@ impl ValidateCommand {
             };
             match policy::load_policy_with_warnings(&shown, &bytes) {
                 Ok(loaded) => {
-                    for warning in &loaded.warnings {
+                    let expiring = policy::validate::expiry_warnings(
+                        &shown,
+                        &bytes,
+                        &loaded.policy,
+                        crate::history::time::now(),
+                    );
+                    for warning in loaded.warnings.iter().chain(&expiring) {
                         eprintln!("warning: {warning}");
                     }
                     println!("ok: {shown}");

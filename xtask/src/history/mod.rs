@@ -15,7 +15,7 @@ mod observe;
 mod report;
 pub mod source;
 mod text;
-mod time;
+pub(crate) mod time;
 
 use std::cell::RefCell;
 use std::io::Write as _;
@@ -193,7 +193,7 @@ fn positive(text: &str) -> Result<f64, String> {
 }
 
 /// `2026-11-01` (midnight UTC) or an RFC 3339 time, as Unix seconds.
-fn instant(text: &str) -> Result<i64, String> {
+pub(crate) fn instant(text: &str) -> Result<i64, String> {
     time::parse_instant(text).ok_or_else(|| {
         format!(
             "{text:?} is neither a day (2026-11-01) nor an RFC 3339 time (2026-11-01T09:00:00Z)"
@@ -310,7 +310,8 @@ impl HistoryArgs {
             baseline: baseline.as_ref().map(|(policy, _)| policy),
             window: self.window(),
         };
-        let report = backtest_with(source, judges, &inputs, lookup)?;
+        let mut report = backtest_with(source, judges, &inputs, lookup)?;
+        report.expiring = crate::expiring::list(&policy, time::now());
         let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
         match self.format {
             Format::Text => stdout.write_all(text::text(&report).as_bytes())?,

@@ -182,6 +182,7 @@ impl Tally {
             by_region: by_place(&sessions, &costs, |s| s.region.as_deref()),
             athena: inputs.athena.clone(),
             damaged,
+            expiring: Vec::new(),
         }
     }
 }
@@ -561,6 +562,10 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub athena: Option<super::athena::AthenaRun>,
     pub damaged: Vec<Damaged>,
+    /// The policy's exceptions that have expired or expire within 14 days of the backtest
+    /// (by the machine's clock): a reviewer sees what is about to change on its own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expiring: Vec<crate::expiring::Expiring>,
 }
 
 /// One account's or Region's sessions.

@@ -353,6 +353,10 @@ pub fn text(report: &Report) -> String {
             let _ = writeln!(out, "  {}: {}", damaged.file, damaged.reason);
         }
     }
+    if !report.expiring.is_empty() {
+        out.push('\n');
+        out.push_str(&crate::expiring::text(&report.expiring));
+    }
     out
 }
 
@@ -719,6 +723,7 @@ pub fn markdown(report: &Report) -> String {
             );
         }
     }
+    out.push_str(&crate::expiring::to_markdown(&report.expiring));
     out
 }
 

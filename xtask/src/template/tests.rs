@@ -2,7 +2,7 @@
 //! must have (parses back, deterministic, small enough, policy strings stay data), and the stack's
 //! security structure, checked on the parsed YAML.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_yaml::value::{Tag, TaggedValue};
@@ -539,6 +539,9 @@ fn too_many_distinct_overrides_are_named_when_the_template_is_too_large() {
                 max_workers: Some(11 + i),
                 ..policy::Boundaries::default()
             },
+            expires: None,
+            reason: None,
+            ticket: None,
         });
     }
     let error = render_stack(&policy).expect_err("3000 profiles do not fit");
@@ -3018,4 +3021,171 @@ fn an_empty_mapping_in_the_metadata_policy_reads_as_one() {
     let mut lines = Vec::new();
     mapping_lines(&map, 0, Dash::None, &mut lines);
     assert!(lines[0].empty && lines[0].list.is_none(), "{lines:?}");
+}
+
+/// `policies/teams.yaml`: each e-mail of a route subscribes with that route's filter policy and
+/// the default list with `default_receives`' one (the very values `policy::routes` derives, so
+/// the enforcer's `routes` attribute and the subscriptions cannot drift apart); each audience
+/// with chat channels has its topic, `<stack>-chat-<audience>`; each Slack and Microsoft Teams
+/// channel hears its own audience's topic through the no-permission role and AWSDenyAll; and the
+/// enforcer may publish to exactly those topics.
+#[test]
+fn routes_subscribe_with_their_filter_policies_and_chat_channels_hear_their_audiences_topic() {
+    use policy::routes::{
+        DEFAULT_AUDIENCE, all_chat_audiences, chat_topic_name, default_filter_policy,
+        route_filter_policy,
+    };
+    let policy = load(&paths::policies_dir().join("teams.yaml"));
+    let notifications = policy.notifications.as_ref().expect("teams.yaml notifies");
+    let stack = policy.stack.name.as_str();
+    let doc = rendered(&policy);
+
+    // E-mail subscriptions with filter policies.
+    let mut expected: BTreeSet<(String, String)> = BTreeSet::new();
+    for route in &notifications.routes {
+        for email in &route.emails {
+            expected.insert((email.clone(), route_filter_policy(route).to_string()));
+        }
+    }
+    let default_filter = default_filter_policy(&policy).expect("teams.yaml: unrouted");
+    for email in &notifications.emails {
+        expected.insert((email.clone(), default_filter.to_string()));
+    }
+    let mut found = BTreeSet::new();
+    for (id, body) in of_type(&doc, "AWS::SNS::Subscription") {
+        let props = &body["Properties"];
+        assert_eq!(props["TopicArn"], ref_to("NotificationTopic"), "{id}");
+        assert_eq!(props["Protocol"], "email", "{id}");
+        assert_eq!(props["FilterPolicyScope"], "MessageAttributes", "{id}");
+        let filter: serde_json::Value =
+            serde_json::to_value(&props["FilterPolicy"]).expect("a filter policy is JSON");
+        let endpoint = props["Endpoint"].as_str().expect("an e-mail endpoint");
+        found.insert((endpoint.to_string(), filter.to_string()));
+    }
+    assert_eq!(found, expected);
+    assert!(
+        properties(&doc, "NotificationTopic")["Subscription"].is_null(),
+        "with default_receives: unrouted no address subscribes unfiltered"
+    );
+
+    // Chat topics: one per audience, named as the enforcer names them.
+    let topics: BTreeMap<String, String> = of_type(&doc, "AWS::SNS::Topic")
+        .into_iter()
+        .filter_map(|(id, body)| {
+            let name = body["Properties"]["TopicName"].as_str()?;
+            Some((id.to_string(), name.to_string()))
+        })
+        .collect();
+    let expected_names: BTreeSet<String> = all_chat_audiences(&policy)
+        .iter()
+        .map(|audience| chat_topic_name(stack, audience))
+        .collect();
+    assert_eq!(expected_names.len(), 3, "default, analytics and finance");
+    assert_eq!(
+        topics.values().cloned().collect::<BTreeSet<_>>(),
+        expected_names
+    );
+
+    // Each channel configuration hears its audience's topic, and may do nothing.
+    let topic_heard = |id: &str, body: &Value| -> String {
+        let props = &body["Properties"];
+        assert_eq!(props["IamRoleArn"], get_att("ChatChannelRole.Arn"), "{id}");
+        assert_eq!(
+            props["GuardrailPolicies"],
+            yaml("[arn:aws:iam::aws:policy/AWSDenyAll]"),
+            "{id}"
+        );
+        let mut heard = Vec::new();
+        references_in(&props["SnsTopicArns"], &mut heard);
+        assert_eq!(heard.len(), 1, "{id}: one topic");
+        let logical = &heard[0];
+        topics
+            .get(logical)
+            .unwrap_or_else(|| panic!("{id}: {logical} is not a chat topic"))
+            .clone()
+    };
+    let mut slack_expected = BTreeSet::new();
+    let mut teams_expected = BTreeSet::new();
+    let audiences = std::iter::once((DEFAULT_AUDIENCE, &notifications.slack, &notifications.teams))
+        .chain(
+            notifications
+                .routes
+                .iter()
+                .map(|route| (route.name.as_str(), &route.slack, &route.teams)),
+        );
+    for (audience, slack, teams) in audiences {
+        for channel in slack {
+            slack_expected.insert((
+                channel.workspace_id.clone(),
+                channel.channel_id.clone(),
+                chat_topic_name(stack, audience),
+            ));
+        }
+        for channel in teams {
+            teams_expected.insert((
+                channel.tenant_id.clone(),
+                channel.team_id.clone(),
+                // AWS::Chatbot::MicrosoftTeamsChannelConfiguration takes it URL-encoded.
+                notifications::encoded_teams_channel_id(&channel.channel_id),
+                chat_topic_name(stack, audience),
+            ));
+        }
+    }
+    let slack_found: BTreeSet<_> = of_type(&doc, "AWS::Chatbot::SlackChannelConfiguration")
+        .into_iter()
+        .map(|(id, body)| {
+            let props = &body["Properties"];
+            (
+                props["SlackWorkspaceId"].as_str().unwrap().to_string(),
+                props["SlackChannelId"].as_str().unwrap().to_string(),
+                topic_heard(id, body),
+            )
+        })
+        .collect();
+    assert_eq!(slack_found, slack_expected);
+    let teams_found: BTreeSet<_> =
+        of_type(&doc, "AWS::Chatbot::MicrosoftTeamsChannelConfiguration")
+            .into_iter()
+            .map(|(id, body)| {
+                let props = &body["Properties"];
+                (
+                    props["TeamsTenantId"].as_str().unwrap().to_string(),
+                    props["TeamId"].as_str().unwrap().to_string(),
+                    props["TeamsChannelId"].as_str().unwrap().to_string(),
+                    topic_heard(id, body),
+                )
+            })
+            .collect();
+    assert_eq!(teams_found, teams_expected);
+
+    // The channels' role: trusted by the chat service alone, with no permission at all.
+    let role = properties(&doc, "ChatChannelRole");
+    assert!(role["Policies"].is_null() && role["ManagedPolicyArns"].is_null());
+    let trust = statements(&role["AssumeRolePolicyDocument"]);
+    assert_eq!(trust.len(), 1);
+    assert_eq!(
+        trust[0]["Principal"],
+        yaml("{Service: chatbot.amazonaws.com}")
+    );
+
+    // The enforcer publishes to exactly the chat topics.
+    let document = &properties(&doc, "EnforcerRolePolicy")["PolicyDocument"];
+    let mut published = Vec::new();
+    references_in(
+        &with_sid(document, "PublishToChatTopics")["Resource"],
+        &mut published,
+    );
+    published.sort();
+    assert_eq!(published, topics.keys().cloned().collect::<Vec<_>>());
+
+    // A policy without chat channels has none of it.
+    let plain = rendered(&default_policy());
+    assert!(of_type(&plain, "AWS::SNS::Subscription").is_empty());
+    assert!(!logical_ids(&plain).contains("ChatChannelRole"));
+    let plain_document = &properties(&plain, "EnforcerRolePolicy")["PolicyDocument"];
+    assert!(
+        statements(plain_document)
+            .iter()
+            .all(|statement| statement["Sid"] != "PublishToChatTopics")
+    );
 }
