@@ -5,6 +5,7 @@
 
 pub mod budgets;
 pub mod catalogue;
+pub mod credentials;
 pub mod errors;
 pub mod evaluate;
 pub mod exceptions;

@@ -206,6 +206,7 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
         warnings: Vec::new(),
     };
     checker.policy(&policy);
+    checker.credentials("", &document);
     // What was taken out cannot be judged further: a check on what contains it (an override
     // whose only boundary was unreadable "changes nothing") would only repeat the problem.
     checker.errors.retain(|error| {
@@ -299,6 +300,38 @@ impl Checker<'_> {
         let location = self.index.locate(path);
         self.warnings
             .push(PolicyError::new(self.file, location, path, &reason.into()));
+    }
+
+    /// Refuses a credential in any string value of the document ([`crate::credentials`]).
+    fn credentials(&mut self, path: &str, value: &serde_yaml::Value) {
+        match value {
+            serde_yaml::Value::String(text) => {
+                if let Some(kind) = crate::credentials::credential_in(text) {
+                    self.fail(
+                        path,
+                        format!(
+                            "holds {kind}; the policy is published (the repository, the stack, the \
+                             enforcer's environment): keep credentials out of it and revoke this one"
+                        ),
+                    );
+                }
+            }
+            serde_yaml::Value::Sequence(items) => {
+                for (at, item) in items.iter().enumerate() {
+                    self.credentials(&format!("{path}[{at}]"), item);
+                }
+            }
+            serde_yaml::Value::Mapping(entries) => {
+                for (key, item) in entries {
+                    let Some(key) = key.as_str() else { continue };
+                    let field = crate::locate::join(path, key);
+                    self.credentials(&field, item);
+                }
+            }
+            serde_yaml::Value::Tagged(tagged) => self.credentials(path, &tagged.value),
+            serde_yaml::Value::Null | serde_yaml::Value::Bool(_) | serde_yaml::Value::Number(_) => {
+            }
+        }
     }
 
     fn policy(&mut self, policy: &Policy) {

@@ -1126,3 +1126,41 @@ exempt_session_ids: [\"keep-*\"]
         warnings[1]
     );
 }
+
+/// The policy is published with the stack (and in the enforcer's environment): a credential in
+/// any of its strings is refused where it was written, whatever the field.
+#[test]
+fn credentials_in_any_string_are_refused_naming_the_field() {
+    let text = format!(
+        "{VALID}notifications:
+  emails: [platform@example.com]
+  exception_instructions: \"Post to https://hooks.slack.com/services/T000/B000/XXXXXXXX\"
+overrides:
+  - name: backfill
+    principals: [\"arn:aws:iam::123456789012:role/Backfill\"]
+    boundaries: {{max_workers: 20}}
+    reason: \"ran as AKIAIOSFODNN7EXAMPLE until the role existed\"
+"
+    );
+    let said = errors(&text);
+    assert_eq!(said.len(), 2, "{said:#?}");
+    assert!(
+        said[0].starts_with(
+            "p.yaml:8:3: notifications.exception_instructions: holds a Slack webhook URL;"
+        ),
+        "{}",
+        said[0]
+    );
+    assert!(
+        said[1].starts_with("p.yaml:13:5: overrides[0].reason: holds an AWS access key id"),
+        "{}",
+        said[1]
+    );
+    assert!(said[1].contains("revoke this one"), "{}", said[1]);
+
+    // What checkov's CKV_AWS_45 takes for a secret access key is ordinary policy text here.
+    let long_role = format!(
+        "{VALID}exempt_principals: [\"arn:aws:iam::123456789012:role/DataPlatformAnalyticsBackfillRunner\"]\n"
+    );
+    load_policy("p.yaml", long_role.as_bytes()).unwrap();
+}

@@ -1331,7 +1331,7 @@ fn a_network_puts_the_function_in_its_subnets_with_scoped_interface_permissions(
     assert_eq!(function["KmsKeyArn"], get_att("GuardKey.Arn"));
     assert_eq!(
         skipped_ids(&doc, "EnforcerFunction"),
-        ["CKV_AWS_116", "CKV_AWS_115"]
+        ["CKV_AWS_116", "CKV_AWS_45", "CKV_AWS_115"]
     );
 
     let document = &properties(&doc, "EnforcerRolePolicy")["PolicyDocument"];
@@ -1420,7 +1420,7 @@ fn a_network_puts_the_function_in_its_subnets_with_scoped_interface_permissions(
     );
     assert_eq!(
         skipped_ids(&plain, "EnforcerFunction"),
-        ["CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_115"]
+        ["CKV_AWS_116", "CKV_AWS_45", "CKV_AWS_117", "CKV_AWS_115"]
     );
     let sids = |doc: &Value| -> Vec<String> {
         statements(&properties(doc, "EnforcerRolePolicy")["PolicyDocument"])
@@ -1449,7 +1449,7 @@ fn checks_failed_on_purpose_are_skipped_with_their_reason_here_and_in_the_readme
     for file in case_files() {
         let policy = load(&file);
         let doc = rendered(&policy);
-        let mut function = vec!["CKV_AWS_116"];
+        let mut function = vec!["CKV_AWS_116", "CKV_AWS_45"];
         if policy.network.is_none() {
             function.push("CKV_AWS_117");
         }
