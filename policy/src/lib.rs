@@ -39,9 +39,9 @@ pub use jobs::{
     read_job_record,
 };
 pub use model::{
-    Boundaries, Budget, BudgetMembers, Covered, EnforcementAction, Exemption, JobOverride, Jobs,
-    Mode, Network, Override, Policy, RoleAssignment, Route, SessionDefaults, SlackChannel,
-    TeamsChannel, UsageProfiles,
+    Boundaries, Budget, BudgetMembers, Covered, EnforcementAction, Exemption, History,
+    HistoryAthena, JobOverride, Jobs, Mode, Network, Override, Policy, RoleAssignment, Route,
+    SessionDefaults, SlackChannel, TeamsChannel, UsageProfiles,
 };
 pub use runtime::{
     COMPRESSED_PREFIX, RuntimePolicyError, parse_runtime_policy, runtime_policy,

@@ -60,6 +60,11 @@ pub struct Policy {
     /// account deploy targets. Deploy-time only: the Lambda's runtime policy leaves it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<Organization>,
+    /// Where `backtest --athena` reads the organization's history by default, so that a pull
+    /// request's backtest needs no flags. Backtest-time only: the Lambda's runtime policy leaves
+    /// it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<History>,
 }
 
 impl Policy {
@@ -636,6 +641,53 @@ pub struct RoleAssignment {
     /// first whose principals match the role, else `default`); when given it must agree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+}
+
+/// The `history` section: where the organization's CloudTrail history is read from for
+/// `cargo xtask backtest --athena`. A flag given on the command line wins over the section, and
+/// the section over the built-in default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct History {
+    /// The CloudTrail table in Amazon Athena. Required in the section (validation says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub athena: Option<HistoryAthena>,
+}
+
+/// `history.athena`: the table, the workgroup, the scope and the bill of `backtest --athena`.
+///
+/// Source: Amazon Athena User Guide, "Query AWS CloudTrail logs" (the table, partition
+/// projection), "Control costs with workgroup data usage limits" (the per-query limit), and the
+/// Athena API reference (`StartQueryExecution`'s `WorkGroup`, `ResultConfiguration`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryAthena {
+    /// The Glue Data Catalog database of the CloudTrail table (`--database`; default `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// The CloudTrail table (`--table`; default `cloudtrail_logs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// The Athena workgroup the query runs in (`--workgroup`; default `primary`). Its per-query
+    /// data limit must be at most `max_scan_gb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workgroup: Option<String>,
+    /// Where Athena writes the result when the workgroup sets none (`--output-location`):
+    /// `s3://bucket/prefix/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_location: Option<String>,
+    /// The accounts to read, 12 digits each (`--accounts`); empty: all the table holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
+    /// The Regions to read (`--regions`); empty: all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    /// The most one query may scan, in GB of 10^9 bytes (`--max-scan-gb`; default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_scan_gb: Option<f64>,
+    /// How many days back from now the backtest reads when `--since` is not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
 }
 
 /// The `organization` section: where a service-managed StackSet deploys the guard (one stack

@@ -104,7 +104,8 @@ pub fn parse_runtime_policy(value: &str) -> Result<Policy, RuntimePolicyError> {
 
 /// The policy as the Lambda receives it, before any compression (compact JSON): only what
 /// evaluation and enforcement use. Deploy-time settings (tags, emails, the network, the usage
-/// profiles' assignments, the organization's StackSet) are left out to save space.
+/// profiles' assignments, the organization's StackSet) and the backtest's `history` are left out to
+/// save space.
 pub fn runtime_policy_json(policy: &Policy) -> String {
     serde_json::to_string(&runtime_policy(policy)).expect("a policy always serializes to JSON")
 }
@@ -118,6 +119,7 @@ pub fn runtime_policy(policy: &Policy) -> Policy {
     runtime.network = None;
     runtime.usage_profiles = None;
     runtime.organization = None;
+    runtime.history = None;
     // The emails are the topic's subscriptions. What the enforcer reads is left: the exception
     // instructions, the routes (whom each notification concerns: its `routes` attribute) with
     // their chat channels, and the default list's (which chat topics to publish to). Only when

@@ -16,8 +16,8 @@ use crate::limits::{LAMBDA_ENVIRONMENT_BYTES, TAG_KEY_CHARS, TAG_VALUE_CHARS};
 use crate::locate::{LocationIndex, join};
 #[cfg(feature = "yaml")]
 use crate::model::{
-    Boundaries, Exemption, FORMAT_VERSION, Jobs, Network, Notifications, Organization, Policy,
-    SlackChannel, TeamsChannel, UsageProfiles,
+    Boundaries, Exemption, FORMAT_VERSION, History, Jobs, Network, Notifications, Organization,
+    Policy, SlackChannel, TeamsChannel, UsageProfiles,
 };
 
 /// Largest policy file accepted, before any parsing.
@@ -521,6 +521,9 @@ impl Checker<'_> {
         }
         if let Some(organization) = &policy.organization {
             self.organization(organization);
+        }
+        if let Some(history) = &policy.history {
+            self.history(history);
         }
         if self.errors.is_empty() {
             let env = crate::runtime::runtime_policy_env(policy);
@@ -1328,6 +1331,81 @@ impl Checker<'_> {
     /// `organization`: what a service-managed StackSet accepts. OU or root ids and Regions, at
     /// least one of each; account ids of 12 digits; none of them twice; percentages in AWS's
     /// ranges; a standard SNS topic's ARN.
+    /// `history.athena`: each name as Athena and the Glue Data Catalog take it, the scope's ids
+    /// and Regions, a bill and a window that bound something.
+    fn history(&mut self, history: &History) {
+        let Some(athena) = &history.athena else {
+            self.fail(
+                "history",
+                "give `athena` (the CloudTrail table `backtest --athena` reads), or remove the \
+                 section",
+            );
+            return;
+        };
+        let at = "history.athena";
+        for (key, name) in [("database", &athena.database), ("table", &athena.table)] {
+            if let Some(name) = name
+                && !valid_catalog_name(name)
+            {
+                self.fail(
+                    &join(at, key),
+                    format!(
+                        "`{name}` is not a {key} name Athena reads as written: 1 to 255 lowercase \
+                         letters, digits or `_`"
+                    ),
+                );
+            }
+        }
+        if let Some(workgroup) = &athena.workgroup
+            && !valid_workgroup_name(workgroup)
+        {
+            self.fail(
+                &join(at, "workgroup"),
+                format!(
+                    "`{workgroup}` is not an Athena workgroup name: 1 to 128 letters, digits, \
+                     `.`, `_` or `-`"
+                ),
+            );
+        }
+        if let Some(location) = &athena.output_location
+            && !location
+                .strip_prefix("s3://")
+                .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+        {
+            self.fail(
+                &join(at, "output_location"),
+                format!(
+                    "`{location}` is not an S3 location: `s3://bucket/prefix/`, where Athena \
+                     writes the query's result"
+                ),
+            );
+        }
+        self.distinct_ids(&join(at, "accounts"), &athena.accounts, |id| {
+            (!valid_account_id(id))
+                .then(|| format!("`{id}` is not an AWS account id: 12 digits, like `111122223333`"))
+        });
+        self.distinct_ids(&join(at, "regions"), &athena.regions, |region| {
+            region_problem(region).map(|reason| format!("`{region}` {reason}"))
+        });
+        if let Some(gb) = athena.max_scan_gb
+            && !(gb.is_finite() && gb > 0.0)
+        {
+            self.fail(
+                &join(at, "max_scan_gb"),
+                format!(
+                    "must be more than 0 (the most one query may scan, in GB), got {gb}: the \
+                     backtest runs only in a workgroup whose per-query data limit is at most this"
+                ),
+            );
+        }
+        if athena.days == Some(0) {
+            self.fail(
+                &join(at, "days"),
+                "must be at least 1 (how many days back from now the backtest reads)",
+            );
+        }
+    }
+
     fn organization(&mut self, organization: &Organization) {
         let at = "organization";
         if !valid_organization_id(&organization.id) {
@@ -1834,6 +1912,25 @@ fn valid_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A Glue Data Catalog database or table name Athena reads without surprises: lowercase
+/// letters, digits and underscores, 1 to 255 characters (Amazon Athena User Guide, "Name
+/// databases, tables, and columns").
+pub fn valid_catalog_name(text: &str) -> bool {
+    (1..=255).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// An Athena workgroup name: 1 to 128 letters, digits, `.`, `_` or `-` (Athena API reference,
+/// `CreateWorkGroup`'s `Name`, pattern `[a-zA-Z0-9._-]{1,128}`).
+pub fn valid_workgroup_name(text: &str) -> bool {
+    (1..=128).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
 /// AWS Organizations' organization id: `o-[a-z0-9]{10,32}`.

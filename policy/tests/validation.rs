@@ -1164,3 +1164,69 @@ overrides:
     );
     load_policy("p.yaml", long_role.as_bytes()).unwrap();
 }
+
+/// `history.athena`, read by `backtest --athena` only: each name as Athena takes it, the scope's
+/// ids and Regions, a limit and a window that bound something; and never in the Lambda's policy.
+#[test]
+fn the_history_section_is_checked_where_it_was_written_and_stays_out_of_the_runtime_policy() {
+    let good = format!(
+        "{VALID}history:
+  athena:
+    database: security
+    table: org_trail
+    workgroup: backtest.team-1
+    output_location: s3://athena-results/backtest/
+    accounts: [\"111122223333\"]
+    regions: [eu-west-1]
+    max_scan_gb: 20
+    days: 90
+"
+    );
+    let policy = load_policy("p.yaml", good.as_bytes()).unwrap();
+    let athena = policy.history.as_ref().unwrap().athena.as_ref().unwrap();
+    assert_eq!(athena.table.as_deref(), Some("org_trail"));
+    assert_eq!(athena.days, Some(90));
+    assert!(policy::runtime_policy(&policy).history.is_none());
+    assert!(!policy::runtime_policy_json(&policy).contains("org_trail"));
+
+    let bad = format!(
+        "{VALID}history:
+  athena:
+    database: Security
+    table: org-trail
+    workgroup: \"back test\"
+    output_location: athena-results/backtest/
+    accounts: [\"11112222333\", \"111122223333\", \"111122223333\"]
+    regions: [eu-west-9]
+    max_scan_gb: 0
+    days: 0
+"
+    );
+    let said = errors(&bad);
+    let fields: Vec<&str> = said
+        .iter()
+        .map(|line| line.split(": ").nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "history.athena.database",
+            "history.athena.table",
+            "history.athena.workgroup",
+            "history.athena.output_location",
+            "history.athena.accounts[0]",
+            "history.athena.accounts[2]",
+            "history.athena.regions[0]",
+            "history.athena.max_scan_gb",
+            "history.athena.days",
+        ],
+        "{said:#?}"
+    );
+    assert!(said[0].starts_with("p.yaml:8:5: "), "{}", said[0]);
+    assert!(said[5].contains("listed twice"), "{}", said[5]);
+
+    assert_eq!(
+        one_error(&format!("{VALID}history: {{}}\n")),
+        "p.yaml:6:1: history: give `athena` (the CloudTrail table `backtest --athena` reads), or remove the section"
+    );
+}

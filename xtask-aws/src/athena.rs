@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultConfiguration};
 
-use xtask::history::HistoryArgs;
 use xtask::history::athena::{self, AthenaRun, Query, Scope, TableShape};
 use xtask::history::source::ResultRows;
+use xtask::history::{AthenaSettings, HistoryArgs};
 
 /// A workgroup, as far as the backtest needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,19 +66,20 @@ pub fn guard(workgroup: &Workgroup, max_scan_gb: f64) -> anyhow::Result<String> 
     match workgroup.cutoff_bytes {
         None => bail!(
             "refusing to query: the Athena workgroup `{}` sets no per-query data limit, so the \
-             query could scan the whole trail, more than --max-scan-gb {max_scan_gb} GB; {fix}",
+             query could scan the whole trail, more than max_scan_gb {max_scan_gb} GB; {fix}",
             workgroup.name
         ),
         Some(cutoff) if cutoff > max_bytes => bail!(
             "refusing to query: the Athena workgroup `{}` lets a query scan up to {:.1} GB, more \
-             than --max-scan-gb {max_scan_gb} GB; pass --max-scan-gb {} to accept that, or {fix}",
+             than max_scan_gb {max_scan_gb} GB; pass --max-scan-gb {} (or set history.athena.max_scan_gb) to accept \
+             that, or {fix}",
             workgroup.name,
             cutoff as f64 / GB,
             (cutoff as f64 / GB).ceil()
         ),
         Some(cutoff) => Ok(format!(
             "the workgroup `{}` cancels a query past {:.1} GB (at most {:.2} USD at {} USD per TB), \
-             within --max-scan-gb {max_scan_gb}",
+             within max_scan_gb {max_scan_gb}",
             workgroup.name,
             cutoff as f64 / GB,
             athena::query_cost_usd(cutoff.max(0) as u64, athena::PRICE_PER_TB_USD),
@@ -247,19 +248,18 @@ impl AthenaBacktest {
 
     /// Everything checked before a query runs: the table, the query, the workgroup's limit, the
     /// result location.
-    pub fn prepare(&self, args: &HistoryArgs, scope: &Scope) -> anyhow::Result<Prepared> {
-        let flags = &args.athena;
-        let shape = self.table(&flags.database, &flags.table)?;
+    pub fn prepare(&self, settings: &AthenaSettings, scope: &Scope) -> anyhow::Result<Prepared> {
+        let shape = self.table(&settings.database, &settings.table)?;
         let query = athena::query(&shape, scope)?;
-        let workgroup = self.workgroup(&flags.workgroup)?;
-        let bounded_by = guard(&workgroup, flags.max_scan_gb)?;
-        let output_location = result_location(&workgroup, flags.output_location.as_deref())?;
+        let workgroup = self.workgroup(&settings.workgroup)?;
+        let bounded_by = guard(&workgroup, settings.max_scan_gb)?;
+        let output_location = result_location(&workgroup, settings.output_location.as_deref())?;
         Ok(Prepared {
             query,
             workgroup,
             bounded_by,
             output_location,
-            table: format!("{}.{}", flags.database, flags.table),
+            table: format!("{}.{}", settings.database, settings.table),
         })
     }
 
@@ -431,11 +431,9 @@ impl Read for ChannelReader {
     }
 }
 
-/// The window and places of `args`, as the query reads them: `--until` is now when not given.
-pub fn scope(args: &HistoryArgs) -> anyhow::Result<Scope> {
-    let since = args
-        .since
-        .context("--athena reads a stretch of history: give --since DAY (and --until DAY)")?;
+/// The window and places of `args` and `settings`, as the query reads them: `--until` is now
+/// when not given, and `--since` is `history.athena.days` before it when not given.
+pub fn scope(args: &HistoryArgs, settings: &AthenaSettings) -> anyhow::Result<Scope> {
     let until = match args.until {
         Some(until) => until,
         None => std::time::SystemTime::now()
@@ -443,20 +441,35 @@ pub fn scope(args: &HistoryArgs) -> anyhow::Result<Scope> {
             .context("the clock is before 1970")?
             .as_secs() as i64,
     };
+    let since = match (args.since, settings.days) {
+        (Some(since), _) => since,
+        (None, Some(days)) => until - i64::from(days) * 86_400,
+        (None, None) => bail!(
+            "--athena reads a stretch of history: give --since DAY (and --until DAY), or \
+             history.athena.days in the policy"
+        ),
+    };
     Ok(Scope {
         since,
         until,
-        accounts: args.athena.accounts.clone(),
-        regions: args.athena.regions.clone(),
+        accounts: settings.accounts.clone(),
+        regions: settings.regions.clone(),
     })
 }
 
 /// `backtest --athena`: checks, then prints the query (`--dry-run`) or runs it and judges its
-/// rows.
+/// rows. The settings come from the flags, the policy's `history.athena` and the defaults.
 pub fn backtest(args: &HistoryArgs) -> anyhow::Result<xtask::Exit> {
-    let scope = scope(args)?;
+    let policy = xtask::paths::load_policy(&args.aws.policy)?;
+    let settings = args.athena.settings(
+        policy
+            .history
+            .as_ref()
+            .and_then(|history| history.athena.as_ref()),
+    );
+    let scope = scope(args, &settings)?;
     let clients = AthenaBacktest::new(args)?;
-    let prepared = clients.prepare(args, &scope)?;
+    let prepared = clients.prepare(&settings, &scope)?;
     for note in &prepared.query.notes {
         eprintln!("note: {note}");
     }
@@ -468,7 +481,7 @@ pub fn backtest(args: &HistoryArgs) -> anyhow::Result<xtask::Exit> {
         print!("{}", prepared.query.sql);
         return Ok(xtask::Exit::Success);
     }
-    let (id, location, scanned) = clients.run(&prepared, &args.athena.database)?;
+    let (id, location, scanned) = clients.run(&prepared, &settings.database)?;
     let reader = clients.result(&location)?;
     let run = AthenaRun {
         query_execution_id: id.clone(),
@@ -485,6 +498,10 @@ pub fn backtest(args: &HistoryArgs) -> anyhow::Result<xtask::Exit> {
         reader,
     };
     let jobs = crate::history::GlueJobs::new(args)?;
+    // The report's window is the query's, `history.athena.days` included.
+    let mut args = args.clone();
+    args.since = Some(scope.since);
+    args.until = Some(scope.until);
     args.run_with(
         Box::new(source),
         Some(&jobs as &dyn xtask::history::JobLookup),
@@ -552,6 +569,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("managed query results"), "{error}");
+    }
+
+    /// The window: `--since` wins; without it, `history.athena.days` before `--until`; without
+    /// either, an error naming both.
+    #[test]
+    fn the_window_reaches_back_the_policys_days_when_no_since_is_given() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: HistoryArgs,
+        }
+        let args = |extra: &[&str]| {
+            let mut all = vec!["backtest", "--athena", "--until", "2026-12-01"];
+            all.extend_from_slice(extra);
+            Cli::parse_from(all).args
+        };
+        let mut settings = args(&[]).athena.settings(None);
+        let error = scope(&args(&[]), &settings).unwrap_err().to_string();
+        assert!(error.contains("history.athena.days"), "{error}");
+        settings.days = Some(30);
+        let until = 1_796_083_200; // 2026-12-01T00:00:00Z
+        let window = scope(&args(&[]), &settings).unwrap();
+        assert_eq!((window.since, window.until), (until - 30 * 86_400, until));
+        let window = scope(&args(&["--since", "2026-11-30"]), &settings).unwrap();
+        assert_eq!(window.since, until - 86_400);
     }
 
     /// moto finishes a query at once, scans nothing and never fails or cancels one: the

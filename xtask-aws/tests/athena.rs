@@ -546,22 +546,55 @@ fn the_athena_path_against_moto_gives_the_file_report() {
         "{missing:#}"
     );
 
-    // The bill: a workgroup with no per-query limit is refused before anything runs.
-    let mut args = history_args(&moto.endpoint, "unbounded");
-    let refused = clients.prepare(&args, &scope).err().unwrap().to_string();
+    // The settings come from the policy's `history.athena` where no flag gives them.
+    let policy_file = dir.0.join("policy.yaml");
+    let default_policy =
+        std::fs::read_to_string(xtask::paths::policies_dir().join("default.yaml")).unwrap();
+    std::fs::write(
+        &policy_file,
+        format!(
+            "{default_policy}\nhistory:\n  athena:\n    database: security\n    table: org_trail\n    \
+             workgroup: unbounded\n    output_location: s3://{RESULTS_BUCKET}/backtest/\n    \
+             max_scan_gb: 5\n    days: 30\n"
+        ),
+    )
+    .unwrap();
+    let section = xtask::paths::load_policy(&policy_file)
+        .unwrap()
+        .history
+        .and_then(|history| history.athena)
+        .expect("the section reads back");
+    let mut args = history_args(&moto.endpoint, &policy_file);
+    let settings = |args: &xtask::history::HistoryArgs| args.athena.settings(Some(&section));
+    assert_eq!(
+        (settings(&args).database, settings(&args).table),
+        ("security".to_string(), "org_trail".to_string())
+    );
+    // The bill: the section's workgroup has no per-query limit and is refused before anything
+    // runs.
+    let refused = clients
+        .prepare(&settings(&args), &scope)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
-        refused.contains("sets no per-query data limit"),
+        refused.contains("`unbounded` sets no per-query data limit"),
         "{refused}"
     );
-    args.athena.workgroup = "backtest".into();
-    args.athena.max_scan_gb = 5.0;
-    let refused = clients.prepare(&args, &scope).err().unwrap().to_string();
+    // A flag wins over the section: this workgroup bounds its queries at 10 GB, more than the
+    // section's max_scan_gb.
+    args.athena.workgroup = Some("backtest".into());
+    let refused = clients
+        .prepare(&settings(&args), &scope)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
-        refused.contains("up to 10.0 GB, more than --max-scan-gb 5"),
+        refused.contains("up to 10.0 GB, more than max_scan_gb 5"),
         "{refused}"
     );
-    args.athena.max_scan_gb = 100.0;
-    let prepared = clients.prepare(&args, &scope).unwrap();
+    args.athena.max_scan_gb = Some(100.0);
+    let prepared = clients.prepare(&settings(&args), &scope).unwrap();
     assert_eq!(
         prepared.output_location.as_deref(),
         Some("s3://athena-results/backtest/")
@@ -616,14 +649,13 @@ fn the_athena_path_against_moto_gives_the_file_report() {
     assert_eq!(from_athena.by_account.len(), 3);
 }
 
-fn history_args(endpoint: &str, workgroup: &str) -> xtask::history::HistoryArgs {
+fn history_args(endpoint: &str, policy: &Path) -> xtask::history::HistoryArgs {
     use clap::Parser as _;
     #[derive(clap::Parser)]
     struct Cli {
         #[command(flatten)]
         args: xtask::history::HistoryArgs,
     }
-    let policy = xtask::paths::policies_dir().join("default.yaml");
     Cli::parse_from([
         "backtest",
         "--policy",
@@ -633,14 +665,6 @@ fn history_args(endpoint: &str, workgroup: &str) -> xtask::history::HistoryArgs 
         "2026-11-01",
         "--until",
         "2026-12-01",
-        "--database",
-        "security",
-        "--table",
-        "org_trail",
-        "--workgroup",
-        workgroup,
-        "--output-location",
-        &format!("s3://{RESULTS_BUCKET}/backtest/"),
         "--region",
         "eu-west-1",
         "--endpoint-url",

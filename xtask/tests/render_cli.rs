@@ -357,4 +357,31 @@ fn render_athena_table_prints_the_tables_ddl() {
     );
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--trail-bucket \"org-trail\""));
+
+    // With --policy, the table is the one the policy's history.athena names (what backtest
+    // --athena reads); a flag still wins.
+    let dir = std::env::temp_dir().join(format!("gsg-athena-ddl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("history.yaml");
+    std::fs::write(
+        &policy,
+        format!("{GOOD}history:\n  athena: {{database: security, table: org_trail}}\n"),
+    )
+    .unwrap();
+    let ddl = |extra: &[&str]| {
+        let mut args = vec![
+            "render",
+            "--athena-table",
+            "--trail-bucket",
+            "s3://org-trail",
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--policy", policy.to_str().unwrap()]);
+        let output = xtask(&args, &[]);
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert!(ddl(&[]).contains("CREATE EXTERNAL TABLE IF NOT EXISTS security.org_trail ("));
+    assert!(ddl(&["--table", "trail"]).contains("IF NOT EXISTS security.trail ("));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -14,11 +14,12 @@ use crate::{Exit, paths};
 
 #[derive(clap::Args)]
 pub struct RenderCommand {
-    /// The policy to render; the template goes to stdout or to --out.
+    /// The policy to render; the template goes to stdout or to --out. With --athena-table, the
+    /// policy whose `history.athena` names the table.
     #[arg(
         long,
         required_unless_present_any = ["check", "write_all", "athena_table"],
-        conflicts_with_all = ["check", "write_all", "athena_table"]
+        conflicts_with_all = ["check", "write_all"]
     )]
     policy: Option<PathBuf>,
     /// Write the template (or the --athena-table DDL) to this file (atomically: complete or
@@ -79,22 +80,14 @@ struct AthenaTableArgs {
         requires = "athena_table"
     )]
     regions: Vec<String>,
-    /// The table's Glue Data Catalog database.
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "default",
-        requires = "athena_table"
-    )]
-    database: String,
-    /// The table's name (backtest --athena's --table default).
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "cloudtrail_logs",
-        requires = "athena_table"
-    )]
-    table: String,
+    /// The table's Glue Data Catalog database [default: the --policy's history.athena.database,
+    /// else `default`].
+    #[arg(long, value_name = "NAME", requires = "athena_table")]
+    database: Option<String>,
+    /// The table's name [default: the --policy's history.athena.table, else `cloudtrail_logs`,
+    /// as backtest --athena reads them].
+    #[arg(long, value_name = "NAME", requires = "athena_table")]
+    table: Option<String>,
     /// The first day the projection reaches (`yyyy/MM/dd`): the trail's first day.
     #[arg(
         long,
@@ -114,7 +107,14 @@ impl RenderCommand {
             return write_all(&paths::default_policies()?, &paths::rendered_dir());
         }
         if self.athena_table {
-            return print_athena_table(self.table, self.out.as_deref());
+            // The table backtest --athena reads: the policy's history.athena names it.
+            let section = match &self.policy {
+                Some(file) => paths::load_policy(file)?
+                    .history
+                    .and_then(|history| history.athena),
+                None => None,
+            };
+            return print_athena_table(self.table, section, self.out.as_deref());
         }
         let policy_file = self
             .policy
@@ -148,10 +148,21 @@ impl RenderCommand {
 }
 
 /// `render --athena-table`: the table's DDL on stdout or `--out`.
-fn print_athena_table(args: AthenaTableArgs, out: Option<&Path>) -> anyhow::Result<Exit> {
+fn print_athena_table(
+    args: AthenaTableArgs,
+    section: Option<policy::HistoryAthena>,
+    out: Option<&Path>,
+) -> anyhow::Result<Exit> {
+    let section = section.unwrap_or_default();
     let spec = crate::history::athena::TableSpec {
-        database: args.database,
-        table: args.table,
+        database: args
+            .database
+            .or(section.database)
+            .unwrap_or_else(|| crate::history::DEFAULT_DATABASE.to_string()),
+        table: args
+            .table
+            .or(section.table)
+            .unwrap_or_else(|| crate::history::DEFAULT_TABLE.to_string()),
         trail: args.trail_bucket.unwrap_or_default(),
         organization_id: args.organization_id,
         accounts: args.accounts,

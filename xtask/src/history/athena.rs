@@ -305,16 +305,6 @@ pub fn is_region_name(text: &str) -> bool {
         && text.contains('-')
 }
 
-/// A Glue Data Catalog database or table name Athena reads without surprises: lowercase
-/// letters, digits and underscores, at most 255 characters ("Name databases, tables, and
-/// columns", <https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html>).
-pub fn is_catalog_name(text: &str) -> bool {
-    (1..=255).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
 /// `text` as a SQL string literal.
 fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -372,7 +362,7 @@ const DAY: UnixSeconds = 86_400;
 /// backtest cannot write.
 pub fn query(shape: &TableShape, scope: &Scope) -> anyhow::Result<Query> {
     for (what, name) in [("database", &shape.database), ("table", &shape.table)] {
-        if !is_catalog_name(name) {
+        if !policy::validate::valid_catalog_name(name) {
             bail!(
                 "--{what} {name:?}: not a Glue Data Catalog name (lowercase letters, digits, \
                  underscores, at most 255)"
@@ -831,7 +821,7 @@ impl TableSpec {
     /// Checks every name before it goes into SQL.
     pub fn check(&self) -> anyhow::Result<()> {
         for (flag, name) in [("--database", &self.database), ("--table", &self.table)] {
-            if !is_catalog_name(name) {
+            if !policy::validate::valid_catalog_name(name) {
                 bail!(
                     "{flag} {name:?}: not a Glue Data Catalog name (lowercase letters, digits, \
                      underscores, at most 255)"

@@ -70,8 +70,9 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["trails", "lookup_events", "athena"])]
     pub athena_result: Option<PathBuf>,
     /// Judge only the records from this instant on: a day (`2026-11-01`, its midnight UTC) or
-    /// an RFC 3339 time (`2026-11-01T09:00:00Z`). Required with --athena.
-    #[arg(long, value_name = "DAY_OR_TIME", value_parser = instant, required_if_eq("athena", "true"))]
+    /// an RFC 3339 time (`2026-11-01T09:00:00Z`). With --athena, required unless the policy's
+    /// history.athena.days says how far back to read.
+    #[arg(long, value_name = "DAY_OR_TIME", value_parser = instant)]
     pub since: Option<i64>,
     /// Judge only the records before this instant (a day: its midnight UTC, so `--until
     /// 2026-12-01` ends with November). With --athena, now when not given.
@@ -121,7 +122,8 @@ pub struct HistoryArgs {
     pub bench: Option<u64>,
 }
 
-/// Where and how a backtest queries Athena (`--athena`).
+/// Where and how a backtest queries Athena (`--athena`). Each setting comes from its flag, else
+/// from the policy's `history.athena` section, else from its default ([`AthenaArgs::settings`]).
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct AthenaArgs {
     /// Read the history with Amazon Athena from the organization's CloudTrail table instead of
@@ -129,35 +131,25 @@ pub struct AthenaArgs {
     /// --accounts, --regions); the rows are judged here, by the same code as files.
     #[arg(long, conflicts_with_all = ["trails", "lookup_events"])]
     pub athena: bool,
-    /// The Glue Data Catalog database of the CloudTrail table.
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "default",
-        requires = "athena"
-    )]
-    pub database: String,
-    /// The CloudTrail table (`cargo xtask render --athena-table` prints one).
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "cloudtrail_logs",
-        requires = "athena"
-    )]
-    pub table: String,
-    /// The Athena workgroup the query runs in; its per-query data limit is checked first.
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "primary",
-        requires = "athena"
-    )]
-    pub workgroup: String,
-    /// Where Athena writes the result (`s3://bucket/prefix/`), when the workgroup sets none.
+    /// The Glue Data Catalog database of the CloudTrail table [default: the policy's
+    /// history.athena.database, else `default`].
+    #[arg(long, value_name = "NAME", requires = "athena")]
+    pub database: Option<String>,
+    /// The CloudTrail table (`cargo xtask render --athena-table` prints one) [default: the
+    /// policy's history.athena.table, else `cloudtrail_logs`].
+    #[arg(long, value_name = "NAME", requires = "athena")]
+    pub table: Option<String>,
+    /// The Athena workgroup the query runs in; its per-query data limit is checked first
+    /// [default: the policy's history.athena.workgroup, else `primary`].
+    #[arg(long, value_name = "NAME", requires = "athena")]
+    pub workgroup: Option<String>,
+    /// Where Athena writes the result (`s3://bucket/prefix/`), when the workgroup sets none
+    /// [default: the policy's history.athena.output_location].
     #[arg(long, value_name = "S3_URI", requires = "athena")]
     pub output_location: Option<String>,
     /// The accounts to read (comma-separated or repeated); all the table holds when left out
-    /// (required when the table's account partition is injected).
+    /// here and in the policy's history.athena.accounts (required when the table's account
+    /// partition is injected).
     #[arg(
         long,
         value_name = "ACCOUNT_ID",
@@ -165,7 +157,8 @@ pub struct AthenaArgs {
         requires = "athena"
     )]
     pub accounts: Vec<String>,
-    /// The Regions to read (comma-separated or repeated); all when left out.
+    /// The Regions to read (comma-separated or repeated); all when left out here and in the
+    /// policy's history.athena.regions.
     #[arg(
         long,
         value_name = "REGION",
@@ -174,15 +167,81 @@ pub struct AthenaArgs {
     )]
     pub regions: Vec<String>,
     /// The most a query may scan, in GB (10^9 bytes): the backtest refuses to run in a
-    /// workgroup whose per-query data limit (BytesScannedCutoffPerQuery) is higher or unset.
-    #[arg(long, value_name = "GB", default_value_t = 100.0, value_parser = positive, requires = "athena")]
-    pub max_scan_gb: f64,
+    /// workgroup whose per-query data limit (BytesScannedCutoffPerQuery) is higher or unset
+    /// [default: the policy's history.athena.max_scan_gb, else 100].
+    #[arg(long, value_name = "GB", value_parser = positive, requires = "athena")]
+    pub max_scan_gb: Option<f64>,
     /// Athena's price per TB scanned, in USD, for the query's cost.
     #[arg(long, value_name = "USD", default_value_t = athena::PRICE_PER_TB_USD, value_parser = price, requires = "athena")]
     pub athena_price_per_tb: f64,
     /// Print the query (and the checks it passed) instead of running it.
     #[arg(long, requires = "athena")]
     pub dry_run: bool,
+}
+
+/// The settings of one backtest on Athena, each from its flag, the policy's `history.athena` or
+/// its default, in that order ([`AthenaArgs::settings`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AthenaSettings {
+    pub database: String,
+    pub table: String,
+    pub workgroup: String,
+    /// `None`: the workgroup's result location.
+    pub output_location: Option<String>,
+    /// Empty: every account the table holds.
+    pub accounts: Vec<String>,
+    /// Empty: every Region.
+    pub regions: Vec<String>,
+    /// GB of 10^9 bytes.
+    pub max_scan_gb: f64,
+    /// How far back `--since` reaches when not given: `history.athena.days`, in days.
+    pub days: Option<u32>,
+}
+
+/// `--database` when neither the flag nor the policy names one.
+pub const DEFAULT_DATABASE: &str = "default";
+/// `--table` when neither the flag nor the policy names one.
+pub const DEFAULT_TABLE: &str = "cloudtrail_logs";
+/// `--workgroup` when neither the flag nor the policy names one: every account's own.
+pub const DEFAULT_WORKGROUP: &str = "primary";
+/// `--max-scan-gb` when neither the flag nor the policy gives one.
+pub const DEFAULT_MAX_SCAN_GB: f64 = 100.0;
+
+impl AthenaArgs {
+    /// The flags over the policy's `history.athena` (`section`) over the defaults. A list given
+    /// as a flag replaces the section's list.
+    pub fn settings(&self, section: Option<&policy::HistoryAthena>) -> AthenaSettings {
+        let empty = policy::HistoryAthena::default();
+        let section = section.unwrap_or(&empty);
+        let pick = |flag: &Option<String>, given: &Option<String>, default: &str| {
+            flag.clone()
+                .or_else(|| given.clone())
+                .unwrap_or_else(|| default.to_string())
+        };
+        let list = |flag: &Vec<String>, given: &Vec<String>| {
+            if flag.is_empty() {
+                given.clone()
+            } else {
+                flag.clone()
+            }
+        };
+        AthenaSettings {
+            database: pick(&self.database, &section.database, DEFAULT_DATABASE),
+            table: pick(&self.table, &section.table, DEFAULT_TABLE),
+            workgroup: pick(&self.workgroup, &section.workgroup, DEFAULT_WORKGROUP),
+            output_location: self
+                .output_location
+                .clone()
+                .or_else(|| section.output_location.clone()),
+            accounts: list(&self.accounts, &section.accounts),
+            regions: list(&self.regions, &section.regions),
+            max_scan_gb: self
+                .max_scan_gb
+                .or(section.max_scan_gb)
+                .unwrap_or(DEFAULT_MAX_SCAN_GB),
+            days: section.days,
+        }
+    }
 }
 
 fn positive(text: &str) -> Result<f64, String> {
@@ -416,4 +475,74 @@ pub fn backtest_with(
         }
     }
     Ok(tally.report(&inputs, judges))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each Athena setting: its flag, else the policy's `history.athena`, else the default.
+    #[test]
+    fn athena_settings_come_from_the_flag_then_the_policy_then_the_default() {
+        let none = AthenaArgs::default();
+        assert_eq!(
+            none.settings(None),
+            AthenaSettings {
+                database: "default".into(),
+                table: "cloudtrail_logs".into(),
+                workgroup: "primary".into(),
+                output_location: None,
+                accounts: vec![],
+                regions: vec![],
+                max_scan_gb: 100.0,
+                days: None,
+            }
+        );
+        let section = policy::HistoryAthena {
+            database: Some("security".into()),
+            table: Some("org_trail".into()),
+            workgroup: Some("backtest".into()),
+            output_location: Some("s3://results/backtest/".into()),
+            accounts: vec!["111122223333".into()],
+            regions: vec!["eu-west-1".into()],
+            max_scan_gb: Some(20.0),
+            days: Some(90),
+        };
+        let from_policy = none.settings(Some(&section));
+        assert_eq!(
+            (
+                from_policy.database.as_str(),
+                from_policy.table.as_str(),
+                from_policy.workgroup.as_str()
+            ),
+            ("security", "org_trail", "backtest")
+        );
+        assert_eq!(
+            from_policy.output_location.as_deref(),
+            Some("s3://results/backtest/")
+        );
+        assert_eq!(from_policy.accounts, ["111122223333"]);
+        assert_eq!(from_policy.regions, ["eu-west-1"]);
+        assert_eq!(from_policy.max_scan_gb, 20.0);
+        assert_eq!(from_policy.days, Some(90));
+
+        let flags = AthenaArgs {
+            database: Some("audit".into()),
+            workgroup: Some("primary".into()),
+            accounts: vec!["444455556666".into()],
+            max_scan_gb: Some(5.0),
+            ..AthenaArgs::default()
+        };
+        let mixed = flags.settings(Some(&section));
+        assert_eq!(mixed.database, "audit");
+        assert_eq!(mixed.table, "org_trail", "no flag: the policy's");
+        assert_eq!(mixed.workgroup, "primary");
+        assert_eq!(
+            mixed.accounts,
+            ["444455556666"],
+            "a flag's list replaces the section's"
+        );
+        assert_eq!(mixed.regions, ["eu-west-1"]);
+        assert_eq!(mixed.max_scan_gb, 5.0);
+    }
 }
