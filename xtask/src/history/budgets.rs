@@ -1,10 +1,12 @@
 //! Team budgets over history: how often each budget's members held more DPUs at once than its
-//! cap, when, and which sessions the guard would have stopped for it.
+//! cap, when, and which sessions and job runs the guard would have stopped for it.
 //!
 //! Each member session holds its DPUs from its `CreateSession` record's `eventTime` to its end:
 //! its `StopSession`/`DeleteSession` record (at most its timeout later), else its timeout (an
-//! upper bound: the history holds no end, and an idle timeout may have ended it sooner). A
-//! member whose DPUs, or whose end and timeout, are unknown is not counted, and said so.
+//! upper bound: the history holds no end, and an idle timeout may have ended it sooner). Each
+//! member job run (with a `jobs` section) holds its DPUs from its `StartJobRun` record's
+//! `eventTime` for its whole timeout: CloudTrail records no run's end, so that is always an upper
+//! bound. A member whose DPUs, or whose end and timeout, are unknown is not counted, and said so.
 //!
 //! *As it happened* is the history itself: the DPUs the members held at each moment, with no
 //! guard. *With the guard* replays the Lambda's rule (`policy::budgets`): the members in creation
@@ -50,8 +52,10 @@ const EPSILON: f64 = 1e-9;
 pub struct BudgetReplay {
     pub name: String,
     pub max_concurrent_dpu: f64,
-    /// Sessions that counted against it (DPUs and duration known).
+    /// Sessions and job runs that counted against it (DPUs and duration known).
     pub members: u64,
+    /// Of them, job runs (each counted for its whole timeout).
+    pub member_job_runs: u64,
     /// Of them, counted until their timeout: the history holds no end (an upper bound).
     pub members_upper_bound: u64,
     /// Members not counted: their DPUs, or their end and timeout, are unknown.
@@ -63,19 +67,22 @@ pub struct BudgetReplay {
     pub times_over: u64,
     /// When each of the first of those times began (RFC 3339).
     pub over_at: Vec<String>,
-    /// The sessions the guard would have stopped for this budget (audit mode: notified), in
-    /// creation order.
+    /// The sessions and job runs the guard would have stopped for this budget (audit mode:
+    /// notified), in creation order.
     pub stopped: Vec<BudgetStop>,
     /// The members' DPUs over time, as it happened: at most [`CHART_POINTS`] points, each the
     /// most held during its interval.
     pub chart: Vec<ChartPoint>,
 }
 
-/// A session the guard would have stopped for a budget.
+/// A session or job run the guard would have stopped for a budget.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BudgetStop {
-    pub session_id: String,
-    /// `eventTime` of its `CreateSession`.
+    /// `session` or `job_run`.
+    pub kind: &'static str,
+    /// The session id; for a job run `<job name>/<job run id>`.
+    pub id: String,
+    /// `eventTime` of its `CreateSession` or `StartJobRun`.
     pub created: Option<String>,
     pub principal: Option<String>,
     pub dpu: f64,
@@ -92,18 +99,68 @@ pub struct ChartPoint {
     pub dpu: f64,
 }
 
-/// A member session with its time held.
+/// A job run a budget may count, as the backtest read it: its holder (DPUs, creator, tags,
+/// whether its own boundaries stop it), when it started and its span. CloudTrail holds no run's
+/// end, so a run holds its DPUs for its whole timeout (an upper bound).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunHeld {
+    pub holder: Holder,
+    /// `eventTime` of its `StartJobRun`, as written, and read.
+    pub event_time: Option<String>,
+    pub started_at: Option<UnixSeconds>,
+    pub principal: Option<String>,
+    pub span: Span,
+}
+
+/// A member session or job run with its time held.
 struct Held<'s> {
-    session: &'s JudgedSession,
     holder: &'s Holder,
+    /// `eventTime` of its `CreateSession` or `StartJobRun`.
+    created: Option<&'s str>,
+    principal: Option<&'s str>,
     start: UnixSeconds,
     end: UnixSeconds,
     dpu: f64,
 }
 
-/// Every budget of `policy` over `sessions` (each with its span, as the report measured it).
-pub fn replay(policy: &Policy, sessions: &[JudgedSession], spans: &[Span]) -> Vec<BudgetReplay> {
+/// One session or run a budget may count, before its membership is known.
+struct Candidate<'s> {
+    holder: &'s Holder,
+    created: Option<&'s str>,
+    principal: Option<&'s str>,
+    start: Option<UnixSeconds>,
+    span: &'s Span,
+}
+
+/// Every budget of `policy` over `sessions` (each with its span, as the report measured it) and
+/// the job `runs` a budget may count.
+pub fn replay(
+    policy: &Policy,
+    sessions: &[JudgedSession],
+    spans: &[Span],
+    runs: &[RunHeld],
+) -> Vec<BudgetReplay> {
     let enforcing = policy.enforcement.mode == policy::Mode::Enforce;
+    let candidates: Vec<Candidate<'_>> = sessions
+        .iter()
+        .zip(spans)
+        .filter_map(|(session, span)| {
+            Some(Candidate {
+                holder: session.holder.as_deref()?,
+                created: session.event_time.as_deref(),
+                principal: session.principal.as_deref(),
+                start: session.created_at,
+                span,
+            })
+        })
+        .chain(runs.iter().map(|run| Candidate {
+            holder: &run.holder,
+            created: run.event_time.as_deref(),
+            principal: run.principal.as_deref(),
+            start: run.started_at,
+            span: &run.span,
+        }))
+        .collect();
     policy
         .budgets
         .iter()
@@ -111,15 +168,12 @@ pub fn replay(policy: &Policy, sessions: &[JudgedSession], spans: &[Span]) -> Ve
             let mut held = Vec::new();
             let mut not_counted = 0;
             let mut upper_bound = 0;
-            for (session, span) in sessions.iter().zip(spans) {
-                let Some(holder) = &session.holder else {
-                    continue;
-                };
-                if budgets::membership(budget, policy, holder) != Membership::Member {
+            for candidate in &candidates {
+                if budgets::membership(budget, policy, candidate.holder) != Membership::Member {
                     continue;
                 }
-                let (Some(start), Some(dpu), Some(hours)) =
-                    (session.created_at, span.dpu, span.hours)
+                let span = candidate.span;
+                let (Some(start), Some(dpu), Some(hours)) = (candidate.start, span.dpu, span.hours)
                 else {
                     not_counted += 1;
                     continue;
@@ -128,8 +182,9 @@ pub fn replay(policy: &Policy, sessions: &[JudgedSession], spans: &[Span]) -> Ve
                     upper_bound += 1;
                 }
                 held.push(Held {
-                    session,
-                    holder,
+                    holder: candidate.holder,
+                    created: candidate.created,
+                    principal: candidate.principal,
                     start,
                     end: start + (hours * 3600.0).ceil() as UnixSeconds,
                     dpu,
@@ -148,6 +203,10 @@ pub fn replay(policy: &Policy, sessions: &[JudgedSession], spans: &[Span]) -> Ve
                 name: budget.name.clone(),
                 max_concurrent_dpu: cap,
                 members: held.len() as u64,
+                member_job_runs: held
+                    .iter()
+                    .filter(|h| h.holder.kind == budgets::HolderKind::JobRun)
+                    .count() as u64,
                 members_upper_bound: upper_bound,
                 members_not_counted: not_counted,
                 peak_dpu,
@@ -220,9 +279,13 @@ fn with_the_guard(held: &[Held<'_>], cap: f64, enforcing: bool) -> Vec<BudgetSto
         let fits = with_it <= cap + EPSILON;
         if !fits {
             stopped.push(BudgetStop {
-                session_id: member.session.session_id.clone(),
-                created: member.session.event_time.clone(),
-                principal: member.session.principal.clone(),
+                kind: match member.holder.kind {
+                    budgets::HolderKind::Session => "session",
+                    budgets::HolderKind::JobRun => "job_run",
+                },
+                id: member.holder.id.clone(),
+                created: member.created.map(str::to_string),
+                principal: member.principal.map(str::to_string),
                 dpu: member.dpu,
                 with_it_dpu: with_it,
             });
@@ -442,11 +505,7 @@ budgets:
         assert_eq!(budget.times_over, 8);
         assert_eq!(budget.over_at[0], "2026-12-01T02:00:00Z");
         assert_eq!(budget.over_at[7], "2026-12-01T09:00:00Z");
-        let stopped: Vec<&str> = budget
-            .stopped
-            .iter()
-            .map(|stop| stop.session_id.as_str())
-            .collect();
+        let stopped: Vec<&str> = budget.stopped.iter().map(|stop| stop.id.as_str()).collect();
         assert_eq!(stopped, ["nb-02", "nb-05", "nb-08"]);
         assert_eq!(budget.stopped[0].with_it_dpu, 120.0);
         // 00:00 to 11:30 in 24 points of 30 minutes; 120 DPUs held from 02:00.
@@ -463,7 +522,7 @@ budgets:
         let stopped: Vec<&str> = report.budgets[0]
             .stopped
             .iter()
-            .map(|stop| stop.session_id.as_str())
+            .map(|stop| stop.id.as_str())
             .collect();
         // Nothing is stopped, so every hour from 02:00 the third session running is notified.
         assert_eq!(
@@ -488,11 +547,7 @@ budgets:
         let budget = &report.budgets[0];
         assert_eq!(budget.members_upper_bound, 2);
         assert_eq!(budget.peak_dpu, 120.0, "nb-a still counted at 09:00");
-        let stopped: Vec<&str> = budget
-            .stopped
-            .iter()
-            .map(|s| s.session_id.as_str())
-            .collect();
+        let stopped: Vec<&str> = budget.stopped.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(stopped, ["nb-b"]);
         let text = super::super::text::text(&report);
         assert!(
@@ -530,6 +585,92 @@ budgets:
                  2026-12-01T02:00:00Z, over its cap 8 times (first at 2026-12-01T02:00:00Z); 3 \
                  sessions would be stopped for it"
             ),
+            "{text}"
+        );
+    }
+
+    fn job_record(name: &str, at: &str, request: Value, response: Value) -> Value {
+        json!({
+            "eventSource": "glue.amazonaws.com", "eventName": name,
+            "eventTime": at, "eventID": format!("{name}-{at}"),
+            "userIdentity": {
+                "type": "AssumedRole",
+                "arn": "arn:aws:sts::123456789012:assumed-role/Analytics/someone",
+                "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/Analytics"}}
+            },
+            "requestParameters": request, "responseElements": response
+        })
+    }
+
+    /// With a `jobs` section, the team's job runs count against its budget beside its sessions:
+    /// each from its StartJobRun for its whole timeout (CloudTrail records no run's end). A
+    /// session that comes on top of a running job run is stopped, and so is a job run that comes
+    /// on top of a session, each named as what it is.
+    #[test]
+    fn job_runs_count_against_a_budget_and_are_stopped_for_it_like_sessions() {
+        let text = format!(
+            "{POLICY}jobs:\n  boundaries: {{max_workers: 50}}\nenforcement: {{mode: enforce}}\n"
+        );
+        let policy = policy::load_policy("p.yaml", text.as_bytes()).unwrap();
+        let define = job_record(
+            "CreateJob",
+            "2026-11-30T12:00:00Z",
+            json!({"name": "load", "role": "arn:aws:iam::123456789012:role/Glue",
+                   "command": {"name": "glueetl"}, "glueVersion": "5.0",
+                   "workerType": "G.2X", "numberOfWorkers": 30, "timeout": 120}),
+            json!({"name": "load"}),
+        );
+        let run = |at: &str, id: &str| {
+            job_record(
+                "StartJobRun",
+                at,
+                json!({"jobName": "load"}),
+                json!({"jobRunId": id}),
+            )
+        };
+        let records = [
+            define,
+            // 40 DPUs from 00:00 to 04:00.
+            create("s1", "2026-12-01T00:00:00Z", 20, "Analytics"),
+            stop("s1", "2026-12-01T04:00:00Z"),
+            // 60 DPUs from 01:00 for its 120-minute timeout: 100 with s1, at the cap.
+            run("2026-12-01T01:00:00Z", "jr_1"),
+            // 20 DPUs more: 120, stopped.
+            create("s2", "2026-12-01T02:00:00Z", 10, "Analytics"),
+            // 60 DPUs more: 160, stopped.
+            run("2026-12-01T02:30:00Z", "jr_2"),
+            // Alone with s1 after jr_1's timeout: 100.
+            run("2026-12-01T03:00:00Z", "jr_3"),
+        ];
+        let report = report(&policy, &records);
+        let budget = &report.budgets[0];
+        assert_eq!((budget.members, budget.member_job_runs), (5, 3));
+        // Every run, and s2 (no StopSession in the history), count to their timeouts.
+        assert_eq!(budget.members_upper_bound, 4);
+        let stopped: Vec<(&str, &str)> = budget
+            .stopped
+            .iter()
+            .map(|stop| (stop.kind, stop.id.as_str()))
+            .collect();
+        assert_eq!(stopped, [("session", "s2"), ("job_run", "load/jr_2")]);
+        assert_eq!(budget.stopped[1].with_it_dpu, 160.0);
+        assert_eq!(
+            budget.stopped[1].created.as_deref(),
+            Some("2026-12-01T02:30:00Z")
+        );
+        // As it happened (no guard): 40 + 60 + 20 + 60 at 02:30.
+        assert_eq!(budget.peak_dpu, 180.0);
+        let text = super::super::text::text(&report);
+        assert!(
+            text.contains("5 members (2 sessions, 3 job runs)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 session and 1 job run would be stopped for it"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  \"load/jr_2\"  2026-12-01T02:30:00Z"),
             "{text}"
         );
     }

@@ -155,6 +155,10 @@ pub struct JobsReport {
     /// Runs whose verdict differs under the baseline (`--baseline`): newly stopped or no longer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_violations: Option<u64>,
+    /// Every run a team budget of the policy may count, for the budgets' replay (not printed:
+    /// the budgets say what came of them). Empty when the policy has no budget.
+    #[serde(skip)]
+    pub held: Vec<super::budgets::RunHeld>,
 }
 
 impl JobsReport {
@@ -219,6 +223,9 @@ impl JobsReport {
             {
                 baseline_violations += 1;
             }
+            if !policy.budgets.is_empty() {
+                report.held.push(run_held(policy, start, &facts, &verdict));
+            }
             report.runs += 1;
             let totals = report.by_job.entry(name.clone()).or_default();
             totals.runs += 1;
@@ -275,10 +282,65 @@ fn row(
     }
 }
 
+/// A run as a budget's replay counts it: from its `StartJobRun` for its whole timeout (the
+/// history holds no end), with the DPUs [`dpu_and_hours`] finds.
+fn run_held(
+    policy: &Policy,
+    start: &JobStart,
+    facts: &JobFacts,
+    verdict: &Verdict,
+) -> super::budgets::RunHeld {
+    let (dpu, hours) = dpu_and_hours(policy, facts);
+    let mut holder = policy::budgets::Holder::from_verdict(
+        policy::budgets::HolderKind::JobRun,
+        policy::budgets::job_run_id(
+            &facts.job_name,
+            facts.job_run_id.as_deref().unwrap_or_default(),
+        ),
+        start.at.map_or(0, |at| at * 1000),
+        verdict,
+        facts.principal.clone(),
+        policy::budgets::known_tags(&facts.tags),
+    );
+    // With Glue's documented defaults for what the run and its definition leave out, as the
+    // run's DPU-hours are counted.
+    holder.dpu = holder.dpu.or(dpu);
+    super::budgets::RunHeld {
+        event_time: start.event_time.clone(),
+        started_at: start.at,
+        principal: verdict.principal.clone(),
+        span: super::budgets::Span {
+            dpu: holder.dpu,
+            hours,
+            upper_bound: true,
+        },
+        holder,
+    }
+}
+
 /// The run's DPUs times its whole timeout, in hours, with Glue's documented job defaults for
 /// what the run and its definition leave out; `None` when either is not known.
 pub fn dpu_hours(policy: &Policy, facts: &JobFacts) -> Option<f64> {
-    let command = JobCommand::from_name(facts.command.given()?)?;
+    match dpu_and_hours(policy, facts) {
+        (Some(dpus), Some(hours)) => Some(dpus * hours),
+        _ => None,
+    }
+}
+
+/// The run's DPUs and its whole timeout in hours, each with Glue's documented job defaults for
+/// what the run and its definition leave out; each `None` when not known.
+pub fn dpu_and_hours(policy: &Policy, facts: &JobFacts) -> (Option<f64>, Option<f64>) {
+    let Some(command) = facts
+        .command
+        .given()
+        .and_then(|name| JobCommand::from_name(name))
+    else {
+        return (None, None);
+    };
+    (dpus(policy, facts, command), timeout_hours(facts, command))
+}
+
+fn dpus(policy: &Policy, facts: &JobFacts, command: JobCommand) -> Option<f64> {
     let version = facts.glue_version.given().map(String::as_str);
     let defaults = command.documented_job_defaults(version);
     let no_profile = facts.profile_name == Fact::Omitted;
@@ -290,7 +352,7 @@ pub fn dpu_hours(policy: &Policy, facts: &JobFacts) -> Option<f64> {
     let size_left_out = facts.number_of_workers == Fact::Omitted
         && facts.worker_type == Fact::Omitted
         && facts.max_capacity == Fact::Omitted;
-    let dpus = match (&facts.max_capacity, size_left_out) {
+    match (&facts.max_capacity, size_left_out) {
         (Fact::Given(capacity), _) => Some(*capacity),
         (_, true) if no_profile && defaults.max_capacity.is_some() => defaults.max_capacity,
         _ => {
@@ -302,9 +364,18 @@ pub fn dpu_hours(policy: &Policy, facts: &JobFacts) -> Option<f64> {
             }?;
             Some(workers as f64 * policy.dpu_per_worker(&worker_type)?)
         }
+    }
+}
+
+fn timeout_hours(facts: &JobFacts, command: JobCommand) -> Option<f64> {
+    let version = facts.glue_version.given().map(String::as_str);
+    let defaults = command.documented_job_defaults(version);
+    let timeout = match &facts.timeout_minutes {
+        Fact::Given(value) => Some(*value),
+        Fact::Omitted if facts.profile_name == Fact::Omitted => defaults.timeout_minutes,
+        _ => None,
     }?;
-    let timeout = or_default(&facts.timeout_minutes, defaults.timeout_minutes)?;
-    Some(dpus * timeout as f64 / 60.0)
+    Some(timeout as f64 / 60.0)
 }
 
 #[cfg(test)]

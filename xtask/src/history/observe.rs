@@ -130,7 +130,8 @@ pub struct JudgedSession {
     /// The session as a team budget sees it (its creator, tags, DPUs, and whether its own
     /// boundaries stop it), when a budget of the policy counts it or may (its creator or tags
     /// unknown); `None` for every other session.
-    pub holder: Option<Holder>,
+    /// Boxed: most sessions have none, and a long history keeps every session until the end.
+    pub holder: Option<Box<Holder>>,
 }
 
 /// A successful `StopSession` or `DeleteSession`: when the session named by
@@ -187,9 +188,8 @@ pub(crate) fn observe(record: &Value, judges: Judges<'_>) -> Observation {
                             policy::budgets::known_tags(&facts.tags),
                         )
                     })
-                    .filter(|holder| {
-                        !policy::budgets::budgets_of(judges.policy, holder).is_empty()
-                    });
+                    .filter(|holder| !policy::budgets::budgets_of(judges.policy, holder).is_empty())
+                    .map(Box::new);
                 Observation::Created(Box::new(JudgedSession {
                     session_id: facts.session_id.clone(),
                     event_id: text("eventID").map(str::to_string),

@@ -128,14 +128,8 @@ impl Tally {
         let ends = Ends::new(ends);
 
         let costs: Vec<Cost> = sessions.iter().map(|s| Cost::of(s, &ends)).collect();
+        drop(ends);
         let under_policy = Outcomes::of(sessions.iter().map(|s| &s.under_policy));
-        let violating: Vec<SessionRow> = sessions
-            .iter()
-            .zip(&costs)
-            .filter(|(s, _)| s.under_policy.stops())
-            .map(|(s, cost)| SessionRow::of(s, &s.under_policy, cost))
-            .collect();
-        let dpu_hours = DpuHours::over(violating.iter().map(|row| &row.cost));
         let comparison = inputs
             .baseline
             .as_ref()
@@ -148,7 +142,27 @@ impl Tally {
                 upper_bound: cost.duration == Duration::UpperBound,
             })
             .collect();
-        let budgets = super::budgets::replay(judges.policy, &sessions, &spans);
+        let runs = jobs.as_ref().map_or(&[][..], |jobs| &jobs.held[..]);
+        let budgets = super::budgets::replay(judges.policy, &sessions, &spans, runs);
+        drop(spans);
+        let by_principal = counts(
+            sessions
+                .iter()
+                .filter(|s| s.under_policy.stops())
+                .map(|s| s.principal.as_deref().unwrap_or(UNKNOWN_PRINCIPAL)),
+        );
+        let by_account = by_place(&sessions, &costs, |s| s.account.as_deref());
+        let by_region = by_place(&sessions, &costs, |s| s.region.as_deref());
+        let session_count = sessions.len() as u64;
+        // Last, the stopped sessions' rows take their strings from the sessions (moved, not
+        // copied), so the report never holds two copies of them.
+        let violating: Vec<SessionRow> = sessions
+            .into_iter()
+            .zip(costs)
+            .filter(|(s, _)| s.under_policy.stops())
+            .map(|(s, cost)| SessionRow::from_session(s, cost))
+            .collect();
+        let dpu_hours = DpuHours::over(violating.iter().map(|row| &row.cost));
         Report {
             policy: inputs.policy.clone(),
             action: inputs.action,
@@ -158,19 +172,14 @@ impl Tally {
             records,
             unreadable_records,
             create_session_not_judged: create_not_judged,
-            sessions: sessions.len() as u64,
+            sessions: session_count,
             duplicate_sessions,
             violations: under_policy.violations,
             exempt: under_policy.exempt,
             compliant: under_policy.compliant,
             by_rule: under_policy.by_rule,
             by_override: under_policy.by_override,
-            by_principal: counts(
-                sessions
-                    .iter()
-                    .filter(|s| s.under_policy.stops())
-                    .map(|s| s.principal.as_deref().unwrap_or(UNKNOWN_PRINCIPAL)),
-            ),
+            by_principal,
             price_per_dpu_hour: inputs.price_per_dpu_hour,
             cost_usd: dpu_hours.total * inputs.price_per_dpu_hour,
             dpu_hours,
@@ -178,8 +187,8 @@ impl Tally {
             comparison,
             jobs,
             budgets,
-            by_account: by_place(&sessions, &costs, |s| s.account.as_deref()),
-            by_region: by_place(&sessions, &costs, |s| s.region.as_deref()),
+            by_account,
+            by_region,
             athena: inputs.athena.clone(),
             damaged,
             expiring: Vec::new(),
@@ -387,14 +396,15 @@ pub struct SessionRow {
 }
 
 impl SessionRow {
-    fn of(session: &JudgedSession, judgement: &Judgement, cost: &Cost) -> SessionRow {
+    /// The row of a session the policy stops, made of the session itself.
+    fn from_session(session: JudgedSession, cost: Cost) -> SessionRow {
         SessionRow {
-            session_id: session.session_id.clone(),
-            created: session.event_time.clone(),
-            principal: session.principal.clone(),
-            rules: judgement.rules.clone(),
-            override_name: judgement.override_name.clone(),
-            cost: cost.clone(),
+            session_id: session.session_id,
+            created: session.event_time,
+            principal: session.principal,
+            rules: session.under_policy.rules,
+            override_name: session.under_policy.override_name,
+            cost,
         }
     }
 }

@@ -147,6 +147,24 @@ fn shows_places(report: &Report) -> bool {
     report.athena.is_some() || report.by_account.len() > 1 || report.by_region.len() > 1
 }
 
+/// What a budget would stop, by kind: `3 sessions`, or `3 sessions and 1 job run`.
+fn stopped_kinds(budget: &super::budgets::BudgetReplay) -> String {
+    let runs = budget
+        .stopped
+        .iter()
+        .filter(|stop| stop.kind == "job_run")
+        .count() as u64;
+    let sessions = budget.stopped.len() as u64 - runs;
+    match runs {
+        0 => plural(sessions, "session", "sessions"),
+        _ => format!(
+            "{} and {}",
+            plural(sessions, "session", "sessions"),
+            plural(runs, "job run", "job runs")
+        ),
+    }
+}
+
 /// One budget in a sentence: its cap, its peak, how often it was exceeded, and what the guard
 /// would have done.
 fn budget_summary(budget: &super::budgets::BudgetReplay, acted: &str) -> String {
@@ -176,12 +194,19 @@ fn budget_summary(budget: &super::budgets::BudgetReplay, acted: &str) -> String 
         ));
     }
     format!(
-        "budget {} ({} DPUs at once): {} member sessions, {peak}, {over}; {} would be {acted} \
-         for it{}",
+        "budget {} ({} DPUs at once): {}, {peak}, {over}; {} would be {acted} for it{}",
         budget.name,
         dpus(budget.max_concurrent_dpu),
-        grouped(budget.members),
-        plural(budget.stopped.len() as u64, "session", "sessions"),
+        match budget.member_job_runs {
+            0 => format!("{} member sessions", grouped(budget.members)),
+            runs => format!(
+                "{} members ({} sessions, {})",
+                grouped(budget.members),
+                grouped(budget.members - runs),
+                plural(runs, "job run", "job runs")
+            ),
+        },
+        stopped_kinds(budget),
         if notes.is_empty() {
             String::new()
         } else {
@@ -334,7 +359,7 @@ pub fn text(report: &Report) -> String {
             let _ = writeln!(
                 out,
                 "  {}  {}  {}  {} DPUs, {} with it",
-                policy::quoted(&stop.session_id),
+                policy::quoted(&stop.id),
                 stop.created.as_deref().unwrap_or("-"),
                 stop.principal.as_deref().unwrap_or("-"),
                 dpus(stop.dpu),
@@ -690,13 +715,13 @@ pub fn markdown(report: &Report) -> String {
         if !budget.stopped.is_empty() {
             let _ = writeln!(
                 out,
-                "\n| session | created | principal | DPUs | DPUs with it |\n|---|---|---|---:|---:|"
+                "\n| session or job run | created | principal | DPUs | DPUs with it |\n|---|---|---|---:|---:|"
             );
             for stop in budget.stopped.iter().take(MAX_ROWS) {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} | {} |",
-                    code(&stop.session_id),
+                    code(&stop.id),
                     stop.created.as_deref().unwrap_or("-"),
                     stop.principal.as_deref().map_or("-".to_string(), code),
                     dpus(stop.dpu),
