@@ -551,6 +551,21 @@ fn a_definition_record_does_not_say_whether_a_usage_profile_supplied_what_it_lea
     let verdict = evaluate_job(&policy(), &tagged(facts_from_glue_job(&job).unwrap()));
     assert_eq!(verdict.rules(), ["max_timeout_minutes"]);
     assert!(verdict.violations[0].from_default);
+
+    // GetJob names a profile yet holds no Timeout: Glue saves a profile's defaults into the
+    // definition, so what is still missing is not known to be Glue's default: unchecked.
+    let mut under_profile = job.clone();
+    under_profile["ProfileName"] = json!("etl-small");
+    let verdict = evaluate_job(
+        &policy(),
+        &tagged(facts_from_glue_job(&under_profile).unwrap()),
+    );
+    assert_eq!(verdict.decision, Decision::Compliant);
+    let unchecked = verdict.unchecked.join("\n");
+    assert!(
+        unchecked.contains("max_timeout_minutes") && unchecked.contains("\"etl-small\""),
+        "{unchecked}"
+    );
 }
 
 /// Ray jobs run on Z.2X workers when they name none ("Accepts the value Z.2X for Ray jobs"), and
