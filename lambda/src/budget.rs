@@ -31,8 +31,17 @@
 //! Calls per judged session when the policy has budgets: one `UpdateItem` (the registration);
 //! when it belongs to a budget, one `ListSessions` per 1,000 sessions and one `BatchGetItem` per
 //! 100 running ones (each again for the second reading, and per wait for a registration), and
-//! one `GetTags` per running session nobody registered when a budget chooses members by tag. A
-//! job run adds its job's `GetJobRuns` (the first page) per reading.
+//! one `GetTags` per running session nobody registered when a budget chooses members by tag.
+//!
+//! # Job runs in a budget
+//!
+//! When a budget counts job runs, each reading adds the running runs of every job that started
+//! one in the last 7 days (Glue ends a run within 7 days): Glue lists runs per job only, so each
+//! registered run also adds its job's name to the registry's index of that day
+//! (`index/job_runs/<day>`, a string set; the sweep adds those of the runs it finds), and a
+//! reading reads the index (one `BatchGetItem`) and each named job's first `GetJobRuns` page. A
+//! run's creator and tags come from the registry. A job the index lacks (its runs' events were
+//! lost and no sweep has run since) is counted by the next sweep.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -76,6 +85,74 @@ pub fn holder_key(kind: HolderKind, id: &str, created_at_ms: i64) -> String {
         HolderKind::JobRun => "job_run",
     };
     format!("holder/{kind}/{id}@{created_at_ms}")
+}
+
+/// The registry's index of the jobs that started a run on one UTC day: an item keyed
+/// `index/job_runs/<days since 1970-01-01>` whose `jobs` attribute is a string set of job
+/// names. Glue lists runs per job only (`GetJobRuns`), so this is how a budget check finds the
+/// other jobs' runs without listing every job.
+pub fn job_index_key(day: i64) -> String {
+    format!("index/job_runs/{day}")
+}
+
+/// The index item's attribute holding the job names (a string set).
+pub const JOBS: &str = "jobs";
+
+/// How far back the index is read: Glue ends a job run within 7 days ("Jobs must have timeout
+/// values less than 7 days or 10080 minutes", AWS Glue API reference, `JobRun.Timeout`).
+const LONGEST_RUN_MS: i64 = 7 * DAY_MS;
+const DAY_MS: i64 = 86_400_000;
+
+/// Adds each job to the index of the day its run started (`starts`: job name, epoch ms), one
+/// `UpdateItem` per day (`ADD` to the set, so concurrent writers never lose a name).
+pub async fn index_job_runs(ledger: Ledger<'_>, starts: &[(&str, i64)]) -> Result<(), GuardError> {
+    let mut by_day: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for (name, started_ms) in starts {
+        let names = by_day.entry(started_ms.div_euclid(DAY_MS)).or_default();
+        if !names.iter().any(|known| known == name) {
+            names.push(name.to_string());
+        }
+    }
+    let expires = (SystemTime::now() + ledger::KEEP_FOR)
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    for (day, names) in by_day {
+        let key = job_index_key(day);
+        ledger
+            .client
+            .update_item()
+            .table_name(ledger.table)
+            .key(ledger::KEY, AttributeValue::S(key.clone()))
+            .update_expression("ADD #jobs :names SET #expires = :expires")
+            .expression_attribute_names("#jobs", JOBS)
+            .expression_attribute_names("#expires", ledger::EXPIRES_AT)
+            .expression_attribute_values(":names", AttributeValue::Ss(names))
+            .expression_attribute_values(":expires", AttributeValue::N(expires.to_string()))
+            .send()
+            .await
+            .map_err(|error| GuardError::aws("UpdateItem", &key, error))?;
+    }
+    Ok(())
+}
+
+/// The jobs the index says started a run in the last 7 days up to `now_ms` (one consistent
+/// `BatchGetItem`).
+pub async fn jobs_with_runs(
+    ledger: Ledger<'_>,
+    now_ms: i64,
+) -> Result<std::collections::BTreeSet<String>, GuardError> {
+    let today = now_ms.div_euclid(DAY_MS);
+    let keys: Vec<String> = ((now_ms - LONGEST_RUN_MS).div_euclid(DAY_MS)..=today)
+        .map(job_index_key)
+        .collect();
+    let mut names = std::collections::BTreeSet::new();
+    for item in batch_get(ledger, &keys).await? {
+        if let Some(AttributeValue::Ss(jobs)) = item.get(JOBS) {
+            names.extend(jobs.iter().cloned());
+        }
+    }
+    Ok(names)
 }
 
 /// Epoch milliseconds of `time`, to the nearest (0 before 1970). Glue's JSON gives `CreatedOn`
@@ -143,6 +220,32 @@ pub async fn registered(
     keys: &[String],
 ) -> Result<HashMap<String, Registered>, GuardError> {
     let mut found = HashMap::new();
+    for item in batch_get(ledger, keys).await? {
+        let Some(AttributeValue::S(key)) = item.get(ledger::KEY) else {
+            continue;
+        };
+        let text = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(text)) => Some(text.as_str()),
+            _ => None,
+        };
+        found.insert(
+            key.clone(),
+            Registered {
+                principal: text(PRINCIPAL).and_then(|t| serde_json::from_str(t).ok()),
+                tags: text(TAGS).and_then(|t| serde_json::from_str(t).ok()),
+            },
+        );
+    }
+    Ok(found)
+}
+
+/// The ledger items of `keys` that exist, read consistently (`BatchGetItem`, 100 keys a call,
+/// keys DynamoDB left unprocessed asked for again).
+async fn batch_get(
+    ledger: Ledger<'_>,
+    keys: &[String],
+) -> Result<Vec<HashMap<String, AttributeValue>>, GuardError> {
+    let mut found = Vec::new();
     for chunk in keys.chunks(BATCH_GET_KEYS) {
         let mut wanted = KeysAndAttributes::builder().consistent_read(true);
         for key in chunk {
@@ -168,26 +271,12 @@ pub async fn registered(
                 .send()
                 .await
                 .map_err(|error| GuardError::aws("BatchGetItem", "holder registry", error))?;
-            for item in output
-                .responses
-                .and_then(|mut tables| tables.remove(ledger.table))
-                .unwrap_or_default()
-            {
-                let Some(AttributeValue::S(key)) = item.get(ledger::KEY) else {
-                    continue;
-                };
-                let text = |name: &str| match item.get(name) {
-                    Some(AttributeValue::S(text)) => Some(text.as_str()),
-                    _ => None,
-                };
-                found.insert(
-                    key.clone(),
-                    Registered {
-                        principal: text(PRINCIPAL).and_then(|t| serde_json::from_str(t).ok()),
-                        tags: text(TAGS).and_then(|t| serde_json::from_str(t).ok()),
-                    },
-                );
-            }
+            found.extend(
+                output
+                    .responses
+                    .and_then(|mut tables| tables.remove(ledger.table))
+                    .unwrap_or_default(),
+            );
             request = output
                 .unprocessed_keys
                 .and_then(|mut tables| tables.remove(ledger.table))
@@ -367,12 +456,29 @@ pub async fn check_session(
         case.facts.principal.clone(),
         known_tags(&case.facts.tags),
     );
+    // The running job runs, when a budget of the session's counts them.
+    let runs: &More<'_> = &|| Box::pin(crate::job::indexed_runs(guard, None));
     let none: &More<'_> = &|| Box::pin(async { Ok(Vec::new()) });
-    check(guard, invocation, candidate, verdict, metrics, none).await
+    let more = if counts_job_runs(guard.policy(), &candidate) {
+        runs
+    } else {
+        none
+    };
+    check(guard, invocation, candidate, verdict, metrics, more).await
 }
 
-/// What a budget check counts besides the running sessions, read anew for each reading: a
-/// job run's check gives the other running runs of its job.
+/// Whether a budget `holder` belongs to counts job runs too (the policy guards jobs and the
+/// budget covers them).
+pub fn counts_job_runs(policy: &policy::Policy, holder: &Holder) -> bool {
+    policy.jobs.is_some()
+        && budgets::budgets_of(policy, holder)
+            .iter()
+            .any(|budget| budget.covers(policy::Covered::Jobs, policy))
+}
+
+/// What a budget check counts besides the running sessions, read anew for each reading: the
+/// running job runs (those of the candidate's own job, and of every job the registry's index
+/// names) when its budget counts job runs.
 pub type More<'a> = dyn Fn() -> Pin<Box<dyn Future<Output = Result<Vec<Holder>, GuardError>> + Send + 'a>>
     + Send
     + Sync
@@ -399,6 +505,11 @@ pub async fn check(
         },
     )
     .await?;
+    if candidate.kind == HolderKind::JobRun
+        && let Some((job, _)) = candidate.id.rsplit_once('/')
+    {
+        index_job_runs(guard.ledger(), &[(job, candidate.created_at_ms)]).await?;
+    }
     if budgets::budgets_of(guard.policy(), &candidate).is_empty() {
         return Ok(());
     }
@@ -496,6 +607,16 @@ pub async fn holders_now(
     }
     if registry == Registry::Unused || holders.is_empty() {
         return Ok(holders);
+    }
+    // The runs found are indexed, so that real-time checks count them even when their events
+    // never came.
+    let starts: Vec<(&str, i64)> = holders
+        .iter()
+        .filter(|holder| holder.kind == HolderKind::JobRun)
+        .filter_map(|holder| Some((holder.id.rsplit_once('/')?.0, holder.created_at_ms)))
+        .collect();
+    if !starts.is_empty() {
+        index_job_runs(guard.ledger(), &starts).await?;
     }
     let keys: Vec<String> = holders
         .iter()

@@ -76,8 +76,14 @@ pub async fn on_job_event(
                 {
                     let definition = definition.as_ref();
                     let (name, id) = (name.as_str(), id.as_str());
-                    let more: &crate::budget::More<'_> =
-                        &|| Box::pin(sibling_runs(guard, name, id, definition));
+                    let more: &crate::budget::More<'_> = &|| {
+                        Box::pin(async move {
+                            let mut runs =
+                                running_holders(guard, name, Some(id), definition).await?;
+                            runs.extend(indexed_runs(guard, Some(name)).await?);
+                            Ok(runs)
+                        })
+                    };
                     crate::budget::check(guard, invocation, candidate, &mut verdict, metrics, more)
                         .await?;
                 }
@@ -138,14 +144,13 @@ fn run_holder(facts: &JobFacts, run: &JobRun, verdict: &Verdict) -> Option<Holde
     ))
 }
 
-/// The other running runs of the job `name` (its first `GetJobRuns` page), as budget holders:
-/// each judged over `definition` with `GetJobRuns`' figures, its starter from the holder
-/// registry. What a run's budget check counts besides the running sessions: Glue lists no runs
-/// across jobs, so the other jobs' runs are counted by the sweep.
-async fn sibling_runs(
+/// The running runs of the job `name` (its first `GetJobRuns` page) but `except`, as budget
+/// holders: each judged over `definition` (when given) with `GetJobRuns`' figures, its starter
+/// and, without a definition, its tags from the holder registry.
+async fn running_holders(
     guard: &Guard,
     name: &str,
-    id: &str,
+    except: Option<&str>,
     definition: Option<&JobFacts>,
 ) -> Result<Vec<Holder>, GuardError> {
     let mut found = Vec::new();
@@ -156,7 +161,7 @@ async fn sibling_runs(
         let (Some(started), Some(run_id)) = (started_on(&run), glue.job_run_id.clone()) else {
             continue;
         };
-        if run_id == id {
+        if except == Some(run_id.as_str()) {
             continue;
         }
         let request = JobFacts {
@@ -181,16 +186,38 @@ async fn sibling_runs(
             let known = registry.get(key).cloned().unwrap_or_default();
             facts.principal = known.principal.clone();
             let verdict = policy::evaluate_job(guard.policy(), &facts);
+            let tags = match definition {
+                Some(_) => policy::budgets::known_tags(&facts.tags),
+                None => known.tags,
+            };
             Holder::from_verdict(
                 HolderKind::JobRun,
                 holder_id,
                 at,
                 &verdict,
                 known.principal,
-                policy::budgets::known_tags(&facts.tags),
+                tags,
             )
         })
         .collect())
+}
+
+/// The running runs of every job the registry's index names ([`crate::budget::jobs_with_runs`])
+/// but `except`, as budget holders. A job whose runs cannot be listed (deleted since, or
+/// throttled) is left out with a warning: it is counted by the sweep.
+pub async fn indexed_runs(guard: &Guard, except: Option<&str>) -> Result<Vec<Holder>, GuardError> {
+    let now = crate::budget::epoch_ms(SystemTime::now());
+    let names = crate::budget::jobs_with_runs(guard.ledger(), now).await?;
+    let mut holders = Vec::new();
+    for name in names.iter().filter(|name| except != Some(name.as_str())) {
+        match running_holders(guard, name, None, None).await {
+            Ok(runs) => holders.extend(runs),
+            Err(error) => {
+                warn!(job_name = %name, error = %error, "could not list the job's runs for a budget")
+            }
+        }
+    }
+    Ok(holders)
 }
 
 /// Judges a job run or definition (recording the decision on the span and in the metrics).

@@ -535,3 +535,110 @@ async fn a_job_run_that_takes_its_budget_over_is_stopped_in_real_time() {
     );
     assert!(message.contains("job run etl/jr_0 (60 DPUs"), "{message}");
 }
+
+/// Glue lists runs per job only, so a registered run puts its job in the registry's index of
+/// the day, and every budget check that counts job runs reads the runs of the jobs the index
+/// names: here a session created while another job's run holds 60 of the budget's 100 DPUs
+/// takes it over and is stopped, naming that run. Without the index the session's check would
+/// see no run (sessions and runs of other jobs were counted only by the sweep). Glue's answers
+/// are mocked; the registry with its index, the ledger and SNS are moto's.
+#[tokio::test]
+async fn a_session_counts_the_runs_of_any_job_the_registrys_index_names() {
+    use aws_sdk_glue::operation::get_job::GetJobOutput;
+    use aws_sdk_glue::operation::get_job_run::GetJobRunOutput;
+    use aws_sdk_glue::operation::get_job_runs::GetJobRunsOutput;
+    use aws_sdk_glue::operation::get_tags::GetTagsOutput;
+    use aws_sdk_glue::types::{ConnectionsList, Job, JobCommand, JobRun, JobRunState};
+    use serde_json::json;
+
+    let world = world("eu-south-2").await;
+    let text = format!(
+        "{}jobs: {{boundaries: {{max_workers: 100}}}}\n",
+        POLICY.replace(
+            "max_concurrent_dpu: 100",
+            "max_concurrent_dpu: 100\n    covers: [sessions, jobs]"
+        )
+    );
+    let policy = policy::load_policy("budgets.yaml", text.as_bytes()).unwrap();
+    let now = SystemTime::now();
+    // The run: 30 x G.2X = 60 DPUs, started five minutes ago. The session: 25 x G.2X = 50.
+    let run = JobRun::builder()
+        .id("jr_9")
+        .job_name("load")
+        .job_run_state(JobRunState::Running)
+        .worker_type(WorkerType::G2X)
+        .number_of_workers(30)
+        .started_on(DateTime::from(now - Duration::from_secs(300)))
+        .build();
+    let (mut rules, stops) = glue(&[session("nb-x", now, 25)]);
+    rules.push(
+        mock!(aws_sdk_glue::Client::get_tags)
+            .then_output(|| GetTagsOutput::builder().tags("owner", "analytics").build()),
+    );
+    rules.push(mock!(aws_sdk_glue::Client::get_job).then_output(|| {
+        GetJobOutput::builder()
+            .job(
+                Job::builder()
+                    .name("load")
+                    .command(JobCommand::builder().name("glueetl").build())
+                    .glue_version("5.0")
+                    .connections(ConnectionsList::builder().connections("vpc").build())
+                    .build(),
+            )
+            .build()
+    }));
+    let listed = run.clone();
+    let runs_listed = mock!(aws_sdk_glue::Client::get_job_runs)
+        .match_requests(|input| input.job_name() == Some("load"))
+        .then_output(move || GetJobRunsOutput::builder().job_runs(listed.clone()).build());
+    rules.push(runs_listed.clone());
+    let answer = run.clone();
+    rules.push(
+        mock!(aws_sdk_glue::Client::get_job_run)
+            .then_output(move || GetJobRunOutput::builder().job_run(answer.clone()).build()),
+    );
+    let guard = guard_with(&world, policy, &rules);
+
+    // The run's own event: within the budget, left alone, and its job indexed.
+    let start = json!({
+        "version": "0", "id": "e-jr_9", "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.glue", "account": "123456789012", "region": world.region,
+        "detail": {
+            "eventSource": "glue.amazonaws.com", "eventName": "StartJobRun",
+            "awsRegion": world.region,
+            "userIdentity": {
+                "type": "AssumedRole",
+                "arn": "arn:aws:sts::123456789012:assumed-role/AnalyticsTeam/dave",
+                "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/AnalyticsTeam"}}
+            },
+            "requestParameters": {"jobName": "load"},
+            "responseElements": {"jobRunId": "jr_9"}
+        }
+    });
+    let context = events::context("req-jr_9", &world.region, Duration::from_secs(30));
+    match handle(&guard, LambdaEvent::new(start, context)).await {
+        Ok(Response::Job(report)) => assert_eq!(report.outcome, Outcome::LeftAlone, "{report:?}"),
+        other => panic!("expected a job report, got {other:?}"),
+    }
+    let listings_by_the_run = runs_listed.num_calls();
+
+    // The session's check reads the index, lists that job's runs and counts jr_9: 110 DPUs.
+    match handle(&guard, event(&world, "nb-x", "erin")).await {
+        Ok(Response::Session(report)) => {
+            assert_eq!(report.outcome, Outcome::Stopped, "{report:?}");
+        }
+        other => panic!("expected a session report, got {other:?}"),
+    }
+    assert!(runs_listed.num_calls() > listings_by_the_run);
+    let stopped: Vec<String> = stops
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|input| input.id().unwrap().to_string())
+        .collect();
+    assert_eq!(stopped, ["nb-x"]);
+    let delivered = world.take_notifications().await;
+    assert_eq!(delivered.len(), 1);
+    let message = delivered[0]["Message"].as_str().unwrap();
+    assert!(message.contains("job run load/jr_9 (60 DPUs"), "{message}");
+}
