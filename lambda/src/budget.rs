@@ -430,7 +430,8 @@ fn breaches(guard: &Guard, holders: &[Holder], metrics: &Metrics) -> Vec<policy:
 }
 
 /// The real-time path's budget check of one session: registers it, and when it belongs to a
-/// budget, sums what the budget's members hold; a session over a cap in two readings gets the
+/// budget, sums what the budget's members hold (the running sessions, and what `job_runs`
+/// gives when the budget counts job runs); a session over a cap in two readings gets the
 /// violations on its verdict (module docs). Does nothing when the policy has no budgets, or
 /// the session no longer holds DPUs.
 pub async fn check_session(
@@ -439,6 +440,7 @@ pub async fn check_session(
     case: &Candidate,
     verdict: &mut Verdict,
     metrics: &Metrics,
+    job_runs: &More<'_>,
 ) -> Result<(), GuardError> {
     let policy = guard.policy();
     if policy.budgets.is_empty() || !matches!(case.status, Status::Provisioning | Status::Ready) {
@@ -456,11 +458,10 @@ pub async fn check_session(
         case.facts.principal.clone(),
         known_tags(&case.facts.tags),
     );
-    // The running job runs, when a budget of the session's counts them.
-    let runs: &More<'_> = &|| Box::pin(crate::job::indexed_runs(guard, None));
+    // The running job runs (`job_runs`), when a budget of the session's counts them.
     let none: &More<'_> = &|| Box::pin(async { Ok(Vec::new()) });
     let more = if counts_job_runs(guard.policy(), &candidate) {
-        runs
+        job_runs
     } else {
         none
     };

@@ -184,7 +184,11 @@ async fn on_create_session(
             created_on,
         };
         let mut verdict = enforce::evaluate(guard, &case, metrics);
-        crate::budget::check_session(guard, invocation, &case, &mut verdict, metrics).await?;
+        // A session's budget may count job runs: those of every job the registry's index names.
+        let job_runs: &crate::budget::More<'_> =
+            &|| Box::pin(crate::job::indexed_runs(guard, None));
+        crate::budget::check_session(guard, invocation, &case, &mut verdict, metrics, job_runs)
+            .await?;
         enforce::act(guard, invocation, &case, &verdict, metrics)
             .await
             .map(Response::Session)

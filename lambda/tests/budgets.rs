@@ -551,7 +551,7 @@ async fn a_session_counts_the_runs_of_any_job_the_registrys_index_names() {
     use aws_sdk_glue::types::{ConnectionsList, Job, JobCommand, JobRun, JobRunState};
     use serde_json::json;
 
-    let world = world("eu-south-2").await;
+    let world = world("me-south-1").await;
     let text = format!(
         "{}jobs: {{boundaries: {{max_workers: 100}}}}\n",
         POLICY.replace(

@@ -18,6 +18,7 @@ use policy::Policy;
 use policy::budgets::{self, Holder, Membership};
 use serde::Serialize;
 
+use super::jobs::RunHeld;
 use super::observe::JudgedSession;
 use super::time::{UnixSeconds, format_rfc3339};
 
@@ -99,19 +100,6 @@ pub struct ChartPoint {
     pub dpu: f64,
 }
 
-/// A job run a budget may count, as the backtest read it: its holder (DPUs, creator, tags,
-/// whether its own boundaries stop it), when it started and its span. CloudTrail holds no run's
-/// end, so a run holds its DPUs for its whole timeout (an upper bound).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunHeld {
-    pub holder: Holder,
-    /// `eventTime` of its `StartJobRun`, as written, and read.
-    pub event_time: Option<String>,
-    pub started_at: Option<UnixSeconds>,
-    pub principal: Option<String>,
-    pub span: Span,
-}
-
 /// A member session or job run with its time held.
 struct Held<'s> {
     holder: &'s Holder,
@@ -129,7 +117,7 @@ struct Candidate<'s> {
     created: Option<&'s str>,
     principal: Option<&'s str>,
     start: Option<UnixSeconds>,
-    span: &'s Span,
+    span: Span,
 }
 
 /// Every budget of `policy` over `sessions` (each with its span, as the report measured it) and
@@ -150,7 +138,7 @@ pub fn replay(
                 created: session.event_time.as_deref(),
                 principal: session.principal.as_deref(),
                 start: session.created_at,
-                span,
+                span: *span,
             })
         })
         .chain(runs.iter().map(|run| Candidate {
@@ -158,7 +146,12 @@ pub fn replay(
             created: run.event_time.as_deref(),
             principal: run.principal.as_deref(),
             start: run.started_at,
-            span: &run.span,
+            // CloudTrail records no run's end: its whole timeout, an upper bound.
+            span: Span {
+                dpu: run.holder.dpu,
+                hours: run.timeout_hours,
+                upper_bound: true,
+            },
         }))
         .collect();
     policy
@@ -172,7 +165,7 @@ pub fn replay(
                 if budgets::membership(budget, policy, candidate.holder) != Membership::Member {
                     continue;
                 }
-                let span = candidate.span;
+                let span = &candidate.span;
                 let (Some(start), Some(dpu), Some(hours)) = (candidate.start, span.dpu, span.hours)
                 else {
                     not_counted += 1;

@@ -116,6 +116,35 @@ pub struct JobRunRow {
     pub dpu_hours: Option<f64>,
 }
 
+/// A job run a budget may count, as the backtest read it: its holder (DPUs, creator, tags,
+/// whether its own boundaries stop it), when it started and its whole timeout. CloudTrail holds
+/// no run's end, so a run holds its DPUs for its whole timeout (an upper bound).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunHeld {
+    pub holder: policy::budgets::Holder,
+    /// `eventTime` of its `StartJobRun`, as written, and read.
+    pub event_time: Option<String>,
+    pub started_at: Option<UnixSeconds>,
+    pub principal: Option<String>,
+    /// Its timeout in hours, with Glue's documented default when left out; `None` when unknown.
+    pub timeout_hours: Option<f64>,
+}
+
+/// One job run whose fate differs between the baseline and the policy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobRunChange {
+    pub job_name: String,
+    pub job_run_id: String,
+    pub change: super::change::ChangeKind,
+    pub event_time: Option<String>,
+    pub principal: Option<String>,
+    /// The broken rules under the baseline, then under the policy.
+    pub before: Vec<String>,
+    pub after: Vec<String>,
+    /// DPUs x the whole timeout, hours; `None` when not known.
+    pub dpu_hours: Option<f64>,
+}
+
 /// The runs and definitions of one job, in the report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct JobTotals {
@@ -152,13 +181,16 @@ pub struct JobsReport {
     pub dpu_hours: f64,
     /// The stopped runs, in start order.
     pub violating: Vec<JobRunRow>,
-    /// Runs whose verdict differs under the baseline (`--baseline`): newly stopped or no longer.
+    /// Runs the baseline (`--baseline`) stops.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_violations: Option<u64>,
+    /// With a baseline: each run whose fate differs between it and the policy, in start order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<JobRunChange>,
     /// Every run a team budget of the policy may count, for the budgets' replay (not printed:
     /// the budgets say what came of them). Empty when the policy has no budget.
     #[serde(skip)]
-    pub held: Vec<super::budgets::RunHeld>,
+    pub held: Vec<RunHeld>,
 }
 
 impl JobsReport {
@@ -218,10 +250,29 @@ impl JobsReport {
             }
             let facts = JobFacts::run(definition, &start.request, None);
             let verdict = policy::evaluate_job(policy, &facts);
-            if let Some(baseline) = baseline
-                && policy::evaluate_job(baseline, &facts).decision == Decision::Violation
-            {
-                baseline_violations += 1;
+            if let Some(baseline) = baseline {
+                let before = policy::evaluate_job(baseline, &facts);
+                let stops = |verdict: &Verdict| verdict.decision == Decision::Violation;
+                if stops(&before) {
+                    baseline_violations += 1;
+                }
+                if let Some(change) = super::change::ChangeKind::between(
+                    stops(&before),
+                    &before.rules(),
+                    stops(&verdict),
+                    &verdict.rules(),
+                ) {
+                    report.changes.push(JobRunChange {
+                        job_name: name.clone(),
+                        job_run_id: start.request.job_run_id.clone().unwrap_or_default(),
+                        change,
+                        event_time: start.event_time.clone(),
+                        principal: verdict.principal.clone(),
+                        before: before.rules().into_iter().map(str::to_string).collect(),
+                        after: verdict.rules().into_iter().map(str::to_string).collect(),
+                        dpu_hours: dpu_hours(policy, &facts),
+                    });
+                }
             }
             if !policy.budgets.is_empty() {
                 report.held.push(run_held(policy, start, &facts, &verdict));
@@ -284,12 +335,7 @@ fn row(
 
 /// A run as a budget's replay counts it: from its `StartJobRun` for its whole timeout (the
 /// history holds no end), with the DPUs [`dpu_and_hours`] finds.
-fn run_held(
-    policy: &Policy,
-    start: &JobStart,
-    facts: &JobFacts,
-    verdict: &Verdict,
-) -> super::budgets::RunHeld {
+fn run_held(policy: &Policy, start: &JobStart, facts: &JobFacts, verdict: &Verdict) -> RunHeld {
     let (dpu, hours) = dpu_and_hours(policy, facts);
     let mut holder = policy::budgets::Holder::from_verdict(
         policy::budgets::HolderKind::JobRun,
@@ -305,15 +351,11 @@ fn run_held(
     // With Glue's documented defaults for what the run and its definition leave out, as the
     // run's DPU-hours are counted.
     holder.dpu = holder.dpu.or(dpu);
-    super::budgets::RunHeld {
+    RunHeld {
         event_time: start.event_time.clone(),
         started_at: start.at,
         principal: verdict.principal.clone(),
-        span: super::budgets::Span {
-            dpu: holder.dpu,
-            hours,
-            upper_bound: true,
-        },
+        timeout_hours: hours,
         holder,
     }
 }
@@ -382,6 +424,7 @@ fn timeout_hours(facts: &JobFacts, command: JobCommand) -> Option<f64> {
 mod tests {
     use serde_json::json;
 
+    use super::super::change::ChangeKind;
     use super::*;
 
     fn policy(text: &str) -> Policy {
@@ -481,5 +524,61 @@ mod tests {
         assert_eq!(report.violating[0].definition, "GetJob");
         // 30 x G.1X for Glue 5.0's default 480 minutes.
         assert_eq!(report.violating[0].dpu_hours, Some(240.0));
+    }
+
+    /// Against a baseline, each run whose fate changes is listed with the rules before and
+    /// after: newly stopped when the policy tightens, no longer stopped when it loosens, and a
+    /// run stopped by both for the same rules is no change.
+    #[test]
+    fn runs_whose_fate_the_baseline_changes_are_listed() {
+        let policy = policy(POLICY);
+        let records = || {
+            let mut records = JobRecords::default();
+            records.add(&define("2026-11-01T08:00:00Z", 10));
+            records.add(&start("2026-11-01T09:00:00Z", "jr_1"));
+            records.add(&define("2026-11-01T10:00:00Z", 40));
+            records.add(&start("2026-11-01T11:00:00Z", "jr_2"));
+            records
+        };
+        let looser = policy_with_jobs(50);
+        let report = JobsReport::of(records(), &policy, Some(&looser), &BTreeMap::new());
+        assert_eq!(report.baseline_violations, Some(0));
+        let changes: Vec<(&str, ChangeKind, &[String], &[String])> = report
+            .changes
+            .iter()
+            .map(|c| (c.job_run_id.as_str(), c.change, &c.before[..], &c.after[..]))
+            .collect();
+        assert_eq!(
+            changes,
+            [(
+                "jr_2",
+                ChangeKind::NewlyViolating,
+                &[][..],
+                &["max_workers".to_string()][..]
+            )]
+        );
+        // 40 x G.2X for the definition's 120 minutes.
+        assert_eq!(report.changes[0].dpu_hours, Some(160.0));
+
+        let tighter = policy_with_jobs(5);
+        let report = JobsReport::of(records(), &policy, Some(&tighter), &BTreeMap::new());
+        assert_eq!(report.baseline_violations, Some(2));
+        let changes: Vec<(&str, ChangeKind)> = report
+            .changes
+            .iter()
+            .map(|c| (c.job_run_id.as_str(), c.change))
+            .collect();
+        assert_eq!(changes, [("jr_1", ChangeKind::NoLongerViolating)]);
+
+        // Without a baseline, nothing is compared.
+        let report = JobsReport::of(records(), &policy, None, &BTreeMap::new());
+        assert!(report.changes.is_empty() && report.baseline_violations.is_none());
+    }
+
+    fn policy_with_jobs(max_workers: u32) -> Policy {
+        policy(&format!(
+            "version: 1\nstack: {{name: guard}}\nboundaries: {{max_workers: 10}}\n\
+             jobs:\n  boundaries: {{max_workers: {max_workers}}}\n"
+        ))
     }
 }

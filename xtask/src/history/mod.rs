@@ -8,6 +8,7 @@
 pub mod athena;
 mod baseline;
 mod budgets;
+mod change;
 mod harvest;
 mod jobs;
 mod measure;

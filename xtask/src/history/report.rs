@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+pub use super::change::ChangeKind;
 use super::jobs::{JobRecords, JobsReport};
 use super::observe::{Harvest, JudgedSession, Judgement, Judges, SessionEnd};
 use super::time::UnixSeconds;
@@ -409,29 +410,6 @@ impl SessionRow {
     }
 }
 
-/// How a session's fate differs between the baseline and the policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeKind {
-    /// Stopped under the policy, not under the baseline.
-    NewlyViolating,
-    /// Stopped under the baseline, not under the policy.
-    NoLongerViolating,
-    /// Stopped under both, for other rules.
-    OtherRules,
-}
-
-impl ChangeKind {
-    /// For people.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::NewlyViolating => "newly stopped",
-            ChangeKind::NoLongerViolating => "no longer stopped",
-            ChangeKind::OtherRules => "stopped for other rules",
-        }
-    }
-}
-
 /// One session whose fate changed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
@@ -475,11 +453,10 @@ impl Comparison {
             if before.stops() {
                 baseline_costs.push(cost);
             }
-            let change = match (before.stops(), after.stops()) {
-                (false, true) => ChangeKind::NewlyViolating,
-                (true, false) => ChangeKind::NoLongerViolating,
-                (true, true) if before.rules != after.rules => ChangeKind::OtherRules,
-                _ => continue,
+            let Some(change) =
+                ChangeKind::between(before.stops(), &before.rules, after.stops(), &after.rules)
+            else {
+                continue;
             };
             changes.push(Change {
                 session_id: session.session_id.clone(),

@@ -448,6 +448,34 @@ fn jobs_text(out: &mut String, jobs: &super::jobs::JobsReport, acted: &str, pric
             let _ = writeln!(out, "  {rule:<26} {:>10}", grouped(*n));
         }
     }
+    if jobs.baseline_violations.is_some() {
+        let count = |kind: super::change::ChangeKind| {
+            grouped(jobs.changes.iter().filter(|c| c.change == kind).count() as u64)
+        };
+        let _ = writeln!(
+            out,
+            "job runs against the baseline: {} newly {acted}, {} no longer {acted}, {} {acted} \
+             for other rules",
+            count(super::change::ChangeKind::NewlyViolating),
+            count(super::change::ChangeKind::NoLongerViolating),
+            count(super::change::ChangeKind::OtherRules)
+        );
+        for change in jobs.changes.iter().take(MAX_ROWS) {
+            let _ = writeln!(
+                out,
+                "  {:<24} {} run {}  [{}] -> [{}]  {} DPU-hours",
+                change.change.as_str(),
+                policy::quoted(&change.job_name),
+                change.job_run_id,
+                rules(&change.before),
+                rules(&change.after),
+                change
+                    .dpu_hours
+                    .map_or_else(|| "?".to_string(), |hours| format!("{hours:.1}"))
+            );
+        }
+        more_line(out, jobs.changes.len(), "  ");
+    }
     for row in jobs.violating.iter().take(MAX_ROWS) {
         let _ = writeln!(
             out,
@@ -701,6 +729,31 @@ pub fn markdown(report: &Report) -> String {
             }
             more_line_markdown(&mut out, jobs.by_job.len());
         }
+        if !jobs.changes.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nJob runs whose fate the change changes:\n\n\
+                 | job | run | started | principal | change | baseline rules | policy rules | \
+                 DPU-hours at stake |\n|---|---|---|---|---|---|---|---:|"
+            );
+            for change in jobs.changes.iter().take(MAX_ROWS) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    code(&change.job_name),
+                    code(&change.job_run_id),
+                    optional(&change.event_time),
+                    optional(&change.principal),
+                    change.change.as_str(),
+                    rules(&change.before),
+                    rules(&change.after),
+                    change
+                        .dpu_hours
+                        .map_or_else(|| "?".to_string(), |hours| format!("{hours:.1}"))
+                );
+            }
+            more_line_markdown(&mut out, jobs.changes.len());
+        }
     }
     for budget in &report.budgets {
         let _ = writeln!(
@@ -814,5 +867,40 @@ mod tests {
         assert_eq!(code("x`y"), "``x`y``");
         assert_eq!(code("`x"), "`` `x ``");
         assert_eq!(code("a\nb"), "`a b`");
+    }
+
+    /// Against a baseline, the text report counts the job runs whose fate changes and lists
+    /// each with its rules before and after.
+    #[test]
+    fn job_runs_whose_fate_changes_are_counted_and_listed() {
+        let jobs = super::super::jobs::JobsReport {
+            runs: 2,
+            violations: 1,
+            baseline_violations: Some(0),
+            changes: vec![super::super::jobs::JobRunChange {
+                job_name: "load".into(),
+                job_run_id: "jr_2".into(),
+                change: super::super::change::ChangeKind::NewlyViolating,
+                event_time: Some("2026-11-01T11:00:00Z".into()),
+                principal: None,
+                before: vec![],
+                after: vec!["max_workers".into()],
+                dpu_hours: Some(160.0),
+            }],
+            ..Default::default()
+        };
+        let mut out = String::new();
+        jobs_text(&mut out, &jobs, "stopped", 0.44);
+        assert!(
+            out.contains(
+                "job runs against the baseline: 1 newly stopped, 0 no longer stopped, 0 stopped \
+                 for other rules"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("  newly stopped            \"load\" run jr_2  [–] -> [max_workers]  160.0 DPU-hours"),
+            "{out}"
+        );
     }
 }
