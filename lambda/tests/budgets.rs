@@ -642,3 +642,131 @@ async fn a_session_counts_the_runs_of_any_job_the_registrys_index_names() {
     let message = delivered[0]["Message"].as_str().unwrap();
     assert!(message.contains("job run load/jr_9 (60 DPUs"), "{message}");
 }
+
+/// A job run's check counts the running runs of the other jobs the index names, not only its
+/// own job's: `load`'s run, started while `etl`'s run holds 60 of the 100 DPUs, takes the budget
+/// to 120 and is stopped (`BatchStopJobRun` mocked: moto has none), naming `etl`'s run.
+#[tokio::test]
+async fn a_job_run_counts_the_runs_of_other_jobs_the_index_names() {
+    use aws_sdk_glue::operation::batch_stop_job_run::BatchStopJobRunOutput;
+    use aws_sdk_glue::operation::get_job::GetJobOutput;
+    use aws_sdk_glue::operation::get_job_run::GetJobRunOutput;
+    use aws_sdk_glue::operation::get_job_runs::GetJobRunsOutput;
+    use aws_sdk_glue::operation::get_tags::GetTagsOutput;
+    use aws_sdk_glue::types::{
+        BatchStopJobRunSuccessfulSubmission, ConnectionsList, Job, JobCommand, JobRun, JobRunState,
+    };
+    use serde_json::json;
+
+    let world = world("ca-west-1").await;
+    let text = format!(
+        "{}jobs: {{boundaries: {{max_workers: 100}}}}\n",
+        POLICY.replace(
+            "max_concurrent_dpu: 100",
+            "max_concurrent_dpu: 100\n    covers: [sessions, jobs]"
+        )
+    );
+    let policy = policy::load_policy("budgets.yaml", text.as_bytes()).unwrap();
+    let now = SystemTime::now();
+    // One run of each job, 30 x G.2X = 60 DPUs each.
+    let run = |job: &str, id: &str, started: SystemTime| {
+        JobRun::builder()
+            .id(id)
+            .job_name(job)
+            .job_run_state(JobRunState::Running)
+            .worker_type(WorkerType::G2X)
+            .number_of_workers(30)
+            .started_on(DateTime::from(started))
+            .build()
+    };
+    let runs = [
+        run("etl", "jr_e", now - Duration::from_secs(300)),
+        run("load", "jr_l", now),
+    ];
+    let mut rules = vec![
+        mock!(aws_sdk_glue::Client::list_sessions)
+            .then_output(|| ListSessionsOutput::builder().build()),
+        mock!(aws_sdk_glue::Client::get_tags)
+            .then_output(|| GetTagsOutput::builder().tags("owner", "analytics").build()),
+    ];
+    for one in &runs {
+        let job = one.job_name().unwrap().to_string();
+        let (id, listed, got) = (one.id().unwrap().to_string(), one.clone(), one.clone());
+        let name = job.clone();
+        rules.push(
+            mock!(aws_sdk_glue::Client::get_job)
+                .match_requests(move |input| input.job_name() == Some(name.as_str()))
+                .then_output(move || {
+                    GetJobOutput::builder()
+                        .job(
+                            Job::builder()
+                                .name("job")
+                                .command(JobCommand::builder().name("glueetl").build())
+                                .glue_version("5.0")
+                                .connections(ConnectionsList::builder().connections("vpc").build())
+                                .build(),
+                        )
+                        .build()
+                }),
+        );
+        let name = job.clone();
+        rules.push(
+            mock!(aws_sdk_glue::Client::get_job_runs)
+                .match_requests(move |input| input.job_name() == Some(name.as_str()))
+                .then_output(move || GetJobRunsOutput::builder().job_runs(listed.clone()).build()),
+        );
+        rules.push(
+            mock!(aws_sdk_glue::Client::get_job_run)
+                .match_requests(move |input| input.run_id() == Some(id.as_str()))
+                .then_output(move || GetJobRunOutput::builder().job_run(got.clone()).build()),
+        );
+    }
+    let stop = mock!(aws_sdk_glue::Client::batch_stop_job_run).then_output(|| {
+        BatchStopJobRunOutput::builder()
+            .successful_submissions(
+                BatchStopJobRunSuccessfulSubmission::builder()
+                    .job_name("load")
+                    .job_run_id("jr_l")
+                    .build(),
+            )
+            .build()
+    });
+    rules.push(stop.clone());
+    let guard = guard_with(&world, policy, &rules);
+    let start = |job: &str, id: &str, who: &str| {
+        let event = json!({
+            "version": "0", "id": format!("e-{id}"), "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.glue", "account": "123456789012", "region": world.region,
+            "detail": {
+                "eventSource": "glue.amazonaws.com", "eventName": "StartJobRun",
+                "awsRegion": world.region,
+                "userIdentity": {
+                    "type": "AssumedRole",
+                    "arn": format!("arn:aws:sts::123456789012:assumed-role/AnalyticsTeam/{who}"),
+                    "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/AnalyticsTeam"}}
+                },
+                "requestParameters": {"jobName": job},
+                "responseElements": {"jobRunId": id}
+            }
+        });
+        LambdaEvent::new(
+            event,
+            events::context(&format!("req-{id}"), &world.region, Duration::from_secs(30)),
+        )
+    };
+    let report = |response| match response {
+        Ok(Response::Job(report)) => report,
+        other => panic!("expected a job report, got {other:?}"),
+    };
+
+    let first = report(handle(&guard, start("etl", "jr_e", "dave")).await);
+    assert_eq!(first.outcome, Outcome::LeftAlone, "{first:?}");
+    let second = report(handle(&guard, start("load", "jr_l", "erin")).await);
+    assert_eq!(second.outcome, Outcome::Stopped, "{second:?}");
+    assert_eq!(second.rules, ["max_concurrent_dpu"]);
+    assert_eq!(stop.num_calls(), 1);
+    let delivered = world.take_notifications().await;
+    assert_eq!(delivered.len(), 1);
+    let message = delivered[0]["Message"].as_str().unwrap();
+    assert!(message.contains("job run etl/jr_e (60 DPUs"), "{message}");
+}
