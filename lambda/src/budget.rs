@@ -39,8 +39,8 @@
 //! one in the last 7 days (Glue ends a run within 7 days): Glue lists runs per job only, so each
 //! registered run also adds its job's name to the registry's index of that day
 //! (`index/job_runs/<day>`, a string set; the sweep adds those of the runs it finds), and a
-//! reading reads the index (one `BatchGetItem`) and each named job's first `GetJobRuns` page. A
-//! run's creator and tags come from the registry. A job the index lacks (its runs' events were
+//! reading reads the index (one `BatchGetItem`), and each named job's definition (`GetJob`) and
+//! first `GetJobRuns` page. A run's creator and tags come from the registry. A job the index lacks (its runs' events were
 //! lost and no sweep has run since) is counted by the next sweep.
 
 use std::collections::{BTreeMap, HashMap};

@@ -145,8 +145,9 @@ fn run_holder(facts: &JobFacts, run: &JobRun, verdict: &Verdict) -> Option<Holde
 }
 
 /// The running runs of the job `name` (its first `GetJobRuns` page) but `except`, as budget
-/// holders: each judged over `definition` (when given) with `GetJobRuns`' figures, its starter
-/// and, without a definition, its tags from the holder registry.
+/// holders: each judged over `definition` with `GetJobRuns`' figures (so that whether its own
+/// boundaries stop it is known), its starter, and its tags when the definition lacks them, from
+/// the holder registry.
 async fn running_holders(
     guard: &Guard,
     name: &str,
@@ -185,32 +186,45 @@ async fn running_holders(
         .map(|((mut facts, holder_id, at), key)| {
             let known = registry.get(key).cloned().unwrap_or_default();
             facts.principal = known.principal.clone();
+            // `GetJob` reports no tags: the registry has those the run's own check read.
+            if facts.tags == policy::Fact::Unknown
+                && let Some(tags) = known.tags
+            {
+                facts.tags = policy::Fact::Given(tags);
+            }
             let verdict = policy::evaluate_job(guard.policy(), &facts);
-            let tags = match definition {
-                Some(_) => policy::budgets::known_tags(&facts.tags),
-                None => known.tags,
-            };
             Holder::from_verdict(
                 HolderKind::JobRun,
                 holder_id,
                 at,
                 &verdict,
                 known.principal,
-                tags,
+                policy::budgets::known_tags(&facts.tags),
             )
         })
         .collect())
 }
 
 /// The running runs of every job the registry's index names ([`crate::budget::jobs_with_runs`])
-/// but `except`, as budget holders. A job whose runs cannot be listed (deleted since, or
-/// throttled) is left out with a warning: it is counted by the sweep.
+/// but `except`, as budget holders, each judged over its job's definition (`GetJob`). A job that
+/// is gone holds nothing; one that cannot be read or listed (throttled, denied) is left out with
+/// a warning: the sweep counts it.
 pub async fn indexed_runs(guard: &Guard, except: Option<&str>) -> Result<Vec<Holder>, GuardError> {
     let now = crate::budget::epoch_ms(SystemTime::now());
     let names = crate::budget::jobs_with_runs(guard.ledger(), now).await?;
     let mut holders = Vec::new();
     for name in names.iter().filter(|name| except != Some(name.as_str())) {
-        match running_holders(guard, name, None, None).await {
+        // Each run is judged over its job's definition, as the run's own check judged it.
+        let definition = match get_job(&guard.glue, name).await {
+            Ok(Some(job)) => policy::facts_from_glue_job(&job_json(&job)).ok(),
+            // Deleted since: no run of it holds anything.
+            Ok(None) => continue,
+            Err(error) => {
+                warn!(job_name = %name, error = %error, "could not read the job for a budget");
+                continue;
+            }
+        };
+        match running_holders(guard, name, None, definition.as_ref()).await {
             Ok(runs) => holders.extend(runs),
             Err(error) => {
                 warn!(job_name = %name, error = %error, "could not list the job's runs for a budget")

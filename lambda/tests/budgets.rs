@@ -553,7 +553,7 @@ async fn a_session_counts_the_runs_of_any_job_the_registrys_index_names() {
 
     let world = world("me-south-1").await;
     let text = format!(
-        "{}jobs: {{boundaries: {{max_workers: 100}}}}\n",
+        "{}jobs: {{boundaries: {{max_workers: 100, require_vpc_connection: true, required_tags: [owner]}}}}\n",
         POLICY.replace(
             "max_concurrent_dpu: 100",
             "max_concurrent_dpu: 100\n    covers: [sessions, jobs]"
@@ -660,7 +660,7 @@ async fn a_job_run_counts_the_runs_of_other_jobs_the_index_names() {
 
     let world = world("ca-west-1").await;
     let text = format!(
-        "{}jobs: {{boundaries: {{max_workers: 100}}}}\n",
+        "{}jobs: {{boundaries: {{max_workers: 100, require_vpc_connection: true, required_tags: [owner]}}}}\n",
         POLICY.replace(
             "max_concurrent_dpu: 100",
             "max_concurrent_dpu: 100\n    covers: [sessions, jobs]"
