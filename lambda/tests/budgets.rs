@@ -9,13 +9,21 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_sdk_glue::operation::batch_stop_job_run::BatchStopJobRunOutput;
+use aws_sdk_glue::operation::get_job::GetJobOutput;
+use aws_sdk_glue::operation::get_job_run::GetJobRunOutput;
+use aws_sdk_glue::operation::get_job_runs::GetJobRunsOutput;
 use aws_sdk_glue::operation::get_session::GetSessionOutput;
+use aws_sdk_glue::operation::get_tags::GetTagsOutput;
 use aws_sdk_glue::operation::list_sessions::ListSessionsOutput;
 use aws_sdk_glue::operation::stop_session::{StopSessionInput, StopSessionOutput};
 use aws_sdk_glue::primitives::DateTime;
-use aws_sdk_glue::types::{Session, SessionCommand, SessionStatus, WorkerType};
+use aws_sdk_glue::types::{
+    BatchStopJobRunSuccessfulSubmission, ConnectionsList, Job, JobCommand, JobRun, JobRunState,
+    Session, SessionCommand, SessionStatus, WorkerType,
+};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use glue_session_guard_lambda::report::{Notification, Outcome, SessionReport};
+use glue_session_guard_lambda::report::{JobReport, Notification, Outcome, SessionReport};
 use glue_session_guard_lambda::{Guard, Response, handle};
 use lambda_runtime::LambdaEvent;
 use policy::Policy;
@@ -278,22 +286,11 @@ async fn audit_mode_notifies_the_session_over_the_budget_and_stops_nothing() {
 /// every creator, and a second sweep notifies nothing more.
 #[tokio::test]
 async fn the_sweep_counts_sessions_and_job_runs_whose_events_never_came() {
-    use aws_sdk_glue::operation::get_job::GetJobOutput;
-    use aws_sdk_glue::operation::get_job_runs::GetJobRunsOutput;
-    use aws_sdk_glue::operation::get_tags::GetTagsOutput;
     use aws_sdk_glue::operation::list_jobs::ListJobsOutput;
-    use aws_sdk_glue::types::{ConnectionsList, Job, JobCommand, JobRun, JobRunState};
     use serde_json::json;
 
     let world = world("me-central-1").await;
-    let text = format!(
-        "{}jobs: {{boundaries: {{max_workers: 100}}}}\n",
-        POLICY.replace(
-            "max_concurrent_dpu: 100",
-            "max_concurrent_dpu: 100\n    covers: [sessions, jobs]"
-        )
-    );
-    let policy = policy::load_policy("budgets.yaml", text.as_bytes()).unwrap();
+    let policy = policy_with_jobs("max_workers: 100");
     let now = SystemTime::now();
     let ago = |seconds: u64| now - Duration::from_secs(seconds);
     // 40 (the run) + 30 + 20 = 90 fit; the last 20 would make 110.
@@ -303,10 +300,7 @@ async fn the_sweep_counts_sessions_and_job_runs_whose_events_never_came() {
         session("nb-c", ago(100), 10),
     ];
     let (mut rules, stops) = glue(&sessions);
-    rules.push(
-        mock!(aws_sdk_glue::Client::get_tags)
-            .then_output(|| GetTagsOutput::builder().tags("owner", "analytics").build()),
-    );
+    rules.push(tagged_analytics());
     rules.push(
         mock!(aws_sdk_glue::Client::list_jobs)
             .then_output(|| ListJobsOutput::builder().job_names("etl").build()),
@@ -328,18 +322,7 @@ async fn the_sweep_counts_sessions_and_job_runs_whose_events_never_came() {
                 .build()
         }),
     );
-    rules.push(mock!(aws_sdk_glue::Client::get_job).then_output(|| {
-        GetJobOutput::builder()
-            .job(
-                Job::builder()
-                    .name("etl")
-                    .command(JobCommand::builder().name("glueetl").build())
-                    .glue_version("5.0")
-                    .connections(ConnectionsList::builder().connections("vpc").build())
-                    .build(),
-            )
-            .build()
-    }));
+    rules.push(mock!(aws_sdk_glue::Client::get_job).then_output(|| job_definition("etl")));
     let mut guard = guard_with(&world, policy, &rules);
     let create = |id: &str, who: &str| {
         let mut record = testkit::CreateSession::fixture()
@@ -408,63 +391,24 @@ async fn the_sweep_counts_sessions_and_job_runs_whose_events_never_came() {
 }
 
 /// A job run in real time: its budget counts the running sessions and the other running runs of
-/// its job (Glue lists no runs across jobs; the sweep counts the rest). The earlier run holds
-/// first; the later one that takes the budget over is stopped and notified once. Glue's job
-/// answers are mocked (moto has no `BatchStopJobRun`); the registry, ledger and SNS are moto's.
+/// its job (and those of the jobs the registry's index names). The earlier run holds first; the
+/// later one that takes the budget over is stopped and notified once. Glue's job answers are
+/// mocked (moto has no `BatchStopJobRun`); the registry, ledger and SNS are moto's.
 #[tokio::test]
 async fn a_job_run_that_takes_its_budget_over_is_stopped_in_real_time() {
-    use aws_sdk_glue::operation::batch_stop_job_run::BatchStopJobRunOutput;
-    use aws_sdk_glue::operation::get_job::GetJobOutput;
-    use aws_sdk_glue::operation::get_job_run::GetJobRunOutput;
-    use aws_sdk_glue::operation::get_job_runs::GetJobRunsOutput;
-    use aws_sdk_glue::operation::get_tags::GetTagsOutput;
-    use aws_sdk_glue::types::{
-        BatchStopJobRunSuccessfulSubmission, ConnectionsList, Job, JobCommand, JobRun, JobRunState,
-    };
-    use serde_json::json;
-
     let world = world("af-south-1").await;
-    let text = format!(
-        "{}jobs: {{boundaries: {{max_workers: 100}}}}\n",
-        POLICY.replace(
-            "max_concurrent_dpu: 100",
-            "max_concurrent_dpu: 100\n    covers: [sessions, jobs]"
-        )
-    );
-    let policy = policy::load_policy("budgets.yaml", text.as_bytes()).unwrap();
+    let policy = policy_with_jobs("max_workers: 100");
     let now = SystemTime::now();
     // Two runs of 30 x G.2X = 60 DPUs each: together 120.
-    let run = |id: &str, started: SystemTime| {
-        JobRun::builder()
-            .id(id)
-            .job_name("etl")
-            .job_run_state(JobRunState::Running)
-            .worker_type(WorkerType::G2X)
-            .number_of_workers(30)
-            .started_on(DateTime::from(started))
-            .build()
-    };
     let runs = [
-        run("jr_0", now - Duration::from_secs(300)),
-        run("jr_1", now),
+        running_run("etl", "jr_0", now - Duration::from_secs(300)),
+        running_run("etl", "jr_1", now),
     ];
     let mut rules = vec![
         mock!(aws_sdk_glue::Client::list_sessions)
             .then_output(|| ListSessionsOutput::builder().build()),
-        mock!(aws_sdk_glue::Client::get_tags)
-            .then_output(|| GetTagsOutput::builder().tags("owner", "analytics").build()),
-        mock!(aws_sdk_glue::Client::get_job).then_output(|| {
-            GetJobOutput::builder()
-                .job(
-                    Job::builder()
-                        .name("etl")
-                        .command(JobCommand::builder().name("glueetl").build())
-                        .glue_version("5.0")
-                        .connections(ConnectionsList::builder().connections("vpc").build())
-                        .build(),
-                )
-                .build()
-        }),
+        tagged_analytics(),
+        mock!(aws_sdk_glue::Client::get_job).then_output(|| job_definition("etl")),
     ];
     let listed = runs.to_vec();
     rules.push(
@@ -474,55 +418,14 @@ async fn a_job_run_that_takes_its_budget_over_is_stopped_in_real_time() {
                 .build()
         }),
     );
-    for one in &runs {
-        let (id, answer) = (one.id().unwrap().to_string(), one.clone());
-        rules.push(
-            mock!(aws_sdk_glue::Client::get_job_run)
-                .match_requests(move |input| input.run_id() == Some(id.as_str()))
-                .then_output(move || GetJobRunOutput::builder().job_run(answer.clone()).build()),
-        );
-    }
-    let stop = mock!(aws_sdk_glue::Client::batch_stop_job_run).then_output(|| {
-        BatchStopJobRunOutput::builder()
-            .successful_submissions(
-                BatchStopJobRunSuccessfulSubmission::builder()
-                    .job_name("etl")
-                    .job_run_id("jr_1")
-                    .build(),
-            )
-            .build()
-    });
+    rules.extend(runs.iter().map(each_run));
+    let stop = stops_run("etl", "jr_1");
     rules.push(stop.clone());
     let guard = guard_with(&world, policy, &rules);
-    let start = |id: &str, who: &str| {
-        let event = json!({
-            "version": "0", "id": format!("e-{id}"), "detail-type": "AWS API Call via CloudTrail",
-            "source": "aws.glue", "account": "123456789012", "region": world.region,
-            "detail": {
-                "eventSource": "glue.amazonaws.com", "eventName": "StartJobRun",
-                "awsRegion": world.region,
-                "userIdentity": {
-                    "type": "AssumedRole",
-                    "arn": format!("arn:aws:sts::123456789012:assumed-role/AnalyticsTeam/{who}"),
-                    "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/AnalyticsTeam"}}
-                },
-                "requestParameters": {"jobName": "etl"},
-                "responseElements": {"jobRunId": id}
-            }
-        });
-        LambdaEvent::new(
-            event,
-            events::context(&format!("req-{id}"), &world.region, Duration::from_secs(30)),
-        )
-    };
-    let report = |response| match response {
-        Ok(Response::Job(report)) => report,
-        other => panic!("expected a job report, got {other:?}"),
-    };
 
-    let first = report(handle(&guard, start("jr_0", "dave")).await);
+    let first = job_report(handle(&guard, start_job_run(&world, "etl", "jr_0", "dave")).await);
     assert_eq!(first.outcome, Outcome::LeftAlone, "{first:?}");
-    let second = report(handle(&guard, start("jr_1", "erin")).await);
+    let second = job_report(handle(&guard, start_job_run(&world, "etl", "jr_1", "erin")).await);
     assert_eq!(second.outcome, Outcome::Stopped, "{second:?}");
     assert_eq!(second.rules, ["max_concurrent_dpu"]);
     assert_eq!(stop.num_calls(), 1);
@@ -544,82 +447,23 @@ async fn a_job_run_that_takes_its_budget_over_is_stopped_in_real_time() {
 /// are mocked; the registry with its index, the ledger and SNS are moto's.
 #[tokio::test]
 async fn a_session_counts_the_runs_of_any_job_the_registrys_index_names() {
-    use aws_sdk_glue::operation::get_job::GetJobOutput;
-    use aws_sdk_glue::operation::get_job_run::GetJobRunOutput;
-    use aws_sdk_glue::operation::get_job_runs::GetJobRunsOutput;
-    use aws_sdk_glue::operation::get_tags::GetTagsOutput;
-    use aws_sdk_glue::types::{ConnectionsList, Job, JobCommand, JobRun, JobRunState};
-    use serde_json::json;
-
     let world = world("me-south-1").await;
-    let text = format!(
-        "{}jobs: {{boundaries: {{max_workers: 100, require_vpc_connection: true, required_tags: [owner]}}}}\n",
-        POLICY.replace(
-            "max_concurrent_dpu: 100",
-            "max_concurrent_dpu: 100\n    covers: [sessions, jobs]"
-        )
-    );
-    let policy = policy::load_policy("budgets.yaml", text.as_bytes()).unwrap();
+    let policy =
+        policy_with_jobs("max_workers: 100, require_vpc_connection: true, required_tags: [owner]");
     let now = SystemTime::now();
     // The run: 30 x G.2X = 60 DPUs, started five minutes ago. The session: 25 x G.2X = 50.
-    let run = JobRun::builder()
-        .id("jr_9")
-        .job_name("load")
-        .job_run_state(JobRunState::Running)
-        .worker_type(WorkerType::G2X)
-        .number_of_workers(30)
-        .started_on(DateTime::from(now - Duration::from_secs(300)))
-        .build();
+    let run = running_run("load", "jr_9", now - Duration::from_secs(300));
     let (mut rules, stops) = glue(&[session("nb-x", now, 25)]);
-    rules.push(
-        mock!(aws_sdk_glue::Client::get_tags)
-            .then_output(|| GetTagsOutput::builder().tags("owner", "analytics").build()),
-    );
-    rules.push(mock!(aws_sdk_glue::Client::get_job).then_output(|| {
-        GetJobOutput::builder()
-            .job(
-                Job::builder()
-                    .name("load")
-                    .command(JobCommand::builder().name("glueetl").build())
-                    .glue_version("5.0")
-                    .connections(ConnectionsList::builder().connections("vpc").build())
-                    .build(),
-            )
-            .build()
-    }));
-    let listed = run.clone();
-    let runs_listed = mock!(aws_sdk_glue::Client::get_job_runs)
-        .match_requests(|input| input.job_name() == Some("load"))
-        .then_output(move || GetJobRunsOutput::builder().job_runs(listed.clone()).build());
+    rules.push(tagged_analytics());
+    rules.push(mock!(aws_sdk_glue::Client::get_job).then_output(|| job_definition("load")));
+    let runs_listed = lists_runs_of("load", &run);
     rules.push(runs_listed.clone());
-    let answer = run.clone();
-    rules.push(
-        mock!(aws_sdk_glue::Client::get_job_run)
-            .then_output(move || GetJobRunOutput::builder().job_run(answer.clone()).build()),
-    );
+    rules.push(each_run(&run));
     let guard = guard_with(&world, policy, &rules);
 
     // The run's own event: within the budget, left alone, and its job indexed.
-    let start = json!({
-        "version": "0", "id": "e-jr_9", "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.glue", "account": "123456789012", "region": world.region,
-        "detail": {
-            "eventSource": "glue.amazonaws.com", "eventName": "StartJobRun",
-            "awsRegion": world.region,
-            "userIdentity": {
-                "type": "AssumedRole",
-                "arn": "arn:aws:sts::123456789012:assumed-role/AnalyticsTeam/dave",
-                "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/AnalyticsTeam"}}
-            },
-            "requestParameters": {"jobName": "load"},
-            "responseElements": {"jobRunId": "jr_9"}
-        }
-    });
-    let context = events::context("req-jr_9", &world.region, Duration::from_secs(30));
-    match handle(&guard, LambdaEvent::new(start, context)).await {
-        Ok(Response::Job(report)) => assert_eq!(report.outcome, Outcome::LeftAlone, "{report:?}"),
-        other => panic!("expected a job report, got {other:?}"),
-    }
+    let report = job_report(handle(&guard, start_job_run(&world, "load", "jr_9", "dave")).await);
+    assert_eq!(report.outcome, Outcome::LeftAlone, "{report:?}");
     let listings_by_the_run = runs_listed.num_calls();
 
     // The session's check reads the index, lists that job's runs and counts jr_9: 110 DPUs.
@@ -648,120 +492,38 @@ async fn a_session_counts_the_runs_of_any_job_the_registrys_index_names() {
 /// to 120 and is stopped (`BatchStopJobRun` mocked: moto has none), naming `etl`'s run.
 #[tokio::test]
 async fn a_job_run_counts_the_runs_of_other_jobs_the_index_names() {
-    use aws_sdk_glue::operation::batch_stop_job_run::BatchStopJobRunOutput;
-    use aws_sdk_glue::operation::get_job::GetJobOutput;
-    use aws_sdk_glue::operation::get_job_run::GetJobRunOutput;
-    use aws_sdk_glue::operation::get_job_runs::GetJobRunsOutput;
-    use aws_sdk_glue::operation::get_tags::GetTagsOutput;
-    use aws_sdk_glue::types::{
-        BatchStopJobRunSuccessfulSubmission, ConnectionsList, Job, JobCommand, JobRun, JobRunState,
-    };
-    use serde_json::json;
-
     let world = world("ca-west-1").await;
-    let text = format!(
-        "{}jobs: {{boundaries: {{max_workers: 100, require_vpc_connection: true, required_tags: [owner]}}}}\n",
-        POLICY.replace(
-            "max_concurrent_dpu: 100",
-            "max_concurrent_dpu: 100\n    covers: [sessions, jobs]"
-        )
-    );
-    let policy = policy::load_policy("budgets.yaml", text.as_bytes()).unwrap();
+    let policy =
+        policy_with_jobs("max_workers: 100, require_vpc_connection: true, required_tags: [owner]");
     let now = SystemTime::now();
     // One run of each job, 30 x G.2X = 60 DPUs each.
-    let run = |job: &str, id: &str, started: SystemTime| {
-        JobRun::builder()
-            .id(id)
-            .job_name(job)
-            .job_run_state(JobRunState::Running)
-            .worker_type(WorkerType::G2X)
-            .number_of_workers(30)
-            .started_on(DateTime::from(started))
-            .build()
-    };
     let runs = [
-        run("etl", "jr_e", now - Duration::from_secs(300)),
-        run("load", "jr_l", now),
+        running_run("etl", "jr_e", now - Duration::from_secs(300)),
+        running_run("load", "jr_l", now),
     ];
     let mut rules = vec![
         mock!(aws_sdk_glue::Client::list_sessions)
             .then_output(|| ListSessionsOutput::builder().build()),
-        mock!(aws_sdk_glue::Client::get_tags)
-            .then_output(|| GetTagsOutput::builder().tags("owner", "analytics").build()),
+        tagged_analytics(),
     ];
     for one in &runs {
         let job = one.job_name().unwrap().to_string();
-        let (id, listed, got) = (one.id().unwrap().to_string(), one.clone(), one.clone());
         let name = job.clone();
         rules.push(
             mock!(aws_sdk_glue::Client::get_job)
                 .match_requests(move |input| input.job_name() == Some(name.as_str()))
-                .then_output(move || {
-                    GetJobOutput::builder()
-                        .job(
-                            Job::builder()
-                                .name("job")
-                                .command(JobCommand::builder().name("glueetl").build())
-                                .glue_version("5.0")
-                                .connections(ConnectionsList::builder().connections("vpc").build())
-                                .build(),
-                        )
-                        .build()
-                }),
+                .then_output(move || job_definition(&job)),
         );
-        let name = job.clone();
-        rules.push(
-            mock!(aws_sdk_glue::Client::get_job_runs)
-                .match_requests(move |input| input.job_name() == Some(name.as_str()))
-                .then_output(move || GetJobRunsOutput::builder().job_runs(listed.clone()).build()),
-        );
-        rules.push(
-            mock!(aws_sdk_glue::Client::get_job_run)
-                .match_requests(move |input| input.run_id() == Some(id.as_str()))
-                .then_output(move || GetJobRunOutput::builder().job_run(got.clone()).build()),
-        );
+        rules.push(lists_runs_of(one.job_name().unwrap(), one));
+        rules.push(each_run(one));
     }
-    let stop = mock!(aws_sdk_glue::Client::batch_stop_job_run).then_output(|| {
-        BatchStopJobRunOutput::builder()
-            .successful_submissions(
-                BatchStopJobRunSuccessfulSubmission::builder()
-                    .job_name("load")
-                    .job_run_id("jr_l")
-                    .build(),
-            )
-            .build()
-    });
+    let stop = stops_run("load", "jr_l");
     rules.push(stop.clone());
     let guard = guard_with(&world, policy, &rules);
-    let start = |job: &str, id: &str, who: &str| {
-        let event = json!({
-            "version": "0", "id": format!("e-{id}"), "detail-type": "AWS API Call via CloudTrail",
-            "source": "aws.glue", "account": "123456789012", "region": world.region,
-            "detail": {
-                "eventSource": "glue.amazonaws.com", "eventName": "StartJobRun",
-                "awsRegion": world.region,
-                "userIdentity": {
-                    "type": "AssumedRole",
-                    "arn": format!("arn:aws:sts::123456789012:assumed-role/AnalyticsTeam/{who}"),
-                    "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/AnalyticsTeam"}}
-                },
-                "requestParameters": {"jobName": job},
-                "responseElements": {"jobRunId": id}
-            }
-        });
-        LambdaEvent::new(
-            event,
-            events::context(&format!("req-{id}"), &world.region, Duration::from_secs(30)),
-        )
-    };
-    let report = |response| match response {
-        Ok(Response::Job(report)) => report,
-        other => panic!("expected a job report, got {other:?}"),
-    };
 
-    let first = report(handle(&guard, start("etl", "jr_e", "dave")).await);
+    let first = job_report(handle(&guard, start_job_run(&world, "etl", "jr_e", "dave")).await);
     assert_eq!(first.outcome, Outcome::LeftAlone, "{first:?}");
-    let second = report(handle(&guard, start("load", "jr_l", "erin")).await);
+    let second = job_report(handle(&guard, start_job_run(&world, "load", "jr_l", "erin")).await);
     assert_eq!(second.outcome, Outcome::Stopped, "{second:?}");
     assert_eq!(second.rules, ["max_concurrent_dpu"]);
     assert_eq!(stop.num_calls(), 1);
@@ -769,4 +531,109 @@ async fn a_job_run_counts_the_runs_of_other_jobs_the_index_names() {
     assert_eq!(delivered.len(), 1);
     let message = delivered[0]["Message"].as_str().unwrap();
     assert!(message.contains("job run etl/jr_e (60 DPUs"), "{message}");
+}
+
+/// `POLICY` with its budget counting job runs too, and `jobs.boundaries` of these keys.
+fn policy_with_jobs(job_boundaries: &str) -> Policy {
+    let text = format!(
+        "{}jobs: {{boundaries: {{{job_boundaries}}}}}\n",
+        POLICY.replace(
+            "max_concurrent_dpu: 100",
+            "max_concurrent_dpu: 100\n    covers: [sessions, jobs]"
+        )
+    );
+    policy::load_policy("budgets.yaml", text.as_bytes()).unwrap()
+}
+
+/// The job `name` as `GetJob` answers: Spark ETL on Glue 5.0 with a VPC connection.
+fn job_definition(name: &str) -> GetJobOutput {
+    GetJobOutput::builder()
+        .job(
+            Job::builder()
+                .name(name)
+                .command(JobCommand::builder().name("glueetl").build())
+                .glue_version("5.0")
+                .connections(ConnectionsList::builder().connections("vpc").build())
+                .build(),
+        )
+        .build()
+}
+
+/// Run `id` of `job`, running since `started`: 30 x G.2X, 60 DPUs.
+fn running_run(job: &str, id: &str, started: SystemTime) -> JobRun {
+    JobRun::builder()
+        .id(id)
+        .job_name(job)
+        .job_run_state(JobRunState::Running)
+        .worker_type(WorkerType::G2X)
+        .number_of_workers(30)
+        .started_on(DateTime::from(started))
+        .build()
+}
+
+/// Every `GetTags` answers the owner `analytics`.
+fn tagged_analytics() -> Rule {
+    mock!(aws_sdk_glue::Client::get_tags)
+        .then_output(|| GetTagsOutput::builder().tags("owner", "analytics").build())
+}
+
+/// `GetJobRuns` of `job` lists `run`.
+fn lists_runs_of(job: &str, run: &JobRun) -> Rule {
+    let (job, listed) = (job.to_string(), run.clone());
+    mock!(aws_sdk_glue::Client::get_job_runs)
+        .match_requests(move |input| input.job_name() == Some(job.as_str()))
+        .then_output(move || GetJobRunsOutput::builder().job_runs(listed.clone()).build())
+}
+
+/// `GetJobRun` of `run`'s id answers `run`.
+fn each_run(run: &JobRun) -> Rule {
+    let (id, answer) = (run.id().unwrap().to_string(), run.clone());
+    mock!(aws_sdk_glue::Client::get_job_run)
+        .match_requests(move |input| input.run_id() == Some(id.as_str()))
+        .then_output(move || GetJobRunOutput::builder().job_run(answer.clone()).build())
+}
+
+/// `BatchStopJobRun` accepts stopping `job`'s run `id`.
+fn stops_run(job: &'static str, id: &'static str) -> Rule {
+    mock!(aws_sdk_glue::Client::batch_stop_job_run).then_output(move || {
+        BatchStopJobRunOutput::builder()
+            .successful_submissions(
+                BatchStopJobRunSuccessfulSubmission::builder()
+                    .job_name(job)
+                    .job_run_id(id)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+/// The `StartJobRun` event of `job`'s run `id`, by `who` through the role `AnalyticsTeam`, as
+/// EventBridge delivers it.
+fn start_job_run(world: &testkit::World, job: &str, id: &str, who: &str) -> LambdaEvent<Value> {
+    let event = serde_json::json!({
+        "version": "0", "id": format!("e-{id}"), "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.glue", "account": "123456789012", "region": world.region,
+        "detail": {
+            "eventSource": "glue.amazonaws.com", "eventName": "StartJobRun",
+            "awsRegion": world.region,
+            "userIdentity": {
+                "type": "AssumedRole",
+                "arn": format!("arn:aws:sts::123456789012:assumed-role/AnalyticsTeam/{who}"),
+                "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/AnalyticsTeam"}}
+            },
+            "requestParameters": {"jobName": job},
+            "responseElements": {"jobRunId": id}
+        }
+    });
+    LambdaEvent::new(
+        event,
+        events::context(&format!("req-{id}"), &world.region, Duration::from_secs(30)),
+    )
+}
+
+fn job_report<E: std::fmt::Debug>(response: Result<Response, E>) -> JobReport {
+    match response {
+        Ok(Response::Job(report)) => report,
+        other => panic!("expected a job report, got {other:?}"),
+    }
 }
