@@ -104,7 +104,9 @@ const LONGEST_RUN_MS: i64 = 7 * DAY_MS;
 const DAY_MS: i64 = 86_400_000;
 
 /// Adds each job to the index of the day its run started (`starts`: job name, epoch ms), one
-/// `UpdateItem` per day (`ADD` to the set, so concurrent writers never lose a name).
+/// `UpdateItem` per day (`ADD` to the set, so concurrent writers never lose a name). Fails when
+/// a day's item would pass DynamoDB's item size limit (400 KB, "Service, account, and table
+/// quotas in Amazon DynamoDB"): some thousands of job names; callers warn and go on.
 pub async fn index_job_runs(ledger: Ledger<'_>, starts: &[(&str, i64)]) -> Result<(), GuardError> {
     let mut by_day: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     for (name, started_ms) in starts {
@@ -508,8 +510,11 @@ pub async fn check(
     .await?;
     if candidate.kind == HolderKind::JobRun
         && let Some((job, _)) = candidate.id.rsplit_once('/')
+        && let Err(error) = index_job_runs(guard.ledger(), &[(job, candidate.created_at_ms)]).await
     {
-        index_job_runs(guard.ledger(), &[(job, candidate.created_at_ms)]).await?;
+        // The index only lets other checks find this job's runs sooner; the sweep counts them
+        // anyway. A day's item past DynamoDB's 400 KB (thousands of jobs) must not fail the run.
+        warn!(error = %error, "could not add the job to the day's index of jobs with runs");
     }
     if budgets::budgets_of(guard.policy(), &candidate).is_empty() {
         return Ok(());
@@ -616,8 +621,10 @@ pub async fn holders_now(
         .filter(|holder| holder.kind == HolderKind::JobRun)
         .filter_map(|holder| Some((holder.id.rsplit_once('/')?.0, holder.created_at_ms)))
         .collect();
-    if !starts.is_empty() {
-        index_job_runs(guard.ledger(), &starts).await?;
+    if !starts.is_empty()
+        && let Err(error) = index_job_runs(guard.ledger(), &starts).await
+    {
+        warn!(error = %error, "could not add the runs' jobs to the index of jobs with runs");
     }
     let keys: Vec<String> = holders
         .iter()

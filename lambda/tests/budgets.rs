@@ -637,3 +637,41 @@ fn job_report<E: std::fmt::Debug>(response: Result<Response, E>) -> JobReport {
         other => panic!("expected a job report, got {other:?}"),
     }
 }
+
+/// The day's index item is one DynamoDB item, which DynamoDB may refuse to add to (it stops at
+/// 400 KB, "Service, account, and table quotas in Amazon DynamoDB"). A refused index write does
+/// not fail the run's check: the index only lets other checks find runs sooner, and the sweep
+/// counts them. Here the refusal is forced: the day's item holds a string where the set of names
+/// goes, so the `ADD` is a ValidationException on moto as on AWS.
+#[tokio::test]
+async fn a_refused_index_write_does_not_fail_the_runs_check() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use glue_session_guard_lambda::{budget, ledger};
+
+    let world = world("il-central-1").await;
+    let policy = policy_with_jobs("max_workers: 100");
+    let now = SystemTime::now();
+    let run = running_run("etl", "jr_1", now);
+    let rules = vec![
+        mock!(aws_sdk_glue::Client::list_sessions)
+            .then_output(|| ListSessionsOutput::builder().build()),
+        tagged_analytics(),
+        mock!(aws_sdk_glue::Client::get_job).then_output(|| job_definition("etl")),
+        lists_runs_of("etl", &run),
+        each_run(&run),
+    ];
+    let guard = guard_with(&world, policy, &rules);
+    let today = budget::epoch_ms(now).div_euclid(86_400_000);
+    world
+        .dynamodb
+        .put_item()
+        .table_name(&world.ledger_table)
+        .item(ledger::KEY, AttributeValue::S(budget::job_index_key(today)))
+        .item(budget::JOBS, AttributeValue::S("not a set of names".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let report = job_report(handle(&guard, start_job_run(&world, "etl", "jr_1", "dave")).await);
+    assert_eq!(report.outcome, Outcome::LeftAlone, "{report:?}");
+}
