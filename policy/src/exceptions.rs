@@ -71,9 +71,7 @@ pub fn exempting<'a>(
 ) -> Option<&'a Exemption> {
     let mut found = None;
     for (i, exemption) in exemptions.iter().enumerate() {
-        let matches = ArnPattern::parse(&exemption.principal)
-            .map(|pattern| arns.iter().any(|arn| pattern.matches(arn)))
-            .unwrap_or(false);
+        let matches = ArnPattern::any_matches(&exemption.principal, arns.iter().copied());
         if !matches {
             continue;
         }

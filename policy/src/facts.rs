@@ -725,11 +725,13 @@ pub(crate) fn principal_arns(principal: Option<&Principal>) -> Vec<&str> {
 }
 
 /// True when the caller or, for an assumed role, its role matches one of `patterns` (ARN globs).
+/// A pattern that is not an ARN pattern ([`crate::glob::ArnPattern::check`]) matches nothing.
 pub(crate) fn principal_matches(principal: Option<&Principal>, patterns: &[String]) -> bool {
-    let arns = principal_arns(principal);
-    patterns.iter().any(|pattern| {
-        crate::glob::ArnPattern::parse(pattern)
-            .map(|pattern| arns.iter().any(|arn| pattern.matches(arn)))
-            .unwrap_or(false)
-    })
+    let Some(principal) = principal else {
+        return false;
+    };
+    let arns = std::iter::once(principal.arn.as_str()).chain(principal.issuer_arn.as_deref());
+    patterns
+        .iter()
+        .any(|pattern| crate::glob::ArnPattern::any_matches(pattern, arns.clone()))
 }

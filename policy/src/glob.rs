@@ -10,17 +10,27 @@ const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso
 impl ArnPattern {
     /// Checks that `pattern` is shaped like an IAM or STS principal ARN.
     pub fn parse(pattern: &str) -> Result<ArnPattern, String> {
-        let parts: Vec<&str> = pattern.splitn(6, ':').collect();
-        if parts.len() != 6 || parts[0] != "arn" {
+        ArnPattern::check(pattern)?;
+        Ok(ArnPattern(pattern.to_string()))
+    }
+
+    /// Whether `pattern` is shaped like an IAM or STS principal ARN ([`ArnPattern::parse`]
+    /// without keeping it: nothing is allocated unless it is not).
+    pub fn check(pattern: &str) -> Result<(), String> {
+        let mut parts = [""; 6];
+        let mut count = 0;
+        for (slot, part) in parts.iter_mut().zip(pattern.splitn(6, ':')) {
+            *slot = part;
+            count += 1;
+        }
+        if count != 6 || parts[0] != "arn" {
             return Err(
                 "not an ARN pattern: expected `arn:PARTITION:iam::ACCOUNT:role/NAME` \
                         (or `user/NAME`, `assumed-role/ROLE/SESSION` under `sts`)"
                     .to_string(),
             );
         }
-        let [_, partition, service, region, account, resource] = parts[..] else {
-            unreachable!("six parts checked above")
-        };
+        let [_, partition, service, region, account, resource] = parts;
         if !(PARTITIONS.contains(&partition) || partition == "*") {
             return Err(format!(
                 "unknown partition `{partition}`; expected one of {} or `*`",
@@ -66,7 +76,17 @@ impl ArnPattern {
         if pattern.len() > 2048 {
             return Err("ARN patterns are at most 2048 characters".to_string());
         }
-        Ok(ArnPattern(pattern.to_string()))
+        Ok(())
+    }
+
+    /// True when `pattern` is an ARN pattern ([`ArnPattern::check`]) that one of `arns`
+    /// matches; an invalid pattern matches nothing. Allocates nothing: a judgement runs it for
+    /// every pattern of the policy.
+    pub fn any_matches<'a>(pattern: &str, arns: impl IntoIterator<Item = &'a str>) -> bool {
+        ArnPattern::check(pattern).is_ok()
+            && arns
+                .into_iter()
+                .any(|arn| glob_match(pattern.as_bytes(), arn.as_bytes()))
     }
 
     /// True when `arn` matches this pattern.

@@ -122,23 +122,20 @@ struct Candidate<'s> {
 
 /// Every budget of `policy` over `sessions` (each with its span, as the report measured it) and
 /// the job `runs` a budget may count.
-pub fn replay(
+pub fn replay<'s>(
     policy: &Policy,
-    sessions: &[JudgedSession],
-    spans: &[Span],
-    runs: &[RunHeld],
+    sessions: impl Iterator<Item = (&'s JudgedSession, Span)>,
+    runs: &'s [RunHeld],
 ) -> Vec<BudgetReplay> {
     let enforcing = policy.enforcement.mode == policy::Mode::Enforce;
     let candidates: Vec<Candidate<'_>> = sessions
-        .iter()
-        .zip(spans)
         .filter_map(|(session, span)| {
             Some(Candidate {
                 holder: session.holder.as_deref()?,
                 created: session.event_time.as_deref(),
                 principal: session.principal.as_deref(),
                 start: session.created_at,
-                span: *span,
+                span,
             })
         })
         .chain(runs.iter().map(|run| Candidate {
@@ -391,7 +388,7 @@ fn number(value: f64) -> String {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::observe::{Harvest, Judges, observe};
+    use super::super::observe::{Harvest, Judges};
     use super::super::report::{Inputs, Tally};
     use super::*;
 
@@ -443,7 +440,7 @@ budgets:
         };
         let mut harvest = Harvest::of("generated");
         for record in records {
-            harvest.add(observe(record, judges));
+            harvest.read(record, judges);
         }
         let mut tally = Tally::default();
         tally.add(harvest);

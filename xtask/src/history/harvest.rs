@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
-use super::observe::{GLUE_EVENT_SOURCE, Harvest, Judges, Observation, observe, worth_parsing};
+use super::observe::{GLUE_EVENT_SOURCE, Harvest, Judges, Observation, worth_parsing};
 use super::source::NamedReader;
 use policy::records::{self, Item};
 
@@ -79,7 +79,7 @@ pub fn harvest_rows(chunk: super::athena::RowChunk, judges: Judges<'_>) -> Harve
     chunk.for_each_row(|row| match row {
         Row::Record(record) => {
             rows += 1;
-            harvest.add(observe(&record, judges));
+            harvest.read(&record, judges);
         }
         Row::Unreadable(_) => {
             rows += 1;
@@ -109,7 +109,7 @@ fn read_buffered(bytes: &[u8], judges: Judges<'_>, harvest: &mut Harvest) {
 fn read_streamed(input: impl Read, judges: Judges<'_>, harvest: &mut Harvest) {
     let mut unreadable = 0;
     let read = records::for_each_item(input, |item| match item {
-        Item::Record(record) => harvest.add(observe(&record, judges)),
+        Item::Record(record) => harvest.read(&record, judges),
         Item::Unreadable(_) => unreadable += 1,
     });
     harvest.records += unreadable;
@@ -196,7 +196,7 @@ fn record(raw: &[u8], glue: &memmem::Finder<'_>, judges: Judges<'_>, harvest: &m
         return;
     }
     match serde_json::from_slice::<Value>(raw) {
-        Ok(value) => harvest.add(observe(&value, judges)),
+        Ok(value) => harvest.read(&value, judges),
         // It was JSON a moment ago: cannot happen, but never a crash.
         Err(_) => {
             harvest.records += 1;
@@ -299,7 +299,7 @@ mod tests {
             let ids: Vec<&str> = harvest
                 .sessions
                 .iter()
-                .map(|s| s.session_id.as_str())
+                .map(|s| &*s.session_id)
                 .collect();
             assert_eq!(ids, ["a", "b"]);
             assert!(harvest.sessions[1].under_policy.stops());

@@ -5,6 +5,9 @@
 //! successful `StartJobRun`, `CreateJob` or `UpdateJob` is kept for the jobs' judgement
 //! (`super::jobs`); every other record is only counted. No I/O.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use policy::budgets::{Holder, HolderKind};
 use policy::catalogue::CommandName;
 use policy::{Decision, Fact, Policy, ProfileLookup, SessionFacts, Verdict};
@@ -74,23 +77,61 @@ impl Window {
     }
 }
 
+/// A text many sessions share (a principal, an account, a Region, a rule, why a figure is not
+/// known): held once per unit read ([`Names`]), however many of its sessions name it. A long
+/// history keeps every session until the report, so what they share is not repeated.
+pub type Name = Arc<str>;
+
+/// The broken boundary keys of one verdict, in its order; shared as [`Name`]s are.
+pub type Rules = Arc<[Name]>;
+
+/// The names and rule lists of one unit read, each held once.
+#[derive(Debug, Default)]
+pub struct Names {
+    names: HashSet<Name>,
+    rules: HashSet<Rules>,
+}
+
+impl Names {
+    /// `text`, as the one copy this unit holds.
+    pub fn name(&mut self, text: &str) -> Name {
+        if let Some(name) = self.names.get(text) {
+            return name.clone();
+        }
+        let name = Name::from(text);
+        self.names.insert(name.clone());
+        name
+    }
+
+    /// `rules`, as the one copy this unit holds.
+    pub fn rules<'r>(&mut self, rules: impl IntoIterator<Item = &'r str>) -> Rules {
+        let rules: Vec<Name> = rules.into_iter().map(|rule| self.name(rule)).collect();
+        if let Some(shared) = self.rules.get(&rules[..]) {
+            return shared.clone();
+        }
+        let shared = Rules::from(rules);
+        self.rules.insert(shared.clone());
+        shared
+    }
+}
+
 /// A verdict, as far as a backtest needs it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Judgement {
     pub decision: Decision,
     /// The broken boundary keys, in the verdict's order.
-    pub rules: Vec<String>,
+    pub rules: Rules,
     /// The override whose limits applied.
     #[serde(rename = "override")]
-    pub override_name: Option<String>,
+    pub override_name: Option<Name>,
 }
 
 impl Judgement {
-    fn of(verdict: Verdict) -> Judgement {
+    fn of(verdict: &Verdict, names: &mut Names) -> Judgement {
         Judgement {
             decision: verdict.decision,
-            rules: verdict.violations.into_iter().map(|v| v.rule).collect(),
-            override_name: verdict.override_name,
+            rules: names.rules(verdict.violations.iter().map(|v| v.rule.as_str())),
+            override_name: verdict.override_name.as_deref().map(|name| names.name(name)),
         }
     }
 
@@ -105,27 +146,29 @@ impl Judgement {
 /// them (Glue's documented defaults for what the creator left out), or why it is not known.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Capacity {
-    pub dpus: Result<f64, String>,
-    pub timeout_minutes: Result<u64, String>,
+    pub dpus: Result<f64, Name>,
+    pub timeout_minutes: Result<u64, Name>,
 }
 
-/// One successful `CreateSession`, judged.
+/// One successful `CreateSession`, judged. Kept, for every session, until the report: its own
+/// texts are boxed (no spare capacity) and what it shares with others is a [`Name`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct JudgedSession {
-    pub session_id: String,
+    pub session_id: Box<str>,
     /// CloudTrail's `eventID`: the same record read twice (overlapping sources) counts once.
-    pub event_id: Option<String>,
+    pub event_id: Option<Box<str>>,
     /// `eventTime` as written.
-    pub event_time: Option<String>,
+    pub event_time: Option<Box<str>>,
     /// `eventTime`, read.
     pub created_at: Option<UnixSeconds>,
-    pub principal: Option<String>,
+    pub principal: Option<Name>,
     /// The account the session was created in (`recipientAccountId`), and its Region
     /// (`awsRegion`), for the per-account and per-Region summary.
-    pub account: Option<String>,
-    pub region: Option<String>,
+    pub account: Option<Name>,
+    pub region: Option<Name>,
     pub under_policy: Judgement,
-    pub under_baseline: Option<Judgement>,
+    /// Boxed: only a backtest with a baseline has it.
+    pub under_baseline: Option<Box<Judgement>>,
     pub capacity: Capacity,
     /// The session as a team budget sees it (its creator, tags, DPUs, and whether its own
     /// boundaries stop it), when a budget of the policy counts it or may (its creator or tags
@@ -138,7 +181,7 @@ pub struct JudgedSession {
 /// `requestParameters.id` stopped billing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionEnd {
-    pub session_id: String,
+    pub session_id: Box<str>,
     pub at: UnixSeconds,
 }
 
@@ -157,8 +200,9 @@ pub enum Observation {
     Other,
 }
 
-/// Reads one record (bare, or in its EventBridge envelope).
-pub(crate) fn observe(record: &Value, judges: Judges<'_>) -> Observation {
+/// Reads one record (bare, or in its EventBridge envelope); the texts its session shares with
+/// others come from `names`.
+pub(crate) fn observe(record: &Value, judges: Judges<'_>, names: &mut Names) -> Observation {
     let inner = match record.get("detail") {
         Some(detail) if detail.is_object() => detail,
         _ => record,
@@ -174,7 +218,7 @@ pub(crate) fn observe(record: &Value, judges: Judges<'_>) -> Observation {
                 let event_time = text("eventTime").map(str::to_string);
                 let created_at = event_time.as_deref().and_then(parse_rfc3339);
                 let verdict = policy::evaluate(judges.policy, &facts);
-                let capacity = capacity(judges.policy, &facts);
+                let capacity = capacity(judges.policy, &facts, names);
                 // Kept only for a session some budget may count: the replay skips the others,
                 // and a long history holds many sessions.
                 let holder = (!judges.policy.budgets.is_empty())
@@ -191,17 +235,17 @@ pub(crate) fn observe(record: &Value, judges: Judges<'_>) -> Observation {
                     .filter(|holder| !policy::budgets::budgets_of(judges.policy, holder).is_empty())
                     .map(Box::new);
                 Observation::Created(Box::new(JudgedSession {
-                    session_id: facts.session_id.clone(),
-                    event_id: text("eventID").map(str::to_string),
+                    session_id: facts.session_id.as_str().into(),
+                    event_id: text("eventID").map(Box::from),
                     created_at,
-                    event_time,
-                    principal: facts.principal.as_ref().map(|p| p.arn.clone()),
-                    account: text("recipientAccountId").map(str::to_string),
-                    region: text("awsRegion").map(str::to_string),
-                    under_policy: Judgement::of(verdict),
-                    under_baseline: judges
-                        .baseline
-                        .map(|baseline| Judgement::of(policy::evaluate(baseline, &facts))),
+                    event_time: event_time.map(String::into_boxed_str),
+                    principal: facts.principal.as_ref().map(|p| names.name(&p.arn)),
+                    account: text("recipientAccountId").map(|account| names.name(account)),
+                    region: text("awsRegion").map(|region| names.name(region)),
+                    under_policy: Judgement::of(&verdict, names),
+                    under_baseline: judges.baseline.map(|baseline| {
+                        Box::new(Judgement::of(&policy::evaluate(baseline, &facts), names))
+                    }),
                     capacity,
                     holder,
                 }))
@@ -225,7 +269,7 @@ pub(crate) fn observe(record: &Value, judges: Judges<'_>) -> Observation {
                 .filter(|id| !id.is_empty());
             match (failed, id, text("eventTime").and_then(parse_rfc3339)) {
                 (false, Some(id), Some(at)) => Observation::Ended(SessionEnd {
-                    session_id: id.to_string(),
+                    session_id: id.into(),
                     at,
                 }),
                 _ => Observation::Other,
@@ -315,8 +359,9 @@ fn resolved<T: Clone>(
 }
 
 /// The session's DPUs (workers × the DPUs of its worker type, by the policy's catalogue and
-/// `worker_type_dpu`, or `MaxCapacity`) and timeout, as `evaluate` resolves them.
-pub fn capacity(policy: &Policy, facts: &SessionFacts) -> Capacity {
+/// `worker_type_dpu`, or `MaxCapacity`) and timeout, as `evaluate` resolves them; why one is
+/// not known is one of `names`.
+pub fn capacity(policy: &Policy, facts: &SessionFacts, names: &mut Names) -> Capacity {
     let left_out = LeftOut::of(facts);
     let capacity_only = matches!(facts.max_capacity, Fact::Given(_))
         && matches!(facts.number_of_workers, Fact::Omitted)
@@ -346,8 +391,9 @@ pub fn capacity(policy: &Policy, facts: &SessionFacts) -> Capacity {
         (Err(why), _) => Err(why),
     };
     Capacity {
-        dpus,
-        timeout_minutes: resolved(&facts.timeout_minutes, &left_out.timeout_minutes, "Timeout"),
+        dpus: dpus.map_err(|why| names.name(&why)),
+        timeout_minutes: resolved(&facts.timeout_minutes, &left_out.timeout_minutes, "Timeout")
+            .map_err(|why| names.name(&why)),
     }
 }
 
@@ -367,6 +413,8 @@ pub struct Harvest {
     pub jobs: super::jobs::JobRecords,
     /// Why the file could not be read to its end (after the records counted above).
     pub damage: Option<String>,
+    /// The texts its sessions share.
+    pub names: Names,
 }
 
 impl Harvest {
@@ -375,6 +423,12 @@ impl Harvest {
             file: file.into(),
             ..Harvest::default()
         }
+    }
+
+    /// Reads one record ([`observe`]) and adds what it told.
+    pub fn read(&mut self, record: &Value, judges: Judges<'_>) {
+        let observation = observe(record, judges, &mut self.names);
+        self.add(observation);
     }
 
     /// One record read, and what it told.
@@ -420,7 +474,7 @@ mod tests {
     }
 
     fn created(record: &Value, judges: Judges<'_>) -> JudgedSession {
-        match observe(record, judges) {
+        match observe(record, judges, &mut Names::default()) {
             Observation::Created(session) => *session,
             other => panic!("{other:?}"),
         }
@@ -459,7 +513,7 @@ mod tests {
         let record = create(json!({"id": "s-15", "command": {"name": "glueetl"},
             "numberOfWorkers": 15, "workerType": "G.2X", "timeout": 60}));
         let session = created(&record, judges);
-        assert_eq!(session.session_id, "s-15");
+        assert_eq!(&*session.session_id, "s-15");
         assert_eq!(session.event_id.as_deref(), Some("e-1"));
         assert_eq!(session.created_at, parse_rfc3339("2026-11-29T09:00:00Z"));
         assert_eq!(
@@ -467,7 +521,7 @@ mod tests {
             Some("arn:aws:iam::123456789012:user/bob")
         );
         assert!(session.under_policy.stops());
-        assert_eq!(session.under_policy.rules, ["max_workers"]);
+        assert_eq!(session.under_policy.rules[..], [Name::from("max_workers")]);
         assert!(!session.under_baseline.unwrap().stops());
         assert_eq!(session.capacity.dpus, Ok(30.0));
         assert_eq!(session.capacity.timeout_minutes, Ok(60));
@@ -512,7 +566,7 @@ mod tests {
         );
         assert_eq!(
             unknown.capacity.dpus,
-            Err("worker type \"Quantum\" has no known DPU figure".to_string())
+            Err(Name::from("worker type \"Quantum\" has no known DPU figure"))
         );
         // Without Glue's echo the record cannot say whether a usage profile applied.
         let mut bare = create(json!({"id": "b", "command": {"name": "glueetl"}}));
@@ -531,27 +585,27 @@ mod tests {
         };
         let stop = json!({"eventSource": "glue.amazonaws.com", "eventName": "StopSession",
             "eventTime": "2026-11-29T10:30:00Z", "requestParameters": {"id": "s-1"}});
-        match observe(&stop, judges) {
+        match observe(&stop, judges, &mut Names::default()) {
             Observation::Ended(end) => {
-                assert_eq!(end.session_id, "s-1");
+                assert_eq!(&*end.session_id, "s-1");
                 assert_eq!(end.at, parse_rfc3339("2026-11-29T10:30:00Z").unwrap());
             }
             other => panic!("{other:?}"),
         }
         let mut failed_stop = stop.clone();
         failed_stop["errorCode"] = json!("IllegalSessionStateException");
-        assert!(matches!(observe(&failed_stop, judges), Observation::Other));
+        assert!(matches!(observe(&failed_stop, judges, &mut Names::default()), Observation::Other));
         let envelope = json!({"detail-type": "AWS API Call via CloudTrail", "detail": stop});
-        assert!(matches!(observe(&envelope, judges), Observation::Ended(_)));
+        assert!(matches!(observe(&envelope, judges, &mut Names::default()), Observation::Ended(_)));
         let mut failed = create(json!({"id": "f", "command": {"name": "glueetl"}}));
         failed["errorCode"] = json!("AccessDeniedException");
         assert!(matches!(
-            observe(&failed, judges),
+            observe(&failed, judges, &mut Names::default()),
             Observation::CreateNotJudged
         ));
         let s3 = json!({"eventSource": "s3.amazonaws.com", "eventName": "GetObject"});
-        assert!(matches!(observe(&s3, judges), Observation::Other));
-        assert!(matches!(observe(&json!([1]), judges), Observation::Other));
+        assert!(matches!(observe(&s3, judges, &mut Names::default()), Observation::Other));
+        assert!(matches!(observe(&json!([1]), judges, &mut Names::default()), Observation::Other));
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //! read twice count once, each session's end is found, the cost at stake is counted, and with
 //! a baseline the sessions whose fate changed are listed. No I/O: harvests in, report out.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 pub use super::change::ChangeKind;
 use super::jobs::{JobRecords, JobsReport};
-use super::observe::{Harvest, JudgedSession, Judgement, Judges, SessionEnd};
+use super::observe::{Harvest, JudgedSession, Judgement, Judges, Name, Rules, SessionEnd};
 use super::time::UnixSeconds;
 
 /// What the report says about its inputs (names as shown to people).
@@ -36,7 +36,10 @@ pub struct Tally {
     records: u64,
     unreadable_records: u64,
     create_not_judged: u64,
-    sessions: Vec<JudgedSession>,
+    /// Each unit's sessions as it gave them, each list without spare capacity: never copied
+    /// into one list (which would need room for all of them twice), but read in the report's
+    /// order through an index.
+    sessions: Vec<Vec<JudgedSession>>,
     ends: Vec<SessionEnd>,
     jobs: JobRecords,
     damaged: Vec<Damaged>,
@@ -55,7 +58,11 @@ impl Tally {
         self.records += harvest.records;
         self.unreadable_records += harvest.unreadable_records;
         self.create_not_judged += harvest.create_not_judged;
-        self.sessions.extend(harvest.sessions);
+        if !harvest.sessions.is_empty() {
+            let mut sessions = harvest.sessions;
+            sessions.shrink_to_fit();
+            self.sessions.push(sessions);
+        }
         self.ends.extend(harvest.ends);
         self.jobs.merge(harvest.jobs);
         if let Some(reason) = harvest.damage {
@@ -109,7 +116,14 @@ impl Tally {
             .as_ref()
             .map(|_| JobsReport::of(jobs, judges.policy, judges.baseline, &inputs.jobs));
         damaged.sort();
-        sessions.sort_unstable_by(|a, b| {
+        // Each session as (its list, its place in it), in creation order.
+        let mut order: Vec<(u32, u32)> = sessions
+            .iter()
+            .enumerate()
+            .flat_map(|(list, those)| (0..those.len()).map(move |at| (list as u32, at as u32)))
+            .collect();
+        order.sort_unstable_by(|&a, &b| {
+            let (a, b) = (at(&sessions, a), at(&sessions, b));
             (a.created_at, &a.session_id, &a.event_id, &a.event_time).cmp(&(
                 b.created_at,
                 &b.session_id,
@@ -117,52 +131,68 @@ impl Tally {
                 &b.event_time,
             ))
         });
-        let before = sessions.len();
+        let before = order.len();
         // The same record: the same event id, session and time (sample files reuse one
         // event id for every record, so the id alone is not enough). Sorted by them, the
         // copies are neighbours.
-        sessions.dedup_by(|b, a| {
+        order.dedup_by(|&mut b, &mut a| {
+            let (a, b) = (at(&sessions, a), at(&sessions, b));
             (&a.event_id, &a.session_id, &a.event_time)
                 == (&b.event_id, &b.session_id, &b.event_time)
         });
-        let duplicate_sessions = (before - sessions.len()) as u64;
+        let duplicate_sessions = (before - order.len()) as u64;
         let ends = Ends::new(ends);
 
-        let costs: Vec<Cost> = sessions.iter().map(|s| Cost::of(s, &ends)).collect();
-        drop(ends);
-        let under_policy = Outcomes::of(sessions.iter().map(|s| &s.under_policy));
+        let ordered: Vec<&JudgedSession> =
+            order.iter().map(|&place| at(&sessions, place)).collect();
+        let cost = |session: &JudgedSession| Cost::of(session, &ends);
+        let under_policy = Outcomes::of(ordered.iter().map(|s| &s.under_policy));
         let comparison = inputs
             .baseline
             .as_ref()
-            .map(|_| Comparison::of(&sessions, &costs));
-        let spans: Vec<super::budgets::Span> = costs
-            .iter()
-            .map(|cost| super::budgets::Span {
-                dpu: cost.dpus,
-                hours: cost.hours,
-                upper_bound: cost.duration == Duration::UpperBound,
-            })
-            .collect();
+            .map(|_| Comparison::of(&ordered, cost));
         let runs = jobs.as_ref().map_or(&[][..], |jobs| &jobs.held[..]);
-        let budgets = super::budgets::replay(judges.policy, &sessions, &spans, runs);
-        drop(spans);
+        // Only the sessions a budget may count (a holder) need their span.
+        let budgets = super::budgets::replay(
+            judges.policy,
+            ordered
+                .iter()
+                .filter(|session| session.holder.is_some())
+                .map(|&session| {
+                    let cost = cost(session);
+                    (
+                        session,
+                        super::budgets::Span {
+                            dpu: cost.dpus,
+                            hours: cost.hours,
+                            upper_bound: cost.duration == Duration::UpperBound,
+                        },
+                    )
+                }),
+            runs,
+        );
         let by_principal = counts(
-            sessions
+            ordered
                 .iter()
                 .filter(|s| s.under_policy.stops())
                 .map(|s| s.principal.as_deref().unwrap_or(UNKNOWN_PRINCIPAL)),
         );
-        let by_account = by_place(&sessions, &costs, |s| s.account.as_deref());
-        let by_region = by_place(&sessions, &costs, |s| s.region.as_deref());
-        let session_count = sessions.len() as u64;
-        // Last, the stopped sessions' rows take their strings from the sessions (moved, not
+        let (by_account, by_region) = by_place(&ordered, cost);
+        let session_count = ordered.len() as u64;
+        drop(ordered);
+        // Last, the stopped sessions' rows take their texts from the sessions (moved, not
         // copied), so the report never holds two copies of them.
-        let violating: Vec<SessionRow> = sessions
-            .into_iter()
-            .zip(costs)
-            .filter(|(s, _)| s.under_policy.stops())
-            .map(|(s, cost)| SessionRow::from_session(s, cost))
+        let violating: Vec<SessionRow> = order
+            .iter()
+            .filter_map(|&(list, place)| {
+                let session = &mut sessions[list as usize][place as usize];
+                session
+                    .under_policy
+                    .stops()
+                    .then(|| SessionRow::from_session(session, Cost::of(session, &ends)))
+            })
             .collect();
+        drop(sessions);
         let dpu_hours = DpuHours::over(violating.iter().map(|row| &row.cost));
         Report {
             policy: inputs.policy.clone(),
@@ -197,32 +227,36 @@ impl Tally {
     }
 }
 
+/// The session at `(list, place)` of a tally's lists.
+fn at(sessions: &[Vec<JudgedSession>], (list, place): (u32, u32)) -> &JudgedSession {
+    &sessions[list as usize][place as usize]
+}
+
 /// `by_override` key of sessions judged by the default boundaries.
 const NO_OVERRIDE: &str = "(default boundaries)";
 /// `by_principal` key of sessions whose creator the record does not name.
 const UNKNOWN_PRINCIPAL: &str = "(unknown)";
 
-/// Every session end, by session id, in time order.
-struct Ends(HashMap<String, Vec<UnixSeconds>>);
+/// Every session end, sorted by session id, then time.
+struct Ends(Vec<SessionEnd>);
 
 impl Ends {
-    fn new(ends: Vec<SessionEnd>) -> Ends {
-        let mut by_id: HashMap<String, Vec<UnixSeconds>> = HashMap::new();
-        for end in ends {
-            by_id.entry(end.session_id).or_default().push(end.at);
-        }
-        for times in by_id.values_mut() {
-            times.sort_unstable();
-        }
-        Ends(by_id)
+    fn new(mut ends: Vec<SessionEnd>) -> Ends {
+        ends.sort_unstable_by(|a, b| (&a.session_id, a.at).cmp(&(&b.session_id, b.at)));
+        ends.shrink_to_fit();
+        Ends(ends)
     }
 
     /// The first end of `session` at or after `created` (a reused id's earlier ends are not
     /// this session's).
     fn of(&self, session: &str, created: UnixSeconds) -> Option<UnixSeconds> {
-        let times = self.0.get(session)?;
-        let first = times.partition_point(|&at| at < created);
-        times.get(first).copied()
+        let first = self
+            .0
+            .partition_point(|end| (&*end.session_id, end.at) < (session, created));
+        self.0
+            .get(first)
+            .filter(|end| &*end.session_id == session)
+            .map(|end| end.at)
     }
 }
 
@@ -248,7 +282,33 @@ pub struct Cost {
     pub dpu_hours: Option<f64>,
     /// Why a figure is missing.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub unknown: Option<String>,
+    pub unknown: Option<Unknown>,
+}
+
+/// Why a session's cost is not known, written as a sentence (`DPUs unknown: …`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unknown {
+    /// Its DPUs are not known, for this reason.
+    Dpus(Name),
+    /// The history holds no end, and its timeout is not known, for this reason.
+    Duration(Name),
+}
+
+impl std::fmt::Display for Unknown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unknown::Dpus(why) => write!(f, "DPUs unknown: {why}"),
+            Unknown::Duration(why) => {
+                write!(f, "no end in the history, and the timeout is unknown: {why}")
+            }
+        }
+    }
+}
+
+impl Serialize for Unknown {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 impl Cost {
@@ -275,13 +335,13 @@ impl Cost {
         };
         let dpus = session.capacity.dpus.as_ref().ok().copied();
         let unknown = match (&session.capacity.dpus, duration) {
-            (Err(why), _) => Some(format!("DPUs unknown: {why}")),
+            (Err(why), _) => Some(Unknown::Dpus(why.clone())),
             (Ok(_), Duration::Unknown) => session
                 .capacity
                 .timeout_minutes
                 .as_ref()
                 .err()
-                .map(|why| format!("no end in the history, and the timeout is unknown: {why}")),
+                .map(|why| Unknown::Duration(why.clone())),
             _ => None,
         };
         Cost {
@@ -364,21 +424,31 @@ impl Outcomes {
                 policy::Decision::Ignored => {}
             }
             if judgement.stops() {
-                for rule in &judgement.rules {
-                    *outcomes.by_rule.entry(rule.clone()).or_default() += 1;
+                for rule in judgement.rules.iter() {
+                    bump(&mut outcomes.by_rule, rule);
                 }
                 let limits = judgement.override_name.as_deref().unwrap_or(NO_OVERRIDE);
-                *outcomes.by_override.entry(limits.to_string()).or_default() += 1;
+                bump(&mut outcomes.by_override, limits);
             }
         }
         outcomes
     }
 }
 
+/// Adds one to `key`'s count (its text copied only the first time).
+fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(count) => *count += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
+        }
+    }
+}
+
 fn counts<'a>(keys: impl Iterator<Item = &'a str>) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
     for key in keys {
-        *counts.entry(key.to_string()).or_default() += 1;
+        bump(&mut counts, key);
     }
     counts
 }
@@ -386,25 +456,26 @@ fn counts<'a>(keys: impl Iterator<Item = &'a str>) -> BTreeMap<String, u64> {
 /// One session, for the lists.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SessionRow {
-    pub session_id: String,
+    pub session_id: Box<str>,
     /// `eventTime` of its `CreateSession`.
-    pub created: Option<String>,
-    pub principal: Option<String>,
-    pub rules: Vec<String>,
+    pub created: Option<Box<str>>,
+    pub principal: Option<Name>,
+    pub rules: Rules,
     #[serde(rename = "override")]
-    pub override_name: Option<String>,
+    pub override_name: Option<Name>,
     pub cost: Cost,
 }
 
 impl SessionRow {
-    /// The row of a session the policy stops, made of the session itself.
-    fn from_session(session: JudgedSession, cost: Cost) -> SessionRow {
+    /// The row of a session the policy stops, its texts taken from the session (which is not
+    /// read again).
+    fn from_session(session: &mut JudgedSession, cost: Cost) -> SessionRow {
         SessionRow {
-            session_id: session.session_id,
-            created: session.event_time,
-            principal: session.principal,
-            rules: session.under_policy.rules,
-            override_name: session.under_policy.override_name,
+            session_id: std::mem::take(&mut session.session_id),
+            created: session.event_time.take(),
+            principal: session.principal.take(),
+            rules: session.under_policy.rules.clone(),
+            override_name: session.under_policy.override_name.take(),
             cost,
         }
     }
@@ -413,10 +484,10 @@ impl SessionRow {
 /// One session whose fate changed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
-    pub session_id: String,
+    pub session_id: Box<str>,
     pub change: ChangeKind,
-    pub created: Option<String>,
-    pub principal: Option<String>,
+    pub created: Option<Box<str>>,
+    pub principal: Option<Name>,
     pub before: Judgement,
     pub after: Judgement,
     pub cost: Cost,
@@ -441,17 +512,18 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    fn of(sessions: &[JudgedSession], costs: &[Cost]) -> Comparison {
-        let baseline = Outcomes::of(sessions.iter().filter_map(|s| s.under_baseline.as_ref()));
+    fn of(sessions: &[&JudgedSession], cost: impl Fn(&JudgedSession) -> Cost) -> Comparison {
+        let baseline = Outcomes::of(sessions.iter().filter_map(|s| s.under_baseline.as_deref()));
         let mut changes = Vec::new();
         let mut baseline_costs = Vec::new();
-        for (session, cost) in sessions.iter().zip(costs) {
-            let Some(before) = &session.under_baseline else {
+        for session in sessions {
+            let Some(before) = session.under_baseline.as_deref() else {
                 continue;
             };
             let after = &session.under_policy;
+            let cost = cost(session);
             if before.stops() {
-                baseline_costs.push(cost);
+                baseline_costs.push(cost.clone());
             }
             let Some(change) =
                 ChangeKind::between(before.stops(), &before.rules, after.stops(), &after.rules)
@@ -465,21 +537,21 @@ impl Comparison {
                 principal: session.principal.clone(),
                 before: before.clone(),
                 after: after.clone(),
-                cost: cost.clone(),
+                cost,
             });
         }
         let ids = |kind: ChangeKind| -> Vec<String> {
             changes
                 .iter()
                 .filter(|c| c.change == kind)
-                .map(|c| c.session_id.clone())
+                .map(|c| c.session_id.to_string())
                 .collect()
         };
         Comparison {
             baseline_violations: baseline.violations,
             baseline_exempt: baseline.exempt,
             baseline_by_rule: baseline.by_rule,
-            baseline_dpu_hours: DpuHours::over(baseline_costs),
+            baseline_dpu_hours: DpuHours::over(&baseline_costs),
             newly_violating: ids(ChangeKind::NewlyViolating),
             no_longer_violating: ids(ChangeKind::NoLongerViolating),
             other_rules: ids(ChangeKind::OtherRules),
@@ -565,23 +637,34 @@ pub struct PlaceTotals {
     pub dpu_hours: f64,
 }
 
-/// Sessions per place (`place` of each), with their costs.
-fn by_place<'s>(
-    sessions: &'s [JudgedSession],
-    costs: &[Cost],
-    place: impl Fn(&'s JudgedSession) -> Option<&'s str>,
-) -> BTreeMap<String, PlaceTotals> {
-    let mut totals: BTreeMap<String, PlaceTotals> = BTreeMap::new();
-    for (session, cost) in sessions.iter().zip(costs) {
-        let key = place(session).unwrap_or(UNKNOWN_PLACE);
-        let entry = totals.entry(key.to_string()).or_default();
+/// Sessions per account and per Region, with the costs of the stopped ones.
+fn by_place(
+    sessions: &[&JudgedSession],
+    cost: impl Fn(&JudgedSession) -> Cost,
+) -> (BTreeMap<String, PlaceTotals>, BTreeMap<String, PlaceTotals>) {
+    let (mut accounts, mut regions) = (BTreeMap::new(), BTreeMap::new());
+    let add = |totals: &mut BTreeMap<String, PlaceTotals>, place: Option<&str>, dpu_hours| {
+        let key = place.unwrap_or(UNKNOWN_PLACE);
+        let entry = match totals.get_mut(key) {
+            Some(entry) => entry,
+            None => totals.entry(key.to_string()).or_default(),
+        };
         entry.sessions += 1;
-        if session.under_policy.stops() {
+        if let Some(dpu_hours) = dpu_hours {
             entry.violations += 1;
-            entry.dpu_hours += cost.dpu_hours.unwrap_or(0.0);
+            entry.dpu_hours += dpu_hours;
         }
+    };
+    for &session in sessions {
+        // A stopped session's DPU-hours (0 when not known).
+        let stopped = session
+            .under_policy
+            .stops()
+            .then(|| cost(session).dpu_hours.unwrap_or(0.0));
+        add(&mut accounts, session.account.as_deref(), stopped);
+        add(&mut regions, session.region.as_deref(), stopped);
     }
-    totals
+    (accounts, regions)
 }
 
 /// `by_account`/`by_region` key of sessions whose record does not say.
@@ -597,7 +680,7 @@ mod tests {
     fn judgement(decision: Decision, rules: &[&str]) -> Judgement {
         Judgement {
             decision,
-            rules: rules.iter().map(|r| r.to_string()).collect(),
+            rules: rules.iter().map(|&r| Name::from(r)).collect(),
             override_name: None,
         }
     }
@@ -610,15 +693,15 @@ mod tests {
         baseline: Judgement,
     ) -> JudgedSession {
         JudgedSession {
-            session_id: id.to_string(),
-            event_id: Some(format!("e-{id}-{at}")),
-            event_time: Some(at.to_string()),
+            session_id: id.into(),
+            event_id: Some(format!("e-{id}-{at}").into()),
+            event_time: Some(at.into()),
             created_at: parse_rfc3339(at),
-            principal: Some("arn:aws:iam::1:user/bob".to_string()),
-            account: Some("111122223333".to_string()),
-            region: Some("eu-west-1".to_string()),
+            principal: Some("arn:aws:iam::1:user/bob".into()),
+            account: Some("111122223333".into()),
+            region: Some("eu-west-1".into()),
             under_policy: policy,
-            under_baseline: Some(baseline),
+            under_baseline: Some(Box::new(baseline)),
             capacity: Capacity {
                 dpus: Ok(workers),
                 timeout_minutes: Ok(120),
@@ -659,7 +742,7 @@ mod tests {
 
     fn end(id: &str, at: &str) -> SessionEnd {
         SessionEnd {
-            session_id: id.to_string(),
+            session_id: id.into(),
             at: parse_rfc3339(at).unwrap(),
         }
     }
@@ -799,13 +882,10 @@ mod tests {
         let report = tally.report(&inputs(), sessions_only());
         assert_eq!(report.dpu_hours.sessions_unknown_dpu, 1);
         assert_eq!(report.dpu_hours.total, 0.0);
-        assert!(
-            report.violating[0]
-                .cost
-                .unknown
-                .as_deref()
-                .unwrap()
-                .contains("Q.9X")
+        let unknown = report.violating[0].cost.unknown.as_ref().unwrap();
+        assert_eq!(
+            serde_json::to_value(unknown).unwrap(),
+            "DPUs unknown: worker type \"Q.9X\" has no known DPU figure"
         );
         let comparison = report.comparison.unwrap();
         assert_eq!(comparison.other_rules, ["a"]);

@@ -113,10 +113,11 @@ fn cost_cell(cost: &Cost) -> String {
     }
 }
 
-fn rules(rules: &[String]) -> String {
+fn rules<R: AsRef<str>>(rules: &[R]) -> String {
     if rules.is_empty() {
         "–".to_string()
     } else {
+        let rules: Vec<&str> = rules.iter().map(AsRef::as_ref).collect();
         rules.join(", ")
     }
 }
@@ -327,8 +328,8 @@ pub fn text(report: &Report) -> String {
                     "  {:<24} {}  [{}] -> [{}]  {} DPU-hours",
                     change.change.as_str(),
                     policy::quoted(&change.session_id),
-                    rules(&change.before.rules),
-                    rules(&change.after.rules),
+                    rules(&change.before.rules[..]),
+                    rules(&change.after.rules[..]),
                     cost_cell(&change.cost)
                 );
             }
@@ -342,7 +343,7 @@ pub fn text(report: &Report) -> String {
                     "  {}  {}  [{}]  {} DPU-hours",
                     policy::quoted(&row.session_id),
                     row.principal.as_deref().unwrap_or("-"),
-                    rules(&row.rules),
+                    rules(&row.rules[..]),
                     cost_cell(&row.cost)
                 );
             }
@@ -483,7 +484,7 @@ fn jobs_text(out: &mut String, jobs: &super::jobs::JobsReport, acted: &str, pric
             policy::quoted(&row.job_name),
             row.job_run_id,
             row.principal.as_deref().unwrap_or("-"),
-            rules(&row.rules),
+            rules(&row.rules[..]),
             row.dpu_hours
                 .map_or_else(|| "?".to_string(), |hours| format!("{hours:.1}")),
             row.definition
@@ -805,8 +806,8 @@ pub fn markdown(report: &Report) -> String {
     out
 }
 
-fn optional(text: &Option<String>) -> String {
-    text.as_deref().map_or_else(|| "–".to_string(), code)
+fn optional<T: AsRef<str>>(text: &Option<T>) -> String {
+    text.as_ref().map_or_else(|| "–".to_string(), |text| code(text.as_ref()))
 }
 
 fn change_row(out: &mut String, change: &Change) {
@@ -817,8 +818,8 @@ fn change_row(out: &mut String, change: &Change) {
         optional(&change.created),
         optional(&change.principal),
         change.change.as_str(),
-        rules(&change.before.rules),
-        rules(&change.after.rules),
+        rules(&change.before.rules[..]),
+        rules(&change.after.rules[..]),
         cost_cell(&change.cost)
     );
 }
@@ -830,7 +831,7 @@ fn violating_row(out: &mut String, row: &SessionRow) {
         code(&row.session_id),
         optional(&row.created),
         optional(&row.principal),
-        rules(&row.rules),
+        rules(&row.rules[..]),
         cost_cell(&row.cost)
     );
 }
