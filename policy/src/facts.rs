@@ -436,18 +436,18 @@ pub fn read_create_session(event: &Value) -> Result<CreateSessionRecord, Ignored
         return Err(ignored("the record names no session id".into(), None));
     };
 
+    static NO_REQUEST: Value = Value::Null;
     let request = record
         .get("requestParameters")
         .filter(|r| r.is_object())
-        .cloned()
-        .unwrap_or(Value::Null);
+        .unwrap_or(&NO_REQUEST);
     let requested = |key: &str| request.get(key).filter(|v| !v.is_null());
     let request = SessionFacts {
         session_id: session_id.clone(),
         principal,
         status: None,
         // `Command` is required by CreateSession: a record without it is not as Glue wrote it.
-        command: known(string_fact(get(&request, &["command", "name"]))),
+        command: known(string_fact(get(request, &["command", "name"]))),
         session_type: string_fact(requested("sessionType")),
         scaling_arguments: match requested("defaultArguments") {
             None => Fact::Given(BTreeMap::new()),
@@ -508,14 +508,13 @@ enum Naming {
 }
 
 impl Naming {
-    fn key(self, pascal: &'static str) -> std::borrow::Cow<'static, str> {
+    /// The key as this source spells it: `pascal` or `camel` (the same name, written both ways
+    /// at each use, so that reading a key allocates nothing).
+    fn key(self, pascal: &'static str, camel: &'static str) -> &'static str {
+        debug_assert!(pascal[1..] == camel[1..] && pascal[..1].eq_ignore_ascii_case(&camel[..1]));
         match self {
-            Naming::Pascal => pascal.into(),
-            Naming::LowerCamel => {
-                let mut chars = pascal.chars();
-                let first = chars.next().map(|c| c.to_ascii_lowercase());
-                first.into_iter().chain(chars).collect::<String>().into()
-            }
+            Naming::Pascal => pascal,
+            Naming::LowerCamel => camel,
         }
     }
 }
@@ -526,43 +525,43 @@ impl Naming {
 /// - `Connections` from `GetSession`: none means none attached. The echo in a CloudTrail record
 ///   often leaves out what the request said, so there an absent list is unknown.
 fn session_facts(session: &Value, naming: Naming) -> SessionFacts {
-    let field = |key: &'static str| {
+    let field = |pascal: &'static str, camel: &'static str| {
         session
-            .get(naming.key(key).as_ref())
+            .get(naming.key(pascal, camel))
             .filter(|v| !v.is_null())
     };
-    let id = field("Id").and_then(Value::as_str).map(bounded);
+    let id = field("Id", "id").and_then(Value::as_str).map(bounded);
     SessionFacts {
         session_id: id.unwrap_or_default(),
         principal: None,
-        status: field("Status").and_then(Value::as_str).map(bounded),
+        status: field("Status", "status").and_then(Value::as_str).map(bounded),
         command: known(string_fact(
-            field("Command").and_then(|command| command.get(naming.key("Name").as_ref())),
+            field("Command", "command").and_then(|command| command.get(naming.key("Name", "name"))),
         )),
-        session_type: known(string_fact(field("SessionType"))),
-        scaling_arguments: match field("DefaultArguments") {
+        session_type: known(string_fact(field("SessionType", "sessionType"))),
+        scaling_arguments: match field("DefaultArguments", "defaultArguments") {
             // `GetSession` returns the arguments the session was created with (none: none);
             // an echo that leaves them out says nothing.
             None if naming == Naming::Pascal => Fact::Given(BTreeMap::new()),
             None => Fact::Unknown,
             Some(arguments) => scaling_arguments(arguments),
         },
-        profile_name: string_fact(field("ProfileName")),
+        profile_name: string_fact(field("ProfileName", "profileName")),
         usage_profile: ProfileLookup::NotLookedUp,
-        worker_type: known(string_fact(field("WorkerType"))),
-        number_of_workers: known(count_fact(field("NumberOfWorkers"))),
-        max_capacity: known(number_fact(field("MaxCapacity"))),
+        worker_type: known(string_fact(field("WorkerType", "workerType"))),
+        number_of_workers: known(count_fact(field("NumberOfWorkers", "numberOfWorkers"))),
+        max_capacity: known(number_fact(field("MaxCapacity", "maxCapacity"))),
         timeout_minutes: Fact::Unknown,
-        idle_timeout_minutes: known(count_fact(field("IdleTimeout"))),
-        glue_version: known(string_fact(field("GlueVersion"))),
-        connections: match field("Connections") {
+        idle_timeout_minutes: known(count_fact(field("IdleTimeout", "idleTimeout"))),
+        glue_version: known(string_fact(field("GlueVersion", "glueVersion"))),
+        connections: match field("Connections", "connections") {
             None if naming == Naming::Pascal => Fact::Given(Vec::new()),
             None => Fact::Unknown,
             Some(list) => {
-                connection_names(list.get(naming.key("Connections").as_ref()).unwrap_or(list))
+                connection_names(list.get(naming.key("Connections", "connections")).unwrap_or(list))
             }
         },
-        tags: match field("Tags") {
+        tags: match field("Tags", "tags") {
             None => Fact::Unknown,
             Some(tags) => tag_map(tags),
         },

@@ -578,10 +578,11 @@ fn insert(record: &mut Map<String, Value>, path: &[&str], value: Value) {
             record.insert((*last).to_string(), value);
         }
         [first, rest @ ..] => {
-            let inner = record
-                .entry((*first).to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(inner) = inner {
+            // The key is copied only the first time (several columns share `userIdentity`).
+            if !record.contains_key(*first) {
+                record.insert((*first).to_string(), Value::Object(Map::new()));
+            }
+            if let Some(Value::Object(inner)) = record.get_mut(*first) {
                 insert(inner, rest, value);
             }
         }
