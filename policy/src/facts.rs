@@ -534,7 +534,9 @@ fn session_facts(session: &Value, naming: Naming) -> SessionFacts {
     SessionFacts {
         session_id: id.unwrap_or_default(),
         principal: None,
-        status: field("Status", "status").and_then(Value::as_str).map(bounded),
+        status: field("Status", "status")
+            .and_then(Value::as_str)
+            .map(bounded),
         command: known(string_fact(
             field("Command", "command").and_then(|command| command.get(naming.key("Name", "name"))),
         )),
@@ -557,9 +559,10 @@ fn session_facts(session: &Value, naming: Naming) -> SessionFacts {
         connections: match field("Connections", "connections") {
             None if naming == Naming::Pascal => Fact::Given(Vec::new()),
             None => Fact::Unknown,
-            Some(list) => {
-                connection_names(list.get(naming.key("Connections", "connections")).unwrap_or(list))
-            }
+            Some(list) => connection_names(
+                list.get(naming.key("Connections", "connections"))
+                    .unwrap_or(list),
+            ),
         },
         tags: match field("Tags", "tags") {
             None => Fact::Unknown,

@@ -692,19 +692,72 @@ pub(crate) const CHUNK_BYTES: usize = 2 << 20;
 /// end before that, for bytes that begin at a record's start. A newline ends a record only
 /// outside quotes: where the quotes seen since the start are even in number (RFC 4180 doubles
 /// a quote inside a value, so parity is exact).
+///
+/// It runs in turn (the reading cores wait for it), so it reads 64 bytes at a time as bit
+/// masks: the quotes' running parity (a prefix XOR) marks the bytes inside quotes, and the
+/// newlines outside them are counted and the last one found with bit operations.
 pub(crate) fn last_record_end(bytes: &[u8]) -> (usize, u64) {
-    let mut inside = false;
+    let mut inside_carry = 0u64; // all ones when the block before ended inside quotes
     let mut end = 0;
     let mut records = 0;
-    for at in memchr::memchr2_iter(b'"', b'\n', bytes) {
-        if bytes[at] == b'"' {
+    let mut blocks = bytes.chunks_exact(64);
+    let mut base = 0;
+    for block in blocks.by_ref() {
+        let (quotes, newlines) = masks(block);
+        let inside = prefix_xor(quotes) ^ inside_carry;
+        // A newline is never a quote, so the quote's own bit does not matter here.
+        let ends = newlines & !inside;
+        if ends != 0 {
+            records += u64::from(ends.count_ones());
+            end = base + 63 - ends.leading_zeros() as usize + 1;
+        }
+        inside_carry = ((inside >> 63) & 1).wrapping_neg();
+        base += 64;
+    }
+    let mut inside = inside_carry != 0;
+    for (offset, &byte) in blocks.remainder().iter().enumerate() {
+        if byte == b'"' {
             inside = !inside;
-        } else if !inside {
-            end = at + 1;
+        } else if byte == b'\n' && !inside {
+            end = base + offset + 1;
             records += 1;
         }
     }
     (end, records)
+}
+
+/// Bit `i` set where `block[i]` (64 bytes) is a quote, and where it is a newline: eight bytes
+/// at a time, as one word each.
+fn masks(block: &[u8]) -> (u64, u64) {
+    let (mut quotes, mut newlines) = (0u64, 0u64);
+    for (word, eight) in block.chunks_exact(8).enumerate() {
+        let word_bits = u64::from_le_bytes(eight.try_into().expect("8 bytes"));
+        quotes |= u64::from(bytes_equal(word_bits, b'"')) << (word * 8);
+        newlines |= u64::from(bytes_equal(word_bits, b'\n')) << (word * 8);
+    }
+    (quotes, newlines)
+}
+
+/// Bit `i` set where byte `i` of `word` (little-endian) is `byte`. Exact (no borrow between
+/// bytes): a byte's high bit is set in `found` only when the byte XOR `byte` is zero.
+fn bytes_equal(word: u64, byte: u8) -> u8 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = word ^ (u64::from(byte) * 0x0101_0101_0101_0101);
+    let found = !(((x & LOW7) + LOW7) | x | LOW7);
+    // The high bits (7, 15, …, 63) gathered into one byte, byte 0's bit lowest.
+    ((found >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
+}
+
+/// Bit `i` of the result is the XOR of bits `0..=i` of `x`: set inside an odd number of quotes
+/// (counting the quote itself).
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
 }
 
 /// Athena's figures of a query that ran, for the report.

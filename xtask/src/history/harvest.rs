@@ -296,11 +296,7 @@ mod tests {
             let harvest = read(&bytes);
             assert_eq!(harvest.damage, None);
             assert_eq!(harvest.records, 5);
-            let ids: Vec<&str> = harvest
-                .sessions
-                .iter()
-                .map(|s| &*s.session_id)
-                .collect();
+            let ids: Vec<&str> = harvest.sessions.iter().map(|s| &*s.session_id).collect();
             assert_eq!(ids, ["a", "b"]);
             assert!(harvest.sessions[1].under_policy.stops());
         }

@@ -131,7 +131,10 @@ impl Judgement {
         Judgement {
             decision: verdict.decision,
             rules: names.rules(verdict.violations.iter().map(|v| v.rule.as_str())),
-            override_name: verdict.override_name.as_deref().map(|name| names.name(name)),
+            override_name: verdict
+                .override_name
+                .as_deref()
+                .map(|name| names.name(name)),
         }
     }
 
@@ -566,7 +569,9 @@ mod tests {
         );
         assert_eq!(
             unknown.capacity.dpus,
-            Err(Name::from("worker type \"Quantum\" has no known DPU figure"))
+            Err(Name::from(
+                "worker type \"Quantum\" has no known DPU figure"
+            ))
         );
         // Without Glue's echo the record cannot say whether a usage profile applied.
         let mut bare = create(json!({"id": "b", "command": {"name": "glueetl"}}));
@@ -594,9 +599,15 @@ mod tests {
         }
         let mut failed_stop = stop.clone();
         failed_stop["errorCode"] = json!("IllegalSessionStateException");
-        assert!(matches!(observe(&failed_stop, judges, &mut Names::default()), Observation::Other));
+        assert!(matches!(
+            observe(&failed_stop, judges, &mut Names::default()),
+            Observation::Other
+        ));
         let envelope = json!({"detail-type": "AWS API Call via CloudTrail", "detail": stop});
-        assert!(matches!(observe(&envelope, judges, &mut Names::default()), Observation::Ended(_)));
+        assert!(matches!(
+            observe(&envelope, judges, &mut Names::default()),
+            Observation::Ended(_)
+        ));
         let mut failed = create(json!({"id": "f", "command": {"name": "glueetl"}}));
         failed["errorCode"] = json!("AccessDeniedException");
         assert!(matches!(
@@ -604,8 +615,14 @@ mod tests {
             Observation::CreateNotJudged
         ));
         let s3 = json!({"eventSource": "s3.amazonaws.com", "eventName": "GetObject"});
-        assert!(matches!(observe(&s3, judges, &mut Names::default()), Observation::Other));
-        assert!(matches!(observe(&json!([1]), judges, &mut Names::default()), Observation::Other));
+        assert!(matches!(
+            observe(&s3, judges, &mut Names::default()),
+            Observation::Other
+        ));
+        assert!(matches!(
+            observe(&json!([1]), judges, &mut Names::default()),
+            Observation::Other
+        ));
     }
 
     #[test]

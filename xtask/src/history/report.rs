@@ -299,7 +299,10 @@ impl std::fmt::Display for Unknown {
         match self {
             Unknown::Dpus(why) => write!(f, "DPUs unknown: {why}"),
             Unknown::Duration(why) => {
-                write!(f, "no end in the history, and the timeout is unknown: {why}")
+                write!(
+                    f,
+                    "no end in the history, and the timeout is unknown: {why}"
+                )
             }
         }
     }

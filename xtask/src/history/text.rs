@@ -807,7 +807,8 @@ pub fn markdown(report: &Report) -> String {
 }
 
 fn optional<T: AsRef<str>>(text: &Option<T>) -> String {
-    text.as_ref().map_or_else(|| "–".to_string(), |text| code(text.as_ref()))
+    text.as_ref()
+        .map_or_else(|| "–".to_string(), |text| code(text.as_ref()))
 }
 
 fn change_row(out: &mut String, change: &Change) {

@@ -274,6 +274,51 @@ fn records_end_only_at_newlines_outside_quotes() {
     assert_eq!(last_record_end(b"\"no end"), (0, 0));
 }
 
+/// The 64-byte masks find what a byte-by-byte reading finds, wherever the records' ends and
+/// quotes fall against the blocks' edges.
+#[test]
+fn record_ends_by_blocks_match_a_byte_by_byte_reading() {
+    fn byte_by_byte(bytes: &[u8]) -> (usize, u64) {
+        let (mut inside, mut end, mut records) = (false, 0, 0);
+        for (at, &byte) in bytes.iter().enumerate() {
+            if byte == b'"' {
+                inside = !inside;
+            } else if byte == b'\n' && !inside {
+                end = at + 1;
+                records += 1;
+            }
+        }
+        (end, records)
+    }
+    let pieces: [&[u8]; 6] = [
+        b"\"a\",",
+        b"\"x\ny\"",
+        b"\n",
+        b"\"say \"\"hi\"\"\"",
+        b"plain",
+        b"\"\n\"",
+    ];
+    let mut seed = 7u64;
+    for length in 0..400 {
+        let mut bytes = Vec::new();
+        while bytes.len() < length {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            bytes.extend_from_slice(pieces[(seed >> 33) as usize % pieces.len()]);
+        }
+        for cut in [length, length.saturating_sub(1), length / 2] {
+            let bytes = &bytes[..cut.min(bytes.len())];
+            assert_eq!(
+                last_record_end(bytes),
+                byte_by_byte(bytes),
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+}
+
 fn chunks_of(file: Vec<u8>) -> Vec<Opened> {
     Box::new(ResultRows {
         describe: "q".into(),
