@@ -70,7 +70,15 @@ impl ArnPattern {
                     .to_string(),
             );
         }
-        if pattern.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // ASCII (every real pattern) byte by byte; anything else character by character.
+        let spaced = if pattern.is_ascii() {
+            pattern
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        } else {
+            pattern.chars().any(|c| c.is_whitespace() || c.is_control())
+        };
+        if spaced {
             return Err("ARN patterns contain no whitespace".to_string());
         }
         if pattern.len() > 2048 {
@@ -121,6 +129,18 @@ pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ASCII reading refuses exactly the characters the general one does.
+    #[test]
+    fn every_ascii_space_or_control_is_refused_as_the_general_reading_refuses_it() {
+        for byte in 0u8..128 {
+            let c = byte as char;
+            let pattern = format!("arn:aws:iam::*:role/a{c}b");
+            let refused = ArnPattern::check(&pattern).is_err_and(|why| why.contains("whitespace"));
+            assert_eq!(refused, c.is_whitespace() || c.is_control(), "{byte:#x}");
+        }
+        assert!(ArnPattern::check("arn:aws:iam::*:role/a\u{a0}b").is_err());
+    }
 
     #[test]
     fn star_and_question_mark() {

@@ -886,6 +886,25 @@ impl Report {
                 backtest.athena.quarter_rows
             )),
             Figure::new(
+                "backtest_athena_memory_growth",
+                "backtest --athena: peak memory, 4x the rows",
+                match (
+                    backtest.athena.peak_memory_mb,
+                    backtest.athena.quarter_peak_memory_mb,
+                ) {
+                    (Some(peak), Some(quarter)) => peak / quarter,
+                    _ => f64::NAN,
+                },
+                "times",
+            )
+            .target(Target::Below(
+                crate::history::TARGET_ATHENA_GROWTH,
+            ))
+            .how(format!(
+                "the peak over {} rows divided by the peak over {}: memory flat in the result's size",
+                backtest.athena.rows, backtest.athena.quarter_rows
+            )),
+            Figure::new(
                 "org_deploy",
                 "deploy --org (moto)",
                 org.deploy_seconds,

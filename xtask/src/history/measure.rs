@@ -24,6 +24,9 @@ use crate::{Exit, paths};
 /// The targets (2-core machine).
 const TARGET_RECORDS_PER_SECOND: f64 = 250_000.0;
 const TARGET_PEAK_MB: f64 = 100.0;
+/// Memory flat in the result's size: four times the rows take less than this many times the
+/// peak memory of a quarter of them.
+pub const TARGET_ATHENA_GROWTH: f64 = 1.25;
 
 /// Records per generated log file (CloudTrail's are of 5,000 to 20,000 on a busy account).
 const RECORDS_PER_FILE: u64 = 10_000;
@@ -113,6 +116,14 @@ pub struct AthenaFigures {
     pub quarter_peak_memory_mb: Option<f64>,
 }
 
+impl AthenaFigures {
+    /// The peak memory over the whole result divided by the peak over a quarter of it: 1 when
+    /// memory is flat in the result's size, 4 when it is all in proportion to it.
+    pub fn growth(&self) -> Option<f64> {
+        Some(self.peak_memory_mb? / self.quarter_peak_memory_mb?)
+    }
+}
+
 impl BacktestFigures {
     /// The figures that miss their target.
     pub fn missed(&self) -> Vec<&'static str> {
@@ -133,6 +144,13 @@ impl BacktestFigures {
             .is_some_and(|mb| mb >= TARGET_PEAK_MB)
         {
             missed.push("athena.peak_memory_mb");
+        }
+        if self
+            .athena
+            .growth()
+            .is_some_and(|growth| growth >= TARGET_ATHENA_GROWTH)
+        {
+            missed.push("athena.growth");
         }
         missed
     }
@@ -368,9 +386,12 @@ pub fn run(plan: &BenchPlan, format: Format) -> anyhow::Result<Exit> {
                 (athena.peak_memory_mb, athena.quarter_peak_memory_mb)
             {
                 println!(
-                    "athena result peak memory (VmHWM): {peak:.1} MB for {} rows, {quarter:.1} MB \
-                     for {} (flat in the result's size; target < {TARGET_PEAK_MB:.0} MB)",
-                    athena.rows, athena.quarter_rows
+                    "athena result peak memory (VmHWM): {peak:.1} MB for {} rows (target < \
+                     {TARGET_PEAK_MB:.0} MB), {quarter:.1} MB for {}: {:.2} times (flat in the \
+                     result's size: target < {TARGET_ATHENA_GROWTH})",
+                    athena.rows,
+                    athena.quarter_rows,
+                    peak / quarter
                 );
             }
         }

@@ -26,6 +26,7 @@ use anyhow::bail;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 
 use measure::BenchPlan;
+pub use measure::TARGET_ATHENA_GROWTH;
 use observe::Harvest;
 pub use observe::{Judges, Window};
 use report::Tally;
