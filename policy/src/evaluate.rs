@@ -19,7 +19,7 @@ const MAX_LISTED: usize = 10;
 /// Session states in which there is nothing left to stop.
 pub const ENDED_STATUSES: &[&str] = &["STOPPING", "STOPPED", "FAILED", "TIMEOUT"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Compliant,

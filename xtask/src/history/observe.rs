@@ -85,11 +85,12 @@ pub type Name = Arc<str>;
 /// The broken boundary keys of one verdict, in its order; shared as [`Name`]s are.
 pub type Rules = Arc<[Name]>;
 
-/// The names and rule lists of one unit read, each held once.
+/// The names, rule lists and judgements of one unit read, each held once.
 #[derive(Debug, Default)]
 pub struct Names {
     names: HashSet<Name>,
     rules: HashSet<Rules>,
+    judgements: HashSet<Arc<Judgement>>,
 }
 
 impl Names {
@@ -113,10 +114,21 @@ impl Names {
         self.rules.insert(shared.clone());
         shared
     }
+
+    /// `verdict` as a [`Judgement`], the one copy this unit holds (most sessions share theirs).
+    pub fn judgement(&mut self, verdict: &Verdict) -> Arc<Judgement> {
+        let judgement = Judgement::of(verdict, self);
+        if let Some(shared) = self.judgements.get(&judgement) {
+            return shared.clone();
+        }
+        let shared = Arc::new(judgement);
+        self.judgements.insert(shared.clone());
+        shared
+    }
 }
 
 /// A verdict, as far as a backtest needs it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Judgement {
     pub decision: Decision,
     /// The broken boundary keys, in the verdict's order.
@@ -159,7 +171,7 @@ pub struct Capacity {
 pub struct JudgedSession {
     pub session_id: Box<str>,
     /// CloudTrail's `eventID`: the same record read twice (overlapping sources) counts once.
-    pub event_id: Option<Box<str>>,
+    pub event_id: Option<EventId>,
     /// `eventTime` as written.
     pub event_time: Option<Box<str>>,
     /// `eventTime`, read.
@@ -169,15 +181,42 @@ pub struct JudgedSession {
     /// (`awsRegion`), for the per-account and per-Region summary.
     pub account: Option<Name>,
     pub region: Option<Name>,
-    pub under_policy: Judgement,
-    /// Boxed: only a backtest with a baseline has it.
-    pub under_baseline: Option<Box<Judgement>>,
+    /// Shared with the unit's other sessions judged the same.
+    pub under_policy: Arc<Judgement>,
+    pub under_baseline: Option<Arc<Judgement>>,
     pub capacity: Capacity,
     /// The session as a team budget sees it (its creator, tags, DPUs, and whether its own
     /// boundaries stop it), when a budget of the policy counts it or may (its creator or tags
     /// unknown); `None` for every other session.
     /// Boxed: most sessions have none, and a long history keeps every session until the end.
     pub holder: Option<Box<Holder>>,
+}
+
+/// CloudTrail's `eventID`, for telling a record read twice: a UUID (as CloudTrail writes them,
+/// lower-case) held as its 16 bytes, anything else as written. Two ids are the same exactly
+/// when their texts are.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventId {
+    Uuid(u128),
+    Text(Box<str>),
+}
+
+impl EventId {
+    pub fn of(text: &str) -> EventId {
+        let bytes = text.as_bytes();
+        let uuid = bytes.len() == 36
+            && bytes.iter().enumerate().all(|(at, &byte)| match at {
+                8 | 13 | 18 | 23 => byte == b'-',
+                _ => matches!(byte, b'0'..=b'9' | b'a'..=b'f'),
+            });
+        if uuid {
+            let digits: String = text.chars().filter(|&c| c != '-').collect();
+            if let Ok(value) = u128::from_str_radix(&digits, 16) {
+                return EventId::Uuid(value);
+            }
+        }
+        EventId::Text(text.into())
+    }
 }
 
 /// A successful `StopSession` or `DeleteSession`: when the session named by
@@ -239,16 +278,16 @@ pub(crate) fn observe(record: &Value, judges: Judges<'_>, names: &mut Names) -> 
                     .map(Box::new);
                 Observation::Created(Box::new(JudgedSession {
                     session_id: facts.session_id.as_str().into(),
-                    event_id: text("eventID").map(Box::from),
+                    event_id: text("eventID").map(EventId::of),
                     created_at,
                     event_time: event_time.map(String::into_boxed_str),
                     principal: facts.principal.as_ref().map(|p| names.name(&p.arn)),
                     account: text("recipientAccountId").map(|account| names.name(account)),
                     region: text("awsRegion").map(|region| names.name(region)),
-                    under_policy: Judgement::of(&verdict, names),
-                    under_baseline: judges.baseline.map(|baseline| {
-                        Box::new(Judgement::of(&policy::evaluate(baseline, &facts), names))
-                    }),
+                    under_policy: names.judgement(&verdict),
+                    under_baseline: judges
+                        .baseline
+                        .map(|baseline| names.judgement(&policy::evaluate(baseline, &facts))),
                     capacity,
                     holder,
                 }))
@@ -483,6 +522,30 @@ mod tests {
         }
     }
 
+    /// A UUID is held as its value, anything else as written; the same text is the same id.
+    #[test]
+    fn event_ids_are_uuids_or_text() {
+        let id = "0f5c2f6e-3b1a-4c9d-8e7f-a1b2c3d4e5f6";
+        assert_eq!(
+            EventId::of(id),
+            EventId::Uuid(0x0f5c2f6e_3b1a_4c9d_8e7f_a1b2c3d4e5f6)
+        );
+        assert_eq!(EventId::of(id), EventId::of(id));
+        // Upper case, a missing dash, or another length: kept as text, never equal to the UUID.
+        let upper = id.to_uppercase();
+        assert_eq!(EventId::of(&upper), EventId::Text(upper.clone().into()));
+        assert_ne!(EventId::of(&upper), EventId::of(id));
+        assert!(matches!(
+            EventId::of(&id.replace('-', "")),
+            EventId::Text(_)
+        ));
+        assert!(matches!(EventId::of("e-1"), EventId::Text(_)));
+        assert!(matches!(
+            EventId::of(&id.replacen('-', "g", 1)),
+            EventId::Text(_)
+        ));
+    }
+
     #[test]
     fn a_window_holds_its_start_not_its_end() {
         let window = Window {
@@ -517,7 +580,7 @@ mod tests {
             "numberOfWorkers": 15, "workerType": "G.2X", "timeout": 60}));
         let session = created(&record, judges);
         assert_eq!(&*session.session_id, "s-15");
-        assert_eq!(session.event_id.as_deref(), Some("e-1"));
+        assert_eq!(session.event_id, Some(EventId::Text("e-1".into())));
         assert_eq!(session.created_at, parse_rfc3339("2026-11-29T09:00:00Z"));
         assert_eq!(
             session.principal.as_deref(),

@@ -146,7 +146,7 @@ impl Tally {
         let ordered: Vec<&JudgedSession> =
             order.iter().map(|&place| at(&sessions, place)).collect();
         let cost = |session: &JudgedSession| Cost::of(session, &ends);
-        let under_policy = Outcomes::of(ordered.iter().map(|s| &s.under_policy));
+        let under_policy = Outcomes::of(ordered.iter().map(|s| &*s.under_policy));
         let comparison = inputs
             .baseline
             .as_ref()
@@ -478,7 +478,7 @@ impl SessionRow {
             created: session.event_time.take(),
             principal: session.principal.take(),
             rules: session.under_policy.rules.clone(),
-            override_name: session.under_policy.override_name.take(),
+            override_name: session.under_policy.override_name.clone(),
             cost,
         }
     }
@@ -539,7 +539,7 @@ impl Comparison {
                 created: session.event_time.clone(),
                 principal: session.principal.clone(),
                 before: before.clone(),
-                after: after.clone(),
+                after: (**after).clone(),
                 cost,
             });
         }
@@ -697,14 +697,14 @@ mod tests {
     ) -> JudgedSession {
         JudgedSession {
             session_id: id.into(),
-            event_id: Some(format!("e-{id}-{at}").into()),
+            event_id: Some(super::super::observe::EventId::of(&format!("e-{id}-{at}"))),
             event_time: Some(at.into()),
             created_at: parse_rfc3339(at),
             principal: Some("arn:aws:iam::1:user/bob".into()),
             account: Some("111122223333".into()),
             region: Some("eu-west-1".into()),
-            under_policy: policy,
-            under_baseline: Some(Box::new(baseline)),
+            under_policy: std::sync::Arc::new(policy),
+            under_baseline: Some(std::sync::Arc::new(baseline)),
             capacity: Capacity {
                 dpus: Ok(workers),
                 timeout_minutes: Ok(120),
