@@ -446,6 +446,7 @@ pub fn backtest_with(
     inputs: &Inputs,
     lookup: Option<&dyn JobLookup>,
 ) -> anyhow::Result<Report> {
+    give_large_blocks_back();
     let units = source.units()?;
     let tally = units
         .par_bridge()
@@ -477,6 +478,29 @@ pub fn backtest_with(
         }
     }
     Ok(tally.report(&inputs, judges))
+}
+
+/// Has the allocator give large blocks (a result's 2 MB chunks, each unit's list of sessions)
+/// back to the system when they are freed. glibc otherwise raises its mmap threshold each time
+/// such a block is freed (up to 32 MB, mallopt(3)), after which blocks of that size come from
+/// its heap and their memory stays with the process. Measured over 200,000 Athena rows: 72 MB
+/// peak without, 49 MB with (bench/README.md). Setting the threshold, to glibc's documented
+/// default of 128 KiB, turns the adjustment off. Other platforms' allocators are left alone.
+fn give_large_blocks_back() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::ffi::c_int;
+        unsafe extern "C" {
+            fn mallopt(param: c_int, value: c_int) -> c_int;
+        }
+        const M_MMAP_THRESHOLD: c_int = -3;
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        // SAFETY: mallopt only sets one of the allocator's parameters, under its own lock; it
+        // may be called from any thread at any time.
+        ONCE.call_once(|| unsafe {
+            mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+        });
+    }
 }
 
 #[cfg(test)]

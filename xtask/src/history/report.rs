@@ -105,7 +105,7 @@ impl Tally {
             records,
             unreadable_records,
             create_not_judged,
-            mut sessions,
+            sessions,
             ends,
             jobs,
             mut damaged,
@@ -180,19 +180,29 @@ impl Tally {
         let (by_account, by_region) = by_place(&ordered, cost);
         let session_count = ordered.len() as u64;
         drop(ordered);
-        // Last, the stopped sessions' rows take their texts from the sessions (moved, not
-        // copied), so the report never holds two copies of them.
-        let violating: Vec<SessionRow> = order
+        // Last, the stopped sessions' rows. They take their texts from the sessions (moved, not
+        // copied) and are made list by list, each list given back once its rows are made, so
+        // the report never holds a session and its row at once; then they are put in creation
+        // order by each session's place in `order` (`u32::MAX`: a copy, left out).
+        let mut rank: Vec<Vec<u32>> = sessions
             .iter()
-            .filter_map(|&(list, place)| {
-                let session = &mut sessions[list as usize][place as usize];
-                session
-                    .under_policy
-                    .stops()
-                    .then(|| SessionRow::from_session(session, Cost::of(session, &ends)))
-            })
+            .map(|list| vec![u32::MAX; list.len()])
             .collect();
-        drop(sessions);
+        for (position, &(list, place)) in order.iter().enumerate() {
+            rank[list as usize][place as usize] = position as u32;
+        }
+        drop(order);
+        let mut ranked: Vec<(u32, SessionRow)> = Vec::new();
+        for (list, ranks) in sessions.into_iter().zip(rank) {
+            for (mut session, rank) in list.into_iter().zip(ranks) {
+                if rank != u32::MAX && session.under_policy.stops() {
+                    let cost = Cost::of(&session, &ends);
+                    ranked.push((rank, SessionRow::from_session(&mut session, cost)));
+                }
+            }
+        }
+        ranked.sort_unstable_by_key(|&(rank, _)| rank);
+        let violating: Vec<SessionRow> = ranked.into_iter().map(|(_, row)| row).collect();
         let dpu_hours = DpuHours::over(violating.iter().map(|row| &row.cost));
         Report {
             policy: inputs.policy.clone(),
