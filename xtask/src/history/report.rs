@@ -116,12 +116,15 @@ impl Tally {
             .as_ref()
             .map(|_| JobsReport::of(jobs, judges.policy, judges.baseline, &inputs.jobs));
         damaged.sort();
-        // Each session as (its list, its place in it), in creation order.
+        // Each session as (its list, its place in it), in creation order. Four bytes each
+        // (a history of 4 billion sessions would not fit in memory anyway).
+        let index = |n: usize| u32::try_from(n).expect("fewer than 4 billion sessions");
         let mut order: Vec<(u32, u32)> = sessions
             .iter()
             .enumerate()
-            .flat_map(|(list, those)| (0..those.len()).map(move |at| (list as u32, at as u32)))
+            .flat_map(|(list, those)| (0..those.len()).map(move |at| (index(list), index(at))))
             .collect();
+        index(order.len());
         order.sort_unstable_by(|&a, &b| {
             let (a, b) = (at(&sessions, a), at(&sessions, b));
             (a.created_at, &a.session_id, &a.event_id, &a.event_time).cmp(&(
@@ -189,7 +192,7 @@ impl Tally {
             .map(|list| vec![u32::MAX; list.len()])
             .collect();
         for (position, &(list, place)) in order.iter().enumerate() {
-            rank[list as usize][place as usize] = position as u32;
+            rank[list as usize][place as usize] = index(position);
         }
         drop(order);
         let mut ranked: Vec<(u32, SessionRow)> = Vec::new();
