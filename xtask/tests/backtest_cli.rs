@@ -749,3 +749,64 @@ fn athena_needs_a_window_and_no_trail() {
         text(&out.stderr)
     );
 }
+
+/// A record that cannot be read is never passed over in silence: counted in every format, and
+/// the exit is 2, for an Athena result's row as for a LookupEvents event.
+#[test]
+fn an_unreadable_record_is_said_and_fails_the_backtest() {
+    use xtask::history::athena::{column_names, row_of, write_result};
+    let dir = scratch("unreadable");
+    let ten = policy(&dir, "ten.yaml", 10);
+    let good = create("s-5", 5, "2026-11-29T09:00:00Z");
+    let mut broken = row_of(&create("s-7", 7, "2026-11-29T10:00:00Z"));
+    let request = column_names()
+        .iter()
+        .position(|name| *name == "requestparameters")
+        .unwrap();
+    broken[request] = Some("{\"id\": \"s-7\", ".into());
+    let mut csv = Vec::new();
+    write_result(&mut csv, [row_of(&good), broken]).unwrap();
+    let result = dir.join("result.csv");
+    std::fs::write(&result, csv).unwrap();
+    let lookup = dir.join("lookup.json");
+    std::fs::write(
+        &lookup,
+        json!({"Events": [
+            {"EventId": "1", "CloudTrailEvent": good.to_string()},
+            {"EventId": "2", "CloudTrailEvent": "{\"eventSource\": \"glue."}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    for source in [["--athena-result", s(&result)], ["--trail", s(&lookup)]] {
+        let (json, code, stderr) = report(&["--policy", s(&ten), source[0], source[1]]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert_eq!(
+            (json["records"].clone(), json["unreadable_records"].clone()),
+            (json!(2), json!(1))
+        );
+        assert_eq!(json["sessions"], 1, "the readable record is still judged");
+        assert!(
+            stderr.contains("1 of 2 records could not be read (not JSON) and were not judged"),
+            "{stderr}"
+        );
+        let out = xtask(&["backtest", "--policy", s(&ten), source[0], source[1]]);
+        assert_eq!(out.status.code(), Some(2));
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.contains("unreadable: 1 record could not be read (not JSON) and was not judged"),
+            "{stdout}"
+        );
+        let out = xtask(&[
+            "backtest",
+            "--format",
+            "markdown",
+            "--policy",
+            s(&ten),
+            source[0],
+            source[1],
+        ]);
+        assert!(text(&out.stdout).contains("**Unreadable:** 1 record could not be read"));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

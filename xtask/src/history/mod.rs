@@ -42,13 +42,15 @@ use crate::{Exit, paths};
 ///
 /// Exit codes: 0 when no session would be stopped, deleted or notified under the policy; 1 when
 /// some would (a `violation`; exempt sessions do not count); 2 when a file could not be read to
-/// its end (after the report, which names each such file with the reason; the other files are
-/// still read), or the backtest could not run at all.
+/// its end or a record in it could not be read (after the report, which names each such file
+/// with the reason and counts the records; the rest is still read), or the backtest could not
+/// run at all.
 #[derive(clap::Args, Clone, Debug)]
 #[command(
     after_help = "Exit codes: 0 no session would be stopped, deleted or notified under the \
-                  policy; 1 some would; 2 a file could not be read to its end (named in the \
-                  report, after which the rest was still read), or the backtest could not run."
+                  policy; 1 some would; 2 a file could not be read to its end or a record in it \
+                  could not be read (named and counted in the report; the rest was still \
+                  read), or the backtest could not run."
 )]
 pub struct HistoryArgs {
     /// The policy to judge the history under, and (for s3:// trails and --lookup-events) the
@@ -391,14 +393,25 @@ impl HistoryArgs {
 
 /// The exit code of a report: damage is an error (exit 2) once the report is out.
 fn outcome(report: &Report) -> anyhow::Result<Exit> {
+    let mut problems = Vec::new();
     if !report.damaged.is_empty() {
         let names: Vec<&str> = report.damaged.iter().map(|d| d.file.as_str()).collect();
-        bail!(
+        problems.push(format!(
             "{} of {} files could not be read to the end: {}",
             names.len(),
             report.files,
             names.join(", ")
-        );
+        ));
+    }
+    if report.unreadable_records > 0 {
+        problems.push(format!(
+            "{} of {} could not be read (not JSON) and were not judged",
+            report.unreadable_records,
+            text::plural(report.records, "record", "records")
+        ));
+    }
+    if !problems.is_empty() {
+        bail!("{}", problems.join("; "));
     }
     let jobs_acted_on = report.jobs.as_ref().is_some_and(|jobs| jobs.acts());
     let budgets_acted_on = report

@@ -53,7 +53,7 @@ fn dpus(value: f64) -> String {
     }
 }
 
-fn plural(n: u64, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", grouped(n), if n == 1 { one } else { many })
 }
 
@@ -242,6 +242,13 @@ pub fn text(report: &Report) -> String {
     );
     if let Some(run) = &report.athena {
         let _ = writeln!(out, "athena:     {}", athena_line(run));
+    }
+    if report.unreadable_records > 0 {
+        let _ = writeln!(
+            out,
+            "unreadable: {}",
+            unreadable_line(report.unreadable_records)
+        );
     }
     let _ = writeln!(
         out,
@@ -520,6 +527,16 @@ fn code(text: &str) -> String {
     format!("{fence}{pad}{}{pad}{fence}", flat.replace('|', "\\|"))
 }
 
+/// What the records that could not be read mean for the report.
+fn unreadable_line(records: u64) -> String {
+    format!(
+        "{} could not be read (not JSON) and {} not judged: a session among them would be \
+         missing from this report",
+        plural(records, "record", "records"),
+        if records == 1 { "was" } else { "were" }
+    )
+}
+
 /// For a pull-request comment.
 pub fn markdown(report: &Report) -> String {
     let mut out = String::new();
@@ -538,6 +555,13 @@ pub fn markdown(report: &Report) -> String {
             .as_ref()
             .map_or(String::new(), |b| format!(" Baseline: {}.", code(b)))
     );
+    if report.unreadable_records > 0 {
+        let _ = writeln!(
+            out,
+            "**Unreadable:** {}.\n",
+            unreadable_line(report.unreadable_records)
+        );
+    }
     match comparison {
         Some(c) => {
             let _ = writeln!(out, "| | this policy | baseline |\n|---|---:|---:|");
