@@ -1978,7 +1978,8 @@ fn valid_region(region: &str) -> bool {
 #[cfg(feature = "yaml")]
 /// Why `region` cannot be deployed to (said after the quoted name), or `None` when it is a Region
 /// of the catalogue.
-fn region_problem(region: &str) -> Option<String> {
+/// Why `region` is not a Region this build knows (a sentence to follow the name), or `None`.
+pub fn region_problem(region: &str) -> Option<String> {
     if !valid_region(region) {
         return Some("is not an AWS Region name (like `eu-west-1`)".to_string());
     }

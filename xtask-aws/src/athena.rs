@@ -449,12 +449,14 @@ pub fn scope(args: &HistoryArgs, settings: &AthenaSettings) -> anyhow::Result<Sc
              history.athena.days in the policy"
         ),
     };
-    Ok(Scope {
+    let scope = Scope {
         since,
         until,
         accounts: settings.accounts.clone(),
         regions: settings.regions.clone(),
-    })
+    };
+    scope.check()?;
+    Ok(scope)
 }
 
 /// `backtest --athena`: checks, then prints the query (`--dry-run`) or runs it and judges its
@@ -595,6 +597,41 @@ mod tests {
         assert_eq!((window.since, window.until), (until - 30 * 86_400, until));
         let window = scope(&args(&["--since", "2026-11-30"]), &settings).unwrap();
         assert_eq!(window.since, until - 86_400);
+    }
+
+    /// An empty window, a Region this build does not know and an account that is not one are
+    /// refused by `scope`, before any client is built or AWS asked (a flag as the policy's
+    /// `history.athena` would be).
+    #[test]
+    fn the_window_and_the_places_are_checked_before_aws() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: HistoryArgs,
+        }
+        let args = |extra: &[&str]| {
+            let mut all = vec!["backtest", "--athena", "--until", "2026-12-01"];
+            all.extend_from_slice(extra);
+            Cli::parse_from(all).args
+        };
+        let refused = |extra: &[&str]| {
+            let args = args(extra);
+            let settings = args.athena.settings(None);
+            scope(&args, &settings).unwrap_err().to_string()
+        };
+        let error = refused(&["--since", "2026-12-02"]);
+        assert!(error.contains("is not after --since"), "{error}");
+        let error = refused(&["--since", "2026-11-01", "--regions", "eu-west-9"]);
+        assert!(
+            error.starts_with("--regions \"eu-west-9\"") && error.contains("eu-west-1"),
+            "{error}"
+        );
+        let error = refused(&["--since", "2026-11-01", "--accounts", "1111"]);
+        assert!(error.contains("12 digits"), "{error}");
+        let known = args(&["--since", "2026-11-01", "--regions", "eu-west-1"]);
+        let window = scope(&known, &known.athena.settings(None)).unwrap();
+        assert_eq!(window.regions, ["eu-west-1"]);
     }
 
     /// moto finishes a query at once, scans nothing and never fails or cancels one: the

@@ -13,8 +13,9 @@
 //!   (RFC 4180: a header row, every value between double quotes, a quote inside doubled, NULL
 //!   as an empty unquoted field; "Working with query results",
 //!   <https://docs.aws.amazon.com/athena/latest/ug/querying.html>). It is read as a stream in
-//!   chunks of whole records, each parsed and judged on its own core, so memory stays flat in
-//!   the result's size.
+//!   chunks of whole records, each parsed and judged on its own core, so memory does not grow
+//!   with the result's bytes (the report still keeps about 300 bytes for each session judged:
+//!   docs/backtest-and-scan.md).
 
 use std::collections::BTreeMap;
 
@@ -286,6 +287,39 @@ pub struct Scope {
     pub regions: Vec<String>,
 }
 
+impl Scope {
+    /// Refuses, before anything is asked of AWS, an account that is not 12 digits, a Region
+    /// this build does not know (as the policy's `history.athena.regions` would) and an empty
+    /// window.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if let Some(bad) = self
+            .accounts
+            .iter()
+            .find(|a| !policy::validate::valid_account_id(a))
+        {
+            bail!("--accounts {bad:?}: an AWS account id is 12 digits");
+        }
+        if let Some(bad) = self.regions.iter().find(|r| !is_region_name(r)) {
+            bail!("--regions {bad:?}: not a Region name (like eu-west-1)");
+        }
+        if let Some((bad, why)) = self
+            .regions
+            .iter()
+            .find_map(|region| Some((region, policy::validate::region_problem(region)?)))
+        {
+            bail!("--regions {bad:?} {why}");
+        }
+        if self.until <= self.since {
+            bail!(
+                "--until {} is not after --since {}: the window is empty",
+                format_rfc3339(self.until),
+                format_rfc3339(self.since)
+            );
+        }
+        Ok(())
+    }
+}
+
 /// The query, and what the reader should know about it (a partition it cannot prune on, a
 /// field the table lacks).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -369,23 +403,7 @@ pub fn query(shape: &TableShape, scope: &Scope) -> anyhow::Result<Query> {
             );
         }
     }
-    if let Some(bad) = scope
-        .accounts
-        .iter()
-        .find(|a| !policy::validate::valid_account_id(a))
-    {
-        bail!("--accounts {bad:?}: an AWS account id is 12 digits");
-    }
-    if let Some(bad) = scope.regions.iter().find(|r| !is_region_name(r)) {
-        bail!("--regions {bad:?}: not a Region name (like eu-west-1)");
-    }
-    if scope.until <= scope.since {
-        bail!(
-            "--until {} is not after --since {}: the window is empty",
-            format_rfc3339(scope.until),
-            format_rfc3339(scope.since)
-        );
-    }
+    scope.check()?;
     let partitions = shape.partitions();
     let mut notes = Vec::new();
     let mut conditions = Vec::new();
