@@ -103,7 +103,16 @@ impl Problem {
             }
             .map(str::to_string)
             .unwrap_or_else(|| generic(expected));
-            (format!("expected {wanted}, got {got}"), Fix::Remove)
+            // YAML reads an unquoted account id or number as a number.
+            let hint = if wanted == "text"
+                && (message.starts_with("invalid type: integer")
+                    || message.starts_with("invalid type: floating point"))
+            {
+                format!(" (YAML reads it as a number: quote it, \"{got}\")")
+            } else {
+                String::new()
+            };
+            (format!("expected {wanted}, got {got}{hint}"), Fix::Remove)
         } else {
             (message.clone(), Fix::Remove)
         };
@@ -139,6 +148,40 @@ impl Problem {
             }
             _ => false,
         }
+    }
+
+    /// Where the problem is in the file as written, given the list elements already taken out
+    /// (`removed`: each list's path as written, and the element's index in it as written): the
+    /// document's indices shift down as elements are taken out, the file's do not. Also, when
+    /// the problem is a list element, its list and index as written, to add to `removed` once
+    /// it is taken out.
+    pub fn as_written(&self, removed: &[(String, usize)]) -> (String, Option<(String, usize)>) {
+        let mut written: Vec<Step> = Vec::new();
+        let mut element = None;
+        for step in &self.segments {
+            match step {
+                Step::Key(_) => written.push(step.clone()),
+                Step::Index(i) => {
+                    let list = path_text(&written);
+                    let mut gone: Vec<usize> = removed
+                        .iter()
+                        .filter(|(path, _)| *path == list)
+                        .map(|(_, at)| *at)
+                        .collect();
+                    gone.sort_unstable();
+                    let mut at = *i;
+                    for taken in gone {
+                        if taken <= at {
+                            at += 1;
+                        }
+                    }
+                    element = Some((list, at));
+                    written.push(Step::Index(at));
+                }
+            }
+        }
+        let element = element.filter(|_| matches!(self.segments.last(), Some(Step::Index(_))));
+        (path_text(&written), element)
     }
 
     /// Takes the problem out of the document (so that the rest can be read); false when it

@@ -158,6 +158,7 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
     // and taken out of the document, and the rest is read again.
     let mut shape_errors = crate::shape::unquoted_versions(&mut document, text, &index, file);
     let mut taken_out: Vec<String> = Vec::new();
+    let mut removed_elements: Vec<(String, usize)> = Vec::new();
     let policy = loop {
         match serde_path_to_error::deserialize::<_, Policy>(document.clone()) {
             Ok(policy) => break Some(policy),
@@ -178,19 +179,22 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
                     }
                     break None;
                 }
+                // The document's list indices shift as elements are taken out; the file's do not.
+                let (path, element) = problem.as_written(&removed_elements);
                 shape_errors.push(PolicyError::new(
                     file,
-                    index.locate(&problem.path),
-                    &problem.path,
+                    index.locate(&path),
+                    &path,
                     &problem.reason,
                 ));
                 let again = shape_errors.len() < MAX_SHAPE_ERRORS
-                    && !taken_out.contains(&problem.path)
+                    && !taken_out.contains(&path)
                     && problem.take_out(&mut document);
                 if !again {
                     break None;
                 }
-                taken_out.push(problem.path);
+                removed_elements.extend(element);
+                taken_out.push(path);
             }
         }
     };

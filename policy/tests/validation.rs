@@ -1230,3 +1230,26 @@ fn the_history_section_is_checked_where_it_was_written_and_stays_out_of_the_runt
         "p.yaml:6:1: history: give `athena` (the CloudTrail table `backtest --athena` reads), or remove the section"
     );
 }
+
+/// Every bad element of a list is named at its own index and place, as written: the elements
+/// taken out before it do not shift it. A number where text belongs says to quote it.
+#[test]
+fn each_bad_list_element_is_named_at_its_own_index_and_place() {
+    let errors = errors(
+        "version: 1\nstack: {name: guard}\nboundaries: {allowed_worker_types: [G.1X, 1, G.2X, 2]}\n\
+         history:\n  athena:\n    accounts: [111122223333, \"444455556666\", 777788889999]\n",
+    );
+    assert_eq!(
+        errors,
+        [
+            "p.yaml:3:43: boundaries.allowed_worker_types[1]: expected text, got 1 (YAML reads it \
+             as a number: quote it, \"1\")",
+            "p.yaml:3:52: boundaries.allowed_worker_types[3]: expected text, got 2 (YAML reads it \
+             as a number: quote it, \"2\")",
+            "p.yaml:6:16: history.athena.accounts[0]: expected text, got 111122223333 (YAML reads \
+             it as a number: quote it, \"111122223333\")",
+            "p.yaml:6:46: history.athena.accounts[2]: expected text, got 777788889999 (YAML reads \
+             it as a number: quote it, \"777788889999\")",
+        ]
+    );
+}
