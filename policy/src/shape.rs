@@ -17,8 +17,6 @@ const POLICY_KEYS: &str = "`version`, `stack`, `enforcement`, `sweep`, `boundari
 
 /// One shape problem: where, why, and how to take it out of the document.
 pub(crate) struct Problem {
-    /// `boundaries.max_workers`, `overrides[0].boundaries.max_wrokers`.
-    pub path: String,
     pub reason: String,
     /// For a missing required key, its path (`stack.name`).
     pub missing: Option<String>,
@@ -118,7 +116,6 @@ impl Problem {
         };
         let fix = if segments.is_empty() { Fix::None } else { fix };
         Problem {
-            path: path_text(&segments),
             reason,
             missing,
             segments,

@@ -691,6 +691,28 @@ fn since_and_until_keep_to_the_window_on_files() {
         "2026-11-30",
     ]);
     assert_eq!(window["sessions"], 1, "only s-15: {stderr}");
+    assert_eq!(
+        window["window"],
+        json!({"since": "2026-11-29T09:01:00Z", "until": "2026-11-30T00:00:00Z"})
+    );
+    assert!(all.get("window").is_none(), "no window, nothing said");
+    let out = xtask(&[
+        "backtest",
+        "--policy",
+        s(&policy),
+        "--trail",
+        s(&trail),
+        "--since",
+        "2026-11-29T09:01:00Z",
+    ]);
+    assert!(
+        text(&out.stdout).contains(
+            "window:     from 2026-11-29T09:01:00Z to the last record (Glue records outside it \
+             are counted, not judged)"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
     assert_eq!(window["violating"][0]["session_id"], "s-15");
     assert_eq!(window["by_region"]["eu-west-1"]["violations"], 1);
     assert_eq!(
@@ -797,6 +819,12 @@ fn an_unreadable_record_is_said_and_fails_the_backtest() {
             stdout.contains("unreadable: 1 record could not be read (not JSON) and was not judged"),
             "{stdout}"
         );
+        let read = if source[0] == "--athena-result" {
+            "read:       the result in 1 chunk, 2 records"
+        } else {
+            "read:       1 file, 2 records"
+        };
+        assert!(stdout.contains(read), "{stdout}");
         let out = xtask(&[
             "backtest",
             "--format",

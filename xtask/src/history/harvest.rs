@@ -75,6 +75,7 @@ fn scan_within(
 pub fn harvest_rows(chunk: super::athena::RowChunk, judges: Judges<'_>) -> Harvest {
     use super::athena::Row;
     let mut harvest = Harvest::of(String::new());
+    harvest.chunk = true;
     let mut rows = 0;
     chunk.for_each_row(|row| match row {
         Row::Record(record) => {

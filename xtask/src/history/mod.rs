@@ -396,10 +396,14 @@ fn outcome(report: &Report) -> anyhow::Result<Exit> {
     let mut problems = Vec::new();
     if !report.damaged.is_empty() {
         let names: Vec<&str> = report.damaged.iter().map(|d| d.file.as_str()).collect();
+        let of = if report.chunks > 0 && report.chunks == report.files {
+            format!("{} chunks of the result", report.chunks)
+        } else {
+            format!("{} files", report.files)
+        };
         problems.push(format!(
-            "{} of {} files could not be read to the end: {}",
+            "{} of {of} could not be read to the end: {}",
             names.len(),
-            report.files,
             names.join(", ")
         ));
     }

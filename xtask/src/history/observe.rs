@@ -457,6 +457,8 @@ pub struct Harvest {
     pub damage: Option<String>,
     /// The texts its sessions share.
     pub names: Names,
+    /// It was a chunk of an Athena result, not a file.
+    pub chunk: bool,
 }
 
 impl Harvest {

@@ -33,6 +33,8 @@ pub struct Inputs {
 #[derive(Debug, Default)]
 pub struct Tally {
     files: u64,
+    /// Of the files, those that were chunks of an Athena result.
+    chunks: u64,
     records: u64,
     unreadable_records: u64,
     create_not_judged: u64,
@@ -55,6 +57,7 @@ pub struct Damaged {
 impl Tally {
     pub fn add(&mut self, harvest: Harvest) {
         self.files += 1;
+        self.chunks += u64::from(harvest.chunk);
         self.records += harvest.records;
         self.unreadable_records += harvest.unreadable_records;
         self.create_not_judged += harvest.create_not_judged;
@@ -75,6 +78,7 @@ impl Tally {
 
     pub fn merge(mut self, other: Tally) -> Tally {
         self.files += other.files;
+        self.chunks += other.chunks;
         self.records += other.records;
         self.unreadable_records += other.unreadable_records;
         self.create_not_judged += other.create_not_judged;
@@ -102,6 +106,7 @@ impl Tally {
     pub fn report(self, inputs: &Inputs, judges: Judges<'_>) -> Report {
         let Tally {
             files,
+            chunks,
             records,
             unreadable_records,
             create_not_judged,
@@ -213,6 +218,8 @@ impl Tally {
             history: inputs.history.clone(),
             baseline: inputs.baseline.clone(),
             files,
+            chunks,
+            window: Shown::of(judges.window),
             records,
             unreadable_records,
             create_session_not_judged: create_not_judged,
@@ -594,6 +601,12 @@ pub struct Report {
     pub baseline: Option<String>,
     /// Files (units) read, damaged ones included.
     pub files: u64,
+    /// Of `files`, the chunks of an Athena result it was read in (about 2 MB each).
+    pub chunks: u64,
+    /// `--since`/`--until` (the query's window with `--athena`): Glue records outside it are
+    /// counted, not judged.
+    #[serde(skip_serializing_if = "Shown::is_open")]
+    pub window: Shown,
     /// Every record read, Glue's or not.
     pub records: u64,
     pub unreadable_records: u64,
@@ -641,6 +654,27 @@ pub struct Report {
     /// (by the machine's clock): a reviewer sees what is about to change on its own.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub expiring: Vec<crate::expiring::Expiring>,
+}
+
+/// A backtest's window as written in the report (RFC 3339); an open end is `None`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Shown {
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+impl Shown {
+    fn of(window: super::Window) -> Shown {
+        Shown {
+            since: window.since.map(super::time::format_rfc3339),
+            until: window.until.map(super::time::format_rfc3339),
+        }
+    }
+
+    /// All of history: nothing to say.
+    pub fn is_open(&self) -> bool {
+        self.since.is_none() && self.until.is_none()
+    }
 }
 
 /// One account's or Region's sessions.

@@ -237,9 +237,12 @@ pub fn text(report: &Report) -> String {
     let _ = writeln!(
         out,
         "read:       {}, {}",
-        plural(report.files, "file", "files"),
+        units(report),
         plural(report.records, "record", "records")
     );
+    if let Some(window) = window_line(report) {
+        let _ = writeln!(out, "window:     {window}");
+    }
     if let Some(run) = &report.athena {
         let _ = writeln!(out, "athena:     {}", athena_line(run));
     }
@@ -527,6 +530,28 @@ fn code(text: &str) -> String {
     format!("{fence}{pad}{}{pad}{fence}", flat.replace('|', "\\|"))
 }
 
+/// What was read, in its units: files, or the chunks an Athena result was read in.
+pub(crate) fn units(report: &Report) -> String {
+    if report.chunks > 0 && report.chunks == report.files {
+        format!("the result in {}", plural(report.chunks, "chunk", "chunks"))
+    } else {
+        plural(report.files, "file", "files")
+    }
+}
+
+/// `--since`/`--until`, when the backtest had a window.
+fn window_line(report: &Report) -> Option<String> {
+    if report.window.is_open() {
+        return None;
+    }
+    let end = |at: &Option<String>, open: &str| at.clone().unwrap_or_else(|| open.to_string());
+    Some(format!(
+        "from {} to {} (Glue records outside it are counted, not judged)",
+        end(&report.window.since, "the first record"),
+        end(&report.window.until, "the last record")
+    ))
+}
+
 /// What the records that could not be read mean for the report.
 fn unreadable_line(records: u64) -> String {
     format!(
@@ -555,6 +580,9 @@ pub fn markdown(report: &Report) -> String {
             .as_ref()
             .map_or(String::new(), |b| format!(" Baseline: {}.", code(b)))
     );
+    if let Some(window) = window_line(report) {
+        let _ = writeln!(out, "Window: {window}.\n");
+    }
     if report.unreadable_records > 0 {
         let _ = writeln!(
             out,
