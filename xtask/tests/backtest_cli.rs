@@ -838,3 +838,24 @@ fn an_unreadable_record_is_said_and_fails_the_backtest() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The flags that only shape an Athena query are refused without --athena, instead of doing
+/// nothing (and `--dry-run` running the whole backtest).
+#[test]
+fn athena_only_flags_are_refused_without_athena() {
+    let fixture = root().join("policy/tests/fixtures/realworld/24-cloudtrail-log-file.json");
+    for flags in [
+        &["--dry-run"][..],
+        &["--workgroup", "backtest", "--max-scan-gb", "5"],
+        &["--regions", "eu-west-1"],
+    ] {
+        let mut args = vec!["backtest", "--trail", s(&fixture)];
+        args.extend_from_slice(flags);
+        let out = xtask(&args);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("only shape an Athena query"), "{stderr}");
+        assert!(stderr.contains(flags[0]), "{stderr}");
+        assert!(text(&out.stdout).is_empty(), "nothing judged: {flags:?}");
+    }
+}

@@ -17,6 +17,8 @@ impl BacktestCommand {
         if let Some(records) = self.args.bench {
             return self.args.measure(records);
         }
+        // Before anything is built or handed over.
+        self.args.athena.refuse_without_athena()?;
         if self.args.reads_aws() {
             return forward::to_aws(std::env::args_os().skip(1).collect());
         }

@@ -212,6 +212,41 @@ pub const DEFAULT_WORKGROUP: &str = "primary";
 pub const DEFAULT_MAX_SCAN_GB: f64 = 100.0;
 
 impl AthenaArgs {
+    /// Refuses the flags that only shape an Athena query when the history is not one
+    /// (`--trail`, `--athena-result`, `--lookup-events`): they would do nothing, and `--dry-run`
+    /// would run the whole backtest. (clap's `requires = "athena"` cannot say it: a flag that is
+    /// off still counts as given.)
+    pub fn refuse_without_athena(&self) -> anyhow::Result<()> {
+        if self.athena {
+            return Ok(());
+        }
+        let given: Vec<&str> = [
+            ("--database", self.database.is_some()),
+            ("--table", self.table.is_some()),
+            ("--workgroup", self.workgroup.is_some()),
+            ("--output-location", self.output_location.is_some()),
+            ("--accounts", !self.accounts.is_empty()),
+            ("--regions", !self.regions.is_empty()),
+            ("--max-scan-gb", self.max_scan_gb.is_some()),
+            (
+                "--athena-price-per-tb",
+                self.athena_price_per_tb != athena::PRICE_PER_TB_USD,
+            ),
+            ("--dry-run", self.dry_run),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect();
+        if !given.is_empty() {
+            bail!(
+                "{} only shape an Athena query: give --athena with them, or leave them out \
+                 when reading --trail, --athena-result or --lookup-events",
+                given.join(", ")
+            );
+        }
+        Ok(())
+    }
+
     /// The flags over the policy's `history.athena` (`section`) over the defaults. A list given
     /// as a flag replaces the section's list.
     pub fn settings(&self, section: Option<&policy::HistoryAthena>) -> AthenaSettings {
@@ -345,6 +380,7 @@ impl HistoryArgs {
         lookup: Option<&dyn JobLookup>,
         athena: Option<athena::AthenaRun>,
     ) -> anyhow::Result<Exit> {
+        self.athena.refuse_without_athena()?;
         let policy = paths::load_policy(&self.aws.policy)?;
         let baseline = match (&self.baseline, &self.baseline_rev) {
             (Some(file), _) => Some(baseline::Baseline::File(file.clone())),
