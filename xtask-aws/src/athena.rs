@@ -211,10 +211,16 @@ impl AthenaBacktest {
                     .as_service_error()
                     .is_some_and(|e| e.is_entity_not_found_exception())
                 {
+                    let region = self
+                        .glue
+                        .config()
+                        .region()
+                        .map_or_else(|| "this Region".to_string(), |r| r.to_string());
                     failure.context(format!(
-                        "the CloudTrail table {database}.{table} is not in this Region's Glue \
-                         Data Catalog: create it with the statement `cargo xtask render \
-                         --athena-table` prints, or give --database and --table"
+                        "the CloudTrail table {database}.{table} is not in {region}'s Glue Data \
+                         Catalog: create it with the statement `cargo xtask render \
+                         --athena-table --trail-bucket s3://…` prints, or give --database and \
+                         --table (or --region)"
                     ))
                 } else {
                     failure

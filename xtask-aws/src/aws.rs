@@ -164,7 +164,8 @@ impl Aws {
         }
         let config = loader.load().await;
         let region = config.region().map(|r| r.to_string()).context(
-            "no AWS region: pass --region, set stack.region in the policy, or configure one",
+            "no AWS region: pass --region, set stack.region in the policy, or set AWS_REGION (or a \
+             profile's region in ~/.aws/config)",
         )?;
         Ok(Aws {
             config,

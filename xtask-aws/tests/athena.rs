@@ -545,6 +545,10 @@ fn the_athena_path_against_moto_gives_the_file_report() {
         format!("{missing:#}").contains("render --athena-table"),
         "{missing:#}"
     );
+    assert!(
+        format!("{missing:#}").contains("is not in eu-west-1's Glue Data Catalog"),
+        "the Region it looked in: {missing:#}"
+    );
 
     // The settings come from the policy's `history.athena` where no flag gives them.
     let policy_file = dir.0.join("policy.yaml");
