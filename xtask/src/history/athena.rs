@@ -411,6 +411,21 @@ pub fn query(shape: &TableShape, scope: &Scope) -> anyhow::Result<Query> {
         Some((key, format)) => {
             let first = date_partition(scope.since, format)?;
             let last = date_partition(scope.until - 1 + DAY, format)?;
+            // Partition projection answers nothing for the days before its range: said, since
+            // the report would otherwise look like a quiet history.
+            if let Some(start) = shape
+                .projection(key, "range")
+                .and_then(|range| range.split(',').next())
+                .map(str::trim)
+                .filter(|start| start.len() == first.len() && first.as_str() < *start)
+            {
+                notes.push(format!(
+                    "{}.{} projects {key} from {start} (projection.{key}.range): the window's \
+                     days from {first} until then are not read (render --athena-table \
+                     --first-day sets it)",
+                    shape.database, shape.table
+                ));
+            }
             conditions.push(format!(
                 "{} BETWEEN {} AND {}",
                 identifier(key),

@@ -54,6 +54,19 @@ fn the_query_prunes_days_accounts_and_regions_and_reads_only_glue() {
     }
     assert!(query.notes.is_empty(), "{:?}", query.notes);
 
+    // A window reaching before the table's first projected day is said, not silently empty.
+    let mut late = spec(&["111122223333"]);
+    late.first_day = "2026/11/15".into();
+    let notes = super::query(&late.shape(), &scope(&["111122223333"], &[]))
+        .unwrap()
+        .notes
+        .join("\n");
+    assert!(
+        notes.contains("projects timestamp from 2026/11/15")
+            && notes.contains("days from 2026/11/01 until then are not read"),
+        "{notes}"
+    );
+
     // All accounts and Regions of an enum projection: no condition on them.
     let all = super::query(&shape, &scope(&[], &[])).unwrap().sql;
     assert!(!all.contains("\"account\" IN"), "{all}");
