@@ -579,21 +579,23 @@ mod tests {
         assert!(error.contains("managed query results"), "{error}");
     }
 
-    /// The window: `--since` wins; without it, `history.athena.days` before `--until`; without
-    /// either, an error naming both.
-    #[test]
-    fn the_window_reaches_back_the_policys_days_when_no_since_is_given() {
+    /// `backtest --athena --until 2026-12-01` and `extra`, as the command line gives them.
+    fn args(extra: &[&str]) -> HistoryArgs {
         use clap::Parser as _;
         #[derive(clap::Parser)]
         struct Cli {
             #[command(flatten)]
             args: HistoryArgs,
         }
-        let args = |extra: &[&str]| {
-            let mut all = vec!["backtest", "--athena", "--until", "2026-12-01"];
-            all.extend_from_slice(extra);
-            Cli::parse_from(all).args
-        };
+        let mut all = vec!["backtest", "--athena", "--until", "2026-12-01"];
+        all.extend_from_slice(extra);
+        Cli::parse_from(all).args
+    }
+
+    /// The window: `--since` wins; without it, `history.athena.days` before `--until`; without
+    /// either, an error naming both.
+    #[test]
+    fn the_window_reaches_back_the_policys_days_when_no_since_is_given() {
         let mut settings = args(&[]).athena.settings(None);
         let error = scope(&args(&[]), &settings).unwrap_err().to_string();
         assert!(error.contains("history.athena.days"), "{error}");
@@ -610,17 +612,6 @@ mod tests {
     /// `history.athena` would be).
     #[test]
     fn the_window_and_the_places_are_checked_before_aws() {
-        use clap::Parser as _;
-        #[derive(clap::Parser)]
-        struct Cli {
-            #[command(flatten)]
-            args: HistoryArgs,
-        }
-        let args = |extra: &[&str]| {
-            let mut all = vec!["backtest", "--athena", "--until", "2026-12-01"];
-            all.extend_from_slice(extra);
-            Cli::parse_from(all).args
-        };
         let refused = |extra: &[&str]| {
             let args = args(extra);
             let settings = args.athena.settings(None);

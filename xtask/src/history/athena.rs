@@ -287,28 +287,33 @@ pub struct Scope {
     pub regions: Vec<String>,
 }
 
+/// Refuses an account that is not 12 digits and a Region this build does not know (as the
+/// policy's `history.athena` would), named as the flags that give them.
+fn check_places(accounts: &[String], regions: &[String]) -> anyhow::Result<()> {
+    if let Some(bad) = accounts
+        .iter()
+        .find(|a| !policy::validate::valid_account_id(a))
+    {
+        bail!("--accounts {bad:?}: an AWS account id is 12 digits");
+    }
+    if let Some(bad) = regions.iter().find(|r| !is_region_name(r)) {
+        bail!("--regions {bad:?}: not a Region name (like eu-west-1)");
+    }
+    if let Some((bad, why)) = regions
+        .iter()
+        .find_map(|region| Some((region, policy::validate::region_problem(region)?)))
+    {
+        bail!("--regions {bad:?} {why}");
+    }
+    Ok(())
+}
+
 impl Scope {
     /// Refuses, before anything is asked of AWS, an account that is not 12 digits, a Region
     /// this build does not know (as the policy's `history.athena.regions` would) and an empty
     /// window.
     pub fn check(&self) -> anyhow::Result<()> {
-        if let Some(bad) = self
-            .accounts
-            .iter()
-            .find(|a| !policy::validate::valid_account_id(a))
-        {
-            bail!("--accounts {bad:?}: an AWS account id is 12 digits");
-        }
-        if let Some(bad) = self.regions.iter().find(|r| !is_region_name(r)) {
-            bail!("--regions {bad:?}: not a Region name (like eu-west-1)");
-        }
-        if let Some((bad, why)) = self
-            .regions
-            .iter()
-            .find_map(|region| Some((region, policy::validate::region_problem(region)?)))
-        {
-            bail!("--regions {bad:?} {why}");
-        }
+        check_places(&self.accounts, &self.regions)?;
         if self.until <= self.since {
             bail!(
                 "--until {} is not after --since {}: the window is empty",
@@ -939,16 +944,7 @@ impl TableSpec {
                 "--organization-id {org:?}: an organization id is o- and 10 to 32 lowercase letters or digits"
             );
         }
-        if let Some(bad) = self
-            .accounts
-            .iter()
-            .find(|a| !policy::validate::valid_account_id(a))
-        {
-            bail!("--accounts {bad:?}: an AWS account id is 12 digits");
-        }
-        if let Some(bad) = self.regions.iter().find(|r| !is_region_name(r)) {
-            bail!("--regions {bad:?}: not a Region name (like eu-west-1)");
-        }
+        check_places(&self.accounts, &self.regions)?;
         if self.regions.is_empty() {
             bail!("--regions: at least one Region");
         }
