@@ -1048,9 +1048,9 @@ pub fn boundary_set_of(policy: &Policy, role_arn: &str, now: Option<i64>) -> Str
             })
         })
         .find(|rule| {
-            rule.principals.iter().any(|pattern| {
-                ArnPattern::parse(pattern).is_ok_and(|pattern| pattern.matches(role_arn))
-            })
+            rule.principals
+                .iter()
+                .any(|pattern| ArnPattern::any_matches(pattern, [role_arn]))
         })
         .map_or(DEFAULT_BOUNDARY_SET.to_string(), |rule| rule.name.clone())
 }

@@ -1268,7 +1268,7 @@ impl Checker<'_> {
                 continue;
             }
             let exempt = policy.exempt_principals.iter().position(|exemption| {
-                ArnPattern::parse(&exemption.principal).is_ok_and(|pattern| pattern.matches(role))
+                ArnPattern::any_matches(&exemption.principal, [role.as_str()])
             });
             if let Some(e) = exempt {
                 self.fail(

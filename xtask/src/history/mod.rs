@@ -137,49 +137,39 @@ pub struct AthenaArgs {
     pub athena: bool,
     /// The Glue Data Catalog database of the CloudTrail table [default: the policy's
     /// history.athena.database, else `default`].
-    #[arg(long, value_name = "NAME", requires = "athena")]
+    #[arg(long, value_name = "NAME")]
     pub database: Option<String>,
     /// The CloudTrail table (`cargo xtask render --athena-table` prints one) [default: the
     /// policy's history.athena.table, else `cloudtrail_logs`].
-    #[arg(long, value_name = "NAME", requires = "athena")]
+    #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
     /// The Athena workgroup the query runs in; its per-query data limit is checked first
     /// [default: the policy's history.athena.workgroup, else `primary`].
-    #[arg(long, value_name = "NAME", requires = "athena")]
+    #[arg(long, value_name = "NAME")]
     pub workgroup: Option<String>,
     /// Where Athena writes the result (`s3://bucket/prefix/`), when the workgroup sets none
     /// [default: the policy's history.athena.output_location].
-    #[arg(long, value_name = "S3_URI", requires = "athena")]
+    #[arg(long, value_name = "S3_URI")]
     pub output_location: Option<String>,
     /// The accounts to read (comma-separated or repeated); all the table holds when left out
     /// here and in the policy's history.athena.accounts (required when the table's account
     /// partition is injected).
-    #[arg(
-        long,
-        value_name = "ACCOUNT_ID",
-        value_delimiter = ',',
-        requires = "athena"
-    )]
+    #[arg(long, value_name = "ACCOUNT_ID", value_delimiter = ',')]
     pub accounts: Vec<String>,
     /// The Regions to read (comma-separated or repeated); all when left out here and in the
     /// policy's history.athena.regions.
-    #[arg(
-        long,
-        value_name = "REGION",
-        value_delimiter = ',',
-        requires = "athena"
-    )]
+    #[arg(long, value_name = "REGION", value_delimiter = ',')]
     pub regions: Vec<String>,
     /// The most a query may scan, in GB (10^9 bytes): the backtest refuses to run in a
     /// workgroup whose per-query data limit (BytesScannedCutoffPerQuery) is higher or unset
     /// [default: the policy's history.athena.max_scan_gb, else 100].
-    #[arg(long, value_name = "GB", value_parser = positive, requires = "athena")]
+    #[arg(long, value_name = "GB", value_parser = positive)]
     pub max_scan_gb: Option<f64>,
     /// Athena's price per TB scanned, in USD, for the query's cost.
-    #[arg(long, value_name = "USD", default_value_t = athena::PRICE_PER_TB_USD, value_parser = price, requires = "athena")]
+    #[arg(long, value_name = "USD", default_value_t = athena::PRICE_PER_TB_USD, value_parser = price)]
     pub athena_price_per_tb: f64,
     /// Print the query (and the checks it passed) instead of running it.
-    #[arg(long, requires = "athena")]
+    #[arg(long)]
     pub dry_run: bool,
 }
 
@@ -215,7 +205,7 @@ impl AthenaArgs {
     /// Refuses the flags that only shape an Athena query when the history is not one
     /// (`--trail`, `--athena-result`, `--lookup-events`): they would do nothing, and `--dry-run`
     /// would run the whole backtest. (clap's `requires = "athena"` cannot say it: a flag that is
-    /// off still counts as given.)
+    /// off still counts as given, so the check is here.)
     pub fn refuse_without_athena(&self) -> anyhow::Result<()> {
         if self.athena {
             return Ok(());
@@ -432,7 +422,7 @@ fn outcome(report: &Report) -> anyhow::Result<Exit> {
     let mut problems = Vec::new();
     if !report.damaged.is_empty() {
         let names: Vec<&str> = report.damaged.iter().map(|d| d.file.as_str()).collect();
-        let of = if report.chunks > 0 && report.chunks == report.files {
+        let of = if report.read_in_chunks() {
             format!("{} chunks of the result", report.chunks)
         } else {
             format!("{} files", report.files)

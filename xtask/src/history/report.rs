@@ -656,6 +656,13 @@ pub struct Report {
     pub expiring: Vec<crate::expiring::Expiring>,
 }
 
+impl Report {
+    /// Everything read was chunks of an Athena result (said as such, not as files).
+    pub fn read_in_chunks(&self) -> bool {
+        self.chunks > 0 && self.chunks == self.files
+    }
+}
+
 /// A backtest's window as written in the report (RFC 3339); an open end is `None`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Shown {

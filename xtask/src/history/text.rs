@@ -532,7 +532,7 @@ fn code(text: &str) -> String {
 
 /// What was read, in its units: files, or the chunks an Athena result was read in.
 pub(crate) fn units(report: &Report) -> String {
-    if report.chunks > 0 && report.chunks == report.files {
+    if report.read_in_chunks() {
         format!("the result in {}", plural(report.chunks, "chunk", "chunks"))
     } else {
         plural(report.files, "file", "files")
