@@ -453,7 +453,7 @@ budgets:
             jobs: Default::default(),
             athena: None,
         };
-        tally.report(&inputs, judges)
+        tally.report(&inputs, judges).unwrap()
     }
 
     /// A generated trail with known overlaps: a 40-DPU session every hour from 00:00 to 09:00,

@@ -15,6 +15,7 @@ mod measure;
 mod observe;
 mod report;
 pub mod source;
+mod spill;
 mod text;
 pub(crate) mod time;
 
@@ -520,7 +521,7 @@ pub fn backtest_with(
             inputs.jobs.extend(lookup.definitions(&missing)?);
         }
     }
-    Ok(tally.report(&inputs, judges))
+    tally.report(&inputs, judges)
 }
 
 /// Has the allocator give large blocks (a result's 2 MB chunks, each unit's list of sessions)

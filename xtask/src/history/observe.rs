@@ -11,7 +11,7 @@ use std::sync::Arc;
 use policy::budgets::{Holder, HolderKind};
 use policy::catalogue::CommandName;
 use policy::{Decision, Fact, Policy, ProfileLookup, SessionFacts, Verdict};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::time::{UnixSeconds, parse_rfc3339};
@@ -128,7 +128,7 @@ impl Names {
 }
 
 /// A verdict, as far as a backtest needs it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Judgement {
     pub decision: Decision,
     /// The broken boundary keys, in the verdict's order.
@@ -159,15 +159,16 @@ impl Judgement {
 
 /// What a session's cost needs: its DPUs and its timeout, each resolved as `evaluate` resolves
 /// them (Glue's documented defaults for what the creator left out), or why it is not known.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Capacity {
     pub dpus: Result<f64, Name>,
     pub timeout_minutes: Result<u64, Name>,
 }
 
-/// One successful `CreateSession`, judged. Kept, for every session, until the report: its own
-/// texts are boxed (no spare capacity) and what it shares with others is a [`Name`].
-#[derive(Debug, Clone, PartialEq)]
+/// One successful `CreateSession`, judged. Kept, for every session, until the report (on disk
+/// once there are many: `super::spill`): its own texts are boxed (no spare capacity) and what it
+/// shares with others is a [`Name`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JudgedSession {
     pub session_id: Box<str>,
     /// CloudTrail's `eventID`: the same record read twice (overlapping sources) counts once.
@@ -189,13 +190,42 @@ pub struct JudgedSession {
     /// boundaries stop it), when a budget of the policy counts it or may (its creator or tags
     /// unknown); `None` for every other session.
     /// Boxed: most sessions have none, and a long history keeps every session until the end.
+    #[serde(with = "holder_as_json")]
     pub holder: Option<Box<Holder>>,
+}
+
+/// A [`Holder`] on disk, as its JSON text: its serde shape leaves out empty fields (JSON's
+/// way), which a compact encoding without field names cannot read back.
+mod holder_as_json {
+    use policy::budgets::Holder;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        holder: &Option<Box<Holder>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let text = holder
+            .as_deref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(serde::ser::Error::custom)?;
+        text.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Box<Holder>>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|text| serde_json::from_str(&text).map(Box::new))
+            .transpose()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// CloudTrail's `eventID`, for telling a record read twice: a UUID (as CloudTrail writes them,
 /// lower-case) held as its 16 bytes, anything else as written. Two ids are the same exactly
 /// when their texts are.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum EventId {
     Uuid(u128),
     Text(Box<str>),
@@ -221,7 +251,7 @@ impl EventId {
 
 /// A successful `StopSession` or `DeleteSession`: when the session named by
 /// `requestParameters.id` stopped billing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionEnd {
     pub session_id: Box<str>,
     pub at: UnixSeconds,

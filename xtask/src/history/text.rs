@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use super::report::{Change, Cost, DpuHours, Duration, Report, SessionRow};
 
 /// Most sessions listed; the rest are counted ("and N more").
-const MAX_ROWS: usize = 50;
+const MAX_ROWS: usize = super::report::ROWS_KEPT;
 /// Most principals listed.
 const TOP_PRINCIPALS: usize = 10;
 /// Most damaged files listed in Markdown.
@@ -332,7 +332,7 @@ pub fn text(report: &Report) -> String {
                     at_stake(&comparison.newly_violating_dpu_hours, price)
                 );
             }
-            for change in comparison.changes.iter().take(MAX_ROWS) {
+            for change in comparison.changes.kept().iter().take(MAX_ROWS) {
                 let _ = writeln!(
                     out,
                     "  {:<24} {}  [{}] -> [{}]  {} DPU-hours",
@@ -347,7 +347,7 @@ pub fn text(report: &Report) -> String {
         }
         None if !report.violating.is_empty() => {
             let _ = writeln!(out, "\n{acted} sessions:");
-            for row in report.violating.iter().take(MAX_ROWS) {
+            for row in report.violating.kept().iter().take(MAX_ROWS) {
                 let _ = writeln!(
                     out,
                     "  {}  {}  [{}]  {} DPU-hours",
@@ -723,7 +723,7 @@ pub fn markdown(report: &Report) -> String {
                 "| session | created | principal | change | baseline rules | policy rules | DPU-hours |\n\
                  |---|---|---|---|---|---|---:|"
             );
-            for change in c.changes.iter().take(MAX_ROWS) {
+            for change in c.changes.kept().iter().take(MAX_ROWS) {
                 change_row(&mut out, change);
             }
             more_line_markdown(&mut out, c.changes.len());
@@ -741,7 +741,7 @@ pub fn markdown(report: &Report) -> String {
                 out,
                 "| session | created | principal | rules | DPU-hours |\n|---|---|---|---|---:|"
             );
-            for row in report.violating.iter().take(MAX_ROWS) {
+            for row in report.violating.kept().iter().take(MAX_ROWS) {
                 violating_row(&mut out, row);
             }
             more_line_markdown(&mut out, report.violating.len());

@@ -1,0 +1,472 @@
+//! What a long history holds more of than memory should, kept on disk: a backtest's sessions
+//! and their ends, sorted in runs and merged back in order (an external merge sort), and the
+//! lists of stopped and changed sessions the JSON report gives in full.
+//!
+//! Each file is anonymous (`tempfile::tempfile`: in `TMPDIR`, gone when closed, even after a
+//! crash) and holds items one after another, each its length (4 bytes, little-endian) and its
+//! serde encoding in `postcard`. Memory stays flat in the history's length: a sorter holds at
+//! most [`RUN_ITEMS`] items before it writes them, and a merge reads at most [`FAN_IN`] runs at
+//! once, each through a buffer of [`READ_BUFFER`] bytes.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::marker::PhantomData;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Items a [`Sorter`] holds in memory before it writes them, sorted, to a run of their own
+/// (a session is about 300 bytes in memory: about 1.2 MB a sorter).
+pub const RUN_ITEMS: usize = 4096;
+
+/// Runs a merge reads at once; more are first merged into longer runs, this many at a time.
+pub const FAN_IN: usize = 64;
+
+/// Bytes read from a run at a time.
+pub const READ_BUFFER: usize = 32 * 1024;
+
+/// Bytes written to a file at a time.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+fn invalid(error: postcard::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, error)
+}
+
+/// Writes one item: its length, then its encoding (`scratch` is reused between items).
+fn write_item<T: Serialize>(
+    out: &mut impl Write,
+    item: &T,
+    scratch: &mut Vec<u8>,
+) -> io::Result<()> {
+    scratch.clear();
+    let bytes = postcard::to_extend(item, std::mem::take(scratch)).map_err(invalid)?;
+    let length = u32::try_from(bytes.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "an item over 4 GiB"))?;
+    out.write_all(&length.to_le_bytes())?;
+    out.write_all(&bytes)?;
+    *scratch = bytes;
+    Ok(())
+}
+
+/// Reads the next item's bytes into `scratch`; `false` at the end of the file.
+fn next_bytes(input: &mut impl Read, scratch: &mut Vec<u8>) -> io::Result<bool> {
+    let mut length = [0u8; 4];
+    match input.read_exact(&mut length) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
+        Err(error) => return Err(error),
+    }
+    scratch.resize(u32::from_le_bytes(length) as usize, 0);
+    input.read_exact(scratch)?;
+    Ok(true)
+}
+
+fn read_item<T: DeserializeOwned>(
+    input: &mut impl Read,
+    scratch: &mut Vec<u8>,
+) -> io::Result<Option<T>> {
+    if !next_bytes(input, scratch)? {
+        return Ok(None);
+    }
+    postcard::from_bytes(scratch).map(Some).map_err(invalid)
+}
+
+/// Writes `items` to a new file, rewound for reading.
+fn write_run<T: Serialize>(items: impl IntoIterator<Item = io::Result<T>>) -> io::Result<File> {
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER, tempfile::tempfile()?);
+    let mut scratch = Vec::new();
+    for item in items {
+        write_item(&mut out, &item?, &mut scratch)?;
+    }
+    let mut file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(file)
+}
+
+/// Items sorted outside memory: pushed in any order, given back in ascending order (items
+/// that compare equal in an unspecified order).
+pub struct Sorter<T> {
+    buffer: Vec<T>,
+    /// Each sorted, rewound.
+    runs: Vec<File>,
+    run_items: usize,
+}
+
+impl<T> Default for Sorter<T> {
+    fn default() -> Sorter<T> {
+        Sorter::with_run_items(RUN_ITEMS)
+    }
+}
+
+impl<T> std::fmt::Debug for Sorter<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sorter")
+            .field("in_memory", &self.buffer.len())
+            .field("runs", &self.runs.len())
+            .finish()
+    }
+}
+
+impl<T> Sorter<T> {
+    /// A sorter writing a run each `run_items` items (at least 1).
+    pub fn with_run_items(run_items: usize) -> Sorter<T> {
+        Sorter {
+            buffer: Vec::new(),
+            runs: Vec::new(),
+            run_items: run_items.max(1),
+        }
+    }
+
+    /// The runs written so far.
+    #[cfg(test)]
+    pub fn runs(&self) -> usize {
+        self.runs.len()
+    }
+}
+
+impl<T: Ord + Serialize + DeserializeOwned> Sorter<T> {
+    /// Adds `item`; errors are the file's (a full disk).
+    pub fn push(&mut self, item: T) -> io::Result<()> {
+        self.buffer.push(item);
+        if self.buffer.len() >= self.run_items {
+            let mut items = std::mem::take(&mut self.buffer);
+            items.sort_unstable();
+            self.runs.push(write_run(items.into_iter().map(Ok))?);
+        }
+        Ok(())
+    }
+
+    /// Adds every item of `other`.
+    pub fn append(&mut self, other: Sorter<T>) -> io::Result<()> {
+        self.runs.extend(other.runs);
+        for item in other.buffer {
+            self.push(item)?;
+        }
+        Ok(())
+    }
+
+    /// Every item, in order.
+    pub fn sorted(mut self) -> io::Result<Merge<T>> {
+        while self.runs.len() > FAN_IN {
+            let group: Vec<Source<T>> = self
+                .runs
+                .drain(..FAN_IN)
+                .map(|run| Source::File(BufReader::with_capacity(READ_BUFFER, run)))
+                .collect();
+            let merged = write_run(Merge::of(group)?)?;
+            self.runs.push(merged);
+        }
+        self.buffer.sort_unstable();
+        let mut sources = vec![Source::Memory(self.buffer.into_iter())];
+        sources.extend(
+            self.runs
+                .into_iter()
+                .map(|run| Source::File(BufReader::with_capacity(READ_BUFFER, run))),
+        );
+        Merge::of(sources)
+    }
+}
+
+/// Where a merge reads one sorted sequence from.
+enum Source<T> {
+    Memory(std::vec::IntoIter<T>),
+    File(BufReader<File>),
+}
+
+/// The next item of each source, ordered by the item, then the source (a min-heap through
+/// [`Reverse`]).
+struct Head<T> {
+    item: T,
+    source: usize,
+}
+
+impl<T: Ord> PartialEq for Head<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl<T: Ord> Eq for Head<T> {}
+
+impl<T: Ord> PartialOrd for Head<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T: Ord> Ord for Head<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (&self.item, self.source).cmp(&(&other.item, other.source))
+    }
+}
+
+/// Sorted sequences read as one, in order: an iterator of `io::Result<T>` that ends after its
+/// first error.
+pub struct Merge<T> {
+    sources: Vec<Source<T>>,
+    heap: BinaryHeap<Reverse<Head<T>>>,
+    scratch: Vec<u8>,
+    /// A source's failure, given after the item before it; then nothing more.
+    error: Option<io::Error>,
+    failed: bool,
+}
+
+impl<T: Ord + DeserializeOwned> Merge<T> {
+    fn of(sources: Vec<Source<T>>) -> io::Result<Merge<T>> {
+        let mut merge = Merge {
+            heap: BinaryHeap::with_capacity(sources.len()),
+            sources,
+            scratch: Vec::new(),
+            error: None,
+            failed: false,
+        };
+        for source in 0..merge.sources.len() {
+            merge.refill(source)?;
+        }
+        Ok(merge)
+    }
+
+    /// Puts `source`'s next item, if any, in the heap.
+    fn refill(&mut self, source: usize) -> io::Result<()> {
+        let next = match &mut self.sources[source] {
+            Source::Memory(items) => items.next(),
+            Source::File(reader) => read_item(reader, &mut self.scratch)?,
+        };
+        if let Some(item) = next {
+            self.heap.push(Reverse(Head { item, source }));
+        }
+        Ok(())
+    }
+}
+
+impl<T: Ord + DeserializeOwned> Iterator for Merge<T> {
+    type Item = io::Result<T>;
+
+    fn next(&mut self) -> Option<io::Result<T>> {
+        if self.failed {
+            return None;
+        }
+        if let Some(error) = self.error.take() {
+            self.failed = true;
+            return Some(Err(error));
+        }
+        let Reverse(Head { item, source }) = self.heap.pop()?;
+        // The failed source's next item would not have come before this one.
+        self.error = self.refill(source).err();
+        Some(Ok(item))
+    }
+}
+
+/// Items appended to a file, read back in the order written (from any thread, one reader at
+/// a time).
+#[derive(Debug)]
+pub struct Spilled<T> {
+    file: Mutex<File>,
+    _items: PhantomData<fn() -> T>,
+}
+
+/// Writes a [`Spilled`]; the file is made at the first item.
+pub struct SpillWriter<T> {
+    out: Option<BufWriter<File>>,
+    items: u64,
+    scratch: Vec<u8>,
+    _items: PhantomData<fn(&T)>,
+}
+
+impl<T> Default for SpillWriter<T> {
+    fn default() -> SpillWriter<T> {
+        SpillWriter {
+            out: None,
+            items: 0,
+            scratch: Vec::new(),
+            _items: PhantomData,
+        }
+    }
+}
+
+impl<T: Serialize> SpillWriter<T> {
+    /// Appends `item`, which is item number [`SpillWriter::written`] (from 0).
+    pub fn push(&mut self, item: &T) -> io::Result<()> {
+        let out = match &mut self.out {
+            Some(out) => out,
+            None => self.out.insert(BufWriter::with_capacity(
+                WRITE_BUFFER,
+                tempfile::tempfile()?,
+            )),
+        };
+        write_item(out, item, &mut self.scratch)?;
+        self.items += 1;
+        Ok(())
+    }
+
+    /// Items written so far.
+    pub fn written(&self) -> u64 {
+        self.items
+    }
+
+    /// The items written, for reading (`None` when there were none).
+    pub fn finish(self) -> io::Result<Option<Spilled<T>>> {
+        let Some(out) = self.out else {
+            return Ok(None);
+        };
+        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        Ok(Some(Spilled {
+            file: Mutex::new(file),
+            _items: PhantomData,
+        }))
+    }
+}
+
+impl<T: DeserializeOwned> Spilled<T> {
+    /// Hands each item from number `from` (0 is the first written) to `each`, in order;
+    /// stops at `each`'s first error, or at the file's (turned into `each`'s by `io_error`).
+    pub fn read_from<E>(
+        &self,
+        from: u64,
+        io_error: impl Fn(io::Error) -> E,
+        mut each: impl FnMut(T) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        file.seek(SeekFrom::Start(0)).map_err(&io_error)?;
+        let mut reader = BufReader::with_capacity(READ_BUFFER, &mut *file);
+        let mut scratch = Vec::new();
+        let mut number = 0u64;
+        while next_bytes(&mut reader, &mut scratch).map_err(&io_error)? {
+            if number >= from {
+                let item = postcard::from_bytes(&scratch)
+                    .map_err(invalid)
+                    .map_err(&io_error)?;
+                each(item)?;
+            }
+            number += 1;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic scramble of 0..n (a multiplicative step coprime with n).
+    fn scrambled(n: u64) -> Vec<(u64, String)> {
+        (0..n)
+            .map(|i| {
+                let value = (i * 7919) % n;
+                (value / 3, format!("item-{value}"))
+            })
+            .collect()
+    }
+
+    fn sorted_with(run_items: usize, items: &[(u64, String)]) -> Vec<(u64, String)> {
+        let mut sorter = Sorter::with_run_items(run_items);
+        for item in items {
+            sorter.push(item.clone()).unwrap();
+        }
+        sorter.sorted().unwrap().map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn items_come_back_sorted_however_many_runs_they_took() {
+        let items = scrambled(10_007);
+        let mut expected = items.clone();
+        expected.sort();
+        // All in memory; a few runs; more runs than one merge reads (merged in two levels).
+        for run_items in [100_000, 1000, 7] {
+            assert_eq!(
+                sorted_with(run_items, &items),
+                expected,
+                "runs of {run_items}"
+            );
+        }
+        let mut sorter = Sorter::with_run_items(7);
+        for item in &items {
+            sorter.push(item.clone()).unwrap();
+        }
+        assert!(sorter.runs() > FAN_IN, "the test reaches the second level");
+    }
+
+    #[test]
+    fn sorters_appended_give_every_item_of_both() {
+        let items = scrambled(1000);
+        let (left, right) = items.split_at(333);
+        let mut a = Sorter::with_run_items(50);
+        let mut b = Sorter::with_run_items(50);
+        left.iter().for_each(|item| a.push(item.clone()).unwrap());
+        right.iter().for_each(|item| b.push(item.clone()).unwrap());
+        a.append(b).unwrap();
+        let mut expected = items.clone();
+        expected.sort();
+        let got: Vec<(u64, String)> = a.sorted().unwrap().map(Result::unwrap).collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn a_damaged_run_is_an_error_and_ends_the_merge() {
+        // A run of one good item (3), then a length of 200 bytes with 3 bytes behind it.
+        let mut run = tempfile::tempfile().unwrap();
+        write_item(&mut run, &3u64, &mut Vec::new()).unwrap();
+        run.write_all(&200u32.to_le_bytes()).unwrap();
+        run.write_all(&[1, 2, 3]).unwrap();
+        run.seek(SeekFrom::Start(0)).unwrap();
+        let sorter: Sorter<u64> = Sorter {
+            buffer: vec![5],
+            runs: vec![run],
+            run_items: 10,
+        };
+        let mut merge = sorter.sorted().unwrap();
+        // 3 is given; reading what follows it fails, and the merge ends there (5 is not given
+        // as if nothing were missing).
+        assert_eq!(merge.next().unwrap().unwrap(), 3);
+        let error = merge.next().unwrap().unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(merge.next().is_none());
+    }
+
+    #[test]
+    fn a_spilled_list_reads_back_from_any_item() {
+        let mut writer = SpillWriter::default();
+        for i in 0..500u64 {
+            writer.push(&(i, format!("row {i}"))).unwrap();
+        }
+        assert_eq!(writer.written(), 500);
+        let spilled: Spilled<(u64, String)> = writer.finish().unwrap().unwrap();
+        for from in [0, 1, 499, 500, 600] {
+            let mut read = Vec::new();
+            spilled
+                .read_from(
+                    from,
+                    |e| e,
+                    |item| {
+                        read.push(item);
+                        Ok(())
+                    },
+                )
+                .unwrap();
+            let expected: Vec<(u64, String)> = (from.min(500)..500)
+                .map(|i| (i, format!("row {i}")))
+                .collect();
+            assert_eq!(read, expected, "from {from}");
+        }
+        // Twice: each read starts at the beginning.
+        let mut count = 0;
+        spilled
+            .read_from(
+                0,
+                |e| e,
+                |_| {
+                    count += 1;
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(count, 500);
+        assert!(SpillWriter::<u64>::default().finish().unwrap().is_none());
+    }
+}
