@@ -438,12 +438,19 @@ budgets:
             baseline: None,
             window: crate::history::Window::ALL,
         };
-        let mut harvest = Harvest::of("generated");
-        for record in records {
-            harvest.read(record, judges);
-        }
+        let harvest = || {
+            let mut harvest = Harvest::of("generated");
+            for record in records {
+                harvest.read(record, judges);
+            }
+            harvest
+        };
         let mut tally = Tally::default();
-        tally.add(harvest);
+        tally.add(harvest());
+        // The same history with every session written to disk and read back (a run each):
+        // the members' holders make the round trip.
+        let mut on_disk = Tally::with_run_items(1);
+        on_disk.add(harvest());
         let inputs = Inputs {
             policy: "p.yaml".into(),
             action: policy::enforcement_action(policy, policy::Decision::Violation),
@@ -453,7 +460,13 @@ budgets:
             jobs: Default::default(),
             athena: None,
         };
-        tally.report(&inputs, judges).unwrap()
+        let report = tally.report(&inputs, judges).unwrap();
+        let json = |report: &super::super::report::Report| serde_json::to_string(report).unwrap();
+        assert_eq!(
+            json(&on_disk.report(&inputs, judges).unwrap()),
+            json(&report)
+        );
+        report
     }
 
     /// A generated trail with known overlaps: a 40-DPU session every hour from 00:00 to 09:00,

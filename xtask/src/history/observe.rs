@@ -177,13 +177,18 @@ pub struct JudgedSession {
     pub event_time: Option<Box<str>>,
     /// `eventTime`, read.
     pub created_at: Option<UnixSeconds>,
+    #[serde(with = "shared::option_name")]
     pub principal: Option<Name>,
     /// The account the session was created in (`recipientAccountId`), and its Region
     /// (`awsRegion`), for the per-account and per-Region summary.
+    #[serde(with = "shared::option_name")]
     pub account: Option<Name>,
+    #[serde(with = "shared::option_name")]
     pub region: Option<Name>,
     /// Shared with the unit's other sessions judged the same.
+    #[serde(with = "shared::judgement")]
     pub under_policy: Arc<Judgement>,
+    #[serde(with = "shared::option_judgement")]
     pub under_baseline: Option<Arc<Judgement>>,
     pub capacity: Capacity,
     /// The session as a team budget sees it (its creator, tags, DPUs, and whether its own
@@ -192,6 +197,168 @@ pub struct JudgedSession {
     /// Boxed: most sessions have none, and a long history keeps every session until the end.
     #[serde(with = "holder_as_json")]
     pub holder: Option<Box<Holder>>,
+}
+
+/// What sessions share, on disk (`super::spill`) as in memory: read back, each name and
+/// judgement is made once per reading thread and shared by the sessions that name it (the
+/// allocations of reading them back were most of the cost of keeping sessions on disk). A
+/// judgement is written as its own encoding (bytes), which is the key it is found by.
+mod shared {
+    use std::cell::RefCell;
+    use std::collections::{HashMap, HashSet};
+    use std::fmt;
+    use std::sync::Arc;
+
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::{Deserialize, Serialize, Serializer};
+
+    use super::{Judgement, Name};
+
+    /// Entries a thread's cache holds before it starts again (a bound, not a size any history
+    /// reaches: names and judgements repeat).
+    const MOST: usize = 1 << 16;
+
+    thread_local! {
+        static NAMES: RefCell<HashSet<Name>> = RefCell::new(HashSet::new());
+        static JUDGEMENTS: RefCell<HashMap<Box<[u8]>, Arc<Judgement>>> =
+            RefCell::new(HashMap::new());
+        static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+
+    fn name_of(text: &str) -> Name {
+        NAMES.with_borrow_mut(|names| {
+            if let Some(name) = names.get(text) {
+                return name.clone();
+            }
+            if names.len() >= MOST {
+                names.clear();
+            }
+            let name = Name::from(text);
+            names.insert(name.clone());
+            name
+        })
+    }
+
+    fn judgement_of<E: de::Error>(bytes: &[u8]) -> Result<Arc<Judgement>, E> {
+        JUDGEMENTS.with_borrow_mut(|judgements| {
+            if let Some(judgement) = judgements.get(bytes) {
+                return Ok(judgement.clone());
+            }
+            let judgement: Arc<Judgement> =
+                Arc::new(postcard::from_bytes(bytes).map_err(E::custom)?);
+            if judgements.len() >= MOST {
+                judgements.clear();
+            }
+            judgements.insert(bytes.into(), judgement.clone());
+            Ok(judgement)
+        })
+    }
+
+    struct NameVisitor;
+
+    impl Visitor<'_> for NameVisitor {
+        type Value = Name;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a text")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Name, E> {
+            Ok(name_of(text))
+        }
+    }
+
+    struct JudgementVisitor;
+
+    impl Visitor<'_> for JudgementVisitor {
+        type Value = Arc<Judgement>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a judgement's encoding")
+        }
+
+        fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Arc<Judgement>, E> {
+            judgement_of(bytes)
+        }
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct SharedName(#[serde(with = "name")] Name);
+
+    #[derive(Serialize, Deserialize)]
+    struct SharedJudgement(#[serde(with = "judgement")] Arc<Judgement>);
+
+    pub mod name {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(name: &Name, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(name)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Name, D::Error> {
+            deserializer.deserialize_str(NameVisitor)
+        }
+    }
+
+    pub mod option_name {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(
+            name: &Option<Name>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            name.as_ref()
+                .map(|name| SharedName(name.clone()))
+                .serialize(serializer)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<Name>, D::Error> {
+            Ok(Option::<SharedName>::deserialize(deserializer)?.map(|shared| shared.0))
+        }
+    }
+
+    pub mod judgement {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(
+            judgement: &Arc<Judgement>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            SCRATCH.with_borrow_mut(|scratch| {
+                crate::history::spill::encode(&**judgement, scratch)
+                    .map_err(serde::ser::Error::custom)?;
+                serializer.serialize_bytes(scratch)
+            })
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Arc<Judgement>, D::Error> {
+            deserializer.deserialize_bytes(JudgementVisitor)
+        }
+    }
+
+    pub mod option_judgement {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(
+            judgement: &Option<Arc<Judgement>>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            judgement
+                .as_ref()
+                .map(|judgement| SharedJudgement(judgement.clone()))
+                .serialize(serializer)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<Arc<Judgement>>, D::Error> {
+            Ok(Option::<SharedJudgement>::deserialize(deserializer)?.map(|shared| shared.0))
+        }
+    }
 }
 
 /// A [`Holder`] on disk, as its JSON text: its serde shape leaves out empty fields (JSON's

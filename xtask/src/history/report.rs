@@ -63,7 +63,7 @@ impl Tally {
     /// A tally writing its sessions to disk each `run_items` of them (tests reach the disk with
     /// a few sessions).
     #[cfg(test)]
-    fn with_run_items(run_items: usize) -> Tally {
+    pub(crate) fn with_run_items(run_items: usize) -> Tally {
         Tally {
             by_session: Sorter::with_run_items(run_items),
             ..Tally::default()
@@ -174,14 +174,13 @@ impl Tally {
         // Only the sessions a budget may count (a holder) are kept for the replay.
         let mut members: Vec<(JudgedSession, super::budgets::Span)> = Vec::new();
         let mut sessions = 0u64;
-        for placed in by_creation.sorted().map_err(disk)? {
-            let placed = placed.map_err(disk)?;
+        let each = |placed: Placed| -> std::io::Result<()> {
             sessions += 1;
             let session = &placed.session;
             let cost = Cost::of(session, placed.end);
             under_policy.add(&session.under_policy);
             if let Some(comparing) = &mut comparing {
-                comparing.add(&placed, &cost).map_err(disk)?;
+                comparing.add(&placed, &cost)?;
             }
             let stops = session.under_policy.stops();
             places.add(session, stops.then(|| cost.dpu_hours.unwrap_or(0.0)));
@@ -192,7 +191,7 @@ impl Tally {
                 );
                 dpu_hours.add(&cost);
                 violating.offer(&placed, stopped.written());
-                stopped.push(&placed).map_err(disk)?;
+                stopped.push(&placed)?;
             }
             if session.holder.is_some() {
                 let span = super::budgets::Span {
@@ -202,7 +201,12 @@ impl Tally {
                 };
                 members.push((placed.session, span));
             }
-        }
+            Ok(())
+        };
+        by_creation
+            .sorted()
+            .and_then(|merge| merge.for_each_in_turn(each))
+            .map_err(disk)?;
         let runs = jobs.as_ref().map_or(&[][..], |jobs| &jobs.held[..]);
         let budgets = super::budgets::replay(
             judges.policy,
@@ -270,8 +274,8 @@ fn join_ends(by_session: Sorter<BySession>) -> std::io::Result<(Sorter<Placed>, 
         }
         Ok(())
     };
-    for item in by_session.sorted()? {
-        match item? {
+    by_session.sorted()?.for_each_in_turn(|item| {
+        match item {
             BySession::Session(session) => {
                 if let Some(last) = waiting.last() {
                     if last.session_id != session.session_id {
@@ -280,7 +284,7 @@ fn join_ends(by_session: Sorter<BySession>) -> std::io::Result<(Sorter<Placed>, 
                         == (&session.event_id, &session.event_time)
                     {
                         duplicates += 1;
-                        continue;
+                        return Ok(());
                     }
                 }
                 waiting.push(session);
@@ -294,7 +298,8 @@ fn join_ends(by_session: Sorter<BySession>) -> std::io::Result<(Sorter<Placed>, 
                 }
             }
         }
-    }
+        Ok(())
+    })?;
     flush(&mut waiting, &mut by_creation, None)?;
     Ok((by_creation, duplicates))
 }

@@ -35,19 +35,44 @@ fn invalid(error: postcard::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
+/// postcard's output into a `Vec` kept between items, bytes copied as slices.
+struct Appended<'v>(&'v mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Appended<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.push(byte);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+/// `item`'s encoding, in place of what `out` held.
+pub(crate) fn encode<T: Serialize + ?Sized>(item: &T, out: &mut Vec<u8>) -> postcard::Result<()> {
+    out.clear();
+    postcard::serialize_with_flavor(item, Appended(out))
+}
+
 /// Writes one item: its length, then its encoding (`scratch` is reused between items).
 fn write_item<T: Serialize>(
     out: &mut impl Write,
     item: &T,
     scratch: &mut Vec<u8>,
 ) -> io::Result<()> {
-    scratch.clear();
-    let bytes = postcard::to_extend(item, std::mem::take(scratch)).map_err(invalid)?;
-    let length = u32::try_from(bytes.len())
+    encode(item, scratch).map_err(invalid)?;
+    let length = u32::try_from(scratch.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "an item over 4 GiB"))?;
     out.write_all(&length.to_le_bytes())?;
-    out.write_all(&bytes)?;
-    *scratch = bytes;
+    out.write_all(scratch)?;
     Ok(())
 }
 
@@ -111,12 +136,12 @@ impl<T> std::fmt::Debug for Sorter<T> {
 }
 
 impl<T> Sorter<T> {
-    /// A sorter writing a run each `run_items` items (at least 1).
+    /// A sorter writing a run each `run_items` items (at least 1, at most `u32::MAX`).
     pub fn with_run_items(run_items: usize) -> Sorter<T> {
         Sorter {
             buffer: Vec::new(),
             runs: Vec::new(),
-            run_items: run_items.max(1),
+            run_items: run_items.clamp(1, u32::MAX as usize),
         }
     }
 
@@ -132,9 +157,12 @@ impl<T: Ord + Serialize + DeserializeOwned> Sorter<T> {
     pub fn push(&mut self, item: T) -> io::Result<()> {
         self.buffer.push(item);
         if self.buffer.len() >= self.run_items {
-            let mut items = std::mem::take(&mut self.buffer);
-            items.sort_unstable();
-            self.runs.push(write_run(items.into_iter().map(Ok))?);
+            // Sorted as indices (4 bytes each moved, not the items), written in that order.
+            let items = std::mem::take(&mut self.buffer);
+            let mut order: Vec<u32> = (0..u32::try_from(items.len()).unwrap_or(u32::MAX)).collect();
+            order.sort_unstable_by(|&a, &b| items[a as usize].cmp(&items[b as usize]));
+            self.runs
+                .push(write_run(order.iter().map(|&at| Ok(&items[at as usize])))?);
         }
         Ok(())
     }
@@ -257,6 +285,51 @@ impl<T: Ord + DeserializeOwned> Iterator for Merge<T> {
         // The failed source's next item would not have come before this one.
         self.error = self.refill(source).err();
         Some(Ok(item))
+    }
+}
+
+/// Items a merge hands over at a time, and how many such batches may wait.
+const BATCH: usize = 512;
+const BATCHES_WAITING: usize = 4;
+
+impl<T: Ord + DeserializeOwned + Send> Merge<T> {
+    /// Hands every item to `each`, in order, on this thread while another reads and merges the
+    /// next ones (reading is half the work: the two cores share it). Stops at the first error,
+    /// the merge's or `each`'s.
+    pub fn for_each_in_turn(self, mut each: impl FnMut(T) -> io::Result<()>) -> io::Result<()> {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<T>>(BATCHES_WAITING);
+        std::thread::scope(|scope| {
+            let reading = scope.spawn(move || -> io::Result<()> {
+                let mut batch = Vec::with_capacity(BATCH);
+                for item in self {
+                    batch.push(item?);
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if send.send(full).is_err() {
+                            // The receiving side stopped at an error of its own.
+                            return Ok(());
+                        }
+                    }
+                }
+                let _ = send.send(batch);
+                Ok(())
+            });
+            let mut outcome = Ok(());
+            'batches: for batch in receive.iter() {
+                for item in batch {
+                    if let Err(error) = each(item) {
+                        outcome = Err(error);
+                        break 'batches;
+                    }
+                }
+            }
+            // Ends the reading thread's sends, if it is still sending.
+            drop(receive);
+            let read = reading
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            outcome.and(read)
+        })
     }
 }
 
@@ -405,6 +478,45 @@ mod tests {
         expected.sort();
         let got: Vec<(u64, String)> = a.sorted().unwrap().map(Result::unwrap).collect();
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn items_handed_over_in_turn_come_in_order_and_an_error_stops_both_sides() {
+        let items = scrambled(5000);
+        let mut expected = items.clone();
+        expected.sort();
+        let sorter = |items: &[(u64, String)]| {
+            let mut sorter = Sorter::with_run_items(300);
+            items
+                .iter()
+                .for_each(|item| sorter.push(item.clone()).unwrap());
+            sorter
+        };
+        let mut got = Vec::new();
+        sorter(&items)
+            .sorted()
+            .unwrap()
+            .for_each_in_turn(|item| {
+                got.push(item);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(got, expected);
+        // The receiving side fails at the 1000th item: that error is the outcome, and the
+        // reading side stops (the call returns).
+        let mut seen = 0;
+        let error = sorter(&items)
+            .sorted()
+            .unwrap()
+            .for_each_in_turn(|_| {
+                seen += 1;
+                if seen == 1000 {
+                    return Err(io::Error::other("full"));
+                }
+                Ok(())
+            })
+            .unwrap_err();
+        assert_eq!((error.to_string(), seen), ("full".to_string(), 1000));
     }
 
     #[test]
