@@ -859,3 +859,69 @@ fn athena_only_flags_are_refused_without_athena() {
         assert!(text(&out.stdout).is_empty(), "nothing judged: {flags:?}");
     }
 }
+
+/// A history longer than the backtest holds in memory (5,000 sessions, 1,000 of them stopped, in
+/// runs of 4,096) is sorted in `TMPDIR`: the report lists every stopped session and leaves no
+/// file behind; a `TMPDIR` that cannot hold the runs is exit 2, naming it, with no report.
+#[test]
+fn a_long_history_is_sorted_in_tmpdir_and_a_tmpdir_that_fails_is_an_error() {
+    let dir = scratch("backtest-tmpdir");
+    let policy = policy(&dir, "p.yaml", 10);
+    let records: Vec<Value> = (0..5000u32)
+        .map(|n| {
+            let workers = if n % 5 == 0 { 20 } else { 5 };
+            let time = format!(
+                "2026-11-{:02}T{:02}:{:02}:00Z",
+                1 + n / 1440 % 28,
+                n / 60 % 24,
+                n % 60
+            );
+            create(&format!("s-{n}"), workers, &time)
+        })
+        .collect();
+    let trail = dir.join("trail");
+    log_file(&trail, 1, "long", &records, Compression::Gzip);
+    let run = |tmpdir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .current_dir(root())
+            .env("TMPDIR", tmpdir)
+            .args([
+                "backtest",
+                "--format",
+                "json",
+                "--policy",
+                s(&policy),
+                "--trail",
+                s(&trail),
+            ])
+            .output()
+            .unwrap()
+    };
+
+    let tmpdir = dir.join("tmp");
+    std::fs::create_dir(&tmpdir).unwrap();
+    let out = run(&tmpdir);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["sessions"], 5000);
+    assert_eq!(report["violations"], 1000);
+    let listed = report["violating"].as_array().unwrap();
+    assert_eq!(listed.len(), 1000);
+    // In creation order: the first stopped session, and the last.
+    assert_eq!(listed[0]["session_id"], "s-0");
+    assert_eq!(listed[999]["session_id"], "s-4995");
+    assert_eq!(
+        std::fs::read_dir(&tmpdir).unwrap().count(),
+        0,
+        "no file is left"
+    );
+
+    let out = run(&dir.join("missing"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "no report: {}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("temporary files (TMPDIR)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
