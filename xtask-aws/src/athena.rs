@@ -19,7 +19,7 @@ use anyhow::{Context, bail};
 use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultConfiguration};
 
 use xtask::history::athena::{self, AthenaRun, Query, Scope, TableShape};
-use xtask::history::source::ResultRows;
+use xtask::history::source::{Described, ResultRows};
 use xtask::history::{AthenaSettings, HistoryArgs};
 
 /// A workgroup, as far as the backtest needs it.
@@ -501,7 +501,10 @@ pub fn backtest(args: &HistoryArgs) -> anyhow::Result<xtask::Exit> {
         price_per_tb_usd: args.athena.athena_price_per_tb,
     };
     let source = ResultRows {
-        describe: format!("Athena query {id} on {}", prepared.table),
+        describe: Described::words("Athena query ")
+            .and_name(id.clone())
+            .and_words(" on ")
+            .and_name(prepared.table.clone()),
         name: location,
         reader,
     };

@@ -13,7 +13,7 @@ use aws_sdk_cloudtrail::primitives::DateTime;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 
 use xtask::history::HistoryArgs;
-use xtask::history::source::{HistorySource, NamedReader, Opened};
+use xtask::history::source::{Described, HistorySource, NamedReader, Opened};
 
 /// CloudTrail answers at most this many `LookupEvents` calls a second (per account and region).
 const LOOKUP_EVENTS_PER_SECOND: u32 = 2;
@@ -38,8 +38,8 @@ pub struct S3Trail {
 }
 
 impl HistorySource for S3Trail {
-    fn describe(&self) -> String {
-        self.uri.clone()
+    fn describe(&self) -> Described {
+        Described::name(self.uri.clone())
     }
 
     fn units(self: Box<Self>) -> anyhow::Result<Box<dyn Iterator<Item = Opened> + Send>> {
@@ -133,8 +133,11 @@ pub struct LookupEventsHistory {
 }
 
 impl HistorySource for LookupEventsHistory {
-    fn describe(&self) -> String {
-        format!("CloudTrail LookupEvents, the last {} days", self.days)
+    fn describe(&self) -> Described {
+        Described::words(format!(
+            "CloudTrail LookupEvents, the last {} days",
+            self.days
+        ))
     }
 
     fn units(self: Box<Self>) -> anyhow::Result<Box<dyn Iterator<Item = Opened> + Send>> {
@@ -321,12 +324,8 @@ impl xtask::history::JobLookup for GlueJobs {
 pub struct Sources(pub Vec<Box<dyn HistorySource>>);
 
 impl HistorySource for Sources {
-    fn describe(&self) -> String {
-        self.0
-            .iter()
-            .map(|source| source.describe())
-            .collect::<Vec<_>>()
-            .join(", ")
+    fn describe(&self) -> Described {
+        Described::joined(self.0.iter().map(|source| source.describe()), ", ")
     }
 
     fn units(self: Box<Self>) -> anyhow::Result<Box<dyn Iterator<Item = Opened> + Send>> {
@@ -355,7 +354,7 @@ mod tests {
         Inputs {
             policy: "policies/default.yaml".into(),
             action: policy::Action::Stop,
-            history,
+            history: history.into(),
             baseline: None,
             price_per_dpu_hour: 0.44,
             jobs: Default::default(),

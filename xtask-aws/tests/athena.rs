@@ -261,7 +261,7 @@ fn inputs() -> Inputs {
     Inputs {
         policy: "policies/default.yaml".into(),
         action: policy::Action::Stop,
-        history: String::new(),
+        history: Default::default(),
         baseline: None,
         price_per_dpu_hour: 0.44,
         jobs: Default::default(),
@@ -634,7 +634,8 @@ fn the_athena_path_against_moto_gives_the_file_report() {
     let reader = clients.result(&location).unwrap();
     let from_athena = xtask::history::backtest(
         Box::new(ResultRows {
-            describe: format!("Athena query {id}"),
+            describe: xtask::history::source::Described::words("Athena query ")
+                .and_name(id.clone()),
             name: location,
             reader,
         }),

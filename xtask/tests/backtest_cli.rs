@@ -834,7 +834,19 @@ fn an_unreadable_record_is_said_and_fails_the_backtest() {
             source[0],
             source[1],
         ]);
-        assert!(text(&out.stdout).contains("**Unreadable:** 1 record could not be read"));
+        let markdown = text(&out.stdout);
+        assert!(markdown.contains("**Unreadable:** 1 record could not be read"));
+        if source[0] == "--athena-result" {
+            // What was read: its words as words, its name (the file) as code.
+            assert!(
+                markdown.contains("read from the Athena result `"),
+                "{markdown}"
+            );
+            assert_eq!(
+                json["history"].as_str().unwrap(),
+                format!("the Athena result {}", s(&result))
+            );
+        }
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -166,7 +166,7 @@ fn bench_judging<'p>(
     let inputs = Inputs {
         policy: paths::shown(&plan.policy),
         action: policy::enforcement_action(policy, policy::Decision::Violation),
-        history: paths::shown(history),
+        history: paths::shown(history).into(),
         baseline: None,
         price_per_dpu_hour: 0.44,
         jobs: Default::default(),
@@ -286,7 +286,7 @@ fn bench_athena_rows(plan: &BenchPlan, policy: &policy::Policy) -> anyhow::Resul
     let started = Instant::now();
     let report = backtest(
         Box::new(super::source::ResultRows {
-            describe: paths::shown(&file),
+            describe: paths::shown(&file).into(),
             name: paths::shown(&file),
             reader: Box::new(std::fs::File::open(&file)?),
         }),

@@ -329,7 +329,7 @@ impl HistoryArgs {
         let reader = std::fs::File::open(file)
             .map_err(|error| anyhow::anyhow!("--athena-result {name}: {error}"))?;
         Ok(Some(source::ResultRows {
-            describe: format!("the Athena result {name}"),
+            describe: source::Described::words("the Athena result ").and_name(name.clone()),
             name,
             reader: Box::new(reader),
         }))

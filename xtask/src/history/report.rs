@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::jobs::{JobRecords, JobsReport};
 use super::observe::{EventId, Harvest, JudgedSession, Judgement, Judges, Name, Rules, SessionEnd};
+use super::source::Described;
 use super::spill::{Sorter, SpillWriter, Spilled};
 use super::time::UnixSeconds;
 
@@ -23,7 +24,7 @@ pub struct Inputs {
     /// What the policy does with a session out of bounds (`policy::enforcement_action` of a
     /// violation): `stop`, `delete`, or `notify` in audit mode.
     pub action: policy::Action,
-    pub history: String,
+    pub history: Described,
     /// Where the baseline policy came from (`HEAD~1:policies/default.yaml`, a file).
     pub baseline: Option<String>,
     pub price_per_dpu_hour: f64,
@@ -931,8 +932,8 @@ pub struct Report {
     /// What the policy does with each session out of bounds: `stop`, `delete`, or `notify`
     /// (audit mode). The counts below say "stopped" for it in every mode.
     pub action: policy::Action,
-    /// What was read (`--trail` paths).
-    pub history: String,
+    /// What was read (`--trail` paths, the Athena query); one string in JSON.
+    pub history: Described,
     pub baseline: Option<String>,
     /// Files (units) read, damaged ones included.
     pub files: u64,

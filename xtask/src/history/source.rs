@@ -29,10 +29,92 @@ pub enum Opened {
     },
 }
 
+/// What a history is, as a report names it: words, and the names among them (files, S3 URIs,
+/// query ids, tables), which Markdown shows as code; text and JSON show it all as written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Described {
+    parts: Vec<Part>,
+}
+
+/// A piece of a [`Described`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Words(String),
+    Name(String),
+}
+
+impl Described {
+    /// A name alone (`policies/trail`, `s3://bucket/AWSLogs/`).
+    pub fn name(text: impl Into<String>) -> Described {
+        Described::default().and_name(text)
+    }
+
+    /// Words alone (`CloudTrail LookupEvents, the last 90 days`).
+    pub fn words(text: impl Into<String>) -> Described {
+        Described::default().and_words(text)
+    }
+
+    pub fn and_name(mut self, text: impl Into<String>) -> Described {
+        self.parts.push(Part::Name(text.into()));
+        self
+    }
+
+    pub fn and_words(mut self, text: impl Into<String>) -> Described {
+        self.parts.push(Part::Words(text.into()));
+        self
+    }
+
+    /// Several, one after another, `separator` (words) between them.
+    pub fn joined(all: impl IntoIterator<Item = Described>, separator: &str) -> Described {
+        let mut joined = Described::default();
+        for (at, one) in all.into_iter().enumerate() {
+            if at > 0 {
+                joined = joined.and_words(separator);
+            }
+            joined.parts.extend(one.parts);
+        }
+        joined
+    }
+
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+}
+
+impl std::fmt::Display for Described {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for part in &self.parts {
+            match part {
+                Part::Words(text) | Part::Name(text) => f.write_str(text)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// As written: one string.
+impl serde::Serialize for Described {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl From<&str> for Described {
+    fn from(name: &str) -> Described {
+        Described::name(name)
+    }
+}
+
+impl From<String> for Described {
+    fn from(name: String) -> Described {
+        Described::name(name)
+    }
+}
+
 /// A place history is read from.
 pub trait HistorySource {
     /// What it is, for the report (`policies/trail`, `s3://bucket/AWSLogs/`).
-    fn describe(&self) -> String;
+    fn describe(&self) -> Described;
 
     /// Its units, each opened when a reader asks for it (so only as many are open as are being
     /// read). Listing is done before: a source that cannot be listed at all is an error here.
@@ -135,12 +217,13 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, failed: &mut Vec<(PathBuf, String)
 }
 
 impl HistorySource for TrailFolders {
-    fn describe(&self) -> String {
-        self.paths
-            .iter()
-            .map(|path| paths::shown(path))
-            .collect::<Vec<_>>()
-            .join(", ")
+    fn describe(&self) -> Described {
+        Described::joined(
+            self.paths
+                .iter()
+                .map(|path| Described::name(paths::shown(path))),
+            ", ",
+        )
     }
 
     fn units(self: Box<Self>) -> anyhow::Result<Box<dyn Iterator<Item = Opened> + Send>> {
@@ -177,15 +260,15 @@ impl HistorySource for TrailFolders {
 /// whole records (about [`CHUNK_BYTES`](super::athena::CHUNK_BYTES)) that the reading cores parse and judge, so that only
 /// the split (a scan for quotes and newlines) is done in turn.
 pub struct ResultRows {
-    /// What it is, for the report (`Athena query <id> (s3://…/<id>.csv)`).
-    pub describe: String,
+    /// What it is, for the report (`Athena query <id> on <database>.<table>`).
+    pub describe: Described,
     /// The result file, for messages.
     pub name: String,
     pub reader: Box<dyn Read + Send>,
 }
 
 impl HistorySource for ResultRows {
-    fn describe(&self) -> String {
+    fn describe(&self) -> Described {
         self.describe.clone()
     }
 

@@ -515,6 +515,38 @@ fn more_line(out: &mut String, total: usize, indent: &str) {
 
 /// `text` as an inline code span that no content can break out of (CommonMark: a fence longer
 /// than any run of backticks inside), with `|` escaped for GFM tables and line breaks flattened.
+/// What a history is, its names as code and its words as words.
+fn described(history: &super::source::Described) -> String {
+    history
+        .parts()
+        .iter()
+        .map(|part| match part {
+            super::source::Part::Words(words) => escaped(words),
+            super::source::Part::Name(name) => code(name),
+        })
+        .collect()
+}
+
+/// Words as Markdown shows them as written: its markup characters escaped, control characters
+/// as spaces.
+fn escaped(words: &str) -> String {
+    let mut out = String::with_capacity(words.len());
+    for c in words.chars() {
+        if c.is_control() {
+            out.push(' ');
+            continue;
+        }
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '~'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn code(text: &str) -> String {
     let flat: String = text
         .chars()
@@ -573,7 +605,7 @@ pub fn markdown(report: &Report) -> String {
         out,
         "{} read from {}: {} judged (successful `CreateSession` records).{}\n",
         plural(report.records, "record", "records"),
-        code(&report.history),
+        described(&report.history),
         plural(report.sessions, "session", "sessions"),
         report
             .baseline
