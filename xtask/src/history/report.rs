@@ -257,51 +257,51 @@ impl Tally {
 /// and time: sample files reuse one event id for every record, so the id alone is not enough)
 /// counted and dropped, and each session given the first end of its id at or after its
 /// creation (a reused id's earlier ends are not its own). Gives them to be sorted by creation,
-/// and the number of copies dropped.
+/// and the number of copies dropped. Holds one session and one end at a time, however often an
+/// id is reused.
 fn join_ends(by_session: Sorter<BySession>) -> std::io::Result<(Sorter<Placed>, u64)> {
     let mut by_creation = Sorter::default();
     let mut duplicates = 0;
-    // The sessions of one id read since its last end, waiting for the next. A copy of a record
-    // comes right after it (nothing sorts between them), so it is the last one waiting.
-    let mut waiting: Vec<JudgedSession> = Vec::new();
-    // A session created at an unknown time is given the end too: its cost reads no end
-    // without a creation time (`Cost::of`).
-    let flush = |waiting: &mut Vec<JudgedSession>,
-                 by_creation: &mut Sorter<Placed>,
-                 end: Option<UnixSeconds>|
-     -> std::io::Result<()> {
-        for session in waiting.drain(..) {
-            by_creation.push(Placed { session, end })?;
-        }
-        Ok(())
-    };
+    // The session read last, held until the next item shows whether it is read twice.
+    let mut held: Option<Placed> = None;
+    // The end of the current id read last: the earliest of its ends at or after the sessions
+    // still to come (they come latest first).
+    let mut next_end: Option<SessionEnd> = None;
     by_session.sorted()?.for_each_in_turn(|item| {
         match item {
+            BySession::End(end) => {
+                if let Some(placed) = held.take() {
+                    by_creation.push(placed)?;
+                }
+                next_end = Some(end);
+            }
             BySession::Session(session) => {
-                if let Some(last) = waiting.last() {
-                    if last.session_id != session.session_id {
-                        flush(&mut waiting, &mut by_creation, None)?;
-                    } else if (&last.event_id, &last.event_time)
-                        == (&session.event_id, &session.event_time)
+                if let Some(before) = &held {
+                    let before = &before.session;
+                    if (&before.session_id, &before.event_id, &before.event_time)
+                        == (&session.session_id, &session.event_id, &session.event_time)
                     {
                         duplicates += 1;
                         return Ok(());
                     }
                 }
-                waiting.push(session);
-            }
-            BySession::End(end) => {
-                if waiting
-                    .first()
-                    .is_some_and(|first| first.session_id == end.session_id)
-                {
-                    flush(&mut waiting, &mut by_creation, Some(end.at))?;
+                if let Some(placed) = held.take() {
+                    by_creation.push(placed)?;
                 }
+                let end = next_end
+                    .as_ref()
+                    .filter(|end| end.session_id == session.session_id)
+                    .map(|end| end.at);
+                // A session created at an unknown time sorts last of its id and is given the
+                // earliest end: its cost reads no end without a creation time (`Cost::of`).
+                held = Some(Placed { session, end });
             }
         }
         Ok(())
     })?;
-    flush(&mut waiting, &mut by_creation, None)?;
+    if let Some(placed) = held {
+        by_creation.push(placed)?;
+    }
     Ok((by_creation, duplicates))
 }
 
@@ -310,9 +310,10 @@ const NO_OVERRIDE: &str = "(default boundaries)";
 /// `by_principal` key of sessions whose creator the record does not name.
 const UNKNOWN_PRINCIPAL: &str = "(unknown)";
 
-/// A session or an end, as the report first sorts them: by session id, then time (a session
-/// before an end at the same instant), then the record. So each session's first end at or
-/// after its creation is the first end after it, and copies of one record are neighbours.
+/// A session or an end, as the report first sorts them: by session id, then latest first (an
+/// end before a session at the same instant), then the record. So, read in this order, the last
+/// end of an id seen before one of its sessions is that session's first end at or after its
+/// creation, and copies of one record are neighbours.
 #[derive(Debug, Serialize, Deserialize)]
 enum BySession {
     Session(JudgedSession),
@@ -321,7 +322,7 @@ enum BySession {
 
 type BySessionKey<'s> = (
     &'s str,
-    Option<UnixSeconds>,
+    std::cmp::Reverse<Option<UnixSeconds>>,
     u8,
     Option<&'s EventId>,
     Option<&'s str>,
@@ -329,15 +330,16 @@ type BySessionKey<'s> = (
 
 impl BySession {
     fn key(&self) -> BySessionKey<'_> {
+        use std::cmp::Reverse;
         match self {
+            BySession::End(end) => (&end.session_id, Reverse(Some(end.at)), 0, None, None),
             BySession::Session(session) => (
                 &session.session_id,
-                session.created_at,
-                0,
+                Reverse(session.created_at),
+                1,
                 session.event_id.as_ref(),
                 session.event_time.as_deref(),
             ),
-            BySession::End(end) => (&end.session_id, Some(end.at), 1, None, None),
         }
     }
 }
@@ -805,18 +807,26 @@ impl<R> Rows<R> {
         for row in &self.kept {
             each(row)?;
         }
-        match &self.spilled {
-            Some(spilled) if self.len > self.kept.len() as u64 => {
-                spilled.read_from(self.from, io_error, |placed| {
-                    if (self.pick)(&placed) {
-                        each(&(self.make)(&placed))
-                    } else {
-                        Ok(())
-                    }
-                })
-            }
-            _ => Ok(()),
+        let mut given = self.kept.len() as u64;
+        if let Some(spilled) = &self.spilled
+            && given < self.len
+        {
+            spilled.read_from(self.from, &io_error, |placed| {
+                if (self.pick)(&placed) {
+                    given += 1;
+                    each(&(self.make)(&placed))
+                } else {
+                    Ok(())
+                }
+            })?;
         }
+        if given != self.len {
+            return Err(io_error(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{given} of {} rows read back", self.len),
+            )));
+        }
+        Ok(())
     }
 
     /// Every row (the tests' view).
@@ -1254,13 +1264,25 @@ mod tests {
                 2 => (stop(), stop()),
                 _ => (fine(), fine()),
             };
-            let session = session(&id, &at(minute), (i % 5) as f64, policy, baseline);
+            let mut session = session(&id, &at(minute), (i % 5) as f64, policy, baseline);
+            if i % 13 == 7 {
+                session.event_id = None;
+            }
+            if i % 101 == 50 {
+                // A time that cannot be read: no end is its own.
+                session.event_time = Some(format!("not a time {i}").into());
+                session.created_at = None;
+            }
             if i % 7 == 0 {
                 sessions.push(session.clone());
             }
             sessions.push(session);
             if i % 3 == 0 {
                 ends.push(end(&id, &at(minute + 1 + i % 90)));
+            }
+            if i % 11 == 5 {
+                // An end at the very instant of creation is the session's own.
+                ends.push(end(&id, &at(minute)));
             }
         }
         (sessions, ends)
@@ -1299,6 +1321,13 @@ mod tests {
             in_memory.violating.len() > ROWS_KEPT,
             "rows are read from disk"
         );
+        // The edges are there: a session of no known time, and one that ended as it began.
+        let rows = in_memory.violating.to_vec().unwrap();
+        assert!(
+            rows.iter()
+                .any(|row| row.created.as_deref().is_some_and(|c| c.starts_with("not")))
+        );
+        assert!(rows.iter().any(|row| row.cost.hours == Some(0.0)));
         let json = |report: &Report| serde_json::to_string(report).unwrap();
         assert!(json(&on_disk) == json(&in_memory), "the reports differ");
         assert!(on_disk == in_memory);
@@ -1316,20 +1345,27 @@ mod tests {
             on_disk.duplicate_sessions,
             (sessions.len() - distinct.len()) as u64
         );
-        distinct.sort_by_key(|s| (s.created_at, s.session_id.clone()));
+        distinct.sort_by(|a, b| {
+            (a.created_at, &a.session_id, &a.event_id, &a.event_time).cmp(&(
+                b.created_at,
+                &b.session_id,
+                &b.event_id,
+                &b.event_time,
+            ))
+        });
         let expected: Vec<(String, Duration, Option<f64>)> = distinct
             .iter()
             .filter(|s| s.under_policy.stops())
             .map(|s| {
-                let created = s.created_at.unwrap();
-                let first_end = ends
-                    .iter()
-                    .filter(|e| e.session_id == s.session_id && e.at >= created)
-                    .map(|e| e.at)
-                    .min();
-                let hours = match first_end {
-                    Some(at) => ((at - created) as f64 / 3600.0).min(2.0),
-                    None => 2.0,
+                let first_end = s.created_at.and_then(|created| {
+                    ends.iter()
+                        .filter(|e| e.session_id == s.session_id && e.at >= created)
+                        .map(|e| e.at)
+                        .min()
+                });
+                let hours = match (first_end, s.created_at) {
+                    (Some(at), Some(created)) => ((at - created) as f64 / 3600.0).min(2.0),
+                    _ => 2.0,
                 };
                 let duration = match first_end {
                     Some(_) => Duration::Measured,

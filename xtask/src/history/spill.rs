@@ -13,7 +13,7 @@ use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::marker::PhantomData;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -76,15 +76,33 @@ fn write_item<T: Serialize>(
     Ok(())
 }
 
-/// Reads the next item's bytes into `scratch`; `false` at the end of the file.
+/// The largest item a file may hold: a length above it is damage, not an item (a session is
+/// a few hundred bytes).
+const MOST_ITEM_BYTES: usize = 1 << 26;
+
+/// Reads the next item's bytes into `scratch`; `false` at the end of the file (exactly between
+/// two items: a length cut short, or an item, is an error).
 fn next_bytes(input: &mut impl Read, scratch: &mut Vec<u8>) -> io::Result<bool> {
     let mut length = [0u8; 4];
-    match input.read_exact(&mut length) {
-        Ok(()) => {}
-        Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
-        Err(error) => return Err(error),
+    let first = loop {
+        match input.read(&mut length[..1]) {
+            Ok(read) => break read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        }
+    };
+    if first == 0 {
+        return Ok(false);
     }
-    scratch.resize(u32::from_le_bytes(length) as usize, 0);
+    input.read_exact(&mut length[1..])?;
+    let length = u32::from_le_bytes(length) as usize;
+    if length > MOST_ITEM_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("an item of {length} bytes: the file is damaged"),
+        ));
+    }
+    scratch.resize(length, 0);
     input.read_exact(scratch)?;
     Ok(true)
 }
@@ -99,24 +117,76 @@ fn read_item<T: DeserializeOwned>(
     postcard::from_bytes(scratch).map(Some).map_err(invalid)
 }
 
-/// Writes `items` to a new file, rewound for reading.
-fn write_run<T: Serialize>(items: impl IntoIterator<Item = io::Result<T>>) -> io::Result<File> {
-    let mut out = BufWriter::with_capacity(WRITE_BUFFER, tempfile::tempfile()?);
+/// Appends `items` to `file` (at its end) as one run.
+fn write_run<T: Serialize>(
+    mut file: &File,
+    items: impl IntoIterator<Item = io::Result<T>>,
+) -> io::Result<Run> {
+    let start = file.seek(SeekFrom::End(0))?;
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
     let mut scratch = Vec::new();
     for item in items {
         write_item(&mut out, &item?, &mut scratch)?;
     }
-    let mut file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-    file.seek(SeekFrom::Start(0))?;
-    Ok(file)
+    out.flush()?;
+    drop(out);
+    let end = file.stream_position()?;
+    Ok(Run { start, end })
+}
+
+/// A run: bytes `start..end` of its sorter's file.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: u64,
+    end: u64,
+}
+
+/// Reads a run from a file many runs share, at its own offset (each reader independent of the
+/// file's cursor).
+struct RunReader {
+    file: Arc<File>,
+    at: u64,
+    end: u64,
+}
+
+impl Read for RunReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let left = usize::try_from(self.end - self.at).unwrap_or(usize::MAX);
+        let wanted = out.len().min(left);
+        if wanted == 0 {
+            return Ok(0);
+        }
+        let read = read_at(&self.file, &mut out[..wanted], self.at)?;
+        if read == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "a temporary file is shorter than what was written to it",
+            ));
+        }
+        self.at += read as u64;
+        Ok(read)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, out: &mut [u8], at: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, out, at)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, out: &mut [u8], at: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, out, at)
 }
 
 /// Items sorted outside memory: pushed in any order, given back in ascending order (items
-/// that compare equal in an unspecified order).
+/// that compare equal in an unspecified order). Its runs share one file (however many there
+/// are, a sorter holds one file open; sorters appended to it bring theirs).
 pub struct Sorter<T> {
     buffer: Vec<T>,
-    /// Each sorted, rewound.
-    runs: Vec<File>,
+    /// The files its runs are in; made at the first run.
+    files: Vec<File>,
+    /// Each sorted: its file (an index in `files`) and where in it.
+    runs: Vec<(usize, Run)>,
     run_items: usize,
 }
 
@@ -140,6 +210,7 @@ impl<T> Sorter<T> {
     pub fn with_run_items(run_items: usize) -> Sorter<T> {
         Sorter {
             buffer: Vec::new(),
+            files: Vec::new(),
             runs: Vec::new(),
             run_items: run_items.clamp(1, u32::MAX as usize),
         }
@@ -161,15 +232,28 @@ impl<T: Ord + Serialize + DeserializeOwned> Sorter<T> {
             let items = std::mem::take(&mut self.buffer);
             let mut order: Vec<u32> = (0..u32::try_from(items.len()).unwrap_or(u32::MAX)).collect();
             order.sort_unstable_by(|&a, &b| items[a as usize].cmp(&items[b as usize]));
-            self.runs
-                .push(write_run(order.iter().map(|&at| Ok(&items[at as usize])))?);
+            if self.files.is_empty() {
+                self.files.push(tempfile::tempfile()?);
+            }
+            let run = write_run(
+                &self.files[0],
+                order.iter().map(|&at| Ok(&items[at as usize])),
+            )?;
+            self.runs.push((0, run));
         }
         Ok(())
     }
 
     /// Adds every item of `other`.
     pub fn append(&mut self, other: Sorter<T>) -> io::Result<()> {
-        self.runs.extend(other.runs);
+        let first = self.files.len();
+        self.files.extend(other.files);
+        self.runs.extend(
+            other
+                .runs
+                .into_iter()
+                .map(|(file, run)| (first + file, run)),
+        );
         for item in other.buffer {
             self.push(item)?;
         }
@@ -178,22 +262,37 @@ impl<T: Ord + Serialize + DeserializeOwned> Sorter<T> {
 
     /// Every item, in order.
     pub fn sorted(mut self) -> io::Result<Merge<T>> {
-        while self.runs.len() > FAN_IN {
-            let group: Vec<Source<T>> = self
-                .runs
-                .drain(..FAN_IN)
-                .map(|run| Source::File(BufReader::with_capacity(READ_BUFFER, run)))
-                .collect();
-            let merged = write_run(Merge::of(group)?)?;
-            self.runs.push(merged);
+        let files: Vec<Arc<File>> = self.files.into_iter().map(Arc::new).collect();
+        let reader = |(file, run): (usize, Run)| {
+            Source::File(BufReader::with_capacity(
+                READ_BUFFER,
+                RunReader {
+                    file: files[file].clone(),
+                    at: run.start,
+                    end: run.end,
+                },
+            ))
+        };
+        let mut runs: Vec<Source<T>> = self.runs.into_iter().map(reader).collect();
+        // More runs than one merge reads: merged first, FAN_IN at a time, into longer runs.
+        if runs.len() > FAN_IN {
+            let longer = Arc::new(tempfile::tempfile()?);
+            while runs.len() > FAN_IN {
+                let group: Vec<Source<T>> = runs.drain(..FAN_IN).collect();
+                let run = write_run(&longer, Merge::of(group)?)?;
+                runs.push(Source::File(BufReader::with_capacity(
+                    READ_BUFFER,
+                    RunReader {
+                        file: longer.clone(),
+                        at: run.start,
+                        end: run.end,
+                    },
+                )));
+            }
         }
         self.buffer.sort_unstable();
         let mut sources = vec![Source::Memory(self.buffer.into_iter())];
-        sources.extend(
-            self.runs
-                .into_iter()
-                .map(|run| Source::File(BufReader::with_capacity(READ_BUFFER, run))),
-        );
+        sources.extend(runs);
         Merge::of(sources)
     }
 }
@@ -201,7 +300,7 @@ impl<T: Ord + Serialize + DeserializeOwned> Sorter<T> {
 /// Where a merge reads one sorted sequence from.
 enum Source<T> {
     Memory(std::vec::IntoIter<T>),
-    File(BufReader<File>),
+    File(BufReader<RunReader>),
 }
 
 /// The next item of each source, ordered by the item, then the source (a min-heap through
@@ -333,16 +432,28 @@ impl<T: Ord + DeserializeOwned + Send> Merge<T> {
     }
 }
 
-/// Items appended to a file, read back in the order written (from any thread, one reader at
-/// a time).
+/// Bytes of items a [`SpillWriter`] holds in memory before it moves them to a file: a short list
+/// never needs `TMPDIR`.
+pub const KEPT_BYTES: usize = 1 << 20;
+
+/// Items written one after another, read back in the order written (from any thread, one
+/// reader at a time): in memory while they fit in [`KEPT_BYTES`], else in a file.
 #[derive(Debug)]
 pub struct Spilled<T> {
-    file: Mutex<File>,
+    store: Store,
     _items: PhantomData<fn() -> T>,
 }
 
-/// Writes a [`Spilled`]; the file is made at the first item.
+#[derive(Debug)]
+enum Store {
+    Memory(Vec<u8>),
+    File(Mutex<File>),
+}
+
+/// Writes a [`Spilled`].
 pub struct SpillWriter<T> {
+    memory: Vec<u8>,
+    /// Made when `memory` outgrows [`KEPT_BYTES`], which is then written to it.
     out: Option<BufWriter<File>>,
     items: u64,
     scratch: Vec<u8>,
@@ -352,6 +463,7 @@ pub struct SpillWriter<T> {
 impl<T> Default for SpillWriter<T> {
     fn default() -> SpillWriter<T> {
         SpillWriter {
+            memory: Vec::new(),
             out: None,
             items: 0,
             scratch: Vec::new(),
@@ -363,14 +475,18 @@ impl<T> Default for SpillWriter<T> {
 impl<T: Serialize> SpillWriter<T> {
     /// Appends `item`, which is item number [`SpillWriter::written`] (from 0).
     pub fn push(&mut self, item: &T) -> io::Result<()> {
-        let out = match &mut self.out {
-            Some(out) => out,
-            None => self.out.insert(BufWriter::with_capacity(
-                WRITE_BUFFER,
-                tempfile::tempfile()?,
-            )),
-        };
-        write_item(out, item, &mut self.scratch)?;
+        match &mut self.out {
+            Some(out) => write_item(out, item, &mut self.scratch)?,
+            None => {
+                write_item(&mut self.memory, item, &mut self.scratch)?;
+                if self.memory.len() > KEPT_BYTES {
+                    let mut out = BufWriter::with_capacity(WRITE_BUFFER, tempfile::tempfile()?);
+                    out.write_all(&self.memory)?;
+                    self.memory = Vec::new();
+                    self.out = Some(out);
+                }
+            }
+        }
         self.items += 1;
         Ok(())
     }
@@ -382,45 +498,65 @@ impl<T: Serialize> SpillWriter<T> {
 
     /// The items written, for reading (`None` when there were none).
     pub fn finish(self) -> io::Result<Option<Spilled<T>>> {
-        let Some(out) = self.out else {
-            return Ok(None);
+        let store = match self.out {
+            None if self.items == 0 => return Ok(None),
+            None => Store::Memory(self.memory),
+            Some(out) => Store::File(Mutex::new(
+                out.into_inner().map_err(io::IntoInnerError::into_error)?,
+            )),
         };
-        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
         Ok(Some(Spilled {
-            file: Mutex::new(file),
+            store,
             _items: PhantomData,
         }))
     }
 }
 
 impl<T: DeserializeOwned> Spilled<T> {
+    /// Whether the items went to a file.
+    #[cfg(test)]
+    pub fn on_disk(&self) -> bool {
+        matches!(self.store, Store::File(_))
+    }
+
     /// Hands each item from number `from` (0 is the first written) to `each`, in order;
     /// stops at `each`'s first error, or at the file's (turned into `each`'s by `io_error`).
     pub fn read_from<E>(
         &self,
         from: u64,
         io_error: impl Fn(io::Error) -> E,
-        mut each: impl FnMut(T) -> Result<(), E>,
+        each: impl FnMut(T) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut file = self
-            .file
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        file.seek(SeekFrom::Start(0)).map_err(&io_error)?;
-        let mut reader = BufReader::with_capacity(READ_BUFFER, &mut *file);
-        let mut scratch = Vec::new();
-        let mut number = 0u64;
-        while next_bytes(&mut reader, &mut scratch).map_err(&io_error)? {
-            if number >= from {
-                let item = postcard::from_bytes(&scratch)
-                    .map_err(invalid)
-                    .map_err(&io_error)?;
-                each(item)?;
+        match &self.store {
+            Store::Memory(bytes) => read_items(&mut &bytes[..], from, &io_error, each),
+            Store::File(file) => {
+                let mut file = file.lock().unwrap_or_else(|poison| poison.into_inner());
+                file.seek(SeekFrom::Start(0)).map_err(&io_error)?;
+                let mut reader = BufReader::with_capacity(READ_BUFFER, &mut *file);
+                read_items(&mut reader, from, &io_error, each)
             }
-            number += 1;
         }
-        Ok(())
     }
+}
+
+fn read_items<T: DeserializeOwned, E>(
+    input: &mut impl Read,
+    from: u64,
+    io_error: &impl Fn(io::Error) -> E,
+    mut each: impl FnMut(T) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut scratch = Vec::new();
+    let mut number = 0u64;
+    while next_bytes(input, &mut scratch).map_err(io_error)? {
+        if number >= from {
+            let item = postcard::from_bytes(&scratch)
+                .map_err(invalid)
+                .map_err(io_error)?;
+            each(item)?;
+        }
+        number += 1;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -463,6 +599,7 @@ mod tests {
             sorter.push(item.clone()).unwrap();
         }
         assert!(sorter.runs() > FAN_IN, "the test reaches the second level");
+        assert_eq!(sorter.files.len(), 1, "its runs share one file");
     }
 
     #[test]
@@ -520,16 +657,28 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_length_or_an_impossible_one_is_damage_not_the_end() {
+        let mut two = &[7u8, 0][..];
+        let error = next_bytes(&mut two, &mut Vec::new()).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+        let mut huge = &u32::MAX.to_le_bytes()[..];
+        let error = next_bytes(&mut huge, &mut Vec::new()).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(!next_bytes(&mut &[][..], &mut Vec::new()).unwrap());
+    }
+
+    #[test]
     fn a_damaged_run_is_an_error_and_ends_the_merge() {
         // A run of one good item (3), then a length of 200 bytes with 3 bytes behind it.
-        let mut run = tempfile::tempfile().unwrap();
-        write_item(&mut run, &3u64, &mut Vec::new()).unwrap();
-        run.write_all(&200u32.to_le_bytes()).unwrap();
-        run.write_all(&[1, 2, 3]).unwrap();
-        run.seek(SeekFrom::Start(0)).unwrap();
+        let mut file = tempfile::tempfile().unwrap();
+        write_item(&mut file, &3u64, &mut Vec::new()).unwrap();
+        file.write_all(&200u32.to_le_bytes()).unwrap();
+        file.write_all(&[1, 2, 3]).unwrap();
+        let end = file.stream_position().unwrap();
         let sorter: Sorter<u64> = Sorter {
             buffer: vec![5],
-            runs: vec![run],
+            files: vec![file],
+            runs: vec![(0, Run { start: 0, end })],
             run_items: 10,
         };
         let mut merge = sorter.sorted().unwrap();
@@ -542,12 +691,35 @@ mod tests {
     }
 
     #[test]
-    fn a_spilled_list_reads_back_from_any_item() {
+    fn a_spilled_list_reads_back_from_any_item_in_memory_or_on_disk() {
+        // 500 short items stay in memory; 500 of 4 KiB each go to a file.
+        for (pad, on_disk) in [(0, false), (4096, true)] {
+            let mut writer = SpillWriter::default();
+            for i in 0..500u64 {
+                writer
+                    .push(&(i, format!("row {i}"), "x".repeat(pad)))
+                    .unwrap();
+            }
+            assert_eq!(writer.written(), 500);
+            let spilled: Spilled<(u64, String, String)> = writer.finish().unwrap().unwrap();
+            assert_eq!(spilled.on_disk(), on_disk);
+            let mut read = Vec::new();
+            spilled
+                .read_from(
+                    498,
+                    |e| e,
+                    |item| {
+                        read.push(item.0);
+                        Ok(())
+                    },
+                )
+                .unwrap();
+            assert_eq!(read, [498, 499]);
+        }
         let mut writer = SpillWriter::default();
         for i in 0..500u64 {
             writer.push(&(i, format!("row {i}"))).unwrap();
         }
-        assert_eq!(writer.written(), 500);
         let spilled: Spilled<(u64, String)> = writer.finish().unwrap().unwrap();
         for from in [0, 1, 499, 500, 600] {
             let mut read = Vec::new();

@@ -513,8 +513,6 @@ fn more_line(out: &mut String, total: usize, indent: &str) {
     }
 }
 
-/// `text` as an inline code span that no content can break out of (CommonMark: a fence longer
-/// than any run of backticks inside), with `|` escaped for GFM tables and line breaks flattened.
 /// What a history is, its names as code and its words as words.
 fn described(history: &super::source::Described) -> String {
     history
@@ -547,6 +545,8 @@ fn escaped(words: &str) -> String {
     out
 }
 
+/// `text` as an inline code span that no content can break out of (CommonMark: a fence longer
+/// than any run of backticks inside), with `|` escaped for GFM tables and line breaks flattened.
 fn code(text: &str) -> String {
     let flat: String = text
         .chars()
