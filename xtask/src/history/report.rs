@@ -310,6 +310,31 @@ const NO_OVERRIDE: &str = "(default boundaries)";
 /// `by_principal` key of sessions whose creator the record does not name.
 const UNKNOWN_PRINCIPAL: &str = "(unknown)";
 
+/// Equality and order by the type's `key()` alone: what its sort needs.
+macro_rules! ordered_by_key {
+    ($type:ty) => {
+        impl PartialEq for $type {
+            fn eq(&self, other: &Self) -> bool {
+                self.key() == other.key()
+            }
+        }
+
+        impl Eq for $type {}
+
+        impl PartialOrd for $type {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl Ord for $type {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.key().cmp(&other.key())
+            }
+        }
+    };
+}
+
 /// A session or an end, as the report first sorts them: by session id, then latest first (an
 /// end before a session at the same instant), then the record. So, read in this order, the last
 /// end of an id seen before one of its sessions is that session's first end at or after its
@@ -344,25 +369,7 @@ impl BySession {
     }
 }
 
-impl PartialEq for BySession {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for BySession {}
-
-impl PartialOrd for BySession {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for BySession {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key().cmp(&other.key())
-    }
-}
+ordered_by_key!(BySession);
 
 /// A session with its end (`None`: the history holds none), as the report lists sessions: by
 /// creation, then session id, then the record.
@@ -391,25 +398,7 @@ impl Placed {
     }
 }
 
-impl PartialEq for Placed {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for Placed {}
-
-impl PartialOrd for Placed {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Placed {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key().cmp(&other.key())
-    }
-}
+ordered_by_key!(Placed);
 
 /// How long a session billed, as far as the history shows.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
