@@ -1,6 +1,8 @@
-//! The pure core of a backtest: every file's [`Harvest`] merged into one [`Report`]. Sessions
-//! read twice count once, each session's end is found, the cost at stake is counted, and with
-//! a baseline the sessions whose fate changed are listed. No I/O: harvests in, report out.
+//! The core of a backtest: every file's [`Harvest`] merged into one [`Report`]. Sessions read
+//! twice count once, each session's end is found, the cost at stake is counted, and with a
+//! baseline the sessions whose fate changed are listed. Harvests in, report out; its only I/O is
+//! its own temporary files (`super::spill`), where a long history's sessions wait in sorted runs
+//! so that memory stays flat.
 
 use std::collections::BTreeMap;
 
@@ -645,7 +647,9 @@ fn change_kind(session: &JudgedSession) -> Option<ChangeKind> {
 }
 
 impl Change {
-    /// The change of a session whose fate changed against the baseline ([`change_kind`]).
+    /// The change of a session whose fate changed against the baseline: only made for one that
+    /// [`changed`] picks, which has a baseline judgement and a [`change_kind`] (the fallbacks
+    /// below are never taken; they keep this total without a panic).
     fn of(placed: &Placed) -> Change {
         let session = &placed.session;
         Change {

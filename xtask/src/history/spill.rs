@@ -6,7 +6,10 @@
 //! crash) and holds items one after another, each its length (4 bytes, little-endian) and its
 //! serde encoding in `postcard`. Memory stays flat in the history's length: a sorter holds at
 //! most [`RUN_ITEMS`] items before it writes them, and a merge reads at most [`FAN_IN`] runs at
-//! once, each through a buffer of [`READ_BUFFER`] bytes.
+//! once, each through a buffer of [`READ_BUFFER`] bytes. A sorter's runs share one file, read at
+//! their offsets, so the files open do not grow with the history either; a list
+//! ([`SpillWriter`]) stays in memory while it holds under [`KEPT_BYTES`], and so does a sorter
+//! that never fills a run: a short history never touches `TMPDIR`.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
