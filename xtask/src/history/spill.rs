@@ -266,31 +266,18 @@ impl<T: Ord + Serialize + DeserializeOwned> Sorter<T> {
     /// Every item, in order.
     pub fn sorted(mut self) -> io::Result<Merge<T>> {
         let files: Vec<Arc<File>> = self.files.into_iter().map(Arc::new).collect();
-        let reader = |(file, run): (usize, Run)| {
-            Source::File(BufReader::with_capacity(
-                READ_BUFFER,
-                RunReader {
-                    file: files[file].clone(),
-                    at: run.start,
-                    end: run.end,
-                },
-            ))
-        };
-        let mut runs: Vec<Source<T>> = self.runs.into_iter().map(reader).collect();
+        let mut runs: Vec<Source<T>> = self
+            .runs
+            .into_iter()
+            .map(|(file, run)| Source::run(&files[file], run))
+            .collect();
         // More runs than one merge reads: merged first, FAN_IN at a time, into longer runs.
         if runs.len() > FAN_IN {
             let longer = Arc::new(tempfile::tempfile()?);
             while runs.len() > FAN_IN {
                 let group: Vec<Source<T>> = runs.drain(..FAN_IN).collect();
                 let run = write_run(&longer, Merge::of(group)?)?;
-                runs.push(Source::File(BufReader::with_capacity(
-                    READ_BUFFER,
-                    RunReader {
-                        file: longer.clone(),
-                        at: run.start,
-                        end: run.end,
-                    },
-                )));
+                runs.push(Source::run(&longer, run));
             }
         }
         self.buffer.sort_unstable();
@@ -306,30 +293,17 @@ enum Source<T> {
     File(BufReader<RunReader>),
 }
 
-/// The next item of each source, ordered by the item, then the source (a min-heap through
-/// [`Reverse`]).
-struct Head<T> {
-    item: T,
-    source: usize,
-}
-
-impl<T: Ord> PartialEq for Head<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other).is_eq()
-    }
-}
-
-impl<T: Ord> Eq for Head<T> {}
-
-impl<T: Ord> PartialOrd for Head<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl<T: Ord> Ord for Head<T> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (&self.item, self.source).cmp(&(&other.item, other.source))
+impl<T> Source<T> {
+    /// `run` of `file`, read through a buffer of [`READ_BUFFER`] bytes.
+    fn run(file: &Arc<File>, run: Run) -> Source<T> {
+        Source::File(BufReader::with_capacity(
+            READ_BUFFER,
+            RunReader {
+                file: file.clone(),
+                at: run.start,
+                end: run.end,
+            },
+        ))
     }
 }
 
@@ -337,7 +311,9 @@ impl<T: Ord> Ord for Head<T> {
 /// first error.
 pub struct Merge<T> {
     sources: Vec<Source<T>>,
-    heap: BinaryHeap<Reverse<Head<T>>>,
+    /// The next item of each source and the source: the smallest on top (by the item, then
+    /// the source).
+    heap: BinaryHeap<Reverse<(T, usize)>>,
     scratch: Vec<u8>,
     /// A source's failure, given after the item before it; then nothing more.
     error: Option<io::Error>,
@@ -366,7 +342,7 @@ impl<T: Ord + DeserializeOwned> Merge<T> {
             Source::File(reader) => read_item(reader, &mut self.scratch)?,
         };
         if let Some(item) = next {
-            self.heap.push(Reverse(Head { item, source }));
+            self.heap.push(Reverse((item, source)));
         }
         Ok(())
     }
@@ -383,7 +359,7 @@ impl<T: Ord + DeserializeOwned> Iterator for Merge<T> {
             self.failed = true;
             return Some(Err(error));
         }
-        let Reverse(Head { item, source }) = self.heap.pop()?;
+        let Reverse((item, source)) = self.heap.pop()?;
         // The failed source's next item would not have come before this one.
         self.error = self.refill(source).err();
         Some(Ok(item))
