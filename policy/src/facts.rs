@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::json::Json;
+
 /// One observed setting of a session.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "state", content = "value")]
@@ -334,27 +336,27 @@ impl Ignored {
 /// Reads a CloudTrail `CreateSession` record, in its EventBridge envelope (`detail`) or bare,
 /// and merges its request with Glue's echo ([`merge_sources`]).
 /// Anything that is not a successful `CreateSession` is `Err(Ignored)` with the reason.
-pub fn facts_from_cloudtrail(event: &Value) -> Result<SessionFacts, Ignored> {
+pub fn facts_from_cloudtrail<J: Json>(event: &J) -> Result<SessionFacts, Ignored> {
     read_create_session(event).map(|record| record.facts(None))
 }
 
 /// The record's `eventTime` (RFC 3339, UTC), seconds since the epoch; `None` when it is absent or
 /// unreadable.
-pub(crate) fn event_time(record: &Value) -> Option<crate::time::UnixSeconds> {
+pub(crate) fn event_time<J: Json>(record: &J) -> Option<crate::time::UnixSeconds> {
     record
         .get("eventTime")
-        .and_then(Value::as_str)
+        .and_then(J::as_str)
         .and_then(crate::time::parse_rfc3339)
 }
 
 /// The record inside an EventBridge envelope (`detail`), or the event itself when bare.
-pub(crate) fn unwrap_envelope(event: &Value) -> Result<&Value, Ignored> {
-    let Some(object) = event.as_object() else {
+pub(crate) fn unwrap_envelope<J: Json>(event: &J) -> Result<&J, Ignored> {
+    if !event.is_object() {
         return Err(Ignored::because("the event is not a JSON object"));
-    };
-    let record = match object.get("detail") {
+    }
+    let record = match event.get("detail") {
         Some(detail) => {
-            if let Some(kind) = object.get("detail-type").and_then(Value::as_str)
+            if let Some(kind) = event.get("detail-type").and_then(J::as_str)
                 && kind != "AWS API Call via CloudTrail"
             {
                 return Err(Ignored::because(format!(
@@ -374,9 +376,9 @@ pub(crate) fn unwrap_envelope(event: &Value) -> Result<&Value, Ignored> {
 /// Reads a CloudTrail `CreateSession` record (enveloped or bare) into its request and Glue's
 /// echo, unmerged. Anything that is not a successful `CreateSession` is `Err(Ignored)` with
 /// the reason and, for other Glue calls, the session they name (`id` or `sessionId`).
-pub fn read_create_session(event: &Value) -> Result<CreateSessionRecord, Ignored> {
+pub fn read_create_session<J: Json>(event: &J) -> Result<CreateSessionRecord, Ignored> {
     let record = unwrap_envelope(event)?;
-    let text = |path: &[&str]| get(record, path).and_then(Value::as_str);
+    let text = |path: &[&str]| get(record, path).and_then(J::as_str);
     let principal = principal_of(record);
     let principal_arn = principal.as_ref().map(|p| p.arn.clone());
     let ignored = |reason: String, session_id: Option<String>| Ignored {
@@ -410,9 +412,7 @@ pub fn read_create_session(event: &Value) -> Result<CreateSessionRecord, Ignored
         None => return Err(ignored("the event has no eventName".into(), requested_id)),
     }
     if let Some(code) = record.get("errorCode").filter(|code| !code.is_null()) {
-        let code = code
-            .as_str()
-            .map_or_else(|| code.to_string(), str::to_string);
+        let code = code.as_str().map_or_else(|| code.to_json(), str::to_string);
         return Err(ignored(
             format!("the CreateSession call failed ({code}); no session was created"),
             requested_id,
@@ -428,7 +428,7 @@ pub fn read_create_session(event: &Value) -> Result<CreateSessionRecord, Ignored
     let echoed = response.get("session").filter(|s| s.is_object());
     let session_id = echoed
         .and_then(|session| session.get("id"))
-        .and_then(Value::as_str)
+        .and_then(J::as_str)
         .filter(|id| !id.is_empty())
         .map(bounded)
         .or(requested_id);
@@ -436,18 +436,16 @@ pub fn read_create_session(event: &Value) -> Result<CreateSessionRecord, Ignored
         return Err(ignored("the record names no session id".into(), None));
     };
 
-    static NO_REQUEST: Value = Value::Null;
-    let request = record
-        .get("requestParameters")
-        .filter(|r| r.is_object())
-        .unwrap_or(&NO_REQUEST);
-    let requested = |key: &str| request.get(key).filter(|v| !v.is_null());
+    let request = record.get("requestParameters").filter(|r| r.is_object());
+    let requested = |key: &str| request.and_then(|r| r.get(key)).filter(|v| !v.is_null());
     let request = SessionFacts {
         session_id: session_id.clone(),
         principal,
         status: None,
         // `Command` is required by CreateSession: a record without it is not as Glue wrote it.
-        command: known(string_fact(get(request, &["command", "name"]))),
+        command: known(string_fact(
+            request.and_then(|r| get(r, &["command", "name"])),
+        )),
         session_type: string_fact(requested("sessionType")),
         scaling_arguments: match requested("defaultArguments") {
             None => Fact::Given(BTreeMap::new()),
@@ -483,14 +481,14 @@ pub fn read_create_session(event: &Value) -> Result<CreateSessionRecord, Ignored
 /// Reads a Glue `Session` (PascalCase, as the API returns it), bare or wrapped as
 /// `{"Session": {...}}`. `GetSession` never reports `Timeout` or tags, so those stay `Unknown`
 /// unless `Tags` are given (from `GetTags`).
-pub fn facts_from_glue_session(session: &Value) -> Result<SessionFacts, Ignored> {
+pub fn facts_from_glue_session<J: Json>(session: &J) -> Result<SessionFacts, Ignored> {
     let session = session.get("Session").unwrap_or(session);
     if !session.is_object() {
         return Err(Ignored::because("the Glue session is not a JSON object"));
     }
     if session
         .get("Id")
-        .and_then(Value::as_str)
+        .and_then(J::as_str)
         .is_none_or(str::is_empty)
     {
         return Err(Ignored::because("the Glue session has no Id"));
@@ -524,19 +522,17 @@ impl Naming {
 /// - `ProfileName`: Glue names the profile whenever there is one, so none means no profile;
 /// - `Connections` from `GetSession`: none means none attached. The echo in a CloudTrail record
 ///   often leaves out what the request said, so there an absent list is unknown.
-fn session_facts(session: &Value, naming: Naming) -> SessionFacts {
+fn session_facts<J: Json>(session: &J, naming: Naming) -> SessionFacts {
     let field = |pascal: &'static str, camel: &'static str| {
         session
             .get(naming.key(pascal, camel))
             .filter(|v| !v.is_null())
     };
-    let id = field("Id", "id").and_then(Value::as_str).map(bounded);
+    let id = field("Id", "id").and_then(J::as_str).map(bounded);
     SessionFacts {
         session_id: id.unwrap_or_default(),
         principal: None,
-        status: field("Status", "status")
-            .and_then(Value::as_str)
-            .map(bounded),
+        status: field("Status", "status").and_then(J::as_str).map(bounded),
         command: known(string_fact(
             field("Command", "command").and_then(|command| command.get(naming.key("Name", "name"))),
         )),
@@ -572,32 +568,27 @@ fn session_facts(session: &Value, naming: Naming) -> SessionFacts {
     }
 }
 
-pub(crate) fn get<'v>(value: &'v Value, path: &[&str]) -> Option<&'v Value> {
-    path.iter().try_fold(value, |at, key| at.get(key))
-}
+pub(crate) use crate::json::get;
 
-pub(crate) fn principal_of(record: &Value) -> Option<Principal> {
+pub(crate) fn principal_of<J: Json>(record: &J) -> Option<Principal> {
     let identity = record.get("userIdentity")?;
-    let arn = identity.get("arn").and_then(Value::as_str)?.to_string();
+    let arn = identity.get("arn").and_then(J::as_str)?.to_string();
     let issuer_arn = get(identity, &["sessionContext", "sessionIssuer", "arn"])
-        .and_then(Value::as_str)
+        .and_then(J::as_str)
         .filter(|issuer| *issuer != arn)
         .map(str::to_string);
     let source_identity = get(identity, &["sessionContext", "sourceIdentity"])
-        .and_then(Value::as_str)
+        .and_then(J::as_str)
         .filter(|name| !name.trim().is_empty())
         .map(bounded);
     let on_behalf_of = identity.get("onBehalfOf").and_then(|who| {
         let user_id = who
             .get("userId")
-            .and_then(Value::as_str)
+            .and_then(J::as_str)
             .filter(|id| !id.is_empty())?;
         Some(OnBehalfOf {
             user_id: bounded(user_id),
-            identity_store_arn: who
-                .get("identityStoreArn")
-                .and_then(Value::as_str)
-                .map(bounded),
+            identity_store_arn: who.get("identityStoreArn").and_then(J::as_str).map(bounded),
         })
     });
     Some(Principal {
@@ -632,32 +623,27 @@ pub(crate) fn bounded(text: &str) -> String {
 }
 
 /// Absent: `Omitted`. Present but unreadable: `Unknown` (never guessed).
-pub(crate) fn string_fact(value: Option<&Value>) -> Fact<String> {
-    match value {
+pub(crate) fn string_fact<J: Json>(value: Option<&J>) -> Fact<String> {
+    match value.map(J::as_str) {
         None => Fact::Omitted,
-        Some(Value::String(text)) if !text.is_empty() => Fact::Given(bounded(text)),
+        Some(Some(text)) if !text.is_empty() => Fact::Given(bounded(text)),
         Some(_) => Fact::Unknown,
     }
 }
 
-pub(crate) fn number_fact(value: Option<&Value>) -> Fact<f64> {
-    match value {
-        None => Fact::Omitted,
-        Some(Value::Number(number)) => number
-            .as_f64()
-            .filter(|n| n.is_finite() && *n >= 0.0)
-            .map_or(Fact::Unknown, Fact::Given),
-        Some(Value::String(text)) => text
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite() && *n >= 0.0)
-            .map_or(Fact::Unknown, Fact::Given),
-        Some(_) => Fact::Unknown,
-    }
+/// A number, or a string that reads as one (Glue's APIs accept both); not negative, finite.
+pub(crate) fn number_fact<J: Json>(value: Option<&J>) -> Fact<f64> {
+    let Some(value) = value else {
+        return Fact::Omitted;
+    };
+    value
+        .as_f64()
+        .or_else(|| value.as_str()?.trim().parse::<f64>().ok())
+        .filter(|n| n.is_finite() && *n >= 0.0)
+        .map_or(Fact::Unknown, Fact::Given)
 }
 
-pub(crate) fn count_fact(value: Option<&Value>) -> Fact<u64> {
+pub(crate) fn count_fact<J: Json>(value: Option<&J>) -> Fact<u64> {
     match number_fact(value) {
         Fact::Given(n) if n.fract() == 0.0 && n <= u32::MAX as f64 => Fact::Given(n as u64),
         Fact::Given(_) => Fact::Unknown,
@@ -666,55 +652,58 @@ pub(crate) fn count_fact(value: Option<&Value>) -> Fact<u64> {
     }
 }
 
-pub(crate) fn connection_names(list: &Value) -> Fact<Vec<String>> {
-    match list {
-        Value::Null => Fact::Given(Vec::new()),
-        Value::Array(items) => items
-            .iter()
+pub(crate) fn connection_names<J: Json>(list: &J) -> Fact<Vec<String>> {
+    if list.is_null() {
+        return Fact::Given(Vec::new());
+    }
+    match list.items() {
+        Some(items) => items
             .map(|item| item.as_str().map(bounded))
             .collect::<Option<Vec<_>>>()
             .map_or(Fact::Unknown, Fact::Given),
-        _ => Fact::Unknown,
+        None => Fact::Unknown,
     }
 }
 
 /// The scaling arguments of a `DefaultArguments` map (`policy::catalogue::AUTO_SCALING_ARGUMENT`,
 /// `SCALING_PROFILE_ARGUMENT`); the others are not kept. Unreadable (not an object, or a scaling
 /// argument that is not text): `Unknown`.
-pub(crate) fn scaling_arguments(arguments: &Value) -> Fact<BTreeMap<String, String>> {
+pub(crate) fn scaling_arguments<J: Json>(arguments: &J) -> Fact<BTreeMap<String, String>> {
     use crate::catalogue::{AUTO_SCALING_ARGUMENT, SCALING_PROFILE_ARGUMENT};
-    let Value::Object(map) = arguments else {
+    if !arguments.is_object() {
         return Fact::Unknown;
-    };
+    }
     let mut kept = BTreeMap::new();
     for key in [AUTO_SCALING_ARGUMENT, SCALING_PROFILE_ARGUMENT] {
-        match map.get(key) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(value)) => {
-                kept.insert(key.to_string(), bounded(value));
-            }
-            Some(Value::Bool(value)) => {
-                kept.insert(key.to_string(), value.to_string());
-            }
-            Some(_) => return Fact::Unknown,
+        let Some(value) = arguments.get(key).filter(|value| !value.is_null()) else {
+            continue;
+        };
+        if let Some(text) = value.as_str() {
+            kept.insert(key.to_string(), bounded(text));
+        } else if let Some(flag) = value.as_bool() {
+            kept.insert(key.to_string(), flag.to_string());
+        } else {
+            return Fact::Unknown;
         }
     }
     Fact::Given(kept)
 }
 
-pub(crate) fn tag_map(tags: &Value) -> Fact<BTreeMap<String, String>> {
-    match tags {
-        Value::Object(map) => Fact::Given(
-            map.iter()
+/// Tags as an object of names and values; a value that is not a string is kept as its JSON
+/// text. A repeated name keeps its last value.
+pub(crate) fn tag_map<J: Json>(tags: &J) -> Fact<BTreeMap<String, String>> {
+    match tags.members() {
+        Some(members) => Fact::Given(
+            members
                 .map(|(key, value)| {
                     let value = value
                         .as_str()
-                        .map_or_else(|| value.to_string(), str::to_string);
-                    (key.clone(), value)
+                        .map_or_else(|| value.to_json(), str::to_string);
+                    (key.to_string(), value)
                 })
                 .collect(),
         ),
-        _ => Fact::Unknown,
+        None => Fact::Unknown,
     }
 }
 

@@ -14,8 +14,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::json::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::facts::{
     Fact, Ignored, Principal, bounded, connection_names, count_fact, event_time, get, known,
@@ -186,22 +186,22 @@ pub const JOB_EVENT_NAMES: &[&str] = &["StartJobRun", "CreateJob", "UpdateJob"];
 
 /// True when `event` (enveloped or bare) is a CloudTrail record of a Glue call on jobs that the
 /// guard judges ([`JOB_EVENT_NAMES`]), whatever its outcome.
-pub fn is_job_event(event: &Value) -> bool {
+pub fn is_job_event<J: Json>(event: &J) -> bool {
     let Ok(record) = unwrap_envelope(event) else {
         return false;
     };
-    record.get("eventSource").and_then(Value::as_str) == Some("glue.amazonaws.com")
+    record.get("eventSource").and_then(J::as_str) == Some("glue.amazonaws.com")
         && record
             .get("eventName")
-            .and_then(Value::as_str)
+            .and_then(J::as_str)
             .is_some_and(|name| JOB_EVENT_NAMES.contains(&name))
 }
 
 /// Reads a CloudTrail `StartJobRun`, `CreateJob` or `UpdateJob` record (enveloped or bare).
 /// Anything else, and a failed call, is `Err(Ignored)` with the reason.
-pub fn read_job_record(event: &Value) -> Result<JobRecord, Ignored> {
+pub fn read_job_record<J: Json>(event: &J) -> Result<JobRecord, Ignored> {
     let record = unwrap_envelope(event)?;
-    let text = |path: &[&str]| get(record, path).and_then(Value::as_str);
+    let text = |path: &[&str]| get(record, path).and_then(J::as_str);
     let principal = principal_of(record);
     let ignored = |reason: String| Ignored {
         reason,
@@ -218,9 +218,7 @@ pub fn read_job_record(event: &Value) -> Result<JobRecord, Ignored> {
         )));
     }
     if let Some(code) = record.get("errorCode").filter(|code| !code.is_null()) {
-        let code = code
-            .as_str()
-            .map_or_else(|| code.to_string(), str::to_string);
+        let code = code.as_str().map_or_else(|| code.to_json(), str::to_string);
         return Err(ignored(format!(
             "the {name} call failed ({code}); nothing was started or written"
         )));
@@ -231,7 +229,9 @@ pub fn read_job_record(event: &Value) -> Result<JobRecord, Ignored> {
             "the {name} record has no requestParameters"
         )));
     };
-    let field = |value: &Value, key: &str| value.get(key).filter(|v| !v.is_null()).cloned();
+    fn field<'v, J: Json>(value: &'v J, key: &str) -> Option<&'v J> {
+        value.get(key).filter(|v| !v.is_null())
+    }
     match name {
         "StartJobRun" => {
             let job_name = field(request, "jobName")
@@ -241,7 +241,7 @@ pub fn read_job_record(event: &Value) -> Result<JobRecord, Ignored> {
                 return Err(ignored("the StartJobRun record names no job".into()));
             };
             let run_id = get(record, &["responseElements", "jobRunId"])
-                .and_then(Value::as_str)
+                .and_then(J::as_str)
                 .or_else(|| text(&["requestParameters", "jobRunId"]))
                 .filter(|id| !id.is_empty())
                 .map(bounded);
@@ -310,14 +310,14 @@ pub fn read_job_record(event: &Value) -> Result<JobRecord, Ignored> {
 /// Reads Glue's `GetJob` answer (`{"Job": {...}}`, or the `Job` bare, as `GetJobs` lists it):
 /// the definition now. A value it leaves out was left out of the definition (Glue's default
 /// applies). Tags are not reported (`GetTags` gives them).
-pub fn facts_from_glue_job(job: &Value) -> Result<JobFacts, Ignored> {
+pub fn facts_from_glue_job<J: Json>(job: &J) -> Result<JobFacts, Ignored> {
     let job = job.get("Job").unwrap_or(job);
     if !job.is_object() {
         return Err(Ignored::because("the Glue job is not a JSON object"));
     }
     let Some(name) = job
         .get("Name")
-        .and_then(Value::as_str)
+        .and_then(J::as_str)
         .filter(|n| !n.is_empty())
     else {
         return Err(Ignored::because("the Glue job has no Name"));
@@ -333,14 +333,14 @@ pub fn facts_from_glue_job(job: &Value) -> Result<JobFacts, Ignored> {
 
 /// Reads Glue's `GetJobRun` answer (`{"JobRun": {...}}`, or a `JobRun` bare, as `GetJobRuns`
 /// lists it): the run as Glue runs it. A value it leaves out is unknown, not left out.
-pub fn facts_from_glue_job_run(run: &Value) -> Result<JobFacts, Ignored> {
+pub fn facts_from_glue_job_run<J: Json>(run: &J) -> Result<JobFacts, Ignored> {
     let run = run.get("JobRun").unwrap_or(run);
     if !run.is_object() {
         return Err(Ignored::because("the Glue job run is not a JSON object"));
     }
     let text = |key: &str| {
         run.get(key)
-            .and_then(Value::as_str)
+            .and_then(J::as_str)
             .filter(|t| !t.is_empty())
             .map(bounded)
     };
@@ -395,7 +395,7 @@ impl Naming {
 
 /// A job definition as written (`CreateJob`, `UpdateJob`'s `JobUpdate`) or reported (`GetJob`).
 /// What it leaves out is `Omitted`: Glue's default applies.
-fn definition_facts(job: &Value, naming: Naming) -> JobFacts {
+fn definition_facts<J: Json>(job: &J, naming: Naming) -> JobFacts {
     let field = |key: &'static str| job.get(naming.key(key).as_str()).filter(|v| !v.is_null());
     JobFacts {
         job_name: String::new(),
@@ -429,7 +429,7 @@ fn definition_facts(job: &Value, naming: Naming) -> JobFacts {
 }
 
 /// `MaxCapacity`, else the deprecated `AllocatedCapacity` (whole DPUs) it replaced.
-fn capacity(max_capacity: Option<&Value>, allocated: Option<&Value>) -> Fact<f64> {
+fn capacity<J: Json>(max_capacity: Option<&J>, allocated: Option<&J>) -> Fact<f64> {
     match number_fact(max_capacity) {
         Fact::Omitted => number_fact(allocated),
         fact => fact,

@@ -13,6 +13,7 @@ pub mod facts;
 pub mod glob;
 pub mod guardrails;
 pub mod jobs;
+pub mod json;
 pub mod limits;
 #[cfg(feature = "yaml")]
 pub mod locate;

@@ -20,8 +20,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::bail;
+use policy::json::{Borrowed, ObjectAsVec};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::observe::{GLUE_EVENT_SOURCE, READ_EVENTS};
 use super::time::{UnixSeconds, format_rfc3339};
@@ -582,10 +583,10 @@ impl Header {
     }
 
     /// One result row, rebuilt into the CloudTrail record it was read from (the columns the
-    /// query selects; an empty value, Athena's NULL, is left out). Errors name the column whose
-    /// JSON text does not parse.
-    pub fn record(&self, row: &csv::ByteRecord) -> Result<Value, String> {
-        let mut record = Map::new();
+    /// query selects; an empty value, Athena's NULL, is left out). The record borrows the row's
+    /// text: nothing is copied. Errors name the column whose JSON text does not parse.
+    pub fn record<'r>(&self, row: &'r csv::ByteRecord) -> Result<Borrowed<'r>, String> {
+        let mut record = ObjectAsVec::default();
         for (field, &index) in row.iter().zip(&self.columns) {
             let Some(column) = COLUMNS.get(index) else {
                 continue;
@@ -597,30 +598,29 @@ impl Header {
                 serde_json::from_slice(field)
                     .map_err(|error| format!("{} is not JSON: {error}", column.alias))?
             } else {
-                Value::String(
+                Borrowed::Str(
                     std::str::from_utf8(field)
                         .map_err(|_| format!("{} is not UTF-8", column.alias))?
-                        .to_string(),
+                        .into(),
                 )
             };
             insert(&mut record, column.path, value);
         }
-        Ok(Value::Object(record))
+        Ok(Borrowed::Object(record))
     }
 }
 
-fn insert(record: &mut Map<String, Value>, path: &[&str], value: Value) {
+/// Puts `value` at `path` in `record`, making the objects on the way (several columns share
+/// `userIdentity`); a key already there is replaced.
+fn insert<'r>(record: &mut ObjectAsVec<'r>, path: &[&'static str], value: Borrowed<'r>) {
     match path {
         [] => {}
         [last] => {
-            record.insert((*last).to_string(), value);
+            record.insert(last, value);
         }
         [first, rest @ ..] => {
-            // The key is copied only the first time (several columns share `userIdentity`).
-            if !record.contains_key(*first) {
-                record.insert((*first).to_string(), Value::Object(Map::new()));
-            }
-            if let Some(Value::Object(inner)) = record.get_mut(*first) {
+            let inner = record.insert_or_get_mut(first, Borrowed::Object(ObjectAsVec::default()));
+            if let Borrowed::Object(inner) = inner {
                 insert(inner, rest, value);
             }
         }
@@ -677,9 +677,9 @@ pub struct RowChunk {
 
 /// One row of a chunk, read.
 #[derive(Debug)]
-pub enum Row {
-    /// Rebuilt into the record it came from.
-    Record(Value),
+pub enum Row<'r> {
+    /// Rebuilt into the record it came from, borrowing the row's text.
+    Record(Borrowed<'r>),
     /// CSV of the header's fields, but its values cannot be a record (JSON that does not
     /// parse): counted as an unreadable record, as a file's damaged record is.
     Unreadable(String),
@@ -690,7 +690,7 @@ pub enum Row {
 
 impl RowChunk {
     /// Each row, in order, as [`Row`]s whose reasons name the row.
-    pub fn for_each_row(&self, mut each: impl FnMut(Row)) {
+    pub fn for_each_row(&self, mut each: impl FnMut(Row<'_>)) {
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)

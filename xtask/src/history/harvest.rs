@@ -11,9 +11,9 @@
 use std::io::{BufRead, BufReader, Cursor, Read};
 
 use memchr::memmem;
+use policy::json::Borrowed;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
-use serde_json::Value;
 
 use super::observe::{GLUE_EVENT_SOURCE, Harvest, Judges, Observation, worth_parsing};
 use super::source::NamedReader;
@@ -196,7 +196,7 @@ fn record(raw: &[u8], glue: &memmem::Finder<'_>, judges: Judges<'_>, harvest: &m
         harvest.add(Observation::Other);
         return;
     }
-    match serde_json::from_slice::<Value>(raw) {
+    match serde_json::from_slice::<Borrowed<'_>>(raw) {
         Ok(value) => harvest.read(&value, judges),
         // It was JSON a moment ago: cannot happen, but never a crash.
         Err(_) => {
@@ -225,7 +225,7 @@ fn expect(bytes: &[u8], at: usize, token: &[u8]) -> Result<usize, NotATrailFile>
 mod tests {
     use std::io::Write as _;
 
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 

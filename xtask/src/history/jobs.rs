@@ -12,9 +12,9 @@
 use std::collections::BTreeMap;
 
 use policy::catalogue::JobCommand;
+use policy::json::Json;
 use policy::{Decision, Fact, JobFacts, JobRecord, Policy, Verdict};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::time::{UnixSeconds, parse_rfc3339};
 
@@ -46,12 +46,12 @@ pub struct JobRecords {
 impl JobRecords {
     /// Takes a successful job record (`policy::read_job_record`); returns false for anything
     /// else.
-    pub fn add(&mut self, record: &Value) -> bool {
+    pub fn add<J: Json>(&mut self, record: &J) -> bool {
         let inner = match record.get("detail") {
             Some(detail) if detail.is_object() => detail,
             _ => record,
         };
-        let text = |key: &str| inner.get(key).and_then(Value::as_str);
+        let text = |key: &str| inner.get(key).and_then(J::as_str);
         let event_time = text("eventTime").map(str::to_string);
         let at = event_time.as_deref().and_then(parse_rfc3339);
         let event_id = text("eventID").map(str::to_string);
@@ -422,7 +422,7 @@ fn timeout_hours(facts: &JobFacts, command: JobCommand) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::super::change::ChangeKind;
     use super::*;

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use policy::budgets::{Holder, HolderKind};
 use policy::catalogue::CommandName;
+use policy::json::Json;
 use policy::{Decision, Fact, Policy, ProfileLookup, SessionFacts, Verdict};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::time::{UnixSeconds, parse_rfc3339};
 
@@ -441,12 +441,12 @@ pub enum Observation {
 
 /// Reads one record (bare, or in its EventBridge envelope); the texts its session shares with
 /// others come from `names`.
-pub(crate) fn observe(record: &Value, judges: Judges<'_>, names: &mut Names) -> Observation {
+pub(crate) fn observe<J: Json>(record: &J, judges: Judges<'_>, names: &mut Names) -> Observation {
     let inner = match record.get("detail") {
         Some(detail) if detail.is_object() => detail,
         _ => record,
     };
-    let text = |key: &str| inner.get(key).and_then(Value::as_str);
+    let text = |key: &str| inner.get(key).and_then(J::as_str);
     if text("eventSource") != Some(GLUE_EVENT_SOURCE) || !judges.window.holds(text("eventTime")) {
         return Observation::Other;
     }
@@ -504,7 +504,7 @@ pub(crate) fn observe(record: &Value, judges: Judges<'_>, names: &mut Names) -> 
             let id = inner
                 .get("requestParameters")
                 .and_then(|request| request.get("id"))
-                .and_then(Value::as_str)
+                .and_then(J::as_str)
                 .filter(|id| !id.is_empty());
             match (failed, id, text("eventTime").and_then(parse_rfc3339)) {
                 (false, Some(id), Some(at)) => Observation::Ended(SessionEnd {
@@ -667,7 +667,7 @@ impl Harvest {
     }
 
     /// Reads one record ([`observe`]) and adds what it told.
-    pub fn read(&mut self, record: &Value, judges: Judges<'_>) {
+    pub fn read<J: Json>(&mut self, record: &J, judges: Judges<'_>) {
         let observation = observe(record, judges, &mut self.names);
         self.add(observation);
     }
@@ -692,7 +692,7 @@ impl Harvest {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 

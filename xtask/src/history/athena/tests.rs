@@ -245,9 +245,24 @@ fn a_row_is_rebuilt_into_the_record_it_was_read_from() {
         (chunk.file.as_str(), chunk.first_row),
         ("s3://results/q.csv", 1)
     );
+    let policy = policy::load_policy(
+        "p.yaml",
+        b"version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n",
+    )
+    .unwrap();
+    fn verdict<J: policy::json::Json>(policy: &policy::Policy, record: &J) -> Value {
+        let facts = policy::read_create_session(record).unwrap().facts(None);
+        serde_json::to_value(policy::evaluate(policy, &facts)).unwrap()
+    }
+    // The record borrows the row: kept as JSON, with its verdict, to look at after.
     let mut rows = Vec::new();
-    chunk.for_each_row(|row| rows.push(row));
-    let [Row::Record(rebuilt)] = &rows[..] else {
+    chunk.for_each_row(|row| {
+        rows.push(match row {
+            Row::Record(rebuilt) => Ok((Value::from(&rebuilt), verdict(&policy, &rebuilt))),
+            other => Err(format!("{other:?}")),
+        })
+    });
+    let [Ok((rebuilt, rebuilt_verdict))] = &rows[..] else {
         panic!("one record: {rows:?}");
     };
     for path in [
@@ -267,16 +282,7 @@ fn a_row_is_rebuilt_into_the_record_it_was_read_from() {
     }
     assert!(rebuilt.get("errorCode").is_none());
     // The rebuilt record is judged as the original is.
-    let policy = policy::load_policy(
-        "p.yaml",
-        b"version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n",
-    )
-    .unwrap();
-    let verdict = |record: &Value| {
-        let facts = policy::read_create_session(record).unwrap().facts(None);
-        serde_json::to_value(policy::evaluate(&policy, &facts)).unwrap()
-    };
-    assert_eq!(verdict(rebuilt), verdict(&record));
+    assert_eq!(*rebuilt_verdict, verdict(&policy, &record));
 }
 
 #[test]
