@@ -594,15 +594,15 @@ impl Header {
             if field.is_empty() {
                 continue;
             }
+            // Checked as UTF-8 once, whole: JSON read from a `str` is not checked string by
+            // string again.
+            let text =
+                std::str::from_utf8(field).map_err(|_| format!("{} is not UTF-8", column.alias))?;
             let value = if column.json {
-                serde_json::from_slice(field)
+                serde_json::from_str(text)
                     .map_err(|error| format!("{} is not JSON: {error}", column.alias))?
             } else {
-                Borrowed::Str(
-                    std::str::from_utf8(field)
-                        .map_err(|_| format!("{} is not UTF-8", column.alias))?
-                        .into(),
-                )
+                Borrowed::Str(text.into())
             };
             insert(&mut record, column.path, value);
         }

@@ -196,7 +196,11 @@ fn record(raw: &[u8], glue: &memmem::Finder<'_>, judges: Judges<'_>, harvest: &m
         harvest.add(Observation::Other);
         return;
     }
-    match serde_json::from_slice::<Borrowed<'_>>(raw) {
+    // Checked as UTF-8 once, whole, rather than string by string.
+    let parsed = std::str::from_utf8(raw)
+        .map_err(|_| ())
+        .and_then(|text| serde_json::from_str::<Borrowed<'_>>(text).map_err(|_| ()));
+    match parsed {
         Ok(value) => harvest.read(&value, judges),
         // It was JSON a moment ago: cannot happen, but never a crash.
         Err(_) => {
