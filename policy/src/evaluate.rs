@@ -211,8 +211,8 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
     });
     let matched = matched.map(|(_, rule)| rule);
     let limits = match matched {
-        Some(rule) => policy.boundaries.overlaid_with(&rule.boundaries),
-        None => policy.boundaries.clone(),
+        Some(rule) => std::borrow::Cow::Owned(policy.boundaries.overlaid_with(&rule.boundaries)),
+        None => std::borrow::Cow::Borrowed(&policy.boundaries),
     };
     let mut check = Check {
         policy,
@@ -326,8 +326,8 @@ pub fn evaluate_job(policy: &Policy, facts: &JobFacts) -> Verdict {
     });
     let matched = matched.map(|(_, rule)| rule);
     let limits = match matched {
-        Some(rule) => jobs.boundaries.overlaid_with(&rule.boundaries),
-        None => jobs.boundaries.clone(),
+        Some(rule) => std::borrow::Cow::Owned(jobs.boundaries.overlaid_with(&rule.boundaries)),
+        None => std::borrow::Cow::Borrowed(&jobs.boundaries),
     };
     let command = facts
         .command

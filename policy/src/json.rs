@@ -73,13 +73,14 @@ impl Json for serde_json::Value {
 
 impl Json for Borrowed<'_> {
     fn get(&self, key: &str) -> Option<&Self> {
-        // Members are few (CloudTrail's objects hold tens): a scan, keeping the last match.
-        self.as_object()?.iter().fold(
-            None,
-            |found, (name, value)| {
-                if name == key { Some(value) } else { found }
-            },
-        )
+        // Members are few (CloudTrail's objects hold tens): a scan from the end, so the last
+        // of a repeated key is found first.
+        self.as_object()?
+            .as_vec()
+            .iter()
+            .rev()
+            .find(|(name, _)| **name == *key)
+            .map(|(_, value)| value)
     }
     fn as_str(&self) -> Option<&str> {
         Borrowed::as_str(self)

@@ -5,7 +5,7 @@
 //! successful `StartJobRun`, `CreateJob` or `UpdateJob` is kept for the jobs' judgement
 //! (`super::jobs`); every other record is only counted. No I/O.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 use std::sync::Arc;
 
 use policy::budgets::{Holder, HolderKind};
@@ -205,7 +205,7 @@ pub struct JudgedSession {
 /// judgement is written as its own encoding (bytes), which is the key it is found by.
 mod shared {
     use std::cell::RefCell;
-    use std::collections::{HashMap, HashSet};
+    use foldhash::{HashMap, HashSet};
     use std::fmt;
     use std::sync::Arc;
 
@@ -219,9 +219,9 @@ mod shared {
     const MOST: usize = 1 << 16;
 
     thread_local! {
-        static NAMES: RefCell<HashSet<Name>> = RefCell::new(HashSet::new());
+        static NAMES: RefCell<HashSet<Name>> = RefCell::new(HashSet::default());
         static JUDGEMENTS: RefCell<HashMap<Box<[u8]>, Arc<Judgement>>> =
-            RefCell::new(HashMap::new());
+            RefCell::new(HashMap::default());
         static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     }
 

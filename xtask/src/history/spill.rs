@@ -11,8 +11,6 @@
 //! ([`SpillWriter`]) stays in memory while it holds under [`KEPT_BYTES`], and so does a sorter
 //! that never fills a run: a short history never touches `TMPDIR`.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::marker::PhantomData;
@@ -311,9 +309,11 @@ impl<T> Source<T> {
 /// first error.
 pub struct Merge<T> {
     sources: Vec<Source<T>>,
-    /// The next item of each source and the source: the smallest on top (by the item, then
-    /// the source).
-    heap: BinaryHeap<Reverse<(T, usize)>>,
+    /// The next item of each source, where it stays until it is handed over: items are
+    /// large, so the heap orders the sources rather than moving the items.
+    heads: Vec<Option<T>>,
+    /// The sources that have a next item, as a binary min-heap by (item, source).
+    heap: Vec<usize>,
     scratch: Vec<u8>,
     /// A source's failure, given after the item before it; then nothing more.
     error: Option<io::Error>,
@@ -323,7 +323,8 @@ pub struct Merge<T> {
 impl<T: Ord + DeserializeOwned> Merge<T> {
     fn of(sources: Vec<Source<T>>) -> io::Result<Merge<T>> {
         let mut merge = Merge {
-            heap: BinaryHeap::with_capacity(sources.len()),
+            heads: (0..sources.len()).map(|_| None).collect(),
+            heap: Vec::with_capacity(sources.len()),
             sources,
             scratch: Vec::new(),
             error: None,
@@ -335,16 +336,67 @@ impl<T: Ord + DeserializeOwned> Merge<T> {
         Ok(merge)
     }
 
-    /// Puts `source`'s next item, if any, in the heap.
+    /// Reads `source`'s next item into its head and puts the source in the heap; a source at
+    /// its end leaves it.
     fn refill(&mut self, source: usize) -> io::Result<()> {
         let next = match &mut self.sources[source] {
             Source::Memory(items) => items.next(),
             Source::File(reader) => read_item(reader, &mut self.scratch)?,
         };
-        if let Some(item) = next {
-            self.heap.push(Reverse((item, source)));
+        if next.is_some() {
+            self.heads[source] = next;
+            self.heap.push(source);
+            self.sift_up(self.heap.len() - 1);
         }
         Ok(())
+    }
+
+    /// Whether source `a`'s head comes before source `b`'s (ties: the earlier source).
+    fn before(&self, a: usize, b: usize) -> bool {
+        match (&self.heads[a], &self.heads[b]) {
+            (Some(x), Some(y)) => (x, a) < (y, b),
+            // Only sources with a head are in the heap.
+            _ => a < b,
+        }
+    }
+
+    fn sift_up(&mut self, mut at: usize) {
+        while at > 0 {
+            let parent = (at - 1) / 2;
+            if !self.before(self.heap[at], self.heap[parent]) {
+                break;
+            }
+            self.heap.swap(at, parent);
+            at = parent;
+        }
+    }
+
+    fn sift_down(&mut self, mut at: usize) {
+        loop {
+            let (left, right) = (2 * at + 1, 2 * at + 2);
+            let mut least = at;
+            for child in [left, right] {
+                if child < self.heap.len() && self.before(self.heap[child], self.heap[least]) {
+                    least = child;
+                }
+            }
+            if least == at {
+                return;
+            }
+            self.heap.swap(at, least);
+            at = least;
+        }
+    }
+
+    /// Takes the smallest head out, with its source; the source leaves the heap.
+    fn pop(&mut self) -> Option<(T, usize)> {
+        let source = *self.heap.first()?;
+        let last = self.heap.pop().unwrap_or(source);
+        if !self.heap.is_empty() {
+            self.heap[0] = last;
+            self.sift_down(0);
+        }
+        Some((self.heads[source].take()?, source))
     }
 }
 
@@ -359,7 +411,7 @@ impl<T: Ord + DeserializeOwned> Iterator for Merge<T> {
             self.failed = true;
             return Some(Err(error));
         }
-        let Reverse((item, source)) = self.heap.pop()?;
+        let (item, source) = self.pop()?;
         // The failed source's next item would not have come before this one.
         self.error = self.refill(source).err();
         Some(Ok(item))
