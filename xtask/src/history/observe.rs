@@ -204,8 +204,8 @@ pub struct JudgedSession {
 /// allocations of reading them back were most of the cost of keeping sessions on disk). A
 /// judgement is written as its own encoding (bytes), which is the key it is found by.
 mod shared {
-    use std::cell::RefCell;
     use foldhash::{HashMap, HashSet};
+    use std::cell::RefCell;
     use std::fmt;
     use std::sync::Arc;
 
@@ -400,19 +400,30 @@ pub enum EventId {
 
 impl EventId {
     pub fn of(text: &str) -> EventId {
-        let bytes = text.as_bytes();
-        let uuid = bytes.len() == 36
-            && bytes.iter().enumerate().all(|(at, &byte)| match at {
-                8 | 13 | 18 | 23 => byte == b'-',
-                _ => matches!(byte, b'0'..=b'9' | b'a'..=b'f'),
-            });
-        if uuid {
-            let digits: String = text.chars().filter(|&c| c != '-').collect();
-            if let Ok(value) = u128::from_str_radix(&digits, 16) {
-                return EventId::Uuid(value);
-            }
+        match Self::uuid(text.as_bytes()) {
+            Some(value) => EventId::Uuid(value),
+            None => EventId::Text(text.into()),
         }
-        EventId::Text(text.into())
+    }
+
+    /// A UUID as CloudTrail writes one (lower-case hex, dashes at 8, 13, 18 and 23): its 128
+    /// bits. Anything else: `None`.
+    fn uuid(bytes: &[u8]) -> Option<u128> {
+        if bytes.len() != 36 {
+            return None;
+        }
+        let mut value = 0u128;
+        for (at, &byte) in bytes.iter().enumerate() {
+            let digit = match (at, byte) {
+                (8 | 13 | 18 | 23, b'-') => continue,
+                (8 | 13 | 18 | 23, _) => return None,
+                (_, b'0'..=b'9') => byte - b'0',
+                (_, b'a'..=b'f') => byte - b'a' + 10,
+                _ => return None,
+            };
+            value = value << 4 | u128::from(digit);
+        }
+        Some(value)
     }
 }
 
