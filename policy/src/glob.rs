@@ -1,4 +1,4 @@
-//! Principal patterns: IAM-style ARN globs (`*` any run of characters, `?` one character),
+//! Principal patterns: IAM-style ARN globs (`*` any run of bytes, `?` one byte: ARNs are ASCII),
 //! checked for shape when the policy is loaded and matched against caller ARNs at run time.
 
 /// A validated principal pattern such as `arn:aws:iam::*:role/DataPlatformAdmin`.

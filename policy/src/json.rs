@@ -6,11 +6,16 @@
 //!   parsed from, and whose objects are lists of members. Building it costs a fraction of an owned
 //!   tree's allocations, so the backtest reads every record of a long history through it.
 //!
-//! Both answer alike for the same text. An object that repeats a key answers with its last
-//! member, as `serde_json::Value`'s map keeps it.
+//! Both answer alike through [`Json`] for the same text (`policy/tests/trees.rs` checks every
+//! reader over both). An object that repeats a key answers with its last member, as
+//! `serde_json::Value`'s map keeps it.
 
 /// A borrowed JSON tree: see the module's documentation. Parse it with
-/// `serde_json::from_slice::<Borrowed<'_>>(bytes)`.
+/// `serde_json::from_str::<Borrowed<'_>>(text)`. Its strings are borrowed unless they hold an
+/// escape (then they are copied).
+///
+/// Read it through [`Json`] (`Json::get(&value, key)` where the type is named): its own
+/// inherent `get` answers `Null` for a missing key and the *first* member of a repeated one.
 pub type Borrowed<'a> = serde_json_borrow::Value<'a>;
 
 /// A [`Borrowed`] object's members, for building one.
@@ -34,7 +39,9 @@ pub trait Json {
     fn is_object(&self) -> bool;
     /// An array's items, in order.
     fn items(&self) -> Option<impl Iterator<Item = &Self>>;
-    /// An object's members, in the order written (a repeated key: every member).
+    /// An object's members, in no order to rely on: `serde_json::Value` gives each key once
+    /// (sorted, or as first written), `Borrowed` every member as written (a repeated key more
+    /// than once, its last member last). Collected into a map, both give the same map.
     fn members(&self) -> Option<impl Iterator<Item = (&str, &Self)>>;
     /// The value as compact JSON text.
     fn to_json(&self) -> String;

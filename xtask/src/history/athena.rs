@@ -584,7 +584,8 @@ impl Header {
 
     /// One result row, rebuilt into the CloudTrail record it was read from (the columns the
     /// query selects; an empty value, Athena's NULL, is left out). The record borrows the row's
-    /// text: nothing is copied. Errors name the column whose JSON text does not parse.
+    /// text (a JSON string or key with an escape is copied). Errors name the column that is not
+    /// UTF-8 or whose JSON text does not parse.
     pub fn record<'r>(&self, row: &'r csv::ByteRecord) -> Result<Borrowed<'r>, String> {
         let mut record = ObjectAsVec::default();
         for (field, &index) in row.iter().zip(&self.columns) {

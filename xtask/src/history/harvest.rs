@@ -202,7 +202,8 @@ fn record(raw: &[u8], glue: &memmem::Finder<'_>, judges: Judges<'_>, harvest: &m
         .and_then(|text| serde_json::from_str::<Borrowed<'_>>(text).map_err(|_| ()));
     match parsed {
         Ok(value) => harvest.read(&value, judges),
-        // It was JSON a moment ago: cannot happen, but never a crash.
+        // Its shape was JSON a moment ago, but a string it skipped may not be UTF-8, or hold
+        // an escape that is not one: unreadable, as any record that does not parse.
         Err(_) => {
             harvest.records += 1;
             harvest.unreadable_records += 1;
