@@ -355,8 +355,10 @@ impl<T: Ord + DeserializeOwned> Merge<T> {
     fn before(&self, a: usize, b: usize) -> bool {
         match (&self.heads[a], &self.heads[b]) {
             (Some(x), Some(y)) => (x, a) < (y, b),
-            // Only sources with a head are in the heap.
-            _ => a < b,
+            _ => {
+                debug_assert!(false, "only sources with a head are in the heap");
+                a < b
+            }
         }
     }
 
@@ -631,6 +633,56 @@ mod tests {
         }
         assert!(sorter.runs() > FAN_IN, "the test reaches the second level");
         assert_eq!(sorter.files.len(), 1, "its runs share one file");
+    }
+
+    /// Ordered by `key` alone: equal items that are told apart by `tag`.
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+    struct Keyed {
+        key: u32,
+        tag: u32,
+    }
+    impl PartialEq for Keyed {
+        fn eq(&self, other: &Keyed) -> bool {
+            self.key == other.key
+        }
+    }
+    impl Eq for Keyed {}
+    impl PartialOrd for Keyed {
+        fn partial_cmp(&self, other: &Keyed) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Keyed {
+        fn cmp(&self, other: &Keyed) -> std::cmp::Ordering {
+            self.key.cmp(&other.key)
+        }
+    }
+
+    /// Equal items come out by their source: the items still in memory first, then the runs
+    /// in the order they were written.
+    #[test]
+    fn equal_items_come_out_in_the_order_of_their_sources() {
+        let mut sorter = Sorter::with_run_items(5);
+        // Twelve runs of keys 0..5, each tagged with its run; one more item stays in memory.
+        for run in 0..12 {
+            for key in (0..5).rev() {
+                sorter.push(Keyed { key, tag: run }).unwrap();
+            }
+        }
+        sorter.push(Keyed { key: 3, tag: 99 }).unwrap();
+        let got: Vec<(u32, u32)> = sorter
+            .sorted()
+            .unwrap()
+            .map(|item| item.map(|k| (k.key, k.tag)).unwrap())
+            .collect();
+        let mut expected = Vec::new();
+        for key in 0..5 {
+            if key == 3 {
+                expected.push((3, 99));
+            }
+            expected.extend((0..12).map(|run| (key, run)));
+        }
+        assert_eq!(got, expected);
     }
 
     #[test]
