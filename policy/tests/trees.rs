@@ -60,11 +60,11 @@ fn answers<J: Json>(tree: &J) -> Vec<String> {
     ]
 }
 
-/// `record` read both ways must answer alike.
-fn check(name: &str, record: &Value) {
-    let text = serde_json::to_string(record).unwrap();
-    let borrowed: Borrowed<'_> = serde_json::from_str(&text).unwrap();
-    assert_eq!(answers(record), answers(&borrowed), "{name}: {text}");
+/// `text` read both ways must answer alike.
+fn check(name: &str, text: &str) {
+    let owned: Value = serde_json::from_str(text).unwrap();
+    let borrowed: Borrowed<'_> = serde_json::from_str(text).unwrap();
+    assert_eq!(answers(&owned), answers(&borrowed), "{name}: {text}");
 }
 
 #[test]
@@ -72,7 +72,7 @@ fn every_input_reads_alike_from_both_trees() {
     let mut read = 0;
     for (name, input) in inputs() {
         for record in records(&input) {
-            check(&name, &record);
+            check(&name, &record.to_string());
             read += 1;
         }
     }
@@ -100,29 +100,110 @@ fn replacements() -> Vec<Value> {
     ]
 }
 
-/// Each field at every depth of `value`, replaced by each of [`replacements`], one at a time.
-fn mutations(value: &Value, each: &mut dyn FnMut(Value)) {
-    fn walk(root: &Value, path: &mut Vec<String>, each: &mut dyn FnMut(Value)) {
-        let here = path.iter().try_fold(root, |at, key| at.get(key)).cloned();
-        let Some(Value::Object(map)) = here else {
-            return;
+/// One step into a JSON value.
+#[derive(Clone, Debug)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn at<'v>(value: &'v Value, path: &[Step]) -> Option<&'v Value> {
+    path.iter().try_fold(value, |at, step| match step {
+        Step::Key(key) => at.get(key),
+        Step::Index(index) => at.get(index),
+    })
+}
+
+/// Every path to a value inside `value` (object members and array items, at every depth).
+fn paths(value: &Value) -> Vec<Vec<Step>> {
+    fn walk(value: &Value, path: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
+        let steps: Vec<(Step, &Value)> = match value {
+            Value::Object(map) => map.iter().map(|(k, v)| (Step::Key(k.clone()), v)).collect(),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (Step::Index(i), v))
+                .collect(),
+            _ => Vec::new(),
         };
-        for key in map.keys() {
-            path.push(key.clone());
-            for replacement in replacements() {
-                let mut changed = root.clone();
-                let mut at = &mut changed;
-                for step in path.iter() {
-                    at = at.get_mut(step).unwrap();
-                }
-                *at = replacement;
-                each(changed);
-            }
-            walk(root, path, each);
+        for (step, inner) in steps {
+            path.push(step);
+            out.push(path.clone());
+            walk(inner, path, out);
             path.pop();
         }
     }
-    walk(value, &mut Vec::new(), each);
+    let mut out = Vec::new();
+    walk(value, &mut Vec::new(), &mut out);
+    out
+}
+
+/// `value` with the value at `path` replaced.
+fn replaced(value: &Value, path: &[Step], with: &Value) -> Value {
+    let mut changed = value.clone();
+    let mut at = &mut changed;
+    for step in path {
+        at = match step {
+            Step::Key(key) => at.get_mut(key).unwrap(),
+            Step::Index(index) => at.get_mut(index).unwrap(),
+        };
+    }
+    *at = with.clone();
+    changed
+}
+
+/// `value` as JSON text, with the object at `path` given `key` once more (holding `extra`),
+/// written after its members (so it wins) or before them (so the first one written wins).
+fn with_repeated_key(
+    value: &Value,
+    path: &[Step],
+    key: &str,
+    extra: &Value,
+    after: bool,
+) -> String {
+    let member = |k: &str, v: String| format!("{}:{v}", Value::from(k));
+    match (value, path.split_first()) {
+        (Value::Object(map), None) => {
+            let mut members: Vec<String> =
+                map.iter().map(|(k, v)| member(k, v.to_string())).collect();
+            let repeated = member(key, extra.to_string());
+            if after {
+                members.push(repeated);
+            } else {
+                members.insert(0, repeated);
+            }
+            format!("{{{}}}", members.join(","))
+        }
+        (Value::Object(map), Some((Step::Key(step), rest))) => {
+            let members: Vec<String> = map
+                .iter()
+                .map(|(k, v)| {
+                    let text = if k == step {
+                        with_repeated_key(v, rest, key, extra, after)
+                    } else {
+                        v.to_string()
+                    };
+                    member(k, text)
+                })
+                .collect();
+            format!("{{{}}}", members.join(","))
+        }
+        (Value::Array(items), Some((Step::Index(step), rest))) => {
+            let items: Vec<String> = items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    if i == *step {
+                        with_repeated_key(v, rest, key, extra, after)
+                    } else {
+                        v.to_string()
+                    }
+                })
+                .collect();
+            format!("[{}]", items.join(","))
+        }
+        _ => value.to_string(),
+    }
 }
 
 #[test]
@@ -133,13 +214,46 @@ fn every_field_of_every_kind_reads_alike_from_both_trees() {
             .iter()
             .filter(|r| r.get("Records").is_none())
         {
-            mutations(record, &mut |changed| {
-                check(&name, &changed);
-                read += 1;
-            });
+            for path in paths(record) {
+                for replacement in replacements() {
+                    check(&name, &replaced(record, &path, &replacement).to_string());
+                    read += 1;
+                }
+            }
         }
     }
     assert!(read > 10_000, "{read} mutated records");
+}
+
+/// Every member of every object, written twice (the second time with another value, before
+/// or after the first): both trees take the member written last, as `serde_json::Value` does.
+#[test]
+fn every_repeated_key_reads_alike_from_both_trees() {
+    let mut read = 0;
+    for (name, input) in inputs() {
+        for record in records(&input)
+            .iter()
+            .filter(|r| r.get("Records").is_none())
+        {
+            let mut objects = vec![Vec::new()];
+            objects.extend(paths(record));
+            for path in objects {
+                let Some(Value::Object(map)) = at(record, &path) else {
+                    continue;
+                };
+                for key in map.keys() {
+                    for extra in [json!(50), json!("G.8X"), Value::Null] {
+                        for after in [false, true] {
+                            let text = with_repeated_key(record, &path, key, &extra, after);
+                            check(&name, &text);
+                            read += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(read > 1_000, "{read} records with a repeated key");
 }
 
 /// A repeated key: both trees keep its last value, as `serde_json::Value` does.
