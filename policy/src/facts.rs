@@ -631,7 +631,7 @@ pub(crate) fn string_fact<J: Json>(value: Option<&J>) -> Fact<String> {
     }
 }
 
-/// A number, or a string that reads as one (Glue's APIs accept both); not negative, finite.
+/// A number, or text that reads as one; finite and not negative. Anything else is `Unknown`.
 pub(crate) fn number_fact<J: Json>(value: Option<&J>) -> Fact<f64> {
     let Some(value) = value else {
         return Fact::Omitted;
