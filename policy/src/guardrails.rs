@@ -457,7 +457,7 @@ pub struct Deny {
     pub statement: Value,
 }
 
-/// The denies on `glue:CreateSession` for `layer` (then those on jobs, [`job_denies`]), and what
+/// The denies on `glue:CreateSession` for `layer` (then those on jobs, `job_denies`), and what
 /// they leave to the Lambda alone
 /// (principal patterns IAM cannot name). A deny never refuses a session the Lambda would allow:
 /// where the policy's first-match override order cannot be said in IAM, the deny is narrower

@@ -16,7 +16,7 @@ pub const LAMBDA_ENVIRONMENT_BYTES: usize = 4096;
 /// executions unreserved for functions that aren't configured with a per-function limit". An
 /// account whose whole quota (`AccountLimit.ConcurrentExecutions`) is below 100 keeps all of it
 /// unreserved: such an account cannot reserve any (the error reads "decreases account's
-/// UnreservedConcurrentExecution below its minimum value of [10]").
+/// UnreservedConcurrentExecution below its minimum value of \[10\]").
 pub const LAMBDA_MIN_UNRESERVED_CONCURRENCY: u64 = 100;
 
 /// `CreateFunction`, `FunctionName`: "If you specify only the function name, it is limited to 64
