@@ -198,13 +198,13 @@ fn record(raw: &[u8], glue: &memmem::Finder<'_>, judges: Judges<'_>, harvest: &m
     }
     // Checked as UTF-8 once, whole, rather than string by string.
     let parsed = std::str::from_utf8(raw)
-        .map_err(|_| ())
-        .and_then(|text| serde_json::from_str::<Borrowed<'_>>(text).map_err(|_| ()));
+        .ok()
+        .and_then(|text| serde_json::from_str::<Borrowed<'_>>(text).ok());
     match parsed {
-        Ok(value) => harvest.read(&value, judges),
+        Some(value) => harvest.read(&value, judges),
         // Its shape was JSON a moment ago, but a string it skipped may not be UTF-8, or hold
         // an escape that is not one: unreadable, as any record that does not parse.
-        Err(_) => {
+        None => {
             harvest.records += 1;
             harvest.unreadable_records += 1;
         }
