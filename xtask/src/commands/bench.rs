@@ -274,6 +274,7 @@ struct BacktestRun {
 struct AthenaRowsRun {
     rows: u64,
     rows_per_second: f64,
+    as_files_records_per_second: f64,
     peak_memory_mb: Option<f64>,
     quarter_rows: u64,
     quarter_peak_memory_mb: Option<f64>,
@@ -870,6 +871,16 @@ impl Report {
             .target(Target::AtLeast(backtest.records_per_second.round()))
             .how(format!(
                 "{} rows of a generated Athena result (CSV, 2 CreateSession per StopSession), judged as `--athena` judges them, in process; target: the file path's records/s",
+                backtest.athena.rows
+            )),
+            Figure::new(
+                "backtest_athena_rows_as_files",
+                "backtest: the same records as trail files",
+                backtest.athena.as_files_records_per_second,
+                "records/s",
+            )
+            .how(format!(
+                "the {} records of the Athena result written as gzipped trail files and read by the file path, in process: the two paths over one history (the same sessions and violations, checked)",
                 backtest.athena.rows
             )),
             Figure::new(

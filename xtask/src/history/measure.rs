@@ -109,6 +109,10 @@ pub struct AthenaFigures {
     pub bytes: u64,
     pub seconds: f64,
     pub rows_per_second: f64,
+    /// The same records written as gzipped trail files and read by the file path, in process:
+    /// the two paths over one history.
+    pub as_files_seconds: f64,
+    pub as_files_records_per_second: f64,
     /// The child process's peak memory over the whole result, and over a quarter of it: flat
     /// when they are about the same.
     pub peak_memory_mb: Option<f64>,
@@ -183,7 +187,7 @@ fn bench_judging<'p>(
 /// Generates the trail (once), backtests it in process, then (as the plan says) in a child
 /// process for its peak memory.
 fn bench_backtest(plan: &BenchPlan) -> anyhow::Result<BacktestFigures> {
-    let trail_reused = generate_trail(&plan.trail, plan.records)?;
+    let trail_reused = generate_trail(&plan.trail, plan.records, record)?;
     let gzipped_bytes = size_of_folder(&plan.trail)?;
     let policy = paths::load_policy(&plan.policy)?;
     let (inputs, judges) = bench_judging(plan, &policy, &plan.trail);
@@ -304,6 +308,36 @@ fn bench_athena_rows(plan: &BenchPlan, policy: &policy::Policy) -> anyhow::Resul
             report.damaged.len()
         );
     }
+    // The same records as trail files, read by the file path: the two paths over one history
+    // (the target compares with a trail of which 99% is skipped unparsed).
+    let as_files = plan.trail.with_extension("athena-records");
+    generate_trail(&as_files, rows, result_record)?;
+    let (inputs, judges) = bench_judging(plan, policy, &as_files);
+    let started = Instant::now();
+    let from_files = backtest(
+        Box::new(TrailFolders::new(vec![as_files.clone()])?),
+        judges,
+        &inputs,
+    )?;
+    let files_seconds = started.elapsed().as_secs_f64();
+    if (
+        from_files.records,
+        from_files.sessions,
+        from_files.violations,
+    ) != (rows, report.sessions, report.violations)
+    {
+        bail!(
+            "the result's records as trail files at {} read as {} records, {} sessions, {} \
+             violations; the result as {rows} rows, {} sessions, {} violations: delete both \
+             and run again",
+            as_files.display(),
+            from_files.records,
+            from_files.sessions,
+            from_files.violations,
+            report.sessions,
+            report.violations
+        );
+    }
     let (peak, quarter_peak) = match &plan.peak_memory {
         PeakMemory::ChildProcess(exe) => (
             Some(run_child(exe, &plan.policy, ("--athena-result", &file), rows)?.peak_kib),
@@ -325,6 +359,8 @@ fn bench_athena_rows(plan: &BenchPlan, policy: &policy::Policy) -> anyhow::Resul
         bytes,
         seconds,
         rows_per_second: rows as f64 / seconds,
+        as_files_seconds: files_seconds,
+        as_files_records_per_second: rows as f64 / files_seconds,
         peak_memory_mb: peak.map(mb),
         quarter_rows,
         quarter_peak_memory_mb: quarter_peak.map(mb),
@@ -381,6 +417,10 @@ pub fn run(plan: &BenchPlan, format: Format) -> anyhow::Result<Exit> {
                 athena.seconds,
                 athena.rows_per_second,
                 figures.records_per_second
+            );
+            println!(
+                "the same records as trail files, read by the file path: {:.2} s, {:.0} records/s",
+                athena.as_files_seconds, athena.as_files_records_per_second
             );
             if let (Some(peak), Some(quarter)) =
                 (athena.peak_memory_mb, athena.quarter_peak_memory_mb)
@@ -498,8 +538,9 @@ fn size_of_folder(dir: &Path) -> anyhow::Result<u64> {
 /// Marks a generated trail as complete (written last).
 const COMPLETE: &str = "complete";
 
-/// Writes the trail under `dir` unless a complete one is there; true when it was reused.
-fn generate_trail(dir: &Path, records: u64) -> anyhow::Result<bool> {
+/// Writes the trail under `dir` (record `i` is `record_of(i)`) unless a complete one is there;
+/// true when it was reused.
+fn generate_trail(dir: &Path, records: u64, record_of: fn(u64) -> Value) -> anyhow::Result<bool> {
     let marker = dir.join(COMPLETE);
     if std::fs::read_to_string(&marker).is_ok_and(|text| text.trim() == records.to_string()) {
         return Ok(true);
@@ -515,14 +556,19 @@ fn generate_trail(dir: &Path, records: u64) -> anyhow::Result<bool> {
     (0..files).into_par_iter().try_for_each(|file| {
         let first = file * RECORDS_PER_FILE;
         let last = (first + RECORDS_PER_FILE).min(records);
-        write_log_file(dir, file, first..last)
+        write_log_file(dir, file, first..last, record_of)
     })?;
     std::fs::write(&marker, records.to_string())?;
     Ok(false)
 }
 
 /// One log file, as a trail names and writes it: compact JSON, gzipped.
-fn write_log_file(dir: &Path, file: u64, records: std::ops::Range<u64>) -> anyhow::Result<()> {
+fn write_log_file(
+    dir: &Path,
+    file: u64,
+    records: std::ops::Range<u64>,
+    record_of: fn(u64) -> Value,
+) -> anyhow::Result<()> {
     let delivered = START + (file as i64 + 1) * FILE_SECONDS;
     let stamp = format_rfc3339(delivered);
     let (date, time) = stamp.split_once('T').expect("RFC 3339");
@@ -549,7 +595,7 @@ fn write_log_file(dir: &Path, file: u64, records: std::ops::Range<u64>) -> anyho
         if n > 0 {
             gzip.write_all(b",")?;
         }
-        serde_json::to_writer(&mut gzip, &record(index))?;
+        serde_json::to_writer(&mut gzip, &record_of(index))?;
     }
     gzip.write_all(b"]}")?;
     gzip.into_inner()
