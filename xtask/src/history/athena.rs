@@ -546,6 +546,79 @@ pub fn query(shape: &TableShape, scope: &Scope) -> anyhow::Result<Query> {
 pub struct Header {
     /// For each result column, its index in [`COLUMNS`].
     columns: Vec<usize>,
+    /// The record's members, as [`COLUMNS`]' paths place them.
+    members: Vec<Member>,
+}
+
+/// A member of the rebuilt record: a column's value, or an object of members.
+#[derive(Debug, Clone)]
+enum Member {
+    Column {
+        key: &'static str,
+        /// Its index in [`COLUMNS`].
+        column: usize,
+    },
+    Object {
+        key: &'static str,
+        members: Vec<Member>,
+    },
+}
+
+impl Member {
+    /// The members [`COLUMNS`]' paths make, in the order the columns first name them.
+    fn of_columns() -> Vec<Member> {
+        let mut members = Vec::new();
+        for (column, at) in COLUMNS.iter().enumerate() {
+            Member::place(&mut members, at.path, column);
+        }
+        members
+    }
+
+    fn place(members: &mut Vec<Member>, path: &'static [&'static str], column: usize) {
+        match path {
+            [] => {}
+            [key] => members.push(Member::Column { key, column }),
+            [key, rest @ ..] => {
+                let found = members
+                    .iter()
+                    .position(|member| matches!(member, Member::Object { key: k, .. } if k == key));
+                let at = found.unwrap_or_else(|| {
+                    members.push(Member::Object {
+                        key,
+                        members: Vec::new(),
+                    });
+                    members.len() - 1
+                });
+                if let Member::Object { members, .. } = &mut members[at] {
+                    Member::place(members, rest, column);
+                }
+            }
+        }
+    }
+
+    /// The object `members` make of `values` (by [`COLUMNS`] index, taken): a missing value
+    /// (Athena's NULL) is left out, and so is an object with no member.
+    fn build<'r>(members: &[Member], values: &mut [Option<Borrowed<'r>>]) -> ObjectAsVec<'r> {
+        // Gathered with room for every member, then made an object at its size at once (an
+        // object grown member by member is reallocated on the way).
+        let mut object = Vec::with_capacity(members.len());
+        for member in members {
+            match member {
+                Member::Column { key, column } => {
+                    if let Some(value) = values.get_mut(*column).and_then(Option::take) {
+                        object.push((*key, value));
+                    }
+                }
+                Member::Object { key, members } => {
+                    let inner = Member::build(members, values);
+                    if !inner.is_empty() {
+                        object.push((*key, Borrowed::Object(inner)));
+                    }
+                }
+            }
+        }
+        ObjectAsVec::from(object)
+    }
 }
 
 impl Header {
@@ -570,6 +643,7 @@ impl Header {
             );
         }
         Ok(Header {
+            members: Member::of_columns(),
             columns: names
                 .iter()
                 .map(|n| {
@@ -587,7 +661,7 @@ impl Header {
     /// text (a JSON string or key with an escape is copied). Errors name the column that is not
     /// UTF-8 or whose JSON text does not parse.
     pub fn record<'r>(&self, row: &'r csv::ByteRecord) -> Result<Borrowed<'r>, String> {
-        let mut record = ObjectAsVec::default();
+        let mut values: [Option<Borrowed<'r>>; COLUMNS.len()] = std::array::from_fn(|_| None);
         for (field, &index) in row.iter().zip(&self.columns) {
             let Some(column) = COLUMNS.get(index) else {
                 continue;
@@ -605,26 +679,10 @@ impl Header {
             } else {
                 Borrowed::Str(text.into())
             };
-            insert(&mut record, column.path, value);
+            // A column the header repeats: its last value, as a repeated key's.
+            values[index] = Some(value);
         }
-        Ok(Borrowed::Object(record))
-    }
-}
-
-/// Puts `value` at `path` in `record`, making the objects on the way (several columns share
-/// `userIdentity`); a key already there is replaced.
-fn insert<'r>(record: &mut ObjectAsVec<'r>, path: &[&'static str], value: Borrowed<'r>) {
-    match path {
-        [] => {}
-        [last] => {
-            record.insert(last, value);
-        }
-        [first, rest @ ..] => {
-            let inner = record.insert_or_get_mut(first, Borrowed::Object(ObjectAsVec::default()));
-            if let Borrowed::Object(inner) = inner {
-                insert(inner, rest, value);
-            }
-        }
+        Ok(Borrowed::Object(Member::build(&self.members, &mut values)))
     }
 }
 

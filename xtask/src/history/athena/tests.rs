@@ -2,6 +2,7 @@ use super::*;
 use crate::history::source::{HistorySource, Opened, ResultRows};
 use crate::history::time::parse_rfc3339;
 use serde_json::json;
+use std::io::Write as _;
 
 fn spec(accounts: &[&str]) -> TableSpec {
     TableSpec {
@@ -283,6 +284,61 @@ fn a_row_is_rebuilt_into_the_record_it_was_read_from() {
     assert!(rebuilt.get("errorCode").is_none());
     // The rebuilt record is judged as the original is.
     assert_eq!(*rebuilt_verdict, verdict(&policy, &record));
+}
+
+/// `rows` (with `header` first) read as Athena's CSV and rebuilt, each as JSON.
+fn rebuilt(header: &[&str], rows: &[Vec<Option<String>>]) -> Vec<Value> {
+    let mut text = Vec::new();
+    let quoted = |field: &str| format!("\"{}\"", field.replace('"', "\"\""));
+    let names: Vec<String> = header.iter().map(|name| quoted(name)).collect();
+    writeln!(text, "{}", names.join(",")).unwrap();
+    for row in rows {
+        let fields: Vec<String> = row
+            .iter()
+            .map(|field| field.as_deref().map(quoted).unwrap_or_default())
+            .collect();
+        writeln!(text, "{}", fields.join(",")).unwrap();
+    }
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&text[..]);
+    let mut records = csv.byte_records().map(Result::unwrap);
+    let header = Header::read(&records.next().unwrap()).unwrap();
+    records
+        .map(|row| Value::from(&header.record(&row).unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_row_is_rebuilt_alike_whatever_the_order_of_its_columns() {
+    let record = create_session_record();
+    let names = column_names();
+    let row = row_of(&record);
+    let [in_order] = &rebuilt(&names, std::slice::from_ref(&row))[..] else {
+        panic!("one record");
+    };
+    // Reversed, and `eventname` again at the end: its last value is the record's.
+    let mut reversed_names: Vec<&str> = names.iter().rev().copied().collect();
+    reversed_names.push("eventname");
+    let mut reversed: Vec<Option<String>> = row.iter().rev().cloned().collect();
+    reversed.push(Some("DeleteSession".into()));
+    let [out_of_order] = &rebuilt(&reversed_names, &[reversed])[..] else {
+        panic!("one record");
+    };
+    let mut expected = in_order.clone();
+    expected["eventName"] = json!("DeleteSession");
+    assert_eq!(*out_of_order, expected);
+    // No column of an object with a value (every identity column NULL): no object at all.
+    let no_identity: Vec<Option<String>> = names
+        .iter()
+        .zip(&row)
+        .map(|(name, field)| field.clone().filter(|_| !name.starts_with("identity_")))
+        .collect();
+    let [anonymous] = &rebuilt(&names, &[no_identity])[..] else {
+        panic!("one record");
+    };
+    assert!(anonymous.get("userIdentity").is_none(), "{anonymous}");
+    assert_eq!(anonymous["eventID"], in_order["eventID"]);
 }
 
 #[test]
