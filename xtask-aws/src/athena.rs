@@ -148,7 +148,7 @@ impl AthenaBacktest {
     /// For the account and Region of `args`.
     pub fn new(args: &HistoryArgs) -> anyhow::Result<AthenaBacktest> {
         let runtime = Arc::new(crate::aws::tokio_runtime()?);
-        let aws = runtime.block_on(crate::aws::Aws::load(&args.aws, None))?;
+        let aws = crate::history::load_aws(args, &runtime)?;
         Ok(AthenaBacktest {
             athena: aws.athena(),
             glue: aws.glue(),

@@ -243,6 +243,20 @@ impl Iterator for Pages {
     }
 }
 
+/// The AWS configuration a backtest's calls use: its Region is `--region`, else the policy's
+/// `stack.region`, else the AWS configuration's (as for every command that talks to AWS). The
+/// policy is read only when `--region` is not given; an invalid one is reported as such.
+pub fn load_aws(
+    args: &HistoryArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<crate::aws::Aws> {
+    let policy_region = match &args.aws.region {
+        Some(_) => None,
+        None => xtask::paths::load_policy(&args.aws.policy)?.stack.region,
+    };
+    runtime.block_on(crate::aws::Aws::load(&args.aws, policy_region.as_deref()))
+}
+
 /// Where a backtest's history is read from: files and folders, S3 prefixes, `LookupEvents`.
 pub fn sources(args: &HistoryArgs) -> anyhow::Result<Box<dyn HistorySource>> {
     let mut sources: Vec<Box<dyn HistorySource>> = Vec::new();
@@ -253,7 +267,7 @@ pub fn sources(args: &HistoryArgs) -> anyhow::Result<Box<dyn HistorySource>> {
         return Ok(Box::new(Sources(sources)));
     }
     let runtime = Arc::new(crate::aws::tokio_runtime()?);
-    let aws = runtime.block_on(crate::aws::Aws::load(&args.aws, None))?;
+    let aws = load_aws(args, &runtime)?;
     for trail in args.s3_trails() {
         let uri = trail.display().to_string();
         let Some((bucket, prefix)) = parse_s3_uri(&uri) else {
@@ -289,7 +303,7 @@ impl GlueJobs {
     /// For the account and Region of `args`.
     pub fn new(args: &HistoryArgs) -> anyhow::Result<GlueJobs> {
         let runtime = Arc::new(crate::aws::tokio_runtime()?);
-        let aws = runtime.block_on(crate::aws::Aws::load(&args.aws, None))?;
+        let aws = load_aws(args, &runtime)?;
         Ok(GlueJobs {
             client: aws.glue(),
             runtime,
@@ -348,6 +362,49 @@ mod tests {
 
     fn policy() -> policy::Policy {
         xtask::paths::load_policy(&xtask::paths::policies_dir().join("default.yaml")).unwrap()
+    }
+
+    /// `--help` says `--region` defaults to the policy's `stack.region`: so it does for a
+    /// backtest (its S3 trail, `LookupEvents`, Athena and `GetJob` calls), and `--region` wins.
+    #[test]
+    fn a_backtest_calls_aws_in_the_policys_region_unless_told_another() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: HistoryArgs,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.yaml");
+        std::fs::write(
+            &file,
+            "version: 1\nstack: {name: guard, region: eu-north-1}\nboundaries: {max_workers: 10}\n",
+        )
+        .unwrap();
+        let policy = file.to_str().unwrap();
+        let region = |extra: &[&str]| {
+            let mut all = vec!["backtest", "--lookup-events", "--policy", policy];
+            all.extend_from_slice(extra);
+            let args = Cli::parse_from(all).args;
+            let runtime = crate::aws::tokio_runtime().unwrap();
+            load_aws(&args, &runtime).unwrap().region
+        };
+        assert_eq!(region(&[]), "eu-north-1");
+        assert_eq!(region(&["--region", "ap-south-2"]), "ap-south-2");
+        // An invalid policy is said to be one, not mistaken for a missing Region.
+        std::fs::write(
+            &file,
+            "version: 1\nstack: {name: guard}\nboundaries: {max_wrkers: 1}\n",
+        )
+        .unwrap();
+        let args = Cli::parse_from(["backtest", "--lookup-events", "--policy", policy]).args;
+        let error = load_aws(&args, &crate::aws::tokio_runtime().unwrap()).unwrap_err();
+        assert!(
+            error
+                .chain()
+                .any(|cause| cause.is::<policy::PolicyErrors>()),
+            "{error:#}"
+        );
     }
 
     fn inputs(history: String) -> Inputs {
