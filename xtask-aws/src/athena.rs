@@ -437,34 +437,6 @@ impl Read for ChannelReader {
     }
 }
 
-/// The window and places of `args` and `settings`, as the query reads them: `--until` is now
-/// when not given, and `--since` is `history.athena.days` before it when not given.
-pub fn scope(args: &HistoryArgs, settings: &AthenaSettings) -> anyhow::Result<Scope> {
-    let until = match args.until {
-        Some(until) => until,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .context("the clock is before 1970")?
-            .as_secs() as i64,
-    };
-    let since = match (args.since, settings.days) {
-        (Some(since), _) => since,
-        (None, Some(days)) => until - i64::from(days) * 86_400,
-        (None, None) => bail!(
-            "--athena reads a stretch of history: give --since DAY (and --until DAY), or \
-             history.athena.days in the policy"
-        ),
-    };
-    let scope = Scope {
-        since,
-        until,
-        accounts: settings.accounts.clone(),
-        regions: settings.regions.clone(),
-    };
-    scope.check()?;
-    Ok(scope)
-}
-
 /// `backtest --athena`: checks, then prints the query (`--dry-run`) or runs it and judges its
 /// rows. The settings come from the flags, the policy's `history.athena` and the defaults.
 pub fn backtest(args: &HistoryArgs) -> anyhow::Result<xtask::Exit> {
@@ -475,7 +447,7 @@ pub fn backtest(args: &HistoryArgs) -> anyhow::Result<xtask::Exit> {
             .as_ref()
             .and_then(|history| history.athena.as_ref()),
     );
-    let scope = scope(args, &settings)?;
+    let scope = args.athena_scope(&settings)?;
     let clients = AthenaBacktest::new(args)?;
     let prepared = clients.prepare(&settings, &scope)?;
     for note in &prepared.query.notes {
@@ -600,13 +572,15 @@ mod tests {
     #[test]
     fn the_window_reaches_back_the_policys_days_when_no_since_is_given() {
         let mut settings = args(&[]).athena.settings(None);
-        let error = scope(&args(&[]), &settings).unwrap_err().to_string();
+        let error = args(&[]).athena_scope(&settings).unwrap_err().to_string();
         assert!(error.contains("history.athena.days"), "{error}");
         settings.days = Some(30);
         let until = 1_796_083_200; // 2026-12-01T00:00:00Z
-        let window = scope(&args(&[]), &settings).unwrap();
+        let window = args(&[]).athena_scope(&settings).unwrap();
         assert_eq!((window.since, window.until), (until - 30 * 86_400, until));
-        let window = scope(&args(&["--since", "2026-11-30"]), &settings).unwrap();
+        let window = args(&["--since", "2026-11-30"])
+            .athena_scope(&settings)
+            .unwrap();
         assert_eq!(window.since, until - 86_400);
     }
 
@@ -618,7 +592,7 @@ mod tests {
         let refused = |extra: &[&str]| {
             let args = args(extra);
             let settings = args.athena.settings(None);
-            scope(&args, &settings).unwrap_err().to_string()
+            args.athena_scope(&settings).unwrap_err().to_string()
         };
         let error = refused(&["--since", "2026-12-02"]);
         assert!(error.contains("is not after --since"), "{error}");
@@ -630,7 +604,7 @@ mod tests {
         let error = refused(&["--since", "2026-11-01", "--accounts", "1111"]);
         assert!(error.contains("12 digits"), "{error}");
         let known = args(&["--since", "2026-11-01", "--regions", "eu-west-1"]);
-        let window = scope(&known, &known.athena.settings(None)).unwrap();
+        let window = known.athena_scope(&known.athena.settings(None)).unwrap();
         assert_eq!(window.regions, ["eu-west-1"]);
     }
 

@@ -540,6 +540,22 @@ fn the_athena_path_against_moto_gives_the_file_report() {
     // The table as moto's catalog holds it reads as the table rendered.
     let shape = clients.table("security", "org_trail").unwrap();
     assert_eq!(shape.partitions(), spec.shape().partitions());
+    // The query `--dry-run --offline` prints (for the table as `render --athena-table` makes
+    // it, read from nowhere) is the one a run builds from the catalog's table, for the same
+    // scope; without accounts it refuses (a rendered table may inject them), where this table
+    // projects its own.
+    let named = Scope {
+        accounts: ACCOUNTS.iter().map(|a| a.to_string()).collect(),
+        ..scope.clone()
+    };
+    let offline = athena::rendered_table_shape("security", "org_trail", &named).unwrap();
+    assert_eq!(
+        athena::query(&offline, &named).unwrap().sql,
+        athena::query(&shape, &named).unwrap().sql
+    );
+    let offline = athena::rendered_table_shape("security", "org_trail", &scope).unwrap();
+    assert!(athena::query(&offline, &scope).is_err());
+    assert!(athena::query(&shape, &scope).is_ok());
     let missing = clients.table("security", "nope").unwrap_err();
     assert!(
         format!("{missing:#}").contains("render --athena-table"),

@@ -872,6 +872,77 @@ fn athena_only_flags_are_refused_without_athena() {
     }
 }
 
+/// `--athena --dry-run --offline` prints the query for the table `render --athena-table` makes,
+/// reading nothing in AWS (no credentials, no endpoint: a call would fail), with the settings of
+/// the policy's `history.athena` under the flags; an injected account partition needs accounts.
+#[test]
+fn an_offline_dry_run_prints_the_query_for_the_rendered_table_without_aws() {
+    let dir = scratch("backtest-offline");
+    let file = dir.join("p.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n\
+         history:\n  athena: {database: security, table: org_trail, workgroup: backtest, days: 30}\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["backtest", "--athena", "--dry-run", "--offline"];
+        args.extend_from_slice(&["--policy", s(&file), "--until", "2026-12-01"]);
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .current_dir(root())
+            .args(&args)
+            // Nowhere to call: a request would fail rather than reach an account.
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_ACCESS_KEY_ID", "")
+            .env("AWS_CONFIG_FILE", dir.join("no-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-credentials"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "--accounts",
+        "111122223333,444455556666",
+        "--regions",
+        "eu-west-1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sql = text(&out.stdout);
+    // The policy's table and 30 days before --until, the day after it for late deliveries.
+    assert!(sql.contains("FROM \"security\".\"org_trail\""), "{sql}");
+    assert!(
+        sql.contains("\"timestamp\" BETWEEN '2026/11/01' AND '2026/12/01'"),
+        "{sql}"
+    );
+    assert!(
+        sql.contains("\"account\" IN ('111122223333', '444455556666')"),
+        "{sql}"
+    );
+    assert!(sql.contains("\"region\" IN ('eu-west-1')"), "{sql}");
+    assert!(sql.contains("eventtime >= '2026-11-01T00:00:00Z'"), "{sql}");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("offline"), "{stderr}");
+    assert!(stderr.contains("workgroup `backtest`"), "{stderr}");
+    // The rendered table injects accounts unless it was rendered with them: a query names them.
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("give --accounts"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).is_empty());
+    // Offline is a dry run's way, not a run's.
+    let out = xtask(&["backtest", "--athena", "--offline", "--since", "2026-11-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--dry-run"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// A history longer than the backtest holds in memory (5,000 sessions, 1,000 of them stopped, in
 /// runs of 4,096) is sorted in `TMPDIR`: the report lists every stopped session and leaves no
 /// file behind; a `TMPDIR` that cannot hold the runs is exit 2, naming it, with no report.

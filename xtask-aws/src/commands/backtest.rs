@@ -17,6 +17,9 @@ impl BacktestCommand {
         if let Some(records) = self.args.bench {
             return self.args.measure(records);
         }
+        if self.args.athena.athena && self.args.athena.offline {
+            return self.args.print_offline_query();
+        }
         if self.args.athena.athena {
             return crate::athena::backtest(&self.args);
         }

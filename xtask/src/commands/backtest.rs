@@ -19,6 +19,9 @@ impl BacktestCommand {
         }
         // Before anything is built or handed over.
         self.args.athena.refuse_without_athena()?;
+        if self.args.athena.athena && self.args.athena.offline {
+            return self.args.print_offline_query();
+        }
         if self.args.reads_aws() {
             return forward::to_aws(std::env::args_os().skip(1).collect());
         }

@@ -541,6 +541,31 @@ pub fn query(shape: &TableShape, scope: &Scope) -> anyhow::Result<Query> {
     Ok(Query { sql, notes })
 }
 
+/// The table `render --athena-table` makes, as a query reads it without looking it up
+/// (`backtest --athena --dry-run --offline`): partitioned by account, Region and day
+/// (`yyyy/MM/dd`, projected from `scope`'s first day on), its account partition injected unless
+/// `scope` names accounts (so a query of it names them), and AWS's `useridentity` with
+/// `sessioncontext.sourceidentity`. The query [`query`] gives for it is the one a run sends to
+/// such a table, however it was rendered. Errors: a window before 1970 or after 9999.
+pub fn rendered_table_shape(
+    database: &str,
+    table: &str,
+    scope: &Scope,
+) -> anyhow::Result<TableShape> {
+    Ok(TableSpec {
+        database: database.to_string(),
+        table: table.to_string(),
+        // Neither is in the query: the keys are placed the same under any bucket and
+        // organization.
+        trail: "s3://trail".to_string(),
+        organization_id: None,
+        accounts: scope.accounts.clone(),
+        regions: scope.regions.clone(),
+        first_day: date_partition(scope.since, "yyyy/MM/dd")?,
+    }
+    .shape())
+}
+
 /// Where each column of a result goes: checked against the header row once.
 #[derive(Debug, Clone)]
 pub struct Header {

@@ -172,6 +172,11 @@ pub struct AthenaArgs {
     /// Print the query (and the checks it passed) instead of running it.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: print the query for the table `render --athena-table` makes (partitioned
+    /// by account, Region and day) without reading anything in AWS: no credentials, and
+    /// neither the table nor the workgroup's per-query limit is checked.
+    #[arg(long, requires = "dry_run")]
+    pub offline: bool,
 }
 
 /// The settings of one backtest on Athena, each from its flag, the policy's `history.athena` or
@@ -299,9 +304,70 @@ fn price(text: &str) -> Result<f64, String> {
 
 impl HistoryArgs {
     /// Whether the history is (partly) in AWS: an `s3://` trail, `--lookup-events`, or
-    /// `--athena`.
+    /// `--athena` (but for `--dry-run --offline`, which reads nothing).
     pub fn reads_aws(&self) -> bool {
-        self.lookup_events || self.athena.athena || !self.s3_trails().is_empty()
+        self.lookup_events
+            || (self.athena.athena && !self.athena.offline)
+            || !self.s3_trails().is_empty()
+    }
+
+    /// The window and places an Athena query reads (`settings` from [`AthenaArgs::settings`]):
+    /// `--until` is now when not given, and `--since` is `history.athena.days` before it when
+    /// not given. Errors: neither `--since` nor `days`, a window that is empty, an account or
+    /// Region that is not one.
+    pub fn athena_scope(&self, settings: &AthenaSettings) -> anyhow::Result<athena::Scope> {
+        let until = match self.until {
+            Some(until) => until,
+            None => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|_| anyhow::anyhow!("the clock is before 1970"))?
+                .as_secs() as i64,
+        };
+        let since = match (self.since, settings.days) {
+            (Some(since), _) => since,
+            (None, Some(days)) => until - i64::from(days) * 86_400,
+            (None, None) => bail!(
+                "--athena reads a stretch of history: give --since DAY (and --until DAY), or \
+                 history.athena.days in the policy"
+            ),
+        };
+        let scope = athena::Scope {
+            since,
+            until,
+            accounts: settings.accounts.clone(),
+            regions: settings.regions.clone(),
+        };
+        scope.check()?;
+        Ok(scope)
+    }
+
+    /// `backtest --athena --dry-run --offline`: the query for the table `render --athena-table`
+    /// makes ([`athena::rendered_table_shape`]), printed on stdout (notes on stderr), with
+    /// nothing read in AWS. Errors as the query's ([`athena::query`]): an account partition
+    /// with no `--accounts` to name, a window or a name that is not one.
+    pub fn print_offline_query(&self) -> anyhow::Result<Exit> {
+        let policy = paths::load_policy(&self.aws.policy)?;
+        let settings = self.athena.settings(
+            policy
+                .history
+                .as_ref()
+                .and_then(|history| history.athena.as_ref()),
+        );
+        let scope = self.athena_scope(&settings)?;
+        let shape = athena::rendered_table_shape(&settings.database, &settings.table, &scope)?;
+        let query = athena::query(&shape, &scope)?;
+        for note in &query.notes {
+            eprintln!("note: {note}");
+        }
+        eprintln!(
+            "dry run, offline: the query for {}.{} as `cargo xtask render --athena-table` makes \
+             it (partitioned by account, Region and day); nothing was read in AWS, so neither \
+             the table nor the workgroup `{}`'s per-query limit was checked: run it in a \
+             workgroup with one",
+            settings.database, settings.table, settings.workgroup
+        );
+        print!("{}", query.sql);
+        Ok(Exit::Success)
     }
 
     /// `--since`/`--until` as a window.
