@@ -13,7 +13,7 @@ use aws_sdk_cloudtrail::primitives::DateTime;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 
 use xtask::history::HistoryArgs;
-use xtask::history::source::{Described, HistorySource, NamedReader, Opened};
+use xtask::history::source::{self, Described, HistorySource, NamedReader, Opened};
 
 /// CloudTrail answers at most this many `LookupEvents` calls a second (per account and region).
 const LOOKUP_EVENTS_PER_SECOND: u32 = 2;
@@ -35,6 +35,9 @@ pub struct S3Trail {
     pub prefix: String,
     pub client: aws_sdk_s3::Client,
     pub runtime: Arc<tokio::runtime::Runtime>,
+    /// `--since`: log files delivered before it are not downloaded
+    /// (`source::may_hold_records_since`).
+    pub since: Option<policy::time::UnixSeconds>,
 }
 
 impl HistorySource for S3Trail {
@@ -66,7 +69,13 @@ impl HistorySource for S3Trail {
             }
             anyhow::Ok(keys)
         })?;
-        if keys.is_empty() {
+        let listed = keys.len();
+        let keys: Vec<String> = keys
+            .into_iter()
+            .filter(|key| source::may_hold_records_since(key, self.since))
+            .collect();
+        source::say_left_out(listed - keys.len());
+        if listed == 0 {
             bail!(
                 "{} holds no CloudTrail log file (.json, .json.gz)",
                 self.uri
@@ -279,6 +288,7 @@ pub fn sources(args: &HistoryArgs) -> anyhow::Result<Box<dyn HistorySource>> {
             prefix,
             client: aws.s3(),
             runtime: runtime.clone(),
+            since: args.since,
         }));
     }
     if args.lookup_events {
@@ -569,6 +579,10 @@ mod tests {
                 (format!("{day}/a.json.gz"), gz.clone()),
                 (format!("{day}/b.json"), TRAIL.as_bytes().to_vec()),
                 (
+                    format!("{day}/123456789012_CloudTrail_eu-west-1_20261129T0005Z_x.json.gz"),
+                    gz.clone(),
+                ),
+                (
                     "AWSLogs/123456789012/CloudTrail-Digest/eu-west-1/2026/11/29/d.json.gz"
                         .to_string(),
                     b"{}".to_vec(),
@@ -584,12 +598,13 @@ mod tests {
                     .unwrap();
             }
         });
-        let source = S3Trail {
+        let source = |since: Option<&str>| S3Trail {
             uri: "s3://trail/AWSLogs/".into(),
             bucket: "trail".into(),
             prefix: "AWSLogs/".into(),
-            client: s3,
-            runtime,
+            client: s3.clone(),
+            runtime: runtime.clone(),
+            since: since.map(|text| policy::time::parse_rfc3339(text).unwrap()),
         };
         let policy = policy();
         let judges = Judges {
@@ -598,13 +613,19 @@ mod tests {
             window: xtask::history::Window::ALL,
         };
         let report =
-            xtask::history::backtest(Box::new(source), judges, &inputs("s3".into())).unwrap();
+            xtask::history::backtest(Box::new(source(None)), judges, &inputs("s3".into())).unwrap();
         assert_eq!(
-            report.files, 2,
-            "the two log files, not the digest or the text"
+            report.files, 3,
+            "the three log files, not the digest or the text"
         );
-        assert_eq!(report.records, 6);
+        assert_eq!(report.records, 9);
         assert!(report.damaged.is_empty(), "{:?}", report.damaged.len());
+        // The file CloudTrail delivered at 00:05 holds nothing from 00:06 on: not downloaded.
+        let since = Some("2026-11-29T00:06:00Z");
+        let report =
+            xtask::history::backtest(Box::new(source(since)), judges, &inputs("s3".into()))
+                .unwrap();
+        assert_eq!((report.files, report.records), (2, 6));
     }
 
     #[test]

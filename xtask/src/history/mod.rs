@@ -316,13 +316,7 @@ impl HistoryArgs {
     /// not given. Errors: neither `--since` nor `days`, a window that is empty, an account or
     /// Region that is not one.
     pub fn athena_scope(&self, settings: &AthenaSettings) -> anyhow::Result<athena::Scope> {
-        let until = match self.until {
-            Some(until) => until,
-            None => std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_err(|_| anyhow::anyhow!("the clock is before 1970"))?
-                .as_secs() as i64,
-        };
+        let until = self.until.unwrap_or_else(time::now);
         let since = match (self.since, settings.days) {
             (Some(since), _) => since,
             (None, Some(days)) => until - i64::from(days) * 86_400,
@@ -412,7 +406,7 @@ impl HistoryArgs {
         if local.is_empty() {
             return Ok(None);
         }
-        Ok(Some(TrailFolders::new(local)?))
+        Ok(Some(TrailFolders::new(local)?.since(self.since)))
     }
 
     /// `--bench RECORDS`: measures the backtest over a generated trail instead.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
+use super::time::{UnixSeconds, parse_rfc3339};
 use crate::paths;
 
 /// One unit of history, open: its name (for messages) and its bytes, plain or gzipped.
@@ -127,6 +128,8 @@ pub trait HistorySource {
 /// entries. Symbolic links to files are followed; to folders, not (no cycles).
 pub struct TrailFolders {
     paths: Vec<PathBuf>,
+    /// `--since`: log files delivered before it are not read ([`may_hold_records_since`]).
+    since: Option<UnixSeconds>,
 }
 
 /// Names of log files inside folders.
@@ -146,7 +149,12 @@ impl TrailFolders {
                 bail!("--trail {}: no such file or folder", paths::shown(path));
             }
         }
-        Ok(TrailFolders { paths })
+        Ok(TrailFolders { paths, since: None })
+    }
+
+    /// Leaves out the log files delivered before `since` ([`may_hold_records_since`]).
+    pub fn since(self, since: Option<UnixSeconds>) -> TrailFolders {
+        TrailFolders { since, ..self }
     }
 
     /// Every file to read, in a stable order (each folder's files sorted by path), each once
@@ -167,6 +175,62 @@ impl TrailFolders {
         let mut seen = std::collections::HashSet::new();
         files.retain(|file| seen.insert(file.canonicalize().unwrap_or_else(|_| file.clone())));
         (files, failed)
+    }
+}
+
+/// When CloudTrail delivered the log file `name` (its last `/`-separated part), to the minute:
+/// a trail names its files `<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<unique>.json.gz`,
+/// "the year, month, day, hour, and minute when the log file was delivered" in UTC ("CloudTrail
+/// log file name format",
+/// <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-examples.html>).
+/// Unix seconds of that minute's start; `None` for a name of any other form.
+pub fn delivered_at(name: &str) -> Option<UnixSeconds> {
+    let file = name.rsplit('/').next()?;
+    let mut parts = file.split('_');
+    let account = parts.next()?;
+    let service = parts.next()?;
+    let _region = parts.next()?;
+    let stamp = parts.next()?;
+    // The unique string (and the file's ending) follow.
+    parts.next()?;
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if account.len() != 12 || !digits(account) || service != "CloudTrail" || stamp.len() != 14 {
+        return None;
+    }
+    let (day, time) = (stamp.get(..8)?, stamp.get(8..)?);
+    let (hour_minute, zone) = (time.get(1..5)?, time.get(5..)?);
+    if !digits(day) || !time.starts_with('T') || !digits(hour_minute) || zone != "Z" {
+        return None;
+    }
+    parse_rfc3339(&format!(
+        "{}-{}-{}T{}:{}:00Z",
+        &day[..4],
+        &day[4..6],
+        &day[6..],
+        &hour_minute[..2],
+        &hour_minute[2..]
+    ))
+}
+
+/// Whether the log file `name` may hold a record at or after `since`. A file "can contain
+/// records written at any point before" its delivery (the page of [`delivered_at`]), so one
+/// delivered in a minute that ends at or before `since` holds none. A name that does not give
+/// its delivery, or no `since`, may hold anything.
+pub fn may_hold_records_since(name: &str, since: Option<UnixSeconds>) -> bool {
+    match (since, delivered_at(name)) {
+        (Some(since), Some(minute)) => minute + 60 > since,
+        _ => true,
+    }
+}
+
+/// Says on stderr how many log files were left out for `--since`.
+pub fn say_left_out(files: usize) {
+    if files > 0 {
+        eprintln!(
+            "note: {files} log file{} delivered before --since not read (a file holds only \
+             records from before its delivery)",
+            if files == 1 { "" } else { "s" }
+        );
     }
 }
 
@@ -227,8 +291,14 @@ impl HistorySource for TrailFolders {
     }
 
     fn units(self: Box<Self>) -> anyhow::Result<Box<dyn Iterator<Item = Opened> + Send>> {
-        let (files, failed) = self.files();
-        if files.is_empty() && failed.is_empty() {
+        let (mut files, failed) = self.files();
+        let listed = files.len();
+        files.retain(|file| {
+            let name = file.file_name().map(|name| name.to_string_lossy());
+            name.is_none_or(|name| may_hold_records_since(&name, self.since))
+        });
+        say_left_out(listed - files.len());
+        if listed == 0 && failed.is_empty() {
             bail!(
                 "{} holds no CloudTrail log file ({})",
                 self.describe(),
@@ -367,6 +437,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_log_files_delivery_is_read_from_its_name() {
+        let name = "111122223333_CloudTrail_us-east-2_20150801T0210Z_Mu0KsOhtH1ar15ZZ.json.gz";
+        let minute = parse_rfc3339("2015-08-01T02:10:00Z");
+        assert_eq!(delivered_at(name), minute);
+        assert_eq!(
+            delivered_at(&format!(
+                "AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/us-east-2/2015/08/01/{name}"
+            )),
+            minute
+        );
+        for other in [
+            "a.json.gz",
+            "11112222333_CloudTrail_us-east-2_20150801T0210Z_u.json.gz",
+            "111122223333_CloudTrail-Digest_us-east-2_20150801T0210Z_u.json.gz",
+            "111122223333_CloudTrail_us-east-2_20150801T0210Z",
+            "111122223333_CloudTrail_us-east-2_20150801T021Z_u.json.gz",
+            "111122223333_CloudTrail_us-east-2_20150801X0210Z_u.json.gz",
+            "111122223333_CloudTrail_us-east-2_20151301T0210Z_u.json.gz",
+            "111122223333_CloudTrail_us-east-2_2015080１T0210Z_u.json.gz",
+        ] {
+            assert_eq!(delivered_at(other), None, "{other}");
+        }
+        // Delivered in the minute 02:10: records up to 02:10:59 at most.
+        let since = |text: &str| parse_rfc3339(text);
+        assert!(may_hold_records_since(name, since("2015-08-01T02:10:59Z")));
+        assert!(!may_hold_records_since(name, since("2015-08-01T02:11:00Z")));
+        assert!(may_hold_records_since(name, None));
+        assert!(may_hold_records_since(
+            "a.json.gz",
+            since("2030-01-01T00:00:00Z")
+        ));
+    }
+
+    #[test]
     fn folders_are_searched_in_the_layout_a_trail_writes() {
         let root = std::env::temp_dir().join(format!("gsg-backtest-source-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
@@ -402,6 +506,34 @@ mod tests {
         assert!(failed.is_empty());
         let units: Vec<Opened> = Box::new(source).units().unwrap().collect();
         assert_eq!(units.len(), 4);
+
+        // With --since, the files delivered before it are left out; others are read.
+        let early = "123456789012_CloudTrail_eu-west-1_20261129T0005Z_aaaa.json.gz";
+        let late = "123456789012_CloudTrail_eu-west-1_20261129T0010Z_bbbb.json.gz";
+        for name in [early, late] {
+            std::fs::write(day.join(name), "{}").unwrap();
+        }
+        let read = |since: &str| -> Vec<String> {
+            let source = TrailFolders::new(vec![root.join("AWSLogs")])
+                .unwrap()
+                .since(parse_rfc3339(since));
+            Box::new(source)
+                .units()
+                .unwrap()
+                .map(|unit| match unit {
+                    Opened::Ready(reader) => reader.name.rsplit('/').next().unwrap().to_string(),
+                    _ => panic!("a file"),
+                })
+                .collect()
+        };
+        assert_eq!(
+            read("2026-11-29T00:06:00Z"),
+            [late, "a.json", "b.json.gz", "c.jsonl"]
+        );
+        assert_eq!(
+            read("2026-11-29T00:05:30Z"),
+            [early, late, "a.json", "b.json.gz", "c.jsonl"]
+        );
 
         let empty = root.join("empty");
         std::fs::create_dir_all(&empty).unwrap();
