@@ -111,6 +111,16 @@ pub fn hint(described: &str, endpoint_url: Option<&str>) -> Option<String> {
     if text.contains("expired") || text.contains("invalidclienttokenid") {
         return Some("the credentials are expired or unknown: refresh them (aws sso login)".into());
     }
+    // S3 answers a call sent to another Region than its bucket's with a redirect (301
+    // PermanentRedirect) or, signed for the wrong Region, AuthorizationHeaderMalformed; the SDK
+    // follows neither.
+    if text.contains("permanentredirect") || text.contains("authorizationheadermalformed") {
+        return Some(
+            "the bucket is in another Region than the calls went to (--region, else the policy's \
+             stack.region, else AWS_REGION): give --region with the bucket's Region"
+                .into(),
+        );
+    }
     if text.contains("accessdenied")
         || text.contains("access denied")
         || text.contains("not authorized")
@@ -342,6 +352,20 @@ mod readable_tests {
     impl std::error::Error for Layer {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             self.1.as_deref().map(|layer| layer as _)
+        }
+    }
+
+    #[test]
+    fn a_bucket_in_another_region_is_named_as_such() {
+        for why in [
+            "service error: unhandled error (PermanentRedirect)",
+            "AuthorizationHeaderMalformed: the region 'eu-west-1' is wrong; expecting 'us-east-1'",
+        ] {
+            let hint = hint(why, None).unwrap_or_default();
+            assert!(
+                hint.contains("give --region with the bucket's Region"),
+                "{why}: {hint}"
+            );
         }
     }
 

@@ -928,7 +928,7 @@ fn an_offline_dry_run_prints_the_query_for_the_rendered_table_without_aws() {
     let out = run(&[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("give --accounts"),
+        text(&out.stderr).contains("--offline: name the accounts to read"),
         "{}",
         text(&out.stderr)
     );

@@ -545,8 +545,10 @@ pub fn query(shape: &TableShape, scope: &Scope) -> anyhow::Result<Query> {
 /// (`backtest --athena --dry-run --offline`): partitioned by account, Region and day
 /// (`yyyy/MM/dd`, projected from `scope`'s first day on), its account partition injected unless
 /// `scope` names accounts (so a query of it names them), and AWS's `useridentity` with
-/// `sessioncontext.sourceidentity`. The query [`query`] gives for it is the one a run sends to
-/// such a table, however it was rendered. Errors: a window before 1970 or after 9999.
+/// `sessioncontext.sourceidentity`. For a `scope` that names accounts, the query [`query`]
+/// gives for it is the one a run sends to a table rendered either way; only the note about
+/// days before the table's projection range (`--first-day`) is never given, since the range is
+/// not known. Errors: a window before 1970 or after 9999.
 pub fn rendered_table_shape(
     database: &str,
     table: &str,

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::observe::Judges;
 use super::report::Inputs;
 use super::source::TrailFolders;
-use super::time::format_rfc3339;
+use super::time::{format_rfc3339, parse_rfc3339};
 use super::{Format, backtest};
 use crate::{Exit, paths};
 
@@ -310,7 +310,7 @@ fn bench_athena_rows(plan: &BenchPlan, policy: &policy::Policy) -> anyhow::Resul
     }
     // The same records as trail files, read by the file path: the two paths over one history
     // (the target compares with a trail of which 99% is skipped unparsed).
-    let as_files = plan.trail.with_extension("athena-records");
+    let as_files = plan.trail.with_extension("athena-as-files");
     generate_trail(&as_files, rows, result_record)?;
     let (inputs, judges) = bench_judging(plan, policy, &as_files);
     let started = Instant::now();
@@ -562,14 +562,21 @@ fn generate_trail(dir: &Path, records: u64, record_of: fn(u64) -> Value) -> anyh
     Ok(false)
 }
 
-/// One log file, as a trail names and writes it: compact JSON, gzipped.
+/// One log file, as a trail names and writes it: compact JSON, gzipped, delivered (named and
+/// placed in its day's folder) in the minute after its latest record, as CloudTrail would.
 fn write_log_file(
     dir: &Path,
     file: u64,
     records: std::ops::Range<u64>,
     record_of: fn(u64) -> Value,
 ) -> anyhow::Result<()> {
-    let delivered = START + (file as i64 + 1) * FILE_SECONDS;
+    let records: Vec<Value> = records.map(record_of).collect();
+    let latest = records
+        .iter()
+        .filter_map(|record| record["eventTime"].as_str().and_then(parse_rfc3339))
+        .max()
+        .unwrap_or(START);
+    let delivered = (latest + 60).div_euclid(60) * 60;
     let stamp = format_rfc3339(delivered);
     let (date, time) = stamp.split_once('T').expect("RFC 3339");
     let folder = dir.join(format!(
@@ -591,11 +598,11 @@ fn write_log_file(
         flate2::write::GzEncoder::new(BufWriter::new(out), flate2::Compression::fast()),
     );
     gzip.write_all(b"{\"Records\":[")?;
-    for (n, index) in records.enumerate() {
+    for (n, record) in records.iter().enumerate() {
         if n > 0 {
             gzip.write_all(b",")?;
         }
-        serde_json::to_writer(&mut gzip, &record_of(index))?;
+        serde_json::to_writer(&mut gzip, record)?;
     }
     gzip.write_all(b"]}")?;
     gzip.into_inner()
@@ -833,6 +840,11 @@ mod tests {
 
     /// The first generated log file, by path.
     fn first_file(dir: &Path) -> PathBuf {
+        log_files(dir).remove(0)
+    }
+
+    /// The gzipped log files under `dir`, sorted.
+    fn log_files(dir: &Path) -> Vec<PathBuf> {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
             for entry in std::fs::read_dir(dir).unwrap() {
                 let path = entry.unwrap().path();
@@ -846,7 +858,7 @@ mod tests {
         let mut files = Vec::new();
         walk(dir, &mut files);
         files.sort();
-        files.remove(0)
+        files
     }
 
     #[test]
@@ -883,6 +895,37 @@ mod tests {
             "{per_record} bytes per record"
         );
         assert!(text.starts_with("{\"Records\":[{"));
+
+        // Both trails are named as CloudTrail delivers: after every record a file holds (a
+        // backtest with --since leaves out files by their names).
+        let as_files = dir.with_extension("athena-as-files");
+        for trail in [&dir, &as_files] {
+            let files = log_files(trail);
+            assert!(!files.is_empty(), "{}", trail.display());
+            for file in files {
+                let name = file.file_name().unwrap().to_string_lossy().into_owned();
+                let delivered =
+                    crate::history::source::delivered_at(&name).expect("a trail's name");
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(std::fs::File::open(&file).unwrap())
+                    .read_to_string(&mut text)
+                    .unwrap();
+                let log: Value = serde_json::from_str(&text).unwrap();
+                for record in log["Records"].as_array().unwrap() {
+                    let at = parse_rfc3339(record["eventTime"].as_str().unwrap()).unwrap();
+                    assert!(at < delivered + 60, "{name}: {record}");
+                }
+            }
+        }
         std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&as_files).unwrap();
+        for extension in [
+            "athena.csv",
+            "athena.complete",
+            "athena-quarter.csv",
+            "athena-quarter.complete",
+        ] {
+            let _ = std::fs::remove_file(dir.with_extension(extension));
+        }
     }
 }

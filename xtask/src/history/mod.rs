@@ -348,6 +348,13 @@ impl HistoryArgs {
                 .and_then(|history| history.athena.as_ref()),
         );
         let scope = self.athena_scope(&settings)?;
+        if scope.accounts.is_empty() {
+            bail!(
+                "--offline: name the accounts to read (--accounts, or history.athena.accounts): \
+                 the table `render --athena-table` makes injects them unless it was rendered \
+                 with --accounts, and a query of such a table must name them"
+            );
+        }
         let shape = athena::rendered_table_shape(&settings.database, &settings.table, &scope)?;
         let query = athena::query(&shape, &scope)?;
         for note in &query.notes {

@@ -214,14 +214,19 @@ pub fn delivered_at(name: &str) -> Option<UnixSeconds> {
 
 /// Whether the log file `name` may hold a record at or after `since`. A file "can contain
 /// records written at any point before" its delivery (the page of [`delivered_at`]), so one
-/// delivered in a minute that ends at or before `since` holds none. A name that does not give
-/// its delivery, or no `since`, may hold anything.
+/// delivered in a minute that ends at or before `since` holds none; [`DELIVERY_SLACK`] more is
+/// allowed for the clocks of the service that writes `eventTime` and of CloudTrail's delivery.
+/// A name that does not give its delivery, or no `since`, may hold anything.
 pub fn may_hold_records_since(name: &str, since: Option<UnixSeconds>) -> bool {
     match (since, delivered_at(name)) {
-        (Some(since), Some(minute)) => minute + 60 > since,
+        (Some(since), Some(minute)) => minute + 60 + DELIVERY_SLACK > since,
         _ => true,
     }
 }
+
+/// Seconds a log file's records may be later than its delivery minute says (clock skew): a few
+/// more files read, none missed.
+pub const DELIVERY_SLACK: UnixSeconds = 300;
 
 /// Says on stderr how many log files were left out for `--since`.
 pub fn say_left_out(files: usize) {
@@ -459,10 +464,11 @@ mod tests {
         ] {
             assert_eq!(delivered_at(other), None, "{other}");
         }
-        // Delivered in the minute 02:10: records up to 02:10:59 at most.
+        // Delivered in the minute 02:10: records up to 02:10:59 at most, and 5 minutes more
+        // for the clocks.
         let since = |text: &str| parse_rfc3339(text);
-        assert!(may_hold_records_since(name, since("2015-08-01T02:10:59Z")));
-        assert!(!may_hold_records_since(name, since("2015-08-01T02:11:00Z")));
+        assert!(may_hold_records_since(name, since("2015-08-01T02:15:59Z")));
+        assert!(!may_hold_records_since(name, since("2015-08-01T02:16:00Z")));
         assert!(may_hold_records_since(name, None));
         assert!(may_hold_records_since(
             "a.json.gz",
@@ -527,11 +533,11 @@ mod tests {
                 .collect()
         };
         assert_eq!(
-            read("2026-11-29T00:06:00Z"),
+            read("2026-11-29T00:11:00Z"),
             [late, "a.json", "b.json.gz", "c.jsonl"]
         );
         assert_eq!(
-            read("2026-11-29T00:05:30Z"),
+            read("2026-11-29T00:10:59Z"),
             [early, late, "a.json", "b.json.gz", "c.jsonl"]
         );
 
