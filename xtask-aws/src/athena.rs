@@ -440,13 +440,7 @@ impl Read for ChannelReader {
 /// `backtest --athena`: checks, then prints the query (`--dry-run`) or runs it and judges its
 /// rows. The settings come from the flags, the policy's `history.athena` and the defaults.
 pub fn backtest(args: &HistoryArgs) -> anyhow::Result<xtask::Exit> {
-    let policy = xtask::paths::load_policy(&args.aws.policy)?;
-    let settings = args.athena.settings(
-        policy
-            .history
-            .as_ref()
-            .and_then(|history| history.athena.as_ref()),
-    );
+    let settings = args.athena_settings()?;
     let scope = args.athena_scope(&settings)?;
     let clients = AthenaBacktest::new(args)?;
     let prepared = clients.prepare(&settings, &scope)?;

@@ -311,6 +311,18 @@ impl HistoryArgs {
             || !self.s3_trails().is_empty()
     }
 
+    /// The settings of a backtest on Athena: the flags over the `--policy`'s `history.athena`
+    /// over the defaults ([`AthenaArgs::settings`]). Errors: the policy's (exit 1 when invalid).
+    pub fn athena_settings(&self) -> anyhow::Result<AthenaSettings> {
+        let policy = paths::load_policy(&self.aws.policy)?;
+        Ok(self.athena.settings(
+            policy
+                .history
+                .as_ref()
+                .and_then(|history| history.athena.as_ref()),
+        ))
+    }
+
     /// The window and places an Athena query reads (`settings` from [`AthenaArgs::settings`]):
     /// `--until` is now when not given, and `--since` is `history.athena.days` before it when
     /// not given. Errors: neither `--since` nor `days`, a window that is empty, an account or
@@ -340,13 +352,7 @@ impl HistoryArgs {
     /// nothing read in AWS. Errors as the query's ([`athena::query`]): an account partition
     /// with no `--accounts` to name, a window or a name that is not one.
     pub fn print_offline_query(&self) -> anyhow::Result<Exit> {
-        let policy = paths::load_policy(&self.aws.policy)?;
-        let settings = self.athena.settings(
-            policy
-                .history
-                .as_ref()
-                .and_then(|history| history.athena.as_ref()),
-        );
+        let settings = self.athena_settings()?;
         let scope = self.athena_scope(&settings)?;
         if scope.accounts.is_empty() {
             bail!(
