@@ -69,13 +69,7 @@ impl HistorySource for S3Trail {
             }
             anyhow::Ok(keys)
         })?;
-        let listed = keys.len();
-        let keys: Vec<String> = keys
-            .into_iter()
-            .filter(|key| source::may_hold_records_since(key, self.since))
-            .collect();
-        source::say_left_out(listed - keys.len());
-        if listed == 0 {
+        if keys.is_empty() {
             bail!(
                 "{} holds no CloudTrail log file (.json, .json.gz)",
                 self.uri
@@ -84,6 +78,9 @@ impl HistorySource for S3Trail {
         let this = *self;
         Ok(Box::new(keys.into_iter().map(move |key| {
             let name = format!("s3://{}/{key}", this.bucket);
+            if !source::may_hold_records_since(&key, this.since) {
+                return Opened::LeftOut { name };
+            }
             let body = this.runtime.block_on(async {
                 let object = this
                     .client
@@ -626,7 +623,10 @@ mod tests {
         let report =
             xtask::history::backtest(Box::new(source(since)), judges, &inputs("s3".into()))
                 .unwrap();
-        assert_eq!((report.files, report.records), (2, 6));
+        assert_eq!(
+            (report.files, report.records, report.files_left_out),
+            (2, 6, 1)
+        );
     }
 
     #[test]

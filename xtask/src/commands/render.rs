@@ -18,7 +18,7 @@ pub struct RenderCommand {
     /// policy whose `history.athena` names the table.
     #[arg(
         long,
-        required_unless_present_any = ["check", "write_all", "athena_table"],
+        required_unless_present_any = ["check", "write_all", "athena_table", "trail_bucket"],
         conflicts_with_all = ["check", "write_all"]
     )]
     policy: Option<PathBuf>,
@@ -88,7 +88,8 @@ struct AthenaTableArgs {
     /// as backtest --athena reads them].
     #[arg(long, value_name = "NAME", requires = "athena_table")]
     table: Option<String>,
-    /// The first day the projection reaches (`yyyy/MM/dd`): the trail's first day.
+    /// The first day the projection reaches (`yyyy/MM/dd`, or `yyyy-MM-dd`): the trail's first
+    /// day.
     #[arg(
         long,
         value_name = "DAY",
@@ -171,7 +172,7 @@ fn print_athena_table(
         } else {
             args.regions
         },
-        first_day: args.first_day,
+        first_day: args.first_day.replace('-', "/"),
     };
     spec.check()?;
     let ddl = spec.create_table();

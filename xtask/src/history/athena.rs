@@ -288,6 +288,19 @@ pub struct Scope {
     pub regions: Vec<String>,
 }
 
+/// An S3 bucket name as a general purpose bucket may have one: 3 to 63 lowercase letters,
+/// digits, `-` and `.`, beginning and ending with a letter or a digit ("General purpose bucket
+/// naming rules", <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>).
+fn is_bucket_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let edge = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    (3..=63).contains(&bytes.len())
+        && bytes.first().is_some_and(edge)
+        && bytes.last().is_some_and(edge)
+        && bytes.iter().all(|b| edge(b) || *b == b'-' || *b == b'.')
+        && !name.contains("..")
+}
+
 /// Refuses an account that is not 12 digits and a Region this build does not know (as the
 /// policy's `history.athena` would), named as the flags that give them.
 fn check_places(accounts: &[String], regions: &[String]) -> anyhow::Result<()> {
@@ -1012,15 +1025,42 @@ impl TableSpec {
                 self.trail
             );
         };
-        if rest.is_empty()
-            || !rest
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._/".contains(&b))
+        let rest = rest.trim_end_matches('/');
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if !is_bucket_name(bucket) {
+            bail!(
+                "--trail-bucket {:?}: {bucket:?} is not an S3 bucket name (3 to 63 lowercase \
+                 letters, digits, `-` and `.`, beginning and ending with a letter or a digit)",
+                self.trail
+            );
+        }
+        if !prefix.is_empty()
+            && !prefix.split('/').all(|part| {
+                !part.is_empty()
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+            })
         {
             bail!(
-                "--trail-bucket {:?}: a bucket name and prefix of letters, digits, `-`, `.`, \
-                 `_` and `/`",
+                "--trail-bucket {:?}: a prefix of folders of letters, digits, `-`, `.` and `_`, \
+                 one `/` between them",
                 self.trail
+            );
+        }
+        let folders: Vec<&str> = prefix.split('/').filter(|part| !part.is_empty()).collect();
+        if let Some(at) = folders
+            .iter()
+            .position(|part| part.eq_ignore_ascii_case("AWSLogs"))
+        {
+            let above: Vec<&str> = std::iter::once(bucket)
+                .chain(folders[..at].iter().copied())
+                .collect();
+            bail!(
+                "--trail-bucket {:?}: give the folder above AWSLogs/ (s3://{}): the table adds \
+                 AWSLogs/ and the organization's id itself",
+                self.trail,
+                above.join("/")
             );
         }
         if let Some(org) = &self.organization_id
@@ -1127,9 +1167,16 @@ impl TableSpec {
             .iter()
             .map(|(key, value)| format!("  {}={}", literal(key), literal(value)))
             .collect();
+        let accounts = if self.accounts.is_empty() {
+            "-- Its accounts are injected: each backtest names them (--accounts, or \
+             history.athena.accounts).\n"
+        } else {
+            ""
+        };
         format!(
             "-- The CloudTrail table the backtest queries (cargo xtask backtest --athena).\n\
              -- Partition projection: days, accounts and Regions need no ALTER TABLE ADD PARTITION.\n\
+             {accounts}\
              CREATE EXTERNAL TABLE IF NOT EXISTS {database}.{table} (\n{columns}\n)\n\
              PARTITIONED BY (account STRING, region STRING, `timestamp` STRING)\n\
              ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'\n\

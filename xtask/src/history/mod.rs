@@ -66,17 +66,22 @@ pub struct HistoryArgs {
     #[arg(
         long = "trail",
         value_name = "PATH",
-        required_unless_present_any = ["bench", "lookup_events", "athena", "athena_result"]
+        required_unless_present_any = [
+            "bench", "lookup_events", "athena", "athena_result", "dry_run", "offline"
+        ]
     )]
     pub trails: Vec<PathBuf>,
-    /// A result file of the backtest's Athena query (CSV, as Athena writes it), on this
-    /// machine: e.g. the query printed by `--athena --dry-run`, run in the Athena console, its
-    /// result downloaded. Judged as `--athena` judges it.
+    /// A result file of the backtest's Athena query (CSV, as Athena writes it) on this machine,
+    /// judged as `--athena` judges one, without --athena: print the query with `--athena
+    /// --dry-run` (`--offline` without credentials), run it in the Athena console, and download
+    /// its result.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["trails", "lookup_events", "athena"])]
     pub athena_result: Option<PathBuf>,
     /// Judge only the records from this instant on: a day (`2026-11-01`, its midnight UTC) or
-    /// an RFC 3339 time (`2026-11-01T09:00:00Z`). With --athena, required unless the policy's
-    /// history.athena.days says how far back to read.
+    /// an RFC 3339 time (`2026-11-01T09:00:00Z`). A log file found in a folder or an S3 prefix
+    /// whose name says CloudTrail delivered it before then is not read (counted in the
+    /// report). With --athena, required unless the policy's history.athena.days says how far
+    /// back to read.
     #[arg(long, value_name = "DAY_OR_TIME", value_parser = instant)]
     pub since: Option<i64>,
     /// Judge only the records before this instant (a day: its midnight UTC, so `--until
@@ -89,8 +94,14 @@ pub struct HistoryArgs {
     /// (`LookupEvents`), paced to its limit of 2 calls a second, with progress on stderr.
     #[arg(long)]
     pub lookup_events: bool,
-    /// How many days back --lookup-events reads (1 to 90).
-    #[arg(long, default_value_t = 7, requires = "lookup_events")]
+    /// How many days back --lookup-events reads (1 to 90). Not for --athena: --since, or the
+    /// policy's history.athena.days.
+    #[arg(
+        long,
+        default_value_t = 7,
+        requires = "lookup_events",
+        conflicts_with_all = ["athena", "athena_result"]
+    )]
     pub days: u32,
     /// Also judge every session under this policy file, and list the sessions whose fate
     /// differs: newly stopped, no longer stopped, stopped for other rules.
@@ -169,12 +180,14 @@ pub struct AthenaArgs {
     /// Athena's price per TB scanned, in USD, for the query's cost.
     #[arg(long, value_name = "USD", default_value_t = athena::PRICE_PER_TB_USD, value_parser = price)]
     pub athena_price_per_tb: f64,
-    /// Print the query (and the checks it passed) instead of running it.
+    /// With --athena: print the query (and the checks it passed) instead of running it. It
+    /// still reads the table and the workgroup in AWS (credentials needed) unless --offline.
     #[arg(long)]
     pub dry_run: bool,
     /// With --dry-run: print the query for the table `render --athena-table` makes (partitioned
     /// by account, Region and day) without reading anything in AWS: no credentials, and
-    /// neither the table nor the workgroup's per-query limit is checked.
+    /// neither the table nor the workgroup's per-query limit is checked. Needs the accounts
+    /// (--accounts or history.athena.accounts): that table injects them.
     #[arg(long, requires = "dry_run")]
     pub offline: bool,
 }
@@ -229,15 +242,19 @@ impl AthenaArgs {
                 self.athena_price_per_tb != athena::PRICE_PER_TB_USD,
             ),
             ("--dry-run", self.dry_run),
+            ("--offline", self.offline),
         ]
         .into_iter()
         .filter_map(|(flag, given)| given.then_some(flag))
         .collect();
         if !given.is_empty() {
             bail!(
-                "{} only shape an Athena query: give --athena with them, or leave them out \
-                 when reading --trail, --athena-result or --lookup-events",
-                given.join(", ")
+                "{} only {} an Athena query: give --athena with {}, or leave {} out when reading \
+                 --trail, --athena-result or --lookup-events",
+                given.join(", "),
+                if given.len() == 1 { "shapes" } else { "shape" },
+                if given.len() == 1 { "it" } else { "them" },
+                if given.len() == 1 { "it" } else { "them" },
             );
         }
         Ok(())
@@ -577,6 +594,10 @@ pub fn backtest_with(
                 harvest.damage = Some(reason);
                 harvest
             }
+            Opened::LeftOut { name } => Harvest {
+                left_out: true,
+                ..Harvest::of(name)
+            },
         })
         .fold(Tally::default, |mut tally, harvest| {
             tally.add(harvest);

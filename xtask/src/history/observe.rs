@@ -667,6 +667,9 @@ pub struct Harvest {
     pub names: Names,
     /// It was a chunk of an Athena result, not a file.
     pub chunk: bool,
+    /// A log file left out, not read: CloudTrail delivered it before `--since`
+    /// (`source::Opened::LeftOut`).
+    pub left_out: bool,
 }
 
 impl Harvest {

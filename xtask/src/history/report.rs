@@ -43,6 +43,8 @@ pub struct Tally {
     files: u64,
     /// Of the files, those that were chunks of an Athena result.
     chunks: u64,
+    /// Log files not read: delivered before `--since`.
+    files_left_out: u64,
     records: u64,
     unreadable_records: u64,
     create_not_judged: u64,
@@ -74,6 +76,10 @@ impl Tally {
     }
 
     pub fn add(&mut self, harvest: Harvest) {
+        if harvest.left_out {
+            self.files_left_out += 1;
+            return;
+        }
         self.files += 1;
         self.chunks += u64::from(harvest.chunk);
         self.records += harvest.records;
@@ -104,6 +110,7 @@ impl Tally {
     pub fn merge(mut self, other: Tally) -> Tally {
         self.files += other.files;
         self.chunks += other.chunks;
+        self.files_left_out += other.files_left_out;
         self.records += other.records;
         self.unreadable_records += other.unreadable_records;
         self.create_not_judged += other.create_not_judged;
@@ -142,6 +149,7 @@ impl Tally {
         let Tally {
             files,
             chunks,
+            files_left_out,
             records,
             unreadable_records,
             create_not_judged,
@@ -227,6 +235,7 @@ impl Tally {
             baseline: inputs.baseline.clone(),
             files,
             chunks,
+            files_left_out,
             window: Shown::of(judges.window),
             records,
             unreadable_records,
@@ -942,6 +951,11 @@ pub struct Report {
     pub files: u64,
     /// Of `files`, the chunks of an Athena result it was read in (about 2 MB each).
     pub chunks: u64,
+    /// Log files found in a folder or an S3 prefix and not read, not counted in `files`: their
+    /// names say CloudTrail delivered them before `--since`, and a file holds only records
+    /// from before its delivery. Left out of the JSON when none.
+    #[serde(skip_serializing_if = "none_left_out")]
+    pub files_left_out: u64,
     /// `--since`/`--until` (the query's window with `--athena`): Glue records outside it are
     /// counted, not judged.
     #[serde(skip_serializing_if = "Shown::is_open")]
@@ -1063,6 +1077,11 @@ impl Places {
 
 /// `by_account`/`by_region` key of sessions whose record does not say.
 const UNKNOWN_PLACE: &str = "(unknown)";
+
+/// `files_left_out` is left out of the JSON when no file was.
+fn none_left_out(files: &u64) -> bool {
+    *files == 0
+}
 
 #[cfg(test)]
 mod tests {

@@ -28,6 +28,11 @@ pub enum Opened {
         name: String,
         reason: String,
     },
+    /// A log file found in a folder or an S3 prefix and not read: its name says CloudTrail
+    /// delivered it before `--since` ([`may_hold_records_since`]). Counted in the report.
+    LeftOut {
+        name: String,
+    },
 }
 
 /// What a history is, as a report names it: words, and the names among them (files, S3 URIs,
@@ -132,6 +137,9 @@ pub struct TrailFolders {
     since: Option<UnixSeconds>,
 }
 
+/// A file to read, and whether it was given itself (`true`) rather than found in a folder.
+type Found = (PathBuf, bool);
+
 /// Names of log files inside folders.
 const LOG_FILE_ENDINGS: &[&str] = &[".json", ".json.gz", ".jsonl", ".jsonl.gz"];
 
@@ -152,28 +160,40 @@ impl TrailFolders {
         Ok(TrailFolders { paths, since: None })
     }
 
-    /// Leaves out the log files delivered before `since` ([`may_hold_records_since`]).
+    /// Leaves out the log files found in folders that were delivered before `since`
+    /// ([`may_hold_records_since`]); a file given itself is always read.
     pub fn since(self, since: Option<UnixSeconds>) -> TrailFolders {
         TrailFolders { since, ..self }
     }
 
     /// Every file to read, in a stable order (each folder's files sorted by path), each once
-    /// however many `--trail` paths lead to it, and the folders that could not be listed, with
-    /// why.
-    fn files(&self) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
-        let mut files = Vec::new();
+    /// however many `--trail` paths lead to it, and whether it was given itself (rather than
+    /// found in a folder); and the folders that could not be listed, with why.
+    fn files(&self) -> (Vec<Found>, Vec<(PathBuf, String)>) {
+        let mut files: Vec<Found> = Vec::new();
         let mut failed = Vec::new();
         for path in &self.paths {
             if path.is_dir() {
-                let before = files.len();
-                walk(path, &mut files, &mut failed);
-                files[before..].sort();
+                let mut found = Vec::new();
+                walk(path, &mut found, &mut failed);
+                found.sort();
+                files.extend(found.into_iter().map(|file| (file, false)));
             } else {
-                files.push(path.clone());
+                files.push((path.clone(), true));
             }
         }
+        let canonical = |file: &PathBuf| file.canonicalize().unwrap_or_else(|_| file.clone());
+        let given: std::collections::HashSet<PathBuf> = files
+            .iter()
+            .filter(|(_, given)| *given)
+            .map(|(file, _)| canonical(file))
+            .collect();
         let mut seen = std::collections::HashSet::new();
-        files.retain(|file| seen.insert(file.canonicalize().unwrap_or_else(|_| file.clone())));
+        files.retain_mut(|(file, given_itself)| {
+            let path = canonical(file);
+            *given_itself = given.contains(&path);
+            seen.insert(path)
+        });
         (files, failed)
     }
 }
@@ -227,17 +247,6 @@ pub fn may_hold_records_since(name: &str, since: Option<UnixSeconds>) -> bool {
 /// Seconds a log file's records may be later than its delivery minute says (clock skew): a few
 /// more files read, none missed.
 pub const DELIVERY_SLACK: UnixSeconds = 300;
-
-/// Says on stderr how many log files were left out for `--since`.
-pub fn say_left_out(files: usize) {
-    if files > 0 {
-        eprintln!(
-            "note: {files} log file{} delivered before --since not read (a file holds only \
-             records from before its delivery)",
-            if files == 1 { "" } else { "s" }
-        );
-    }
-}
 
 fn is_log_file(name: &str) -> bool {
     LOG_FILE_ENDINGS.iter().any(|ending| name.ends_with(ending))
@@ -296,14 +305,8 @@ impl HistorySource for TrailFolders {
     }
 
     fn units(self: Box<Self>) -> anyhow::Result<Box<dyn Iterator<Item = Opened> + Send>> {
-        let (mut files, failed) = self.files();
-        let listed = files.len();
-        files.retain(|file| {
-            let name = file.file_name().map(|name| name.to_string_lossy());
-            name.is_none_or(|name| may_hold_records_since(&name, self.since))
-        });
-        say_left_out(listed - files.len());
-        if listed == 0 && failed.is_empty() {
+        let (files, failed) = self.files();
+        if files.is_empty() && failed.is_empty() {
             bail!(
                 "{} holds no CloudTrail log file ({})",
                 self.describe(),
@@ -314,8 +317,14 @@ impl HistorySource for TrailFolders {
             name: paths::shown(&path),
             reason,
         });
-        let opened = files.into_iter().map(|path| {
+        let since = self.since;
+        let opened = files.into_iter().map(move |(path, given_itself)| {
             let name = paths::shown(&path);
+            let file_name = path.file_name().map(|name| name.to_string_lossy());
+            if !given_itself && file_name.is_some_and(|file| !may_hold_records_since(&file, since))
+            {
+                return Opened::LeftOut { name };
+            }
             match std::fs::File::open(&path) {
                 Ok(file) => Opened::Ready(NamedReader {
                     name,
@@ -506,7 +515,7 @@ mod tests {
         let (files, failed) = source.files();
         let names: Vec<String> = files
             .iter()
-            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .map(|(f, _)| f.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, ["a.json", "b.json.gz", "c.jsonl", "events.txt"]);
         assert!(failed.is_empty());
@@ -519,8 +528,8 @@ mod tests {
         for name in [early, late] {
             std::fs::write(day.join(name), "{}").unwrap();
         }
-        let read = |since: &str| -> Vec<String> {
-            let source = TrailFolders::new(vec![root.join("AWSLogs")])
+        let read = |paths: Vec<PathBuf>, since: &str| -> Vec<String> {
+            let source = TrailFolders::new(paths)
                 .unwrap()
                 .since(parse_rfc3339(since));
             Box::new(source)
@@ -528,16 +537,36 @@ mod tests {
                 .unwrap()
                 .map(|unit| match unit {
                     Opened::Ready(reader) => reader.name.rsplit('/').next().unwrap().to_string(),
+                    Opened::LeftOut { name } => {
+                        format!("left out: {}", name.rsplit('/').next().unwrap())
+                    }
                     _ => panic!("a file"),
                 })
                 .collect()
         };
+        let folder = || vec![root.join("AWSLogs")];
         assert_eq!(
-            read("2026-11-29T00:11:00Z"),
-            [late, "a.json", "b.json.gz", "c.jsonl"]
+            read(folder(), "2026-11-29T00:11:00Z"),
+            [
+                &format!("left out: {early}"),
+                late,
+                "a.json",
+                "b.json.gz",
+                "c.jsonl"
+            ]
         );
         assert_eq!(
-            read("2026-11-29T00:10:59Z"),
+            read(folder(), "2026-11-29T00:10:59Z"),
+            [early, late, "a.json", "b.json.gz", "c.jsonl"]
+        );
+        // A file given itself is read whatever its name says, even when a folder leads to it
+        // too.
+        assert_eq!(read(vec![day.join(early)], "2026-11-29T00:11:00Z"), [early]);
+        assert_eq!(
+            read(
+                vec![root.join("AWSLogs"), day.join(early)],
+                "2026-11-29T00:11:00Z"
+            ),
             [early, late, "a.json", "b.json.gz", "c.jsonl"]
         );
 

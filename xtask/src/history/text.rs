@@ -243,6 +243,9 @@ pub fn text(report: &Report) -> String {
     if let Some(window) = window_line(report) {
         let _ = writeln!(out, "window:     {window}");
     }
+    if let Some(left_out) = left_out_line(report) {
+        let _ = writeln!(out, "left out:   {left_out}");
+    }
     if let Some(run) = &report.athena {
         let _ = writeln!(out, "athena:     {}", athena_line(run));
     }
@@ -578,10 +581,36 @@ fn window_line(report: &Report) -> Option<String> {
     }
     let end = |at: &Option<String>, open: &str| at.clone().unwrap_or_else(|| open.to_string());
     Some(format!(
-        "from {} to {} (Glue records outside it are counted, not judged)",
+        "from {} to {} (records outside it are read and counted above, not judged)",
         end(&report.window.since, "the first record"),
         end(&report.window.until, "the last record")
     ))
+}
+
+/// The log files `--since` left out, and why, when there are some.
+fn left_out_line(report: &Report) -> Option<String> {
+    (report.files_left_out > 0).then(|| {
+        format!(
+            "{} not read: {} name{} CloudTrail delivered {} before --since, and a log file holds \
+             only records from before its delivery",
+            plural(report.files_left_out, "log file", "log files"),
+            if report.files_left_out == 1 {
+                "its"
+            } else {
+                "their"
+            },
+            if report.files_left_out == 1 {
+                " says"
+            } else {
+                "s say"
+            },
+            if report.files_left_out == 1 {
+                "it"
+            } else {
+                "them"
+            },
+        )
+    })
 }
 
 /// What the records that could not be read mean for the report.
@@ -614,6 +643,9 @@ pub fn markdown(report: &Report) -> String {
     );
     if let Some(window) = window_line(report) {
         let _ = writeln!(out, "Window: {window}.\n");
+    }
+    if let Some(left_out) = left_out_line(report) {
+        let _ = writeln!(out, "Left out: {left_out}.\n");
     }
     if report.unreadable_records > 0 {
         let _ = writeln!(

@@ -560,6 +560,50 @@ fn the_table_is_the_documented_one_with_projection_over_the_organization_trail()
     let mut bad = spec(&[]);
     bad.trail = "org-trail-bucket".into();
     assert!(bad.check().unwrap_err().to_string().contains("s3://"));
+    // S3's bucket names, folders between single slashes, and the folder above AWSLogs/ (the
+    // table adds it: given, the location would hold AWSLogs/ twice and find nothing).
+    for (trail, fine) in [
+        ("s3://org-trail-bucket/", true),
+        ("s3://org-trail-bucket/central/logs", true),
+        ("s3://a.b-c1", true),
+        ("s3://Org_Trail", false),
+        ("s3://ab", false),
+        ("s3://-trail", false),
+        ("s3://trail-", false),
+        ("s3://my..trail", false),
+        ("s3://org-trail-bucket//x", false),
+        ("s3://org-trail-bucket/x y", false),
+    ] {
+        let mut spec = spec(&[]);
+        spec.trail = trail.into();
+        assert_eq!(spec.check().is_ok(), fine, "{trail}");
+    }
+    for (trail, above) in [
+        ("s3://org-trail-bucket/AWSLogs/", "s3://org-trail-bucket)"),
+        (
+            "s3://org-trail-bucket/central/AWSLogs/o-a1b2c3d4e5",
+            "s3://org-trail-bucket/central)",
+        ),
+    ] {
+        let mut spec = spec(&[]);
+        spec.trail = trail.into();
+        let error = spec.check().unwrap_err().to_string();
+        assert!(
+            error.contains(&format!("above AWSLogs/ ({above}")),
+            "{error}"
+        );
+    }
+    // The DDL says when each backtest must name its accounts.
+    assert!(
+        spec(&[])
+            .create_table()
+            .contains("-- Its accounts are injected")
+    );
+    assert!(
+        !spec(&["111122223333"])
+            .create_table()
+            .contains("injected: each")
+    );
     // The query reads the table it renders: account, Region and day found in the template.
     let partitions = spec(&[]).shape().partitions();
     assert_eq!(partitions.account, Some(("account".into(), true)));
