@@ -62,8 +62,9 @@ enum Command {
     /// Measure this build against its performance targets (package size, start-up, memory,
     /// work per event, evaluate, render); one table, JSON in bench/latest.json.
     Bench(bench::BenchCommand),
-    /// Judge every CreateSession in a stretch of CloudTrail's history under a policy (and a
-    /// baseline): what it would stop, for which rules, and the DPU-hours at stake.
+    /// Judge every session, job run and job definition in a stretch of CloudTrail's history
+    /// under a policy (and a baseline): what it would stop, for which rules, and the DPU-hours
+    /// at stake.
     Backtest(Box<backtest::BacktestCommand>),
 }
 

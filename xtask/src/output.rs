@@ -19,7 +19,8 @@ pub enum Format {
     /// For people, at a terminal.
     #[default]
     Text,
-    /// For machines: the result as JSON (`evaluate` writes one object per record, per line).
+    /// For machines: the result as JSON (one object; `evaluate` writes one per record, one a
+    /// line).
     Json,
     /// For a pull-request comment.
     Markdown,
