@@ -179,6 +179,15 @@ fn read_at(file: &File, out: &mut [u8], at: u64) -> io::Result<usize> {
     std::os::windows::fs::FileExt::seek_read(file, out, at)
 }
 
+/// What a [`Sorter`] sorts: items in their [`Ord`] order, and a number that orders them first
+/// and is cheap to compare, so that a run is sorted by numbers and only items with equal numbers
+/// are compared whole.
+pub trait Sortable: Ord {
+    /// A number that agrees with the order: when `a.prefix() < b.prefix()`, then `a < b`
+    /// (items with equal prefixes may be in either order).
+    fn prefix(&self) -> u64;
+}
+
 /// Items sorted outside memory: pushed in any order, given back in ascending order (items
 /// that compare equal in an unspecified order). Its runs share one file (however many there
 /// are, a sorter holds one file open; sorters appended to it bring theirs).
@@ -224,15 +233,13 @@ impl<T> Sorter<T> {
     }
 }
 
-impl<T: Ord + Serialize + DeserializeOwned> Sorter<T> {
+impl<T: Sortable + Serialize + DeserializeOwned> Sorter<T> {
     /// Adds `item`; errors are the file's (a full disk).
     pub fn push(&mut self, item: T) -> io::Result<()> {
         self.buffer.push(item);
         if self.buffer.len() >= self.run_items {
-            // Sorted as indices (4 bytes each moved, not the items), written in that order.
             let items = std::mem::take(&mut self.buffer);
-            let mut order: Vec<u32> = (0..u32::try_from(items.len()).unwrap_or(u32::MAX)).collect();
-            order.sort_unstable_by(|&a, &b| items[a as usize].cmp(&items[b as usize]));
+            let order = order_of(&items);
             if self.files.is_empty() {
                 self.files.push(tempfile::tempfile()?);
             }
@@ -262,7 +269,7 @@ impl<T: Ord + Serialize + DeserializeOwned> Sorter<T> {
     }
 
     /// Every item, in order.
-    pub fn sorted(mut self) -> io::Result<Merge<T>> {
+    pub fn sorted(self) -> io::Result<Merge<T>> {
         let files: Vec<Arc<File>> = self.files.into_iter().map(Arc::new).collect();
         let mut runs: Vec<Source<T>> = self
             .runs
@@ -278,11 +285,32 @@ impl<T: Ord + Serialize + DeserializeOwned> Sorter<T> {
                 runs.push(Source::run(&longer, run));
             }
         }
-        self.buffer.sort_unstable();
-        let mut sources = vec![Source::Memory(self.buffer.into_iter())];
+        let order = order_of(&self.buffer);
+        let mut slots: Vec<Option<T>> = self.buffer.into_iter().map(Some).collect();
+        let in_memory: Vec<T> = order
+            .iter()
+            .filter_map(|&at| slots[at as usize].take())
+            .collect();
+        let mut sources = vec![Source::Memory(in_memory.into_iter())];
         sources.extend(runs);
         Merge::of(sources)
     }
+}
+
+/// The order of `items` (at most `u32::MAX`), as their indices: sorted as (prefix, index)
+/// pairs, 12 bytes each moved rather than the items, the items compared only where their
+/// prefixes are equal.
+fn order_of<T: Sortable>(items: &[T]) -> Vec<u32> {
+    let mut order: Vec<(u64, u32)> = items
+        .iter()
+        .zip(0..u32::MAX)
+        .map(|(item, at)| (item.prefix(), at))
+        .collect();
+    order.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| items[a.1 as usize].cmp(&items[b.1 as usize]))
+    });
+    order.into_iter().map(|(_, at)| at).collect()
 }
 
 /// Where a merge reads one sorted sequence from.
@@ -311,7 +339,8 @@ pub struct Merge<T> {
     sources: Vec<Source<T>>,
     /// The next item of each source, where it stays until it is handed over: items are
     /// large, so the heap orders the sources rather than moving the items.
-    heads: Vec<Option<T>>,
+    /// With each its prefix ([`Sortable`]), compared first.
+    heads: Vec<Option<(u64, T)>>,
     /// The sources that have a next item, as a binary min-heap by (item, source).
     heap: Vec<usize>,
     scratch: Vec<u8>,
@@ -320,7 +349,7 @@ pub struct Merge<T> {
     failed: bool,
 }
 
-impl<T: Ord + DeserializeOwned> Merge<T> {
+impl<T: Sortable + DeserializeOwned> Merge<T> {
     fn of(sources: Vec<Source<T>>) -> io::Result<Merge<T>> {
         let mut merge = Merge {
             heads: (0..sources.len()).map(|_| None).collect(),
@@ -343,8 +372,8 @@ impl<T: Ord + DeserializeOwned> Merge<T> {
             Source::Memory(items) => items.next(),
             Source::File(reader) => read_item(reader, &mut self.scratch)?,
         };
-        if next.is_some() {
-            self.heads[source] = next;
+        if let Some(next) = next {
+            self.heads[source] = Some((next.prefix(), next));
             self.heap.push(source);
             self.sift_up(self.heap.len() - 1);
         }
@@ -354,7 +383,11 @@ impl<T: Ord + DeserializeOwned> Merge<T> {
     /// Whether source `a`'s head comes before source `b`'s (ties: the earlier source).
     fn before(&self, a: usize, b: usize) -> bool {
         match (&self.heads[a], &self.heads[b]) {
-            (Some(x), Some(y)) => (x, a) < (y, b),
+            (Some((x_prefix, x)), Some((y_prefix, y))) => x_prefix
+                .cmp(y_prefix)
+                .then_with(|| x.cmp(y))
+                .then(a.cmp(&b))
+                .is_lt(),
             _ => {
                 debug_assert!(false, "only sources with a head are in the heap");
                 a < b
@@ -398,11 +431,11 @@ impl<T: Ord + DeserializeOwned> Merge<T> {
             self.heap[0] = last;
             self.sift_down(0);
         }
-        Some((self.heads[source].take()?, source))
+        Some((self.heads[source].take()?.1, source))
     }
 }
 
-impl<T: Ord + DeserializeOwned> Iterator for Merge<T> {
+impl<T: Sortable + DeserializeOwned> Iterator for Merge<T> {
     type Item = io::Result<T>;
 
     fn next(&mut self) -> Option<io::Result<T>> {
@@ -424,7 +457,7 @@ impl<T: Ord + DeserializeOwned> Iterator for Merge<T> {
 const BATCH: usize = 512;
 const BATCHES_WAITING: usize = 4;
 
-impl<T: Ord + DeserializeOwned + Send> Merge<T> {
+impl<T: Sortable + DeserializeOwned + Send> Merge<T> {
     /// Hands every item to `each`, in order, on this thread while another reads and merges the
     /// next ones (reading is half the work: the two cores share it). Stops at the first error,
     /// the merge's or `each`'s.
@@ -597,6 +630,18 @@ mod tests {
     use super::*;
 
     /// A deterministic scramble of 0..n (a multiplicative step coprime with n).
+    impl Sortable for (u64, String) {
+        fn prefix(&self) -> u64 {
+            self.0
+        }
+    }
+
+    impl Sortable for u64 {
+        fn prefix(&self) -> u64 {
+            *self
+        }
+    }
+
     fn scrambled(n: u64) -> Vec<(u64, String)> {
         (0..n)
             .map(|i| {
@@ -655,6 +700,11 @@ mod tests {
     impl Ord for Keyed {
         fn cmp(&self, other: &Keyed) -> std::cmp::Ordering {
             self.key.cmp(&other.key)
+        }
+    }
+    impl Sortable for Keyed {
+        fn prefix(&self) -> u64 {
+            u64::from(self.key)
         }
     }
 
