@@ -346,8 +346,9 @@ macro_rules! ordered_by_key {
     };
 }
 
-/// A session or an end, as the report first sorts them: by session id, then latest first (an
-/// end before a session at the same instant), then the record. So, read in this order, the last
+/// A session or an end, as the report first sorts them: by session id (by its hash first, so
+/// each id's items are together but the ids in no meaningful order), then latest first (an end
+/// before a session at the same instant), then the record. So, read in this order, the last
 /// end of an id seen before one of its sessions is that session's first end at or after its
 /// creation, and copies of one record are neighbours.
 #[derive(Debug, Serialize, Deserialize)]
