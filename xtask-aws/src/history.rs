@@ -78,7 +78,8 @@ impl HistorySource for S3Trail {
         let this = *self;
         Ok(Box::new(keys.into_iter().map(move |key| {
             let name = format!("s3://{}/{key}", this.bucket);
-            if !source::may_hold_records_since(&key, this.since) {
+            // A prefix that names the object itself is a file given, read whatever its name.
+            if key != this.prefix && !source::may_hold_records_since(&key, this.since) {
                 return Opened::LeftOut { name };
             }
             let body = this.runtime.block_on(async {
@@ -626,6 +627,19 @@ mod tests {
         assert_eq!(
             (report.files, report.records, report.files_left_out),
             (2, 6, 1)
+        );
+        // Named itself (the URI is the object's), it is read whatever its name says.
+        let key = "AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11/29/\
+                   123456789012_CloudTrail_eu-west-1_20261129T0005Z_x.json.gz";
+        let one = S3Trail {
+            uri: format!("s3://trail/{key}"),
+            prefix: key.into(),
+            ..source(since)
+        };
+        let report = xtask::history::backtest(Box::new(one), judges, &inputs("s3".into())).unwrap();
+        assert_eq!(
+            (report.files, report.records, report.files_left_out),
+            (1, 3, 0)
         );
     }
 

@@ -707,8 +707,8 @@ fn since_and_until_keep_to_the_window_on_files() {
     ]);
     assert!(
         text(&out.stdout).contains(
-            "window:     from 2026-11-29T09:01:00Z to the last record (records outside it are \
-             read and counted above, not judged)"
+            "window:     from 2026-11-29T09:01:00Z to the last record (records read from \
+             outside it are counted above, not judged)"
         ),
         "{}",
         text(&out.stdout)

@@ -172,7 +172,7 @@ fn print_athena_table(
         } else {
             args.regions
         },
-        first_day: args.first_day.replace('-', "/"),
+        first_day: slashed_day(&args.first_day),
     };
     spec.check()?;
     let ddl = spec.create_table();
@@ -186,6 +186,22 @@ fn print_athena_table(
             .context("writing the DDL to stdout")?,
     }
     Ok(Exit::Success)
+}
+
+/// `yyyy-MM-dd` as the projection writes a day, `yyyy/MM/dd`; anything else as given (and
+/// refused, as given, if it is not a day).
+fn slashed_day(day: &str) -> String {
+    let bytes = day.as_bytes();
+    let dashed = bytes.len() == 10
+        && bytes.iter().enumerate().all(|(at, b)| match at {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if dashed {
+        day.replace('-', "/")
+    } else {
+        day.to_string()
+    }
 }
 
 /// `render --scp`: the SCP on stdout (or `--out`); what was dropped to fit, and what IAM cannot
@@ -275,4 +291,19 @@ fn print_central_topic_policy(
             .context("writing the topic policy to stdout")?,
     }
     Ok(Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slashed_day;
+
+    /// `--first-day` takes the projection's `yyyy/MM/dd` or `yyyy-MM-dd`; anything else is kept
+    /// as typed, for the error to show it.
+    #[test]
+    fn a_dashed_day_is_written_as_the_projection_writes_it() {
+        assert_eq!(slashed_day("2024-01-31"), "2024/01/31");
+        assert_eq!(slashed_day("2024/01/31"), "2024/01/31");
+        assert_eq!(slashed_day("2024-01/31"), "2024-01/31");
+        assert_eq!(slashed_day("24-01-31"), "24-01-31");
+    }
 }

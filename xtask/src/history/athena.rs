@@ -288,16 +288,19 @@ pub struct Scope {
     pub regions: Vec<String>,
 }
 
-/// An S3 bucket name as a general purpose bucket may have one: 3 to 63 lowercase letters,
-/// digits, `-` and `.`, beginning and ending with a letter or a digit ("General purpose bucket
-/// naming rules", <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>).
+/// An S3 bucket name as a bucket may have one: 3 to 255 letters, digits, `-`, `.` and `_`,
+/// beginning and ending with a letter or a digit. Today's rule is 3 to 63 lowercase letters,
+/// digits, `-` and `.`; buckets made in us-east-1 before 1 March 2018 may also have capitals and
+/// underscores and up to 255 characters, and old trails write to such buckets ("General
+/// purpose bucket naming rules",
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>).
 fn is_bucket_name(name: &str) -> bool {
     let bytes = name.as_bytes();
-    let edge = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    (3..=63).contains(&bytes.len())
+    let edge = |b: &u8| b.is_ascii_alphanumeric();
+    (3..=255).contains(&bytes.len())
         && bytes.first().is_some_and(edge)
         && bytes.last().is_some_and(edge)
-        && bytes.iter().all(|b| edge(b) || *b == b'-' || *b == b'.')
+        && bytes.iter().all(|b| edge(b) || b"-._".contains(b))
         && !name.contains("..")
 }
 
@@ -1030,7 +1033,8 @@ impl TableSpec {
         if !is_bucket_name(bucket) {
             bail!(
                 "--trail-bucket {:?}: {bucket:?} is not an S3 bucket name (3 to 63 lowercase \
-                 letters, digits, `-` and `.`, beginning and ending with a letter or a digit)",
+                 letters, digits, `-` and `.`, beginning and ending with a letter or a digit; \
+                 capitals and `_` only in a bucket made before March 2018)",
                 self.trail
             );
         }
@@ -1049,10 +1053,7 @@ impl TableSpec {
             );
         }
         let folders: Vec<&str> = prefix.split('/').filter(|part| !part.is_empty()).collect();
-        if let Some(at) = folders
-            .iter()
-            .position(|part| part.eq_ignore_ascii_case("AWSLogs"))
-        {
+        if let Some(at) = folders.iter().position(|part| *part == "AWSLogs") {
             let above: Vec<&str> = std::iter::once(bucket)
                 .chain(folders[..at].iter().copied())
                 .collect();

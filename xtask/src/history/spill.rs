@@ -306,9 +306,11 @@ fn order_of<T: Sortable>(items: &[T]) -> Vec<u32> {
         .zip(0..u32::MAX)
         .map(|(item, at)| (item.prefix(), at))
         .collect();
+    // Equal items in the order they came: every order of them is fine, this one is fixed.
     order.sort_unstable_by(|a, b| {
         a.0.cmp(&b.0)
             .then_with(|| items[a.1 as usize].cmp(&items[b.1 as usize]))
+            .then(a.1.cmp(&b.1))
     });
     order.into_iter().map(|(_, at)| at).collect()
 }
@@ -629,7 +631,6 @@ fn read_items<T: DeserializeOwned, E>(
 mod tests {
     use super::*;
 
-    /// A deterministic scramble of 0..n (a multiplicative step coprime with n).
     impl Sortable for (u64, String) {
         fn prefix(&self) -> u64 {
             self.0
@@ -642,6 +643,7 @@ mod tests {
         }
     }
 
+    /// A deterministic scramble of 0..n (a multiplicative step coprime with n).
     fn scrambled(n: u64) -> Vec<(u64, String)> {
         (0..n)
             .map(|i| {

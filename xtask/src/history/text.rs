@@ -581,7 +581,7 @@ fn window_line(report: &Report) -> Option<String> {
     }
     let end = |at: &Option<String>, open: &str| at.clone().unwrap_or_else(|| open.to_string());
     Some(format!(
-        "from {} to {} (records outside it are read and counted above, not judged)",
+        "from {} to {} (records read from outside it are counted above, not judged)",
         end(&report.window.since, "the first record"),
         end(&report.window.until, "the last record")
     ))
