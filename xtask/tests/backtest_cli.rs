@@ -696,6 +696,9 @@ fn since_and_until_keep_to_the_window_on_files() {
         json!({"since": "2026-11-29T09:01:00Z", "until": "2026-11-30T00:00:00Z"})
     );
     assert!(all.get("window").is_none(), "no window, nothing said");
+    // s-5 before the window, s-25 after it: counted, not judged.
+    assert_eq!(window["outside_window"], 2);
+    assert!(all.get("outside_window").is_none());
     let out = xtask(&[
         "backtest",
         "--policy",
@@ -707,8 +710,8 @@ fn since_and_until_keep_to_the_window_on_files() {
     ]);
     assert!(
         text(&out.stdout).contains(
-            "window:     from 2026-11-29T09:01:00Z to the last record (records read from \
-             outside it are counted above, not judged)"
+            "window:     from 2026-11-29T09:01:00Z to the last record (1 record of Glue calls \
+             falls outside it: counted, not judged)"
         ),
         "{}",
         text(&out.stdout)

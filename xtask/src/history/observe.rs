@@ -446,6 +446,9 @@ pub enum Observation {
     /// A successful `StartJobRun`, `CreateJob` or `UpdateJob`: judged once every file is read
     /// (a run's definition may be in another file).
     Job(super::jobs::JobRecords),
+    /// One of the calls a backtest reads ([`READ_EVENTS`]), outside `--since`/`--until`: counted,
+    /// not judged.
+    OutsideWindow,
     /// Any other record.
     Other,
 }
@@ -458,8 +461,14 @@ pub(crate) fn observe<J: Json>(record: &J, judges: Judges<'_>, names: &mut Names
         _ => record,
     };
     let text = |key: &str| inner.get(key).and_then(J::as_str);
-    if text("eventSource") != Some(GLUE_EVENT_SOURCE) || !judges.window.holds(text("eventTime")) {
+    if text("eventSource") != Some(GLUE_EVENT_SOURCE) {
         return Observation::Other;
+    }
+    if !judges.window.holds(text("eventTime")) {
+        return match text("eventName") {
+            Some(name) if READ_EVENTS.contains(&name) => Observation::OutsideWindow,
+            _ => Observation::Other,
+        };
     }
     match text("eventName") {
         Some("CreateSession") => match policy::read_create_session(record) {
@@ -657,6 +666,8 @@ pub struct Harvest {
     /// Elements that could not be read as records (a `CloudTrailEvent` that is not JSON).
     pub unreadable_records: u64,
     pub create_not_judged: u64,
+    /// Records of the calls a backtest reads outside `--since`/`--until`.
+    pub outside_window: u64,
     pub sessions: Vec<JudgedSession>,
     pub ends: Vec<SessionEnd>,
     /// The job records, judged once every file is read.
@@ -693,6 +704,7 @@ impl Harvest {
             Observation::Created(session) => self.sessions.push(*session),
             Observation::Ended(end) => self.ends.push(end),
             Observation::CreateNotJudged => self.create_not_judged += 1,
+            Observation::OutsideWindow => self.outside_window += 1,
             Observation::Job(records) => self.jobs.merge(records),
             Observation::Other => {}
         }

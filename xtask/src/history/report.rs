@@ -48,6 +48,7 @@ pub struct Tally {
     records: u64,
     unreadable_records: u64,
     create_not_judged: u64,
+    outside_window: u64,
     /// Every session and every end, to be sorted by session: in memory while they are few,
     /// else in sorted runs on disk (`super::spill`), so a long history's memory stays flat.
     by_session: Sorter<BySession>,
@@ -85,6 +86,7 @@ impl Tally {
         self.records += harvest.records;
         self.unreadable_records += harvest.unreadable_records;
         self.create_not_judged += harvest.create_not_judged;
+        self.outside_window += harvest.outside_window;
         let items = (harvest.sessions.into_iter().map(BySession::Session))
             .chain(harvest.ends.into_iter().map(BySession::End));
         for item in items {
@@ -114,6 +116,7 @@ impl Tally {
         self.records += other.records;
         self.unreadable_records += other.unreadable_records;
         self.create_not_judged += other.create_not_judged;
+        self.outside_window += other.outside_window;
         if self.spill_error.is_none() {
             self.spill_error = other.spill_error;
         }
@@ -153,6 +156,7 @@ impl Tally {
             records,
             unreadable_records,
             create_not_judged,
+            outside_window,
             by_session,
             jobs,
             mut damaged,
@@ -240,6 +244,7 @@ impl Tally {
             records,
             unreadable_records,
             create_session_not_judged: create_not_judged,
+            outside_window,
             sessions,
             duplicate_sessions,
             violations: under_policy.violations,
@@ -985,7 +990,7 @@ pub struct Report {
     /// Log files found in a folder or an S3 prefix and not read, not counted in `files`: their
     /// names say CloudTrail delivered them before `--since`, and a file holds only records
     /// from before its delivery. Left out of the JSON when none.
-    #[serde(skip_serializing_if = "none_left_out")]
+    #[serde(skip_serializing_if = "is_none_of")]
     pub files_left_out: u64,
     /// `--since`/`--until` (the query's window with `--athena`): Glue records outside it are
     /// counted, not judged.
@@ -996,6 +1001,11 @@ pub struct Report {
     pub unreadable_records: u64,
     /// `CreateSession` records that created no session (failed calls).
     pub create_session_not_judged: u64,
+    /// Records of the calls a backtest reads (`CreateSession`, `StopSession`, `DeleteSession`,
+    /// `StartJobRun`, `CreateJob`, `UpdateJob`) read from outside `window`: counted, not
+    /// judged. Left out of the JSON when none.
+    #[serde(skip_serializing_if = "is_none_of")]
+    pub outside_window: u64,
     /// Sessions judged: successful `CreateSession` records, each counted once.
     pub sessions: u64,
     /// `CreateSession` records read more than once (overlapping files), counted once.
@@ -1109,9 +1119,9 @@ impl Places {
 /// `by_account`/`by_region` key of sessions whose record does not say.
 const UNKNOWN_PLACE: &str = "(unknown)";
 
-/// `files_left_out` is left out of the JSON when no file was.
-fn none_left_out(files: &u64) -> bool {
-    *files == 0
+/// A count left out of the JSON when it is zero (`files_left_out`, `outside_window`).
+fn is_none_of(count: &u64) -> bool {
+    *count == 0
 }
 
 #[cfg(test)]

@@ -580,8 +580,16 @@ fn window_line(report: &Report) -> Option<String> {
         return None;
     }
     let end = |at: &Option<String>, open: &str| at.clone().unwrap_or_else(|| open.to_string());
+    let outside = match report.outside_window {
+        0 => "every Glue call read falls in it".to_string(),
+        n => format!(
+            "{} of Glue calls {} outside it: counted, not judged",
+            plural(n, "record", "records"),
+            if n == 1 { "falls" } else { "fall" }
+        ),
+    };
     Some(format!(
-        "from {} to {} (records read from outside it are counted above, not judged)",
+        "from {} to {} ({outside})",
         end(&report.window.since, "the first record"),
         end(&report.window.until, "the last record")
     ))
