@@ -285,12 +285,9 @@ impl<T: Sortable + Serialize + DeserializeOwned> Sorter<T> {
                 runs.push(Source::run(&longer, run));
             }
         }
-        let order = order_of(&self.buffer);
-        let mut slots: Vec<Option<T>> = self.buffer.into_iter().map(Some).collect();
-        let in_memory: Vec<T> = order
-            .iter()
-            .filter_map(|&at| slots[at as usize].take())
-            .collect();
+        // Fewer than a run: sorted where they are.
+        let mut in_memory = self.buffer;
+        in_memory.sort_unstable_by(|a, b| a.prefix().cmp(&b.prefix()).then_with(|| a.cmp(b)));
         let mut sources = vec![Source::Memory(in_memory.into_iter())];
         sources.extend(runs);
         Merge::of(sources)
@@ -339,11 +336,11 @@ impl<T> Source<T> {
 /// first error.
 pub struct Merge<T> {
     sources: Vec<Source<T>>,
-    /// The next item of each source, where it stays until it is handed over: items are
-    /// large, so the heap orders the sources rather than moving the items.
-    /// With each its prefix ([`Sortable`]), compared first.
+    /// The next item of each source, with its prefix ([`Sortable`]), where it stays until it
+    /// is handed over: items are large, so the heap orders the sources rather than moving the
+    /// items.
     heads: Vec<Option<(u64, T)>>,
-    /// The sources that have a next item, as a binary min-heap by (item, source).
+    /// The sources that have a next item, as a binary min-heap by (prefix, item, source).
     heap: Vec<usize>,
     scratch: Vec<u8>,
     /// A source's failure, given after the item before it; then nothing more.
