@@ -4,7 +4,8 @@
 //! - [`serde_json::Value`]: an owned tree. The Lambda's events, Glue's answers, the sweep.
 //! - [`Borrowed`] (`serde_json_borrow::Value`): a tree whose strings point into the text it was
 //!   parsed from, and whose objects are lists of members. Building it costs a fraction of an owned
-//!   tree's allocations, so the backtest reads every record of a long history through it.
+//!   tree's allocations, so the backtest reads every record of a long history through it. Behind
+//!   the `borrowed` feature (on by default; the Lambda builds without it).
 //!
 //! Both answer alike through [`Json`] for the same text (`policy/tests/trees.rs` checks every
 //! reader over both). An object that repeats a key answers with its last member, as
@@ -16,9 +17,11 @@
 ///
 /// Read it through [`Json`] (`Json::get(&value, key)` where the type is named): its own
 /// inherent `get` answers `Null` for a missing key and the *first* member of a repeated one.
+#[cfg(feature = "borrowed")]
 pub type Borrowed<'a> = serde_json_borrow::Value<'a>;
 
 /// A [`Borrowed`] object's members, for building one.
+#[cfg(feature = "borrowed")]
 pub use serde_json_borrow::ObjectAsVec;
 
 /// A JSON value as the facts readers need it. Every method answers `None` (or `false`) for a
@@ -78,6 +81,7 @@ impl Json for serde_json::Value {
     }
 }
 
+#[cfg(feature = "borrowed")]
 impl Json for Borrowed<'_> {
     fn get(&self, key: &str) -> Option<&Self> {
         // Members are few (CloudTrail's objects hold tens): a scan from the end, so the last
@@ -120,7 +124,7 @@ pub fn get<'v, J: Json>(value: &'v J, path: &[&str]) -> Option<&'v J> {
     path.iter().try_fold(value, |at, key| at.get(key))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "borrowed"))]
 mod tests {
     use super::*;
 
