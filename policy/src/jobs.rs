@@ -123,6 +123,17 @@ impl JobFacts {
         run
     }
 
+    /// A definition as written (`CreateJob`, `UpdateJob`) as it stands after `earlier`, the same
+    /// job's definition before it. `UpdateJob` replaces every setting but the tags, which it
+    /// cannot change (only `CreateJob`, `TagResource` and `UntagResource` do: Glue API, "Jobs",
+    /// `UpdateJob`): tags this write leaves `Unknown` are `earlier`'s.
+    pub fn written_after(mut self, earlier: Option<&JobFacts>) -> JobFacts {
+        if let (Fact::Unknown, Some(earlier)) = (&self.tags, earlier) {
+            self.tags = earlier.tags.clone();
+        }
+        self
+    }
+
     /// These facts with every value `upper` gives (`Given`) replacing ours.
     fn overridden_by(self, upper: &JobFacts) -> JobFacts {
         fn over<T: Clone>(upper: &Fact<T>, lower: Fact<T>) -> Fact<T> {

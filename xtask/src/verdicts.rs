@@ -236,6 +236,10 @@ fn verdict_for(
                 policy::evaluate_job(policy, &JobFacts::run(definition, &request, None))
             }
             Ok(JobRecord::Definition(definition)) => {
+                let earlier = written
+                    .get(&definition.job_name)
+                    .or_else(|| given.jobs.0.get(&definition.job_name));
+                let definition = definition.written_after(earlier);
                 let verdict = policy::evaluate_job(policy, &definition);
                 written.insert(definition.job_name.clone(), definition);
                 verdict

@@ -812,7 +812,7 @@ fn an_unreadable_record_is_said_and_fails_the_backtest() {
         );
         assert_eq!(json["sessions"], 1, "the readable record is still judged");
         assert!(
-            stderr.contains("1 of 2 records could not be read (not JSON) and were not judged"),
+            stderr.contains("1 of 2 records could not be read (not JSON) and was not judged"),
             "{stderr}"
         );
         let out = xtask(&["backtest", "--policy", s(&ten), source[0], source[1]]);

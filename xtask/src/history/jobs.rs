@@ -179,6 +179,8 @@ pub struct JobsReport {
     pub by_job: BTreeMap<String, JobTotals>,
     /// DPU-hours of the stopped runs (upper bounds).
     pub dpu_hours: f64,
+    /// Stopped runs whose DPUs or timeout are not known (not in `dpu_hours`).
+    pub dpu_hours_unknown: u64,
     /// The stopped runs, in start order.
     pub violating: Vec<JobRunRow>,
     /// Runs the baseline (`--baseline`) stops.
@@ -218,6 +220,14 @@ impl JobsReport {
             ))
         });
         writes.dedup_by(|a, b| a.event_id.is_some() && a.event_id == b.event_id && a.at == b.at);
+        // Each write as it stood after the one before it (an UpdateJob keeps the tags).
+        let mut last: BTreeMap<String, JobFacts> = BTreeMap::new();
+        for write in &mut writes {
+            let name = write.definition.job_name.clone();
+            let earlier = last.get(&name).or_else(|| given.get(&name));
+            write.definition = std::mem::take(&mut write.definition).written_after(earlier);
+            last.insert(name, write.definition.clone());
+        }
         starts.dedup_by(|a, b| a.request.job_run_id == b.request.job_run_id && a.at == b.at);
 
         let mut report = JobsReport::default();
@@ -270,7 +280,7 @@ impl JobsReport {
                         principal: verdict.principal.clone(),
                         before: before.rules().into_iter().map(str::to_string).collect(),
                         after: verdict.rules().into_iter().map(str::to_string).collect(),
-                        dpu_hours: dpu_hours(policy, &facts),
+                        dpu_hours: dpu_hours(policy, &facts, &verdict),
                     });
                 }
             }
@@ -284,13 +294,16 @@ impl JobsReport {
                 Decision::Violation => {
                     report.violations += 1;
                     totals.violations += 1;
-                    let dpu_hours = dpu_hours(policy, &facts);
+                    let dpu_hours = dpu_hours(policy, &facts, &verdict);
                     match dpu_hours {
                         Some(hours) => {
                             totals.dpu_hours += hours;
                             report.dpu_hours += hours;
                         }
-                        None => totals.dpu_hours_unknown += 1,
+                        None => {
+                            totals.dpu_hours_unknown += 1;
+                            report.dpu_hours_unknown += 1;
+                        }
                     }
                     for rule in verdict.rules() {
                         *report.by_rule.entry(rule.to_string()).or_default() += 1;
@@ -336,7 +349,7 @@ fn row(
 /// A run as a budget's replay counts it: from its `StartJobRun` for its whole timeout (the
 /// history holds no end), with the DPUs [`dpu_and_hours`] finds.
 fn run_held(policy: &Policy, start: &JobStart, facts: &JobFacts, verdict: &Verdict) -> RunHeld {
-    let (dpu, hours) = dpu_and_hours(policy, facts);
+    let (dpu, hours) = dpu_and_hours(policy, facts, verdict);
     let mut holder = policy::budgets::Holder::from_verdict(
         policy::budgets::HolderKind::JobRun,
         policy::budgets::job_run_id(
@@ -362,24 +375,34 @@ fn run_held(policy: &Policy, start: &JobStart, facts: &JobFacts, verdict: &Verdi
 
 /// The run's DPUs times its whole timeout, in hours, with Glue's documented job defaults for
 /// what the run and its definition leave out; `None` when either is not known.
-pub fn dpu_hours(policy: &Policy, facts: &JobFacts) -> Option<f64> {
-    match dpu_and_hours(policy, facts) {
+pub fn dpu_hours(policy: &Policy, facts: &JobFacts, verdict: &Verdict) -> Option<f64> {
+    match dpu_and_hours(policy, facts, verdict) {
         (Some(dpus), Some(hours)) => Some(dpus * hours),
         _ => None,
     }
 }
 
 /// The run's DPUs and its whole timeout in hours, each with Glue's documented job defaults for
-/// what the run and its definition leave out; each `None` when not known.
-pub fn dpu_and_hours(policy: &Policy, facts: &JobFacts) -> (Option<f64>, Option<f64>) {
+/// what the run and its definition leave out; each `None` when not known. The DPUs are the
+/// ones `verdict` (the run's, from `policy::evaluate_job`) judged, so that the cost and the
+/// limits read one size: workers x worker type before `MaxCapacity` (`GetJob` reports both
+/// for a job with workers, and a run's workers override its definition's capacity).
+pub fn dpu_and_hours(
+    policy: &Policy,
+    facts: &JobFacts,
+    verdict: &Verdict,
+) -> (Option<f64>, Option<f64>) {
     let Some(command) = facts
         .command
         .given()
         .and_then(|name| JobCommand::from_name(name))
     else {
-        return (None, None);
+        return (verdict.dpu, None);
     };
-    (dpus(policy, facts, command), timeout_hours(facts, command))
+    (
+        verdict.dpu.or_else(|| dpus(policy, facts, command)),
+        timeout_hours(facts, command),
+    )
 }
 
 fn dpus(policy: &Policy, facts: &JobFacts, command: JobCommand) -> Option<f64> {
@@ -394,8 +417,10 @@ fn dpus(policy: &Policy, facts: &JobFacts, command: JobCommand) -> Option<f64> {
     let size_left_out = facts.number_of_workers == Fact::Omitted
         && facts.worker_type == Fact::Omitted
         && facts.max_capacity == Fact::Omitted;
+    let sized_by_workers = matches!(facts.number_of_workers, Fact::Given(_))
+        || matches!(facts.worker_type, Fact::Given(_));
     match (&facts.max_capacity, size_left_out) {
-        (Fact::Given(capacity), _) => Some(*capacity),
+        (Fact::Given(capacity), _) if !sized_by_workers => Some(*capacity),
         (_, true) if no_profile && defaults.max_capacity.is_some() => defaults.max_capacity,
         _ => {
             let workers = or_default(&facts.number_of_workers, defaults.number_of_workers)?;
@@ -524,6 +549,71 @@ mod tests {
         assert_eq!(report.violating[0].definition, "GetJob");
         // 30 x G.1X for Glue 5.0's default 480 minutes.
         assert_eq!(report.violating[0].dpu_hours, Some(240.0));
+    }
+
+    /// `GetJob` reports `MaxCapacity` beside the workers of a job sized by workers; a run that
+    /// overrides the workers costs its own workers x worker type (the size `evaluate_job`
+    /// judges), never the definition's capacity.
+    #[test]
+    fn a_runs_workers_over_the_definitions_capacity_are_what_it_costs() {
+        let policy = policy(POLICY);
+        let mut records = JobRecords::default();
+        records.add(&record(
+            "StartJobRun",
+            "2026-11-01T09:00:00Z",
+            json!({"jobName": "load", "workerType": "G.8X", "numberOfWorkers": 100}),
+            json!({"jobRunId": "jr_1"}),
+        ));
+        let given = policy::facts_from_glue_job(&json!({"Job": {
+            "Name": "load", "Command": {"Name": "glueetl"}, "GlueVersion": "5.0",
+            "MaxCapacity": 20.0, "WorkerType": "G.2X", "NumberOfWorkers": 10, "Timeout": 240}}))
+        .unwrap();
+        let report = JobsReport::of(
+            records,
+            &policy,
+            None,
+            &BTreeMap::from([("load".to_string(), given)]),
+        );
+        assert_eq!(report.violating.len(), 1);
+        // 100 x G.8X = 800 DPUs for the definition's 4 hours, not 20 DPUs.
+        assert_eq!(report.violating[0].dpu_hours, Some(3200.0));
+        assert_eq!(report.dpu_hours, 3200.0);
+    }
+
+    /// `UpdateJob` cannot change a job's tags: the definition it writes keeps those of the
+    /// `CreateJob` before it, so a run after an update is still judged on them.
+    #[test]
+    fn an_update_keeps_the_tags_the_job_was_created_with() {
+        let policy = policy(
+            "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n\
+             jobs:\n  boundaries: {required_tags: [owner]}\n",
+        );
+        let create = |tags: Value| {
+            record(
+                "CreateJob",
+                "2026-11-01T08:00:00Z",
+                json!({"name": "load", "command": {"name": "glueetl"}, "glueVersion": "5.0",
+                       "workerType": "G.1X", "numberOfWorkers": 2, "tags": tags}),
+                json!({"name": "load"}),
+            )
+        };
+        let update = record(
+            "UpdateJob",
+            "2026-11-01T09:00:00Z",
+            json!({"jobName": "load", "jobUpdate": {"command": {"name": "glueetl"},
+                   "glueVersion": "5.0", "workerType": "G.1X", "numberOfWorkers": 3}}),
+            json!({"jobName": "load"}),
+        );
+        for (tags, stopped) in [(json!({"team": "a"}), 1), (json!({"owner": "ann"}), 0)] {
+            let mut records = JobRecords::default();
+            records.add(&create(tags.clone()));
+            records.add(&update);
+            records.add(&start("2026-11-01T10:00:00Z", "jr_1"));
+            let report = JobsReport::of(records, &policy, None, &BTreeMap::new());
+            assert_eq!(report.violations, stopped, "created with {tags}");
+            // The update is judged with the tags too: reported when they lack the owner.
+            assert_eq!(report.definition_violations, 2 * stopped, "created with {tags}");
+        }
     }
 
     /// Against a baseline, each run whose fate changes is listed with the rules before and

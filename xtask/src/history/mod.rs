@@ -526,9 +526,14 @@ fn outcome(report: &Report) -> anyhow::Result<Exit> {
     }
     if report.unreadable_records > 0 {
         problems.push(format!(
-            "{} of {} could not be read (not JSON) and were not judged",
-            report.unreadable_records,
-            text::plural(report.records, "record", "records")
+            "{} of {} could not be read (not JSON) and {} not judged",
+            text::grouped(report.unreadable_records),
+            text::plural(report.records, "record", "records"),
+            if report.unreadable_records == 1 {
+                "was"
+            } else {
+                "were"
+            }
         ));
     }
     if !problems.is_empty() {

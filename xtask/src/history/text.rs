@@ -16,7 +16,7 @@ const TOP_PRINCIPALS: usize = 10;
 const MAX_DAMAGED: usize = 20;
 
 /// `1234567` as `1,234,567`.
-fn grouped(n: u64) -> String {
+pub(crate) fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, digit) in digits.chars().enumerate() {
@@ -68,6 +68,17 @@ fn at_stake(hours: &DpuHours, price: f64) -> String {
         "{bound}{} DPU-hours, {bound}{} USD",
         decimal(hours.total, 1),
         decimal(hours.total * price, 2)
+    )
+}
+
+/// `separator` and how many stopped job runs the DPU-hours leave out, or nothing.
+fn runs_not_counted(runs: u64, separator: &str) -> String {
+    if runs == 0 {
+        return String::new();
+    }
+    format!(
+        "{separator}{} not counted: DPUs or timeout unknown",
+        plural(runs, "stopped run", "stopped runs")
     )
 }
 
@@ -199,7 +210,7 @@ fn budget_summary(budget: &super::budgets::BudgetReplay, acted: &str) -> String 
         budget.name,
         dpus(budget.max_concurrent_dpu),
         match budget.member_job_runs {
-            0 => format!("{} member sessions", grouped(budget.members)),
+            0 => plural(budget.members, "member session", "member sessions"),
             runs => format!(
                 "{} members ({} sessions, {})",
                 grouped(budget.members),
@@ -430,9 +441,10 @@ fn jobs_text(out: &mut String, jobs: &super::jobs::JobsReport, acted: &str, pric
     let _ = writeln!(
         out,
         "job runs at stake: {:.1} DPU-hours, {:.2} USD at most (each {acted} run's DPUs x its \
-         whole timeout: CloudTrail holds no run's end)",
+         whole timeout: CloudTrail holds no run's end){}",
         jobs.dpu_hours,
-        jobs.dpu_hours * price
+        jobs.dpu_hours * price,
+        runs_not_counted(jobs.dpu_hours_unknown, "; ")
     );
     if !jobs.by_job.is_empty() {
         let _ = writeln!(
@@ -824,16 +836,17 @@ pub fn markdown(report: &Report) -> String {
         let _ = writeln!(
             out,
             "\n#### Job runs\n\n{} judged (successful `StartJobRun` records): {} would be {acted}, {} \
-             exempt, {} compliant; {} job definitions written, {} out of bounds (reported). At \
-             stake: at most {:.1} DPU-hours ({:.2} USD: each run's DPUs x its whole timeout).\n",
+             exempt, {} compliant; {} written, {} out of bounds (reported). At \
+             stake: at most {:.1} DPU-hours ({:.2} USD: each run's DPUs x its whole timeout{}).\n",
             grouped(jobs.runs),
             grouped(jobs.violations),
             grouped(jobs.exempt),
             grouped(jobs.compliant),
-            grouped(jobs.definitions),
+            plural(jobs.definitions, "job definition", "job definitions"),
             grouped(jobs.definition_violations),
             jobs.dpu_hours,
-            jobs.dpu_hours * price
+            jobs.dpu_hours * price,
+            runs_not_counted(jobs.dpu_hours_unknown, "; ")
         );
         if !jobs.by_job.is_empty() {
             let _ = writeln!(
@@ -1028,5 +1041,26 @@ mod tests {
             out.contains("  newly stopped            \"load\" run jr_2  [–] -> [max_workers]  160.0 DPU-hours"),
             "{out}"
         );
+    }
+
+    /// Stopped runs of unknown size are said beside the total they are not in, in text and in
+    /// Markdown, rather than a bare total that reads as all of it.
+    #[test]
+    fn job_runs_of_unknown_size_are_said_beside_the_total() {
+        let mut jobs = super::super::jobs::JobsReport {
+            runs: 2,
+            violations: 2,
+            dpu_hours: 160.0,
+            dpu_hours_unknown: 1,
+            ..Default::default()
+        };
+        let said = "1 stopped run not counted: DPUs or timeout unknown";
+        let mut out = String::new();
+        jobs_text(&mut out, &jobs, "stopped", 0.44);
+        assert!(out.contains(&format!("CloudTrail holds no run's end); {said}")), "{out}");
+        jobs.dpu_hours_unknown = 0;
+        let mut out = String::new();
+        jobs_text(&mut out, &jobs, "stopped", 0.44);
+        assert!(!out.contains("not counted"), "{out}");
     }
 }
