@@ -92,6 +92,7 @@ fn command() -> clap::Command {
 
 /// Parses the command line and runs the command; the exit code follows [`Exit`].
 pub fn main() -> ExitCode {
+    crate::output::end_quietly_when_the_reader_goes();
     let matches = command().get_matches();
     exit_code(
         paths::ensure_built_here()

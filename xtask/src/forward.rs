@@ -122,10 +122,18 @@ pub(crate) fn to_aws(args: Vec<OsString>) -> anyhow::Result<Exit> {
         .args(&args)
         .status()
         .map_err(|error| anyhow::anyhow!("starting cargo to run xtask-aws: {error}"))?;
-    Ok(Exit::Forwarded(
-        status
-            .code()
-            .and_then(|code| u8::try_from(code).ok())
-            .unwrap_or(2),
-    ))
+    Ok(Exit::Forwarded(forwarded_code(status)))
+}
+
+/// `xtask-aws`'s exit code; ended by a signal (its reader gone: SIGPIPE), 128 + the signal, as
+/// a shell reports it; else 2.
+fn forwarded_code(status: std::process::ExitStatus) -> u8 {
+    #[cfg(unix)]
+    if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
+        return u8::try_from(128 + signal).unwrap_or(2);
+    }
+    status
+        .code()
+        .and_then(|code| u8::try_from(code).ok())
+        .unwrap_or(2)
 }

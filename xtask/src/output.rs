@@ -61,6 +61,21 @@ pub trait Outcome: fmt::Display + Serialize {
     fn answer(&self) -> Answer;
 }
 
+/// Has the process end quietly, as `cat` and `grep` do, when the reader of its output goes away
+/// (`cargo xtask validate | head -1`): Rust starts a program with SIGPIPE ignored, so a write to
+/// a closed pipe fails, and `println!` panics with a backtrace. With the signal's default
+/// action the process ends at that write (a shell reports exit 141 under `pipefail`). Sockets are
+/// not affected: the standard library writes to them with `MSG_NOSIGNAL`. Call it first in
+/// `main`, before any thread starts. Elsewhere than Unix, nothing.
+pub fn end_quietly_when_the_reader_goes() {
+    #[cfg(unix)]
+    // SAFETY: sets one signal's disposition to its default; no handler of ours is involved, and
+    // it runs before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// `outcome` in `format`, as printed.
 pub fn rendered<T: Outcome>(outcome: &T, format: Format) -> anyhow::Result<String> {
     Ok(match format {

@@ -15,6 +15,38 @@ fn validate_accepts_the_shipped_policies() {
     assert!(text(&out.stdout).contains("ok: policies/default.yaml"));
 }
 
+/// A reader that goes away early (`| head -1`) ends the command quietly at its next write, as
+/// it ends `cat`: no panic, no backtrace. Unix only (SIGPIPE).
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    for args in [
+        &["validate"][..],
+        &["test-policies"],
+        &["render", "--check"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .current_dir(root())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes before the command writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn validate_lists_every_error_with_its_location_and_exits_1() {
     let dir = scratch("validate");

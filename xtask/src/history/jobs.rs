@@ -612,7 +612,11 @@ mod tests {
             let report = JobsReport::of(records, &policy, None, &BTreeMap::new());
             assert_eq!(report.violations, stopped, "created with {tags}");
             // The update is judged with the tags too: reported when they lack the owner.
-            assert_eq!(report.definition_violations, 2 * stopped, "created with {tags}");
+            assert_eq!(
+                report.definition_violations,
+                2 * stopped,
+                "created with {tags}"
+            );
         }
     }
 

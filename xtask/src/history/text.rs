@@ -1057,7 +1057,10 @@ mod tests {
         let said = "1 stopped run not counted: DPUs or timeout unknown";
         let mut out = String::new();
         jobs_text(&mut out, &jobs, "stopped", 0.44);
-        assert!(out.contains(&format!("CloudTrail holds no run's end); {said}")), "{out}");
+        assert!(
+            out.contains(&format!("CloudTrail holds no run's end); {said}")),
+            "{out}"
+        );
         jobs.dpu_hours_unknown = 0;
         let mut out = String::new();
         jobs_text(&mut out, &jobs, "stopped", 0.44);
