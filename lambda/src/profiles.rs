@@ -83,13 +83,14 @@ pub async fn lookup(
     }
 }
 
-/// The response as the API's JSON, for the one reader of it in `policy`.
+/// The response as the API's JSON, for the one reader of it in `policy`: an answer without a
+/// `Configuration` stays without one, which that reader refuses (never a stop on a guess).
 fn response_json(output: &GetUsageProfileOutput) -> Value {
+    let Some(configuration) = output.configuration() else {
+        return json!({"Name": output.name()});
+    };
     let mut sessions = Map::new();
-    let configured = output
-        .configuration()
-        .and_then(|configuration| configuration.session_configuration());
-    for (key, object) in configured.into_iter().flatten() {
+    for (key, object) in configuration.session_configuration().into_iter().flatten() {
         let mut entry = Map::new();
         if let Some(value) = object.default_value() {
             entry.insert("DefaultValue".into(), json!(value));

@@ -117,20 +117,40 @@ pub struct UsageProfile {
 impl UsageProfile {
     /// Reads the JSON that Glue's `GetUsageProfile` returns (`Name`, `Configuration`
     /// `.SessionConfiguration.{numberOfWorkers, workerType, timeout, idleTimeout}.DefaultValue`,
-    /// the values being strings). A default that is not a whole number where one is needed is an
-    /// error naming the key: a profile is never half read.
+    /// the values being strings). `Configuration` is required (Glue API, "Usage profiles":
+    /// `CreateUsageProfile` takes it), and it, its `SessionConfiguration` and each of those keys
+    /// must be objects when present. A profile with no `SessionConfiguration` gives sessions no
+    /// default. Anything else, and a default that is not a whole number where one is needed, is
+    /// an error naming the key: a profile is never half read, so a damaged one never lets
+    /// Glue's own default (say a 2,880-minute timeout) stand in for the profile's.
     pub fn from_get_usage_profile(json: &Value) -> Result<UsageProfile, String> {
         let name = json
             .get("Name")
             .and_then(Value::as_str)
             .filter(|name| !name.is_empty())
             .ok_or("`Name` is missing: this is not a GetUsageProfile response")?;
-        let sessions = get(json, &["Configuration", "SessionConfiguration"]);
+        fn object<'v>(value: Option<&'v Value>, at: &str) -> Result<Option<&'v Value>, String> {
+            match value {
+                None | Some(Value::Null) => Ok(None),
+                Some(object @ Value::Object(_)) => Ok(Some(object)),
+                Some(other) => Err(format!("{at}: {other} is not an object")),
+            }
+        }
+        let configuration = object(json.get("Configuration"), "Configuration")?
+            .ok_or("`Configuration` is missing: this is not a GetUsageProfile response")?;
+        let sessions = object(
+            configuration.get("SessionConfiguration"),
+            "Configuration.SessionConfiguration",
+        )?;
+        let mut keys = BTreeMap::new();
+        for key in ["numberOfWorkers", "workerType", "timeout", "idleTimeout"] {
+            let at = format!("Configuration.SessionConfiguration.{key}");
+            if let Some(entry) = object(sessions.and_then(|s| s.get(key)), &at)? {
+                keys.insert(key, entry);
+            }
+        }
         let default = |key: &str| -> Option<&Value> {
-            sessions?
-                .get(key)?
-                .get("DefaultValue")
-                .filter(|v| !v.is_null())
+            keys.get(key)?.get("DefaultValue").filter(|v| !v.is_null())
         };
         let minutes = |key: &str| -> Result<Option<u64>, String> {
             match default(key) {

@@ -376,10 +376,33 @@ fn get_usage_profile_responses_are_read_strictly() {
             idle_timeout_minutes: None,
         }
     );
+    // Sessions get no default from a profile that configures only jobs.
     assert_eq!(
-        read(json!({"Name": "p"})).unwrap().defaults,
+        read(json!({"Name": "p", "Configuration": {"JobConfiguration": {}}}))
+            .unwrap()
+            .defaults,
         ProfileDefaults::default()
     );
+    // A damaged profile is refused, never read as one that supplies nothing (Glue's defaults
+    // would then stand in for the profile's).
+    for (damaged, reason) in [
+        (json!({"Name": "p"}), "`Configuration` is missing"),
+        (
+            json!({"Name": "p", "Configuration": "oops"}),
+            "Configuration: \"oops\" is not an object",
+        ),
+        (
+            json!({"Name": "p", "Configuration": {"SessionConfiguration": []}}),
+            "Configuration.SessionConfiguration: [] is not an object",
+        ),
+        (
+            json!({"Name": "p", "Configuration": {"SessionConfiguration": {"timeout": "600"}}}),
+            "Configuration.SessionConfiguration.timeout: \"600\" is not an object",
+        ),
+    ] {
+        let error = read(damaged.clone()).unwrap_err();
+        assert!(error.contains(reason), "{damaged}: {error}");
+    }
     assert!(
         read(json!({"Configuration": {}}))
             .unwrap_err()
