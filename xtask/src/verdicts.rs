@@ -66,14 +66,21 @@ impl ProfileFiles {
     }
 }
 
-/// Job definitions given on the command line (`GetJob` answers), by `Name`.
+/// Job definitions given on the command line (`GetJob` answers), by `Name`, with the file each
+/// came from and whether a run was judged over it.
 #[derive(Debug, Default)]
-pub struct JobFiles(BTreeMap<String, JobFacts>);
+pub struct JobFiles {
+    jobs: BTreeMap<String, (String, JobFacts)>,
+    used: std::cell::RefCell<std::collections::BTreeSet<String>>,
+}
 
 impl JobFiles {
-    /// Reads `GetJob` answers (`{"Job": {...}}`); a file that is not one, or two of one job,
-    /// is an error naming the file.
+    /// Reads `GetJob` answers (`{"Job": {"Name": ..., "Command": {"Name": ...}, ...}}`: Glue
+    /// API, "Jobs", `GetJob`; `Name` and `Command` are a job's required fields). A file that is
+    /// not one, or two of one job, is an error naming the file.
     pub fn read(files: &[PathBuf]) -> anyhow::Result<JobFiles> {
+        const SHAPE: &str = "a job as GetJob returns it: {\"Job\": {\"Name\": ..., \"Command\": \
+                             {\"Name\": \"glueetl\"}, ...}}";
         let mut jobs = BTreeMap::new();
         for file in files {
             let shown = paths::shown(file);
@@ -82,26 +89,65 @@ impl JobFiles {
             })?;
             let json: serde_json::Value = serde_json::from_slice(&text)
                 .with_context(|| format!("{shown}: --job: not JSON"))?;
+            let Some(answer) = json.get("Job").filter(|job| job.is_object()) else {
+                bail!("{shown}: --job: no `Job` object at the top ({SHAPE})");
+            };
+            if answer
+                .pointer("/Command/Name")
+                .and_then(serde_json::Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                bail!("{shown}: --job: Job.Command.Name is missing ({SHAPE})");
+            }
             let job = policy::facts_from_glue_job(&json).map_err(|ignored| {
-                anyhow::anyhow!(
-                    "{shown}: --job: {} (a job as GetJob returns it: {{\"Job\": {{\"Name\": ...}}}})",
-                    ignored.reason
-                )
+                anyhow::anyhow!("{shown}: --job: {} ({SHAPE})", ignored.reason)
             })?;
             let name = job.job_name.clone();
-            if jobs.insert(name.clone(), job).is_some() {
+            if jobs.insert(name.clone(), (shown.clone(), job)).is_some() {
                 bail!(
                     "{shown}: --job: a job named {} was already given",
                     policy::quoted(&name)
                 );
             }
         }
-        Ok(JobFiles(jobs))
+        Ok(JobFiles {
+            jobs,
+            used: Default::default(),
+        })
+    }
+
+    /// The definition of job `name`, when one was given; it counts as used.
+    fn get(&self, name: &str) -> Option<&JobFacts> {
+        let (_, job) = self.jobs.get(name)?;
+        self.used.borrow_mut().insert(name.to_string());
+        Some(job)
+    }
+
+    /// The files whose job no run was judged over (`--job` naming the wrong job, or a run the
+    /// input does not hold), each with its job's name.
+    pub fn unused(&self) -> Vec<(&str, &str)> {
+        let used = self.used.borrow();
+        self.jobs
+            .iter()
+            .filter(|(name, _)| !used.contains(*name))
+            .map(|(name, (file, _))| (file.as_str(), name.as_str()))
+            .collect()
     }
 
     /// The definitions, by name.
     pub fn into_map(self) -> BTreeMap<String, JobFacts> {
-        self.0
+        self.jobs
+            .into_iter()
+            .map(|(name, (_, job))| (name, job))
+            .collect()
+    }
+
+    /// Each job given, with the file it came from: `(file, name)`.
+    pub fn files(&self) -> Vec<(String, String)> {
+        self.jobs
+            .iter()
+            .map(|(name, (file, _))| (file.clone(), name.clone()))
+            .collect()
     }
 }
 
@@ -217,7 +263,7 @@ fn verdict_for(
                 run.event_time = given.at;
                 let definition = written
                     .get(&run.job_name)
-                    .or_else(|| given.jobs.0.get(&run.job_name));
+                    .or_else(|| given.jobs.get(&run.job_name));
                 let request = JobFacts {
                     job_name: run.job_name.clone(),
                     ..JobFacts::default()
@@ -232,13 +278,13 @@ fn verdict_for(
             Ok(JobRecord::Run(request)) => {
                 let definition = written
                     .get(&request.job_name)
-                    .or_else(|| given.jobs.0.get(&request.job_name));
+                    .or_else(|| given.jobs.get(&request.job_name));
                 policy::evaluate_job(policy, &JobFacts::run(definition, &request, None))
             }
             Ok(JobRecord::Definition(definition)) => {
                 let earlier = written
                     .get(&definition.job_name)
-                    .or_else(|| given.jobs.0.get(&definition.job_name));
+                    .or_else(|| given.jobs.get(&definition.job_name));
                 let definition = definition.written_after(earlier);
                 let verdict = policy::evaluate_job(policy, &definition);
                 written.insert(definition.job_name.clone(), definition);

@@ -652,6 +652,27 @@ fn job_runs_are_judged_over_the_definition_of_their_time_with_dpu_hours_per_job(
     let printed = text(&out.stdout);
     assert!(printed.contains("job runs:   3 judged"), "{printed}");
     assert!(printed.contains("\"load\" run jr_big"), "{printed}");
+    assert!(
+        !text(&out.stderr).contains("was not used"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A --job whose job runs nowhere in the history is said: it was not used.
+    let out = xtask(&[
+        "backtest",
+        "--policy",
+        s(&policy),
+        "--trail",
+        s(&dir.join("a.json")),
+        "--job",
+        s(&adhoc),
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr
+            .contains("adhoc.json: the history holds no run of job \"adhoc\", so it was not used"),
+        "{stderr}"
+    );
     let out = xtask(&[
         "backtest",
         "--policy",

@@ -511,4 +511,54 @@ fn a_run_is_judged_over_the_job_given_with_job_and_says_what_it_could_not_check_
         stderr.contains("compliant.json: --job:") && stderr.contains("GetJob"),
         "{stderr}"
     );
+
+    // A job without GetJob's `Job` wrapper, or without its required `Command`, is refused: it
+    // would be judged as a job of unknown kind.
+    let dir = testkit::cli::scratch("job-shape");
+    for (text, reason) in [
+        (r#"{"Name": "daily-load"}"#, "no `Job` object at the top"),
+        (
+            r#"{"Job": {"Name": "daily-load"}}"#,
+            "Job.Command.Name is missing",
+        ),
+    ] {
+        let file = dir.join("job.json");
+        std::fs::write(&file, text).unwrap();
+        let out = xtask(
+            &[
+                "evaluate",
+                "--event",
+                &sample("job-run-oversized.json"),
+                "--job",
+                file.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(reason), "{text}: {stderr}");
+    }
+
+    // A job no run in the input is of is said on stderr: it was not used.
+    let out = xtask(
+        &[
+            "evaluate",
+            "--event",
+            &sample("job-run-oversized.json"),
+            "--job",
+            &sample("job-daily-load.json"),
+            "--job",
+            &sample("job-nightly-rebuild.json"),
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("job-nightly-rebuild.json: no job run in the input is of job \"nightly-rebuild\", so it was not used"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("job-daily-load.json: no job run"),
+        "{stderr}"
+    );
 }

@@ -32,7 +32,9 @@ pub struct EvaluateCommand {
     /// CreateJob and UpdateJob.
     #[arg(long)]
     event: PathBuf,
-    /// A Glue job as `GetJob` returns it (JSON); repeat for several, matched by `Name`. A
+    /// A Glue job as `GetJob` returns it (JSON: `{"Job": {"Name", "Command", ...}}`, else
+    /// refused); repeat for several, matched by `Name`; one that no run in the input is of is
+    /// said on stderr. A
     /// `StartJobRun` record or a job run is judged over its job's definition: the last
     /// `CreateJob`/`UpdateJob` of that job earlier in the input, else this; without either,
     /// what the run leaves out is `unchecked`.
@@ -119,6 +121,12 @@ impl EvaluateCommand {
             return Err(error);
         }
         let read = read?;
+        for (file, name) in given.jobs.unused() {
+            eprintln!(
+                "warning: --job {file}: no job run in the input is of job {}, so it was not used",
+                policy::quoted(name)
+            );
+        }
         if read == 0 {
             bail!("{} holds no record to judge", paths::shown(&self.event));
         }

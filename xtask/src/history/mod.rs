@@ -111,8 +111,10 @@ pub struct HistoryArgs {
     /// REV:path` in the repository that holds it), e.g. `origin/main` in a pull request.
     #[arg(long, value_name = "GIT_REV")]
     pub baseline_rev: Option<String>,
-    /// A Glue job as `GetJob` returns it (JSON), for the runs of a job the history does not
-    /// define (no CreateJob or UpdateJob of it before the run); repeatable, matched by `Name`.
+    /// A Glue job as `GetJob` returns it (JSON: `{"Job": {"Name", "Command", ...}}`, else
+    /// refused), for the runs of a job the history does not define (no CreateJob or UpdateJob of
+    /// it before the run); repeatable, matched by `Name`; one the history holds no run of is
+    /// said on stderr.
     /// With history in AWS, the other jobs' definitions are asked of Glue (`GetJob`).
     #[arg(long = "job", value_name = "FILE")]
     pub jobs: Vec<PathBuf>,
@@ -482,8 +484,14 @@ impl HistoryArgs {
             history: source.describe(),
             baseline: baseline.as_ref().map(|(_, name)| name.clone()),
             price_per_dpu_hour: self.price_per_dpu_hour,
-            jobs: crate::verdicts::JobFiles::read(&self.jobs)?.into_map(),
+            jobs: Default::default(),
             athena,
+        };
+        let job_files = crate::verdicts::JobFiles::read(&self.jobs)?;
+        let given_jobs = job_files.files();
+        let inputs = Inputs {
+            jobs: job_files.into_map(),
+            ..inputs
         };
         let judges = Judges {
             policy: &policy,
@@ -491,6 +499,19 @@ impl HistoryArgs {
             window: self.window(),
         };
         let mut report = backtest_with(source, judges, &inputs, lookup)?;
+        for (file, name) in &given_jobs {
+            let runs = report
+                .jobs
+                .as_ref()
+                .and_then(|jobs| jobs.by_job.get(name))
+                .map_or(0, |totals| totals.runs);
+            if runs == 0 {
+                eprintln!(
+                    "warning: --job {file}: the history holds no run of job {}, so it was not used",
+                    policy::quoted(name)
+                );
+            }
+        }
         report.expiring = crate::expiring::list(&policy, time::now());
         let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
         match self.format {
