@@ -9,11 +9,13 @@ use serde_yaml::Value;
 use crate::errors::PolicyError;
 use crate::locate::LocationIndex;
 
-/// The keys of a policy file, for the message about a document that is not a mapping at all.
-const POLICY_KEYS: &str = "`version`, `stack`, `enforcement`, `sweep`, `boundaries`, \
-                           `overrides`, `exempt_principals`, `notifications`, `alarms`, \
-                           `worker_type_dpu`, `network`, `usage_profiles`, \
-                           `organization`";
+/// The keys of a policy file, for the message about a document that is not a mapping at all
+/// (a test checks them against the keys serde reads).
+pub(crate) const POLICY_KEYS: &str = "`version`, `stack`, `enforcement`, `sweep`, `boundaries`, \
+                                      `overrides`, `exempt_principals`, `exempt_session_ids`, \
+                                      `jobs`, `budgets`, `notifications`, `alarms`, \
+                                      `worker_type_dpu`, `network`, `usage_profiles`, \
+                                      `organization`, `history`";
 
 /// One shape problem: where, why, and how to take it out of the document.
 pub(crate) struct Problem {
@@ -81,7 +83,10 @@ impl Problem {
             let mut at = segments.clone();
             at.push(Step::Key(key.to_string()));
             missing = Some(path_text(&at));
-            (format!("the required key `{key}` is missing"), Fix::None)
+            // An element of a list (an override without its `name`) is taken out whole, so the
+            // rest of the file is still read; elsewhere a stand-in may take the key's place.
+            let fix = if in_list { Fix::Remove } else { Fix::None };
+            (format!("the required key `{key}` is missing"), fix)
         } else if let Some(rest) = message.strip_prefix("unknown variant `") {
             let value = rest.split('`').next().unwrap_or_default();
             let expected = names_after(rest, "expected");
@@ -204,6 +209,42 @@ impl Problem {
             _ => false,
         }
     }
+}
+
+/// `path` (`overrides[0].boundaries.max_workers`), found in the document once the list elements
+/// `removed` were taken out of it (each list's path as written, and the element's index in it
+/// as written), as written in the file: the document's indices shift down as elements are taken
+/// out, the file's do not.
+pub(crate) fn written_path(path: &str, removed: &[(String, usize)]) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find(']').map(|at| open + at) else {
+            break;
+        };
+        match rest[open + 1..close].parse::<usize>() {
+            Ok(index) => {
+                let mut gone: Vec<usize> = removed
+                    .iter()
+                    .filter(|(list, _)| *list == out)
+                    .map(|(_, at)| *at)
+                    .collect();
+                gone.sort_unstable();
+                let mut at = index;
+                for taken in gone {
+                    if taken <= at {
+                        at += 1;
+                    }
+                }
+                out.push_str(&format!("[{at}]"));
+            }
+            Err(_) => out.push_str(&rest[open..=close]),
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The value at `steps` in `document`, when the document has it.
@@ -449,5 +490,37 @@ mod tests {
             Some("5.10")
         );
         assert_eq!(written_at("- 4.0 # old\n", 1, 3).as_deref(), Some("4.0"));
+    }
+
+    /// The keys the not-a-mapping message lists are the keys serde reads, all of them: serde
+    /// names every field it expects when it meets one it does not know.
+    #[test]
+    fn the_policy_keys_listed_are_the_ones_read() {
+        let error = serde_yaml::from_str::<crate::model::Policy>("not_a_key: 1\n")
+            .err()
+            .unwrap()
+            .to_string();
+        let mut read = names_after(&error, "expected");
+        let mut listed = names_after(POLICY_KEYS, "");
+        read.sort();
+        listed.sort();
+        assert!(!read.is_empty(), "{error}");
+        assert_eq!(listed, read, "{error}");
+    }
+
+    /// A path found in the document after elements were taken out, as written in the file.
+    #[test]
+    fn paths_are_given_their_indices_as_written() {
+        let removed = [("overrides".to_string(), 0), ("overrides".to_string(), 2)];
+        assert_eq!(
+            written_path("overrides[0].boundaries.max_workers", &removed),
+            "overrides[1].boundaries.max_workers"
+        );
+        assert_eq!(written_path("overrides[1]", &removed), "overrides[3]");
+        assert_eq!(
+            written_path("budgets[0].teams[0]", &removed),
+            "budgets[0].teams[0]"
+        );
+        assert_eq!(written_path("stack.name", &removed), "stack.name");
     }
 }

@@ -187,14 +187,17 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
                     &path,
                     &problem.reason,
                 ));
-                let again = shape_errors.len() < MAX_SHAPE_ERRORS
-                    && !taken_out.contains(&path)
-                    && problem.take_out(&mut document);
-                if !again {
+                let again = shape_errors.len() < MAX_SHAPE_ERRORS && !taken_out.contains(&path);
+                if again && problem.take_out(&mut document) {
+                    removed_elements.extend(element);
+                    taken_out.push(path);
+                } else if again && problem.put_stand_in(&mut document) {
+                    // A required key missing outright (`stack` without its `name`): a stand-in
+                    // lets the rest be checked; the checks on it are dropped below.
+                    taken_out.extend(problem.missing.clone());
+                } else {
                     break None;
                 }
-                removed_elements.extend(element);
-                taken_out.push(path);
             }
         }
     };
@@ -213,6 +216,17 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
     checker.credentials("", &document);
     // What was taken out cannot be judged further: a check on what contains it (an override
     // whose only boundary was unreadable "changes nothing") would only repeat the problem.
+    // The checks read the document, whose list indices shift down as elements are taken out;
+    // each is said at its place as written.
+    if !removed_elements.is_empty() {
+        for error in checker.errors.iter_mut().chain(checker.warnings.iter_mut()) {
+            let written = crate::shape::written_path(&error.path, &removed_elements);
+            if written != error.path {
+                error.location = index.locate(&written);
+                error.path = written;
+            }
+        }
+    }
     checker.errors.retain(|error| {
         !taken_out
             .iter()
@@ -875,24 +889,36 @@ impl Checker<'_> {
         }
         if let Some(versions) = &limits.allowed_glue_versions {
             self.names_from(&join(at, "allowed_glue_versions"), versions, |name| {
-                let sessions = catalogue::session_glue_versions().join(", ");
+                // What the guarded kind accepts: jobs every version Glue documents, sessions
+                // those greater than 2.0.
+                let (kind, accepted) = match guarded {
+                    Guarded::Jobs => (
+                        "jobs",
+                        catalogue::GLUE_VERSIONS
+                            .iter()
+                            .map(|row| row.version)
+                            .collect::<Vec<_>>(),
+                    ),
+                    _ => ("sessions", catalogue::session_glue_versions()),
+                };
+                let accepted = accepted.join(", ");
                 match catalogue::glue_version(name) {
                     Some(_) if guarded == Guarded::Jobs => Known::Yes,
                     Some(row) if row.sessions => Known::Yes,
                     Some(_) => Known::Malformed(format!(
                         "interactive sessions need a Glue version greater than 2.0 (Glue's \
-                         CreateSession); sessions accept {sessions}"
+                         CreateSession); sessions accept {accepted}"
                     )),
                     None if catalogue::is_well_formed_glue_version(name) => {
                         Known::Unknown(format!(
-                            "`{name}` is not a Glue version this build knows sessions accept \
-                             ({sessions}): accepted as written (`cargo xtask catalogue` lists \
+                            "`{name}` is not a Glue version this build knows {kind} accept \
+                             ({accepted}): accepted as written (`cargo xtask catalogue` lists \
                              what this build knows)"
                         ))
                     }
                     None => Known::Malformed(format!(
                         "not a Glue version: Glue takes words of letters, digits and `_` joined \
-                         by `.` (like \"5.1\"); sessions accept {sessions}"
+                         by `.` (like \"5.1\"); {kind} accept {accepted}"
                     )),
                 }
             });
@@ -943,14 +969,17 @@ impl Checker<'_> {
     /// (AWS Glue Developer Guide, "Creating and managing usage profiles": "Idle timeout range
     /// should be within the limit of timeout"), and a session's idle timeout never outlasts its
     /// timeout. `limits` are the effective boundaries; `own` those written at `at`, where the
-    /// error goes (to the key it set).
+    /// error goes (to the key it set); limits that set neither key are not told again what
+    /// they inherit.
     fn idle_within_timeout(&mut self, at: &str, limits: &Boundaries, own: &Boundaries) {
         let (Some(idle), Some(timeout)) =
             (limits.max_idle_timeout_minutes, limits.max_timeout_minutes)
         else {
             return;
         };
-        if idle <= timeout || !(1..=MAX_SANE_MINUTES).contains(&idle) {
+        // Limits that set neither inherit the conflict: it is said where it is written.
+        let inherited = own.max_idle_timeout_minutes.is_none() && own.max_timeout_minutes.is_none();
+        if idle <= timeout || !(1..=MAX_SANE_MINUTES).contains(&idle) || inherited {
             return;
         }
         let key = if own.max_idle_timeout_minutes.is_some() || own.max_timeout_minutes.is_none() {

@@ -96,12 +96,12 @@ fn policy_cases() -> Vec<PolicyCase> {
         case(
             "prose",
             "just some words",
-            "p.yaml:1:1: expected a policy: a mapping with the keys `version`, `stack`, `enforcement`, `sweep`, `boundaries`, `overrides`, `exempt_principals`, `notification",
+            "p.yaml:1:1: expected a policy: a mapping with the keys `version`, `stack`, `enforcement`, `sweep`, `boundaries`, `overrides`, `exempt_principals`, `exempt_session_ids`, `jobs`, `budgets`, `notification",
         ),
         case(
             "a list",
             "- 1\n- 2\n",
-            "p.yaml:1:1: expected a policy: a mapping with the keys `version`, `stack`, `enforcement`, `sweep`, `boundaries`, `overrides`, `exempt_principals`, `notification",
+            "p.yaml:1:1: expected a policy: a mapping with the keys `version`, `stack`, `enforcement`, `sweep`, `boundaries`, `overrides`, `exempt_principals`, `exempt_session_ids`, `jobs`, `budgets`, `notification",
         ),
         case(
             "a null document",

@@ -420,6 +420,9 @@ overrides:
   - name: fine
     principals: [\"arn:aws:iam::*:role/B\"]
     boundaries: {max_idle_timeout_minutes: 30, max_timeout_minutes: 60}
+  - name: inherits
+    principals: [\"arn:aws:iam::*:role/C\"]
+    boundaries: {max_workers: 3}
 usage_profiles:
   defaults: {timeout_minutes: 60, idle_timeout_minutes: 90}
 ";
@@ -430,7 +433,7 @@ usage_profiles:
         "p.yaml:6:3: stack.reserved_concurrency: must be between 1 and 1000, got 0; leave it out to reserve nothing",
         "p.yaml:8:3: boundaries.max_idle_timeout_minutes: max_idle_timeout_minutes (600) is above max_timeout_minutes (480)",
         "p.yaml:13:18: overrides[0].boundaries.max_timeout_minutes: max_idle_timeout_minutes (600) is above max_timeout_minutes (60)",
-        "p.yaml:18:35: usage_profiles.defaults.idle_timeout_minutes: 90 is above timeout_minutes (60)",
+        "p.yaml:21:35: usage_profiles.defaults.idle_timeout_minutes: 90 is above timeout_minutes (60)",
     ];
     for start in expected {
         assert!(
@@ -438,8 +441,11 @@ usage_profiles:
             "{start}\nnot in {all:#?}"
         );
     }
+    // Neither an override within the limit nor one that sets neither key (the base's conflict
+    // is said once, where it is written) is told.
     assert!(
-        !all.iter().any(|line| line.contains("overrides[1]")),
+        !all.iter()
+            .any(|line| line.contains("overrides[1]") || line.contains("overrides[2]")),
         "{all:#?}"
     );
     let error = one_error(
@@ -646,6 +652,32 @@ boundaries:
             "p.yaml:3:15: enforcement.wait_for_ready_seconds: must be between 1 and 780 (the Lambda runs at most 900 s), got 900",
             "p.yaml:5:3: boundaries.max_dpu: must be between 0.25 and 16000, got 0.1",
             "p.yaml:6:32: boundaries.allowed_worker_types[1]: `G.1X` is listed twice",
+        ]
+    );
+}
+
+#[test]
+fn a_required_key_missing_hides_no_other_problem() {
+    // An override and an exemption without their required key are each reported and taken out
+    // whole; `stack` without its name gets a stand-in. Every other problem is still reported,
+    // at its place as written (the second override is `overrides[1]` in the file).
+    let text = "version: 1
+stack: {tags: {\"aws:x\": y}}
+boundaries: {max_workers: 0}
+overrides:
+  - {principals: [\"arn:aws:iam::*:role/A\"], boundaries: {max_workers: 3}}
+  - {name: b, principals: [\"arn:aws:iam::*:role/B\"], boundaries: {max_workers: 0}}
+exempt_principals: [{reason: x}]
+";
+    assert_eq!(
+        errors(text),
+        vec![
+            "p.yaml:2:1: stack: the required key `name` is missing",
+            "p.yaml:2:16: stack.tags.aws:x: tag keys starting with `aws:` are reserved by AWS",
+            "p.yaml:3:14: boundaries.max_workers: must be between 1 and 1000, got 0",
+            "p.yaml:5:5: overrides[0]: the required key `name` is missing",
+            "p.yaml:6:67: overrides[1].boundaries.max_workers: must be between 1 and 1000, got 0",
+            "p.yaml:7:21: exempt_principals[0]: the required key `principal` is missing",
         ]
     );
 }
