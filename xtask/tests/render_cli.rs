@@ -357,6 +357,24 @@ fn render_athena_table_prints_the_tables_ddl() {
     );
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--trail-bucket \"org-trail\""));
+    // One output at a time: the table is not the SCP.
+    let output = xtask(
+        &[
+            "render",
+            "--athena-table",
+            "--trail-bucket",
+            "s3://org-trail",
+            "--scp",
+            "--policy",
+            "policies/default.yaml",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("cannot be used with"),
+        "{output:?}"
+    );
 
     // With --policy, the table is the one the policy's history.athena names (what backtest
     // --athena reads); a flag still wins.

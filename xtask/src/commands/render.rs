@@ -46,7 +46,11 @@ pub struct RenderCommand {
     /// for a team that has none: AWS's documented columns, partition projection by account,
     /// Region and day over the trail's bucket (run it once in the Athena console or with
     /// `aws athena start-query-execution`).
-    #[arg(long, conflicts_with_all = ["check", "write_all"], requires = "trail_bucket")]
+    #[arg(
+        long,
+        conflicts_with_all = ["check", "write_all", "scp", "central"],
+        requires = "trail_bucket"
+    )]
     athena_table: bool,
     #[command(flatten)]
     table: AthenaTableArgs,

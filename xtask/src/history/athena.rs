@@ -322,6 +322,15 @@ fn check_places(accounts: &[String], regions: &[String]) -> anyhow::Result<()> {
     {
         bail!("--regions {bad:?} {why}");
     }
+    for (flag, list) in [("--accounts", accounts), ("--regions", regions)] {
+        if let Some(twice) = list
+            .iter()
+            .enumerate()
+            .find_map(|(at, item)| list[..at].contains(item).then_some(item))
+        {
+            bail!("{flag}: {twice:?} is listed twice");
+        }
+    }
     Ok(())
 }
 
@@ -1084,8 +1093,11 @@ impl TableSpec {
                     b.is_ascii_digit()
                 }
             });
-        if !well_formed {
-            bail!("--first-day {day:?}: a day as yyyy/MM/dd");
+        let real = well_formed
+            && policy::time::parse_rfc3339(&format!("{}T00:00:00Z", day.replace('/', "-")))
+                .is_some();
+        if !real {
+            bail!("--first-day {day:?}: a day of the calendar as yyyy/MM/dd (or yyyy-MM-dd)");
         }
         Ok(())
     }

@@ -595,6 +595,27 @@ fn the_table_is_the_documented_one_with_projection_over_the_organization_trail()
             "{error}"
         );
     }
+    // A day of the calendar, and each account and Region once (as `history.athena` wants).
+    for (day, fine) in [
+        ("2024/02/29", true),
+        ("2024/13/01", false),
+        ("2024/02/30", false),
+        ("2023/02/29", false),
+        ("2024-02-01", false),
+    ] {
+        let mut spec = spec(&[]);
+        spec.first_day = day.into();
+        assert_eq!(spec.check().is_ok(), fine, "{day}");
+    }
+    let twice = spec(&["111122223333", "111122223333"]).check().unwrap_err();
+    assert!(
+        twice
+            .to_string()
+            .contains("--accounts: \"111122223333\" is listed twice")
+    );
+    let mut twice = spec(&[]);
+    twice.regions = vec!["eu-west-1".into(), "eu-west-1".into()];
+    assert!(twice.check().unwrap_err().to_string().contains("--regions"));
     // The DDL says when each backtest must name its accounts.
     assert!(
         spec(&[])
