@@ -114,6 +114,9 @@ impl<'de, F: FnMut(Item)> Visitor<'de> for TopLevel<'_, F> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut rest = Map::new();
         let mut streamed = false;
+        // `Records` or `Events` that is not a list: a damaged log file or response, unless the
+        // rest is a record.
+        let mut not_a_list = None;
         while let Some(key) = map.next_key::<String>()? {
             let kind = match key.as_str() {
                 "Records" => Some(ListKind::Records),
@@ -127,7 +130,7 @@ impl<'de, F: FnMut(Item)> Visitor<'de> for TopLevel<'_, F> {
                         each: &mut *self.each,
                     })?;
                     if !streamed {
-                        rest.insert(key, Value::Null);
+                        not_a_list.get_or_insert(key);
                     }
                 }
                 Some(_) => {
@@ -141,8 +144,15 @@ impl<'de, F: FnMut(Item)> Visitor<'de> for TopLevel<'_, F> {
                 }
             }
         }
-        if !streamed {
-            (self.each)(lookup_item_or_record(Value::Object(rest)));
+        // A record that happens to hold such a key is still a record (it names its source).
+        let a_record = rest.contains_key("eventSource") || rest.contains_key("detail");
+        match (streamed, not_a_list) {
+            (true, _) => {}
+            (false, Some(key)) if !a_record => (self.each)(Item::Unreadable(format!(
+                "`{key}` is not a list: not a trail log file (`{{\"Records\": [...]}}`) nor a \
+                 LookupEvents response (`{{\"Events\": [...]}}`)"
+            ))),
+            (false, _) => (self.each)(lookup_item_or_record(Value::Object(rest))),
         }
         Ok(())
     }
@@ -317,13 +327,25 @@ mod tests {
     }
 
     #[test]
-    fn a_record_whose_records_key_is_not_a_list_is_one_record() {
+    fn a_records_key_that_is_not_a_list_is_one_record_or_damage() {
         let odd = json!({"Records": 5, "eventSource": "glue.amazonaws.com"});
         let read = items(&odd.to_string()).unwrap();
         assert_eq!(read.len(), 1);
         assert!(
             matches!(&read[0], Item::Record(value) if value["eventSource"] == "glue.amazonaws.com")
         );
+        // Without a record's `eventSource` (or an envelope's `detail`) it is a damaged log file
+        // or LookupEvents response: unreadable, said so.
+        for damaged in [
+            json!({"Records": 5}),
+            json!({"Events": {"a": 1}, "NextToken": "x"}),
+        ] {
+            let read = items(&damaged.to_string()).unwrap();
+            assert!(
+                matches!(&read[..], [Item::Unreadable(why)] if why.contains("is not a list")),
+                "{damaged}: {read:?}"
+            );
+        }
     }
 
     #[test]

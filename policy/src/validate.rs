@@ -232,7 +232,9 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
             .iter()
             .any(|out| out.starts_with(&error.path) || error.path.starts_with(out.as_str()))
     });
-    checker.errors.extend(shape_errors);
+    // At one place, the shape's problem (a missing key) before what the checks found.
+    shape_errors.append(&mut checker.errors);
+    checker.errors = shape_errors;
     // In the order they appear in the file (sort is stable for errors at one place).
     for list in [&mut checker.errors, &mut checker.warnings] {
         list.sort_by_key(|error| (error.location.line, error.location.col));

@@ -162,7 +162,7 @@ pub struct Given {
     pub at: Option<policy::time::UnixSeconds>,
 }
 
-fn shown(path: &Path) -> String {
+pub(crate) fn shown(path: &Path) -> String {
     if path == Path::new("-") {
         "standard input".to_string()
     } else {
@@ -199,21 +199,34 @@ pub(crate) fn verdicts_in(
     given: &Given,
     file: &Path,
     mut each: impl FnMut(Verdict),
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<ItemsRead> {
     let input = open_input(file)?;
     // The job definitions written earlier in this input, by job name.
     let mut written: BTreeMap<String, JobFacts> = BTreeMap::new();
-    records::for_each_item(input, |item| {
+    let mut unreadable = 0;
+    let items = records::for_each_item(input, |item| {
         each(match item {
             Item::Record(value) => verdict_for(policy, given, &mut written, &value),
-            Item::Unreadable(reason) => Verdict::ignored(policy::Ignored {
-                reason,
-                session_id: None,
-                principal: None,
-            }),
+            Item::Unreadable(reason) => {
+                unreadable += 1;
+                Verdict::ignored(policy::Ignored {
+                    reason,
+                    session_id: None,
+                    principal: None,
+                })
+            }
         })
     })
-    .map_err(|error| anyhow::anyhow!("{}: not readable as JSON at {error}", shown(file)))
+    .map_err(|error| anyhow::anyhow!("{}: not readable as JSON at {error}", shown(file)))?;
+    Ok(ItemsRead { items, unreadable })
+}
+
+/// What [`verdicts_in`] read: its items, and of them those that could not be read as a record
+/// (each given an `ignored` verdict with the reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ItemsRead {
+    pub items: usize,
+    pub unreadable: usize,
 }
 
 /// The one verdict of a file that must hold exactly one record (a policy test's sample).

@@ -190,7 +190,9 @@ fn evaluate_fails_on_a_bad_policy_or_an_unreadable_event() {
     assert_eq!(
         text(&out.stderr),
         format!(
-            "{}:1:1: the required key `stack` is missing\n",
+            "{0}:1:1: the required key `stack` is missing\n\
+             {0}:1:1: boundaries: set at least one boundary; a policy without any limit enforces \
+             nothing\n",
             policy.display()
         )
     );

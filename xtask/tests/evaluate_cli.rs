@@ -311,6 +311,30 @@ fn lookup_events_responses_json_lines_and_standard_input() {
         decisions(verdicts(&["--event", "-"], Some(lines.as_bytes()))),
         expected
     );
+
+    // What cannot be read is an `ignored` verdict with its reason, then exit 2, as backtest
+    // counts it: a CloudTrailEvent that is not JSON, a `Records` that is not a list.
+    for (input, reason) in [
+        (
+            json!({"Events": [{"CloudTrailEvent": "not json"}, lookup["Events"][2]]}),
+            "its CloudTrailEvent is not JSON",
+        ),
+        (json!({"Records": 5}), "`Records` is not a list"),
+    ] {
+        let text = input.to_string();
+        let out = xtask(
+            &["evaluate", "--event", "-", "--format", "json"],
+            Some(text.as_bytes()),
+        );
+        assert_eq!(out.status.code(), Some(2), "{input}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(reason), "{input}: {stdout}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("in standard input could not be read and was not judged"),
+            "{input}: {stderr}"
+        );
+    }
 }
 
 #[test]

@@ -127,8 +127,23 @@ impl EvaluateCommand {
                 policy::quoted(name)
             );
         }
-        if read == 0 {
+        if read.items == 0 {
             bail!("{} holds no record to judge", paths::shown(&self.event));
+        }
+        // As backtest: what could not be read is an error (exit 2) once the verdicts are out.
+        if read.unreadable > 0 {
+            bail!(
+                "{} of {} in {} could not be read and {} not judged (each is an `ignored` \
+                 verdict above, with the reason)",
+                read.unreadable,
+                if read.items == 1 {
+                    "1 item".to_string()
+                } else {
+                    format!("{} items", read.items)
+                },
+                crate::verdicts::shown(&self.event),
+                if read.unreadable == 1 { "was" } else { "were" }
+            );
         }
         Ok(output::sessions_answer(&actions).exit())
     }
