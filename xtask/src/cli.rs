@@ -45,6 +45,11 @@ enum Command {
     /// types, documented defaults, scaling arguments), each row with its AWS page.
     Catalogue(catalogue::CatalogueCommand),
     /// Render the CloudFormation stack for a policy (or its SCP, or the central topic's policy).
+    #[command(
+        override_usage = "cargo xtask render --policy <POLICY> [--out <FILE>] [--scp | --central]\n       \
+                                cargo xtask render --check | --write-all\n       \
+                                cargo xtask render --athena-table --trail-bucket <S3_URI> [OPTIONS]"
+    )]
     Render(render::RenderCommand),
     /// Which boundaries are enforced before a session starts (usage profile, IAM policy, SCP)
     /// and which only after (the Lambda); with roles named, what each lacks in the account.

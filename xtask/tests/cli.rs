@@ -274,6 +274,35 @@ fn plan_and_status_never_ask_so_they_take_no_yes() {
     }
 }
 
+/// Every `cargo xtask evaluate` example the README and docs/commands.md show prints what they
+/// show: each line shown, up to a `...`, is the command's own line.
+#[test]
+fn the_evaluate_examples_the_docs_show_are_what_it_prints() {
+    for doc in ["README.md", "docs/commands.md"] {
+        let text = std::fs::read_to_string(root().join(doc)).unwrap();
+        let mut found = 0;
+        for block in text.split("```console\n").skip(1) {
+            let block = &block[..block.find("```").unwrap()];
+            let mut lines = block.lines();
+            let Some(command) = lines
+                .next()
+                .and_then(|l| l.strip_prefix("$ cargo xtask evaluate "))
+            else {
+                continue;
+            };
+            found += 1;
+            let mut args = vec!["evaluate"];
+            args.extend(command.split_whitespace());
+            let out = xtask(&args);
+            let printed = testkit::cli::text(&out.stdout);
+            let shown: Vec<&str> = lines.take_while(|line| line.trim() != "...").collect();
+            let actual: Vec<&str> = printed.lines().take(shown.len()).collect();
+            assert_eq!(shown, actual, "{doc}: `{command}` prints\n{printed}");
+        }
+        assert!(found > 0, "{doc} shows no evaluate example");
+    }
+}
+
 #[test]
 fn the_command_line_takes_what_the_readme_shows() {
     let out = xtask(&["--version"]);
