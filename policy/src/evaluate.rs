@@ -888,7 +888,7 @@ impl Check<'_> {
             Some(_) => {}
             None => self.not_checked(
                 "allowed_session_types",
-                "the session type (SessionType) is not reported",
+                "the session type (SessionType) is not reported or not readable",
             ),
         }
     }
@@ -910,7 +910,10 @@ impl Check<'_> {
             ),
             Some(Scaling::UpTo(_)) => {}
             None => {
-                let why = format!("the {}'s arguments are not reported", self.subject);
+                let why = format!(
+                    "the {}'s arguments are not reported or not readable",
+                    self.subject
+                );
                 self.not_checked("require_auto_scaling", &why)
             }
         }
@@ -960,7 +963,7 @@ impl Check<'_> {
             Some(Err(unresolved)) => self.unresolved(
                 "max_workers",
                 unresolved,
-                "the number of workers is not reported",
+                "the number of workers is not reported or not readable",
             ),
         }
     }
@@ -987,7 +990,7 @@ impl Check<'_> {
             Some(Err(unresolved)) => self.unresolved(
                 "allowed_worker_types",
                 unresolved,
-                "the worker type is not reported",
+                "the worker type is not reported or not readable",
             ),
         }
     }
@@ -1012,7 +1015,10 @@ impl Check<'_> {
             ),
             Ok(_) => {}
             Err(unresolved) => {
-                let why = format!("the {}'s Timeout is not reported", self.subject);
+                let why = format!(
+                    "the {}'s Timeout is not reported or not readable",
+                    self.subject
+                );
                 self.unresolved("max_timeout_minutes", unresolved, &why)
             }
         }
@@ -1072,7 +1078,7 @@ impl Check<'_> {
             Err(unresolved) => self.unresolved(
                 "max_idle_timeout_minutes",
                 &unresolved,
-                "the idle timeout is not reported",
+                "the idle timeout is not reported or not readable",
             ),
         }
     }
@@ -1151,16 +1157,20 @@ impl Check<'_> {
                 ),
                 Some("Glue's default"),
             ),
-            Fact::Unknown => {
-                self.not_checked("allowed_glue_versions", "the Glue version is not reported")
-            }
+            Fact::Unknown => self.not_checked(
+                "allowed_glue_versions",
+                "the Glue version is not reported or not readable",
+            ),
         }
     }
 
     /// `required_tags`: each key present with a non-blank value.
     fn required_tags(&mut self, required: &[String], facts: &SessionFacts) {
         let Fact::Given(tags) = &facts.tags else {
-            let why = format!("the {}'s tags are not reported", self.subject);
+            let why = format!(
+                "the {}'s tags are not reported or not readable",
+                self.subject
+            );
             self.not_checked("required_tags", &why);
             return;
         };
@@ -1206,7 +1216,7 @@ impl Check<'_> {
             Some(_) => {}
             None => self.not_checked(
                 "allowed_execution_classes",
-                "the execution class (ExecutionClass) is not reported",
+                "the execution class (ExecutionClass) is not reported or not readable",
             ),
         }
     }

@@ -355,8 +355,8 @@ fn unknown_values_are_reported_as_unchecked_never_as_violations() {
     assert_eq!(
         verdict.unchecked,
         [
-            "max_timeout_minutes: the session's Timeout is not reported",
-            "required_tags: the session's tags are not reported",
+            "max_timeout_minutes: the session's Timeout is not reported or not readable",
+            "required_tags: the session's tags are not reported or not readable",
         ]
     );
 }
