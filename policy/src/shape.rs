@@ -11,11 +11,10 @@ use crate::locate::LocationIndex;
 
 /// The keys of a policy file, for the message about a document that is not a mapping at all
 /// (a test checks them against the keys serde reads).
-pub(crate) const POLICY_KEYS: &str = "`version`, `stack`, `enforcement`, `sweep`, `boundaries`, \
-                                      `overrides`, `exempt_principals`, `exempt_session_ids`, \
-                                      `jobs`, `budgets`, `notifications`, `alarms`, \
-                                      `worker_type_dpu`, `network`, `usage_profiles`, \
-                                      `organization`, `history`";
+const POLICY_KEYS: &str = "`version`, `stack`, `enforcement`, `sweep`, `boundaries`, \
+                           `overrides`, `exempt_principals`, `exempt_session_ids`, `jobs`, \
+                           `budgets`, `notifications`, `alarms`, `worker_type_dpu`, `network`, \
+                           `usage_profiles`, `organization`, `history`";
 
 /// One shape problem: where, why, and how to take it out of the document.
 pub(crate) struct Problem {

@@ -214,8 +214,6 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
     };
     checker.policy(&policy);
     checker.credentials("", &document);
-    // What was taken out cannot be judged further: a check on what contains it (an override
-    // whose only boundary was unreadable "changes nothing") would only repeat the problem.
     // The checks read the document, whose list indices shift down as elements are taken out;
     // each is said at its place as written.
     if !removed_elements.is_empty() {
@@ -227,6 +225,8 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
             }
         }
     }
+    // What was taken out cannot be judged further: a check on what contains it (an override
+    // whose only boundary was unreadable "changes nothing") would only repeat the problem.
     checker.errors.retain(|error| {
         !taken_out
             .iter()
