@@ -657,6 +657,34 @@ fn job_runs_are_judged_over_the_definition_of_their_time_with_dpu_hours_per_job(
         "{}",
         text(&out.stderr)
     );
+    // A window keeps the definitions written before it for its runs: jr_big is still judged
+    // over the UpdateJob of 08:00 (80 workers), which is itself neither judged nor counted.
+    let out = xtask(&[
+        "backtest",
+        "--policy",
+        s(&policy),
+        "--trail",
+        s(&dir.join("a.json")),
+        "--trail",
+        s(&dir.join("b.json")),
+        "--since",
+        "2026-11-02T08:30:00Z",
+        "--until",
+        "2026-11-02T09:30:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let jobs = &report["jobs"];
+    assert_eq!(
+        (jobs["runs"].as_u64(), jobs["violations"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(jobs["definitions"], 0);
+    assert_eq!(jobs["runs_without_definition"], 0);
+    assert_eq!(jobs["violating"][0]["job_run_id"], "jr_big");
+    assert_eq!(jobs["violating"][0]["definition"], "history");
     // A --job whose job runs nowhere in the history is said: it was not used.
     let out = xtask(&[
         "backtest",
@@ -688,6 +716,15 @@ fn job_runs_are_judged_over_the_definition_of_their_time_with_dpu_hours_per_job(
     assert!(markdown.contains("#### Job runs"), "{markdown}");
     assert!(
         markdown.contains("| `load` | 2 | 1 | 160.0 | 1 |"),
+        "{markdown}"
+    );
+    // The stopped runs and their rules, as the text lists them.
+    assert!(
+        markdown.contains("Job runs stopped by rule: `max_workers` 1."),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| `load` | `jr_big` | `2026-11-02T09:00:00Z` |"),
         "{markdown}"
     );
 }

@@ -24,6 +24,9 @@ pub struct JobWrite {
     pub at: Option<UnixSeconds>,
     pub event_id: Option<String>,
     pub definition: JobFacts,
+    /// Written before `--since`: it defines the runs in the window, and is itself neither
+    /// judged nor counted.
+    pub before_window: bool,
 }
 
 /// A job run started (`StartJobRun`), and when.
@@ -61,6 +64,7 @@ impl JobRecords {
                     at,
                     event_id,
                     definition,
+                    before_window: false,
                 });
                 true
             }
@@ -74,6 +78,26 @@ impl JobRecords {
                 true
             }
             Err(_) => false,
+        }
+    }
+
+    /// [`add`](Self::add) for a `CreateJob` or `UpdateJob` written before the window: kept to
+    /// define the runs in it. Anything else is not taken.
+    pub fn add_before_window<J: Json>(&mut self, record: &J) -> bool {
+        let before = self.writes.len();
+        if !self.add(record) {
+            return false;
+        }
+        match self.writes.get_mut(before) {
+            Some(write) => {
+                write.before_window = true;
+                true
+            }
+            None => {
+                // A run: outside the window, not ours to keep.
+                self.starts.pop();
+                false
+            }
         }
     }
 
@@ -231,7 +255,7 @@ impl JobsReport {
         starts.dedup_by(|a, b| a.request.job_run_id == b.request.job_run_id && a.at == b.at);
 
         let mut report = JobsReport::default();
-        for write in &writes {
+        for write in writes.iter().filter(|write| !write.before_window) {
             report.definitions += 1;
             let verdict = policy::evaluate_job(policy, &write.definition);
             let totals = report

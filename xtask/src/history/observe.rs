@@ -64,6 +64,17 @@ impl Window {
         until: None,
     };
 
+    /// Whether a record of `eventTime` `event_time` came before the window's end (`--until`):
+    /// a job definition written then still defines the runs inside the window.
+    pub fn reaches(&self, event_time: Option<&str>) -> bool {
+        let at = event_time.and_then(parse_rfc3339);
+        match (self.until, at) {
+            (None, _) => true,
+            (Some(until), Some(at)) => at < until,
+            (Some(_), None) => false,
+        }
+    }
+
     /// Whether a record of `eventTime` `event_time` is inside. A record whose time cannot be
     /// read is inside only when the window is open at both ends (it cannot be placed).
     pub fn holds(&self, event_time: Option<&str>) -> bool {
@@ -466,6 +477,16 @@ pub(crate) fn observe<J: Json>(record: &J, judges: Judges<'_>, names: &mut Names
     }
     if !judges.window.holds(text("eventTime")) {
         return match text("eventName") {
+            // A definition written before the window still defines the runs in it: kept for
+            // them, neither judged nor counted as written.
+            Some("CreateJob" | "UpdateJob") if judges.window.reaches(text("eventTime")) => {
+                let mut one = super::jobs::JobRecords::default();
+                if one.add_before_window(record) {
+                    Observation::Job(one)
+                } else {
+                    Observation::Other
+                }
+            }
             Some(name) if READ_EVENTS.contains(&name) => Observation::OutsideWindow,
             _ => Observation::Other,
         };

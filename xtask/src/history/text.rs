@@ -71,6 +71,15 @@ fn at_stake(hours: &DpuHours, price: f64) -> String {
     )
 }
 
+/// A job's DPU-hours at stake, with how many of its stopped runs they leave out (`?`: DPUs or
+/// timeout unknown).
+fn job_hours(totals: &super::jobs::JobTotals) -> String {
+    match totals.dpu_hours_unknown {
+        0 => format!("{:.1}", totals.dpu_hours),
+        n => format!("{:.1} + {n} ?", totals.dpu_hours),
+    }
+}
+
 /// `separator` and how many stopped job runs the DPU-hours leave out, or nothing.
 fn runs_not_counted(runs: u64, separator: &str) -> String {
     if runs == 0 {
@@ -455,11 +464,11 @@ fn jobs_text(out: &mut String, jobs: &super::jobs::JobsReport, acted: &str, pric
         for (name, totals) in &jobs.by_job {
             let _ = writeln!(
                 out,
-                "  {:<32} {:>6} {:>8} {:>12.1} {:>12}",
+                "  {:<32} {:>6} {:>8} {:>12} {:>12}",
                 name,
                 grouped(totals.runs),
                 grouped(totals.violations),
-                totals.dpu_hours,
+                job_hours(totals),
                 if totals.definition_violations > 0 {
                     format!("{} out", totals.definition_violations)
                 } else {
@@ -857,15 +866,55 @@ pub fn markdown(report: &Report) -> String {
             for (name, totals) in jobs.by_job.iter().take(MAX_ROWS) {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {:.1} | {} |",
+                    "| {} | {} | {} | {} | {} |",
                     code(name),
                     grouped(totals.runs),
                     grouped(totals.violations),
-                    totals.dpu_hours,
+                    job_hours(totals),
                     grouped(totals.definition_violations)
                 );
             }
             more_line_markdown(&mut out, jobs.by_job.len());
+        }
+        if !jobs.by_rule.is_empty() {
+            let by_rule: Vec<String> = jobs
+                .by_rule
+                .iter()
+                .map(|(rule, n)| format!("{} {}", code(rule), grouped(*n)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "
+Job runs {acted} by rule: {}.",
+                by_rule.join(", ")
+            );
+        }
+        if jobs.changes.is_empty() && !jobs.violating.is_empty() {
+            let _ = writeln!(
+                out,
+                "
+Job runs that would be {acted} ({}):
+
+\
+                 | job | run | started | principal | rules | DPU-hours at stake | definition |\n\
+                 |---|---|---|---|---|---:|---|",
+                grouped(jobs.violating.len() as u64)
+            );
+            for row in jobs.violating.iter().take(MAX_ROWS) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    code(&row.job_name),
+                    code(&row.job_run_id),
+                    optional(&row.event_time),
+                    optional(&row.principal),
+                    rules(&row.rules[..]),
+                    row.dpu_hours
+                        .map_or_else(|| "?".to_string(), |hours| format!("{hours:.1}")),
+                    row.definition
+                );
+            }
+            more_line_markdown(&mut out, jobs.violating.len());
         }
         if !jobs.changes.is_empty() {
             let _ = writeln!(
