@@ -1794,7 +1794,8 @@ impl Checker<'_> {
                     ),
                 );
             }
-            if !seen.insert((channel.team_id.clone(), channel.channel_id.clone())) {
+            let channel_id = decoded_teams_channel_id(&channel.channel_id);
+            if !seen.insert((channel.team_id.clone(), channel_id)) {
                 self.fail(
                     &item,
                     "this Microsoft Teams channel is listed twice (a channel takes one \
@@ -2142,11 +2143,17 @@ pub fn valid_guid(id: &str) -> bool {
 
 /// A Microsoft Teams channel id (`TeamsChannelId`): `19:<id>@thread.<kind>`, written as the
 /// channel's link gives it or with `:` and `@` URL-encoded (`%3a`, `%40`), at most 256.
-pub fn valid_teams_channel_id(id: &str) -> bool {
-    let decoded = id
-        .replace("%3a", ":")
+/// A Teams channel id as the channel's link gives it (`19:...@thread.tacv2`), whether it was
+/// written so or URL-encoded as the CloudFormation resource takes it (`19%3a...%40thread.tacv2`):
+/// one channel, one form.
+pub fn decoded_teams_channel_id(id: &str) -> String {
+    id.replace("%3a", ":")
         .replace("%3A", ":")
-        .replace("%40", "@");
+        .replace("%40", "@")
+}
+
+pub fn valid_teams_channel_id(id: &str) -> bool {
+    let decoded = decoded_teams_channel_id(id);
     (1..=256).contains(&id.len())
         && decoded.contains(':')
         && decoded.contains('@')

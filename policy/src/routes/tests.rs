@@ -151,4 +151,26 @@ notifications:
         refused.contains("the partition of cn-north-1 does not have"),
         "{refused}"
     );
+    // A Teams channel is one channel whether written as its link gives it or URL-encoded as
+    // the resource takes it.
+    let refused = load_policy(
+        "p.yaml",
+        br#"
+version: 1
+stack: {name: guard}
+boundaries: {max_workers: 10}
+notifications:
+  teams: [{tenant_id: 11111111-2222-3333-4444-555555555555, team_id: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee, channel_id: '19%3Aabc%40thread.tacv2'}]
+  routes:
+    - {name: a, tags: {team: a}, teams: [{tenant_id: 11111111-2222-3333-4444-555555555555, team_id: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee, channel_id: '19:abc@thread.tacv2'}]}
+"#,
+    )
+    .expect_err("refused")
+    .to_string();
+    assert!(
+        refused.contains(
+            "notifications.routes[0].teams[0]: this Microsoft Teams channel is listed twice"
+        ),
+        "{refused}"
+    );
 }

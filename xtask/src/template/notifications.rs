@@ -60,7 +60,9 @@ pub(super) struct TeamsView {
 /// A Teams channel id as `TeamsChannelId` takes it: `:` and `@` URL-encoded (the resource's
 /// pattern is `^([a-zA-Z0-9-_=+/.,])*%3[aA]([a-zA-Z0-9-_=+/.,])*%40([a-zA-Z0-9-_=+/.,])*$`).
 pub(super) fn encoded_teams_channel_id(id: &str) -> String {
-    id.replace(':', "%3a").replace('@', "%40")
+    policy::validate::decoded_teams_channel_id(id)
+        .replace(':', "%3a")
+        .replace('@', "%40")
 }
 
 impl NotificationsView {
