@@ -19,7 +19,11 @@ pub async fn account_report(
         &policy.stack.name,
         &aws.region,
     );
-    let mut report = Report::offline(policy, "");
+    let mut report = Report::offline(
+        policy,
+        "",
+        policy::time::unix_seconds(std::time::SystemTime::now()),
+    );
     let iam = aws.iam();
     for (assignment, check) in &mut report.roles {
         if assignment.account != caller.account {

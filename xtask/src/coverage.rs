@@ -54,8 +54,10 @@ pub struct Report {
 }
 
 impl Report {
-    /// The report with every role `NotRead(why)`.
-    pub fn offline(policy: &policy::Policy, why: &str) -> Report {
+    /// The report with every role `NotRead(why)`. Each role gets the profile deploy gives it
+    /// at `now` (Unix seconds): a role named by an override that has expired, the profile of
+    /// the boundary set that judges it now.
+    pub fn offline(policy: &policy::Policy, why: &str, now: i64) -> Report {
         Report {
             stack: policy.stack.name.clone(),
             rows: guardrails::coverage(policy),
@@ -63,7 +65,7 @@ impl Report {
                 .into_iter()
                 .map(|profile| (profile.name, profile.boundary_sets))
                 .collect(),
-            roles: guardrails::assignments(policy, None)
+            roles: guardrails::assignments(policy, Some(now))
                 .into_iter()
                 .map(|assignment| (assignment, RoleCheck::NotRead(why.to_string())))
                 .collect(),
@@ -234,7 +236,7 @@ mod tests {
 
     #[test]
     fn the_table_says_which_layer_holds_each_boundary() {
-        let report = Report::offline(&default_policy(), "--offline");
+        let report = Report::offline(&default_policy(), "--offline", 0);
         let text = report.to_text();
         let line = |boundary: &str| {
             text.lines()
@@ -273,5 +275,34 @@ mod tests {
             markdown.contains("| require_vpc_connection | true | IAM policy, SCP | Lambda stops |"),
             "{markdown}"
         );
+    }
+
+    /// A role named by an override gets that override's profile until it expires, then the
+    /// profile of what judges it then (the default), as deploy tags it.
+    #[test]
+    fn a_role_gets_the_profile_of_the_override_that_judges_it_now() {
+        let policy = policy::load_policy(
+            "p.yaml",
+            b"version: 1
+stack: {name: guard}
+boundaries: {max_workers: 10}
+overrides:
+  - name: old-one
+    principals: [\"arn:aws:iam::123456789012:role/OldRole\"]
+    boundaries: {max_workers: 20}
+    expires: 2026-11-01T00:00:00Z
+usage_profiles:
+  roles:
+    - role: arn:aws:iam::123456789012:role/OldRole
+",
+        )
+        .unwrap();
+        let boundary_set = |now: &str| {
+            let now = policy::time::parse_rfc3339(now).unwrap();
+            let report = Report::offline(&policy, "--offline", now);
+            report.roles[0].0.boundary_set.clone()
+        };
+        assert_eq!(boundary_set("2026-10-31T00:00:00Z"), "old-one");
+        assert_eq!(boundary_set("2026-11-02T00:00:00Z"), "default");
     }
 }

@@ -17,7 +17,11 @@ impl CoverageCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         let policy = paths::load_policy(&self.args.aws.policy)?;
         let report = if self.args.offline {
-            Report::offline(&policy, "--offline")
+            Report::offline(
+                &policy,
+                "--offline",
+                policy::time::unix_seconds(std::time::SystemTime::now()),
+            )
         } else {
             aws::tokio_runtime()?.block_on(async {
                 let aws = Aws::load(&self.args.aws, policy.stack.region.as_deref()).await?;

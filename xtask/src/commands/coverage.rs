@@ -25,6 +25,13 @@ impl CoverageCommand {
         } else {
             "no role named"
         };
-        output::emit(&Report::offline(&policy, why), self.args.format)
+        output::emit(
+            &Report::offline(
+                &policy,
+                why,
+                policy::time::unix_seconds(std::time::SystemTime::now()),
+            ),
+            self.args.format,
+        )
     }
 }
