@@ -61,6 +61,13 @@ impl EvaluateCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         let policy = paths::load_policy(&self.policy)?;
         eprintln!("judged under {}", paths::shown(&self.policy));
+        if !policy.budgets.is_empty() {
+            eprintln!(
+                "note: the policy's team budgets are not judged here: a budget counts every \
+                 session and job run its members hold at once, which one record does not show \
+                 (backtest replays them over a history)"
+            );
+        }
         let at = self.at.unwrap_or_else(crate::history::time::now);
         let given = Given {
             profiles: ProfileFiles::read(&self.usage_profiles)?,

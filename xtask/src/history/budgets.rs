@@ -590,6 +590,21 @@ budgets:
             ),
             "{text}"
         );
+        // The summary says the budgets stop more than the boundaries do, in both formats.
+        assert!(
+            text.contains(
+                "budgets:    3 sessions also stopped for a team budget (each budget below; not \
+                 in at stake)"
+            ),
+            "{text}"
+        );
+        assert!(
+            markdown.contains(
+                "| team budgets | 3 sessions also stopped for a team budget (each budget below; \
+                 not in at stake) |"
+            ),
+            "{markdown}"
+        );
     }
 
     fn job_record(name: &str, at: &str, request: Value, response: Value) -> Value {

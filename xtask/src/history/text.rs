@@ -42,6 +42,16 @@ fn decimal(value: f64, places: usize) -> String {
 }
 
 /// DPUs as people write them: `40`, `0.0625`, `12.5`.
+/// `value` DPUs, as people write it: "1 DPU", "2 DPUs", "0.5 DPUs".
+fn dpus_unit(value: f64) -> String {
+    let figure = dpus(value);
+    if figure == "1" {
+        "1 DPU".to_string()
+    } else {
+        format!("{figure} DPUs")
+    }
+}
+
 fn dpus(value: f64) -> String {
     let rounded = (value * 10_000.0).round() / 10_000.0;
     if rounded.fract() == 0.0 {
@@ -176,8 +186,9 @@ fn stopped_kinds(budget: &super::budgets::BudgetReplay) -> String {
         .filter(|stop| stop.kind == "job_run")
         .count() as u64;
     let sessions = budget.stopped.len() as u64 - runs;
-    match runs {
-        0 => plural(sessions, "session", "sessions"),
+    match (sessions, runs) {
+        (_, 0) => plural(sessions, "session", "sessions"),
+        (0, _) => plural(runs, "job run", "job runs"),
         _ => format!(
             "{} and {}",
             plural(sessions, "session", "sessions"),
@@ -186,11 +197,40 @@ fn stopped_kinds(budget: &super::budgets::BudgetReplay) -> String {
     }
 }
 
+/// What the team budgets would have stopped besides what the boundaries stop (each session or
+/// run once, whichever budgets stop it), or `None` when they stop nothing. Their DPU-hours are
+/// not in "at stake": each budget below lists what it stops.
+fn budget_stops_line(report: &Report, acted: &str) -> Option<String> {
+    let stops: std::collections::BTreeSet<(&str, &str)> = report
+        .budgets
+        .iter()
+        .flat_map(|budget| budget.stopped.iter())
+        .map(|stop| (stop.kind, stop.id.as_str()))
+        .collect();
+    if stops.is_empty() {
+        return None;
+    }
+    let runs = stops.iter().filter(|(kind, _)| *kind == "job_run").count() as u64;
+    let sessions = stops.len() as u64 - runs;
+    let what = match (sessions, runs) {
+        (_, 0) => plural(sessions, "session", "sessions"),
+        (0, _) => plural(runs, "job run", "job runs"),
+        _ => format!(
+            "{} and {}",
+            plural(sessions, "session", "sessions"),
+            plural(runs, "job run", "job runs")
+        ),
+    };
+    Some(format!(
+        "{what} also {acted} for a team budget (each budget below; not in at stake)"
+    ))
+}
+
 /// One budget in a sentence: its cap, its peak, how often it was exceeded, and what the guard
 /// would have done.
 fn budget_summary(budget: &super::budgets::BudgetReplay, acted: &str) -> String {
     let peak = match &budget.peak_at {
-        Some(at) => format!("peak {} DPUs at {at}", dpus(budget.peak_dpu)),
+        Some(at) => format!("peak {} at {at}", dpus_unit(budget.peak_dpu)),
         None => "no member ran".to_string(),
     };
     let over = match budget.times_over {
@@ -215,15 +255,16 @@ fn budget_summary(budget: &super::budgets::BudgetReplay, acted: &str) -> String 
         ));
     }
     format!(
-        "budget {} ({} DPUs at once): {}, {peak}, {over}; {} would be {acted} for it{}",
+        "budget {} ({} at once): {}, {peak}, {over}; {} would be {acted} for it{}",
         budget.name,
-        dpus(budget.max_concurrent_dpu),
+        dpus_unit(budget.max_concurrent_dpu),
         match budget.member_job_runs {
             0 => plural(budget.members, "member session", "member sessions"),
+            runs if runs == budget.members => plural(runs, "member job run", "member job runs"),
             runs => format!(
-                "{} members ({} sessions, {})",
-                grouped(budget.members),
-                grouped(budget.members - runs),
+                "{} ({}, {})",
+                plural(budget.members, "member", "members"),
+                plural(budget.members - runs, "session", "sessions"),
                 plural(runs, "job run", "job runs")
             ),
         },
@@ -292,6 +333,9 @@ pub fn text(report: &Report) -> String {
             grouped(c.baseline_violations)
         ))
     );
+    if let Some(line) = budget_stops_line(report, acted) {
+        let _ = writeln!(out, "budgets:    {line}");
+    }
     let _ = writeln!(out, "exempt:     {}", grouped(report.exempt));
     let _ = writeln!(out, "compliant:  {}", grouped(report.compliant));
     let _ = writeln!(
@@ -692,6 +736,9 @@ pub fn markdown(report: &Report) -> String {
                 grouped(report.violations),
                 grouped(c.baseline_violations)
             );
+            if let Some(line) = budget_stops_line(report, acted) {
+                let _ = writeln!(out, "| team budgets | {line} | |");
+            }
             let _ = writeln!(
                 out,
                 "| exempt (reported, never stopped) | {} | {} |",
@@ -715,6 +762,9 @@ pub fn markdown(report: &Report) -> String {
         None => {
             let _ = writeln!(out, "| | this policy |\n|---|---:|");
             let _ = writeln!(out, "| would be {acted} | {} |", grouped(report.violations));
+            if let Some(line) = budget_stops_line(report, acted) {
+                let _ = writeln!(out, "| team budgets | {line} |");
+            }
             let _ = writeln!(
                 out,
                 "| exempt (reported, never stopped) | {} |",
