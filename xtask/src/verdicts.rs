@@ -230,16 +230,18 @@ pub(crate) struct ItemsRead {
 }
 
 /// The one verdict of a file that must hold exactly one record (a policy test's sample).
-/// `jobs`: `GetJob` answers its job runs are judged over.
+/// `jobs`: `GetJob` answers its job runs are judged over; `at`: the instant a Glue answer is
+/// judged at (`None`: unknown).
 pub(crate) fn verdict_for_file(
     policy: &Policy,
     jobs: &[PathBuf],
     file: &Path,
+    at: Option<policy::time::UnixSeconds>,
 ) -> anyhow::Result<Verdict> {
     let given = Given {
         profiles: ProfileFiles::default(),
         jobs: JobFiles::read(jobs)?,
-        at: None,
+        at,
     };
     let mut verdicts = Vec::new();
     verdicts_in(policy, &given, file, |verdict| verdicts.push(verdict))?;

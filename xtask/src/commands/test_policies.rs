@@ -31,6 +31,12 @@ struct PolicyTest {
     /// `StartJobRun` sample or a job run is judged over.
     #[serde(default)]
     job: Option<PathBuf>,
+    /// The instant a Glue answer (a session, job or job run) is judged at, as the sweep judges
+    /// what it finds at its clock: RFC 3339 or a day (`2027-01-31`). Without it an exception with
+    /// `expires` never applies to one (its time is unknown). A CloudTrail record is judged at
+    /// its own `eventTime`.
+    #[serde(default)]
+    at: Option<String>,
     expect: Expected,
 }
 
@@ -101,7 +107,21 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
         // A sample that cannot be judged (missing, not JSON) fails its own case; the others
         // still run.
         let jobs: Vec<PathBuf> = case.job.iter().map(|job| dir.join(job)).collect();
-        let verdict = match verdict_for_file(&policy, &jobs, &input) {
+        let judged_at = match case.at.as_deref().map(crate::history::instant).transpose() {
+            Ok(judged_at) => judged_at,
+            Err(reason) => {
+                results.push(PolicyTestResult {
+                    policy: paths::shown(policy_file),
+                    name: case.name,
+                    at,
+                    violations: Vec::new(),
+                    mismatches: vec![format!("at: {reason}")],
+                    summary: String::new(),
+                });
+                continue;
+            }
+        };
+        let verdict = match verdict_for_file(&policy, &jobs, &input, judged_at) {
             Ok(verdict) => verdict,
             Err(error) => {
                 results.push(PolicyTestResult {
@@ -157,10 +177,13 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
             policy: paths::shown(policy_file),
             name: case.name,
             at,
+            // What the verdict broke, and its notes (an exception that lapsed, a default
+            // assumed): what a failing case needs to be understood.
             violations: verdict
                 .violations
                 .iter()
-                .map(|v| format!("{}: {}", v.rule, v.message))
+                .map(|v| format!("broke {}: {}", v.rule, v.message))
+                .chain(verdict.notes.iter().map(|note| format!("note: {note}")))
                 .collect(),
             mismatches,
             summary: format!(
@@ -211,8 +234,8 @@ impl TestPoliciesCommand {
                     for mismatch in &result.mismatches {
                         println!("     {mismatch}");
                     }
-                    for violation in &result.violations {
-                        println!("     broke {violation}");
+                    for line in &result.violations {
+                        println!("     {line}");
                     }
                 }
             }
@@ -286,6 +309,48 @@ mod tests {
         );
     }
 
+    /// A Glue answer has no time of its own: a case's `at` gives it one, so an exception that
+    /// expires applies before then; without it, never. A bad `at` fails its case.
+    #[test]
+    fn a_case_judges_a_glue_answer_at_its_at() {
+        let dir = std::env::temp_dir().join(format!("gsg-policy-at-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let root = paths::policies_dir();
+        std::fs::write(
+            dir.join("p.yaml"),
+            "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\njobs:\n  \
+             boundaries: {max_workers: 5}\n  overrides:\n    - name: daily\n      \
+             job_names: [\"daily-*\"]\n      boundaries: {max_workers: 500}\n      \
+             expires: 2027-01-01T00:00:00Z\n",
+        )
+        .unwrap();
+        let (run, job) = (
+            root.join("samples/job-run-swept.json"),
+            root.join("samples/job-daily-load.json"),
+        );
+        let case = |at: &str| {
+            format!(
+                "- name: case\n  event: {}\n  job: {}\n{at}  expect: {{decision: violation}}\n",
+                run.display(),
+                job.display()
+            )
+        };
+        std::fs::write(
+            dir.join("p.tests.yaml"),
+            [case("  at: 2026-12-01\n"), case(""), case("  at: soon\n")].concat(),
+        )
+        .unwrap();
+        let results = run_policy_cases(&dir.join("p.yaml")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(results[0].summary.contains("override=daily"), "{results:?}");
+        assert!(!results[1].summary.contains("override="), "{results:?}");
+        assert!(
+            results[2].mismatches[0].starts_with("at: "),
+            "{:?}",
+            results[2].mismatches
+        );
+    }
+
     #[test]
     fn a_wrong_expectation_is_reported() {
         let dir = std::env::temp_dir().join(format!("gsg-policy-tests-{}", std::process::id()));
@@ -310,7 +375,7 @@ mod tests {
         );
         assert_eq!(
             results[0].violations,
-            ["max_workers: 12 workers requested; at most 10 allowed"]
+            ["broke max_workers: 12 workers requested; at most 10 allowed"]
         );
         assert_eq!(
             results[0].mismatches,
