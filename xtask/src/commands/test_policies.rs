@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::verdicts::verdict_for_file;
@@ -92,10 +92,65 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
     let policy = paths::load_policy(policy_file)?;
     let text = std::fs::read_to_string(&tests)
         .with_context(|| format!("reading {}", paths::shown(&tests)))?;
-    let cases: Vec<PolicyTest> = serde_yaml::from_str(&text)
-        .with_context(|| format!("{} is not a list of test cases", paths::shown(&tests)))?;
-    let dir = tests.parent().unwrap_or(Path::new("."));
+    let cases: Vec<PolicyTest> = serde_yaml::from_str(&text).map_err(|error| {
+        // `file:line:col: reason`, as a policy's own errors are said.
+        let (line, column) = error
+            .location()
+            .map_or((1, 1), |at| (at.line(), at.column()));
+        let reason = error.to_string();
+        let reason = reason
+            .rfind(" at line ")
+            .map_or(reason.as_str(), |cut| &reason[..cut]);
+        anyhow::anyhow!(
+            "{}:{line}:{column}: not a list of test cases: {reason}",
+            paths::shown(&tests)
+        )
+    })?;
+    // What no verdict can be: said at the case, not left to look like a mismatch.
+    const DECISIONS: [&str; 4] = ["violation", "exempt", "compliant", "ignored"];
     let (places, _) = policy::locate::LocationIndex::build(&text);
+    for (i, case) in cases.iter().enumerate() {
+        let at = |field: &str| {
+            let location = places.locate(&format!("[{i}].expect.{field}"));
+            format!(
+                "{}:{}:{}",
+                paths::shown(&tests),
+                location.line,
+                location.col
+            )
+        };
+        if !DECISIONS.contains(&case.expect.decision.as_str()) {
+            bail!(
+                "{}: [{i}].expect.decision: `{}` is not a decision ({})",
+                at("decision"),
+                case.expect.decision,
+                DECISIONS.join(", ")
+            );
+        }
+        let routes: Vec<&str> = policy
+            .notifications
+            .iter()
+            .flat_map(|n| n.routes.iter().map(|route| route.name.as_str()))
+            .collect();
+        if let Some(unknown) = case
+            .expect
+            .routes
+            .iter()
+            .flatten()
+            .find(|route| !routes.contains(&route.as_str()))
+        {
+            bail!(
+                "{}: [{i}].expect.routes: the policy has no route `{unknown}` (its routes: {})",
+                at("routes"),
+                if routes.is_empty() {
+                    "none".to_string()
+                } else {
+                    routes.join(", ")
+                }
+            );
+        }
+    }
+    let dir = tests.parent().unwrap_or(Path::new("."));
     let mut results = Vec::new();
     for (i, case) in cases.into_iter().enumerate() {
         let at = format!(
@@ -348,6 +403,39 @@ mod tests {
             results[2].mismatches[0].starts_with("at: "),
             "{:?}",
             results[2].mismatches
+        );
+    }
+
+    /// A tests file that is not one, an expected decision no verdict has and a route the policy
+    /// lacks are errors at their `file:line:col`, not mismatches.
+    #[test]
+    fn a_tests_file_is_checked_at_its_places() {
+        let dir = std::env::temp_dir().join(format!("gsg-policy-shape-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(paths::policies_dir().join("teams.yaml"), dir.join("p.yaml")).unwrap();
+        let error = |expect: &str| {
+            std::fs::write(
+                dir.join("p.tests.yaml"),
+                format!("- name: a\n  event: x.json\n  expect: {expect}\n"),
+            )
+            .unwrap();
+            format!("{:#}", run_policy_cases(&dir.join("p.yaml")).unwrap_err())
+        };
+        let decision = error("{decision: compliantt}");
+        let route = error("{decision: compliant, routes: [nope]}");
+        let shape = error("{decision: compliant, nope: 1}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            decision.ends_with("p.tests.yaml:3:12: [0].expect.decision: `compliantt` is not a decision (violation, exempt, compliant, ignored)"),
+            "{decision}"
+        );
+        assert!(
+            route.contains("[0].expect.routes: the policy has no route `nope`"),
+            "{route}"
+        );
+        assert!(
+            shape.contains("p.tests.yaml:3:33: not a list of test cases:"),
+            "{shape}"
         );
     }
 
