@@ -862,7 +862,9 @@ fn with_exclusions(
     }
     if base_condition.contains_key("ArnLike") {
         notes.push(format!(
-            "{rule}: the deny {sid} is narrowed to some principals, so the exclusions that              expire cannot be taken back in IAM; after they expire the Lambda alone stops those              principals' sessions"
+            "{rule}: the deny {sid} is narrowed to some principals, so the exclusions that \
+             expire cannot be taken back in IAM; after they expire the Lambda alone stops those \
+             principals' sessions"
         ));
         return out;
     }

@@ -862,7 +862,7 @@ fn glue_versions<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Vec<String>>
         .map(|item| match item {
             Item::Text(text) => Ok(text),
             Item::Number(number) => Err(serde::de::Error::custom(format!(
-                "allowed_glue_versions: versions must be quoted strings: write \"{number:.1}\", not {number} \
+                "versions must be quoted strings: write \"{number:.1}\", not {number} \
                  (YAML reads an unquoted version as a number)"
             ))),
         })

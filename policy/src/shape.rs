@@ -106,13 +106,17 @@ impl Problem {
             .map(str::to_string)
             .unwrap_or_else(|| generic(expected));
             // YAML reads an unquoted account id or number as a number.
-            let hint = if wanted == "text"
-                && (message.starts_with("invalid type: integer")
-                    || message.starts_with("invalid type: floating point"))
-            {
-                format!(" (YAML reads it as a number: quote it, \"{got}\")")
-            } else {
-                String::new()
+            let number = message.starts_with("invalid type: integer")
+                || message.starts_with("invalid type: floating point");
+            let hint = match leaf {
+                // Quoting a number would not make it a time.
+                Some("expires") if number => " (an RFC 3339 time with a zone, like \
+                                               2027-03-31T00:00:00Z)"
+                    .to_string(),
+                _ if wanted == "text" && number => {
+                    format!(" (YAML reads it as a number: quote it, \"{got}\")")
+                }
+                _ => String::new(),
             };
             (format!("expected {wanted}, got {got}{hint}"), Fix::Remove)
         } else {
@@ -390,16 +394,24 @@ pub(crate) fn unquoted_versions(
 ) -> Vec<PolicyError> {
     let mut errors = Vec::new();
     let mut lists: Vec<(String, &mut Value)> = Vec::new();
-    if let Value::Mapping(top) = document {
+    /// The version lists of a section's `boundaries` and `overrides[].boundaries` (the policy's
+    /// own, and its `jobs` section's), each with its path (`prefix` before it).
+    fn section<'v>(
+        top: &'v mut serde_yaml::Mapping,
+        prefix: &str,
+        lists: &mut Vec<(String, &'v mut Value)>,
+    ) {
         let mut overrides = None;
+        let mut jobs = None;
         for (key, value) in top.iter_mut() {
             match key.as_str() {
                 Some("boundaries") => {
                     if let Some(list) = versions_in(value) {
-                        lists.push(("boundaries.allowed_glue_versions".into(), list));
+                        lists.push((format!("{prefix}boundaries.allowed_glue_versions"), list));
                     }
                 }
                 Some("overrides") => overrides = Some(value),
+                Some("jobs") if prefix.is_empty() => jobs = Some(value),
                 _ => {}
             }
         }
@@ -410,12 +422,18 @@ pub(crate) fn unquoted_versions(
                     && let Some(list) = versions_in(boundaries)
                 {
                     lists.push((
-                        format!("overrides[{i}].boundaries.allowed_glue_versions"),
+                        format!("{prefix}overrides[{i}].boundaries.allowed_glue_versions"),
                         list,
                     ));
                 }
             }
         }
+        if let Some(Value::Mapping(jobs)) = jobs {
+            section(jobs, "jobs.", lists);
+        }
+    }
+    if let Value::Mapping(top) = document {
+        section(top, "", &mut lists);
     }
     for (path, list) in lists {
         let Value::Sequence(items) = list else {

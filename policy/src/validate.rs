@@ -1892,7 +1892,7 @@ fn worker_type_known(name: &str, policy: &Policy) -> Known {
         None => format!(
             "`{name}` is not in this build's Glue catalogue{near}: accepted, but neither the \
              catalogue nor its name gives its DPUs, so max_dpu fails closed for it; give them \
-             in worker_type_dpu (e.g. `worker_type_dpu: {{{name}: 2}}`)"
+             in worker_type_dpu (`worker_type_dpu: {{{name}: <DPUs per worker>}}`)"
         ),
     })
 }

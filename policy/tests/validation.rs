@@ -214,8 +214,8 @@ worker_type_dpu: {Y.4X: 4}
         warnings(text),
         vec![
             "p.yaml:5:38: boundaries.allowed_worker_types[2]: `X.3X` is not in this build's Glue catalogue: accepted; its DPUs are taken from its name (3 per worker), or give them in worker_type_dpu",
-            "p.yaml:5:50: boundaries.allowed_worker_types[4]: `Next` is not in this build's Glue catalogue: accepted, but neither the catalogue nor its name gives its DPUs, so max_dpu fails closed for it; give them in worker_type_dpu (e.g. `worker_type_dpu: {Next: 2}`)",
-            "p.yaml:5:56: boundaries.allowed_worker_types[5]: `g.1x` is not in this build's Glue catalogue (did you mean `G.1X`?): accepted, but neither the catalogue nor its name gives its DPUs, so max_dpu fails closed for it; give them in worker_type_dpu (e.g. `worker_type_dpu: {g.1x: 2}`)",
+            "p.yaml:5:50: boundaries.allowed_worker_types[4]: `Next` is not in this build's Glue catalogue: accepted, but neither the catalogue nor its name gives its DPUs, so max_dpu fails closed for it; give them in worker_type_dpu (`worker_type_dpu: {Next: <DPUs per worker>}`)",
+            "p.yaml:5:56: boundaries.allowed_worker_types[5]: `g.1x` is not in this build's Glue catalogue (did you mean `G.1X`?): accepted, but neither the catalogue nor its name gives its DPUs, so max_dpu fails closed for it; give them in worker_type_dpu (`worker_type_dpu: {g.1x: <DPUs per worker>}`)",
             "p.yaml:6:34: boundaries.allowed_glue_versions[1]: `7.0` is not a Glue version this build knows sessions accept (3.0, 4.0, 5.0, 5.1, 6.0, 6.1): accepted as written (`cargo xtask catalogue` lists what this build knows)",
             "p.yaml:7:19: worker_type_dpu.Y.4X: `Y.4X` is not in this build's Glue catalogue: 4 DPU per worker as given here; its name already says 4 per worker, so this entry can go",
         ]
@@ -257,6 +257,30 @@ fn unquoted_glue_versions_get_a_helpful_message() {
             "p.yaml:4:32: boundaries.allowed_glue_versions[1]: write \"5.10\" in quotes: YAML reads an unquoted 5.10 as a number, not as the Glue version",
             "p.yaml:8:42: overrides[0].boundaries.allowed_glue_versions[0]: write \"6.0\" in quotes: YAML reads an unquoted 6.0 as a number, not as the Glue version",
         ]
+    );
+    // The jobs section's lists alike, each version at its place.
+    let text = "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\njobs:\n  \
+                boundaries: {allowed_glue_versions: [\"4.0\", 5.1]}\n  overrides:\n    - name: n\n      \
+                job_names: [\"n-*\"]\n      boundaries: {allowed_glue_versions: [6.1]}\n";
+    assert_eq!(
+        errors(text),
+        vec![
+            "p.yaml:5:47: jobs.boundaries.allowed_glue_versions[1]: write \"5.1\" in quotes: YAML reads an unquoted 5.1 as a number, not as the Glue version",
+            "p.yaml:9:44: jobs.overrides[0].boundaries.allowed_glue_versions[0]: write \"6.1\" in quotes: YAML reads an unquoted 6.1 as a number, not as the Glue version",
+        ]
+    );
+}
+
+#[test]
+fn an_expiry_written_as_a_number_is_told_what_a_time_looks_like() {
+    let error = one_error(&format!(
+        "{VALID}exempt_principals:\n  - principal: arn:aws:iam::123456789012:role/A\n    expires: 1733000000\n"
+    ));
+    assert!(
+        error.ends_with(
+            "exempt_principals[0].expires: expected text, got 1733000000 (an RFC 3339 time with a zone, like 2027-03-31T00:00:00Z)"
+        ),
+        "{error}"
     );
 }
 
