@@ -193,7 +193,27 @@ impl Report {
                 let _ = writeln!(out, "- {}", cell(&note));
             }
         }
-        if !self.roles.is_empty() {
+        if !self.profiles.is_empty() {
+            out.push_str(
+                "\n| usage profile (binds only the roles tagged with it) | boundary sets |\n\
+                 |---|---|\n",
+            );
+            for (name, sets) in &self.profiles {
+                let _ = writeln!(out, "| `{name}` | {} |", cell(&sets.join(", ")));
+            }
+            for (name, why) in &self.profile_problems {
+                let _ = writeln!(out, "| `{name}` | NEEDS ATTENTION: {} |", cell(why));
+            }
+            for (name, why) in &self.profile_notes {
+                let _ = writeln!(out, "| `{name}` | could not be read: {} |", cell(why));
+            }
+        }
+        if self.roles.is_empty() {
+            out.push_str(
+                "\nNo role is named (`usage_profiles.roles`): the profiles and the guardrail \
+                 policy bind nobody until roles are tagged and given it.\n",
+            );
+        } else {
             out.push_str("\n| role | usage profile | in the account |\n|---|---|---|\n");
             for (assignment, check) in &self.roles {
                 let _ = writeln!(
@@ -275,6 +295,12 @@ mod tests {
             markdown.contains("| require_vpc_connection | true | IAM policy, SCP | Lambda stops |"),
             "{markdown}"
         );
+        // The profiles and the roles, as the text lists them.
+        assert!(
+            markdown.contains("| `glue-session-guard-override-ml-training` | ml-training |"),
+            "{markdown}"
+        );
+        assert!(markdown.contains("No role is named"), "{markdown}");
     }
 
     /// A role named by an override gets that override's profile until it expires, then the

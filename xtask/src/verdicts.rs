@@ -360,6 +360,9 @@ pub fn describe(verdict: &Verdict) -> String {
     if let Some(name) = &verdict.override_name {
         let _ = writeln!(out, "override:  {}", policy::quoted(name));
     }
+    if !verdict.routes.is_empty() {
+        let _ = writeln!(out, "routes:    {}", verdict.routes.join(", "));
+    }
     if let Some(reason) = &verdict.reason {
         let _ = writeln!(out, "reason:    {reason}");
     }

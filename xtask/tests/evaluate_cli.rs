@@ -337,6 +337,23 @@ fn lookup_events_responses_json_lines_and_standard_input() {
     }
 }
 
+/// Text says which team routes a verdict's notification reaches, as JSON does.
+#[test]
+fn text_output_names_the_routes() {
+    let out = xtask(
+        &[
+            "evaluate",
+            "--policy",
+            "policies/teams.yaml",
+            "--event",
+            &sample("routed-by-tag.json"),
+        ],
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\nroutes:    finance\n"), "{text}");
+}
+
 #[test]
 fn text_output_numbers_several_records_and_quotes_names() {
     let file = realworld("24-cloudtrail-log-file.json");
