@@ -18,6 +18,8 @@ use policy::Policy;
 use policy::budgets::{self, Holder, Membership};
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
 use super::jobs::RunHeld;
 use super::observe::JudgedSession;
 use super::time::{UnixSeconds, format_rfc3339};
@@ -91,6 +93,79 @@ pub struct BudgetStop {
     pub with_it_dpu: f64,
 }
 
+/// Against a baseline: what the team budgets stop under the policy and not under the baseline,
+/// and the reverse (a pull request that changes a cap or a budget's members).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BudgetChanges {
+    /// Sessions and job runs the baseline's budgets stop (each once).
+    pub baseline_stopped: u64,
+    /// Stopped for a budget under the policy, not under the baseline, in creation order.
+    pub newly_stopped: Vec<BudgetChange>,
+    /// Stopped for a budget under the baseline, not under the policy, in creation order.
+    pub no_longer_stopped: Vec<BudgetChange>,
+}
+
+/// A session or job run whose fate a budget change changes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetChange {
+    /// `session` or `job_run`.
+    pub kind: &'static str,
+    /// The session id; for a job run `<job name>/<job run id>`.
+    pub id: String,
+    pub created: Option<String>,
+    pub principal: Option<String>,
+    /// The budgets it is stopped for, on the side that stops it.
+    pub budgets: Vec<String>,
+}
+
+impl BudgetChanges {
+    /// `policy` and `baseline` are the replays of the policy's and the baseline's budgets over
+    /// the same history.
+    pub fn between(policy: &[BudgetReplay], baseline: &[BudgetReplay]) -> BudgetChanges {
+        type Stops<'r> = BTreeMap<(&'static str, &'r str), (&'r BudgetStop, Vec<String>)>;
+        fn stops(replays: &[BudgetReplay]) -> Stops<'_> {
+            let mut stops: Stops<'_> = BTreeMap::new();
+            for replay in replays {
+                for stop in &replay.stopped {
+                    stops
+                        .entry((stop.kind, stop.id.as_str()))
+                        .or_insert_with(|| (stop, Vec::new()))
+                        .1
+                        .push(replay.name.clone());
+                }
+            }
+            stops
+        }
+        fn only<'r>(one: &Stops<'r>, other: &Stops<'r>) -> Vec<BudgetChange> {
+            let mut changes: Vec<BudgetChange> = one
+                .iter()
+                .filter(|(key, _)| !other.contains_key(*key))
+                .map(|(_, (stop, budgets))| BudgetChange {
+                    kind: stop.kind,
+                    id: stop.id.clone(),
+                    created: stop.created.clone(),
+                    principal: stop.principal.clone(),
+                    budgets: budgets.clone(),
+                })
+                .collect();
+            changes.sort_by(|a, b| {
+                (a.created.is_none(), &a.created, &a.id).cmp(&(
+                    b.created.is_none(),
+                    &b.created,
+                    &b.id,
+                ))
+            });
+            changes
+        }
+        let (under_policy, under_baseline) = (stops(policy), stops(baseline));
+        BudgetChanges {
+            baseline_stopped: under_baseline.len() as u64,
+            newly_stopped: only(&under_policy, &under_baseline),
+            no_longer_stopped: only(&under_baseline, &under_policy),
+        }
+    }
+}
+
 /// One point of a budget's chart.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChartPoint {
@@ -103,6 +178,8 @@ pub struct ChartPoint {
 /// A member session or job run with its time held.
 struct Held<'s> {
     holder: &'s Holder,
+    /// Its own verdict, under the policy replayed, stops it: it holds nothing in enforce mode.
+    stopped_by_own: bool,
     /// `eventTime` of its `CreateSession` or `StartJobRun`.
     created: Option<&'s str>,
     principal: Option<&'s str>,
@@ -114,24 +191,45 @@ struct Held<'s> {
 /// One session or run a budget may count, before its membership is known.
 struct Candidate<'s> {
     holder: &'s Holder,
+    stopped_by_own: bool,
     created: Option<&'s str>,
     principal: Option<&'s str>,
     start: Option<UnixSeconds>,
     span: Span,
 }
 
+/// Which policy a replay is of: the one under review, or the baseline it is compared with
+/// (each session and run then stops by the baseline's own verdict).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Under {
+    Policy,
+    Baseline,
+}
+
 /// Every budget of `policy` over `sessions` (each with its span, as the report measured it) and
-/// the job `runs` a budget may count.
+/// the job `runs` a budget may count; `under` says whether `policy` is the baseline.
 pub fn replay<'s>(
     policy: &Policy,
     sessions: impl Iterator<Item = (&'s JudgedSession, Span)>,
     runs: &'s [RunHeld],
+    under: Under,
 ) -> Vec<BudgetReplay> {
     let enforcing = policy.enforcement.mode == policy::Mode::Enforce;
+    let stops = |decision: policy::Decision| {
+        matches!(
+            policy::enforcement_action(policy, decision),
+            policy::Action::Stop | policy::Action::Delete
+        )
+    };
     let candidates: Vec<Candidate<'_>> = sessions
         .filter_map(|(session, span)| {
+            let holder = session.holder.as_deref()?;
             Some(Candidate {
-                holder: session.holder.as_deref()?,
+                holder,
+                stopped_by_own: match (under, &session.under_baseline) {
+                    (Under::Baseline, Some(judgement)) => stops(judgement.decision),
+                    _ => holder.stopped_by_policy,
+                },
                 created: session.event_time.as_deref(),
                 principal: session.principal.as_deref(),
                 start: session.created_at,
@@ -140,6 +238,10 @@ pub fn replay<'s>(
         })
         .chain(runs.iter().map(|run| Candidate {
             holder: &run.holder,
+            stopped_by_own: match (under, run.baseline_decision) {
+                (Under::Baseline, Some(decision)) => stops(decision),
+                _ => run.holder.stopped_by_policy,
+            },
             created: run.event_time.as_deref(),
             principal: run.principal.as_deref(),
             start: run.started_at,
@@ -173,6 +275,7 @@ pub fn replay<'s>(
                 }
                 held.push(Held {
                     holder: candidate.holder,
+                    stopped_by_own: candidate.stopped_by_own,
                     created: candidate.created,
                     principal: candidate.principal,
                     start,
@@ -261,7 +364,7 @@ fn with_the_guard(held: &[Held<'_>], cap: f64, enforcing: bool) -> Vec<BudgetSto
     let mut stopped = Vec::new();
     for member in held {
         running.retain(|(end, _)| *end > member.start);
-        if enforcing && member.holder.stopped_by_policy {
+        if enforcing && member.stopped_by_own {
             // Its own boundaries stop it at its start: it holds nothing.
             continue;
         }
@@ -433,9 +536,17 @@ budgets:
     }
 
     fn report(policy: &Policy, records: &[Value]) -> super::super::report::Report {
+        report_against(policy, None, records)
+    }
+
+    fn report_against(
+        policy: &Policy,
+        baseline: Option<&Policy>,
+        records: &[Value],
+    ) -> super::super::report::Report {
         let judges = Judges {
             policy,
-            baseline: None,
+            baseline,
             window: crate::history::Window::ALL,
         };
         let harvest = || {
@@ -455,7 +566,7 @@ budgets:
             policy: "p.yaml".into(),
             action: policy::enforcement_action(policy, policy::Decision::Violation),
             history: "generated".into(),
-            baseline: None,
+            baseline: baseline.map(|_| "baseline.yaml".into()),
             price_per_dpu_hour: 0.44,
             jobs: Default::default(),
             athena: None,
@@ -493,6 +604,53 @@ budgets:
         // Someone else's session counts toward nothing.
         records.push(create("nb-other", "2026-12-01T02:00:00Z", 50, "Finance"));
         records
+    }
+
+    /// Against a baseline, its budgets are replayed over the same history: a pull request that
+    /// halves a cap (or adds a budget) shows the sessions it would newly stop, and the reverse.
+    #[test]
+    fn a_budget_change_shows_against_the_baseline() {
+        let tight = policy("enforce");
+        let loose = policy::load_policy(
+            "p.yaml",
+            POLICY
+                .replace("max_concurrent_dpu: 100", "max_concurrent_dpu: 200")
+                .as_bytes(),
+        )
+        .unwrap();
+        let report = report_against(&tight, Some(&loose), &hourly());
+        let changes = report.budget_changes.as_ref().expect("compared");
+        let ids = |list: &[BudgetChange]| list.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&changes.newly_stopped), ["nb-02", "nb-05", "nb-08"]);
+        assert!(changes.no_longer_stopped.is_empty());
+        assert_eq!(changes.baseline_stopped, 0);
+        assert_eq!(changes.newly_stopped[0].budgets, ["analytics"]);
+        // The other way round: what the looser cap no longer stops.
+        let report = report_against(&loose, Some(&tight), &hourly());
+        let changes = report.budget_changes.as_ref().unwrap();
+        assert_eq!(ids(&changes.no_longer_stopped), ["nb-02", "nb-05", "nb-08"]);
+        assert_eq!(changes.baseline_stopped, 3);
+        let text = super::super::text::text(&report);
+        assert!(
+            text.contains("budgets against the baseline: 0 newly stopped, 3 no longer stopped"),
+            "{text}"
+        );
+        let markdown = super::super::text::markdown(&report);
+        assert!(
+            markdown.contains("| `nb-02` | 2026-12-01T02:00:00Z |"),
+            "{markdown}"
+        );
+        // A baseline without the budget at all: every stop is new.
+        let none = policy::load_policy(
+            "p.yaml",
+            b"version: 1\nstack: {name: guard}\nboundaries: {max_workers: 50}\n",
+        )
+        .unwrap();
+        let report = report_against(&tight, Some(&none), &hourly());
+        assert_eq!(
+            ids(&report.budget_changes.unwrap().newly_stopped),
+            ["nb-02", "nb-05", "nb-08"]
+        );
     }
 
     #[test]

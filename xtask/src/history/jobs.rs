@@ -152,6 +152,8 @@ pub struct RunHeld {
     pub principal: Option<String>,
     /// Its timeout in hours, with Glue's documented default when left out; `None` when unknown.
     pub timeout_hours: Option<f64>,
+    /// Its decision under the baseline, when there is one (a budget's replay under it).
+    pub baseline_decision: Option<Decision>,
 }
 
 /// One job run whose fate differs between the baseline and the policy.
@@ -284,8 +286,10 @@ impl JobsReport {
             }
             let facts = JobFacts::run(definition, &start.request, None);
             let verdict = policy::evaluate_job(policy, &facts);
+            let mut baseline_decision = None;
             if let Some(baseline) = baseline {
                 let before = policy::evaluate_job(baseline, &facts);
+                baseline_decision = Some(before.decision);
                 let stops = |verdict: &Verdict| verdict.decision == Decision::Violation;
                 if stops(&before) {
                     baseline_violations += 1;
@@ -308,8 +312,10 @@ impl JobsReport {
                     });
                 }
             }
-            if !policy.budgets.is_empty() {
-                report.held.push(run_held(policy, start, &facts, &verdict));
+            if !policy.budgets.is_empty() || baseline.is_some_and(|b| !b.budgets.is_empty()) {
+                let mut held = run_held(policy, start, &facts, &verdict);
+                held.baseline_decision = baseline_decision;
+                report.held.push(held);
             }
             report.runs += 1;
             let totals = report.by_job.entry(name.clone()).or_default();
@@ -394,6 +400,7 @@ fn run_held(policy: &Policy, start: &JobStart, facts: &JobFacts, verdict: &Verdi
         principal: verdict.principal.clone(),
         timeout_hours: hours,
         holder,
+        baseline_decision: None,
     }
 }
 

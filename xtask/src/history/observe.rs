@@ -499,9 +499,14 @@ pub(crate) fn observe<J: Json>(record: &J, judges: Judges<'_>, names: &mut Names
                 let created_at = event_time.as_deref().and_then(parse_rfc3339);
                 let verdict = policy::evaluate(judges.policy, &facts);
                 let capacity = capacity(judges.policy, &facts, names);
-                // Kept only for a session some budget may count: the replay skips the others,
-                // and a long history holds many sessions.
-                let holder = (!judges.policy.budgets.is_empty())
+                // Kept only for a session some budget (of the policy or of the baseline) may
+                // count: the replay skips the others, and a long history holds many sessions.
+                let budgeted = |policy: &policy::Policy, holder: &Holder| {
+                    !policy::budgets::budgets_of(policy, holder).is_empty()
+                };
+                let any_budget = !judges.policy.budgets.is_empty()
+                    || judges.baseline.is_some_and(|b| !b.budgets.is_empty());
+                let holder = any_budget
                     .then(|| {
                         Holder::from_verdict(
                             HolderKind::Session,
@@ -512,7 +517,10 @@ pub(crate) fn observe<J: Json>(record: &J, judges: Judges<'_>, names: &mut Names
                             policy::budgets::known_tags(&facts.tags),
                         )
                     })
-                    .filter(|holder| !policy::budgets::budgets_of(judges.policy, holder).is_empty())
+                    .filter(|holder| {
+                        budgeted(judges.policy, holder)
+                            || judges.baseline.is_some_and(|b| budgeted(b, holder))
+                    })
                     .map(Box::new);
                 Observation::Created(Box::new(JudgedSession {
                     session_id: facts.session_id.as_str().into(),

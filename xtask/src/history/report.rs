@@ -227,7 +227,22 @@ impl Tally {
             judges.policy,
             members.iter().map(|(session, span)| (session, *span)),
             runs,
+            super::budgets::Under::Policy,
         );
+        // Against a baseline, its budgets replayed over the same history: what a change of a
+        // cap or of a budget's members changes.
+        let budget_changes = judges
+            .baseline
+            .filter(|baseline| !baseline.budgets.is_empty() || !judges.policy.budgets.is_empty())
+            .map(|baseline| {
+                let before = super::budgets::replay(
+                    baseline,
+                    members.iter().map(|(session, span)| (session, *span)),
+                    runs,
+                    super::budgets::Under::Baseline,
+                );
+                super::budgets::BudgetChanges::between(&budgets, &before)
+            });
         drop(members);
         let comparison = comparing.map(Comparing::finish).transpose().map_err(disk)?;
         let violating = violating.build(stopped.finish().map_err(disk)?.map(Arc::new));
@@ -262,6 +277,7 @@ impl Tally {
             budgets,
             by_account: places.accounts,
             by_region: places.regions,
+            budget_changes,
             athena: inputs.athena.clone(),
             damaged,
             expiring: Vec::new(),
@@ -1036,6 +1052,10 @@ pub struct Report {
     /// the guard would have stopped for it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub budgets: Vec<super::budgets::BudgetReplay>,
+    /// Against a baseline (when either has budgets): what the budgets stop under one and not
+    /// the other.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_changes: Option<super::budgets::BudgetChanges>,
     /// Sessions judged and stopped per account (`recipientAccountId`) and per Region
     /// (`awsRegion`); `(unknown)` when the record does not say.
     pub by_account: BTreeMap<String, PlaceTotals>,

@@ -197,21 +197,26 @@ fn stopped_kinds(budget: &super::budgets::BudgetReplay) -> String {
     }
 }
 
-/// What the team budgets would have stopped besides what the boundaries stop (each session or
-/// run once, whichever budgets stop it), or `None` when they stop nothing. Their DPU-hours are
-/// not in "at stake": each budget below lists what it stops.
-fn budget_stops_line(report: &Report, acted: &str) -> Option<String> {
+/// The sessions and job runs the team budgets stop, each once whichever budgets stop it.
+fn budget_stops(report: &Report) -> (u64, u64) {
     let stops: std::collections::BTreeSet<(&str, &str)> = report
         .budgets
         .iter()
         .flat_map(|budget| budget.stopped.iter())
         .map(|stop| (stop.kind, stop.id.as_str()))
         .collect();
-    if stops.is_empty() {
+    let runs = stops.iter().filter(|(kind, _)| *kind == "job_run").count() as u64;
+    (stops.len() as u64 - runs, runs)
+}
+
+/// What the team budgets would have stopped besides what the boundaries stop (each session or
+/// run once, whichever budgets stop it), or `None` when they stop nothing. Their DPU-hours are
+/// not in "at stake": each budget below lists what it stops.
+fn budget_stops_line(report: &Report, acted: &str) -> Option<String> {
+    let (sessions, runs) = budget_stops(report);
+    if sessions + runs == 0 {
         return None;
     }
-    let runs = stops.iter().filter(|(kind, _)| *kind == "job_run").count() as u64;
-    let sessions = stops.len() as u64 - runs;
     let what = match (sessions, runs) {
         (_, 0) => plural(sessions, "session", "sessions"),
         (0, _) => plural(runs, "job run", "job runs"),
@@ -436,15 +441,42 @@ pub fn text(report: &Report) -> String {
         for stop in budget.stopped.iter().take(MAX_ROWS) {
             let _ = writeln!(
                 out,
-                "  {}  {}  {}  {} DPUs, {} with it",
+                "  {}  {}  {}  {}, {} with it",
                 policy::quoted(&stop.id),
                 stop.created.as_deref().unwrap_or("-"),
                 stop.principal.as_deref().unwrap_or("-"),
-                dpus(stop.dpu),
+                dpus_unit(stop.dpu),
                 dpus(stop.with_it_dpu)
             );
         }
         more_line(&mut out, budget.stopped.len(), "  ");
+    }
+    if let Some(changes) = &report.budget_changes {
+        let _ = writeln!(
+            out,
+            "\nbudgets against the baseline: {} newly {acted}, {} no longer {acted} (the \
+             baseline's budgets stop {})",
+            grouped(changes.newly_stopped.len() as u64),
+            grouped(changes.no_longer_stopped.len() as u64),
+            grouped(changes.baseline_stopped)
+        );
+        for (what, list) in [
+            ("newly", &changes.newly_stopped),
+            ("no longer", &changes.no_longer_stopped),
+        ] {
+            for change in list.iter().take(MAX_ROWS) {
+                let _ = writeln!(
+                    out,
+                    "  {what} {acted}  {} {}  {}  {}  [{}]",
+                    change.kind.replace('_', " "),
+                    policy::quoted(&change.id),
+                    change.created.as_deref().unwrap_or("-"),
+                    change.principal.as_deref().unwrap_or("-"),
+                    change.budgets.join(", ")
+                );
+            }
+            more_line(&mut out, list.len(), "  ");
+        }
     }
     if !report.damaged.is_empty() {
         let _ = writeln!(
@@ -736,8 +768,14 @@ pub fn markdown(report: &Report) -> String {
                 grouped(report.violations),
                 grouped(c.baseline_violations)
             );
-            if let Some(line) = budget_stops_line(report, acted) {
-                let _ = writeln!(out, "| team budgets | {line} | |");
+            if let Some(changes) = &report.budget_changes {
+                let (sessions, runs) = budget_stops(report);
+                let _ = writeln!(
+                    out,
+                    "| also {acted} for a team budget (sessions and job runs) | {} | {} |",
+                    grouped(sessions + runs),
+                    grouped(changes.baseline_stopped)
+                );
             }
             let _ = writeln!(
                 out,
@@ -1019,6 +1057,44 @@ Job runs that would be {acted} ({}):
                 );
             }
             more_line_markdown(&mut out, budget.stopped.len());
+        }
+    }
+    if let Some(changes) = &report.budget_changes {
+        let total = changes.newly_stopped.len() + changes.no_longer_stopped.len();
+        if total == 0 {
+            let _ = writeln!(
+                out,
+                "\nNo session or job run changes fate for a team budget against the baseline."
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "\n#### Budgets against the baseline ({})\n\n\
+                 | session or job run | created | principal | change | budgets |\n\
+                 |---|---|---|---|---|",
+                grouped(total as u64)
+            );
+            for (what, list) in [
+                ("newly", &changes.newly_stopped),
+                ("no longer", &changes.no_longer_stopped),
+            ] {
+                for change in list.iter().take(MAX_ROWS) {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} | {what} {acted} | {} |",
+                        code(&change.id),
+                        change.created.as_deref().unwrap_or("-"),
+                        change.principal.as_deref().map_or("-".to_string(), code),
+                        change
+                            .budgets
+                            .iter()
+                            .map(|name| code(name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+                more_line_markdown(&mut out, list.len());
+            }
         }
     }
     if !report.damaged.is_empty() {
