@@ -63,9 +63,8 @@ impl EvaluateCommand {
         eprintln!("judged under {}", paths::shown(&self.policy));
         if !policy.budgets.is_empty() {
             eprintln!(
-                "note: the policy's team budgets are not judged here: a budget counts every \
-                 session and job run its members hold at once, which one record does not show \
-                 (backtest replays them over a history)"
+                "note: team budgets are not judged here (one record does not show what a team \
+                 holds at once); backtest replays them"
             );
         }
         let at = self.at.unwrap_or_else(crate::history::time::now);

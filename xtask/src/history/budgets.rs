@@ -119,6 +119,14 @@ pub struct BudgetChange {
 }
 
 impl BudgetChanges {
+    /// Both lists, each with the word the reports put before it: `newly`, `no longer`.
+    pub fn by_change(&self) -> [(&'static str, &[BudgetChange]); 2] {
+        [
+            ("newly", &self.newly_stopped),
+            ("no longer", &self.no_longer_stopped),
+        ]
+    }
+
     /// `policy` and `baseline` are the replays of the policy's and the baseline's budgets over
     /// the same history.
     pub fn between(policy: &[BudgetReplay], baseline: &[BudgetReplay]) -> BudgetChanges {

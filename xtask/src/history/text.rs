@@ -460,10 +460,7 @@ pub fn text(report: &Report) -> String {
             grouped(changes.no_longer_stopped.len() as u64),
             grouped(changes.baseline_stopped)
         );
-        for (what, list) in [
-            ("newly", &changes.newly_stopped),
-            ("no longer", &changes.no_longer_stopped),
-        ] {
+        for (what, list) in changes.by_change() {
             for change in list.iter().take(MAX_ROWS) {
                 let _ = writeln!(
                     out,
@@ -1074,10 +1071,7 @@ Job runs that would be {acted} ({}):
                  |---|---|---|---|---|",
                 grouped(total as u64)
             );
-            for (what, list) in [
-                ("newly", &changes.newly_stopped),
-                ("no longer", &changes.no_longer_stopped),
-            ] {
+            for (what, list) in changes.by_change() {
                 for change in list.iter().take(MAX_ROWS) {
                     let _ = writeln!(
                         out,
