@@ -677,6 +677,21 @@ impl Checker<'_> {
             }
             self.principals(&join(&at, "members.principals"), &members.principals);
             self.tag_pairs(&join(&at, "members.tags"), &members.tags);
+            // An exempt principal never counts against a budget (policy.md, "Team budgets"):
+            // a member pattern written as an exemption names nobody the budget counts.
+            for (j, pattern) in members.principals.iter().enumerate() {
+                if let Some(e) = policy.exempt_principals.iter().position(|exemption| {
+                    exemption.principal == *pattern && exemption.expires.is_none()
+                }) {
+                    self.warn(
+                        &format!("{}[{j}]", join(&at, "members.principals")),
+                        format!(
+                            "`{pattern}` is exempt (exempt_principals[{e}]): its sessions and \
+                             job runs never count against the budget"
+                        ),
+                    );
+                }
+            }
             let cap = budget.max_concurrent_dpu;
             if !cap.is_finite() || cap <= 0.0 {
                 self.fail(

@@ -681,6 +681,21 @@ boundaries:
 }
 
 #[test]
+fn a_budget_member_that_is_exempt_is_warned_about() {
+    let text = format!(
+        "{VALID}exempt_principals: [\"arn:aws:iam::*:role/BreakGlass\"]\nbudgets:\n  - name: b\n    \
+         members: {{principals: [\"arn:aws:iam::*:role/BreakGlass\", \"arn:aws:iam::*:role/Team\"]}}\n    \
+         max_concurrent_dpu: 10\n"
+    );
+    let warned = warnings(&text);
+    assert_eq!(warned.len(), 1, "{warned:#?}");
+    assert!(
+        warned[0].contains("budgets[0].members.principals[0]: `arn:aws:iam::*:role/BreakGlass` is exempt (exempt_principals[0])"),
+        "{warned:#?}"
+    );
+}
+
+#[test]
 fn a_required_key_missing_hides_no_other_problem() {
     // An override and an exemption without their required key are each reported and taken out
     // whole; `stack` without its name gets a stand-in. Every other problem is still reported,
