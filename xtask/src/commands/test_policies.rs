@@ -70,7 +70,8 @@ pub struct PolicyTestResult {
     pub summary: String,
     /// Where the case is: `policies/default.tests.yaml:7`.
     pub at: String,
-    /// The verdict's broken rules with their messages, shown when the case fails.
+    /// What the verdict broke (`broke <rule>: <message>`) and its notes (`note: ...`), shown
+    /// when the case fails.
     pub violations: Vec<String>,
 }
 
