@@ -48,7 +48,6 @@ enum Command {
 
 /// Parses the command line and runs the command; the exit code follows [`Exit`].
 pub fn main() -> ExitCode {
-    xtask::output::end_quietly_when_the_reader_goes();
     let cli = Cli::parse();
     exit_code(
         xtask::paths::ensure_built_here()

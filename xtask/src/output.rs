@@ -64,9 +64,12 @@ pub trait Outcome: fmt::Display + Serialize {
 /// Has the process end quietly, as `cat` and `grep` do, when the reader of its output goes away
 /// (`cargo xtask validate | head -1`): Rust starts a program with SIGPIPE ignored, so a write to
 /// a closed pipe fails, and `println!` panics with a backtrace. With the signal's default
-/// action the process ends at that write (a shell reports exit 141 under `pipefail`). Sockets are
-/// not affected: the standard library writes to them with `MSG_NOSIGNAL`. Call it first in
-/// `main`, before any thread starts. Elsewhere than Unix, nothing.
+/// action the process ends at that write (a shell reports exit 141 under `pipefail`). For the
+/// light binary only: its only sockets are loopback requests to moto written with `write_all`,
+/// which the standard library sends with `MSG_NOSIGNAL`. `xtask-aws` keeps SIGPIPE ignored: its
+/// TLS connections to AWS write with `writev`, which would raise it on a connection the peer
+/// closed, where the SDK expects an error it can retry. Call it first in `main`, before any
+/// thread starts. Elsewhere than Unix, nothing.
 pub fn end_quietly_when_the_reader_goes() {
     #[cfg(unix)]
     // SAFETY: sets one signal's disposition to its default; no handler of ours is involved, and
