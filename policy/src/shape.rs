@@ -214,6 +214,15 @@ impl Problem {
     }
 }
 
+/// Whether `inner` is `outer` or a path inside it (`overrides[1].name` is in `overrides[1]` and
+/// in `overrides`, not in `overrides[10]`); every path is in the whole file, `""`.
+pub(crate) fn within(inner: &str, outer: &str) -> bool {
+    outer.is_empty()
+        || inner == outer
+        || (inner.starts_with(outer)
+            && matches!(inner.as_bytes().get(outer.len()), Some(b'.' | b'[')))
+}
+
 /// `path` (`overrides[0].boundaries.max_workers`), found in the document once the list elements
 /// `removed` were taken out of it (each list's path as written, and the element's index in it
 /// as written), as written in the file: the document's indices shift down as elements are taken
@@ -523,6 +532,17 @@ mod tests {
         listed.sort();
         assert!(!read.is_empty(), "{error}");
         assert_eq!(listed, read, "{error}");
+    }
+
+    #[test]
+    fn a_path_is_within_its_parents_only() {
+        assert!(within("overrides[1].name", "overrides[1]"));
+        assert!(within("overrides[1].name", "overrides"));
+        assert!(within("overrides[1]", ""));
+        assert!(within("overrides[1]", "overrides[1]"));
+        assert!(!within("overrides[10].name", "overrides[1]"));
+        assert!(!within("overrides_old", "overrides"));
+        assert!(!within("overrides", "overrides[1]"));
     }
 
     /// A path found in the document after elements were taken out, as written in the file.

@@ -164,23 +164,30 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
             Ok(policy) => break Some(policy),
             Err(error) => {
                 let problem = crate::shape::Problem::of(&error);
-                // A required key missing because its unreadable value was taken out: already
-                // said. A stand-in of the right shape lets the rest of the file be checked (the
-                // checks on the stand-in itself are dropped below, with the rest of what was
-                // taken out).
-                if let Some(missing) = problem
+                // The document's list indices shift as elements are taken out; the file's do not.
+                let (path, element) = problem.as_written(&removed_elements);
+                let missing = problem
                     .missing
+                    .as_deref()
+                    .map(|missing| crate::shape::written_path(missing, &removed_elements));
+                // A required key missing because its unreadable value was taken out: already
+                // said. A stand-in of the right shape lets the rest of the file be checked, else
+                // an element of a list goes whole (the checks on either are dropped below, with
+                // the rest of what was taken out).
+                if missing
                     .as_ref()
-                    .filter(|missing| taken_out.contains(missing))
+                    .is_some_and(|missing| taken_out.contains(missing))
                 {
                     if problem.put_stand_in(&mut document) {
-                        let _ = missing;
+                        continue;
+                    }
+                    if problem.take_out(&mut document) {
+                        removed_elements.extend(element);
+                        taken_out.push(path);
                         continue;
                     }
                     break None;
                 }
-                // The document's list indices shift as elements are taken out; the file's do not.
-                let (path, element) = problem.as_written(&removed_elements);
                 shape_errors.push(PolicyError::new(
                     file,
                     index.locate(&path),
@@ -194,7 +201,7 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
                 } else if again && problem.put_stand_in(&mut document) {
                     // A required key missing outright (`stack` without its `name`): a stand-in
                     // lets the rest be checked; the checks on it are dropped below.
-                    taken_out.extend(problem.missing.clone());
+                    taken_out.extend(missing);
                 } else {
                     break None;
                 }
@@ -228,9 +235,9 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
     // What was taken out cannot be judged further: a check on what contains it (an override
     // whose only boundary was unreadable "changes nothing") would only repeat the problem.
     checker.errors.retain(|error| {
-        !taken_out
-            .iter()
-            .any(|out| out.starts_with(&error.path) || error.path.starts_with(out.as_str()))
+        !taken_out.iter().any(|out| {
+            crate::shape::within(out, &error.path) || crate::shape::within(&error.path, out)
+        })
     });
     // At one place, the shape's problem (a missing key) before what the checks found.
     shape_errors.append(&mut checker.errors);
@@ -2167,6 +2174,8 @@ pub fn decoded_teams_channel_id(id: &str) -> String {
         .replace("%40", "@")
 }
 
+/// A Microsoft Teams channel id, as its link gives it or URL-encoded (`19:...@thread.tacv2`):
+/// 1 to 256 characters of the resource's alphabet, with a `:` and an `@` once decoded.
 pub fn valid_teams_channel_id(id: &str) -> bool {
     let decoded = decoded_teams_channel_id(id);
     (1..=256).contains(&id.len())

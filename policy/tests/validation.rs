@@ -681,6 +681,31 @@ boundaries:
 }
 
 #[test]
+fn what_was_taken_out_is_said_once_at_its_place_as_written() {
+    // The second override's unreadable boundaries, after the first override was taken out:
+    // said once at `overrides[1]`, never as a missing key; an exemption whose principal cannot
+    // be read goes whole, and what follows is still checked.
+    let text = "version: 1
+stack: {name: g}
+boundaries: {max_workers: 10}
+overrides:
+  - {principals: [\"arn:aws:iam::*:role/A\"], boundaries: {max_workers: 3}}
+  - {name: b, principals: [\"arn:aws:iam::*:role/B\"], boundaries: 5}
+exempt_principals: [{principal: 5}]
+notifications: {emails: [bad]}
+";
+    assert_eq!(
+        errors(text),
+        vec![
+            "p.yaml:5:5: overrides[0]: the required key `name` is missing",
+            "p.yaml:6:54: overrides[1].boundaries: expected a mapping of boundaries (`max_workers`, `max_dpu`, …), got 5",
+            "p.yaml:7:22: exempt_principals[0].principal: expected text, got 5 (YAML reads it as a number: quote it, \"5\")",
+            "p.yaml:8:26: notifications.emails[0]: `bad` is not an email address",
+        ]
+    );
+}
+
+#[test]
 fn a_budget_member_that_is_exempt_is_warned_about() {
     let text = format!(
         "{VALID}exempt_principals: [\"arn:aws:iam::*:role/BreakGlass\"]\nbudgets:\n  - name: b\n    \
