@@ -123,11 +123,12 @@ impl JobFacts {
         run
     }
 
-    /// A definition as written (`CreateJob`, `UpdateJob`) as it stands after `earlier`, the same
-    /// job's definition before it. `UpdateJob` replaces every setting but the tags, which it
-    /// cannot change (only `CreateJob`, `TagResource` and `UntagResource` do: Glue API, "Jobs",
-    /// `UpdateJob`): tags this write leaves `Unknown` are `earlier`'s.
-    pub fn written_after(mut self, earlier: Option<&JobFacts>) -> JobFacts {
+    /// An `UpdateJob`'s definition as it stands after `earlier`, the same job's definition
+    /// before it. `UpdateJob` replaces every setting but the tags, which it cannot change (only
+    /// `CreateJob`, `TagResource` and `UntagResource` do: Glue API, "Jobs", `UpdateJob`): its
+    /// tags, `Unknown`, are `earlier`'s. For an `UpdateJob` only: a `CreateJob` whose tags cannot
+    /// be read keeps them unknown, never an earlier job's.
+    pub fn updated_after(mut self, earlier: Option<&JobFacts>) -> JobFacts {
         if let (Fact::Unknown, Some(earlier)) = (&self.tags, earlier) {
             self.tags = earlier.tags.clone();
         }

@@ -116,14 +116,17 @@ impl JobFiles {
         })
     }
 
-    /// The definition of job `name`, when one was given; it counts as used.
-    fn get(&self, name: &str) -> Option<&JobFacts> {
-        let (_, job) = self.jobs.get(name)?;
-        self.used.borrow_mut().insert(name.to_string());
-        Some(job)
+    /// The definition of job `name`, when one was given.
+    fn peek(&self, name: &str) -> Option<&JobFacts> {
+        self.jobs.get(name).map(|(_, job)| job)
     }
 
-    /// The files whose job no run was judged over (`--job` naming the wrong job, or a run the
+    /// A run of job `name` was judged (over whichever definition).
+    fn mark_run(&self, name: &str) {
+        self.used.borrow_mut().insert(name.to_string());
+    }
+
+    /// The files of a job no run of the input is of (`--job` naming the wrong job, or a run the
     /// input does not hold), each with its job's name.
     pub fn unused(&self) -> Vec<(&str, &str)> {
         let used = self.used.borrow();
@@ -276,9 +279,10 @@ fn verdict_for(
         return match policy::facts_from_glue_job_run(input) {
             Ok(mut run) => {
                 run.event_time = given.at;
+                given.jobs.mark_run(&run.job_name);
                 let definition = written
                     .get(&run.job_name)
-                    .or_else(|| given.jobs.get(&run.job_name));
+                    .or_else(|| given.jobs.peek(&run.job_name));
                 let request = JobFacts {
                     job_name: run.job_name.clone(),
                     ..JobFacts::default()
@@ -291,16 +295,24 @@ fn verdict_for(
     if policy::is_job_event(input) {
         return match policy::read_job_record(input) {
             Ok(JobRecord::Run(request)) => {
+                given.jobs.mark_run(&request.job_name);
                 let definition = written
                     .get(&request.job_name)
-                    .or_else(|| given.jobs.get(&request.job_name));
+                    .or_else(|| given.jobs.peek(&request.job_name));
                 policy::evaluate_job(policy, &JobFacts::run(definition, &request, None))
             }
             Ok(JobRecord::Definition(definition)) => {
-                let earlier = written
-                    .get(&definition.job_name)
-                    .or_else(|| given.jobs.get(&definition.job_name));
-                let definition = definition.written_after(earlier);
+                let inner = input.get("detail").unwrap_or(input);
+                let definition = if inner.get("eventName").and_then(serde_json::Value::as_str)
+                    == Some("UpdateJob")
+                {
+                    let earlier = written
+                        .get(&definition.job_name)
+                        .or_else(|| given.jobs.peek(&definition.job_name));
+                    definition.updated_after(earlier)
+                } else {
+                    definition
+                };
                 let verdict = policy::evaluate_job(policy, &definition);
                 written.insert(definition.job_name.clone(), definition);
                 verdict

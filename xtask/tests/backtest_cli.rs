@@ -870,14 +870,16 @@ fn an_unreadable_record_is_said_and_fails_the_backtest() {
         );
         assert_eq!(json["sessions"], 1, "the readable record is still judged");
         assert!(
-            stderr.contains("1 of 2 records could not be read (not JSON) and was not judged"),
+            stderr.contains(
+                "1 of 2 records could not be read (not JSON, or not a record) and was not judged"
+            ),
             "{stderr}"
         );
         let out = xtask(&["backtest", "--policy", s(&ten), source[0], source[1]]);
         assert_eq!(out.status.code(), Some(2));
         let stdout = text(&out.stdout);
         assert!(
-            stdout.contains("unreadable: 1 record could not be read (not JSON) and was not judged"),
+            stdout.contains("unreadable: 1 record could not be read (not JSON, or not a record) and was not judged"),
             "{stdout}"
         );
         let read = if source[0] == "--athena-result" {

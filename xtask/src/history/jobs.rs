@@ -27,6 +27,8 @@ pub struct JobWrite {
     /// Written before `--since`: it defines the runs in the window, and is itself neither
     /// judged nor counted.
     pub before_window: bool,
+    /// An `UpdateJob` (which keeps the job's tags), not a `CreateJob`.
+    pub update: bool,
 }
 
 /// A job run started (`StartJobRun`), and when.
@@ -65,6 +67,7 @@ impl JobRecords {
                     event_id,
                     definition,
                     before_window: false,
+                    update: text("eventName") == Some("UpdateJob"),
                 });
                 true
             }
@@ -250,8 +253,10 @@ impl JobsReport {
         let mut last: BTreeMap<String, JobFacts> = BTreeMap::new();
         for write in &mut writes {
             let name = write.definition.job_name.clone();
-            let earlier = last.get(&name).or_else(|| given.get(&name));
-            write.definition = std::mem::take(&mut write.definition).written_after(earlier);
+            if write.update {
+                let earlier = last.get(&name).or_else(|| given.get(&name));
+                write.definition = std::mem::take(&mut write.definition).updated_after(earlier);
+            }
             last.insert(name, write.definition.clone());
         }
         starts.dedup_by(|a, b| a.request.job_run_id == b.request.job_run_id && a.at == b.at);
@@ -635,6 +640,18 @@ mod tests {
                    "glueVersion": "5.0", "workerType": "G.1X", "numberOfWorkers": 3}}),
             json!({"jobName": "load"}),
         );
+        // A CreateJob whose tags cannot be read keeps them unknown (the check is unchecked),
+        // never an earlier job's, which would stop the run on a guess.
+        let mut records = JobRecords::default();
+        records.add(&create(json!({"team": "a"})));
+        let mut recreated = create(json!(["owner"]));
+        recreated["eventTime"] = json!("2026-11-01T09:30:00Z");
+        recreated["eventID"] = json!("recreated");
+        records.add(&recreated);
+        records.add(&start("2026-11-01T10:00:00Z", "jr_1"));
+        let report = JobsReport::of(records, &policy, None, &BTreeMap::new());
+        assert_eq!((report.violations, report.compliant), (0, 1));
+        assert!(report.violating.is_empty());
         for (tags, stopped) in [(json!({"team": "a"}), 1), (json!({"owner": "ann"}), 0)] {
             let mut records = JobRecords::default();
             records.add(&create(tags.clone()));

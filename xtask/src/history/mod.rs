@@ -500,12 +500,14 @@ impl HistoryArgs {
         };
         let mut report = backtest_with(source, judges, &inputs, lookup)?;
         for (file, name) in &given_jobs {
-            let runs = report
-                .jobs
-                .as_ref()
-                .and_then(|jobs| jobs.by_job.get(name))
-                .map_or(0, |totals| totals.runs);
-            if runs == 0 {
+            let Some(jobs) = &report.jobs else {
+                eprintln!(
+                    "warning: --job {file}: the policy has no jobs section, so no job run is \
+                     judged and it was not used"
+                );
+                continue;
+            };
+            if jobs.by_job.get(name).is_none_or(|totals| totals.runs == 0) {
                 eprintln!(
                     "warning: --job {file}: the history holds no run of job {}, so it was not used",
                     policy::quoted(name)
@@ -547,7 +549,7 @@ fn outcome(report: &Report) -> anyhow::Result<Exit> {
     }
     if report.unreadable_records > 0 {
         problems.push(format!(
-            "{} of {} could not be read (not JSON) and {} not judged",
+            "{} of {} could not be read (not JSON, or not a record) and {} not judged",
             text::grouped(report.unreadable_records),
             text::plural(report.records, "record", "records"),
             if report.unreadable_records == 1 {

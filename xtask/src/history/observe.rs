@@ -202,9 +202,10 @@ pub struct JudgedSession {
     #[serde(with = "shared::option_judgement")]
     pub under_baseline: Option<Arc<Judgement>>,
     pub capacity: Capacity,
-    /// The session as a team budget sees it (its creator, tags, DPUs, and whether its own
-    /// boundaries stop it), when a budget of the policy counts it or may (its creator or tags
-    /// unknown); `None` for every other session.
+    /// The session as a team budget sees it (its creator, tags, DPUs, and whether the policy's
+    /// own boundaries stop it), when a budget of the policy or of the baseline counts it or may
+    /// (its creator or tags unknown); `None` for every other session. Its DPUs are read under
+    /// the policy (its `worker_type_dpu`), for the baseline's replay too.
     /// Boxed: most sessions have none, and a long history keeps every session until the end.
     #[serde(with = "holder_as_json")]
     pub holder: Option<Box<Holder>>,
@@ -734,7 +735,12 @@ impl Harvest {
             Observation::Ended(end) => self.ends.push(end),
             Observation::CreateNotJudged => self.create_not_judged += 1,
             Observation::OutsideWindow => self.outside_window += 1,
-            Observation::Job(records) => self.jobs.merge(records),
+            Observation::Job(records) => {
+                // A definition kept from before the window is still a record outside it.
+                self.outside_window +=
+                    records.writes.iter().filter(|w| w.before_window).count() as u64;
+                self.jobs.merge(records)
+            }
             Observation::Other => {}
         }
     }
