@@ -27,16 +27,16 @@ fn a_closed_pipe_ends_a_command_quietly() {
         &["test-policies"],
         &["render", "--check"],
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        // The reader is gone before the command starts: its first write meets a closed pipe.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
             .current_dir(root())
             .args(args)
-            .stdout(Stdio::piped())
+            .stdout(writer)
             .stderr(Stdio::piped())
-            .spawn()
+            .output()
             .unwrap();
-        // The reader goes before the command writes anything.
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
         let stderr = text(&out.stderr);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert_eq!(

@@ -69,10 +69,10 @@ pub struct PolicyTestResult {
     pub mismatches: Vec<String>,
     pub summary: String,
     /// Where the case is: `policies/default.tests.yaml:7`.
-    pub at: String,
+    pub place: String,
     /// What the verdict broke (`broke <rule>: <message>`) and its notes (`note: ...`), shown
     /// when the case fails.
-    pub violations: Vec<String>,
+    pub findings: Vec<String>,
 }
 
 /// The tests file that goes with a policy file.
@@ -154,7 +154,7 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
     let dir = tests.parent().unwrap_or(Path::new("."));
     let mut results = Vec::new();
     for (i, case) in cases.into_iter().enumerate() {
-        let at = format!(
+        let place = format!(
             "{}:{}",
             paths::shown(&tests),
             places.locate(&format!("[{i}]")).line
@@ -169,8 +169,8 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
                 results.push(PolicyTestResult {
                     policy: paths::shown(policy_file),
                     name: case.name,
-                    at,
-                    violations: Vec::new(),
+                    place,
+                    findings: Vec::new(),
                     mismatches: vec![format!("at: {reason}")],
                     summary: String::new(),
                 });
@@ -183,8 +183,8 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
                 results.push(PolicyTestResult {
                     policy: paths::shown(policy_file),
                     name: case.name,
-                    at,
-                    violations: Vec::new(),
+                    place,
+                    findings: Vec::new(),
                     mismatches: vec![format!("the sample cannot be judged: {error:#}")],
                     summary: String::new(),
                 });
@@ -232,10 +232,10 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
         results.push(PolicyTestResult {
             policy: paths::shown(policy_file),
             name: case.name,
-            at,
+            place,
             // What the verdict broke, and its notes (an exception that lapsed, a default
             // assumed): what a failing case needs to be understood.
-            violations: verdict
+            findings: verdict
                 .violations
                 .iter()
                 .map(|v| format!("broke {}: {}", v.rule, v.message))
@@ -286,11 +286,11 @@ impl TestPoliciesCommand {
                     );
                 } else {
                     failed += 1;
-                    println!("FAIL {}: {} ({})", result.policy, result.name, result.at);
+                    println!("FAIL {}: {} ({})", result.policy, result.name, result.place);
                     for mismatch in &result.mismatches {
                         println!("     {mismatch}");
                     }
-                    for line in &result.violations {
+                    for line in &result.findings {
                         println!("     {line}");
                     }
                 }
@@ -458,12 +458,12 @@ mod tests {
         let results = run_policy_cases(&dir.join("p.yaml")).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(
-            results[0].at.ends_with("p.tests.yaml:1"),
+            results[0].place.ends_with("p.tests.yaml:1"),
             "{}",
-            results[0].at
+            results[0].place
         );
         assert_eq!(
-            results[0].violations,
+            results[0].findings,
             ["broke max_workers: 12 workers requested; at most 10 allowed"]
         );
         assert_eq!(

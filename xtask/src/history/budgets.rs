@@ -759,14 +759,14 @@ budgets:
         // The summary says the budgets stop more than the boundaries do, in both formats.
         assert!(
             text.contains(
-                "budgets:    3 sessions also stopped for a team budget (each budget below; not \
+                "budgets:    3 sessions would be stopped for a team budget (each budget below; not \
                  in at stake)"
             ),
             "{text}"
         );
         assert!(
             markdown.contains(
-                "| team budgets | 3 sessions also stopped for a team budget (each budget below; \
+                "| team budgets | 3 sessions would be stopped for a team budget (each budget below; \
                  not in at stake) |"
             ),
             "{markdown}"

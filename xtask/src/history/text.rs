@@ -209,9 +209,10 @@ fn budget_stops(report: &Report) -> (u64, u64) {
     (stops.len() as u64 - runs, runs)
 }
 
-/// What the team budgets would have stopped besides what the boundaries stop (each session or
-/// run once, whichever budgets stop it), or `None` when they stop nothing. Their DPU-hours are
-/// not in "at stake": each budget below lists what it stops.
+/// What the team budgets would have stopped (each session or run once, whichever budgets stop
+/// it), or `None` when they stop nothing. In audit mode a session its own boundaries stop may
+/// be among them (it runs on, and counts). Their DPU-hours are not in "at stake": each budget
+/// below lists what it stops.
 fn budget_stops_line(report: &Report, acted: &str) -> Option<String> {
     let (sessions, runs) = budget_stops(report);
     if sessions + runs == 0 {
@@ -227,7 +228,7 @@ fn budget_stops_line(report: &Report, acted: &str) -> Option<String> {
         ),
     };
     Some(format!(
-        "{what} also {acted} for a team budget (each budget below; not in at stake)"
+        "{what} would be {acted} for a team budget (each budget below; not in at stake)"
     ))
 }
 
@@ -718,7 +719,7 @@ fn left_out_line(report: &Report) -> Option<String> {
 /// What the records that could not be read mean for the report.
 fn unreadable_line(records: u64) -> String {
     format!(
-        "{} could not be read (not JSON) and {} not judged: a session among them would be \
+        "{} could not be read (not JSON, or not a record) and {} not judged: a session among them would be \
          missing from this report",
         plural(records, "record", "records"),
         if records == 1 { "was" } else { "were" }
@@ -769,7 +770,7 @@ pub fn markdown(report: &Report) -> String {
                 let (sessions, runs) = budget_stops(report);
                 let _ = writeln!(
                     out,
-                    "| also {acted} for a team budget (sessions and job runs) | {} | {} |",
+                    "| {acted} for a team budget (sessions and job runs) | {} | {} |",
                     grouped(sessions + runs),
                     grouped(changes.baseline_stopped)
                 );
@@ -1087,7 +1088,16 @@ Job runs that would be {acted} ({}):
                             .join(", ")
                     );
                 }
-                more_line_markdown(&mut out, list.len());
+            }
+            // Below the table: a line between two lists would end it.
+            for (what, list) in changes.by_change() {
+                if list.len() > MAX_ROWS {
+                    let _ = writeln!(
+                        out,
+                        "\n_and {} more {what} {acted} (`--format json` lists them all)_",
+                        grouped((list.len() - MAX_ROWS) as u64)
+                    );
+                }
             }
         }
     }
