@@ -81,6 +81,11 @@ fn at_stake(hours: &DpuHours, price: f64) -> String {
     )
 }
 
+/// DPU-hours to one decimal, or `?` when not known.
+fn hours_or_unknown(hours: Option<f64>) -> String {
+    hours.map_or_else(|| "?".to_string(), |hours| format!("{hours:.1}"))
+}
+
 /// A job's DPU-hours at stake, with how many of its stopped runs they leave out (`?`: DPUs or
 /// timeout unknown).
 fn job_hours(totals: &super::jobs::JobTotals) -> String {
@@ -578,9 +583,7 @@ fn jobs_text(out: &mut String, jobs: &super::jobs::JobsReport, acted: &str, pric
                 change.job_run_id,
                 rules(&change.before),
                 rules(&change.after),
-                change
-                    .dpu_hours
-                    .map_or_else(|| "?".to_string(), |hours| format!("{hours:.1}"))
+                hours_or_unknown(change.dpu_hours)
             );
         }
         more_line(out, jobs.changes.len(), "  ");
@@ -593,8 +596,7 @@ fn jobs_text(out: &mut String, jobs: &super::jobs::JobsReport, acted: &str, pric
             row.job_run_id,
             row.principal.as_deref().unwrap_or("-"),
             rules(&row.rules[..]),
-            row.dpu_hours
-                .map_or_else(|| "?".to_string(), |hours| format!("{hours:.1}")),
+            hours_or_unknown(row.dpu_hours),
             row.definition
         );
     }
@@ -995,8 +997,7 @@ Job runs that would be {acted} ({}):
                     optional(&row.event_time),
                     optional(&row.principal),
                     rules(&row.rules[..]),
-                    row.dpu_hours
-                        .map_or_else(|| "?".to_string(), |hours| format!("{hours:.1}")),
+                    hours_or_unknown(row.dpu_hours),
                     row.definition
                 );
             }
@@ -1020,9 +1021,7 @@ Job runs that would be {acted} ({}):
                     change.change.as_str(),
                     rules(&change.before),
                     rules(&change.after),
-                    change
-                        .dpu_hours
-                        .map_or_else(|| "?".to_string(), |hours| format!("{hours:.1}"))
+                    hours_or_unknown(change.dpu_hours)
                 );
             }
             more_line_markdown(&mut out, jobs.changes.len());
