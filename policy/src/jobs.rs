@@ -209,6 +209,13 @@ pub fn is_job_event<J: Json>(event: &J) -> bool {
             .is_some_and(|name| JOB_EVENT_NAMES.contains(&name))
 }
 
+/// True for a CloudTrail `UpdateJob` record (enveloped or bare): a definition written that
+/// keeps the job's tags ([`JobFacts::updated_after`]).
+pub fn is_update_job<J: Json>(event: &J) -> bool {
+    unwrap_envelope(event)
+        .is_ok_and(|record| record.get("eventName").and_then(J::as_str) == Some("UpdateJob"))
+}
+
 /// Reads a CloudTrail `StartJobRun`, `CreateJob` or `UpdateJob` record (enveloped or bare).
 /// Anything else, and a failed call, is `Err(Ignored)` with the reason.
 pub fn read_job_record<J: Json>(event: &J) -> Result<JobRecord, Ignored> {

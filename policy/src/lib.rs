@@ -36,7 +36,7 @@ pub use facts::{
     read_create_session,
 };
 pub use jobs::{
-    JobFacts, JobRecord, facts_from_glue_job, facts_from_glue_job_run, is_job_event,
+    JobFacts, JobRecord, facts_from_glue_job, facts_from_glue_job_run, is_job_event, is_update_job,
     read_job_record,
 };
 pub use model::{

@@ -302,10 +302,7 @@ fn verdict_for(
                 policy::evaluate_job(policy, &JobFacts::run(definition, &request, None))
             }
             Ok(JobRecord::Definition(definition)) => {
-                let inner = input.get("detail").unwrap_or(input);
-                let definition = if inner.get("eventName").and_then(serde_json::Value::as_str)
-                    == Some("UpdateJob")
-                {
+                let definition = if policy::is_update_job(input) {
                     let earlier = written
                         .get(&definition.job_name)
                         .or_else(|| given.jobs.peek(&definition.job_name));

@@ -67,7 +67,7 @@ impl JobRecords {
                     event_id,
                     definition,
                     before_window: false,
-                    update: text("eventName") == Some("UpdateJob"),
+                    update: policy::is_update_job(record),
                 });
                 true
             }
