@@ -203,11 +203,14 @@ pub(crate) fn verdicts_in(
     file: &Path,
     mut each: impl FnMut(Verdict),
 ) -> anyhow::Result<ItemsRead> {
-    let input = open_input(file)?;
+    let mut input = Watched {
+        inner: open_input(file)?,
+        content: false,
+    };
     // The job definitions written earlier in this input, by job name.
     let mut written: BTreeMap<String, JobFacts> = BTreeMap::new();
     let mut unreadable = 0;
-    let items = records::for_each_item(input, |item| {
+    let items = records::for_each_item(&mut input, |item| {
         each(match item {
             Item::Record(value) => verdict_for(policy, given, &mut written, &value),
             Item::Unreadable(reason) => {
@@ -221,15 +224,40 @@ pub(crate) fn verdicts_in(
         })
     })
     .map_err(|error| anyhow::anyhow!("{}: not readable as JSON at {error}", shown(file)))?;
-    Ok(ItemsRead { items, unreadable })
+    Ok(ItemsRead {
+        items,
+        unreadable,
+        empty: !input.content,
+    })
+}
+
+/// A reader that notes whether anything but JSON whitespace went through it: an input with no
+/// record is an empty list (`{"Records": []}`, `[]`) or nothing at all.
+struct Watched<R> {
+    inner: R,
+    content: bool,
+}
+
+impl<R: Read> Read for Watched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        if !self.content {
+            self.content = buf[..read]
+                .iter()
+                .any(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
+        }
+        Ok(read)
+    }
 }
 
 /// What [`verdicts_in`] read: its items, and of them those that could not be read as a record
-/// (each given an `ignored` verdict with the reason).
+/// (each given an `ignored` verdict with the reason); `empty`: the input held nothing but
+/// whitespace (no list, no value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ItemsRead {
     pub items: usize,
     pub unreadable: usize,
+    pub empty: bool,
 }
 
 /// The one verdict of a file that must hold exactly one record (a policy test's sample).

@@ -337,6 +337,39 @@ fn lookup_events_responses_json_lines_and_standard_input() {
     }
 }
 
+/// A file that holds no record (an empty `Records` or `Events` list, `[]`) has nothing to
+/// judge: exit 0, said on stderr, as backtest reads it. An input with nothing at all in it is
+/// one lost on the way (an empty pipe): exit 2.
+#[test]
+fn an_empty_list_has_nothing_to_judge_and_an_empty_input_is_an_error() {
+    for input in [r#"{"Records": []}"#, r#"{"Events": []}"#, "[]", "\n[ ]\n"] {
+        for format in ["json", "text", "markdown"] {
+            let out = xtask(
+                &["evaluate", "--event", "-", "--format", format],
+                Some(input.as_bytes()),
+            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(0), "{input} {format}: {stderr}");
+            assert!(
+                stderr.contains("standard input holds no record (an empty list): nothing to judge"),
+                "{input}: {stderr}"
+            );
+            if format == "json" {
+                assert!(out.stdout.is_empty(), "{input}");
+            }
+        }
+    }
+    for input in ["", " \n\t\r\n"] {
+        let out = xtask(&["evaluate", "--event", "-"], Some(input.as_bytes()));
+        assert_eq!(out.status.code(), Some(2), "{input:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("standard input is empty: no record to judge"),
+            "{input:?}: {stderr}"
+        );
+    }
+}
+
 /// Text says which team routes a verdict's notification reaches, as JSON does.
 #[test]
 fn text_output_names_the_routes() {

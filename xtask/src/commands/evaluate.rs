@@ -133,8 +133,19 @@ impl EvaluateCommand {
                 policy::quoted(name)
             );
         }
+        // Nothing at all is an input lost on the way (an empty pipe, a failed download); an
+        // empty list is a file that holds no record, as a trail may deliver one.
+        if read.empty {
+            bail!(
+                "{} is empty: no record to judge",
+                crate::verdicts::shown(&self.event)
+            );
+        }
         if read.items == 0 {
-            bail!("{} holds no record to judge", paths::shown(&self.event));
+            eprintln!(
+                "note: {} holds no record (an empty list): nothing to judge",
+                crate::verdicts::shown(&self.event)
+            );
         }
         // As backtest: what could not be read is an error (exit 2) once the verdicts are out.
         if read.unreadable > 0 {
