@@ -1653,6 +1653,17 @@ impl Checker<'_> {
                          and `_ . : / = + - @`"
                     ),
                 );
+            } else if value.is_empty() {
+                // AWS allows an empty tag value, and a tag is matched by its exact value: this
+                // matches only the sessions and runs whose tag is there and empty, never "any
+                // value", which is seldom what was meant.
+                self.warn(
+                    &tag_at,
+                    format!(
+                        "the value is empty: only a session or job run whose tag `{key}` is there \
+                         and empty matches (a tag is matched by its exact value, never any value)"
+                    ),
+                );
             }
         }
     }

@@ -720,6 +720,32 @@ fn a_budget_member_that_is_exempt_is_warned_about() {
     );
 }
 
+/// AWS allows an empty tag value and tags are matched by their exact value: an empty one in a
+/// budget's members or a route matches only an empty tag, which is warned about.
+#[test]
+fn an_empty_tag_value_for_members_or_routes_is_warned_about() {
+    let text = format!(
+        "{VALID}budgets:\n  - name: b\n    members: {{tags: {{team: \"\", cost-center: \"42\"}}}}\n    \
+         max_concurrent_dpu: 10\n"
+    );
+    let warned = warnings(&text);
+    assert_eq!(warned.len(), 1, "{warned:#?}");
+    assert!(
+        warned[0].contains("budgets[0].members.tags.team: the value is empty: only a session or job run whose tag `team` is there and empty matches"),
+        "{warned:#?}"
+    );
+    let text = format!(
+        "{VALID}notifications:\n  emails: [ops@example.com]\n  routes:\n    - name: a\n      \
+         tags: {{team: \"\"}}\n      emails: [a@example.com]\n"
+    );
+    let warned = warnings(&text);
+    assert_eq!(warned.len(), 1, "{warned:#?}");
+    assert!(
+        warned[0].contains("notifications.routes[0].tags.team: the value is empty"),
+        "{warned:#?}"
+    );
+}
+
 #[test]
 fn a_required_key_missing_hides_no_other_problem() {
     // An override and an exemption without their required key are each reported and taken out
