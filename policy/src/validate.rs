@@ -216,6 +216,7 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
     let mut checker = Checker {
         file,
         index: &index,
+        removed: &removed_elements,
         errors: Vec::new(),
         warnings: Vec::new(),
     };
@@ -293,6 +294,9 @@ fn in_user_words(reason: &str) -> String {
 struct Checker<'a> {
     file: &'a str,
     index: &'a LocationIndex,
+    /// The list elements taken out of the document (each list's path as written, and the
+    /// element's index as written): [`Checker::written`].
+    removed: &'a [(String, usize)],
     errors: Vec<PolicyError>,
     warnings: Vec<PolicyError>,
 }
@@ -317,6 +321,13 @@ enum Known {
 
 #[cfg(feature = "yaml")]
 impl Checker<'_> {
+    /// A path of the document (`overrides[2]`) as written in the file, for a message that names
+    /// another element: the document's indices shift down as elements are taken out. (The
+    /// paths errors are said at are mapped once, after the checks.)
+    fn written(&self, path: &str) -> String {
+        crate::shape::written_path(path, self.removed)
+    }
+
     fn fail(&mut self, path: &str, reason: impl Into<String>) {
         let location = self.index.locate(path);
         self.errors
@@ -690,11 +701,12 @@ impl Checker<'_> {
                 if let Some(e) = policy.exempt_principals.iter().position(|exemption| {
                     exemption.principal == *pattern && exemption.expires.is_none()
                 }) {
+                    let exemption = self.written(&format!("exempt_principals[{e}]"));
                     self.warn(
                         &format!("{}[{j}]", join(&at, "members.principals")),
                         format!(
-                            "`{pattern}` is exempt (exempt_principals[{e}]): its sessions and \
-                             job runs never count against the budget"
+                            "`{pattern}` is exempt ({exemption}): its sessions and job runs \
+                             never count against the budget"
                         ),
                     );
                 }
@@ -1324,11 +1336,12 @@ impl Checker<'_> {
                 ArnPattern::any_matches(&exemption.principal, [role.as_str()])
             });
             if let Some(e) = exempt {
+                let exemption = self.written(&format!("exempt_principals[{e}]"));
                 self.fail(
                     &join(&item, "role"),
                     format!(
-                        "`{role}` matches exempt_principals[{e}]: a usage profile would refuse \
-                         sessions the Lambda lets it run; drop it from usage_profiles.roles"
+                        "`{role}` matches {exemption}: a usage profile would refuse sessions the \
+                         Lambda lets it run; drop it from usage_profiles.roles"
                     ),
                 );
                 continue;
@@ -1340,10 +1353,11 @@ impl Checker<'_> {
                     .map(|pattern| (o, rule, pattern))
             });
             if let Some((o, rule, pattern)) = splitting {
+                let rule_at = self.written(&format!("overrides[{o}]"));
                 self.fail(
                     &join(&item, "role"),
                     format!(
-                        "overrides[{o}] (`{}`) picks some sessions of this role by session name \
+                        "{rule_at} (`{}`) picks some sessions of this role by session name \
                          (`{pattern}`), but a usage profile is one per role; name the role in the \
                          override, or leave it out of usage_profiles.roles",
                         rule.name

@@ -746,6 +746,28 @@ fn an_empty_tag_value_for_members_or_routes_is_warned_about() {
     );
 }
 
+/// A message that names another element names it as written, also after an element before it
+/// was taken out (an exemption without its `principal`).
+#[test]
+fn a_message_names_another_element_as_written_after_one_was_taken_out() {
+    let text = format!(
+        "{VALID}exempt_principals:\n  - {{reason: no principal}}\n  - arn:aws:iam::123456789012:role/Ops\n\
+         usage_profiles:\n  roles:\n    - role: arn:aws:iam::123456789012:role/Ops\n"
+    );
+    let all = errors(&text);
+    assert!(
+        all.iter()
+            .any(|e| e.contains("exempt_principals[0]: the required key `principal` is missing")),
+        "{all:#?}"
+    );
+    assert!(
+        all.iter().any(|e| e.contains(
+            "usage_profiles.roles[0].role: `arn:aws:iam::123456789012:role/Ops` matches exempt_principals[1]:"
+        )),
+        "{all:#?}"
+    );
+}
+
 #[test]
 fn a_required_key_missing_hides_no_other_problem() {
     // An override and an exemption without their required key are each reported and taken out
