@@ -475,6 +475,69 @@ pub(crate) fn unquoted_versions(
     errors
 }
 
+/// Keys written with no value (`max_workers:`, `expires: ~`, `key: null`): YAML reads them as
+/// null, which an optional setting would take as "not set", so a slip would silently drop a
+/// limit or make an exception permanent. Each is an error at its own place, and the key is taken
+/// out so the rest of the file can be read; the paths taken out are returned with the errors (a
+/// required key missing there is already said).
+pub(crate) fn empty_values(
+    document: &mut Value,
+    index: &LocationIndex,
+    file: &str,
+) -> (Vec<PolicyError>, Vec<String>) {
+    fn walk(
+        value: &mut Value,
+        path: &str,
+        index: &LocationIndex,
+        file: &str,
+        found: &mut (Vec<PolicyError>, Vec<String>),
+    ) {
+        match value {
+            Value::Mapping(map) => {
+                let mut empty = Vec::new();
+                for (key, value) in map.iter_mut() {
+                    let name = match key {
+                        Value::String(name) => name.clone(),
+                        other => serde_yaml::to_string(other)
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string(),
+                    };
+                    let at = crate::locate::join(path, &name);
+                    if value.is_null() {
+                        found.0.push(PolicyError::new(
+                            file,
+                            index.locate(&at),
+                            &at,
+                            &format!(
+                                "`{name}` has no value (YAML reads a key with nothing after it, \
+                                 `~` or `null` as null): write its value, or leave the key out"
+                            ),
+                        ));
+                        found.1.push(at);
+                        empty.push(key.clone());
+                    } else {
+                        walk(value, &at, index, file, found);
+                    }
+                }
+                for key in empty {
+                    map.remove(&key);
+                }
+            }
+            Value::Sequence(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    walk(item, &format!("{path}[{i}]"), index, file, found);
+                }
+            }
+            Value::Tagged(tagged) => walk(&mut tagged.value, path, index, file, found),
+            _ => {}
+        }
+    }
+    let mut found = (Vec::new(), Vec::new());
+    walk(document, "", index, file, &mut found);
+    found
+}
+
 fn versions_in(boundaries: &mut Value) -> Option<&mut Value> {
     match boundaries {
         Value::Mapping(map) => map.get_mut("allowed_glue_versions"),

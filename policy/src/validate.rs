@@ -156,8 +156,13 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
     })?;
     // Then the shape, reporting every problem, not just the first: each one found is reported
     // and taken out of the document, and the rest is read again.
-    let mut shape_errors = crate::shape::unquoted_versions(&mut document, text, &index, file);
-    let mut taken_out: Vec<String> = Vec::new();
+    let (mut shape_errors, mut taken_out) = crate::shape::empty_values(&mut document, &index, file);
+    shape_errors.extend(crate::shape::unquoted_versions(
+        &mut document,
+        text,
+        &index,
+        file,
+    ));
     let mut removed_elements: Vec<(String, usize)> = Vec::new();
     let policy = loop {
         match serde_path_to_error::deserialize::<_, Policy>(document.clone()) {

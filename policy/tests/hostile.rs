@@ -131,8 +131,8 @@ fn policy_cases() -> Vec<PolicyCase> {
         ),
         case(
             "stack as null",
-            "version: 1\nstack: ~\n",
-            "p.yaml:2:1: stack: the required key `name` is missing",
+            "version: 1\nstack: ~\nboundaries: {max_workers: 1}\n",
+            "p.yaml:2:1: stack: `stack` has no value",
         ),
         case(
             "`yes` is not a boolean",

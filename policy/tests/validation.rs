@@ -768,6 +768,41 @@ fn a_message_names_another_element_as_written_after_one_was_taken_out() {
     );
 }
 
+/// A key written with no value is null to YAML, which an optional setting would read as "not
+/// set": a slip that drops a limit or makes an exception permanent. Each is an error at its
+/// place, and the rest of the file is still checked.
+#[test]
+fn a_key_with_no_value_is_an_error_never_a_missing_setting() {
+    let text = "version: 1
+stack:
+  name: guard
+boundaries:
+  max_workers:
+  max_dpu: 20
+overrides:
+  - name: backfill
+    principals: [\"arn:aws:iam::*:role/Backfill\"]
+    boundaries: {max_workers: 50}
+    expires:
+exempt_principals:
+  - {principal: \"arn:aws:iam::123456789012:role/IR\", expires: ~}
+  - principal: \"arn:aws:iam::123456789012:role/Ops\"
+    reason: null
+notifications:
+  emails: [ops@example.com, bad]
+";
+    assert_eq!(
+        errors(text),
+        vec![
+            "p.yaml:5:3: boundaries.max_workers: `max_workers` has no value (YAML reads a key with nothing after it, `~` or `null` as null): write its value, or leave the key out",
+            "p.yaml:11:5: overrides[0].expires: `expires` has no value (YAML reads a key with nothing after it, `~` or `null` as null): write its value, or leave the key out",
+            "p.yaml:13:54: exempt_principals[0].expires: `expires` has no value (YAML reads a key with nothing after it, `~` or `null` as null): write its value, or leave the key out",
+            "p.yaml:15:5: exempt_principals[1].reason: `reason` has no value (YAML reads a key with nothing after it, `~` or `null` as null): write its value, or leave the key out",
+            "p.yaml:17:29: notifications.emails[1]: `bad` is not an email address",
+        ]
+    );
+}
+
 #[test]
 fn a_required_key_missing_hides_no_other_problem() {
     // An override and an exemption without their required key are each reported and taken out
