@@ -82,7 +82,7 @@ pub fn log_report(report: &SessionReport) {
             "out of bounds, creator not in CloudTrail yet; left to the next sweep"
         }
         (Decision::Compliant, _) => "within bounds",
-        (Decision::Exempt, _) => "out of bounds but exempt: reported, not stopped",
+        (Decision::Exempt, _) => "out of bounds but exempt: not stopped, nobody notified",
         (Decision::Ignored, _) => "not a session to judge",
         (Decision::Violation, Outcome::Reported) => {
             "job definition out of bounds: reported, never changed"

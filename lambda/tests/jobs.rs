@@ -628,7 +628,7 @@ fn jobs_of(response: Response) -> glue_session_guard_lambda::job::JobSweepReport
 
 /// With an exemption in the policy, a young run whose starter CloudTrail does not show yet is
 /// left to the next sweep (the starter could be exempt); one a trigger started has no starter
-/// and is stopped; one whose record names an exempt principal is reported, never stopped.
+/// and is stopped; one whose record names an exempt principal is logged, never stopped.
 #[tokio::test]
 async fn the_sweep_stops_what_a_trigger_started_and_waits_for_the_starter_of_the_rest() {
     let text =

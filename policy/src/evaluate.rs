@@ -24,7 +24,8 @@ pub const ENDED_STATUSES: &[&str] = &["STOPPING", "STOPPED", "FAILED", "TIMEOUT"
 pub enum Decision {
     Compliant,
     Violation,
-    /// Out of bounds, but the creator is an exempt principal: reported, never stopped.
+    /// Out of bounds, but the creator is an exempt principal: never stopped, nobody notified (logged at
+    /// WARN, counted by scan and backtest).
     Exempt,
     /// Not a session to judge (another event, a failed call, unreadable input).
     Ignored,
@@ -250,9 +251,11 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
         None => enforcement_action(policy, decision),
     };
     let reason = if decision == Decision::Exempt && exempt_by_id {
-        Some("the session id matches exempt_session_ids: reported, never stopped".to_string())
+        Some(
+            "the session id matches exempt_session_ids: never stopped, nobody notified".to_string(),
+        )
     } else if decision == Decision::Exempt {
-        Some("the creator matches exempt_principals: reported, never stopped".to_string())
+        Some("the creator matches exempt_principals: never stopped, nobody notified".to_string())
     } else if let (Some(status), Decision::Violation) = (ended, decision) {
         Some(format!(
             "the session has already ended ({status}): there is nothing to stop"
@@ -411,7 +414,7 @@ pub fn evaluate_job(policy: &Policy, facts: &JobFacts) -> Verdict {
         _ => enforcement_action(policy, decision),
     };
     let reason = if decision == Decision::Exempt {
-        Some("the principal matches exempt_principals: reported, never stopped".to_string())
+        Some("the principal matches exempt_principals: never stopped, nobody notified".to_string())
     } else if let (Some(status), Decision::Violation) = (ended, decision) {
         Some(format!(
             "the job run has already ended ({status}): there is nothing to stop"

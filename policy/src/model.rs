@@ -23,11 +23,11 @@ pub struct Policy {
     pub boundaries: Boundaries,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<Override>,
-    /// Principals whose sessions and runs are reported, never stopped: ARN globs, or entries
+    /// Principals whose sessions and runs are never stopped nor notified (logged): ARN globs, or entries
     /// with an expiry (`{principal, expires, reason, ticket}`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exempt_principals: Vec<Exemption>,
-    /// Sessions reported, never stopped, by their id (globs: `glue-studio-datapreview-*`, the
+    /// Sessions never stopped nor notified (logged), by their id (globs: `glue-studio-datapreview-*`, the
     /// sessions Glue Studio's data previews create), whoever creates them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exempt_session_ids: Vec<String>,

@@ -525,6 +525,38 @@ impl Checker<'_> {
             if let Err(reason) = ArnPattern::parse(&exemption.principal) {
                 self.fail(&at, format!("`{}`: {reason}", exemption.principal));
             }
+            // Listed twice, one entry could outlast the other's expiry unseen: one entry each.
+            if let Some(j) = policy.exempt_principals[..i]
+                .iter()
+                .position(|earlier| earlier.principal == exemption.principal)
+            {
+                let earlier = self.written(&format!("exempt_principals[{j}]"));
+                self.fail(
+                    &at,
+                    format!(
+                        "`{}` is listed twice (also {earlier}): list each principal once, with \
+                         its one `expires` if any",
+                        exemption.principal
+                    ),
+                );
+            } else if exemption.expires.is_some()
+                && !exemption.principal.contains(['*', '?'])
+                && let Some(j) = policy.exempt_principals.iter().position(|other| {
+                    other.expires.is_none()
+                        && other.principal != exemption.principal
+                        && ArnPattern::any_matches(&other.principal, [exemption.principal.as_str()])
+                })
+            {
+                let other = self.written(&format!("exempt_principals[{j}]"));
+                self.warn(
+                    &at,
+                    format!(
+                        "{other} (`{}`) exempts `{}` with no end: this entry's `expires` ends \
+                         nothing",
+                        policy.exempt_principals[j].principal, exemption.principal
+                    ),
+                );
+            }
             self.term(
                 &item,
                 exemption.expires.as_deref(),
@@ -538,7 +570,7 @@ impl Checker<'_> {
                 "exempt_session_ids",
                 "a session id is chosen by whoever creates the session: anyone who may call \
                  CreateSession is never stopped by naming a session so; deny \
-                 glue:CreateSession on these session ids to everyone else (README: \
+                 glue:CreateSession on these session ids to everyone else (docs/policy.md: \
                  \"Sessions picked by id\")",
             );
         }

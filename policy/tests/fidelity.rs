@@ -891,6 +891,6 @@ exempt_session_ids: ["glue-studio-datapreview-keep-*"]
     assert_eq!(kept.action, Action::None);
     assert_eq!(
         kept.reason.as_deref(),
-        Some("the session id matches exempt_session_ids: reported, never stopped")
+        Some("the session id matches exempt_session_ids: never stopped, nobody notified")
     );
 }

@@ -803,6 +803,33 @@ notifications:
     );
 }
 
+/// A principal exempted twice could stay exempt after one entry's expiry unseen: an error. An
+/// expiring entry that a permanent pattern also exempts ends nothing: a warning.
+#[test]
+fn an_exemption_listed_twice_or_outlasted_by_a_pattern_is_said() {
+    let text = format!(
+        "{VALID}exempt_principals:\n  - {{principal: \"arn:aws:iam::123456789012:role/IR\", expires: \"2026-12-01T00:00:00Z\"}}\n  \
+         - \"arn:aws:iam::123456789012:role/IR\"\n"
+    );
+    assert_eq!(
+        errors(&text),
+        vec![
+            "p.yaml:8:5: exempt_principals[1]: `arn:aws:iam::123456789012:role/IR` is listed twice (also exempt_principals[0]): list each principal once, with its one `expires` if any"
+        ]
+    );
+    let text = format!(
+        "{VALID}exempt_principals:\n  - {{principal: \"arn:aws:iam::123456789012:role/IR\", expires: \"2099-12-01T00:00:00Z\"}}\n  \
+         - \"arn:aws:iam::*:role/I*\"\n"
+    );
+    let warned = warnings(&text);
+    assert_eq!(
+        warned,
+        vec![
+            "p.yaml:7:6: exempt_principals[0].principal: exempt_principals[1] (`arn:aws:iam::*:role/I*`) exempts `arn:aws:iam::123456789012:role/IR` with no end: this entry's `expires` ends nothing"
+        ]
+    );
+}
+
 #[test]
 fn a_required_key_missing_hides_no_other_problem() {
     // An override and an exemption without their required key are each reported and taken out

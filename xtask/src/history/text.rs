@@ -779,7 +779,7 @@ pub fn markdown(report: &Report) -> String {
             }
             let _ = writeln!(
                 out,
-                "| exempt (reported, never stopped) | {} | {} |",
+                "| exempt (never stopped, not notified) | {} | {} |",
                 grouped(report.exempt),
                 grouped(c.baseline_exempt)
             );
@@ -805,7 +805,7 @@ pub fn markdown(report: &Report) -> String {
             }
             let _ = writeln!(
                 out,
-                "| exempt (reported, never stopped) | {} |",
+                "| exempt (never stopped, not notified) | {} |",
                 grouped(report.exempt)
             );
             let _ = writeln!(out, "| compliant | {} |", grouped(report.compliant));
