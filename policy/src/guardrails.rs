@@ -648,15 +648,32 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
         }
     }
     notes.extend(exclusion_notes);
-    // An override by session id leaves its sessions out by their ARN (`NotResource`), which
-    // takes no condition: after it expires, those sessions are the Lambda's alone.
-    for (i, rule) in policy.overrides.iter().enumerate() {
-        if rule.expires.is_some() && !rule.session_ids.is_empty() {
-            notes.push(format!(
-                "overrides[{i}] (`{}`): its sessions stay left out of the IAM denies by id after                  it expires at {} (NotResource takes no condition); the Lambda judges them by                  the default boundaries from then",
-                rule.name,
-                rule.expires.as_deref().unwrap_or_default()
-            ));
+    // What a loosening override leaves out of a deny, beyond the sessions it picks: IAM says
+    // its principals (`ArnNotLike`) and its session ids (`NotResource`) apart, and a
+    // `NotResource` takes no condition.
+    for requirement in &requirements {
+        for (i, (rule, limits)) in policy.overrides.iter().zip(&effective).enumerate() {
+            if requirement.holds_in(limits) || rule.session_ids.is_empty() {
+                continue;
+            }
+            let rule_text = requirement.describe();
+            if !rule.principals.is_empty() {
+                notes.push(format!(
+                    "overrides[{i}] (`{}`) picks the sessions of its principals with its session \
+                     ids, but the IAM deny on {rule_text} leaves out each apart: any session of \
+                     its principals, and a session of its ids whoever creates it; the Lambda alone \
+                     judges the sessions only one of them picks",
+                    rule.name
+                ));
+            }
+            if let Some(expires) = &rule.expires {
+                notes.push(format!(
+                    "overrides[{i}] (`{}`): its sessions stay left out of the IAM deny on \
+                     {rule_text} by id after it expires at {expires} (NotResource takes no \
+                     condition); the Lambda judges them by the default boundaries from then",
+                    rule.name
+                ));
+            }
         }
     }
     let (job_denies, job_notes) = job_denies(policy, layer);

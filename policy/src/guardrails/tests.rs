@@ -325,6 +325,44 @@ fn sessions_picked_or_exempted_by_id_are_named_by_their_arn_in_both_layers() {
     );
 }
 
+/// An override that picks sessions by principal *and* session id, loosening a requirement:
+/// IAM leaves its principals and its ids out of the deny each on its own (a wider hole than the
+/// override's), and after its expiry its ids stay out. Both are said, in `render`'s notes and on
+/// the requirement's `coverage` row.
+#[test]
+fn what_a_deny_leaves_out_beyond_an_override_by_principal_and_id_is_said() {
+    let policy = policy(
+        "version: 1\nstack: {name: guard}\nboundaries: {require_vpc_connection: true, max_workers: 10}\n\
+         overrides:\n\
+         - {name: previews, principals: ['arn:aws:iam::*:role/DataEngineer'], session_ids: ['glue-studio-datapreview-*'], \
+            expires: '2027-03-31T00:00:00Z', boundaries: {require_vpc_connection: false}}\n",
+    );
+    let (denies, notes) = denies(&policy, Layer::ManagedPolicy);
+    let vpc = &denies[0].statement;
+    assert_eq!(
+        vpc["NotResource"],
+        serde_json::json!(["arn:*:glue:*:*:session/glue-studio-datapreview-*"])
+    );
+    assert_eq!(
+        notes,
+        [
+            "overrides[0] (`previews`) picks the sessions of its principals with its session ids, \
+             but the IAM deny on require_vpc_connection leaves out each apart: any session of its \
+             principals, and a session of its ids whoever creates it; the Lambda alone judges the \
+             sessions only one of them picks",
+            "overrides[0] (`previews`): its sessions stay left out of the IAM deny on \
+             require_vpc_connection by id after it expires at 2027-03-31T00:00:00Z (NotResource \
+             takes no condition); the Lambda judges them by the default boundaries from then",
+        ]
+    );
+    let rows = coverage(&policy);
+    let vpc_row = rows
+        .iter()
+        .find(|row| row.boundary == "require_vpc_connection")
+        .expect("a row");
+    assert_eq!(vpc_row.notes, notes, "{vpc_row:?}");
+}
+
 #[test]
 fn the_scp_fits_or_says_what_it_dropped() {
     let default = policy(DEFAULT);
