@@ -1801,6 +1801,14 @@ impl Checker<'_> {
                 ),
             );
         }
+        if !has_default && !notifications.routes.is_empty() {
+            self.warn(
+                "notifications",
+                "no default list (emails, slack or teams): a notification no route takes (a \
+                 session or job run no route matches, a reminder of an expiring exception) \
+                 reaches nobody",
+            );
+        }
         if notifications.default_receives == crate::model::DefaultReceives::Unrouted
             && notifications.routes.is_empty()
         {

@@ -830,6 +830,25 @@ fn an_exemption_listed_twice_or_outlasted_by_a_pattern_is_said() {
     );
 }
 
+/// Routes without a default list: what no route takes (a reminder of an expiring exception
+/// among it) would reach nobody.
+#[test]
+fn routes_without_a_default_list_are_warned_about() {
+    let text = format!(
+        "{VALID}notifications:\n  routes:\n    - {{name: a, tags: {{team: a}}, emails: [a@example.com]}}\n"
+    );
+    assert_eq!(
+        warnings(&text),
+        vec![
+            "p.yaml:6:1: notifications: no default list (emails, slack or teams): a notification no route takes (a session or job run no route matches, a reminder of an expiring exception) reaches nobody"
+        ]
+    );
+    let with_default = format!(
+        "{VALID}notifications:\n  emails: [ops@example.com]\n  routes:\n    - {{name: a, tags: {{team: a}}, emails: [a@example.com]}}\n"
+    );
+    assert_eq!(warnings(&with_default), Vec::<String>::new());
+}
+
 #[test]
 fn a_required_key_missing_hides_no_other_problem() {
     // An override and an exemption without their required key are each reported and taken out
