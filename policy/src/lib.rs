@@ -41,8 +41,8 @@ pub use jobs::{
 };
 pub use model::{
     Boundaries, Budget, BudgetMembers, Covered, EnforcementAction, Exemption, History,
-    HistoryAthena, JobOverride, Jobs, Mode, Network, Override, Policy, RoleAssignment, Route,
-    SessionDefaults, SlackChannel, TeamsChannel, UsageProfiles,
+    HistoryAthena, JobOverride, Jobs, Mode, Network, Override, Policy, RULES, RoleAssignment,
+    Route, SessionDefaults, SlackChannel, TeamsChannel, UsageProfiles,
 };
 pub use runtime::{
     COMPRESSED_PREFIX, RuntimePolicyError, parse_runtime_policy, runtime_policy,

@@ -79,33 +79,42 @@ impl JobFiles {
     /// API, "Jobs", `GetJob`; `Name` and `Command` are a job's required fields). A file that is
     /// not one, or two of one job, is an error naming the file.
     pub fn read(files: &[PathBuf]) -> anyhow::Result<JobFiles> {
+        JobFiles::read_given_as(files, "--job")
+    }
+
+    /// As [`JobFiles::read`], errors naming the files as `given_as` (`--job` on the command
+    /// line, `job` in a policy test).
+    pub fn read_given_as(files: &[PathBuf], given_as: &str) -> anyhow::Result<JobFiles> {
         const SHAPE: &str = "a job as GetJob returns it: {\"Job\": {\"Name\": ..., \"Command\": \
                              {\"Name\": \"glueetl\"}, ...}}";
         let mut jobs = BTreeMap::new();
         for file in files {
             let shown = paths::shown(file);
             let text = std::fs::read(file).map_err(|error| {
-                anyhow::anyhow!("--job {shown}: cannot read: {}", paths::io_reason(&error))
+                anyhow::anyhow!(
+                    "{given_as} {shown}: cannot read: {}",
+                    paths::io_reason(&error)
+                )
             })?;
             let json: serde_json::Value = serde_json::from_slice(&text)
-                .with_context(|| format!("{shown}: --job: not JSON"))?;
+                .with_context(|| format!("{shown}: {given_as}: not JSON"))?;
             let Some(answer) = json.get("Job").filter(|job| job.is_object()) else {
-                bail!("{shown}: --job: no `Job` object at the top ({SHAPE})");
+                bail!("{shown}: {given_as}: no `Job` object at the top ({SHAPE})");
             };
             if answer
                 .pointer("/Command/Name")
                 .and_then(serde_json::Value::as_str)
                 .is_none_or(str::is_empty)
             {
-                bail!("{shown}: --job: Job.Command.Name is missing ({SHAPE})");
+                bail!("{shown}: {given_as}: Job.Command.Name is missing ({SHAPE})");
             }
             let job = policy::facts_from_glue_job(&json).map_err(|ignored| {
-                anyhow::anyhow!("{shown}: --job: {} ({SHAPE})", ignored.reason)
+                anyhow::anyhow!("{shown}: {given_as}: {} ({SHAPE})", ignored.reason)
             })?;
             let name = job.job_name.clone();
             if jobs.insert(name.clone(), (shown.clone(), job)).is_some() {
                 bail!(
-                    "{shown}: --job: a job named {} was already given",
+                    "{shown}: {given_as}: a job named {} was already given",
                     policy::quoted(&name)
                 );
             }
@@ -210,9 +219,13 @@ pub(crate) fn verdicts_in(
     // The job definitions written earlier in this input, by job name.
     let mut written: BTreeMap<String, JobFacts> = BTreeMap::new();
     let mut unreadable = 0;
+    let mut glue_answers = 0;
     let items = records::for_each_item(&mut input, |item| {
         each(match item {
-            Item::Record(value) => verdict_for(policy, given, &mut written, &value),
+            Item::Record(value) => {
+                glue_answers += usize::from(is_glue_answer(&value));
+                verdict_for(policy, given, &mut written, &value)
+            }
             Item::Unreadable(reason) => {
                 unreadable += 1;
                 Verdict::ignored(policy::Ignored {
@@ -228,6 +241,7 @@ pub(crate) fn verdicts_in(
         items,
         unreadable,
         empty: !input.content,
+        glue_answers,
     })
 }
 
@@ -258,6 +272,8 @@ pub(crate) struct ItemsRead {
     pub items: usize,
     pub unreadable: usize,
     pub empty: bool,
+    /// Of the items, Glue's answers (a session, job or job run): judged at `Given::at`.
+    pub glue_answers: usize,
 }
 
 /// The one verdict of a file that must hold exactly one record (a policy test's sample).
@@ -271,11 +287,19 @@ pub(crate) fn verdict_for_file(
 ) -> anyhow::Result<Verdict> {
     let given = Given {
         profiles: ProfileFiles::default(),
-        jobs: JobFiles::read(jobs)?,
+        jobs: JobFiles::read_given_as(jobs, "job")?,
         at,
     };
     let mut verdicts = Vec::new();
-    verdicts_in(policy, &given, file, |verdict| verdicts.push(verdict))?;
+    let read = verdicts_in(policy, &given, file, |verdict| verdicts.push(verdict))?;
+    if at.is_some() && read.items == 1 && read.glue_answers == 0 {
+        bail!(
+            "`at` is the instant a Glue answer (a session, job or job run) is judged at, and {} \
+             holds a CloudTrail record, which is judged at its own eventTime: leave `at` out, or \
+             change the record's eventTime",
+            shown(file)
+        );
+    }
     match verdicts.len() {
         1 => Ok(verdicts.remove(0)),
         n => bail!(
@@ -283,6 +307,14 @@ pub(crate) fn verdict_for_file(
             shown(file)
         ),
     }
+}
+
+/// A Glue answer, which carries no time of its own: a job (`Job` at the top), a job run
+/// (`JobRun`) or a session (`Session`, or a session's own `Id`). Anything else is a record.
+fn is_glue_answer(input: &serde_json::Value) -> bool {
+    ["Job", "JobRun", "Session", "Id"]
+        .iter()
+        .any(|key| input.get(key).is_some())
 }
 
 /// Judges a JSON input: a Glue job (`Job` at the top) or job run (`JobRun`), a job record

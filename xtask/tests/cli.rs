@@ -378,6 +378,25 @@ fn validate_and_test_policies_take_folders_and_a_policy_without_tests_fails_sayi
         );
         assert!(printed.contains("0 passed, 1 failed"), "{printed}");
     }
+    // A tests file that holds no case fails its policy, in a folder beside passing ones too.
+    std::fs::write(dir.join("lonely.tests.yaml"), "").unwrap();
+    std::fs::copy(root().join("policies/teams.yaml"), dir.join("teams.yaml")).unwrap();
+    let teams_tests = std::fs::read_to_string(root().join("policies/teams.tests.yaml"))
+        .unwrap()
+        .replace(
+            "event: samples/",
+            &format!("event: {}/", root().join("policies/samples").display()),
+        );
+    std::fs::write(dir.join("teams.tests.yaml"), teams_tests).unwrap();
+    let out = xtask(&["test-policies", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("lonely.yaml: ")
+            && printed.contains("lonely.tests.yaml holds no test case"),
+        "{printed}"
+    );
+    assert!(printed.contains("PASS "), "{printed}");
     let empty = scratch("empty-folder");
     let out = xtask(&["validate", empty.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));

@@ -370,6 +370,40 @@ fn an_empty_list_has_nothing_to_judge_and_an_empty_input_is_an_error() {
     }
 }
 
+/// `--at` judges Glue's answers; over records only it changes nothing, which is said.
+#[test]
+fn at_over_records_only_is_said_to_change_nothing() {
+    let sample = root().join("policies/samples/too-many-workers.json");
+    let out = xtask(
+        &[
+            "evaluate",
+            "--event",
+            sample.to_str().unwrap(),
+            "--at",
+            "2026-01-01",
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("note: --at applies to Glue's answers (a session, job or job run);"),
+        "{stderr}"
+    );
+    let swept = root().join("policies/samples/glue-session-swept.json");
+    let out = xtask(
+        &[
+            "evaluate",
+            "--event",
+            swept.to_str().unwrap(),
+            "--at",
+            "2026-01-01",
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("--at applies"), "{stderr}");
+}
+
 /// Text says which team routes a verdict's notification reaches, as JSON does.
 #[test]
 fn text_output_names_the_routes() {

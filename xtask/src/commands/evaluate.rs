@@ -47,8 +47,8 @@ pub struct EvaluateCommand {
     usage_profiles: Vec<PathBuf>,
     /// The instant Glue's answers (a session, a job run, a job) are judged at, as the sweep
     /// judges what it finds: exceptions with `expires` apply before it. RFC 3339 or a day
-    /// (`2027-01-31`) [default: now]. A CloudTrail record is always judged at its own
-    /// `eventTime`.
+    /// (`2027-01-31`: its midnight UTC) [default: now]. A CloudTrail record is always judged at
+    /// its own `eventTime`.
     #[arg(long, value_name = "TIME", value_parser = crate::history::instant)]
     at: Option<i64>,
     /// Output format: text (one block per record), json (one object per record, per line),
@@ -127,6 +127,13 @@ impl EvaluateCommand {
             return Err(error);
         }
         let read = read?;
+        if self.at.is_some() && read.items > 0 && read.glue_answers == 0 {
+            eprintln!(
+                "note: --at applies to Glue's answers (a session, job or job run); {} holds only \
+                 CloudTrail records, each judged at its own eventTime",
+                crate::verdicts::shown(&self.event)
+            );
+        }
         for (file, name) in given.jobs.unused() {
             eprintln!(
                 "warning: --job {file}: no job run in the input is of job {}, so it was not used",

@@ -107,19 +107,74 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
             paths::shown(&tests)
         )
     })?;
-    // What no verdict can be: said at the case, not left to look like a mismatch.
+    // What no verdict can be, and what no case can mean: said at the case, not left to look
+    // like a mismatch.
     const DECISIONS: [&str; 4] = ["violation", "exempt", "compliant", "ignored"];
     let (places, _) = policy::locate::LocationIndex::build(&text);
+    let place_of = |path: &str| {
+        let location = places.locate(path);
+        format!(
+            "{}:{}:{}",
+            paths::shown(&tests),
+            location.line,
+            location.col
+        )
+    };
+    let overrides: Vec<&str> = policy
+        .overrides
+        .iter()
+        .map(|rule| rule.name.as_str())
+        .chain(
+            policy
+                .jobs
+                .iter()
+                .flat_map(|jobs| jobs.overrides.iter().map(|rule| rule.name.as_str())),
+        )
+        .collect();
+    let mut names: Vec<&str> = Vec::new();
     for (i, case) in cases.iter().enumerate() {
-        let at = |field: &str| {
-            let location = places.locate(&format!("[{i}].expect.{field}"));
-            format!(
-                "{}:{}:{}",
-                paths::shown(&tests),
-                location.line,
-                location.col
-            )
-        };
+        let at = |field: &str| place_of(&format!("[{i}].expect.{field}"));
+        if let Some(first) = names.iter().position(|name| *name == case.name) {
+            bail!(
+                "{}: [{i}].name: a case named `{}` is already [{first}]: name each case once",
+                place_of(&format!("[{i}].name")),
+                case.name
+            );
+        }
+        names.push(&case.name);
+        if let Some(when) = &case.at
+            && let Err(reason) = crate::history::instant(when)
+        {
+            bail!("{}: [{i}].at: {reason}", place_of(&format!("[{i}].at")));
+        }
+        if let Some(name) = &case.expect.override_name
+            && name != "none"
+            && !overrides.contains(&name.as_str())
+        {
+            bail!(
+                "{}: [{i}].expect.override: the policy has no override `{name}` (its overrides: \
+                 {}; `none` for none)",
+                at("override"),
+                if overrides.is_empty() {
+                    "none".to_string()
+                } else {
+                    overrides.join(", ")
+                }
+            );
+        }
+        if let Some(unknown) = case
+            .expect
+            .rules
+            .iter()
+            .flatten()
+            .find(|rule| !policy::RULES.contains(&rule.as_str()))
+        {
+            bail!(
+                "{}: [{i}].expect.rules: `{unknown}` is not a rule (the rules: {})",
+                at("rules"),
+                policy::RULES.join(", ")
+            );
+        }
         if !DECISIONS.contains(&case.expect.decision.as_str()) {
             bail!(
                 "{}: [{i}].expect.decision: `{}` is not a decision ({})",
@@ -163,20 +218,11 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
         // A sample that cannot be judged (missing, not JSON) fails its own case; the others
         // still run.
         let jobs: Vec<PathBuf> = case.job.iter().map(|job| dir.join(job)).collect();
-        let judged_at = match case.at.as_deref().map(crate::history::instant).transpose() {
-            Ok(judged_at) => judged_at,
-            Err(reason) => {
-                results.push(PolicyTestResult {
-                    policy: paths::shown(policy_file),
-                    name: case.name,
-                    place,
-                    findings: Vec::new(),
-                    mismatches: vec![format!("at: {reason}")],
-                    summary: String::new(),
-                });
-                continue;
-            }
-        };
+        // Checked above.
+        let judged_at = case
+            .at
+            .as_deref()
+            .and_then(|when| crate::history::instant(when).ok());
         let verdict = match verdict_for_file(&policy, &jobs, &input, judged_at) {
             Ok(verdict) => verdict,
             Err(error) => {
@@ -277,7 +323,16 @@ impl TestPoliciesCommand {
                 );
                 continue;
             }
-            for result in run_policy_cases(file)? {
+            let results = run_policy_cases(file)?;
+            if results.is_empty() {
+                failed += 1;
+                println!(
+                    "FAIL {}: {} holds no test case: add sample sessions and their verdicts",
+                    paths::shown(file),
+                    paths::shown(&tests)
+                );
+            }
+            for result in results {
                 if result.mismatches.is_empty() {
                     passed += 1;
                     println!(
@@ -366,7 +421,7 @@ mod tests {
     }
 
     /// A Glue answer has no time of its own: a case's `at` gives it one, so an exception that
-    /// expires applies before then; without it, never. A bad `at` fails its case.
+    /// expires applies before then; without it, never. On a record, `at` fails its case.
     #[test]
     fn a_case_judges_a_glue_answer_at_its_at() {
         let dir = std::env::temp_dir().join(format!("gsg-policy-at-{}", std::process::id()));
@@ -384,16 +439,23 @@ mod tests {
             root.join("samples/job-run-swept.json"),
             root.join("samples/job-daily-load.json"),
         );
-        let case = |at: &str| {
+        let case = |name: &str, event: &Path, at: &str| {
             format!(
-                "- name: case\n  event: {}\n  job: {}\n{at}  expect: {{decision: violation}}\n",
-                run.display(),
+                "- name: {name}\n  event: {}\n  job: {}\n{at}  expect: {{decision: violation}}\n",
+                event.display(),
                 job.display()
             )
         };
+        // A CloudTrail record is judged at its own eventTime: `at` on one is a mistake, said.
+        let record = root.join("samples/job-run-oversized.json");
         std::fs::write(
             dir.join("p.tests.yaml"),
-            [case("  at: 2026-12-01\n"), case(""), case("  at: soon\n")].concat(),
+            [
+                case("before", &run, "  at: 2026-12-01\n"),
+                case("unknown", &run, ""),
+                case("record", &record, "  at: 2026-12-01\n"),
+            ]
+            .concat(),
         )
         .unwrap();
         let results = run_policy_cases(&dir.join("p.yaml")).unwrap();
@@ -401,7 +463,9 @@ mod tests {
         assert!(results[0].summary.contains("override=daily"), "{results:?}");
         assert!(!results[1].summary.contains("override="), "{results:?}");
         assert!(
-            results[2].mismatches[0].starts_with("at: "),
+            results[2].mismatches[0].contains(
+                "`at` is the instant a Glue answer (a session, job or job run) is judged at, and"
+            ),
             "{:?}",
             results[2].mismatches
         );
@@ -425,7 +489,31 @@ mod tests {
         let decision = error("{decision: compliantt}");
         let route = error("{decision: compliant, routes: [nope]}");
         let shape = error("{decision: compliant, nope: 1}");
+        let override_name = error("{decision: compliant, override: orphans}");
+        let rule = error("{decision: violation, rules: [max_worker]}");
+        let at = error("{decision: compliant}\n  at: 2027-03-31T00:00:00");
+        let twice = error(
+            "{decision: compliant}\n- name: a\n  event: y.json\n  expect: {decision: compliant}",
+        );
         std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            override_name.ends_with("p.tests.yaml:3:33: [0].expect.override: the policy has no override `orphans` (its overrides: analytics-backfill; `none` for none)"),
+            "{override_name}"
+        );
+        assert!(
+            rule.contains("p.tests.yaml:3:33: [0].expect.rules: `max_worker` is not a rule (the rules: max_workers, "),
+            "{rule}"
+        );
+        assert!(
+            at.contains("p.tests.yaml:4:3: [0].at: \"2027-03-31T00:00:00\" is neither a day"),
+            "{at}"
+        );
+        assert!(
+            twice.contains(
+                "p.tests.yaml:4:3: [1].name: a case named `a` is already [0]: name each case once"
+            ),
+            "{twice}"
+        );
         assert!(
             decision.ends_with("p.tests.yaml:3:12: [0].expect.decision: `compliantt` is not a decision (violation, exempt, compliant, ignored)"),
             "{decision}"
