@@ -261,7 +261,7 @@ pub fn evaluate(policy: &Policy, facts: &SessionFacts) -> Verdict {
             "the session has already ended ({status}): there is nothing to stop"
         ))
     } else if facts.principal.is_none() {
-        Some("the creator is unknown, so overrides and exemptions could not apply".to_string())
+        Some("the creator is unknown, so overrides by principal and exempt_principals could not apply".to_string())
     } else {
         None
     };
@@ -427,7 +427,7 @@ pub fn evaluate_job(policy: &Policy, facts: &JobFacts) -> Verdict {
     } else if facts.principal.is_none() {
         Some(format!(
             "who {} is unknown (a schedule, trigger or workflow, or no record), so overrides by \
-             principal and exemptions could not apply",
+             principal and exempt_principals could not apply",
             if run {
                 "started the run"
             } else {

@@ -753,7 +753,9 @@ fn what_hostile_events_name_is_kept_exactly() {
     assert_eq!(wrong.principal, None);
     assert_eq!(
         wrong.reason.as_deref(),
-        Some("the creator is unknown, so overrides and exemptions could not apply")
+        Some(
+            "the creator is unknown, so overrides by principal and exempt_principals could not apply"
+        )
     );
     assert_eq!(wrong.unchecked.len(), 9, "{:#?}", wrong.unchecked);
 }
