@@ -119,6 +119,14 @@ impl LocationIndex {
                     if let Some(Frame::Map { path, key, seen }) = stack.last_mut()
                         && key.is_none()
                     {
+                        // A block mapping in a list starts where its first key is written;
+                        // the parser marks its start at that key's `:`.
+                        if seen.is_empty()
+                            && let Some(place) = index.places.get_mut(path.as_str())
+                            && (here.line, here.col) < (place.line, place.col)
+                        {
+                            *place = here;
+                        }
                         let field = join(path, &value);
                         if !seen.insert(value.clone()) {
                             problems.push(SyntaxProblem {

@@ -849,6 +849,18 @@ fn routes_without_a_default_list_are_warned_about() {
     assert_eq!(warnings(&with_default), Vec::<String>::new());
 }
 
+/// An error about a whole list entry written in block style is located at the entry's first
+/// key, as one written in flow style is at its `{`.
+#[test]
+fn a_block_list_entry_is_located_where_it_is_written() {
+    let text =
+        format!("{VALID}overrides:\n  - name: nob\n    principals: [\"arn:aws:iam::*:role/A\"]\n");
+    assert_eq!(
+        errors(&text),
+        vec!["p.yaml:7:5: overrides[0]: the required key `boundaries` is missing"]
+    );
+}
+
 #[test]
 fn a_required_key_missing_hides_no_other_problem() {
     // An override and an exemption without their required key are each reported and taken out
