@@ -1490,3 +1490,20 @@ fn each_bad_list_element_is_named_at_its_own_index_and_place() {
         ]
     );
 }
+
+/// The rules a verdict can name are the boundary keys serde reads, all of them (serde names
+/// every field it expects when it meets one it does not know), and the budget's rule.
+#[test]
+fn the_rules_listed_are_the_boundary_keys_read() {
+    let error = serde_yaml::from_str::<policy::Boundaries>("not_a_key: 1\n")
+        .err()
+        .unwrap()
+        .to_string();
+    let expected = &error[error.find("expected").expect("a list")..];
+    let mut read: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    read.push(policy::budgets::RULE);
+    let mut listed = policy::RULES.to_vec();
+    read.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(listed, read, "{error}");
+}
