@@ -240,13 +240,7 @@ pub fn sentence(exception: &Exception, due: Due, now: UnixSeconds) -> String {
     let when = match (due, exception.expires_at) {
         (Due::Expired, _) => format!("expired at {}", exception.expires),
         (Due::ExpiresSoon, Some(at)) => {
-            let days = (at - now) / 86_400;
-            let left = match days {
-                0 => "in less than a day".to_string(),
-                1 => "in 1 day".to_string(),
-                n => format!("in {n} days"),
-            };
-            format!("expires at {}, {left}", exception.expires)
+            format!("expires at {}, {}", exception.expires, time_left(at - now))
         }
         (Due::ExpiresSoon, None) => format!("expires at {}", exception.expires),
     };
@@ -267,6 +261,25 @@ pub fn sentence(exception: &Exception, due: Due, now: UnixSeconds) -> String {
         exception.describe(),
         exception.path
     )
+}
+
+/// `seconds` from now, in whole days and hours (rounded down, never to a whole day more than
+/// is left): `in 2 days and 19 hours`, `in 5 hours`, `in less than an hour`.
+fn time_left(seconds: UnixSeconds) -> String {
+    let (days, hours) = (seconds / 86_400, seconds % 86_400 / 3_600);
+    let count = |n: UnixSeconds, unit: &str| {
+        if n == 1 {
+            format!("1 {unit}")
+        } else {
+            format!("{n} {unit}s")
+        }
+    };
+    match (days, hours) {
+        (0, 0) => "in less than an hour".to_string(),
+        (0, h) => format!("in {}", count(h, "hour")),
+        (d, 0) => format!("in {}", count(d, "day")),
+        (d, h) => format!("in {} and {}", count(d, "day"), count(h, "hour")),
+    }
 }
 
 #[cfg(test)]

@@ -77,10 +77,10 @@ pub fn to_markdown(list: &[Expiring]) -> String {
         "\n{}\n{}",
         markdown::heading(
             4,
-            &format!("Exceptions that expire within {WARN_DAYS} days")
+            &format!("Exceptions that expire within {WARN_DAYS} days or have expired")
         ),
         markdown::table(
-            &["exception", "where", "expires", "", "reason", "ticket"],
+            &["exception", "where", "expires", "state", "reason", "ticket"],
             &rows
         )
     )
@@ -116,6 +116,11 @@ exempt_principals:
         let markdown = to_markdown(&list);
         assert!(markdown.contains("DATA-1\\|2"), "{markdown}");
         assert!(markdown.contains("| expired |"), "{markdown}");
+        assert!(
+            markdown.contains("Exceptions that expire within 14 days or have expired"),
+            "{markdown}"
+        );
+        assert!(markdown.contains("| state |"), "{markdown}");
         assert!(!markdown.contains("far"), "{markdown}");
         assert_eq!(super::to_markdown(&[]), "");
     }

@@ -147,6 +147,22 @@ jobs:
     assert_eq!(after.rules(), ["max_workers"]);
 }
 
+/// The time left is said in whole days and hours, never rounded up to a day not left.
+#[test]
+fn the_time_left_is_said_in_days_and_hours() {
+    assert_eq!(time_left(0), "in less than an hour");
+    assert_eq!(time_left(3_599), "in less than an hour");
+    assert_eq!(time_left(3_600), "in 1 hour");
+    assert_eq!(time_left(5 * 3_600 + 59), "in 5 hours");
+    assert_eq!(time_left(86_400), "in 1 day");
+    assert_eq!(time_left(86_400 + 3_600), "in 1 day and 1 hour");
+    assert_eq!(
+        time_left(2 * 86_400 + 19 * 3_600 + 1_800),
+        "in 2 days and 19 hours"
+    );
+    assert_eq!(time_left(14 * 86_400), "in 14 days");
+}
+
 #[test]
 fn what_expires_soon_is_listed_with_its_reason_and_ticket() {
     let policy = policy(POLICY);
