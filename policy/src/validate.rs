@@ -1843,14 +1843,26 @@ impl Checker<'_> {
                 );
             }
             if !valid_slack_channel_id(&channel.channel_id) {
-                self.fail(
-                    &join(&item, "channel_id"),
-                    format!(
-                        "`{}` is not a Slack channel id (`C0123ABCDEF`: letters and digits, at \
-                         the bottom of the channel's details in Slack)",
+                // A pasted link (`https://acme.slack.com/archives/C0123ABCDEF`) holds the id.
+                let in_link = channel
+                    .channel_id
+                    .split("/archives/")
+                    .nth(1)
+                    .and_then(|rest| rest.split(['/', '?', '#']).next())
+                    .filter(|id| valid_slack_channel_id(id));
+                let reason = match in_link {
+                    Some(id) => format!(
+                        "`{}` is the channel's link, not its id: write `{id}`, the id at its end",
                         printable(&channel.channel_id)
                     ),
-                );
+                    None => format!(
+                        "`{}` is not a Slack channel id (`C0123ABCDEF`: letters and digits, at \
+                         the end of the channel's link, or at the bottom of its details in \
+                         Slack)",
+                        printable(&channel.channel_id)
+                    ),
+                };
+                self.fail(&join(&item, "channel_id"), reason);
             }
             if !seen.insert((channel.workspace_id.clone(), channel.channel_id.clone())) {
                 self.fail(

@@ -109,6 +109,9 @@ notifications:
     - name: t
       tags: {team: y}
       teams: [{tenant_id: not-a-guid, team_id: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee, channel_id: general}]
+    - name: pasted
+      tags: {team: z}
+      slack: [{workspace_id: T0123ABCD, channel_id: 'https://acme.slack.com/archives/C0123ABCDEF'}]
 "#,
     )
     .expect_err("refused")
@@ -122,6 +125,8 @@ notifications:
         "notifications.routes[2].principals: list principal ARN patterns",
         "notifications.routes[3].teams[0].tenant_id: `not-a-guid` is not a GUID",
         "notifications.routes[3].teams[0].channel_id: `general` is not a Microsoft Teams channel id",
+        "notifications.routes[4].slack[0].channel_id: `https://acme.slack.com/archives/C0123ABCDEF` \
+         is the channel's link, not its id: write `C0123ABCDEF`, the id at its end",
     ] {
         assert!(refused.contains(expected), "{expected} in:\n{refused}");
     }
