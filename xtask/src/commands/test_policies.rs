@@ -132,26 +132,31 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
         )
         .collect();
     let mut names: Vec<&str> = Vec::new();
+    // Every problem, each at its place, in the file's order.
+    let mut problems: Vec<String> = Vec::new();
     for (i, case) in cases.iter().enumerate() {
         let at = |field: &str| place_of(&format!("[{i}].expect.{field}"));
         if let Some(first) = names.iter().position(|name| *name == case.name) {
-            bail!(
+            problems.push(format!(
                 "{}: [{i}].name: a case named `{}` is already [{first}]: name each case once",
                 place_of(&format!("[{i}].name")),
                 case.name
-            );
+            ));
         }
         names.push(&case.name);
         if let Some(when) = &case.at
             && let Err(reason) = crate::history::instant(when)
         {
-            bail!("{}: [{i}].at: {reason}", place_of(&format!("[{i}].at")));
+            problems.push(format!(
+                "{}: [{i}].at: {reason}",
+                place_of(&format!("[{i}].at"))
+            ));
         }
         if let Some(name) = &case.expect.override_name
             && name != "none"
             && !overrides.contains(&name.as_str())
         {
-            bail!(
+            problems.push(format!(
                 "{}: [{i}].expect.override: the policy has no override `{name}` (its overrides: \
                  {}; `none` for none)",
                 at("override"),
@@ -160,7 +165,7 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
                 } else {
                     overrides.join(", ")
                 }
-            );
+            ));
         }
         if let Some(unknown) = case
             .expect
@@ -169,19 +174,19 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
             .flatten()
             .find(|rule| !policy::RULES.contains(&rule.as_str()))
         {
-            bail!(
+            problems.push(format!(
                 "{}: [{i}].expect.rules: `{unknown}` is not a rule (the rules: {})",
                 at("rules"),
                 policy::RULES.join(", ")
-            );
+            ));
         }
         if !DECISIONS.contains(&case.expect.decision.as_str()) {
-            bail!(
+            problems.push(format!(
                 "{}: [{i}].expect.decision: `{}` is not a decision ({})",
                 at("decision"),
                 case.expect.decision,
                 DECISIONS.join(", ")
-            );
+            ));
         }
         let routes: Vec<&str> = policy
             .notifications
@@ -195,7 +200,7 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
             .flatten()
             .find(|route| !routes.contains(&route.as_str()))
         {
-            bail!(
+            problems.push(format!(
                 "{}: [{i}].expect.routes: the policy has no route `{unknown}` (its routes: {})",
                 at("routes"),
                 if routes.is_empty() {
@@ -203,8 +208,11 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
                 } else {
                     routes.join(", ")
                 }
-            );
+            ));
         }
+    }
+    if !problems.is_empty() {
+        bail!("{}", problems.join("\n"));
     }
     let dir = tests.parent().unwrap_or(Path::new("."));
     let mut results = Vec::new();
@@ -471,8 +479,9 @@ mod tests {
         );
     }
 
-    /// A tests file that is not one, an expected decision no verdict has and a route the policy
-    /// lacks are errors at their `file:line:col`, not mismatches.
+    /// A tests file that is not one, an expected decision no verdict has, an override, route or
+    /// rule the policy or the engine lacks, a bad `at` and a name used twice are errors at their
+    /// `file:line:col`, all of them, not mismatches.
     #[test]
     fn a_tests_file_is_checked_at_its_places() {
         let dir = std::env::temp_dir().join(format!("gsg-policy-shape-{}", std::process::id()));
@@ -492,6 +501,7 @@ mod tests {
         let override_name = error("{decision: compliant, override: orphans}");
         let rule = error("{decision: violation, rules: [max_worker]}");
         let at = error("{decision: compliant}\n  at: 2027-03-31T00:00:00");
+        let both = error("{decision: compliantt, override: orphans}");
         let twice = error(
             "{decision: compliant}\n- name: a\n  event: y.json\n  expect: {decision: compliant}",
         );
@@ -507,6 +517,11 @@ mod tests {
         assert!(
             at.contains("p.tests.yaml:4:3: [0].at: \"2027-03-31T00:00:00\" is neither a day"),
             "{at}"
+        );
+        assert!(
+            both.contains("[0].expect.override: the policy has no override `orphans`")
+                && both.contains("[0].expect.decision: `compliantt` is not a decision"),
+            "every problem is said: {both}"
         );
         assert!(
             twice.contains(
