@@ -215,8 +215,8 @@ pub struct JobsReport {
     /// Runs the baseline (`--baseline`) stops.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_violations: Option<u64>,
-    /// With a baseline: each run whose fate differs between it and the policy, in start order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// With a baseline: each run whose fate differs between it and the policy, in start order
+    /// (always in the JSON: empty without a baseline or a change).
     pub changes: Vec<JobRunChange>,
     /// Every run a team budget of the policy may count, for the budgets' replay (not printed:
     /// the budgets say what came of them). Empty when the policy has no budget.

@@ -269,7 +269,9 @@ impl Tally {
             by_override: under_policy.by_override,
             by_principal,
             price_per_dpu_hour: inputs.price_per_dpu_hour,
-            cost_usd: dpu_hours.total * inputs.price_per_dpu_hour,
+            // To a millionth of a dollar: a product of two decimals keeps no binary noise
+            // (50.160000000000004) in the JSON.
+            cost_usd: (dpu_hours.total * inputs.price_per_dpu_hour * 1e6).round() / 1e6,
             dpu_hours,
             violating,
             comparison,
@@ -1005,8 +1007,7 @@ pub struct Report {
     pub chunks: u64,
     /// Log files found in a folder or an S3 prefix and not read, not counted in `files`: their
     /// names say CloudTrail delivered them before `--since`, and a file holds only records
-    /// from before its delivery. Left out of the JSON when none.
-    #[serde(skip_serializing_if = "is_none_of")]
+    /// from before its delivery.
     pub files_left_out: u64,
     /// `--since`/`--until` (the query's window with `--athena`): Glue records outside it are
     /// counted, not judged.
@@ -1019,8 +1020,7 @@ pub struct Report {
     pub create_session_not_judged: u64,
     /// Records of the calls a backtest reads (`CreateSession`, `StopSession`, `DeleteSession`,
     /// `StartJobRun`, `CreateJob`, `UpdateJob`) read from outside `window`: counted, not
-    /// judged. Left out of the JSON when none.
-    #[serde(skip_serializing_if = "is_none_of")]
+    /// judged.
     pub outside_window: u64,
     /// Sessions judged: successful `CreateSession` records, each counted once.
     pub sessions: u64,
@@ -1039,7 +1039,8 @@ pub struct Report {
     pub price_per_dpu_hour: f64,
     /// Of the stopped sessions.
     pub dpu_hours: DpuHours,
-    /// `dpu_hours.total` × the price: an upper bound when `dpu_hours.upper_bound` > 0.
+    /// `dpu_hours.total` × the price, to a millionth of a dollar: an upper bound when
+    /// `dpu_hours.upper_bound` > 0.
     pub cost_usd: f64,
     /// The stopped sessions, in creation order.
     pub violating: Rows<SessionRow>,
@@ -1138,11 +1139,6 @@ impl Places {
 
 /// `by_account`/`by_region` key of sessions whose record does not say.
 const UNKNOWN_PLACE: &str = "(unknown)";
-
-/// A count left out of the JSON when it is zero (`files_left_out`, `outside_window`).
-fn is_none_of(count: &u64) -> bool {
-    *count == 0
-}
 
 #[cfg(test)]
 mod tests {
@@ -1353,7 +1349,7 @@ mod tests {
             (2, 1)
         );
         assert!(hours.is_upper_bound());
-        assert_eq!(report.cost_usd, hours.total * 0.5);
+        assert!((report.cost_usd - hours.total * 0.5).abs() < 1e-6);
         let comparison = report.comparison.unwrap();
         assert_eq!(comparison.newly_violating.to_vec().unwrap(), ["a", "c"]);
         assert_eq!(comparison.no_longer_violating.to_vec().unwrap(), ["d"]);

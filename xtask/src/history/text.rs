@@ -214,6 +214,17 @@ fn budget_stops(report: &Report) -> (u64, u64) {
     (stops.len() as u64 - runs, runs)
 }
 
+/// After the compliant count: that a team budget may act on some of them, when one acts on any
+/// session (compliant means within its own boundaries; a budget judges what a team holds).
+fn compliant_note(report: &Report, acted: &str) -> String {
+    match budget_stops(report) {
+        (0, _) => String::new(),
+        _ => {
+            format!(" (within their own boundaries; some may be {acted} for a team budget, above)")
+        }
+    }
+}
+
 /// What the team budgets would have stopped (each session or run once, whichever budgets stop
 /// it), or `None` when they stop nothing. In audit mode a session its own boundaries stop may
 /// be among them (it runs on, and counts). Their DPU-hours are not in "at stake": each budget
@@ -348,7 +359,12 @@ pub fn text(report: &Report) -> String {
         let _ = writeln!(out, "budgets:    {line}");
     }
     let _ = writeln!(out, "exempt:     {}", grouped(report.exempt));
-    let _ = writeln!(out, "compliant:  {}", grouped(report.compliant));
+    let _ = writeln!(
+        out,
+        "compliant:  {}{}",
+        grouped(report.compliant),
+        compliant_note(report, acted)
+    );
     let _ = writeln!(
         out,
         "at stake:   {} at {price} USD per DPU-hour",
@@ -808,7 +824,12 @@ pub fn markdown(report: &Report) -> String {
                 "| exempt (never stopped, not notified) | {} |",
                 grouped(report.exempt)
             );
-            let _ = writeln!(out, "| compliant | {} |", grouped(report.compliant));
+            let _ = writeln!(
+                out,
+                "| compliant{} | {} |",
+                compliant_note(report, acted),
+                grouped(report.compliant)
+            );
             let _ = writeln!(
                 out,
                 "| at stake ({price} USD per DPU-hour) | {} |",
