@@ -725,6 +725,19 @@ budgets:
         );
     }
 
+    /// With `--since`, members created before the window are not in the history read: said
+    /// once above the budgets, in text and Markdown; without a window, nothing is said.
+    #[test]
+    fn a_window_says_members_created_before_it_are_missing() {
+        let mut report = report(&policy("enforce"), &hourly());
+        let note = "Budgets count the members created from 2026-12-01T01:00:00Z on: those created \
+                    before the window and still running in it are not in the history read";
+        assert!(!super::super::text::text(&report).contains("Budgets count the members"));
+        report.window.since = Some("2026-12-01T01:00:00Z".to_string());
+        assert!(super::super::text::text(&report).contains(note));
+        assert!(super::super::text::markdown(&report).contains(note));
+    }
+
     #[test]
     fn the_report_draws_each_budget_as_a_chart_github_renders() {
         let report = report(&policy("enforce"), &hourly());

@@ -250,6 +250,19 @@ fn budget_stops_line(report: &Report, acted: &str) -> Option<String> {
 
 /// One budget in a sentence: its cap, its peak, how often it was exceeded, and what the guard
 /// would have done.
+/// With `--since` and budgets: the members created before the window are not in the history
+/// read, though some still held DPUs in it; said once, before the budgets.
+fn budgets_window_note(report: &Report) -> Option<String> {
+    let since = report.window.since.as_deref()?;
+    (!report.budgets.is_empty()).then(|| {
+        format!(
+            "Budgets count the members created from {since} on: those created before the window \
+             and still running in it are not in the history read, so for as long as they could \
+             run (their timeouts) after {since}, a team may have held more DPUs at once than shown."
+        )
+    })
+}
+
 fn budget_summary(budget: &super::budgets::BudgetReplay, acted: &str) -> String {
     let peak = match &budget.peak_at {
         Some(at) => format!("peak {} at {at}", dpus_unit(budget.peak_dpu)),
@@ -457,6 +470,9 @@ pub fn text(report: &Report) -> String {
     }
     if let Some(jobs) = &report.jobs {
         jobs_text(&mut out, jobs, acted, price);
+    }
+    if let Some(note) = budgets_window_note(report) {
+        let _ = writeln!(out, "\n{note}");
     }
     for budget in &report.budgets {
         let _ = writeln!(out, "\n{}", budget_summary(budget, acted));
@@ -1047,6 +1063,9 @@ Job runs that would be {acted} ({}):
             }
             more_line_markdown(&mut out, jobs.changes.len());
         }
+    }
+    if let Some(note) = budgets_window_note(report) {
+        let _ = writeln!(out, "\n{note}");
     }
     for budget in &report.budgets {
         let _ = writeln!(
