@@ -357,6 +357,23 @@ fn render_athena_table_prints_the_tables_ddl() {
     );
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--trail-bucket \"org-trail\""));
+    // A first day after today: a projection that covers no day the trail has delivered.
+    let output = xtask(
+        &[
+            "render",
+            "--athena-table",
+            "--trail-bucket",
+            "s3://org-trail",
+            "--first-day",
+            "2999-01-01",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--first-day 2999-01-01: after today ("),
+        "{output:?}"
+    );
     // One output at a time: the table is not the SCP.
     let output = xtask(
         &[

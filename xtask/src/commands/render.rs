@@ -179,6 +179,19 @@ fn print_athena_table(
         first_day: slashed_day(&args.first_day),
     };
     spec.check()?;
+    // A projection that starts after today covers no day a trail has delivered: every query
+    // of the table would find nothing.
+    let first = crate::history::time::parse_instant(&spec.first_day.replace('/', "-"))
+        .context("--first-day was checked")?;
+    let now = crate::history::time::now();
+    if first > now {
+        anyhow::bail!(
+            "--first-day {}: after today ({}): the projection would cover no day the trail \
+             has delivered; give the trail's first day",
+            args.first_day,
+            &crate::history::time::format_rfc3339(now)[..10]
+        );
+    }
     let ddl = spec.create_table();
     match out {
         Some(out) => {
