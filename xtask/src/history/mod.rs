@@ -81,12 +81,13 @@ pub struct HistoryArgs {
     /// an RFC 3339 time (`2026-11-01T09:00:00Z`). A log file found in a folder or an S3 prefix
     /// whose name says CloudTrail delivered it before then is not read (counted in the
     /// report). With --athena, required unless the policy's history.athena.days says how far
-    /// back to read.
-    #[arg(long, value_name = "DAY_OR_TIME", value_parser = instant)]
+    /// back to read. A fraction of a second rounds up (records carry whole seconds).
+    #[arg(long, value_name = "DAY_OR_TIME", value_parser = window_instant)]
     pub since: Option<i64>,
     /// Judge only the records before this instant (a day: its midnight UTC, so `--until
-    /// 2026-12-01` ends with November). With --athena, now when not given.
-    #[arg(long, value_name = "DAY_OR_TIME", value_parser = instant)]
+    /// 2026-12-01` ends with November). With --athena, now when not given. A fraction of a
+    /// second rounds up (records carry whole seconds).
+    #[arg(long, value_name = "DAY_OR_TIME", value_parser = window_instant)]
     pub until: Option<i64>,
     #[command(flatten)]
     pub athena: AthenaArgs,
@@ -312,6 +313,24 @@ pub(crate) fn instant(text: &str) -> Result<i64, String> {
             "{text:?} is neither a day (2026-11-01) nor an RFC 3339 time (2026-11-01T09:00:00Z)"
         )
     })
+}
+
+/// A window's end, as [`instant`], a fraction of a second rounded up: a record's `eventTime` is
+/// whole seconds, so from (or before) `09:00:00.5` is from (or before) `09:00:01`, and the
+/// window shown says so.
+pub(crate) fn window_instant(text: &str) -> Result<i64, String> {
+    let seconds = instant(text)?;
+    let fraction = text
+        .trim()
+        .get(19..)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .map(|rest| {
+            rest.bytes()
+                .take_while(u8::is_ascii_digit)
+                .any(|b| b != b'0')
+        })
+        .unwrap_or(false);
+    Ok(seconds + i64::from(fraction))
 }
 
 fn price(text: &str) -> Result<f64, String> {
@@ -672,6 +691,19 @@ fn give_large_blocks_back() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A window's end with a fraction of a second rounds up to the next whole second (records
+    /// carry whole seconds); a whole second, a zero fraction and a day stay as they are.
+    #[test]
+    fn a_window_instant_rounds_a_fraction_of_a_second_up() {
+        let at = |text: &str| time::format_rfc3339(window_instant(text).unwrap());
+        assert_eq!(at("2026-12-01T09:00:00.500Z"), "2026-12-01T09:00:01Z");
+        assert_eq!(at("2026-12-01T09:00:00.001+00:00"), "2026-12-01T09:00:01Z");
+        assert_eq!(at("2026-12-01T09:00:00.000Z"), "2026-12-01T09:00:00Z");
+        assert_eq!(at("2026-12-01T09:00:00Z"), "2026-12-01T09:00:00Z");
+        assert_eq!(at("2026-12-01"), "2026-12-01T00:00:00Z");
+        assert!(window_instant("soon").is_err());
+    }
 
     /// Each Athena setting: its flag, else the policy's `history.athena`, else the default.
     #[test]
