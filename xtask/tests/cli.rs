@@ -357,6 +357,18 @@ fn the_command_line_takes_what_the_readme_shows() {
     );
 }
 
+/// A backtest without a history names every place a history can be, not `--trail` alone.
+#[test]
+fn a_backtest_without_a_history_names_every_source() {
+    let out = xtask(&["backtest"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("<--trail <PATH>|--lookup-events|--athena|--athena-result <FILE>|"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn validate_and_test_policies_take_folders_and_a_policy_without_tests_fails_saying_so() {
     let out = xtask(&["validate", "policies"]);

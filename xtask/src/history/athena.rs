@@ -687,10 +687,18 @@ impl Header {
             .filter(|alias| !names.iter().any(|n| n == alias))
             .collect();
         if !missing.is_empty() {
+            // As written (not lowercased), and cut short: a data row read as the header is long.
+            let written: Vec<String> = row
+                .iter()
+                .map(|name| String::from_utf8_lossy(name).into_owned())
+                .collect();
+            let mut shown = written.join(",");
+            if shown.chars().count() > 160 {
+                shown = shown.chars().take(160).collect::<String>() + "…";
+            }
             bail!(
-                "the result's header ({}) lacks the columns {}: not the result of the \
-                 backtest's query",
-                names.join(","),
+                "the result's first row is not the header of the backtest's query: it lacks the \
+                 columns {} (the first row: {shown})",
                 missing.join(", ")
             );
         }

@@ -47,6 +47,13 @@ use crate::{Exit, paths};
 /// with the reason and counts the records; the rest is still read), or the backtest could not
 /// run at all.
 #[derive(clap::Args, Clone, Debug)]
+#[command(group(
+    // Where the history is: without one, clap names them all (not `--trail` alone).
+    clap::ArgGroup::new("history_source")
+        .required(true)
+        .multiple(true)
+        .args(["trails", "lookup_events", "athena", "athena_result", "bench", "dry_run", "offline"])
+))]
 #[command(
     after_help = "Exit codes: 0 no session would be stopped, deleted or notified under the \
                   policy; 1 some would; 2 a file could not be read to its end or a record in it \
@@ -63,13 +70,7 @@ pub struct HistoryArgs {
     /// (the same files read straight from the trail's bucket); repeatable. Plain or gzipped (by
     /// the first bytes), and any file `evaluate` reads: JSON Lines of records, a LookupEvents
     /// response.
-    #[arg(
-        long = "trail",
-        value_name = "PATH",
-        required_unless_present_any = [
-            "bench", "lookup_events", "athena", "athena_result", "dry_run", "offline"
-        ]
-    )]
+    #[arg(long = "trail", value_name = "PATH")]
     pub trails: Vec<PathBuf>,
     /// A result file of the backtest's Athena query (CSV, as Athena writes it) on this machine,
     /// judged as `--athena` judges one, without --athena: print the query with `--athena

@@ -148,6 +148,16 @@ fn cost_cell(cost: &Cost) -> String {
     }
 }
 
+/// A session's DPU-hours in a line of text: `12.5 DPU-hours`, `≤ 40.0 DPU-hours`, or why they
+/// are unknown.
+fn cost_words(cost: &Cost) -> String {
+    match cost.dpu_hours {
+        Some(_) => format!("{} DPU-hours", cost_cell(cost)),
+        None if cost.dpus.is_none() => "DPU-hours unknown (DPUs unknown)".to_string(),
+        None => "DPU-hours unknown".to_string(),
+    }
+}
+
 fn rules<R: AsRef<str>>(rules: &[R]) -> String {
     if rules.is_empty() {
         "–".to_string()
@@ -442,12 +452,12 @@ pub fn text(report: &Report) -> String {
             for change in comparison.changes.kept().iter().take(MAX_ROWS) {
                 let _ = writeln!(
                     out,
-                    "  {:<24} {}  [{}] -> [{}]  {} DPU-hours",
+                    "  {:<24} {}  [{}] -> [{}]  {}",
                     change.change.as_str(),
                     policy::quoted(&change.session_id),
                     rules(&change.before.rules[..]),
                     rules(&change.after.rules[..]),
-                    cost_cell(&change.cost)
+                    cost_words(&change.cost)
                 );
             }
             more_line(&mut out, comparison.changes.len(), "  ");
@@ -457,11 +467,11 @@ pub fn text(report: &Report) -> String {
             for row in report.violating.kept().iter().take(MAX_ROWS) {
                 let _ = writeln!(
                     out,
-                    "  {}  {}  [{}]  {} DPU-hours",
+                    "  {}  {}  [{}]  {}",
                     policy::quoted(&row.session_id),
                     row.principal.as_deref().unwrap_or("-"),
                     rules(&row.rules[..]),
-                    cost_cell(&row.cost)
+                    cost_words(&row.cost)
                 );
             }
             more_line(&mut out, report.violating.len(), "  ");
@@ -569,22 +579,18 @@ fn jobs_text(out: &mut String, jobs: &super::jobs::JobsReport, acted: &str, pric
     if !jobs.by_job.is_empty() {
         let _ = writeln!(
             out,
-            "  {:<32} {:>6} {:>8} {:>12} {:>12}",
-            "job", "runs", acted, "DPU-hours", "definitions"
+            "  {:<32} {:>6} {:>8} {:>12} {:>16}",
+            "job", "runs", acted, "DPU-hours", "definitions out"
         );
         for (name, totals) in &jobs.by_job {
             let _ = writeln!(
                 out,
-                "  {:<32} {:>6} {:>8} {:>12} {:>12}",
+                "  {:<32} {:>6} {:>8} {:>12} {:>16}",
                 name,
                 grouped(totals.runs),
                 grouped(totals.violations),
                 job_hours(totals),
-                if totals.definition_violations > 0 {
-                    format!("{} out", totals.definition_violations)
-                } else {
-                    "-".to_string()
-                }
+                grouped(totals.definition_violations)
             );
         }
     }
@@ -619,6 +625,9 @@ fn jobs_text(out: &mut String, jobs: &super::jobs::JobsReport, acted: &str, pric
             );
         }
         more_line(out, jobs.changes.len(), "  ");
+    }
+    if !jobs.violating.is_empty() {
+        let _ = writeln!(out, "{acted} job runs:");
     }
     for row in jobs.violating.iter().take(MAX_ROWS) {
         let _ = writeln!(

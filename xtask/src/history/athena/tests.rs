@@ -504,6 +504,25 @@ fn results_are_read_in_chunks_of_whole_records_and_damage_is_named() {
         format!("{error:#}").contains("lacks the columns eventtime"),
         "{error:#}"
     );
+    // A result without its header: its first data row is shown as written, cut short.
+    let row = format!(
+        "\"2026-12-01T09:00:00Z\",\"glue.amazonaws.com\",\"{}\"\n",
+        "X".repeat(300)
+    );
+    let error = Box::new(ResultRows {
+        describe: "q".into(),
+        name: "headless.csv".into(),
+        reader: Box::new(std::io::Cursor::new(row.into_bytes())),
+    })
+    .units()
+    .err()
+    .unwrap();
+    let said = format!("{error:#}");
+    assert!(
+        said.contains("(the first row: 2026-12-01T09:00:00Z,glue.amazonaws.com,XXX")
+            && said.ends_with("…)"),
+        "{said}"
+    );
 }
 
 #[test]
