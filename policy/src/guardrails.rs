@@ -1244,7 +1244,15 @@ pub fn coverage(policy: &Policy) -> Vec<Coverage> {
                 .map(|why| format!("{}: {why}", profile.boundary_sets.join(", ")))
         })
         .collect();
-    let dpu_before = if dpu_notes.is_empty() {
+    // The profile holds `max_dpu` for the boundary sets whose workers and worker types keep
+    // within it (each other set is named in the notes); none when it holds it for no set.
+    let held_somewhere = sets.iter().enumerate().any(|(i, (_, effective, _))| {
+        let has_profile = i == 0 || policy.overrides[i - 1].session_ids.is_empty();
+        has_profile
+            && effective.max_dpu.is_some()
+            && dpu_detective_only(policy, effective).is_none()
+    });
+    let dpu_before = if dpu_notes.is_empty() || held_somewhere {
         vec![USAGE_PROFILE]
     } else {
         Vec::new()

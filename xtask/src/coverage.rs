@@ -275,7 +275,7 @@ mod tests {
             "require_vpc_connection true IAM policy, SCP Lambda stops"
         );
         assert!(line("allowed_glue_versions").ends_with("- Lambda stops"));
-        assert!(line("max_dpu").ends_with("- Lambda stops"));
+        assert!(line("max_dpu").ends_with("usage profile Lambda stops"));
         assert_eq!(
             line("budget ml-training max_concurrent_dpu"),
             "budget ml-training max_concurrent_dpu 100 - Lambda stops",

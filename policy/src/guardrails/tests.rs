@@ -529,9 +529,19 @@ fn coverage_says_which_layer_holds_each_boundary() {
     assert_eq!(row("required_tags `owner`").before_start, [IAM_POLICY, SCP]);
     assert!(row("allowed_glue_versions").before_start.is_empty());
     assert!(row("allowed_connections").before_start.is_empty());
-    // platform-admins may reach 480 DPU within its profile: DPU is the Lambda's alone.
-    assert!(row("max_dpu").before_start.is_empty());
+    // The default's profile holds its max_dpu (10 x G.2X = 20); platform-admins may reach 480
+    // DPU within its own, so its max_dpu is the Lambda's alone, said in the notes.
+    assert_eq!(row("max_dpu").before_start, [USAGE_PROFILE]);
+    assert_eq!(row("max_dpu").notes.len(), 1, "{:?}", row("max_dpu").notes);
     assert!(row("max_dpu").notes[0].starts_with("platform-admins: "));
+    // When no set's profile can hold it, no layer is named before the start.
+    let loose = policy(
+        "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10, max_dpu: 5, \
+         allowed_worker_types: [G.1X]}\n",
+    );
+    let rows = coverage(&loose);
+    let dpu = rows.iter().find(|row| row.boundary == "max_dpu").unwrap();
+    assert!(dpu.before_start.is_empty(), "{dpu:?}");
     for row in &rows {
         assert_eq!(row.after_start, "Lambda stops");
     }
