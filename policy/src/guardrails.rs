@@ -500,7 +500,22 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
     let mut notes = Vec::new();
     let mut exclusion_notes = Vec::new();
     let mut sids = Vec::new();
-    for requirement in &requirements {
+    // Each (requirement, override) whose session ids a deny on the requirement leaves out by
+    // their ARN (`NotResource`): what the notes below say.
+    let mut left_out_by_id: Vec<(usize, usize)> = Vec::new();
+    for (r, requirement) in requirements.iter().enumerate() {
+        // Overrides before `before` that loosen the requirement by session id.
+        let loosening_by_id = |before: usize| -> Vec<(usize, usize)> {
+            policy.overrides[..before]
+                .iter()
+                .zip(&effective)
+                .enumerate()
+                .filter(|(_, (rule, limits))| {
+                    !requirement.holds_in(limits) && !rule.session_ids.is_empty()
+                })
+                .map(|(k, _)| (r, k))
+                .collect()
+        };
         // Principals of overrides that do not have this requirement, as IAM can name them
         // (widened: excluding more principals is the safe direction).
         let loosened = |before: usize| -> Vec<Excluded> {
@@ -581,6 +596,7 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
                 loosened(all),
                 loosened_ids(all),
             );
+            left_out_by_id.extend(loosening_by_id(all));
             continue;
         }
         for (i, (rule, limits)) in policy.overrides.iter().zip(&effective).enumerate() {
@@ -633,7 +649,10 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
                     continue;
                 }
                 (Some(_), true) => Vec::new(),
-                (None, _) => except_ids,
+                (None, _) => {
+                    left_out_by_id.extend(loosening_by_id(i));
+                    except_ids
+                }
             };
             push(
                 format!(
@@ -648,32 +667,29 @@ pub fn denies(policy: &Policy, layer: Layer) -> (Vec<Deny>, Vec<String>) {
         }
     }
     notes.extend(exclusion_notes);
-    // What a loosening override leaves out of a deny, beyond the sessions it picks: IAM says
+    // What a deny leaves out by session id, beyond the sessions the override picks: IAM says
     // its principals (`ArnNotLike`) and its session ids (`NotResource`) apart, and a
     // `NotResource` takes no condition.
-    for requirement in &requirements {
-        for (i, (rule, limits)) in policy.overrides.iter().zip(&effective).enumerate() {
-            if requirement.holds_in(limits) || rule.session_ids.is_empty() {
-                continue;
-            }
-            let rule_text = requirement.describe();
-            if !rule.principals.is_empty() {
-                notes.push(format!(
-                    "overrides[{i}] (`{}`) picks the sessions of its principals with its session \
-                     ids, but the IAM deny on {rule_text} leaves out each apart: any session of \
-                     its principals, and a session of its ids whoever creates it; the Lambda alone \
-                     judges the sessions only one of them picks",
-                    rule.name
-                ));
-            }
-            if let Some(expires) = &rule.expires {
-                notes.push(format!(
-                    "overrides[{i}] (`{}`): its sessions stay left out of the IAM deny on \
-                     {rule_text} by id after it expires at {expires} (NotResource takes no \
-                     condition); the Lambda judges them by the default boundaries from then",
-                    rule.name
-                ));
-            }
+    left_out_by_id.sort_unstable();
+    left_out_by_id.dedup();
+    for (r, k) in left_out_by_id {
+        let (rule, rule_text) = (&policy.overrides[k], requirements[r].describe());
+        if !rule.principals.is_empty() {
+            notes.push(format!(
+                "overrides[{k}] (`{}`) picks the sessions of its principals with its session ids, \
+                 but the IAM deny on {rule_text} leaves out each apart: any session of its \
+                 principals, and a session of its ids whoever creates it; the Lambda alone judges \
+                 the sessions only one of them picks",
+                rule.name
+            ));
+        }
+        if let Some(expires) = &rule.expires {
+            notes.push(format!(
+                "overrides[{k}] (`{}`): its sessions stay left out of the IAM deny on \
+                 {rule_text} by id after it expires at {expires} (NotResource takes no \
+                 condition); the Lambda judges them by the default boundaries from then",
+                rule.name
+            ));
         }
     }
     let (job_denies, job_notes) = job_denies(policy, layer);

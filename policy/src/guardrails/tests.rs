@@ -361,6 +361,36 @@ fn what_a_deny_leaves_out_beyond_an_override_by_principal_and_id_is_said() {
         .find(|row| row.boundary == "require_vpc_connection")
         .expect("a row");
     assert_eq!(vpc_row.notes, notes, "{vpc_row:?}");
+
+    // Said only where a deny leaves the ids out: an override that loosens the rule after the
+    // one that adds it is not left out of that one's deny (first match wins), so nothing is said;
+    // before it, it is.
+    let order = |first: &str, second: &str| {
+        format!(
+            "version: 1\nstack: {{name: guard}}\nboundaries: {{max_workers: 10}}\noverrides:\n{first}{second}"
+        )
+    };
+    let adds = "- {name: adds, principals: ['arn:aws:iam::*:role/Secure'], boundaries: {require_vpc_connection: true}}\n";
+    let loosens = "- {name: loose, principals: ['arn:aws:iam::*:role/DataEngineer'], session_ids: ['preview-*'], \
+                   boundaries: {require_vpc_connection: false}}\n";
+    let (_, after) = super::denies(
+        &super::tests::policy(&order(adds, loosens)),
+        Layer::ManagedPolicy,
+    );
+    assert!(after.is_empty(), "{after:?}");
+    let (denies_before, before) = super::denies(
+        &super::tests::policy(&order(loosens, adds)),
+        Layer::ManagedPolicy,
+    );
+    assert_eq!(
+        denies_before[0].statement["NotResource"],
+        serde_json::json!(["arn:*:glue:*:*:session/preview-*"])
+    );
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert!(
+        before[0].starts_with("overrides[0] (`loose`) picks"),
+        "{before:?}"
+    );
 }
 
 #[test]
