@@ -475,6 +475,9 @@ pub(crate) fn unquoted_versions(
     errors
 }
 
+/// What [`empty_values`] advises for an optional key (a required one is told it is required).
+pub(crate) const EMPTY_VALUE_ADVICE: &str = "write its value, or leave the key out";
+
 /// Keys written with no value (`max_workers:`, `expires: ~`, `key: null`): YAML reads them as
 /// null, which an optional setting would take as "not set", so a slip would silently drop a
 /// limit or make an exception permanent. Each is an error at its own place, and the key is taken
@@ -511,7 +514,7 @@ pub(crate) fn empty_values(
                             &at,
                             &format!(
                                 "`{name}` has no value (YAML reads a key with nothing after it, \
-                                 `~` or `null` as null): write its value, or leave the key out"
+                                 `~` or `null` as null): {EMPTY_VALUE_ADVICE}"
                             ),
                         ));
                         found.1.push(at);

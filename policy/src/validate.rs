@@ -183,6 +183,16 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
                     .as_ref()
                     .is_some_and(|missing| taken_out.contains(missing))
                 {
+                    // A required key written with no value: it cannot be left out.
+                    if let Some(error) = shape_errors.iter_mut().find(|error| {
+                        Some(&error.path) == missing.as_ref()
+                            && error.reason.ends_with(crate::shape::EMPTY_VALUE_ADVICE)
+                    }) {
+                        error.reason = error.reason.replace(
+                            crate::shape::EMPTY_VALUE_ADVICE,
+                            "it is required: write its value",
+                        );
+                    }
                     if problem.put_stand_in(&mut document) {
                         continue;
                     }

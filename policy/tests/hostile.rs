@@ -132,7 +132,7 @@ fn policy_cases() -> Vec<PolicyCase> {
         case(
             "stack as null",
             "version: 1\nstack: ~\nboundaries: {max_workers: 1}\n",
-            "p.yaml:2:1: stack: `stack` has no value",
+            "p.yaml:2:1: stack: `stack` has no value (YAML reads a key with nothing after it, `~` or `null` as null): it is required: write its value",
         ),
         case(
             "`yes` is not a boolean",

@@ -801,6 +801,24 @@ notifications:
             "p.yaml:17:29: notifications.emails[1]: `bad` is not an email address",
         ]
     );
+    // A required key with no value is told it is required, in a list element too; the rest is
+    // still checked.
+    let text = "version: 1
+stack:
+  name: guard
+boundaries: {max_workers: 10}
+overrides:
+  - name:
+    principals: [\"arn:aws:iam::*:role/A\"]
+    boundaries: {max_workers: 0}
+";
+    assert_eq!(
+        errors(text),
+        vec![
+            "p.yaml:6:5: overrides[0].name: `name` has no value (YAML reads a key with nothing after it, `~` or `null` as null): it is required: write its value",
+            "p.yaml:8:18: overrides[0].boundaries.max_workers: must be between 1 and 1000, got 0",
+        ]
+    );
 }
 
 /// A principal exempted twice could stay exempt after one entry's expiry unseen: an error. An
