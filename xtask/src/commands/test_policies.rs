@@ -75,6 +75,20 @@ pub struct PolicyTestResult {
     pub findings: Vec<String>,
 }
 
+/// The paths under `path` of keys written with no value (YAML's null).
+fn empty_keys(value: &serde_yaml::Value, path: &str, found: &mut Vec<String>) {
+    if let serde_yaml::Value::Mapping(map) = value {
+        for (key, value) in map {
+            let at = format!("{path}.{}", key.as_str().unwrap_or_default());
+            if value.is_null() {
+                found.push(at);
+            } else {
+                empty_keys(value, &at, found);
+            }
+        }
+    }
+}
+
 /// The tests file that goes with a policy file.
 fn tests_file(policy: &Path) -> PathBuf {
     let stem = policy
@@ -132,87 +146,113 @@ fn run_policy_cases(policy_file: &Path) -> anyhow::Result<Vec<PolicyTestResult>>
         )
         .collect();
     let mut names: Vec<&str> = Vec::new();
-    // Every problem, each at its place, in the file's order.
-    let mut problems: Vec<String> = Vec::new();
+    // Every problem, each at its place, said in the file's order.
+    let mut problems: Vec<(policy::locate::Location, String)> = Vec::new();
+    let mut problem = |path: String, reason: String| {
+        let location = places.locate(&path);
+        problems.push((location, format!("{}: {path}: {reason}", place_of(&path))));
+    };
+    // A key with no value reads as not given (`override:` would check nothing): as in a policy,
+    // it is a problem at its place.
+    if let Ok(serde_yaml::Value::Sequence(items)) = serde_yaml::from_str(&text) {
+        for (i, item) in items.iter().enumerate() {
+            let mut empty = Vec::new();
+            empty_keys(item, &format!("[{i}]"), &mut empty);
+            for path in empty {
+                let key = path.rsplit('.').next().unwrap_or_default().to_string();
+                problem(
+                    path,
+                    format!("`{key}` has no value: write its value, or leave the key out"),
+                );
+            }
+        }
+    }
+    let routes: Vec<&str> = policy
+        .notifications
+        .iter()
+        .flat_map(|n| n.routes.iter().map(|route| route.name.as_str()))
+        .collect();
+    let listed = |names: &[&str]| {
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
     for (i, case) in cases.iter().enumerate() {
-        let at = |field: &str| place_of(&format!("[{i}].expect.{field}"));
         if let Some(first) = names.iter().position(|name| *name == case.name) {
-            problems.push(format!(
-                "{}: [{i}].name: a case named `{}` is already [{first}]: name each case once",
-                place_of(&format!("[{i}].name")),
-                case.name
-            ));
+            problem(
+                format!("[{i}].name"),
+                format!(
+                    "a case named `{}` is already [{first}]: name each case once",
+                    case.name
+                ),
+            );
         }
         names.push(&case.name);
         if let Some(when) = &case.at
             && let Err(reason) = crate::history::instant(when)
         {
-            problems.push(format!(
-                "{}: [{i}].at: {reason}",
-                place_of(&format!("[{i}].at"))
-            ));
+            problem(format!("[{i}].at"), reason);
+        }
+        if !DECISIONS.contains(&case.expect.decision.as_str()) {
+            problem(
+                format!("[{i}].expect.decision"),
+                format!(
+                    "`{}` is not a decision ({})",
+                    case.expect.decision,
+                    DECISIONS.join(", ")
+                ),
+            );
         }
         if let Some(name) = &case.expect.override_name
             && name != "none"
             && !overrides.contains(&name.as_str())
         {
-            problems.push(format!(
-                "{}: [{i}].expect.override: the policy has no override `{name}` (its overrides: \
-                 {}; `none` for none)",
-                at("override"),
-                if overrides.is_empty() {
-                    "none".to_string()
-                } else {
-                    overrides.join(", ")
-                }
-            ));
+            problem(
+                format!("[{i}].expect.override"),
+                format!(
+                    "the policy has no override `{name}` (its overrides: {}; `none` for none)",
+                    listed(&overrides)
+                ),
+            );
         }
-        if let Some(unknown) = case
+        for unknown in case
             .expect
             .rules
             .iter()
             .flatten()
-            .find(|rule| !policy::RULES.contains(&rule.as_str()))
+            .filter(|rule| !policy::RULES.contains(&rule.as_str()))
         {
-            problems.push(format!(
-                "{}: [{i}].expect.rules: `{unknown}` is not a rule (the rules: {})",
-                at("rules"),
-                policy::RULES.join(", ")
-            ));
+            problem(
+                format!("[{i}].expect.rules"),
+                format!(
+                    "`{unknown}` is not a rule (the rules: {})",
+                    policy::RULES.join(", ")
+                ),
+            );
         }
-        if !DECISIONS.contains(&case.expect.decision.as_str()) {
-            problems.push(format!(
-                "{}: [{i}].expect.decision: `{}` is not a decision ({})",
-                at("decision"),
-                case.expect.decision,
-                DECISIONS.join(", ")
-            ));
-        }
-        let routes: Vec<&str> = policy
-            .notifications
-            .iter()
-            .flat_map(|n| n.routes.iter().map(|route| route.name.as_str()))
-            .collect();
-        if let Some(unknown) = case
+        for unknown in case
             .expect
             .routes
             .iter()
             .flatten()
-            .find(|route| !routes.contains(&route.as_str()))
+            .filter(|route| !routes.contains(&route.as_str()))
         {
-            problems.push(format!(
-                "{}: [{i}].expect.routes: the policy has no route `{unknown}` (its routes: {})",
-                at("routes"),
-                if routes.is_empty() {
-                    "none".to_string()
-                } else {
-                    routes.join(", ")
-                }
-            ));
+            problem(
+                format!("[{i}].expect.routes"),
+                format!(
+                    "the policy has no route `{unknown}` (its routes: {})",
+                    listed(&routes)
+                ),
+            );
         }
     }
     if !problems.is_empty() {
-        bail!("{}", problems.join("\n"));
+        // Stable: problems at one place keep the order they were found in.
+        problems.sort_by_key(|(location, _)| (location.line, location.col));
+        let lines: Vec<String> = problems.into_iter().map(|(_, line)| line).collect();
+        bail!("{}", lines.join("\n"));
     }
     let dir = tests.parent().unwrap_or(Path::new("."));
     let mut results = Vec::new();
@@ -499,9 +539,10 @@ mod tests {
         let route = error("{decision: compliant, routes: [nope]}");
         let shape = error("{decision: compliant, nope: 1}");
         let override_name = error("{decision: compliant, override: orphans}");
-        let rule = error("{decision: violation, rules: [max_worker]}");
+        let rule = error("{decision: violation, rules: [max_worker, max_dpus]}");
         let at = error("{decision: compliant}\n  at: 2027-03-31T00:00:00");
         let both = error("{decision: compliantt, override: orphans}");
+        let blank = error("{decision: compliant, override: }");
         let twice = error(
             "{decision: compliant}\n- name: a\n  event: y.json\n  expect: {decision: compliant}",
         );
@@ -511,7 +552,8 @@ mod tests {
             "{override_name}"
         );
         assert!(
-            rule.contains("p.tests.yaml:3:33: [0].expect.rules: `max_worker` is not a rule (the rules: max_workers, "),
+            rule.contains("p.tests.yaml:3:33: [0].expect.rules: `max_worker` is not a rule (the rules: max_workers, ")
+                && rule.contains("[0].expect.rules: `max_dpus` is not a rule"),
             "{rule}"
         );
         assert!(
@@ -519,9 +561,16 @@ mod tests {
             "{at}"
         );
         assert!(
-            both.contains("[0].expect.override: the policy has no override `orphans`")
-                && both.contains("[0].expect.decision: `compliantt` is not a decision"),
-            "every problem is said: {both}"
+            blank.contains("p.tests.yaml:3:33: [0].expect.override: `override` has no value"),
+            "{blank}"
+        );
+        let both: Vec<&str> = both.lines().collect();
+        assert_eq!(both.len(), 2, "every problem is said: {both:?}");
+        assert!(
+            both[0].contains("3:12: [0].expect.decision: `compliantt` is not a decision")
+                && both[1]
+                    .contains("3:34: [0].expect.override: the policy has no override `orphans`"),
+            "in the file's order: {both:?}"
         );
         assert!(
             twice.contains(
