@@ -41,8 +41,9 @@ use crate::{Exit, paths};
 /// The backtest commands (`cargo xtask backtest`, and `xtask-aws`'s when the history is in AWS)
 /// both take it.
 ///
-/// Exit codes: 0 when no session would be stopped, deleted or notified under the policy; 1 when
-/// some would (a `violation`; exempt sessions do not count); 2 when a file could not be read to
+/// Exit codes: 0 when no session or job run would be stopped, deleted or notified under the
+/// policy (for its own boundaries or a team budget) and no job definition reported; 1 when one
+/// would (exempt sessions and runs do not count); 2 when a file could not be read to
 /// its end or a record in it could not be read (after the report, which names each such file
 /// with the reason and counts the records; the rest is still read), or the backtest could not
 /// run at all.
@@ -52,13 +53,14 @@ use crate::{Exit, paths};
     clap::ArgGroup::new("history_source")
         .required(true)
         .multiple(true)
-        .args(["trails", "lookup_events", "athena", "athena_result", "bench", "dry_run", "offline"])
+        .args(["trails", "lookup_events", "athena", "athena_result", "bench"])
 ))]
 #[command(
-    after_help = "Exit codes: 0 no session would be stopped, deleted or notified under the \
-                  policy; 1 some would; 2 a file could not be read to its end or a record in it \
-                  could not be read (named and counted in the report; the rest was still \
-                  read), or the backtest could not run."
+    after_help = "Exit codes: 0 no session or job run would be stopped, deleted or notified \
+                  under the policy (for its own boundaries or a team budget) and no job \
+                  definition reported; 1 some would; 2 a file could not be read to its end or a \
+                  record in it could not be read (named and counted in the report; the rest was \
+                  still read), or the backtest could not run."
 )]
 pub struct HistoryArgs {
     /// The policy to judge the history under, and (for s3:// trails and --lookup-events) the
