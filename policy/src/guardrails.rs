@@ -1259,6 +1259,7 @@ pub fn coverage(policy: &Policy) -> Vec<Coverage> {
                 .as_ref()
                 .map(|why| format!("{}: {why}", profile.boundary_sets.join(", ")))
         })
+        .chain(by_id(&|b| b.max_dpu.is_some()))
         .collect();
     // The profile holds `max_dpu` for the boundary sets whose workers and worker types keep
     // within it (each other set is named in the notes); none when it holds it for no set.

@@ -572,6 +572,23 @@ fn coverage_says_which_layer_holds_each_boundary() {
     let rows = coverage(&loose);
     let dpu = rows.iter().find(|row| row.boundary == "max_dpu").unwrap();
     assert!(dpu.before_start.is_empty(), "{dpu:?}");
+    // An override by session id has no profile of its own: its max_dpu is said too.
+    let by_id = policy(
+        "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10, max_dpu: 10, \
+         allowed_worker_types: [G.1X]}\noverrides:\n  - {name: previews, session_ids: ['preview-*'], \
+         boundaries: {max_dpu: 2}}\n",
+    );
+    let rows = coverage(&by_id);
+    let dpu = rows.iter().find(|row| row.boundary == "max_dpu").unwrap();
+    assert_eq!(dpu.before_start, [USAGE_PROFILE], "{dpu:?}");
+    assert_eq!(
+        dpu.notes,
+        [
+            "previews: picked by session id, so the usage profile of whoever creates them applies, \
+          not this value"
+        ],
+        "{dpu:?}"
+    );
     for row in &rows {
         assert_eq!(row.after_start, "Lambda stops");
     }
