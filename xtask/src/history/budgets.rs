@@ -862,6 +862,18 @@ budgets:
             text.contains("5 members (2 sessions, 3 job runs)"),
             "{text}"
         );
+        // Compliant is within their own boundaries: the budget stops some, said for sessions
+        // and for job runs.
+        assert!(
+            text.contains(
+                "3 compliant (within their own boundaries; some may be stopped for a team \
+                 budget, below)"
+            ) && text.contains(
+                "compliant:  2 (within their own boundaries; some may be stopped for a team \
+                 budget, above)"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("1 session and 1 job run would be stopped for it"),
             "{text}"

@@ -479,7 +479,13 @@ pub fn text(report: &Report) -> String {
         None => {}
     }
     if let Some(jobs) = &report.jobs {
-        jobs_text(&mut out, jobs, acted, price);
+        let (_, budget_runs) = budget_stops(report);
+        let note = if budget_runs > 0 {
+            format!(" (within their own boundaries; some may be {acted} for a team budget, below)")
+        } else {
+            String::new()
+        };
+        jobs_text(&mut out, jobs, acted, price, &note);
     }
     if let Some(note) = budgets_window_note(report) {
         let _ = writeln!(out, "\n{note}");
@@ -542,11 +548,19 @@ pub fn text(report: &Report) -> String {
 
 /// The jobs part of the text report: the runs judged, the definitions reported, the DPU-hours
 /// at stake per job, the stopped runs.
-fn jobs_text(out: &mut String, jobs: &super::jobs::JobsReport, acted: &str, price: f64) {
+/// The job runs and definitions; `compliant_note` follows the compliant count (a team budget
+/// acts on some).
+fn jobs_text(
+    out: &mut String,
+    jobs: &super::jobs::JobsReport,
+    acted: &str,
+    price: f64,
+    compliant_note: &str,
+) {
     let _ = writeln!(
         out,
         "\njob runs:   {} judged (successful StartJobRun records), {} {acted}{}, {} exempt, {} \
-         compliant",
+         compliant{compliant_note}",
         grouped(jobs.runs),
         grouped(jobs.violations),
         jobs.baseline_violations
@@ -1256,7 +1270,7 @@ mod tests {
             ..Default::default()
         };
         let mut out = String::new();
-        jobs_text(&mut out, &jobs, "stopped", 0.44);
+        jobs_text(&mut out, &jobs, "stopped", 0.44, "");
         assert!(
             out.contains(
                 "job runs against the baseline: 1 newly stopped, 0 no longer stopped, 0 stopped \
@@ -1283,14 +1297,14 @@ mod tests {
         };
         let said = "1 stopped run not counted: DPUs or timeout unknown";
         let mut out = String::new();
-        jobs_text(&mut out, &jobs, "stopped", 0.44);
+        jobs_text(&mut out, &jobs, "stopped", 0.44, "");
         assert!(
             out.contains(&format!("CloudTrail holds no run's end); {said}")),
             "{out}"
         );
         jobs.dpu_hours_unknown = 0;
         let mut out = String::new();
-        jobs_text(&mut out, &jobs, "stopped", 0.44);
+        jobs_text(&mut out, &jobs, "stopped", 0.44, "");
         assert!(!out.contains("not counted"), "{out}");
     }
 }
