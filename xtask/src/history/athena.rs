@@ -37,7 +37,13 @@ const BILLED_MINIMUM_BYTES: u64 = 10 * 1_000_000;
 /// `price_per_tb` USD per terabyte (10^12 bytes), at least 10 MB, rounded up to the megabyte.
 pub fn query_cost_usd(bytes: u64, price_per_tb: f64) -> f64 {
     let billed = bytes.div_ceil(1_000_000).saturating_mul(1_000_000);
-    billed.max(BILLED_MINIMUM_BYTES) as f64 / 1e12 * price_per_tb
+    to_millionth(billed.max(BILLED_MINIMUM_BYTES) as f64 / 1e12 * price_per_tb)
+}
+
+/// A sum of USD to a millionth of a dollar, as the reports give costs: a product of decimals
+/// keeps no binary noise (`50.160000000000004`, `5.4999999999999995e-5`) in the JSON.
+pub fn to_millionth(usd: f64) -> f64 {
+    (usd * 1e6).round() / 1e6
 }
 
 /// One column the query selects: its name in the result, the SQL that reads it from AWS's

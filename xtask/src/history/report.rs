@@ -269,9 +269,7 @@ impl Tally {
             by_override: under_policy.by_override,
             by_principal,
             price_per_dpu_hour: inputs.price_per_dpu_hour,
-            // To a millionth of a dollar: a product of two decimals keeps no binary noise
-            // (50.160000000000004) in the JSON.
-            cost_usd: (dpu_hours.total * inputs.price_per_dpu_hour * 1e6).round() / 1e6,
+            cost_usd: super::athena::to_millionth(dpu_hours.total * inputs.price_per_dpu_hour),
             dpu_hours,
             violating,
             comparison,

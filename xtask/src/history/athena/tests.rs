@@ -193,7 +193,13 @@ fn days_are_written_in_the_tables_format() {
 fn a_query_costs_what_athena_bills() {
     // 10 MB at least, then by the megabyte, at 5 USD per TB.
     assert_eq!(query_cost_usd(0, 5.0), 10e6 / 1e12 * 5.0);
-    assert_eq!(query_cost_usd(10_000_001, 5.0), 11e6 / 1e12 * 5.0);
+    // 11 MB at 5 USD per TB, to a millionth of a dollar (the product alone is
+    // 5.4999999999999995e-5).
+    assert_eq!(query_cost_usd(10_000_001, 5.0), 0.000055);
+    assert_eq!(
+        serde_json::to_string(&query_cost_usd(10_000_001, 5.0)).unwrap(),
+        "0.000055"
+    );
     assert!((query_cost_usd(2_000_000_000_000, 5.0) - 10.0).abs() < 1e-9);
 }
 
