@@ -265,7 +265,7 @@ pub fn sentence(exception: &Exception, due: Due, now: UnixSeconds) -> String {
 
 /// `seconds` from now, in whole days and hours (rounded down, never to a whole day more than
 /// is left): `in 2 days and 19 hours`, `in 5 hours`, `in less than an hour`.
-fn time_left(seconds: UnixSeconds) -> String {
+pub fn time_left(seconds: UnixSeconds) -> String {
     let (days, hours) = (seconds / 86_400, seconds % 86_400 / 3_600);
     let count = |n: UnixSeconds, unit: &str| {
         if n == 1 {

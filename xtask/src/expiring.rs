@@ -22,6 +22,9 @@ pub struct Expiring {
     pub ticket: Option<String>,
     /// The whole sentence: `override "burst" (overrides[1]) expires at ..., in 3 days (...)`.
     pub said: String,
+    /// How long it has left (`in 2 days and 19 hours`), when it has not expired.
+    #[serde(skip)]
+    pub left: Option<String>,
 }
 
 /// What of `policy` has expired at `now` (Unix seconds) or expires within [`WARN_DAYS`] days.
@@ -30,6 +33,10 @@ pub fn list(policy: &policy::Policy, now: i64) -> Vec<Expiring> {
         .into_iter()
         .map(|(exception, due)| Expiring {
             said: sentence(&exception, due, now),
+            left: match (due, exception.expires_at) {
+                (Due::ExpiresSoon, Some(at)) => Some(policy::exceptions::time_left(at - now)),
+                _ => None,
+            },
             path: exception.path.clone(),
             exception: exception.describe(),
             expires: exception.expires.clone(),
@@ -64,9 +71,10 @@ pub fn to_markdown(list: &[Expiring]) -> String {
                 entry.exception.clone(),
                 entry.path.clone(),
                 entry.expires.clone(),
-                match entry.due {
-                    Due::Expired => "expired".to_string(),
-                    Due::ExpiresSoon => "expires soon".to_string(),
+                match (entry.due, &entry.left) {
+                    (Due::Expired, _) => "expired".to_string(),
+                    (Due::ExpiresSoon, Some(left)) => format!("expires {left}"),
+                    (Due::ExpiresSoon, None) => "expires soon".to_string(),
                 },
                 entry.reason.clone().unwrap_or_default(),
                 entry.ticket.clone().unwrap_or_default(),
@@ -121,6 +129,7 @@ exempt_principals:
             "{markdown}"
         );
         assert!(markdown.contains("| state |"), "{markdown}");
+        assert!(markdown.contains("| expires in 3 days |"), "{markdown}");
         assert!(!markdown.contains("far"), "{markdown}");
         assert_eq!(super::to_markdown(&[]), "");
     }

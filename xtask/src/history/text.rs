@@ -258,8 +258,6 @@ fn budget_stops_line(report: &Report, acted: &str) -> Option<String> {
     ))
 }
 
-/// One budget in a sentence: its cap, its peak, how often it was exceeded, and what the guard
-/// would have done.
 /// With `--since` and budgets: the members created before the window are not in the history
 /// read, though some still held DPUs in it; said once, before the budgets.
 fn budgets_window_note(report: &Report) -> Option<String> {
@@ -273,6 +271,8 @@ fn budgets_window_note(report: &Report) -> Option<String> {
     })
 }
 
+/// One budget in a sentence: its cap, its peak, how often it was exceeded, and what the guard
+/// would have done.
 fn budget_summary(budget: &super::budgets::BudgetReplay, acted: &str) -> String {
     let peak = match &budget.peak_at {
         Some(at) => format!("peak {} at {at}", dpus_unit(budget.peak_dpu)),
