@@ -1853,13 +1853,20 @@ impl Checker<'_> {
                 );
             }
             if !valid_slack_channel_id(&channel.channel_id) {
-                // A pasted link (`https://acme.slack.com/archives/C0123ABCDEF`) holds the id.
+                // A pasted link holds the id: `https://acme.slack.com/archives/C0123ABCDEF`, or
+                // the browser's `https://app.slack.com/client/T0123ABCD/C0123ABCDEF`.
                 let in_link = channel
                     .channel_id
-                    .split("/archives/")
-                    .nth(1)
-                    .and_then(|rest| rest.split(['/', '?', '#']).next())
-                    .filter(|id| valid_slack_channel_id(id));
+                    .strip_prefix("https://")
+                    .and_then(|link| link.split(['?', '#']).next())
+                    .and_then(|path| {
+                        path.split('/')
+                            .filter(|segment| !segment.is_empty())
+                            .skip(1)
+                            .find(|segment| {
+                                segment.starts_with(['C', 'G']) && valid_slack_channel_id(segment)
+                            })
+                    });
                 let reason = match in_link {
                     Some(id) => format!(
                         "`{}` is the channel's link, not its id: write `{id}`, the id at its end",

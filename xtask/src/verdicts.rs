@@ -219,11 +219,15 @@ pub(crate) fn verdicts_in(
     // The job definitions written earlier in this input, by job name.
     let mut written: BTreeMap<String, JobFacts> = BTreeMap::new();
     let mut unreadable = 0;
-    let mut glue_answers = 0;
+    let (mut glue_answers, mut records_read) = (0, 0);
     let items = records::for_each_item(&mut input, |item| {
         each(match item {
             Item::Record(value) => {
-                glue_answers += usize::from(is_glue_answer(&value));
+                if is_glue_answer(&value) {
+                    glue_answers += 1;
+                } else {
+                    records_read += 1;
+                }
                 verdict_for(policy, given, &mut written, &value)
             }
             Item::Unreadable(reason) => {
@@ -242,6 +246,7 @@ pub(crate) fn verdicts_in(
         unreadable,
         empty: !input.content,
         glue_answers,
+        records: records_read,
     })
 }
 
@@ -274,6 +279,8 @@ pub(crate) struct ItemsRead {
     pub empty: bool,
     /// Of the items, Glue's answers (a session, job or job run): judged at `Given::at`.
     pub glue_answers: usize,
+    /// Of the items, the records read (each judged at its own `eventTime`).
+    pub records: usize,
 }
 
 /// The one verdict of a file that must hold exactly one record (a policy test's sample).
@@ -292,7 +299,7 @@ pub(crate) fn verdict_for_file(
     };
     let mut verdicts = Vec::new();
     let read = verdicts_in(policy, &given, file, |verdict| verdicts.push(verdict))?;
-    if at.is_some() && read.items == 1 && read.glue_answers == 0 {
+    if at.is_some() && read.records == 1 && read.items == 1 {
         bail!(
             "`at` is the instant a Glue answer (a session, job or job run) is judged at, and {} \
              holds a CloudTrail record, which is judged at its own eventTime: leave `at` out, or \

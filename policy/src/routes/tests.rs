@@ -111,7 +111,8 @@ notifications:
       teams: [{tenant_id: not-a-guid, team_id: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee, channel_id: general}]
     - name: pasted
       tags: {team: z}
-      slack: [{workspace_id: T0123ABCD, channel_id: 'https://acme.slack.com/archives/C0123ABCDEF'}]
+      slack: [{workspace_id: T0123ABCD, channel_id: 'https://acme.slack.com/archives/C0123ABCDEF'},
+              {workspace_id: T0123ABCD, channel_id: 'https://app.slack.com/client/T0123ABCD/G0PRIVATE1'}]
 "#,
     )
     .expect_err("refused")
@@ -127,6 +128,8 @@ notifications:
         "notifications.routes[3].teams[0].channel_id: `general` is not a Microsoft Teams channel id",
         "notifications.routes[4].slack[0].channel_id: `https://acme.slack.com/archives/C0123ABCDEF` \
          is the channel's link, not its id: write `C0123ABCDEF`, the id at its end",
+        "notifications.routes[4].slack[1].channel_id: `https://app.slack.com/client/T0123ABCD/G0PRIVATE1` \
+         is the channel's link, not its id: write `G0PRIVATE1`, the id at its end",
     ] {
         assert!(refused.contains(expected), "{expected} in:\n{refused}");
     }

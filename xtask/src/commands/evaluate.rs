@@ -127,7 +127,7 @@ impl EvaluateCommand {
             return Err(error);
         }
         let read = read?;
-        if self.at.is_some() && read.items > 0 && read.glue_answers == 0 {
+        if self.at.is_some() && read.records > 0 && read.glue_answers == 0 {
             eprintln!(
                 "note: --at applies to Glue's answers (a session, job or job run); {} holds only \
                  CloudTrail records, each judged at its own eventTime",

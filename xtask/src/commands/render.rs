@@ -93,7 +93,7 @@ struct AthenaTableArgs {
     #[arg(long, value_name = "NAME", requires = "athena_table")]
     table: Option<String>,
     /// The first day the projection reaches (`yyyy/MM/dd`, or `yyyy-MM-dd`): the trail's first
-    /// day.
+    /// day (not after today).
     #[arg(
         long,
         value_name = "DAY",
