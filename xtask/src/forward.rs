@@ -61,8 +61,7 @@ pub fn about(name: &str) -> &'static str {
 /// built (no binary, or sources newer than it: the first run in a checkout builds the AWS SDK,
 /// minutes on 2 cores), it says so and lets cargo show its progress; otherwise it runs quietly.
 pub fn xtask_aws() -> Command {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = crate::tools::cargo();
     command.current_dir(paths::root()).arg("run");
     if is_built() {
         command.arg("--quiet");

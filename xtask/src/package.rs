@@ -107,6 +107,7 @@ pub fn build_lambda(arch: Architecture) -> anyhow::Result<PathBuf> {
     tools::ensure_venv()?;
     let path = tools::path_with_venv()?;
     let mut command = Command::new(tools::venv_bin("cargo-lambda"));
+    tools::without_run_env(&mut command);
     command
         .current_dir(paths::root())
         .env("PATH", path)
@@ -145,10 +146,9 @@ pub fn build_lambda(arch: Architecture) -> anyhow::Result<PathBuf> {
 /// of `xtask-aws` instead of the release build's minutes. Zipped as Lambda takes it (`bootstrap`,
 /// mode 755) by the pinned Python's `zipfile`.
 pub fn demo_package() -> anyhow::Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("building the function (dev profile, together with xtask-aws)");
     // cargo's own progress on stderr: on a cold machine this is where the minutes go.
-    tools::run_checked(Command::new(&cargo).current_dir(paths::root()).args([
+    tools::run_checked(tools::cargo().current_dir(paths::root()).args([
         "build",
         "--package",
         "xtask-aws",

@@ -12,6 +12,38 @@ use anyhow::{Context, bail};
 
 use crate::{Exit, paths};
 
+/// `cargo`, the one running this command (`$CARGO`, else the first on `PATH`), for a build or
+/// run of its own: [`without_run_env`].
+pub fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    without_run_env(&mut command);
+    command
+}
+
+/// Takes out of `command`'s environment what `cargo run` set for this process (`CARGO_PKG_*`,
+/// `CARGO_MANIFEST_*`, `CARGO_CRATE_NAME`, …; Cargo Book, "Environment variables Cargo sets for
+/// crates"), so a cargo it starts sees the environment a shell gives. Some build scripts watch
+/// these (ring's `rerun-if-env-changed=CARGO_PKG_NAME`): seen changed, ring and every crate
+/// above it (rustls, the AWS SDK's HTTP client, the function, `xtask-aws`) were rebuilt on each
+/// run that followed a build from elsewhere. `CARGO` itself stays (it finds this cargo).
+pub fn without_run_env(command: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let set_by_cargo_run = name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                name,
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            );
+        if set_by_cargo_run {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 /// `./.venv` at the repository root.
 pub(crate) fn venv_dir() -> PathBuf {
     paths::root().join(".venv")
@@ -369,6 +401,27 @@ impl Linter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cargo started from here does not see what `cargo run` (here, the test runner) set for
+    /// this process: a build script watching `CARGO_PKG_NAME` would rebuild ring and what is
+    /// above it. `CARGO` stays.
+    #[test]
+    fn a_cargo_started_from_here_sees_a_shells_environment() {
+        assert!(
+            std::env::var_os("CARGO_PKG_NAME").is_some(),
+            "cargo sets it for the tests it runs"
+        );
+        let command = cargo();
+        let removed: Vec<String> = command
+            .get_envs()
+            .filter(|(_, value)| value.is_none())
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect();
+        for name in ["CARGO_PKG_NAME", "CARGO_MANIFEST_DIR", "CARGO_PKG_VERSION"] {
+            assert!(removed.iter().any(|r| r == name), "{name}: {removed:?}");
+        }
+        assert!(!removed.iter().any(|r| r == "CARGO"), "{removed:?}");
+    }
 
     #[test]
     fn the_endpoint_is_read_from_the_servers_own_line() {

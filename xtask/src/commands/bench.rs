@@ -283,8 +283,7 @@ struct AthenaRowsRun {
 /// Runs the backtest bench in a release build of xtask (its figures are for the optimized
 /// build) and reads its JSON.
 fn backtest_figures(records: u64) -> anyhow::Result<BacktestRun> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
+    let output = crate::tools::cargo()
         .current_dir(paths::root())
         .args([
             "run",
@@ -325,8 +324,7 @@ struct ReadyToStop {
 /// Runs the READY-to-StopSession bench and reads its JSON line (the function's EMF lines are
 /// printed too; they have no `median_ms`).
 fn ready_to_stop() -> anyhow::Result<ReadyToStop> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
+    let output = crate::tools::cargo()
         .current_dir(paths::root())
         .args([
             "bench",
@@ -357,8 +355,7 @@ fn run_criterion(
     filter: Option<&str>,
     sizes: Sizes,
 ) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = crate::tools::cargo();
     command
         .current_dir(paths::root())
         .env("CRITERION_HOME", paths::target_dir().join("criterion"))

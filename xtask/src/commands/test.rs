@@ -3,8 +3,6 @@
 //! the committed rendered stacks are current and lints them. (The end-to-end check of the built
 //! function is a Rust test, `lambda/tests/e2e.rs`.)
 
-use std::process::Command;
-
 use crate::tools::{self, Moto};
 use crate::{Exit, paths};
 
@@ -20,9 +18,8 @@ impl TestCommand {
         tools::ensure_venv()?;
         let moto = Moto::start()?;
         eprintln!("moto server at {}", moto.endpoint);
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         tools::run_checked(
-            Command::new(&cargo)
+            tools::cargo()
                 .current_dir(paths::root())
                 // Every crate: the light CLI, the AWS side (`xtask-aws`), the Lambda, the core.
                 .args(["test", "--workspace", "--all-targets", "--all-features"])
@@ -33,7 +30,7 @@ impl TestCommand {
         for step in [&["test-policies"][..], &["render", "--check"], &["lint"]] {
             eprintln!("cargo xtask {}", step.join(" "));
             tools::run_checked(
-                Command::new(&cargo)
+                tools::cargo()
                     .current_dir(paths::root())
                     .args([
                         "run",

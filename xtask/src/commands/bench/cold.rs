@@ -111,6 +111,8 @@ impl Scratch {
         eprintln!("{name}: {command} (log: {})", log.display());
         let started = Instant::now();
         let mut command_line = Command::new(program);
+        // As a shell starts it: a new user's cargo sees no variable `cargo run` set for us.
+        crate::tools::without_run_env(&mut command_line);
         if self.fresh {
             // The registry of this target's figures: empty for its first, as on a new machine.
             command_line.env("CARGO_HOME", self.dir.join(format!("cargo-home-{target}")));
