@@ -44,8 +44,9 @@ pub const AWS_COMMANDS: &[AwsCommand] = &[
     },
     AwsCommand {
         name: "demo",
-        about: "The whole loop locally: moto, deploy, two sessions, the deployed bootstrap under \
-                a stand-in Runtime API, verdicts, the stop and its notification, clean-up",
+        about: "The whole loop locally: moto, deploy, two sessions and a job run, the deployed \
+                bootstrap under a stand-in Runtime API, verdicts, the stop and its notification, \
+                clean-up",
     },
 ];
 

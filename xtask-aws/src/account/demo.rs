@@ -53,7 +53,7 @@ pub fn run(moto: &Moto, policy: &Path) -> anyhow::Result<()> {
 /// The emulator of a demo: the pinned tools installed, credentials any emulator takes, and a
 /// moto server on a loopback port (stopped when dropped).
 pub fn start_emulator() -> anyhow::Result<Moto> {
-    step("installing the pinned tools into .venv (once)");
+    step("the pinned tools in .venv (installed on the first run only)");
     tools::ensure_venv()?;
     // The emulator takes any credentials; set them before any thread reads the environment.
     // SAFETY: still single-threaded here; nothing else reads or writes the environment yet.
@@ -70,13 +70,18 @@ pub fn start_emulator() -> anyhow::Result<Moto> {
 
 async fn demo(args: &AwsArgs) -> anyhow::Result<()> {
     let policy = paths::load_policy(&args.policy)?;
-    step("building the function once (a dev build, with xtask-aws's own dependencies: seconds)");
+    step(
+        "building the function (a dev build, with xtask-aws's own dependencies: seconds, once \
+         xtask-aws is built)",
+    );
     // Minutes on a cold machine: on a blocking thread, never on the runtime's workers.
     let zip = tokio::task::spawn_blocking(package::demo_package)
         .await
         .context("building the function")??;
     step(
-        "deploying the policy's stack into moto with that package (the code path of a real deploy)",
+        "deploying the policy's stack into moto with that package (the code path of a real deploy; \
+         moto has no CloudTrail trail, so the preflight's trail warning is expected: the demo \
+         hands each event to the function itself)",
     );
     DeployOptions {
         aws: args.clone(),
@@ -345,13 +350,9 @@ async fn demo_job_run(
         Answer::Error(error) if error.to_string().contains("BatchStopJobRun") => println!(
             "  function judged the run out of bounds and called BatchStopJobRun, which moto does \
              not implement; on AWS the run stops here and one notification follows (the stop is \
-             tested against Glue's contract in lambda/tests/jobs.rs). Its error: {}",
-            error["errorMessage"]
-                .as_str()
-                .unwrap_or_default()
-                .chars()
-                .take(160)
-                .collect::<String>()
+             tested against Glue's contract in lambda/tests/jobs.rs).\n  the function's error, \
+             whole: {}",
+            error["errorMessage"].as_str().unwrap_or_default()
         ),
         Answer::Error(error) => anyhow::bail!("the function failed on the job run: {error}"),
     }
