@@ -157,6 +157,8 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
     // Then the shape, reporting every problem, not just the first: each one found is reported
     // and taken out of the document, and the rest is read again.
     let (mut shape_errors, mut taken_out) = crate::shape::empty_values(&mut document, &index, file);
+    // The keys written with no value: what holds them is still checked ([`Checker::fail_empty`]).
+    let emptied = taken_out.clone();
     shape_errors.extend(crate::shape::unquoted_versions(
         &mut document,
         text,
@@ -232,6 +234,7 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
         file,
         index: &index,
         removed: &removed_elements,
+        emptiness: Vec::new(),
         errors: Vec::new(),
         warnings: Vec::new(),
     };
@@ -249,10 +252,18 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
         }
     }
     // What was taken out cannot be judged further: a check on what contains it (an override
-    // whose only boundary was unreadable "changes nothing") would only repeat the problem.
+    // whose only boundary was unreadable "changes nothing") would only repeat the problem. A key
+    // with no value hides only what says its holder holds nothing; the holder's other problems
+    // (an exemption listed twice) are still said.
+    let emptiness = std::mem::take(&mut checker.emptiness);
+    let mut at = 0;
     checker.errors.retain(|error| {
+        let says_empty = emptiness.contains(&at);
+        at += 1;
         !taken_out.iter().any(|out| {
-            crate::shape::within(out, &error.path) || crate::shape::within(&error.path, out)
+            crate::shape::within(&error.path, out)
+                || (crate::shape::within(out, &error.path)
+                    && (says_empty || !emptied.contains(out)))
         })
     });
     // At one place, the shape's problem (a missing key) before what the checks found.
@@ -312,6 +323,9 @@ struct Checker<'a> {
     /// The list elements taken out of the document (each list's path as written, and the
     /// element's index as written): [`Checker::written`].
     removed: &'a [(String, usize)],
+    /// The indices in `errors` of those that say something holds nothing
+    /// ([`Checker::fail_empty`]).
+    emptiness: Vec<usize>,
     errors: Vec<PolicyError>,
     warnings: Vec<PolicyError>,
 }
@@ -341,6 +355,14 @@ impl Checker<'_> {
     /// paths errors are said at are mapped once, after the checks.)
     fn written(&self, path: &str) -> String {
         crate::shape::written_path(path, self.removed)
+    }
+
+    /// An error that says something holds nothing (no boundary, no principal, nowhere to
+    /// send): when it holds nothing because a key with no value was taken out of it, the key's
+    /// own error says it all, and this one is not said ([`Checker::emptiness`]).
+    fn fail_empty(&mut self, path: &str, reason: impl Into<String>) {
+        self.emptiness.push(self.errors.len());
+        self.fail(path, reason);
     }
 
     fn fail(&mut self, path: &str, reason: impl Into<String>) {
@@ -445,7 +467,7 @@ impl Checker<'_> {
             );
         }
         if policy.boundaries.is_empty() {
-            self.fail(
+            self.fail_empty(
                 "boundaries",
                 "set at least one boundary; a policy without any limit enforces nothing",
             );
@@ -486,7 +508,7 @@ impl Checker<'_> {
                 );
             }
             if rule.principals.is_empty() && rule.session_ids.is_empty() {
-                self.fail(
+                self.fail_empty(
                     &join(&at, "principals"),
                     "list at least one principal ARN pattern (or session id pattern under \
                      session_ids)",
@@ -509,7 +531,7 @@ impl Checker<'_> {
                 );
             }
             if rule.boundaries.is_empty() {
-                self.fail(
+                self.fail_empty(
                     &join(&at, "boundaries"),
                     "an override must replace at least one boundary",
                 );
@@ -734,7 +756,7 @@ impl Checker<'_> {
             }
             let members = &budget.members;
             if members.principals.is_empty() && members.tags.is_empty() {
-                self.fail(
+                self.fail_empty(
                     &join(&at, "members"),
                     "list at least one principal ARN pattern under principals, or tags under \
                      tags: who counts against the budget",
@@ -802,7 +824,7 @@ impl Checker<'_> {
     /// overrides as the sessions' (a unique name, a pattern, a boundary replaced).
     fn jobs(&mut self, jobs: &Jobs, policy: &Policy) {
         if jobs.boundaries.is_empty() {
-            self.fail(
+            self.fail_empty(
                 "jobs.boundaries",
                 "set at least one boundary for jobs; leave out the `jobs` section to not guard \
                  jobs",
@@ -830,7 +852,7 @@ impl Checker<'_> {
                 );
             }
             if rule.principals.is_empty() && rule.job_names.is_empty() {
-                self.fail(
+                self.fail_empty(
                     &join(&at, "principals"),
                     "list at least one principal ARN pattern (or job name pattern under \
                      job_names)",
@@ -845,7 +867,7 @@ impl Checker<'_> {
                 rule.ticket.as_deref(),
             );
             if rule.boundaries.is_empty() {
-                self.fail(
+                self.fail_empty(
                     &join(&at, "boundaries"),
                     "an override must replace at least one boundary",
                 );
@@ -1199,7 +1221,7 @@ impl Checker<'_> {
             let at = join("network", key);
             let (what, most) = kind.described();
             if ids.is_empty() {
-                self.fail(
+                self.fail_empty(
                     &at,
                     format!("list at least one {what}; remove `network` to run outside a VPC"),
                 );
@@ -1545,7 +1567,7 @@ impl Checker<'_> {
         }
         let units = join(at, "organizational_units");
         if organization.organizational_units.is_empty() {
-            self.fail(
+            self.fail_empty(
                 &units,
                 "list at least one OU id (like `ou-ab12-11111111`), or the root id (like \
                  `r-ab12`) to deploy to the whole organization",
@@ -1577,7 +1599,7 @@ impl Checker<'_> {
         }
         let regions = join(at, "regions");
         if organization.regions.is_empty() {
-            self.fail(&regions, "list at least one Region to deploy to");
+            self.fail_empty(&regions, "list at least one Region to deploy to");
         }
         self.distinct_ids(&regions, &organization.regions, |region| {
             region_problem(region).map(|reason| format!("`{region}` {reason}"))
@@ -1780,7 +1802,7 @@ impl Checker<'_> {
                 );
             }
             if route.principals.is_empty() && route.tags.is_empty() {
-                self.fail(
+                self.fail_empty(
                     &join(&item, "principals"),
                     "list principal ARN patterns under principals, or tags under tags: whose \
                      notifications the route gets",
@@ -1789,7 +1811,7 @@ impl Checker<'_> {
             self.principals(&join(&item, "principals"), &route.principals);
             self.tag_pairs(&join(&item, "tags"), &route.tags);
             if route.emails.is_empty() && route.slack.is_empty() && route.teams.is_empty() {
-                self.fail(
+                self.fail_empty(
                     &item,
                     "a route needs somewhere to send: emails, slack or teams",
                 );
@@ -1965,7 +1987,7 @@ impl Checker<'_> {
 
     fn emails(&mut self, at: &str, emails: &[String]) {
         if emails.is_empty() {
-            self.fail(
+            self.fail_empty(
                 at,
                 "list at least one address, or remove the section to send no email",
             );

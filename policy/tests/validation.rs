@@ -801,6 +801,30 @@ notifications:
             "p.yaml:17:29: notifications.emails[1]: `bad` is not an email address",
         ]
     );
+    // What holds a key with no value is still checked (an exemption listed twice), but not said
+    // to hold nothing because of it (boundaries whose one limit had no value).
+    let text = "version: 1
+stack:
+  name: guard
+boundaries:
+  max_workers:
+exempt_principals:
+  - \"arn:aws:iam::123456789012:role/Ops\"
+  - principal: \"arn:aws:iam::123456789012:role/Ops\"
+    reason: ~
+";
+    let all = errors(text);
+    assert!(
+        all.iter().any(|e| e.contains(
+            "exempt_principals[1]: `arn:aws:iam::123456789012:role/Ops` is listed twice"
+        )),
+        "{all:#?}"
+    );
+    assert!(
+        !all.iter().any(|e| e.contains("set at least one boundary")),
+        "{all:#?}"
+    );
+    assert_eq!(all.len(), 3, "{all:#?}");
     // A required key with no value is told it is required, in a list element too; the rest is
     // still checked.
     let text = "version: 1
