@@ -154,6 +154,14 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
         let (path, reason) = split_serde_message(&error.to_string());
         PolicyErrors(vec![PolicyError::new(file, location, &path, &reason)])
     })?;
+    // Nothing but comments, a document marker or `~`/`null`: no policy at all, as an empty file.
+    if document.is_null() {
+        return Err(whole_file(
+            "the file holds no policy (nothing but comments, `---` or null); a policy needs at \
+             least `version` and `stack`"
+                .to_string(),
+        ));
+    }
     // Then the shape, reporting every problem, not just the first: each one found is reported
     // and taken out of the document, and the rest is read again.
     let (mut shape_errors, mut taken_out) = crate::shape::empty_values(&mut document, &index, file);

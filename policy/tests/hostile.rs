@@ -89,6 +89,16 @@ fn policy_cases() -> Vec<PolicyCase> {
             "p.yaml:1:1: the file is empty; a policy needs at least `version` and `stack`",
         ),
         case(
+            "only comments",
+            "# a policy, some day\n",
+            "p.yaml:1:1: the file holds no policy (nothing but comments, `---` or null)",
+        ),
+        case(
+            "only null",
+            "~\n",
+            "p.yaml:1:1: the file holds no policy (nothing but comments, `---` or null)",
+        ),
+        case(
             "not YAML",
             "this is: not: yaml: [",
             "p.yaml:1:13: not valid YAML: mapping values are not allowed in this context",
@@ -104,14 +114,9 @@ fn policy_cases() -> Vec<PolicyCase> {
             "p.yaml:1:1: expected a policy: a mapping with the keys `version`, `stack`, `enforcement`, `sweep`, `boundaries`, `overrides`, `exempt_principals`, `exempt_session_ids`, `jobs`, `budgets`, `notification",
         ),
         case(
-            "a null document",
-            "~\n",
-            "p.yaml:1:1: the required key `version` is missing",
-        ),
-        case(
             "only a document marker",
             "---\n",
-            "p.yaml:1:1: the required key `version` is missing",
+            "p.yaml:1:1: the file holds no policy (nothing but comments, `---` or null)",
         ),
         case(
             "tab indentation",
