@@ -379,6 +379,9 @@ impl HistorySource for ResultRows {
         let mut carried: Vec<u8> = Vec::new();
         let mut next_row = 1u64;
         let mut done = false;
+        // A result of its header alone (no row matched) is still one chunk read, of no rows:
+        // the report says the result was read, not "0 files".
+        let mut handed = false;
         Ok(Box::new(std::iter::from_fn(move || {
             loop {
                 if done {
@@ -402,7 +405,10 @@ impl HistorySource for ResultRows {
                     // The end: what is left is the last record (without its newline).
                     done = true;
                     if block.iter().all(u8::is_ascii_whitespace) {
-                        return None;
+                        if handed {
+                            return None;
+                        }
+                        block.clear();
                     }
                     return Some(Opened::Rows(super::athena::RowChunk {
                         file: name.clone(),
@@ -426,6 +432,7 @@ impl HistorySource for ResultRows {
                     bytes: block,
                 };
                 next_row += records;
+                handed = true;
                 return Some(Opened::Rows(chunk));
             }
         })))

@@ -531,6 +531,52 @@ fn results_are_read_in_chunks_of_whole_records_and_damage_is_named() {
     );
 }
 
+/// A result of its header alone (no row matched the query) is one chunk read, of no rows: the
+/// report says the result was read, with no damage.
+#[test]
+fn a_result_of_its_header_alone_is_read_as_one_empty_chunk() {
+    for ending in ["", "\n", "\r\n"] {
+        let mut file = Vec::new();
+        write_result(&mut file, std::iter::empty()).unwrap();
+        file.extend_from_slice(ending.as_bytes());
+        let units = chunks_of(file.clone());
+        assert_eq!(units.len(), 1, "{ending:?}");
+        let policy = policy::load_policy(
+            "p.yaml",
+            b"version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n",
+        )
+        .unwrap();
+        let report = crate::history::backtest(
+            Box::new(ResultRows {
+                describe: "q".into(),
+                name: "r.csv".into(),
+                reader: Box::new(std::io::Cursor::new(file)),
+            }),
+            crate::history::Judges {
+                policy: &policy,
+                baseline: None,
+                window: crate::history::Window::ALL,
+            },
+            &crate::history::Inputs {
+                policy: "p.yaml".into(),
+                action: policy::Action::Stop,
+                history: "q".into(),
+                baseline: None,
+                price_per_dpu_hour: 0.44,
+                jobs: Default::default(),
+                athena: None,
+            },
+        )
+        .unwrap();
+        assert_eq!((report.records, report.chunks), (0, 1), "{ending:?}");
+        assert!(report.damaged.is_empty(), "{:?}", report.damaged);
+        assert_eq!(
+            crate::history::text::units(&report),
+            "the result in 1 chunk"
+        );
+    }
+}
+
 #[test]
 fn a_row_whose_json_does_not_parse_says_which_column() {
     let mut row = row_of(&create_session_record());
