@@ -411,6 +411,33 @@ fn chunks_of(file: Vec<u8>) -> Vec<Opened> {
     .collect()
 }
 
+/// The backtest of a result file `r.csv` holding `file`, under `policy`, as `--athena-result`
+/// runs it.
+fn backtest_of(file: Vec<u8>, policy: &policy::Policy) -> crate::history::report::Report {
+    crate::history::backtest(
+        Box::new(ResultRows {
+            describe: "q".into(),
+            name: "r.csv".into(),
+            reader: Box::new(std::io::Cursor::new(file)),
+        }),
+        crate::history::Judges {
+            policy,
+            baseline: None,
+            window: crate::history::Window::ALL,
+        },
+        &crate::history::Inputs {
+            policy: "p.yaml".into(),
+            action: policy::Action::Stop,
+            history: "q".into(),
+            baseline: None,
+            price_per_dpu_hour: 0.44,
+            jobs: Default::default(),
+            athena: None,
+        },
+    )
+    .unwrap()
+}
+
 #[test]
 fn results_are_read_in_chunks_of_whole_records_and_damage_is_named() {
     let record = create_session_record();
@@ -459,28 +486,7 @@ fn results_are_read_in_chunks_of_whole_records_and_damage_is_named() {
     )
     .unwrap();
     file.extend_from_slice(b"\"only\",\"two\"\n");
-    let report = crate::history::backtest(
-        Box::new(ResultRows {
-            describe: "q".into(),
-            name: "r.csv".into(),
-            reader: Box::new(std::io::Cursor::new(file)),
-        }),
-        crate::history::Judges {
-            policy: &judges_policy,
-            baseline: None,
-            window: crate::history::Window::ALL,
-        },
-        &crate::history::Inputs {
-            policy: "p.yaml".into(),
-            action: policy::Action::Stop,
-            history: "q".into(),
-            baseline: None,
-            price_per_dpu_hour: 0.44,
-            jobs: Default::default(),
-            athena: None,
-        },
-    )
-    .unwrap();
+    let report = backtest_of(file, &judges_policy);
     assert_eq!(report.records, total);
     assert_eq!(report.damaged.len(), 1, "{:?}", report.damaged);
     assert!(
@@ -546,28 +552,7 @@ fn a_result_of_its_header_alone_is_read_as_one_empty_chunk() {
             b"version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n",
         )
         .unwrap();
-        let report = crate::history::backtest(
-            Box::new(ResultRows {
-                describe: "q".into(),
-                name: "r.csv".into(),
-                reader: Box::new(std::io::Cursor::new(file)),
-            }),
-            crate::history::Judges {
-                policy: &policy,
-                baseline: None,
-                window: crate::history::Window::ALL,
-            },
-            &crate::history::Inputs {
-                policy: "p.yaml".into(),
-                action: policy::Action::Stop,
-                history: "q".into(),
-                baseline: None,
-                price_per_dpu_hour: 0.44,
-                jobs: Default::default(),
-                athena: None,
-            },
-        )
-        .unwrap();
+        let report = backtest_of(file, &policy);
         assert_eq!((report.records, report.chunks), (0, 1), "{ending:?}");
         assert!(report.damaged.is_empty(), "{:?}", report.damaged);
         assert_eq!(
