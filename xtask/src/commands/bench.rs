@@ -114,8 +114,11 @@ impl BenchCommand {
         let renders = time_renders(sizes.renders)?;
         eprintln!("READY to StopSession: cargo bench --bench ready_to_stop (Glue mocked)");
         let ready = ready_to_stop()?;
+        let records = if self.quick { 100_000 } else { 1_000_000 };
         eprintln!("backtest: 1,000,000 generated trail records, a release build of xtask");
-        let backtest = backtest_figures(if self.quick { 100_000 } else { 1_000_000 })?;
+        let backtest = backtest_figures(records, Build::Release)?;
+        eprintln!("backtest: the same records, the dev build `cargo xtask backtest` runs");
+        let backtest_dev = backtest_figures(records, Build::Dev)?;
         let accounts = if self.quick { 5 } else { ORG_SCALE_ACCOUNTS };
         eprintln!("organization: cargo xtask demo --org --accounts {accounts} (moto)");
         let org = org_scale(accounts)?;
@@ -133,6 +136,7 @@ impl BenchCommand {
             Timed {
                 ready,
                 backtest,
+                backtest_dev,
                 org,
             },
         )?;
@@ -223,6 +227,8 @@ fn run_harness(zip: &Path, sizes: Sizes) -> anyhow::Result<Harness> {
 struct Timed {
     ready: ReadyToStop,
     backtest: BacktestRun,
+    /// The same, in the dev build `cargo xtask backtest` runs.
+    backtest_dev: BacktestRun,
     org: OrgScale,
 }
 
@@ -280,15 +286,22 @@ struct AthenaRowsRun {
     quarter_peak_memory_mb: Option<f64>,
 }
 
-/// Runs the backtest bench in a release build of xtask (its figures are for the optimized
-/// build) and reads its JSON.
-fn backtest_figures(records: u64) -> anyhow::Result<BacktestRun> {
+/// The build of xtask a backtest bench runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Build {
+    /// `cargo run --release`: the optimized build the bench's targets are for.
+    Release,
+    /// The dev profile `cargo xtask` builds: what a user's `cargo xtask backtest` runs.
+    Dev,
+}
+
+/// Runs the backtest bench in `build` of xtask and reads its JSON.
+fn backtest_figures(records: u64, build: Build) -> anyhow::Result<BacktestRun> {
     let output = crate::tools::cargo()
         .current_dir(paths::root())
+        .args(["run", "--quiet"])
+        .args((build == Build::Release).then_some("--release"))
         .args([
-            "run",
-            "--quiet",
-            "--release",
             "--package",
             "xtask",
             "--bin",
@@ -302,7 +315,7 @@ fn backtest_figures(records: u64) -> anyhow::Result<BacktestRun> {
         .arg(records.to_string())
         .stderr(Stdio::inherit())
         .output()
-        .context("running cargo xtask backtest --bench in a release build")?;
+        .with_context(|| format!("running cargo xtask backtest --bench in the {build:?} build"))?;
     let text = String::from_utf8_lossy(&output.stdout);
     serde_json::from_str(&text).with_context(|| {
         format!(
@@ -677,6 +690,7 @@ impl Report {
         let Timed {
             ready,
             backtest,
+            backtest_dev,
             org,
         } = timed;
         let own = |function: &str| -> anyhow::Result<f64> {
@@ -879,6 +893,26 @@ impl Report {
             .how(format!(
                 "the {} records of the Athena result written as gzipped trail files and read by the file path, in process: the two paths over one history (the same sessions and violations, checked)",
                 backtest.athena.rows
+            )),
+            Figure::new(
+                "backtest_dev_throughput",
+                "backtest as `cargo xtask` runs it: records per second",
+                backtest_dev.records_per_second,
+                "records/s",
+            )
+            .how(format!(
+                "the same {} trail records, the dev build `cargo xtask backtest` runs (its JSON, gzip and CSV libraries optimized, the workspace's crates not), in process",
+                backtest_dev.records
+            )),
+            Figure::new(
+                "backtest_dev_athena_rows",
+                "backtest --athena as `cargo xtask` runs it: result rows per second",
+                backtest_dev.athena.rows_per_second,
+                "rows/s",
+            )
+            .how(format!(
+                "the same {} rows of the Athena result, in the dev build `cargo xtask backtest --athena` runs, in process",
+                backtest_dev.athena.rows
             )),
             Figure::new(
                 "backtest_athena_peak_memory",
