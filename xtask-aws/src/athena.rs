@@ -5,11 +5,13 @@
 //! `xtask::history`'s engine as [`ResultRows`]. The query itself, the rows and the report are
 //! `xtask::history::athena`'s.
 //!
-//! IAM a backtest role needs: `athena:GetWorkGroup`, `athena:StartQueryExecution`,
-//! `athena:GetQueryExecution` on the workgroup; `glue:GetDatabase`, `glue:GetTable` on the
-//! catalog, database and table; `s3:GetBucketLocation`, `s3:ListBucket`, `s3:GetObject` on the
-//! trail; `s3:PutObject`, `s3:GetObject` on the result location (and `kms:Decrypt` /
-//! `kms:GenerateDataKey` where those are encrypted with a key).
+//! IAM a backtest role needs (docs/backtest-and-scan.md): `athena:GetWorkGroup`,
+//! `athena:StartQueryExecution`, `athena:GetQueryExecution` on the workgroup; `glue:GetDatabase`,
+//! `glue:GetTable` (and `glue:GetPartitions` for a table without projection) on the catalog,
+//! database and table; `s3:GetBucketLocation`, `s3:ListBucket`, `s3:GetObject` on the trail;
+//! `s3:GetBucketLocation`, `s3:ListBucket`, `s3:PutObject`, `s3:GetObject` on the result
+//! location (and `kms:Decrypt` / `kms:GenerateDataKey` where those are encrypted with a key);
+//! `organizations:ListAccounts` for a table that injects its accounts when none are named.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -48,7 +50,9 @@ const GB: f64 = 1e9;
 /// query past the limit: "Set up per-query and per-workgroup data usage controls",
 /// <https://docs.aws.amazon.com/athena/latest/ug/workgroups-setting-control-limits-cloudwatch.html>).
 /// The `Ok` says what bounds the scan; the error says what to change.
-pub fn guard(workgroup: &Workgroup, max_scan_gb: f64) -> anyhow::Result<String> {
+///
+/// `price_per_tb` (USD per TB scanned) prices the most a query can cost in the `Ok`.
+pub fn guard(workgroup: &Workgroup, max_scan_gb: f64, price_per_tb: f64) -> anyhow::Result<String> {
     if !workgroup.state.eq_ignore_ascii_case("ENABLED") {
         bail!(
             "the Athena workgroup `{}` is {}: a query cannot run in it",
@@ -82,8 +86,8 @@ pub fn guard(workgroup: &Workgroup, max_scan_gb: f64) -> anyhow::Result<String> 
              within max_scan_gb {max_scan_gb}",
             workgroup.name,
             cutoff as f64 / GB,
-            athena::query_cost_usd(cutoff.max(0) as u64, athena::PRICE_PER_TB_USD),
-            athena::PRICE_PER_TB_USD
+            athena::query_cost_usd(cutoff.max(0) as u64, price_per_tb),
+            price_per_tb
         )),
     }
 }
@@ -127,6 +131,8 @@ pub struct AthenaBacktest {
     pub athena: aws_sdk_athena::Client,
     pub glue: aws_sdk_glue::Client,
     pub s3: aws_sdk_s3::Client,
+    /// Lists the organization's accounts for a table that injects them, when none are named.
+    pub organizations: aws_sdk_organizations::Client,
     pub runtime: Arc<tokio::runtime::Runtime>,
     /// Between two `GetQueryExecution` calls.
     pub poll: Duration,
@@ -153,6 +159,7 @@ impl AthenaBacktest {
             athena: aws.athena(),
             glue: aws.glue(),
             s3: aws.s3(),
+            organizations: aws.organizations(),
             runtime,
             poll: aws.poll_interval(),
             endpoint_url: aws.endpoint_url.clone(),
@@ -254,11 +261,45 @@ impl AthenaBacktest {
 
     /// Everything checked before a query runs: the table, the query, the workgroup's limit, the
     /// result location.
+    ///
+    /// A table whose account partition key is `injected` (as `render --athena-table` makes it
+    /// without `--accounts`) is read only for the accounts a query names: when `scope` names
+    /// none, the query names every account of the organization (Organizations `ListAccounts`,
+    /// which answers in the management account or a delegated administrator's), said in a note.
     pub fn prepare(&self, settings: &AthenaSettings, scope: &Scope) -> anyhow::Result<Prepared> {
         let shape = self.table(&settings.database, &settings.table)?;
-        let query = athena::query(&shape, scope)?;
+        let mut scope = scope.clone();
+        let mut listed = None;
+        if scope.accounts.is_empty()
+            && let Some((key, true)) = shape.partitions().account
+        {
+            scope.accounts = self.organization_accounts().map_err(|error| {
+                error.context(format!(
+                    "{}.{}'s account partition key `{key}` is injected (partition projection): \
+                     Athena reads it only for the accounts a query names, and none were given; \
+                     give --accounts (or history.athena.accounts), or run where Organizations \
+                     ListAccounts answers (the management account or a delegated administrator)",
+                    settings.database, settings.table
+                ))
+            })?;
+            listed = Some(key);
+        }
+        let mut query = athena::query(&shape, &scope)?;
+        if let Some(key) = listed {
+            query.notes.insert(
+                0,
+                format!(
+                    "{}.{}'s account partition key `{key}` is injected and no accounts were \
+                     given: the query names the organization's {} accounts (Organizations \
+                     ListAccounts)",
+                    settings.database,
+                    settings.table,
+                    scope.accounts.len()
+                ),
+            );
+        }
         let workgroup = self.workgroup(&settings.workgroup)?;
-        let bounded_by = guard(&workgroup, settings.max_scan_gb)?;
+        let bounded_by = guard(&workgroup, settings.max_scan_gb, settings.price_per_tb_usd)?;
         let output_location = result_location(&workgroup, settings.output_location.as_deref())?;
         Ok(Prepared {
             query,
@@ -267,6 +308,31 @@ impl AthenaBacktest {
             output_location,
             table: format!("{}.{}", settings.database, settings.table),
         })
+    }
+
+    /// Every account of the organization (Organizations `ListAccounts`, all pages; closed
+    /// accounts too, whose history the trail still holds), sorted.
+    pub fn organization_accounts(&self) -> anyhow::Result<Vec<String>> {
+        let mut accounts = self
+            .runtime
+            .block_on(
+                self.organizations
+                    .list_accounts()
+                    .into_paginator()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>(),
+            )
+            .map_err(|error| self.failure("Organizations ListAccounts", &error))?
+            .into_iter()
+            .flat_map(|page| page.accounts.unwrap_or_default())
+            .filter_map(|account| account.id)
+            .collect::<Vec<_>>();
+        accounts.sort();
+        accounts.dedup();
+        if accounts.is_empty() {
+            bail!("Organizations ListAccounts answered no account");
+        }
+        Ok(accounts)
     }
 
     /// Runs the query and waits for it (progress on stderr): its id, the result file and the
@@ -463,8 +529,8 @@ pub fn backtest(args: &HistoryArgs) -> anyhow::Result<xtask::Exit> {
         table: prepared.table.clone(),
         result: location.clone(),
         bytes_scanned: scanned,
-        cost_usd: athena::query_cost_usd(scanned, args.athena.athena_price_per_tb),
-        price_per_tb_usd: args.athena.athena_price_per_tb,
+        cost_usd: athena::query_cost_usd(scanned, settings.price_per_tb_usd),
+        price_per_tb_usd: settings.price_per_tb_usd,
     };
     let source = ResultRows {
         describe: Described::words("Athena query ")
@@ -503,23 +569,41 @@ mod tests {
 
     #[test]
     fn a_query_runs_only_where_the_workgroup_bounds_its_scan() {
-        let error = guard(&workgroup(None), 100.0).unwrap_err().to_string();
+        let error = guard(&workgroup(None), 100.0, athena::PRICE_PER_TB_USD)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("sets no per-query data limit"), "{error}");
         assert!(
             error.contains("BytesScannedCutoffPerQuery=100000000000"),
             "{error}"
         );
-        let error = guard(&workgroup(Some(200_000_000_000)), 100.0)
-            .unwrap_err()
-            .to_string();
+        let error = guard(
+            &workgroup(Some(200_000_000_000)),
+            100.0,
+            athena::PRICE_PER_TB_USD,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(error.contains("up to 200.0 GB"), "{error}");
         assert!(error.contains("--max-scan-gb 200"), "{error}");
-        let fine = guard(&workgroup(Some(50_000_000_000)), 100.0).unwrap();
+        let fine = guard(
+            &workgroup(Some(50_000_000_000)),
+            100.0,
+            athena::PRICE_PER_TB_USD,
+        )
+        .unwrap();
         assert!(fine.contains("past 50.0 GB"), "{fine}");
+        assert!(fine.contains("at most 0.25 USD at 5 USD per TB"), "{fine}");
+        // --athena-price-per-tb prices the most a query can cost.
+        let priced = guard(&workgroup(Some(50_000_000_000)), 100.0, 6.25).unwrap();
+        assert!(
+            priced.contains("at most 0.31 USD at 6.25 USD per TB"),
+            "{priced}"
+        );
         let mut disabled = workgroup(Some(1));
         disabled.state = "DISABLED".into();
         assert!(
-            guard(&disabled, 100.0)
+            guard(&disabled, 100.0, athena::PRICE_PER_TB_USD)
                 .unwrap_err()
                 .to_string()
                 .contains("DISABLED")
@@ -653,6 +737,12 @@ mod tests {
                     aws_sdk_s3::Config::builder()
                         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
                         .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+                        .build(),
+                ),
+                organizations: aws_sdk_organizations::Client::from_conf(
+                    aws_sdk_organizations::Config::builder()
+                        .behavior_version(aws_sdk_organizations::config::BehaviorVersion::latest())
+                        .region(aws_sdk_organizations::config::Region::new("us-east-1"))
                         .build(),
                 ),
                 runtime: Arc::new(crate::aws::tokio_runtime().unwrap()),

@@ -41,8 +41,8 @@ enum Command {
     /// Which layer holds each boundary, with the named roles read in the account (handed here
     /// by `cargo xtask coverage` when roles are named).
     Coverage(coverage::CoverageCommand),
-    /// Judge the CreateSession records of history in AWS (s3:// trails, LookupEvents), handed
-    /// here by `cargo xtask backtest`.
+    /// Judge the Glue records of history in AWS (s3:// trails, LookupEvents, an Athena query
+    /// with --athena), handed here by `cargo xtask backtest`.
     Backtest(Box<backtest::BacktestCommand>),
 }
 

@@ -476,44 +476,14 @@ fn the_athena_path_against_moto_gives_the_file_report() {
             .send()
             .await
             .unwrap();
-        let shape = spec.shape();
-        let column = |name: &str, kind: &str| {
-            aws_sdk_glue::types::Column::builder()
-                .name(name)
-                .r#type(kind)
-                .build()
-                .unwrap()
+        create_table(&glue, "org_trail", &spec.shape()).await;
+        // The same trail as `render --athena-table` makes it without --accounts: its account
+        // key injected.
+        let injected = TableSpec {
+            accounts: vec![],
+            ..spec.clone()
         };
-        glue.create_table()
-            .database_name("security")
-            .table_input(
-                aws_sdk_glue::types::TableInput::builder()
-                    .name("org_trail")
-                    .table_type("EXTERNAL_TABLE")
-                    .set_partition_keys(Some(
-                        shape
-                            .partition_keys
-                            .iter()
-                            .map(|k| column(k, "string"))
-                            .collect(),
-                    ))
-                    .set_parameters(Some(shape.parameters.clone().into_iter().collect()))
-                    .storage_descriptor(
-                        aws_sdk_glue::types::StorageDescriptor::builder()
-                            .columns(column(
-                                "useridentity",
-                                shape.user_identity_type.as_deref().unwrap(),
-                            ))
-                            .columns(column("eventtime", "string"))
-                            .location("s3://org-trail/AWSLogs/o-a1b2c3d4e5/")
-                            .build(),
-                    )
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
+        create_table(&glue, "org_trail_injected", &injected.shape()).await;
         let athena = aws.athena();
         for (name, cutoff) in [("backtest", Some(10_000_000_000i64)), ("unbounded", None)] {
             athena
@@ -533,6 +503,7 @@ fn the_athena_path_against_moto_gives_the_file_report() {
         athena: aws.athena(),
         glue: aws.glue(),
         s3: aws.s3(),
+        organizations: aws.organizations(),
         runtime: runtime.clone(),
         poll: std::time::Duration::from_millis(50),
         endpoint_url: Some(moto.endpoint.clone()),
@@ -629,6 +600,75 @@ fn the_athena_path_against_moto_gives_the_file_report() {
         Some("s3://athena-results/backtest/")
     );
 
+    // A table that injects its accounts (rendered without --accounts), and no accounts named:
+    // the query names the organization's, from Organizations ListAccounts. Where that does not
+    // answer (here: no organization yet), the refusal says what to give.
+    let mut injected = settings(&args);
+    injected.table = "org_trail_injected".into();
+    let refused = format!("{:#}", clients.prepare(&injected, &scope).err().unwrap());
+    assert!(
+        refused.contains("give --accounts") && refused.contains("Organizations ListAccounts"),
+        "{refused}"
+    );
+    let members = runtime.block_on(async {
+        let organizations = aws.organizations();
+        let created = organizations
+            .create_organization()
+            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+            .send()
+            .await
+            .unwrap();
+        let mut ids = vec![
+            created
+                .organization()
+                .and_then(|o| o.master_account_id())
+                .unwrap()
+                .to_string(),
+        ];
+        for n in 0..2 {
+            let status = organizations
+                .create_account()
+                .account_name(format!("member-{n}"))
+                .email(format!("member-{n}@example.com"))
+                .send()
+                .await
+                .unwrap();
+            let status = status.create_account_status().unwrap();
+            ids.push(status.account_id().unwrap().to_string());
+        }
+        ids.sort();
+        ids
+    });
+    let listed = clients.prepare(&injected, &scope).unwrap();
+    let named: Vec<String> = members.iter().map(|id| format!("'{id}'")).collect();
+    assert!(
+        listed
+            .query
+            .sql
+            .contains(&format!("IN ({})", named.join(", "))),
+        "the organization's accounts {members:?}: {}",
+        listed.query.sql
+    );
+    assert!(
+        listed.query.notes[0].contains("names the organization's 3 accounts"),
+        "{:?}",
+        listed.query.notes
+    );
+    // Accounts named are the query's, whatever the organization holds.
+    let one = Scope {
+        accounts: vec![ACCOUNTS[0].to_string()],
+        ..scope.clone()
+    };
+    let named_one = clients.prepare(&injected, &one).unwrap();
+    assert!(
+        named_one
+            .query
+            .sql
+            .contains(&format!("IN ('{}')", ACCOUNTS[0])),
+        "{}",
+        named_one.query.sql
+    );
+
     // The query runs (moto answers with DuckDB's rows of the same query), its result is read
     // from S3 and judged.
     let result = duckdb_result(&dir.0, &prepared.query.sql);
@@ -680,6 +720,47 @@ fn the_athena_path_against_moto_gives_the_file_report() {
     // The files hold Glue calls outside the window, read and counted; the query left them out.
     assert!(from_files.outside_window > 0);
     assert_eq!(from_athena.outside_window, 0);
+}
+
+/// A table in moto's Glue Data Catalog as `shape` describes it.
+async fn create_table(glue: &aws_sdk_glue::Client, name: &str, shape: &athena::TableShape) {
+    let column = |name: &str, kind: &str| {
+        aws_sdk_glue::types::Column::builder()
+            .name(name)
+            .r#type(kind)
+            .build()
+            .unwrap()
+    };
+    glue.create_table()
+        .database_name("security")
+        .table_input(
+            aws_sdk_glue::types::TableInput::builder()
+                .name(name)
+                .table_type("EXTERNAL_TABLE")
+                .set_partition_keys(Some(
+                    shape
+                        .partition_keys
+                        .iter()
+                        .map(|k| column(k, "string"))
+                        .collect(),
+                ))
+                .set_parameters(Some(shape.parameters.clone().into_iter().collect()))
+                .storage_descriptor(
+                    aws_sdk_glue::types::StorageDescriptor::builder()
+                        .columns(column(
+                            "useridentity",
+                            shape.user_identity_type.as_deref().unwrap(),
+                        ))
+                        .columns(column("eventtime", "string"))
+                        .location("s3://org-trail/AWSLogs/o-a1b2c3d4e5/")
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
 }
 
 fn history_args(endpoint: &str, policy: &Path) -> xtask::history::HistoryArgs {

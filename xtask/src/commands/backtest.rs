@@ -1,7 +1,9 @@
-//! `cargo xtask backtest`: judge every `CreateSession` in a stretch of CloudTrail's history under
-//! a policy (and a baseline), with the backtest engine (`history`). Trail files and folders are
-//! read here; history in AWS (`s3://` trails, `--lookup-events`) is handed to `xtask-aws`, which
-//! reads it with the AWS SDK and the same engine.
+//! `cargo xtask backtest`: judge every `CreateSession` (and, with a `jobs` section, every job
+//! run and definition) in a stretch of CloudTrail's history under a policy (and a baseline),
+//! with the backtest engine (`history`). Trail files and folders, and an Athena result saved to a
+//! file (`--athena-result`), are read here; history in AWS (`s3://` trails, `--lookup-events`,
+//! a query on Amazon Athena with `--athena`) is handed to `xtask-aws`, which reads it with the
+//! AWS SDK and the same engine.
 
 use crate::history::HistoryArgs;
 use crate::{Exit, forward};

@@ -68,7 +68,7 @@ struct AthenaTableArgs {
     #[arg(long, value_name = "ORG_ID", requires = "athena_table")]
     organization_id: Option<String>,
     /// The accounts to project (comma-separated); left out, the account partition is injected
-    /// and each backtest names its accounts (--accounts).
+    /// and each backtest names its accounts (--accounts; by default the organization's).
     #[arg(
         long,
         value_name = "ACCOUNT_ID",

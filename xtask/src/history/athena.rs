@@ -1196,7 +1196,7 @@ impl TableSpec {
             .collect();
         let accounts = if self.accounts.is_empty() {
             "-- Its accounts are injected: each backtest names them (--accounts, or \
-             history.athena.accounts).\n"
+             history.athena.accounts), else the organization's (Organizations ListAccounts).\n"
         } else {
             ""
         };

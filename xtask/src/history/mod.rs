@@ -146,7 +146,7 @@ pub struct HistoryArgs {
 
 /// Where and how a backtest queries Athena (`--athena`). Each setting comes from its flag, else
 /// from the policy's `history.athena` section, else from its default ([`AthenaArgs::settings`]).
-#[derive(clap::Args, Clone, Debug, Default)]
+#[derive(clap::Args, Clone, Debug)]
 pub struct AthenaArgs {
     /// Read the history with Amazon Athena from the organization's CloudTrail table instead of
     /// files: the query filters Glue's records where the data is (partitions of --since..--until,
@@ -170,8 +170,8 @@ pub struct AthenaArgs {
     #[arg(long, value_name = "S3_URI")]
     pub output_location: Option<String>,
     /// The accounts to read (comma-separated or repeated); all the table holds when left out
-    /// here and in the policy's history.athena.accounts (required when the table's account
-    /// partition is injected).
+    /// here and in the policy's history.athena.accounts (when the table's account partition is
+    /// injected: the organization's, from Organizations ListAccounts).
     #[arg(long, value_name = "ACCOUNT_ID", value_delimiter = ',')]
     pub accounts: Vec<String>,
     /// The Regions to read (comma-separated or repeated); all when left out here and in the
@@ -215,6 +215,8 @@ pub struct AthenaSettings {
     pub max_scan_gb: f64,
     /// How far back `--since` reaches when not given: `history.athena.days`, in days.
     pub days: Option<u32>,
+    /// Athena's price, USD per TB scanned (`--athena-price-per-tb`).
+    pub price_per_tb_usd: f64,
 }
 
 /// `--database` when neither the flag nor the policy names one.
@@ -298,6 +300,7 @@ impl AthenaArgs {
                 .or(section.max_scan_gb)
                 .unwrap_or(DEFAULT_MAX_SCAN_GB),
             days: section.days,
+            price_per_tb_usd: self.athena_price_per_tb,
         }
     }
 }
@@ -711,7 +714,20 @@ mod tests {
     /// Each Athena setting: its flag, else the policy's `history.athena`, else the default.
     #[test]
     fn athena_settings_come_from_the_flag_then_the_policy_then_the_default() {
-        let none = AthenaArgs::default();
+        /// `backtest --athena` with `flags`, as clap reads them (defaults where not given).
+        fn parsed(flags: &[&str]) -> AthenaArgs {
+            use clap::Parser as _;
+            #[derive(clap::Parser)]
+            struct Cli {
+                #[command(flatten)]
+                args: HistoryArgs,
+            }
+            let line = ["backtest", "--athena"]
+                .into_iter()
+                .chain(flags.iter().copied());
+            Cli::parse_from(line).args.athena
+        }
+        let none = parsed(&[]);
         assert_eq!(
             none.settings(None),
             AthenaSettings {
@@ -723,6 +739,7 @@ mod tests {
                 regions: vec![],
                 max_scan_gb: 100.0,
                 days: None,
+                price_per_tb_usd: athena::PRICE_PER_TB_USD,
             }
         );
         let section = policy::HistoryAthena {
@@ -758,7 +775,7 @@ mod tests {
             workgroup: Some("primary".into()),
             accounts: vec!["444455556666".into()],
             max_scan_gb: Some(5.0),
-            ..AthenaArgs::default()
+            ..parsed(&["--athena-price-per-tb", "6.25"])
         };
         let mixed = flags.settings(Some(&section));
         assert_eq!(mixed.database, "audit");
@@ -771,5 +788,6 @@ mod tests {
         );
         assert_eq!(mixed.regions, ["eu-west-1"]);
         assert_eq!(mixed.max_scan_gb, 5.0);
+        assert_eq!(mixed.price_per_tb_usd, 6.25);
     }
 }
