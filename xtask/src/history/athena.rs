@@ -14,8 +14,8 @@
 //!   as an empty unquoted field; "Working with query results",
 //!   <https://docs.aws.amazon.com/athena/latest/ug/querying.html>). It is read as a stream in
 //!   chunks of whole records, each parsed and judged on its own core, so memory does not grow
-//!   with the result's bytes (the report still keeps about 300 bytes for each session judged:
-//!   docs/backtest-and-scan.md).
+//!   with the result's bytes (the judged sessions wait in sorted runs in `TMPDIR`, about 200
+//!   bytes each: `super::spill`, docs/backtest-and-scan.md).
 
 use std::collections::BTreeMap;
 
