@@ -311,7 +311,7 @@ impl AthenaBacktest {
     }
 
     /// Every account of the organization (Organizations `ListAccounts`, all pages; closed
-    /// accounts too, whose history the trail still holds), sorted.
+    /// accounts too, whose history the trail still holds; not those that left it), sorted.
     pub fn organization_accounts(&self) -> anyhow::Result<Vec<String>> {
         let mut accounts = self
             .runtime
