@@ -115,7 +115,7 @@ impl BenchCommand {
         eprintln!("READY to StopSession: cargo bench --bench ready_to_stop (Glue mocked)");
         let ready = ready_to_stop()?;
         let records = if self.quick { 100_000 } else { 1_000_000 };
-        eprintln!("backtest: 1,000,000 generated trail records, a release build of xtask");
+        eprintln!("backtest: {records} generated trail records, a release build of xtask");
         let backtest = backtest_figures(records, Build::Release)?;
         eprintln!("backtest: the same records, the dev build `cargo xtask backtest` runs");
         let backtest_dev = backtest_figures(records, Build::Dev)?;

@@ -440,7 +440,14 @@ pub fn run(plan: &BenchPlan, format: Format) -> anyhow::Result<Exit> {
     if missed.is_empty() {
         Ok(Exit::Success)
     } else {
-        eprintln!("missed their target: {}", missed.join(", "));
+        // The targets are the release build's; a dev build (`cargo xtask`) is said to be one.
+        let build = if cfg!(debug_assertions) {
+            " (this is a dev build; the targets are for the release build: cargo run --release \
+             -p xtask --bin xtask -- backtest --bench)"
+        } else {
+            ""
+        };
+        eprintln!("missed their target{build}: {}", missed.join(", "));
         Ok(Exit::Failed)
     }
 }
