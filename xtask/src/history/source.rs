@@ -358,7 +358,18 @@ impl HistorySource for ResultRows {
 
     fn units(self: Box<Self>) -> anyhow::Result<Box<dyn Iterator<Item = Opened> + Send>> {
         let ResultRows { name, reader, .. } = *self;
-        let mut reader = std::io::BufReader::with_capacity(1 << 20, reader);
+        // Athena writes its result as plain CSV; a copy gzipped on the way (a download tool, an
+        // UNLOAD) is read the same, known by its first bytes (1f 8b), as a trail's files are.
+        let mut raw = std::io::BufReader::with_capacity(1 << 20, reader);
+        let gzip = std::io::BufRead::fill_buf(&mut raw)
+            .map(|head| head.starts_with(&[0x1f, 0x8b]))
+            .unwrap_or(false);
+        let inner: Box<dyn Read + Send> = if gzip {
+            Box::new(flate2::bufread::MultiGzDecoder::new(raw))
+        } else {
+            Box::new(raw)
+        };
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, inner);
         // The header: the first record (its names are quoted, never holding a newline).
         let mut first = Vec::new();
         std::io::BufRead::read_until(&mut reader, b'\n', &mut first)

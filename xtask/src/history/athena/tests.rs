@@ -537,6 +537,33 @@ fn results_are_read_in_chunks_of_whole_records_and_damage_is_named() {
     );
 }
 
+/// A result gzipped on its way (a download tool, an UNLOAD) is read as the plain file is:
+/// the same report.
+#[test]
+fn a_gzipped_result_gives_the_plain_results_report() {
+    use std::io::Write as _;
+    let policy = policy::load_policy(
+        "p.yaml",
+        b"version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n",
+    )
+    .unwrap();
+    let record = create_session_record();
+    let mut plain = Vec::new();
+    write_result(&mut plain, (0..5_000).map(|_| row_of(&record))).unwrap();
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzip.write_all(&plain).unwrap();
+    let gzipped = gzip.finish().unwrap();
+    assert!(gzipped.starts_with(&[0x1f, 0x8b]));
+    let from_plain = backtest_of(plain, &policy);
+    let from_gzip = backtest_of(gzipped, &policy);
+    assert_eq!(from_gzip.records, 5_000);
+    assert!(from_gzip.damaged.is_empty(), "{:?}", from_gzip.damaged);
+    assert_eq!(
+        serde_json::to_value(&from_gzip).unwrap(),
+        serde_json::to_value(&from_plain).unwrap()
+    );
+}
+
 /// A result of its header alone (no row matched the query) is one chunk read, of no rows: the
 /// report says the result was read, with no damage.
 #[test]
