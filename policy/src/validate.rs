@@ -1516,9 +1516,7 @@ impl Checker<'_> {
             );
         }
         if let Some(location) = &athena.output_location
-            && !location
-                .strip_prefix("s3://")
-                .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+            && !valid_s3_location(location)
         {
             self.fail(
                 &join(at, "output_location"),
@@ -2118,6 +2116,13 @@ pub fn valid_workgroup_name(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+}
+
+/// Where Athena may write a query's result: `s3://bucket/prefix/`, a bucket named after the
+/// scheme.
+pub fn valid_s3_location(text: &str) -> bool {
+    text.strip_prefix("s3://")
+        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
 }
 
 /// AWS Organizations' organization id: `o-[a-z0-9]{10,32}`.

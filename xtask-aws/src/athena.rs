@@ -508,18 +508,38 @@ impl Read for ChannelReader {
 pub fn backtest(args: &HistoryArgs) -> anyhow::Result<xtask::Exit> {
     let settings = args.athena_settings()?;
     let scope = args.athena_scope(&settings)?;
-    let clients = AthenaBacktest::new(args)?;
-    let prepared = clients.prepare(&settings, &scope)?;
+    // A dry run that cannot reach AWS for want of credentials can still print the query.
+    let offline_hint = |error: anyhow::Error| {
+        let said = format!("{error:#}");
+        if args.athena.dry_run && said.contains("credentials") {
+            anyhow::anyhow!(
+                "{said}\nhint: --dry-run --offline prints the query without reading AWS (for the \
+                 table `render --athena-table` makes)"
+            )
+        } else {
+            error
+        }
+    };
+    let clients = AthenaBacktest::new(args).map_err(offline_hint)?;
+    let prepared = clients.prepare(&settings, &scope).map_err(offline_hint)?;
+    if args.athena.dry_run {
+        return xtask::history::DryRun {
+            offline: false,
+            table: prepared.table.clone(),
+            workgroup: prepared.workgroup.name.clone(),
+            max_scan_gb: settings.max_scan_gb,
+            checked: Some(prepared.bounded_by.clone()),
+            output_location: prepared
+                .output_location
+                .clone()
+                .or_else(|| prepared.workgroup.output_location.clone()),
+            notes: prepared.query.notes.clone(),
+            query: prepared.query.sql.clone(),
+        }
+        .emit(args.format);
+    }
     for note in &prepared.query.notes {
         eprintln!("note: {note}");
-    }
-    if args.athena.dry_run {
-        eprintln!(
-            "dry run: the query below would run in {} on {} ({}); nothing was started",
-            prepared.workgroup.name, prepared.table, prepared.bounded_by
-        );
-        print!("{}", prepared.query.sql);
-        return Ok(xtask::Exit::Success);
     }
     let (id, location, scanned) = clients.run(&prepared, &settings.database)?;
     let reader = clients.result(&location)?;

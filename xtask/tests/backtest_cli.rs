@@ -827,6 +827,23 @@ fn athena_needs_a_window_and_no_trail() {
         "{}",
         text(&out.stderr)
     );
+    // A --since after now, --until left out: the window is empty, and --since is named.
+    let out = xtask(&[
+        "backtest",
+        "--athena",
+        "--dry-run",
+        "--offline",
+        "--accounts",
+        "111122223333",
+        "--since",
+        "2099-01-01",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--since 2099-01-01T00:00:00Z is not before now"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = xtask(&[
         "backtest",
         "--athena",
@@ -1001,6 +1018,55 @@ fn an_offline_dry_run_prints_the_query_for_the_rendered_table_without_aws() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("offline"), "{stderr}");
     assert!(stderr.contains("workgroup `backtest`"), "{stderr}");
+    assert!(
+        stderr.contains("at most 100 GB"),
+        "the limit a run needs: {stderr}"
+    );
+    // The one output contract: JSON is the query and what the dry run knows, nothing else on
+    // stdout; Markdown fences the SQL.
+    let out = run(&[
+        "--accounts",
+        "111122223333",
+        "--max-scan-gb",
+        "20",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["offline"], true);
+    assert_eq!(json["table"], "security.org_trail");
+    assert_eq!(json["workgroup"], "backtest");
+    assert_eq!(json["max_scan_gb"], 20.0, "the flag over the default");
+    assert_eq!(json["checked"], Value::Null);
+    assert!(
+        json["query"]
+            .as_str()
+            .unwrap()
+            .contains("\"account\" IN ('111122223333')"),
+        "{json}"
+    );
+    let out = run(&["--accounts", "111122223333", "--format", "markdown"]);
+    let markdown = text(&out.stdout);
+    assert!(
+        markdown.starts_with("### Athena query (dry run)") && markdown.contains("```sql\nSELECT"),
+        "{markdown}"
+    );
+    // Flags are checked as the policy's section is.
+    for (flag, value, said) in [
+        ("--workgroup", "bad wg", "is not an Athena workgroup name"),
+        ("--output-location", "not-s3", "is not an S3 location"),
+        (
+            "--table",
+            "Org-Trail",
+            "is not a name Athena reads as written",
+        ),
+        ("--max-scan-gb", "-5", "is not a positive number"),
+    ] {
+        let out = run(&["--accounts", "111122223333", flag, value]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        assert!(text(&out.stderr).contains(said), "{}", text(&out.stderr));
+    }
     // The rendered table injects accounts unless it was rendered with them: a query names them.
     let out = run(&[]);
     assert_eq!(out.status.code(), Some(2));

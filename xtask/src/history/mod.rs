@@ -74,10 +74,10 @@ pub struct HistoryArgs {
     /// response.
     #[arg(long = "trail", value_name = "PATH")]
     pub trails: Vec<PathBuf>,
-    /// A result file of the backtest's Athena query (CSV, as Athena writes it) on this machine,
-    /// judged as `--athena` judges one, without --athena: print the query with `--athena
-    /// --dry-run` (`--offline` without credentials), run it in the Athena console, and download
-    /// its result.
+    /// A result file of the backtest's Athena query (CSV, as Athena writes it, or gzipped) on
+    /// this machine, judged as `--athena` judges one, without --athena: print the query with
+    /// `--athena --dry-run` (`--offline` without credentials), run it in the Athena console,
+    /// and download its result.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["trails", "lookup_events", "athena"])]
     pub athena_result: Option<PathBuf>,
     /// Judge only the records from this instant on: a day (`2026-11-01`, its midnight UTC) or
@@ -155,19 +155,19 @@ pub struct AthenaArgs {
     pub athena: bool,
     /// The Glue Data Catalog database of the CloudTrail table [default: the policy's
     /// history.athena.database, else `default`].
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = catalog_name)]
     pub database: Option<String>,
     /// The CloudTrail table (`cargo xtask render --athena-table` prints one) [default: the
     /// policy's history.athena.table, else `cloudtrail_logs`].
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = catalog_name)]
     pub table: Option<String>,
     /// The Athena workgroup the query runs in; its per-query data limit is checked first
     /// [default: the policy's history.athena.workgroup, else `primary`].
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = workgroup_name)]
     pub workgroup: Option<String>,
     /// Where Athena writes the result (`s3://bucket/prefix/`), when the workgroup sets none
     /// [default: the policy's history.athena.output_location].
-    #[arg(long, value_name = "S3_URI")]
+    #[arg(long, value_name = "S3_URI", value_parser = s3_location)]
     pub output_location: Option<String>,
     /// The accounts to read (comma-separated or repeated); all the table holds when left out
     /// here and in the policy's history.athena.accounts (when the table's account partition is
@@ -181,10 +181,16 @@ pub struct AthenaArgs {
     /// The most a query may scan, in GB (10^9 bytes): the backtest refuses to run in a
     /// workgroup whose per-query data limit (BytesScannedCutoffPerQuery) is higher or unset
     /// [default: the policy's history.athena.max_scan_gb, else 100].
-    #[arg(long, value_name = "GB", value_parser = positive)]
+    #[arg(long, value_name = "GB", value_parser = positive, allow_negative_numbers = true)]
     pub max_scan_gb: Option<f64>,
     /// Athena's price per TB scanned, in USD, for the query's cost.
-    #[arg(long, value_name = "USD", default_value_t = athena::PRICE_PER_TB_USD, value_parser = price)]
+    #[arg(
+        long,
+        value_name = "USD",
+        default_value_t = athena::PRICE_PER_TB_USD,
+        value_parser = price,
+        allow_negative_numbers = true
+    )]
     pub athena_price_per_tb: f64,
     /// With --athena: print the query (and the checks it passed) instead of running it. It
     /// still reads the table and the workgroup in AWS (credentials needed) unless --offline.
@@ -217,6 +223,85 @@ pub struct AthenaSettings {
     pub days: Option<u32>,
     /// Athena's price, USD per TB scanned (`--athena-price-per-tb`).
     pub price_per_tb_usd: f64,
+}
+
+/// What `backtest --athena --dry-run` found: the query it would send and the checks it made, a
+/// command's result like any other (`--format`; the text is the query alone, to pipe into the
+/// Athena console or the CLI; the notes and what was checked go to stderr).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DryRun {
+    /// Nothing was read in AWS (`--offline`): the query is for the table `render
+    /// --athena-table` makes, and neither the table nor the workgroup was checked.
+    pub offline: bool,
+    /// `database.table`.
+    pub table: String,
+    pub workgroup: String,
+    /// The most a query may scan, in GB of 10^9 bytes (`--max-scan-gb`, the policy's, else 100).
+    pub max_scan_gb: f64,
+    /// What bounds the scan, as checked in the workgroup ([`None`] offline).
+    pub checked: Option<String>,
+    /// Where the result would be written (`s3://…/`), when known.
+    pub output_location: Option<String>,
+    /// What the reader should know about the query (a partition it cannot prune, a field the
+    /// table lacks, the accounts it names).
+    pub notes: Vec<String>,
+    /// The SQL (Athena's dialect, Trino).
+    pub query: String,
+}
+
+impl DryRun {
+    /// What was and was not checked, in one sentence.
+    fn checks(&self) -> String {
+        match &self.checked {
+            Some(checked) => format!(
+                "dry run: the query below would run in {} on {} ({checked}); nothing was \
+                 started",
+                self.workgroup, self.table
+            ),
+            None => format!(
+                "dry run, offline: the query for {} as `cargo xtask render --athena-table` \
+                 makes it (partitioned by account, Region and day); nothing was read in AWS, so \
+                 neither the table nor the workgroup `{}` was checked: a run needs the workgroup \
+                 to cancel a query past at most {} GB (its per-query data limit, \
+                 BytesScannedCutoffPerQuery; max_scan_gb)",
+                self.table, self.workgroup, self.max_scan_gb
+            ),
+        }
+    }
+
+    /// Prints the notes and the checks on stderr, the result in `format` on stdout.
+    pub fn emit(&self, format: Format) -> anyhow::Result<Exit> {
+        for note in &self.notes {
+            eprintln!("note: {note}");
+        }
+        eprintln!("{}", self.checks());
+        crate::output::emit(self, format)
+    }
+}
+
+impl std::fmt::Display for DryRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.query)
+    }
+}
+
+impl crate::output::Outcome for DryRun {
+    fn markdown(&self) -> String {
+        let mut out = crate::output::markdown::heading(3, "Athena query (dry run)");
+        out.push_str(&format!("\n{}.\n\n", self.checks()));
+        for note in &self.notes {
+            out.push_str(&format!("- {note}\n"));
+        }
+        if !self.notes.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!("```sql\n{}```\n", self.query));
+        out
+    }
+
+    fn answer(&self) -> crate::output::Answer {
+        crate::output::Answer::Yes
+    }
 }
 
 /// `--database` when neither the flag nor the policy names one.
@@ -339,6 +424,41 @@ pub(crate) fn window_instant(text: &str) -> Result<i64, String> {
     Ok(seconds + i64::from(fraction))
 }
 
+/// `--database`, `--table`: checked as the policy's `history.athena` names are.
+fn catalog_name(text: &str) -> Result<String, String> {
+    if policy::validate::valid_catalog_name(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{text}` is not a name Athena reads as written: 1 to 255 lowercase letters, digits \
+             or `_`"
+        ))
+    }
+}
+
+/// `--workgroup`: checked as the policy's `history.athena.workgroup` is.
+fn workgroup_name(text: &str) -> Result<String, String> {
+    if policy::validate::valid_workgroup_name(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{text}` is not an Athena workgroup name: 1 to 128 letters, digits, `.`, `_` or `-`"
+        ))
+    }
+}
+
+/// `--output-location`: checked as the policy's `history.athena.output_location` is.
+fn s3_location(text: &str) -> Result<String, String> {
+    if policy::validate::valid_s3_location(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{text}` is not an S3 location: `s3://bucket/prefix/`, where Athena writes the \
+             query's result"
+        ))
+    }
+}
+
 fn price(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(price) if price.is_finite() && price >= 0.0 => Ok(price),
@@ -373,6 +493,15 @@ impl HistoryArgs {
     /// Region that is not one.
     pub fn athena_scope(&self, settings: &AthenaSettings) -> anyhow::Result<athena::Scope> {
         let until = self.until.unwrap_or_else(time::now);
+        if self.until.is_none()
+            && let Some(since) = self.since.filter(|since| *since >= until)
+        {
+            bail!(
+                "--since {} is not before now ({}): the window is empty; give a day in the past",
+                time::format_rfc3339(since),
+                time::format_rfc3339(until)
+            );
+        }
         let since = match (self.since, settings.days) {
             (Some(since), _) => since,
             (None, Some(days)) => until - i64::from(days) * 86_400,
@@ -407,18 +536,17 @@ impl HistoryArgs {
         }
         let shape = athena::rendered_table_shape(&settings.database, &settings.table, &scope)?;
         let query = athena::query(&shape, &scope)?;
-        for note in &query.notes {
-            eprintln!("note: {note}");
+        DryRun {
+            offline: true,
+            table: format!("{}.{}", settings.database, settings.table),
+            workgroup: settings.workgroup.clone(),
+            max_scan_gb: settings.max_scan_gb,
+            checked: None,
+            output_location: settings.output_location.clone(),
+            notes: query.notes,
+            query: query.sql,
         }
-        eprintln!(
-            "dry run, offline: the query for {}.{} as `cargo xtask render --athena-table` makes \
-             it (partitioned by account, Region and day); nothing was read in AWS, so neither \
-             the table nor the workgroup `{}`'s per-query limit was checked: run it in a \
-             workgroup with one",
-            settings.database, settings.table, settings.workgroup
-        );
-        print!("{}", query.sql);
-        Ok(Exit::Success)
+        .emit(self.format)
     }
 
     /// `--since`/`--until` as a window.
