@@ -704,7 +704,7 @@ pub struct HistoryAthena {
     /// The most one query may scan, in GB of 10^9 bytes (`--max-scan-gb`; default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_scan_gb: Option<f64>,
-    /// How many days back from now the backtest reads when `--since` is not given.
+    /// How many days before `--until` (or now) the backtest reads when `--since` is not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days: Option<u32>,
 }

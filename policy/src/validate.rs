@@ -1547,7 +1547,7 @@ impl Checker<'_> {
         if athena.days == Some(0) {
             self.fail(
                 &join(at, "days"),
-                "must be at least 1 (how many days back from now the backtest reads)",
+                "must be at least 1 (how many days before --until, or now, the backtest reads)",
             );
         }
     }
