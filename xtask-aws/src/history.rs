@@ -291,7 +291,7 @@ pub fn sources(args: &HistoryArgs) -> anyhow::Result<Box<dyn HistorySource>> {
     }
     if args.lookup_events {
         sources.push(Box::new(LookupEventsHistory {
-            days: args.days,
+            days: args.lookup_days(),
             client: aws.cloudtrail(),
             runtime,
             per_second: LOOKUP_EVENTS_PER_SECOND,

@@ -827,6 +827,28 @@ fn athena_needs_a_window_and_no_trail() {
         "{}",
         text(&out.stderr)
     );
+    // --days is --lookup-events' alone: with --athena, or with files, it says what reaches back.
+    let out = xtask(&[
+        "backtest",
+        "--athena",
+        "--since",
+        "2026-11-01",
+        "--days",
+        "30",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("with --athena, give --since DAY (or history.athena.days"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = xtask(&["backtest", "--trail", "x", "--days", "30"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("give --lookup-events with it"),
+        "{}",
+        text(&out.stderr)
+    );
     // A --since after now, --until left out: the window is empty, and --since is named.
     let out = xtask(&[
         "backtest",

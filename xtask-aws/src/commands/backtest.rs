@@ -17,6 +17,8 @@ impl BacktestCommand {
         if let Some(records) = self.args.bench {
             return self.args.measure(records);
         }
+        // Before anything is asked of AWS (as `cargo xtask backtest` does before handing over).
+        self.args.refuse_misplaced_flags()?;
         if self.args.athena.athena && self.args.athena.offline {
             return self.args.print_offline_query();
         }

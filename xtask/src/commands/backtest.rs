@@ -20,7 +20,7 @@ impl BacktestCommand {
             return self.args.measure(records);
         }
         // Before anything is built or handed over.
-        self.args.athena.refuse_without_athena()?;
+        self.args.refuse_misplaced_flags()?;
         if self.args.athena.athena && self.args.athena.offline {
             return self.args.print_offline_query();
         }

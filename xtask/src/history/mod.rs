@@ -98,15 +98,10 @@ pub struct HistoryArgs {
     /// (`LookupEvents`), paced to its limit of 2 calls a second, with progress on stderr.
     #[arg(long)]
     pub lookup_events: bool,
-    /// How many days back --lookup-events reads (1 to 90). Not for --athena: --since, or the
-    /// policy's history.athena.days.
-    #[arg(
-        long,
-        default_value_t = 7,
-        requires = "lookup_events",
-        conflicts_with_all = ["athena", "athena_result"]
-    )]
-    pub days: u32,
+    /// How many days back --lookup-events reads (1 to 90) [default: 7]. Not for --athena:
+    /// --since, or the policy's history.athena.days.
+    #[arg(long, value_name = "DAYS")]
+    pub days: Option<u32>,
     /// Also judge every session under this policy file, and list the sessions whose fate
     /// differs: newly stopped, no longer stopped, stopped for other rules.
     #[arg(long, value_name = "POLICY_FILE", conflicts_with = "baseline_rev")]
@@ -303,6 +298,9 @@ impl crate::output::Outcome for DryRun {
         crate::output::Answer::Yes
     }
 }
+
+/// `--days` when not given: how many days back `--lookup-events` reads.
+pub const DEFAULT_LOOKUP_DAYS: u32 = 7;
 
 /// `--database` when neither the flag nor the policy names one.
 pub const DEFAULT_DATABASE: &str = "default";
@@ -549,6 +547,32 @@ impl HistoryArgs {
         .emit(self.format)
     }
 
+    /// How many days back `--lookup-events` reads (`--days`, else 7).
+    pub fn lookup_days(&self) -> u32 {
+        self.days.unwrap_or(DEFAULT_LOOKUP_DAYS)
+    }
+
+    /// Refuses a flag that would do nothing with the history given: the Athena query's flags
+    /// without `--athena` ([`AthenaArgs::refuse_without_athena`]), and `--days` other than with
+    /// `--lookup-events`, saying what reaches back instead.
+    pub fn refuse_misplaced_flags(&self) -> anyhow::Result<()> {
+        if let Some(days) = self.days {
+            if self.athena.athena {
+                bail!(
+                    "--days {days} is how far back --lookup-events reads: with --athena, give \
+                     --since DAY (or history.athena.days in the policy)"
+                );
+            }
+            if !self.lookup_events {
+                bail!(
+                    "--days {days} is how far back --lookup-events reads: give --lookup-events \
+                     with it, or --since DAY to keep another history to a window"
+                );
+            }
+        }
+        self.athena.refuse_without_athena()
+    }
+
     /// `--since`/`--until` as a window.
     pub fn window(&self) -> Window {
         Window {
@@ -616,7 +640,7 @@ impl HistoryArgs {
         lookup: Option<&dyn JobLookup>,
         athena: Option<athena::AthenaRun>,
     ) -> anyhow::Result<Exit> {
-        self.athena.refuse_without_athena()?;
+        self.refuse_misplaced_flags()?;
         let policy = paths::load_policy(&self.aws.policy)?;
         let baseline = match (&self.baseline, &self.baseline_rev) {
             (Some(file), _) => Some(baseline::Baseline::File(file.clone())),
