@@ -924,6 +924,15 @@ fn an_unreadable_record_is_said_and_fails_the_backtest() {
             ),
             "{stderr}"
         );
+        // Where it is and why: the row and its column, or the event.
+        let example = json["unreadable_example"].as_str().unwrap_or_default();
+        let (file, why) = if source[0] == "--athena-result" {
+            (s(&result), "row 2: requestparameters is not JSON")
+        } else {
+            (s(&lookup), "its CloudTrailEvent is not JSON")
+        };
+        assert!(example.starts_with(&format!("{file}: {why}")), "{example}");
+        assert!(stderr.contains(example), "{stderr}");
         let out = xtask(&["backtest", "--policy", s(&ten), source[0], source[1]]);
         assert_eq!(out.status.code(), Some(2));
         let stdout = text(&out.stdout);

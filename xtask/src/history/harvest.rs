@@ -82,10 +82,9 @@ pub fn harvest_rows(chunk: super::athena::RowChunk, judges: Judges<'_>) -> Harve
             rows += 1;
             harvest.read(&record, judges);
         }
-        Row::Unreadable(_) => {
+        Row::Unreadable(why) => {
             rows += 1;
-            harvest.records += 1;
-            harvest.unreadable_records += 1;
+            harvest.unreadable(|| format!("{}: {why}", chunk.file));
         }
         Row::Damaged(why) => harvest.damage = Some(why),
     });
@@ -108,13 +107,11 @@ fn read_buffered(bytes: &[u8], judges: Judges<'_>, harvest: &mut Harvest) {
 
 /// Every item through `policy::records`, each parsed whole.
 fn read_streamed(input: impl Read, judges: Judges<'_>, harvest: &mut Harvest) {
-    let mut unreadable = 0;
+    let file = harvest.file.clone();
     let read = records::for_each_item(input, |item| match item {
         Item::Record(record) => harvest.read(&record, judges),
-        Item::Unreadable(_) => unreadable += 1,
+        Item::Unreadable(why) => harvest.unreadable(|| format!("{file}: {why}")),
     });
-    harvest.records += unreadable;
-    harvest.unreadable_records += unreadable;
     if let Err(error) = read {
         harvest.damage = Some(format!("not readable as JSON at {error}"));
     }
@@ -205,8 +202,10 @@ fn record(raw: &[u8], glue: &memmem::Finder<'_>, judges: Judges<'_>, harvest: &m
         // Its shape was JSON a moment ago, but a string it skipped may not be UTF-8, or hold
         // an escape that is not one: unreadable, as any record that does not parse.
         None => {
-            harvest.records += 1;
-            harvest.unreadable_records += 1;
+            let file = harvest.file.clone();
+            harvest.unreadable(|| {
+                format!("{file}: a record is not UTF-8 JSON (a string or an escape in it)")
+            });
         }
     }
 }

@@ -726,14 +726,19 @@ fn outcome(report: &Report) -> anyhow::Result<Exit> {
     }
     if report.unreadable_records > 0 {
         problems.push(format!(
-            "{} of {} could not be read (not JSON, or not a record) and {} not judged",
+            "{} of {} could not be read (not JSON, or not a record) and {} not judged{}",
             text::grouped(report.unreadable_records),
             text::plural(report.records, "record", "records"),
             if report.unreadable_records == 1 {
                 "was"
             } else {
                 "were"
-            }
+            },
+            report
+                .unreadable_example
+                .as_ref()
+                .map(|example| format!(" ({example})"))
+                .unwrap_or_default()
         ));
     }
     if !problems.is_empty() {

@@ -695,6 +695,8 @@ pub struct Harvest {
     pub records: u64,
     /// Elements that could not be read as records (a `CloudTrailEvent` that is not JSON).
     pub unreadable_records: u64,
+    /// Why the first of them could not be read (for an Athena row, its number and column).
+    pub unreadable_example: Option<String>,
     pub create_not_judged: u64,
     /// Records of the calls a backtest reads outside `--since`/`--until`.
     pub outside_window: u64,
@@ -742,6 +744,15 @@ impl Harvest {
                 self.jobs.merge(records)
             }
             Observation::Other => {}
+        }
+    }
+
+    /// A record that could not be read, and why.
+    pub fn unreadable(&mut self, why: impl FnOnce() -> String) {
+        self.records += 1;
+        self.unreadable_records += 1;
+        if self.unreadable_example.is_none() {
+            self.unreadable_example = Some(why());
         }
     }
 

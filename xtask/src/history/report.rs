@@ -47,6 +47,9 @@ pub struct Tally {
     files_left_out: u64,
     records: u64,
     unreadable_records: u64,
+    /// Of the harvests' first unreadable records, the first by name (the same whatever order
+    /// the cores finished in).
+    unreadable_example: Option<String>,
     create_not_judged: u64,
     outside_window: u64,
     /// Every session and every end, to be sorted by session: in memory while they are few,
@@ -85,6 +88,7 @@ impl Tally {
         self.chunks += u64::from(harvest.chunk);
         self.records += harvest.records;
         self.unreadable_records += harvest.unreadable_records;
+        self.unreadable_example = first(self.unreadable_example.take(), harvest.unreadable_example);
         self.create_not_judged += harvest.create_not_judged;
         self.outside_window += harvest.outside_window;
         let items = (harvest.sessions.into_iter().map(BySession::Session))
@@ -115,6 +119,7 @@ impl Tally {
         self.files_left_out += other.files_left_out;
         self.records += other.records;
         self.unreadable_records += other.unreadable_records;
+        self.unreadable_example = first(self.unreadable_example.take(), other.unreadable_example);
         self.create_not_judged += other.create_not_judged;
         self.outside_window += other.outside_window;
         if self.spill_error.is_none() {
@@ -155,6 +160,7 @@ impl Tally {
             files_left_out,
             records,
             unreadable_records,
+            unreadable_example,
             create_not_judged,
             outside_window,
             by_session,
@@ -258,6 +264,7 @@ impl Tally {
             window: Shown::of(judges.window),
             records,
             unreadable_records,
+            unreadable_example,
             create_session_not_judged: create_not_judged,
             outside_window,
             sessions,
@@ -282,6 +289,14 @@ impl Tally {
             damaged,
             expiring: Vec::new(),
         })
+    }
+}
+
+/// The smaller of two, either may be missing.
+fn first(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -1014,6 +1029,10 @@ pub struct Report {
     /// Every record read, Glue's or not.
     pub records: u64,
     pub unreadable_records: u64,
+    /// Where one of them is and why it could not be read (`file: reason`; an Athena row's
+    /// number and column), the first by name; absent when every record was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable_example: Option<String>,
     /// `CreateSession` records that created no session (failed calls).
     pub create_session_not_judged: u64,
     /// Records of the calls a backtest reads (`CreateSession`, `StopSession`, `DeleteSession`,

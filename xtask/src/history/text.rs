@@ -356,11 +356,7 @@ pub fn text(report: &Report) -> String {
         let _ = writeln!(out, "athena:     {}", athena_line(run));
     }
     if report.unreadable_records > 0 {
-        let _ = writeln!(
-            out,
-            "unreadable: {}",
-            unreadable_line(report.unreadable_records)
-        );
+        let _ = writeln!(out, "unreadable: {}", unreadable_line(report));
     }
     let _ = writeln!(
         out,
@@ -773,14 +769,22 @@ fn left_out_line(report: &Report) -> Option<String> {
     })
 }
 
-/// What the records that could not be read mean for the report.
-fn unreadable_line(records: u64) -> String {
-    format!(
+/// What the records that could not be read mean for the report, and where one is.
+fn unreadable_line(report: &Report) -> String {
+    let records = report.unreadable_records;
+    let mut line = format!(
         "{} could not be read (not JSON, or not a record) and {} not judged: a session among them would be \
          missing from this report",
         plural(records, "record", "records"),
         if records == 1 { "was" } else { "were" }
-    )
+    );
+    if let Some(example) = &report.unreadable_example {
+        line.push_str(&format!(
+            " ({}: {example})",
+            if records == 1 { "it" } else { "one" }
+        ));
+    }
+    line
 }
 
 /// For a pull-request comment.
@@ -808,11 +812,7 @@ pub fn markdown(report: &Report) -> String {
         let _ = writeln!(out, "Left out: {left_out}.\n");
     }
     if report.unreadable_records > 0 {
-        let _ = writeln!(
-            out,
-            "**Unreadable:** {}.\n",
-            unreadable_line(report.unreadable_records)
-        );
+        let _ = writeln!(out, "**Unreadable:** {}.\n", unreadable_line(report));
     }
     match comparison {
         Some(c) => {
