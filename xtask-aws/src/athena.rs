@@ -513,8 +513,8 @@ pub fn backtest(args: &HistoryArgs) -> anyhow::Result<xtask::Exit> {
         let said = format!("{error:#}");
         if args.athena.dry_run && said.contains("credentials") {
             anyhow::anyhow!(
-                "{said}\nhint: --dry-run --offline prints the query without reading AWS (for the \
-                 table `render --athena-table` makes)"
+                "{said}\nhint: --dry-run --offline, with the accounts to read (--accounts), prints \
+                 the query without reading AWS (for the table `render --athena-table` makes)"
             )
         } else {
             error

@@ -849,6 +849,13 @@ fn athena_needs_a_window_and_no_trail() {
         "{}",
         text(&out.stderr)
     );
+    let out = xtask(&["backtest", "--athena-result", "r.csv", "--days", "30"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("to keep an Athena result to a window, give --since DAY"),
+        "{}",
+        text(&out.stderr)
+    );
     // A --since after now, --until left out: the window is empty, and --since is named.
     let out = xtask(&[
         "backtest",

@@ -14,11 +14,11 @@ pub struct BacktestCommand {
 
 impl BacktestCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
+        // Before anything is asked of AWS (as `cargo xtask backtest` does before handing over).
+        self.args.refuse_misplaced_flags()?;
         if let Some(records) = self.args.bench {
             return self.args.measure(records);
         }
-        // Before anything is asked of AWS (as `cargo xtask backtest` does before handing over).
-        self.args.refuse_misplaced_flags()?;
         if self.args.athena.athena && self.args.athena.offline {
             return self.args.print_offline_query();
         }

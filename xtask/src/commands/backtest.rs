@@ -16,11 +16,11 @@ pub struct BacktestCommand {
 
 impl BacktestCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
+        // Before anything is built or handed over.
+        self.args.refuse_misplaced_flags()?;
         if let Some(records) = self.args.bench {
             return self.args.measure(records);
         }
-        // Before anything is built or handed over.
-        self.args.refuse_misplaced_flags()?;
         if self.args.athena.athena && self.args.athena.offline {
             return self.args.print_offline_query();
         }

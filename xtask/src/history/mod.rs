@@ -563,6 +563,12 @@ impl HistoryArgs {
                      --since DAY (or history.athena.days in the policy)"
                 );
             }
+            if self.athena_result.is_some() {
+                bail!(
+                    "--days {days} is how far back --lookup-events reads: to keep an Athena \
+                     result to a window, give --since DAY"
+                );
+            }
             if !self.lookup_events {
                 bail!(
                     "--days {days} is how far back --lookup-events reads: give --lookup-events \

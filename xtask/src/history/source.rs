@@ -363,7 +363,7 @@ impl HistorySource for ResultRows {
         let mut raw = std::io::BufReader::with_capacity(1 << 20, reader);
         let gzip = std::io::BufRead::fill_buf(&mut raw)
             .map(|head| head.starts_with(&[0x1f, 0x8b]))
-            .unwrap_or(false);
+            .map_err(|error| anyhow::anyhow!("{name}: reading the header row: {error}"))?;
         let inner: Box<dyn Read + Send> = if gzip {
             Box::new(flate2::bufread::MultiGzDecoder::new(raw))
         } else {
