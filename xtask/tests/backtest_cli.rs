@@ -817,76 +817,54 @@ fn since_and_until_keep_to_the_window_on_files() {
     assert!(text(&out.stderr).contains("neither a day (2026-11-01) nor an RFC 3339 time"));
 }
 
-/// `--athena` reads a stretch of history: without --since it is refused before any AWS call.
+/// `--athena` reads a stretch of history: without --since it is refused before any AWS call;
+/// a flag that would do nothing with the history given is refused saying what would.
 #[test]
 fn athena_needs_a_window_and_no_trail() {
-    let out = xtask(&["backtest", "--athena"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--since"),
-        "{}",
-        text(&out.stderr)
-    );
-    // --days is --lookup-events' alone: with --athena, or with files, it says what reaches back.
-    let out = xtask(&[
-        "backtest",
-        "--athena",
-        "--since",
-        "2026-11-01",
-        "--days",
-        "30",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("with --athena, give --since DAY (or history.athena.days"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = xtask(&["backtest", "--trail", "x", "--days", "30"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("give --lookup-events with it"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = xtask(&["backtest", "--athena-result", "r.csv", "--days", "30"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("to keep an Athena result to a window, give --since DAY"),
-        "{}",
-        text(&out.stderr)
-    );
-    // A --since after now, --until left out: the window is empty, and --since is named.
-    let out = xtask(&[
-        "backtest",
-        "--athena",
-        "--dry-run",
-        "--offline",
-        "--accounts",
-        "111122223333",
-        "--since",
-        "2099-01-01",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--since 2099-01-01T00:00:00Z is not before now"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = xtask(&[
-        "backtest",
-        "--athena",
-        "--since",
-        "2026-11-01",
-        "--trail",
-        "x",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("cannot be used with"),
-        "{}",
-        text(&out.stderr)
-    );
+    let refused: [(&[&str], &str); 6] = [
+        (&["--athena"], "--since"),
+        // --days is --lookup-events' alone: elsewhere it says what reaches back.
+        (
+            &["--athena", "--since", "2026-11-01", "--days", "30"],
+            "with --athena, give --since DAY (or history.athena.days",
+        ),
+        (
+            &["--trail", "x", "--days", "30"],
+            "give --lookup-events with it",
+        ),
+        (
+            &["--athena-result", "r.csv", "--days", "30"],
+            "to keep an Athena result to a window, give --since DAY",
+        ),
+        // A --since after now, --until left out: the window is empty, and --since is named.
+        (
+            &[
+                "--athena",
+                "--dry-run",
+                "--offline",
+                "--accounts",
+                "111122223333",
+                "--since",
+                "2099-01-01",
+            ],
+            "--since 2099-01-01T00:00:00Z is not before now",
+        ),
+        (
+            &["--athena", "--since", "2026-11-01", "--trail", "x"],
+            "cannot be used with",
+        ),
+    ];
+    for (flags, said) in refused {
+        let mut args = vec!["backtest"];
+        args.extend_from_slice(flags);
+        let out = xtask(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(said),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
 }
 
 /// A record that cannot be read is never passed over in silence: counted in every format, and
