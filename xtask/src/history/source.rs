@@ -364,12 +364,14 @@ impl HistorySource for ResultRows {
         let gzip = std::io::BufRead::fill_buf(&mut raw)
             .map(|head| head.starts_with(&[0x1f, 0x8b]))
             .map_err(|error| anyhow::anyhow!("{name}: reading the header row: {error}"))?;
-        let inner: Box<dyn Read + Send> = if gzip {
-            Box::new(flate2::bufread::MultiGzDecoder::new(raw))
+        let mut reader: Box<dyn std::io::BufRead + Send> = if gzip {
+            Box::new(std::io::BufReader::with_capacity(
+                1 << 20,
+                flate2::bufread::MultiGzDecoder::new(raw),
+            ))
         } else {
             Box::new(raw)
         };
-        let mut reader = std::io::BufReader::with_capacity(1 << 20, inner);
         // The header: the first record (its names are quoted, never holding a newline).
         let mut first = Vec::new();
         std::io::BufRead::read_until(&mut reader, b'\n', &mut first)
