@@ -31,7 +31,10 @@
 //! Calls per judged session when the policy has budgets: one `UpdateItem` (the registration);
 //! when it belongs to a budget, one `ListSessions` per 1,000 sessions and one `BatchGetItem` per
 //! 100 running ones (each again for the second reading, and per wait for a registration), and
-//! one `GetTags` per running session nobody registered when a budget chooses members by tag.
+//! one `GetTags` per running session nobody registered when a budget chooses members by tag;
+//! one more `UpdateItem` when it is over (the violations recorded, [`BUDGET_VIOLATIONS`]). A
+//! session its own rules stop: the registration only, and no failure of it keeps the stop
+//! waiting. One no longer running (a retry after its stop): one `GetItem`.
 //!
 //! # Job runs in a budget
 //!
@@ -65,6 +68,16 @@ use crate::session::{self, Status};
 pub const PRINCIPAL: &str = "principal";
 /// The registry item's attribute holding the tags (a JSON object).
 pub const TAGS: &str = "tags";
+/// The registry item's attribute saying its own verdict stops it (a boolean, only ever set):
+/// written by its own invocation, which judged it whole. Another invocation judges it from
+/// Glue's listing alone, which lacks what some rules need (`ListSessions` gives no `Timeout`),
+/// and would otherwise count a session that is being stopped.
+pub const STOPPING: &str = "stopping";
+/// The registry item's attribute holding the budget violations a check confirmed for it (a
+/// JSON array of `policy::Violation`), written before it is stopped: a retry after a failed
+/// `Publish` finds the session `STOPPING`, no longer a member of anything, and reads them back
+/// so that its one notification is still sent.
+pub const BUDGET_VIOLATIONS: &str = "budget_violations";
 
 /// Most keys one `BatchGetItem` takes (DynamoDB API reference, BatchGetItem).
 const BATCH_GET_KEYS: usize = 100;
@@ -76,6 +89,8 @@ const BATCH_GET_ATTEMPTS: usize = 5;
 pub struct Registered {
     pub principal: Option<Principal>,
     pub tags: Option<BTreeMap<String, String>>,
+    /// Its own invocation found it out of bounds and stops it ([`STOPPING`]).
+    pub stopping: bool,
 }
 
 /// The registry key of a holder: `holder/<session|job_run>/<id>@<created, epoch ms>`.
@@ -207,6 +222,12 @@ pub async fn register(
                 AttributeValue::S(serde_json::to_string(tags).unwrap_or_default()),
             );
     }
+    if registered.stopping {
+        sets.push("#stopping = :stopping");
+        update = update
+            .expression_attribute_names("#stopping", STOPPING)
+            .expression_attribute_values(":stopping", AttributeValue::Bool(true));
+    }
     update
         .update_expression(format!("SET {}", sets.join(", ")))
         .send()
@@ -235,6 +256,7 @@ pub async fn registered(
             Registered {
                 principal: text(PRINCIPAL).and_then(|t| serde_json::from_str(t).ok()),
                 tags: text(TAGS).and_then(|t| serde_json::from_str(t).ok()),
+                stopping: matches!(item.get(STOPPING), Some(AttributeValue::Bool(true))),
             },
         );
     }
@@ -335,14 +357,16 @@ pub async fn session_holders(
         // Judged now, as the sweep judges what it finds (policy::exceptions).
         facts.event_time = Some(policy::time::unix_seconds(SystemTime::now()));
         let verdict = policy::evaluate(guard.policy(), &facts);
-        holders.push(Holder::from_verdict(
+        let mut holder = Holder::from_verdict(
             HolderKind::Session,
             id,
             created,
             &verdict,
             known.principal,
             tags,
-        ));
+        );
+        holder.stopped_by_policy |= known.stopping;
+        holders.push(holder);
     }
     Ok(holders)
 }
@@ -445,13 +469,22 @@ pub async fn check_session(
     job_runs: &More<'_>,
 ) -> Result<(), GuardError> {
     let policy = guard.policy();
-    if policy.budgets.is_empty() || !matches!(case.status, Status::Provisioning | Status::Ready) {
+    if policy.budgets.is_empty() || case.status == Status::Gone {
         return Ok(());
     }
     let Some(created_on) = case.created_on else {
         warn!("Glue gave no CreatedOn: the session's budgets are left to the sweep");
         return Ok(());
     };
+    if !matches!(case.status, Status::Provisioning | Status::Ready) {
+        // It holds nothing now; what an earlier invocation found it over is read back.
+        let key = holder_key(
+            HolderKind::Session,
+            &case.facts.session_id,
+            epoch_ms(created_on),
+        );
+        return apply_recorded(guard, &key, verdict).await;
+    }
     let candidate = Holder::from_verdict(
         HolderKind::Session,
         case.facts.session_id.clone(),
@@ -499,15 +532,23 @@ pub async fn check(
     metrics: &Metrics,
     more: &More<'_>,
 ) -> Result<(), GuardError> {
-    register(
-        guard.ledger(),
-        &holder_key(candidate.kind, &candidate.id, candidate.created_at_ms),
-        &Registered {
-            principal: candidate.principal.clone(),
-            tags: candidate.tags.clone(),
-        },
-    )
-    .await?;
+    let key = holder_key(candidate.kind, &candidate.id, candidate.created_at_ms);
+    let registered = Registered {
+        principal: candidate.principal.clone(),
+        tags: candidate.tags.clone(),
+        stopping: candidate.stopped_by_policy,
+    };
+    if candidate.stopped_by_policy {
+        // Its own verdict stops it: it holds nothing for any budget, and its stop must neither
+        // wait for a reading nor fail with one. Registered as stopping, so that other checks
+        // (which judge it from Glue's listing alone) do not count it; a failed write only
+        // leaves that to them.
+        if let Err(error) = register(guard.ledger(), &key, &registered).await {
+            warn!(error = %error, "could not register the session or run as being stopped");
+        }
+        return Ok(());
+    }
+    register(guard.ledger(), &key, &registered).await?;
     if candidate.kind == HolderKind::JobRun
         && let Some((job, _)) = candidate.id.rsplit_once('/')
         && let Err(error) = index_job_runs(guard.ledger(), &[(job, candidate.created_at_ms)]).await
@@ -539,7 +580,65 @@ pub async fn check(
         info!("over a budget in the first reading only: left to the sweep");
         return Ok(());
     }
+    record_violations(guard.ledger(), &key, &confirmed).await?;
     apply(guard, verdict, confirmed, metrics);
+    Ok(())
+}
+
+/// Writes the budget violations a check confirmed onto the holder's registry item
+/// ([`BUDGET_VIOLATIONS`]), before the holder is acted on.
+async fn record_violations(
+    ledger: Ledger<'_>,
+    key: &str,
+    violations: &[policy::Violation],
+) -> Result<(), GuardError> {
+    let text = serde_json::to_string(violations)
+        .map_err(|error| GuardError::Request(format!("budget violations as JSON: {error}")))?;
+    ledger
+        .client
+        .update_item()
+        .table_name(ledger.table)
+        .key(ledger::KEY, AttributeValue::S(key.to_string()))
+        .update_expression("SET #violations = :violations")
+        .expression_attribute_names("#violations", BUDGET_VIOLATIONS)
+        .expression_attribute_values(":violations", AttributeValue::S(text))
+        .send()
+        .await
+        .map_err(|error| GuardError::aws("UpdateItem", key, error))?;
+    Ok(())
+}
+
+/// For a session or run that no longer holds DPUs (a retry finds it `STOPPING` after its stop):
+/// adds to its verdict the budget violations an earlier check recorded for it
+/// ([`BUDGET_VIOLATIONS`], one consistent `GetItem` of its registry item `key`), so that its
+/// notification is sent as for any other violation. Nothing recorded: the verdict is left as
+/// it is.
+pub async fn apply_recorded(
+    guard: &Guard,
+    key: &str,
+    verdict: &mut Verdict,
+) -> Result<(), GuardError> {
+    let ledger = guard.ledger();
+    let item = ledger
+        .client
+        .get_item()
+        .table_name(ledger.table)
+        .key(ledger::KEY, AttributeValue::S(key.to_string()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|error| GuardError::aws("GetItem", key, error))?;
+    let Some(AttributeValue::S(text)) = item
+        .item
+        .as_ref()
+        .and_then(|item| item.get(BUDGET_VIOLATIONS))
+    else {
+        return Ok(());
+    };
+    match serde_json::from_str::<Vec<policy::Violation>>(text) {
+        Ok(recorded) => budgets::add_violations(guard.policy(), verdict, recorded),
+        Err(error) => warn!(error = %error, "the recorded budget violations are not readable"),
+    }
     Ok(())
 }
 
@@ -642,6 +741,7 @@ pub async fn holders_now(
                     &Registered {
                         principal: Some(principal.clone()),
                         tags: holder.tags.clone(),
+                        stopping: holder.stopped_by_policy,
                     },
                 )
                 .await?

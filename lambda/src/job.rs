@@ -69,10 +69,25 @@ pub async fn on_job_event(
                     .and_then(|run| policy::facts_from_glue_job_run(&job_run_json(run)).ok());
                 let facts = JobFacts::run(definition.as_ref(), &request, glue.as_ref());
                 let mut verdict = evaluate(guard, &facts, metrics);
+                let candidate = run
+                    .as_ref()
+                    .and_then(|run| run_holder(&facts, run, &verdict));
+                let started = run.as_ref().and_then(started_on);
                 if !guard.policy().budgets.is_empty()
-                    && let Some(candidate) = run
-                        .as_ref()
-                        .and_then(|run| run_holder(&facts, run, &verdict))
+                    && candidate.is_none()
+                    && let Some(started) = started
+                {
+                    // No longer running (a retry after its stop): what an earlier check found
+                    // it over is read back, so that its notification is still sent.
+                    let key = crate::budget::holder_key(
+                        HolderKind::JobRun,
+                        &policy::budgets::job_run_id(&name, &id),
+                        crate::budget::epoch_ms(started),
+                    );
+                    crate::budget::apply_recorded(guard, &key, &mut verdict).await?;
+                }
+                if !guard.policy().budgets.is_empty()
+                    && let Some(candidate) = candidate
                 {
                     let definition = definition.as_ref();
                     let (name, id) = (name.as_str(), id.as_str());
@@ -193,14 +208,17 @@ async fn running_holders(
                 facts.tags = policy::Fact::Given(tags);
             }
             let verdict = policy::evaluate_job(guard.policy(), &facts);
-            Holder::from_verdict(
+            let mut holder = Holder::from_verdict(
                 HolderKind::JobRun,
                 holder_id,
                 at,
                 &verdict,
                 known.principal,
                 policy::budgets::known_tags(&facts.tags),
-            )
+            );
+            // Its own check judged it with what only its event holds.
+            holder.stopped_by_policy |= known.stopping;
+            holder
         })
         .collect())
 }

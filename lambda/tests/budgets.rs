@@ -280,6 +280,99 @@ async fn audit_mode_notifies_the_session_over_the_budget_and_stops_nothing() {
     assert_eq!(world.take_notifications().await.len(), 1);
 }
 
+/// A session over the budget is stopped, but its notification fails (here: a topic that does
+/// not exist). The retry finds it `STOPPING`, no longer a member of anything: the budget
+/// violation its first invocation recorded is read back, and the one notification is sent.
+#[tokio::test]
+async fn a_retry_that_finds_the_session_stopping_still_sends_its_budget_notification() {
+    let world = world("eu-central-1").await;
+    let now = SystemTime::now();
+    let older = session("nb-old", now - Duration::from_secs(600), 40);
+    let newer = session("nb-new", now, 15);
+    let (rules, stops) = glue(&[older.clone(), newer.clone()]);
+    let guard = guard_with(&world, policy_in("enforce"), &rules);
+    let first = all_at_once(&guard, &world, &["nb-old".to_string()]).await;
+    assert_eq!(first[0].outcome, Outcome::LeftAlone);
+
+    let mut failing = guard.clone();
+    failing.settings.topic_arn = format!("{}-missing", guard.settings.topic_arn);
+    let failed = handle(&failing, event(&world, "nb-new", "bob")).await;
+    assert!(failed.is_err(), "the Publish failed: {failed:?}");
+    assert_eq!(stops.lock().unwrap().len(), 1, "stopped before notifying");
+    assert!(world.take_notifications().await.is_empty());
+
+    // The retry: Glue now says STOPPING.
+    let mut stopping = newer;
+    stopping.status = Some(SessionStatus::Stopping);
+    let (rules, _) = glue(&[older, stopping]);
+    let retry_guard = guard_with(&world, policy_in("enforce"), &rules);
+    let report = match handle(&retry_guard, event(&world, "nb-new", "bob")).await {
+        Ok(Response::Session(report)) => report,
+        other => panic!("expected a session report, got {other:?}"),
+    };
+    assert_eq!(report.rules, ["max_concurrent_dpu"], "{report:?}");
+    assert_eq!(report.notification, Notification::Sent, "{report:?}");
+    let delivered = world.take_notifications().await;
+    assert_eq!(delivered.len(), 1);
+    let message = delivered[0]["Message"].as_str().unwrap();
+    assert!(message.contains("budget \"analytics\""), "{message}");
+}
+
+/// A budget's member out of bounds by its own rules is stopped without waiting for (or
+/// failing with) a budget reading, and is registered as being stopped: another invocation,
+/// which judges it from Glue's listing alone (no `Timeout` there), does not count it.
+#[tokio::test]
+async fn a_session_its_own_rules_stop_is_stopped_first_and_counted_by_no_other() {
+    let world = world("ap-east-1").await;
+    let text = format!("{POLICY}enforcement: {{mode: enforce}}\n").replace(
+        "max_workers: 60}",
+        "max_workers: 60, max_timeout_minutes: 30}",
+    );
+    let policy = policy::load_policy("budgets.yaml", text.as_bytes()).unwrap();
+    let now = SystemTime::now();
+    let long = session("nb-long", now - Duration::from_secs(5), 30);
+    let short = session("nb-short", now, 30);
+    let (rules, stops) = glue(&[long, short]);
+
+    // The registry cannot be written (its table does not exist): the stop happens anyway; only
+    // the notification, which needs the ledger, fails (and is retried).
+    let mut no_table = guard_with(&world, policy.clone(), &rules);
+    no_table.settings.ledger_table = "gsg-no-such-table".to_string();
+    let failed = handle(&no_table, event(&world, "nb-long", "alice")).await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(
+        stops.lock().unwrap().len(),
+        1,
+        "stopped although the registry failed"
+    );
+
+    // Its retry, with the ledger: timeout 60 against 30, stopped, registered as stopping.
+    let guard = guard_with(&world, policy, &rules);
+    let reports = all_at_once(&guard, &world, &["nb-long".to_string()]).await;
+    assert_eq!(
+        reports[0].rules,
+        ["max_timeout_minutes"],
+        "{:?}",
+        reports[0]
+    );
+    // nb-short asks for 20 minutes: within its own bounds. Glue still lists nb-long READY
+    // (60 DPUs, no timeout in the listing): 60 + 60 = 120 would be over 100 if it counted.
+    let mut short_event = event(&world, "nb-short", "bob");
+    short_event.payload["detail"]["requestParameters"]["timeout"] = serde_json::json!(20);
+    let report = match handle(&guard, short_event).await {
+        Ok(Response::Session(report)) => report,
+        other => panic!("expected a session report, got {other:?}"),
+    };
+    assert_eq!(report.outcome, Outcome::LeftAlone, "{report:?}");
+    let stopped: Vec<String> = stops
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|input| input.id().unwrap().to_string())
+        .collect();
+    assert_eq!(stopped, ["nb-long", "nb-long"]);
+}
+
 /// The sweep, the net for what events missed: no session's event was handled (the registry is
 /// empty), the creators come from CloudTrail. A job run started before the sessions holds first;
 /// the session that takes the budget over is stopped and notified once, the registry learns

@@ -122,6 +122,25 @@ fn get_session(status: SessionStatus) -> Rule {
     })
 }
 
+/// GetSession answering READY once (the judging), then STOPPING (every read after the stop):
+/// what a retried invocation sees of a session it already stopped.
+fn ready_then_stopping() -> Rule {
+    mock!(aws_sdk_glue::Client::get_session)
+        .sequence()
+        .output(|| {
+            GetSessionOutput::builder()
+                .session(session(ID, SessionStatus::Ready))
+                .build()
+        })
+        .output(|| {
+            GetSessionOutput::builder()
+                .session(session(ID, SessionStatus::Stopping))
+                .build()
+        })
+        .repeatedly()
+        .build()
+}
+
 fn stop_ok() -> Rule {
     mock!(aws_sdk_glue::Client::stop_session)
         .then_output(|| StopSessionOutput::builder().id(ID).build())
@@ -526,20 +545,7 @@ async fn a_notification_sent_but_not_recorded_does_not_fail_the_invocation() {
 
 #[tokio::test]
 async fn an_sns_failure_after_a_stop_is_retried_and_notifies_exactly_once() {
-    let get = mock!(aws_sdk_glue::Client::get_session)
-        .sequence()
-        .output(|| {
-            GetSessionOutput::builder()
-                .session(session(ID, SessionStatus::Ready))
-                .build()
-        })
-        .output(|| {
-            GetSessionOutput::builder()
-                .session(session(ID, SessionStatus::Stopping))
-                .build()
-        })
-        .repeatedly()
-        .build();
+    let get = ready_then_stopping();
     let stop = stop_ok();
     let publish = mock!(aws_sdk_sns::Client::publish)
         .sequence()
@@ -1176,20 +1182,7 @@ async fn a_central_topic_gets_the_same_notification_once_after_the_own_topic() {
 
 #[tokio::test]
 async fn a_failed_central_publish_fails_retryably_and_its_retry_publishes_only_there() {
-    let get = mock!(aws_sdk_glue::Client::get_session)
-        .sequence()
-        .output(|| {
-            GetSessionOutput::builder()
-                .session(session(ID, SessionStatus::Ready))
-                .build()
-        })
-        .output(|| {
-            GetSessionOutput::builder()
-                .session(session(ID, SessionStatus::Stopping))
-                .build()
-        })
-        .repeatedly()
-        .build();
+    let get = ready_then_stopping();
     let stop = stop_ok();
     let own_publish = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|input| input.topic_arn() == Some(TOPIC))
