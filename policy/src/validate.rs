@@ -1936,11 +1936,19 @@ impl Checker<'_> {
             if !valid_teams_channel_id(&channel.channel_id) {
                 self.fail(
                     &join(&item, "channel_id"),
-                    format!(
-                        "`{}` is not a Microsoft Teams channel id (`19:...@thread.tacv2`, from \
-                         the channel's link)",
-                        printable(&channel.channel_id)
-                    ),
+                    match teams_channel_id_in(&channel.channel_id) {
+                        Some(id) => format!(
+                            "`{}` holds more than the channel id: write `{id}` (the part of the \
+                             channel's link after `/channel/`, up to the next `/`)",
+                            printable(&channel.channel_id)
+                        ),
+                        None => format!(
+                            "`{}` is not a Microsoft Teams channel id: write \
+                             `19:<thread>@thread.<kind>` (`19:3f2a...@thread.tacv2`), the part \
+                             of the channel's link after `/channel/`, up to the next `/`",
+                            printable(&channel.channel_id)
+                        ),
+                    },
                 );
             }
             let channel_id = decoded_teams_channel_id(&channel.channel_id);
@@ -2297,8 +2305,17 @@ pub fn valid_guid(id: &str) -> bool {
             .all(|(group, len)| group.len() == len && group.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// A Microsoft Teams channel id (`TeamsChannelId`): `19:<id>@thread.<kind>`, written as the
-/// channel's link gives it or with `:` and `@` URL-encoded (`%3a`, `%40`), at most 256.
+/// The channel id in a Teams channel's link, or in an id with the link's `/<channel name>` tail
+/// (`https://teams.microsoft.com/l/channel/19%3a3f2a%40thread.tacv2/General?...`,
+/// `19:3f2a@thread.tacv2/General`), decoded: what to write instead. `None` when there is none.
+fn teams_channel_id_in(text: &str) -> Option<String> {
+    let after = text
+        .split_once("/channel/")
+        .map_or(text, |(_, after)| after);
+    let id = after.split(['/', '?']).next()?;
+    (id != text && valid_teams_channel_id(id)).then(|| decoded_teams_channel_id(id))
+}
+
 /// A Teams channel id as the channel's link gives it (`19:...@thread.tacv2`), whether it was
 /// written so or URL-encoded as the CloudFormation resource takes it (`19%3a...%40thread.tacv2`):
 /// one channel, one form.
@@ -2308,16 +2325,25 @@ pub fn decoded_teams_channel_id(id: &str) -> String {
         .replace("%40", "@")
 }
 
-/// A Microsoft Teams channel id, as its link gives it or URL-encoded (`19:...@thread.tacv2`):
-/// 1 to 256 characters of the resource's alphabet, with a `:` and an `@` once decoded.
+/// A Microsoft Teams channel id (`TeamsChannelId`), as its link gives it or URL-encoded:
+/// `19:<thread>@thread.<kind>` once decoded (`19:3f2a9c0d...@thread.tacv2`), at most 256
+/// characters, the thread of the resource's alphabet and the kind letters and digits (so a link
+/// pasted whole, or with its `/<channel name>` tail, is refused).
 pub fn valid_teams_channel_id(id: &str) -> bool {
     let decoded = decoded_teams_channel_id(id);
+    let Some((thread, kind)) = decoded
+        .strip_prefix("19:")
+        .and_then(|rest| rest.rsplit_once("@thread."))
+    else {
+        return false;
+    };
     (1..=256).contains(&id.len())
-        && decoded.contains(':')
-        && decoded.contains('@')
-        && decoded
+        && !thread.is_empty()
+        && thread
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_=+/.,:@".contains(c))
+            .all(|c| c.is_ascii_alphanumeric() || "-_=+/.,".contains(c))
+        && !kind.is_empty()
+        && kind.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 pub fn valid_email(email: &str) -> bool {

@@ -113,6 +113,13 @@ notifications:
       tags: {team: z}
       slack: [{workspace_id: T0123ABCD, channel_id: 'https://acme.slack.com/archives/C0123ABCDEF'},
               {workspace_id: T0123ABCD, channel_id: 'https://app.slack.com/client/T0123ABCD/G0PRIVATE1'}]
+      teams:
+        - {tenant_id: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee, team_id: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee,
+           channel_id: 'https://teams.microsoft.com/l/channel/19%3a3f2a9c0d%40thread.tacv2/General?groupId=x'}
+        - {tenant_id: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee, team_id: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee,
+           channel_id: '19:4f2a9c0d@thread.tacv2/General'}
+        - {tenant_id: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee, team_id: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee,
+           channel_id: 'a:b@c'}
 "#,
     )
     .expect_err("refused")
@@ -130,6 +137,12 @@ notifications:
          is the channel's link, not its id: write `C0123ABCDEF`, the id at its end",
         "notifications.routes[4].slack[1].channel_id: `https://app.slack.com/client/T0123ABCD/G0PRIVATE1` \
          is the channel's link, not its id: write `G0PRIVATE1`, the id at its end",
+        "notifications.routes[4].teams[0].channel_id: \
+         `https://teams.microsoft.com/l/channel/19%3a3f2a9c0d%40thread.tacv2/General?groupId=x` holds \
+         more than the channel id: write `19:3f2a9c0d@thread.tacv2`",
+        "notifications.routes[4].teams[1].channel_id: `19:4f2a9c0d@thread.tacv2/General` holds \
+         more than the channel id: write `19:4f2a9c0d@thread.tacv2`",
+        "notifications.routes[4].teams[2].channel_id: `a:b@c` is not a Microsoft Teams channel id",
     ] {
         assert!(refused.contains(expected), "{expected} in:\n{refused}");
     }
