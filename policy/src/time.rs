@@ -63,6 +63,66 @@ pub fn parse_rfc3339(text: &str) -> Option<UnixSeconds> {
     Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
 }
 
+/// Why [`parse_rfc3339`] refuses `text` when it has the shape of a time but names an instant
+/// that does not exist (`February 2025 has 28 days`, `hour 25 is past 23`); `None` when it does
+/// not have that shape (or is a time), for the caller's own reason.
+pub fn impossible_rfc3339(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let field = |from: usize| -> Option<i64> {
+        let digits = bytes.get(from..from + 2)?;
+        digits
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| i64::from(digits[0] - b'0') * 10 + i64::from(digits[1] - b'0'))
+    };
+    let year: i64 = text.get(..4)?.parse().ok()?;
+    let shape = bytes.len() >= 19
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && matches!(bytes[10], b'T' | b't')
+        && bytes[13] == b':'
+        && bytes[16] == b':';
+    if !shape {
+        return None;
+    }
+    let (month, day) = (field(5)?, field(8)?);
+    let (hour, minute, second) = (field(11)?, field(14)?, field(17)?);
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    if !(1..=12).contains(&month) {
+        return Some(format!("month {month:02} does not exist"));
+    }
+    let days = days_in_month(year, month);
+    if day < 1 || day > days {
+        return Some(format!(
+            "{} {year} has {days} days, not {day}",
+            MONTHS[(month - 1) as usize]
+        ));
+    }
+    if hour > 23 {
+        return Some(format!("hour {hour} is past 23"));
+    }
+    if minute > 59 {
+        return Some(format!("minute {minute} is past 59"));
+    }
+    if second > 60 {
+        return Some(format!("second {second} is past 59"));
+    }
+    None
+}
+
 fn is_leap(year: i64) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }

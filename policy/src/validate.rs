@@ -1698,11 +1698,15 @@ impl Checker<'_> {
         if let Some(expires) = expires
             && crate::time::parse_rfc3339(expires).is_none()
         {
+            let reason = match crate::time::impossible_rfc3339(expires) {
+                Some(why) => format!("{why}: write an instant that exists"),
+                None => "write a date, a time and a zone".to_string(),
+            };
             self.fail(
                 &join(at, "expires"),
                 format!(
-                    "`{}` is not an RFC 3339 time: write a date, a time and a zone, like \
-                     `2027-01-31T00:00:00Z` (quoted or not)",
+                    "`{}` is not an RFC 3339 time: {reason}, like `2027-01-31T00:00:00Z` (quoted \
+                     or not)",
                     printable(expires)
                 ),
             );

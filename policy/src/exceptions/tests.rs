@@ -198,7 +198,9 @@ fn an_unreadable_or_absent_expiry_is_refused_or_permanent() {
         b"version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n\
           overrides:\n- {name: a, principals: ['arn:aws:iam::*:role/A'], boundaries: {max_workers: 20}, expires: '2027-02-30'}\n\
           exempt_principals:\n- {principal: 'arn:aws:iam::*:role/B', expires: tomorrow, ticket: ''}\n\
-          - {principal: 'arn:aws:iam::*:role/C', expirse: '2027-01-01T00:00:00Z'}\n",
+          - {principal: 'arn:aws:iam::*:role/C', expirse: '2027-01-01T00:00:00Z'}\n\
+          - {principal: 'arn:aws:iam::*:role/D', expires: '2025-02-30T00:00:00Z'}\n\
+          - {principal: 'arn:aws:iam::*:role/E', expires: '2027-03-31T25:00:00Z'}\n",
     )
     .expect_err("refused")
     .to_string();
@@ -207,6 +209,10 @@ fn an_unreadable_or_absent_expiry_is_refused_or_permanent() {
         "overrides[0].expires: `2027-02-30` is not an RFC 3339 time",
         "exempt_principals[0].expires: `tomorrow` is not an RFC 3339 time",
         "exempt_principals[0].ticket: must be one non-empty line",
+        "exempt_principals[2].expires: `2025-02-30T00:00:00Z` is not an RFC 3339 time: February \
+         2025 has 28 days, not 30: write an instant that exists",
+        "exempt_principals[3].expires: `2027-03-31T25:00:00Z` is not an RFC 3339 time: hour 25 \
+         is past 23",
         "expirse",
     ] {
         assert!(refused.contains(expected), "{expected} in:\n{refused}");

@@ -1107,10 +1107,11 @@ impl TableSpec {
                     b.is_ascii_digit()
                 }
             });
-        let real = well_formed
-            && policy::time::parse_rfc3339(&format!("{}T00:00:00Z", day.replace('/', "-")))
-                .is_some();
-        if !real {
+        let midnight = format!("{}T00:00:00Z", day.replace('/', "-"));
+        if well_formed && let Some(why) = policy::time::impossible_rfc3339(&midnight) {
+            bail!("--first-day {day:?} does not exist: {why}");
+        }
+        if !well_formed || policy::time::parse_rfc3339(&midnight).is_none() {
             bail!("--first-day {day:?}: a day of the calendar as yyyy/MM/dd (or yyyy-MM-dd)");
         }
         Ok(())

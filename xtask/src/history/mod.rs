@@ -398,9 +398,18 @@ fn positive(text: &str) -> Result<f64, String> {
 /// `2026-11-01` (midnight UTC) or an RFC 3339 time, as Unix seconds.
 pub(crate) fn instant(text: &str) -> Result<i64, String> {
     time::parse_instant(text).ok_or_else(|| {
-        format!(
-            "{text:?} is neither a day (2026-11-01) nor an RFC 3339 time (2026-11-01T09:00:00Z)"
-        )
+        let trimmed = text.trim();
+        let as_time = if trimmed.len() == 10 {
+            format!("{trimmed}T00:00:00Z")
+        } else {
+            trimmed.to_string()
+        };
+        match policy::time::impossible_rfc3339(&as_time) {
+            Some(why) => format!("{text:?} does not exist: {why}"),
+            None => format!(
+                "{text:?} is neither a day (2026-11-01) nor an RFC 3339 time (2026-11-01T09:00:00Z)"
+            ),
+        }
     })
 }
 
@@ -872,6 +881,25 @@ mod tests {
         assert_eq!(at("2026-12-01T09:00:00Z"), "2026-12-01T09:00:00Z");
         assert_eq!(at("2026-12-01"), "2026-12-01T00:00:00Z");
         assert!(window_instant("soon").is_err());
+    }
+
+    /// An instant that has the shape of one but does not exist is named with its reason.
+    #[test]
+    fn an_impossible_instant_says_why() {
+        assert_eq!(
+            instant("2025-02-30").unwrap_err(),
+            "\"2025-02-30\" does not exist: February 2025 has 28 days, not 30"
+        );
+        assert_eq!(
+            instant("2026-12-01T24:00:00Z").unwrap_err(),
+            "\"2026-12-01T24:00:00Z\" does not exist: hour 24 is past 23"
+        );
+        assert!(instant("2024-02-29").is_ok(), "a leap day");
+        assert!(
+            instant("tomorrow")
+                .unwrap_err()
+                .contains("is neither a day")
+        );
     }
 
     /// Each Athena setting: its flag, else the policy's `history.athena`, else the default.

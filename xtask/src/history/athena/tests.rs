@@ -715,3 +715,22 @@ fn the_table_is_the_documented_one_with_projection_over_the_organization_trail()
     assert_eq!(partitions.account, Some(("account".into(), true)));
     assert_eq!(partitions.region, Some(("region".into(), false)));
 }
+
+#[test]
+fn a_first_day_that_does_not_exist_says_why() {
+    let mut table = spec(&["111122223333"]);
+    table.first_day = "2025/02/30".into();
+    let refused = table.check().unwrap_err().to_string();
+    assert_eq!(
+        refused,
+        "--first-day \"2025/02/30\" does not exist: February 2025 has 28 days, not 30"
+    );
+    table.first_day = "2025-1-01".into();
+    assert!(
+        table
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("a day of the calendar")
+    );
+}
