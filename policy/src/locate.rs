@@ -194,6 +194,11 @@ impl LocationIndex {
         }
     }
 
+    /// Whether `path` itself was written (an empty list or mapping included).
+    pub fn written(&self, path: &str) -> bool {
+        self.places.contains_key(path)
+    }
+
     /// The location of `path`, or of its closest ancestor that was written, or 1:1.
     pub fn locate(&self, path: &str) -> Location {
         let mut path = path;

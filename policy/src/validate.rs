@@ -2,7 +2,7 @@
 //! `file:line:col: field.path: reason`, and a policy with any problem is never returned.
 
 #[cfg(feature = "yaml")]
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub use crate::errors::{Location, PolicyError, PolicyErrors, printable};
 
@@ -1771,7 +1771,7 @@ impl Checker<'_> {
             self.emails("notifications.emails", &notifications.emails);
         }
         // A channel in two configurations is refused by AWS: once across the whole policy.
-        let mut channels = HashSet::new();
+        let mut channels = HashMap::new();
         self.chat_channels(
             at,
             &notifications.slack,
@@ -1812,10 +1812,21 @@ impl Checker<'_> {
                 );
             }
             if route.principals.is_empty() && route.tags.is_empty() {
+                // Point at what was written empty: `tags: {}` is a mistake in the tags.
+                let tags = join(&item, "tags");
+                let (at, what) = if self.index.written(&tags)
+                    && !self.index.written(&join(&item, "principals"))
+                {
+                    (tags, "`tags` is empty: ")
+                } else {
+                    (join(&item, "principals"), "")
+                };
                 self.fail_empty(
-                    &join(&item, "principals"),
-                    "list principal ARN patterns under principals, or tags under tags: whose \
-                     notifications the route gets",
+                    &at,
+                    format!(
+                        "{what}list principal ARN patterns under principals, or tags under \
+                         tags: whose notifications the route gets"
+                    ),
                 );
             }
             self.principals(&join(&item, "principals"), &route.principals);
@@ -1869,7 +1880,7 @@ impl Checker<'_> {
         at: &str,
         slack: &[SlackChannel],
         teams: &[TeamsChannel],
-        seen: &mut HashSet<(String, String)>,
+        seen: &mut HashMap<(String, String), String>,
     ) {
         for (i, channel) in slack.iter().enumerate() {
             let item = format!("{at}.slack[{i}]");
@@ -1913,12 +1924,18 @@ impl Checker<'_> {
                 };
                 self.fail(&join(&item, "channel_id"), reason);
             }
-            if !seen.insert((channel.workspace_id.clone(), channel.channel_id.clone())) {
+            let key = (channel.workspace_id.clone(), channel.channel_id.clone());
+            if let Some(earlier) = seen.get(&key) {
+                let earlier = self.written(earlier);
                 self.fail(
                     &item,
-                    "this Slack channel is listed twice (a channel takes one configuration): \
-                     list it once, under the route or the default list",
+                    format!(
+                        "this Slack channel is listed twice (also {earlier}; a channel takes one \
+                         configuration): list it once, under the route or the default list"
+                    ),
                 );
+            } else {
+                seen.insert(key, item.clone());
             }
         }
         for (i, channel) in teams.iter().enumerate() {
@@ -1955,13 +1972,22 @@ impl Checker<'_> {
                     },
                 );
             }
-            let channel_id = decoded_teams_channel_id(&channel.channel_id);
-            if !seen.insert((channel.team_id.clone(), channel_id)) {
+            let key = (
+                channel.team_id.clone(),
+                decoded_teams_channel_id(&channel.channel_id),
+            );
+            if let Some(earlier) = seen.get(&key) {
+                let earlier = self.written(earlier);
                 self.fail(
                     &item,
-                    "this Microsoft Teams channel is listed twice (a channel takes one \
-                     configuration): list it once, under the route or the default list",
+                    format!(
+                        "this Microsoft Teams channel is listed twice (also {earlier}; a \
+                         channel takes one configuration): list it once, under the route or the \
+                         default list"
+                    ),
                 );
+            } else {
+                seen.insert(key, item.clone());
             }
         }
     }

@@ -120,6 +120,7 @@ notifications:
            channel_id: '19:4f2a9c0d@thread.tacv2/General'}
         - {tenant_id: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee, team_id: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee,
            channel_id: 'a:b@c'}
+    - {name: untagged, tags: {}, emails: [c@example.com]}
 "#,
     )
     .expect_err("refused")
@@ -143,6 +144,7 @@ notifications:
         "notifications.routes[4].teams[1].channel_id: `19:4f2a9c0d@thread.tacv2/General` holds \
          more than the channel id: write `19:4f2a9c0d@thread.tacv2`",
         "notifications.routes[4].teams[2].channel_id: `a:b@c` is not a Microsoft Teams channel id",
+        "notifications.routes[5].tags: `tags` is empty: list principal ARN patterns",
     ] {
         assert!(refused.contains(expected), "{expected} in:\n{refused}");
     }
@@ -165,7 +167,10 @@ notifications:
     .expect_err("refused")
     .to_string();
     assert!(
-        refused.contains("notifications.routes[0].slack[0]: this Slack channel is listed twice"),
+        refused.contains(
+            "notifications.routes[0].slack[0]: this Slack channel is listed twice (also \
+             notifications.slack[0];"
+        ),
         "{refused}"
     );
     assert!(
@@ -190,7 +195,8 @@ notifications:
     .to_string();
     assert!(
         refused.contains(
-            "notifications.routes[0].teams[0]: this Microsoft Teams channel is listed twice"
+            "notifications.routes[0].teams[0]: this Microsoft Teams channel is listed twice \
+             (also notifications.teams[0];"
         ),
         "{refused}"
     );
