@@ -180,7 +180,17 @@ pub fn membership(budget: &Budget, policy: &Policy, holder: &Holder) -> Membersh
         None => None,
     };
     let principal_unknown = holder.principal.is_none() && !members.principals.is_empty();
+    // Tagged as a member, but by a creator not known yet, who may be exempt: an exempt
+    // principal in force when it started makes its membership unknown, never a member to stop.
+    let maybe_exempt = holder.principal.is_none()
+        && policy.exempt_principals.iter().any(|exemption| {
+            crate::exceptions::standing(
+                exemption.expires.as_deref(),
+                Some(holder.created_at_ms.div_euclid(1000)),
+            ) == crate::exceptions::Standing::Applies
+        });
     match tagged {
+        Some(true) if maybe_exempt => Membership::Unknown,
         Some(true) => Membership::Member,
         // Not by tags; by principal it cannot match when the principal is unknown, nor (being
         // known) did it. An unknown principal could still be exempt, so it is unknown too.

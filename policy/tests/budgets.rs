@@ -307,6 +307,19 @@ fn membership_by_principal_or_every_tag_and_never_for_the_exempt() {
         Membership::Unknown,
         "creator unknown: a member by principal cannot be ruled out"
     );
+    holder.tags = Some(BTreeMap::from([("team".into(), "analytics".into())]));
+    assert_eq!(
+        budgets::membership(budget, &policy, &holder),
+        Membership::Unknown,
+        "tagged, but by a creator not known yet who may be exempt (breakglass)"
+    );
+    let mut without_exemptions = policy.clone();
+    without_exemptions.exempt_principals.clear();
+    assert_eq!(
+        budgets::membership(&without_exemptions.budgets[0], &without_exemptions, &holder),
+        Membership::Member,
+        "tagged, and nobody is exempt"
+    );
 
     let mut breakglass = session("nb", 1, 10.0);
     breakglass.principal = Some(Principal {
