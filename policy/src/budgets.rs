@@ -9,7 +9,8 @@
 //! `StartedOn` of a run, then kind and id, so ties break the same way everywhere) and admits each
 //! while the DPUs admitted before it plus its own stay within `max_concurrent_dpu`. A member
 //! that does not fit is **over**: its own invocation stops it (audit: notifies), and in enforce
-//! mode it is not counted for the members after it, since it is being stopped. So:
+//! mode it is not counted for the members after it, in any of its budgets, since it is being
+//! stopped ([`tally_all`] walks every budget at once). So:
 //!
 //! - Whether a member fits depends only on the members created **before** it. Two sessions
 //!   created in the same second are judged by two invocations, each listing both: both compute
@@ -208,7 +209,8 @@ pub enum Standing {
     Within,
     /// It takes the budget over its cap: stopped (audit: notified).
     Over,
-    /// Its own verdict stops it: it holds nothing (enforce mode).
+    /// It is being stopped, by its own verdict or by another of its budgets: it holds nothing
+    /// (enforce mode).
     Stopping,
     /// Its DPUs are not known: not counted.
     Uncounted,
@@ -280,72 +282,102 @@ const EPSILON: f64 = 1e-9;
 
 /// `budget`'s members among `holders` and where each stands, in creation order (module docs).
 /// `holders` may list one holder twice (the event's own and the listing's): the first is kept.
+/// Alone: with several budgets, [`tally_all`] decides them together.
 pub fn tally<'b, 'h>(
     budget: &'b Budget,
     policy: &Policy,
     holders: &'h [Holder],
 ) -> BudgetUse<'b, 'h> {
+    tally_budgets(&[budget], policy, holders)
+        .pop()
+        .expect("one use per budget")
+}
+
+/// Every budget of `policy` tallied over `holders`, together: the members are walked once in
+/// creation order, and in enforce mode one that does not fit a budget of its own is stopped, so
+/// it holds nothing in any of them (`Standing::Stopping` in those it fits). A member of budgets
+/// X and Y over X's cap cannot then take Y over for a later member of Y alone.
+pub fn tally_all<'b, 'h>(policy: &'b Policy, holders: &'h [Holder]) -> Vec<BudgetUse<'b, 'h>> {
+    let budgets: Vec<&Budget> = policy.budgets.iter().collect();
+    tally_budgets(&budgets, policy, holders)
+}
+
+/// [`tally_all`] over `budgets` (of `policy`).
+fn tally_budgets<'b, 'h>(
+    budgets: &[&'b Budget],
+    policy: &Policy,
+    holders: &'h [Holder],
+) -> Vec<BudgetUse<'b, 'h>> {
     let mut seen = HashSet::new();
-    let mut members: Vec<&'h Holder> = Vec::new();
-    let mut unknown = Vec::new();
-    for holder in holders {
-        if !seen.insert((holder.kind, holder.id.as_str())) {
+    let mut ordered: Vec<&'h Holder> = holders
+        .iter()
+        .filter(|holder| seen.insert((holder.kind, holder.id.as_str())))
+        .collect();
+    ordered.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+    let enforcing = policy.enforcement.mode == Mode::Enforce;
+    let mut uses: Vec<BudgetUse<'b, 'h>> = budgets
+        .iter()
+        .map(|budget| BudgetUse {
+            budget,
+            members: Vec::new(),
+            unknown: Vec::new(),
+            in_use_dpu: 0.0,
+        })
+        .collect();
+    for holder in ordered {
+        let mut of = Vec::new();
+        for (i, budget) in budgets.iter().enumerate() {
+            match membership(budget, policy, holder) {
+                Membership::Member => of.push(i),
+                Membership::Unknown => uses[i].unknown.push(holder),
+                Membership::NotMember => {}
+            }
+        }
+        let member = |standing, with_it_dpu, counted| Member {
+            holder,
+            standing,
+            with_it_dpu,
+            counted,
+        };
+        let Some(dpu) = holder.dpu else {
+            for &i in &of {
+                let in_use = uses[i].in_use_dpu;
+                uses[i]
+                    .members
+                    .push(member(Standing::Uncounted, in_use, false));
+            }
+            continue;
+        };
+        if enforcing && holder.stopped_by_policy {
+            for &i in &of {
+                let with_it = uses[i].in_use_dpu + dpu;
+                uses[i]
+                    .members
+                    .push(member(Standing::Stopping, with_it, false));
+            }
             continue;
         }
-        match membership(budget, policy, holder) {
-            Membership::Member => members.push(holder),
-            Membership::Unknown => unknown.push(holder),
-            Membership::NotMember => {}
+        let fits = |usage: &BudgetUse<'_, '_>| {
+            usage.in_use_dpu + dpu <= usage.budget.max_concurrent_dpu + EPSILON
+        };
+        let fits_all = of.iter().all(|&i| fits(&uses[i]));
+        for &i in &of {
+            let with_it = uses[i].in_use_dpu + dpu;
+            let (standing, counted) = match (fits(&uses[i]), fits_all) {
+                (true, true) => (Standing::Within, true),
+                // In audit mode the members over a cap run on, and count.
+                (false, _) => (Standing::Over, !enforcing),
+                // It fits here, but another of its budgets stops it (audit: it runs on).
+                (true, false) if enforcing => (Standing::Stopping, false),
+                (true, false) => (Standing::Within, true),
+            };
+            if counted {
+                uses[i].in_use_dpu = with_it;
+            }
+            uses[i].members.push(member(standing, with_it, counted));
         }
     }
-    members.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
-    let enforcing = policy.enforcement.mode == Mode::Enforce;
-    let cap = budget.max_concurrent_dpu;
-    let mut in_use = 0.0;
-    let members = members
-        .into_iter()
-        .map(|holder| {
-            let Some(dpu) = holder.dpu else {
-                return Member {
-                    holder,
-                    standing: Standing::Uncounted,
-                    with_it_dpu: in_use,
-                    counted: false,
-                };
-            };
-            if enforcing && holder.stopped_by_policy {
-                return Member {
-                    holder,
-                    standing: Standing::Stopping,
-                    with_it_dpu: in_use + dpu,
-                    counted: false,
-                };
-            }
-            let with_it = in_use + dpu;
-            let fits = with_it <= cap + EPSILON;
-            // In audit mode the members over the cap run on, and count.
-            let counted = fits || !enforcing;
-            if counted {
-                in_use = with_it;
-            }
-            Member {
-                holder,
-                standing: if fits {
-                    Standing::Within
-                } else {
-                    Standing::Over
-                },
-                with_it_dpu: with_it,
-                counted,
-            }
-        })
-        .collect::<Vec<_>>();
-    BudgetUse {
-        budget,
-        members,
-        unknown,
-        in_use_dpu: in_use,
-    }
+    uses
 }
 
 /// The violation of the holder `kind`/`id` in a budget it is over, naming the budget, the DPUs
@@ -424,15 +456,6 @@ pub fn add_violations(policy: &Policy, verdict: &mut Verdict, breaches: Vec<Viol
         verdict.decision = Decision::Violation;
         verdict.action = enforcement_action(policy, Decision::Violation);
     }
-}
-
-/// Every budget of `policy` tallied over `holders`.
-pub fn tally_all<'b, 'h>(policy: &'b Policy, holders: &'h [Holder]) -> Vec<BudgetUse<'b, 'h>> {
-    policy
-        .budgets
-        .iter()
-        .map(|budget| tally(budget, policy, holders))
-        .collect()
 }
 
 /// The budgets `holder` is (or may be) a member of.

@@ -548,3 +548,61 @@ budgets:
     assert_eq!(found.len(), expect.len(), "{found:#?}");
     assert!(errors(POLICY).is_empty());
 }
+
+/// Budgets that share a member are decided together: Q (X alone, 50), then P (X and Y, 60),
+/// then R (Y alone, 50), each cap 100. P takes X over and is stopped, so it holds nothing in Y
+/// either, and R fits there. Decided budget by budget, R would be stopped too, for DPUs P no
+/// longer holds. In audit mode nothing is stopped: P counts in Y and R is over.
+#[test]
+fn a_member_stopped_for_one_budget_holds_nothing_in_its_others() {
+    let text = r#"
+version: 1
+stack: {name: guard}
+boundaries: {max_workers: 50}
+budgets:
+  - {name: x, members: {tags: {x: "1"}}, max_concurrent_dpu: 100}
+  - {name: y, members: {tags: {y: "1"}}, max_concurrent_dpu: 100}
+"#;
+    let tagged = |id: &str, at: i64, dpu: f64, tags: &[&str]| Holder {
+        tags: Some(
+            tags.iter()
+                .map(|t| (t.to_string(), "1".to_string()))
+                .collect(),
+        ),
+        ..session(id, at, dpu)
+    };
+    let holders = [
+        tagged("q", 1_000, 50.0, &["x"]),
+        tagged("p", 2_000, 60.0, &["x", "y"]),
+        tagged("r", 3_000, 50.0, &["y"]),
+    ];
+    let standing = |usages: &[budgets::BudgetUse<'_, '_>], budget: usize, id: &str| {
+        usages[budget]
+            .member(HolderKind::Session, id)
+            .map(|member| member.standing)
+    };
+
+    let enforce = policy_text(text);
+    let usages = budgets::tally_all(&enforce, &holders);
+    assert_eq!(standing(&usages, 0, "p"), Some(Standing::Over));
+    assert_eq!(standing(&usages, 1, "p"), Some(Standing::Stopping));
+    assert_eq!(standing(&usages, 1, "r"), Some(Standing::Within));
+    assert_eq!((usages[0].in_use_dpu, usages[1].in_use_dpu), (50.0, 50.0));
+    let over: Vec<&str> = ["q", "p", "r"]
+        .into_iter()
+        .filter(|id| {
+            usages
+                .iter()
+                .any(|usage| budgets::violation(usage, HolderKind::Session, id).is_some())
+        })
+        .collect();
+    assert_eq!(over, ["p"], "only p is stopped");
+
+    let audit = policy_text(&text.replace(
+        "boundaries: {max_workers: 50}",
+        "enforcement: {mode: audit}\nboundaries: {max_workers: 50}",
+    ));
+    let usages = budgets::tally_all(&audit, &holders);
+    assert_eq!(standing(&usages, 1, "p"), Some(Standing::Within));
+    assert_eq!(standing(&usages, 1, "r"), Some(Standing::Over));
+}

@@ -12,7 +12,8 @@
 //! guard. *With the guard* replays the Lambda's rule (`policy::budgets`): the members in creation
 //! order, each admitted while what the admitted ones still running hold plus its own fits the
 //! cap; one that does not fit is stopped at its start (audit mode: notified, and it runs on and
-//! counts), and so is one its own boundaries stop (enforce mode).
+//! counts), and so is one its own boundaries stop (enforce mode). Budgets are replayed together:
+//! a member stopped for one of its budgets holds nothing in the others.
 
 use policy::Policy;
 use policy::budgets::{self, Holder, Membership};
@@ -261,7 +262,7 @@ pub fn replay<'s>(
             },
         }))
         .collect();
-    policy
+    let helds: Vec<(Vec<Held<'_>>, u64, u64)> = policy
         .budgets
         .iter()
         .map(|budget| {
@@ -291,13 +292,22 @@ pub fn replay<'s>(
                     dpu,
                 });
             }
-            held.sort_by(|a, b| {
-                (a.holder.created_at_ms, a.holder.kind, &a.holder.id).cmp(&(
-                    b.holder.created_at_ms,
-                    b.holder.kind,
-                    &b.holder.id,
-                ))
-            });
+            held.sort_by(|a, b| order(a).cmp(&order(b)));
+            (held, not_counted, upper_bound)
+        })
+        .collect();
+    let caps: Vec<f64> = policy
+        .budgets
+        .iter()
+        .map(|budget| budget.max_concurrent_dpu)
+        .collect();
+    let mut stops = with_the_guard(&helds, &caps, enforcing);
+    policy
+        .budgets
+        .iter()
+        .zip(helds)
+        .enumerate()
+        .map(|(i, (budget, (held, not_counted, upper_bound)))| {
             let cap = budget.max_concurrent_dpu;
             let (peak_dpu, peak_at, times_over, over_at) = as_it_happened(&held, cap);
             BudgetReplay {
@@ -314,11 +324,20 @@ pub fn replay<'s>(
                 peak_at: peak_at.map(format_rfc3339),
                 times_over,
                 over_at: over_at.into_iter().map(format_rfc3339).collect(),
-                stopped: with_the_guard(&held, cap, enforcing),
+                stopped: std::mem::take(&mut stops[i]),
                 chart: chart(&held),
             }
         })
         .collect()
+}
+
+/// The order every invocation of the Lambda walks members in: creation, then kind and id.
+fn order<'a>(held: &'a Held<'_>) -> (i64, budgets::HolderKind, &'a str) {
+    (
+        held.holder.created_at_ms,
+        held.holder.kind,
+        held.holder.id.as_str(),
+    )
 }
 
 /// Every start (+DPUs) and end (−DPUs), in time order; at one instant, ends first (a session
@@ -366,33 +385,60 @@ fn as_it_happened(
     (peak, peak_at, times, over_at)
 }
 
-/// The Lambda's rule replayed: who would have been stopped for the budget.
-fn with_the_guard(held: &[Held<'_>], cap: f64, enforcing: bool) -> Vec<BudgetStop> {
-    let mut running: Vec<(UnixSeconds, f64)> = Vec::new();
-    let mut stopped = Vec::new();
-    for member in held {
-        running.retain(|(end, _)| *end > member.start);
+/// The Lambda's rule replayed (`policy::budgets::tally_all`), every budget together: who would
+/// have been stopped for each. `helds`: each budget's members, as `replay` counts them; `caps`
+/// each one's `max_concurrent_dpu`.
+fn with_the_guard(
+    helds: &[(Vec<Held<'_>>, u64, u64)],
+    caps: &[f64],
+    enforcing: bool,
+) -> Vec<Vec<BudgetStop>> {
+    // Every budget's members, in the one order: a member of several budgets comes once per
+    // budget, together.
+    let mut walk: Vec<(usize, &Held<'_>)> = helds
+        .iter()
+        .enumerate()
+        .flat_map(|(budget, (held, _, _))| held.iter().map(move |member| (budget, member)))
+        .collect();
+    walk.sort_by(|a, b| order(a.1).cmp(&order(b.1)).then(a.0.cmp(&b.0)));
+    let mut running: Vec<Vec<(UnixSeconds, f64)>> = vec![Vec::new(); helds.len()];
+    let mut stopped: Vec<Vec<BudgetStop>> = vec![Vec::new(); helds.len()];
+    for group in walk.chunk_by(|a, b| order(a.1) == order(b.1)) {
+        let member = group[0].1;
         if enforcing && member.stopped_by_own {
             // Its own boundaries stop it at its start: it holds nothing.
             continue;
         }
-        let with_it = running.iter().map(|(_, dpu)| dpu).sum::<f64>() + member.dpu;
-        let fits = with_it <= cap + EPSILON;
-        if !fits {
-            stopped.push(BudgetStop {
-                kind: match member.holder.kind {
-                    budgets::HolderKind::Session => "session",
-                    budgets::HolderKind::JobRun => "job_run",
-                },
-                id: member.holder.id.clone(),
-                created: member.created.map(str::to_string),
-                principal: member.principal.map(str::to_string),
-                dpu: member.dpu,
-                with_it_dpu: with_it,
-            });
-        }
-        if fits || !enforcing {
-            running.push((member.end, member.dpu));
+        let with_it: Vec<f64> = group
+            .iter()
+            .map(|&(budget, member)| {
+                running[budget].retain(|(end, _)| *end > member.start);
+                running[budget].iter().map(|(_, dpu)| dpu).sum::<f64>() + member.dpu
+            })
+            .collect();
+        let fits = |(&(budget, _), with_it): (&(usize, &Held<'_>), &f64)| {
+            *with_it <= caps[budget] + EPSILON
+        };
+        let fits_all = group.iter().zip(&with_it).all(fits);
+        for (entry, with_it) in group.iter().zip(&with_it) {
+            let &(budget, member) = entry;
+            if !fits((entry, with_it)) {
+                stopped[budget].push(BudgetStop {
+                    kind: match member.holder.kind {
+                        budgets::HolderKind::Session => "session",
+                        budgets::HolderKind::JobRun => "job_run",
+                    },
+                    id: member.holder.id.clone(),
+                    created: member.created.map(str::to_string),
+                    principal: member.principal.map(str::to_string),
+                    dpu: member.dpu,
+                    with_it_dpu: *with_it,
+                });
+            }
+            // Stopped for any of its budgets (enforce mode), it holds nothing in all of them.
+            if fits_all || !enforcing {
+                running[budget].push((member.end, member.dpu));
+            }
         }
     }
     stopped
@@ -683,6 +729,37 @@ budgets:
         assert_eq!(budget.chart[0].dpu, 40.0);
         assert_eq!(budget.chart[4].dpu, 120.0);
         assert_eq!(budget.chart[22].dpu, 40.0);
+    }
+
+    /// Budgets that share a member are replayed together, as the Lambda decides them: Q
+    /// (Analytics alone, 50), P (both, 60), R (ML alone, 50), all at once. P takes `analytics`
+    /// over and is stopped, so it holds nothing in `ml` and R fits there.
+    #[test]
+    fn a_member_stopped_for_one_budget_holds_nothing_in_its_others() {
+        let text = r#"
+version: 1
+stack: {name: guard}
+boundaries: {max_workers: 50}
+budgets:
+  - {name: analytics, members: {principals: ["arn:aws:iam::*:role/Analytics*"]}, max_concurrent_dpu: 100}
+  - {name: ml, members: {principals: ["arn:aws:iam::*:role/*ML"]}, max_concurrent_dpu: 100}
+"#;
+        let policy = policy::load_policy("p.yaml", text.as_bytes()).unwrap();
+        let records = [
+            create("q", "2026-12-01T09:00:00Z", 25, "Analytics"),
+            create("p", "2026-12-01T09:00:01Z", 30, "AnalyticsML"),
+            create("r", "2026-12-01T09:00:02Z", 25, "ML"),
+        ];
+        let report = report(&policy, &records);
+        let stopped = |budget: usize| -> Vec<&str> {
+            report.budgets[budget]
+                .stopped
+                .iter()
+                .map(|stop| stop.id.as_str())
+                .collect()
+        };
+        assert_eq!(stopped(0), ["p"]);
+        assert!(stopped(1).is_empty(), "{:?}", stopped(1));
     }
 
     #[test]
