@@ -24,9 +24,11 @@
 //! `Timing::budget_recheck` (a second `ListSessions` and registry read, joined to the first): it
 //! gets the violation only when it is over in both. A member missing from a listing is mostly
 //! the newest, which cannot change the answer, or one nobody registered, which is not counted:
-//! both let a session pass rather than stop it, and the sweep stops it later. The rare case the
-//! other way (a missing older member that would itself have been over) needs the same gap in
-//! both readings; docs/enforcer.md says so.
+//! that mostly lets a session pass rather than stop it, and the sweep stops it later. The rare
+//! case the other way (a missing older member shifts who is over: one it would have taken over
+//! the cap fits instead, and a later one is found over) needs the same gap in both readings;
+//! docs/enforcer.md says so. The sweep reads once, so it acts for budgets only when it counted
+//! every member (`sweep::sweep`).
 //!
 //! Calls per judged session when the policy has budgets: one `UpdateItem` (the registration);
 //! when it belongs to a budget, one `ListSessions` per 1,000 sessions and one `BatchGetItem` per

@@ -228,10 +228,21 @@ async fn running_holders(
 /// is gone holds nothing; one that cannot be read or listed (throttled, denied) is left out with
 /// a warning: the sweep counts it.
 pub async fn indexed_runs(guard: &Guard, except: Option<&str>) -> Result<Vec<Holder>, GuardError> {
+    let (holders, _left_out) = indexed_runs_of(guard, |name| except != Some(name)).await?;
+    Ok(holders)
+}
+
+/// [`indexed_runs`] of the index's jobs that `keep` names, and how many of them were left out
+/// because they could not be read or listed.
+pub async fn indexed_runs_of(
+    guard: &Guard,
+    keep: impl Fn(&str) -> bool,
+) -> Result<(Vec<Holder>, usize), GuardError> {
     let now = crate::budget::epoch_ms(SystemTime::now());
     let names = crate::budget::jobs_with_runs(guard.ledger(), now).await?;
     let mut holders = Vec::new();
-    for name in names.iter().filter(|name| except != Some(name.as_str())) {
+    let mut left_out = 0;
+    for name in names.iter().filter(|name| keep(name)) {
         // Each run is judged over its job's definition, as the run's own check judged it.
         let definition = match get_job(&guard.glue, name).await {
             Ok(Some(job)) => policy::facts_from_glue_job(&job_json(&job)).ok(),
@@ -239,17 +250,19 @@ pub async fn indexed_runs(guard: &Guard, except: Option<&str>) -> Result<Vec<Hol
             Ok(None) => continue,
             Err(error) => {
                 warn!(job_name = %name, error = %error, "could not read the job for a budget");
+                left_out += 1;
                 continue;
             }
         };
         match running_holders(guard, name, None, definition.as_ref()).await {
             Ok(runs) => holders.extend(runs),
             Err(error) => {
-                warn!(job_name = %name, error = %error, "could not list the job's runs for a budget")
+                warn!(job_name = %name, error = %error, "could not list the job's runs for a budget");
+                left_out += 1;
             }
         }
     }
-    Ok(holders)
+    Ok((holders, left_out))
 }
 
 /// Judges a job run or definition (recording the decision on the span and in the metrics).
@@ -686,6 +699,8 @@ pub struct RunsNow {
     pub jobs_listed: usize,
     pub jobs_swept: usize,
     pub jobs_not_swept: usize,
+    /// The jobs left to later sweeps (`jobs_not_swept` of them), by name.
+    pub not_swept: Vec<String>,
     pub runs: Vec<AssessedRun>,
     /// Jobs whose runs could not be listed: the sweep fails with them after acting on the rest.
     pub failures: Vec<GuardError>,
@@ -713,6 +728,7 @@ pub async fn assess_runs(
         jobs_listed: names.len(),
         jobs_swept: 0,
         jobs_not_swept: 0,
+        not_swept: Vec::new(),
         runs: Vec::new(),
         failures: Vec::new(),
         starters_unavailable: None,
@@ -736,6 +752,7 @@ pub async fn assess_runs(
     for (i, name) in names.iter().enumerate() {
         if i >= MAX_JOBS_PER_SWEEP || budget.remaining().is_zero() {
             now_runs.jobs_not_swept = names.len() - i;
+            now_runs.not_swept = names[i..].to_vec();
             break;
         }
         now_runs.jobs_swept += 1;

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_glue::types::Session;
 use policy::{Decision, Fact, Policy, SessionFacts, Verdict};
 use serde::Serialize;
-use tracing::{Instrument, error, field, info, info_span};
+use tracing::{Instrument, error, field, info, info_span, warn};
 
 use crate::budget::{self, Registry};
 use crate::config::Guard;
@@ -105,10 +105,40 @@ pub async fn sweep(
         }
     }
     if with_budgets {
+        // A member missing from the count can change who is over after it (the one found over
+        // may be a later member than the one the whole list would stop), so the sweep acts for
+        // budgets only on a whole view: every running session judged, every job's runs listed.
+        // Jobs this sweep leaves to later ones are counted from the registry's index.
+        let mut incomplete = (!failures.is_empty())
+            .then_some("a running session or the job runs could not be judged");
+        let mut unswept = Vec::new();
+        if let Some(now) = &runs_now {
+            if !now.failures.is_empty() {
+                incomplete = Some("a job's runs could not be listed");
+            } else if !now.not_swept.is_empty() {
+                match crate::job::indexed_runs_of(guard, |name| {
+                    now.not_swept.iter().any(|left| left == name)
+                })
+                .await
+                {
+                    Ok((holders, 0)) => unswept = holders,
+                    Ok(_) => incomplete = Some("a job left to a later sweep could not be read"),
+                    Err(failure) => {
+                        failures.push(failure);
+                        incomplete = Some("the registry's index of jobs could not be read");
+                    }
+                }
+            }
+        }
         let mut no_runs = Vec::new();
         let runs = runs_now.as_mut().map_or(&mut no_runs, |now| &mut now.runs);
         match budget::holders_now(guard, &assessed, runs, Registry::ReadAndWrite).await {
-            Ok(holders) => {
+            Ok(_) if incomplete.is_some() => warn!(
+                reason = incomplete.unwrap_or_default(),
+                "sweep: the team budgets are left to the next sweep"
+            ),
+            Ok(mut holders) => {
+                holders.extend(unswept);
                 report.budgets =
                     budget::apply_to_judged(guard, &holders, &mut assessed, runs, metrics);
             }

@@ -373,24 +373,25 @@ async fn a_session_its_own_rules_stop_is_stopped_first_and_counted_by_no_other()
     assert_eq!(stopped, ["nb-long", "nb-long"]);
 }
 
-/// The sweep, the net for what events missed: no session's event was handled (the registry is
-/// empty), the creators come from CloudTrail. A job run started before the sessions holds first;
-/// the session that takes the budget over is stopped and notified once, the registry learns
-/// every creator, and a second sweep notifies nothing more.
-#[tokio::test]
-async fn the_sweep_counts_sessions_and_job_runs_whose_events_never_came() {
+/// The sweep's world: no session's event was handled; nb-a, nb-b and nb-c (`workers` x G.2X)
+/// run, created 300, 200 and 100 s ago by AnalyticsTeam, whose `CreateSession` records
+/// CloudTrail gives, with the `StartJobRun` of `etl`/`jr_1` 600 s ago; `runs` answers
+/// `GetJobRuns`.
+fn sweep_over_budget(
+    world: &testkit::World,
+    workers: [i32; 3],
+    runs: Rule,
+) -> (Guard, Arc<Mutex<Vec<StopSessionInput>>>) {
     use aws_sdk_glue::operation::list_jobs::ListJobsOutput;
     use serde_json::json;
 
-    let world = world("me-central-1").await;
     let policy = policy_with_jobs("max_workers: 100");
     let now = SystemTime::now();
     let ago = |seconds: u64| now - Duration::from_secs(seconds);
-    // 40 (the run) + 30 + 20 = 90 fit; the last 20 would make 110.
     let sessions = [
-        session("nb-a", ago(300), 15),
-        session("nb-b", ago(200), 10),
-        session("nb-c", ago(100), 10),
+        session("nb-a", ago(300), workers[0]),
+        session("nb-b", ago(200), workers[1]),
+        session("nb-c", ago(100), workers[2]),
     ];
     let (mut rules, stops) = glue(&sessions);
     rules.push(tagged_analytics());
@@ -398,25 +399,9 @@ async fn the_sweep_counts_sessions_and_job_runs_whose_events_never_came() {
         mock!(aws_sdk_glue::Client::list_jobs)
             .then_output(|| ListJobsOutput::builder().job_names("etl").build()),
     );
-    let started = ago(600);
-    rules.push(
-        mock!(aws_sdk_glue::Client::get_job_runs).then_output(move || {
-            GetJobRunsOutput::builder()
-                .job_runs(
-                    JobRun::builder()
-                        .id("jr_1")
-                        .job_name("etl")
-                        .job_run_state(JobRunState::Running)
-                        .worker_type(WorkerType::G2X)
-                        .number_of_workers(20)
-                        .started_on(DateTime::from(started))
-                        .build(),
-                )
-                .build()
-        }),
-    );
+    rules.push(runs);
     rules.push(mock!(aws_sdk_glue::Client::get_job).then_output(|| job_definition("etl")));
-    let mut guard = guard_with(&world, policy, &rules);
+    let mut guard = guard_with(world, policy, &rules);
     let create = |id: &str, who: &str| {
         let mut record = testkit::CreateSession::fixture()
             .in_region(&world.region)
@@ -446,6 +431,69 @@ async fn the_sweep_counts_sessions_and_job_runs_whose_events_never_came() {
     ];
     let trail = testkit::mocked::trail(records);
     guard.cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&trail]);
+    (guard, stops)
+}
+
+/// A sweep that cannot list a job's runs leaves the budgets to the next sweep: a member missing
+/// from the count can make one that fits seem over. Each session is still judged on its own
+/// boundaries.
+#[tokio::test]
+async fn a_sweep_that_cannot_count_every_member_acts_for_no_budget() {
+    let world = world("ap-southeast-4").await;
+    let runs = mock!(aws_sdk_glue::Client::get_job_runs).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(500).unwrap(),
+            aws_smithy_types::body::SdkBody::from("{}"),
+        )
+    });
+    // With the run's 40 DPUs, nb-a (70) is over and is stopped; nb-b (50) and nb-c (10) fit.
+    // Without it, nb-a would fit and nb-b, which fits, would seem over.
+    let (guard, stops) = sweep_over_budget(&world, [35, 25, 5], runs);
+    let event = events::scheduled(&world.region);
+    let context = events::context("req-sweep", &world.region, Duration::from_secs(60));
+    let report = match handle(&guard, LambdaEvent::new(event, context)).await {
+        Ok(Response::Sweep(report)) => Some(report),
+        // The job's listing failure fails the sweep after it acted on the rest.
+        Err(_) => None,
+        other => panic!("expected a sweep report, got {other:?}"),
+    };
+    assert!(
+        report
+            .as_ref()
+            .is_none_or(|report| report.budgets.is_empty()),
+        "{report:?}"
+    );
+    assert!(
+        stops.lock().unwrap().is_empty(),
+        "nothing stopped for a budget"
+    );
+    assert!(world.take_notifications().await.is_empty());
+}
+
+/// The sweep, the net for what events missed: no session's event was handled (the registry is
+/// empty), the creators come from CloudTrail. A job run started before the sessions holds first;
+/// the session that takes the budget over is stopped and notified once, the registry learns
+/// every creator, and a second sweep notifies nothing more.
+#[tokio::test]
+async fn the_sweep_counts_sessions_and_job_runs_whose_events_never_came() {
+    let world = world("me-central-1").await;
+    let started = SystemTime::now() - Duration::from_secs(600);
+    let runs = mock!(aws_sdk_glue::Client::get_job_runs).then_output(move || {
+        GetJobRunsOutput::builder()
+            .job_runs(
+                JobRun::builder()
+                    .id("jr_1")
+                    .job_name("etl")
+                    .job_run_state(JobRunState::Running)
+                    .worker_type(WorkerType::G2X)
+                    .number_of_workers(20)
+                    .started_on(DateTime::from(started))
+                    .build(),
+            )
+            .build()
+    });
+    // 40 (the run) + 30 + 20 = 90 fit; nb-c's 20 would make 110.
+    let (guard, stops) = sweep_over_budget(&world, [15, 10, 10], runs);
     let sweep = || async {
         let event = events::scheduled(&world.region);
         let context = events::context("req-sweep", &world.region, Duration::from_secs(60));

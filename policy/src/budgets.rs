@@ -18,10 +18,12 @@
 //!   stopped when only one has to go, and never do both pass when together they exceed the cap.
 //! - A member missing from a listing (Glue's `ListSessions` is eventually consistent, or nobody
 //!   knows yet who created it) is mostly the newest, which cannot change the answer for those
-//!   created before it; an older one not counted usually lets a later member pass that should
-//!   not have (the sweep, which lists everything again in the same order, stops it then). Only
-//!   when the missing member would itself have been over can a later one be found over that
-//!   fits; the Lambda asks for two readings that agree before it stops for a budget.
+//!   created before it. An older one not counted lets a later member pass that should not have
+//!   (the sweep, which lists everything again in the same order, stops it then), and can also
+//!   shift who is over: a member it would have taken over the cap now fits and counts, and a
+//!   later one that fits is found over instead. So the Lambda asks for two readings that agree
+//!   before it stops for a budget, and the sweep acts for budgets only when it counted every
+//!   member.
 //! - A member its own verdict stops (out of bounds, enforce mode) holds nothing: it is being
 //!   stopped, and counting it could stop a member that fits. A member whose DPUs or membership
 //!   cannot be known (no creator, no tags read) is not counted, and said so.
