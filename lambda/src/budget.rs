@@ -272,12 +272,16 @@ async fn batch_get(
     keys: &[String],
 ) -> Result<Vec<HashMap<String, AttributeValue>>, GuardError> {
     let mut found = Vec::new();
-    for chunk in keys.chunks(BATCH_GET_KEYS) {
+    // DynamoDB refuses a request that names one key twice (a session listed on two pages).
+    let mut unique: Vec<&String> = keys.iter().collect();
+    unique.sort();
+    unique.dedup();
+    for chunk in unique.chunks(BATCH_GET_KEYS) {
         let mut wanted = KeysAndAttributes::builder().consistent_read(true);
         for key in chunk {
             wanted = wanted.keys(HashMap::from([(
                 ledger::KEY.to_string(),
-                AttributeValue::S(key.clone()),
+                AttributeValue::S(key.to_string()),
             )]));
         }
         let mut request = Some(

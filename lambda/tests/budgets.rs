@@ -816,3 +816,27 @@ async fn a_refused_index_write_does_not_fail_the_runs_check() {
     let report = job_report(handle(&guard, start_job_run(&world, "etl", "jr_1", "dave")).await);
     assert_eq!(report.outcome, Outcome::LeftAlone, "{report:?}");
 }
+
+/// DynamoDB refuses a `BatchGetItem` that names one key twice ("Provided list of item keys
+/// contains duplicates", as moto does too): a session listed on two `ListSessions` pages must
+/// not fail the registry's read.
+#[tokio::test]
+async fn a_key_asked_for_twice_is_read_once() {
+    use glue_session_guard_lambda::budget::{self, Registered};
+    use policy::budgets::HolderKind;
+
+    let world = world("ap-southeast-5").await;
+    let guard = world.guard(policy_in("enforce"));
+    let key = budget::holder_key(HolderKind::Session, "nb-twice", 1_796_000_000_000);
+    let written = Registered {
+        tags: Some(Default::default()),
+        ..Registered::default()
+    };
+    budget::register(guard.ledger(), &key, &written)
+        .await
+        .unwrap();
+    let found = budget::registered(guard.ledger(), &[key.clone(), key.clone()])
+        .await
+        .unwrap();
+    assert_eq!(found.get(&key), Some(&written));
+}
