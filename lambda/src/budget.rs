@@ -21,8 +21,9 @@
 //! # A stop needs two readings
 //!
 //! A session (or job run) found over its budget is looked at again after
-//! `Timing::budget_recheck` (a second `ListSessions` and registry read, joined to the first): it
-//! gets the violation only when it is over in both. A member missing from a listing is mostly
+//! `Timing::budget_recheck` (a second `ListSessions` and registry read, joined to the first, but
+//! for the sessions the second lists as ended): it gets the violation only when it is over in
+//! both. A member missing from a listing is mostly
 //! the newest, which cannot change the answer, or one nobody registered, which is not counted:
 //! that mostly lets a session pass rather than stop it, and the sweep stops it later. The rare
 //! case the other way (a missing older member shifts who is over: one it would have taken over
@@ -385,23 +386,31 @@ const REGISTRATION_WAITS: usize = 3;
 /// session (when one of its budgets covers sessions), then what `more` gives (a job run's: the
 /// running runs of its job). Sessions created just before the candidate whose membership is
 /// unknown (nobody registered them yet) are waited for a little ([`REGISTRATION_WAITS`]); what
-/// is still unknown after that is not counted.
+/// is still unknown after that is not counted. Also gives the ids of the sessions the listing
+/// shows ended (in no status that holds DPUs).
 async fn reading(
     guard: &Guard,
     invocation: &Invocation,
     candidate: &Holder,
     more: &More<'_>,
-) -> Result<Vec<Holder>, GuardError> {
+) -> Result<(Vec<Holder>, std::collections::HashSet<String>), GuardError> {
     let policy = guard.policy();
     let tags_matter = tags_matter(guard);
     let sessions_counted = budgets::budgets_of(policy, candidate)
         .iter()
         .any(|budget| budget.covers(policy::Covered::Sessions, policy));
-    let running = if sessions_counted {
-        session::running(&guard.glue).await?.1
+    let (running, ended): (Vec<Session>, Vec<Session>) = if sessions_counted {
+        session::listed(&guard.glue)
+            .await?
+            .into_iter()
+            .partition(session::is_running)
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
+    let ended = ended
+        .iter()
+        .filter_map(|session| session.id().map(str::to_string))
+        .collect();
     let mut holders = vec![candidate.clone()];
     holders.extend(session_holders(guard, invocation, &running, tags_matter).await?);
     holders.extend(more().await?);
@@ -414,7 +423,7 @@ async fn reading(
         holders.extend(session_holders(guard, invocation, &running, tags_matter).await?);
         holders.extend(more().await?);
     }
-    Ok(holders)
+    Ok((holders, ended))
 }
 
 /// How long before the candidate a session nobody registered may have been created for its
@@ -566,17 +575,20 @@ pub async fn check(
     if budgets::budgets_of(guard.policy(), &candidate).is_empty() {
         return Ok(());
     }
-    let first = reading(guard, invocation, &candidate, more).await?;
+    let (first, _) = reading(guard, invocation, &candidate, more).await?;
     if breaches(guard, &first, metrics).is_empty() {
         return Ok(());
     }
-    // Over in the first reading: look again, and join what both readings saw.
+    // Over in the first reading: look again, and join what both readings saw (a listing may
+    // miss a session), but for the sessions the second lists as ended: they hold nothing now.
     tokio::time::sleep(guard.timing.budget_recheck).await;
-    let mut joined = reading(guard, invocation, &candidate, more).await?;
+    let (mut joined, ended) = reading(guard, invocation, &candidate, more).await?;
     for holder in &first[1..] {
-        if !joined
-            .iter()
-            .any(|seen| seen.kind == holder.kind && seen.id == holder.id)
+        let gone = holder.kind == HolderKind::Session && ended.contains(holder.id.as_str());
+        if !gone
+            && !joined
+                .iter()
+                .any(|seen| seen.kind == holder.kind && seen.id == holder.id)
         {
             joined.push(holder.clone());
         }

@@ -204,19 +204,25 @@ pub fn session_json(session: &Session) -> Value {
 
 /// Every session (paginated): how many there are, and those `PROVISIONING` or `READY`.
 pub async fn running(glue: &aws_sdk_glue::Client) -> Result<(usize, Vec<Session>), GuardError> {
+    let all = listed(glue).await?;
+    let listed = all.len();
+    Ok((listed, all.into_iter().filter(is_running).collect()))
+}
+
+/// Every session `ListSessions` lists, in any status (all pages).
+pub async fn listed(glue: &aws_sdk_glue::Client) -> Result<Vec<Session>, GuardError> {
     let mut pages = glue.list_sessions().into_paginator().send();
-    let mut listed = 0;
-    let mut running = Vec::new();
+    let mut listed = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|error| GuardError::aws("ListSessions", "all sessions", error))?;
-        for session in page.sessions.unwrap_or_default() {
-            listed += 1;
-            if matches!(Status::of(&session), Status::Provisioning | Status::Ready) {
-                running.push(session);
-            }
-        }
+        listed.extend(page.sessions.unwrap_or_default());
     }
-    Ok((listed, running))
+    Ok(listed)
+}
+
+/// Whether a listed session holds DPUs: `PROVISIONING` or `READY`.
+pub fn is_running(session: &Session) -> bool {
+    matches!(Status::of(session), Status::Provisioning | Status::Ready)
 }
 
 #[cfg(test)]

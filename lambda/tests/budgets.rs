@@ -280,6 +280,47 @@ async fn audit_mode_notifies_the_session_over_the_budget_and_stops_nothing() {
     assert_eq!(world.take_notifications().await.len(), 1);
 }
 
+/// The second reading joins what the first saw (a listing may miss a session), but not a
+/// session it lists as ended: nb-old (80 DPUs) stops between the readings, and nb-new (30),
+/// which fits without it, is left alone.
+#[tokio::test]
+async fn a_session_ended_between_the_readings_is_not_counted_again() {
+    let world = world("mx-central-1").await;
+    let now = SystemTime::now();
+    let older = session("nb-old", now - Duration::from_secs(600), 40);
+    let newer = session("nb-new", now, 15);
+    let (rules, _) = glue(&[older.clone(), newer.clone()]);
+    let guard = guard_with(&world, policy_in("enforce"), &rules);
+    let first = all_at_once(&guard, &world, &["nb-old".to_string()]).await;
+    assert_eq!(first[0].outcome, Outcome::LeftAlone);
+
+    let mut stopped_old = older.clone();
+    stopped_old.status = Some(SessionStatus::Stopped);
+    let (before, after) = (vec![older, newer.clone()], vec![stopped_old, newer]);
+    let (mut rules, stops) = glue(&before);
+    rules[0] = mock!(aws_sdk_glue::Client::list_sessions)
+        .sequence()
+        .output(move || {
+            ListSessionsOutput::builder()
+                .set_sessions(Some(before.clone()))
+                .build()
+        })
+        .output(move || {
+            ListSessionsOutput::builder()
+                .set_sessions(Some(after.clone()))
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let guard = guard_with(&world, policy_in("enforce"), &rules);
+    let report = match handle(&guard, event(&world, "nb-new", "bob")).await {
+        Ok(Response::Session(report)) => report,
+        other => panic!("expected a session report, got {other:?}"),
+    };
+    assert_eq!(report.outcome, Outcome::LeftAlone, "{report:?}");
+    assert!(stops.lock().unwrap().is_empty());
+}
+
 /// A session over the budget is stopped, but its notification fails (here: a topic that does
 /// not exist). The retry finds it `STOPPING`, no longer a member of anything: the budget
 /// violation its first invocation recorded is read back, and the one notification is sent.
