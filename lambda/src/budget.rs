@@ -386,13 +386,14 @@ const REGISTRATION_WAITS: usize = 3;
 /// session (when one of its budgets covers sessions), then what `more` gives (a job run's: the
 /// running runs of its job). Sessions created just before the candidate whose membership is
 /// unknown (nobody registered them yet) are waited for a little ([`REGISTRATION_WAITS`]); what
-/// is still unknown after that is not counted. Also gives the ids of the sessions the listing
-/// shows ended (in no status that holds DPUs).
+/// is still unknown after that is not counted, and none is waited for once `time` is short.
+/// Also gives the ids of the sessions the listing shows ended (in no status that holds DPUs).
 async fn reading(
     guard: &Guard,
     invocation: &Invocation,
     candidate: &Holder,
     more: &More<'_>,
+    time: &crate::wait::Budget,
 ) -> Result<(Vec<Holder>, std::collections::HashSet<String>), GuardError> {
     let policy = guard.policy();
     let tags_matter = tags_matter(guard);
@@ -415,7 +416,8 @@ async fn reading(
     holders.extend(session_holders(guard, invocation, &running, tags_matter).await?);
     holders.extend(more().await?);
     for _ in 0..REGISTRATION_WAITS {
-        if !awaits_registration(policy, &holders) {
+        if !awaits_registration(policy, &holders) || time.remaining() <= guard.timing.budget_recheck
+        {
             break;
         }
         tokio::time::sleep(guard.timing.budget_recheck).await;
@@ -575,14 +577,24 @@ pub async fn check(
     if budgets::budgets_of(guard.policy(), &candidate).is_empty() {
         return Ok(());
     }
-    let (first, _) = reading(guard, invocation, &candidate, more).await?;
+    // The readings and their waits keep the time the stop and its notification need.
+    let time = crate::wait::Budget::until(
+        std::time::Duration::MAX,
+        invocation.deadline,
+        guard.timing.deadline_margin * 2,
+    );
+    let (first, _) = reading(guard, invocation, &candidate, more, &time).await?;
     if breaches(guard, &first, metrics).is_empty() {
+        return Ok(());
+    }
+    if time.remaining() <= guard.timing.budget_recheck {
+        info!("over a budget, with too little time left for a second reading: left to the sweep");
         return Ok(());
     }
     // Over in the first reading: look again, and join what both readings saw (a listing may
     // miss a session), but for the sessions the second lists as ended: they hold nothing now.
     tokio::time::sleep(guard.timing.budget_recheck).await;
-    let (mut joined, ended) = reading(guard, invocation, &candidate, more).await?;
+    let (mut joined, ended) = reading(guard, invocation, &candidate, more, &time).await?;
     for holder in &first[1..] {
         let gone = holder.kind == HolderKind::Session && ended.contains(holder.id.as_str());
         if !gone

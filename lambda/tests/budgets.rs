@@ -240,17 +240,35 @@ async fn ten_sessions_created_at_once_the_five_that_do_not_fit_are_stopped() {
     .await;
 }
 
-#[tokio::test]
-async fn a_session_that_fits_is_left_alone_and_an_older_one_holds_first() {
-    let world = world("ap-south-2").await;
+/// nb-old (40 x G.2X: 80 DPUs, created 10 minutes ago) and nb-new (15 x G.2X: 30 DPUs, just
+/// created): 110 together against the budget's 100. nb-old's event is handled first (within,
+/// left alone, registered); gives both, as Glue lists them.
+async fn older_registered(world: &testkit::World) -> (Session, Session) {
     let now = SystemTime::now();
     let older = session("nb-old", now - Duration::from_secs(600), 40);
     let newer = session("nb-new", now, 15);
+    let (rules, _) = glue(&[older.clone(), newer.clone()]);
+    let guard = guard_with(world, policy_in("enforce"), &rules);
+    let first = all_at_once(&guard, world, &["nb-old".to_string()]).await;
+    assert_eq!(first[0].outcome, Outcome::LeftAlone);
+    (older, newer)
+}
+
+/// The report of one `CreateSession` event handled by `guard`.
+async fn session_report(guard: &Guard, event: LambdaEvent<Value>) -> SessionReport {
+    match handle(guard, event).await {
+        Ok(Response::Session(report)) => report,
+        other => panic!("expected a session report, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_session_that_fits_is_left_alone_and_an_older_one_holds_first() {
+    let world = world("ap-south-2").await;
+    // The older one's event came first: 80 DPUs, within.
+    let (older, newer) = older_registered(&world).await;
     let (rules, stops) = glue(&[older, newer]);
     let guard = guard_with(&world, policy_in("enforce"), &rules);
-    // The older one's event came first: 80 DPUs, within.
-    let first = all_at_once(&guard, &world, &["nb-old".to_string()]).await;
-    assert_eq!(first[0].outcome, Outcome::LeftAlone);
     // 80 + 30 = 110: the newer one goes, named against the older one's holder.
     let second = all_at_once(&guard, &world, &["nb-new".to_string()]).await;
     assert_eq!(second[0].outcome, Outcome::Stopped);
@@ -286,14 +304,7 @@ async fn audit_mode_notifies_the_session_over_the_budget_and_stops_nothing() {
 #[tokio::test]
 async fn a_session_ended_between_the_readings_is_not_counted_again() {
     let world = world("mx-central-1").await;
-    let now = SystemTime::now();
-    let older = session("nb-old", now - Duration::from_secs(600), 40);
-    let newer = session("nb-new", now, 15);
-    let (rules, _) = glue(&[older.clone(), newer.clone()]);
-    let guard = guard_with(&world, policy_in("enforce"), &rules);
-    let first = all_at_once(&guard, &world, &["nb-old".to_string()]).await;
-    assert_eq!(first[0].outcome, Outcome::LeftAlone);
-
+    let (older, newer) = older_registered(&world).await;
     let mut stopped_old = older.clone();
     stopped_old.status = Some(SessionStatus::Stopped);
     let (before, after) = (vec![older, newer.clone()], vec![stopped_old, newer]);
@@ -313,10 +324,30 @@ async fn a_session_ended_between_the_readings_is_not_counted_again() {
         .repeatedly()
         .build();
     let guard = guard_with(&world, policy_in("enforce"), &rules);
-    let report = match handle(&guard, event(&world, "nb-new", "bob")).await {
-        Ok(Response::Session(report)) => report,
-        other => panic!("expected a session report, got {other:?}"),
-    };
+    let report = session_report(&guard, event(&world, "nb-new", "bob")).await;
+    assert_eq!(report.outcome, Outcome::LeftAlone, "{report:?}");
+    assert!(stops.lock().unwrap().is_empty());
+}
+
+/// The readings keep the time the stop needs: over in the first reading, with too little of
+/// the invocation left for the second (its deadline 250 ms away; twice the test's 100 ms margin
+/// is kept), the session is left to the sweep rather than stopped on one reading.
+#[tokio::test]
+async fn too_little_time_for_a_second_reading_leaves_the_session_to_the_sweep() {
+    let world = world("ap-southeast-7").await;
+    let (older, newer) = older_registered(&world).await;
+    let (rules, stops) = glue(&[older, newer]);
+    let guard = guard_with(&world, policy_in("enforce"), &rules);
+    let short = testkit::CreateSession::fixture()
+        .in_region(&world.region)
+        .by("AnalyticsTeam", "bob")
+        .of_session("nb-new")
+        .with(events::context(
+            "req-short",
+            &world.region,
+            Duration::from_millis(250),
+        ));
+    let report = session_report(&guard, short).await;
     assert_eq!(report.outcome, Outcome::LeftAlone, "{report:?}");
     assert!(stops.lock().unwrap().is_empty());
 }
@@ -327,13 +358,9 @@ async fn a_session_ended_between_the_readings_is_not_counted_again() {
 #[tokio::test]
 async fn a_retry_that_finds_the_session_stopping_still_sends_its_budget_notification() {
     let world = world("eu-central-1").await;
-    let now = SystemTime::now();
-    let older = session("nb-old", now - Duration::from_secs(600), 40);
-    let newer = session("nb-new", now, 15);
+    let (older, newer) = older_registered(&world).await;
     let (rules, stops) = glue(&[older.clone(), newer.clone()]);
     let guard = guard_with(&world, policy_in("enforce"), &rules);
-    let first = all_at_once(&guard, &world, &["nb-old".to_string()]).await;
-    assert_eq!(first[0].outcome, Outcome::LeftAlone);
 
     let mut failing = guard.clone();
     failing.settings.topic_arn = format!("{}-missing", guard.settings.topic_arn);
@@ -347,10 +374,7 @@ async fn a_retry_that_finds_the_session_stopping_still_sends_its_budget_notifica
     stopping.status = Some(SessionStatus::Stopping);
     let (rules, _) = glue(&[older, stopping]);
     let retry_guard = guard_with(&world, policy_in("enforce"), &rules);
-    let report = match handle(&retry_guard, event(&world, "nb-new", "bob")).await {
-        Ok(Response::Session(report)) => report,
-        other => panic!("expected a session report, got {other:?}"),
-    };
+    let report = session_report(&retry_guard, event(&world, "nb-new", "bob")).await;
     assert_eq!(report.rules, ["max_concurrent_dpu"], "{report:?}");
     assert_eq!(report.notification, Notification::Sent, "{report:?}");
     let delivered = world.take_notifications().await;
@@ -400,10 +424,7 @@ async fn a_session_its_own_rules_stop_is_stopped_first_and_counted_by_no_other()
     // (60 DPUs, no timeout in the listing): 60 + 60 = 120 would be over 100 if it counted.
     let mut short_event = event(&world, "nb-short", "bob");
     short_event.payload["detail"]["requestParameters"]["timeout"] = serde_json::json!(20);
-    let report = match handle(&guard, short_event).await {
-        Ok(Response::Session(report)) => report,
-        other => panic!("expected a session report, got {other:?}"),
-    };
+    let report = session_report(&guard, short_event).await;
     assert_eq!(report.outcome, Outcome::LeftAlone, "{report:?}");
     let stopped: Vec<String> = stops
         .lock()
