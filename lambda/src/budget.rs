@@ -397,7 +397,11 @@ async fn reading(
 ) -> Result<(Vec<Holder>, std::collections::HashSet<String>), GuardError> {
     let policy = guard.policy();
     let tags_matter = tags_matter(guard);
-    let sessions_counted = budgets::budgets_of(policy, candidate)
+    // Every budget is decided together (`tally_all`): a member shared with a budget the
+    // candidate is not in may be over there, and then holds nothing in the candidate's. So the
+    // readings list what any budget covers, not only the candidate's.
+    let sessions_counted = policy
+        .budgets
         .iter()
         .any(|budget| budget.covers(policy::Covered::Sessions, policy));
     let (running, ended): (Vec<Session>, Vec<Session>) = if sessions_counted {
@@ -512,7 +516,7 @@ pub async fn check_session(
     );
     // The running job runs (`job_runs`), when a budget of the session's counts them.
     let none: &More<'_> = &|| Box::pin(async { Ok(Vec::new()) });
-    let more = if counts_job_runs(guard.policy(), &candidate) {
+    let more = if any_counts_job_runs(guard.policy()) {
         job_runs
     } else {
         none
@@ -520,11 +524,12 @@ pub async fn check_session(
     check(guard, invocation, candidate, verdict, metrics, more).await
 }
 
-/// Whether a budget `holder` belongs to counts job runs too (the policy guards jobs and the
-/// budget covers them).
-pub fn counts_job_runs(policy: &policy::Policy, holder: &Holder) -> bool {
+/// Whether a budget of the policy counts job runs (the policy guards jobs and the budget covers
+/// them): every reading then counts the running runs, since all budgets are decided together.
+pub fn any_counts_job_runs(policy: &policy::Policy) -> bool {
     policy.jobs.is_some()
-        && budgets::budgets_of(policy, holder)
+        && policy
+            .budgets
             .iter()
             .any(|budget| budget.covers(policy::Covered::Jobs, policy))
 }
@@ -596,7 +601,9 @@ pub async fn check(
     tokio::time::sleep(guard.timing.budget_recheck).await;
     let (mut joined, ended) = reading(guard, invocation, &candidate, more, &time).await?;
     for holder in &first[1..] {
-        let gone = holder.kind == HolderKind::Session && ended.contains(holder.id.as_str());
+        // The join is for ListSessions, which may miss a session; a job's runs come from its
+        // own GetJobRuns, and one the second reading lacks has ended.
+        let gone = holder.kind == HolderKind::JobRun || ended.contains(holder.id.as_str());
         if !gone
             && !joined
                 .iter()
@@ -610,7 +617,10 @@ pub async fn check(
         info!("over a budget in the first reading only: left to the sweep");
         return Ok(());
     }
-    record_violations(guard.ledger(), &key, &confirmed).await?;
+    // Only a retry's notification needs the record: a failed write must not keep the stop waiting.
+    if let Err(error) = record_violations(guard.ledger(), &key, &confirmed).await {
+        warn!(error = %error, "could not record the budget violations on the holder");
+    }
     apply(guard, verdict, confirmed, metrics);
     Ok(())
 }
@@ -781,6 +791,8 @@ pub async fn holders_now(
         if holder.tags.is_none() {
             holder.tags = entry.and_then(|e| e.tags.clone());
         }
+        // Its own invocation judged it whole (with what the listing lacks) and stops it.
+        holder.stopped_by_policy |= entry.is_some_and(|e| e.stopping);
     }
     Ok(holders)
 }

@@ -228,21 +228,26 @@ async fn running_holders(
 /// is gone holds nothing; one that cannot be read or listed (throttled, denied) is left out with
 /// a warning: the sweep counts it.
 pub async fn indexed_runs(guard: &Guard, except: Option<&str>) -> Result<Vec<Holder>, GuardError> {
-    let (holders, _left_out) = indexed_runs_of(guard, |name| except != Some(name)).await?;
+    let (holders, _left_out) = indexed_runs_of(guard, |name| except != Some(name), None).await?;
     Ok(holders)
 }
 
 /// [`indexed_runs`] of the index's jobs that `keep` names, and how many of them were left out
-/// because they could not be read or listed.
+/// because they could not be read or listed, or `time` ran out before them.
 pub async fn indexed_runs_of(
     guard: &Guard,
     keep: impl Fn(&str) -> bool,
+    time: Option<&crate::wait::Budget>,
 ) -> Result<(Vec<Holder>, usize), GuardError> {
     let now = crate::budget::epoch_ms(SystemTime::now());
     let names = crate::budget::jobs_with_runs(guard.ledger(), now).await?;
     let mut holders = Vec::new();
     let mut left_out = 0;
     for name in names.iter().filter(|name| keep(name)) {
+        if time.is_some_and(|time| time.remaining().is_zero()) {
+            left_out += 1;
+            continue;
+        }
         // Each run is judged over its job's definition, as the run's own check judged it.
         let definition = match get_job(&guard.glue, name).await {
             Ok(Some(job)) => policy::facts_from_glue_job(&job_json(&job)).ok(),

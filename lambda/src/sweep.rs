@@ -116,13 +116,18 @@ pub async fn sweep(
             if !now.failures.is_empty() {
                 incomplete = Some("a job's runs could not be listed");
             } else if !now.not_swept.is_empty() {
-                match crate::job::indexed_runs_of(guard, |name| {
-                    now.not_swept.iter().any(|left| left == name)
-                })
-                .await
-                {
+                // Reading them keeps the time acting on what was found needs.
+                let time = crate::wait::Budget::until(
+                    std::time::Duration::MAX,
+                    invocation.deadline,
+                    guard.timing.deadline_margin * 2,
+                );
+                let left_over = |name: &str| now.not_swept.iter().any(|left| left == name);
+                match crate::job::indexed_runs_of(guard, left_over, Some(&time)).await {
                     Ok((holders, 0)) => unswept = holders,
-                    Ok(_) => incomplete = Some("a job left to a later sweep could not be read"),
+                    Ok(_) => {
+                        incomplete = Some("a job left to a later sweep could not be read in time")
+                    }
                     Err(failure) => {
                         failures.push(failure);
                         incomplete = Some("the registry's index of jobs could not be read");

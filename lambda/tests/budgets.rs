@@ -496,6 +496,45 @@ fn sweep_over_budget(
     (guard, stops)
 }
 
+/// The sweep reads the registry's `stopping` flag as the real-time path does: nb-b, whose own
+/// invocation stops it (a rule `ListSessions` cannot show), holds nothing, so nb-c fits.
+#[tokio::test]
+async fn the_sweep_does_not_count_a_session_its_own_invocation_is_stopping() {
+    use glue_session_guard_lambda::budget::{self, Registered};
+    use policy::budgets::HolderKind;
+
+    let world = world("ca-central-1").await;
+    let runs = mock!(aws_sdk_glue::Client::get_job_runs)
+        .then_output(|| GetJobRunsOutput::builder().build());
+    // 30 + 20 + 20 = 70 would fit anyway without the run: make nb-c the one that needs nb-b gone.
+    let (guard, stops) = sweep_over_budget(&world, [25, 15, 10], runs);
+    let listed = guard.glue.list_sessions().send().await.unwrap();
+    let nb_b = listed
+        .sessions()
+        .iter()
+        .find(|session| session.id() == Some("nb-b"))
+        .unwrap();
+    let created = SystemTime::try_from(*nb_b.created_on().unwrap()).unwrap();
+    let key = budget::holder_key(HolderKind::Session, "nb-b", budget::epoch_ms(created));
+    let stopping = Registered {
+        stopping: true,
+        ..Registered::default()
+    };
+    budget::register(guard.ledger(), &key, &stopping)
+        .await
+        .unwrap();
+    let event = events::scheduled(&world.region);
+    let context = events::context("req-sweep", &world.region, Duration::from_secs(60));
+    match handle(&guard, LambdaEvent::new(event, context)).await {
+        Ok(Response::Sweep(report)) => assert_eq!(report.budgets[0].in_use_dpu, 70.0),
+        other => panic!("expected a sweep report, got {other:?}"),
+    }
+    assert!(
+        stops.lock().unwrap().is_empty(),
+        "nb-c fits once nb-b is not counted"
+    );
+}
+
 /// A sweep that cannot list a job's runs leaves the budgets to the next sweep: a member missing
 /// from the count can make one that fits seem over. Each session is still judged on its own
 /// boundaries.
@@ -516,8 +555,8 @@ async fn a_sweep_that_cannot_count_every_member_acts_for_no_budget() {
     let report = match handle(&guard, LambdaEvent::new(event, context)).await {
         Ok(Response::Sweep(report)) => Some(report),
         // The job's listing failure fails the sweep after it acted on the rest.
-        Err(_) => None,
-        other => panic!("expected a sweep report, got {other:?}"),
+        Err(glue_session_guard_lambda::GuardError::SweepIncomplete { .. }) => None,
+        other => panic!("expected a sweep report or an incomplete sweep, got {other:?}"),
     };
     assert!(
         report

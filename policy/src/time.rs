@@ -105,7 +105,10 @@ pub fn impossible_rfc3339(text: &str) -> Option<String> {
         return Some(format!("month {month:02} does not exist"));
     }
     let days = days_in_month(year, month);
-    if day < 1 || day > days {
+    if day < 1 {
+        return Some("day 00 does not exist".to_string());
+    }
+    if day > days {
         return Some(format!(
             "{} {year} has {days} days, not {day}",
             MONTHS[(month - 1) as usize]
@@ -118,7 +121,9 @@ pub fn impossible_rfc3339(text: &str) -> Option<String> {
         return Some(format!("minute {minute} is past 59"));
     }
     if second > 60 {
-        return Some(format!("second {second} is past 59"));
+        return Some(format!(
+            "second {second} is past 59 (60 only for a leap second)"
+        ));
     }
     None
 }

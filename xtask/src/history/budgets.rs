@@ -404,6 +404,10 @@ fn with_the_guard(
     let mut running: Vec<Vec<(UnixSeconds, f64)>> = vec![Vec::new(); helds.len()];
     let mut stopped: Vec<Vec<BudgetStop>> = vec![Vec::new(); helds.len()];
     for group in walk.chunk_by(|a, b| order(a.1) == order(b.1)) {
+        // One holder reaching a budget twice counts once there, as the Lambda keeps the first.
+        let mut group = group.to_vec();
+        group.dedup_by_key(|(budget, _)| *budget);
+        let group = &group[..];
         let member = group[0].1;
         if enforcing && member.stopped_by_own {
             // Its own boundaries stop it at its start: it holds nothing.
