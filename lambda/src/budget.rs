@@ -478,9 +478,10 @@ fn breaches(guard: &Guard, holders: &[Holder], metrics: &Metrics) -> Vec<policy:
 
 /// The real-time path's budget check of one session: registers it, and when it belongs to a
 /// budget, sums what the budget's members hold (the running sessions, and what `job_runs`
-/// gives when the budget counts job runs); a session over a cap in two readings gets the
-/// violations on its verdict (module docs). Does nothing when the policy has no budgets, or
-/// the session no longer holds DPUs.
+/// gives when any budget counts job runs); a session over a cap in two readings gets the
+/// violations on its verdict (module docs). Does nothing when the policy has no budgets or the
+/// session is gone; one that no longer holds DPUs gets what an earlier check recorded
+/// ([`apply_recorded`]).
 pub async fn check_session(
     guard: &Guard,
     invocation: &Invocation,
@@ -514,7 +515,7 @@ pub async fn check_session(
         case.facts.principal.clone(),
         known_tags(&case.facts.tags),
     );
-    // The running job runs (`job_runs`), when a budget of the session's counts them.
+    // The running job runs (`job_runs`), when any budget counts them (all are decided together).
     let none: &More<'_> = &|| Box::pin(async { Ok(Vec::new()) });
     let more = if any_counts_job_runs(guard.policy()) {
         job_runs
