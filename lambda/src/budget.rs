@@ -79,8 +79,21 @@ pub const STOPPING: &str = "stopping";
 /// The registry item's attribute holding the budget violations a check confirmed for it (a
 /// JSON array of `policy::Violation`), written before it is stopped: a retry after a failed
 /// `Publish` finds the session `STOPPING`, no longer a member of anything, and reads them back
-/// so that its one notification is still sent.
+/// so that its one notification is still sent. A check of a session still running removes
+/// them as it registers it ([`Recorded::Forget`]): what an earlier check found (before a
+/// `StopSession` that failed) stands only when this one confirms it again.
 pub const BUDGET_VIOLATIONS: &str = "budget_violations";
+
+/// What a registration does with the budget violations an earlier check recorded on the item
+/// ([`BUDGET_VIOLATIONS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Leaves them (the sweep naming a creator; a session its own rules stop).
+    Keep,
+    /// Removes them in the same `UpdateItem`: a check of a running session decides afresh, and
+    /// records them again when it confirms them.
+    Forget,
+}
 
 /// Most keys one `BatchGetItem` takes (DynamoDB API reference, BatchGetItem).
 const BATCH_GET_KEYS: usize = 100;
@@ -183,11 +196,14 @@ pub fn epoch_ms(time: SystemTime) -> i64 {
         .map_or(0, |since| ((since.as_micros() + 500) / 1000) as i64)
 }
 
-/// Writes what is known of a holder; what is not known leaves what another invocation wrote.
+/// Writes what is known of a holder (one `UpdateItem`); what is not known leaves what another
+/// invocation wrote. With [`Recorded::Forget`], also removes the budget violations an earlier
+/// check recorded.
 pub async fn register(
     ledger: Ledger<'_>,
     key: &str,
     registered: &Registered,
+    recorded: Recorded,
 ) -> Result<(), GuardError> {
     let mut sets = vec!["#expires = :expires"];
     let expires = SystemTime::now() + ledger::KEEP_FOR;
@@ -231,8 +247,13 @@ pub async fn register(
             .expression_attribute_names("#stopping", STOPPING)
             .expression_attribute_values(":stopping", AttributeValue::Bool(true));
     }
+    let mut expression = format!("SET {}", sets.join(", "));
+    if recorded == Recorded::Forget {
+        expression.push_str(" REMOVE #violations");
+        update = update.expression_attribute_names("#violations", BUDGET_VIOLATIONS);
+    }
     update
-        .update_expression(format!("SET {}", sets.join(", ")))
+        .update_expression(expression)
         .send()
         .await
         .map_err(|error| GuardError::aws("UpdateItem", key, error))?;
@@ -566,12 +587,14 @@ pub async fn check(
         // wait for a reading nor fail with one. Registered as stopping, so that other checks
         // (which judge it from Glue's listing alone) do not count it; a failed write only
         // leaves that to them.
-        if let Err(error) = register(guard.ledger(), &key, &registered).await {
+        if let Err(error) = register(guard.ledger(), &key, &registered, Recorded::Keep).await {
             warn!(error = %error, "could not register the session or run as being stopped");
         }
         return Ok(());
     }
-    register(guard.ledger(), &key, &registered).await?;
+    // A check decides afresh: violations an earlier one recorded (its stop then failed) go,
+    // and are recorded again below when this check confirms them.
+    register(guard.ledger(), &key, &registered, Recorded::Forget).await?;
     if candidate.kind == HolderKind::JobRun
         && let Some((job, _)) = candidate.id.rsplit_once('/')
         && let Err(error) = index_job_runs(guard.ledger(), &[(job, candidate.created_at_ms)]).await
@@ -784,6 +807,7 @@ pub async fn holders_now(
                         tags: holder.tags.clone(),
                         stopping: holder.stopped_by_policy,
                     },
+                    Recorded::Keep,
                 )
                 .await?
             }

@@ -23,10 +23,12 @@ use aws_sdk_glue::types::{
     Session, SessionCommand, SessionStatus, WorkerType,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use glue_session_guard_lambda::budget::{self, Registered};
 use glue_session_guard_lambda::report::{JobReport, Notification, Outcome, SessionReport};
 use glue_session_guard_lambda::{Guard, Response, handle};
 use lambda_runtime::LambdaEvent;
 use policy::Policy;
+use policy::budgets::HolderKind;
 use serde_json::Value;
 use testkit::{MotoServer, Resources, events};
 
@@ -50,6 +52,18 @@ async fn world(region: &'static str) -> testkit::World {
         topic: "gsg-notifications",
         queue: "gsg-inbox",
         ledger_table: "gsg-ledger",
+    };
+    testkit::World::new(MotoServer::Shared, region, names).await
+}
+
+/// A world of its own names in `region` (a region other tests use with `world`'s names).
+async fn world_named(region: &'static str, prefix: &'static str) -> testkit::World {
+    let leak =
+        |what: &str| -> &'static str { Box::leak(format!("{prefix}-{what}").into_boxed_str()) };
+    let names = Resources {
+        topic: leak("notifications"),
+        queue: leak("inbox"),
+        ledger_table: leak("ledger"),
     };
     testkit::World::new(MotoServer::Shared, region, names).await
 }
@@ -383,6 +397,51 @@ async fn a_retry_that_finds_the_session_stopping_still_sends_its_budget_notifica
     assert!(message.contains("budget \"analytics\""), "{message}");
 }
 
+/// A stop that fails leaves no budget violation behind: nb-new is confirmed over (and its
+/// violation recorded), but `StopSession` is refused. The retry finds nb-old stopped meanwhile
+/// and nb-new within; nb-new later ends on its own, and a late duplicate of its event must not
+/// notify a budget stop that never happened (the retry's registration removed the record).
+#[tokio::test]
+async fn a_check_that_finds_the_session_within_removes_what_a_failed_stop_left_recorded() {
+    let world = world_named("eu-central-1", "gsg-stale").await;
+    let (older, newer) = older_registered(&world).await;
+
+    let (mut rules, stops) = glue(&[older.clone(), newer.clone()]);
+    *rules.last_mut().unwrap() =
+        mock!(aws_sdk_glue::Client::stop_session).then_http_response(|| {
+            aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    r#"{"__type":"AccessDeniedException","message":"not allowed"}"#,
+                ),
+            )
+        });
+    let refused = guard_with(&world, policy_in("enforce"), &rules);
+    let failed = handle(&refused, event(&world, "nb-new", "bob")).await;
+    assert!(failed.is_err(), "the StopSession failed: {failed:?}");
+    assert!(stops.lock().unwrap().is_empty());
+    assert!(world.take_notifications().await.is_empty());
+
+    // The retry: nb-old has stopped; nb-new (30 DPUs) fits.
+    let mut stopped_old = older;
+    stopped_old.status = Some(SessionStatus::Stopped);
+    let (rules, stops) = glue(&[stopped_old.clone(), newer.clone()]);
+    let retry = guard_with(&world, policy_in("enforce"), &rules);
+    let report = session_report(&retry, event(&world, "nb-new", "bob")).await;
+    assert_eq!(report.outcome, Outcome::LeftAlone, "{report:?}");
+    assert!(stops.lock().unwrap().is_empty());
+
+    // nb-new ends on its own; a duplicate of its event comes late.
+    let mut ended = newer;
+    ended.status = Some(SessionStatus::Stopped);
+    let (rules, _) = glue(&[stopped_old, ended]);
+    let late = guard_with(&world, policy_in("enforce"), &rules);
+    let report = session_report(&late, event(&world, "nb-new", "bob")).await;
+    assert!(report.rules.is_empty(), "{report:?}");
+    assert_eq!(report.notification, Notification::NotNeeded, "{report:?}");
+    assert!(world.take_notifications().await.is_empty());
+}
+
 /// A budget's member out of bounds by its own rules is stopped without waiting for (or
 /// failing with) a budget reading, and is registered as being stopped: another invocation,
 /// which judges it from Glue's listing alone (no `Timeout` there), does not count it.
@@ -500,9 +559,6 @@ fn sweep_over_budget(
 /// invocation stops it (a rule `ListSessions` cannot show), holds nothing, so nb-c fits.
 #[tokio::test]
 async fn the_sweep_does_not_count_a_session_its_own_invocation_is_stopping() {
-    use glue_session_guard_lambda::budget::{self, Registered};
-    use policy::budgets::HolderKind;
-
     let world = world("ca-central-1").await;
     let runs = mock!(aws_sdk_glue::Client::get_job_runs)
         .then_output(|| GetJobRunsOutput::builder().build());
@@ -520,7 +576,7 @@ async fn the_sweep_does_not_count_a_session_its_own_invocation_is_stopping() {
         stopping: true,
         ..Registered::default()
     };
-    budget::register(guard.ledger(), &key, &stopping)
+    budget::register(guard.ledger(), &key, &stopping, budget::Recorded::Keep)
         .await
         .unwrap();
     let event = events::scheduled(&world.region);
@@ -775,6 +831,76 @@ async fn a_job_run_counts_the_runs_of_other_jobs_the_index_names() {
     assert!(message.contains("job run etl/jr_e (60 DPUs"), "{message}");
 }
 
+/// Budgets are decided together, so a reading counts what any budget covers, not only the
+/// candidate's. nb-b (bob, 50 DPUs) belongs to `analytics` (sessions only, cap 90) alone;
+/// nb-a (alice, 50, older, registered by its own check still under way) belongs to `analytics`
+/// and `shared` (sessions and job runs, cap 100), where `load`'s run jr_9 (dave, 60, oldest)
+/// holds first: nb-a is over `shared`, holds nothing in `analytics`, and nb-b fits. A reading
+/// of sessions alone (nb-b's budgets count no runs) would count nb-a in `analytics`, 100 > 90,
+/// and stop nb-b.
+#[tokio::test]
+async fn a_reading_counts_the_job_runs_of_a_budget_the_candidate_is_not_in() {
+    let world = world_named("ca-west-1", "gsg-scope").await;
+    let text = r#"
+version: 1
+stack: {name: glue-session-guard}
+boundaries: {max_workers: 60}
+jobs: {boundaries: {max_workers: 100, require_vpc_connection: true, required_tags: [owner]}}
+budgets:
+  - name: analytics
+    members: {principals: ["arn:aws:iam::*:role/AnalyticsTeam"]}
+    max_concurrent_dpu: 90
+    covers: [sessions]
+  - name: shared
+    members:
+      principals:
+        - "arn:aws:sts::*:assumed-role/AnalyticsTeam/alice"
+        - "arn:aws:sts::*:assumed-role/AnalyticsTeam/dave"
+    max_concurrent_dpu: 100
+    covers: [sessions, jobs]
+enforcement: {mode: enforce}
+"#;
+    let policy = policy::load_policy("budgets.yaml", text.as_bytes()).unwrap();
+    let now = SystemTime::now();
+    let run = running_run("load", "jr_9", now - Duration::from_secs(600));
+    let nb_a = session("nb-a", now - Duration::from_secs(300), 25);
+    let (mut rules, stops) = glue(&[nb_a.clone(), session("nb-b", now, 25)]);
+    rules.push(tagged_analytics());
+    rules.push(mock!(aws_sdk_glue::Client::get_job).then_output(|| job_definition("load")));
+    let runs_listed = lists_runs_of("load", &run);
+    rules.push(runs_listed.clone());
+    rules.push(each_run(&run));
+    let guard = guard_with(&world, policy, &rules);
+
+    // The run's own event: within `shared`, left alone, and its job indexed.
+    let report = job_report(handle(&guard, start_job_run(&world, "load", "jr_9", "dave")).await);
+    assert_eq!(report.outcome, Outcome::LeftAlone, "{report:?}");
+    let listings_by_the_run = runs_listed.num_calls();
+    // nb-a's own check has registered it (its creator) and is still deciding.
+    let created = SystemTime::try_from(*nb_a.created_on().unwrap()).unwrap();
+    let key = budget::holder_key(HolderKind::Session, "nb-a", budget::epoch_ms(created));
+    let alice = Registered {
+        principal: Some(policy::Principal {
+            arn: "arn:aws:sts::123456789012:assumed-role/AnalyticsTeam/alice".into(),
+            issuer_arn: Some("arn:aws:iam::123456789012:role/AnalyticsTeam".into()),
+            ..Default::default()
+        }),
+        ..Registered::default()
+    };
+    budget::register(guard.ledger(), &key, &alice, budget::Recorded::Keep)
+        .await
+        .unwrap();
+
+    let report = session_report(&guard, event(&world, "nb-b", "bob")).await;
+    assert_eq!(report.outcome, Outcome::LeftAlone, "{report:?}");
+    assert!(report.rules.is_empty(), "{report:?}");
+    assert!(stops.lock().unwrap().is_empty());
+    assert!(
+        runs_listed.num_calls() > listings_by_the_run,
+        "the run was read"
+    );
+}
+
 /// `POLICY` with its budget counting job runs too, and `jobs.boundaries` of these keys.
 fn policy_with_jobs(job_boundaries: &str) -> Policy {
     let text = format!(
@@ -923,9 +1049,6 @@ async fn a_refused_index_write_does_not_fail_the_runs_check() {
 /// not fail the registry's read.
 #[tokio::test]
 async fn a_key_asked_for_twice_is_read_once() {
-    use glue_session_guard_lambda::budget::{self, Registered};
-    use policy::budgets::HolderKind;
-
     let world = world("ap-southeast-5").await;
     let guard = world.guard(policy_in("enforce"));
     let key = budget::holder_key(HolderKind::Session, "nb-twice", 1_796_000_000_000);
@@ -933,7 +1056,7 @@ async fn a_key_asked_for_twice_is_read_once() {
         tags: Some(Default::default()),
         ..Registered::default()
     };
-    budget::register(guard.ledger(), &key, &written)
+    budget::register(guard.ledger(), &key, &written, budget::Recorded::Keep)
         .await
         .unwrap();
     let found = budget::registered(guard.ledger(), &[key.clone(), key.clone()])
