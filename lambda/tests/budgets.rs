@@ -688,6 +688,96 @@ async fn the_sweep_counts_sessions_and_job_runs_whose_events_never_came() {
     assert!(world.take_notifications().await.is_empty(), "told once");
 }
 
+/// A sweep lists the runs of at most `MAX_JOBS_PER_SWEEP` jobs (300); the jobs it leaves to a
+/// later sweep are counted for budgets from the registry's index, so the budget still sees
+/// every member. 301 jobs each run one run of 2 x G.1X (2 DPUs), members by their jobs' tag;
+/// each run's own check registered it and the index names every job. Which job is left over depends on the minute (the sweep starts
+/// each time at another place): whichever it is, the budget counts 602 DPUs.
+#[tokio::test]
+async fn a_sweep_counts_the_runs_of_jobs_past_its_300_from_the_index() {
+    use aws_sdk_glue::operation::list_jobs::ListJobsOutput;
+    use glue_session_guard_lambda::job::MAX_JOBS_PER_SWEEP;
+
+    let world = world_named("ap-south-2", "gsg-many-jobs").await;
+    let text = r#"
+version: 1
+stack: {name: glue-session-guard}
+boundaries: {max_workers: 60}
+jobs: {boundaries: {max_workers: 100}}
+budgets:
+  - name: analytics
+    members: {tags: {owner: analytics}}
+    max_concurrent_dpu: 10000
+    covers: [sessions, jobs]
+enforcement: {mode: enforce}
+"#;
+    let policy = policy::load_policy("budgets.yaml", text.as_bytes()).unwrap();
+    let jobs: Vec<String> = (0..=MAX_JOBS_PER_SWEEP)
+        .map(|i| format!("job-{i:03}"))
+        .collect();
+    let started = SystemTime::now() - Duration::from_secs(600);
+    let listed = jobs.clone();
+    let mut rules = vec![
+        mock!(aws_sdk_glue::Client::list_sessions)
+            .then_output(|| ListSessionsOutput::builder().build()),
+        mock!(aws_sdk_glue::Client::list_jobs).then_output(move || {
+            ListJobsOutput::builder()
+                .set_job_names(Some(listed.clone()))
+                .build()
+        }),
+        tagged_analytics(),
+    ];
+    for job in &jobs {
+        let run = JobRun::builder()
+            .id(format!("jr_{job}"))
+            .job_name(job)
+            .job_run_state(JobRunState::Running)
+            .worker_type(WorkerType::G1X)
+            .number_of_workers(2)
+            .started_on(DateTime::from(started))
+            .build();
+        rules.push(lists_runs_of(job, &run));
+        let (name, definition) = (job.clone(), job.clone());
+        rules.push(
+            mock!(aws_sdk_glue::Client::get_job)
+                .match_requests(move |input| input.job_name() == Some(name.as_str()))
+                .then_output(move || job_definition(&definition)),
+        );
+    }
+    let mut guard = guard_with(&world, policy, &rules);
+    let trail = testkit::mocked::trail(Vec::new());
+    guard.cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&trail]);
+    // Each run's own check registered it (with its job's tags) and indexed its job.
+    let started_ms = budget::epoch_ms(started);
+    let tagged = Registered {
+        tags: Some([("owner".to_string(), "analytics".to_string())].into()),
+        ..Registered::default()
+    };
+    for job in &jobs {
+        let id = policy::budgets::job_run_id(job, &format!("jr_{job}"));
+        let key = budget::holder_key(HolderKind::JobRun, &id, started_ms);
+        budget::register(guard.ledger(), &key, &tagged, budget::Recorded::Keep)
+            .await
+            .unwrap();
+    }
+    let indexed: Vec<(&str, i64)> = jobs.iter().map(|job| (job.as_str(), started_ms)).collect();
+    budget::index_job_runs(guard.ledger(), &indexed)
+        .await
+        .unwrap();
+
+    let event = events::scheduled(&world.region);
+    let context = events::context("req-sweep", &world.region, Duration::from_secs(60));
+    let report = match handle(&guard, LambdaEvent::new(event, context)).await {
+        Ok(Response::Sweep(report)) => report,
+        other => panic!("expected a sweep report, got {other:?}"),
+    };
+    let swept = report.jobs.as_ref().expect("the jobs were swept");
+    assert_eq!(swept.jobs_not_swept, 1, "{swept:?}");
+    assert_eq!(report.budgets.len(), 1, "{report:?}");
+    assert_eq!(report.budgets[0].in_use_dpu, 602.0);
+    assert_eq!(report.budgets[0].holders.len(), jobs.len());
+}
+
 /// A job run in real time: its budget counts the running sessions and the other running runs of
 /// its job (and those of the jobs the registry's index names). The earlier run holds first; the
 /// later one that takes the budget over is stopped and notified once. Glue's job answers are
