@@ -140,7 +140,10 @@ impl Problem {
         let key = missing.rsplit('.').next().unwrap_or(missing);
         let stand_in = match key {
             "version" => Value::from(crate::model::FORMAT_VERSION),
-            "name" => Value::from("stand-in"),
+            // Text keys: the checks on a stand-in are dropped, so its value never shows.
+            "name" | "workspace_id" | "channel_id" | "tenant_id" | "team_id" => {
+                Value::from("stand-in")
+            }
             "stack" => serde_yaml::from_str("{name: stand-in}").unwrap_or_default(),
             "principals" | "subnet_ids" | "security_group_ids" => Value::Sequence(Vec::new()),
             "boundaries" => Value::Mapping(serde_yaml::Mapping::new()),

@@ -220,7 +220,12 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
                     &problem.reason,
                 ));
                 let again = shape_errors.len() < MAX_SHAPE_ERRORS && !taken_out.contains(&path);
-                if again && problem.take_out(&mut document) {
+                if again && element.is_some() && problem.put_stand_in(&mut document) {
+                    // A list element without a required key (a chat channel without its
+                    // `team_id`): a stand-in keeps it, so that every key it lacks is said at
+                    // once; the checks on the stand-in are dropped below.
+                    taken_out.extend(missing);
+                } else if again && problem.take_out(&mut document) {
                     removed_elements.extend(element);
                     taken_out.push(path);
                 } else if again && problem.put_stand_in(&mut document) {

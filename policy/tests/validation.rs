@@ -113,6 +113,43 @@ fn required_fields() {
     );
 }
 
+/// A list element without some of its required keys gets every one said at once (a stand-in
+/// holds each place), and what else is wrong in it too: not one key per run of `validate`.
+#[test]
+fn every_missing_key_of_an_element_is_said_at_once() {
+    let text = format!(
+        "{VALID}overrides:
+  - principals: [\"arn:aws:iam::*:role/A\"]
+    boundaries: {{max_workers: 0}}
+notifications:
+  teams:
+    - tenant_id: 0f5c2f6e-3b1a-4c9d-8e7f-a1b2c3d4e5f6
+  slack:
+    - {{workspace_id: T0123ABCD}}
+"
+    );
+    let found = errors(&text);
+    let said: Vec<&str> = found
+        .iter()
+        .map(|error| {
+            error
+                .split_once(": ")
+                .map_or(error.as_str(), |(_, rest)| rest)
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "overrides[0]: the required key `name` is missing",
+            "overrides[0].boundaries.max_workers: must be between 1 and 1000, got 0",
+            "notifications.teams[0]: the required key `team_id` is missing",
+            "notifications.teams[0]: the required key `channel_id` is missing",
+            "notifications.slack[0]: the required key `channel_id` is missing",
+        ],
+        "{found:#?}"
+    );
+}
+
 #[test]
 fn duplicate_keys_are_errors() {
     let error =
