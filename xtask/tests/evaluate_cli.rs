@@ -404,7 +404,7 @@ fn at_over_records_only_is_said_to_change_nothing() {
     assert!(!stderr.contains("--at applies"), "{stderr}");
 }
 
-/// Text says which team routes a verdict's notification reaches, as JSON does.
+/// Text and Markdown say which team routes a verdict's notification reaches, as JSON does.
 #[test]
 fn text_output_names_the_routes() {
     let out = xtask(
@@ -419,6 +419,23 @@ fn text_output_names_the_routes() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("\nroutes:    finance\n"), "{text}");
+    // Markdown too, in a column of its own when the policy has routes.
+    let out = xtask(
+        &[
+            "evaluate",
+            "--policy",
+            "policies/teams.yaml",
+            "--event",
+            &sample("routed-by-tag.json"),
+            "--format",
+            "markdown",
+        ],
+        None,
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].ends_with("| rules | routes |"), "{table}");
+    assert!(lines[2].ends_with("| finance |"), "{table}");
 }
 
 #[test]

@@ -67,6 +67,11 @@ impl EvaluateCommand {
                  holds at once); backtest replays them"
             );
         }
+        // Markdown shows the routes a verdict matches when the policy has any.
+        let with_routes = policy
+            .notifications
+            .as_ref()
+            .is_some_and(|notifications| !notifications.routes.is_empty());
         let at = self.at.unwrap_or_else(crate::history::time::now);
         let given = Given {
             profiles: ProfileFiles::read(&self.usage_profiles)?,
@@ -90,7 +95,7 @@ impl EvaluateCommand {
                     .map(|line| line + "\n")
                     .map_err(anyhow::Error::from),
                 Format::Markdown => {
-                    rows.push(markdown_row(count, &verdict));
+                    rows.push(markdown_row(count, &verdict, with_routes));
                     return;
                 }
                 Format::Text if count == 1 => {
@@ -114,13 +119,11 @@ impl EvaluateCommand {
             out.write_all(describe(&first).as_bytes())?;
         }
         if self.format == Format::Markdown {
-            out.write_all(
-                markdown::table(
-                    &["record", "session or job", "decision", "action", "rules"],
-                    &rows,
-                )
-                .as_bytes(),
-            )?;
+            let mut columns = vec!["record", "session or job", "decision", "action", "rules"];
+            if with_routes {
+                columns.push("routes");
+            }
+            out.write_all(markdown::table(&columns, &rows).as_bytes())?;
         }
         out.flush()?;
         if let Some(error) = failure {
@@ -173,8 +176,9 @@ impl EvaluateCommand {
     }
 }
 
-fn markdown_row(record: usize, verdict: &Verdict) -> Vec<String> {
-    vec![
+/// One verdict as a Markdown row; with `routes`, the notification routes it matches last.
+fn markdown_row(record: usize, verdict: &Verdict, routes: bool) -> Vec<String> {
+    let mut row = vec![
         record.to_string(),
         match (&verdict.job_name, &verdict.job_run_id, &verdict.session_id) {
             (Some(job), Some(run), _) => format!("job `{job}` run `{run}`"),
@@ -185,5 +189,9 @@ fn markdown_row(record: usize, verdict: &Verdict) -> Vec<String> {
         verdict.decision.as_str().to_string(),
         verdict.action.as_str().to_string(),
         verdict.rules().join(", "),
-    ]
+    ];
+    if routes {
+        row.push(verdict.routes.join(", "));
+    }
+    row
 }
