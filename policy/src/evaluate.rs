@@ -167,6 +167,45 @@ impl Verdict {
     }
 }
 
+/// When an exception stops covering a running session: the first expiry of the policy's session
+/// overrides and exempt principals after the session's `event_time` and no later than `until`
+/// (Unix seconds: the last instant it may still run, such as its creation plus its timeout) at
+/// which [`evaluate`] finds it a violation, and that verdict. This is what the deployed sweep
+/// does, judging a running session at its own clock: it stops it once the exception ends.
+///
+/// `None` when `verdict` (the session's verdict at its `event_time`) is a violation already,
+/// the session's time is not known, or no expiry in that span makes it one.
+pub fn lapse(
+    policy: &Policy,
+    facts: &SessionFacts,
+    verdict: &Verdict,
+    until: crate::time::UnixSeconds,
+) -> Option<(crate::time::UnixSeconds, Verdict)> {
+    let created = facts.event_time?;
+    if verdict.decision == Decision::Violation {
+        return None;
+    }
+    // No allocation for a policy without expiries: a backtest asks this of every session.
+    let overrides = policy.overrides.iter().map(|rule| &rule.expires);
+    let exemptions = policy.exempt_principals.iter().map(|entry| &entry.expires);
+    let mut expiries: Vec<crate::time::UnixSeconds> = overrides
+        .chain(exemptions)
+        .filter_map(|expires| expires.as_deref().and_then(crate::time::parse_rfc3339))
+        .filter(|&at| at > created && at <= until)
+        .collect();
+    if expiries.is_empty() {
+        return None;
+    }
+    expiries.sort_unstable();
+    expiries.dedup();
+    let mut later = facts.clone();
+    expiries.into_iter().find_map(|at| {
+        later.event_time = Some(at);
+        let judged = evaluate(policy, &later);
+        (judged.decision == Decision::Violation).then_some((at, judged))
+    })
+}
+
 /// Evaluates a CloudTrail event (enveloped or bare) directly.
 pub fn evaluate_event(policy: &Policy, event: &Value) -> Verdict {
     match facts_from_cloudtrail(event) {

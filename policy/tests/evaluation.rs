@@ -441,6 +441,77 @@ fn exempt_principals_are_reported_never_stopped() {
     assert_eq!(evaluate(&policy(), &fine).decision, Decision::Compliant);
 }
 
+/// A running session's exception that expires while it may still run: `lapse` gives the first
+/// expiry at which the session is a violation (the sweep stops it then), not an expiry that
+/// changes nothing, nor one past the span it may run, nor one before its creation.
+#[test]
+fn a_session_is_a_violation_from_the_expiry_of_the_exception_that_let_it_run() {
+    let text = format!(
+        "{}\n  - name: burst\n    principals: [\"arn:aws:iam::*:role/Engineer\"]\n    \
+         boundaries: {{max_workers: 40, max_dpu: 40}}\n    expires: 2027-01-01T12:00:00Z\n\
+         exempt_principals:\n  - principal: arn:aws:iam::123456789012:user/breakglass\n    \
+         expires: 2027-01-01T06:00:00Z\n",
+        POLICY
+            .split("exempt_principals:")
+            .next()
+            .unwrap()
+            .trim_end()
+    );
+    let policy = load_policy("test.yaml", text.as_bytes()).unwrap();
+    let at = |time: &str| policy::time::parse_rfc3339(time).unwrap();
+    let created = at("2027-01-01T00:00:00Z");
+    let engineer = SessionFacts {
+        number_of_workers: Fact::Given(30),
+        worker_type: Fact::Given("G.1X".into()),
+        event_time: Some(created),
+        ..good()
+    };
+    let verdict = evaluate(&policy, &engineer);
+    assert_eq!(verdict.decision, Decision::Compliant, "{verdict:?}");
+    // The exempt principal's expiry (06:00) is not this session's: nothing changes then.
+    let (when, later) = policy::lapse(&policy, &engineer, &verdict, created + 86_400).unwrap();
+    assert_eq!(when, at("2027-01-01T12:00:00Z"));
+    assert_eq!(later.decision, Decision::Violation);
+    assert_eq!(later.rules(), ["max_workers", "max_dpu"]);
+    // It may run only until 11:00: the expiry comes too late to matter.
+    assert!(policy::lapse(&policy, &engineer, &verdict, at("2027-01-01T11:00:00Z")).is_none());
+    // Within the default limits anyway: no expiry makes it a violation.
+    let small = SessionFacts {
+        event_time: Some(created),
+        ..good()
+    };
+    let fine = evaluate(&policy, &small);
+    assert!(policy::lapse(&policy, &small, &fine, created + 86_400).is_none());
+    // The exempt principal: exempt until 06:00, a violation from then.
+    let breakglass = SessionFacts {
+        principal: Some(Principal {
+            arn: "arn:aws:iam::123456789012:user/breakglass".into(),
+            issuer_arn: None,
+            ..Default::default()
+        }),
+        number_of_workers: Fact::Given(99),
+        event_time: Some(created),
+        ..good()
+    };
+    let exempt = evaluate(&policy, &breakglass);
+    assert_eq!(exempt.decision, Decision::Exempt);
+    let (when, _) = policy::lapse(&policy, &breakglass, &exempt, created + 86_400).unwrap();
+    assert_eq!(when, at("2027-01-01T06:00:00Z"));
+    // Created after every expiry, or at an unknown time: nothing to replay.
+    let late = SessionFacts {
+        event_time: Some(at("2027-01-02T00:00:00Z")),
+        ..engineer.clone()
+    };
+    let judged = evaluate(&policy, &late);
+    assert!(policy::lapse(&policy, &late, &judged, i64::MAX).is_none());
+    let unknown = SessionFacts {
+        event_time: None,
+        ..engineer
+    };
+    let judged = evaluate(&policy, &unknown);
+    assert!(policy::lapse(&policy, &unknown, &judged, i64::MAX).is_none());
+}
+
 #[test]
 fn nothing_the_creator_controls_can_exempt_a_session() {
     // Tags, ids and descriptions that look like exempt principals change nothing.

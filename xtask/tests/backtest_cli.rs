@@ -405,6 +405,122 @@ fn the_cost_is_measured_where_the_session_ends_and_bounded_where_it_does_not() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The deployed sweep judges a running session at its own clock, so it stops one whose override
+/// expires while it runs: the backtest replays that. Under an override for bob (20 workers)
+/// that expires at 10:00, of three 20-worker sessions created at 09:00: one ended at 09:30
+/// (before the expiry: within bounds all its run), one at 10:30 (a violation from 10:00: half
+/// an hour of 20 DPUs at stake), one with no end (its 120-minute timeout reaches past 10:00: an
+/// hour at stake, an upper bound). A session created at 10:30 is stopped at its creation. The
+/// baseline, the same policy with an override that does not expire, stops none of the first
+/// three: they are newly violating, and the text and Markdown say from when.
+#[test]
+fn a_session_whose_override_expires_while_it_runs_is_stopped_from_the_expiry() {
+    let dir = scratch("lapse");
+    let trail = dir.join("trail");
+    log_file(
+        &trail,
+        29,
+        "created",
+        &[
+            create("s-before", 20, "2026-11-29T09:00:00Z"),
+            create("s-after", 20, "2026-11-29T09:00:00Z"),
+            create("s-open", 20, "2026-11-29T09:00:00Z"),
+            create("s-late", 20, "2026-11-29T10:30:00Z"),
+            stop("s-before", "2026-11-29T09:30:00Z"),
+            stop("s-after", "2026-11-29T10:30:00Z"),
+            stop("s-late", "2026-11-29T11:00:00Z"),
+        ],
+        Compression::Plain,
+    );
+    let with_override = |name: &str, expires: &str| {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "version: 1\nstack: {{name: guard}}\nboundaries: {{max_workers: 10}}\n\
+                 overrides:\n  - name: bob-burst\n    principals: [\"arn:aws:iam::*:user/bob\"]\n    \
+                 boundaries: {{max_workers: 20}}\n{expires}"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let expiring = with_override("expiring.yaml", "    expires: 2026-11-29T10:00:00Z\n");
+    let lasting = with_override("lasting.yaml", "");
+
+    let (json, code, _) = report(&["--policy", s(&expiring), "--trail", s(&trail)]);
+    assert_eq!(code, Some(1));
+    assert_eq!(json["violations"], 3, "{json:#}");
+    assert_eq!(json["compliant"], 1, "{json:#}");
+    let rows = json["violating"].as_array().unwrap();
+    let row = |id: &str| rows.iter().find(|r| r["session_id"] == id).cloned();
+    assert!(row("s-before").is_none(), "ended before the expiry");
+    let after = row("s-after").unwrap();
+    assert_eq!(after["exception_expired_at"], "2026-11-29T10:00:00Z");
+    assert_eq!(after["rules"], json!(["max_workers"]));
+    assert_eq!(after["cost"]["hours"], 0.5);
+    assert_eq!(after["cost"]["dpu_hours"], 10.0);
+    let open = row("s-open").unwrap();
+    assert_eq!(open["exception_expired_at"], "2026-11-29T10:00:00Z");
+    assert_eq!(open["cost"]["duration"], "upper_bound");
+    assert_eq!(open["cost"]["hours"], 1.0);
+    let late = row("s-late").unwrap();
+    assert!(late.get("exception_expired_at").is_none(), "{late}");
+    assert_eq!(late["cost"]["hours"], 0.5);
+    assert_eq!(json["dpu_hours"]["total"], 10.0 + 20.0 + 10.0);
+
+    // Against the override that never expires: the three that ran past 10:00 are newly
+    // stopped, at the DPU-hours from the expiry on (s-late from its creation).
+    let (compared, _, _) = report(&[
+        "--policy",
+        s(&expiring),
+        "--baseline",
+        s(&lasting),
+        "--trail",
+        s(&trail),
+    ]);
+    assert_eq!(compared["baseline_violations"], 0, "{compared:#}");
+    assert_eq!(
+        compared["newly_violating"],
+        json!(["s-after", "s-open", "s-late"]),
+        "{compared:#}"
+    );
+    assert_eq!(compared["newly_violating_dpu_hours"]["total"], 40.0);
+    // Each side replays its own expiry: against itself, no session changes fate.
+    let (same, _, _) = report(&[
+        "--policy",
+        s(&expiring),
+        "--baseline",
+        s(&expiring),
+        "--trail",
+        s(&trail),
+    ]);
+    assert_eq!(same["newly_violating"], json!([]), "{same:#}");
+    assert_eq!(same["baseline_violations"], 3, "{same:#}");
+
+    let out = xtask(&["backtest", "--policy", s(&expiring), "--trail", s(&trail)]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("[max_workers] from 2026-11-29T10:00:00Z, when its exception expired"),
+        "{stdout}"
+    );
+    let out = xtask(&[
+        "backtest",
+        "--format",
+        "markdown",
+        "--policy",
+        s(&expiring),
+        "--trail",
+        s(&trail),
+    ]);
+    let markdown = text(&out.stdout);
+    assert!(
+        markdown.contains("from 2026-11-29T10:00:00Z, when its exception expired |"),
+        "{markdown}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn markdown_shows_fifty_changed_sessions_and_counts_the_rest() {
     let dir = scratch("markdown");

@@ -233,9 +233,26 @@ pub fn replay<'s>(
     let candidates: Vec<Candidate<'_>> = sessions
         .filter_map(|(session, span)| {
             let holder = session.holder.as_deref()?;
+            // Stopped when an exception that let it run expired: it held its DPUs until then.
+            let lapse = match under {
+                Under::Policy => session.lapse.as_ref(),
+                Under::Baseline => session.baseline_lapse.as_ref(),
+            };
+            let span = match (lapse, session.created_at) {
+                (Some(lapse), Some(start)) => Span {
+                    hours: span
+                        .hours
+                        .map(|hours| hours.min((lapse.at - start) as f64 / 3600.0)),
+                    ..span
+                },
+                _ => span,
+            };
             Some(Candidate {
                 holder,
+                // Stopped at its creation by its own boundaries (never one that lapsed: its
+                // creation's verdict let it run).
                 stopped_by_own: match (under, &session.under_baseline) {
+                    _ if lapse.is_some() => false,
                     (Under::Baseline, Some(judgement)) => stops(judgement.decision),
                     _ => holder.stopped_by_policy,
                 },

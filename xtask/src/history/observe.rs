@@ -209,6 +209,22 @@ pub struct JudgedSession {
     /// Boxed: most sessions have none, and a long history keeps every session until the end.
     #[serde(with = "holder_as_json")]
     pub holder: Option<Box<Holder>>,
+    /// Under the policy: an exception that let the session run expires while it may still run,
+    /// and from then on it is a violation ([`policy::lapse`]): the deployed sweep stops it at
+    /// that instant. The report keeps it only when the session was still running then (its
+    /// end, once joined), and judges the session by it.
+    pub lapse: Option<Lapse>,
+    /// The same under the baseline.
+    pub baseline_lapse: Option<Lapse>,
+}
+
+/// When an exception stops covering a running session, and its judgement from then on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lapse {
+    /// The exception's expiry.
+    pub at: UnixSeconds,
+    #[serde(with = "shared::judgement")]
+    pub judgement: Arc<Judgement>,
 }
 
 /// What sessions share, on disk (`super::spill`) as in memory: read back, each name and
@@ -500,6 +516,26 @@ pub(crate) fn observe<J: Json>(record: &J, judges: Judges<'_>, names: &mut Names
                 let created_at = event_time.as_deref().and_then(parse_rfc3339);
                 let verdict = policy::evaluate(judges.policy, &facts);
                 let capacity = capacity(judges.policy, &facts, names);
+                // The last instant it may run: its timeout after its creation (not known: any
+                // expiry, which the report keeps only for a session whose end it reads after).
+                let until = created_at
+                    .zip(capacity.timeout_minutes.as_ref().ok())
+                    .map_or(UnixSeconds::MAX, |(at, &minutes)| {
+                        at.saturating_add(minutes as UnixSeconds * 60)
+                    });
+                let mut lapse = |policy: &policy::Policy, verdict: &policy::Verdict| {
+                    policy::lapse(policy, &facts, verdict, until).map(|(at, later)| Lapse {
+                        at,
+                        judgement: names.judgement(&later),
+                    })
+                };
+                let policy_lapse = lapse(judges.policy, &verdict);
+                let baseline_verdict = judges
+                    .baseline
+                    .map(|baseline| (baseline, policy::evaluate(baseline, &facts)));
+                let baseline_lapse = baseline_verdict
+                    .as_ref()
+                    .and_then(|(baseline, verdict)| lapse(baseline, verdict));
                 // Kept only for a session some budget (of the policy or of the baseline) may
                 // count: the replay skips the others, and a long history holds many sessions.
                 let budgeted = |policy: &policy::Policy, holder: &Holder| {
@@ -532,11 +568,11 @@ pub(crate) fn observe<J: Json>(record: &J, judges: Judges<'_>, names: &mut Names
                     account: text("recipientAccountId").map(|account| names.name(account)),
                     region: text("awsRegion").map(|region| names.name(region)),
                     under_policy: names.judgement(&verdict),
-                    under_baseline: judges
-                        .baseline
-                        .map(|baseline| names.judgement(&policy::evaluate(baseline, &facts))),
+                    under_baseline: baseline_verdict.map(|(_, verdict)| names.judgement(&verdict)),
                     capacity,
                     holder,
+                    lapse: policy_lapse,
+                    baseline_lapse,
                 }))
             }
             Err(_) => Observation::CreateNotJudged,

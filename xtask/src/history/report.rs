@@ -14,7 +14,9 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::jobs::{JobRecords, JobsReport};
-use super::observe::{EventId, Harvest, JudgedSession, Judgement, Judges, Name, Rules, SessionEnd};
+use super::observe::{
+    EventId, Harvest, JudgedSession, Judgement, Judges, Lapse, Name, Rules, SessionEnd,
+};
 use super::source::Described;
 use super::spill::{Sortable, Sorter, SpillWriter, Spilled};
 use super::time::UnixSeconds;
@@ -215,10 +217,12 @@ impl Tally {
                 stopped.push(&placed)?;
             }
             if session.holder.is_some() {
+                // Its whole run: the replay cuts it where each side's guard stops it.
+                let run = Cost::at_stake(session, placed.end, None);
                 let span = super::budgets::Span {
-                    dpu: cost.dpus,
-                    hours: cost.hours,
-                    upper_bound: cost.duration == Duration::UpperBound,
+                    dpu: run.dpus,
+                    hours: run.hours,
+                    upper_bound: run.duration == Duration::UpperBound,
                 };
                 members.push((placed.session, span));
             }
@@ -341,7 +345,7 @@ fn join_ends(by_session: Sorter<BySession>) -> std::io::Result<(Sorter<Placed>, 
                     .map(|end| end.at);
                 // A session created at an unknown time sorts last of its id and is given the
                 // earliest end: its cost reads no end without a creation time (`Cost::of`).
-                held = Some(Placed { session, end });
+                held = Some(Placed::new(session, end));
             }
         }
         Ok(())
@@ -455,6 +459,30 @@ type PlacedKey<'s> = (
 );
 
 impl Placed {
+    /// `session`, which ended at `end`, judged as the deployed guard would have left it: an
+    /// exception's lapse ([`JudgedSession::lapse`], under the policy and under the baseline)
+    /// is kept, and the session judged by it, only when the session was still running at the
+    /// expiry (its end after it; without an end, its timeout after it).
+    fn new(mut session: JudgedSession, end: Option<UnixSeconds>) -> Placed {
+        let last = match (end, session.created_at, &session.capacity.timeout_minutes) {
+            (Some(end), _, _) => Some(end),
+            (None, Some(created), Ok(minutes)) => {
+                Some(created.saturating_add(*minutes as UnixSeconds * 60))
+            }
+            _ => None,
+        };
+        let running_at = |lapse: &Lapse| last.is_some_and(|last| last > lapse.at);
+        session.lapse = session.lapse.take().filter(running_at);
+        session.baseline_lapse = session.baseline_lapse.take().filter(running_at);
+        if let Some(lapse) = &session.lapse {
+            session.under_policy = lapse.judgement.clone();
+        }
+        if let Some(lapse) = &session.baseline_lapse {
+            session.under_baseline = Some(lapse.judgement.clone());
+        }
+        Placed { session, end }
+    }
+
     fn key(&self) -> PlacedKey<'_> {
         let session = &self.session;
         (
@@ -533,8 +561,19 @@ impl Serialize for Unknown {
 }
 
 impl Cost {
-    /// The cost of `session`, which ended at `end` (`None`: the history holds no end).
+    /// The cost of `session`, which ended at `end` (`None`: the history holds no end), at stake
+    /// under the policy: from its creation, or from the expiry of the exception that let it run
+    /// ([`JudgedSession::lapse`]).
     fn of(session: &JudgedSession, end: Option<UnixSeconds>) -> Cost {
+        Cost::at_stake(session, end, session.lapse.as_ref())
+    }
+
+    /// [`Cost::of`] under the baseline.
+    fn under_baseline(session: &JudgedSession, end: Option<UnixSeconds>) -> Cost {
+        Cost::at_stake(session, end, session.baseline_lapse.as_ref())
+    }
+
+    fn at_stake(session: &JudgedSession, end: Option<UnixSeconds>, lapse: Option<&Lapse>) -> Cost {
         let timeout_hours = session
             .capacity
             .timeout_minutes
@@ -553,6 +592,11 @@ impl Cost {
             (None, Some(timeout)) => (Some(timeout), Duration::UpperBound),
             (None, None) => (None, Duration::Unknown),
         };
+        // Stopped when an exception expired: what is at stake is its run from then on.
+        let before = lapse
+            .zip(session.created_at)
+            .map_or(0.0, |(lapse, created)| (lapse.at - created) as f64 / 3600.0);
+        let hours = hours.map(|hours| (hours - before).max(0.0));
         let dpus = session.capacity.dpus.as_ref().ok().copied();
         let unknown = match (&session.capacity.dpus, duration) {
             (Err(why), _) => Some(Unknown::Dpus(why.clone())),
@@ -668,6 +712,10 @@ pub struct SessionRow {
     pub rules: Rules,
     #[serde(rename = "override")]
     pub override_name: Option<Name>,
+    /// When the exception that let it run expired, from which the guard would stop it (RFC
+    /// 3339); absent for a session stopped at its creation. Its `cost` is from then on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception_expired_at: Option<Box<str>>,
     pub cost: Cost,
 }
 
@@ -680,6 +728,10 @@ impl SessionRow {
             principal: session.principal.clone(),
             rules: session.under_policy.rules.clone(),
             override_name: session.under_policy.override_name.clone(),
+            exception_expired_at: session
+                .lapse
+                .as_ref()
+                .map(|lapse| super::time::format_rfc3339(lapse.at).into()),
             cost: Cost::of(session, placed.end),
         }
     }
@@ -801,7 +853,8 @@ impl Comparing {
         };
         self.baseline.add(before);
         if before.stops() {
-            self.baseline_dpu_hours.add(cost);
+            self.baseline_dpu_hours
+                .add(&Cost::under_baseline(&placed.session, placed.end));
         }
         let Some(kind) = change_kind(&placed.session) else {
             return Ok(());
@@ -1194,6 +1247,8 @@ mod tests {
                 timeout_minutes: Ok(120),
             },
             holder: None,
+            lapse: None,
+            baseline_lapse: None,
         }
     }
 

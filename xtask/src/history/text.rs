@@ -463,10 +463,11 @@ pub fn text(report: &Report) -> String {
             for row in report.violating.kept().iter().take(MAX_ROWS) {
                 let _ = writeln!(
                     out,
-                    "  {}  {}  [{}]  {}",
+                    "  {}  {}  [{}]{}  {}",
                     policy::quoted(&row.session_id),
                     row.principal.as_deref().unwrap_or("-"),
                     rules(&row.rules[..]),
+                    expired_words(row),
                     cost_words(&row.cost)
                 );
             }
@@ -1206,13 +1207,23 @@ fn change_row(out: &mut String, change: &Change) {
 fn violating_row(out: &mut String, row: &SessionRow) {
     let _ = writeln!(
         out,
-        "| {} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {}{} | {} |",
         code(&row.session_id),
         optional(&row.created),
         optional(&row.principal),
         rules(&row.rules[..]),
+        expired_words(row),
         cost_cell(&row.cost)
     );
+}
+
+/// ` from <instant>, when its exception expired` for a session the guard would stop once the
+/// exception that let it run expired; nothing for one stopped at its creation.
+fn expired_words(row: &SessionRow) -> String {
+    row.exception_expired_at
+        .as_deref()
+        .map(|at| format!(" from {at}, when its exception expired"))
+        .unwrap_or_default()
 }
 
 fn more_line_markdown(out: &mut String, total: usize) {
