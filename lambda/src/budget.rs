@@ -35,7 +35,8 @@
 //! when it belongs to a budget, one `ListSessions` per 1,000 sessions and one `BatchGetItem` per
 //! 100 running ones (each again for the second reading, and per wait for a registration), and
 //! one `GetTags` per running session nobody registered when a budget chooses members by tag;
-//! one more `UpdateItem` when it is over (the violations recorded, [`BUDGET_VIOLATIONS`]). A
+//! one more `UpdateItem` when it is over (the violations recorded, [`BUDGET_VIOLATIONS`]), and
+//! another when its stop then fails (the record removed, [`unless_stopped`]). A
 //! session its own rules stop: the registration only, and no failure of it keeps the stop
 //! waiting. One no longer running (a retry after its stop): one `GetItem`.
 //!
@@ -79,21 +80,10 @@ pub const STOPPING: &str = "stopping";
 /// The registry item's attribute holding the budget violations a check confirmed for it (a
 /// JSON array of `policy::Violation`), written before it is stopped: a retry after a failed
 /// `Publish` finds the session `STOPPING`, no longer a member of anything, and reads them back
-/// so that its one notification is still sent. A check of a session still running removes
-/// them as it registers it ([`Recorded::Forget`]): what an earlier check found (before a
-/// `StopSession` that failed) stands only when this one confirms it again.
+/// so that its one notification is still sent. The invocation whose stop did not happen
+/// removes them ([`forget_violations`]): a later event for the session must not notify a stop
+/// for a budget that never came.
 pub const BUDGET_VIOLATIONS: &str = "budget_violations";
-
-/// What a registration does with the budget violations an earlier check recorded on the item
-/// ([`BUDGET_VIOLATIONS`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recorded {
-    /// Leaves them (the sweep naming a creator; a session its own rules stop).
-    Keep,
-    /// Removes them in the same `UpdateItem`: a check of a running session decides afresh, and
-    /// records them again when it confirms them.
-    Forget,
-}
 
 /// Most keys one `BatchGetItem` takes (DynamoDB API reference, BatchGetItem).
 const BATCH_GET_KEYS: usize = 100;
@@ -196,14 +186,11 @@ pub fn epoch_ms(time: SystemTime) -> i64 {
         .map_or(0, |since| ((since.as_micros() + 500) / 1000) as i64)
 }
 
-/// Writes what is known of a holder (one `UpdateItem`); what is not known leaves what another
-/// invocation wrote. With [`Recorded::Forget`], also removes the budget violations an earlier
-/// check recorded.
+/// Writes what is known of a holder; what is not known leaves what another invocation wrote.
 pub async fn register(
     ledger: Ledger<'_>,
     key: &str,
     registered: &Registered,
-    recorded: Recorded,
 ) -> Result<(), GuardError> {
     let mut sets = vec!["#expires = :expires"];
     let expires = SystemTime::now() + ledger::KEEP_FOR;
@@ -247,13 +234,8 @@ pub async fn register(
             .expression_attribute_names("#stopping", STOPPING)
             .expression_attribute_values(":stopping", AttributeValue::Bool(true));
     }
-    let mut expression = format!("SET {}", sets.join(", "));
-    if recorded == Recorded::Forget {
-        expression.push_str(" REMOVE #violations");
-        update = update.expression_attribute_names("#violations", BUDGET_VIOLATIONS);
-    }
     update
-        .update_expression(expression)
+        .update_expression(format!("SET {}", sets.join(", ")))
         .send()
         .await
         .map_err(|error| GuardError::aws("UpdateItem", key, error))?;
@@ -587,14 +569,12 @@ pub async fn check(
         // wait for a reading nor fail with one. Registered as stopping, so that other checks
         // (which judge it from Glue's listing alone) do not count it; a failed write only
         // leaves that to them.
-        if let Err(error) = register(guard.ledger(), &key, &registered, Recorded::Keep).await {
+        if let Err(error) = register(guard.ledger(), &key, &registered).await {
             warn!(error = %error, "could not register the session or run as being stopped");
         }
         return Ok(());
     }
-    // A check decides afresh: violations an earlier one recorded (its stop then failed) go,
-    // and are recorded again below when this check confirms them.
-    register(guard.ledger(), &key, &registered, Recorded::Forget).await?;
+    register(guard.ledger(), &key, &registered).await?;
     if candidate.kind == HolderKind::JobRun
         && let Some((job, _)) = candidate.id.rsplit_once('/')
         && let Err(error) = index_job_runs(guard.ledger(), &[(job, candidate.created_at_ms)]).await
@@ -666,6 +646,46 @@ async fn record_violations(
         .update_expression("SET #violations = :violations")
         .expression_attribute_names("#violations", BUDGET_VIOLATIONS)
         .expression_attribute_values(":violations", AttributeValue::S(text))
+        .send()
+        .await
+        .map_err(|error| GuardError::aws("UpdateItem", key, error))?;
+    Ok(())
+}
+
+/// What acting on a verdict gave (`acted`), once more: when the verdict carries a budget
+/// violation (recorded on the holder's registry item `key` by [`check`]) and acting failed
+/// before the stop happened ([`GuardError::before_the_stop`]: Glue refused or failed the stop,
+/// or the session was still starting), removes the record, so that a later event for the
+/// session (a retry that finds it within its budget now, or one after it ended on its own)
+/// does not notify a stop for a budget that never came. A failed removal is logged; `acted`
+/// is returned as it was.
+pub async fn unless_stopped<T>(
+    guard: &Guard,
+    key: &str,
+    verdict: &Verdict,
+    acted: Result<T, GuardError>,
+) -> Result<T, GuardError> {
+    let recorded = verdict.violations.iter().any(|v| v.rule == budgets::RULE);
+    if let Err(error) = &acted
+        && recorded
+        && error.before_the_stop()
+        && let Err(failure) = forget_violations(guard.ledger(), key).await
+    {
+        warn!(error = %failure, "could not remove the budget violations of a stop that failed");
+    }
+    acted
+}
+
+/// Removes the budget violations recorded on the registry item `key` ([`BUDGET_VIOLATIONS`]):
+/// one `UpdateItem`.
+async fn forget_violations(ledger: Ledger<'_>, key: &str) -> Result<(), GuardError> {
+    ledger
+        .client
+        .update_item()
+        .table_name(ledger.table)
+        .key(ledger::KEY, AttributeValue::S(key.to_string()))
+        .update_expression("REMOVE #violations")
+        .expression_attribute_names("#violations", BUDGET_VIOLATIONS)
         .send()
         .await
         .map_err(|error| GuardError::aws("UpdateItem", key, error))?;
@@ -807,7 +827,6 @@ pub async fn holders_now(
                         tags: holder.tags.clone(),
                         stopping: holder.stopped_by_policy,
                     },
-                    Recorded::Keep,
                 )
                 .await?
             }

@@ -65,6 +65,19 @@ pub enum GuardError {
 }
 
 impl GuardError {
+    /// Whether the failure came before a stop happened: Glue refused or failed the stop
+    /// (`StopSession`, `BatchStopJobRun`), or the session was still starting when the
+    /// invocation's time ran out. A failure after an accepted stop (a notification) is not.
+    pub fn before_the_stop(&self) -> bool {
+        match self {
+            GuardError::Aws { operation, .. } => {
+                matches!(*operation, "StopSession" | "BatchStopJobRun")
+            }
+            GuardError::StillStarting { .. } | GuardError::NotStopped { .. } => true,
+            _ => false,
+        }
+    }
+
     /// An SDK error, classified: throttling, 5xx, time-outs and transport errors are retryable
     /// (the SDK has already retried them); any other error is not.
     pub fn aws<E>(operation: &'static str, subject: &str, error: SdkError<E>) -> GuardError

@@ -189,9 +189,20 @@ async fn on_create_session(
             &|| Box::pin(crate::job::indexed_runs(guard, None));
         crate::budget::check_session(guard, invocation, &case, &mut verdict, metrics, job_runs)
             .await?;
-        enforce::act(guard, invocation, &case, &verdict, metrics)
-            .await
-            .map(Response::Session)
+        let acted = enforce::act(guard, invocation, &case, &verdict, metrics).await;
+        // A stop that did not happen leaves no budget violation recorded behind it.
+        let acted = match case.created_on {
+            Some(created_on) => {
+                let key = crate::budget::holder_key(
+                    policy::budgets::HolderKind::Session,
+                    &case.facts.session_id,
+                    crate::budget::epoch_ms(created_on),
+                );
+                crate::budget::unless_stopped(guard, &key, &verdict, acted).await
+            }
+            None => acted,
+        };
+        acted.map(Response::Session)
     }
     .instrument(span)
     .await

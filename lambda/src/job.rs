@@ -109,7 +109,20 @@ pub async fn on_job_event(
                     found_by: FoundBy::Event,
                     creator: Creator::Event,
                 };
-                act_on_run(guard, invocation, &subject, &facts, &verdict, metrics).await
+                let acted =
+                    act_on_run(guard, invocation, &subject, &facts, &verdict, metrics).await;
+                // A stop that did not happen leaves no budget violation recorded behind it.
+                match started {
+                    Some(started) => {
+                        let key = crate::budget::holder_key(
+                            HolderKind::JobRun,
+                            &policy::budgets::job_run_id(&name, &id),
+                            crate::budget::epoch_ms(started),
+                        );
+                        crate::budget::unless_stopped(guard, &key, &verdict, acted).await
+                    }
+                    None => acted,
+                }
             }
             JobRecord::Definition(written) => {
                 // What Glue holds now wins over the record; tags only the record may carry.

@@ -398,13 +398,35 @@ async fn a_retry_that_finds_the_session_stopping_still_sends_its_budget_notifica
 }
 
 /// A stop that fails leaves no budget violation behind: nb-new is confirmed over (and its
-/// violation recorded), but `StopSession` is refused. The retry finds nb-old stopped meanwhile
-/// and nb-new within; nb-new later ends on its own, and a late duplicate of its event must not
-/// notify a budget stop that never happened (the retry's registration removed the record).
+/// violation recorded), but `StopSession` is refused, and the invocation removes the record as
+/// it fails. The retry finds nb-old stopped meanwhile and nb-new within; nb-new later ends on
+/// its own, and a late duplicate of its event must not notify a budget stop that never happened.
 #[tokio::test]
-async fn a_check_that_finds_the_session_within_removes_what_a_failed_stop_left_recorded() {
+async fn a_stop_that_fails_leaves_no_budget_violation_recorded_behind_it() {
     let world = world_named("eu-central-1", "gsg-stale").await;
     let (older, newer) = older_registered(&world).await;
+    let created = SystemTime::try_from(*newer.created_on().unwrap()).unwrap();
+    let key = budget::holder_key(HolderKind::Session, "nb-new", budget::epoch_ms(created));
+    let recorded = |guard: Guard| {
+        let key = key.clone();
+        async move {
+            let ledger = guard.ledger();
+            let item = ledger
+                .client
+                .get_item()
+                .table_name(ledger.table)
+                .key(
+                    glue_session_guard_lambda::ledger::KEY,
+                    aws_sdk_dynamodb::types::AttributeValue::S(key),
+                )
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap();
+            item.item
+                .is_some_and(|item| item.contains_key(budget::BUDGET_VIOLATIONS))
+        }
+    };
 
     let (mut rules, stops) = glue(&[older.clone(), newer.clone()]);
     *rules.last_mut().unwrap() =
@@ -418,9 +440,22 @@ async fn a_check_that_finds_the_session_within_removes_what_a_failed_stop_left_r
         });
     let refused = guard_with(&world, policy_in("enforce"), &rules);
     let failed = handle(&refused, event(&world, "nb-new", "bob")).await;
-    assert!(failed.is_err(), "the StopSession failed: {failed:?}");
+    assert!(
+        matches!(
+            &failed,
+            Err(glue_session_guard_lambda::GuardError::Aws {
+                operation: "StopSession",
+                ..
+            })
+        ),
+        "the StopSession failed: {failed:?}"
+    );
     assert!(stops.lock().unwrap().is_empty());
     assert!(world.take_notifications().await.is_empty());
+    assert!(
+        !recorded(refused.clone()).await,
+        "the record went with the failed stop"
+    );
 
     // The retry: nb-old has stopped; nb-new (30 DPUs) fits.
     let mut stopped_old = older;
@@ -576,7 +611,7 @@ async fn the_sweep_does_not_count_a_session_its_own_invocation_is_stopping() {
         stopping: true,
         ..Registered::default()
     };
-    budget::register(guard.ledger(), &key, &stopping, budget::Recorded::Keep)
+    budget::register(guard.ledger(), &key, &stopping)
         .await
         .unwrap();
     let event = events::scheduled(&world.region);
@@ -756,7 +791,7 @@ enforcement: {mode: enforce}
     for job in &jobs {
         let id = policy::budgets::job_run_id(job, &format!("jr_{job}"));
         let key = budget::holder_key(HolderKind::JobRun, &id, started_ms);
-        budget::register(guard.ledger(), &key, &tagged, budget::Recorded::Keep)
+        budget::register(guard.ledger(), &key, &tagged)
             .await
             .unwrap();
     }
@@ -977,7 +1012,7 @@ enforcement: {mode: enforce}
         }),
         ..Registered::default()
     };
-    budget::register(guard.ledger(), &key, &alice, budget::Recorded::Keep)
+    budget::register(guard.ledger(), &key, &alice)
         .await
         .unwrap();
 
@@ -1146,7 +1181,7 @@ async fn a_key_asked_for_twice_is_read_once() {
         tags: Some(Default::default()),
         ..Registered::default()
     };
-    budget::register(guard.ledger(), &key, &written, budget::Recorded::Keep)
+    budget::register(guard.ledger(), &key, &written)
         .await
         .unwrap();
     let found = budget::registered(guard.ledger(), &[key.clone(), key.clone()])
