@@ -16,6 +16,11 @@ const POLICY_KEYS: &str = "`version`, `stack`, `enforcement`, `sweep`, `boundari
                            `budgets`, `notifications`, `alarms`, `worker_type_dpu`, `network`, \
                            `usage_profiles`, `organization`, `history`";
 
+/// The text a stand-in holds in place of a missing required key: distinctive, so that a
+/// message naming it (an override another entry refers to, the stack's name in a derived
+/// name) is known to be about the stand-in, and dropped (`validate`).
+pub(crate) const STAND_IN: &str = "gsg-stand-in-for-a-missing-key";
+
 /// One shape problem: where, why, and how to take it out of the document.
 pub(crate) struct Problem {
     pub reason: String,
@@ -140,11 +145,17 @@ impl Problem {
         let key = missing.rsplit('.').next().unwrap_or(missing);
         let stand_in = match key {
             "version" => Value::from(crate::model::FORMAT_VERSION),
-            // Text keys: the checks on a stand-in are dropped, so its value never shows.
-            "name" | "workspace_id" | "channel_id" | "tenant_id" | "team_id" => {
-                Value::from("stand-in")
+            // Text keys: the checks on a stand-in, and every message that names it, are
+            // dropped, so its value never shows.
+            "name" | "workspace_id" | "channel_id" | "tenant_id" | "team_id" | "role"
+            | "principal" => Value::from(STAND_IN),
+            "max_concurrent_dpu" => Value::from(1),
+            "members" => Value::Mapping(serde_yaml::Mapping::new()),
+            "stack" => {
+                let mut stack = serde_yaml::Mapping::new();
+                stack.insert(Value::from("name"), Value::from(STAND_IN));
+                Value::Mapping(stack)
             }
-            "stack" => serde_yaml::from_str("{name: stand-in}").unwrap_or_default(),
             "principals" | "subnet_ids" | "security_group_ids" => Value::Sequence(Vec::new()),
             "boundaries" => Value::Mapping(serde_yaml::Mapping::new()),
             _ => return false,

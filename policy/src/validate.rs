@@ -279,6 +279,11 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
                     && (says_empty || !emptied.contains(out)))
         })
     });
+    // A message naming a stand-in is about a key that is missing, which is said already (an
+    // override a usage profile's role refers to by the stand-in's name).
+    for list in [&mut checker.errors, &mut checker.warnings] {
+        list.retain(|error| !error.reason.contains(crate::shape::STAND_IN));
+    }
     // At one place, the shape's problem (a missing key) before what the checks found.
     shape_errors.append(&mut checker.errors);
     checker.errors = shape_errors;

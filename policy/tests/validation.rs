@@ -148,6 +148,38 @@ notifications:
         ],
         "{found:#?}"
     );
+    // A budget without any of its keys; a usage profile's role that names the override whose
+    // name is missing: nothing is said about the stand-ins themselves.
+    let text = format!(
+        "{VALID}overrides:
+  - principals: [\"arn:aws:iam::*:role/Analyst\"]
+    boundaries: {{max_workers: 20}}
+usage_profiles:
+  roles:
+    - {{role: \"arn:aws:iam::123456789012:role/Analyst\", profile: default}}
+budgets:
+  - {{}}
+"
+    );
+    let found = errors(&text);
+    let said: Vec<&str> = found
+        .iter()
+        .map(|error| {
+            error
+                .split_once(": ")
+                .map_or(error.as_str(), |(_, rest)| rest)
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "overrides[0]: the required key `name` is missing",
+            "budgets[0]: the required key `name` is missing",
+            "budgets[0]: the required key `members` is missing",
+            "budgets[0]: the required key `max_concurrent_dpu` is missing",
+        ],
+        "{found:#?}"
+    );
 }
 
 #[test]
