@@ -191,7 +191,10 @@ fn markdown_row(record: usize, verdict: &Verdict, routes: bool) -> Vec<String> {
         verdict.rules().join(", "),
     ];
     if routes {
-        row.push(verdict.routes.join(", "));
+        row.push(match verdict.routes.is_empty() {
+            true => "-".to_string(),
+            false => verdict.routes.join(", "),
+        });
     }
     row
 }
