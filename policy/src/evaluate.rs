@@ -182,7 +182,10 @@ pub fn lapse(
     until: crate::time::UnixSeconds,
 ) -> Option<(crate::time::UnixSeconds, Verdict)> {
     let created = facts.event_time?;
-    if verdict.decision == Decision::Violation {
+    // Only an exception can end: a session judged by the default boundaries and not exempt is
+    // judged the same at any later instant.
+    let excepted = verdict.override_name.is_some() || verdict.decision == Decision::Exempt;
+    if verdict.decision == Decision::Violation || !excepted {
         return None;
     }
     // No allocation for a policy without expiries: a backtest asks this of every session.

@@ -497,6 +497,24 @@ fn a_session_whose_override_expires_while_it_runs_is_stopped_from_the_expiry() {
     ]);
     assert_eq!(same["newly_violating"], json!([]), "{same:#}");
     assert_eq!(same["baseline_violations"], 3, "{same:#}");
+    // The other way round, a change is priced on the side that stops it: the baseline's, from
+    // its expiry.
+    let (reverse, _, _) = report(&[
+        "--policy",
+        s(&lasting),
+        "--baseline",
+        s(&expiring),
+        "--trail",
+        s(&trail),
+    ]);
+    let changes = reverse["changes"].as_array().unwrap();
+    let after = changes
+        .iter()
+        .find(|c| c["session_id"] == "s-after")
+        .unwrap();
+    assert_eq!(after["change"], "no_longer_violating", "{after}");
+    assert_eq!(after["exception_expired_at"], "2026-11-29T10:00:00Z");
+    assert_eq!(after["cost"]["dpu_hours"], 10.0);
 
     let out = xtask(&["backtest", "--policy", s(&expiring), "--trail", s(&trail)]);
     let stdout = text(&out.stdout);

@@ -193,7 +193,11 @@ struct Held<'s> {
     created: Option<&'s str>,
     principal: Option<&'s str>,
     start: UnixSeconds,
+    /// Its end as it happened.
     end: UnixSeconds,
+    /// When the guard stops it in enforce mode, the exception that let it run having expired
+    /// ([`JudgedSession::lapse`]): it holds its DPUs until then with the guard.
+    stopped_at: Option<UnixSeconds>,
     dpu: f64,
 }
 
@@ -205,6 +209,7 @@ struct Candidate<'s> {
     principal: Option<&'s str>,
     start: Option<UnixSeconds>,
     span: Span,
+    stopped_at: Option<UnixSeconds>,
 }
 
 /// Which policy a replay is of: the one under review, or the baseline it is compared with
@@ -233,19 +238,11 @@ pub fn replay<'s>(
     let candidates: Vec<Candidate<'_>> = sessions
         .filter_map(|(session, span)| {
             let holder = session.holder.as_deref()?;
-            // Stopped when an exception that let it run expired: it held its DPUs until then.
+            // Out of bounds once an exception that let it run expired: the guard stops it then
+            // (enforce mode), so it holds its DPUs until then with the guard.
             let lapse = match under {
                 Under::Policy => session.lapse.as_ref(),
                 Under::Baseline => session.baseline_lapse.as_ref(),
-            };
-            let span = match (lapse, session.created_at) {
-                (Some(lapse), Some(start)) => Span {
-                    hours: span
-                        .hours
-                        .map(|hours| hours.min((lapse.at - start) as f64 / 3600.0)),
-                    ..span
-                },
-                _ => span,
             };
             Some(Candidate {
                 holder,
@@ -260,6 +257,7 @@ pub fn replay<'s>(
                 principal: session.principal.as_deref(),
                 start: session.created_at,
                 span,
+                stopped_at: lapse.map(|lapse| lapse.at),
             })
         })
         .chain(runs.iter().map(|run| Candidate {
@@ -277,6 +275,7 @@ pub fn replay<'s>(
                 hours: run.timeout_hours,
                 upper_bound: true,
             },
+            stopped_at: None,
         }))
         .collect();
     let helds: Vec<(Vec<Held<'_>>, u64, u64)> = policy
@@ -306,6 +305,7 @@ pub fn replay<'s>(
                     principal: candidate.principal,
                     start,
                     end: start + (hours * 3600.0).ceil() as UnixSeconds,
+                    stopped_at: candidate.stopped_at,
                     dpu,
                 });
             }
@@ -456,9 +456,14 @@ fn with_the_guard(
                     with_it_dpu: *with_it,
                 });
             }
-            // Stopped for any of its budgets (enforce mode), it holds nothing in all of them.
+            // Stopped for any of its budgets (enforce mode), it holds nothing in all of them;
+            // stopped when its exception expired, it holds until then.
             if fits_all || !enforcing {
-                running[budget].push((member.end, member.dpu));
+                let end = match member.stopped_at {
+                    Some(at) if enforcing => at.min(member.end),
+                    _ => member.end,
+                };
+                running[budget].push((end, member.dpu));
             }
         }
     }
@@ -679,6 +684,52 @@ budgets:
         // Someone else's session counts toward nothing.
         records.push(create("nb-other", "2026-12-01T02:00:00Z", 50, "Finance"));
         records
+    }
+
+    /// A member whose override expires while it runs is stopped then (enforce mode) and holds
+    /// nothing after it with the guard; as it happened, and in audit mode (the guard only
+    /// notifies), it runs on. nb-a (15 x G.2X: 30 DPUs, within only its override, which
+    /// expires at 10:00) runs 09:00-12:00; nb-b (10 x G.2X: 20 DPUs) 11:00-12:00; the cap is 40.
+    /// The history (and its chart) is spilled to disk and read back (`report_against`).
+    #[test]
+    fn a_member_stopped_when_its_exception_expires_holds_nothing_after_it() {
+        let text = |mode: &str| {
+            format!(
+                "{}overrides:\n  - name: burst\n    principals: [\"arn:aws:iam::*:role/Analytics\"]\n    \
+                 boundaries: {{max_workers: 20}}\n    expires: 2026-12-01T10:00:00Z\n\
+                 enforcement: {{mode: {mode}}}\n",
+                POLICY
+                    .replace("max_workers: 50", "max_workers: 10")
+                    .replace("max_concurrent_dpu: 100", "max_concurrent_dpu: 40")
+            )
+        };
+        let records = [
+            create("nb-a", "2026-12-01T09:00:00Z", 15, "Analytics"),
+            create("nb-b", "2026-12-01T11:00:00Z", 10, "Analytics"),
+            stop("nb-a", "2026-12-01T12:00:00Z"),
+            stop("nb-b", "2026-12-01T12:00:00Z"),
+        ];
+        let stopped = |report: &super::super::report::Report| -> Vec<String> {
+            report.budgets[0]
+                .stopped
+                .iter()
+                .map(|stop| stop.id.clone())
+                .collect()
+        };
+        let enforce = policy::load_policy("p.yaml", text("enforce").as_bytes()).unwrap();
+        let enforced = report(&enforce, &records);
+        assert_eq!(enforced.violations, 1, "nb-a, from 10:00");
+        assert!(
+            stopped(&enforced).is_empty(),
+            "nb-a was stopped at 10:00: nb-b fits"
+        );
+        // As it happened, both ran at 11:00: 50 DPUs, once over.
+        assert_eq!(enforced.budgets[0].peak_dpu, 50.0);
+        assert_eq!(enforced.budgets[0].times_over, 1);
+        let audit = policy::load_policy("p.yaml", text("audit").as_bytes()).unwrap();
+        let audited = report(&audit, &records);
+        assert_eq!(stopped(&audited), ["nb-b"], "nb-a runs on in audit mode");
+        assert_eq!(audited.budgets[0].times_over, 1);
     }
 
     /// Against a baseline, its budgets are replayed over the same history: a pull request that

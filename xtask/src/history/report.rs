@@ -746,6 +746,12 @@ pub struct Change {
     pub principal: Option<Name>,
     pub before: Judgement,
     pub after: Judgement,
+    /// When the exception that let it run expired, on the side that stops it (the baseline's
+    /// for one no longer stopped), from which that side's guard stops it (RFC 3339); absent
+    /// for a session stopped at its creation. Its `cost` is from then on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception_expired_at: Option<Box<str>>,
+    /// At stake on the side that stops it (the baseline's for one no longer stopped).
     pub cost: Cost,
 }
 
@@ -780,9 +786,18 @@ impl Change {
     /// below are never taken; they keep this total without a panic).
     fn of(placed: &Placed) -> Change {
         let session = &placed.session;
+        let change = change_kind(session).unwrap_or(ChangeKind::OtherRules);
+        // The cost at stake on the side that stops it: the baseline's, for one it no longer does.
+        let (cost, lapse) = match change {
+            ChangeKind::NoLongerViolating => (
+                Cost::under_baseline(session, placed.end),
+                session.baseline_lapse.as_ref(),
+            ),
+            _ => (Cost::of(session, placed.end), session.lapse.as_ref()),
+        };
         Change {
             session_id: session.session_id.clone(),
-            change: change_kind(session).unwrap_or(ChangeKind::OtherRules),
+            change,
             created: session.event_time.clone(),
             principal: session.principal.clone(),
             before: session
@@ -791,7 +806,8 @@ impl Change {
                 .cloned()
                 .unwrap_or_else(|| (*session.under_policy).clone()),
             after: (*session.under_policy).clone(),
-            cost: Cost::of(session, placed.end),
+            exception_expired_at: lapse.map(|lapse| super::time::format_rfc3339(lapse.at).into()),
+            cost,
         }
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::change::ChangeKind;
 use super::report::{Change, Cost, DpuHours, Duration, Report, SessionRow};
 
 /// Most sessions listed; the rest are counted ("and N more").
@@ -446,9 +447,10 @@ pub fn text(report: &Report) -> String {
                 );
             }
             for change in comparison.changes.kept().iter().take(MAX_ROWS) {
+                let (before, after) = sides(change);
                 let _ = writeln!(
                     out,
-                    "  {:<24} {}  [{}] -> [{}]  {}",
+                    "  {:<24} {}  [{}]{before} -> [{}]{after}  {}",
                     change.change.as_str(),
                     policy::quoted(&change.session_id),
                     rules(&change.before.rules[..]),
@@ -467,7 +469,7 @@ pub fn text(report: &Report) -> String {
                     policy::quoted(&row.session_id),
                     row.principal.as_deref().unwrap_or("-"),
                     rules(&row.rules[..]),
-                    expired_words(row),
+                    expired_words(row.exception_expired_at.as_deref()),
                     cost_words(&row.cost)
                 );
             }
@@ -1191,9 +1193,10 @@ fn optional<T: AsRef<str>>(text: &Option<T>) -> String {
 }
 
 fn change_row(out: &mut String, change: &Change) {
+    let (before, after) = sides(change);
     let _ = writeln!(
         out,
-        "| {} | {} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | {}{before} | {}{after} | {} |",
         code(&change.session_id),
         optional(&change.created),
         optional(&change.principal),
@@ -1204,6 +1207,16 @@ fn change_row(out: &mut String, change: &Change) {
     );
 }
 
+/// [`expired_words`] of a change, after the side that stops the session (the baseline's, for
+/// one no longer stopped): `(before, after)`.
+fn sides(change: &Change) -> (String, String) {
+    let words = expired_words(change.exception_expired_at.as_deref());
+    match change.change {
+        ChangeKind::NoLongerViolating => (words, String::new()),
+        _ => (String::new(), words),
+    }
+}
+
 fn violating_row(out: &mut String, row: &SessionRow) {
     let _ = writeln!(
         out,
@@ -1212,16 +1225,15 @@ fn violating_row(out: &mut String, row: &SessionRow) {
         optional(&row.created),
         optional(&row.principal),
         rules(&row.rules[..]),
-        expired_words(row),
+        expired_words(row.exception_expired_at.as_deref()),
         cost_cell(&row.cost)
     );
 }
 
 /// ` from <instant>, when its exception expired` for a session the guard would stop once the
 /// exception that let it run expired; nothing for one stopped at its creation.
-fn expired_words(row: &SessionRow) -> String {
-    row.exception_expired_at
-        .as_deref()
+fn expired_words(exception_expired_at: Option<&str>) -> String {
+    exception_expired_at
         .map(|at| format!(" from {at}, when its exception expired"))
         .unwrap_or_default()
 }
