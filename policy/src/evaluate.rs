@@ -174,37 +174,68 @@ impl Verdict {
 /// does, judging a running session at its own clock: it stops it once the exception ends.
 ///
 /// `None` when `verdict` (the session's verdict at its `event_time`) is a violation already,
-/// the session's time is not known, or no expiry in that span makes it one.
+/// applied no exception (no override, not exempt), the session's time is not known, or no
+/// expiry in that span makes it one.
 pub fn lapse(
     policy: &Policy,
     facts: &SessionFacts,
     verdict: &Verdict,
     until: crate::time::UnixSeconds,
 ) -> Option<(crate::time::UnixSeconds, Verdict)> {
-    let created = facts.event_time?;
-    // Only an exception can end: a session judged by the default boundaries and not exempt is
-    // judged the same at any later instant.
+    let overrides = policy.overrides.iter().map(|rule| &rule.expires);
+    first_lapse(policy, overrides, facts.event_time, verdict, until, |at| {
+        let mut later = facts.clone();
+        later.event_time = Some(at);
+        evaluate(policy, &later)
+    })
+}
+
+/// [`lapse`] for a job run (`facts` from `JobFacts::run`): the expiries of the `jobs`
+/// section's overrides and of the exempt principals, judged by [`evaluate_job`].
+pub fn lapse_job(
+    policy: &Policy,
+    facts: &JobFacts,
+    verdict: &Verdict,
+    until: crate::time::UnixSeconds,
+) -> Option<(crate::time::UnixSeconds, Verdict)> {
+    let overrides = policy
+        .jobs
+        .iter()
+        .flat_map(|jobs| jobs.overrides.iter().map(|rule| &rule.expires));
+    first_lapse(policy, overrides, facts.event_time, verdict, until, |at| {
+        let mut later = facts.clone();
+        later.event_time = Some(at);
+        evaluate_job(policy, &later)
+    })
+}
+
+/// The first of the expiries of `overrides` and the policy's exempt principals in
+/// (`created`, `until`] at which `judge` finds a violation.
+fn first_lapse<'p>(
+    policy: &'p Policy,
+    overrides: impl Iterator<Item = &'p Option<String>>,
+    created: Option<crate::time::UnixSeconds>,
+    verdict: &Verdict,
+    until: crate::time::UnixSeconds,
+    judge: impl Fn(crate::time::UnixSeconds) -> Verdict,
+) -> Option<(crate::time::UnixSeconds, Verdict)> {
+    let created = created?;
+    // Only an exception can end: what the default boundaries judge, not exempt, is judged the
+    // same at any later instant.
     let excepted = verdict.override_name.is_some() || verdict.decision == Decision::Exempt;
     if verdict.decision == Decision::Violation || !excepted {
         return None;
     }
-    // No allocation for a policy without expiries: a backtest asks this of every session.
-    let overrides = policy.overrides.iter().map(|rule| &rule.expires);
     let exemptions = policy.exempt_principals.iter().map(|entry| &entry.expires);
     let mut expiries: Vec<crate::time::UnixSeconds> = overrides
         .chain(exemptions)
         .filter_map(|expires| expires.as_deref().and_then(crate::time::parse_rfc3339))
         .filter(|&at| at > created && at <= until)
         .collect();
-    if expiries.is_empty() {
-        return None;
-    }
     expiries.sort_unstable();
     expiries.dedup();
-    let mut later = facts.clone();
     expiries.into_iter().find_map(|at| {
-        later.event_time = Some(at);
-        let judged = evaluate(policy, &later);
+        let judged = judge(at);
         (judged.decision == Decision::Violation).then_some((at, judged))
     })
 }

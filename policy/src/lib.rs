@@ -28,7 +28,7 @@ pub mod validate;
 
 pub use evaluate::{
     Action, Decision, Verdict, Violation, enforcement_action, evaluate, evaluate_event,
-    evaluate_job, lapse, quoted,
+    evaluate_job, lapse, lapse_job, quoted,
 };
 pub use facts::{
     CreateSessionRecord, Fact, Ignored, OnBehalfOf, Principal, ProfileDefaults, ProfileLookup,

@@ -275,7 +275,10 @@ pub fn replay<'s>(
                 hours: run.timeout_hours,
                 upper_bound: true,
             },
-            stopped_at: None,
+            stopped_at: match under {
+                Under::Policy => run.stopped_at,
+                Under::Baseline => run.baseline_stopped_at,
+            },
         }))
         .collect();
     let helds: Vec<(Vec<Held<'_>>, u64, u64)> = policy

@@ -7,7 +7,10 @@
 //! a run's definition may sit in another file.
 //!
 //! CloudTrail holds no record of a run's end, so the DPU-hours at stake for a run are its DPUs
-//! times its whole timeout: an upper bound.
+//! times its whole timeout: an upper bound. A run started under an exception (a job override,
+//! an exempt principal) that expires within its timeout is judged as the deployed sweep would
+//! find it then (`policy::lapse_job`): a violation from the expiry, if it is one, at stake for
+//! the rest of its timeout.
 
 use std::collections::BTreeMap;
 
@@ -139,7 +142,12 @@ pub struct JobRunRow {
     /// Where the run's definition came from: `history` (the last CreateJob/UpdateJob before
     /// it), `GetJob` (given), or `none`.
     pub definition: &'static str,
-    /// DPUs x the whole timeout, hours; `None` when the DPUs or the timeout are not known.
+    /// When the exception that let it run expired, from which the guard would stop it (RFC
+    /// 3339); absent for a run stopped at its start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception_expired_at: Option<String>,
+    /// DPUs x the whole timeout (from the expiry, for a run stopped then), hours; `None` when
+    /// the DPUs or the timeout are not known.
     pub dpu_hours: Option<f64>,
 }
 
@@ -157,6 +165,10 @@ pub struct RunHeld {
     pub timeout_hours: Option<f64>,
     /// Its decision under the baseline, when there is one (a budget's replay under it).
     pub baseline_decision: Option<Decision>,
+    /// When the guard stops it because the exception that let it run expired, under the
+    /// policy and under the baseline (`policy::lapse_job`).
+    pub stopped_at: Option<UnixSeconds>,
+    pub baseline_stopped_at: Option<UnixSeconds>,
 }
 
 /// One job run whose fate differs between the baseline and the policy.
@@ -170,7 +182,12 @@ pub struct JobRunChange {
     /// The broken rules under the baseline, then under the policy.
     pub before: Vec<String>,
     pub after: Vec<String>,
-    /// DPUs x the whole timeout, hours; `None` when not known.
+    /// When the exception that let it run expired, on the side that stops it (the baseline's
+    /// for one no longer stopped); absent for a run stopped at its start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception_expired_at: Option<String>,
+    /// DPUs x the whole timeout (from the expiry, for one stopped then), hours, on the side
+    /// that stops it; `None` when not known.
     pub dpu_hours: Option<f64>,
 }
 
@@ -290,36 +307,55 @@ impl JobsReport {
                 report.runs_without_definition += 1;
             }
             let facts = JobFacts::run(definition, &start.request, None);
-            let verdict = policy::evaluate_job(policy, &facts);
+            let at_start = policy::evaluate_job(policy, &facts);
+            let judged = Judged::of(policy, start, &facts, at_start.clone());
+            let verdict = &judged.verdict;
             let mut baseline_decision = None;
+            let mut baseline_stopped_at = None;
             if let Some(baseline) = baseline {
-                let before = policy::evaluate_job(baseline, &facts);
-                baseline_decision = Some(before.decision);
+                let before_start = policy::evaluate_job(baseline, &facts);
+                baseline_decision = Some(before_start.decision);
+                let before = Judged::of(baseline, start, &facts, before_start);
+                baseline_stopped_at = before.expired_at;
                 let stops = |verdict: &Verdict| verdict.decision == Decision::Violation;
-                if stops(&before) {
+                if stops(&before.verdict) {
                     baseline_violations += 1;
                 }
                 if let Some(change) = super::change::ChangeKind::between(
-                    stops(&before),
-                    &before.rules(),
-                    stops(&verdict),
+                    stops(&before.verdict),
+                    &before.verdict.rules(),
+                    stops(verdict),
                     &verdict.rules(),
                 ) {
+                    // On the side that stops it: the baseline's, for one no longer stopped.
+                    let (side, side_policy) = match change {
+                        super::change::ChangeKind::NoLongerViolating => (&before, baseline),
+                        _ => (&judged, policy),
+                    };
                     report.changes.push(JobRunChange {
                         job_name: name.clone(),
                         job_run_id: start.request.job_run_id.clone().unwrap_or_default(),
                         change,
                         event_time: start.event_time.clone(),
                         principal: verdict.principal.clone(),
-                        before: before.rules().into_iter().map(str::to_string).collect(),
+                        before: before
+                            .verdict
+                            .rules()
+                            .into_iter()
+                            .map(str::to_string)
+                            .collect(),
                         after: verdict.rules().into_iter().map(str::to_string).collect(),
-                        dpu_hours: dpu_hours(policy, &facts, &verdict),
+                        exception_expired_at: side.expired_at.map(super::time::format_rfc3339),
+                        dpu_hours: side.dpu_hours(side_policy, &facts),
                     });
                 }
             }
             if !policy.budgets.is_empty() || baseline.is_some_and(|b| !b.budgets.is_empty()) {
-                let mut held = run_held(policy, start, &facts, &verdict);
+                // As it started: whether its own boundaries stop it then.
+                let mut held = run_held(policy, start, &facts, &at_start);
                 held.baseline_decision = baseline_decision;
+                held.stopped_at = judged.expired_at;
+                held.baseline_stopped_at = baseline_stopped_at;
                 report.held.push(held);
             }
             report.runs += 1;
@@ -329,7 +365,7 @@ impl JobsReport {
                 Decision::Violation => {
                     report.violations += 1;
                     totals.violations += 1;
-                    let dpu_hours = dpu_hours(policy, &facts, &verdict);
+                    let dpu_hours = judged.dpu_hours(policy, &facts);
                     match dpu_hours {
                         Some(hours) => {
                             totals.dpu_hours += hours;
@@ -343,9 +379,9 @@ impl JobsReport {
                     for rule in verdict.rules() {
                         *report.by_rule.entry(rule.to_string()).or_default() += 1;
                     }
-                    report
-                        .violating
-                        .push(row(start, &verdict, source, dpu_hours));
+                    let mut row = row(start, verdict, source, dpu_hours);
+                    row.exception_expired_at = judged.expired_at.map(super::time::format_rfc3339);
+                    report.violating.push(row);
                 }
                 Decision::Exempt => report.exempt += 1,
                 Decision::Compliant => report.compliant += 1,
@@ -377,7 +413,53 @@ fn row(
         principal: verdict.principal.clone(),
         rules: verdict.rules().into_iter().map(str::to_string).collect(),
         definition,
+        exception_expired_at: None,
         dpu_hours,
+    }
+}
+
+/// A run as the guard would judge it: its verdict at its start, or, when an exception that
+/// let it run expires within its timeout and it is a violation from then
+/// (`policy::lapse_job`), that verdict and the expiry.
+struct Judged {
+    verdict: Verdict,
+    expired_at: Option<UnixSeconds>,
+    started_at: Option<UnixSeconds>,
+}
+
+impl Judged {
+    fn of(policy: &Policy, start: &JobStart, facts: &JobFacts, at_start: Verdict) -> Judged {
+        let (_, hours) = dpu_and_hours(policy, facts, &at_start);
+        let until = start
+            .at
+            .zip(hours)
+            .map(|(at, hours)| at + (hours * 3600.0).ceil() as UnixSeconds);
+        match until.and_then(|until| policy::lapse_job(policy, facts, &at_start, until)) {
+            Some((expired_at, later)) => Judged {
+                verdict: later,
+                expired_at: Some(expired_at),
+                started_at: start.at,
+            },
+            None => Judged {
+                verdict: at_start,
+                expired_at: None,
+                started_at: start.at,
+            },
+        }
+    }
+
+    /// The run's DPUs times its whole timeout, in hours (from the expiry, when it is stopped
+    /// then), with Glue's documented job defaults for what the run and its definition leave
+    /// out; `None` when either is not known.
+    fn dpu_hours(&self, policy: &Policy, facts: &JobFacts) -> Option<f64> {
+        let (dpus, hours) = dpu_and_hours(policy, facts, &self.verdict);
+        let before = self
+            .expired_at
+            .zip(self.started_at)
+            .map_or(0.0, |(expired, started)| {
+                (expired - started) as f64 / 3600.0
+            });
+        Some(dpus? * (hours? - before).max(0.0))
     }
 }
 
@@ -406,15 +488,8 @@ fn run_held(policy: &Policy, start: &JobStart, facts: &JobFacts, verdict: &Verdi
         timeout_hours: hours,
         holder,
         baseline_decision: None,
-    }
-}
-
-/// The run's DPUs times its whole timeout, in hours, with Glue's documented job defaults for
-/// what the run and its definition leave out; `None` when either is not known.
-pub fn dpu_hours(policy: &Policy, facts: &JobFacts, verdict: &Verdict) -> Option<f64> {
-    match dpu_and_hours(policy, facts, verdict) {
-        (Some(dpus), Some(hours)) => Some(dpus * hours),
-        _ => None,
+        stopped_at: None,
+        baseline_stopped_at: None,
     }
 }
 
@@ -715,6 +790,62 @@ mod tests {
         // Without a baseline, nothing is compared.
         let report = JobsReport::of(records(), &policy, None, &BTreeMap::new());
         assert!(report.changes.is_empty() && report.baseline_violations.is_none());
+    }
+
+    /// A run started under a job override that expires within its timeout is judged as the
+    /// sweep finds it then: a violation from the expiry, at stake for the rest of its timeout;
+    /// one started after the expiry is stopped at its start; against the same override without
+    /// an expiry, the run is newly stopped, priced from the expiry.
+    #[test]
+    fn a_run_whose_job_override_expires_within_its_timeout_is_stopped_from_the_expiry() {
+        let with_override = |expires: &str| {
+            policy(&format!(
+                "{POLICY}  overrides:\n    - name: big-load\n      job_names: [load]\n      \
+                 boundaries: {{max_workers: 50}}\n{expires}"
+            ))
+        };
+        let expiring = with_override("      expires: 2026-11-01T10:00:00Z\n");
+        let lasting = with_override("");
+        let records = || {
+            let mut records = JobRecords::default();
+            assert!(records.add(&define("2026-11-01T08:00:00Z", 40)));
+            // 40 x G.2X = 80 DPUs, a 120-minute timeout: 09:30 to 11:30 at most.
+            assert!(records.add(&start("2026-11-01T09:30:00Z", "jr_1")));
+            assert!(records.add(&start("2026-11-01T10:30:00Z", "jr_2")));
+            records
+        };
+        let report = JobsReport::of(records(), &expiring, None, &BTreeMap::new());
+        assert_eq!((report.runs, report.violations), (2, 2));
+        let first = &report.violating[0];
+        assert_eq!(first.job_run_id, "jr_1");
+        assert_eq!(first.rules, ["max_workers"]);
+        assert_eq!(
+            first.exception_expired_at.as_deref(),
+            Some("2026-11-01T10:00:00Z")
+        );
+        // 80 DPUs for the 90 minutes of its timeout left at 10:00.
+        assert_eq!(first.dpu_hours, Some(120.0));
+        let second = &report.violating[1];
+        assert_eq!(second.exception_expired_at, None);
+        assert_eq!(second.dpu_hours, Some(160.0));
+
+        let report = JobsReport::of(records(), &expiring, Some(&lasting), &BTreeMap::new());
+        assert_eq!(report.baseline_violations, Some(0));
+        let first = &report.changes[0];
+        assert_eq!(
+            (first.job_run_id.as_str(), first.change),
+            ("jr_1", ChangeKind::NewlyViolating)
+        );
+        assert_eq!(first.dpu_hours, Some(120.0));
+        // The other way round: priced on the baseline's side, from its expiry.
+        let report = JobsReport::of(records(), &lasting, Some(&expiring), &BTreeMap::new());
+        let first = &report.changes[0];
+        assert_eq!(first.change, ChangeKind::NoLongerViolating);
+        assert_eq!(
+            first.exception_expired_at.as_deref(),
+            Some("2026-11-01T10:00:00Z")
+        );
+        assert_eq!(first.dpu_hours, Some(120.0));
     }
 
     fn policy_with_jobs(max_workers: u32) -> Policy {

@@ -626,9 +626,10 @@ fn jobs_text(
             count(super::change::ChangeKind::OtherRules)
         );
         for change in jobs.changes.iter().take(MAX_ROWS) {
+            let (before, after) = job_sides(change);
             let _ = writeln!(
                 out,
-                "  {:<24} {} run {}  [{}] -> [{}]  {} DPU-hours",
+                "  {:<24} {} run {}  [{}]{before} -> [{}]{after}  {} DPU-hours",
                 change.change.as_str(),
                 policy::quoted(&change.job_name),
                 change.job_run_id,
@@ -645,11 +646,12 @@ fn jobs_text(
     for row in jobs.violating.iter().take(MAX_ROWS) {
         let _ = writeln!(
             out,
-            "  {} run {}  {}  [{}]  {} DPU-hours (definition: {})",
+            "  {} run {}  {}  [{}]{}  {} DPU-hours (definition: {})",
             policy::quoted(&row.job_name),
             row.job_run_id,
             row.principal.as_deref().unwrap_or("-"),
             rules(&row.rules[..]),
+            expired_words(row.exception_expired_at.as_deref()),
             hours_or_unknown(row.dpu_hours),
             row.definition
         );
@@ -1054,12 +1056,13 @@ Job runs that would be {acted} ({}):
             for row in jobs.violating.iter().take(MAX_ROWS) {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {}{} | {} | {} |",
                     code(&row.job_name),
                     code(&row.job_run_id),
                     optional(&row.event_time),
                     optional(&row.principal),
                     rules(&row.rules[..]),
+                    expired_words(row.exception_expired_at.as_deref()),
                     hours_or_unknown(row.dpu_hours),
                     row.definition
                 );
@@ -1074,9 +1077,10 @@ Job runs that would be {acted} ({}):
                  DPU-hours at stake |\n|---|---|---|---|---|---|---|---:|"
             );
             for change in jobs.changes.iter().take(MAX_ROWS) {
+                let (before, after) = job_sides(change);
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {}{before} | {}{after} | {} |",
                     code(&change.job_name),
                     code(&change.job_run_id),
                     optional(&change.event_time),
@@ -1207,6 +1211,15 @@ fn change_row(out: &mut String, change: &Change) {
     );
 }
 
+/// [`sides`] of a job run's change.
+fn job_sides(change: &super::jobs::JobRunChange) -> (String, String) {
+    let words = expired_words(change.exception_expired_at.as_deref());
+    match change.change {
+        ChangeKind::NoLongerViolating => (words, String::new()),
+        _ => (String::new(), words),
+    }
+}
+
 /// [`expired_words`] of a change, after the side that stops the session (the baseline's, for
 /// one no longer stopped): `(before, after)`.
 fn sides(change: &Change) -> (String, String) {
@@ -1288,6 +1301,7 @@ mod tests {
                 principal: None,
                 before: vec![],
                 after: vec!["max_workers".into()],
+                exception_expired_at: None,
                 dpu_hours: Some(160.0),
             }],
             ..Default::default()
