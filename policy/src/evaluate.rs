@@ -168,9 +168,9 @@ impl Verdict {
 }
 
 /// When an exception stops covering a running session: the first expiry of the policy's session
-/// overrides and exempt principals after the session's `event_time` and no later than `until`
-/// (Unix seconds: the last instant it may still run, such as its creation plus its timeout) at
-/// which [`evaluate`] finds it a violation, and that verdict. This is what the deployed sweep
+/// overrides and exempt principals after the session's `event_time` and before `until` (Unix
+/// seconds: the instant it has ended by, such as its creation plus its timeout) at which
+/// [`evaluate`] finds it a violation, and that verdict. This is what the deployed sweep
 /// does, judging a running session at its own clock: it stops it once the exception ends.
 ///
 /// `None` when `verdict` (the session's verdict at its `event_time`) is a violation already,
@@ -210,7 +210,7 @@ pub fn lapse_job(
 }
 
 /// The first of the expiries of `overrides` and the policy's exempt principals in
-/// (`created`, `until`] at which `judge` finds a violation.
+/// (`created`, `until`) at which `judge` finds a violation.
 fn first_lapse<'p>(
     policy: &'p Policy,
     overrides: impl Iterator<Item = &'p Option<String>>,
@@ -230,7 +230,7 @@ fn first_lapse<'p>(
     let mut expiries: Vec<crate::time::UnixSeconds> = overrides
         .chain(exemptions)
         .filter_map(|expires| expires.as_deref().and_then(crate::time::parse_rfc3339))
-        .filter(|&at| at > created && at <= until)
+        .filter(|&at| at > created && at < until)
         .collect();
     expiries.sort_unstable();
     expiries.dedup();

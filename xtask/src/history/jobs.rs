@@ -429,12 +429,16 @@ struct Judged {
 
 impl Judged {
     fn of(policy: &Policy, start: &JobStart, facts: &JobFacts, at_start: Verdict) -> Judged {
+        // Glue ends every run by its timeout; when the timeout is not known, any later expiry
+        // (its DPU-hours are then unknown too).
         let (_, hours) = dpu_and_hours(policy, facts, &at_start);
-        let until = start
-            .at
-            .zip(hours)
-            .map(|(at, hours)| at + (hours * 3600.0).ceil() as UnixSeconds);
-        match until.and_then(|until| policy::lapse_job(policy, facts, &at_start, until)) {
+        let until = hours.map_or(UnixSeconds::MAX, |hours| {
+            start
+                .at
+                .unwrap_or_default()
+                .saturating_add((hours * 3600.0).ceil() as UnixSeconds)
+        });
+        match policy::lapse_job(policy, facts, &at_start, until) {
             Some((expired_at, later)) => Judged {
                 verdict: later,
                 expired_at: Some(expired_at),
@@ -846,6 +850,38 @@ mod tests {
             Some("2026-11-01T10:00:00Z")
         );
         assert_eq!(first.dpu_hours, Some(120.0));
+
+        // An expiry as Glue ends the run (09:30 + 120 minutes) changes nothing; with the
+        // timeout unknown (a definition without one, read from CloudTrail), any later expiry
+        // stops it, its DPU-hours unknown.
+        let at_the_end = with_override("      expires: 2026-11-01T11:30:00Z\n");
+        let report = JobsReport::of(records(), &at_the_end, None, &BTreeMap::new());
+        assert_eq!(
+            report
+                .violating
+                .iter()
+                .map(|row| row.job_run_id.as_str())
+                .collect::<Vec<_>>(),
+            ["jr_2"],
+            "jr_1 ends as the override does"
+        );
+        let mut unknown = JobRecords::default();
+        let mut no_timeout = define("2026-11-01T08:00:00Z", 40);
+        no_timeout["requestParameters"]
+            .as_object_mut()
+            .unwrap()
+            .remove("timeout");
+        assert!(unknown.add(&no_timeout));
+        assert!(unknown.add(&start("2026-11-01T09:30:00Z", "jr_1")));
+        let report = JobsReport::of(unknown, &expiring, None, &BTreeMap::new());
+        assert_eq!(report.violations, 1);
+        let row = &report.violating[0];
+        assert_eq!(
+            row.exception_expired_at.as_deref(),
+            Some("2026-11-01T10:00:00Z")
+        );
+        assert_eq!(row.dpu_hours, None);
+        assert_eq!(report.dpu_hours_unknown, 1);
     }
 
     fn policy_with_jobs(max_workers: u32) -> Policy {
