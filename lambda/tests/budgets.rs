@@ -877,11 +877,7 @@ async fn a_session_counts_the_runs_of_any_job_the_registrys_index_names() {
     // The run: 30 x G.2X = 60 DPUs, started five minutes ago. The session: 25 x G.2X = 50.
     let run = running_run("load", "jr_9", now - Duration::from_secs(300));
     let (mut rules, stops) = glue(&[session("nb-x", now, 25)]);
-    rules.push(tagged_analytics());
-    rules.push(mock!(aws_sdk_glue::Client::get_job).then_output(|| job_definition("load")));
-    let runs_listed = lists_runs_of("load", &run);
-    rules.push(runs_listed.clone());
-    rules.push(each_run(&run));
+    let runs_listed = with_load_run(&mut rules, &run);
     let guard = guard_with(&world, policy, &rules);
 
     // The run's own event: within the budget, left alone, and its job indexed.
@@ -990,11 +986,7 @@ enforcement: {mode: enforce}
     let run = running_run("load", "jr_9", now - Duration::from_secs(600));
     let nb_a = session("nb-a", now - Duration::from_secs(300), 25);
     let (mut rules, stops) = glue(&[nb_a.clone(), session("nb-b", now, 25)]);
-    rules.push(tagged_analytics());
-    rules.push(mock!(aws_sdk_glue::Client::get_job).then_output(|| job_definition("load")));
-    let runs_listed = lists_runs_of("load", &run);
-    rules.push(runs_listed.clone());
-    rules.push(each_run(&run));
+    let runs_listed = with_load_run(&mut rules, &run);
     let guard = guard_with(&world, policy, &rules);
 
     // The run's own event: within `shared`, left alone, and its job indexed.
@@ -1068,6 +1060,17 @@ fn running_run(job: &str, id: &str, started: SystemTime) -> JobRun {
 fn tagged_analytics() -> Rule {
     mock!(aws_sdk_glue::Client::get_tags)
         .then_output(|| GetTagsOutput::builder().tags("owner", "analytics").build())
+}
+
+/// Glue's answers about job `load` and its running `run` added to `rules` (`GetTags`, `GetJob`,
+/// `GetJobRuns`, `GetJobRun`); gives the `GetJobRuns` rule, whose calls the tests count.
+fn with_load_run(rules: &mut Vec<Rule>, run: &JobRun) -> Rule {
+    rules.push(tagged_analytics());
+    rules.push(mock!(aws_sdk_glue::Client::get_job).then_output(|| job_definition("load")));
+    let runs_listed = lists_runs_of("load", run);
+    rules.push(runs_listed.clone());
+    rules.push(each_run(run));
+    runs_listed
 }
 
 /// `GetJobRuns` of `job` lists `run`.

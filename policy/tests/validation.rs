@@ -113,6 +113,18 @@ fn required_fields() {
     );
 }
 
+/// Each error without its `file:line:col: ` place.
+fn without_places(errors: &[String]) -> Vec<&str> {
+    errors
+        .iter()
+        .map(|error| {
+            error
+                .split_once(": ")
+                .map_or(error.as_str(), |(_, rest)| rest)
+        })
+        .collect()
+}
+
 /// A list element without some of its required keys gets every one said at once (a stand-in
 /// holds each place), and what else is wrong in it too: not one key per run of `validate`.
 #[test]
@@ -129,16 +141,8 @@ notifications:
 "
     );
     let found = errors(&text);
-    let said: Vec<&str> = found
-        .iter()
-        .map(|error| {
-            error
-                .split_once(": ")
-                .map_or(error.as_str(), |(_, rest)| rest)
-        })
-        .collect();
     assert_eq!(
-        said,
+        without_places(&found),
         [
             "overrides[0]: the required key `name` is missing",
             "overrides[0].boundaries.max_workers: must be between 1 and 1000, got 0",
@@ -162,16 +166,8 @@ budgets:
 "
     );
     let found = errors(&text);
-    let said: Vec<&str> = found
-        .iter()
-        .map(|error| {
-            error
-                .split_once(": ")
-                .map_or(error.as_str(), |(_, rest)| rest)
-        })
-        .collect();
     assert_eq!(
-        said,
+        without_places(&found),
         [
             "overrides[0]: the required key `name` is missing",
             "budgets[0]: the required key `name` is missing",
