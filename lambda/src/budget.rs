@@ -81,7 +81,7 @@ pub const STOPPING: &str = "stopping";
 /// JSON array of `policy::Violation`), written before it is stopped: a retry after a failed
 /// `Publish` finds the session `STOPPING`, no longer a member of anything, and reads them back
 /// so that its one notification is still sent. The invocation whose stop did not happen
-/// removes them ([`forget_violations`]): a later event for the session must not notify a stop
+/// removes them ([`unless_stopped`]): a later event for the session must not notify a stop
 /// for a budget that never came.
 pub const BUDGET_VIOLATIONS: &str = "budget_violations";
 
