@@ -174,6 +174,9 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
         file,
     ));
     let mut removed_elements: Vec<(String, usize)> = Vec::new();
+    // The missing keys of list elements a stand-in holds: only what is said of the stand-in
+    // (its path, and any message naming it) is dropped, not what is said of its element.
+    let mut stood_in: Vec<String> = Vec::new();
     let policy = loop {
         match serde_path_to_error::deserialize::<_, Policy>(document.clone()) {
             Ok(policy) => break Some(policy),
@@ -223,7 +226,9 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
                 if again && element.is_some() && problem.put_stand_in(&mut document) {
                     // A list element without a required key (a chat channel without its
                     // `team_id`): a stand-in keeps it, so that every key it lacks is said at
-                    // once; the checks on the stand-in are dropped below.
+                    // once, and what else is wrong with it; the checks on the stand-in itself
+                    // are dropped below.
+                    stood_in.extend(missing.clone());
                     taken_out.extend(missing);
                 } else if again && problem.take_out(&mut document) {
                     removed_elements.extend(element);
@@ -276,6 +281,7 @@ pub fn load_policy_with_warnings(file: &str, bytes: &[u8]) -> Result<Loaded, Pol
         !taken_out.iter().any(|out| {
             crate::shape::within(&error.path, out)
                 || (crate::shape::within(out, &error.path)
+                    && !stood_in.contains(out)
                     && (says_empty || !emptied.contains(out)))
         })
     });
@@ -1935,7 +1941,10 @@ impl Checker<'_> {
                 self.fail(&join(&item, "channel_id"), reason);
             }
             let key = (channel.workspace_id.clone(), channel.channel_id.clone());
-            if let Some(earlier) = seen.get(&key) {
+            let stand_in = |id: &str| id == crate::shape::STAND_IN;
+            if stand_in(&key.0) || stand_in(&key.1) {
+                // A channel whose id is missing (a stand-in holds its place) is no channel yet.
+            } else if let Some(earlier) = seen.get(&key) {
                 let earlier = self.written(earlier);
                 self.fail(
                     &item,
@@ -1986,7 +1995,10 @@ impl Checker<'_> {
                 channel.team_id.clone(),
                 decoded_teams_channel_id(&channel.channel_id),
             );
-            if let Some(earlier) = seen.get(&key) {
+            let stand_in = |id: &str| id == crate::shape::STAND_IN;
+            if stand_in(&channel.team_id) || stand_in(&channel.channel_id) {
+                // A channel whose id is missing (a stand-in holds its place) is no channel yet.
+            } else if let Some(earlier) = seen.get(&key) {
                 let earlier = self.written(earlier);
                 self.fail(
                     &item,

@@ -176,6 +176,29 @@ budgets:
         ],
         "{found:#?}"
     );
+    // What is wrong with the element itself is still said (a route with nowhere to send);
+    // two channels without their team are not the same channel.
+    let text = format!(
+        "{VALID}notifications:
+  emails: [a@example.com]
+  teams:
+    - {{tenant_id: 0f5c2f6e-3b1a-4c9d-8e7f-a1b2c3d4e5f6, channel_id: \"19:a@thread.tacv2\"}}
+    - {{tenant_id: 1f5c2f6e-3b1a-4c9d-8e7f-a1b2c3d4e5f6, channel_id: \"19:a@thread.tacv2\"}}
+  routes:
+    - principals: [\"arn:aws:iam::*:role/Finance\"]
+"
+    );
+    let found = errors(&text);
+    assert_eq!(
+        without_places(&found),
+        [
+            "notifications.teams[0]: the required key `team_id` is missing",
+            "notifications.teams[1]: the required key `team_id` is missing",
+            "notifications.routes[0]: the required key `name` is missing",
+            "notifications.routes[0]: a route needs somewhere to send: emails, slack or teams",
+        ],
+        "{found:#?}"
+    );
 }
 
 #[test]
