@@ -503,11 +503,7 @@ pub async fn check_session(
     };
     if !matches!(case.status, Status::Provisioning | Status::Ready) {
         // It holds nothing now; what an earlier invocation found it over is read back.
-        let key = holder_key(
-            HolderKind::Session,
-            &case.facts.session_id,
-            epoch_ms(created_on),
-        );
+        let key = session_key(case, created_on);
         return apply_recorded(guard, &key, verdict).await;
     }
     let candidate = Holder::from_verdict(
@@ -526,6 +522,15 @@ pub async fn check_session(
         none
     };
     check(guard, invocation, candidate, verdict, metrics, more).await
+}
+
+/// The registry key of the session `case`, created at `created_on` (Glue's `CreatedOn`).
+pub fn session_key(case: &Candidate, created_on: SystemTime) -> String {
+    holder_key(
+        HolderKind::Session,
+        &case.facts.session_id,
+        epoch_ms(created_on),
+    )
 }
 
 /// Whether a budget of the policy counts job runs (the policy guards jobs and the budget covers

@@ -193,11 +193,7 @@ async fn on_create_session(
         // A stop that did not happen leaves no budget violation recorded behind it.
         let acted = match case.created_on {
             Some(created_on) => {
-                let key = crate::budget::holder_key(
-                    policy::budgets::HolderKind::Session,
-                    &case.facts.session_id,
-                    crate::budget::epoch_ms(created_on),
-                );
+                let key = crate::budget::session_key(&case, created_on);
                 crate::budget::unless_stopped(guard, &key, &verdict, acted).await
             }
             None => acted,

@@ -72,19 +72,21 @@ pub async fn on_job_event(
                 let candidate = run
                     .as_ref()
                     .and_then(|run| run_holder(&facts, run, &verdict));
-                let started = run.as_ref().and_then(started_on);
-                if !guard.policy().budgets.is_empty()
-                    && candidate.is_none()
-                    && let Some(started) = started
-                {
-                    // No longer running (a retry after its stop): what an earlier check found
-                    // it over is read back, so that its notification is still sent.
-                    let key = crate::budget::holder_key(
+                // Its registry item (where a budget check records what it found it over).
+                let key = run.as_ref().and_then(started_on).map(|started| {
+                    crate::budget::holder_key(
                         HolderKind::JobRun,
                         &policy::budgets::job_run_id(&name, &id),
                         crate::budget::epoch_ms(started),
-                    );
-                    crate::budget::apply_recorded(guard, &key, &mut verdict).await?;
+                    )
+                });
+                if !guard.policy().budgets.is_empty()
+                    && candidate.is_none()
+                    && let Some(key) = &key
+                {
+                    // No longer running (a retry after its stop): what an earlier check found
+                    // it over is read back, so that its notification is still sent.
+                    crate::budget::apply_recorded(guard, key, &mut verdict).await?;
                 }
                 if !guard.policy().budgets.is_empty()
                     && let Some(candidate) = candidate
@@ -112,15 +114,8 @@ pub async fn on_job_event(
                 let acted =
                     act_on_run(guard, invocation, &subject, &facts, &verdict, metrics).await;
                 // A stop that did not happen leaves no budget violation recorded behind it.
-                match started {
-                    Some(started) => {
-                        let key = crate::budget::holder_key(
-                            HolderKind::JobRun,
-                            &policy::budgets::job_run_id(&name, &id),
-                            crate::budget::epoch_ms(started),
-                        );
-                        crate::budget::unless_stopped(guard, &key, &verdict, acted).await
-                    }
+                match &key {
+                    Some(key) => crate::budget::unless_stopped(guard, key, &verdict, acted).await,
                     None => acted,
                 }
             }
