@@ -68,6 +68,19 @@ fn good() -> SessionFacts {
     }
 }
 
+/// A session of 99 workers by the exempt principal `user/breakglass`, otherwise [`good`].
+fn breakglass() -> SessionFacts {
+    SessionFacts {
+        principal: Some(Principal {
+            arn: "arn:aws:iam::123456789012:user/breakglass".into(),
+            issuer_arn: None,
+            ..Default::default()
+        }),
+        number_of_workers: Fact::Given(99),
+        ..good()
+    }
+}
+
 fn rules(facts: &SessionFacts) -> Vec<String> {
     evaluate(&policy(), facts)
         .rules()
@@ -419,15 +432,7 @@ fn principal_globs_match_the_caller_or_the_issuing_role() {
 
 #[test]
 fn exempt_principals_are_reported_never_stopped() {
-    let breakglass = SessionFacts {
-        principal: Some(Principal {
-            arn: "arn:aws:iam::123456789012:user/breakglass".into(),
-            issuer_arn: None,
-            ..Default::default()
-        }),
-        number_of_workers: Fact::Given(99),
-        ..good()
-    };
+    let breakglass = breakglass();
     let verdict = evaluate(&policy(), &breakglass);
     assert_eq!(verdict.decision, Decision::Exempt);
     assert_eq!(verdict.action, Action::None);
@@ -484,14 +489,8 @@ fn a_session_is_a_violation_from_the_expiry_of_the_exception_that_let_it_run() {
     assert!(policy::lapse(&policy, &small, &fine, created + 86_400).is_none());
     // The exempt principal: exempt until 06:00, a violation from then.
     let breakglass = SessionFacts {
-        principal: Some(Principal {
-            arn: "arn:aws:iam::123456789012:user/breakglass".into(),
-            issuer_arn: None,
-            ..Default::default()
-        }),
-        number_of_workers: Fact::Given(99),
         event_time: Some(created),
-        ..good()
+        ..breakglass()
     };
     let exempt = evaluate(&policy, &breakglass);
     assert_eq!(exempt.decision, Decision::Exempt);

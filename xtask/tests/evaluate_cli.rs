@@ -407,32 +407,23 @@ fn at_over_records_only_is_said_to_change_nothing() {
 /// Text and Markdown say which team routes a verdict's notification reaches, as JSON does.
 #[test]
 fn text_output_names_the_routes() {
-    let out = xtask(
-        &[
+    let routed = |format: &str| {
+        let event = sample("routed-by-tag.json");
+        let args = [
             "evaluate",
             "--policy",
             "policies/teams.yaml",
             "--event",
-            &sample("routed-by-tag.json"),
-        ],
-        None,
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+            &event,
+            "--format",
+            format,
+        ];
+        String::from_utf8_lossy(&xtask(&args, None).stdout).into_owned()
+    };
+    let text = routed("text");
     assert!(text.contains("\nroutes:    finance\n"), "{text}");
     // Markdown too, in a column of its own when the policy has routes.
-    let out = xtask(
-        &[
-            "evaluate",
-            "--policy",
-            "policies/teams.yaml",
-            "--event",
-            &sample("routed-by-tag.json"),
-            "--format",
-            "markdown",
-        ],
-        None,
-    );
-    let table = String::from_utf8_lossy(&out.stdout);
+    let table = routed("markdown");
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].ends_with("| rules | routes |"), "{table}");
     assert!(lines[2].ends_with("| finance |"), "{table}");
