@@ -447,7 +447,7 @@ pub fn text(report: &Report) -> String {
                 );
             }
             for change in comparison.changes.kept().iter().take(MAX_ROWS) {
-                let (before, after) = sides(change);
+                let (before, after) = sides(change.change, change.exception_expired_at.as_deref());
                 let _ = writeln!(
                     out,
                     "  {:<24} {}  [{}]{before} -> [{}]{after}  {}",
@@ -626,7 +626,7 @@ fn jobs_text(
             count(super::change::ChangeKind::OtherRules)
         );
         for change in jobs.changes.iter().take(MAX_ROWS) {
-            let (before, after) = job_sides(change);
+            let (before, after) = sides(change.change, change.exception_expired_at.as_deref());
             let _ = writeln!(
                 out,
                 "  {:<24} {} run {}  [{}]{before} -> [{}]{after}  {} DPU-hours",
@@ -1077,7 +1077,7 @@ Job runs that would be {acted} ({}):
                  DPU-hours at stake |\n|---|---|---|---|---|---|---|---:|"
             );
             for change in jobs.changes.iter().take(MAX_ROWS) {
-                let (before, after) = job_sides(change);
+                let (before, after) = sides(change.change, change.exception_expired_at.as_deref());
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} | {} | {}{before} | {}{after} | {} |",
@@ -1197,7 +1197,7 @@ fn optional<T: AsRef<str>>(text: &Option<T>) -> String {
 }
 
 fn change_row(out: &mut String, change: &Change) {
-    let (before, after) = sides(change);
+    let (before, after) = sides(change.change, change.exception_expired_at.as_deref());
     let _ = writeln!(
         out,
         "| {} | {} | {} | {} | {}{before} | {}{after} | {} |",
@@ -1211,20 +1211,11 @@ fn change_row(out: &mut String, change: &Change) {
     );
 }
 
-/// [`sides`] of a job run's change.
-fn job_sides(change: &super::jobs::JobRunChange) -> (String, String) {
-    let words = expired_words(change.exception_expired_at.as_deref());
-    match change.change {
-        ChangeKind::NoLongerViolating => (words, String::new()),
-        _ => (String::new(), words),
-    }
-}
-
-/// [`expired_words`] of a change, after the side that stops the session (the baseline's, for
-/// one no longer stopped): `(before, after)`.
-fn sides(change: &Change) -> (String, String) {
-    let words = expired_words(change.exception_expired_at.as_deref());
-    match change.change {
+/// [`expired_words`] of a session's or job run's change (`kind`, `exception_expired_at`),
+/// after the side that stops it (the baseline's, for one no longer stopped): `(before, after)`.
+fn sides(kind: ChangeKind, exception_expired_at: Option<&str>) -> (String, String) {
+    let words = expired_words(exception_expired_at);
+    match kind {
         ChangeKind::NoLongerViolating => (words, String::new()),
         _ => (String::new(), words),
     }
