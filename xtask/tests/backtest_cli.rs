@@ -536,6 +536,99 @@ fn a_session_whose_override_expires_while_it_runs_is_stopped_from_the_expiry() {
         markdown.contains("from 2026-11-29T10:00:00Z, when its exception expired |"),
         "{markdown}"
     );
+
+    // An exception's expiry moved to 10:15: s-after and s-open are stopped under both for the
+    // same rule, from another instant, priced on the policy's side (from 10:15); s-late is
+    // stopped at its creation under both (no change).
+    let later = with_override(
+        "later.yaml",
+        "    expires: 2026-11-29T10:15:00Z
+",
+    );
+    let (moved, _, _) = report(&[
+        "--policy",
+        s(&later),
+        "--baseline",
+        s(&expiring),
+        "--trail",
+        s(&trail),
+    ]);
+    assert_eq!(
+        moved["stopped_at_another_time"],
+        json!(["s-after", "s-open"]),
+        "{moved:#}"
+    );
+    assert_eq!(moved["newly_violating"], json!([]), "{moved:#}");
+    assert_eq!(moved["no_longer_violating"], json!([]), "{moved:#}");
+    let changes = moved["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "{moved:#}");
+    let after = &changes[0];
+    assert_eq!(after["change"], "stopped_at_another_time", "{after}");
+    assert_eq!(after["exception_expired_at"], "2026-11-29T10:15:00Z");
+    assert_eq!(
+        after["baseline_exception_expired_at"],
+        "2026-11-29T10:00:00Z"
+    );
+    assert_eq!(after["cost"]["hours"], 0.25);
+    assert_eq!(moved["dpu_hours"]["total"], 5.0 + 15.0 + 10.0, "{moved:#}");
+    assert_eq!(moved["baseline_dpu_hours"]["total"], 40.0, "{moved:#}");
+    // Without the override, the baseline stops them at their creation: the policy's expiry
+    // stops them later (s-before, ended before it, is no longer stopped).
+    let none = with_override(
+        "none.yaml",
+        "    expires: 2026-11-29T08:00:00Z
+",
+    );
+    let (granted, _, _) = report(&[
+        "--policy",
+        s(&expiring),
+        "--baseline",
+        s(&none),
+        "--trail",
+        s(&trail),
+    ]);
+    assert_eq!(
+        granted["stopped_at_another_time"],
+        json!(["s-after", "s-open"]),
+        "{granted:#}"
+    );
+    assert_eq!(granted["no_longer_violating"], json!(["s-before"]));
+    let after = &granted["changes"][0];
+    assert_eq!(after["session_id"], "s-after", "{granted:#}");
+    assert_eq!(after["change"], "stopped_at_another_time", "{after}");
+    assert!(
+        after.get("baseline_exception_expired_at").is_none(),
+        "{after}"
+    );
+    for format in ["text", "markdown"] {
+        let out = xtask(&[
+            "backtest",
+            "--format",
+            format,
+            "--policy",
+            s(&expiring),
+            "--baseline",
+            s(&none),
+            "--trail",
+            s(&trail),
+        ]);
+        let shown = text(&out.stdout);
+        assert!(
+            shown.contains("stopped at another time"),
+            "{format}: {shown}"
+        );
+        let expected = match format {
+            "text" => {
+                "[max_workers] from its start -> [max_workers] from 2026-11-29T10:00:00Z, when \
+                 its exception expired"
+            }
+            _ => {
+                "| max_workers from its start | max_workers from 2026-11-29T10:00:00Z, when its \
+                 exception expired |"
+            }
+        };
+        assert!(shown.contains(expected), "{format}: {shown}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

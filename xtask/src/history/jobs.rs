@@ -19,6 +19,7 @@ use policy::json::Json;
 use policy::{Decision, Fact, JobFacts, JobRecord, Policy, Verdict};
 use serde::Serialize;
 
+use super::change::{ChangeKind, Fate};
 use super::time::{UnixSeconds, parse_rfc3339};
 
 /// A job definition written (`CreateJob`, `UpdateJob`), and when.
@@ -176,7 +177,7 @@ pub struct RunHeld {
 pub struct JobRunChange {
     pub job_name: String,
     pub job_run_id: String,
-    pub change: super::change::ChangeKind,
+    pub change: ChangeKind,
     pub event_time: Option<String>,
     pub principal: Option<String>,
     /// The broken rules under the baseline, then under the policy.
@@ -186,8 +187,13 @@ pub struct JobRunChange {
     /// for one no longer stopped); absent for a run stopped at its start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exception_expired_at: Option<String>,
+    /// For one stopped at another time: when the exception that let it run expired under the
+    /// baseline (RFC 3339); absent when the baseline stops it at its start (and for every
+    /// other change).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_exception_expired_at: Option<String>,
     /// DPUs x the whole timeout (from the expiry, for one stopped then), hours, on the side
-    /// that stops it; `None` when not known.
+    /// that stops it (the policy's, for one stopped under both); `None` when not known.
     pub dpu_hours: Option<f64>,
 }
 
@@ -321,15 +327,19 @@ impl JobsReport {
                 if stops(&before.verdict) {
                     baseline_violations += 1;
                 }
-                if let Some(change) = super::change::ChangeKind::between(
-                    stops(&before.verdict),
-                    &before.verdict.rules(),
-                    stops(verdict),
-                    &verdict.rules(),
+                let fate = |judged: &'_ Judged, rules| Fate {
+                    stops: stops(&judged.verdict),
+                    rules,
+                    stopped_from: judged.expired_at,
+                };
+                let (before_rules, after_rules) = (before.verdict.rules(), verdict.rules());
+                if let Some(change) = ChangeKind::between(
+                    fate(&before, &before_rules[..]),
+                    fate(&judged, &after_rules[..]),
                 ) {
                     // On the side that stops it: the baseline's, for one no longer stopped.
                     let (side, side_policy) = match change {
-                        super::change::ChangeKind::NoLongerViolating => (&before, baseline),
+                        ChangeKind::NoLongerViolating => (&before, baseline),
                         _ => (&judged, policy),
                     };
                     report.changes.push(JobRunChange {
@@ -346,6 +356,10 @@ impl JobsReport {
                             .collect(),
                         after: verdict.rules().into_iter().map(str::to_string).collect(),
                         exception_expired_at: side.expired_at.map(super::time::format_rfc3339),
+                        baseline_exception_expired_at: before
+                            .expired_at
+                            .filter(|_| change == ChangeKind::StoppedAtAnotherTime)
+                            .map(super::time::format_rfc3339),
                         dpu_hours: side.dpu_hours(side_policy, &facts),
                     });
                 }
@@ -564,7 +578,6 @@ fn timeout_hours(facts: &JobFacts, command: JobCommand) -> Option<f64> {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::change::ChangeKind;
     use super::*;
 
     fn policy(text: &str) -> Policy {
@@ -850,6 +863,35 @@ mod tests {
             Some("2026-11-01T10:00:00Z")
         );
         assert_eq!(first.dpu_hours, Some(120.0));
+        // Against the override expiring at 09:45 instead: stopped under both for the same
+        // rule, from another instant; priced on the policy's side, from its own expiry.
+        let earlier = with_override("      expires: 2026-11-01T09:45:00Z\n");
+        let report = JobsReport::of(records(), &expiring, Some(&earlier), &BTreeMap::new());
+        assert_eq!(report.changes.len(), 1, "{:?}", report.changes);
+        let first = &report.changes[0];
+        assert_eq!(
+            (first.job_run_id.as_str(), first.change),
+            ("jr_1", ChangeKind::StoppedAtAnotherTime)
+        );
+        assert_eq!(
+            first.exception_expired_at.as_deref(),
+            Some("2026-11-01T10:00:00Z")
+        );
+        assert_eq!(
+            first.baseline_exception_expired_at.as_deref(),
+            Some("2026-11-01T09:45:00Z")
+        );
+        assert_eq!(first.dpu_hours, Some(120.0));
+        // Without the override, the baseline stops it at its start.
+        let report = JobsReport::of(
+            records(),
+            &expiring,
+            Some(&policy(POLICY)),
+            &BTreeMap::new(),
+        );
+        let first = &report.changes[0];
+        assert_eq!(first.change, ChangeKind::StoppedAtAnotherTime);
+        assert_eq!(first.baseline_exception_expired_at, None);
 
         // An expiry as Glue ends the run (09:30 + 120 minutes) changes nothing; with the
         // timeout unknown (a definition without one, read from CloudTrail), any later expiry

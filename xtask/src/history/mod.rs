@@ -103,7 +103,8 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "DAYS")]
     pub days: Option<u32>,
     /// Also judge every session under this policy file, and list the sessions whose fate
-    /// differs: newly stopped, no longer stopped, stopped for other rules.
+    /// differs: newly stopped, no longer stopped, stopped for other rules, stopped at another
+    /// time (the same rules, from another instant: an exception's expiry).
     #[arg(long, value_name = "POLICY_FILE", conflicts_with = "baseline_rev")]
     pub baseline: Option<PathBuf>,
     /// As --baseline, with the --policy file as it was at this git revision (`git show

@@ -172,8 +172,13 @@ impl Judgement {
 /// them (Glue's documented defaults for what the creator left out), or why it is not known.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Capacity {
+    /// Under the policy (its `worker_type_dpu`).
     pub dpus: Result<f64, Name>,
     pub timeout_minutes: Result<u64, Name>,
+    /// Under the baseline, only where its `worker_type_dpu` makes them other than `dpus`
+    /// (a worker type the catalogue lacks, given another figure or none): a session the
+    /// baseline stops is priced with them. Boxed: almost every session has none.
+    pub baseline_dpus: Option<Box<Result<f64, Name>>>,
 }
 
 /// One successful `CreateSession`, judged. Kept, for every session, until the report (on disk
@@ -515,7 +520,16 @@ pub(crate) fn observe<J: Json>(record: &J, judges: Judges<'_>, names: &mut Names
                 let event_time = text("eventTime").map(str::to_string);
                 let created_at = event_time.as_deref().and_then(parse_rfc3339);
                 let verdict = policy::evaluate(judges.policy, &facts);
-                let capacity = capacity(judges.policy, &facts, names);
+                let mut capacity = capacity(judges.policy, &facts, names);
+                if let Some(baseline) = judges
+                    .baseline
+                    .filter(|b| b.worker_type_dpu != judges.policy.worker_type_dpu)
+                {
+                    let dpus = self::capacity(baseline, &facts, names).dpus;
+                    capacity.baseline_dpus = Some(dpus)
+                        .filter(|dpus| *dpus != capacity.dpus)
+                        .map(Box::new);
+                }
                 // The last instant it may run: its timeout after its creation (not known: any
                 // expiry, which the report keeps only for a session whose end it reads after).
                 let until = created_at
@@ -719,6 +733,7 @@ pub fn capacity(policy: &Policy, facts: &SessionFacts, names: &mut Names) -> Cap
         dpus: dpus.map_err(|why| names.name(&why)),
         timeout_minutes: resolved(&facts.timeout_minutes, &left_out.timeout_minutes, "Timeout")
             .map_err(|why| names.name(&why)),
+        baseline_dpus: None,
     }
 }
 
@@ -898,6 +913,38 @@ mod tests {
         assert!(!session.under_baseline.unwrap().stops());
         assert_eq!(session.capacity.dpus, Ok(30.0));
         assert_eq!(session.capacity.timeout_minutes, Ok(60));
+        assert_eq!(session.capacity.baseline_dpus, None);
+    }
+
+    /// The baseline's DPUs are kept only where its `worker_type_dpu` makes them differ.
+    #[test]
+    fn the_baselines_dpus_are_kept_where_its_worker_type_dpu_differs() {
+        let four = policy::load_policy(
+            "b.yaml",
+            b"version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n\
+              worker_type_dpu: {X.3X: 4}\n",
+        )
+        .unwrap();
+        let (strict, same) = (policy("{max_workers: 1}"), policy("{max_workers: 20}"));
+        let session = |baseline: &Policy, worker_type: &str| {
+            let judges = Judges {
+                policy: &strict,
+                baseline: Some(baseline),
+                window: crate::history::Window::ALL,
+            };
+            created(
+                &create(json!({"id": "s", "command": {"name": "glueetl"},
+                    "numberOfWorkers": 2, "workerType": worker_type})),
+                judges,
+            )
+            .capacity
+        };
+        let capacity = session(&four, "X.3X");
+        assert_eq!(capacity.dpus, Ok(6.0));
+        assert_eq!(capacity.baseline_dpus, Some(Box::new(Ok(8.0))));
+        // A worker type both tables agree on, or the same table: nothing kept.
+        assert_eq!(session(&four, "G.2X").baseline_dpus, None);
+        assert_eq!(session(&same, "X.3X").baseline_dpus, None);
     }
 
     #[test]

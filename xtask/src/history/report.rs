@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use super::change::ChangeKind;
+use super::change::Fate;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -218,7 +219,7 @@ impl Tally {
             }
             if session.holder.is_some() {
                 // Its whole run: the replay cuts it where each side's guard stops it.
-                let run = Cost::at_stake(session, placed.end, None);
+                let run = Cost::at_stake(session, placed.end, None, &session.capacity.dpus);
                 let span = super::budgets::Span {
                     dpu: run.dpus,
                     hours: run.hours,
@@ -565,15 +566,26 @@ impl Cost {
     /// under the policy: from its creation, or from the expiry of the exception that let it run
     /// ([`JudgedSession::lapse`]).
     fn of(session: &JudgedSession, end: Option<UnixSeconds>) -> Cost {
-        Cost::at_stake(session, end, session.lapse.as_ref())
+        Cost::at_stake(session, end, session.lapse.as_ref(), &session.capacity.dpus)
     }
 
-    /// [`Cost::of`] under the baseline.
+    /// [`Cost::of`] under the baseline: from its own exception's expiry, with its own DPUs
+    /// ([`super::observe::Capacity::baseline_dpus`]).
     fn under_baseline(session: &JudgedSession, end: Option<UnixSeconds>) -> Cost {
-        Cost::at_stake(session, end, session.baseline_lapse.as_ref())
+        let dpus = session
+            .capacity
+            .baseline_dpus
+            .as_deref()
+            .unwrap_or(&session.capacity.dpus);
+        Cost::at_stake(session, end, session.baseline_lapse.as_ref(), dpus)
     }
 
-    fn at_stake(session: &JudgedSession, end: Option<UnixSeconds>, lapse: Option<&Lapse>) -> Cost {
+    fn at_stake(
+        session: &JudgedSession,
+        end: Option<UnixSeconds>,
+        lapse: Option<&Lapse>,
+        dpus: &Result<f64, Name>,
+    ) -> Cost {
         let timeout_hours = session
             .capacity
             .timeout_minutes
@@ -597,8 +609,7 @@ impl Cost {
             .zip(session.created_at)
             .map_or(0.0, |(lapse, created)| (lapse.at - created) as f64 / 3600.0);
         let hours = hours.map(|hours| (hours - before).max(0.0));
-        let dpus = session.capacity.dpus.as_ref().ok().copied();
-        let unknown = match (&session.capacity.dpus, duration) {
+        let unknown = match (dpus, duration) {
             (Err(why), _) => Some(Unknown::Dpus(why.clone())),
             (Ok(_), Duration::Unknown) => session
                 .capacity
@@ -608,6 +619,7 @@ impl Cost {
                 .map(|why| Unknown::Duration(why.clone())),
             _ => None,
         };
+        let dpus = dpus.as_ref().ok().copied();
         Cost {
             dpus,
             hours,
@@ -728,10 +740,7 @@ impl SessionRow {
             principal: session.principal.clone(),
             rules: session.under_policy.rules.clone(),
             override_name: session.under_policy.override_name.clone(),
-            exception_expired_at: session
-                .lapse
-                .as_ref()
-                .map(|lapse| super::time::format_rfc3339(lapse.at).into()),
+            exception_expired_at: session.lapse.as_ref().map(expired_at),
             cost: Cost::of(session, placed.end),
         }
     }
@@ -751,7 +760,13 @@ pub struct Change {
     /// for a session stopped at its creation. Its `cost` is from then on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exception_expired_at: Option<Box<str>>,
-    /// At stake on the side that stops it (the baseline's for one no longer stopped).
+    /// For one stopped at another time: when the exception that let it run expired under the
+    /// baseline, from which the baseline's guard stops it (RFC 3339); absent when the baseline
+    /// stops it at its creation (and for every other change).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_exception_expired_at: Option<Box<str>>,
+    /// At stake on the side that stops it (the baseline's for one no longer stopped, the
+    /// policy's for one stopped under both).
     pub cost: Cost,
 }
 
@@ -767,6 +782,9 @@ pub struct Comparison {
     pub newly_violating: Rows<String>,
     pub no_longer_violating: Rows<String>,
     pub other_rules: Rows<String>,
+    /// Stopped under both for the same rules, from another instant (an exception's expiry
+    /// under one side, or a different one).
+    pub stopped_at_another_time: Rows<String>,
     /// Of the newly stopped sessions.
     pub newly_violating_dpu_hours: DpuHours,
     /// Every changed session, in creation order.
@@ -777,7 +795,18 @@ pub struct Comparison {
 fn change_kind(session: &JudgedSession) -> Option<ChangeKind> {
     let before = session.under_baseline.as_deref()?;
     let after = &session.under_policy;
-    ChangeKind::between(before.stops(), &before.rules, after.stops(), &after.rules)
+    ChangeKind::between(
+        Fate {
+            stops: before.stops(),
+            rules: &before.rules,
+            stopped_from: session.baseline_lapse.as_ref().map(|lapse| lapse.at),
+        },
+        Fate {
+            stops: after.stops(),
+            rules: &after.rules,
+            stopped_from: session.lapse.as_ref().map(|lapse| lapse.at),
+        },
+    )
 }
 
 impl Change {
@@ -806,10 +835,20 @@ impl Change {
                 .cloned()
                 .unwrap_or_else(|| (*session.under_policy).clone()),
             after: (*session.under_policy).clone(),
-            exception_expired_at: lapse.map(|lapse| super::time::format_rfc3339(lapse.at).into()),
+            exception_expired_at: lapse.map(expired_at),
+            baseline_exception_expired_at: session
+                .baseline_lapse
+                .as_ref()
+                .filter(|_| change == ChangeKind::StoppedAtAnotherTime)
+                .map(expired_at),
             cost,
         }
     }
+}
+
+/// When `lapse` came, as the report writes an instant.
+fn expired_at(lapse: &Lapse) -> Box<str> {
+    super::time::format_rfc3339(lapse.at).into()
 }
 
 fn changed(placed: &Placed) -> bool {
@@ -828,6 +867,10 @@ fn other_rules(placed: &Placed) -> bool {
     change_kind(&placed.session) == Some(ChangeKind::OtherRules)
 }
 
+fn stopped_at_another_time(placed: &Placed) -> bool {
+    change_kind(&placed.session) == Some(ChangeKind::StoppedAtAnotherTime)
+}
+
 fn session_id(placed: &Placed) -> String {
     placed.session.session_id.to_string()
 }
@@ -844,6 +887,7 @@ struct Comparing {
     newly_violating: RowsBuilder<String>,
     no_longer_violating: RowsBuilder<String>,
     other_rules: RowsBuilder<String>,
+    stopped_at_another_time: RowsBuilder<String>,
 }
 
 impl Default for Comparing {
@@ -857,6 +901,7 @@ impl Default for Comparing {
             newly_violating: RowsBuilder::new(newly_violating, session_id),
             no_longer_violating: RowsBuilder::new(no_longer_violating, session_id),
             other_rules: RowsBuilder::new(other_rules, session_id),
+            stopped_at_another_time: RowsBuilder::new(stopped_at_another_time, session_id),
         }
     }
 }
@@ -883,6 +928,7 @@ impl Comparing {
         self.newly_violating.offer(placed, number);
         self.no_longer_violating.offer(placed, number);
         self.other_rules.offer(placed, number);
+        self.stopped_at_another_time.offer(placed, number);
         self.changed.push(placed)
     }
 
@@ -896,6 +942,7 @@ impl Comparing {
             newly_violating: self.newly_violating.build(changed.clone()),
             no_longer_violating: self.no_longer_violating.build(changed.clone()),
             other_rules: self.other_rules.build(changed.clone()),
+            stopped_at_another_time: self.stopped_at_another_time.build(changed.clone()),
             newly_violating_dpu_hours: self.newly_violating_dpu_hours.finished(),
             changes: self.changes.build(changed),
         })
@@ -1261,6 +1308,7 @@ mod tests {
             capacity: Capacity {
                 dpus: Ok(workers),
                 timeout_minutes: Ok(120),
+                baseline_dpus: None,
             },
             holder: None,
             lapse: None,
@@ -1651,5 +1699,36 @@ mod tests {
         let comparison = report.comparison.unwrap();
         assert_eq!(comparison.other_rules.to_vec().unwrap(), ["a"]);
         assert_eq!(comparison.changes.kept()[0].change, ChangeKind::OtherRules);
+    }
+
+    /// A session the baseline stops is priced with the baseline's DPUs where its
+    /// `worker_type_dpu` makes them other than the policy's: the baseline's total, and a
+    /// change no longer stopped (priced on the baseline's side).
+    #[test]
+    fn a_session_the_baseline_stops_is_priced_with_the_baselines_dpus() {
+        let stop = || judgement(Decision::Violation, &["max_workers"]);
+        let pass = || judgement(Decision::Compliant, &[]);
+        let mut changed = session("a", "2026-11-29T09:00:00Z", 8.0, pass(), stop());
+        changed.capacity.baseline_dpus = Some(Box::new(Ok(6.0)));
+        let mut both = session("b", "2026-11-29T09:00:00Z", 8.0, stop(), stop());
+        both.capacity.baseline_dpus = Some(Box::new(Err(
+            "worker type \"X.3X\" has no known DPU figure".into(),
+        )));
+        let mut harvest = Harvest::of("a");
+        harvest.sessions = vec![changed, both];
+        let mut tally = Tally::default();
+        tally.add(harvest);
+        let report = tally.report(&inputs(), sessions_only()).unwrap();
+        // The policy's own figure: 8 DPUs for the 2-hour timeout of b.
+        assert_eq!(report.dpu_hours.total, 16.0);
+        let comparison = report.comparison.unwrap();
+        assert_eq!(comparison.baseline_dpu_hours.total, 12.0);
+        assert_eq!(comparison.baseline_dpu_hours.sessions_unknown_dpu, 1);
+        let change = &comparison.changes.kept()[0];
+        assert_eq!(change.change, ChangeKind::NoLongerViolating);
+        assert_eq!(
+            (change.cost.dpus, change.cost.dpu_hours),
+            (Some(6.0), Some(12.0))
+        );
     }
 }

@@ -434,10 +434,11 @@ pub fn text(report: &Report) -> String {
             let _ = writeln!(
                 out,
                 "\nagainst the baseline: {} newly {acted}, {} no longer {acted}, {} {acted} for \
-                 other rules",
+                 other rules, {} {acted} at another time",
                 grouped(comparison.newly_violating.len() as u64),
                 grouped(comparison.no_longer_violating.len() as u64),
-                grouped(comparison.other_rules.len() as u64)
+                grouped(comparison.other_rules.len() as u64),
+                grouped(comparison.stopped_at_another_time.len() as u64)
             );
             if !comparison.newly_violating.is_empty() {
                 let _ = writeln!(
@@ -447,7 +448,11 @@ pub fn text(report: &Report) -> String {
                 );
             }
             for change in comparison.changes.kept().iter().take(MAX_ROWS) {
-                let (before, after) = sides(change.change, change.exception_expired_at.as_deref());
+                let (before, after) = sides(
+                    change.change,
+                    change.exception_expired_at.as_deref(),
+                    change.baseline_exception_expired_at.as_deref(),
+                );
                 let _ = writeln!(
                     out,
                     "  {:<24} {}  [{}]{before} -> [{}]{after}  {}",
@@ -614,19 +619,24 @@ fn jobs_text(
         }
     }
     if jobs.baseline_violations.is_some() {
-        let count = |kind: super::change::ChangeKind| {
+        let count = |kind: ChangeKind| {
             grouped(jobs.changes.iter().filter(|c| c.change == kind).count() as u64)
         };
         let _ = writeln!(
             out,
             "job runs against the baseline: {} newly {acted}, {} no longer {acted}, {} {acted} \
-             for other rules",
-            count(super::change::ChangeKind::NewlyViolating),
-            count(super::change::ChangeKind::NoLongerViolating),
-            count(super::change::ChangeKind::OtherRules)
+             for other rules, {} {acted} at another time",
+            count(ChangeKind::NewlyViolating),
+            count(ChangeKind::NoLongerViolating),
+            count(ChangeKind::OtherRules),
+            count(ChangeKind::StoppedAtAnotherTime)
         );
         for change in jobs.changes.iter().take(MAX_ROWS) {
-            let (before, after) = sides(change.change, change.exception_expired_at.as_deref());
+            let (before, after) = sides(
+                change.change,
+                change.exception_expired_at.as_deref(),
+                change.baseline_exception_expired_at.as_deref(),
+            );
             let _ = writeln!(
                 out,
                 "  {:<24} {} run {}  [{}]{before} -> [{}]{after}  {} DPU-hours",
@@ -851,10 +861,12 @@ pub fn markdown(report: &Report) -> String {
             );
             let _ = writeln!(
                 out,
-                "| newly {acted} / no longer {acted} / other rules | {} / {} / {} | |",
+                "| newly {acted} / no longer {acted} / other rules / at another time | {} / {} / \
+                 {} / {} | |",
                 grouped(c.newly_violating.len() as u64),
                 grouped(c.no_longer_violating.len() as u64),
-                grouped(c.other_rules.len() as u64)
+                grouped(c.other_rules.len() as u64),
+                grouped(c.stopped_at_another_time.len() as u64)
             );
         }
         None => {
@@ -1077,7 +1089,11 @@ Job runs that would be {acted} ({}):
                  DPU-hours at stake |\n|---|---|---|---|---|---|---|---:|"
             );
             for change in jobs.changes.iter().take(MAX_ROWS) {
-                let (before, after) = sides(change.change, change.exception_expired_at.as_deref());
+                let (before, after) = sides(
+                    change.change,
+                    change.exception_expired_at.as_deref(),
+                    change.baseline_exception_expired_at.as_deref(),
+                );
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} | {} | {}{before} | {}{after} | {} |",
@@ -1197,7 +1213,11 @@ fn optional<T: AsRef<str>>(text: &Option<T>) -> String {
 }
 
 fn change_row(out: &mut String, change: &Change) {
-    let (before, after) = sides(change.change, change.exception_expired_at.as_deref());
+    let (before, after) = sides(
+        change.change,
+        change.exception_expired_at.as_deref(),
+        change.baseline_exception_expired_at.as_deref(),
+    );
     let _ = writeln!(
         out,
         "| {} | {} | {} | {} | {}{before} | {}{after} | {} |",
@@ -1212,12 +1232,30 @@ fn change_row(out: &mut String, change: &Change) {
 }
 
 /// [`expired_words`] of a session's or job run's change (`kind`, `exception_expired_at`),
-/// after the side that stops it (the baseline's, for one no longer stopped): `(before, after)`.
-fn sides(kind: ChangeKind, exception_expired_at: Option<&str>) -> (String, String) {
+/// after the side that stops it (the baseline's, for one no longer stopped; both, with
+/// `baseline_exception_expired_at`, for one stopped at another time): `(before, after)`.
+fn sides(
+    kind: ChangeKind,
+    exception_expired_at: Option<&str>,
+    baseline_exception_expired_at: Option<&str>,
+) -> (String, String) {
     let words = expired_words(exception_expired_at);
     match kind {
         ChangeKind::NoLongerViolating => (words, String::new()),
+        ChangeKind::StoppedAtAnotherTime => (
+            at_another_time_words(baseline_exception_expired_at),
+            at_another_time_words(exception_expired_at),
+        ),
         _ => (String::new(), words),
+    }
+}
+
+/// [`expired_words`], or ` from its start` for the side of a change stopped at another time
+/// that stops it when it begins (a session's creation, a job run's start).
+fn at_another_time_words(exception_expired_at: Option<&str>) -> String {
+    match exception_expired_at {
+        Some(_) => expired_words(exception_expired_at),
+        None => " from its start".to_string(),
     }
 }
 
@@ -1287,12 +1325,13 @@ mod tests {
             changes: vec![super::super::jobs::JobRunChange {
                 job_name: "load".into(),
                 job_run_id: "jr_2".into(),
-                change: super::super::change::ChangeKind::NewlyViolating,
+                change: ChangeKind::NewlyViolating,
                 event_time: Some("2026-11-01T11:00:00Z".into()),
                 principal: None,
                 before: vec![],
                 after: vec!["max_workers".into()],
                 exception_expired_at: None,
+                baseline_exception_expired_at: None,
                 dpu_hours: Some(160.0),
             }],
             ..Default::default()
