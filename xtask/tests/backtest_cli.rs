@@ -613,17 +613,21 @@ fn a_session_whose_override_expires_while_it_runs_is_stopped_from_the_expiry() {
             s(&trail),
         ]);
         let shown = text(&out.stdout);
-        assert!(
-            shown.contains("stopped at another time"),
-            "{format}: {shown}"
-        );
+        let counts = match format {
+            "text" => {
+                "0 newly stopped, 1 no longer stopped, 0 stopped for other rules, 2 stopped at \
+                 another time"
+            }
+            _ => "| 0 / 1 / 0 / 2 | |",
+        };
+        assert!(shown.contains(counts), "{format}: {shown}");
         let expected = match format {
             "text" => {
-                "[max_workers] from its start -> [max_workers] from 2026-11-29T10:00:00Z, when \
+                "[max_workers] at its creation -> [max_workers] from 2026-11-29T10:00:00Z, when \
                  its exception expired"
             }
             _ => {
-                "| max_workers from its start | max_workers from 2026-11-29T10:00:00Z, when its \
+                "| max_workers at its creation | max_workers from 2026-11-29T10:00:00Z, when its \
                  exception expired |"
             }
         };

@@ -187,9 +187,9 @@ pub struct JobRunChange {
     /// for one no longer stopped); absent for a run stopped at its start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exception_expired_at: Option<String>,
-    /// For one stopped at another time: when the exception that let it run expired under the
-    /// baseline (RFC 3339); absent when the baseline stops it at its start (and for every
-    /// other change).
+    /// For one stopped under both (for other rules, or at another time): when the exception
+    /// that let it run expired under the baseline (RFC 3339); absent when the baseline stops
+    /// it at its start (and for a run newly or no longer stopped).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_exception_expired_at: Option<String>,
     /// DPUs x the whole timeout (from the expiry, for one stopped then), hours, on the side
@@ -327,10 +327,14 @@ impl JobsReport {
                 if stops(&before.verdict) {
                     baseline_violations += 1;
                 }
+                // The instants compared only where both sides know the run's timeout: with it
+                // unknown, each side takes any later expiry, and a renewed exception would list
+                // every such run.
+                let instants = judged.timeout_known && before.timeout_known;
                 let fate = |judged: &'_ Judged, rules| Fate {
                     stops: stops(&judged.verdict),
                     rules,
-                    stopped_from: judged.expired_at,
+                    stopped_from: judged.expired_at.filter(|_| instants),
                 };
                 let (before_rules, after_rules) = (before.verdict.rules(), verdict.rules());
                 if let Some(change) = ChangeKind::between(
@@ -358,7 +362,7 @@ impl JobsReport {
                         exception_expired_at: side.expired_at.map(super::time::format_rfc3339),
                         baseline_exception_expired_at: before
                             .expired_at
-                            .filter(|_| change == ChangeKind::StoppedAtAnotherTime)
+                            .filter(|_| change.stopped_under_both())
                             .map(super::time::format_rfc3339),
                         dpu_hours: side.dpu_hours(side_policy, &facts),
                     });
@@ -439,6 +443,9 @@ struct Judged {
     verdict: Verdict,
     expired_at: Option<UnixSeconds>,
     started_at: Option<UnixSeconds>,
+    /// Its timeout is known: the last instant it may run is, and so whether it ran at an
+    /// expiry (without it, any later expiry is taken).
+    timeout_known: bool,
 }
 
 impl Judged {
@@ -452,16 +459,19 @@ impl Judged {
                 .unwrap_or_default()
                 .saturating_add((hours * 3600.0).ceil() as UnixSeconds)
         });
+        let timeout_known = hours.is_some();
         match policy::lapse_job(policy, facts, &at_start, until) {
             Some((expired_at, later)) => Judged {
                 verdict: later,
                 expired_at: Some(expired_at),
                 started_at: start.at,
+                timeout_known,
             },
             None => Judged {
                 verdict: at_start,
                 expired_at: None,
                 started_at: start.at,
+                timeout_known,
             },
         }
     }
@@ -907,15 +917,18 @@ mod tests {
             ["jr_2"],
             "jr_1 ends as the override does"
         );
-        let mut unknown = JobRecords::default();
-        let mut no_timeout = define("2026-11-01T08:00:00Z", 40);
-        no_timeout["requestParameters"]
-            .as_object_mut()
-            .unwrap()
-            .remove("timeout");
-        assert!(unknown.add(&no_timeout));
-        assert!(unknown.add(&start("2026-11-01T09:30:00Z", "jr_1")));
-        let report = JobsReport::of(unknown, &expiring, None, &BTreeMap::new());
+        let unknown = || {
+            let mut unknown = JobRecords::default();
+            let mut no_timeout = define("2026-11-01T08:00:00Z", 40);
+            no_timeout["requestParameters"]
+                .as_object_mut()
+                .unwrap()
+                .remove("timeout");
+            assert!(unknown.add(&no_timeout));
+            assert!(unknown.add(&start("2026-11-01T09:30:00Z", "jr_1")));
+            unknown
+        };
+        let report = JobsReport::of(unknown(), &expiring, None, &BTreeMap::new());
         assert_eq!(report.violations, 1);
         let row = &report.violating[0];
         assert_eq!(
@@ -924,6 +937,12 @@ mod tests {
         );
         assert_eq!(row.dpu_hours, None);
         assert_eq!(report.dpu_hours_unknown, 1);
+        // Whether it still ran at either expiry is not known: an expiry moved is no change for
+        // it (each side takes any later expiry), where the same run with its timeout is one.
+        let report = JobsReport::of(unknown(), &expiring, Some(&earlier), &BTreeMap::new());
+        assert!(report.changes.is_empty(), "{:?}", report.changes);
+        let report = JobsReport::of(records(), &expiring, Some(&earlier), &BTreeMap::new());
+        assert_eq!(report.changes[0].change, ChangeKind::StoppedAtAnotherTime);
     }
 
     fn policy_with_jobs(max_workers: u32) -> Policy {

@@ -760,9 +760,10 @@ pub struct Change {
     /// for a session stopped at its creation. Its `cost` is from then on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exception_expired_at: Option<Box<str>>,
-    /// For one stopped at another time: when the exception that let it run expired under the
-    /// baseline, from which the baseline's guard stops it (RFC 3339); absent when the baseline
-    /// stops it at its creation (and for every other change).
+    /// For one stopped under both (for other rules, or at another time): when the exception
+    /// that let it run expired under the baseline, from which the baseline's guard stops it
+    /// (RFC 3339); absent when the baseline stops it at its creation (and for a session newly
+    /// or no longer stopped).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_exception_expired_at: Option<Box<str>>,
     /// At stake on the side that stops it (the baseline's for one no longer stopped, the
@@ -839,7 +840,7 @@ impl Change {
             baseline_exception_expired_at: session
                 .baseline_lapse
                 .as_ref()
-                .filter(|_| change == ChangeKind::StoppedAtAnotherTime)
+                .filter(|_| change.stopped_under_both())
                 .map(expired_at),
             cost,
         }
@@ -1699,6 +1700,37 @@ mod tests {
         let comparison = report.comparison.unwrap();
         assert_eq!(comparison.other_rules.to_vec().unwrap(), ["a"]);
         assert_eq!(comparison.changes.kept()[0].change, ChangeKind::OtherRules);
+    }
+
+    /// Stopped under both for other rules, the baseline's from an exception's expiry: the
+    /// change gives the baseline's instant too (and the policy's none: at its creation).
+    #[test]
+    fn a_change_for_other_rules_keeps_the_baselines_expiry() {
+        let mut s = session(
+            "a",
+            "2026-11-29T09:00:00Z",
+            1.0,
+            judgement(Decision::Violation, &["max_dpu"]),
+            judgement(Decision::Compliant, &[]),
+        );
+        s.baseline_lapse = Some(Lapse {
+            at: parse_rfc3339("2026-11-29T10:00:00Z").unwrap(),
+            judgement: Arc::new(judgement(Decision::Violation, &["max_workers"])),
+        });
+        let mut harvest = Harvest::of("a");
+        harvest.sessions = vec![s];
+        let mut tally = Tally::default();
+        tally.add(harvest);
+        let report = tally.report(&inputs(), sessions_only()).unwrap();
+        let comparison = report.comparison.unwrap();
+        let change = &comparison.changes.kept()[0];
+        assert_eq!(change.change, ChangeKind::OtherRules);
+        assert_eq!(
+            change.baseline_exception_expired_at.as_deref(),
+            Some("2026-11-29T10:00:00Z")
+        );
+        assert_eq!(change.exception_expired_at, None);
+        assert_eq!(change.before.rules[..], [Name::from("max_workers")]);
     }
 
     /// A session the baseline stops is priced with the baseline's DPUs where its

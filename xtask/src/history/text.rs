@@ -452,6 +452,7 @@ pub fn text(report: &Report) -> String {
                     change.change,
                     change.exception_expired_at.as_deref(),
                     change.baseline_exception_expired_at.as_deref(),
+                    "creation",
                 );
                 let _ = writeln!(
                     out,
@@ -636,6 +637,7 @@ fn jobs_text(
                 change.change,
                 change.exception_expired_at.as_deref(),
                 change.baseline_exception_expired_at.as_deref(),
+                "start",
             );
             let _ = writeln!(
                 out,
@@ -1093,6 +1095,7 @@ Job runs that would be {acted} ({}):
                     change.change,
                     change.exception_expired_at.as_deref(),
                     change.baseline_exception_expired_at.as_deref(),
+                    "start",
                 );
                 let _ = writeln!(
                     out,
@@ -1217,6 +1220,7 @@ fn change_row(out: &mut String, change: &Change) {
         change.change,
         change.exception_expired_at.as_deref(),
         change.baseline_exception_expired_at.as_deref(),
+        "creation",
     );
     let _ = writeln!(
         out,
@@ -1231,31 +1235,32 @@ fn change_row(out: &mut String, change: &Change) {
     );
 }
 
-/// [`expired_words`] of a session's or job run's change (`kind`, `exception_expired_at`),
-/// after the side that stops it (the baseline's, for one no longer stopped; both, with
-/// `baseline_exception_expired_at`, for one stopped at another time): `(before, after)`.
+/// [`expired_words`] of a session's or job run's change (`kind`, `exception_expired_at`, and
+/// `baseline_exception_expired_at` for one stopped under both), each after the side it is of
+/// (`exception_expired_at` is the baseline's for one no longer stopped): `(before, after)`.
+/// For one stopped at another time, the side that stops it when it begins says so: ` at its
+/// {begins}` (`creation` for a session, `start` for a job run).
 fn sides(
     kind: ChangeKind,
     exception_expired_at: Option<&str>,
     baseline_exception_expired_at: Option<&str>,
+    begins: &str,
 ) -> (String, String) {
-    let words = expired_words(exception_expired_at);
+    let at_another_time = |at: Option<&str>| match at {
+        Some(_) => expired_words(at),
+        None => format!(" at its {begins}"),
+    };
     match kind {
-        ChangeKind::NoLongerViolating => (words, String::new()),
-        ChangeKind::StoppedAtAnotherTime => (
-            at_another_time_words(baseline_exception_expired_at),
-            at_another_time_words(exception_expired_at),
+        ChangeKind::NewlyViolating => (String::new(), expired_words(exception_expired_at)),
+        ChangeKind::NoLongerViolating => (expired_words(exception_expired_at), String::new()),
+        ChangeKind::OtherRules => (
+            expired_words(baseline_exception_expired_at),
+            expired_words(exception_expired_at),
         ),
-        _ => (String::new(), words),
-    }
-}
-
-/// [`expired_words`], or ` from its start` for the side of a change stopped at another time
-/// that stops it when it begins (a session's creation, a job run's start).
-fn at_another_time_words(exception_expired_at: Option<&str>) -> String {
-    match exception_expired_at {
-        Some(_) => expired_words(exception_expired_at),
-        None => " from its start".to_string(),
+        ChangeKind::StoppedAtAnotherTime => (
+            at_another_time(baseline_exception_expired_at),
+            at_another_time(exception_expired_at),
+        ),
     }
 }
 
@@ -1293,6 +1298,40 @@ fn more_line_markdown(out: &mut String, total: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each kind of change puts each side's instant after the side it is of: the baseline's
+    /// before, the policy's after (for one no longer stopped, the one given is the baseline's);
+    /// for one stopped at another time, the side that stops it when it begins says so.
+    #[test]
+    fn each_side_of_a_change_gets_its_own_instant() {
+        let (a, b) = (Some("2026-12-01T10:00:00Z"), Some("2026-12-02T10:00:00Z"));
+        let words = |at: &str| format!(" from {at}, when its exception expired");
+        let (a_words, b_words) = (words(a.unwrap()), words(b.unwrap()));
+        assert_eq!(
+            sides(ChangeKind::NewlyViolating, a, None, "creation"),
+            (String::new(), a_words.clone())
+        );
+        assert_eq!(
+            sides(ChangeKind::NoLongerViolating, a, None, "creation"),
+            (a_words.clone(), String::new())
+        );
+        assert_eq!(
+            sides(ChangeKind::OtherRules, a, b, "creation"),
+            (b_words.clone(), a_words.clone())
+        );
+        assert_eq!(
+            sides(ChangeKind::OtherRules, None, b, "creation"),
+            (b_words.clone(), String::new())
+        );
+        assert_eq!(
+            sides(ChangeKind::StoppedAtAnotherTime, a, b, "creation"),
+            (b_words, a_words.clone())
+        );
+        assert_eq!(
+            sides(ChangeKind::StoppedAtAnotherTime, a, None, "start"),
+            (" at its start".to_string(), a_words)
+        );
+    }
 
     #[test]
     fn numbers_read_as_people_write_them() {
@@ -1336,17 +1375,34 @@ mod tests {
             }],
             ..Default::default()
         };
+        // The same run, stopped at its start under the baseline and when an exception expired
+        // under the policy.
+        let mut later = jobs.changes[0].clone();
+        later.change = ChangeKind::StoppedAtAnotherTime;
+        later.before = later.after.clone();
+        later.exception_expired_at = Some("2026-11-01T11:30:00Z".into());
+        later.dpu_hours = Some(80.0);
+        let mut jobs = jobs;
+        jobs.changes.push(later);
         let mut out = String::new();
         jobs_text(&mut out, &jobs, "stopped", 0.44, "");
         assert!(
             out.contains(
                 "job runs against the baseline: 1 newly stopped, 0 no longer stopped, 0 stopped \
-                 for other rules"
+                 for other rules, 1 stopped at another time"
             ),
             "{out}"
         );
         assert!(
             out.contains("  newly stopped            \"load\" run jr_2  [–] -> [max_workers]  160.0 DPU-hours"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "  stopped at another time  \"load\" run jr_2  [max_workers] at its start -> \
+                 [max_workers] from 2026-11-01T11:30:00Z, when its exception expired  80.0 \
+                 DPU-hours"
+            ),
             "{out}"
         );
     }
