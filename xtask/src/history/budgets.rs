@@ -244,6 +244,14 @@ pub fn replay<'s>(
                 Under::Policy => session.lapse.as_ref(),
                 Under::Baseline => session.baseline_lapse.as_ref(),
             };
+            // Its DPUs under the baseline's `worker_type_dpu`, where they differ.
+            let span = match (under, session.capacity.baseline_dpus.as_deref()) {
+                (Under::Baseline, Some(dpus)) => Span {
+                    dpu: dpus.as_ref().ok().copied(),
+                    ..span
+                },
+                _ => span,
+            };
             Some(Candidate {
                 holder,
                 // Stopped at its creation by its own boundaries (never one that lapsed: its
@@ -271,7 +279,10 @@ pub fn replay<'s>(
             start: run.started_at,
             // CloudTrail records no run's end: its whole timeout, an upper bound.
             span: Span {
-                dpu: run.holder.dpu,
+                dpu: match under {
+                    Under::Policy => run.holder.dpu,
+                    Under::Baseline => run.baseline_dpu,
+                },
                 hours: run.timeout_hours,
                 upper_bound: true,
             },
@@ -782,6 +793,43 @@ budgets:
         );
     }
 
+    /// Each side's replay reads a member's DPUs with its own `worker_type_dpu`: sessions of a
+    /// worker type the catalogue lacks (M.2X: 2 DPUs by its name, 40 a session) go over the
+    /// cap of 100 three at a time under the policy; a baseline that counts M.2X as 1 DPU (20 a
+    /// session) is never over, so the policy's stops are new.
+    #[test]
+    fn each_side_of_a_budget_replay_reads_dpus_with_its_own_worker_type_dpu() {
+        let records: Vec<Value> = hourly()
+            .into_iter()
+            .map(|mut record| {
+                if let Some(request) = record["requestParameters"].as_object_mut()
+                    && request.contains_key("workerType")
+                {
+                    request.insert("workerType".into(), json!("M.2X"));
+                }
+                record
+            })
+            .collect();
+        let by_name = policy("enforce");
+        let counted_as_one = policy::load_policy(
+            "p.yaml",
+            format!("{POLICY}worker_type_dpu: {{M.2X: 1}}\n").as_bytes(),
+        )
+        .unwrap();
+        let report = report_against(&by_name, Some(&counted_as_one), &records);
+        assert_eq!(report.budgets[0].peak_dpu, 120.0);
+        let changes = report.budget_changes.as_ref().expect("compared");
+        let ids = |list: &[BudgetChange]| list.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&changes.newly_stopped), ["nb-02", "nb-05", "nb-08"]);
+        assert_eq!(changes.baseline_stopped, 0);
+        // The other way round: the baseline's 40-DPU sessions are the ones stopped.
+        let report = report_against(&counted_as_one, Some(&by_name), &records);
+        assert_eq!(report.budgets[0].peak_dpu, 60.0);
+        let changes = report.budget_changes.as_ref().unwrap();
+        assert_eq!(ids(&changes.no_longer_stopped), ["nb-02", "nb-05", "nb-08"]);
+        assert_eq!(changes.baseline_stopped, 3);
+    }
+
     #[test]
     fn a_generated_trail_with_known_overlaps_is_exceeded_when_it_was_and_stopped_as_the_guard_would()
      {
@@ -957,10 +1005,10 @@ budgets:
     /// on top of a session, each named as what it is.
     #[test]
     fn job_runs_count_against_a_budget_and_are_stopped_for_it_like_sessions() {
-        let text = format!(
+        let written = format!(
             "{POLICY}jobs:\n  boundaries: {{max_workers: 50}}\nenforcement: {{mode: enforce}}\n"
         );
-        let policy = policy::load_policy("p.yaml", text.as_bytes()).unwrap();
+        let policy = policy::load_policy("p.yaml", written.as_bytes()).unwrap();
         let define = job_record(
             "CreateJob",
             "2026-11-30T12:00:00Z",
@@ -1034,5 +1082,32 @@ budgets:
             text.contains("  \"load/jr_2\"  2026-12-01T02:30:00Z"),
             "{text}"
         );
+
+        // The job's worker type one the catalogue lacks (M.2X: 2 DPUs by its name, 60 a run),
+        // against a baseline that counts it as 1 (30 a run): under the baseline s1, jr_1 and s2
+        // hold 90 and only jr_2 goes over, so s2's stop is new.
+        let records: Vec<Value> = records
+            .into_iter()
+            .map(|mut record| {
+                if record["eventName"] == "CreateJob" {
+                    record["requestParameters"]["workerType"] = json!("M.2X");
+                }
+                record
+            })
+            .collect();
+        let baseline = policy::load_policy(
+            "b.yaml",
+            format!("{written}worker_type_dpu: {{M.2X: 1}}\n").as_bytes(),
+        )
+        .unwrap();
+        let report = report_against(&policy, Some(&baseline), &records);
+        let changes = report.budget_changes.as_ref().expect("compared");
+        let ids: Vec<&str> = changes
+            .newly_stopped
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(ids, ["s2"]);
+        assert_eq!(changes.baseline_stopped, 1);
     }
 }

@@ -166,6 +166,9 @@ pub struct RunHeld {
     pub timeout_hours: Option<f64>,
     /// Its decision under the baseline, when there is one (a budget's replay under it).
     pub baseline_decision: Option<Decision>,
+    /// Its DPUs under the baseline (its `worker_type_dpu`), as `holder.dpu` under the policy;
+    /// `holder.dpu` without a baseline.
+    pub baseline_dpu: Option<f64>,
     /// When the guard stops it because the exception that let it run expired, under the
     /// policy and under the baseline (`policy::lapse_job`).
     pub stopped_at: Option<UnixSeconds>,
@@ -318,9 +321,11 @@ impl JobsReport {
             let verdict = &judged.verdict;
             let mut baseline_decision = None;
             let mut baseline_stopped_at = None;
+            let mut baseline_dpu = None;
             if let Some(baseline) = baseline {
                 let before_start = policy::evaluate_job(baseline, &facts);
                 baseline_decision = Some(before_start.decision);
+                baseline_dpu = Some(dpu_and_hours(baseline, &facts, &before_start).0);
                 let before = Judged::of(baseline, start, &facts, before_start);
                 baseline_stopped_at = before.expired_at;
                 let stops = |verdict: &Verdict| verdict.decision == Decision::Violation;
@@ -372,6 +377,9 @@ impl JobsReport {
                 // As it started: whether its own boundaries stop it then.
                 let mut held = run_held(policy, start, &facts, &at_start);
                 held.baseline_decision = baseline_decision;
+                if let Some(dpu) = baseline_dpu {
+                    held.baseline_dpu = dpu;
+                }
                 held.stopped_at = judged.expired_at;
                 held.baseline_stopped_at = baseline_stopped_at;
                 report.held.push(held);
@@ -514,6 +522,7 @@ fn run_held(policy: &Policy, start: &JobStart, facts: &JobFacts, verdict: &Verdi
         started_at: start.at,
         principal: verdict.principal.clone(),
         timeout_hours: hours,
+        baseline_dpu: holder.dpu,
         holder,
         baseline_decision: None,
         stopped_at: None,

@@ -210,7 +210,8 @@ pub struct JudgedSession {
     /// The session as a team budget sees it (its creator, tags, DPUs, and whether the policy's
     /// own boundaries stop it), when a budget of the policy or of the baseline counts it or may
     /// (its creator or tags unknown); `None` for every other session. Its DPUs are read under
-    /// the policy (its `worker_type_dpu`), for the baseline's replay too.
+    /// the policy (its `worker_type_dpu`); the baseline's replay takes
+    /// [`Capacity::baseline_dpus`] where they differ.
     /// Boxed: most sessions have none, and a long history keeps every session until the end.
     #[serde(with = "holder_as_json")]
     pub holder: Option<Box<Holder>>,
