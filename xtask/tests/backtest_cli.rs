@@ -968,6 +968,59 @@ fn job_runs_are_judged_over_the_definition_of_their_time_with_dpu_hours_per_job(
         markdown.contains("| `load` | `jr_big` | `2026-11-02T09:00:00Z` |"),
         "{markdown}"
     );
+
+    // A pull request that takes the jobs section out: the runs are still judged, for the
+    // baseline (which guards them), and the ones it stopped are no longer stopped; the text
+    // and Markdown say the policy does not guard jobs. Put back, they are newly stopped.
+    let without = dir.join("without.yaml");
+    std::fs::write(
+        &without,
+        "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n",
+    )
+    .unwrap();
+    let compare = |policy: &Path, baseline: &Path, format: &str| {
+        xtask(&[
+            "backtest",
+            "--policy",
+            s(policy),
+            "--baseline",
+            s(baseline),
+            "--trail",
+            s(&dir.join("a.json")),
+            "--trail",
+            s(&dir.join("b.json")),
+            "--format",
+            format,
+        ])
+    };
+    let out = compare(&without, &policy, "json");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let jobs = &report["jobs"];
+    assert_eq!(jobs["guarded"], false, "{jobs:#}");
+    assert_eq!(
+        (jobs["runs"].as_u64(), jobs["violations"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert_eq!(jobs["baseline_violations"], 1, "{jobs:#}");
+    assert_eq!(jobs["changes"][0]["job_run_id"], "jr_big");
+    assert_eq!(jobs["changes"][0]["change"], "no_longer_violating");
+    for format in ["text", "markdown"] {
+        let shown = text(&compare(&without, &policy, format).stdout);
+        assert!(
+            shown.contains("This policy has no jobs section: job runs are not guarded"),
+            "{format}: {shown}"
+        );
+    }
+    let out = compare(&policy, &without, "json");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["jobs"]["guarded"], true);
+    assert_eq!(report["jobs"]["changes"][0]["change"], "newly_violating");
+    let shown = text(&compare(&policy, &without, "text").stdout);
+    assert!(
+        !shown.contains("This policy has no jobs section"),
+        "{shown}"
+    );
 }
 
 /// `--since`/`--until` judge only the records of the window (a day is its midnight UTC, the

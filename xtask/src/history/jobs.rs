@@ -217,6 +217,9 @@ pub struct JobTotals {
 /// What a backtest found of jobs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct JobsReport {
+    /// The policy guards jobs (it has a `jobs` section). Without it the runs are judged for the
+    /// baseline, which does: under the policy each is neither stopped, exempt nor compliant.
+    pub guarded: bool,
     /// Job runs judged (successful `StartJobRun` records, each counted once).
     pub runs: u64,
     /// Runs the policy stops (decision `violation`).
@@ -287,7 +290,10 @@ impl JobsReport {
         }
         starts.dedup_by(|a, b| a.request.job_run_id == b.request.job_run_id && a.at == b.at);
 
-        let mut report = JobsReport::default();
+        let mut report = JobsReport {
+            guarded: policy.jobs.is_some(),
+            ..JobsReport::default()
+        };
         for write in writes.iter().filter(|write| !write.before_window) {
             report.definitions += 1;
             let verdict = policy::evaluate_job(policy, &write.definition);

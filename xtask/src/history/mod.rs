@@ -831,7 +831,7 @@ pub fn backtest_with(
         })
         .reduce(Tally::default, Tally::merge);
     let mut inputs = inputs.clone();
-    if let (Some(lookup), Some(_)) = (lookup, &judges.policy.jobs) {
+    if let (Some(lookup), true) = (lookup, judges.guard_jobs()) {
         let missing = tally.jobs_without_definition(&inputs.jobs);
         if !missing.is_empty() {
             eprintln!(

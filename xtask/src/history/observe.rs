@@ -50,6 +50,14 @@ pub struct Judges<'p> {
     pub window: Window,
 }
 
+impl Judges<'_> {
+    /// Whether job runs and definitions are judged: the policy or the baseline guards jobs (a
+    /// `jobs` section), so that a change that adds or removes the section shows what it does.
+    pub fn guard_jobs(&self) -> bool {
+        self.policy.jobs.is_some() || self.baseline.is_some_and(|b| b.jobs.is_some())
+    }
+}
+
 /// `[since, until)`, instants of a record's `eventTime`; either end open when `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Window {

@@ -181,10 +181,8 @@ impl Tally {
             return Err(disk(error));
         }
         let jobs = judges
-            .policy
-            .jobs
-            .as_ref()
-            .map(|_| JobsReport::of(jobs, judges.policy, judges.baseline, &inputs.jobs));
+            .guard_jobs()
+            .then(|| JobsReport::of(jobs, judges.policy, judges.baseline, &inputs.jobs));
         damaged.sort();
         let (by_creation, duplicate_sessions) = join_ends(by_session).map_err(disk)?;
 

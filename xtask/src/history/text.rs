@@ -555,6 +555,11 @@ pub fn text(report: &Report) -> String {
 /// at stake per job, the stopped runs.
 /// The job runs and definitions; `compliant_note` follows the compliant count (a team budget
 /// acts on some).
+/// Said above the job runs when the policy has no `jobs` section (the baseline has one).
+const NOT_GUARDED: &str = "This policy has no jobs section: job runs are not guarded (none \
+                           stopped, exempt or compliant under it); they are judged for the \
+                           baseline, which guards them.";
+
 fn jobs_text(
     out: &mut String,
     jobs: &super::jobs::JobsReport,
@@ -562,10 +567,14 @@ fn jobs_text(
     price: f64,
     compliant_note: &str,
 ) {
+    if !jobs.guarded {
+        let _ = writeln!(out, "\n{NOT_GUARDED}");
+    }
     let _ = writeln!(
         out,
-        "\njob runs:   {} judged (successful StartJobRun records), {} {acted}{}, {} exempt, {} \
+        "{}job runs:   {} judged (successful StartJobRun records), {} {acted}{}, {} exempt, {} \
          compliant{compliant_note}",
+        if jobs.guarded { "\n" } else { "" },
         grouped(jobs.runs),
         grouped(jobs.violations),
         jobs.baseline_violations
@@ -1009,9 +1018,13 @@ pub fn markdown(report: &Report) -> String {
         None => {}
     }
     if let Some(jobs) = &report.jobs {
+        let _ = writeln!(out, "\n#### Job runs\n");
+        if !jobs.guarded {
+            let _ = writeln!(out, "{NOT_GUARDED}\n");
+        }
         let _ = writeln!(
             out,
-            "\n#### Job runs\n\n{} judged (successful `StartJobRun` records): {} would be {acted}, {} \
+            "{} judged (successful `StartJobRun` records): {} would be {acted}, {} \
              exempt, {} compliant; {} written, {} out of bounds (reported). At \
              stake: at most {:.1} DPU-hours ({:.2} USD: each run's DPUs x its whole timeout{}).\n",
             grouped(jobs.runs),
