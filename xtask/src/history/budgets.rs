@@ -1109,5 +1109,24 @@ budgets:
             .collect();
         assert_eq!(ids, ["s2"]);
         assert_eq!(changes.baseline_stopped, 1);
+
+        // A policy without the jobs section against the baseline with it: the baseline's
+        // replay counts the runs (s2 and jr_2 stopped), the policy's counts the sessions alone
+        // (60 DPUs at most): both stops are gone.
+        let sessions_only = policy::load_policy(
+            "p.yaml",
+            format!("{POLICY}enforcement: {{mode: enforce}}\n").as_bytes(),
+        )
+        .unwrap();
+        let report = report_against(&sessions_only, Some(&policy), &records);
+        assert_eq!(report.budgets[0].member_job_runs, 0);
+        let changes = report.budget_changes.as_ref().expect("compared");
+        let ids: Vec<&str> = changes
+            .no_longer_stopped
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(ids, ["s2", "load/jr_2"]);
+        assert_eq!(changes.baseline_stopped, 2);
     }
 }

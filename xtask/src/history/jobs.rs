@@ -231,6 +231,9 @@ pub struct JobsReport {
     /// Definitions written (`CreateJob`, `UpdateJob`), and those out of bounds (reported).
     pub definitions: u64,
     pub definition_violations: u64,
+    /// Definitions the baseline (`--baseline`) reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_definition_violations: Option<u64>,
     /// Stopped runs by rule.
     pub by_rule: BTreeMap<String, u64>,
     /// Every job with a run or a definition, by name.
@@ -305,6 +308,14 @@ impl JobsReport {
                 report.definition_violations += 1;
                 totals.definition_violations += 1;
             }
+            if let Some(baseline) = baseline {
+                let reported = policy::evaluate_job(baseline, &write.definition).decision
+                    == Decision::Violation;
+                *report.baseline_definition_violations.get_or_insert(0) += u64::from(reported);
+            }
+        }
+        if baseline.is_some() {
+            report.baseline_definition_violations.get_or_insert(0);
         }
         let mut baseline_violations = 0;
         for start in &starts {
@@ -802,6 +813,10 @@ mod tests {
         let looser = policy_with_jobs(50);
         let report = JobsReport::of(records(), &policy, Some(&looser), &BTreeMap::new());
         assert_eq!(report.baseline_violations, Some(0));
+        // The definitions too: the 40-worker one is out of the policy's bounds, not the
+        // baseline's.
+        assert_eq!(report.definition_violations, 1);
+        assert_eq!(report.baseline_definition_violations, Some(0));
         let changes: Vec<(&str, ChangeKind, &[String], &[String])> = report
             .changes
             .iter()
@@ -822,6 +837,7 @@ mod tests {
         let tighter = policy_with_jobs(5);
         let report = JobsReport::of(records(), &policy, Some(&tighter), &BTreeMap::new());
         assert_eq!(report.baseline_violations, Some(2));
+        assert_eq!(report.baseline_definition_violations, Some(2));
         let changes: Vec<(&str, ChangeKind)> = report
             .changes
             .iter()
@@ -832,6 +848,7 @@ mod tests {
         // Without a baseline, nothing is compared.
         let report = JobsReport::of(records(), &policy, None, &BTreeMap::new());
         assert!(report.changes.is_empty() && report.baseline_violations.is_none());
+        assert_eq!(report.baseline_definition_violations, None);
     }
 
     /// A run started under a job override that expires within its timeout is judged as the

@@ -1178,7 +1178,7 @@ pub struct Report {
     pub violating: Rows<SessionRow>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
-    /// The job runs and definitions, when the policy guards jobs.
+    /// The job runs and definitions, when the policy or the baseline guards jobs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jobs: Option<JobsReport>,
     /// Each team budget over the history: how often it was exceeded, when, and which sessions

@@ -551,15 +551,23 @@ pub fn text(report: &Report) -> String {
     out
 }
 
-/// The jobs part of the text report: the runs judged, the definitions reported, the DPU-hours
-/// at stake per job, the stopped runs.
-/// The job runs and definitions; `compliant_note` follows the compliant count (a team budget
-/// acts on some).
-/// Said above the job runs when the policy has no `jobs` section (the baseline has one).
-const NOT_GUARDED: &str = "This policy has no jobs section: job runs are not guarded (none \
-                           stopped, exempt or compliant under it); they are judged for the \
-                           baseline, which guards them.";
+/// Said above the job runs when the policy has no `jobs` section (the baseline has one);
+/// `acted` as the report words it ("stopped", "notified", …).
+fn not_guarded(acted: &str) -> String {
+    format!(
+        "This policy has no jobs section: job runs are not guarded (none {acted}, exempt or \
+         compliant under it); they are judged for the baseline, which guards them."
+    )
+}
 
+/// " (baseline: N)" after a count, when there is a baseline.
+fn baseline_count(count: Option<u64>) -> String {
+    count.map_or(String::new(), |n| format!(" (baseline: {})", grouped(n)))
+}
+
+/// The jobs part of the text report: the runs judged, the definitions reported, the DPU-hours
+/// at stake per job, the stopped runs; `compliant_note` follows the compliant count (a team
+/// budget acts on some).
 fn jobs_text(
     out: &mut String,
     jobs: &super::jobs::JobsReport,
@@ -568,7 +576,7 @@ fn jobs_text(
     compliant_note: &str,
 ) {
     if !jobs.guarded {
-        let _ = writeln!(out, "\n{NOT_GUARDED}");
+        let _ = writeln!(out, "\n{}", not_guarded(acted));
     }
     let _ = writeln!(
         out,
@@ -577,8 +585,7 @@ fn jobs_text(
         if jobs.guarded { "\n" } else { "" },
         grouped(jobs.runs),
         grouped(jobs.violations),
-        jobs.baseline_violations
-            .map_or(String::new(), |n| format!(" (baseline: {})", grouped(n))),
+        baseline_count(jobs.baseline_violations),
         grouped(jobs.exempt),
         grouped(jobs.compliant)
     );
@@ -592,9 +599,10 @@ fn jobs_text(
     }
     let _ = writeln!(
         out,
-        "job definitions: {} written (CreateJob, UpdateJob), {} out of bounds (reported)",
+        "job definitions: {} written (CreateJob, UpdateJob), {} out of bounds (reported){}",
         grouped(jobs.definitions),
-        grouped(jobs.definition_violations)
+        grouped(jobs.definition_violations),
+        baseline_count(jobs.baseline_definition_violations)
     );
     let _ = writeln!(
         out,
@@ -1020,19 +1028,21 @@ pub fn markdown(report: &Report) -> String {
     if let Some(jobs) = &report.jobs {
         let _ = writeln!(out, "\n#### Job runs\n");
         if !jobs.guarded {
-            let _ = writeln!(out, "{NOT_GUARDED}\n");
+            let _ = writeln!(out, "{}\n", not_guarded(acted));
         }
         let _ = writeln!(
             out,
-            "{} judged (successful `StartJobRun` records): {} would be {acted}, {} \
-             exempt, {} compliant; {} written, {} out of bounds (reported). At \
+            "{} judged (successful `StartJobRun` records): {} would be {acted}{}, {} \
+             exempt, {} compliant; {} written, {} out of bounds (reported){}. At \
              stake: at most {:.1} DPU-hours ({:.2} USD: each run's DPUs x its whole timeout{}).\n",
             grouped(jobs.runs),
             grouped(jobs.violations),
+            baseline_count(jobs.baseline_violations),
             grouped(jobs.exempt),
             grouped(jobs.compliant),
             plural(jobs.definitions, "job definition", "job definitions"),
             grouped(jobs.definition_violations),
+            baseline_count(jobs.baseline_definition_violations),
             jobs.dpu_hours,
             jobs.dpu_hours * price,
             runs_not_counted(jobs.dpu_hours_unknown, "; ")
@@ -1371,9 +1381,12 @@ mod tests {
     #[test]
     fn job_runs_whose_fate_changes_are_counted_and_listed() {
         let jobs = super::super::jobs::JobsReport {
+            guarded: true,
             runs: 2,
             violations: 1,
             baseline_violations: Some(0),
+            definitions: 1,
+            baseline_definition_violations: Some(1),
             changes: vec![super::super::jobs::JobRunChange {
                 job_name: "load".into(),
                 job_run_id: "jr_2".into(),
@@ -1418,6 +1431,25 @@ mod tests {
             ),
             "{out}"
         );
+        assert!(
+            out.contains("job definitions: 1 written (CreateJob, UpdateJob), 0 out of bounds (reported) (baseline: 1)"),
+            "{out}"
+        );
+        assert!(!out.contains("no jobs section"), "{out}");
+        // Under a policy without a jobs section (the baseline has one), said first, in the
+        // report's own words; the Markdown gives the baseline's counts too.
+        let mut unguarded = jobs.clone();
+        unguarded.guarded = false;
+        let mut out = String::new();
+        jobs_text(&mut out, &unguarded, "notified", 0.44, "");
+        assert!(
+            out.starts_with(
+                "\nThis policy has no jobs section: job runs are not guarded (none notified, \
+                 exempt or compliant under it); they are judged for the baseline, which guards \
+                 them.\njob runs:   2 judged"
+            ),
+            "{out}"
+        );
     }
 
     /// Stopped runs of unknown size are said beside the total they are not in, in text and in
@@ -1425,6 +1457,7 @@ mod tests {
     #[test]
     fn job_runs_of_unknown_size_are_said_beside_the_total() {
         let mut jobs = super::super::jobs::JobsReport {
+            guarded: true,
             runs: 2,
             violations: 2,
             dpu_hours: 160.0,
