@@ -186,13 +186,11 @@ pub struct JobRunChange {
     /// The broken rules under the baseline, then under the policy.
     pub before: Vec<String>,
     pub after: Vec<String>,
-    /// When the exception that let it run expired, on the side that stops it (the baseline's
-    /// for one no longer stopped); absent for a run stopped at its start.
+    /// Under the policy: when the exception that let it run expired, from which the guard
+    /// stops it (RFC 3339); absent when the policy stops it at its start or not at all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exception_expired_at: Option<String>,
-    /// For one stopped under both (for other rules, or at another time): when the exception
-    /// that let it run expired under the baseline (RFC 3339); absent when the baseline stops
-    /// it at its start (and for a run newly or no longer stopped).
+    /// The same under the baseline.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_exception_expired_at: Option<String>,
     /// DPUs x the whole timeout (from the expiry, for one stopped then), hours, on the side
@@ -381,10 +379,9 @@ impl JobsReport {
                             .map(str::to_string)
                             .collect(),
                         after: verdict.rules().into_iter().map(str::to_string).collect(),
-                        exception_expired_at: side.expired_at.map(super::time::format_rfc3339),
+                        exception_expired_at: judged.expired_at.map(super::time::format_rfc3339),
                         baseline_exception_expired_at: before
                             .expired_at
-                            .filter(|_| change.stopped_under_both())
                             .map(super::time::format_rfc3339),
                         dpu_hours: side.dpu_hours(side_policy, &facts),
                     });
@@ -900,8 +897,9 @@ mod tests {
         let report = JobsReport::of(records(), &lasting, Some(&expiring), &BTreeMap::new());
         let first = &report.changes[0];
         assert_eq!(first.change, ChangeKind::NoLongerViolating);
+        assert_eq!(first.exception_expired_at, None);
         assert_eq!(
-            first.exception_expired_at.as_deref(),
+            first.baseline_exception_expired_at.as_deref(),
             Some("2026-11-01T10:00:00Z")
         );
         assert_eq!(first.dpu_hours, Some(120.0));

@@ -753,15 +753,11 @@ pub struct Change {
     pub principal: Option<Name>,
     pub before: Judgement,
     pub after: Judgement,
-    /// When the exception that let it run expired, on the side that stops it (the baseline's
-    /// for one no longer stopped), from which that side's guard stops it (RFC 3339); absent
-    /// for a session stopped at its creation. Its `cost` is from then on.
+    /// Under the policy: when the exception that let it run expired, from which the guard
+    /// stops it (RFC 3339); absent when the policy stops it at its creation or not at all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exception_expired_at: Option<Box<str>>,
-    /// For one stopped under both (for other rules, or at another time): when the exception
-    /// that let it run expired under the baseline, from which the baseline's guard stops it
-    /// (RFC 3339); absent when the baseline stops it at its creation (and for a session newly
-    /// or no longer stopped).
+    /// The same under the baseline.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_exception_expired_at: Option<Box<str>>,
     /// At stake on the side that stops it (the baseline's for one no longer stopped, the
@@ -816,12 +812,9 @@ impl Change {
         let session = &placed.session;
         let change = change_kind(session).unwrap_or(ChangeKind::OtherRules);
         // The cost at stake on the side that stops it: the baseline's, for one it no longer does.
-        let (cost, lapse) = match change {
-            ChangeKind::NoLongerViolating => (
-                Cost::under_baseline(session, placed.end),
-                session.baseline_lapse.as_ref(),
-            ),
-            _ => (Cost::of(session, placed.end), session.lapse.as_ref()),
+        let cost = match change {
+            ChangeKind::NoLongerViolating => Cost::under_baseline(session, placed.end),
+            _ => Cost::of(session, placed.end),
         };
         Change {
             session_id: session.session_id.clone(),
@@ -834,12 +827,8 @@ impl Change {
                 .cloned()
                 .unwrap_or_else(|| (*session.under_policy).clone()),
             after: (*session.under_policy).clone(),
-            exception_expired_at: lapse.map(expired_at),
-            baseline_exception_expired_at: session
-                .baseline_lapse
-                .as_ref()
-                .filter(|_| change.stopped_under_both())
-                .map(expired_at),
+            exception_expired_at: session.lapse.as_ref().map(expired_at),
+            baseline_exception_expired_at: session.baseline_lapse.as_ref().map(expired_at),
             cost,
         }
     }

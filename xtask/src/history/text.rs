@@ -1258,33 +1258,24 @@ fn change_row(out: &mut String, change: &Change) {
     );
 }
 
-/// [`expired_words`] of a session's or job run's change (`kind`, `exception_expired_at`, and
-/// `baseline_exception_expired_at` for one stopped under both), each after the side it is of
-/// (`exception_expired_at` is the baseline's for one no longer stopped): `(before, after)`.
-/// For one stopped at another time, the side that stops it when it begins says so: ` at its
-/// {begins}` (`creation` for a session, `start` for a job run).
+/// The words after each side of a session's or job run's change (`kind`), `(before, after)`:
+/// [`expired_words`] of the side's own instant (`baseline_exception_expired_at`,
+/// `exception_expired_at`). For one stopped at another time, the side that stops it when it
+/// begins says so: ` at its {begins}` (`creation` for a session, `start` for a job run).
 fn sides(
     kind: ChangeKind,
     exception_expired_at: Option<&str>,
     baseline_exception_expired_at: Option<&str>,
     begins: &str,
 ) -> (String, String) {
-    let at_another_time = |at: Option<&str>| match at {
-        Some(_) => expired_words(at),
-        None => format!(" at its {begins}"),
+    let words = |at: Option<&str>| match (kind, at) {
+        (ChangeKind::StoppedAtAnotherTime, None) => format!(" at its {begins}"),
+        _ => expired_words(at),
     };
-    match kind {
-        ChangeKind::NewlyViolating => (String::new(), expired_words(exception_expired_at)),
-        ChangeKind::NoLongerViolating => (expired_words(exception_expired_at), String::new()),
-        ChangeKind::OtherRules => (
-            expired_words(baseline_exception_expired_at),
-            expired_words(exception_expired_at),
-        ),
-        ChangeKind::StoppedAtAnotherTime => (
-            at_another_time(baseline_exception_expired_at),
-            at_another_time(exception_expired_at),
-        ),
-    }
+    (
+        words(baseline_exception_expired_at),
+        words(exception_expired_at),
+    )
 }
 
 fn violating_row(out: &mut String, row: &SessionRow) {
@@ -1323,8 +1314,8 @@ mod tests {
     use super::*;
 
     /// Each kind of change puts each side's instant after the side it is of: the baseline's
-    /// before, the policy's after (for one no longer stopped, the one given is the baseline's);
-    /// for one stopped at another time, the side that stops it when it begins says so.
+    /// before, the policy's after; for one stopped at another time, the side that stops it
+    /// when it begins says so.
     #[test]
     fn each_side_of_a_change_gets_its_own_instant() {
         let (a, b) = (Some("2026-12-01T10:00:00Z"), Some("2026-12-02T10:00:00Z"));
@@ -1335,7 +1326,7 @@ mod tests {
             (String::new(), a_words.clone())
         );
         assert_eq!(
-            sides(ChangeKind::NoLongerViolating, a, None, "creation"),
+            sides(ChangeKind::NoLongerViolating, None, a, "creation"),
             (a_words.clone(), String::new())
         );
         assert_eq!(
