@@ -112,14 +112,14 @@ fn stake_notes(hours: &DpuHours) -> Vec<String> {
     let mut notes = Vec::new();
     if hours.sessions_measured > 0 {
         notes.push(format!(
-            "{} measured from CreateSession to StopSession/DeleteSession: {} DPU-hours",
+            "{} measured to their StopSession/DeleteSession: {} DPU-hours",
             plural(hours.sessions_measured, "session", "sessions"),
             decimal(hours.measured, 1)
         ));
     }
     if hours.sessions_upper_bound > 0 {
         notes.push(format!(
-            "{} without an end in the history, each counted for its whole timeout (an upper bound): \
+            "{} without an end in the history, each counted until its timeout (an upper bound): \
              {} DPU-hours",
             plural(hours.sessions_upper_bound, "session", "sessions"),
             decimal(hours.upper_bound, 1)
@@ -166,6 +166,20 @@ fn rules<R: AsRef<str>>(rules: &[R]) -> String {
         let rules: Vec<&str> = rules.iter().map(AsRef::as_ref).collect();
         rules.join(", ")
     }
+}
+
+/// The rules of each side of a change (`kind`), `(before, after)`: a side that does not stop
+/// it yet breaks rules exempts it (an exempt principal or session), and says so: `exempt
+/// (max_workers)`.
+fn change_rules<R: AsRef<str>>(kind: ChangeKind, before: &[R], after: &[R]) -> (String, String) {
+    let side = |broken: &[R], stops: bool| match (stops, broken.is_empty()) {
+        (false, false) => format!("exempt ({})", rules(broken)),
+        _ => rules(broken),
+    };
+    (
+        side(before, kind != ChangeKind::NewlyViolating),
+        side(after, kind != ChangeKind::NoLongerViolating),
+    )
 }
 
 fn top_principals(by_principal: &BTreeMap<String, u64>) -> Vec<(&str, u64)> {
@@ -454,13 +468,15 @@ pub fn text(report: &Report) -> String {
                     change.baseline_exception_expired_at.as_deref(),
                     "creation",
                 );
+                let (before_rules, after_rules) =
+                    change_rules(change.change, &change.before.rules, &change.after.rules);
                 let _ = writeln!(
                     out,
                     "  {:<24} {}  [{}]{before} -> [{}]{after}  {}",
                     change.change.as_str(),
                     policy::quoted(&change.session_id),
-                    rules(&change.before.rules[..]),
-                    rules(&change.after.rules[..]),
+                    before_rules,
+                    after_rules,
                     cost_words(&change.cost)
                 );
             }
@@ -656,14 +672,16 @@ fn jobs_text(
                 change.baseline_exception_expired_at.as_deref(),
                 "start",
             );
+            let (before_rules, after_rules) =
+                change_rules(change.change, &change.before, &change.after);
             let _ = writeln!(
                 out,
                 "  {:<24} {} run {}  [{}]{before} -> [{}]{after}  {} DPU-hours",
                 change.change.as_str(),
                 policy::quoted(&change.job_name),
                 change.job_run_id,
-                rules(&change.before),
-                rules(&change.after),
+                before_rules,
+                after_rules,
                 hours_or_unknown(change.dpu_hours)
             );
         }
@@ -1120,6 +1138,8 @@ Job runs that would be {acted} ({}):
                     change.baseline_exception_expired_at.as_deref(),
                     "start",
                 );
+                let (before_rules, after_rules) =
+                    change_rules(change.change, &change.before, &change.after);
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} | {} | {}{before} | {}{after} | {} |",
@@ -1128,8 +1148,8 @@ Job runs that would be {acted} ({}):
                     optional(&change.event_time),
                     optional(&change.principal),
                     change.change.as_str(),
-                    rules(&change.before),
-                    rules(&change.after),
+                    before_rules,
+                    after_rules,
                     hours_or_unknown(change.dpu_hours)
                 );
             }
@@ -1245,6 +1265,8 @@ fn change_row(out: &mut String, change: &Change) {
         change.baseline_exception_expired_at.as_deref(),
         "creation",
     );
+    let (before_rules, after_rules) =
+        change_rules(change.change, &change.before.rules, &change.after.rules);
     let _ = writeln!(
         out,
         "| {} | {} | {} | {} | {}{before} | {}{after} | {} |",
@@ -1252,8 +1274,8 @@ fn change_row(out: &mut String, change: &Change) {
         optional(&change.created),
         optional(&change.principal),
         change.change.as_str(),
-        rules(&change.before.rules[..]),
-        rules(&change.after.rules[..]),
+        before_rules,
+        after_rules,
         cost_cell(&change.cost)
     );
 }
@@ -1312,6 +1334,35 @@ fn more_line_markdown(out: &mut String, total: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A side that breaks rules without stopping the session exempts it, and says so.
+    #[test]
+    fn an_exempting_side_of_a_change_says_exempt() {
+        let broken = ["max_workers"];
+        let none: [&str; 0] = [];
+        assert_eq!(
+            change_rules(ChangeKind::NoLongerViolating, &broken, &broken),
+            (
+                "max_workers".to_string(),
+                "exempt (max_workers)".to_string()
+            )
+        );
+        assert_eq!(
+            change_rules(ChangeKind::NoLongerViolating, &broken, &none),
+            ("max_workers".to_string(), "–".to_string())
+        );
+        assert_eq!(
+            change_rules(ChangeKind::NewlyViolating, &broken, &broken),
+            (
+                "exempt (max_workers)".to_string(),
+                "max_workers".to_string()
+            )
+        );
+        assert_eq!(
+            change_rules(ChangeKind::OtherRules, &broken, &["max_dpu"]),
+            ("max_workers".to_string(), "max_dpu".to_string())
+        );
+    }
 
     /// Each kind of change puts each side's instant after the side it is of: the baseline's
     /// before, the policy's after; for one stopped at another time, the side that stops it
