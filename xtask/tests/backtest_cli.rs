@@ -1016,15 +1016,31 @@ fn job_runs_are_judged_over_the_definition_of_their_time_with_dpu_hours_per_job(
             "{format}: {shown}"
         );
     }
+    // The PR comment's summary counts the job runs' changes beside the sessions'.
+    let shown = text(&compare(&without, &policy, "markdown").stdout);
+    assert!(
+        shown.contains(
+            "| job runs: newly stopped / no longer stopped / other rules / at another time | 0 / \
+             1 / 0 / 0 | |"
+        ) && shown.contains("| job runs would be stopped | 0 | 1 |"),
+        "{shown}"
+    );
     let out = compare(&policy, &without, "json");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["jobs"]["guarded"], true);
     assert_eq!(report["jobs"]["changes"][0]["change"], "newly_violating");
-    let shown = text(&compare(&policy, &without, "text").stdout);
-    assert!(
-        !shown.contains("This policy has no jobs section"),
-        "{shown}"
-    );
+    assert_eq!(report["jobs"]["baseline_guarded"], false);
+    for format in ["text", "markdown"] {
+        let shown = text(&compare(&policy, &without, format).stdout);
+        assert!(
+            !shown.contains("This policy has no jobs section"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("The baseline has no jobs section: under it no job run is stopped"),
+            "{format}: {shown}"
+        );
+    }
 }
 
 /// `--since`/`--until` judge only the records of the window (a day is its midnight UTC, the

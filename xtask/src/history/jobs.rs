@@ -218,6 +218,9 @@ pub struct JobsReport {
     /// The policy guards jobs (it has a `jobs` section). Without it the runs are judged for the
     /// baseline, which does: under the policy each is neither stopped, exempt nor compliant.
     pub guarded: bool,
+    /// With a baseline: whether it guards jobs (without it, it stops no run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_guarded: Option<bool>,
     /// Job runs judged (successful `StartJobRun` records, each counted once).
     pub runs: u64,
     /// Runs the policy stops (decision `violation`).
@@ -293,6 +296,7 @@ impl JobsReport {
 
         let mut report = JobsReport {
             guarded: policy.jobs.is_some(),
+            baseline_guarded: baseline.map(|b| b.jobs.is_some()),
             ..JobsReport::default()
         };
         for write in writes.iter().filter(|write| !write.before_window) {

@@ -576,6 +576,21 @@ fn not_guarded(acted: &str) -> String {
     )
 }
 
+/// What is said above the job runs of `jobs` when one side (the policy, or the baseline) has no
+/// `jobs` section; `acted` as the report words it.
+fn guarding_note(jobs: &super::jobs::JobsReport, acted: &str) -> Option<String> {
+    if !jobs.guarded {
+        Some(not_guarded(acted))
+    } else if jobs.baseline_guarded == Some(false) {
+        Some(format!(
+            "The baseline has no jobs section: under it no job run is {acted}, so every run \
+             {acted} under this policy is new."
+        ))
+    } else {
+        None
+    }
+}
+
 /// " (baseline: N)" after a count, when there is a baseline.
 fn baseline_count(count: Option<u64>) -> String {
     count.map_or(String::new(), |n| format!(" (baseline: {})", grouped(n)))
@@ -591,14 +606,15 @@ fn jobs_text(
     price: f64,
     compliant_note: &str,
 ) {
-    if !jobs.guarded {
-        let _ = writeln!(out, "\n{}", not_guarded(acted));
+    let note = guarding_note(jobs, acted);
+    if let Some(note) = &note {
+        let _ = writeln!(out, "\n{note}");
     }
     let _ = writeln!(
         out,
         "{}job runs:   {} judged (successful StartJobRun records), {} {acted}{}, {} exempt, {} \
          compliant{compliant_note}",
-        if jobs.guarded { "\n" } else { "" },
+        if note.is_none() { "\n" } else { "" },
         grouped(jobs.runs),
         grouped(jobs.violations),
         baseline_count(jobs.baseline_violations),
@@ -898,13 +914,41 @@ pub fn markdown(report: &Report) -> String {
             );
             let _ = writeln!(
                 out,
-                "| newly {acted} / no longer {acted} / other rules / at another time | {} / {} / \
-                 {} / {} | |",
+                "| sessions: newly {acted} / no longer {acted} / other rules / at another time | \
+                 {} / {} / {} / {} | |",
                 grouped(c.newly_violating.len() as u64),
                 grouped(c.no_longer_violating.len() as u64),
                 grouped(c.other_rules.len() as u64),
                 grouped(c.stopped_at_another_time.len() as u64)
             );
+            if let Some(jobs) = &report.jobs {
+                let count = |kind: ChangeKind| {
+                    grouped(jobs.changes.iter().filter(|c| c.change == kind).count() as u64)
+                };
+                let _ = writeln!(
+                    out,
+                    "| job runs would be {acted} | {} | {} |",
+                    grouped(jobs.violations),
+                    grouped(jobs.baseline_violations.unwrap_or_default())
+                );
+                let _ = writeln!(
+                    out,
+                    "| job runs: newly {acted} / no longer {acted} / other rules / at another \
+                     time | {} / {} / {} / {} | |",
+                    count(ChangeKind::NewlyViolating),
+                    count(ChangeKind::NoLongerViolating),
+                    count(ChangeKind::OtherRules),
+                    count(ChangeKind::StoppedAtAnotherTime)
+                );
+            }
+            if let Some(changes) = &report.budget_changes {
+                let _ = writeln!(
+                    out,
+                    "| team budgets: newly {acted} / no longer {acted} | {} / {} | |",
+                    grouped(changes.newly_stopped.len() as u64),
+                    grouped(changes.no_longer_stopped.len() as u64)
+                );
+            }
         }
         None => {
             let _ = writeln!(out, "| | this policy |\n|---|---:|");
@@ -1045,8 +1089,8 @@ pub fn markdown(report: &Report) -> String {
     }
     if let Some(jobs) = &report.jobs {
         let _ = writeln!(out, "\n#### Job runs\n");
-        if !jobs.guarded {
-            let _ = writeln!(out, "{}\n", not_guarded(acted));
+        if let Some(note) = guarding_note(jobs, acted) {
+            let _ = writeln!(out, "{note}\n");
         }
         let _ = writeln!(
             out,
