@@ -1199,8 +1199,9 @@ impl Checker<'_> {
                 self.warn(
                     &at,
                     format!(
-                        "`{name}` is not in this build's Glue catalogue: {dpu} DPU per worker \
-                         as given here{from_name}"
+                        "`{name}` is not in this build's Glue catalogue{}: {dpu} DPU per worker \
+                         as given here{from_name}",
+                        case_near(name)
                     ),
                 );
             }
@@ -2079,6 +2080,16 @@ fn malformed_worker_type() -> String {
     )
 }
 
+/// ` (did you mean `G.1X`?)` for a worker type the catalogue has in another case, else nothing.
+#[cfg(feature = "yaml")]
+fn case_near(name: &str) -> String {
+    WORKER_TYPES
+        .iter()
+        .find(|row| row.name.eq_ignore_ascii_case(name))
+        .map(|row| format!(" (did you mean `{}`?)", row.name))
+        .unwrap_or_default()
+}
+
 /// What the catalogue, the policy's `worker_type_dpu` and Glue's naming say of a worker type.
 #[cfg(feature = "yaml")]
 fn worker_type_known(name: &str, policy: &Policy) -> Known {
@@ -2088,11 +2099,7 @@ fn worker_type_known(name: &str, policy: &Policy) -> Known {
     if !catalogue::is_well_formed_worker_type(name) {
         return Known::Malformed(malformed_worker_type());
     }
-    let near = WORKER_TYPES
-        .iter()
-        .find(|row| row.name.eq_ignore_ascii_case(name))
-        .map(|row| format!(" (did you mean `{}`?)", row.name))
-        .unwrap_or_default();
+    let near = case_near(name);
     Known::Unknown(match catalogue::dpu_from_name(name) {
         Some(dpu) => format!(
             "`{name}` is not in this build's Glue catalogue{near}: accepted; its DPUs are taken \
@@ -2360,6 +2367,7 @@ pub fn valid_guid(id: &str) -> bool {
 /// The channel id in a Teams channel's link, or in an id with the link's `/<channel name>` tail
 /// (`https://teams.microsoft.com/l/channel/19%3a3f2a%40thread.tacv2/General?...`,
 /// `19:3f2a@thread.tacv2/General`), decoded: what to write instead. `None` when there is none.
+#[cfg(feature = "yaml")]
 fn teams_channel_id_in(text: &str) -> Option<String> {
     let after = text
         .split_once("/channel/")

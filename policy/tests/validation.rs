@@ -331,6 +331,16 @@ worker_type_dpu: {G.1X: 2, G.2X: 2, b@d: 1, Q.9X: 0, W.1X: 1000}
             "p.yaml:4:54: worker_type_dpu.W.1X: DPUs per worker must be more than 0 and at most 100, got 1000",
         ]
     );
+    // A catalogue name in another case is a new name to Glue, with a "did you mean".
+    let said = warnings(
+        "version: 1\nstack: {name: guard}\nboundaries: {max_dpu: 40}\nworker_type_dpu: {g.1x: 2}\n",
+    );
+    assert_eq!(
+        said,
+        [
+            "p.yaml:4:19: worker_type_dpu.g.1x: `g.1x` is not in this build's Glue catalogue (did you mean `G.1X`?): 2 DPU per worker as given here"
+        ],
+    );
 }
 
 #[test]

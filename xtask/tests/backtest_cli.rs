@@ -782,6 +782,22 @@ fn help_documents_every_format_and_the_exit_codes() {
     let out = xtask(&["backtest", "--trail", "/no/such/trail"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--trail /no/such/trail: no such file or folder"));
+    let dir = scratch("no-baseline");
+    let trail = dir.join("t.json");
+    std::fs::write(&trail, "{\"Records\": []}").unwrap();
+    let out = xtask(&[
+        "backtest",
+        "--baseline",
+        "/no/such/baseline.yaml",
+        "--trail",
+        s(&trail),
+    ]);
+    assert!(
+        text(&out.stderr).contains("--baseline: cannot read /no/such/baseline.yaml: no such file"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
     let out = xtask(&["backtest"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

@@ -21,7 +21,18 @@ pub enum Baseline {
 /// The baseline policy, and its name for the report (`HEAD~1:policies/default.yaml`).
 pub fn load(baseline: &Baseline, policy_file: &Path) -> anyhow::Result<(Policy, String)> {
     match baseline {
-        Baseline::File(path) => Ok((paths::load_policy(path)?, paths::shown(path))),
+        Baseline::File(path) => {
+            // A file that cannot be read is said to be the baseline's; an invalid one already
+            // names its file at each `file:line:col`.
+            let policy = paths::load_policy(path).map_err(|error| {
+                if error.is::<policy::PolicyErrors>() {
+                    error
+                } else {
+                    anyhow::anyhow!("--baseline: {error}")
+                }
+            })?;
+            Ok((policy, paths::shown(path)))
+        }
         Baseline::Revision(rev) => {
             let (root, path) = in_repository(policy_file)?;
             let bytes = show(&root, rev, &path)?;
