@@ -544,11 +544,7 @@ fn a_session_whose_override_expires_while_it_runs_is_stopped_from_the_expiry() {
     // An exception's expiry moved to 10:15: s-after and s-open are stopped under both for the
     // same rule, from another instant, priced on the policy's side (from 10:15); s-late is
     // stopped at its creation under both (no change).
-    let later = with_override(
-        "later.yaml",
-        "    expires: 2026-11-29T10:15:00Z
-",
-    );
+    let later = with_override("later.yaml", "    expires: 2026-11-29T10:15:00Z\n");
     let (moved, _, _) = report(&[
         "--policy",
         s(&later),
@@ -578,11 +574,7 @@ fn a_session_whose_override_expires_while_it_runs_is_stopped_from_the_expiry() {
     assert_eq!(moved["baseline_dpu_hours"]["total"], 40.0, "{moved:#}");
     // Without the override, the baseline stops them at their creation: the policy's expiry
     // stops them later (s-before, ended before it, is no longer stopped).
-    let none = with_override(
-        "none.yaml",
-        "    expires: 2026-11-29T08:00:00Z
-",
-    );
+    let none = with_override("none.yaml", "    expires: 2026-11-29T08:00:00Z\n");
     let (granted, _, _) = report(&[
         "--policy",
         s(&expiring),

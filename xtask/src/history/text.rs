@@ -462,14 +462,7 @@ pub fn text(report: &Report) -> String {
                 );
             }
             for change in comparison.changes.kept().iter().take(MAX_ROWS) {
-                let (before, after) = sides(
-                    change.change,
-                    change.exception_expired_at.as_deref(),
-                    change.baseline_exception_expired_at.as_deref(),
-                    "creation",
-                );
-                let (before_rules, after_rules) =
-                    change_rules(change.change, &change.before.rules, &change.after.rules);
+                let [(before_rules, before), (after_rules, after)] = session_sides(change);
                 let _ = writeln!(
                     out,
                     "  {:<24} {}  [{}]{before} -> [{}]{after}  {}",
@@ -682,14 +675,7 @@ fn jobs_text(
             count(ChangeKind::StoppedAtAnotherTime)
         );
         for change in jobs.changes.iter().take(MAX_ROWS) {
-            let (before, after) = sides(
-                change.change,
-                change.exception_expired_at.as_deref(),
-                change.baseline_exception_expired_at.as_deref(),
-                "start",
-            );
-            let (before_rules, after_rules) =
-                change_rules(change.change, &change.before, &change.after);
+            let [(before_rules, before), (after_rules, after)] = run_sides(change);
             let _ = writeln!(
                 out,
                 "  {:<24} {} run {}  [{}]{before} -> [{}]{after}  {} DPU-hours",
@@ -1176,14 +1162,7 @@ Job runs that would be {acted} ({}):
                  DPU-hours at stake |\n|---|---|---|---|---|---|---|---:|"
             );
             for change in jobs.changes.iter().take(MAX_ROWS) {
-                let (before, after) = sides(
-                    change.change,
-                    change.exception_expired_at.as_deref(),
-                    change.baseline_exception_expired_at.as_deref(),
-                    "start",
-                );
-                let (before_rules, after_rules) =
-                    change_rules(change.change, &change.before, &change.after);
+                let [(before_rules, before), (after_rules, after)] = run_sides(change);
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} | {} | {}{before} | {}{after} | {} |",
@@ -1303,14 +1282,7 @@ fn optional<T: AsRef<str>>(text: &Option<T>) -> String {
 }
 
 fn change_row(out: &mut String, change: &Change) {
-    let (before, after) = sides(
-        change.change,
-        change.exception_expired_at.as_deref(),
-        change.baseline_exception_expired_at.as_deref(),
-        "creation",
-    );
-    let (before_rules, after_rules) =
-        change_rules(change.change, &change.before.rules, &change.after.rules);
+    let [(before_rules, before), (after_rules, after)] = session_sides(change);
     let _ = writeln!(
         out,
         "| {} | {} | {} | {} | {}{before} | {}{after} | {} |",
@@ -1322,6 +1294,32 @@ fn change_row(out: &mut String, change: &Change) {
         after_rules,
         cost_cell(&change.cost)
     );
+}
+
+/// Each side of a changed session, `[before, after]`: its rules ([`change_rules`]) and the words
+/// after them ([`sides`]).
+fn session_sides(change: &Change) -> [(String, String); 2] {
+    let (before_rules, after_rules) =
+        change_rules(change.change, &change.before.rules, &change.after.rules);
+    let (before, after) = sides(
+        change.change,
+        change.exception_expired_at.as_deref(),
+        change.baseline_exception_expired_at.as_deref(),
+        "creation",
+    );
+    [(before_rules, before), (after_rules, after)]
+}
+
+/// [`session_sides`] of a changed job run.
+fn run_sides(change: &super::jobs::JobRunChange) -> [(String, String); 2] {
+    let (before_rules, after_rules) = change_rules(change.change, &change.before, &change.after);
+    let (before, after) = sides(
+        change.change,
+        change.exception_expired_at.as_deref(),
+        change.baseline_exception_expired_at.as_deref(),
+        "start",
+    );
+    [(before_rules, before), (after_rules, after)]
 }
 
 /// The words after each side of a session's or job run's change (`kind`), `(before, after)`:
