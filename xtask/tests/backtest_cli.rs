@@ -447,6 +447,18 @@ fn a_session_whose_override_expires_while_it_runs_is_stopped_from_the_expiry() {
     };
     let expiring = with_override("expiring.yaml", "    expires: 2026-11-29T10:00:00Z\n");
     let lasting = with_override("lasting.yaml", "");
+    // The JSON report of `policy` against `baseline` over the trail.
+    let against = |policy: &Path, baseline: &Path| {
+        let args = [
+            "--policy",
+            s(policy),
+            "--baseline",
+            s(baseline),
+            "--trail",
+            s(&trail),
+        ];
+        report(&args).0
+    };
 
     let (json, code, _) = report(&["--policy", s(&expiring), "--trail", s(&trail)]);
     assert_eq!(code, Some(1));
@@ -471,14 +483,7 @@ fn a_session_whose_override_expires_while_it_runs_is_stopped_from_the_expiry() {
 
     // Against the override that never expires: the three that ran past 10:00 are newly
     // stopped, at the DPU-hours from the expiry on (s-late from its creation).
-    let (compared, _, _) = report(&[
-        "--policy",
-        s(&expiring),
-        "--baseline",
-        s(&lasting),
-        "--trail",
-        s(&trail),
-    ]);
+    let compared = against(&expiring, &lasting);
     assert_eq!(compared["baseline_violations"], 0, "{compared:#}");
     assert_eq!(
         compared["newly_violating"],
@@ -487,26 +492,12 @@ fn a_session_whose_override_expires_while_it_runs_is_stopped_from_the_expiry() {
     );
     assert_eq!(compared["newly_violating_dpu_hours"]["total"], 40.0);
     // Each side replays its own expiry: against itself, no session changes fate.
-    let (same, _, _) = report(&[
-        "--policy",
-        s(&expiring),
-        "--baseline",
-        s(&expiring),
-        "--trail",
-        s(&trail),
-    ]);
+    let same = against(&expiring, &expiring);
     assert_eq!(same["newly_violating"], json!([]), "{same:#}");
     assert_eq!(same["baseline_violations"], 3, "{same:#}");
     // The other way round, a change is priced on the side that stops it: the baseline's, from
     // its expiry.
-    let (reverse, _, _) = report(&[
-        "--policy",
-        s(&lasting),
-        "--baseline",
-        s(&expiring),
-        "--trail",
-        s(&trail),
-    ]);
+    let reverse = against(&lasting, &expiring);
     let changes = reverse["changes"].as_array().unwrap();
     let after = changes
         .iter()
@@ -545,14 +536,7 @@ fn a_session_whose_override_expires_while_it_runs_is_stopped_from_the_expiry() {
     // same rule, from another instant, priced on the policy's side (from 10:15); s-late is
     // stopped at its creation under both (no change).
     let later = with_override("later.yaml", "    expires: 2026-11-29T10:15:00Z\n");
-    let (moved, _, _) = report(&[
-        "--policy",
-        s(&later),
-        "--baseline",
-        s(&expiring),
-        "--trail",
-        s(&trail),
-    ]);
+    let moved = against(&later, &expiring);
     assert_eq!(
         moved["stopped_at_another_time"],
         json!(["s-after", "s-open"]),
@@ -575,14 +559,7 @@ fn a_session_whose_override_expires_while_it_runs_is_stopped_from_the_expiry() {
     // Without the override, the baseline stops them at their creation: the policy's expiry
     // stops them later (s-before, ended before it, is no longer stopped).
     let none = with_override("none.yaml", "    expires: 2026-11-29T08:00:00Z\n");
-    let (granted, _, _) = report(&[
-        "--policy",
-        s(&expiring),
-        "--baseline",
-        s(&none),
-        "--trail",
-        s(&trail),
-    ]);
+    let granted = against(&expiring, &none);
     assert_eq!(
         granted["stopped_at_another_time"],
         json!(["s-after", "s-open"]),
