@@ -606,6 +606,31 @@ fn a_session_whose_override_expires_while_it_runs_is_stopped_from_the_expiry() {
         };
         assert!(shown.contains(expected), "{format}: {shown}");
     }
+    // bob made an exempt principal: the sessions the baseline stops are no longer stopped, and
+    // the policy's side says it exempts them (it still lists the rules they break).
+    let exempt = dir.join("exempt.yaml");
+    std::fs::write(
+        &exempt,
+        "version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\nexempt_principals:\n  \
+         - {principal: \"arn:aws:iam::*:user/bob\", reason: on call}\n",
+    )
+    .unwrap();
+    let out = xtask(&[
+        "backtest",
+        "--policy",
+        s(&exempt),
+        "--baseline",
+        s(&none),
+        "--trail",
+        s(&trail),
+    ]);
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains(
+            "no longer stopped        \"s-late\"  [max_workers] -> [exempt (max_workers)]"
+        ),
+        "{shown}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -761,6 +786,7 @@ fn help_documents_every_format_and_the_exit_codes() {
         "--trail",
         s(&trail),
     ]);
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("--baseline: cannot read /no/such/baseline.yaml: no such file"),
         "{}",

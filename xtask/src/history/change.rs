@@ -21,13 +21,14 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    /// For people.
-    pub fn as_str(self) -> &'static str {
+    /// For people, in the report's own verb (`acted`: "stopped", "notified", "stopped or
+    /// deleted"): "newly stopped", "notified at another time".
+    pub fn words(self, acted: &str) -> String {
         match self {
-            ChangeKind::NewlyViolating => "newly stopped",
-            ChangeKind::NoLongerViolating => "no longer stopped",
-            ChangeKind::OtherRules => "stopped for other rules",
-            ChangeKind::StoppedAtAnotherTime => "stopped at another time",
+            ChangeKind::NewlyViolating => format!("newly {acted}"),
+            ChangeKind::NoLongerViolating => format!("no longer {acted}"),
+            ChangeKind::OtherRules => format!("{acted} for other rules"),
+            ChangeKind::StoppedAtAnotherTime => format!("{acted} at another time"),
         }
     }
 

@@ -466,7 +466,7 @@ pub fn text(report: &Report) -> String {
                 let _ = writeln!(
                     out,
                     "  {:<24} {}  [{}]{before} -> [{}]{after}  {}",
-                    change.change.as_str(),
+                    change.change.words(acted),
                     policy::quoted(&change.session_id),
                     before_rules,
                     after_rules,
@@ -679,7 +679,7 @@ fn jobs_text(
             let _ = writeln!(
                 out,
                 "  {:<24} {} run {}  [{}]{before} -> [{}]{after}  {} DPU-hours",
-                change.change.as_str(),
+                change.change.words(acted),
                 policy::quoted(&change.job_name),
                 change.job_run_id,
                 before_rules,
@@ -930,7 +930,8 @@ pub fn markdown(report: &Report) -> String {
             if let Some(changes) = &report.budget_changes {
                 let _ = writeln!(
                     out,
-                    "| team budgets: newly {acted} / no longer {acted} | {} / {} | |",
+                    "| {acted} for a team budget (sessions and job runs): newly / no longer | \
+                     {} / {} | |",
                     grouped(changes.newly_stopped.len() as u64),
                     grouped(changes.no_longer_stopped.len() as u64)
                 );
@@ -1049,7 +1050,7 @@ pub fn markdown(report: &Report) -> String {
                  |---|---|---|---|---|---|---:|"
             );
             for change in c.changes.kept().iter().take(MAX_ROWS) {
-                change_row(&mut out, change);
+                change_row(&mut out, change, acted);
             }
             more_line_markdown(&mut out, c.changes.len());
         }
@@ -1170,7 +1171,7 @@ Job runs that would be {acted} ({}):
                     code(&change.job_run_id),
                     optional(&change.event_time),
                     optional(&change.principal),
-                    change.change.as_str(),
+                    change.change.words(acted),
                     before_rules,
                     after_rules,
                     hours_or_unknown(change.dpu_hours)
@@ -1281,7 +1282,7 @@ fn optional<T: AsRef<str>>(text: &Option<T>) -> String {
         .map_or_else(|| "–".to_string(), |text| code(text.as_ref()))
 }
 
-fn change_row(out: &mut String, change: &Change) {
+fn change_row(out: &mut String, change: &Change, acted: &str) {
     let [(before_rules, before), (after_rules, after)] = session_sides(change);
     let _ = writeln!(
         out,
@@ -1289,7 +1290,7 @@ fn change_row(out: &mut String, change: &Change) {
         code(&change.session_id),
         optional(&change.created),
         optional(&change.principal),
-        change.change.as_str(),
+        change.change.words(acted),
         before_rules,
         after_rules,
         cost_cell(&change.cost)
@@ -1532,6 +1533,11 @@ mod tests {
                  exempt or compliant under it); they are judged for the baseline, which guards \
                  them.\njob runs:   2 judged"
             ),
+            "{out}"
+        );
+        // The changes in the report's verb too.
+        assert!(
+            out.contains("  newly notified           \"load\" run jr_2  [–] -> [max_workers]"),
             "{out}"
         );
     }
