@@ -438,6 +438,11 @@ impl JobsReport {
         report
     }
 
+    /// How many runs changed fate against the baseline in this way.
+    pub fn changes_of(&self, kind: ChangeKind) -> u64 {
+        self.changes.iter().filter(|c| c.change == kind).count() as u64
+    }
+
     /// Whether the policy would act on anything: a run stopped or a definition reported.
     pub fn acts(&self) -> bool {
         self.violations > 0 || self.definition_violations > 0

@@ -662,9 +662,7 @@ fn jobs_text(
         }
     }
     if jobs.baseline_violations.is_some() {
-        let count = |kind: ChangeKind| {
-            grouped(jobs.changes.iter().filter(|c| c.change == kind).count() as u64)
-        };
+        let count = |kind: ChangeKind| grouped(jobs.changes_of(kind));
         let _ = writeln!(
             out,
             "job runs against the baseline: {} newly {acted}, {} no longer {acted}, {} {acted} \
@@ -908,9 +906,7 @@ pub fn markdown(report: &Report) -> String {
                 grouped(c.stopped_at_another_time.len() as u64)
             );
             if let Some(jobs) = &report.jobs {
-                let count = |kind: ChangeKind| {
-                    grouped(jobs.changes.iter().filter(|c| c.change == kind).count() as u64)
-                };
+                let count = |kind: ChangeKind| grouped(jobs.changes_of(kind));
                 let _ = writeln!(
                     out,
                     "| job runs would be {acted} | {} | {} |",
