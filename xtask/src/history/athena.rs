@@ -798,6 +798,28 @@ pub struct RowChunk {
     pub header: std::sync::Arc<Header>,
     /// Whole records, each ended by a newline (the last one maybe not, at the end of the file).
     pub bytes: Vec<u8>,
+    /// Where its buffer goes back when the chunk is read, for the next chunk: the reading cores
+    /// hold a few at a time, so the result is read through the same few blocks of memory
+    /// rather than a fresh one a chunk (which the system hands over page by page, zeroed).
+    pub returned: Option<BufferPool>,
+}
+
+/// Buffers of read chunks, given back for the next ones (at most [`POOLED`] kept).
+pub type BufferPool = std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
+
+/// Buffers a [`BufferPool`] keeps at most. It never holds more than were read at once (one a
+/// reading core, and the one being filled), so this only bounds a machine of many cores.
+const POOLED: usize = 16;
+
+impl Drop for RowChunk {
+    fn drop(&mut self) {
+        if let Some(pool) = &self.returned
+            && let Ok(mut pool) = pool.lock()
+            && pool.len() < POOLED
+        {
+            pool.push(std::mem::take(&mut self.bytes));
+        }
+    }
 }
 
 /// One row of a chunk, read.

@@ -389,6 +389,7 @@ impl HistorySource for ResultRows {
             super::athena::Header::read(&names)
                 .map_err(|error| anyhow::anyhow!("{name}: the header row: {error:#}"))?,
         );
+        let pool = super::athena::BufferPool::default();
         let mut carried: Vec<u8> = Vec::new();
         let mut next_row = 1u64;
         let mut done = false;
@@ -400,7 +401,14 @@ impl HistorySource for ResultRows {
                 if done {
                     return None;
                 }
-                let mut block = std::mem::take(&mut carried);
+                let mut block = pool
+                    .lock()
+                    .ok()
+                    .and_then(|mut pool| pool.pop())
+                    .unwrap_or_default();
+                block.clear();
+                block.extend_from_slice(&carried);
+                carried.clear();
                 let before = block.len();
                 block.resize(before + super::athena::CHUNK_BYTES, 0);
                 let read = match read_full(&mut reader, &mut block[before..]) {
@@ -428,6 +436,7 @@ impl HistorySource for ResultRows {
                         first_row: next_row,
                         header: header.clone(),
                         bytes: block,
+                        returned: None,
                     }));
                 }
                 let (end, records) = super::athena::last_record_end(&block);
@@ -436,13 +445,14 @@ impl HistorySource for ResultRows {
                     carried = block;
                     continue;
                 }
-                carried = block[end..].to_vec();
+                carried.extend_from_slice(&block[end..]);
                 block.truncate(end);
                 let chunk = super::athena::RowChunk {
                     file: name.clone(),
                     first_row: next_row,
                     header: header.clone(),
                     bytes: block,
+                    returned: Some(pool.clone()),
                 };
                 next_row += records;
                 handed = true;

@@ -478,6 +478,24 @@ fn results_are_read_in_chunks_of_whole_records_and_damage_is_named() {
         next += count;
     }
     assert_eq!(next - 1, total, "every row once");
+    // Read as the backtest reads them, each chunk dropped (its buffer given back to be
+    // reused) before the next is read: the same bytes, in order, each once.
+    let mut again = Vec::new();
+    let lazily = Box::new(ResultRows {
+        describe: "q".into(),
+        name: "r.csv".into(),
+        reader: Box::new(std::io::Cursor::new(file.clone())),
+    })
+    .units()
+    .unwrap();
+    for unit in lazily {
+        let Opened::Rows(chunk) = unit else {
+            panic!("rows");
+        };
+        again.extend_from_slice(&chunk.bytes);
+    }
+    let header_end = file.iter().position(|b| *b == b'\n').unwrap() + 1;
+    assert_eq!(again, file[header_end..], "chunks reusing buffers");
 
     // A row with two fields: the rows before it are judged, the row is named as damage.
     let judges_policy = policy::load_policy(
