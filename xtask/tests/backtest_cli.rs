@@ -889,6 +889,17 @@ fn job_runs_are_judged_over_the_definition_of_their_time_with_dpu_hours_per_job(
         })
         .collect();
     assert_eq!(stopped, [("jr_big", "history"), ("jr_adhoc", "GetJob")]);
+    // A stopped run's row is laid out as a stopped session's: `started` for `created`, its
+    // rules and override, and its cost (the whole timeout: an upper bound).
+    let big = &jobs["violating"][0];
+    assert_eq!(big["started"], "2026-11-02T09:00:00Z", "{big:#}");
+    assert_eq!(big["rules"], json!(["max_workers"]), "{big:#}");
+    assert_eq!(big["override"], Value::Null, "{big:#}");
+    assert_eq!(
+        big["cost"],
+        json!({"dpus": 160.0, "hours": 1.0, "duration": "upper_bound", "dpu_hours": 160.0}),
+        "{big:#}"
+    );
     // load: 80 x G.2X for 60 minutes = 160 DPU-hours; adhoc: 100 x G.1X for 480 (Glue 5.0).
     assert_eq!(jobs["by_job"]["load"]["dpu_hours"], 160.0);
     assert_eq!(jobs["by_job"]["adhoc"]["dpu_hours"], 800.0);
@@ -1020,6 +1031,18 @@ fn job_runs_are_judged_over_the_definition_of_their_time_with_dpu_hours_per_job(
     assert_eq!(jobs["baseline_violations"], 1, "{jobs:#}");
     assert_eq!(jobs["changes"][0]["job_run_id"], "jr_big");
     assert_eq!(jobs["changes"][0]["change"], "no_longer_violating");
+    // Laid out as a changed session: each side's judgement, the cost on the side that stops.
+    let change = &jobs["changes"][0];
+    assert_eq!(
+        (&change["before"], &change["after"]),
+        (
+            &json!({"decision": "violation", "rules": ["max_workers"], "override": null}),
+            &json!({"decision": "ignored", "rules": [], "override": null})
+        ),
+        "{change:#}"
+    );
+    assert_eq!(change["started"], "2026-11-02T09:00:00Z", "{change:#}");
+    assert_eq!(change["cost"]["dpu_hours"], 160.0, "{change:#}");
     for format in ["text", "markdown"] {
         let shown = text(&compare(&without, &policy, format).stdout);
         assert!(

@@ -20,6 +20,8 @@ use policy::{Decision, Fact, JobFacts, JobRecord, Policy, Verdict};
 use serde::Serialize;
 
 use super::change::{ChangeKind, Fate};
+use super::observe::{Judgement, Names};
+use super::report::{Cost, Duration, Unknown};
 use super::time::{UnixSeconds, parse_rfc3339};
 
 /// A job definition written (`CreateJob`, `UpdateJob`), and when.
@@ -132,14 +134,19 @@ impl JobRecords {
     }
 }
 
-/// One job run the policy stops, in the report.
+/// One job run the policy stops, in the report: laid out as a stopped session's row
+/// ([`SessionRow`](super::report::SessionRow)), `started` in place of `created`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobRunRow {
     pub job_name: String,
     pub job_run_id: String,
-    pub event_time: Option<String>,
+    /// `eventTime` of its `StartJobRun` (Glue's `StartedOn`), as written.
+    pub started: Option<String>,
     pub principal: Option<String>,
     pub rules: Vec<String>,
+    /// The job override whose limits applied.
+    #[serde(rename = "override")]
+    pub override_name: Option<String>,
     /// Where the run's definition came from: `history` (the last CreateJob/UpdateJob before
     /// it), `GetJob` (given), or `none`.
     pub definition: &'static str,
@@ -147,9 +154,9 @@ pub struct JobRunRow {
     /// 3339); absent for a run stopped at its start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exception_expired_at: Option<String>,
-    /// DPUs x the whole timeout (from the expiry, for a run stopped then), hours; `None` when
-    /// the DPUs or the timeout are not known.
-    pub dpu_hours: Option<f64>,
+    /// At stake: its DPUs x its whole timeout (from the expiry, for a run stopped then), an
+    /// upper bound (CloudTrail holds no run's end), or why it is not known.
+    pub cost: Cost,
 }
 
 /// A job run a budget may count, as the backtest read it: its holder (DPUs, creator, tags,
@@ -175,17 +182,20 @@ pub struct RunHeld {
     pub baseline_stopped_at: Option<UnixSeconds>,
 }
 
-/// One job run whose fate differs between the baseline and the policy.
+/// One job run whose fate differs between the baseline and the policy: laid out as a changed
+/// session ([`Change`](super::report::Change)), `started` in place of `created`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobRunChange {
     pub job_name: String,
     pub job_run_id: String,
     pub change: ChangeKind,
-    pub event_time: Option<String>,
+    /// `eventTime` of its `StartJobRun` (Glue's `StartedOn`), as written.
+    pub started: Option<String>,
     pub principal: Option<String>,
-    /// The broken rules under the baseline, then under the policy.
-    pub before: Vec<String>,
-    pub after: Vec<String>,
+    /// Its judgement under the baseline, then under the policy (each side's at the instant
+    /// it stops the run: its start, or its exception's expiry).
+    pub before: Judgement,
+    pub after: Judgement,
     /// Under the policy: when the exception that let it run expired, from which the guard
     /// stops it (RFC 3339); absent when the policy stops it at its start or not at all.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -193,9 +203,9 @@ pub struct JobRunChange {
     /// The same under the baseline.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_exception_expired_at: Option<String>,
-    /// DPUs x the whole timeout (from the expiry, for one stopped then), hours, on the side
-    /// that stops it (the policy's, for one stopped under both); `None` when not known.
-    pub dpu_hours: Option<f64>,
+    /// At stake on the side that stops it (the baseline's for one no longer stopped, the
+    /// policy's for one stopped under both), as [`JobRunRow::cost`].
+    pub cost: Cost,
 }
 
 /// The runs and definitions of one job, in the report.
@@ -320,6 +330,7 @@ impl JobsReport {
             report.baseline_definition_violations.get_or_insert(0);
         }
         let mut baseline_violations = 0;
+        let mut names = Names::default();
         for start in &starts {
             let name = &start.request.job_name;
             let written = writes.iter().rfind(|write| {
@@ -374,20 +385,15 @@ impl JobsReport {
                         job_name: name.clone(),
                         job_run_id: start.request.job_run_id.clone().unwrap_or_default(),
                         change,
-                        event_time: start.event_time.clone(),
+                        started: start.event_time.clone(),
                         principal: verdict.principal.clone(),
-                        before: before
-                            .verdict
-                            .rules()
-                            .into_iter()
-                            .map(str::to_string)
-                            .collect(),
-                        after: verdict.rules().into_iter().map(str::to_string).collect(),
+                        before: Judgement::of(&before.verdict, &mut names),
+                        after: Judgement::of(verdict, &mut names),
                         exception_expired_at: judged.expired_at.map(super::time::format_rfc3339),
                         baseline_exception_expired_at: before
                             .expired_at
                             .map(super::time::format_rfc3339),
-                        dpu_hours: side.dpu_hours(side_policy, &facts),
+                        cost: side.cost(side_policy, &facts),
                     });
                 }
             }
@@ -409,8 +415,8 @@ impl JobsReport {
                 Decision::Violation => {
                     report.violations += 1;
                     totals.violations += 1;
-                    let dpu_hours = judged.dpu_hours(policy, &facts);
-                    match dpu_hours {
+                    let cost = judged.cost(policy, &facts);
+                    match cost.dpu_hours {
                         Some(hours) => {
                             totals.dpu_hours += hours;
                             report.dpu_hours += hours;
@@ -423,7 +429,7 @@ impl JobsReport {
                     for rule in verdict.rules() {
                         *report.by_rule.entry(rule.to_string()).or_default() += 1;
                     }
-                    let mut row = row(start, verdict, source, dpu_hours);
+                    let mut row = row(start, verdict, source, cost);
                     row.exception_expired_at = judged.expired_at.map(super::time::format_rfc3339);
                     report.violating.push(row);
                 }
@@ -449,21 +455,17 @@ impl JobsReport {
     }
 }
 
-fn row(
-    start: &JobStart,
-    verdict: &Verdict,
-    definition: &'static str,
-    dpu_hours: Option<f64>,
-) -> JobRunRow {
+fn row(start: &JobStart, verdict: &Verdict, definition: &'static str, cost: Cost) -> JobRunRow {
     JobRunRow {
         job_name: start.request.job_name.clone(),
         job_run_id: start.request.job_run_id.clone().unwrap_or_default(),
-        event_time: start.event_time.clone(),
+        started: start.event_time.clone(),
         principal: verdict.principal.clone(),
         rules: verdict.rules().into_iter().map(str::to_string).collect(),
+        override_name: verdict.override_name.clone(),
         definition,
         exception_expired_at: None,
-        dpu_hours,
+        cost,
     }
 }
 
@@ -507,18 +509,34 @@ impl Judged {
         }
     }
 
-    /// The run's DPUs times its whole timeout, in hours (from the expiry, when it is stopped
-    /// then), with Glue's documented job defaults for what the run and its definition leave
-    /// out; `None` when either is not known.
-    fn dpu_hours(&self, policy: &Policy, facts: &JobFacts) -> Option<f64> {
-        let (dpus, hours) = dpu_and_hours(policy, facts, &self.verdict);
+    /// What is at stake: the run's DPUs times its whole timeout, in hours (from the expiry,
+    /// when it is stopped then), with Glue's documented job defaults for what the run and its
+    /// definition leave out ([`run_size`]), an upper bound; or why either is not known.
+    fn cost(&self, policy: &Policy, facts: &JobFacts) -> Cost {
+        let (dpus, hours) = run_size(policy, facts, &self.verdict);
         let before = self
             .expired_at
             .zip(self.started_at)
             .map_or(0.0, |(expired, started)| {
                 (expired - started) as f64 / 3600.0
             });
-        Some(dpus? * (hours? - before).max(0.0))
+        let unknown = match (&dpus, &hours) {
+            (Err(why), _) => Some(Unknown::Dpus(why.as_str().into())),
+            (Ok(_), Err(why)) => Some(Unknown::Duration(why.as_str().into())),
+            _ => None,
+        };
+        let dpus = dpus.ok();
+        let hours = hours.ok().map(|hours| (hours - before).max(0.0));
+        Cost {
+            dpus,
+            hours,
+            duration: match hours {
+                Some(_) => Duration::UpperBound,
+                None => Duration::Unknown,
+            },
+            dpu_hours: dpus.zip(hours).map(|(d, h)| d * h),
+            unknown,
+        }
     }
 }
 
@@ -553,67 +571,113 @@ fn run_held(policy: &Policy, start: &JobStart, facts: &JobFacts, verdict: &Verdi
     }
 }
 
-/// The run's DPUs and its whole timeout in hours, each with Glue's documented job defaults for
-/// what the run and its definition leave out; each `None` when not known. The DPUs are the
-/// ones `verdict` (the run's, from `policy::evaluate_job`) judged, so that the cost and the
-/// limits read one size: workers x worker type before `MaxCapacity` (`GetJob` reports both
-/// for a job with workers, and a run's workers override its definition's capacity).
+/// [`run_size`], each figure `None` when not known.
 pub fn dpu_and_hours(
     policy: &Policy,
     facts: &JobFacts,
     verdict: &Verdict,
 ) -> (Option<f64>, Option<f64>) {
-    let Some(command) = facts
-        .command
-        .given()
-        .and_then(|name| JobCommand::from_name(name))
-    else {
-        return (verdict.dpu, None);
-    };
-    (
-        verdict.dpu.or_else(|| dpus(policy, facts, command)),
-        timeout_hours(facts, command),
-    )
+    let (dpus, hours) = run_size(policy, facts, verdict);
+    (dpus.ok(), hours.ok())
 }
 
-fn dpus(policy: &Policy, facts: &JobFacts, command: JobCommand) -> Option<f64> {
+/// The run's DPUs and its whole timeout in hours, each with Glue's documented job defaults for
+/// what the run and its definition leave out, or why it is not known (a sentence, as a
+/// session's cost gives it). The DPUs are the ones `verdict` (the run's, from
+/// `policy::evaluate_job`) judged, so that the cost and the limits read one size: workers x
+/// worker type before `MaxCapacity` (`GetJob` reports both for a job with workers, and a run's
+/// workers override its definition's capacity).
+pub fn run_size(
+    policy: &Policy,
+    facts: &JobFacts,
+    verdict: &Verdict,
+) -> (Result<f64, String>, Result<f64, String>) {
+    let command = match facts.command.given() {
+        Some(name) => JobCommand::from_name(name).ok_or_else(|| {
+            format!(
+                "the job's command {} is not one Glue documents defaults for",
+                policy::quoted(name)
+            )
+        }),
+        None => Err("the job's command (Command.Name) is not known".to_string()),
+    };
+    match command {
+        Ok(command) => (
+            verdict.dpu.map_or_else(|| dpus(policy, facts, command), Ok),
+            timeout_hours(facts, command),
+        ),
+        Err(why) => (verdict.dpu.ok_or_else(|| why.clone()), Err(why)),
+    }
+}
+
+/// A figure of the run as the run and its definition give it, else Glue's documented default
+/// (`default`, only where no usage profile may supply it), or why it is not known.
+fn given_or_default<T: Clone>(
+    fact: &Fact<T>,
+    default: Option<T>,
+    no_profile: bool,
+    what: &str,
+) -> Result<T, String> {
+    match fact {
+        Fact::Given(value) => Ok(value.clone()),
+        Fact::Omitted if no_profile => {
+            default.ok_or_else(|| format!("{what} left out, and Glue documents no default for it"))
+        }
+        Fact::Omitted => Err(format!(
+            "{what} left out, and a usage profile may supply it"
+        )),
+        Fact::Unknown => Err(format!(
+            "{what} not known: neither the run nor a definition of its job read gives it"
+        )),
+    }
+}
+
+fn dpus(policy: &Policy, facts: &JobFacts, command: JobCommand) -> Result<f64, String> {
     let version = facts.glue_version.given().map(String::as_str);
     let defaults = command.documented_job_defaults(version);
     let no_profile = facts.profile_name == Fact::Omitted;
-    let or_default = |fact: &Fact<u64>, default: Option<u64>| match fact {
-        Fact::Given(value) => Some(*value),
-        Fact::Omitted if no_profile => default,
-        _ => None,
-    };
     let size_left_out = facts.number_of_workers == Fact::Omitted
         && facts.worker_type == Fact::Omitted
         && facts.max_capacity == Fact::Omitted;
     let sized_by_workers = matches!(facts.number_of_workers, Fact::Given(_))
         || matches!(facts.worker_type, Fact::Given(_));
-    match (&facts.max_capacity, size_left_out) {
-        (Fact::Given(capacity), _) if !sized_by_workers => Some(*capacity),
-        (_, true) if no_profile && defaults.max_capacity.is_some() => defaults.max_capacity,
+    match (&facts.max_capacity, size_left_out, defaults.max_capacity) {
+        (Fact::Given(capacity), _, _) if !sized_by_workers => Ok(*capacity),
+        (_, true, Some(capacity)) if no_profile => Ok(capacity),
         _ => {
-            let workers = or_default(&facts.number_of_workers, defaults.number_of_workers)?;
-            let worker_type = match &facts.worker_type {
-                Fact::Given(name) => Some(name.clone()),
-                Fact::Omitted if no_profile => defaults.worker_type.map(str::to_string),
-                _ => None,
-            }?;
-            Some(workers as f64 * policy.dpu_per_worker(&worker_type)?)
+            let workers = given_or_default(
+                &facts.number_of_workers,
+                defaults.number_of_workers,
+                no_profile,
+                "NumberOfWorkers",
+            )?;
+            let worker_type = given_or_default(
+                &facts.worker_type,
+                defaults.worker_type.map(str::to_string),
+                no_profile,
+                "WorkerType",
+            )?;
+            let per_worker = policy.dpu_per_worker(&worker_type).ok_or_else(|| {
+                format!(
+                    "worker type {} has no known DPU figure",
+                    policy::quoted(&worker_type)
+                )
+            })?;
+            Ok(workers as f64 * per_worker)
         }
     }
 }
 
-fn timeout_hours(facts: &JobFacts, command: JobCommand) -> Option<f64> {
+fn timeout_hours(facts: &JobFacts, command: JobCommand) -> Result<f64, String> {
     let version = facts.glue_version.given().map(String::as_str);
     let defaults = command.documented_job_defaults(version);
-    let timeout = match &facts.timeout_minutes {
-        Fact::Given(value) => Some(*value),
-        Fact::Omitted if facts.profile_name == Fact::Omitted => defaults.timeout_minutes,
-        _ => None,
-    }?;
-    Some(timeout as f64 / 60.0)
+    let timeout = given_or_default(
+        &facts.timeout_minutes,
+        defaults.timeout_minutes,
+        facts.profile_name == Fact::Omitted,
+        "Timeout",
+    )?;
+    Ok(timeout as f64 / 60.0)
 }
 
 #[cfg(test)]
@@ -683,7 +747,7 @@ mod tests {
         );
         assert_eq!(stopped.rules, ["max_workers"]);
         // 40 x G.2X = 80 DPUs for 2 hours.
-        assert_eq!(stopped.dpu_hours, Some(160.0));
+        assert_eq!(stopped.cost.dpu_hours, Some(160.0));
         assert_eq!(report.by_job["load"].dpu_hours, 160.0);
         assert_eq!(report.by_job["load"].definition_violations, 1);
     }
@@ -718,7 +782,45 @@ mod tests {
         assert_eq!(report.violations, 1);
         assert_eq!(report.violating[0].definition, "GetJob");
         // 30 x G.1X for Glue 5.0's default 480 minutes.
-        assert_eq!(report.violating[0].dpu_hours, Some(240.0));
+        assert_eq!(report.violating[0].cost.dpu_hours, Some(240.0));
+    }
+
+    /// Why a run's DPUs or timeout are not known is said, as a session's are: no definition
+    /// (its command unknown), a worker type without a DPU figure, a usage profile that may
+    /// supply what the definition leaves out.
+    #[test]
+    fn why_a_runs_size_is_not_known_is_said() {
+        let policy = policy(POLICY);
+        let why = |job: Option<Value>| {
+            let job = job.map(|job| policy::facts_from_glue_job(&json!({ "Job": job })).unwrap());
+            let Ok(JobRecord::Run(request)) =
+                policy::read_job_record(&start("2026-11-01T09:00:00Z", "jr_1"))
+            else {
+                panic!("a run");
+            };
+            let facts = JobFacts::run(job.as_ref(), &request, None);
+            let verdict = policy::evaluate_job(&policy, &facts);
+            let (dpus, hours) = run_size(&policy, &facts, &verdict);
+            (dpus.err(), hours.err())
+        };
+        let command = "the job's command (Command.Name) is not known".to_string();
+        assert_eq!(why(None), (Some(command.clone()), Some(command)));
+        assert_eq!(
+            why(Some(json!({"Name": "load", "Command": {"Name": "glueetl"},
+                            "GlueVersion": "4.0", "WorkerType": "Quantum", "NumberOfWorkers": 5}))),
+            (
+                Some("worker type \"Quantum\" has no known DPU figure".to_string()),
+                None
+            )
+        );
+        assert_eq!(
+            why(Some(json!({"Name": "load", "Command": {"Name": "glueetl"},
+                            "GlueVersion": "4.0", "ProfileName": "analysts"}))),
+            (
+                Some("NumberOfWorkers left out, and a usage profile may supply it".to_string()),
+                Some("Timeout left out, and a usage profile may supply it".to_string())
+            )
+        );
     }
 
     /// `GetJob` reports `MaxCapacity` beside the workers of a job sized by workers; a run that
@@ -746,7 +848,7 @@ mod tests {
         );
         assert_eq!(report.violating.len(), 1);
         // 100 x G.8X = 800 DPUs for the definition's 4 hours, not 20 DPUs.
-        assert_eq!(report.violating[0].dpu_hours, Some(3200.0));
+        assert_eq!(report.violating[0].cost.dpu_hours, Some(3200.0));
         assert_eq!(report.dpu_hours, 3200.0);
     }
 
@@ -823,22 +925,39 @@ mod tests {
         // baseline's.
         assert_eq!(report.definition_violations, 1);
         assert_eq!(report.baseline_definition_violations, Some(0));
-        let changes: Vec<(&str, ChangeKind, &[String], &[String])> = report
+        let changes: Vec<_> = report
             .changes
             .iter()
-            .map(|c| (c.job_run_id.as_str(), c.change, &c.before[..], &c.after[..]))
+            .map(|c| {
+                let side = |j: &Judgement| {
+                    (
+                        j.decision,
+                        j.rules.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    )
+                };
+                (
+                    c.job_run_id.as_str(),
+                    c.change,
+                    side(&c.before),
+                    side(&c.after),
+                )
+            })
             .collect();
         assert_eq!(
             changes,
             [(
                 "jr_2",
                 ChangeKind::NewlyViolating,
-                &[][..],
-                &["max_workers".to_string()][..]
+                (Decision::Compliant, Vec::<String>::new()),
+                (Decision::Violation, vec!["max_workers".to_string()])
             )]
         );
-        // 40 x G.2X for the definition's 120 minutes.
-        assert_eq!(report.changes[0].dpu_hours, Some(160.0));
+        // 40 x G.2X for the definition's 120 minutes, the whole timeout: an upper bound.
+        let cost = &report.changes[0].cost;
+        assert_eq!(
+            (cost.dpus, cost.hours, cost.dpu_hours, cost.duration),
+            (Some(80.0), Some(2.0), Some(160.0), Duration::UpperBound)
+        );
 
         let tighter = policy_with_jobs(5);
         let report = JobsReport::of(records(), &policy, Some(&tighter), &BTreeMap::new());
@@ -889,10 +1008,10 @@ mod tests {
             Some("2026-11-01T10:00:00Z")
         );
         // 80 DPUs for the 90 minutes of its timeout left at 10:00.
-        assert_eq!(first.dpu_hours, Some(120.0));
+        assert_eq!(first.cost.dpu_hours, Some(120.0));
         let second = &report.violating[1];
         assert_eq!(second.exception_expired_at, None);
-        assert_eq!(second.dpu_hours, Some(160.0));
+        assert_eq!(second.cost.dpu_hours, Some(160.0));
 
         let report = JobsReport::of(records(), &expiring, Some(&lasting), &BTreeMap::new());
         assert_eq!(report.baseline_violations, Some(0));
@@ -901,7 +1020,7 @@ mod tests {
             (first.job_run_id.as_str(), first.change),
             ("jr_1", ChangeKind::NewlyViolating)
         );
-        assert_eq!(first.dpu_hours, Some(120.0));
+        assert_eq!(first.cost.dpu_hours, Some(120.0));
         // The other way round: priced on the baseline's side, from its expiry.
         let report = JobsReport::of(records(), &lasting, Some(&expiring), &BTreeMap::new());
         let first = &report.changes[0];
@@ -911,7 +1030,7 @@ mod tests {
             first.baseline_exception_expired_at.as_deref(),
             Some("2026-11-01T10:00:00Z")
         );
-        assert_eq!(first.dpu_hours, Some(120.0));
+        assert_eq!(first.cost.dpu_hours, Some(120.0));
         // Against the override expiring at 09:45 instead: stopped under both for the same
         // rule, from another instant; priced on the policy's side, from its own expiry.
         let earlier = with_override("      expires: 2026-11-01T09:45:00Z\n");
@@ -930,7 +1049,7 @@ mod tests {
             first.baseline_exception_expired_at.as_deref(),
             Some("2026-11-01T09:45:00Z")
         );
-        assert_eq!(first.dpu_hours, Some(120.0));
+        assert_eq!(first.cost.dpu_hours, Some(120.0));
         // Without the override, the baseline stops it at its start.
         let report = JobsReport::of(
             records(),
@@ -974,7 +1093,20 @@ mod tests {
             row.exception_expired_at.as_deref(),
             Some("2026-11-01T10:00:00Z")
         );
-        assert_eq!(row.dpu_hours, None);
+        assert_eq!(row.cost.dpu_hours, None);
+        assert_eq!(row.cost.duration, Duration::Unknown);
+        assert_eq!(
+            row.cost
+                .unknown
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some(
+                "no end in the history, and the timeout is unknown: Timeout left out, and a \
+                 usage profile may supply it"
+            ),
+            "{row:?}"
+        );
         assert_eq!(report.dpu_hours_unknown, 1);
         // Whether it still ran at either expiry is not known: an expiry moved is no change for
         // it (each side takes any later expiry), where the same run with its timeout is one.

@@ -158,7 +158,7 @@ pub struct Judgement {
 }
 
 impl Judgement {
-    fn of(verdict: &Verdict, names: &mut Names) -> Judgement {
+    pub(crate) fn of(verdict: &Verdict, names: &mut Names) -> Judgement {
         Judgement {
             decision: verdict.decision,
             rules: names.rules(verdict.violations.iter().map(|v| v.rule.as_str())),

@@ -82,11 +82,6 @@ fn at_stake(hours: &DpuHours, price: f64) -> String {
     )
 }
 
-/// DPU-hours to one decimal, or `?` when not known.
-fn hours_or_unknown(hours: Option<f64>) -> String {
-    hours.map_or_else(|| "?".to_string(), |hours| format!("{hours:.1}"))
-}
-
 /// A job's DPU-hours at stake, with how many of its stopped runs they leave out (`?`: DPUs or
 /// timeout unknown).
 fn job_hours(totals: &super::jobs::JobTotals) -> String {
@@ -676,13 +671,13 @@ fn jobs_text(
             let [(before_rules, before), (after_rules, after)] = run_sides(change);
             let _ = writeln!(
                 out,
-                "  {:<24} {} run {}  [{}]{before} -> [{}]{after}  {} DPU-hours",
+                "  {:<24} {} run {}  [{}]{before} -> [{}]{after}  {}",
                 change.change.words(acted),
                 policy::quoted(&change.job_name),
                 change.job_run_id,
                 before_rules,
                 after_rules,
-                hours_or_unknown(change.dpu_hours)
+                cost_words(&change.cost)
             );
         }
         more_line(out, jobs.changes.len(), "  ");
@@ -693,13 +688,13 @@ fn jobs_text(
     for row in jobs.violating.iter().take(MAX_ROWS) {
         let _ = writeln!(
             out,
-            "  {} run {}  {}  [{}]{}  {} DPU-hours (definition: {})",
+            "  {} run {}  {}  [{}]{}  {} (definition: {})",
             policy::quoted(&row.job_name),
             row.job_run_id,
             row.principal.as_deref().unwrap_or("-"),
             rules(&row.rules[..]),
             expired_words(row.exception_expired_at.as_deref()),
-            hours_or_unknown(row.dpu_hours),
+            cost_words(&row.cost),
             row.definition
         );
     }
@@ -1141,11 +1136,11 @@ Job runs that would be {acted} ({}):
                     "| {} | {} | {} | {} | {}{} | {} | {} |",
                     code(&row.job_name),
                     code(&row.job_run_id),
-                    optional(&row.event_time),
+                    optional(&row.started),
                     optional(&row.principal),
                     rules(&row.rules[..]),
                     expired_words(row.exception_expired_at.as_deref()),
-                    hours_or_unknown(row.dpu_hours),
+                    cost_cell(&row.cost),
                     row.definition
                 );
             }
@@ -1165,12 +1160,12 @@ Job runs that would be {acted} ({}):
                     "| {} | {} | {} | {} | {} | {}{before} | {}{after} | {} |",
                     code(&change.job_name),
                     code(&change.job_run_id),
-                    optional(&change.event_time),
+                    optional(&change.started),
                     optional(&change.principal),
                     change.change.words(acted),
                     before_rules,
                     after_rules,
-                    hours_or_unknown(change.dpu_hours)
+                    cost_cell(&change.cost)
                 );
             }
             more_line_markdown(&mut out, jobs.changes.len());
@@ -1309,7 +1304,8 @@ fn session_sides(change: &Change) -> [(String, String); 2] {
 
 /// [`session_sides`] of a changed job run.
 fn run_sides(change: &super::jobs::JobRunChange) -> [(String, String); 2] {
-    let (before_rules, after_rules) = change_rules(change.change, &change.before, &change.after);
+    let (before_rules, after_rules) =
+        change_rules(change.change, &change.before.rules, &change.after.rules);
     let (before, after) = sides(
         change.change,
         change.exception_expired_at.as_deref(),
@@ -1373,6 +1369,8 @@ fn more_line_markdown(out: &mut String, total: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::observe::{Judgement, Name};
+    use std::sync::Arc;
 
     /// A side that breaks rules without stopping the session exempts it, and says so.
     #[test]
@@ -1472,13 +1470,27 @@ mod tests {
                 job_name: "load".into(),
                 job_run_id: "jr_2".into(),
                 change: ChangeKind::NewlyViolating,
-                event_time: Some("2026-11-01T11:00:00Z".into()),
+                started: Some("2026-11-01T11:00:00Z".into()),
                 principal: None,
-                before: vec![],
-                after: vec!["max_workers".into()],
+                before: Judgement {
+                    decision: policy::Decision::Compliant,
+                    rules: Arc::from([]),
+                    override_name: None,
+                },
+                after: Judgement {
+                    decision: policy::Decision::Violation,
+                    rules: Arc::from([Name::from("max_workers")]),
+                    override_name: None,
+                },
                 exception_expired_at: None,
                 baseline_exception_expired_at: None,
-                dpu_hours: Some(160.0),
+                cost: Cost {
+                    dpus: Some(80.0),
+                    hours: Some(2.0),
+                    duration: Duration::UpperBound,
+                    dpu_hours: Some(160.0),
+                    unknown: None,
+                },
             }],
             ..Default::default()
         };
@@ -1488,7 +1500,8 @@ mod tests {
         later.change = ChangeKind::StoppedAtAnotherTime;
         later.before = later.after.clone();
         later.exception_expired_at = Some("2026-11-01T11:30:00Z".into());
-        later.dpu_hours = Some(80.0);
+        later.cost.hours = Some(1.0);
+        later.cost.dpu_hours = Some(80.0);
         let mut jobs = jobs;
         jobs.changes.push(later);
         let mut out = String::new();
@@ -1501,13 +1514,13 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("  newly stopped            \"load\" run jr_2  [–] -> [max_workers]  160.0 DPU-hours"),
+            out.contains("  newly stopped            \"load\" run jr_2  [–] -> [max_workers]  ≤ 160.0 DPU-hours"),
             "{out}"
         );
         assert!(
             out.contains(
                 "  stopped at another time  \"load\" run jr_2  [max_workers] at its start -> \
-                 [max_workers] from 2026-11-01T11:30:00Z, when its exception expired  80.0 \
+                 [max_workers] from 2026-11-01T11:30:00Z, when its exception expired  ≤ 80.0 \
                  DPU-hours"
             ),
             "{out}"
