@@ -510,6 +510,8 @@ fn a_session_whose_override_expires_while_it_runs_is_stopped_from_the_expiry() {
         "2026-11-29T10:00:00Z"
     );
     assert_eq!(after["cost"]["dpu_hours"], 10.0);
+    // Stopped under one side only: one cost, no baseline's beside it.
+    assert!(after.get("baseline_cost").is_none(), "{after}");
 
     let out = xtask(&["backtest", "--policy", s(&expiring), "--trail", s(&trail)]);
     let stdout = text(&out.stdout);
@@ -554,6 +556,10 @@ fn a_session_whose_override_expires_while_it_runs_is_stopped_from_the_expiry() {
         "2026-11-29T10:00:00Z"
     );
     assert_eq!(after["cost"]["hours"], 0.25);
+    // Stopped under both: the baseline's cost beside it, from its own expiry (10:00 to the
+    // session's end at 10:30), what the moved expiry changes.
+    assert_eq!(after["baseline_cost"]["hours"], 0.5, "{after}");
+    assert_eq!(after["baseline_cost"]["dpu_hours"], 10.0, "{after}");
     assert_eq!(moved["dpu_hours"]["total"], 5.0 + 15.0 + 10.0, "{moved:#}");
     assert_eq!(moved["baseline_dpu_hours"]["total"], 40.0, "{moved:#}");
     // Without the override, the baseline stops them at their creation: the policy's expiry

@@ -32,6 +32,14 @@ impl ChangeKind {
         }
     }
 
+    /// Both sides stop it (for other rules, or at another time): each has a cost at stake.
+    pub fn stopped_under_both(self) -> bool {
+        matches!(
+            self,
+            ChangeKind::OtherRules | ChangeKind::StoppedAtAnotherTime
+        )
+    }
+
     /// The change from the baseline's fate (`before`) to the policy's (`after`); `None` when
     /// the fate is the same.
     pub fn between<R: PartialEq>(before: Fate<'_, R>, after: Fate<'_, R>) -> Option<ChangeKind> {

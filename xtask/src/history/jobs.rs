@@ -206,6 +206,10 @@ pub struct JobRunChange {
     /// At stake on the side that stops it (the baseline's for one no longer stopped, the
     /// policy's for one stopped under both), as [`JobRunRow::cost`].
     pub cost: Cost,
+    /// For one stopped under both: what is at stake under the baseline, beside `cost`, the
+    /// policy's (as a changed session's). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_cost: Option<Cost>,
 }
 
 /// The runs and definitions of one job, in the report.
@@ -394,6 +398,9 @@ impl JobsReport {
                             .expired_at
                             .map(super::time::format_rfc3339),
                         cost: side.cost(side_policy, &facts),
+                        baseline_cost: change
+                            .stopped_under_both()
+                            .then(|| before.cost(baseline, &facts)),
                     });
                 }
             }
@@ -1031,6 +1038,7 @@ mod tests {
             Some("2026-11-01T10:00:00Z")
         );
         assert_eq!(first.cost.dpu_hours, Some(120.0));
+        assert_eq!(first.baseline_cost, None, "stopped under one side only");
         // Against the override expiring at 09:45 instead: stopped under both for the same
         // rule, from another instant; priced on the policy's side, from its own expiry.
         let earlier = with_override("      expires: 2026-11-01T09:45:00Z\n");
@@ -1050,6 +1058,11 @@ mod tests {
             Some("2026-11-01T09:45:00Z")
         );
         assert_eq!(first.cost.dpu_hours, Some(120.0));
+        // The baseline's beside it: 80 DPUs from 09:45 to the end of the timeout at 11:30.
+        assert_eq!(
+            first.baseline_cost.as_ref().and_then(|cost| cost.dpu_hours),
+            Some(140.0)
+        );
         // Without the override, the baseline stops it at its start.
         let report = JobsReport::of(
             records(),
@@ -1060,6 +1073,10 @@ mod tests {
         let first = &report.changes[0];
         assert_eq!(first.change, ChangeKind::StoppedAtAnotherTime);
         assert_eq!(first.baseline_exception_expired_at, None);
+        assert_eq!(
+            first.baseline_cost.as_ref().and_then(|cost| cost.dpu_hours),
+            Some(160.0)
+        );
 
         // An expiry as Glue ends the run (09:30 + 120 minutes) changes nothing; with the
         // timeout unknown (a definition without one, read from CloudTrail), any later expiry

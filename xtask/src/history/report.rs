@@ -763,6 +763,11 @@ pub struct Change {
     /// At stake on the side that stops it (the baseline's for one no longer stopped, the
     /// policy's for one stopped under both).
     pub cost: Cost,
+    /// For one stopped under both (`other_rules`, `stopped_at_another_time`): what is at
+    /// stake under the baseline, from its own instant at its own DPUs, beside `cost`, the
+    /// policy's: what the change moves. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_cost: Option<Cost>,
 }
 
 /// The policy against the baseline.
@@ -830,6 +835,9 @@ impl Change {
             exception_expired_at: session.lapse.as_ref().map(expired_at),
             baseline_exception_expired_at: session.baseline_lapse.as_ref().map(expired_at),
             cost,
+            baseline_cost: change
+                .stopped_under_both()
+                .then(|| Cost::under_baseline(session, placed.end)),
         }
     }
 }

@@ -144,6 +144,23 @@ fn cost_cell(cost: &Cost) -> String {
     }
 }
 
+/// A change's cost in a line of text ([`cost_words`]), with the baseline's beside it for one
+/// stopped under both: `≤ 20.0 DPU-hours (baseline: ≤ 40.0)`.
+fn change_cost_words(cost: &Cost, baseline_cost: Option<&Cost>) -> String {
+    match baseline_cost {
+        Some(baseline) => format!("{} (baseline: {})", cost_words(cost), cost_cell(baseline)),
+        None => cost_words(cost),
+    }
+}
+
+/// [`change_cost_words`] in a table's cell: `≤ 20.0 (baseline ≤ 40.0)`.
+fn change_cost_cell(cost: &Cost, baseline_cost: Option<&Cost>) -> String {
+    match baseline_cost {
+        Some(baseline) => format!("{} (baseline {})", cost_cell(cost), cost_cell(baseline)),
+        None => cost_cell(cost),
+    }
+}
+
 /// A session's DPU-hours in a line of text: `12.5 DPU-hours`, `≤ 40.0 DPU-hours`, or why they
 /// are unknown.
 fn cost_words(cost: &Cost) -> String {
@@ -465,7 +482,7 @@ pub fn text(report: &Report) -> String {
                     policy::quoted(&change.session_id),
                     before_rules,
                     after_rules,
-                    cost_words(&change.cost)
+                    change_cost_words(&change.cost, change.baseline_cost.as_ref())
                 );
             }
             more_line(&mut out, comparison.changes.len(), "  ");
@@ -677,7 +694,7 @@ fn jobs_text(
                 change.job_run_id,
                 before_rules,
                 after_rules,
-                cost_words(&change.cost)
+                change_cost_words(&change.cost, change.baseline_cost.as_ref())
             );
         }
         more_line(out, jobs.changes.len(), "  ");
@@ -1165,7 +1182,7 @@ Job runs that would be {acted} ({}):
                     change.change.words(acted),
                     before_rules,
                     after_rules,
-                    cost_cell(&change.cost)
+                    change_cost_cell(&change.cost, change.baseline_cost.as_ref())
                 );
             }
             more_line_markdown(&mut out, jobs.changes.len());
@@ -1284,7 +1301,7 @@ fn change_row(out: &mut String, change: &Change, acted: &str) {
         change.change.words(acted),
         before_rules,
         after_rules,
-        cost_cell(&change.cost)
+        change_cost_cell(&change.cost, change.baseline_cost.as_ref())
     );
 }
 
@@ -1491,6 +1508,7 @@ mod tests {
                     dpu_hours: Some(160.0),
                     unknown: None,
                 },
+                baseline_cost: None,
             }],
             ..Default::default()
         };
@@ -1500,6 +1518,7 @@ mod tests {
         later.change = ChangeKind::StoppedAtAnotherTime;
         later.before = later.after.clone();
         later.exception_expired_at = Some("2026-11-01T11:30:00Z".into());
+        later.baseline_cost = Some(later.cost.clone());
         later.cost.hours = Some(1.0);
         later.cost.dpu_hours = Some(80.0);
         let mut jobs = jobs;
@@ -1521,7 +1540,7 @@ mod tests {
             out.contains(
                 "  stopped at another time  \"load\" run jr_2  [max_workers] at its start -> \
                  [max_workers] from 2026-11-01T11:30:00Z, when its exception expired  ≤ 80.0 \
-                 DPU-hours"
+                 DPU-hours (baseline: ≤ 160.0)"
             ),
             "{out}"
         );
