@@ -115,6 +115,8 @@ pub struct BudgetChange {
     pub id: String,
     pub created: Option<String>,
     pub principal: Option<String>,
+    /// Its DPUs, as the side that stops it reads them (its `worker_type_dpu`).
+    pub dpu: f64,
     /// The budgets it is stopped for, on the side that stops it.
     pub budgets: Vec<String>,
 }
@@ -154,6 +156,7 @@ impl BudgetChanges {
                     id: stop.id.clone(),
                     created: stop.created.clone(),
                     principal: stop.principal.clone(),
+                    dpu: stop.dpu,
                     budgets: budgets.clone(),
                 })
                 .collect();
@@ -822,12 +825,35 @@ budgets:
         let ids = |list: &[BudgetChange]| list.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&changes.newly_stopped), ["nb-02", "nb-05", "nb-08"]);
         assert_eq!(changes.baseline_stopped, 0);
+        // Each at the DPUs of the side that stops it: 20 x M.2X at 2 DPUs by its name.
+        assert_eq!(changes.newly_stopped[0].dpu, 40.0);
         // The other way round: the baseline's 40-DPU sessions are the ones stopped.
         let report = report_against(&counted_as_one, Some(&by_name), &records);
         assert_eq!(report.budgets[0].peak_dpu, 60.0);
         let changes = report.budget_changes.as_ref().unwrap();
         assert_eq!(ids(&changes.no_longer_stopped), ["nb-02", "nb-05", "nb-08"]);
+        assert_eq!(
+            changes.no_longer_stopped[0].dpu, 40.0,
+            "the baseline's reading"
+        );
         assert_eq!(changes.baseline_stopped, 3);
+        let text = super::super::text::text(&report);
+        assert!(
+            text.contains(
+                "  no longer stopped  session \"nb-02\"  2026-12-01T02:00:00Z  \
+                 arn:aws:sts::123456789012:assumed-role/Analytics/someone  40 DPUs  [analytics]"
+            ),
+            "{text}"
+        );
+        let markdown = super::super::text::markdown(&report);
+        assert!(
+            markdown.contains(
+                "| `nb-02` | 2026-12-01T02:00:00Z | \
+                 `arn:aws:sts::123456789012:assumed-role/Analytics/someone` | 40 | no longer \
+                 stopped |"
+            ),
+            "{markdown}"
+        );
     }
 
     #[test]

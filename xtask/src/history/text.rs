@@ -544,11 +544,12 @@ pub fn text(report: &Report) -> String {
             for change in list.iter().take(MAX_ROWS) {
                 let _ = writeln!(
                     out,
-                    "  {what} {acted}  {} {}  {}  {}  [{}]",
+                    "  {what} {acted}  {} {}  {}  {}  {}  [{}]",
                     change.kind.replace('_', " "),
                     policy::quoted(&change.id),
                     change.created.as_deref().unwrap_or("-"),
                     change.principal.as_deref().unwrap_or("-"),
+                    dpus_unit(change.dpu),
                     change.budgets.join(", ")
                 );
             }
@@ -1231,18 +1232,19 @@ Job runs that would be {acted} ({}):
             let _ = writeln!(
                 out,
                 "\n#### Budgets against the baseline ({})\n\n\
-                 | session or job run | created | principal | change | budgets |\n\
-                 |---|---|---|---|---|",
+                 | session or job run | created | principal | DPUs | change | budgets |\n\
+                 |---|---|---|---:|---|---|",
                 grouped(total as u64)
             );
             for (what, list) in changes.by_change() {
                 for change in list.iter().take(MAX_ROWS) {
                     let _ = writeln!(
                         out,
-                        "| {} | {} | {} | {what} {acted} | {} |",
+                        "| {} | {} | {} | {} | {what} {acted} | {} |",
                         code(&change.id),
                         change.created.as_deref().unwrap_or("-"),
                         change.principal.as_deref().map_or("-".to_string(), code),
+                        dpus(change.dpu),
                         change
                             .budgets
                             .iter()
