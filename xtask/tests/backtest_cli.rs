@@ -1062,7 +1062,11 @@ fn job_runs_are_judged_over_the_definition_of_their_time_with_dpu_hours_per_job(
         shown.contains(
             "| job runs: newly stopped / no longer stopped / other rules / at another time | 0 / \
              1 / 0 / 0 | |"
-        ) && shown.contains("| job runs would be stopped | 0 | 1 |"),
+        ) && shown.contains("| job runs would be stopped | 0 | 1 |")
+            && shown.contains(
+                "| job runs at stake (0.44 USD per DPU-hour) | none | at most 160.0 DPU-hours, at \
+                 most 70.40 USD |"
+            ),
         "{shown}"
     );
     let out = compare(&policy, &without, "json");

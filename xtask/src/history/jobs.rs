@@ -262,6 +262,13 @@ pub struct JobsReport {
     /// Runs the baseline (`--baseline`) stops.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_violations: Option<u64>,
+    /// With a baseline: `dpu_hours` of the runs it stops, each from its own instant at its own
+    /// DPUs (its `worker_type_dpu`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_dpu_hours: Option<f64>,
+    /// With a baseline: `dpu_hours_unknown` of the runs it stops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_dpu_hours_unknown: Option<u64>,
     /// With a baseline: each run whose fate differs between it and the policy, in start order
     /// (always in the JSON: empty without a baseline or a change).
     pub changes: Vec<JobRunChange>,
@@ -365,6 +372,11 @@ impl JobsReport {
                 let stops = |verdict: &Verdict| verdict.decision == Decision::Violation;
                 if stops(&before.verdict) {
                     baseline_violations += 1;
+                    let at_stake = before.cost(baseline, &facts).dpu_hours;
+                    match at_stake {
+                        Some(hours) => *report.baseline_dpu_hours.get_or_insert(0.0) += hours,
+                        None => *report.baseline_dpu_hours_unknown.get_or_insert(0) += 1,
+                    }
                 }
                 // The instants compared only where both sides know the run's timeout: with it
                 // unknown, each side takes any later expiry, and a renewed exception would list
@@ -447,6 +459,8 @@ impl JobsReport {
         }
         if baseline.is_some() {
             report.baseline_violations = Some(baseline_violations);
+            report.baseline_dpu_hours.get_or_insert(0.0);
+            report.baseline_dpu_hours_unknown.get_or_insert(0);
         }
         report
     }
@@ -970,6 +984,12 @@ mod tests {
         let report = JobsReport::of(records(), &policy, Some(&tighter), &BTreeMap::new());
         assert_eq!(report.baseline_violations, Some(2));
         assert_eq!(report.baseline_definition_violations, Some(2));
+        // What the baseline stops is priced as the policy's: 10 then 40 x G.2X for 2 hours.
+        assert_eq!(
+            (report.baseline_dpu_hours, report.baseline_dpu_hours_unknown),
+            (Some(40.0 + 160.0), Some(0))
+        );
+        assert_eq!((report.dpu_hours, report.violations), (160.0, 1));
         let changes: Vec<(&str, ChangeKind)> = report
             .changes
             .iter()
@@ -981,6 +1001,7 @@ mod tests {
         let report = JobsReport::of(records(), &policy, None, &BTreeMap::new());
         assert!(report.changes.is_empty() && report.baseline_violations.is_none());
         assert_eq!(report.baseline_definition_violations, None);
+        assert_eq!(report.baseline_dpu_hours, None);
     }
 
     /// A run started under a job override that expires within its timeout is judged as the

@@ -102,9 +102,10 @@ pub struct HistoryArgs {
     /// --since, or the policy's history.athena.days.
     #[arg(long, value_name = "DAYS")]
     pub days: Option<u32>,
-    /// Also judge every session under this policy file, and list the sessions whose fate
-    /// differs: newly stopped, no longer stopped, stopped for other rules, stopped at another
-    /// time (the same rules, from another instant: an exception's expiry).
+    /// Also judge every session and job run under this policy file, and replay its team
+    /// budgets, and list those whose fate differs: newly stopped, no longer stopped, stopped
+    /// for other rules, stopped at another time (the same rules, from another instant: an
+    /// exception's expiry), newly or no longer stopped for a team budget.
     #[arg(long, value_name = "POLICY_FILE", conflicts_with = "baseline_rev")]
     pub baseline: Option<PathBuf>,
     /// As --baseline, with the --policy file as it was at this git revision (`git show
@@ -120,11 +121,13 @@ pub struct HistoryArgs {
     pub jobs: Vec<PathBuf>,
     /// Glue's price per DPU-hour in USD, for the cost at stake: DPUs × hours of each stopped
     /// session, from its CreateSession to its StopSession or DeleteSession when the history
-    /// holds one, else its whole timeout (an upper bound).
+    /// holds one, else its whole timeout (an upper bound); of each stopped job run, its whole
+    /// timeout (CloudTrail holds no run's end: an upper bound).
     #[arg(long, value_name = "USD", default_value_t = 0.44, value_parser = price)]
     pub price_per_dpu_hour: f64,
     /// Output format: text for a terminal; markdown for a pull-request comment (a summary
-    /// table, the rules, then at most 50 changed or stopped sessions); json with every count.
+    /// table, the rules, then at most 50 changed or stopped sessions, and as many job runs);
+    /// json with every count.
     #[arg(long, value_enum, default_value_t)]
     pub format: crate::output::Format,
     /// Measure the backtest instead: generate a trail of RECORDS records (1% CreateSession,

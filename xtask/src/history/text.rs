@@ -91,6 +91,47 @@ fn job_hours(totals: &super::jobs::JobTotals) -> String {
     }
 }
 
+/// Job runs' DPU-hours at stake in a table's cell: `at most 160.0 DPU-hours, at most 70.40
+/// USD` (each run's whole timeout: an upper bound), with the runs they leave out; `none` for
+/// no run.
+fn runs_at_stake(hours: f64, unknown: u64, price: f64) -> String {
+    if hours == 0.0 && unknown == 0 {
+        return "none".to_string();
+    }
+    format!(
+        "at most {} DPU-hours, at most {} USD{}",
+        decimal(hours, 1),
+        decimal(hours * price, 2),
+        runs_not_counted(unknown, "; ")
+    )
+}
+
+/// The Markdown job section's sentence on what is at stake, with the baseline's beside it.
+fn runs_at_stake_sentence(jobs: &super::jobs::JobsReport, price: f64, acted: &str) -> String {
+    let baseline = jobs
+        .baseline_dpu_hours
+        .map(|hours| {
+            format!(
+                " Under the baseline: {}.",
+                runs_at_stake(
+                    hours,
+                    jobs.baseline_dpu_hours_unknown.unwrap_or_default(),
+                    price
+                )
+            )
+        })
+        .unwrap_or_default();
+    if jobs.violations == 0 {
+        return format!("Nothing at stake: no run would be {acted}.{baseline}");
+    }
+    format!(
+        "At stake: at most {:.1} DPU-hours ({:.2} USD: each run's DPUs x its whole timeout{}).{baseline}",
+        jobs.dpu_hours,
+        jobs.dpu_hours * price,
+        runs_not_counted(jobs.dpu_hours_unknown, "; ")
+    )
+}
+
 /// `separator` and how many stopped job runs the DPU-hours leave out, or nothing.
 fn runs_not_counted(runs: u64, separator: &str) -> String {
     if runs == 0 {
@@ -153,10 +194,10 @@ fn change_cost_words(cost: &Cost, baseline_cost: Option<&Cost>) -> String {
     }
 }
 
-/// [`change_cost_words`] in a table's cell: `≤ 20.0 (baseline ≤ 40.0)`.
+/// [`change_cost_words`] in a table's cell: `≤ 20.0 (baseline: ≤ 40.0)`.
 fn change_cost_cell(cost: &Cost, baseline_cost: Option<&Cost>) -> String {
     match baseline_cost {
-        Some(baseline) => format!("{} (baseline {})", cost_cell(cost), cost_cell(baseline)),
+        Some(baseline) => format!("{} (baseline: {})", cost_cell(cost), cost_cell(baseline)),
         None => cost_cell(cost),
     }
 }
@@ -645,10 +686,17 @@ fn jobs_text(
     let _ = writeln!(
         out,
         "job runs at stake: {:.1} DPU-hours, {:.2} USD at most (each {acted} run's DPUs x its \
-         whole timeout: CloudTrail holds no run's end){}",
+         whole timeout: CloudTrail holds no run's end){}{}",
         jobs.dpu_hours,
         jobs.dpu_hours * price,
-        runs_not_counted(jobs.dpu_hours_unknown, "; ")
+        runs_not_counted(jobs.dpu_hours_unknown, "; "),
+        jobs.baseline_dpu_hours
+            .map(|hours| format!(
+                "; baseline: {:.1} DPU-hours{}",
+                hours,
+                runs_not_counted(jobs.baseline_dpu_hours_unknown.unwrap_or_default(), ", ")
+            ))
+            .unwrap_or_default()
     );
     if !jobs.by_job.is_empty() {
         let _ = writeln!(
@@ -928,6 +976,16 @@ pub fn markdown(report: &Report) -> String {
                 );
                 let _ = writeln!(
                     out,
+                    "| job runs at stake ({price} USD per DPU-hour) | {} | {} |",
+                    runs_at_stake(jobs.dpu_hours, jobs.dpu_hours_unknown, price),
+                    runs_at_stake(
+                        jobs.baseline_dpu_hours.unwrap_or_default(),
+                        jobs.baseline_dpu_hours_unknown.unwrap_or_default(),
+                        price
+                    )
+                );
+                let _ = writeln!(
+                    out,
                     "| job runs: newly {acted} / no longer {acted} / other rules / at another \
                      time | {} / {} / {} / {} | |",
                     count(ChangeKind::NewlyViolating),
@@ -1091,8 +1149,7 @@ pub fn markdown(report: &Report) -> String {
         let _ = writeln!(
             out,
             "{} judged (successful `StartJobRun` records): {} would be {acted}{}, {} \
-             exempt, {} compliant; {} written, {} out of bounds (reported){}. At \
-             stake: at most {:.1} DPU-hours ({:.2} USD: each run's DPUs x its whole timeout{}).\n",
+             exempt, {} compliant; {} written, {} out of bounds (reported){}. {}\n",
             grouped(jobs.runs),
             grouped(jobs.violations),
             baseline_count(jobs.baseline_violations),
@@ -1101,9 +1158,7 @@ pub fn markdown(report: &Report) -> String {
             plural(jobs.definitions, "job definition", "job definitions"),
             grouped(jobs.definition_violations),
             baseline_count(jobs.baseline_definition_violations),
-            jobs.dpu_hours,
-            jobs.dpu_hours * price,
-            runs_not_counted(jobs.dpu_hours_unknown, "; ")
+            runs_at_stake_sentence(jobs, price, acted)
         );
         if !jobs.by_job.is_empty() {
             let _ = writeln!(
@@ -1167,9 +1222,10 @@ Job runs that would be {acted} ({}):
         if !jobs.changes.is_empty() {
             let _ = writeln!(
                 out,
-                "\nJob runs whose fate the change changes:\n\n\
+                "\nJob runs whose fate the change changes ({}):\n\n\
                  | job | run | started | principal | change | baseline rules | policy rules | \
-                 DPU-hours at stake |\n|---|---|---|---|---|---|---|---:|"
+                 DPU-hours at stake |\n|---|---|---|---|---|---|---|---:|",
+                grouped(jobs.changes.len() as u64)
             );
             for change in jobs.changes.iter().take(MAX_ROWS) {
                 let [(before_rules, before), (after_rules, after)] = run_sides(change);
@@ -1595,5 +1651,45 @@ mod tests {
         let mut out = String::new();
         jobs_text(&mut out, &jobs, "stopped", 0.44, "");
         assert!(!out.contains("not counted"), "{out}");
+    }
+
+    /// With a baseline, what it stops is at stake beside the policy's, in text, in the
+    /// Markdown's job section and in its summary's cells; a policy that stops no run has
+    /// nothing at stake, said so rather than "at most 0.0".
+    #[test]
+    fn the_baselines_job_runs_at_stake_are_said_beside_the_policys() {
+        let mut jobs = super::super::jobs::JobsReport {
+            guarded: true,
+            runs: 3,
+            violations: 1,
+            dpu_hours: 160.0,
+            baseline_violations: Some(2),
+            baseline_dpu_hours: Some(200.0),
+            baseline_dpu_hours_unknown: Some(1),
+            ..Default::default()
+        };
+        let mut out = String::new();
+        jobs_text(&mut out, &jobs, "stopped", 0.5, "");
+        assert!(
+            out.contains(
+                "CloudTrail holds no run's end); baseline: 200.0 DPU-hours, 1 stopped run not \
+                 counted: DPUs or timeout unknown"
+            ),
+            "{out}"
+        );
+        assert_eq!(
+            runs_at_stake_sentence(&jobs, 0.5, "stopped"),
+            "At stake: at most 160.0 DPU-hours (80.00 USD: each run's DPUs x its whole \
+             timeout). Under the baseline: at most 200.0 DPU-hours, at most 100.00 USD; 1 \
+             stopped run not counted: DPUs or timeout unknown."
+        );
+        jobs.violations = 0;
+        jobs.dpu_hours = 0.0;
+        assert_eq!(
+            runs_at_stake_sentence(&jobs, 0.5, "notified"),
+            "Nothing at stake: no run would be notified. Under the baseline: at most 200.0 \
+             DPU-hours, at most 100.00 USD; 1 stopped run not counted: DPUs or timeout unknown."
+        );
+        assert_eq!(runs_at_stake(0.0, 0, 0.5), "none");
     }
 }
