@@ -1550,6 +1550,22 @@ impl Checker<'_> {
         self.distinct_ids(&join(at, "regions"), &athena.regions, |region| {
             region_problem(region).map(|reason| format!("`{region}` {reason}"))
         });
+        // An organization and its trail live in one partition.
+        if let Some(first) = athena.regions.first() {
+            let partition = catalogue::partition_of_region(first);
+            for (index, region) in athena.regions.iter().enumerate().skip(1) {
+                if catalogue::partition_of_region(region) != partition {
+                    self.fail(
+                        &format!("{}[{index}]", join(at, "regions")),
+                        format!(
+                            "`{region}` is in the partition `{}`, but `{first}` is in \
+                             `{partition}`: an organization and its trail are in one partition",
+                            catalogue::partition_of_region(region)
+                        ),
+                    );
+                }
+            }
+        }
         if let Some(gb) = athena.max_scan_gb
             && !(gb.is_finite() && gb > 0.0)
         {
@@ -2235,9 +2251,8 @@ fn valid_region(region: &str) -> bool {
 }
 
 #[cfg(feature = "yaml")]
-/// Why `region` cannot be deployed to (said after the quoted name), or `None` when it is a Region
-/// of the catalogue.
-/// Why `region` is not a Region this build knows (a sentence to follow the name), or `None`.
+/// Why `region` is not a Region this build knows (a sentence to follow the quoted name), or
+/// `None` when it is a Region of the catalogue.
 pub fn region_problem(region: &str) -> Option<String> {
     if !valid_region(region) {
         return Some("is not an AWS Region name (like `eu-west-1`)".to_string());

@@ -1602,6 +1602,14 @@ fn the_history_section_is_checked_where_it_was_written_and_stays_out_of_the_runt
     assert!(said[0].starts_with("p.yaml:8:5: "), "{}", said[0]);
     assert!(said[5].contains("listed twice"), "{}", said[5]);
 
+    // An organization's Regions in two partitions: the second is named at its place.
+    assert_eq!(
+        one_error(&format!(
+            "{VALID}history:\n  athena:\n    regions: [eu-west-1, cn-north-1]\n"
+        )),
+        "p.yaml:8:26: history.athena.regions[1]: `cn-north-1` is in the partition `aws-cn`, but \
+         `eu-west-1` is in `aws`: an organization and its trail are in one partition"
+    );
     assert_eq!(
         one_error(&format!("{VALID}history: {{}}\n")),
         "p.yaml:6:1: history: give `athena` (the CloudTrail table `backtest --athena` reads), or remove the section"

@@ -328,6 +328,21 @@ fn check_places(accounts: &[String], regions: &[String]) -> anyhow::Result<()> {
     {
         bail!("--regions {bad:?} {why}");
     }
+    // An organization's trail, and the accounts in it, live in one partition: a Region of
+    // another is no place of this history, and a typing error to say rather than query.
+    if let Some(first) = regions.first() {
+        let partition = policy::catalogue::partition_of_region(first);
+        if let Some(other) = regions
+            .iter()
+            .find(|region| policy::catalogue::partition_of_region(region) != partition)
+        {
+            bail!(
+                "--regions {other:?} is in the partition {}, {first:?} in {partition}: an \
+                 organization and its trail are in one partition (aws, aws-cn or aws-us-gov)",
+                policy::catalogue::partition_of_region(other)
+            );
+        }
+    }
     for (flag, list) in [("--accounts", accounts), ("--regions", regions)] {
         if let Some(twice) = list
             .iter()
@@ -430,7 +445,7 @@ const DAY: UnixSeconds = 86_400;
 ///
 /// Errors: an account or Region that is not one, a table or database name Athena would need
 /// escaping for, an `injected` partition key with no value to give it, a date format the
-/// backtest cannot write.
+/// backtest cannot write, a query longer than Athena takes ([`MAX_QUERY_BYTES`]).
 pub fn query(shape: &TableShape, scope: &Scope) -> anyhow::Result<Query> {
     for (what, name) in [("database", &shape.database), ("table", &shape.table)] {
         if !policy::validate::valid_catalog_name(name) {
@@ -569,8 +584,24 @@ pub fn query(shape: &TableShape, scope: &Scope) -> anyhow::Result<Query> {
         identifier(&shape.table),
         conditions.join("\n  AND ")
     );
+    if sql.len() > MAX_QUERY_BYTES {
+        bail!(
+            "the query would be {} bytes, and Athena takes at most {MAX_QUERY_BYTES} \
+             (StartQueryExecution, QueryString): it names {} accounts and {} Regions; give fewer \
+             with --accounts/--regions (or history.athena) and run the backtest once per group",
+            sql.len(),
+            scope.accounts.len(),
+            scope.regions.len()
+        );
+    }
     Ok(Query { sql, notes })
 }
+
+/// The longest query Athena runs, in bytes: `QueryString` of `StartQueryExecution` is at most
+/// 262,144 long ("StartQueryExecution", Amazon Athena API Reference,
+/// <https://docs.aws.amazon.com/athena/latest/APIReference/API_StartQueryExecution.html>).
+/// moto takes any length: the backtest refuses a longer one before it asks.
+pub const MAX_QUERY_BYTES: usize = 262_144;
 
 /// The table `render --athena-table` makes, as a query reads it without looking it up
 /// (`backtest --athena --dry-run --offline`): partitioned by account, Region and day
@@ -708,6 +739,18 @@ impl Header {
                 missing.join(", ")
             );
         }
+        // Athena names each column of the query once: a header naming one twice is not its
+        // result, and which of the two values to read would be a guess that changes verdicts.
+        if let Some(twice) = COLUMNS
+            .iter()
+            .map(|c| c.alias)
+            .find(|alias| names.iter().filter(|n| n == alias).count() > 1)
+        {
+            bail!(
+                "the result's header names the column {twice} more than once: it is not the \
+                 result of the backtest's query, which selects each column once"
+            );
+        }
         Ok(Header {
             members: Member::of_columns(),
             columns: names
@@ -745,7 +788,6 @@ impl Header {
             } else {
                 Borrowed::Str(text.into())
             };
-            // A column the header repeats: its last value, as a repeated key's.
             values[index] = Some(value);
         }
         Ok(Borrowed::Object(Member::build(&self.members, &mut values)))
@@ -802,6 +844,9 @@ pub struct RowChunk {
     /// hold a few at a time, so the result is read through the same few blocks of memory
     /// rather than a fresh one a chunk (which the system hands over page by page, zeroed).
     pub returned: Option<BufferPool>,
+    /// The result could not be read past this chunk's rows, and why (`cannot be read: …`): the
+    /// rows before it are judged, the failure is the result's damage.
+    pub read_error: Option<String>,
 }
 
 /// Buffers of read chunks, given back for the next ones (at most [`POOLED`] kept).

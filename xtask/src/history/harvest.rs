@@ -76,6 +76,11 @@ pub fn harvest_rows(chunk: super::athena::RowChunk, judges: Judges<'_>) -> Harve
     use super::athena::Row;
     let mut harvest = Harvest::of(String::new());
     harvest.chunk = true;
+    if let Some(reason) = &chunk.read_error {
+        harvest.file = format!("{} after row {}", chunk.file, chunk.first_row - 1);
+        harvest.damage = Some(reason.clone());
+        return harvest;
+    }
     let mut rows = 0;
     chunk.for_each_row(|row| match row {
         Row::Record(record) => {

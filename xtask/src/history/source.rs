@@ -396,8 +396,23 @@ impl HistorySource for ResultRows {
         // A result of its header alone (no row matched) is still one chunk read, of no rows:
         // the report says the result was read, not "0 files".
         let mut handed = false;
+        // A read that failed, said after the whole records read before it are handed over.
+        let mut failed: Option<std::io::Error> = None;
         Ok(Box::new(std::iter::from_fn(move || {
             loop {
+                if let Some(error) = failed.take() {
+                    // A chunk of no rows that carries the failure: the report counts it with
+                    // the result's chunks, named after the last row read.
+                    done = true;
+                    return Some(Opened::Rows(super::athena::RowChunk {
+                        file: name.clone(),
+                        first_row: next_row,
+                        header: header.clone(),
+                        bytes: Vec::new(),
+                        returned: None,
+                        read_error: Some(format!("cannot be read: {error}")),
+                    }));
+                }
                 if done {
                     return None;
                 }
@@ -411,19 +426,32 @@ impl HistorySource for ResultRows {
                 carried.clear();
                 let before = block.len();
                 block.resize(before + super::athena::CHUNK_BYTES, 0);
-                let read = match read_full(&mut reader, &mut block[before..]) {
-                    Ok(read) => read,
-                    Err(error) => {
-                        done = true;
-                        return Some(Opened::Failed {
-                            name: format!("{name} after row {}", next_row - 1),
-                            reason: format!("cannot be read: {error}"),
-                        });
-                    }
-                };
+                let (read, error) = read_full(&mut reader, &mut block[before..]);
                 block.truncate(before + read);
-                if read == 0 {
-                    // The end: what is left is the last record (without its newline).
+                if let Some(error) = error {
+                    // The whole records read before it are judged (a gzip cut short in its
+                    // last bytes still gives every row), the rest is the damage.
+                    failed = Some(error);
+                    let (end, records) = super::athena::last_record_end(&block);
+                    if end == 0 {
+                        continue;
+                    }
+                    block.truncate(end);
+                    let chunk = super::athena::RowChunk {
+                        file: name.clone(),
+                        first_row: next_row,
+                        header: header.clone(),
+                        bytes: block,
+                        returned: Some(pool.clone()),
+                        read_error: None,
+                    };
+                    next_row += records;
+                    handed = true;
+                    return Some(Opened::Rows(chunk));
+                }
+                if read < super::athena::CHUNK_BYTES {
+                    // The end: the block holds the last records (the last maybe without its
+                    // newline), handed over as one chunk.
                     done = true;
                     if block.iter().all(u8::is_ascii_whitespace) {
                         if handed {
@@ -437,6 +465,7 @@ impl HistorySource for ResultRows {
                         header: header.clone(),
                         bytes: block,
                         returned: None,
+                        read_error: None,
                     }));
                 }
                 let (end, records) = super::athena::last_record_end(&block);
@@ -453,6 +482,7 @@ impl HistorySource for ResultRows {
                     header: header.clone(),
                     bytes: block,
                     returned: Some(pool.clone()),
+                    read_error: None,
                 };
                 next_row += records;
                 handed = true;
@@ -462,18 +492,19 @@ impl HistorySource for ResultRows {
     }
 }
 
-/// Reads until `out` is full or the input ends; how much was read.
-fn read_full(reader: &mut impl Read, out: &mut [u8]) -> std::io::Result<usize> {
+/// Reads until `out` is full, the input ends (less than `out` read) or a read fails (the
+/// error); how much was read either way.
+fn read_full(reader: &mut impl Read, out: &mut [u8]) -> (usize, Option<std::io::Error>) {
     let mut filled = 0;
     while filled < out.len() {
         match reader.read(&mut out[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
+            Err(error) => return (filled, Some(error)),
         }
     }
-    Ok(filled)
+    (filled, None)
 }
 
 #[cfg(test)]

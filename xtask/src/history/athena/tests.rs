@@ -94,6 +94,33 @@ fn an_injected_account_partition_needs_the_accounts_named() {
     );
 }
 
+/// Athena takes a query of at most 262,144 bytes: an organization named account by account
+/// past that is refused before anything is asked, with the limit and what to do; one just under
+/// it is written.
+#[test]
+fn a_query_longer_than_athena_takes_is_refused() {
+    let shape = spec(&[]).shape();
+    let naming = |n: u64| Scope {
+        accounts: (0..n)
+            .map(|i| format!("{:012}", 100_000_000_000 + i))
+            .collect(),
+        ..scope(&[], &[])
+    };
+    // Each account adds `'111122223333', `: 16 bytes.
+    let many = MAX_QUERY_BYTES as u64 / 16 + 1;
+    let error = query(&shape, &naming(many)).unwrap_err().to_string();
+    assert!(
+        error.contains("Athena takes at most 262144")
+            && error.contains(&format!("names {many} accounts"))
+            && error.contains("--accounts"),
+        "{error}"
+    );
+    let sql = query(&shape, &naming(MAX_QUERY_BYTES as u64 / 16 - 100))
+        .unwrap()
+        .sql;
+    assert!(sql.len() <= MAX_QUERY_BYTES, "{}", sql.len());
+}
+
 #[test]
 fn a_table_as_aws_documents_it_for_one_account_is_read_with_notes() {
     // "Create the table for CloudTrail logs in Athena using partition projection": one account
@@ -323,17 +350,16 @@ fn a_row_is_rebuilt_alike_whatever_the_order_of_its_columns() {
     let [in_order] = &rebuilt(&names, std::slice::from_ref(&row))[..] else {
         panic!("one record");
     };
-    // Reversed, and `eventname` again at the end: its last value is the record's.
+    // Reversed, and a column the query does not select at the end: the same record (a header
+    // that names one of the query's columns twice is refused: see the chunks' test).
     let mut reversed_names: Vec<&str> = names.iter().rev().copied().collect();
-    reversed_names.push("eventname");
+    reversed_names.push("other");
     let mut reversed: Vec<Option<String>> = row.iter().rev().cloned().collect();
     reversed.push(Some("DeleteSession".into()));
     let [out_of_order] = &rebuilt(&reversed_names, &[reversed])[..] else {
         panic!("one record");
     };
-    let mut expected = in_order.clone();
-    expected["eventName"] = json!("DeleteSession");
-    assert_eq!(*out_of_order, expected);
+    assert_eq!(*out_of_order, *in_order);
     // No column of an object with a value (every identity column NULL): no object at all.
     let no_identity: Vec<Option<String>> = names
         .iter()
@@ -534,6 +560,24 @@ fn results_are_read_in_chunks_of_whole_records_and_damage_is_named() {
         format!("{error:#}").contains("lacks the columns eventtime"),
         "{error:#}"
     );
+    // A header that names a column twice (the query's, and eventname again): refused, not
+    // read with one of the two.
+    let mut twice = Vec::new();
+    write_result(&mut twice, std::iter::empty()).unwrap();
+    let header_end = twice.iter().position(|b| *b == b'\n').unwrap();
+    twice.splice(header_end..header_end, b",\"eventname\"".iter().copied());
+    let error = Box::new(ResultRows {
+        describe: "q".into(),
+        name: "twice.csv".into(),
+        reader: Box::new(std::io::Cursor::new(twice)),
+    })
+    .units()
+    .err()
+    .unwrap();
+    assert!(
+        format!("{error:#}").contains("names the column eventname more than once"),
+        "{error:#}"
+    );
     // A result without its header: its first data row is shown as written, cut short.
     let row = format!(
         "\"2026-12-01T09:00:00Z\",\"glue.amazonaws.com\",\"{}\"\n",
@@ -580,6 +624,54 @@ fn a_gzipped_result_gives_the_plain_results_report() {
         serde_json::to_value(&from_gzip).unwrap(),
         serde_json::to_value(&from_plain).unwrap()
     );
+}
+
+/// A gzipped result cut short in its last bytes (the gzip trailer: every row is there) gives
+/// every row, and then its damage, counted with the result's chunks; a plain result that fits
+/// one read is one chunk, its last row without a newline.
+#[test]
+fn a_result_cut_short_gives_every_whole_row_before_the_cut() {
+    use std::io::Write as _;
+    let policy = policy::load_policy(
+        "p.yaml",
+        b"version: 1\nstack: {name: guard}\nboundaries: {max_workers: 10}\n",
+    )
+    .unwrap();
+    let record = create_session_record();
+    let total = 9_000u64;
+    let mut plain = Vec::new();
+    write_result(&mut plain, (0..total).map(|_| row_of(&record))).unwrap();
+    assert!(
+        plain.len() > 2 * CHUNK_BYTES,
+        "several chunks: {}",
+        plain.len()
+    );
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzip.write_all(&plain).unwrap();
+    let mut cut = gzip.finish().unwrap();
+    cut.truncate(cut.len() - 8);
+    let report = backtest_of(cut, &policy);
+    assert_eq!(report.records, total, "every whole row judged");
+    assert_eq!(report.damaged.len(), 1, "{:?}", report.damaged);
+    assert_eq!(report.damaged[0].file, format!("r.csv after row {total}"));
+    assert!(
+        report.damaged[0].reason.starts_with("cannot be read: "),
+        "{:?}",
+        report.damaged
+    );
+    assert!(
+        report.read_in_chunks(),
+        "the failure is one of the result's chunks"
+    );
+
+    let mut small = Vec::new();
+    write_result(&mut small, (0..3).map(|_| row_of(&record))).unwrap();
+    while small.last() == Some(&b'\n') {
+        small.pop();
+    }
+    let units = chunks_of(small.clone());
+    assert_eq!(units.len(), 1, "one read, one chunk");
+    assert_eq!(backtest_of(small, &policy).records, 3);
 }
 
 /// A result of its header alone (no row matched the query) is one chunk read, of no rows: the
@@ -717,6 +809,24 @@ fn the_table_is_the_documented_one_with_projection_over_the_organization_trail()
     let mut twice = spec(&[]);
     twice.regions = vec!["eu-west-1".into(), "eu-west-1".into()];
     assert!(twice.check().unwrap_err().to_string().contains("--regions"));
+    // Regions of two partitions: no organization spans them (the table and a backtest's scope).
+    let mut mixed = spec(&[]);
+    mixed.regions = vec!["eu-west-1".into(), "cn-north-1".into()];
+    let said = mixed.check().unwrap_err().to_string();
+    assert!(
+        said.contains("--regions \"cn-north-1\" is in the partition aws-cn, \"eu-west-1\" in aws"),
+        "{said}"
+    );
+    let said = scope(&["111122223333"], &["us-gov-west-1", "us-east-1"])
+        .check()
+        .unwrap_err()
+        .to_string();
+    assert!(said.contains("one partition"), "{said}");
+    assert!(
+        scope(&["111122223333"], &["cn-north-1", "cn-northwest-1"])
+            .check()
+            .is_ok()
+    );
     // The DDL says when each backtest must name its accounts.
     assert!(
         spec(&[])
