@@ -357,6 +357,26 @@ fn render_athena_table_prints_the_tables_ddl() {
     );
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--trail-bucket \"org-trail\""));
+    // A database Athena would need quoted: refused in the words backtest's flag uses.
+    let output = xtask(
+        &[
+            "render",
+            "--athena-table",
+            "--trail-bucket",
+            "s3://org-trail",
+            "--database",
+            "Security",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(
+            "invalid value 'Security' for '--database <NAME>': `Security` is not a name Athena \
+             reads as written"
+        ),
+        "{output:?}"
+    );
     // A first day after today: a projection that covers no day the trail has delivered.
     let output = xtask(
         &[

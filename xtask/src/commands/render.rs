@@ -86,11 +86,11 @@ struct AthenaTableArgs {
     regions: Vec<String>,
     /// The table's Glue Data Catalog database [default: the --policy's history.athena.database,
     /// else `default`].
-    #[arg(long, value_name = "NAME", requires = "athena_table")]
+    #[arg(long, value_name = "NAME", requires = "athena_table", value_parser = crate::history::catalog_name)]
     database: Option<String>,
     /// The table's name [default: the --policy's history.athena.table, else `cloudtrail_logs`,
     /// as backtest --athena reads them].
-    #[arg(long, value_name = "NAME", requires = "athena_table")]
+    #[arg(long, value_name = "NAME", requires = "athena_table", value_parser = crate::history::catalog_name)]
     table: Option<String>,
     /// The first day the projection reaches (`yyyy/MM/dd`, or `yyyy-MM-dd`): the trail's first
     /// day (not after today).

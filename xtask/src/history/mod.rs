@@ -436,7 +436,7 @@ pub(crate) fn window_instant(text: &str) -> Result<i64, String> {
 }
 
 /// `--database`, `--table`: checked as the policy's `history.athena` names are.
-fn catalog_name(text: &str) -> Result<String, String> {
+pub(crate) fn catalog_name(text: &str) -> Result<String, String> {
     if policy::validate::valid_catalog_name(text) {
         Ok(text.to_string())
     } else {

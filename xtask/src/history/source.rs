@@ -379,6 +379,12 @@ impl HistorySource for ResultRows {
         if first.is_empty() {
             bail!("{name} is empty: Athena writes a header row even when no row matched");
         }
+        if let Some(b'{' | b'[') = first.iter().find(|b| !b.is_ascii_whitespace()) {
+            bail!(
+                "{name} holds JSON, not an Athena result (CSV with a header row): a trail's log \
+                 file is read with --trail"
+            );
+        }
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .from_reader(&first[..]);

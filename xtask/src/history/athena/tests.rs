@@ -560,6 +560,20 @@ fn results_are_read_in_chunks_of_whole_records_and_damage_is_named() {
         format!("{error:#}").contains("lacks the columns eventtime"),
         "{error:#}"
     );
+    // A trail's log file given as a result: said to be one, with the flag that reads it.
+    let error = Box::new(ResultRows {
+        describe: "q".into(),
+        name: "trail.json".into(),
+        reader: Box::new(std::io::Cursor::new(b" {\"Records\": []}\n".to_vec())),
+    })
+    .units()
+    .err()
+    .unwrap();
+    assert!(
+        format!("{error:#}").contains("trail.json holds JSON, not an Athena result")
+            && format!("{error:#}").contains("--trail"),
+        "{error:#}"
+    );
     // A header that names a column twice (the query's, and eventname again): refused, not
     // read with one of the two.
     let mut twice = Vec::new();
