@@ -435,27 +435,10 @@ impl HistorySource for ResultRows {
                 let (read, error) = read_full(&mut reader, &mut block[before..]);
                 block.truncate(before + read);
                 if let Some(error) = error {
-                    // The whole records read before it are judged (a gzip cut short in its
-                    // last bytes still gives every row), the rest is the damage.
+                    // The whole records read before it are judged below (a gzip cut short in
+                    // its last bytes still gives every row); the rest is the damage.
                     failed = Some(error);
-                    let (end, records) = super::athena::last_record_end(&block);
-                    if end == 0 {
-                        continue;
-                    }
-                    block.truncate(end);
-                    let chunk = super::athena::RowChunk {
-                        file: name.clone(),
-                        first_row: next_row,
-                        header: header.clone(),
-                        bytes: block,
-                        returned: Some(pool.clone()),
-                        read_error: None,
-                    };
-                    next_row += records;
-                    handed = true;
-                    return Some(Opened::Rows(chunk));
-                }
-                if read < super::athena::CHUNK_BYTES {
+                } else if read < super::athena::CHUNK_BYTES {
                     // The end: the block holds the last records (the last maybe without its
                     // newline), handed over as one chunk.
                     done = true;
@@ -476,11 +459,15 @@ impl HistorySource for ResultRows {
                 }
                 let (end, records) = super::athena::last_record_end(&block);
                 if end == 0 {
-                    // No record ends in it yet: read on.
-                    carried = block;
+                    // No record ends in it yet: read on (after a failure, say it).
+                    if failed.is_none() {
+                        carried = block;
+                    }
                     continue;
                 }
-                carried.extend_from_slice(&block[end..]);
+                if failed.is_none() {
+                    carried.extend_from_slice(&block[end..]);
+                }
                 block.truncate(end);
                 let chunk = super::athena::RowChunk {
                     file: name.clone(),
