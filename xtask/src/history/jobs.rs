@@ -20,8 +20,8 @@ use policy::{Decision, Fact, JobFacts, JobRecord, Policy, Verdict};
 use serde::Serialize;
 
 use super::change::{ChangeKind, Fate};
-use super::observe::{Judgement, Names};
-use super::report::{Cost, Duration, Unknown};
+use super::cost::{Cost, Duration, Unknown};
+use super::judgement::{Judgement, Names};
 use super::time::{UnixSeconds, parse_rfc3339};
 
 /// A job definition written (`CreateJob`, `UpdateJob`), and when.

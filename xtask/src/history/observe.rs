@@ -5,13 +5,12 @@
 //! successful `StartJobRun`, `CreateJob` or `UpdateJob` is kept for the jobs' judgement
 //! (`super::jobs`); every other record is only counted. No I/O.
 
-use foldhash::HashSet;
 use std::sync::Arc;
 
 use policy::budgets::{Holder, HolderKind};
 use policy::catalogue::CommandName;
 use policy::json::Json;
-use policy::{Decision, Fact, Policy, ProfileLookup, SessionFacts, Verdict};
+use policy::{Fact, Policy, ProfileLookup, SessionFacts};
 use serde::{Deserialize, Serialize};
 
 use super::time::{UnixSeconds, parse_rfc3339};
@@ -96,85 +95,7 @@ impl Window {
     }
 }
 
-/// A text many sessions share (a principal, an account, a Region, a rule, why a figure is not
-/// known): held once per unit read ([`Names`]), however many of its sessions name it. A long
-/// history keeps every session until the report, so what they share is not repeated.
-pub type Name = Arc<str>;
-
-/// The broken boundary keys of one verdict, in its order; shared as [`Name`]s are.
-pub type Rules = Arc<[Name]>;
-
-/// The names, rule lists and judgements of one unit read, each held once.
-#[derive(Debug, Default)]
-pub struct Names {
-    names: HashSet<Name>,
-    rules: HashSet<Rules>,
-    judgements: HashSet<Arc<Judgement>>,
-}
-
-impl Names {
-    /// `text`, as the one copy this unit holds.
-    pub fn name(&mut self, text: &str) -> Name {
-        if let Some(name) = self.names.get(text) {
-            return name.clone();
-        }
-        let name = Name::from(text);
-        self.names.insert(name.clone());
-        name
-    }
-
-    /// `rules`, as the one copy this unit holds.
-    pub fn rules<'r>(&mut self, rules: impl IntoIterator<Item = &'r str>) -> Rules {
-        let rules: Vec<Name> = rules.into_iter().map(|rule| self.name(rule)).collect();
-        if let Some(shared) = self.rules.get(&rules[..]) {
-            return shared.clone();
-        }
-        let shared = Rules::from(rules);
-        self.rules.insert(shared.clone());
-        shared
-    }
-
-    /// `verdict` as a [`Judgement`], the one copy this unit holds (most sessions share theirs).
-    pub fn judgement(&mut self, verdict: &Verdict) -> Arc<Judgement> {
-        let judgement = Judgement::of(verdict, self);
-        if let Some(shared) = self.judgements.get(&judgement) {
-            return shared.clone();
-        }
-        let shared = Arc::new(judgement);
-        self.judgements.insert(shared.clone());
-        shared
-    }
-}
-
-/// A verdict, as far as a backtest needs it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Judgement {
-    pub decision: Decision,
-    /// The broken boundary keys, in the verdict's order.
-    pub rules: Rules,
-    /// The override whose limits applied.
-    #[serde(rename = "override")]
-    pub override_name: Option<Name>,
-}
-
-impl Judgement {
-    pub(crate) fn of(verdict: &Verdict, names: &mut Names) -> Judgement {
-        Judgement {
-            decision: verdict.decision,
-            rules: names.rules(verdict.violations.iter().map(|v| v.rule.as_str())),
-            override_name: verdict
-                .override_name
-                .as_deref()
-                .map(|name| names.name(name)),
-        }
-    }
-
-    /// The guard would act on the session: a violation (stopped in enforce mode, reported in
-    /// audit mode). Exempt sessions break boundaries but are never stopped.
-    pub fn stops(&self) -> bool {
-        self.decision == Decision::Violation
-    }
-}
+pub use super::judgement::{Judgement, Name, Names, Rules};
 
 /// What a session's cost needs: its DPUs and its timeout, each resolved as `evaluate` resolves
 /// them (Glue's documented defaults for what the creator left out), or why it is not known.
