@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use policy::catalogue::JobCommand;
+use policy::catalogue::{JobCommand, JobDefaults};
 use policy::json::Json;
 use policy::{Decision, Fact, JobFacts, JobRecord, Policy, Verdict};
 use serde::Serialize;
@@ -613,22 +613,22 @@ pub fn run_size(
     facts: &JobFacts,
     verdict: &Verdict,
 ) -> (Result<f64, String>, Result<f64, String>) {
-    let command = match facts.command.given() {
-        Some(name) => JobCommand::from_name(name).ok_or_else(|| {
-            format!(
-                "the job's command {} is not one Glue documents defaults for",
-                policy::quoted(name)
-            )
-        }),
-        None => Err("the job's command (Command.Name) is not known".to_string()),
-    };
-    match command {
-        Ok(command) => (
-            verdict.dpu.map_or_else(|| dpus(policy, facts, command), Ok),
-            timeout_hours(facts, command),
-        ),
-        Err(why) => (verdict.dpu.ok_or_else(|| why.clone()), Err(why)),
-    }
+    // Glue's defaults by the job's command and version; none when the command is not known
+    // (no definition read) or not one Glue documents: then only what is given counts.
+    let defaults = facts
+        .command
+        .given()
+        .and_then(|name| JobCommand::from_name(name))
+        .map(|command| {
+            command.documented_job_defaults(facts.glue_version.given().map(String::as_str))
+        })
+        .unwrap_or_default();
+    (
+        verdict
+            .dpu
+            .map_or_else(|| dpus(policy, facts, &defaults), Ok),
+        timeout_hours(facts, &defaults),
+    )
 }
 
 /// A figure of the run as the run and its definition give it, else Glue's documented default
@@ -653,9 +653,7 @@ fn given_or_default<T: Clone>(
     }
 }
 
-fn dpus(policy: &Policy, facts: &JobFacts, command: JobCommand) -> Result<f64, String> {
-    let version = facts.glue_version.given().map(String::as_str);
-    let defaults = command.documented_job_defaults(version);
+fn dpus(policy: &Policy, facts: &JobFacts, defaults: &JobDefaults) -> Result<f64, String> {
     let no_profile = facts.profile_name == Fact::Omitted;
     let size_left_out = facts.number_of_workers == Fact::Omitted
         && facts.worker_type == Fact::Omitted
@@ -689,9 +687,7 @@ fn dpus(policy: &Policy, facts: &JobFacts, command: JobCommand) -> Result<f64, S
     }
 }
 
-fn timeout_hours(facts: &JobFacts, command: JobCommand) -> Result<f64, String> {
-    let version = facts.glue_version.given().map(String::as_str);
-    let defaults = command.documented_job_defaults(version);
+fn timeout_hours(facts: &JobFacts, defaults: &JobDefaults) -> Result<f64, String> {
     let timeout = given_or_default(
         &facts.timeout_minutes,
         defaults.timeout_minutes,
@@ -807,25 +803,46 @@ mod tests {
     }
 
     /// Why a run's DPUs or timeout are not known is said, as a session's are: no definition
-    /// (its command unknown), a worker type without a DPU figure, a usage profile that may
-    /// supply what the definition leaves out.
+    /// read (what the run gives still counts), a worker type without a DPU figure, a usage
+    /// profile that may supply what the definition leaves out.
     #[test]
     fn why_a_runs_size_is_not_known_is_said() {
         let policy = policy(POLICY);
-        let why = |job: Option<Value>| {
+        let size = |job: Option<Value>, run: Value| {
             let job = job.map(|job| policy::facts_from_glue_job(&json!({ "Job": job })).unwrap());
-            let Ok(JobRecord::Run(request)) =
-                policy::read_job_record(&start("2026-11-01T09:00:00Z", "jr_1"))
-            else {
+            let Ok(JobRecord::Run(request)) = policy::read_job_record(&record(
+                "StartJobRun",
+                "2026-11-01T09:00:00Z",
+                run,
+                json!({"jobRunId": "jr_1"}),
+            )) else {
                 panic!("a run");
             };
             let facts = JobFacts::run(job.as_ref(), &request, None);
             let verdict = policy::evaluate_job(&policy, &facts);
-            let (dpus, hours) = run_size(&policy, &facts, &verdict);
+            run_size(&policy, &facts, &verdict)
+        };
+        let why = |job: Option<Value>| {
+            let (dpus, hours) = size(job, json!({"jobName": "load"}));
             (dpus.err(), hours.err())
         };
-        let command = "the job's command (Command.Name) is not known".to_string();
-        assert_eq!(why(None), (Some(command.clone()), Some(command)));
+        // No definition read: what the run leaves out is not known, and said so.
+        let not_known = |what: &str| {
+            format!("{what} not known: neither the run nor a definition of its job read gives it")
+        };
+        assert_eq!(
+            why(None),
+            (
+                Some(not_known("NumberOfWorkers")),
+                Some(not_known("Timeout"))
+            )
+        );
+        // What the run gives counts without a definition: 5 x G.2X for its own 90 minutes.
+        let (dpus, hours) = size(
+            None,
+            json!({"jobName": "load", "workerType": "G.2X", "numberOfWorkers": 5, "timeout": 90}),
+        );
+        assert_eq!((dpus, hours), (Ok(10.0), Ok(1.5)));
         assert_eq!(
             why(Some(json!({"Name": "load", "Command": {"Name": "glueetl"},
                             "GlueVersion": "4.0", "WorkerType": "Quantum", "NumberOfWorkers": 5}))),
