@@ -91,11 +91,11 @@ fn job_hours(totals: &super::jobs::JobTotals) -> String {
     }
 }
 
-/// Job runs' DPU-hours at stake in a table's cell: `at most 160.0 DPU-hours, at most 70.40
-/// USD` (each run's whole timeout: an upper bound), with the runs they leave out; `none` for
-/// no run.
-fn runs_at_stake(hours: f64, unknown: u64, price: f64) -> String {
-    if hours == 0.0 && unknown == 0 {
+/// The DPU-hours at stake of `runs` stopped job runs in a table's cell: `at most 160.0
+/// DPU-hours, at most 70.40 USD` (each run's whole timeout: an upper bound), with the runs
+/// they leave out (`unknown`); `none` for no run stopped.
+fn runs_at_stake(runs: u64, hours: f64, unknown: u64, price: f64) -> String {
+    if runs == 0 {
         return "none".to_string();
     }
     format!(
@@ -106,20 +106,20 @@ fn runs_at_stake(hours: f64, unknown: u64, price: f64) -> String {
     )
 }
 
+/// [`runs_at_stake`] of the runs the baseline stops; `None` without a baseline.
+fn baseline_runs_at_stake(jobs: &super::jobs::JobsReport, price: f64) -> Option<String> {
+    Some(runs_at_stake(
+        jobs.baseline_violations?,
+        jobs.baseline_dpu_hours.unwrap_or_default(),
+        jobs.baseline_dpu_hours_unknown.unwrap_or_default(),
+        price,
+    ))
+}
+
 /// The Markdown job section's sentence on what is at stake, with the baseline's beside it.
 fn runs_at_stake_sentence(jobs: &super::jobs::JobsReport, price: f64, acted: &str) -> String {
-    let baseline = jobs
-        .baseline_dpu_hours
-        .map(|hours| {
-            format!(
-                " Under the baseline: {}.",
-                runs_at_stake(
-                    hours,
-                    jobs.baseline_dpu_hours_unknown.unwrap_or_default(),
-                    price
-                )
-            )
-        })
+    let baseline = baseline_runs_at_stake(jobs, price)
+        .map(|figure| format!(" Under the baseline: {figure}."))
         .unwrap_or_default();
     if jobs.violations == 0 {
         return format!("Nothing at stake: no run would be {acted}.{baseline}");
@@ -683,21 +683,24 @@ fn jobs_text(
         grouped(jobs.definition_violations),
         baseline_count(jobs.baseline_definition_violations)
     );
-    let _ = writeln!(
-        out,
-        "job runs at stake: {:.1} DPU-hours, {:.2} USD at most (each {acted} run's DPUs x its \
-         whole timeout: CloudTrail holds no run's end){}{}",
-        jobs.dpu_hours,
-        jobs.dpu_hours * price,
-        runs_not_counted(jobs.dpu_hours_unknown, "; "),
-        jobs.baseline_dpu_hours
-            .map(|hours| format!(
-                "; baseline: {:.1} DPU-hours{}",
-                hours,
-                runs_not_counted(jobs.baseline_dpu_hours_unknown.unwrap_or_default(), ", ")
-            ))
-            .unwrap_or_default()
-    );
+    let baseline = baseline_runs_at_stake(jobs, price)
+        .map(|figure| format!("; baseline: {figure}"))
+        .unwrap_or_default();
+    if jobs.violations == 0 {
+        let _ = writeln!(
+            out,
+            "job runs at stake: none (no run would be {acted}){baseline}"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "job runs at stake: {:.1} DPU-hours, {:.2} USD at most (each {acted} run's DPUs x \
+             its whole timeout: CloudTrail holds no run's end){}{baseline}",
+            jobs.dpu_hours,
+            jobs.dpu_hours * price,
+            runs_not_counted(jobs.dpu_hours_unknown, "; "),
+        );
+    }
     if !jobs.by_job.is_empty() {
         let _ = writeln!(
             out,
@@ -977,8 +980,14 @@ pub fn markdown(report: &Report) -> String {
                 let _ = writeln!(
                     out,
                     "| job runs at stake ({price} USD per DPU-hour) | {} | {} |",
-                    runs_at_stake(jobs.dpu_hours, jobs.dpu_hours_unknown, price),
                     runs_at_stake(
+                        jobs.violations,
+                        jobs.dpu_hours,
+                        jobs.dpu_hours_unknown,
+                        price
+                    ),
+                    runs_at_stake(
+                        jobs.baseline_violations.unwrap_or_default(),
                         jobs.baseline_dpu_hours.unwrap_or_default(),
                         jobs.baseline_dpu_hours_unknown.unwrap_or_default(),
                         price
@@ -1672,8 +1681,8 @@ mod tests {
         jobs_text(&mut out, &jobs, "stopped", 0.5, "");
         assert!(
             out.contains(
-                "CloudTrail holds no run's end); baseline: 200.0 DPU-hours, 1 stopped run not \
-                 counted: DPUs or timeout unknown"
+                "CloudTrail holds no run's end); baseline: at most 200.0 DPU-hours, at most \
+                 100.00 USD; 1 stopped run not counted: DPUs or timeout unknown"
             ),
             "{out}"
         );
@@ -1690,6 +1699,15 @@ mod tests {
             "Nothing at stake: no run would be notified. Under the baseline: at most 200.0 \
              DPU-hours, at most 100.00 USD; 1 stopped run not counted: DPUs or timeout unknown."
         );
-        assert_eq!(runs_at_stake(0.0, 0, 0.5), "none");
+        assert_eq!(runs_at_stake(0, 0.0, 0, 0.5), "none");
+        let mut out = String::new();
+        jobs_text(&mut out, &jobs, "notified", 0.5, "");
+        assert!(
+            out.contains(
+                "job runs at stake: none (no run would be notified); baseline: at most 200.0 \
+                 DPU-hours, at most 100.00 USD; 1 stopped run not counted"
+            ),
+            "{out}"
+        );
     }
 }
