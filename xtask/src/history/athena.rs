@@ -310,8 +310,10 @@ fn is_bucket_name(name: &str) -> bool {
         && !name.contains("..")
 }
 
-/// Refuses an account that is not 12 digits and a Region this build does not know (as the
-/// policy's `history.athena` would), named as the flags that give them.
+/// Refuses an account that is not 12 digits, a Region this build does not know, Regions of two
+/// partitions (an organization and its trail are in one: `aws`, `aws-cn` or `aws-us-gov`) and
+/// an account or Region listed twice (as the policy's `history.athena` would), named as the
+/// flags that give them.
 fn check_places(accounts: &[String], regions: &[String]) -> anyhow::Result<()> {
     if let Some(bad) = accounts
         .iter()
@@ -357,8 +359,8 @@ fn check_places(accounts: &[String], regions: &[String]) -> anyhow::Result<()> {
 
 impl Scope {
     /// Refuses, before anything is asked of AWS, an account that is not 12 digits, a Region
-    /// this build does not know (as the policy's `history.athena.regions` would) and an empty
-    /// window.
+    /// this build does not know (as the policy's `history.athena.regions` would), Regions of
+    /// two partitions, an account or Region listed twice, and an empty window.
     pub fn check(&self) -> anyhow::Result<()> {
         check_places(&self.accounts, &self.regions)?;
         if self.until <= self.since {
@@ -584,6 +586,13 @@ pub fn query(shape: &TableShape, scope: &Scope) -> anyhow::Result<Query> {
         identifier(&shape.table),
         conditions.join("\n  AND ")
     );
+    within_athena_limit(&sql, scope)?;
+    Ok(Query { sql, notes })
+}
+
+/// Refuses a query longer than Athena takes ([`MAX_QUERY_BYTES`]), saying how many accounts
+/// and Regions `scope` names and what to do.
+fn within_athena_limit(sql: &str, scope: &Scope) -> anyhow::Result<()> {
     if sql.len() > MAX_QUERY_BYTES {
         bail!(
             "the query would be {} bytes, and Athena takes at most {MAX_QUERY_BYTES} \
@@ -594,7 +603,7 @@ pub fn query(shape: &TableShape, scope: &Scope) -> anyhow::Result<Query> {
             scope.regions.len()
         );
     }
-    Ok(Query { sql, notes })
+    Ok(())
 }
 
 /// The longest query Athena runs, in bytes: `QueryString` of `StartQueryExecution` is at most
