@@ -7,22 +7,26 @@ use serde::Serialize;
 
 use super::judgement::Name;
 
-/// How long a session billed, as far as the history shows.
+/// How long a session or job run billed, as far as the history shows.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Duration {
-    /// From its `CreateSession` to its `StopSession`/`DeleteSession` (at most its timeout).
+    /// A session's, from its `CreateSession` to its `StopSession`/`DeleteSession` (at most its
+    /// timeout). Never a job run's: CloudTrail holds no record of a run's end.
     Measured,
-    /// No end in the history: its timeout, the longest it can have run.
+    /// No end in the history: its timeout, the longest it can have run (every job run's).
     UpperBound,
     /// No end in the history, and its timeout is not known.
     Unknown,
 }
 
-/// One session's cost at stake.
+/// What one session or job run puts at stake (from the expiry of the exception that let it
+/// run, for one stopped then).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cost {
+    /// Its DPUs (workers × the worker type's DPUs, or `MaxCapacity`), when known.
     pub dpus: Option<f64>,
+    /// For how long, in hours, when known.
     pub hours: Option<f64>,
     pub duration: Duration,
     /// DPUs × hours, when both are known.
@@ -32,7 +36,7 @@ pub struct Cost {
     pub unknown: Option<Unknown>,
 }
 
-/// Why a session's cost is not known, written as a sentence (`DPUs unknown: …`).
+/// Why a session's or job run's cost is not known, written as a sentence (`DPUs unknown: …`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Unknown {
     /// Its DPUs are not known, for this reason.

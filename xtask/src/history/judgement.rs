@@ -81,8 +81,8 @@ impl Judgement {
         }
     }
 
-    /// The guard would act on the session: a violation (stopped in enforce mode, reported in
-    /// audit mode). Exempt sessions break boundaries but are never stopped.
+    /// The guard would act on the session or job run: a violation (stopped in enforce mode,
+    /// reported in audit mode). Exempt ones break boundaries but are never stopped.
     pub fn stops(&self) -> bool {
         self.decision == Decision::Violation
     }

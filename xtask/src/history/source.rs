@@ -372,18 +372,22 @@ impl HistorySource for ResultRows {
         } else {
             Box::new(raw)
         };
+        // A trail's log file (JSON, often one long line) is told from the first bytes, before
+        // a line of it is read as a header.
+        let head = std::io::BufRead::fill_buf(&mut reader)
+            .map_err(|error| anyhow::anyhow!("{name}: reading the header row: {error}"))?;
+        if let Some(b'{' | b'[') = head.iter().find(|b| !b.is_ascii_whitespace()) {
+            bail!(
+                "{name} holds JSON, not an Athena result (CSV with a header row): a trail's log \
+                 file is read with --trail"
+            );
+        }
         // The header: the first record (its names are quoted, never holding a newline).
         let mut first = Vec::new();
         std::io::BufRead::read_until(&mut reader, b'\n', &mut first)
             .map_err(|error| anyhow::anyhow!("{name}: reading the header row: {error}"))?;
         if first.is_empty() {
             bail!("{name} is empty: Athena writes a header row even when no row matched");
-        }
-        if let Some(b'{' | b'[') = first.iter().find(|b| !b.is_ascii_whitespace()) {
-            bail!(
-                "{name} holds JSON, not an Athena result (CSV with a header row): a trail's log \
-                 file is read with --trail"
-            );
         }
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
