@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::change::ChangeKind;
+use super::judgement::Judgement;
 use super::report::{Change, Cost, DpuHours, Duration, Report, SessionRow};
 
 /// Most sessions listed; the rest are counted ("and N more").
@@ -1372,30 +1373,43 @@ fn change_row(out: &mut String, change: &Change, acted: &str) {
     );
 }
 
-/// Each side of a changed session, `[before, after]`: its rules ([`change_rules`]) and the words
-/// after them ([`sides`]).
+/// Each side of a changed session, `[before, after]`: [`change_sides`], said from its creation.
 fn session_sides(change: &Change) -> [(String, String); 2] {
-    let (before_rules, after_rules) =
-        change_rules(change.change, &change.before.rules, &change.after.rules);
-    let (before, after) = sides(
+    change_sides(
         change.change,
-        change.exception_expired_at.as_deref(),
-        change.baseline_exception_expired_at.as_deref(),
+        [&change.before, &change.after],
+        [
+            change.exception_expired_at.as_deref(),
+            change.baseline_exception_expired_at.as_deref(),
+        ],
         "creation",
-    );
-    [(before_rules, before), (after_rules, after)]
+    )
 }
 
-/// [`session_sides`] of a changed job run.
+/// [`change_sides`] of a changed job run, said from its start.
 fn run_sides(change: &super::jobs::JobRunChange) -> [(String, String); 2] {
-    let (before_rules, after_rules) =
-        change_rules(change.change, &change.before.rules, &change.after.rules);
-    let (before, after) = sides(
+    change_sides(
         change.change,
-        change.exception_expired_at.as_deref(),
-        change.baseline_exception_expired_at.as_deref(),
+        [&change.before, &change.after],
+        [
+            change.exception_expired_at.as_deref(),
+            change.baseline_exception_expired_at.as_deref(),
+        ],
         "start",
-    );
+    )
+}
+
+/// Each side of a change of `kind` between `[before, after]`, `[before, after]`: its rules
+/// ([`change_rules`]) and the words after them ([`sides`]) from `[exception_expired_at,
+/// baseline_exception_expired_at]`; `begins` names the instant it begins (`creation`, `start`).
+fn change_sides(
+    kind: ChangeKind,
+    [before, after]: [&Judgement; 2],
+    [expired_at, baseline_expired_at]: [Option<&str>; 2],
+    begins: &str,
+) -> [(String, String); 2] {
+    let (before_rules, after_rules) = change_rules(kind, &before.rules, &after.rules);
+    let (before, after) = sides(kind, expired_at, baseline_expired_at, begins);
     [(before_rules, before), (after_rules, after)]
 }
 
@@ -1453,7 +1467,7 @@ fn more_line_markdown(out: &mut String, total: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::observe::{Judgement, Name};
+    use crate::history::observe::Name;
     use std::sync::Arc;
 
     /// A side that breaks rules without stopping the session exempts it, and says so.
